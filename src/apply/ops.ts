@@ -1,0 +1,70 @@
+// What an event asks of the database, as data. Domains turn events into Ops (pure); the planner
+// folds the Ops of a batch against the rows' current timestamps; the writer turns the plan into SQL.
+
+export type SqlValue = string | number | null;
+export type Row = Record<string, SqlValue>;
+
+export interface TableSpec {
+  name: string;
+  /** Primary key column of a parent table, or the parent's key column in a child table. */
+  key: string;
+  columns: readonly string[];
+  /** Unique business keys besides the primary key (orders.order_number). */
+  unique: readonly string[];
+  /** Hard deletes leave a tombstone so an older event can't bring the row back. */
+  tombstones: boolean;
+}
+
+export interface Children {
+  table: TableSpec;
+  rows: Row[];
+  /** replace: the parent's child rows become exactly `rows`. merge: insert new, update `update` columns of existing. */
+  mode: "replace" | "merge";
+  /** Identifies a child within its parent (variant_key, item_id). */
+  childKey: string;
+  update: readonly string[];
+}
+
+interface OpBase {
+  table: TableSpec;
+  /** The event's timestamp as DATETIME(6) text: the row's version. */
+  ts: string;
+  eventId: string;
+}
+
+/** Insert the row, or on an existing row replace the `update` columns. */
+export interface UpsertOp extends OpBase {
+  kind: "upsert";
+  id: string;
+  row: Row;
+  update: readonly string[];
+  children?: Children;
+}
+
+/** Change some columns of an existing row, found by primary key or by a unique column. */
+export interface PatchOp extends OpBase {
+  kind: "patch";
+  id?: string;
+  lookup?: { column: string; value: string };
+  set: Row;
+}
+
+/** Hard delete; the table's tombstone keeps the delete's timestamp. */
+export interface DeleteOp extends OpBase {
+  kind: "delete";
+  id: string;
+}
+
+export type Op = UpsertOp | PatchOp | DeleteOp;
+
+export function defineTable<const C extends string>(
+  name: string,
+  key: C,
+  columns: readonly C[],
+  options: { unique?: readonly C[]; tombstones?: boolean } = {},
+): TableSpec {
+  return { name, key, columns, unique: options.unique ?? [], tombstones: options.tombstones ?? false };
+}
+
+/** The columns an upsert replaces on an existing row: every column except `keep`. */
+export const allBut = (columns: readonly string[], keep: readonly string[]) => columns.filter((c) => !keep.includes(c));

@@ -1,0 +1,79 @@
+import type { Row, SqlValue, TableSpec } from "./ops.ts";
+
+// Statement text and parameters, built without touching a connection. Values go through
+// mysql2's `query` placeholders: `?` takes a scalar, a list (IN) or a list of rows (VALUES).
+// Identifiers come from the table definitions in code, never from events.
+
+export interface Statement {
+  sql: string;
+  values: unknown[];
+}
+
+export const TOMBSTONES_TABLE = "entity_tombstones";
+/** Rows per multi-row statement: far below max_allowed_packet with the widest rows. */
+export const MAX_ROWS_PER_STATEMENT = 500;
+
+const id = (name: string) => `\`${name}\``;
+const list = (names: readonly string[]) => names.map(id).join(", ");
+
+export function selectVersions(table: TableSpec, ids: string[]): Statement {
+  return {
+    sql: `SELECT ${id(table.key)} AS id, event_timestamp AS ts FROM ${id(table.name)} WHERE ${id(table.key)} IN (?) FOR UPDATE`,
+    values: [ids],
+  };
+}
+
+export function selectOwners(table: TableSpec, column: string, values: string[]): Statement {
+  return {
+    sql: `SELECT ${id(table.key)} AS id, ${id(column)} AS value, event_timestamp AS ts FROM ${id(table.name)} WHERE ${id(column)} IN (?) FOR UPDATE`,
+    values: [values],
+  };
+}
+
+export function selectTombstones(table: TableSpec, ids: string[]): Statement {
+  return {
+    sql: `SELECT entity_id AS id, deleted_event_timestamp AS ts FROM ${TOMBSTONES_TABLE} WHERE entity_type = ? AND entity_id IN (?) FOR UPDATE`,
+    values: [table.name, ids],
+  };
+}
+
+/** Multi-row insert; on an existing row only `update` changes. Without `update`, a plain insert. */
+export function upsertRows(table: TableSpec, rows: Row[], update: readonly string[]): Statement {
+  const columns = table.columns;
+  const tuples = rows.map((row) => columns.map((c): SqlValue => row[c] ?? null));
+  const head = `INSERT INTO ${id(table.name)} (${list(columns)}) VALUES ?`;
+  if (update.length === 0) return { sql: head, values: [tuples] };
+  // VALUES(c) rather than the row alias: the alias is MySQL-only, VALUES() works on both servers.
+  const assignments = update.map((c) => `${id(c)} = VALUES(${id(c)})`).join(", ");
+  return { sql: `${head} ON DUPLICATE KEY UPDATE ${assignments}`, values: [tuples] };
+}
+
+export function deleteByKey(table: TableSpec, ids: string[]): Statement {
+  return { sql: `DELETE FROM ${id(table.name)} WHERE ${id(table.key)} IN (?)`, values: [ids] };
+}
+
+export function updateRow(table: TableSpec, key: string, set: Row): Statement {
+  const columns = Object.keys(set);
+  return {
+    sql: `UPDATE ${id(table.name)} SET ${columns.map((c) => `${id(c)} = ?`).join(", ")} WHERE ${id(table.key)} = ?`,
+    values: [...columns.map((c) => set[c]), key],
+  };
+}
+
+/** Keeps the newest delete per entity: an older one replayed later leaves it as it is. */
+export function upsertTombstones(rows: { entityType: string; id: string; ts: string; eventId: string }[]): Statement {
+  return {
+    sql:
+      `INSERT INTO ${TOMBSTONES_TABLE} (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES ? ` +
+      // event_id first: it must compare against the timestamp before that is moved.
+      "ON DUPLICATE KEY UPDATE event_id = IF(VALUES(deleted_event_timestamp) >= deleted_event_timestamp, VALUES(event_id), event_id), " +
+      "deleted_event_timestamp = GREATEST(deleted_event_timestamp, VALUES(deleted_event_timestamp))",
+    values: [rows.map((r) => [r.entityType, r.id, r.ts, r.eventId])],
+  };
+}
+
+export function chunks<T>(items: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

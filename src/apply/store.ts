@@ -1,0 +1,135 @@
+import { getOrCreate } from "../collections.ts";
+import type { Op, TableSpec } from "./ops.ts";
+import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
+import {
+  chunks,
+  deleteByKey,
+  type Statement,
+  selectOwners,
+  selectTombstones,
+  selectVersions,
+  updateRow,
+  upsertRows,
+  upsertTombstones,
+} from "./sql.ts";
+
+// The I/O half of applying a batch: read the state the planner needs, under lock, and write its
+// plan. Depends only on this narrow interface, so any mysql2 connection (or a test double that
+// records statements) will do.
+
+export interface SqlRunner {
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
+}
+
+/** Rows written, per table and operation, for metrics and the benchmark. */
+export type RowCounts = Map<string, number>;
+
+async function run<T = Record<string, string>>(conn: SqlRunner, s: Statement): Promise<T[]> {
+  const [rows] = await conn.query(s.sql, s.values);
+  return rows as T[];
+}
+
+/** Locks and reads the rows, owners of unique keys and tombstones the ops touch. */
+export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<DbState> {
+  const ids = new Map<TableSpec, Set<string>>();
+  const uniques = new Map<TableSpec, Map<string, Set<string>>>();
+  const addUnique = (table: TableSpec, column: string, value: unknown) => {
+    if (typeof value !== "string") return;
+    const byColumn = getOrCreate(uniques, table, () => new Map<string, Set<string>>());
+    getOrCreate(byColumn, column, () => new Set<string>()).add(value);
+  };
+  for (const op of ops) {
+    const id = op.id;
+    if (id !== undefined) getOrCreate(ids, op.table, () => new Set<string>()).add(id);
+    if (op.kind === "upsert") for (const c of op.table.unique) addUnique(op.table, c, op.row[c]);
+    if (op.kind === "patch" && op.lookup) addUnique(op.table, op.lookup.column, op.lookup.value);
+  }
+
+  const state: DbState = { rows: new Map(), tombstones: new Map(), owners: new Map() };
+  // Sorted, so concurrent transactions take row locks in the same order.
+  for (const [table, set] of ids) {
+    for (const part of chunks([...set].sort())) {
+      for (const r of await run(conn, selectVersions(table, part))) {
+        state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+      }
+    }
+  }
+  for (const [table, byColumn] of uniques) {
+    for (const [column, values] of byColumn) {
+      for (const part of chunks([...values].sort())) {
+        for (const r of await run(conn, selectOwners(table, column, part))) {
+          state.owners.set(uniqueKey(table.name, column, r.value as string), r.id as string);
+          state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+        }
+      }
+    }
+  }
+  for (const [table, set] of ids) {
+    if (!table.tombstones) continue;
+    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id))).sort();
+    for (const part of chunks(absent)) {
+      for (const r of await run(conn, selectTombstones(table, part))) {
+        state.tombstones.set(entityKey(table.name, r.id as string), r.ts as string);
+      }
+    }
+  }
+  return state;
+}
+
+/** Writes a plan: round by round; in a round deletes, then parents, then their children, then patches. */
+export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCounts> {
+  const counts: RowCounts = new Map();
+  const count = (table: TableSpec, op: string, n: number) => {
+    const key = `${table.name}:${op}`;
+    counts.set(key, (counts.get(key) ?? 0) + n);
+  };
+  const exec = (s: Statement) => conn.query(s.sql, s.values);
+
+  for (const round of plan.rounds) {
+    const byTable = <K extends Write["kind"]>(kind: K) => {
+      const groups = new Map<TableSpec, Extract<Write, { kind: K }>[]>();
+      for (const w of round) {
+        if (w.kind !== kind) continue;
+        const group = groups.get(w.table) ?? [];
+        group.push(w as Extract<Write, { kind: K }>);
+        groups.set(w.table, group);
+      }
+      return groups;
+    };
+
+    for (const [table, writes] of byTable("delete")) {
+      for (const part of chunks(writes.map((w) => w.id))) await exec(deleteByKey(table, part));
+      count(table, "delete", writes.length);
+    }
+    for (const [table, writes] of byTable("upsert")) {
+      const update = writes[0]?.update ?? [];
+      for (const part of chunks(writes))
+        await exec(
+          upsertRows(
+            table,
+            part.map((w) => w.row),
+            update,
+          ),
+        );
+      count(table, "upsert", writes.length);
+      const withChildren = writes.filter((w) => w.children);
+      const first = withChildren[0]?.children;
+      if (!first) continue;
+      if (first.mode === "replace") {
+        for (const part of chunks(withChildren.map((w) => w.id))) await exec(deleteByKey(first.table, part));
+      }
+      const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
+      for (const part of chunks(rows)) await exec(upsertRows(first.table, part, first.update));
+      count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
+    }
+    for (const [table, writes] of byTable("patch")) {
+      for (const w of writes) await exec(updateRow(table, w.id, w.set));
+      count(table, "update", writes.length);
+    }
+  }
+  if (plan.tombstones.length > 0) {
+    const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
+    for (const part of chunks(rows)) await exec(upsertTombstones(part));
+  }
+  return counts;
+}

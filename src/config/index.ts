@@ -1,0 +1,109 @@
+import { ConfigError } from "../errors.ts";
+import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
+
+// SPEC §10 names and defaults first, then what this service adds.
+export const serviceDeclaration = {
+  kafkaBrokers: list("KAFKA_BOOTSTRAP_SERVERS", ["localhost:9092"], "Kafka brokers, comma-separated host:port."),
+  kafkaClientId: str("KAFKA_CLIENT_ID", "mysql-service", "Client id the service shows the brokers."),
+  kafkaGroupId: str("KAFKA_GROUP_ID", "mysql-analytics-service", "Consumer group; offsets are committed under it."),
+  kafkaAutoOffsetReset: oneOf(
+    "KAFKA_AUTO_OFFSET_RESET",
+    "earliest",
+    ["earliest", "latest"],
+    "Where a group without committed offsets starts.",
+  ),
+  kafkaTopicPrefix: str(
+    "KAFKA_TOPIC_PREFIX",
+    "",
+    "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...).",
+    { allowEmpty: true },
+  ),
+  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", "analytics-dlq", "Dead-letter topic for events that can't be applied."),
+  mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
+  mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
+  mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),
+  mysqlPassword: str("MYSQL_PASSWORD", "analytics123", "MySQL password.", { secret: true, allowEmpty: true }),
+  mysqlDatabase: str("MYSQL_DATABASE", "analytics", "MySQL database holding the analytics tables."),
+  mysqlPoolSize: int("MYSQL_POOL_SIZE", 4, "Connections in the MySQL pool.", 1, 256),
+  kafkaSsl: bool("KAFKA_SSL", false, "Connect to Kafka over TLS."),
+  kafkaSaslMechanism: oneOf(
+    "KAFKA_SASL_MECHANISM",
+    "none",
+    ["none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+    "SASL mechanism for Kafka, or none.",
+  ),
+  kafkaSaslUsername: str("KAFKA_SASL_USERNAME", "", "SASL user name.", { allowEmpty: true }),
+  kafkaSaslPassword: str("KAFKA_SASL_PASSWORD", "", "SASL password.", { secret: true, allowEmpty: true }),
+  kafkaSessionTimeoutMs: int(
+    "KAFKA_SESSION_TIMEOUT_MS",
+    30000,
+    "How long the group waits for a silent member before reassigning its partitions.",
+    6000,
+    300000,
+  ),
+  batchMaxEvents: int(
+    "BATCH_MAX_EVENTS",
+    2000,
+    "Most events taken from Kafka into one batch (split per partition, one transaction each).",
+    1,
+    100000,
+  ),
+  batchLingerMs: int(
+    "BATCH_LINGER_MS",
+    20,
+    "How long a batch waits for more events after its first before it is written.",
+    0,
+    60000,
+  ),
+  maxMessageBytes: int(
+    "MAX_MESSAGE_BYTES",
+    1048576,
+    "Largest event value accepted; larger ones are dead-lettered with a truncated copy.",
+    1024,
+    104857600,
+  ),
+  retryMaxBackoffMs: int(
+    "RETRY_MAX_BACKOFF_MS",
+    10000,
+    "Cap of the exponential backoff while MySQL or Kafka is unavailable.",
+    100,
+    600000,
+  ),
+  logLevel: oneOf(
+    "LOG_LEVEL",
+    "info",
+    ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    "Log level; per-event lines appear at debug.",
+  ),
+  shutdownTimeoutMs: int(
+    "SHUTDOWN_TIMEOUT_MS",
+    15000,
+    "Longest a SIGTERM/SIGINT shutdown may take before the process exits anyway.",
+    1000,
+    600000,
+  ),
+} as const;
+
+export type Config = ConfigOf<typeof serviceDeclaration>;
+
+/** Whether the user pointed the service at their own services (then nothing local is started). */
+export function isExternallyConfigured(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.KAFKA_BOOTSTRAP_SERVERS || env.MYSQL_HOST);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = parseDeclaration(serviceDeclaration, env);
+  for (const broker of config.kafkaBrokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(broker)) {
+      throw new ConfigError(
+        `KAFKA_BOOTSTRAP_SERVERS: "${broker}" is not host:port. Kafka brokers, comma-separated host:port.`,
+      );
+    }
+  }
+  if (config.kafkaSaslMechanism !== "none" && config.kafkaSaslUsername === "") {
+    throw new ConfigError(
+      `KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_MECHANISM is ${config.kafkaSaslMechanism}.`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,136 @@
+import mysql from "mysql2/promise";
+import type { Config } from "../config/index.ts";
+import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
+
+export type Pool = mysql.Pool;
+export type Connection = mysql.PoolConnection | mysql.Connection;
+
+type DbConfig = Pick<
+  Config,
+  "mysqlHost" | "mysqlPort" | "mysqlUser" | "mysqlPassword" | "mysqlDatabase" | "mysqlPoolSize"
+>;
+
+// DATETIME(6) values travel as 'YYYY-MM-DD HH:MM:SS.ffffff' strings in UTC: a JS Date would drop
+// the microseconds and the session zone would shift them.
+export function createPool(config: DbConfig): Pool {
+  return mysql
+    .createPool({
+      host: config.mysqlHost,
+      port: config.mysqlPort,
+      user: config.mysqlUser,
+      password: config.mysqlPassword,
+      database: config.mysqlDatabase,
+      connectionLimit: config.mysqlPoolSize,
+      maxIdle: config.mysqlPoolSize,
+      waitForConnections: true,
+      queueLimit: 0,
+      connectTimeout: 5000,
+      dateStrings: true,
+      timezone: "Z",
+      charset: "utf8mb4_unicode_ci",
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      enableKeepAlive: true,
+      multipleStatements: false,
+    })
+    .on("connection", (conn) => {
+      // Strict mode makes the server reject, not silently truncate, a value that doesn't fit; the
+      // zone is fixed so NOW() and friends agree with the UTC strings we store. The pool hands out
+      // the callback-style connection here; a failure destroys it so the next use fails loudly.
+      const core = conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void; destroy(): void };
+      const onError = (err: Error | null) => {
+        if (err) core.destroy();
+      };
+      core.query("SET time_zone = '+00:00'", onError);
+      core.query(
+        "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        onError,
+      );
+      // Without gap locks, batches of different partitions (disjoint entities) don't block each other.
+      core.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", onError);
+    });
+}
+
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_LOCK_DEADLOCK",
+  "ER_LOCK_WAIT_TIMEOUT",
+  "ER_OPTION_PREVENTS_STATEMENT", // read-only server (failover in progress)
+  "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION",
+]);
+
+/** Errors after which the same statement may succeed later: lost server, deadlock, read-only. */
+export function isTransientDbError(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; fatal?: boolean };
+  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  // 1927 = connection killed (MariaDB), 2013 = lost connection during query, 1053 = server shutdown
+  if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006 || e?.errno === 1053) return true;
+  return Boolean(e?.fatal);
+}
+
+/** A one-line explanation of why the database could not be reached at start. */
+export function explainDbError(err: unknown, config: DbConfig): AppError {
+  const e = err as { code?: string; message?: string };
+  const where = `${config.mysqlHost}:${config.mysqlPort}`;
+  let why = e.message ?? String(err);
+  if (e.code === "ECONNREFUSED") why = `nothing is listening at ${where}; start MySQL or set MYSQL_HOST/MYSQL_PORT`;
+  else if (e.code === "ER_ACCESS_DENIED_ERROR")
+    why = `user ${config.mysqlUser} was refused at ${where}; check MYSQL_USER and MYSQL_PASSWORD`;
+  else if (e.code === "ER_DBACCESS_DENIED_ERROR")
+    why = `user ${config.mysqlUser} has no rights on database ${config.mysqlDatabase} at ${where}; grant them or check MYSQL_DATABASE`;
+  else if (e.code === "ER_BAD_DB_ERROR")
+    why = `database ${config.mysqlDatabase} does not exist at ${where}; create it or set MYSQL_DATABASE`;
+  else if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")
+    why = `host ${config.mysqlHost} can't be resolved; check MYSQL_HOST`;
+  else if (e.code === "ETIMEDOUT") why = `no answer from ${where}; check MYSQL_HOST/MYSQL_PORT and the network`;
+  // Wrong credentials or database won't fix themselves; anything else may be a server still starting.
+  if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_BAD_DB_ERROR" || e.code === "ER_DBACCESS_DENIED_ERROR") {
+    return new ConfigError(`MySQL: ${why}`);
+  }
+  return new DatabaseUnavailableError(`MySQL: ${why}`, err);
+}
+
+// Errors that say "this row can never be stored": the statement is wrong for this data, not for
+// this moment. The one event that causes it goes to the dead-letter topic.
+const BAD_DATA_ERRNOS = new Set([
+  1048, // column cannot be null
+  1062, // duplicate entry for a unique key
+  1264, // out of range
+  1265, // data truncated
+  1292, // incorrect datetime value
+  1366, // incorrect value for column
+  1367, // illegal value
+  1406, // data too long
+  1451, // foreign key (parent row)
+  1452, // foreign key (child row)
+  1690, // value out of range in expression
+  3140, // invalid JSON text (MySQL)
+  3819, // check constraint violated (MySQL)
+  4025, // constraint failed (MariaDB JSON check)
+]);
+
+export function isBadDataError(err: unknown): boolean {
+  const errno = (err as { errno?: number })?.errno;
+  return errno !== undefined && BAD_DATA_ERRNOS.has(errno);
+}
+
+/**
+ * The server's complaint without the offending value (it may be anything the event carried):
+ * e.g. "MySQL error 1406 (ER_DATA_TOO_LONG) on column bio".
+ */
+export function describeBadData(err: unknown): string {
+  const e = err as { errno?: number; code?: string; sqlMessage?: string; message?: string };
+  const text = e.sqlMessage ?? e.message ?? "";
+  const column = /column [`']?([\w.]+)[`']?/i.exec(text)?.[1] ?? /for key '([\w.]+)'/i.exec(text)?.[1];
+  return `MySQL error ${e.errno ?? "?"} (${e.code ?? "unknown"})${column ? ` on ${column}` : ""}`;
+}

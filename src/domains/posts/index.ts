@@ -1,0 +1,14 @@
+import { softDelete } from "../common.ts";
+import type { Domain } from "../domain.ts";
+import { flattenPost } from "./flatten.ts";
+import { postsTable } from "./sql.ts";
+
+export const posts: Domain = {
+  topic: "post",
+  events: {
+    "post.created": flattenPost,
+    "post.updated": flattenPost,
+    "post.published": flattenPost,
+    "post.deleted": softDelete(postsTable, "post_id"),
+  },
+};

@@ -1,0 +1,57 @@
+import type { Row, UpsertOp } from "../../apply/ops.ts";
+import type { ParsedEvent } from "../../events/envelope.ts";
+import { datetime, maybeDatetime } from "../../events/kit.ts";
+import { versionColumns } from "../common.ts";
+import { checkEnum, type UnknownEnumValue } from "../domain.ts";
+import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
+import { productsTable, productUpdateColumns, variantsTable } from "./sql.ts";
+
+/** Product plus exactly its variants (an empty `variants` object removes them all). */
+export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): UpsertOp {
+  const d = productDocument.parse(e.data, "data");
+  const stats = d.stats ?? {};
+  const variants: Row[] = Object.entries(d.variants).map(([key, v]) => ({
+    product_id: e.entityId,
+    variant_key: key,
+    variant_id: v.variant_id,
+    variant_name: v.variant_name,
+    attributes_json: JSON.stringify(v.attributes),
+    price_cents: v.price_cents,
+    cost_cents: v.cost_cents ?? null,
+    quantity: v.quantity ?? 0,
+    width_cm: v.package_dimensions.width_cm,
+    height_cm: v.package_dimensions.height_cm,
+    depth_cm: v.package_dimensions.depth_cm,
+    image_url: v.image_url ?? null,
+  }));
+  return {
+    kind: "upsert",
+    table: productsTable,
+    id: e.entityId,
+    ts: e.ts,
+    eventId: e.eventId,
+    update: productUpdateColumns,
+    row: {
+      product_id: e.entityId,
+      supplier_id: d.supplier_id,
+      supplier_name: d.supplier_info.name ?? null,
+      name: d.name,
+      short_description: d.short_description ?? null,
+      category: checkEnum(d.category, CATEGORIES, "category", unknownEnums),
+      unit_type: checkEnum(d.unit_type, UNIT_TYPES, "unit_type", unknownEnums),
+      base_sku: d.metadata.base_sku,
+      brand: d.metadata.brand ?? null,
+      base_price_cents: d.base_price_cents,
+      status: checkEnum(d.status, PRODUCT_STATUSES, "status", unknownEnums),
+      view_count: stats.view_count ?? 0,
+      favorite_count: stats.favorite_count ?? 0,
+      purchase_count: stats.purchase_count ?? 0,
+      total_reviews: stats.total_reviews ?? 0,
+      published_at: maybeDatetime(d.published_at, "data.published_at"),
+      created_at: datetime(d.created_at, "data.created_at"),
+      updated_at: datetime(d.updated_at, "data.updated_at"),
+      ...versionColumns(e),
+    },
+    children: { table: variantsTable, rows: variants, mode: "replace", childKey: "variant_key", update: [] },
+  };
+}

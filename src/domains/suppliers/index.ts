@@ -1,0 +1,13 @@
+import { hardDelete } from "../common.ts";
+import type { Domain } from "../domain.ts";
+import { flattenSupplier } from "./flatten.ts";
+import { suppliersTable } from "./sql.ts";
+
+export const suppliers: Domain = {
+  topic: "supplier",
+  events: {
+    "supplier.created": flattenSupplier,
+    "supplier.updated": flattenSupplier,
+    "supplier.deleted": hardDelete(suppliersTable, "supplier_id"),
+  },
+};

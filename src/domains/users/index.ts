@@ -1,0 +1,13 @@
+import { softDelete } from "../common.ts";
+import type { Domain } from "../domain.ts";
+import { flattenUser } from "./flatten.ts";
+import { usersTable } from "./sql.ts";
+
+export const users: Domain = {
+  topic: "user",
+  events: {
+    "user.created": flattenUser,
+    "user.updated": flattenUser,
+    "user.deleted": softDelete(usersTable, "user_id"),
+  },
+};

@@ -1,0 +1,95 @@
+// One closed list of error codes. Callers ask `isRetryable(err)` or `isExpected(err)`
+// instead of parsing messages.
+export const ErrorCodes = {
+  CONFIG: "CONFIG",
+  STACK: "STACK",
+  MIGRATION: "MIGRATION",
+  BAD_EVENT: "BAD_EVENT",
+  DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
+  KAFKA_UNAVAILABLE: "KAFKA_UNAVAILABLE",
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** A retry of the same operation may succeed once the outside world recovers. */
+  readonly retryable: boolean;
+  /** A mistake a user can make: reported as one line, without a stack trace. */
+  readonly expected: boolean;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; expected?: boolean; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.expected = opts.expected ?? true;
+  }
+}
+
+/** Invalid configuration: names the variable and what to do. */
+export class ConfigError extends AppError {
+  constructor(message: string) {
+    super(ErrorCodes.CONFIG, message);
+  }
+}
+
+/** The local development stack could not be brought up or inspected. */
+export class StackError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.STACK, message, { cause });
+  }
+}
+
+export class MigrationError extends AppError {
+  constructor(message: string) {
+    super(ErrorCodes.MIGRATION, message);
+  }
+}
+
+/** Codes carried by a dead letter; stable, so operators can filter on them. */
+export const BadEventReasons = {
+  NOT_JSON: "not_json",
+  NOT_OBJECT: "not_object",
+  BAD_ENVELOPE: "bad_envelope",
+  BAD_FIELD: "bad_field",
+  TOO_LARGE: "too_large",
+  REJECTED_BY_DATABASE: "rejected_by_database",
+} as const;
+export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReasons];
+
+/** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
+export class BadEventError extends AppError {
+  readonly reason: BadEventReason;
+  constructor(reason: BadEventReason, message: string) {
+    super(ErrorCodes.BAD_EVENT, message, { expected: true });
+    this.reason = reason;
+  }
+}
+
+export class DatabaseUnavailableError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.DATABASE_UNAVAILABLE, message, { retryable: true, cause });
+  }
+}
+
+export class KafkaUnavailableError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.KAFKA_UNAVAILABLE, message, { retryable: true, cause });
+  }
+}
+
+export function isExpected(err: unknown): err is AppError {
+  return err instanceof AppError && err.expected;
+}
+
+export function isRetryable(err: unknown): boolean {
+  return err instanceof AppError && err.retryable;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,55 @@
+import { ProduceAcks, type Producer } from "@platformatic/kafka";
+import type { BadEventError } from "../errors.ts";
+
+// A dead letter keeps the original key and value and says, in headers, where it came from and
+// why it could not be applied. The reason names a field, never a value, so no secret that the
+// value carries is repeated in the text operators read.
+
+export const DLQ_HEADERS = {
+  topic: "dlq.source.topic",
+  partition: "dlq.source.partition",
+  offset: "dlq.source.offset",
+  code: "dlq.error.code",
+  reason: "dlq.error.reason",
+  eventType: "dlq.event.type",
+  failedAt: "dlq.failed_at",
+} as const;
+
+/** The copy of an oversized value keeps this many bytes. */
+export const TRUNCATED_COPY_BYTES = 64 * 1024;
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+  eventType: string | undefined;
+  error: BadEventError;
+}
+
+export function toDlqMessage(dlqTopic: string, d: DeadLetter, now = new Date()) {
+  const headers = new Map<Buffer, Buffer>(d.headers ?? []);
+  const set = (name: string, value: string) => headers.set(Buffer.from(name), Buffer.from(value));
+  set(DLQ_HEADERS.topic, d.topic);
+  set(DLQ_HEADERS.partition, String(d.partition));
+  set(DLQ_HEADERS.offset, String(d.offset));
+  let value = d.value ?? undefined;
+  let reason = d.error.message;
+  if (value && d.error.reason === "too_large" && value.length > TRUNCATED_COPY_BYTES) {
+    value = value.subarray(0, TRUNCATED_COPY_BYTES);
+    reason += `; this copy keeps only its first ${TRUNCATED_COPY_BYTES} bytes`;
+  }
+  set(DLQ_HEADERS.code, d.error.reason);
+  set(DLQ_HEADERS.reason, reason);
+  if (d.eventType) set(DLQ_HEADERS.eventType, d.eventType);
+  set(DLQ_HEADERS.failedAt, now.toISOString());
+  return { topic: dlqTopic, key: d.key ?? undefined, value: value ?? Buffer.alloc(0), headers };
+}
+
+/** Writes dead letters with acknowledgement from all in-sync replicas before offsets move on. */
+export async function sendDeadLetters(producer: Producer, dlqTopic: string, letters: DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  await producer.send({ messages: letters.map((d) => toDlqMessage(dlqTopic, d)), acks: ProduceAcks.ALL });
+}

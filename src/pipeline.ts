@@ -1,0 +1,247 @@
+import type { Consumer, Message, MessagesStream, Producer } from "@platformatic/kafka";
+import type { Pool } from "mysql2/promise";
+import { applyBatch } from "./apply/apply.ts";
+import { decode } from "./apply/decode.ts";
+import type { Outcome } from "./apply/plan.ts";
+import type { RowCounts } from "./apply/store.ts";
+import { getOrCreate } from "./collections.ts";
+import type { Config } from "./config/index.ts";
+import type { UnknownEnumValue } from "./domains/domain.ts";
+import { KafkaUnavailableError, messageOf } from "./errors.ts";
+import { readBatch } from "./kafka/batch-reader.ts";
+import { type DeadLetter, sendDeadLetters } from "./kafka/dlq.ts";
+import type { Logger } from "./log.ts";
+import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
+
+// The pipeline, top to bottom: fetch a batch → split it per partition → validate and flatten
+// each event (pure) → apply each partition's events in one transaction, partitions in parallel
+// → dead-letter what was rejected → commit, per partition, the offset after its last event.
+// An offset is committed only once everything before it is in MySQL or the dead-letter topic.
+
+type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+export type PipelineConfig = Pick<
+  Config,
+  | "kafkaAutoOffsetReset"
+  | "kafkaDlqTopic"
+  | "batchMaxEvents"
+  | "batchLingerMs"
+  | "maxMessageBytes"
+  | "retryMaxBackoffMs"
+>;
+
+/** What happened to one event, for metrics and tests. */
+export interface EventReport {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  eventType: string | undefined;
+  outcome: Outcome;
+  unknownEnums: UnknownEnumValue[];
+}
+
+export interface BatchReport {
+  events: EventReport[];
+  rows: RowCounts;
+  seconds: number;
+  /** Partition key → next offset committed. */
+  committed: Map<string, bigint>;
+}
+
+export interface PipelineDeps {
+  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  pool: Pool;
+  log: Logger;
+  config: PipelineConfig;
+  topics: readonly string[];
+  databaseOutage: Outage;
+  kafkaOutage: Outage;
+  onBatch?: (report: BatchReport) => void;
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export class Pipeline {
+  readonly #d: PipelineDeps;
+  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
+
+  constructor(deps: PipelineDeps) {
+    this.#d = deps;
+  }
+
+  /** Consumes until `signal` fires; the batch in hand is finished (or abandoned while waiting out an outage). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { config, log } = this.#d;
+    let failures = 0;
+    while (!signal.aborted) {
+      let batch: KafkaMessage[];
+      try {
+        const stream = await this.#openStream();
+        batch = await readBatch<KafkaMessage>(stream, config.batchMaxEvents, config.batchLingerMs, signal);
+        failures = 0;
+        this.#d.kafkaOutage.recover();
+      } catch (err) {
+        // A stream that failed is dead (the consumer is not): consume again from the committed offsets.
+        await this.#closeStream();
+        if (signal.aborted) break;
+        this.#d.kafkaOutage.enter(err);
+        try {
+          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), signal);
+        } catch {
+          break; // shutdown while waiting for Kafka: nothing in hand to finish
+        }
+        continue;
+      }
+      if (batch.length === 0) continue;
+      try {
+        await this.#process(batch, signal);
+      } catch (err) {
+        if (err instanceof AbandonedError) break;
+        throw err;
+      }
+    }
+    await this.#closeStream();
+    log.debug("pipeline stopped");
+  }
+
+  async #openStream() {
+    if (this.#stream && !this.#stream.destroyed && !this.#stream.closed) return this.#stream;
+    const stream = await this.#d.consumer.consume({
+      topics: [...this.#d.topics],
+      mode: "committed",
+      fallbackMode: this.#d.config.kafkaAutoOffsetReset,
+    });
+    // Failures surface through readBatch; this listener only keeps an 'error' from being unhandled.
+    stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
+    this.#stream = stream;
+    return stream;
+  }
+
+  async #closeStream() {
+    const stream = this.#stream;
+    this.#stream = null;
+    if (!stream || stream.destroyed) return;
+    try {
+      await stream.close();
+    } catch (err) {
+      this.#d.log.debug({ err: messageOf(err) }, "closing a failed Kafka stream");
+    }
+  }
+
+  async #process(batch: KafkaMessage[], signal: AbortSignal): Promise<void> {
+    const { pool, config, log } = this.#d;
+    const started = performance.now();
+    const slices = new Map<string, KafkaMessage[]>();
+    for (const m of batch) {
+      getOrCreate(slices, partitionKey(m.topic, m.partition), () => []).push(m);
+    }
+    // Work for partitions this member no longer owns belongs to their new owner.
+    for (const key of slices.keys()) if (!this.#owns(key)) slices.delete(key);
+
+    const events: EventReport[] = [];
+    const rows: RowCounts = new Map();
+    const done = new Map<string, KafkaMessage>();
+    const letters: DeadLetter[] = [];
+
+    const results = await Promise.allSettled(
+      [...slices].map(async ([key, messages]) => {
+        const decoded = messages.map((m) => decode(m.value, config.maxMessageBytes));
+        const result = await retrying(
+          () =>
+            applyBatch(
+              pool,
+              decoded.map((d) => d.op),
+            ),
+          this.#d.databaseOutage,
+          config.retryMaxBackoffMs,
+          signal,
+        );
+        result.outcomes.forEach((outcome, i) => {
+          const m = messages[i] as KafkaMessage;
+          const d = decoded[i] as (typeof decoded)[number];
+          events.push({
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.offset,
+            eventType: d.eventType,
+            outcome,
+            unknownEnums: d.unknownEnums,
+          });
+          if (outcome.kind === "rejected") letters.push({ ...m, eventType: d.eventType, error: outcome.error });
+        });
+        for (const [k, n] of result.rows) rows.set(k, (rows.get(k) ?? 0) + n);
+        done.set(key, messages.at(-1) as KafkaMessage);
+      }),
+    );
+    const failure = results.find((r) => r.status === "rejected" && !(r.reason instanceof AbandonedError));
+    if (failure?.status === "rejected") throw failure.reason;
+    let abandoned = results.some((r) => r.status === "rejected");
+
+    try {
+      await retrying(
+        async () => {
+          try {
+            await sendDeadLetters(this.#d.producer, config.kafkaDlqTopic, letters);
+          } catch (err) {
+            throw new KafkaUnavailableError(`dead-letter topic ${config.kafkaDlqTopic}: ${messageOf(err)}`, err);
+          }
+        },
+        this.#d.kafkaOutage,
+        config.retryMaxBackoffMs,
+        signal,
+      );
+      for (const l of letters) {
+        log.warn(
+          {
+            topic: l.topic,
+            partition: l.partition,
+            offset: String(l.offset),
+            eventType: l.eventType,
+            code: l.error.reason,
+          },
+          `dead-lettered: ${l.error.message}`,
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof AbandonedError)) throw err;
+      // Shutdown before the dead letters were acknowledged: their partitions stay uncommitted.
+      for (const l of letters) done.delete(partitionKey(l.topic, l.partition));
+      abandoned = true;
+    }
+
+    const committed = await this.#commit(done);
+    this.#d.onBatch?.({ events, rows, seconds: (performance.now() - started) / 1000, committed });
+    if (log.isLevelEnabled("debug")) {
+      for (const e of events) log.debug({ ...e, offset: String(e.offset), outcome: e.outcome.kind }, "event");
+    }
+    if (abandoned) throw new AbandonedError();
+  }
+
+  #owns(key: string): boolean {
+    const assignments = this.#d.consumer.assignments;
+    if (!assignments) return false;
+    return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
+  }
+
+  /** Commits the offset after each finished partition's last event, for partitions still owned. */
+  async #commit(done: Map<string, KafkaMessage>): Promise<Map<string, bigint>> {
+    const committed = new Map<string, bigint>();
+    const offsets = [...done]
+      .filter(([key]) => this.#owns(key))
+      .map(([key, m]) => {
+        committed.set(key, m.offset + 1n);
+        return { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch };
+      });
+    if (offsets.length === 0) return committed;
+    try {
+      await this.#d.consumer.commit({ offsets });
+    } catch (err) {
+      // The group moved on (rebalance) or the coordinator is away: the new owner, or this member
+      // after rejoining, re-reads from the last committed offset and applies idempotently.
+      this.#d.log.warn({ err: messageOf(err) }, "offset commit failed; these events will be read again");
+      committed.clear();
+    }
+    return committed;
+  }
+}

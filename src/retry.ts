@@ -1,0 +1,83 @@
+import { isRetryable, messageOf } from "./errors.ts";
+import type { Logger } from "./log.ts";
+
+/** Thrown when shutdown interrupts a wait: the work in hand is abandoned, not failed. */
+export class AbandonedError extends Error {
+  constructor() {
+    super("abandoned for shutdown");
+  }
+}
+
+/**
+ * Knows whether a dependency is down, so an outage is logged once when it starts and once when
+ * it ends, however many attempts and partitions wait on it.
+ */
+export class Outage {
+  #since: number | null = null;
+  #log: Logger;
+  readonly name: string;
+  constructor(name: string, log: Logger) {
+    this.name = name;
+    this.#log = log;
+  }
+  get active(): boolean {
+    return this.#since !== null;
+  }
+  enter(err: unknown): void {
+    if (this.#since !== null) return;
+    this.#since = Date.now();
+    this.#log.warn(
+      { dependency: this.name },
+      `${this.name} unavailable, pausing and retrying with backoff: ${messageOf(err)}`,
+    );
+  }
+  recover(): void {
+    if (this.#since === null) return;
+    const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
+    this.#since = null;
+    this.#log.info(
+      { dependency: this.name, seconds: Number(seconds) },
+      `${this.name} is back after ${seconds} s, resuming`,
+    );
+  }
+}
+
+/** Full-jitter exponential backoff: a random wait in [0, min(cap, base·2^attempt)]. */
+export function backoffMs(attempt: number, capMs: number, baseMs = 100, random = Math.random): number {
+  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new AbandonedError());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbandonedError());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Runs `fn` until it succeeds; retryable failures wait (the outage is logged once). Others throw. */
+export async function retrying<T>(
+  fn: () => Promise<T>,
+  outage: Outage,
+  capMs: number,
+  signal: AbortSignal,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await fn();
+      outage.recover();
+      return result;
+    } catch (err) {
+      if (!isRetryable(err)) throw err;
+      outage.enter(err);
+      await abortableDelay(Math.max(50, backoffMs(attempt, capMs)), signal);
+    }
+  }
+}

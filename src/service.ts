@@ -1,0 +1,138 @@
+import { Admin, Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
+import type { Pool } from "mysql2/promise";
+import type { Config } from "./config/index.ts";
+import { migrate } from "./db/migrate.ts";
+import { createPool, explainDbError } from "./db/pool.ts";
+import { TOPICS } from "./domains/registry.ts";
+import { KafkaUnavailableError, messageOf } from "./errors.ts";
+import { kafkaBaseOptions } from "./kafka/options.ts";
+import { prefixed, waitForTopics } from "./kafka/topics.ts";
+import type { Logger } from "./log.ts";
+import { type BatchReport, Pipeline } from "./pipeline.ts";
+import { Outage, retrying } from "./retry.ts";
+
+// Wiring: configuration in, running pipeline out. Waits for MySQL and Kafka rather than failing
+// when they are still starting; fails at once, with one line, on what waiting can't fix.
+
+export interface RunningService {
+  /** Resolves when the pipeline has stopped and every connection is closed. */
+  done: Promise<void>;
+  /** Finishes the batch in hand, commits it, leaves the group and closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceHooks {
+  onBatch?: (report: BatchReport) => void;
+  onReady?: () => void;
+}
+
+/** Kafka fetch tuning: bounded buffers, so memory does not follow the backlog. */
+const CONSUME_TUNING = { maxWaitTime: 200, maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024 };
+
+export async function startService(config: Config, log: Logger, hooks: ServiceHooks = {}): Promise<RunningService> {
+  const stopping = new AbortController();
+  const signal = stopping.signal;
+  const databaseOutage = new Outage("MySQL", log);
+  const kafkaOutage = new Outage("Kafka", log);
+  const topics = prefixed(config.kafkaTopicPrefix, TOPICS);
+
+  const pool = createPool(config);
+  const closers: (() => Promise<unknown>)[] = [() => pool.end()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err: messageOf(err) }, "error while closing a connection");
+      }
+    }
+  };
+
+  try {
+    await retrying(() => checkDatabase(pool, config), databaseOutage, config.retryMaxBackoffMs, signal);
+    const migrated = await migrate(pool);
+    log.info(
+      { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase, applied: migrated.applied },
+      `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase}, schema at migration ${migrated.current}`,
+    );
+
+    const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+    closers.push(() => admin.close());
+    await retrying(
+      () => waitForTopics(admin, topics, log, signal).catch((err) => Promise.reject(explainKafka(err, config))),
+      kafkaOutage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    await admin.close();
+    closers.pop();
+
+    const consumer = new Consumer({
+      ...kafkaBaseOptions(config, "consumer"),
+      groupId: config.kafkaGroupId,
+      autocommit: false,
+      sessionTimeout: config.kafkaSessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
+      highWaterMark: config.batchMaxEvents * 2,
+      retries: 5,
+      retryDelay: 500,
+      ...CONSUME_TUNING,
+    });
+    closers.push(() => consumer.close());
+    const producer = new Producer({
+      ...kafkaBaseOptions(config, "dlq"),
+      acks: ProduceAcks.ALL,
+      retries: 5,
+      retryDelay: 500,
+    });
+    closers.push(() => producer.close());
+    consumer.on("consumer:group:join", (p) => {
+      log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");
+      hooks.onReady?.();
+    });
+    consumer.on("consumer:group:rebalance", () => log.info("partitions reassigned"));
+    log.info(
+      { brokers: config.kafkaBrokers, group: config.kafkaGroupId, topics },
+      `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
+    );
+
+    const pipeline = new Pipeline({
+      consumer,
+      producer,
+      pool: pool as Pool,
+      log,
+      config,
+      topics,
+      databaseOutage,
+      kafkaOutage,
+      onBatch: hooks.onBatch,
+    });
+    const done = pipeline.run(signal).finally(closeAll);
+    return {
+      done,
+      async stop() {
+        stopping.abort();
+        await done;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function checkDatabase(pool: Pool, config: Config): Promise<void> {
+  try {
+    await pool.query("SELECT 1");
+  } catch (err) {
+    throw explainDbError(err, config);
+  }
+}
+
+function explainKafka(err: unknown, config: Config): unknown {
+  if (!(err instanceof KafkaUnavailableError)) return err;
+  return new KafkaUnavailableError(
+    `no answer from the brokers ${config.kafkaBrokers.join(",")}; start Kafka or set KAFKA_BOOTSTRAP_SERVERS (${messageOf(err.cause)})`,
+    err,
+  );
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from "node:crypto";
+import type { TestContext } from "node:test";
+import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
+import mysql from "mysql2/promise";
+import { type Config, loadConfig } from "../src/config/index.ts";
+import { TOPICS } from "../src/domains/registry.ts";
+import type { EmittedEvent } from "../src/events/emit.ts";
+import { createLogger } from "../src/log.ts";
+import { type RunningService, type ServiceHooks, startService } from "../src/service.ts";
+import { loadStackConfig } from "../src/stack/config.ts";
+
+// Each test file gets its own database and its own topics (a random prefix) on the shared local
+// stack, so tests never see the dev stack's data or each other's, and can run twice in a row.
+// Everything is removed in t.after, pass or fail.
+
+export const stack = loadStackConfig();
+export const BROKER = `127.0.0.1:${stack.kafkaPort}`;
+
+export const randomName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`;
+
+export function adminConnection(database?: string) {
+  return mysql.createConnection({
+    host: "127.0.0.1",
+    port: stack.mysqlPort,
+    user: stack.mysqlAdminUser,
+    password: stack.mysqlAdminPassword,
+    database,
+    dateStrings: true,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_ci",
+  });
+}
+
+export interface TestDatabase {
+  name: string;
+  /** An admin connection to it, for assertions; closed after the test. */
+  conn: mysql.Connection;
+  query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+}
+
+export async function testDatabase(t: TestContext, port = stack.mysqlPort): Promise<TestDatabase> {
+  const name = randomName("t_");
+  const admin = await mysql.createConnection({
+    host: "127.0.0.1",
+    port,
+    user: stack.mysqlAdminUser,
+    password: stack.mysqlAdminPassword,
+  });
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const conn = await mysql.createConnection({
+    host: "127.0.0.1",
+    port,
+    user: stack.mysqlAdminUser,
+    password: stack.mysqlAdminPassword,
+    database: name,
+    dateStrings: true,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+  await conn.query("SET time_zone = '+00:00'");
+  t.after(async () => {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
+    await conn.end().catch(() => undefined);
+  });
+  return {
+    name,
+    conn,
+    async query<T>(sql: string, values?: unknown[]) {
+      const [rows] = await conn.query(sql, values);
+      return rows as T[];
+    },
+  };
+}
+
+export interface TestTopics {
+  prefix: string;
+  dlq: string;
+  all: string[];
+}
+
+/** The five source topics and a dead-letter topic under a random prefix; deleted afterwards. */
+export async function testTopics(t: TestContext, partitions = 3): Promise<TestTopics> {
+  const prefix = randomName("t").concat(".");
+  const dlq = `${prefix}dlq`;
+  const all = [...TOPICS.map((topic) => `${prefix}${topic}`), dlq];
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  await admin.createTopics({ topics: all, partitions, replicas: 1 });
+  t.after(async () => {
+    await admin.deleteTopics({ topics: all }).catch(() => undefined);
+    await admin.close();
+  });
+  return { prefix, dlq, all };
+}
+
+/** Service configuration pointing at the test's database and topics, with a fresh group. */
+export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({
+    KAFKA_BOOTSTRAP_SERVERS: BROKER,
+    KAFKA_GROUP_ID: randomName("group-"),
+    KAFKA_TOPIC_PREFIX: topics.prefix,
+    KAFKA_DLQ_TOPIC: topics.dlq,
+    KAFKA_SESSION_TIMEOUT_MS: "6000",
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+    LOG_LEVEL: "silent",
+    BATCH_LINGER_MS: "5",
+    RETRY_MAX_BACKOFF_MS: "1000",
+    ...env,
+  });
+}
+
+/** Runs the service in this process; stopped after the test. */
+export async function testService(t: TestContext, config: Config, hooks: ServiceHooks = {}): Promise<RunningService> {
+  const service = await startService(config, createLogger(config.logLevel), hooks);
+  t.after(() => service.stop());
+  return service;
+}
+
+export async function testProducer(t: TestContext) {
+  const producer = new Producer({
+    clientId: "tests",
+    bootstrapBrokers: [BROKER],
+    acks: ProduceAcks.ALL,
+    // The same key → partition mapping as the Java and Python clients the upstream uses.
+    partitioner: compatibilityPartitioner,
+  });
+  t.after(() => producer.close());
+  return producer;
+}
+
+/** Sends events (as `emit` builds them) to the test's topics; values may also be raw bytes or null. */
+export async function produce(
+  producer: Producer,
+  prefix: string,
+  events: (EmittedEvent | { topic: string; key: string; value: Buffer | null })[],
+): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    await producer.send({
+      messages: events.slice(i, i + 500).map((e) => ({
+        topic: `${prefix}${e.topic}`,
+        key: Buffer.from(e.key),
+        value:
+          e.value === null
+            ? (null as unknown as Buffer)
+            : Buffer.isBuffer(e.value)
+              ? e.value
+              : Buffer.from(JSON.stringify(e.value)),
+      })),
+    });
+  }
+}
+
+/** Polls `check` until it returns something other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Committed offsets of a group, summed over the given topics' partitions. */
+export async function committedTotal(groupId: string, topics: string[], partitions = 3): Promise<bigint> {
+  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [BROKER], groupId });
+  try {
+    const offsets = await consumer.listCommittedOffsets({
+      topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
+    });
+    let total = 0n;
+    for (const list of offsets.values()) for (const o of list) if (o > 0n) total += o;
+    return total;
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** Reads every message of a topic from the beginning (e.g. the dead-letter topic). */
+export async function readTopic(topic: string, expected: number, timeoutMs = 20000) {
+  const consumer = new Consumer({
+    clientId: "tests-reader",
+    bootstrapBrokers: [BROKER],
+    groupId: randomName("reader-"),
+  });
+  const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
+  const out: { key: string | null; value: Buffer; headers: Map<string, string> }[] = [];
+  try {
+    await waitFor(
+      `${expected} messages on ${topic}`,
+      async () => {
+        for (let m = stream.read(); m !== null; m = stream.read()) {
+          const headers = new Map<string, string>();
+          for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
+          out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers });
+        }
+        return out.length >= expected;
+      },
+      timeoutMs,
+    );
+  } finally {
+    await stream.close();
+    await consumer.close(true);
+  }
+  return out;
+}
