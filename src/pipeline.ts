@@ -8,7 +8,7 @@ import { getOrCreate } from "./collections.ts";
 import type { Config } from "./config/index.ts";
 import type { UnknownEnumValue } from "./domains/domain.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
-import { readBatch } from "./kafka/batch-reader.ts";
+import { BatchReader } from "./kafka/batch-reader.ts";
 import { type DeadLetter, sendDeadLetters } from "./kafka/dlq.ts";
 import type { Logger } from "./log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
@@ -65,6 +65,7 @@ const partitionKey = (topic: string, partition: number) => `${topic}:${partition
 export class Pipeline {
   readonly #d: PipelineDeps;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
+  #reader: BatchReader<KafkaMessage> | null = null;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -77,8 +78,8 @@ export class Pipeline {
     while (!signal.aborted) {
       let batch: KafkaMessage[];
       try {
-        const stream = await this.#openStream();
-        batch = await readBatch<KafkaMessage>(stream, config.batchMaxEvents, config.batchLingerMs, signal);
+        const reader = await this.#openStream();
+        batch = await reader.next(config.batchMaxEvents, config.batchLingerMs, signal);
         failures = 0;
         this.#d.kafkaOutage.recover();
       } catch (err) {
@@ -94,6 +95,7 @@ export class Pipeline {
         continue;
       }
       if (batch.length === 0) continue;
+      log.debug({ events: batch.length }, "batch read");
       try {
         await this.#process(batch, signal);
       } catch (err) {
@@ -106,7 +108,7 @@ export class Pipeline {
   }
 
   async #openStream() {
-    if (this.#stream && !this.#stream.destroyed && !this.#stream.closed) return this.#stream;
+    if (this.#reader && this.#stream && !this.#stream.destroyed && !this.#stream.closed) return this.#reader;
     const stream = await this.#d.consumer.consume({
       topics: [...this.#d.topics],
       mode: "committed",
@@ -115,12 +117,14 @@ export class Pipeline {
     // Failures surface through readBatch; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
-    return stream;
+    this.#reader = new BatchReader<KafkaMessage>(stream, this.#d.config.batchMaxEvents * 2);
+    return this.#reader;
   }
 
   async #closeStream() {
     const stream = this.#stream;
     this.#stream = null;
+    this.#reader = null;
     if (!stream || stream.destroyed) return;
     try {
       await stream.close();
@@ -137,7 +141,11 @@ export class Pipeline {
       getOrCreate(slices, partitionKey(m.topic, m.partition), () => []).push(m);
     }
     // Work for partitions this member no longer owns belongs to their new owner.
-    for (const key of slices.keys()) if (!this.#owns(key)) slices.delete(key);
+    for (const key of slices.keys()) {
+      if (this.#owns(key)) continue;
+      log.debug({ partition: key, events: slices.get(key)?.length }, "dropped events of a partition no longer owned");
+      slices.delete(key);
+    }
 
     const events: EventReport[] = [];
     const rows: RowCounts = new Map();

@@ -79,9 +79,11 @@ export async function startService(config: Config, log: Logger, hooks: ServiceHo
       ...CONSUME_TUNING,
     });
     closers.push(() => consumer.close());
+    // Idempotent: a retried send must not write its dead letters twice.
     const producer = new Producer({
       ...kafkaBaseOptions(config, "dlq"),
       acks: ProduceAcks.ALL,
+      idempotent: true,
       retries: 5,
       retryDelay: 500,
     });

@@ -88,11 +88,27 @@ export async function testTopics(t: TestContext, partitions = 3): Promise<TestTo
   const all = [...TOPICS.map((topic) => `${prefix}${topic}`), dlq];
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   await admin.createTopics({ topics: all, partitions, replicas: 1 });
+  await topicsReady(admin, all, partitions);
   t.after(async () => {
     await admin.deleteTopics({ topics: all }).catch(() => undefined);
     await admin.close();
   });
   return { prefix, dlq, all };
+}
+
+/**
+ * Waits until every partition of fresh topics has a leader. Producing earlier fails for some
+ * partitions, and the client's retry then re-sends the whole request, duplicating the messages
+ * of the partitions that had succeeded.
+ */
+export async function topicsReady(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  await waitFor(`leaders for ${topics.join(", ")}`, async () => {
+    const metadata = await admin.metadata({ topics, forceUpdate: true });
+    return topics.every((topic) => {
+      const m = metadata.topics.get(topic);
+      return m?.partitions.length === partitions && m.partitions.every((p) => p.leader >= 0);
+    });
+  });
 }
 
 /** Service configuration pointing at the test's database and topics, with a fresh group. */
@@ -108,7 +124,7 @@ export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS
     MYSQL_USER: stack.mysqlAdminUser,
     MYSQL_PASSWORD: stack.mysqlAdminPassword,
     MYSQL_DATABASE: db.name,
-    LOG_LEVEL: "silent",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     BATCH_LINGER_MS: "5",
     RETRY_MAX_BACKOFF_MS: "1000",
     ...env,
@@ -127,6 +143,8 @@ export async function testProducer(t: TestContext) {
     clientId: "tests",
     bootstrapBrokers: [BROKER],
     acks: ProduceAcks.ALL,
+    // A retried request must not write its messages twice: tests count them.
+    idempotent: true,
     // The same key → partition mapping as the Java and Python clients the upstream uses.
     partitioner: compatibilityPartitioner,
   });
@@ -187,6 +205,24 @@ export async function committedTotal(groupId: string, topics: string[], partitio
     let total = 0n;
     for (const list of offsets.values()) for (const o of list) if (o > 0n) total += o;
     return total;
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** Whether the group has committed, on every partition of `topics`, the end of the log. */
+export async function caughtUp(groupId: string, topics: string[], partitions = 3): Promise<boolean> {
+  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [BROKER], groupId });
+  try {
+    const committed = await consumer.listCommittedOffsets({
+      topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
+    });
+    const ends = await consumer.listOffsets({ topics });
+    return topics.every((topic) => {
+      const end = ends.get(topic) ?? [];
+      const done = committed.get(topic) ?? [];
+      return end.every((e, p) => e === 0n || done[p] === e);
+    });
   } finally {
     await consumer.close();
   }

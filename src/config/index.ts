@@ -94,7 +94,8 @@ export function isExternallyConfigured(env: NodeJS.ProcessEnv): boolean {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parseDeclaration(serviceDeclaration, env);
   for (const broker of config.kafkaBrokers) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(broker)) {
+    const port = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
       throw new ConfigError(
         `KAFKA_BOOTSTRAP_SERVERS: "${broker}" is not host:port. Kafka brokers, comma-separated host:port.`,
       );

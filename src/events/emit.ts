@@ -53,9 +53,10 @@ export function nowMicros(): bigint {
 
 /** `2026-02-11T09:38:25.123456+00:00`, or without the fraction when it is zero, as isoformat(). */
 export function isoMicros(micros: bigint): string {
-  const ms = micros / 1000n;
-  const base = new Date(Number(ms)).toISOString().slice(0, 19);
+  // Floor division, so instants before 1970 keep their second and fraction consistent.
   const fraction = Number(((micros % 1_000_000n) + 1_000_000n) % 1_000_000n);
+  const seconds = (micros - BigInt(fraction)) / 1_000_000n;
+  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
   return `${base}${fraction === 0 ? "" : `.${String(fraction).padStart(6, "0")}`}+00:00`;
 }
 

@@ -1,64 +1,85 @@
 import type { Readable } from "node:stream";
 
 // The client has no batch API (NOTES.md): this groups its message stream by size and time.
-// Not reading is the backpressure: the stream stops fetching once its buffer holds its
-// high-water mark, so memory is bounded whatever the backlog.
+// Messages arrive in flowing mode into a bounded buffer; when it holds `highWater` messages the
+// stream is paused (no more fetches) until the pipeline has taken enough of them. Memory is
+// bounded by the buffer plus one fetch response, whatever the backlog.
 
 export class StreamClosedError extends Error {}
 
-/**
- * Waits for the first message (or the signal), then takes what is buffered and what arrives
- * within `lingerMs`, up to `max`. Returns [] when the signal fires first; throws the stream's
- * error, or StreamClosedError, when the stream dies.
- */
-export async function readBatch<T>(stream: Readable, max: number, lingerMs: number, signal: AbortSignal): Promise<T[]> {
-  const batch: T[] = [];
-  let deadline = Number.POSITIVE_INFINITY;
-  while (batch.length < max) {
-    for (let m = stream.read() as T | null; m !== null; m = batch.length < max ? (stream.read() as T | null) : null) {
-      batch.push(m);
-    }
-    if (batch.length >= max || signal.aborted) break;
-    if (batch.length > 0 && deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + lingerMs;
-    const wait = deadline - Date.now();
-    if (wait <= 0) break;
-    const woke = await nextReadable(stream, wait, signal);
-    if (woke === "failed") {
-      if (batch.length > 0) break; // hand over what we have; the next call reports the failure
-      throw streamError(stream);
-    }
-  }
-  return batch;
-}
+export class BatchReader<T> {
+  readonly #stream: Readable;
+  readonly #highWater: number;
+  #queue: T[] = [];
+  #paused = false;
+  #failure: Error | null = null;
+  #wake: (() => void) | null = null;
 
-function streamError(stream: Readable): Error {
-  return stream.errored ?? new StreamClosedError("the Kafka message stream closed");
-}
-
-function nextReadable(
-  stream: Readable,
-  waitMs: number,
-  signal: AbortSignal,
-): Promise<"readable" | "timeout" | "failed"> {
-  if (stream.errored || stream.destroyed || stream.readableEnded) return Promise.resolve("failed");
-  return new Promise((resolve) => {
-    const done = (result: "readable" | "timeout" | "failed") => {
-      clearTimeout(timer);
-      stream.off("readable", onReadable);
-      stream.off("error", onFailed);
-      stream.off("close", onFailed);
-      stream.off("end", onFailed);
-      signal.removeEventListener("abort", onAbort);
-      resolve(result);
+  constructor(stream: Readable, highWater: number) {
+    this.#stream = stream;
+    this.#highWater = highWater;
+    stream.on("data", (m: T) => {
+      this.#queue.push(m);
+      if (!this.#paused && this.#queue.length >= this.#highWater) {
+        this.#paused = true;
+        stream.pause();
+      }
+      this.#notify();
+    });
+    const fail = (err?: Error) => {
+      this.#failure ??= err ?? new StreamClosedError("the Kafka message stream closed");
+      this.#notify();
     };
-    const onReadable = () => done("readable");
-    const onFailed = () => done("failed");
-    const onAbort = () => done("timeout");
-    const timer = Number.isFinite(waitMs) ? setTimeout(() => done("timeout"), waitMs) : undefined;
-    stream.on("readable", onReadable);
-    stream.on("error", onFailed);
-    stream.on("close", onFailed);
-    stream.on("end", onFailed);
-    signal.addEventListener("abort", onAbort);
-  });
+    stream.on("error", fail);
+    stream.on("close", () => fail());
+    stream.on("end", () => fail());
+  }
+
+  /** Messages buffered and not yet taken. */
+  get buffered(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Waits for the first message (or the signal), then for up to `lingerMs` more while fewer than
+   * `max` are buffered, and takes up to `max`. Returns [] when the signal fires first; throws when
+   * the stream has died and nothing is left to hand over.
+   */
+  async next(max: number, lingerMs: number, signal: AbortSignal): Promise<T[]> {
+    while (this.#queue.length === 0) {
+      if (this.#failure) throw this.#failure;
+      if (signal.aborted) return [];
+      await this.#wait(Number.POSITIVE_INFINITY, signal);
+    }
+    const deadline = Date.now() + lingerMs;
+    while (this.#queue.length < max && !this.#failure && !signal.aborted && Date.now() < deadline) {
+      await this.#wait(deadline - Date.now(), signal);
+    }
+    const batch = this.#queue.splice(0, max);
+    if (this.#paused && this.#queue.length <= this.#highWater / 2) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
+    return batch;
+  }
+
+  #notify() {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = Number.isFinite(ms) ? setTimeout(done, Math.max(0, ms)) : undefined;
+      signal.addEventListener("abort", done, { once: true });
+      this.#wake = done;
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import type { Row, UpsertOp } from "../../apply/ops.ts";
+import { BadEventError, BadEventReasons } from "../../errors.ts";
 import type { ParsedEvent } from "../../events/envelope.ts";
 import { datetime, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
@@ -6,24 +7,38 @@ import { checkEnum, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
 import { productsTable, productUpdateColumns, variantsTable } from "./sql.ts";
 
+// TypeBox drops length limits on record keys, so the variant key (variant_key VARCHAR(200)) is checked here.
+function checkVariantKey<V>(key: string, v: V): [string, V] {
+  const length = [...key].length;
+  if (length === 0 || length > 200) {
+    throw new BadEventError(
+      BadEventReasons.BAD_FIELD,
+      "data.variants has a key that is empty or longer than 200 characters",
+    );
+  }
+  return [key, v];
+}
+
 /** Product plus exactly its variants (an empty `variants` object removes them all). */
 export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): UpsertOp {
   const d = productDocument.parse(e.data, "data");
   const stats = d.stats ?? {};
-  const variants: Row[] = Object.entries(d.variants).map(([key, v]) => ({
-    product_id: e.entityId,
-    variant_key: key,
-    variant_id: v.variant_id,
-    variant_name: v.variant_name,
-    attributes_json: JSON.stringify(v.attributes),
-    price_cents: v.price_cents,
-    cost_cents: v.cost_cents ?? null,
-    quantity: v.quantity ?? 0,
-    width_cm: v.package_dimensions.width_cm,
-    height_cm: v.package_dimensions.height_cm,
-    depth_cm: v.package_dimensions.depth_cm,
-    image_url: v.image_url ?? null,
-  }));
+  const variants: Row[] = Object.entries(d.variants)
+    .map(([key, v]) => checkVariantKey(key, v))
+    .map(([key, v]) => ({
+      product_id: e.entityId,
+      variant_key: key,
+      variant_id: v.variant_id,
+      variant_name: v.variant_name,
+      attributes_json: JSON.stringify(v.attributes),
+      price_cents: v.price_cents,
+      cost_cents: v.cost_cents ?? null,
+      quantity: v.quantity ?? 0,
+      width_cm: v.package_dimensions.width_cm,
+      height_cm: v.package_dimensions.height_cm,
+      depth_cm: v.package_dimensions.depth_cm,
+      image_url: v.image_url ?? null,
+    }));
   return {
     kind: "upsert",
     table: productsTable,

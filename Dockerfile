@@ -1,0 +1,25 @@
+# Image of the analytics sink. Node 24 runs the TypeScript sources directly (type
+# stripping), so there is no build stage: production dependencies plus src/ and bin/.
+FROM node:24-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so editing the sources does not invalidate this layer. --omit=dev
+# keeps the `node` devDependency (a pinned Node binary for local work) out of the image:
+# the base image already provides Node 24. --ignore-scripts: no install scripts are needed.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts \
+  && npm cache clean --force
+
+COPY src/ ./src/
+COPY bin/ ./bin/
+
+# The files stay root-owned (read-only for the service); the process runs unprivileged.
+USER node
+
+# Prometheus metrics (to come).
+EXPOSE 9464
+
+ENTRYPOINT ["node", "bin/analytics-service.js"]
+CMD ["run"]

@@ -1,0 +1,39 @@
+// npm test: makes sure the local stack answers (starting what is missing), runs every test file
+// on Node's runner, then stops what it started. Extra arguments go to `node --test`.
+import { spawn } from "node:child_process";
+import { loadConfig } from "../src/config/index.ts";
+import { isExpected, messageOf } from "../src/errors.ts";
+import { loadStackConfig } from "../src/stack/config.ts";
+import { databaseDown, databaseStatus } from "../src/stack/database.ts";
+import { stackUp } from "../src/stack/index.ts";
+import { kafkaDown, kafkaStatus } from "../src/stack/kafka.ts";
+
+const DEFAULT_FILES = ["src/**/*.test.ts", "test/**/*.test.ts"];
+
+async function main(args: string[]): Promise<number> {
+  const stack = loadStackConfig();
+  const kafkaBefore = (await kafkaStatus(stack)).state;
+  const databaseBefore = (await databaseStatus(stack)).state;
+  // The service account of SPEC §10; tests make their own databases through the admin account.
+  const report = await stackUp(stack, loadConfig({}));
+  console.log(`${report.kafka}\n${report.database}`);
+  try {
+    const files = args.some((a) => !a.startsWith("-")) ? [] : DEFAULT_FILES;
+    const child = spawn(process.execPath, ["--test", "--test-concurrency=2", ...args, ...files], { stdio: "inherit" });
+    return await new Promise<number>((resolve) =>
+      child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+    );
+  } finally {
+    if (kafkaBefore === "down") await kafkaDown(stack);
+    if (databaseBefore === "down") await databaseDown(stack);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`test: ${isExpected(err) ? err.message : messageOf(err)}`);
+    if (!isExpected(err)) console.error(err);
+    process.exit(1);
+  },
+);

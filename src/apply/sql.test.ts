@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { usersTable, userUpdateColumns } from "../domains/users/sql.ts";
+import { defineTable } from "./ops.ts";
+import {
+  chunks,
+  deleteByKey,
+  MAX_ROWS_PER_STATEMENT,
+  selectOwners,
+  selectTombstones,
+  selectVersions,
+  TOMBSTONES_TABLE,
+  updateRow,
+  upsertRows,
+  upsertTombstones,
+} from "./sql.ts";
+
+const things = defineTable("things", "thing_id", ["thing_id", "code", "name", "event_timestamp"], {
+  unique: ["code"],
+  tombstones: true,
+});
+
+describe("reads under lock", () => {
+  test("selectVersions", () => {
+    assert.deepEqual(selectVersions(things, ["a", "b"]), {
+      sql: "SELECT `thing_id` AS id, event_timestamp AS ts FROM `things` WHERE `thing_id` IN (?) FOR UPDATE",
+      values: [["a", "b"]],
+    });
+  });
+
+  test("selectOwners", () => {
+    assert.deepEqual(selectOwners(things, "code", ["C1", "C2"]), {
+      sql: "SELECT `thing_id` AS id, `code` AS value, event_timestamp AS ts FROM `things` WHERE `code` IN (?) FOR UPDATE",
+      values: [["C1", "C2"]],
+    });
+  });
+
+  test("selectTombstones", () => {
+    assert.equal(TOMBSTONES_TABLE, "entity_tombstones");
+    assert.deepEqual(selectTombstones(things, ["a"]), {
+      sql: "SELECT entity_id AS id, deleted_event_timestamp AS ts FROM entity_tombstones WHERE entity_type = ? AND entity_id IN (?) FOR UPDATE",
+      values: ["things", ["a"]],
+    });
+  });
+});
+
+describe("writes", () => {
+  test("upsertRows: every table column in order, missing ones NULL, unknown keys ignored", () => {
+    const s = upsertRows(
+      things,
+      [
+        { thing_id: "a", code: "C1", name: "x", event_timestamp: "2026-02-11 10:00:00.000000" },
+        { name: "y", thing_id: "b", extra: "ignored" },
+      ],
+      ["name", "event_timestamp"],
+    );
+    assert.deepEqual(s, {
+      sql:
+        "INSERT INTO `things` (`thing_id`, `code`, `name`, `event_timestamp`) VALUES ? " +
+        "ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `event_timestamp` = VALUES(`event_timestamp`)",
+      values: [
+        [
+          ["a", "C1", "x", "2026-02-11 10:00:00.000000"],
+          ["b", null, "y", null],
+        ],
+      ],
+    });
+  });
+
+  test("upsertRows keeps 0 and empty strings (only absent or null become NULL)", () => {
+    const s = upsertRows(things, [{ thing_id: "a", code: "", name: null, event_timestamp: 0 }], ["name"]);
+    assert.deepEqual(s.values, [[["a", "", null, 0]]]);
+  });
+
+  test("upsertRows without update columns is a plain insert", () => {
+    assert.deepEqual(upsertRows(things, [{ thing_id: "a" }], []), {
+      sql: "INSERT INTO `things` (`thing_id`, `code`, `name`, `event_timestamp`) VALUES ?",
+      values: [[["a", null, null, null]]],
+    });
+  });
+
+  test("upsertRows on a real table: created_at is inserted, never updated", () => {
+    const s = upsertRows(usersTable, [{ user_id: "u" }], userUpdateColumns);
+    assert.ok(s.sql.startsWith("INSERT INTO `users` (`user_id`, `email`, "));
+    assert.ok(s.sql.includes("`created_at`, `updated_at`, `event_id`, `event_timestamp`) VALUES ?"));
+    const assignments = s.sql.slice(s.sql.indexOf("ON DUPLICATE KEY UPDATE "));
+    assert.ok(!assignments.includes("`created_at`"));
+    assert.ok(!assignments.includes("`user_id`"));
+    assert.ok(assignments.includes("`deleted_at` = VALUES(`deleted_at`)"));
+    assert.equal((s.values[0] as unknown[][])[0]?.length, usersTable.columns.length);
+  });
+
+  test("deleteByKey", () => {
+    assert.deepEqual(deleteByKey(things, ["a", "b"]), {
+      sql: "DELETE FROM `things` WHERE `thing_id` IN (?)",
+      values: [["a", "b"]],
+    });
+  });
+
+  test("updateRow: the set columns in order, then the key", () => {
+    assert.deepEqual(updateRow(things, "a", { name: "x", event_timestamp: "2026-02-11 10:00:00.000000", code: null }), {
+      sql: "UPDATE `things` SET `name` = ?, `event_timestamp` = ?, `code` = ? WHERE `thing_id` = ?",
+      values: ["x", "2026-02-11 10:00:00.000000", null, "a"],
+    });
+  });
+
+  test("upsertTombstones keeps the newest delete", () => {
+    const s = upsertTombstones([
+      { entityType: "products", id: "p1", ts: "2026-02-14 10:00:00.001000", eventId: "e1" },
+      { entityType: "suppliers", id: "s1", ts: "2026-02-16 09:30:00.000000", eventId: "e2" },
+    ]);
+    assert.deepEqual(s, {
+      sql:
+        "INSERT INTO entity_tombstones (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES ? " +
+        "ON DUPLICATE KEY UPDATE event_id = IF(VALUES(deleted_event_timestamp) >= deleted_event_timestamp, VALUES(event_id), event_id), " +
+        "deleted_event_timestamp = GREATEST(deleted_event_timestamp, VALUES(deleted_event_timestamp))",
+      values: [
+        [
+          ["products", "p1", "2026-02-14 10:00:00.001000", "e1"],
+          ["suppliers", "s1", "2026-02-16 09:30:00.000000", "e2"],
+        ],
+      ],
+    });
+  });
+});
+
+describe("chunks", () => {
+  test("splits in order, the last chunk holding the rest", () => {
+    assert.deepEqual(chunks([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+    assert.deepEqual(chunks([1, 2, 3, 4], 2), [
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  test("nothing gives no chunk (so no statement with an empty VALUES)", () => {
+    assert.deepEqual(chunks([], 2), []);
+    assert.deepEqual(chunks([]), []);
+  });
+
+  test("defaults to MAX_ROWS_PER_STATEMENT rows", () => {
+    assert.equal(MAX_ROWS_PER_STATEMENT, 500);
+    const items = Array.from({ length: 1001 }, (_, i) => i);
+    const out = chunks(items);
+    assert.deepEqual(
+      out.map((c) => c.length),
+      [500, 500, 1],
+    );
+    assert.deepEqual(out.flat(), items);
+    assert.equal(chunks(items.slice(0, 500)).length, 1);
+  });
+});

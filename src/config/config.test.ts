@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError } from "../errors.ts";
+import { helpLines, parseDeclaration, str } from "./declare.ts";
+import { isExternallyConfigured, loadConfig, serviceDeclaration } from "./index.ts";
+
+/** `loadConfig(env)` throws a one-line ConfigError starting with `variable:`. */
+function assertConfigError(env: NodeJS.ProcessEnv, variable: string, detail?: RegExp): ConfigError {
+  let caught: unknown;
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => {
+      caught = err;
+      return true;
+    },
+  );
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.code, "CONFIG");
+  assert.equal(caught.expected, true);
+  assert.ok(caught.message.startsWith(`${variable}: `), `"${caught.message}" should start with "${variable}: "`);
+  assert.ok(!caught.message.includes("\n"), "one line");
+  if (detail) assert.match(caught.message, detail);
+  return caught;
+}
+
+describe("defaults", () => {
+  test("an empty environment gives the SPEC §10 defaults", () => {
+    const c = loadConfig({});
+    assert.deepEqual(
+      {
+        KAFKA_BOOTSTRAP_SERVERS: c.kafkaBrokers,
+        KAFKA_CLIENT_ID: c.kafkaClientId,
+        KAFKA_GROUP_ID: c.kafkaGroupId,
+        KAFKA_AUTO_OFFSET_RESET: c.kafkaAutoOffsetReset,
+        MYSQL_HOST: c.mysqlHost,
+        MYSQL_PORT: c.mysqlPort,
+        MYSQL_USER: c.mysqlUser,
+        MYSQL_PASSWORD: c.mysqlPassword,
+        MYSQL_DATABASE: c.mysqlDatabase,
+      },
+      {
+        KAFKA_BOOTSTRAP_SERVERS: ["localhost:9092"],
+        KAFKA_CLIENT_ID: "mysql-service",
+        KAFKA_GROUP_ID: "mysql-analytics-service",
+        KAFKA_AUTO_OFFSET_RESET: "earliest",
+        MYSQL_HOST: "localhost",
+        MYSQL_PORT: 3306,
+        MYSQL_USER: "analytics",
+        MYSQL_PASSWORD: "analytics123",
+        MYSQL_DATABASE: "analytics",
+      },
+    );
+  });
+
+  test("the service's own variables have their documented defaults", () => {
+    const c = loadConfig({});
+    assert.deepEqual(
+      {
+        kafkaTopicPrefix: c.kafkaTopicPrefix,
+        kafkaDlqTopic: c.kafkaDlqTopic,
+        mysqlPoolSize: c.mysqlPoolSize,
+        kafkaSsl: c.kafkaSsl,
+        kafkaSaslMechanism: c.kafkaSaslMechanism,
+        kafkaSaslUsername: c.kafkaSaslUsername,
+        kafkaSaslPassword: c.kafkaSaslPassword,
+        kafkaSessionTimeoutMs: c.kafkaSessionTimeoutMs,
+        batchMaxEvents: c.batchMaxEvents,
+        batchLingerMs: c.batchLingerMs,
+        maxMessageBytes: c.maxMessageBytes,
+        retryMaxBackoffMs: c.retryMaxBackoffMs,
+        logLevel: c.logLevel,
+        shutdownTimeoutMs: c.shutdownTimeoutMs,
+      },
+      {
+        kafkaTopicPrefix: "",
+        kafkaDlqTopic: "analytics-dlq",
+        mysqlPoolSize: 4,
+        kafkaSsl: false,
+        kafkaSaslMechanism: "none",
+        kafkaSaslUsername: "",
+        kafkaSaslPassword: "",
+        kafkaSessionTimeoutMs: 30000,
+        batchMaxEvents: 2000,
+        batchLingerMs: 20,
+        maxMessageBytes: 1048576,
+        retryMaxBackoffMs: 10000,
+        logLevel: "info",
+        shutdownTimeoutMs: 15000,
+      },
+    );
+  });
+
+  test("a variable set to the empty string takes its default", () => {
+    const c = loadConfig({ MYSQL_HOST: "", MYSQL_PORT: "", KAFKA_BOOTSTRAP_SERVERS: "", KAFKA_SSL: "" });
+    assert.equal(c.mysqlHost, "localhost");
+    assert.equal(c.mysqlPort, 3306);
+    assert.deepEqual(c.kafkaBrokers, ["localhost:9092"]);
+    assert.equal(c.kafkaSsl, false);
+  });
+
+  test("the config is frozen", () => {
+    assert.ok(Object.isFrozen(loadConfig({})));
+  });
+});
+
+describe("values are read and normalised", () => {
+  test("every kind of variable", () => {
+    const c = loadConfig({
+      KAFKA_BOOTSTRAP_SERVERS: " broker-1:9092, 10.0.0.2:29092 ,",
+      KAFKA_AUTO_OFFSET_RESET: "latest",
+      KAFKA_TOPIC_PREFIX: "prod.",
+      MYSQL_HOST: "  db.internal  ",
+      MYSQL_PORT: " 3307 ",
+      KAFKA_SSL: "YES",
+      KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+      KAFKA_SASL_USERNAME: "svc",
+      LOG_LEVEL: "debug",
+      BATCH_LINGER_MS: "0",
+    });
+    assert.deepEqual(c.kafkaBrokers, ["broker-1:9092", "10.0.0.2:29092"]);
+    assert.equal(c.kafkaAutoOffsetReset, "latest");
+    assert.equal(c.kafkaTopicPrefix, "prod.");
+    assert.equal(c.mysqlHost, "db.internal");
+    assert.equal(c.mysqlPort, 3307);
+    assert.equal(c.kafkaSsl, true);
+    assert.equal(c.kafkaSaslMechanism, "SCRAM-SHA-512");
+    assert.equal(c.kafkaSaslUsername, "svc");
+    assert.equal(c.logLevel, "debug");
+    assert.equal(c.batchLingerMs, 0);
+  });
+
+  test("booleans accept 1/0, true/false, yes/no, on/off", () => {
+    for (const v of ["1", "true", "yes", "on", "TRUE"]) assert.equal(loadConfig({ KAFKA_SSL: v }).kafkaSsl, true, v);
+    for (const v of ["0", "false", "no", "off"]) assert.equal(loadConfig({ KAFKA_SSL: v }).kafkaSsl, false, v);
+  });
+
+  test("integer bounds are inclusive", () => {
+    assert.equal(loadConfig({ MYSQL_PORT: "1" }).mysqlPort, 1);
+    assert.equal(loadConfig({ MYSQL_PORT: "65535" }).mysqlPort, 65535);
+  });
+
+  test("a password is kept exactly as given, spaces included", () => {
+    assert.equal(loadConfig({ MYSQL_PASSWORD: " pa ss " }).mysqlPassword, " pa ss ");
+  });
+});
+
+describe("bad values stop the service with one line naming the variable", () => {
+  test("a port that is not a whole number", () => {
+    assertConfigError({ MYSQL_PORT: "abc" }, "MYSQL_PORT", /whole number/);
+    assertConfigError({ MYSQL_PORT: "3306.5" }, "MYSQL_PORT");
+    assertConfigError({ MYSQL_PORT: "1e3" }, "MYSQL_PORT");
+  });
+
+  test("a number out of range", () => {
+    assertConfigError({ MYSQL_PORT: "0" }, "MYSQL_PORT", /1 to 65535/);
+    assertConfigError({ MYSQL_PORT: "65536" }, "MYSQL_PORT", /1 to 65535/);
+    assertConfigError({ MYSQL_PORT: "-1" }, "MYSQL_PORT");
+    assertConfigError({ BATCH_MAX_EVENTS: "0" }, "BATCH_MAX_EVENTS");
+    assertConfigError({ MAX_MESSAGE_BYTES: "100" }, "MAX_MESSAGE_BYTES");
+  });
+
+  test("an enum value not in the list", () => {
+    assertConfigError({ KAFKA_AUTO_OFFSET_RESET: "newest" }, "KAFKA_AUTO_OFFSET_RESET", /earliest, latest/);
+    assertConfigError({ LOG_LEVEL: "verbose" }, "LOG_LEVEL");
+    assertConfigError({ KAFKA_SASL_MECHANISM: "GSSAPI" }, "KAFKA_SASL_MECHANISM");
+  });
+
+  test("a boolean that is not one", () => {
+    assertConfigError({ KAFKA_SSL: "maybe" }, "KAFKA_SSL");
+  });
+
+  test("a broker list that is not host:port", () => {
+    assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "localhost" }, "KAFKA_BOOTSTRAP_SERVERS", /host:port/);
+    assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "a:9092,b:port" }, "KAFKA_BOOTSTRAP_SERVERS", /"b:port"/);
+    assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "kafka://a:9092" }, "KAFKA_BOOTSTRAP_SERVERS");
+    assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: " , " }, "KAFKA_BOOTSTRAP_SERVERS", /at least one/);
+  });
+
+  test("a required string set to spaces only", () => {
+    assertConfigError({ MYSQL_HOST: "   " }, "MYSQL_HOST", /empty/);
+  });
+
+  test("SASL without a user name", () => {
+    assertConfigError({ KAFKA_SASL_MECHANISM: "PLAIN" }, "KAFKA_SASL_USERNAME", /PLAIN/);
+    assert.equal(loadConfig({ KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: "u" }).kafkaSaslUsername, "u");
+  });
+});
+
+describe("secrets", () => {
+  const SECRETS = { MYSQL_PASSWORD: "hunter2-mysql", KAFKA_SASL_PASSWORD: "hunter2-sasl" };
+
+  test("are read (positive control)", () => {
+    const c = loadConfig({ ...SECRETS, KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: "u" });
+    assert.equal(c.mysqlPassword, "hunter2-mysql");
+    assert.equal(c.kafkaSaslPassword, "hunter2-sasl");
+  });
+
+  test("never appear in an error message", () => {
+    const cases: [NodeJS.ProcessEnv, string][] = [
+      [{ ...SECRETS, MYSQL_PORT: "hunter2" }, "MYSQL_PORT"],
+      [{ ...SECRETS, KAFKA_SASL_MECHANISM: "PLAIN" }, "KAFKA_SASL_USERNAME"],
+      [{ ...SECRETS, KAFKA_BOOTSTRAP_SERVERS: "nope" }, "KAFKA_BOOTSTRAP_SERVERS"],
+      [{ ...SECRETS, LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    ];
+    for (const [env, variable] of cases) {
+      const err = assertConfigError(env, variable);
+      assert.ok(!err.message.includes("hunter2-"), err.message);
+    }
+  });
+
+  test("a secret declared without allowEmpty reports emptiness without its value", () => {
+    const decl = { token: str("API_TOKEN", "", "Token for the API.", { secret: true }) };
+    assert.throws(
+      () => parseDeclaration(decl, { API_TOKEN: "   " }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message === "API_TOKEN: must not be empty. Token for the API.",
+    );
+  });
+
+  test("--help shows every variable, secrets as (secret) or (empty), never their defaults", () => {
+    const lines = helpLines(serviceDeclaration);
+    assert.equal(lines.length, Object.keys(serviceDeclaration).length);
+    for (const v of Object.values(serviceDeclaration)) {
+      assert.ok(
+        lines.some((l) => l.trimStart().startsWith(`${v.env} `)),
+        `no help line for ${v.env}`,
+      );
+    }
+    const text = lines.join("\n");
+    assert.ok(!text.includes("analytics123"));
+    assert.match(
+      lines.find((l) => l.includes("MYSQL_PASSWORD")) ?? "",
+      /MYSQL_PASSWORD\s+\(secret\)\s+MySQL password\./,
+    );
+    assert.match(lines.find((l) => l.includes("KAFKA_SASL_PASSWORD")) ?? "", /KAFKA_SASL_PASSWORD\s+\(empty\)/);
+    assert.match(lines.find((l) => l.includes("MYSQL_PORT")) ?? "", /MYSQL_PORT\s+3306\s+MySQL port\./);
+    assert.match(lines.find((l) => l.includes("KAFKA_BOOTSTRAP_SERVERS")) ?? "", /localhost:9092/);
+  });
+
+  test("--help hides a secret default of any declaration", () => {
+    const lines = helpLines({
+      key: str("SIGNING_KEY", "s3cr3t-default", "Signing key.", { secret: true }),
+      name: str("NAME", "visible-default", "A name."),
+    });
+    assert.ok(!lines.join("\n").includes("s3cr3t-default"));
+    assert.ok(lines.join("\n").includes("visible-default"));
+  });
+});
+
+describe("isExternallyConfigured", () => {
+  test("true when Kafka or MySQL is pointed elsewhere, else false", () => {
+    assert.equal(isExternallyConfigured({}), false);
+    assert.equal(isExternallyConfigured({ KAFKA_BOOTSTRAP_SERVERS: "" }), false);
+    assert.equal(isExternallyConfigured({ KAFKA_BOOTSTRAP_SERVERS: "k:9092" }), true);
+    assert.equal(isExternallyConfigured({ MYSQL_HOST: "db" }), true);
+  });
+});
+
+describe("broker addresses", () => {
+  test("a port outside 1–65535 is refused", () => {
+    for (const bad of ["localhost:99999", "localhost:0"]) {
+      assert.throws(
+        () => loadConfig({ KAFKA_BOOTSTRAP_SERVERS: bad }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, /^KAFKA_BOOTSTRAP_SERVERS: /);
+          return true;
+        },
+      );
+    }
+  });
+  test("IPv6 literals in brackets are accepted", () => {
+    assert.deepEqual(loadConfig({ KAFKA_BOOTSTRAP_SERVERS: "[::1]:9092,kafka:9092" }).kafkaBrokers, [
+      "[::1]:9092",
+      "kafka:9092",
+    ]);
+  });
+});
