@@ -4,7 +4,8 @@ import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { isExpected, messageOf } from "./errors.ts";
 import { createLogger } from "./log.ts";
-import { startService } from "./service.ts";
+import { AbandonedError } from "./retry.ts";
+import { type RunningService, startService } from "./service.ts";
 import { loadStackConfig } from "./stack/config.ts";
 import { stackUp } from "./stack/index.ts";
 
@@ -50,7 +51,8 @@ async function run(config: Config): Promise<number> {
     log.info(report.kafka);
     log.info(report.database);
   }
-  const service = await startService(config, log);
+  const cancel = new AbortController();
+  let service: RunningService | null = null;
   let signals = 0;
   const onSignal = (name: string) => {
     if (++signals > 1) {
@@ -63,10 +65,17 @@ async function run(config: Config): Promise<number> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    void service.stop();
+    cancel.abort();
+    void service?.stop();
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  try {
+    service = await startService(config, log, {}, cancel.signal);
+  } catch (err) {
+    if (err instanceof AbandonedError) return 0; // stopped while waiting for MySQL or Kafka
+    throw err;
+  }
   await service.done;
   log.info("stopped");
   return 0;

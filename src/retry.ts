@@ -31,6 +31,10 @@ export class Outage {
       `${this.name} unavailable, pausing and retrying with backoff: ${messageOf(err)}`,
     );
   }
+  /** Each attempt, at debug level only: the warning was logged once, when the outage began. */
+  retrying(attempt: number, waitMs: number): void {
+    this.#log.debug({ dependency: this.name, attempt, waitMs }, `${this.name} retry ${attempt} in ${waitMs} ms`);
+  }
   recover(): void {
     if (this.#since === null) return;
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
@@ -77,7 +81,9 @@ export async function retrying<T>(
     } catch (err) {
       if (!isRetryable(err)) throw err;
       outage.enter(err);
-      await abortableDelay(Math.max(50, backoffMs(attempt, capMs)), signal);
+      const wait = Math.max(50, backoffMs(attempt, capMs));
+      outage.retrying(attempt + 1, wait);
+      await abortableDelay(wait, signal);
     }
   }
 }

@@ -29,9 +29,16 @@ export interface ServiceHooks {
 /** Kafka fetch tuning: bounded buffers, so memory does not follow the backlog. */
 const CONSUME_TUNING = { maxWaitTime: 200, maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024 };
 
-export async function startService(config: Config, log: Logger, hooks: ServiceHooks = {}): Promise<RunningService> {
+/** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
+export async function startService(
+  config: Config,
+  log: Logger,
+  hooks: ServiceHooks = {},
+  cancel?: AbortSignal,
+): Promise<RunningService> {
   const stopping = new AbortController();
   const signal = stopping.signal;
+  cancel?.addEventListener("abort", () => stopping.abort(), { once: true });
   const databaseOutage = new Outage("MySQL", log);
   const kafkaOutage = new Outage("Kafka", log);
   const topics = prefixed(config.kafkaTopicPrefix, TOPICS);

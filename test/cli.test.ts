@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { serviceDeclaration } from "../src/config/index.ts";
+import { BROKER, stack, testDatabase, waitFor } from "./helpers.ts";
+
+// The CLI as a user meets it: help, one clear line for each mistake, a clean exit on signals.
+
+const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathname;
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: "utf8",
+    timeout: 30000,
+  });
+
+test("--help lists every configuration variable with its default", () => {
+  const r = run(["--help"]);
+  assert.equal(r.status, 0);
+  for (const v of Object.values(serviceDeclaration)) assert.match(r.stdout, new RegExp(`^  ${v.env} `, "m"));
+  assert.match(r.stdout, /KAFKA_GROUP_ID\s+mysql-analytics-service/);
+  assert.doesNotMatch(r.stdout, /analytics123/, "a secret's default is not printed");
+});
+
+test("a bad variable stops the service with one line naming it", () => {
+  const r = run(["run"], { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "eighty" });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", /^analytics-service: MYSQL_PORT/);
+});
+
+test("an unknown command says so", () => {
+  const r = run(["frobnicate"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+});
+
+test("wrong MySQL credentials: one line naming the user and the variables to check", () => {
+  const r = run(["migrate"], {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: "nobody_here",
+    MYSQL_PASSWORD: "wrong-secret-value",
+  });
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", /user nobody_here was refused .*check MYSQL_USER and MYSQL_PASSWORD/);
+  assert.doesNotMatch(r.stderr, /wrong-secret-value/);
+});
+
+test("migrate applies the schema once, then reports it up to date", async (t) => {
+  const db = await testDatabase(t);
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+  };
+  const first = run(["migrate"], env);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /^applied 001_tables\.sql, 002_tombstones\.sql; schema at migration \d+/);
+  const second = run(["migrate"], env);
+  assert.match(second.stdout, /^schema up to date at migration \d+/);
+});
+
+test("an unreachable database is waited for, logged once, and SIGTERM still exits 0", async () => {
+  const child = spawn(process.execPath, [CLI, "run"], {
+    env: {
+      PATH: process.env.PATH,
+      MYSQL_HOST: "127.0.0.1",
+      MYSQL_PORT: "1",
+      KAFKA_BOOTSTRAP_SERVERS: BROKER,
+      RETRY_MAX_BACKOFF_MS: "200",
+      LOG_LEVEL: "debug",
+    },
+  });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // Several retries (logged at debug only), and still one warning for the outage.
+  await waitFor("three retries", async () => out.includes("MySQL retry 3 "), 15000);
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+  const warnings = out.split("\n").filter((l) => l.includes("MySQL unavailable"));
+  assert.equal(warnings.length, 1, out);
+  assert.match(warnings[0] ?? "", /nothing is listening at 127\.0\.0\.1:1; start MySQL or set MYSQL_HOST\/MYSQL_PORT/);
+});
