@@ -237,19 +237,14 @@ export async function readTopic(topic: string, expected: number, timeoutMs = 200
   });
   const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
   const out: { key: string | null; value: Buffer; headers: Map<string, string> }[] = [];
+  // Flowing mode: the client's stream can stall when read with read() (docs/decisions.md).
+  stream.on("data", (m) => {
+    const headers = new Map<string, string>();
+    for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
+    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers });
+  });
   try {
-    await waitFor(
-      `${expected} messages on ${topic}`,
-      async () => {
-        for (let m = stream.read(); m !== null; m = stream.read()) {
-          const headers = new Map<string, string>();
-          for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
-          out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers });
-        }
-        return out.length >= expected;
-      },
-      timeoutMs,
-    );
+    await waitFor(`${expected} messages on ${topic}`, async () => out.length >= expected, timeoutMs);
   } finally {
     await stream.close();
     await consumer.close(true);

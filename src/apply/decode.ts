@@ -1,6 +1,6 @@
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { HANDLERS } from "../domains/registry.ts";
-import { BadEventError } from "../errors.ts";
+import { BadEventError, BadEventReasons } from "../errors.ts";
 import { parseEnvelope } from "../events/envelope.ts";
 import type { Op } from "./ops.ts";
 import type { Outcome } from "./plan.ts";
@@ -12,6 +12,25 @@ export interface Decoded {
   eventType?: string;
   eventId?: string;
   unknownEnums: UnknownEnumValue[];
+}
+
+/** A TEXT column holds 65,535 bytes; a string can only exceed that with more than 16,383 characters. */
+const TEXT_BYTES = 65535;
+
+// Schemas bound strings in characters; TEXT columns are bounded in bytes, which only the encoded
+// value tells. Caught here, the event is a bad field like any other instead of a database error.
+function checkTextBytes(op: Op): void {
+  const rows = op.kind === "upsert" ? [op.row, ...(op.children?.rows ?? [])] : op.kind === "patch" ? [op.set] : [];
+  for (const row of rows) {
+    for (const [column, value] of Object.entries(row)) {
+      if (typeof value === "string" && value.length > TEXT_BYTES / 4 && Buffer.byteLength(value) > TEXT_BYTES) {
+        throw new BadEventError(
+          BadEventReasons.BAD_FIELD,
+          `column ${column} would hold ${Buffer.byteLength(value)} bytes, more than the ${TEXT_BYTES} a TEXT column holds`,
+        );
+      }
+    }
+  }
 }
 
 /** Parse, validate and flatten one message value. Pure; never throws for bad input. */
@@ -26,7 +45,9 @@ export function decode(value: Buffer | null | undefined, maxBytes: number): Deco
     eventId = event.eventId;
     const handler = HANDLERS.get(event.type);
     if (!handler) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, eventId, unknownEnums };
-    return { op: handler(event, unknownEnums), eventType, eventId, unknownEnums };
+    const op = handler(event, unknownEnums);
+    checkTextBytes(op);
+    return { op, eventType, eventId, unknownEnums };
   } catch (err) {
     if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, eventId, unknownEnums };
     throw err;

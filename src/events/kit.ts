@@ -34,9 +34,15 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
     parse(value, prefix) {
       if (compiled.Check(value)) return value as Static<T>;
       const first = [...compiled.Errors(value)][0];
-      const path = first ? pointerToPath(first.instancePath) : "";
+      let path = first ? pointerToPath(first.instancePath) : "";
+      let problem = first?.message ?? "is invalid";
+      // "data.profile must have required properties display_name" → "data.profile.display_name is required"
+      const missing = (first?.params as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
+      if (first?.keyword === "required" && missing !== undefined) {
+        path = [path, missing].filter(Boolean).join(".");
+        problem = "is required";
+      }
       const field = [prefix, path].filter(Boolean).join(".");
-      const problem = first?.message ?? "is invalid";
       throw new BadEventError(BadEventReasons.BAD_FIELD, `${field || "value"} ${problem}`);
     },
   };

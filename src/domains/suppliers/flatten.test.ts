@@ -168,7 +168,7 @@ describe("bad supplier documents are BadEventErrors naming the field", () => {
   });
 
   test("a required object missing", () => {
-    assertBadField(created({ business_info: undefined }), "data", /business_info/);
+    assertBadField(created({ business_info: undefined }), "data.business_info", /is required/);
   });
 
   test("unparseable updated_at", () => {

@@ -153,7 +153,7 @@ describe("bad user documents are BadEventErrors naming the field", () => {
   });
 
   test("required email missing names it", () => {
-    assertBadField(created({ "contact_info.primary_email": undefined }), "data.contact_info", /primary_email/);
+    assertBadField(created({ "contact_info.primary_email": undefined }), "data.contact_info.primary_email", /is required/);
   });
 
   test("unparseable created_at", () => {

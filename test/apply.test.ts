@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type mysql from "mysql2/promise";
+import { applyBatch } from "../src/apply/apply.ts";
+import { decode } from "../src/apply/decode.ts";
+import type { Op } from "../src/apply/ops.ts";
+import type { Outcome } from "../src/apply/plan.ts";
+import { migrate } from "../src/db/migrate.ts";
+import { createPool } from "../src/db/pool.ts";
+import { type EmittedEvent, emit } from "../src/events/emit.ts";
+import { fixture } from "./fixtures.ts";
+import { stack, testDatabase } from "./helpers.ts";
+
+// The apply path on the real database, without Kafka: batches in, outcomes and rows out.
+
+const PRODUCT = "65a1f0c2e4b0a1b2c3d4e5f8";
+const productDoc = (variants: string[], status = "active") => {
+  const d = structuredClone(fixture("product.created").value.data) as Record<string, unknown>;
+  const all = d.variants as Record<string, unknown>;
+  d.variants = Object.fromEntries(variants.map((k) => [k, all[k]]));
+  d.status = status;
+  return d as never;
+};
+const at = (day: number) => `2026-05-${String(day).padStart(2, "0")}T00:00:00+00:00`;
+const ops = (events: EmittedEvent[]) => events.map((e) => decode(Buffer.from(JSON.stringify(e.value)), 1 << 20).op);
+const kinds = (outcomes: Outcome[]) => outcomes.map((o) => (o.kind === "skipped" ? `skipped:${o.reason}` : o.kind));
+
+async function setup(t: import("node:test").TestContext) {
+  const db = await testDatabase(t);
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: stack.mysqlPort,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 2,
+  });
+  t.after(() => pool.end());
+  await migrate(pool as mysql.Pool);
+  const state = async () => ({
+    product: await db.query("SELECT status, event_timestamp FROM products"),
+    variants: (
+      await db.query<{ variant_key: string }>("SELECT variant_key FROM product_variants ORDER BY variant_key")
+    ).map((v) => v.variant_key),
+  });
+  return { db, pool: pool as mysql.Pool, state };
+}
+
+test("never backwards: an older event changes nothing, children included; equal applies", async (t) => {
+  const { pool, state } = await setup(t);
+  const newer = emit("product.updated", PRODUCT, productDoc(["small-white"], "active"), { timestamp: at(10) });
+  const older = emit("product.updated", PRODUCT, productDoc(["small-white", "large-blue"], "draft"), {
+    timestamp: at(5),
+  });
+  assert.deepEqual(kinds((await applyBatch(pool, ops([newer]))).outcomes), ["applied"]);
+  // Separate batches and the same batch: the database's timestamp decides, then the batch's own.
+  assert.deepEqual(kinds((await applyBatch(pool, ops([older]))).outcomes), ["skipped:stale"]);
+  assert.deepEqual(kinds((await applyBatch(pool, ops([newer, older]))).outcomes), ["applied", "skipped:stale"]);
+  assert.deepEqual(await state(), {
+    product: [{ status: "active", event_timestamp: "2026-05-10 00:00:00.000000" }],
+    variants: ["small-white"],
+  });
+  const equal = emit("product.updated", PRODUCT, productDoc([], "discontinued"), { timestamp: at(10) });
+  assert.deepEqual(kinds((await applyBatch(pool, ops([equal]))).outcomes), ["applied"]);
+  assert.deepEqual(await state(), {
+    product: [{ status: "discontinued", event_timestamp: "2026-05-10 00:00:00.000000" }],
+    variants: [],
+  });
+});
+
+test("a hard delete's tombstone stops older events; a newer restore brings the entity back", async (t) => {
+  const { pool, state } = await setup(t);
+  const created = emit("product.created", PRODUCT, productDoc(["small-white"]), { timestamp: at(1) });
+  const deleted = emit("product.deleted", PRODUCT, { product_id: PRODUCT }, { timestamp: at(3) });
+  const lateOld = emit("product.updated", PRODUCT, productDoc(["large-blue"]), { timestamp: at(2) });
+  const restored = emit("product.restored", PRODUCT, productDoc(["large-blue"], "draft"), { timestamp: at(4) });
+  assert.deepEqual(kinds((await applyBatch(pool, ops([created, deleted]))).outcomes), ["applied", "applied"]);
+  assert.deepEqual(await state(), { product: [], variants: [] });
+  assert.deepEqual(kinds((await applyBatch(pool, ops([lateOld]))).outcomes), ["skipped:stale"]);
+  assert.deepEqual(await state(), { product: [], variants: [] });
+  // A replay of the delete alone changes nothing; restore (newer) brings the product back.
+  assert.deepEqual(kinds((await applyBatch(pool, ops([deleted, restored]))).outcomes), ["skipped:no_row", "applied"]);
+  assert.deepEqual(await state(), {
+    product: [{ status: "draft", event_timestamp: "2026-05-04 00:00:00.000000" }],
+    variants: ["large-blue"],
+  });
+  // The whole history replayed in one batch ends in the same state.
+  await applyBatch(pool, ops([created, deleted, lateOld, restored]));
+  assert.deepEqual(await state(), {
+    product: [{ status: "draft", event_timestamp: "2026-05-04 00:00:00.000000" }],
+    variants: ["large-blue"],
+  });
+});
+
+test("a row the server rejects is isolated: its neighbours in the batch are applied", async (t) => {
+  const { db, pool } = await setup(t);
+  const good = (id: string, day: number) =>
+    ops([emit("user.created", id, fixture("user.created").value.data as never, { timestamp: at(day) })])[0] as Op;
+  const bad = structuredClone(good("65a1f0c2e4b0a1b2c3d4e502", 2)) as Op & { row: Record<string, unknown> };
+  // Past validation (which would stop it) straight to the server, which refuses the value.
+  bad.row = { ...bad.row, email: "e".repeat(300) };
+  const batch = [good("65a1f0c2e4b0a1b2c3d4e501", 1), bad, good("65a1f0c2e4b0a1b2c3d4e503", 3)];
+  const { outcomes } = await applyBatch(pool, batch);
+  assert.deepEqual(kinds(outcomes), ["applied", "rejected", "applied"]);
+  const rejected = outcomes[1];
+  assert.ok(rejected?.kind === "rejected");
+  assert.equal(rejected.error.reason, "rejected_by_database");
+  assert.match(rejected.error.message, /^MySQL error 1406 \(ER_DATA_TOO_LONG\) on email$/);
+  assert.deepEqual(await db.query("SELECT user_id FROM users ORDER BY user_id"), [
+    { user_id: "65a1f0c2e4b0a1b2c3d4e501" },
+    { user_id: "65a1f0c2e4b0a1b2c3d4e503" },
+  ]);
+});
