@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
@@ -8,6 +12,8 @@ import type { EmittedEvent } from "../src/events/emit.ts";
 import { createLogger } from "../src/log.ts";
 import { type RunningService, type ServiceHooks, startService } from "../src/service.ts";
 import { loadStackConfig } from "../src/stack/config.ts";
+import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../src/stack/mariadb-server.ts";
+import { isPortOpen } from "../src/stack/process.ts";
 
 // Each test file gets its own database and its own topics (a random prefix) on the shared local
 // stack, so tests never see the dev stack's data or each other's, and can run twice in a row.
@@ -250,4 +256,32 @@ export async function readTopic(topic: string, expected: number, timeoutMs = 200
     await consumer.close(true);
   }
   return out;
+}
+
+/** A MariaDB server of the test's own (own datadir and port), so the test may stop and start it. */
+export async function testMariaServer(t: TestContext): Promise<PrivateServer> {
+  let port = 0;
+  for (let i = 0; i < 20 && port === 0; i++) {
+    const candidate = 20000 + Math.floor(Math.random() * 20000);
+    if (!(await isPortOpen(candidate))) port = candidate;
+  }
+  const server: PrivateServer = { dir: mkdtempSync(join(tmpdir(), "analytics-mariadb-")), port };
+  t.after(async () => {
+    await stopPrivateServer(server, { kill: true }).catch(() => undefined);
+    rmSync(server.dir, { recursive: true, force: true });
+  });
+  await startPrivateServer(server);
+  return server;
+}
+
+/** A logger whose lines the test can read, at `level`. */
+export function capturingLogger(level = "info") {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n")) if (line.trim()) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: createLogger(level, destination), lines };
 }
