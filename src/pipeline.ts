@@ -36,6 +36,8 @@ export interface EventReport {
   partition: number;
   offset: bigint;
   eventType: string | undefined;
+  /** The event's timestamp in epoch milliseconds (0 when it could not be read). */
+  eventMs: number;
   outcome: Outcome;
   unknownEnums: UnknownEnumValue[];
 }
@@ -173,6 +175,7 @@ export class Pipeline {
             partition: m.partition,
             offset: m.offset,
             eventType: d.eventType,
+            eventMs: d.ts ? Date.parse(`${d.ts.replace(" ", "T")}Z`) : 0,
             outcome,
             unknownEnums: d.unknownEnums,
           });

@@ -8,6 +8,11 @@ export class AbandonedError extends Error {
   }
 }
 
+export interface OutageHooks {
+  onChange?: (active: boolean) => void;
+  onRetry?: () => void;
+}
+
 /**
  * Knows whether a dependency is down, so an outage is logged once when it starts and once when
  * it ends, however many attempts and partitions wait on it.
@@ -15,10 +20,12 @@ export class AbandonedError extends Error {
 export class Outage {
   #since: number | null = null;
   #log: Logger;
+  #hooks: OutageHooks;
   readonly name: string;
-  constructor(name: string, log: Logger) {
+  constructor(name: string, log: Logger, hooks: OutageHooks = {}) {
     this.name = name;
     this.#log = log;
+    this.#hooks = hooks;
   }
   get active(): boolean {
     return this.#since !== null;
@@ -26,6 +33,7 @@ export class Outage {
   enter(err: unknown): void {
     if (this.#since !== null) return;
     this.#since = Date.now();
+    this.#hooks.onChange?.(true);
     this.#log.warn(
       { dependency: this.name },
       `${this.name} unavailable, pausing and retrying with backoff: ${messageOf(err)}`,
@@ -34,11 +42,13 @@ export class Outage {
   /** Each attempt, at debug level only: the warning was logged once, when the outage began. */
   retrying(attempt: number, waitMs: number): void {
     this.#log.debug({ dependency: this.name, attempt, waitMs }, `${this.name} retry ${attempt} in ${waitMs} ms`);
+    this.#hooks.onRetry?.();
   }
   recover(): void {
     if (this.#since === null) return;
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
     this.#since = null;
+    this.#hooks.onChange?.(false);
     this.#log.info(
       { dependency: this.name, seconds: Number(seconds) },
       `${this.name} is back after ${seconds} s, resuming`,

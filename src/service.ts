@@ -8,6 +8,8 @@ import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import { kafkaBaseOptions } from "./kafka/options.ts";
 import { prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./observability/metrics.ts";
+import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline } from "./pipeline.ts";
 import { Outage, retrying } from "./retry.ts";
 
@@ -39,12 +41,28 @@ export async function startService(
   const stopping = new AbortController();
   const signal = stopping.signal;
   cancel?.addEventListener("abort", () => stopping.abort(), { once: true });
-  const databaseOutage = new Outage("MySQL", log);
-  const kafkaOutage = new Outage("Kafka", log);
   const topics = prefixed(config.kafkaTopicPrefix, TOPICS);
 
   const pool = createPool(config);
   const closers: (() => Promise<unknown>)[] = [() => pool.end()];
+  const metrics = new Metrics(log, pool as Pool);
+  const outageHooks = (dependency: string) => ({
+    onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
+    onRetry: () => metrics.retries.inc({ dependency }),
+  });
+  const databaseOutage = new Outage("MySQL", log, outageHooks("MySQL"));
+  const kafkaOutage = new Outage("Kafka", log, outageHooks("Kafka"));
+  let consumerRef: Consumer | null = null;
+  const readiness = {
+    async check() {
+      const reasons: string[] = [];
+      if (!(await databaseAnswers(pool as Pool))) reasons.push("MySQL does not answer");
+      if (databaseOutage.active) reasons.push("paused: waiting for MySQL");
+      if (kafkaOutage.active) reasons.push("paused: waiting for Kafka");
+      if (!consumerRef?.assignments || !consumerRef.memberId) reasons.push("not a member of the consumer group yet");
+      return reasons;
+    },
+  };
   const closeAll = async () => {
     for (const close of closers.reverse()) {
       try {
@@ -56,6 +74,10 @@ export async function startService(
   };
 
   try {
+    if (config.metricsPort > 0) {
+      const http = await startHttpServer(config.metricsPort, metrics, readiness, log);
+      closers.push(() => new Promise((resolve) => http.close(resolve)));
+    }
     await retrying(() => checkDatabase(pool, config), databaseOutage, config.retryMaxBackoffMs, signal);
     const migrated = await migrate(pool);
     log.info(
@@ -86,6 +108,10 @@ export async function startService(
       ...CONSUME_TUNING,
     });
     closers.push(() => consumer.close());
+    consumerRef = consumer;
+    consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
+    consumer.startLagMonitoring({ topics }, 5000);
+    closers.push(async () => consumer.stopLagMonitoring());
     // Idempotent: a retried send must not write its dead letters twice.
     const producer = new Producer({
       ...kafkaBaseOptions(config, "dlq"),
@@ -114,7 +140,10 @@ export async function startService(
       topics,
       databaseOutage,
       kafkaOutage,
-      onBatch: hooks.onBatch,
+      onBatch: (report) => {
+        metrics.observeBatch(report);
+        hooks.onBatch?.(report);
+      },
     });
     const done = pipeline.run(signal).finally(closeAll);
     return {
@@ -127,6 +156,23 @@ export async function startService(
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. */
+async function databaseAnswers(pool: Pool): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 1000);
+  });
+  const ping = pool.query("SELECT 1").then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

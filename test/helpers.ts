@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -117,9 +118,9 @@ export async function topicsReady(admin: Admin, topics: string[], partitions: nu
   });
 }
 
-/** Service configuration pointing at the test's database and topics, with a fresh group. */
-export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Config {
-  return loadConfig({
+/** Environment pointing the service at the test's database and topics, with a fresh group. */
+export function testEnv(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Record<string, string> {
+  return {
     KAFKA_BOOTSTRAP_SERVERS: BROKER,
     KAFKA_GROUP_ID: randomName("group-"),
     KAFKA_TOPIC_PREFIX: topics.prefix,
@@ -133,8 +134,36 @@ export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     BATCH_LINGER_MS: "5",
     RETRY_MAX_BACKOFF_MS: "1000",
-    ...env,
+    // Off: many services run side by side in tests; the metrics test picks its own port.
+    METRICS_PORT: "0",
+    ...(env as Record<string, string>),
+  };
+}
+
+export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig(testEnv(db, topics, env));
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
+export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
+  const cli = new URL("../bin/analytics-service.js", import.meta.url).pathname;
+  const child = spawn(process.execPath, [cli, "run"], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", process.env.TEST_LOG_LEVEL ? "inherit" : "ignore", "inherit"],
   });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.after(() => kill("SIGKILL"));
+  return { child, exited, kill };
 }
 
 /** Runs the service in this process; stopped after the test. */

@@ -6,8 +6,8 @@ import { startService } from "../src/service.ts";
 import { startPrivateServer, stopPrivateServer } from "../src/stack/mariadb-server.ts";
 import { fixture } from "./fixtures.ts";
 import {
-  caughtUp,
   capturingLogger,
+  caughtUp,
   produce,
   stack,
   testConfig,

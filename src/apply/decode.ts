@@ -11,6 +11,8 @@ export interface Decoded {
   op: Op | Outcome;
   eventType?: string;
   eventId?: string;
+  /** The event's timestamp as DATETIME(6) UTC text. */
+  ts?: string;
   unknownEnums: UnknownEnumValue[];
 }
 
@@ -47,7 +49,7 @@ export function decode(value: Buffer | null | undefined, maxBytes: number): Deco
     if (!handler) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, eventId, unknownEnums };
     const op = handler(event, unknownEnums);
     checkTextBytes(op);
-    return { op, eventType, eventId, unknownEnums };
+    return { op, eventType, eventId, ts: event.ts, unknownEnums };
   } catch (err) {
     if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, eventId, unknownEnums };
     throw err;

@@ -69,6 +69,13 @@ export const serviceDeclaration = {
     100,
     600000,
   ),
+  metricsPort: int(
+    "METRICS_PORT",
+    9464,
+    "Port of /metrics, /healthz and /readyz; 0 turns the HTTP endpoint off.",
+    0,
+    65535,
+  ),
   logLevel: oneOf(
     "LOG_LEVEL",
     "info",

@@ -237,7 +237,11 @@ describe("order.cancelled", () => {
   });
 
   test("order_number missing or empty is a bad field", () => {
-    assertBadField(() => handle(orders, "order.cancelled", { order_number: undefined }), "data.order_number", /is required/);
+    assertBadField(
+      () => handle(orders, "order.cancelled", { order_number: undefined }),
+      "data.order_number",
+      /is required/,
+    );
     assertBadField(() => handle(orders, "order.cancelled", { order_number: "" }), "data.order_number");
   });
 });

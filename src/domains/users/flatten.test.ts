@@ -153,7 +153,11 @@ describe("bad user documents are BadEventErrors naming the field", () => {
   });
 
   test("required email missing names it", () => {
-    assertBadField(created({ "contact_info.primary_email": undefined }), "data.contact_info.primary_email", /is required/);
+    assertBadField(
+      created({ "contact_info.primary_email": undefined }),
+      "data.contact_info.primary_email",
+      /is required/,
+    );
   });
 
   test("unparseable created_at", () => {
