@@ -1,3 +1,6 @@
+import { UsageError } from "./commands/args.ts";
+import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands/dlq.ts";
+import { reportOptions, runReport } from "./commands/report.ts";
 import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
@@ -9,14 +12,29 @@ import { type RunningService, startService } from "./service.ts";
 import { loadStackConfig } from "./stack/config.ts";
 import { stackUp } from "./stack/index.ts";
 
-// analytics-service [run|migrate] [--help]. Expected failures (bad config, unreachable or
-// refusing services) print one line and exit 1; anything else is a bug and prints its stack.
+// analytics-service [run|migrate|report|dlq list|dlq replay] [--help]. Expected failures (bad
+// config, unreachable or refusing services) print one line and exit 1; a bad command line prints
+// one line and exits 2; anything else is a bug and prints its stack.
 
-const USAGE = `usage: analytics-service [command]
+const USAGE = `usage: analytics-service [command] [options]
 
 commands:
   run       consume the five topics into MySQL (the default)
   migrate   apply pending schema migrations and exit
+  report [--json]
+            the data team's standing questions (sign-ups, orders by country, top suppliers,
+            posts, ...) from the report_* views, as tables or one JSON object
+  dlq list [--json]
+            the letters in the dead-letter topic (KAFKA_DLQ_TOPIC): when, source
+            topic/partition@offset, event type, error code and reason
+  dlq replay [--since ISO-time] [--reason code] [--dry-run]
+            re-publish the chosen letters' original key, value and headers to their source
+            topic and partition, once the cause is fixed; --since keeps letters that failed at
+            or after the time (UTC without an offset), --reason keeps one error code
+            (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database),
+            --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
+            backwards, so an event it already applied changes nothing. Truncated copies of
+            oversized values are skipped.
   help      show this text
 
 With neither KAFKA_BOOTSTRAP_SERVERS nor MYSQL_HOST set, \`run\` first starts the local
@@ -32,11 +50,31 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const at = argv.indexOf(command);
+  const rest = argv.filter((_, i) => i !== at);
   switch (command) {
     case "run":
       return run(loadConfig());
     case "migrate":
       return runMigrate(loadConfig());
+    case "report": {
+      const options = reportOptions(rest);
+      return runReport(loadConfig(), options);
+    }
+    case "dlq": {
+      const [sub, ...args] = rest;
+      if (sub === "list") {
+        const options = listOptions(args);
+        return runDlqList(loadConfig(), options);
+      }
+      if (sub === "replay") {
+        const options = replayOptions(args);
+        return runDlqReplay(loadConfig(), options);
+      }
+      throw new UsageError(
+        sub === undefined ? "dlq: say list or replay; try --help" : `dlq: unknown subcommand "${sub}"; try --help`,
+      );
+    }
     default:
       process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);
       return 2;
@@ -103,6 +141,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`analytics-service: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     if (isExpected(err)) {
       process.stderr.write(`analytics-service: ${err.message}\n`);
     } else {

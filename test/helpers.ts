@@ -43,6 +43,8 @@ export interface TestDatabase {
   /** An admin connection to it, for assertions; closed after the test. */
   conn: mysql.Connection;
   query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+  /** A new admin connection to it (the first one dies with a server the test stopped); closed after the test. */
+  connect(): Promise<mysql.Connection>;
 }
 
 export async function testDatabase(t: TestContext, port = stack.mysqlPort): Promise<TestDatabase> {
@@ -55,19 +57,23 @@ export async function testDatabase(t: TestContext, port = stack.mysqlPort): Prom
   });
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await admin.end();
-  const conn = await mysql.createConnection({
-    host: "127.0.0.1",
-    port,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-    database: name,
-    dateStrings: true,
-    timezone: "Z",
-    charset: "utf8mb4_unicode_ci",
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
-  await conn.query("SET time_zone = '+00:00'");
+  const connect = async () => {
+    const c = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: stack.mysqlAdminUser,
+      password: stack.mysqlAdminPassword,
+      database: name,
+      dateStrings: true,
+      timezone: "Z",
+      charset: "utf8mb4_unicode_ci",
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    });
+    await c.query("SET time_zone = '+00:00'");
+    return c;
+  };
+  const conn = await connect();
   t.after(async () => {
     await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
     await conn.end().catch(() => undefined);
@@ -75,6 +81,11 @@ export async function testDatabase(t: TestContext, port = stack.mysqlPort): Prom
   return {
     name,
     conn,
+    async connect() {
+      const c = await connect();
+      t.after(() => c.end().catch(() => undefined));
+      return c;
+    },
     async query<T>(sql: string, values?: unknown[]) {
       const [rows] = await conn.query(sql, values);
       return rows as T[];
@@ -146,6 +157,8 @@ export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS
 
 export interface ServiceProcess {
   child: ChildProcess;
+  /** Its log lines so far (info and above). */
+  log(): string;
   exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
@@ -154,8 +167,14 @@ export interface ServiceProcess {
 export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
   const cli = new URL("../bin/analytics-service.js", import.meta.url).pathname;
   const child = spawn(process.execPath, [cli, "run"], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", process.env.TEST_LOG_LEVEL ? "inherit" : "ignore", "inherit"],
+    env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    // Keep the start (connection lines) and a bounded tail; read it all so the pipe never blocks.
+    output = output.length < 1_000_000 ? output + chunk.toString() : output;
+    if (process.env.TEST_LOG_LEVEL) process.stderr.write(chunk);
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const kill = async (signal: NodeJS.Signals) => {
@@ -163,7 +182,7 @@ export function spawnService(t: TestContext, env: Record<string, string>): Servi
     return exited;
   };
   t.after(() => kill("SIGKILL"));
-  return { child, exited, kill };
+  return { child, exited, kill, log: () => output };
 }
 
 /** Runs the service in this process; stopped after the test. */
@@ -180,6 +199,8 @@ export async function testProducer(t: TestContext) {
     acks: ProduceAcks.ALL,
     // A retried request must not write its messages twice: tests count them.
     idempotent: true,
+    // Oversized poison (over 1 MiB, the broker's default limit) goes through compressed.
+    compression: "gzip",
     // The same key → partition mapping as the Java and Python clients the upstream uses.
     partitioner: compatibilityPartitioner,
   });
@@ -258,6 +279,31 @@ export async function caughtUp(groupId: string, topics: string[], partitions = 3
       const done = committed.get(topic) ?? [];
       return end.every((e, p) => e === 0n || done[p] === e);
     });
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** How many members the consumer group has right now. */
+export async function groupMembers(groupId: string): Promise<number> {
+  const admin = new Admin({ clientId: "tests-groups", bootstrapBrokers: [BROKER] });
+  try {
+    return (await admin.describeGroups({ groups: [groupId] })).get(groupId)?.members.size ?? 0;
+  } finally {
+    await admin.close();
+  }
+}
+
+/** The number of messages a topic holds: the sum of its partitions' end offsets. */
+export async function topicSize(topic: string): Promise<number> {
+  const consumer = new Consumer({
+    clientId: "tests-offsets",
+    bootstrapBrokers: [BROKER],
+    groupId: randomName("size-"),
+  });
+  try {
+    const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    return Number(ends.reduce((a, b) => a + b, 0n));
   } finally {
     await consumer.close();
   }

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
+
+const spec = { json: "boolean", since: "string" } as const;
+
+test("parseOptions: flags, --name value and --name=value", () => {
+  assert.deepEqual(parseOptions("x", [], spec), {});
+  assert.deepEqual(parseOptions("x", ["--json"], spec), { json: true });
+  assert.deepEqual(parseOptions("x", ["--since", "2026-01-01", "--json"], spec), { since: "2026-01-01", json: true });
+  assert.deepEqual(parseOptions("x", ["--since=2026-01-01"], spec), { since: "2026-01-01" });
+});
+
+test("parseOptions: each mistake is a UsageError naming the command and the option", () => {
+  const cases: [string[], RegExp][] = [
+    [["--jsno"], /^dlq list: unknown option --jsno; try --help$/],
+    [["extra"], /^dlq list: unexpected argument "extra"/],
+    [["-j"], /unexpected argument "-j"/],
+    [["--since"], /--since needs a value/],
+    [["--since", "--json"], /--since needs a value/],
+    [["--since="], /--since needs a value/],
+    [["--json=yes"], /--json takes no value/],
+    [["--json", "--json"], /--json given twice/],
+    [["--constructor"], /unknown option --constructor/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseOptions("dlq list", args, spec),
+      (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes("\n"),
+      args.join(" "),
+    );
+  }
+});
+
+test("parseIsoTime: dates and date-times, UTC without an offset", () => {
+  assert.equal(parseIsoTime("2026-02-11"), Date.UTC(2026, 1, 11));
+  assert.equal(parseIsoTime("2026-02-11T09:38"), Date.UTC(2026, 1, 11, 9, 38));
+  assert.equal(parseIsoTime("2026-02-11T09:38:25Z"), Date.UTC(2026, 1, 11, 9, 38, 25));
+  assert.equal(parseIsoTime("2026-02-11T09:38:25.123456+00:00"), Date.UTC(2026, 1, 11, 9, 38, 25, 123));
+  assert.equal(parseIsoTime("2026-02-11T11:38:25+02:00"), Date.UTC(2026, 1, 11, 9, 38, 25));
+  assert.equal(parseIsoTime("2026-02-11 09:38:25-0130"), Date.UTC(2026, 1, 11, 11, 8, 25));
+});
+
+test("parseIsoTime: anything else is undefined", () => {
+  for (const bad of [
+    "yesterday",
+    "",
+    "2026-02-30",
+    "2026-13-01",
+    "2026-02-11T24:00",
+    "2026-02-11T09:60",
+    "11/02/2026",
+    "2026-2-1",
+    "1700000000",
+  ]) {
+    assert.equal(parseIsoTime(bad), undefined, bad);
+  }
+});

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { UsageError } from "./args.ts";
+import {
+  type DeadLetterEntry,
+  decodeLetter,
+  formatLetters,
+  letterJson,
+  listOptions,
+  replayMessage,
+  replayOptions,
+  selectForReplay,
+  sortLetters,
+} from "./dlq.ts";
+
+const headers = (h: Record<string, string>) =>
+  new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+
+const letter = (over: Partial<Record<string, string>> = {}, offset = 0n, value = Buffer.from('{"a":1}')) =>
+  decodeLetter({
+    partition: 0,
+    offset,
+    key: Buffer.from("65a1f0c2e4b0a1b2c3d4e5f6"),
+    value,
+    headers: headers(
+      Object.fromEntries(
+        Object.entries({
+          "trace-id": "abc",
+          "dlq.source.topic": "user",
+          "dlq.source.partition": "2",
+          "dlq.source.offset": "17",
+          "dlq.error.code": "bad_field",
+          "dlq.error.reason": "data.profile.display_name is longer than 100 characters",
+          "dlq.event.type": "user.updated",
+          "dlq.failed_at": "2026-03-01T10:00:00.000Z",
+          ...over,
+        }).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    ),
+  });
+
+test("decodeLetter reads the dlq.* headers and keeps the original ones apart", () => {
+  const e = letter();
+  assert.equal(e.sourceTopic, "user");
+  assert.equal(e.sourcePartition, 2);
+  assert.equal(e.sourceOffset, 17n);
+  assert.equal(e.code, "bad_field");
+  assert.equal(e.eventType, "user.updated");
+  assert.equal(e.failedAt, "2026-03-01T10:00:00.000Z");
+  assert.deepEqual(
+    e.originalHeaders.map(([k, v]) => [k.toString(), v.toString()]),
+    [["trace-id", "abc"]],
+  );
+  const bare = letter({ "dlq.source.partition": "x", "dlq.event.type": undefined });
+  assert.equal(bare.sourcePartition, null);
+  assert.equal(bare.eventType, null);
+});
+
+test("letterJson: decoded headers, the key, the value's size but never the value", () => {
+  assert.deepEqual(letterJson(letter()), {
+    failed_at: "2026-03-01T10:00:00.000Z",
+    source_topic: "user",
+    source_partition: 2,
+    source_offset: 17,
+    event_type: "user.updated",
+    code: "bad_field",
+    reason: "data.profile.display_name is longer than 100 characters",
+    key: "65a1f0c2e4b0a1b2c3d4e5f6",
+    value_bytes: 7,
+    dlq_partition: 0,
+    dlq_offset: 0,
+  });
+});
+
+test("formatLetters: time, source topic/partition@offset, event type, code, reason", () => {
+  const lines = formatLetters([letter()]).split("\n");
+  assert.match(lines[0] ?? "", /^time\s+source\s+event type\s+code\s+reason$/);
+  assert.equal(
+    lines[2],
+    "2026-03-01T10:00:00.000Z  user/2@17  user.updated  bad_field  data.profile.display_name is longer than 100 characters",
+  );
+});
+
+test("sortLetters: by failure time, then position", () => {
+  const a = letter({ "dlq.failed_at": "2026-03-02T00:00:00.000Z" }, 0n);
+  const b = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z" }, 1n);
+  const c = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z" }, 0n);
+  assert.deepEqual(sortLetters([a, b, c]), [c, b, a]);
+});
+
+test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors", () => {
+  assert.deepEqual(replayOptions([]), { dryRun: false });
+  assert.deepEqual(replayOptions(["--since", "2026-03-01", "--reason", "too_large", "--dry-run"]), {
+    since: Date.UTC(2026, 2, 1),
+    reason: "too_large",
+    dryRun: true,
+  });
+  assert.throws(
+    () => replayOptions(["--since", "last week"]),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^dlq replay: --since "last week" is not an ISO-8601 time/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => replayOptions(["--reason", "too-large"]),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^dlq replay: --reason "too-large" is not one of not_json, .*too_large/);
+      return true;
+    },
+  );
+  assert.throws(() => replayOptions(["--json"]), UsageError);
+  assert.deepEqual(listOptions(["--json"]), { json: true });
+  assert.throws(() => listOptions(["--dry-run"]), UsageError);
+});
+
+test("selectForReplay: filters by time and code, once per source message, never a truncated copy", () => {
+  const early = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z", "dlq.source.offset": "1" });
+  const late = letter({ "dlq.failed_at": "2026-03-05T00:00:00.000Z", "dlq.source.offset": "2" });
+  const again = letter({ "dlq.failed_at": "2026-03-06T00:00:00.000Z", "dlq.source.offset": "2" }, 5n);
+  const large = letter(
+    { "dlq.error.code": "too_large", "dlq.source.offset": "3", "dlq.failed_at": "2026-03-05T00:00:00.000Z" },
+    6n,
+    Buffer.alloc(2000, 0x20),
+  );
+  const truncated = letter(
+    {
+      "dlq.error.code": "too_large",
+      "dlq.source.offset": "4",
+      "dlq.error.reason":
+        "value is 200000 bytes, over the 100000-byte limit; this copy keeps only its first 65536 bytes",
+    },
+    7n,
+    Buffer.alloc(65536, 0x20),
+  );
+  const orphan = letter({ "dlq.source.topic": undefined, "dlq.source.offset": "5" }, 8n);
+  const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan];
+
+  const everything = selectForReplay(all, {});
+  assert.deepEqual(everything.chosen, [early, late, large]);
+  assert.deepEqual(everything.truncated, [truncated]);
+  assert.deepEqual(everything.noSource, [orphan]);
+  assert.equal(everything.duplicates, 1);
+
+  assert.deepEqual(selectForReplay(all, { since: Date.UTC(2026, 2, 2) }).chosen, [late, large]);
+  assert.deepEqual(
+    selectForReplay(all, { since: Date.UTC(2026, 2, 5) }).chosen,
+    [late, large],
+    "at the instant counts",
+  );
+  assert.deepEqual(selectForReplay(all, { reason: "too_large" }).chosen, [large]);
+  assert.deepEqual(selectForReplay(all, { reason: "not_json" }).chosen, []);
+});
+
+test("replayMessage: the original key, value and headers, to the source topic and partition", () => {
+  const m = replayMessage(letter());
+  assert.equal(m.topic, "user");
+  assert.equal(m.partition, 2);
+  assert.deepEqual(m.key, Buffer.from("65a1f0c2e4b0a1b2c3d4e5f6"));
+  assert.deepEqual(m.value, Buffer.from('{"a":1}'));
+  assert.deepEqual(
+    [...m.headers].map(([k, v]) => [k.toString(), v.toString()]),
+    [["trace-id", "abc"]],
+  );
+});

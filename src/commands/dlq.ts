@@ -1,0 +1,381 @@
+import { randomBytes } from "node:crypto";
+import { Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
+import type { Config } from "../config/index.ts";
+import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { DLQ_HEADERS, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
+import { kafkaBaseOptions } from "../kafka/options.ts";
+import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
+import { formatTable } from "./table.ts";
+
+// `analytics-service dlq list|replay`: what is in the dead-letter topic, and putting chosen
+// letters back on their source topic once whatever made them fail is fixed (a configuration
+// limit, a column widened by a migration, a handler fixed in a release). Re-publishing is safe
+// to repeat: the sink is idempotent and never goes backwards, so an event it has already applied
+// changes nothing.
+
+/** One message of the dead-letter topic, its headers decoded. */
+export interface DeadLetterEntry {
+  /** Where the letter itself sits in the dead-letter topic. */
+  dlqPartition: number;
+  dlqOffset: bigint;
+  failedAt: string | null;
+  sourceTopic: string | null;
+  sourcePartition: number | null;
+  sourceOffset: bigint | null;
+  eventType: string | null;
+  code: string | null;
+  reason: string | null;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** The original message's headers: every header but the dlq.* ones. */
+  originalHeaders: [Buffer, Buffer][];
+}
+
+export interface RawMessage {
+  partition: number;
+  offset: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+}
+
+export function decodeLetter(m: RawMessage): DeadLetterEntry {
+  const dlq = new Map<string, string>();
+  const originalHeaders: [Buffer, Buffer][] = [];
+  for (const [k, v] of m.headers ?? []) {
+    const name = k.toString();
+    if (name.startsWith("dlq.")) dlq.set(name, v.toString());
+    else originalHeaders.push([k, v]);
+  }
+  const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
+  const partition = integer(dlq.get(DLQ_HEADERS.partition));
+  const offset = integer(dlq.get(DLQ_HEADERS.offset));
+  return {
+    dlqPartition: m.partition,
+    dlqOffset: m.offset,
+    failedAt: dlq.get(DLQ_HEADERS.failedAt) ?? null,
+    sourceTopic: dlq.get(DLQ_HEADERS.topic) || null,
+    sourcePartition: partition === undefined ? null : Number(partition),
+    sourceOffset: offset === undefined ? null : BigInt(offset),
+    eventType: dlq.get(DLQ_HEADERS.eventType) ?? null,
+    code: dlq.get(DLQ_HEADERS.code) ?? null,
+    reason: dlq.get(DLQ_HEADERS.reason) ?? null,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    originalHeaders,
+  };
+}
+
+export const sourceOf = (e: DeadLetterEntry) =>
+  e.sourceTopic === null ? null : `${e.sourceTopic}/${e.sourcePartition ?? "?"}@${e.sourceOffset ?? "?"}`;
+
+/** The JSON form of `dlq list --json`: headers decoded, the value left out (it may hold secrets). */
+export function letterJson(e: DeadLetterEntry) {
+  return {
+    failed_at: e.failedAt,
+    source_topic: e.sourceTopic,
+    source_partition: e.sourcePartition,
+    source_offset: e.sourceOffset === null ? null : Number(e.sourceOffset),
+    event_type: e.eventType,
+    code: e.code,
+    reason: e.reason,
+    key: e.key === null ? null : e.key.toString(),
+    value_bytes: e.value?.length ?? 0,
+    dlq_partition: e.dlqPartition,
+    dlq_offset: Number(e.dlqOffset),
+  };
+}
+
+export function formatLetters(letters: readonly DeadLetterEntry[]): string {
+  return formatTable(
+    [
+      { key: "time" },
+      { key: "source" },
+      { key: "event_type", title: "event type" },
+      { key: "code" },
+      { key: "reason" },
+    ],
+    letters.map((e) => ({
+      time: e.failedAt,
+      source: sourceOf(e),
+      event_type: e.eventType,
+      code: e.code,
+      reason: e.reason,
+    })),
+  );
+}
+
+/** Letters in the order they failed (the topic's partitions interleaved by time). */
+export function sortLetters(letters: DeadLetterEntry[]): DeadLetterEntry[] {
+  return letters.sort(
+    (a, b) =>
+      (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
+      a.dlqPartition - b.dlqPartition ||
+      (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0),
+  );
+}
+
+/** Whether the letter holds only the first TRUNCATED_COPY_BYTES of an oversized value. */
+export function isTruncatedCopy(e: DeadLetterEntry): boolean {
+  return (
+    e.code === BadEventReasons.TOO_LARGE &&
+    (e.value?.length ?? 0) === TRUNCATED_COPY_BYTES &&
+    (e.reason ?? "").includes("this copy keeps only")
+  );
+}
+
+export interface ReplayOptions {
+  /** Only letters that failed at or after this instant (ms since the epoch). */
+  since?: number;
+  /** Only letters with this dlq.error.code. */
+  reason?: string;
+  dryRun: boolean;
+}
+
+const REASON_CODES: readonly string[] = Object.values(BadEventReasons);
+
+/** `dlq replay [--since ISO-time] [--reason code] [--dry-run]`; a bad value is a UsageError. */
+export function replayOptions(args: readonly string[]): ReplayOptions {
+  const raw = parseOptions("dlq replay", args, { since: "string", reason: "string", "dry-run": "boolean" });
+  const options: ReplayOptions = { dryRun: raw["dry-run"] === true };
+  if (raw.since !== undefined) {
+    const since = parseIsoTime(raw.since);
+    if (since === undefined) {
+      throw new UsageError(
+        `dlq replay: --since "${raw.since}" is not an ISO-8601 time (e.g. 2026-02-11 or 2026-02-11T09:30:00Z)`,
+      );
+    }
+    options.since = since;
+  }
+  if (raw.reason !== undefined) {
+    if (!REASON_CODES.includes(raw.reason)) {
+      throw new UsageError(`dlq replay: --reason "${raw.reason}" is not one of ${REASON_CODES.join(", ")}`);
+    }
+    options.reason = raw.reason;
+  }
+  return options;
+}
+
+export interface ListOptions {
+  json: boolean;
+}
+
+export function listOptions(args: readonly string[]): ListOptions {
+  return { json: parseOptions("dlq list", args, { json: "boolean" }).json === true };
+}
+
+export interface Selection {
+  chosen: DeadLetterEntry[];
+  /** Matched the filters but can't be replayed: a truncated copy of an oversized value. */
+  truncated: DeadLetterEntry[];
+  /** Matched the filters but carry no usable source topic and partition. */
+  noSource: DeadLetterEntry[];
+  /** Second and later letters of the same source message (it was dead-lettered more than once). */
+  duplicates: number;
+}
+
+/**
+ * The letters `replay` re-publishes: those matching the filters, once per source message, except
+ * truncated copies (their whole value is gone) and letters without a source.
+ */
+export function selectForReplay(
+  letters: readonly DeadLetterEntry[],
+  options: Omit<ReplayOptions, "dryRun">,
+): Selection {
+  const selection: Selection = { chosen: [], truncated: [], noSource: [], duplicates: 0 };
+  const seen = new Set<string>();
+  for (const e of letters) {
+    if (options.reason !== undefined && e.code !== options.reason) continue;
+    if (options.since !== undefined) {
+      const failed = e.failedAt === null ? Number.NaN : Date.parse(e.failedAt);
+      if (!(failed >= options.since)) continue;
+    }
+    if (e.sourceTopic === null || e.sourcePartition === null) {
+      selection.noSource.push(e);
+      continue;
+    }
+    if (isTruncatedCopy(e)) {
+      selection.truncated.push(e);
+      continue;
+    }
+    const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
+    if (seen.has(id)) {
+      selection.duplicates++;
+      continue;
+    }
+    seen.add(id);
+    selection.chosen.push(e);
+  }
+  return selection;
+}
+
+/** The original message, back to the partition it was read from. */
+export function replayMessage(e: DeadLetterEntry) {
+  if (e.sourceTopic === null || e.sourcePartition === null) throw new Error("a dead letter without a source");
+  return {
+    topic: e.sourceTopic,
+    partition: e.sourcePartition,
+    key: e.key ?? undefined,
+    value: e.value ?? undefined,
+    headers: new Map(e.originalHeaders),
+  };
+}
+
+/** A one-line explanation of a failure to read the dead-letter topic or publish to a source topic. */
+function kafkaError(err: unknown, config: Config, doing: "reading" | "publishing"): AppError {
+  if (err instanceof AppError) return err;
+  const message = messageOf(err);
+  const brokers = config.kafkaBrokers.join(",");
+  if (doing === "reading" && /unknown topic/i.test(message)) {
+    return new ConfigError(
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}`,
+    );
+  }
+  const what = doing === "reading" ? `reading ${config.kafkaDlqTopic}` : "publishing the replayed events";
+  return new KafkaUnavailableError(
+    `Kafka: ${what} at ${brokers} failed (${message.replace(/\.$/, "")}); check that Kafka runs and KAFKA_BOOTSTRAP_SERVERS`,
+    err,
+  );
+}
+
+/**
+ * Every letter in the dead-letter topic, from the beginning up to the end offsets it had when
+ * called. Reads with a throwaway group that never commits, in flowing mode (docs/decisions.md).
+ */
+export async function readDeadLetters(config: Config, timeoutMs = 60000): Promise<DeadLetterEntry[]> {
+  const topic = config.kafkaDlqTopic;
+  const consumer = new Consumer({
+    ...kafkaBaseOptions(config, "dlq-reader"),
+    groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
+    autocommit: false,
+    retries: 2,
+    retryDelay: 500,
+    maxWaitTime: 200,
+  });
+  try {
+    let ends: bigint[];
+    let starts: bigint[];
+    try {
+      ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+      starts = (await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic) ?? [];
+    } catch (err) {
+      throw kafkaError(err, config, "reading");
+    }
+    // Partitions still to read, and the last offset each must reach.
+    const pending = new Map<number, bigint>();
+    ends.forEach((end, partition) => {
+      if (end > (starts[partition] ?? 0n)) pending.set(partition, end - 1n);
+    });
+    if (pending.size === 0) return [];
+
+    const stream = await consumer
+      .consume({ topics: [topic], mode: "earliest", autocommit: false })
+      .catch((err: unknown) => Promise.reject(kafkaError(err, config, "reading")));
+    const letters: DeadLetterEntry[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new KafkaUnavailableError(
+                `Kafka: reading ${topic} did not reach its end within ${timeoutMs / 1000} s (${pending.size} partition(s) behind)`,
+              ),
+            ),
+          timeoutMs,
+        );
+        const finish = (err?: unknown) => {
+          clearTimeout(timer);
+          if (err === undefined) resolve();
+          else reject(kafkaError(err, config, "reading"));
+        };
+        stream.on("data", (m) => {
+          const last = pending.get(m.partition);
+          if (last === undefined) return; // a partition already read to its end
+          if (m.offset <= last) letters.push(decodeLetter(m)); // later ones were written after we started
+          if (m.offset >= last) {
+            pending.delete(m.partition);
+            if (pending.size === 0) finish();
+          }
+        });
+        stream.on("error", (err) => finish(err));
+        stream.on("close", () => {
+          if (pending.size > 0) finish(new Error("the message stream closed early"));
+        });
+      });
+    } finally {
+      await stream.close().catch(() => undefined);
+    }
+    return sortLetters(letters);
+  } finally {
+    await consumer.close(true).catch(() => undefined);
+  }
+}
+
+export async function runDlqList(
+  config: Config,
+  options: ListOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const letters = await readDeadLetters(config);
+  if (options.json) out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
+  else {
+    out.write(formatLetters(letters));
+    out.write(`${letters.length} dead letter(s) in ${config.kafkaDlqTopic}\n`);
+  }
+  return 0;
+}
+
+export async function runDlqReplay(
+  config: Config,
+  options: ReplayOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const letters = await readDeadLetters(config);
+  const selection = selectForReplay(letters, options);
+  const { chosen } = selection;
+  if (selection.truncated.length > 0) {
+    out.write(
+      `skipping ${selection.truncated.length} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+    );
+  }
+  if (selection.noSource.length > 0) {
+    out.write(`skipping ${selection.noSource.length} letter(s) without dlq.source.topic/partition headers\n`);
+  }
+  if (selection.duplicates > 0) {
+    out.write(`${selection.duplicates} letter(s) repeat a source message already chosen; it is sent once\n`);
+  }
+  if (options.dryRun) {
+    out.write(formatLetters(chosen));
+    out.write(`dry run: ${chosen.length} of ${letters.length} dead letter(s) chosen; nothing sent\n`);
+    return 0;
+  }
+  if (chosen.length === 0) {
+    out.write(`0 of ${letters.length} dead letter(s) chosen; nothing sent\n`);
+    return 0;
+  }
+  const producer = new Producer({
+    ...kafkaBaseOptions(config, "dlq-replay"),
+    acks: ProduceAcks.ALL,
+    // A retried request must not publish its messages twice.
+    idempotent: true,
+    retries: 5,
+    retryDelay: 500,
+  });
+  let sent = 0;
+  try {
+    for (let i = 0; i < chosen.length; i += 500) {
+      const part = chosen.slice(i, i + 500);
+      await producer
+        .send({ messages: part.map(replayMessage), acks: ProduceAcks.ALL })
+        .catch((err: unknown) => Promise.reject(kafkaError(err, config, "publishing")));
+      sent += part.length;
+    }
+  } finally {
+    await producer.close().catch(() => undefined);
+    const topics = [...new Set(chosen.slice(0, sent).map((e) => e.sourceTopic))].join(", ");
+    out.write(
+      `${chosen.length} of ${letters.length} dead letter(s) chosen; ${sent} sent${sent > 0 ? ` to ${topics}` : ""}\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,153 @@
+import type { RowDataPacket } from "mysql2/promise";
+import type { Config } from "../config/index.ts";
+import { migrate } from "../db/migrate.ts";
+import { createPool, explainDbError } from "../db/pool.ts";
+import { isExpected } from "../errors.ts";
+import { parseOptions } from "./args.ts";
+import { type Column, formatTable, type Row } from "./table.ts";
+
+// `analytics-service report [--json]`: the data team's standing questions, answered from the
+// report_* views of migration 003. The views keep all history; the windows are chosen here.
+
+export interface ReportSection {
+  /** Key of the section in the JSON output: the view's name without `report_`. */
+  key: string;
+  title: string;
+  sql: string;
+  columns: (Column & { numeric?: boolean })[];
+}
+
+const n = (key: string): Column & { numeric: boolean } => ({ key, numeric: true });
+const s = (key: string): Column => ({ key });
+
+export const REPORT_SECTIONS: readonly ReportSection[] = [
+  {
+    key: "signups_daily",
+    title: "Sign-ups per day, last 30 days (UTC; days without sign-ups are not listed)",
+    sql: "SELECT day, signups FROM report_signups_daily WHERE day >= CURRENT_DATE - INTERVAL 29 DAY ORDER BY day",
+    columns: [s("day"), n("signups")],
+  },
+  {
+    key: "signups_weekly",
+    title: "Sign-ups per week, last 12 weeks (weeks start on Monday)",
+    sql: `SELECT week_start, signups FROM report_signups_weekly
+          WHERE week_start >= CURRENT_DATE - INTERVAL (WEEKDAY(CURRENT_DATE) + 77) DAY ORDER BY week_start`,
+    columns: [s("week_start"), n("signups")],
+  },
+  {
+    key: "users_active_deleted",
+    title: "Users, active and deleted",
+    sql: "SELECT active, deleted FROM report_users_active_deleted",
+    columns: [n("active"), n("deleted")],
+  },
+  {
+    key: "orders_by_country",
+    title: "Orders and average order value by shipping country (cancelled orders left out)",
+    sql: `SELECT shipping_country, orders, avg_order_value_cents FROM report_orders_by_country
+          ORDER BY orders DESC, shipping_country`,
+    columns: [s("shipping_country"), n("orders"), n("avg_order_value_cents")],
+  },
+  {
+    key: "cancellation_rate",
+    title: "Order cancellation rate",
+    sql: "SELECT orders, cancelled, cancellation_rate FROM report_cancellation_rate",
+    columns: [n("orders"), n("cancelled"), n("cancellation_rate")],
+  },
+  {
+    key: "top_suppliers",
+    title: "Top 10 suppliers by number of products",
+    sql: `SELECT supplier_id, legal_name, products FROM report_top_suppliers
+          ORDER BY products DESC, legal_name, supplier_id LIMIT 10`,
+    columns: [s("supplier_id"), s("legal_name"), n("products")],
+  },
+  {
+    key: "products_by_category_status",
+    title: "Products by category and status",
+    sql: `SELECT category, status, products FROM report_products_by_category_status
+          ORDER BY category, status`,
+    columns: [s("category"), s("status"), n("products")],
+  },
+  {
+    key: "variant_price_ranges",
+    title: "Variant price ranges, the 10 widest",
+    sql: `SELECT product_id, name, variants, min_price_cents, max_price_cents FROM report_variant_price_ranges
+          ORDER BY max_price_cents - min_price_cents DESC, product_id LIMIT 10`,
+    columns: [s("product_id"), s("name"), n("variants"), n("min_price_cents"), n("max_price_cents")],
+  },
+  {
+    key: "posts_by_type",
+    title: "Posts by type (soft-deleted posts left out)",
+    sql: `SELECT post_type, posts, views, likes, comments, shares, avg_engagement_rate FROM report_posts_by_type
+          ORDER BY posts DESC, post_type`,
+    columns: [s("post_type"), n("posts"), n("views"), n("likes"), n("comments"), n("shares"), n("avg_engagement_rate")],
+  },
+  {
+    key: "top_authors",
+    title: "Top 10 authors by posts, then likes (soft-deleted posts left out)",
+    sql: `SELECT author_user_id, author_display_name, posts, likes, avg_engagement_rate FROM report_top_authors
+          ORDER BY posts DESC, likes DESC, author_user_id LIMIT 10`,
+    columns: [s("author_user_id"), s("author_display_name"), n("posts"), n("likes"), n("avg_engagement_rate")],
+  },
+];
+
+export type Report = Record<string, Row[]>;
+
+/**
+ * The driver returns COUNT/SUM/DECIMAL values as strings (the pool keeps big numbers exact);
+ * the report's numbers are small enough to be JSON numbers.
+ */
+export function toReportRow(section: ReportSection, raw: Row): Row {
+  const row: Row = {};
+  for (const c of section.columns) {
+    const v = raw[c.key] ?? null;
+    row[c.key] = c.numeric && v !== null ? Number(v) : v;
+  }
+  return row;
+}
+
+/** The report for people: each section's title, underlined, and its table. */
+export function formatReport(report: Report, sections: readonly ReportSection[] = REPORT_SECTIONS): string {
+  return sections
+    .map(
+      (section) =>
+        `${section.title}\n${"=".repeat(section.title.length)}\n${formatTable(section.columns, report[section.key] ?? [])}`,
+    )
+    .join("\n");
+}
+
+/** Migrates (so the views exist) and queries every section. */
+export async function buildReport(config: Config): Promise<Report> {
+  const pool = createPool(config);
+  try {
+    await migrate(pool);
+    const report: Report = {};
+    for (const section of REPORT_SECTIONS) {
+      const [rows] = await pool.query<RowDataPacket[]>(section.sql);
+      report[section.key] = rows.map((r) => toReportRow(section, r));
+    }
+    return report;
+  } catch (err) {
+    throw isExpected(err) ? err : explainDbError(err, config);
+  } finally {
+    await pool.end();
+  }
+}
+
+export interface ReportOptions {
+  json: boolean;
+}
+
+/** `report [--json]`; anything else is a UsageError. */
+export function reportOptions(args: readonly string[]): ReportOptions {
+  return { json: parseOptions("report", args, { json: "boolean" }).json === true };
+}
+
+export async function runReport(
+  config: Config,
+  options: ReportOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const report = await buildReport(config);
+  out.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return 0;
+}

@@ -1,0 +1,72 @@
+// Plain-text tables for the operator commands: a header, a rule, one line per row, columns
+// separated by two spaces, numbers right-aligned. Pure, so it is unit-tested on its own.
+
+export interface Column {
+  /** The row property shown in this column. */
+  key: string;
+  /** The header; the key when absent. */
+  title?: string;
+  /** Default: right when every value in the column is a number, left otherwise. */
+  align?: "left" | "right";
+}
+
+export type Row = Record<string, unknown>;
+
+/** How a value reads in a cell: NULL as `-`, control characters (newlines, tabs) as spaces. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "-";
+  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  return text.replace(/\p{Cc}/gu, " ");
+}
+
+/**
+ * Columns a terminal gives the text: wide East Asian characters and emoji take two, combining
+ * marks and zero-width characters none.
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (/^\p{M}$/u.test(ch) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) continue;
+    const wide =
+      /^\p{Emoji_Presentation}$/u.test(ch) ||
+      (cp >= 0x1100 && cp <= 0x115f) ||
+      (cp >= 0x2e80 && cp <= 0xa4cf) ||
+      (cp >= 0xac00 && cp <= 0xd7a3) ||
+      (cp >= 0xf900 && cp <= 0xfaff) ||
+      (cp >= 0xfe30 && cp <= 0xfe4f) ||
+      (cp >= 0xff00 && cp <= 0xff60) ||
+      (cp >= 0xffe0 && cp <= 0xffe6) ||
+      (cp >= 0x20000 && cp <= 0x3fffd);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
+function pad(text: string, width: number, align: "left" | "right"): string {
+  const fill = " ".repeat(Math.max(0, width - displayWidth(text)));
+  return align === "right" ? fill + text : text + fill;
+}
+
+/** The table as lines of text, each ending in a newline; `(no rows)` under the header when empty. */
+export function formatTable(columns: readonly (Column | string)[], rows: readonly Row[]): string {
+  const cols = columns.map((c) => (typeof c === "string" ? { key: c } : c));
+  const aligns = cols.map((c) => {
+    if (c.align) return c.align;
+    const values = rows.map((r) => r[c.key]).filter((v) => v !== null && v !== undefined);
+    return values.length > 0 && values.every((v) => typeof v === "number" || typeof v === "bigint") ? "right" : "left";
+  });
+  const header = cols.map((c) => c.title ?? c.key);
+  const cells = rows.map((r) => cols.map((c) => cellText(r[c.key])));
+  const widths = cols.map((_, i) =>
+    Math.max(displayWidth(header[i] ?? ""), ...cells.map((line) => displayWidth(line[i] ?? ""))),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => pad(v, widths[i] ?? 0, aligns[i] ?? "left"))
+      .join("  ")
+      .trimEnd();
+  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)];
+  if (rows.length === 0) out.push("(no rows)");
+  return `${out.join("\n")}\n`;
+}
