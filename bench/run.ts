@@ -216,7 +216,9 @@ async function committedAll(groupId: string): Promise<boolean> {
 }
 
 function startService(database: string, groupId: string, extra: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["bin/analytics-service.js", "run"], {
+  // BENCH_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
+  const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeOptions, "bin/analytics-service.js", "run"], {
     env: {
       PATH: process.env.PATH ?? "",
       KAFKA_BOOTSTRAP_SERVERS: BROKER,
@@ -230,6 +232,7 @@ function startService(database: string, groupId: string, extra: Record<string, s
       MYSQL_DATABASE: database,
       METRICS_PORT: "0",
       LOG_LEVEL: "error",
+      DEBUG_MEM: process.env.DEBUG_MEM ?? "",
       ...(args.batch ? { BATCH_MAX_EVENTS: args.batch } : {}),
       ...extra,
     },

@@ -1,7 +1,7 @@
 import type { Consumer, Message, MessagesStream, Producer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
 import { applyBatch } from "./apply/apply.ts";
-import { decode } from "./apply/decode.ts";
+import { type Decoded, decode } from "./apply/decode.ts";
 import type { Outcome } from "./apply/plan.ts";
 import type { RowCounts } from "./apply/store.ts";
 import { getOrCreate } from "./collections.ts";
@@ -77,36 +77,48 @@ export class Pipeline {
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this.#d;
     let failures = 0;
+    // Read-ahead: the next batch is fetched and decoded (CPU) while this one waits on MySQL.
+    let next = this.#fetch(signal);
     while (!signal.aborted) {
-      let batch: KafkaMessage[];
-      try {
-        const reader = await this.#openStream();
-        batch = await reader.next(config.batchMaxEvents, config.batchLingerMs, signal);
-        failures = 0;
-        this.#d.kafkaOutage.recover();
-      } catch (err) {
+      const fetched = await next;
+      if ("error" in fetched) {
         // A stream that failed is dead (the consumer is not): consume again from the committed offsets.
         await this.#closeStream();
         if (signal.aborted) break;
-        this.#d.kafkaOutage.enter(err);
+        this.#d.kafkaOutage.enter(fetched.error);
         try {
           await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), signal);
         } catch {
           break; // shutdown while waiting for Kafka: nothing in hand to finish
         }
+        next = this.#fetch(signal);
         continue;
       }
-      if (batch.length === 0) continue;
-      log.debug({ events: batch.length }, "batch read");
+      failures = 0;
+      this.#d.kafkaOutage.recover();
+      next = this.#fetch(signal);
+      if (fetched.batch.length === 0) continue;
+      log.debug({ events: fetched.batch.length }, "batch read");
       try {
-        await this.#process(batch, signal);
+        await this.#process(fetched.batch, fetched.decoded, signal);
       } catch (err) {
         if (err instanceof AbandonedError) break;
         throw err;
       }
     }
+    await next; // settles (the signal ends its wait); what it read is read again after a restart
     await this.#closeStream();
     log.debug("pipeline stopped");
+  }
+
+  async #fetch(signal: AbortSignal): Promise<{ batch: KafkaMessage[]; decoded: Decoded[] } | { error: unknown }> {
+    try {
+      const reader = await this.#openStream();
+      const batch = await reader.next(this.#d.config.batchMaxEvents, this.#d.config.batchLingerMs, signal);
+      return { batch, decoded: batch.map((m) => decode(m.value, this.#d.config.maxMessageBytes)) };
+    } catch (error) {
+      return { error };
+    }
   }
 
   async #openStream() {
@@ -119,7 +131,7 @@ export class Pipeline {
     // Failures surface through readBatch; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
-    this.#reader = new BatchReader<KafkaMessage>(stream, this.#d.config.batchMaxEvents * 2);
+    this.#reader = new BatchReader<KafkaMessage>(stream, this.#d.config.batchMaxEvents);
     return this.#reader;
   }
 
@@ -135,17 +147,22 @@ export class Pipeline {
     }
   }
 
-  async #process(batch: KafkaMessage[], signal: AbortSignal): Promise<void> {
+  async #process(batch: KafkaMessage[], decodedBatch: Decoded[], signal: AbortSignal): Promise<void> {
     const { pool, config, log } = this.#d;
     const started = performance.now();
-    const slices = new Map<string, KafkaMessage[]>();
-    for (const m of batch) {
-      getOrCreate(slices, partitionKey(m.topic, m.partition), () => []).push(m);
-    }
+    const slices = new Map<string, { messages: KafkaMessage[]; decoded: Decoded[] }>();
+    batch.forEach((m, i) => {
+      const slice = getOrCreate(slices, partitionKey(m.topic, m.partition), () => ({ messages: [], decoded: [] }));
+      slice.messages.push(m);
+      slice.decoded.push(decodedBatch[i] as Decoded);
+    });
     // Work for partitions this member no longer owns belongs to their new owner.
     for (const key of slices.keys()) {
       if (this.#owns(key)) continue;
-      log.debug({ partition: key, events: slices.get(key)?.length }, "dropped events of a partition no longer owned");
+      log.debug(
+        { partition: key, events: slices.get(key)?.messages.length },
+        "dropped events of a partition no longer owned",
+      );
       slices.delete(key);
     }
 
@@ -155,8 +172,7 @@ export class Pipeline {
     const letters: DeadLetter[] = [];
 
     const results = await Promise.allSettled(
-      [...slices].map(async ([key, messages]) => {
-        const decoded = messages.map((m) => decode(m.value, config.maxMessageBytes));
+      [...slices].map(async ([key, { messages, decoded }]) => {
         const result = await retrying(
           () =>
             applyBatch(

@@ -29,7 +29,7 @@ export interface ServiceHooks {
 }
 
 /** Kafka fetch tuning: bounded buffers, so memory does not follow the backlog. */
-const CONSUME_TUNING = { maxWaitTime: 200, maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024 };
+const CONSUME_TUNING = { maxWaitTime: 200, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024 };
 
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
 export async function startService(
@@ -102,7 +102,7 @@ export async function startService(
       autocommit: false,
       sessionTimeout: config.kafkaSessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
-      highWaterMark: config.batchMaxEvents * 2,
+      highWaterMark: 1024,
       retries: 5,
       retryDelay: 500,
       ...CONSUME_TUNING,

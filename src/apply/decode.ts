@@ -24,7 +24,8 @@ const TEXT_BYTES = 65535;
 function checkTextBytes(op: Op): void {
   const rows = op.kind === "upsert" ? [op.row, ...(op.children?.rows ?? [])] : op.kind === "patch" ? [op.set] : [];
   for (const row of rows) {
-    for (const [column, value] of Object.entries(row)) {
+    for (const column in row) {
+      const value = row[column];
       if (typeof value === "string" && value.length > TEXT_BYTES / 4 && Buffer.byteLength(value) > TEXT_BYTES) {
         throw new BadEventError(
           BadEventReasons.BAD_FIELD,
