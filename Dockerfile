@@ -3,6 +3,8 @@
 FROM node:24-slim
 
 ENV NODE_ENV=production
+# A bounded heap keeps memory flat whatever the backlog (docs/benchmarks.md).
+ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16"
 WORKDIR /app
 
 # Dependencies first, so editing the sources does not invalidate this layer. --omit=dev

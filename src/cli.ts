@@ -1,5 +1,6 @@
 import { UsageError } from "./commands/args.ts";
 import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands/dlq.ts";
+import { generateOptions, runGenerate } from "./commands/generate.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
 import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
@@ -21,6 +22,11 @@ const USAGE = `usage: analytics-service [command] [options]
 commands:
   run       consume the five topics into MySQL (the default)
   migrate   apply pending schema migrations and exit
+  generate [--events N] [--rate R] [--seed S] [--poison F]
+            write a realistic seeded event stream (all five domains, updates, deletes,
+            restores, cancels, duplicates) into the topics: N events (10000), R per second
+            (0 = as fast as possible), a fraction F of them poison (0) to exercise the
+            dead-letter topic
   report [--json]
             the data team's standing questions (sign-ups, orders by country, top suppliers,
             posts, ...) from the report_* views, as tables or one JSON object
@@ -57,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return run(loadConfig());
     case "migrate":
       return runMigrate(loadConfig());
+    case "generate":
+      return runGenerate(loadConfig(), generateOptions(rest));
     case "report": {
       const options = reportOptions(rest);
       return runReport(loadConfig(), options);

@@ -80,7 +80,7 @@ describe("defaults", () => {
         kafkaSaslUsername: "",
         kafkaSaslPassword: "",
         kafkaSessionTimeoutMs: 30000,
-        batchMaxEvents: 2000,
+        batchMaxEvents: 1000,
         batchLingerMs: 20,
         maxMessageBytes: 1048576,
         retryMaxBackoffMs: 10000,

@@ -43,7 +43,7 @@ export const serviceDeclaration = {
   ),
   batchMaxEvents: int(
     "BATCH_MAX_EVENTS",
-    2000,
+    1000,
     "Most events taken from Kafka into one batch (split per partition, one transaction each).",
     1,
     100000,
