@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { pino } from "pino";
 
 export type Logger = pino.Logger;
@@ -16,7 +17,33 @@ const REDACT = [
   "*.kafkaSaslPassword",
 ];
 
+const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+const SKIP = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
+
+/** One JSON log line as a person reads it: `10:30:40.518 INFO  message  key=value`. */
+export function prettyLine(json: string): string {
+  const entry = JSON.parse(json) as Record<string, unknown>;
+  const time = typeof entry.time === "string" ? entry.time.slice(11, 23) : "";
+  const level = (LEVELS[entry.level as number] ?? String(entry.level)).padEnd(5);
+  const extra = Object.entries(entry)
+    .filter(([k]) => !SKIP.has(k))
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  return `${time} ${level} ${entry.msg ?? ""}${extra ? `  ${extra}` : ""}\n`;
+}
+
+function prettyTo(out: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n")) if (line.trim()) out.write(prettyLine(line));
+      done();
+    },
+  });
+}
+
+/** JSON lines; on a terminal, readable lines instead (the same fields, already redacted). */
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
+  const tty = destination === process.stdout && process.stdout.isTTY;
   return pino(
     {
       level,
@@ -24,6 +51,6 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       redact: { paths: REDACT, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination as pino.DestinationStream,
+    (tty ? prettyTo(destination) : destination) as pino.DestinationStream,
   );
 }

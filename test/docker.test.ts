@@ -296,6 +296,16 @@ describe("docker-compose.yml", () => {
     assert.doesNotThrow(() => loadConfig(env), "the analytics environment passes the service's own validation");
   });
 
+  test("the demo generator runs the image's generate command on the same broker, only in the demo profile", () => {
+    const generator = service("generator");
+    const env = environmentOf(generator);
+    assert.deepEqual(unknownVariables(env, serviceDeclaration), [], "variables unknown to src/config/index.ts");
+    assert.deepEqual(generator.profiles, ["demo"]);
+    assert.equal((generator.command as string[])[0], "generate");
+    assert.equal(generator.image, service("analytics").image);
+    assert.deepEqual(loadConfig(env).kafkaBrokers, loadConfig(environmentOf(service("analytics"))).kafkaBrokers);
+  });
+
   test("analytics reaches the compose mysql and kafka, with the credentials mysql was given", () => {
     const config = loadConfig(environmentOf(service("analytics")));
     const mysqlEnv = environmentOf(service("mysql"));

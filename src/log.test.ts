@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { createLogger, prettyLine } from "./log.ts";
+
+test("secrets are redacted from log lines", () => {
+  const lines: string[] = [];
+  const out = new Writable({
+    write(chunk, _e, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const log = createLogger("info", out);
+  log.info(
+    { data: { password_hash: "$2b$12$abc", banking_info: { account_number_last4: "4821" } }, mysqlPassword: "pw" },
+    "x",
+  );
+  assert.equal(lines.length, 1);
+  assert.doesNotMatch(lines[0] ?? "", /\$2b\$12\$abc|4821|"pw"/);
+  assert.match(lines[0] ?? "", /\[redacted\]/);
+});
+
+test("the terminal format: time, level, message, then the other fields", () => {
+  const line = prettyLine(
+    JSON.stringify({
+      level: 40,
+      time: "2026-11-25T10:30:40.518Z",
+      service: "s",
+      topic: "user",
+      offset: "3",
+      msg: "dead-lettered: x",
+    }),
+  );
+  assert.equal(line, "10:30:40.518 WARN  dead-lettered: x  topic=user offset=3\n");
+});
