@@ -43,15 +43,19 @@ const prefix = `bench-${tag}.`;
 const partitions = Number(args.partitions);
 const METRICS_PORT = 19464;
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-const admin = () =>
+/** An admin connection, to the server or to one database; DATETIME(6) read as text. */
+const admin = (database?: string) =>
   mysql.createConnection({
     host: "127.0.0.1",
     port: stack.mysqlPort,
     user: stack.mysqlAdminUser,
     password: stack.mysqlAdminPassword,
+    database,
     dateStrings: true,
     timezone: "Z",
     charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
   });
 
 async function createDatabase(name: string) {
@@ -294,17 +298,7 @@ async function drain() {
     await new Promise((r) => child.on("exit", r));
     log(`service drained ${sent} events in ${seconds.toFixed(1)} s`);
 
-    const conn = await mysql.createConnection({
-      host: "127.0.0.1",
-      port: stack.mysqlPort,
-      user: stack.mysqlAdminUser,
-      password: stack.mysqlAdminPassword,
-      database: svcDb,
-      dateStrings: true,
-      timezone: "Z",
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-    });
+    const conn = await admin(svcDb);
     const check = await compareTables(conn, expected);
     await conn.end();
     log(check.report);
@@ -338,13 +332,7 @@ async function steady(rate: number, durationS: number) {
   await createDatabase(svcDb);
   const groupId = `bench-steady-${tag}`;
   const child = startService(svcDb, groupId, { KAFKA_AUTO_OFFSET_RESET: "earliest" });
-  const conn = await mysql.createConnection({
-    host: "127.0.0.1",
-    port: stack.mysqlPort,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-    database: svcDb,
-  });
+  const conn = await admin(svcDb);
   const p = producer();
   try {
     const doc = fixture("user.created").value.data as Record<string, unknown>;

@@ -28,6 +28,7 @@ export type PipelineConfig = Pick<
   | "batchLingerMs"
   | "maxMessageBytes"
   | "retryMaxBackoffMs"
+  | "mysqlPoolSize"
 >;
 
 /** What happened to one event, for metrics and tests. */
@@ -63,6 +64,18 @@ export interface PipelineDeps {
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Deals partition slices into at most `n` groups of similar size, largest first. */
+export function groupSlices<T extends { messages: unknown[] }>(slices: [string, T][], n: number): [string, T][][] {
+  const groups: [string, T][][] = Array.from({ length: Math.max(1, Math.min(n, slices.length)) }, () => []);
+  const sizes = groups.map(() => 0);
+  for (const slice of [...slices].sort((a, b) => b[1].messages.length - a[1].messages.length)) {
+    const smallest = sizes.indexOf(Math.min(...sizes));
+    groups[smallest]?.push(slice);
+    sizes[smallest] = (sizes[smallest] ?? 0) + slice[1].messages.length;
+  }
+  return groups.filter((g) => g.length > 0);
+}
 
 export class Pipeline {
   readonly #d: PipelineDeps;
@@ -171,8 +184,13 @@ export class Pipeline {
     const done = new Map<string, KafkaMessage>();
     const letters: DeadLetter[] = [];
 
+    // Whole partitions go into as many transactions as the pool has connections: each commit
+    // costs a log flush, so fewer, larger transactions; partitions never split between them.
+    const groups = groupSlices([...slices], config.mysqlPoolSize);
     const results = await Promise.allSettled(
-      [...slices].map(async ([key, { messages, decoded }]) => {
+      groups.map(async (group) => {
+        const messages = group.flatMap(([, slice]) => slice.messages);
+        const decoded = group.flatMap(([, slice]) => slice.decoded);
         const result = await retrying(
           () =>
             applyBatch(
@@ -198,7 +216,7 @@ export class Pipeline {
           if (outcome.kind === "rejected") letters.push({ ...m, eventType: d.eventType, error: outcome.error });
         });
         for (const [k, n] of result.rows) rows.set(k, (rows.get(k) ?? 0) + n);
-        done.set(key, messages.at(-1) as KafkaMessage);
+        for (const [key, slice] of group) done.set(key, slice.messages.at(-1) as KafkaMessage);
       }),
     );
     const failure = results.find((r) => r.status === "rejected" && !(r.reason instanceof AbandonedError));

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type mysql from "mysql2/promise";
 import { applyBatch } from "../src/apply/apply.ts";
 import { decode } from "../src/apply/decode.ts";
 import type { Op } from "../src/apply/ops.ts";
 import type { Outcome } from "../src/apply/plan.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { createPool } from "../src/db/pool.ts";
 import { type EmittedEvent, emit } from "../src/events/emit.ts";
 import { fixture } from "./fixtures.ts";
-import { stack, testDatabase } from "./helpers.ts";
+import { testDatabase, testPool } from "./helpers.ts";
 
 // The apply path on the real database, without Kafka: batches in, outcomes and rows out.
 
@@ -27,23 +25,15 @@ const kinds = (outcomes: Outcome[]) => outcomes.map((o) => (o.kind === "skipped"
 
 async function setup(t: import("node:test").TestContext) {
   const db = await testDatabase(t);
-  const pool = createPool({
-    mysqlHost: "127.0.0.1",
-    mysqlPort: stack.mysqlPort,
-    mysqlUser: stack.mysqlAdminUser,
-    mysqlPassword: stack.mysqlAdminPassword,
-    mysqlDatabase: db.name,
-    mysqlPoolSize: 2,
-  });
-  t.after(() => pool.end());
-  await migrate(pool as mysql.Pool);
+  const pool = testPool(t, db);
+  await migrate(pool);
   const state = async () => ({
     product: await db.query("SELECT status, event_timestamp FROM products"),
     variants: (
       await db.query<{ variant_key: string }>("SELECT variant_key FROM product_variants ORDER BY variant_key")
     ).map((v) => v.variant_key),
   });
-  return { db, pool: pool as mysql.Pool, state };
+  return { db, pool, state };
 }
 
 test("never backwards: an older event changes nothing, children included; equal applies", async (t) => {

@@ -8,6 +8,7 @@ import type { TestContext } from "node:test";
 import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
 import { type Config, loadConfig } from "../src/config/index.ts";
+import { createPool } from "../src/db/pool.ts";
 import { TOPICS } from "../src/domains/registry.ts";
 import type { EmittedEvent } from "../src/events/emit.ts";
 import { createLogger } from "../src/log.ts";
@@ -91,6 +92,20 @@ export async function testDatabase(t: TestContext, port = stack.mysqlPort): Prom
       return rows as T[];
     },
   };
+}
+
+/** The service's own pool (session settings included) on the test's database; ended after the test. */
+export function testPool(t: TestContext, db: { name: string }, port = stack.mysqlPort): mysql.Pool {
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: port,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 2,
+  });
+  t.after(() => pool.end());
+  return pool;
 }
 
 export interface TestTopics {

@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import mysql from "mysql2/promise";
 import { migrate, readMigrations } from "../src/db/migrate.ts";
 import { MigrationError } from "../src/errors.ts";
-import { stack, testDatabase } from "./helpers.ts";
+import { testDatabase, testPool } from "./helpers.ts";
 
 // The seven tables of SPEC §5, column by column, as the server reports them after the migrations.
 // int(11) and longtext are how MariaDB spells INT and JSON; they are normalised to SPEC's words.
@@ -47,14 +46,7 @@ const SPEC_KEYS: Record<string, string[]> = {
 
 test("migrations create the seven tables of SPEC §5 exactly", async (t) => {
   const db = await testDatabase(t);
-  const pool = mysql.createPool({
-    host: "127.0.0.1",
-    port: stack.mysqlPort,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-    database: db.name,
-  });
-  t.after(() => pool.end());
+  const pool = testPool(t, db);
   const result = await migrate(pool);
   assert.deepEqual(
     result.applied,
@@ -113,14 +105,7 @@ test("migrations create the seven tables of SPEC §5 exactly", async (t) => {
 
 test("a migration changed after it was applied stops the service with one clear line", async (t) => {
   const db = await testDatabase(t);
-  const pool = mysql.createPool({
-    host: "127.0.0.1",
-    port: stack.mysqlPort,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-    database: db.name,
-  });
-  t.after(() => pool.end());
+  const pool = testPool(t, db);
   const dir = mkdtempSync(join(tmpdir(), "migrations-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "001_first.sql"), "CREATE TABLE a (id INT PRIMARY KEY);\n");
