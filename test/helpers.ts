@@ -207,10 +207,10 @@ export async function testService(t: TestContext, config: Config, hooks: Service
   return service;
 }
 
-export async function testProducer(t: TestContext) {
+export async function testProducer(t: TestContext, broker = BROKER) {
   const producer = new Producer({
     clientId: "tests",
-    bootstrapBrokers: [BROKER],
+    bootstrapBrokers: [broker],
     acks: ProduceAcks.ALL,
     // A retried request must not write its messages twice: tests count them.
     idempotent: true,
@@ -282,8 +282,8 @@ export async function committedTotal(groupId: string, topics: string[], partitio
 }
 
 /** Whether the group has committed, on every partition of `topics`, the end of the log. */
-export async function caughtUp(groupId: string, topics: string[], partitions = 3): Promise<boolean> {
-  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [BROKER], groupId });
+export async function caughtUp(groupId: string, topics: string[], partitions = 3, broker = BROKER): Promise<boolean> {
+  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [broker], groupId });
   try {
     const committed = await consumer.listCommittedOffsets({
       topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
