@@ -289,10 +289,11 @@ export async function caughtUp(groupId: string, topics: string[], partitions = 3
       topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
     });
     const ends = await consumer.listOffsets({ topics });
+    // Every partition of every topic must be accounted for: a missing answer is not "nothing to do".
     return topics.every((topic) => {
-      const end = ends.get(topic) ?? [];
+      const end = ends.get(topic);
       const done = committed.get(topic) ?? [];
-      return end.every((e, p) => e === 0n || done[p] === e);
+      return end?.length === partitions && end.every((e, p) => e === 0n || done[p] === e);
     });
   } finally {
     await consumer.close();
