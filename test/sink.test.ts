@@ -1,7 +1,23 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { emit } from "../src/events/emit.ts";
+import {
+  eid,
+  itemRow,
+  ORDER,
+  orderRow,
+  POST,
+  PRODUCT,
+  postRow,
+  productRow,
+  SUPPLIER,
+  supplierRow,
+  USER,
+  userRow,
+  variantRows,
+} from "./fixture-rows.ts";
 import { fixture, loadFixtures } from "./fixtures.ts";
+
 import {
   committedTotal,
   produce,
@@ -17,205 +33,11 @@ import {
 // Every fixture through the real broker into the real database, one event at a time, with the
 // affected rows checked column by column against SPEC §5–§7 after each.
 
-const USER = "65a1f0c2e4b0a1b2c3d4e5f6";
-const SUPPLIER = "65a1f0c2e4b0a1b2c3d4e5f7";
-const PRODUCT = "65a1f0c2e4b0a1b2c3d4e5f8";
-const ORDER = "65a1f0c2e4b0a1b2c3d4e5f9";
-const POST = "65a1f0c2e4b0a1b2c3d4e5fa";
-const eid = (n: number) => `3f1c2b7e-0000-4000-8000-${String(n).padStart(12, "0")}`;
-
 const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
 const one = async (db: TestDatabase, sql: string, values: unknown[]) => {
   const rows = await db.query(sql, values);
   assert.equal(rows.length, 1, `expected one row for ${sql}`);
   return rows[0] as Record<string, unknown>;
-};
-
-const userRow = {
-  user_id: USER,
-  email: "noa.levi@example.com",
-  phone: "+972-50-555-0101",
-  display_name: "Noa Levi 🌿",
-  avatar: "https://cdn.example.com/avatars/default.jpg",
-  bio: "Ceramics, coffee, Haifa.",
-  version: 1,
-  deleted_at: null,
-  created_at: "2026-02-11 09:38:25.123456",
-  updated_at: "2026-02-11 09:38:25.123456",
-  event_id: eid(1),
-  event_timestamp: "2026-02-11 09:38:25.124001",
-};
-
-const supplierRow = {
-  supplier_id: SUPPLIER,
-  email: "ops@cedar-supply.example",
-  primary_phone: "+972-50-410-1187",
-  contact_person_name: "Dana Katz",
-  contact_person_title: "Operations Manager",
-  contact_person_email: "dana@cedar-supply.example",
-  contact_person_phone: null,
-  legal_name: "Cedar Supply Ltd.",
-  dba_name: "Cedar",
-  street_address_1: "12 Harbor Rd",
-  street_address_2: null,
-  city: "Haifa",
-  state: "Haifa District",
-  zip_code: "3303112",
-  country: "IL",
-  support_email: "help@cedar-supply.example",
-  support_phone: null,
-  facebook_url: null,
-  instagram_handle: "cedarsupply",
-  twitter_handle: null,
-  linkedin_url: "https://www.linkedin.com/company/cedar-supply",
-  timezone: "Asia/Jerusalem",
-  created_at: "2026-02-11 09:40:00.500000",
-  updated_at: "2026-02-11 09:40:00.500000",
-  event_id: eid(3),
-  event_timestamp: "2026-02-11 09:40:00.600000",
-};
-
-const productRow = {
-  product_id: PRODUCT,
-  supplier_id: SUPPLIER,
-  supplier_name: "Cedar Supply Ltd.",
-  name: "Handmade Ceramic Mug",
-  short_description: "Stoneware, 350 ml.",
-  category: "home_garden",
-  unit_type: "piece",
-  base_sku: "MUG-CER",
-  brand: "Cedar",
-  base_price_cents: 2500,
-  status: "draft",
-  view_count: 0,
-  favorite_count: 0,
-  purchase_count: 0,
-  total_reviews: 0,
-  published_at: null,
-  created_at: "2026-02-11 09:45:00.000000",
-  updated_at: "2026-02-11 09:45:00.000000",
-  event_id: eid(5),
-  event_timestamp: "2026-02-11 09:45:00.001000",
-};
-
-const variantRows = [
-  {
-    product_id: PRODUCT,
-    variant_key: "large-blue",
-    variant_id: "v-002",
-    variant_name: "Large / Blue",
-    attributes_json: [
-      { attribute_name: "Size", attribute_value: "Large" },
-      { attribute_name: "Color", attribute_value: "Blue" },
-    ],
-    price_cents: 3200,
-    cost_cents: null,
-    quantity: 15,
-    width_cm: 11,
-    height_cm: 12.5,
-    depth_cm: 11,
-    image_url: null,
-  },
-  {
-    product_id: PRODUCT,
-    variant_key: "small-white",
-    variant_id: "v-001",
-    variant_name: "Small / White",
-    attributes_json: [
-      { attribute_name: "Size", attribute_value: "Small" },
-      { attribute_name: "Color", attribute_value: "White" },
-    ],
-    price_cents: 2500,
-    cost_cents: 900,
-    quantity: 25,
-    width_cm: 9.5,
-    height_cm: 10,
-    depth_cm: 9.5,
-    image_url: "https://cdn.example.com/mug-white.jpg",
-  },
-];
-
-const orderRow = {
-  order_id: ORDER,
-  order_number: "ORD-20260211-A7K2",
-  customer_user_id: USER,
-  customer_display_name: "Noa Levi 🌿",
-  customer_email: "noa.levi@example.com",
-  customer_phone: null,
-  shipping_recipient_name: "Noa Levi",
-  shipping_phone: "+972-50-555-0101",
-  shipping_street_1: "5 Carmel Ave",
-  shipping_street_2: "Apt 3",
-  shipping_city: "Haifa",
-  shipping_state: "Haifa District",
-  shipping_zip_code: "3303200",
-  shipping_country: "IL",
-  status: "pending",
-  created_at: "2026-02-11 11:00:00.000001",
-  updated_at: "2026-02-11 11:00:00.000001",
-  event_id: eid(12),
-  event_timestamp: "2026-02-11 11:00:00.000200",
-};
-
-const itemRow = {
-  order_id: ORDER,
-  item_id: "item-1",
-  product_id: PRODUCT,
-  supplier_id: SUPPLIER,
-  product_name: "Handmade Ceramic Mug",
-  variant_name: "Small / White",
-  variant_attributes_json: { Size: "Small", Color: "White" },
-  image_url: "https://cdn.example.com/mug-white.jpg",
-  supplier_name: "Cedar Supply Ltd.",
-  quantity: 2,
-  unit_price_cents: 2500,
-  final_price_cents: 2250,
-  total_cents: 4500,
-  fulfillment_status: "pending",
-  shipped_quantity: 0,
-  tracking_number: null,
-  carrier: null,
-  shipped_at: null,
-  delivered_at: null,
-};
-
-const postRow = {
-  post_id: POST,
-  post_type: "image",
-  author_user_id: USER,
-  author_display_name: "Noa Levi 🌿",
-  author_avatar: "https://cdn.example.com/avatars/default.jpg",
-  author_type: "user",
-  text_content: "New glaze test — שלום!",
-  media_json: [
-    {
-      media_type: "image",
-      media_url: "https://cdn.example.com/p/1.jpg",
-      thumbnail_url: null,
-      width: 1080,
-      height: 1350,
-      duration_seconds: null,
-      size_bytes: 284113,
-    },
-  ],
-  link_url: null,
-  link_title: null,
-  link_description: null,
-  link_image: null,
-  link_site_name: null,
-  view_count: 0,
-  like_count: 0,
-  comment_count: 0,
-  share_count: 0,
-  save_count: 0,
-  engagement_rate: 0,
-  last_comment_at: null,
-  deleted_at: null,
-  published_at: null,
-  created_at: "2026-02-11 12:00:00.000000",
-  updated_at: "2026-02-11 12:00:00.000000",
-  event_id: eid(14),
-  event_timestamp: "2026-02-11 12:00:00.000300",
 };
 
 function withoutSurrogateIds(rows: Record<string, unknown>[], jsonColumn: string) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
+import { itemRow, orderRow } from "../../../test/fixture-rows.ts";
 import { orders } from "./index.ts";
 import { orderItemsTable, ordersTable } from "./sql.ts";
 
@@ -18,27 +19,8 @@ const ITEM_UPDATE = [
   "delivered_at",
 ];
 
-const ITEM_1 = {
-  order_id: ORDER_ID,
-  item_id: "item-1",
-  product_id: "65a1f0c2e4b0a1b2c3d4e5f8",
-  supplier_id: "65a1f0c2e4b0a1b2c3d4e5f7",
-  product_name: "Handmade Ceramic Mug",
-  variant_name: "Small / White",
-  variant_attributes_json: '{"Size":"Small","Color":"White"}',
-  image_url: "https://cdn.example.com/mug-white.jpg",
-  supplier_name: "Cedar Supply Ltd.",
-  quantity: 2,
-  unit_price_cents: 2500,
-  final_price_cents: 2250,
-  total_cents: 4500,
-  fulfillment_status: "pending",
-  shipped_quantity: 0,
-  tracking_number: null,
-  carrier: null,
-  shipped_at: null,
-  delivered_at: null,
-};
+// The flatten step hands JSON columns to MySQL as text.
+const ITEM_1 = { ...itemRow, variant_attributes_json: '{"Size":"Small","Color":"White"}' };
 
 describe("order.created", () => {
   test("flattens to exactly the SPEC §6 order row plus one item row per entry", () => {
@@ -50,27 +32,7 @@ describe("order.created", () => {
       ts: "2026-02-11 11:00:00.000200",
       eventId: "3f1c2b7e-0000-4000-8000-000000000012",
       update: ORDER_UPDATE,
-      row: {
-        order_id: ORDER_ID,
-        order_number: "ORD-20260211-A7K2",
-        customer_user_id: "65a1f0c2e4b0a1b2c3d4e5f6",
-        customer_display_name: "Noa Levi 🌿",
-        customer_email: "noa.levi@example.com",
-        customer_phone: null,
-        shipping_recipient_name: "Noa Levi",
-        shipping_phone: "+972-50-555-0101",
-        shipping_street_1: "5 Carmel Ave",
-        shipping_street_2: "Apt 3",
-        shipping_city: "Haifa",
-        shipping_state: "Haifa District",
-        shipping_zip_code: "3303200",
-        shipping_country: "IL",
-        status: "pending",
-        created_at: "2026-02-11 11:00:00.000001",
-        updated_at: "2026-02-11 11:00:00.000001",
-        event_id: "3f1c2b7e-0000-4000-8000-000000000012",
-        event_timestamp: "2026-02-11 11:00:00.000200",
-      },
+      row: orderRow,
       children: {
         table: orderItemsTable,
         rows: [ITEM_1],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
+import { postRow } from "../../../test/fixture-rows.ts";
 import { posts } from "./index.ts";
 import { postsTable } from "./sql.ts";
 
@@ -47,34 +48,7 @@ describe("post.created / post.updated / post.published", () => {
       ts: "2026-02-11 12:00:00.000300",
       eventId: "3f1c2b7e-0000-4000-8000-000000000014",
       update: UPDATE_COLUMNS,
-      row: {
-        post_id: POST_ID,
-        post_type: "image",
-        author_user_id: "65a1f0c2e4b0a1b2c3d4e5f6",
-        author_display_name: "Noa Levi 🌿",
-        author_avatar: "https://cdn.example.com/avatars/default.jpg",
-        author_type: "user",
-        text_content: "New glaze test — שלום!",
-        media_json: MEDIA_JSON,
-        link_url: null,
-        link_title: null,
-        link_description: null,
-        link_image: null,
-        link_site_name: null,
-        view_count: 0,
-        like_count: 0,
-        comment_count: 0,
-        share_count: 0,
-        save_count: 0,
-        engagement_rate: 0,
-        last_comment_at: null,
-        deleted_at: null,
-        published_at: null,
-        created_at: "2026-02-11 12:00:00.000000",
-        updated_at: "2026-02-11 12:00:00.000000",
-        event_id: "3f1c2b7e-0000-4000-8000-000000000014",
-        event_timestamp: "2026-02-11 12:00:00.000300",
-      },
+      row: { ...postRow, media_json: MEDIA_JSON },
     });
     assert.deepEqual(unknownEnums, []);
   });

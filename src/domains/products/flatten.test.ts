@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
+import { productRow } from "../../../test/fixture-rows.ts";
 import { fixture } from "../../../test/fixtures.ts";
 import { products } from "./index.ts";
 import { productsTable, variantsTable } from "./sql.ts";
 
 const PRODUCT_ID = "65a1f0c2e4b0a1b2c3d4e5f8";
-const SUPPLIER_ID = "65a1f0c2e4b0a1b2c3d4e5f7";
 const OTHER_ID = "0123456789abcdef01234567";
 
 /** SPEC §7: every column but product_id, supplier_id, created_at replaced. */
@@ -80,28 +80,7 @@ describe("product full-document events", () => {
       ts: "2026-02-11 09:45:00.001000",
       eventId: "3f1c2b7e-0000-4000-8000-000000000005",
       update: UPDATE_COLUMNS,
-      row: {
-        product_id: PRODUCT_ID,
-        supplier_id: SUPPLIER_ID,
-        supplier_name: "Cedar Supply Ltd.",
-        name: "Handmade Ceramic Mug",
-        short_description: "Stoneware, 350 ml.",
-        category: "home_garden",
-        unit_type: "piece",
-        base_sku: "MUG-CER",
-        brand: "Cedar",
-        base_price_cents: 2500,
-        status: "draft",
-        view_count: 0,
-        favorite_count: 0,
-        purchase_count: 0,
-        total_reviews: 0,
-        published_at: null,
-        created_at: "2026-02-11 09:45:00.000000",
-        updated_at: "2026-02-11 09:45:00.000000",
-        event_id: "3f1c2b7e-0000-4000-8000-000000000005",
-        event_timestamp: "2026-02-11 09:45:00.001000",
-      },
+      row: productRow,
       children: {
         table: variantsTable,
         rows: [SMALL_WHITE, LARGE_BLUE],

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
+import { supplierRow } from "../../../test/fixture-rows.ts";
 import { suppliers } from "./index.ts";
 import { suppliersTable } from "./sql.ts";
 
@@ -45,34 +46,7 @@ describe("supplier.created / supplier.updated", () => {
       ts: "2026-02-11 09:40:00.600000",
       eventId: "3f1c2b7e-0000-4000-8000-000000000003",
       update: UPDATE_COLUMNS,
-      row: {
-        supplier_id: SUPPLIER_ID,
-        email: "ops@cedar-supply.example",
-        primary_phone: "+972-50-410-1187",
-        contact_person_name: "Dana Katz",
-        contact_person_title: "Operations Manager",
-        contact_person_email: "dana@cedar-supply.example",
-        contact_person_phone: null,
-        legal_name: "Cedar Supply Ltd.",
-        dba_name: "Cedar",
-        street_address_1: "12 Harbor Rd",
-        street_address_2: null,
-        city: "Haifa",
-        state: "Haifa District",
-        zip_code: "3303112",
-        country: "IL",
-        support_email: "help@cedar-supply.example",
-        support_phone: null,
-        facebook_url: null,
-        instagram_handle: "cedarsupply",
-        twitter_handle: null,
-        linkedin_url: "https://www.linkedin.com/company/cedar-supply",
-        timezone: "Asia/Jerusalem",
-        created_at: "2026-02-11 09:40:00.500000",
-        updated_at: "2026-02-11 09:40:00.500000",
-        event_id: "3f1c2b7e-0000-4000-8000-000000000003",
-        event_timestamp: "2026-02-11 09:40:00.600000",
-      },
+      row: supplierRow,
     });
     assert.deepEqual(unknownEnums, []);
   });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
+import { userRow } from "../../../test/fixture-rows.ts";
 import { users } from "./index.ts";
 import { usersTable } from "./sql.ts";
 
@@ -32,20 +33,7 @@ describe("user.created / user.updated", () => {
       ts: "2026-02-11 09:38:25.124001",
       eventId: "3f1c2b7e-0000-4000-8000-000000000001",
       update: UPDATE_COLUMNS,
-      row: {
-        user_id: USER_ID,
-        email: "noa.levi@example.com",
-        phone: "+972-50-555-0101",
-        display_name: "Noa Levi 🌿",
-        avatar: "https://cdn.example.com/avatars/default.jpg",
-        bio: "Ceramics, coffee, Haifa.",
-        version: 1,
-        deleted_at: null,
-        created_at: "2026-02-11 09:38:25.123456",
-        updated_at: "2026-02-11 09:38:25.123456",
-        event_id: "3f1c2b7e-0000-4000-8000-000000000001",
-        event_timestamp: "2026-02-11 09:38:25.124001",
-      },
+      row: userRow,
     });
     assert.deepEqual(unknownEnums, []);
   });
