@@ -4,7 +4,29 @@ import { CATEGORIES, type ProductDocument, UNIT_TYPES } from "../domains/product
 import type { SupplierDocument } from "../domains/suppliers/schema.ts";
 import type { UserDocument } from "../domains/users/schema.ts";
 import { type EmittedEvent, type EventData, type EventType, emit, isoMicros } from "../events/emit.ts";
-import { createRandom, type Random } from "./random.ts";
+import { type Kind, POISON_CLASSES, type PoisonClass, poisonBytes, SCHEDULE } from "./poison.ts";
+import { createRandom } from "./random.ts";
+import {
+  address,
+  BIOS,
+  BRANDS,
+  banking,
+  COLORS,
+  COMPANY,
+  COMPANY_SUFFIX,
+  DESCRIPTIONS,
+  email,
+  linkPreview,
+  media,
+  personName,
+  phone,
+  postText,
+  productName,
+  SIZES,
+  TIMEZONES,
+  TITLES,
+  withEmoji,
+} from "./text.ts";
 
 // A pure, seeded stream of events as the live platform publishes them: entities of all five
 // domains created, then changed many times, plus what at-least-once delivery and a messy
@@ -12,25 +34,7 @@ import { createRandom, type Random } from "./random.ts";
 // Same options → same bytes. State is bounded by the live entities (≈ events/10), so a million
 // events can be produced lazily.
 
-/** Every class of SPEC §9 that ends in the dead-letter topic. */
-export const POISON_CLASSES = [
-  "not_utf8",
-  "not_json",
-  "not_object",
-  "missing_event_type",
-  "missing_event_id",
-  "bad_entity_id",
-  "bad_timestamp",
-  "data_not_object",
-  "missing_field",
-  "wrong_type",
-  "non_integer",
-  "int_out_of_range",
-  "too_long",
-  "bad_datetime",
-  "too_large",
-] as const;
-export type PoisonClass = (typeof POISON_CLASSES)[number];
+export { POISON_CLASSES, type PoisonClass };
 export type SkipClass = "unknown_type" | "null_value";
 
 export interface Generated {
@@ -64,9 +68,7 @@ export interface StreamOptions {
 export const MIX = { duplicate: 0.03, older: 0.02, unknownType: 0.002, nullValue: 0.002, twin: 0.005 } as const;
 const RING = 1024;
 const GRAVEYARD = 2000;
-const MIB = 1 << 20;
 
-type Kind = "user" | "supplier" | "product" | "order" | "post";
 type Extra = { id: string; [field: string]: unknown };
 type UserDoc = UserDocument & Extra;
 type SupplierDoc = SupplierDocument & Extra & { product_ids: string[] };
@@ -672,220 +674,3 @@ const NEXT_STATUS: Record<string, string> = {
   delivered: "refunded",
 };
 const UNKNOWN_ACTIONS = ["merged", "reviewed", "archived", "flagged"];
-
-// ---- poison -------------------------------------------------------------------------------
-// Round robin over the classes so each shows up in a short stream; too_large (a MiB each, most
-// of the bytes otherwise) only every fourth round.
-const SMALL = POISON_CLASSES.filter((c) => c !== "too_large");
-const SCHEDULE: PoisonClass[] = [...SMALL, ...SMALL, ...SMALL, ...SMALL, "too_large"];
-
-interface Fields {
-  /** Required fields (missing_field, wrong_type). */
-  required: string[];
-  /** INT columns (non_integer, int_out_of_range). */
-  ints: string[];
-  /** Strings with their column's length (too_long); the first is padded past 1 MiB for too_large. */
-  strings: [string, number][];
-  /** Datetimes (bad_datetime). */
-  times: string[];
-}
-// Paths inside `data`, per kind, from SPEC §4–§5. Suppliers have no integer field.
-const FIELDS: Record<Kind, Fields> = {
-  user: {
-    required: ["contact_info.primary_email", "profile.display_name", "created_at", "contact_info"],
-    ints: ["version"],
-    strings: [
-      ["profile.bio", 500],
-      ["profile.display_name", 100],
-    ],
-    times: ["created_at", "updated_at"],
-  },
-  supplier: {
-    required: ["company_info.legal_name", "company_info.business_address.city", "contact_info.primary_phone"],
-    ints: [],
-    strings: [
-      ["company_info.dba_name", 200],
-      ["company_info.business_address.country", 2],
-    ],
-    times: ["updated_at"],
-  },
-  product: {
-    required: ["name", "supplier_id", "metadata.base_sku", "variants", "base_price_cents"],
-    ints: ["base_price_cents", "stats.view_count"],
-    strings: [
-      ["short_description", 500],
-      ["name", 200],
-      ["metadata.base_sku", 100],
-    ],
-    times: ["published_at", "created_at"],
-  },
-  order: {
-    required: ["order_number", "customer.user_id", "items", "items.0.quantity"],
-    ints: ["items.0.quantity", "items.0.total_cents"],
-    strings: [
-      ["items.0.product_snapshot.product_name", 200],
-      ["order_number", 50],
-    ],
-    times: ["items.0.shipped_at", "created_at"],
-  },
-  post: {
-    required: ["author.user_id", "text_content", "media", "author"],
-    ints: ["stats.like_count", "stats.view_count"],
-    strings: [
-      ["text_content", 5000],
-      ["author.display_name", 200],
-    ],
-    times: ["stats.last_comment_at", "published_at"],
-  },
-};
-const BAD_TIMES = ["2026-02-30T10:00:00+00:00", "not a date", "2026-13-01T00:00:00Z", "13/02/2026 10:00", "2026-03-01"];
-const long = (n: number) => "Lorem ipsum dolor sit amet ".repeat(Math.ceil(n / 27)).slice(0, n);
-
-function at(root: Json, path: string): [Json, string] {
-  const parts = path.split(".");
-  const last = parts.pop() as string;
-  let node = root;
-  for (const p of parts) node = node[p] as Json;
-  return [node, last];
-}
-
-function poisonBytes(r: Random, cls: PoisonClass, env: Json, kind: Kind): Buffer {
-  const id = env.entity_id as string;
-  const data = env.data as Json;
-  const f = FIELDS[kind];
-  const set = (path: string, value: (old: unknown) => unknown) => {
-    const [node, key] = at(data, path);
-    node[key] = value(node[key]); // undefined removes the field: JSON.stringify drops it
-  };
-  switch (cls) {
-    case "not_utf8": {
-      // A Latin-1 byte where UTF-8 was expected, inside a string.
-      const b = Buffer.from(JSON.stringify(env));
-      b[b.indexOf(env.event_id as string)] = 0xe9;
-      return b;
-    }
-    case "not_json": {
-      const text = JSON.stringify(env);
-      return Buffer.from(r.chance(0.5) ? text.slice(0, r.int(1, text.length - 1)) : text.replaceAll('"', "'"));
-    }
-    case "not_object":
-      return Buffer.from(r.pick([JSON.stringify([env]), `"${kind}.updated"`, "42", "null", "true"]));
-    case "missing_event_type":
-      env.event_type = undefined;
-      break;
-    case "missing_event_id":
-      env.event_id = r.chance(0.5) ? undefined : `${env.event_id}-${r.hex(8)}`;
-      break;
-    case "bad_entity_id":
-      env.entity_id = r.pick([id.slice(0, 23), `${id}0`, `${kind}-${id.slice(0, 6)}`, `g${id.slice(1)}`]);
-      break;
-    case "bad_timestamp":
-      env.timestamp = r.pick(["yesterday", "", "2026-02-30T10:00:00+00:00", 1772323200, "2026-03-01 25:00:00"]);
-      break;
-    case "data_not_object":
-      env.data = r.pick([null, "{}", [data], 42]);
-      break;
-    case "missing_field":
-      set(r.pick(f.required), () => undefined);
-      break;
-    case "wrong_type":
-      set(r.pick(f.required), (old) => (typeof old === "string" ? 42 : `${JSON.stringify(old)}`));
-      break;
-    case "non_integer":
-      set(r.pick(f.ints), (old) => Number(old) + 0.5);
-      break;
-    case "int_out_of_range":
-      set(r.pick(f.ints), () => r.pick([3_000_000_000, -3_000_000_000]));
-      break;
-    case "too_long": {
-      const [path, max] = r.pick(f.strings);
-      // order.cancelled carries only the order number: one more way to send one too long.
-      if (path === "order_number" && r.chance(0.5)) {
-        Object.assign(env, { event_type: "order.cancelled", data: { order_number: long(max + 1) } });
-      } else set(path, () => long(max + 1));
-      break;
-    }
-    case "bad_datetime":
-      set(r.pick(f.times), () => r.pick(BAD_TIMES));
-      break;
-    case "too_large":
-      // Padding a bounded string keeps the event bad even where MAX_MESSAGE_BYTES is above 1 MiB.
-      set((f.strings[0] as [string, number])[0], () => "x".repeat(MIB + r.int(1, 4096)));
-      break;
-  }
-  return Buffer.from(JSON.stringify(env));
-}
-
-// ---- realistic text: several scripts, emoji, secrets that must never be stored --------------
-const words = (text: string) => text.split("|");
-const FIRST = words("Noa|Liam|Maya|Omar|Yael|Sofia|Daniel|Aiko|Mateo|Léa|José|Søren|נועה|אורי|שירה");
-const LAST = words("Levi|Cohen|Haddad|Smith|García|Tanaka|Müller|Rossi|Silva|לוי|כהן|מזרחי");
-const EMOJI = words("🌿|🔥|✨|🎨|☕|🚀|💜|🙂|🇮🇱");
-const BIOS = words("Ceramics, coffee, Haifa.|אוהבת קרמיקה וקפה ☕|Runner 🏃 and reader.|Plant person 🌱|מעצבת גרפית|");
-const COMPANY = words("Cedar|Olive & Oak|Blue Harbor|Galil|Sunrise|Nordic|אחים כהן|Sakura");
-const COMPANY_SUFFIX = words("Supply Ltd.|Trading Co.|Crafts|Goods Inc.|בע״מ|GmbH");
-const PLACES = words(
-  "Haifa,Haifa District,IL,33031|Tel Aviv,Tel Aviv District,IL,61000|Berlin,Berlin,DE,10115|Austin,TX,US,73301|" +
-    "Lyon,Auvergne-Rhône-Alpes,FR,69001|Osaka,Osaka,JP,530-0001|São Paulo,SP,BR,01000-000",
-).map((p) => p.split(",") as [string, string, string, string]);
-const STREETS = words("Harbor Rd|Carmel Ave|Main St|Rue de la République|רחוב הרצל|Hauptstraße");
-const SIZES = words("Small|Medium|Large|XL|קטן|One size");
-const COLORS = words("White|Blue|Black|Olive|Sand|כחול|Red");
-const ADJECTIVES = words("Handmade|Organic|Vintage|Minimal|Cozy|Smart|Classic");
-const NOUNS = words("Ceramic Mug|Linen Pillow|Leather Wallet|Yoga Mat|Desk Lamp|Olive Oil|כוס קרמיקה|Phone Case");
-const DESCRIPTIONS = words("Stoneware, 350 ml.|Made in Israel 🇮🇱|בעבודת יד|Ships in 2 days.|100% cotton.");
-const BRANDS = words("Cedar|Nordic Home|Galil|Sakura");
-const POST_LINES = words(
-  "New glaze test — שלום!|Sale this weekend 🔥|Which one?|Behind the scenes ✨|תודה לכולם!|Restocked.",
-);
-const TITLES = words("Operations Manager|Owner|מנהלת רכש|Sales Lead");
-const TIMEZONES = words("Asia/Jerusalem|Europe/Berlin|America/Chicago|Asia/Tokyo");
-
-const personName = (r: Random) => `${r.pick(FIRST)} ${r.pick(LAST)}`;
-const withEmoji = (r: Random, s: string) => (r.chance(0.15) ? `${s} ${r.pick(EMOJI)}` : s);
-const email = (r: Random, name: string) =>
-  `${
-    name
-      .normalize("NFD")
-      .replace(/[^a-z]/gi, "")
-      .toLowerCase() || "user"
-  }.${r.hex(5)}@${r.pick(["example.com", "mail.example", "example.co.il"])}`;
-const phone = (r: Random) =>
-  r.chance(0.6) ? `+972-5${r.int(0, 9)}-${r.int(100, 999)}-${r.int(1000, 9999)}` : `+1-512-555-${r.int(1000, 9999)}`;
-const productName = (r: Random) => `${r.pick(ADJECTIVES)} ${r.pick(NOUNS)}${r.chance(0.05) ? ` ${r.pick(EMOJI)}` : ""}`;
-const postText = (r: Random) => Array.from({ length: r.int(1, 3) }, () => r.pick(POST_LINES)).join(" ");
-const banking = (r: Random, holder: string) => ({
-  bank_name: "Example Bank",
-  account_holder_name: holder,
-  account_number_last4: String(r.int(1000, 9999)),
-});
-function address(r: Random) {
-  const [city, state, country, zip] = r.pick(PLACES);
-  const street_address_2 = r.chance(0.3) ? `Apt ${r.int(1, 40)}` : null;
-  return {
-    street_address_1: `${r.int(1, 200)} ${r.pick(STREETS)}`,
-    street_address_2,
-    city,
-    state,
-    zip_code: zip,
-    country,
-  };
-}
-function media(r: Random, type: "image" | "video"): PostDoc["media"] {
-  return Array.from({ length: type === "video" ? 1 : r.int(1, 4) }, () => ({
-    media_type: type,
-    media_url: `https://cdn.example.com/m/${r.hex(12)}.${type === "video" ? "mp4" : "jpg"}`,
-    thumbnail_url: r.chance(0.5) ? `https://cdn.example.com/t/${r.hex(12)}.jpg` : null,
-    width: 1080,
-    height: r.pick([1080, 1350, 1920]),
-    duration_seconds: type === "video" ? r.int(50, 6000) / 10 : null,
-    size_bytes: r.int(20_000, 9_000_000),
-  }));
-}
-const linkPreview = (r: Random) => ({
-  url: `https://blog.example.com/${r.hex(8)}`,
-  title: r.pick(["Glaze notes", "How we ship", "מדריך קצר", "Top 10 mugs ☕"]),
-  description: r.chance(0.5) ? "A short read." : null,
-  image: r.chance(0.5) ? `https://cdn.example.com/l/${r.hex(8)}.jpg` : null,
-  site_name: r.chance(0.7) ? "Example Blog" : null,
-});
