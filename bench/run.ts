@@ -1,4 +1,4 @@
-// npm run bench -- [--events N] [--partitions P] [--seed S] [--batch B] | [--steady R [--seconds S]]
+// npm run bench -- [--events N] [--partitions P] [--seed S] [--batch B] [--pool C] | [--steady R [--seconds S]]
 //
 // Drain: writes a seeded realistic stream into fresh topics, then measures on this machine
 //   1. the Kafka read ceiling: the same topics consumed without processing;
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "6" },
     seed: { type: "string", default: "1" },
     batch: { type: "string" },
+    pool: { type: "string" },
     steady: { type: "string" },
     seconds: { type: "string", default: "60" },
   },
@@ -253,6 +254,7 @@ function startService(database: string, groupId: string, extra: Record<string, s
       METRICS_PORT: String(METRICS_PORT),
       LOG_LEVEL: "error",
       ...(args.batch ? { BATCH_MAX_EVENTS: args.batch } : {}),
+      ...(args.pool ? { MYSQL_POOL_SIZE: args.pool } : {}),
       ...extra,
     },
     stdio: ["ignore", "inherit", "inherit"],
