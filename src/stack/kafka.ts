@@ -147,7 +147,10 @@ function writeConfigFiles(c: StackConfig): void {
 function formatStorage(c: StackConfig, classpath: string): void {
   const p = paths(c);
   if (existsSync(join(p.data, "meta.properties"))) return;
-  const clusterId = randomBytes(16).toString("base64url");
+  // A cluster id is 16 random bytes in base64url; one starting with "-" would be read as an
+  // option by the storage tool's argument parser, so the first character is kept alphanumeric.
+  let clusterId = randomBytes(16).toString("base64url");
+  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
   const r = spawnSync(
     "java",
     [
