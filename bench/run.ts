@@ -24,6 +24,7 @@ import { loadStackConfig } from "../src/stack/config.ts";
 import { stackUp } from "../src/stack/index.ts";
 import { compareTables } from "../test/compare.ts";
 import { fixture } from "../test/fixtures.ts";
+import { adminConnection, groupCaughtUp, topicsReady } from "../test/helpers.ts";
 import { applyModel, emptyModel, modelRows, TABLES } from "../test/model.ts";
 
 const { values: args } = parseArgs({
@@ -44,23 +45,8 @@ const prefix = `bench-${tag}.`;
 const partitions = Number(args.partitions);
 const METRICS_PORT = 19464;
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-/** An admin connection, to the server or to one database; DATETIME(6) read as text. */
-const admin = (database?: string) =>
-  mysql.createConnection({
-    host: "127.0.0.1",
-    port: stack.mysqlPort,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-    database,
-    dateStrings: true,
-    timezone: "Z",
-    charset: "utf8mb4_unicode_ci",
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
-
 async function createDatabase(name: string) {
-  const conn = await admin();
+  const conn = await adminConnection();
   await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await conn.end();
   const pool = mysql.createPool({
@@ -76,7 +62,7 @@ async function createDatabase(name: string) {
 }
 
 async function dropDatabase(name: string) {
-  const conn = await admin();
+  const conn = await adminConnection();
   await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
   await conn.end();
 }
@@ -86,11 +72,7 @@ const topicsOf = () => [...TOPICS.map((t) => `${prefix}${t}`), `${prefix}dlq`];
 async function createTopics() {
   const a = new Admin({ clientId: "bench", bootstrapBrokers: [BROKER] });
   await a.createTopics({ topics: topicsOf(), partitions, replicas: 1 });
-  for (;;) {
-    const m = await a.metadata({ topics: topicsOf(), forceUpdate: true });
-    if (topicsOf().every((t) => m.topics.get(t)?.partitions.every((p) => p.leader >= 0))) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await topicsReady(a, topicsOf(), partitions);
   await a.close();
 }
 
@@ -215,14 +197,11 @@ async function committedAll(groupId: string): Promise<boolean> {
     c = new Consumer({ clientId: "bench-offsets", bootstrapBrokers: [BROKER], groupId });
     offsetReaders.set(groupId, c);
   }
-  {
-    const topics = TOPICS.map((t) => `${prefix}${t}`);
-    const committed = await c.listCommittedOffsets({
-      topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
-    });
-    const ends = await c.listOffsets({ topics });
-    return topics.every((t) => (ends.get(t) ?? []).every((e, p) => e === 0n || committed.get(t)?.[p] === e));
-  }
+  return groupCaughtUp(
+    c,
+    TOPICS.map((t) => `${prefix}${t}`),
+    partitions,
+  );
 }
 
 /** Flags the service runs with in production (package.json start, Dockerfile): a bounded heap. */
@@ -300,7 +279,7 @@ async function drain() {
     await new Promise((r) => child.on("exit", r));
     log(`service drained ${sent} events in ${seconds.toFixed(1)} s`);
 
-    const conn = await admin(svcDb);
+    const conn = await adminConnection(svcDb);
     const check = await compareTables(conn, expected);
     await conn.end();
     log(check.report);
@@ -334,7 +313,7 @@ async function steady(rate: number, durationS: number) {
   await createDatabase(svcDb);
   const groupId = `bench-steady-${tag}`;
   const child = startService(svcDb, groupId, { KAFKA_AUTO_OFFSET_RESET: "earliest" });
-  const conn = await admin(svcDb);
+  const conn = await adminConnection(svcDb);
   const p = producer();
   try {
     const doc = fixture("user.created").value.data as Record<string, unknown>;

@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { serviceDeclaration } from "../src/config/index.ts";
-import { BROKER, stack, testDatabase, waitFor } from "./helpers.ts";
+import { BROKER, CLI, stack, testDatabase, waitFor } from "./helpers.ts";
 
 // The CLI as a user meets it: help, one clear line for each mistake, a clean exit on signals.
 
-const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathname;
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH, ...env },

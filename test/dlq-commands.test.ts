@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
-import { promisify } from "node:util";
 import { Consumer } from "@platformatic/kafka";
 import { emit } from "../src/events/emit.ts";
 import { DLQ_HEADERS } from "../src/kafka/dlq.ts";
@@ -12,6 +10,7 @@ import {
   produce,
   randomName,
   readTopic,
+  runCli,
   testConfig,
   testDatabase,
   testEnv,
@@ -25,11 +24,6 @@ import {
 // and source offset and a dry run sends nothing; an event dead-lettered only because of a
 // configuration limit is replayed once the limit is raised, lands, and a second replay changes
 // nothing.
-
-const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathname;
-const run = promisify(execFile);
-const cli = (args: string[], env: Record<string, string>) =>
-  run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60000 });
 
 const userDoc = () => structuredClone(fixture("user.created").value.data) as Record<string, unknown>;
 const withProfile = (profile: Record<string, unknown>) => {
@@ -61,7 +55,7 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   const userTopic = `${topics.prefix}user`;
 
   // An empty dead-letter topic answers at once.
-  assert.deepEqual(JSON.parse((await cli(["dlq", "list", "--json"], env)).stdout), []);
+  assert.deepEqual(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout), []);
 
   await produce(producer, topics.prefix, [
     emit("user.created", USER, userDoc() as never), // offset 0
@@ -79,7 +73,7 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   const [raw] = await readTopic(topics.dlq, 1);
   assert.equal(raw?.headers.get(DLQ_HEADERS.offset), "1");
 
-  const listed = JSON.parse((await cli(["dlq", "list", "--json"], env)).stdout);
+  const listed = JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout);
   assert.equal(listed.length, 1, JSON.stringify(listed));
   const [letter] = listed;
   assert.equal(letter.code, "bad_field");
@@ -92,7 +86,7 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   assert.equal(letter.failed_at, raw?.headers.get(DLQ_HEADERS.failedAt));
   assert.ok(!("value" in letter), "the value (which may hold secrets) is not printed");
 
-  const table = (await cli(["dlq", "list"], env)).stdout.split("\n");
+  const table = (await runCli(["dlq", "list"], env)).stdout.split("\n");
   const [header = "", rule = "", line = ""] = table;
   assert.match(header, /^time +source +event type +code +reason$/);
   assert.match(rule, /^-{24} {2}-+ {2}-+ {2}-+ {2}-+$/);
@@ -109,13 +103,13 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   assert.equal(table[3], `1 dead letter(s) in ${topics.dlq}`);
 
   const before = await endOffsets(userTopic);
-  const dry = (await cli(["dlq", "replay", "--dry-run"], env)).stdout;
+  const dry = (await runCli(["dlq", "replay", "--dry-run"], env)).stdout;
   assert.match(dry, new RegExp(`${userTopic.replace(".", "\\.")}/0@1  user\\.updated  bad_field`));
   assert.match(dry, /^dry run: 1 of 1 dead letter\(s\) chosen; nothing sent$/m);
   assert.deepEqual(await endOffsets(userTopic), before, "a dry run publishes nothing");
-  const none = (await cli(["dlq", "replay", "--dry-run", "--reason", "too_large"], env)).stdout;
+  const none = (await runCli(["dlq", "replay", "--dry-run", "--reason", "too_large"], env)).stdout;
   assert.match(none, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
-  const later = (await cli(["dlq", "replay", "--dry-run", "--since", "2999-01-01"], env)).stdout;
+  const later = (await runCli(["dlq", "replay", "--dry-run", "--since", "2999-01-01"], env)).stdout;
   assert.match(later, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
 
   const [row] = await db.query("SELECT display_name, bio FROM users WHERE user_id = ?", [USER]);
@@ -147,7 +141,7 @@ test("dlq replay: an event dead-lettered by a configuration limit lands once the
   // The same group with the default limit: it resumes after the dead-lettered event.
   await testService(t, testConfig(db, topics, { KAFKA_GROUP_ID: group }));
   const env = testEnv(db, topics);
-  const first = await cli(["dlq", "replay", "--reason", "too_large"], env);
+  const first = await runCli(["dlq", "replay", "--reason", "too_large"], env);
   assert.equal(first.stdout, `1 of 1 dead letter(s) chosen; 1 sent to ${userTopic}\n`);
   await waitFor("the replayed user", async () => {
     const rows = await db.query<{ n: number }>("SELECT CHAR_LENGTH(avatar) AS n FROM users WHERE user_id = ?", [BIG]);
@@ -164,13 +158,13 @@ test("dlq replay: an event dead-lettered by a configuration limit lands once the
   assert.equal(once.users.length, 2);
 
   const before = (await endOffsets(userTopic))[0] ?? 0n;
-  const second = await cli(["dlq", "replay", "--reason", "too_large"], env);
+  const second = await runCli(["dlq", "replay", "--reason", "too_large"], env);
   assert.equal(second.stdout, `1 of 1 dead letter(s) chosen; 1 sent to ${userTopic}\n`);
   await waitFor("the second copy published", async () => (await endOffsets(userTopic))[0] === before + 1n);
   await waitFor("caught up again", () => caughtUp(group, sources, 1));
   assert.deepEqual(await dump(), once, "a second replay leaves the tables as they were");
 
-  const letters = JSON.parse((await cli(["dlq", "list", "--json"], env)).stdout);
+  const letters = JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout);
   assert.equal(letters.length, 1, "the replayed events were applied, not dead-lettered again");
 });
 
@@ -186,7 +180,7 @@ test("dlq commands: a bad command line is one line and exit status 2", async () 
     [["dlq", "list", "--dry-run"], /^analytics-service: dlq list: unknown option --dry-run; try --help\n$/],
   ];
   for (const [args, message] of cases) {
-    await assert.rejects(cli(args, {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
+    await assert.rejects(runCli(args, {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
       assert.equal(err.code, 2, args.join(" "));
       assert.equal(err.stdout, "");
       assert.equal(err.stderr?.trim().split("\n").length, 1, err.stderr);

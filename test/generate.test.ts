@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { generateStream } from "../src/generate/stream.ts";
-import { readTopic, testDatabase, testEnv, testTopics, topicSize } from "./helpers.ts";
+import { CLI, readTopic, testDatabase, testEnv, testTopics, topicSize } from "./helpers.ts";
 
 // `analytics-service generate` writes the seeded stream, byte for byte, into the configured topics.
 
@@ -10,8 +10,7 @@ test("generate writes N seeded events into the topics, with plain progress lines
   const db = await testDatabase(t);
   const topics = await testTopics(t);
   const env = testEnv(db, topics);
-  const cli = new URL("../bin/analytics-service.js", import.meta.url).pathname;
-  const r = spawnSync(process.execPath, [cli, "generate", "--events", "300", "--seed", "5"], {
+  const r = spawnSync(process.execPath, [CLI, "generate", "--events", "300", "--seed", "5"], {
     env: { PATH: process.env.PATH, ...env },
     encoding: "utf8",
     timeout: 60000,

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
+import { promisify } from "node:util";
 import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
 import { type Config, loadConfig } from "../src/config/index.ts";
@@ -26,16 +27,19 @@ export const BROKER = `127.0.0.1:${stack.kafkaPort}`;
 
 export const randomName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`;
 
-export function adminConnection(database?: string) {
+/** An admin connection to the server or to one database: DATETIME(6) and BIGINT read as text. */
+export function adminConnection(database?: string, port = stack.mysqlPort) {
   return mysql.createConnection({
     host: "127.0.0.1",
-    port: stack.mysqlPort,
+    port,
     user: stack.mysqlAdminUser,
     password: stack.mysqlAdminPassword,
     database,
     dateStrings: true,
     timezone: "Z",
     charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
   });
 }
 
@@ -50,27 +54,11 @@ export interface TestDatabase {
 
 export async function testDatabase(t: TestContext, port = stack.mysqlPort): Promise<TestDatabase> {
   const name = randomName("t_");
-  const admin = await mysql.createConnection({
-    host: "127.0.0.1",
-    port,
-    user: stack.mysqlAdminUser,
-    password: stack.mysqlAdminPassword,
-  });
+  const admin = await adminConnection(undefined, port);
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await admin.end();
   const connect = async () => {
-    const c = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: stack.mysqlAdminUser,
-      password: stack.mysqlAdminPassword,
-      database: name,
-      dateStrings: true,
-      timezone: "Z",
-      charset: "utf8mb4_unicode_ci",
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-    });
+    const c = await adminConnection(name, port);
     await c.query("SET time_zone = '+00:00'");
     return c;
   };
@@ -178,10 +166,17 @@ export interface ServiceProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The command-line entry point, as users run it. */
+export const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathname;
+const execFileAsync = promisify(execFile);
+
+/** Runs `analytics-service <args>` with only PATH and `env` in its environment; rejects on a non-zero exit. */
+export const runCli = (args: string[], env: Record<string, string>) =>
+  execFileAsync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60000 });
+
 /** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
 export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
-  const cli = new URL("../bin/analytics-service.js", import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, "run"], {
+  const child = spawn(process.execPath, [CLI, "run"], {
     env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -285,29 +280,24 @@ export async function committedTotal(groupId: string, topics: string[], partitio
 export async function caughtUp(groupId: string, topics: string[], partitions = 3, broker = BROKER): Promise<boolean> {
   const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [broker], groupId });
   try {
-    const committed = await consumer.listCommittedOffsets({
-      topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
-    });
-    const ends = await consumer.listOffsets({ topics });
-    // Every partition of every topic must be accounted for: a missing answer is not "nothing to do".
-    return topics.every((topic) => {
-      const end = ends.get(topic);
-      const done = committed.get(topic) ?? [];
-      return end?.length === partitions && end.every((e, p) => e === 0n || done[p] === e);
-    });
+    return await groupCaughtUp(consumer, topics, partitions);
   } finally {
     await consumer.close();
   }
 }
 
-/** How many members the consumer group has right now. */
-export async function groupMembers(groupId: string): Promise<number> {
-  const admin = new Admin({ clientId: "tests-groups", bootstrapBrokers: [BROKER] });
-  try {
-    return (await admin.describeGroups({ groups: [groupId] })).get(groupId)?.members.size ?? 0;
-  } finally {
-    await admin.close();
-  }
+/** The same check through a consumer of the group that the caller keeps open (the benchmark polls it). */
+export async function groupCaughtUp(consumer: Consumer, topics: string[], partitions: number): Promise<boolean> {
+  const committed = await consumer.listCommittedOffsets({
+    topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
+  });
+  const ends = await consumer.listOffsets({ topics });
+  // Every partition of every topic must be accounted for: a missing answer is not "nothing to do".
+  return topics.every((topic) => {
+    const end = ends.get(topic);
+    const done = committed.get(topic) ?? [];
+    return end?.length === partitions && end.every((e, p) => e === 0n || done[p] === e);
+  });
 }
 
 /** The number of messages a topic holds: the sum of its partitions' end offsets. */

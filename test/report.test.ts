@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
-import { promisify } from "node:util";
 import { type EmittedEvent, emit } from "../src/events/emit.ts";
 import { fixture, loadFixtures } from "./fixtures.ts";
 import {
   caughtUp,
   produce,
+  runCli,
   testConfig,
   testDatabase,
   testEnv,
@@ -19,11 +18,6 @@ import {
 // `analytics-service report` as the data team runs it: the lifecycle fixtures plus a small,
 // hand-counted world of users, suppliers, products, orders and posts go through the real broker
 // and the service; the report's numbers are then exactly the ones counted here.
-
-const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathname;
-const run = promisify(execFile);
-const cli = (args: string[], env: Record<string, string>) =>
-  run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60000 });
 
 const oid = (n: number) => `66b0000000000000000000${n.toString(16).padStart(2, "0")}`;
 const DAY = 86_400_000;
@@ -155,7 +149,7 @@ test("report --json answers the data team's questions with exactly the counted n
   await waitFor("every event applied and committed", () => caughtUp(config.kafkaGroupId, sources), 60000);
 
   const env = testEnv(db, topics);
-  const { stdout } = await cli(["report", "--json"], env);
+  const { stdout } = await runCli(["report", "--json"], env);
   const report = JSON.parse(stdout);
 
   const weekly = new Map<string, number>();
@@ -201,7 +195,7 @@ test("report --json answers the data team's questions with exactly the counted n
   });
 
   // For people: each section's title underlined to its length, then an aligned table.
-  const human = (await cli(["report"], env)).stdout;
+  const human = (await runCli(["report"], env)).stdout;
   const titles = [...human.matchAll(/^(.+)\n(=+)$/gm)];
   assert.equal(titles.length, Object.keys(report).length, human);
   for (const [, title, rule] of titles) assert.equal(rule?.length, title?.length, title);
@@ -233,7 +227,7 @@ test("report --json answers the data team's questions with exactly the counted n
 });
 
 test("report with a bad option: one line, exit status 2", async () => {
-  await assert.rejects(cli(["report", "--csv"], {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
+  await assert.rejects(runCli(["report", "--csv"], {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
     assert.equal(err.code, 2);
     assert.equal(err.stdout, "");
     assert.equal(err.stderr, "analytics-service: report: unknown option --csv; try --help\n");

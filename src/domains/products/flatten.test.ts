@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { productRow } from "../../../test/fixture-rows.ts";
+import { productRow, variantRows } from "../../../test/fixture-rows.ts";
 import { fixture } from "../../../test/fixtures.ts";
 import { products } from "./index.ts";
 import { productsTable, variantsTable } from "./sql.ts";
@@ -30,35 +30,17 @@ const UPDATE_COLUMNS = [
   "event_timestamp",
 ];
 
+// The fixture's variants as MySQL returns them, with attributes_json as the text flatten hands over.
+const [LARGE_BLUE_ROW, SMALL_WHITE_ROW] = variantRows;
 const SMALL_WHITE = {
-  product_id: PRODUCT_ID,
-  variant_key: "small-white",
-  variant_id: "v-001",
-  variant_name: "Small / White",
+  ...SMALL_WHITE_ROW,
   attributes_json:
     '[{"attribute_name":"Size","attribute_value":"Small"},{"attribute_name":"Color","attribute_value":"White"}]',
-  price_cents: 2500,
-  cost_cents: 900,
-  quantity: 25,
-  width_cm: 9.5,
-  height_cm: 10,
-  depth_cm: 9.5,
-  image_url: "https://cdn.example.com/mug-white.jpg",
 };
 const LARGE_BLUE = {
-  product_id: PRODUCT_ID,
-  variant_key: "large-blue",
-  variant_id: "v-002",
-  variant_name: "Large / Blue",
+  ...LARGE_BLUE_ROW,
   attributes_json:
     '[{"attribute_name":"Size","attribute_value":"Large"},{"attribute_name":"Color","attribute_value":"Blue"}]',
-  price_cents: 3200,
-  cost_cents: null,
-  quantity: 15,
-  width_cm: 11,
-  height_cm: 12.5,
-  depth_cm: 11,
-  image_url: null,
 };
 
 const FULL_DOCUMENT_TYPES = [
