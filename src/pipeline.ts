@@ -37,8 +37,8 @@ export interface EventReport {
   partition: number;
   offset: bigint;
   eventType: string | undefined;
-  /** The event's timestamp in epoch milliseconds (0 when it could not be read). */
-  eventMs: number;
+  /** The event's timestamp as DATETIME(6) UTC text, when it could be read. */
+  eventTs: string | undefined;
   outcome: Outcome;
   unknownEnums: UnknownEnumValue[];
 }
@@ -141,7 +141,7 @@ export class Pipeline {
       mode: "committed",
       fallbackMode: this.#d.config.kafkaAutoOffsetReset,
     });
-    // Failures surface through readBatch; this listener only keeps an 'error' from being unhandled.
+    // Failures surface through BatchReader.next; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
     this.#reader = new BatchReader<KafkaMessage>(stream, this.#d.config.batchMaxEvents);
@@ -209,7 +209,7 @@ export class Pipeline {
             partition: m.partition,
             offset: m.offset,
             eventType: d.eventType,
-            eventMs: d.ts ? Date.parse(`${d.ts.replace(" ", "T")}Z`) : 0,
+            eventTs: d.ts,
             outcome,
             unknownEnums: d.unknownEnums,
           });

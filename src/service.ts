@@ -1,10 +1,11 @@
-import { Admin, Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
+import { Admin, Consumer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
+import { reliableProducer } from "./kafka/dlq.ts";
 import { kafkaBaseOptions } from "./kafka/options.ts";
 import { prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
@@ -112,14 +113,7 @@ export async function startService(
     consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
     consumer.startLagMonitoring({ topics }, 5000);
     closers.push(async () => consumer.stopLagMonitoring());
-    // Idempotent: a retried send must not write its dead letters twice.
-    const producer = new Producer({
-      ...kafkaBaseOptions(config, "dlq"),
-      acks: ProduceAcks.ALL,
-      idempotent: true,
-      retries: 5,
-      retryDelay: 500,
-    });
+    const producer = reliableProducer(config, "dlq");
     closers.push(() => producer.close());
     consumer.on("consumer:group:join", (p) => {
       log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");

@@ -10,7 +10,6 @@ export interface Decoded {
   /** What the event asks of the database, or its outcome when it asks nothing (skip, reject). */
   op: Op | Outcome;
   eventType?: string;
-  eventId?: string;
   /** The event's timestamp as DATETIME(6) UTC text. */
   ts?: string;
   unknownEnums: UnknownEnumValue[];
@@ -41,18 +40,16 @@ export function decode(value: Buffer | null | undefined, maxBytes: number): Deco
   const unknownEnums: UnknownEnumValue[] = [];
   if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums };
   let eventType: string | undefined;
-  let eventId: string | undefined;
   try {
     const event = parseEnvelope(value, maxBytes);
     eventType = event.type;
-    eventId = event.eventId;
     const handler = HANDLERS.get(event.type);
-    if (!handler) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, eventId, unknownEnums };
+    if (!handler) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, unknownEnums };
     const op = handler(event, unknownEnums);
     checkTextBytes(op);
-    return { op, eventType, eventId, ts: event.ts, unknownEnums };
+    return { op, eventType, ts: event.ts, unknownEnums };
   } catch (err) {
-    if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, eventId, unknownEnums };
+    if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, unknownEnums };
     throw err;
   }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
+import { Consumer, ProduceAcks } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { DLQ_HEADERS, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
+import { DLQ_HEADERS, reliableProducer, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
 import { kafkaBaseOptions } from "../kafka/options.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
@@ -353,14 +353,7 @@ export async function runDlqReplay(
     out.write(`0 of ${letters.length} dead letter(s) chosen; nothing sent\n`);
     return 0;
   }
-  const producer = new Producer({
-    ...kafkaBaseOptions(config, "dlq-replay"),
-    acks: ProduceAcks.ALL,
-    // A retried request must not publish its messages twice.
-    idempotent: true,
-    retries: 5,
-    retryDelay: 500,
-  });
+  const producer = reliableProducer(config, "dlq-replay");
   let sent = 0;
   try {
     for (let i = 0; i < chosen.length; i += 500) {

@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import { DEFAULT_DLQ_TOPIC } from "../kafka/topics.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
 
 // SPEC §10 names and defaults first, then what this service adds.
@@ -18,7 +19,7 @@ export const serviceDeclaration = {
     "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...).",
     { allowEmpty: true },
   ),
-  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", "analytics-dlq", "Dead-letter topic for events that can't be applied."),
+  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC, "Dead-letter topic for events that can't be applied."),
   mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
   mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
   mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),

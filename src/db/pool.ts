@@ -51,33 +51,6 @@ export function createPool(config: DbConfig): Pool {
     });
 }
 
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EPIPE",
-  "PROTOCOL_CONNECTION_LOST",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
-  "ER_CON_COUNT_ERROR",
-  "ER_SERVER_SHUTDOWN",
-  "ER_LOCK_DEADLOCK",
-  "ER_LOCK_WAIT_TIMEOUT",
-  "ER_OPTION_PREVENTS_STATEMENT", // read-only server (failover in progress)
-  "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION",
-]);
-
-/** Errors after which the same statement may succeed later: lost server, deadlock, read-only. */
-export function isTransientDbError(err: unknown): boolean {
-  const e = err as { code?: string; errno?: number; fatal?: boolean };
-  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
-  // 1927 = connection killed (MariaDB), 2013 = lost connection during query, 1053 = server shutdown
-  if (e?.errno === 1927 || e?.errno === 2013 || e?.errno === 2006 || e?.errno === 1053) return true;
-  return Boolean(e?.fatal);
-}
-
 /** A one-line explanation of why the database could not be reached at start. */
 export function explainDbError(err: unknown, config: DbConfig): AppError {
   const e = err as { code?: string; message?: string };

@@ -16,7 +16,7 @@ export function softDelete(table: TableSpec, idField: string) {
       id: data[idField] ?? e.entityId,
       ts: e.ts,
       eventId: e.eventId,
-      set: { deleted_at: e.ts, event_id: e.eventId, event_timestamp: e.ts },
+      set: { deleted_at: e.ts, ...versionColumns(e) },
     };
   };
 }

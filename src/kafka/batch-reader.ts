@@ -35,11 +35,6 @@ export class BatchReader<T> {
     stream.on("end", () => fail());
   }
 
-  /** Messages buffered and not yet taken. */
-  get buffered(): number {
-    return this.#queue.length;
-  }
-
   /**
    * Waits for the first message (or the signal), then for up to `lingerMs` more while fewer than
    * `max` are buffered, and takes up to `max`. Returns [] when the signal fires first; throws when

@@ -1,5 +1,6 @@
-import { ProduceAcks, type Producer } from "@platformatic/kafka";
+import { ProduceAcks, Producer } from "@platformatic/kafka";
 import type { BadEventError } from "../errors.ts";
+import { kafkaBaseOptions } from "./options.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
 // why it could not be applied. The reason names a field, never a value, so no secret that the
@@ -46,6 +47,20 @@ export function toDlqMessage(dlqTopic: string, d: DeadLetter, now = new Date()) 
   if (d.eventType) set(DLQ_HEADERS.eventType, d.eventType);
   set(DLQ_HEADERS.failedAt, now.toISOString());
   return { topic: dlqTopic, key: d.key ?? undefined, value: value ?? Buffer.alloc(0), headers };
+}
+
+/**
+ * The producer for dead letters and their replays: acknowledged by all in-sync replicas, and
+ * idempotent, so a retried request does not write its messages twice.
+ */
+export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0], clientSuffix: string): Producer {
+  return new Producer({
+    ...kafkaBaseOptions(config, clientSuffix),
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+    retries: 5,
+    retryDelay: 500,
+  });
 }
 
 /** Writes dead letters with acknowledgement from all in-sync replicas before offsets move on. */

@@ -14,7 +14,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #log: Logger;
   readonly #warnedEnums = new Set<string>();
-  #newestEventMs = 0;
+  /** DATETIME(6) text compares in time order, so the newest is kept as text and parsed on scrape. */
+  #newestEventTs = "";
 
   readonly events = new Counter({
     name: "analytics_events_total",
@@ -82,7 +83,8 @@ export class Metrics {
       help: "Now minus the timestamp of the newest event applied (0 before the first).",
       registers: [this.registry],
       collect() {
-        this.set(metrics.#newestEventMs === 0 ? 0 : Math.max(0, (Date.now() - metrics.#newestEventMs) / 1000));
+        const newest = metrics.#newestEventTs;
+        this.set(newest === "" ? 0 : Math.max(0, (Date.now() - Date.parse(`${newest.replace(" ", "T")}Z`)) / 1000));
       },
     });
     new Gauge({
@@ -109,7 +111,9 @@ export class Metrics {
     for (const e of report.events) {
       this.events.inc({ event_type: e.eventType ?? "unparsed", outcome: outcomeLabel(e.outcome) });
       if (e.outcome.kind === "rejected") this.deadLetters.inc({ reason: e.outcome.error.reason });
-      if (e.outcome.kind === "applied" && e.eventMs > this.#newestEventMs) this.#newestEventMs = e.eventMs;
+      if (e.outcome.kind === "applied" && e.eventTs !== undefined && e.eventTs > this.#newestEventTs) {
+        this.#newestEventTs = e.eventTs;
+      }
       for (const u of e.unknownEnums) {
         this.unknownEnums.inc({ field: u.field, value: u.value });
         const key = `${u.field}\u0000${u.value}`;
