@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Pool } from "mysql2/promise";
+import { capturingLogger } from "../../test/helpers.ts";
+import { BadEventError } from "../errors.ts";
+import type { BatchReport, EventReport } from "../pipeline.ts";
+import { Metrics } from "./metrics.ts";
+
+// SPEC §9: skips are counted by reason, unknown enum values counted per field and value and
+// warned about once per value.
+
+const event = (over: Partial<EventReport>): EventReport => ({
+  topic: "user",
+  partition: 0,
+  offset: 0n,
+  eventType: "user.updated",
+  eventTs: "2026-01-01 00:00:00.000000",
+  outcome: { kind: "applied" },
+  unknownEnums: [],
+  ...over,
+});
+const report = (events: EventReport[]): BatchReport => ({
+  events,
+  rows: new Map([["users:upsert", 1]]),
+  seconds: 0.01,
+  committed: new Map(),
+});
+
+test("outcomes are counted by event type and reason; unknown enum values are warned about once", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  const story = [{ field: "post_type", value: "story" }];
+  const batch = [
+    event({ eventType: "user.merged", outcome: { kind: "skipped", reason: "unknown_type" } }),
+    event({ eventType: undefined, eventTs: undefined, outcome: { kind: "skipped", reason: "null_value" } }),
+    event({ eventType: "user.deleted", outcome: { kind: "skipped", reason: "no_row" } }),
+    event({ eventType: "user.updated", outcome: { kind: "skipped", reason: "stale" } }),
+    event({
+      eventType: undefined,
+      outcome: { kind: "rejected", error: new BadEventError("not_json", "value is not valid JSON") },
+    }),
+    event({ eventType: "post.created", unknownEnums: story }),
+  ];
+  metrics.observeBatch(report(batch));
+  metrics.observeBatch(report([event({ eventType: "post.created", unknownEnums: story })]));
+  const text = await metrics.registry.metrics();
+  for (const series of [
+    'analytics_events_total{event_type="user.merged",outcome="skipped_unknown_type"} 1',
+    'analytics_events_total{event_type="unparsed",outcome="skipped_null_value"} 1',
+    'analytics_events_total{event_type="user.deleted",outcome="skipped_no_row"} 1',
+    'analytics_events_total{event_type="user.updated",outcome="skipped_stale"} 1',
+    'analytics_events_total{event_type="unparsed",outcome="rejected"} 1',
+    'analytics_events_total{event_type="post.created",outcome="applied"} 2',
+    'analytics_dead_letters_total{reason="not_json"} 1',
+    'analytics_unknown_enum_values_total{field="post_type",value="story"} 2',
+    'analytics_rows_total{table="users",operation="upsert"} 2',
+  ]) {
+    assert.ok(text.includes(series), `missing: ${series}`);
+  }
+  const warnings = lines.filter((l) => String(l.msg).includes('new post_type value "story"'));
+  assert.equal(warnings.length, 1, "one warning per new value, however often it is seen");
+});
