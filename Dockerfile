@@ -20,7 +20,7 @@ COPY bin/ ./bin/
 # The files stay root-owned (read-only for the service); the process runs unprivileged.
 USER node
 
-# Prometheus metrics (to come).
+# /metrics, /healthz and /readyz (METRICS_PORT).
 EXPOSE 9464
 
 ENTRYPOINT ["node", "bin/analytics-service.js"]

@@ -181,6 +181,18 @@ async function databaseCeiling(rows: Record<string, Record<string, unknown>[]>, 
   return { rows: total, rowsPerSecond: total / seconds };
 }
 
+/** Machine-wide CPU seconds since boot: busy (all but idle and iowait), idle, iowait, steal. */
+function machineCpu() {
+  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  return {
+    busy: (user + nice + system + irq + softirq) / 100,
+    idle: idle / 100,
+    iowait: iowait / 100,
+    steal: steal / 100,
+  };
+}
+
 function procStats(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
@@ -208,11 +220,15 @@ async function committedAll(groupId: string): Promise<boolean> {
 export const SERVICE_NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"];
 
 /** Rows the service wrote (upserts, replaced children, updates, deletes), from its /metrics. */
-async function rowsWritten(port: number): Promise<number> {
+async function rowsWritten(port: number): Promise<{ total: number; detail: string }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let total = 0;
-  for (const m of text.matchAll(/^analytics_rows_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
-  return total;
+  const detail: string[] = [];
+  for (const m of text.matchAll(/^analytics_rows_total\{([^}]*)\} (\d+)/gm)) {
+    total += Number(m[2]);
+    detail.push(`${(m[1] ?? "").replace(/[a-z]+="([^"]*)",?/g, "$1 ").trim()}: ${m[2]}`);
+  }
+  return { total, detail: detail.join(", ") };
 }
 
 function startService(database: string, groupId: string, extra: Record<string, string> = {}) {
@@ -262,6 +278,7 @@ async function drain() {
 
     const groupId = `bench-svc-${tag}`;
     const started = performance.now();
+    const cpu0 = machineCpu();
     const child = startService(svcDb, groupId);
     const pid = child.pid as number;
     let peak = 0;
@@ -272,12 +289,20 @@ async function drain() {
       await new Promise((r) => setTimeout(r, 250));
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu1 = machineCpu();
     last = procStats(pid);
     peak = Math.max(peak, last.hwmMb);
-    const written = await rowsWritten(METRICS_PORT);
+    const { total: written, detail } = await rowsWritten(METRICS_PORT);
     child.kill("SIGTERM");
     await new Promise((r) => child.on("exit", r));
     log(`service drained ${sent} events in ${seconds.toFixed(1)} s`);
+    // Where the machine's cores went meanwhile: the service, everything else (the database, the
+    // broker, this driver), idle, waiting on the disk, taken by the hypervisor.
+    const busy = cpu1.busy - cpu0.busy;
+    log(
+      `CPU during the drain: service ${last.cpuSeconds.toFixed(1)} s, everything else ${(busy - last.cpuSeconds).toFixed(1)} s, ` +
+        `idle ${(cpu1.idle - cpu0.idle).toFixed(1)} s, iowait ${(cpu1.iowait - cpu0.iowait).toFixed(1)} s, steal ${(cpu1.steal - cpu0.steal).toFixed(1)} s`,
+    );
 
     const conn = await adminConnection(svcDb);
     const check = await compareTables(conn, expected);
@@ -288,7 +313,7 @@ async function drain() {
     // Rows the service wrote per second (every upsert, child row, update, delete), against rows
     // per second of the bare loop writing the final state: both are what MySQL was asked to do.
     const rowsPerSecond = written / seconds;
-    log(`the service wrote ${written} rows (${rows} in the final state)`);
+    log(`the service wrote ${written} rows (${rows} in the final state): ${detail}`);
     return {
       events: sent,
       seconds: Number(seconds.toFixed(2)),

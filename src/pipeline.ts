@@ -1,7 +1,8 @@
 import type { Consumer, Message, MessagesStream, Producer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
 import { applyBatch } from "./apply/apply.ts";
-import { type Decoded, decode } from "./apply/decode.ts";
+import type { Decoded } from "./apply/decode.ts";
+import type { Decoder } from "./apply/decoder.ts";
 import type { Outcome } from "./apply/plan.ts";
 import type { RowCounts } from "./apply/store.ts";
 import { getOrCreate } from "./collections.ts";
@@ -22,13 +23,7 @@ type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 export type PipelineConfig = Pick<
   Config,
-  | "kafkaAutoOffsetReset"
-  | "kafkaDlqTopic"
-  | "batchMaxEvents"
-  | "batchLingerMs"
-  | "maxMessageBytes"
-  | "retryMaxBackoffMs"
-  | "mysqlPoolSize"
+  "kafkaAutoOffsetReset" | "kafkaDlqTopic" | "batchMaxEvents" | "batchLingerMs" | "retryMaxBackoffMs" | "mysqlPoolSize"
 >;
 
 /** What happened to one event, for metrics and tests. */
@@ -54,6 +49,8 @@ export interface BatchReport {
 export interface PipelineDeps {
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  /** Parse, validate and flatten (pure; inline or on a worker thread). */
+  decoder: Decoder;
   pool: Pool;
   log: Logger;
   config: PipelineConfig;
@@ -94,6 +91,7 @@ export class Pipeline {
     let next = this.#fetch(signal);
     while (!signal.aborted) {
       const fetched = await next;
+      if ("fatal" in fetched) throw fetched.fatal;
       if ("error" in fetched) {
         // A stream that failed is dead (the consumer is not): consume again from the committed offsets.
         await this.#closeStream();
@@ -124,13 +122,21 @@ export class Pipeline {
     log.debug("pipeline stopped");
   }
 
-  async #fetch(signal: AbortSignal): Promise<{ batch: KafkaMessage[]; decoded: Decoded[] } | { error: unknown }> {
+  /** A batch and its decoding; `error` is Kafka's (waited out), `fatal` the decoder's (a bug: the service stops). */
+  async #fetch(
+    signal: AbortSignal,
+  ): Promise<{ batch: KafkaMessage[]; decoded: Decoded[] } | { error: unknown } | { fatal: unknown }> {
+    let batch: KafkaMessage[];
     try {
       const reader = await this.#openStream();
-      const batch = await reader.next(this.#d.config.batchMaxEvents, this.#d.config.batchLingerMs, signal);
-      return { batch, decoded: batch.map((m) => decode(m.value, this.#d.config.maxMessageBytes)) };
+      batch = await reader.next(this.#d.config.batchMaxEvents, this.#d.config.batchLingerMs, signal);
     } catch (error) {
       return { error };
+    }
+    try {
+      return { batch, decoded: await this.#d.decoder.decode(batch.map((m) => m.value)) };
+    } catch (fatal) {
+      return { fatal };
     }
   }
 

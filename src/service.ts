@@ -1,5 +1,6 @@
 import { Admin, Consumer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
+import { inlineDecoder, workerDecoder } from "./apply/decoder.ts";
 import type { Config } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -125,8 +126,11 @@ export async function startService(
       `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
     );
 
+    const decoder = config.decodeThread ? workerDecoder(config.maxMessageBytes) : inlineDecoder(config.maxMessageBytes);
+    closers.push(() => decoder.close());
     const pipeline = new Pipeline({
       consumer,
+      decoder,
       producer,
       pool: pool as Pool,
       log,

@@ -57,13 +57,24 @@ export interface DeleteOp extends OpBase {
 
 export type Op = UpsertOp | PatchOp | DeleteOp;
 
+const TABLES = new Map<string, TableSpec>();
+
 export function defineTable<const C extends string>(
   name: string,
   key: C,
   columns: readonly C[],
   options: { unique?: readonly C[]; tombstones?: boolean } = {},
 ): TableSpec {
-  return { name, key, columns, unique: options.unique ?? [], tombstones: options.tombstones ?? false };
+  const table = { name, key, columns, unique: options.unique ?? [], tombstones: options.tombstones ?? false };
+  TABLES.set(name, table);
+  return table;
+}
+
+/** The table defined under `name`: Ops that crossed a thread boundary carry names, not specs. */
+export function tableNamed(name: string): TableSpec {
+  const table = TABLES.get(name);
+  if (!table) throw new Error(`no table named ${name} is defined`);
+  return table;
 }
 
 /** The columns an upsert replaces on an existing row: every column except `keep`. */

@@ -56,6 +56,11 @@ export const serviceDeclaration = {
     0,
     60000,
   ),
+  decodeThread: bool(
+    "DECODE_THREAD",
+    true,
+    "Parse and validate events on a second thread while the main one writes to MySQL; false keeps one thread.",
+  ),
   maxMessageBytes: int(
     "MAX_MESSAGE_BYTES",
     1048576,

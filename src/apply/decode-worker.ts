@@ -1,0 +1,10 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { decode } from "./decode.ts";
+import { type Packed, toWire, unpack } from "./decoder.ts";
+
+// The decode thread (decoder.ts): bytes in, plain Decoded values out.
+const { maxBytes } = workerData as { maxBytes: number };
+parentPort?.on("message", ({ id, packed }: { id: number; packed: Packed }) => {
+  const decoded = unpack(packed).map((v) => toWire(decode(v, maxBytes)));
+  parentPort?.postMessage({ id, decoded });
+});

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { fixture, loadFixtures } from "../../test/fixtures.ts";
+import { BadEventError } from "../errors.ts";
+import { type Decoded, decode } from "./decode.ts";
+import { DecoderFailedError, fromWire, inlineDecoder, pack, toWire, unpack, workerDecoder } from "./decoder.ts";
+
+const MAX = 1 << 20;
+
+/** One value of each kind the pipeline meets: every fixture, a bad field, bad JSON, an unknown type, a tombstone, an empty value. */
+function values(): (Buffer | null)[] {
+  const bad = fixture("user.created");
+  (bad.value.data as { profile: { display_name: string } }).profile.display_name = "x".repeat(101);
+  const unknown = fixture("user.created");
+  unknown.value.event_type = "user.teleported";
+  return [
+    ...loadFixtures().map((e) => Buffer.from(JSON.stringify(e.value))),
+    Buffer.from(JSON.stringify(bad.value)),
+    Buffer.from("{not json"),
+    Buffer.from(JSON.stringify(unknown.value)),
+    null,
+    Buffer.alloc(0),
+  ];
+}
+
+// A rejected event's error is compared by class, reason and message: the worker rebuilds it.
+function comparable(d: Decoded) {
+  if (d.op.kind !== "rejected") return d;
+  const { error } = d.op;
+  assert.ok(error instanceof BadEventError);
+  return { ...d, op: { kind: "rejected", reason: error.reason, message: error.message } };
+}
+
+describe("decoder", () => {
+  test("pack and unpack keep every value, empty and null ones included", () => {
+    const input = [Buffer.from("abc"), null, Buffer.alloc(0), undefined, Buffer.from("é\u0000z")];
+    const out = unpack(pack(input));
+    assert.deepEqual(
+      out.map((b) => (b === null ? null : b.toString())),
+      ["abc", null, "", null, "é\u0000z"],
+    );
+  });
+
+  test("toWire is structured-clone safe and fromWire restores table specs and errors", () => {
+    for (const value of values()) {
+      const direct = decode(value, MAX);
+      const travelled = fromWire(structuredClone(toWire(decode(value, MAX))));
+      assert.deepEqual(comparable(travelled), comparable(direct));
+      if ("table" in direct.op && "table" in travelled.op) assert.equal(travelled.op.table, direct.op.table);
+    }
+  });
+
+  describe("on a worker thread", () => {
+    const worker = workerDecoder(MAX);
+    after(() => worker.close());
+
+    test("decodes exactly as inline decoding does, in order", async () => {
+      const input = values();
+      const [viaWorker, inline] = await Promise.all([worker.decode(input), inlineDecoder(MAX).decode(input)]);
+      assert.equal(viaWorker.length, input.length);
+      assert.deepEqual(viaWorker.map(comparable), inline.map(comparable));
+    });
+
+    test("answers concurrent batches each with its own result", async () => {
+      const input = values();
+      const results = await Promise.all([worker.decode(input.slice(0, 3)), worker.decode(input.slice(3))]);
+      assert.deepEqual(
+        results.flat().map(comparable),
+        input.map((v) => comparable(decode(v, MAX))),
+      );
+    });
+  });
+
+  test("a worker that dies fails its batch and every later one with DecoderFailedError", async () => {
+    const dying = workerDecoder(MAX, new URL("../../test/workers/crashing-decode-worker.ts", import.meta.url));
+    try {
+      await assert.rejects(dying.decode(values()), (err: unknown) => {
+        assert.ok(err instanceof DecoderFailedError);
+        assert.match(err.message, /the decode worker failed: a bug in the decoder/);
+        return true;
+      });
+      await assert.rejects(dying.decode(values()), DecoderFailedError);
+    } finally {
+      await dying.close();
+    }
+  });
+
+  test("a closed decoder refuses work", async () => {
+    const closed = workerDecoder(MAX);
+    await closed.close();
+    await assert.rejects(closed.decode(values()), /the decoder is closed/);
+  });
+});

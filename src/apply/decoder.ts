@@ -1,0 +1,134 @@
+import { Worker } from "node:worker_threads";
+import { BadEventError } from "../errors.ts";
+import { type Decoded, decode } from "./decode.ts";
+import { type Op, tableNamed } from "./ops.ts";
+
+// Decoding (JSON parsing, validation, flattening) is most of the service's CPU per event and
+// needs nothing but the bytes. Inline, a batch's decode blocked the main thread while the
+// previous batch's statements waited on it; in a worker thread it runs on another core while
+// the main thread drives MySQL (docs/benchmarks.md). Only one batch is ever in the worker: the
+// pipeline's read-ahead, so memory stays bounded.
+
+export interface Decoder {
+  decode(values: readonly (Buffer | null | undefined)[]): Promise<Decoded[]>;
+  close(): Promise<void>;
+}
+
+export function inlineDecoder(maxBytes: number): Decoder {
+  return {
+    decode: async (values) => values.map((v) => decode(v, maxBytes)),
+    close: async () => {},
+  };
+}
+
+/** Thrown when the decode worker died: a bug, not bad input; the service stops. */
+export class DecoderFailedError extends Error {}
+
+// Structured clone copies plain data only: table specs travel as names and errors as their reason
+// and message, and are restored on arrival.
+type WireOutcome =
+  Exclude<Decoded["op"], Op> extends infer O
+    ? O extends { kind: "rejected" }
+      ? { kind: "rejected"; reason: BadEventError["reason"]; message: string }
+      : O
+    : never;
+type WireOp = Omit<Op, "table" | "children"> & {
+  table: string;
+  children?: Omit<NonNullable<Extract<Op, { kind: "upsert" }>["children"]>, "table"> & { table: string };
+};
+export type WireDecoded = Omit<Decoded, "op"> & { op: WireOp | WireOutcome };
+
+export function toWire(d: Decoded): WireDecoded {
+  const op = d.op;
+  if (!("table" in op)) {
+    if (op.kind !== "rejected") return d as WireDecoded;
+    return { ...d, op: { kind: "rejected", reason: op.error.reason, message: op.error.message } };
+  }
+  const children = op.kind === "upsert" && op.children ? { ...op.children, table: op.children.table.name } : undefined;
+  return { ...d, op: { ...op, table: op.table.name, ...(children ? { children } : {}) } as WireOp };
+}
+
+export function fromWire(w: WireDecoded): Decoded {
+  const op = w.op;
+  if (!("table" in op)) {
+    if (op.kind !== "rejected") return w as Decoded;
+    return { ...w, op: { kind: "rejected", error: new BadEventError(op.reason, op.message) } };
+  }
+  const restored = op as unknown as Op;
+  restored.table = tableNamed(op.table);
+  if (restored.kind === "upsert" && restored.children) {
+    restored.children.table = tableNamed(restored.children.table as unknown as string);
+  }
+  return w as unknown as Decoded;
+}
+
+/** The values of a batch in one transferable buffer: bytes plus each value's start and length (-1: null). */
+export function pack(values: readonly (Buffer | null | undefined)[]) {
+  let total = 0;
+  for (const v of values) total += v?.length ?? 0;
+  const bytes = new Uint8Array(total);
+  const starts = new Int32Array(values.length);
+  const lengths = new Int32Array(values.length);
+  let at = 0;
+  values.forEach((v, i) => {
+    starts[i] = at;
+    lengths[i] = v ? v.length : -1;
+    if (v) {
+      bytes.set(v, at);
+      at += v.length;
+    }
+  });
+  return { bytes, starts, lengths };
+}
+
+export type Packed = ReturnType<typeof pack>;
+
+export function unpack({ bytes, starts, lengths }: Packed): (Buffer | null)[] {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from(starts, (start, i) => {
+    const length = lengths[i] as number;
+    return length < 0 ? null : buffer.subarray(start, start + length);
+  });
+}
+
+const DECODE_WORKER = new URL("./decode-worker.ts", import.meta.url);
+
+/** `script` is the worker's code: decode-worker.ts, or a stand-in when a test needs the worker to die. */
+export function workerDecoder(maxBytes: number, script: URL = DECODE_WORKER): Decoder {
+  const worker = new Worker(script, { workerData: { maxBytes } });
+  let failure: Error | null = null;
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (d: Decoded[]) => void; reject: (e: Error) => void }>();
+  const fail = (err: Error) => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+  };
+  worker.on("message", ({ id, decoded }: { id: number; decoded: WireDecoded[] }) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    p?.resolve(decoded.map(fromWire));
+  });
+  worker.on("error", (err) => fail(new DecoderFailedError(`the decode worker failed: ${err.message}`)));
+  worker.on("exit", (code) => fail(new DecoderFailedError(`the decode worker exited (code ${code})`)));
+  // An idle worker must not keep the process alive; a busy one must.
+  worker.unref();
+  return {
+    decode(values) {
+      if (failure) return Promise.reject(failure);
+      if (values.length === 0) return Promise.resolve([]);
+      const id = nextId++;
+      const packed = pack(values);
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ id, packed }, [packed.bytes.buffer]);
+      });
+    },
+    async close() {
+      failure ??= new DecoderFailedError("the decoder is closed");
+      await worker.terminate();
+    },
+  };
+}
