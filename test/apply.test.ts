@@ -58,6 +58,39 @@ test("never backwards: an older event changes nothing, children included; equal 
   });
 });
 
+test("replacing variants keeps exactly the document's set; a kept variant is updated in place", async (t) => {
+  const { db, pool } = await setup(t);
+  const OTHER = "65a1f0c2e4b0a1b2c3d4e5f9";
+  const variants = () =>
+    db.query<{ product_id: string; variant_key: string; id: number; price_cents: number }>(
+      "SELECT product_id, variant_key, id, price_cents FROM product_variants ORDER BY product_id, variant_key",
+    );
+  const both = ["small-white", "large-blue"];
+  await applyBatch(
+    pool,
+    ops([
+      emit("product.created", PRODUCT, productDoc(both), { timestamp: at(1) }),
+      emit("product.created", OTHER, productDoc(both), { timestamp: at(1) }),
+    ]),
+  );
+  const before = await variants();
+  assert.equal(before.length, 4);
+  // One statement round for both products: PRODUCT keeps one variant (with a new price), OTHER loses all.
+  const cheaper = productDoc(["large-blue"]) as { variants: Record<string, { price_cents: number }> };
+  (cheaper.variants["large-blue"] as { price_cents: number }).price_cents = 1;
+  await applyBatch(
+    pool,
+    ops([
+      emit("product.updated", PRODUCT, cheaper as never, { timestamp: at(2) }),
+      emit("product.updated", OTHER, productDoc([]), { timestamp: at(2) }),
+    ]),
+  );
+  const kept = before.find((v) => v.product_id === PRODUCT && v.variant_key === "large-blue");
+  assert.deepEqual(await variants(), [
+    { product_id: PRODUCT, variant_key: "large-blue", id: kept?.id, price_cents: 1 },
+  ]);
+});
+
 test("a hard delete's tombstone stops older events; a newer restore brings the entity back", async (t) => {
   const { pool, state } = await setup(t);
   const created = emit("product.created", PRODUCT, productDoc(["small-white"]), { timestamp: at(1) });

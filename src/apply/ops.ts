@@ -18,7 +18,7 @@ export interface TableSpec {
 export interface Children {
   table: TableSpec;
   rows: Row[];
-  /** replace: the parent's child rows become exactly `rows`. merge: insert new, update `update` columns of existing. */
+  /** Both modes insert new rows and update the `update` columns of existing ones; replace also deletes the parent's other child rows. */
   mode: "replace" | "merge";
   /** Identifies a child within its parent (variant_key, item_id). */
   childKey: string;

@@ -5,6 +5,7 @@ import { defineTable } from "./ops.ts";
 import {
   chunks,
   deleteByKey,
+  deleteChildrenExcept,
   MAX_ROWS_PER_STATEMENT,
   selectOwners,
   selectTombstones,
@@ -45,6 +46,36 @@ describe("reads under lock", () => {
 });
 
 describe("writes", () => {
+  test("deleteChildrenExcept: the parents' children but the kept (parent, child key) pairs", () => {
+    const parts = defineTable("parts", "thing_id", ["thing_id", "part_key", "name"]);
+    assert.deepEqual(
+      deleteChildrenExcept(
+        parts,
+        "part_key",
+        ["a", "b"],
+        [
+          ["a", "k1"],
+          ["a", "k2"],
+        ],
+      ),
+      {
+        sql: "DELETE FROM `parts` WHERE `thing_id` IN (?) AND (`thing_id`, `part_key`) NOT IN (?)",
+        values: [
+          ["a", "b"],
+          [
+            ["a", "k1"],
+            ["a", "k2"],
+          ],
+        ],
+      },
+    );
+    // Nothing to keep: every child of the parents goes (an empty NOT IN () is not valid SQL).
+    assert.deepEqual(deleteChildrenExcept(parts, "part_key", ["a"], []), {
+      sql: "DELETE FROM `parts` WHERE `thing_id` IN (?)",
+      values: [["a"]],
+    });
+  });
+
   test("upsertRows: every table column in order, missing ones NULL, unknown keys ignored", () => {
     const s = upsertRows(
       things,

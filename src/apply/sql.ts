@@ -48,6 +48,21 @@ export function upsertRows(table: TableSpec, rows: Row[], update: readonly strin
   return { sql: `${head} ON DUPLICATE KEY UPDATE ${assignments}`, values: [tuples] };
 }
 
+/** Deletes the children of `parents` whose child key is not among `keep` (pairs of parent key, child key). */
+export function deleteChildrenExcept(
+  table: TableSpec,
+  childKey: string,
+  parents: string[],
+  keep: [string, string][],
+): Statement {
+  const where = `${id(table.key)} IN (?)`;
+  if (keep.length === 0) return { sql: `DELETE FROM ${id(table.name)} WHERE ${where}`, values: [parents] };
+  return {
+    sql: `DELETE FROM ${id(table.name)} WHERE ${where} AND (${id(table.key)}, ${id(childKey)}) NOT IN (?)`,
+    values: [parents, keep],
+  };
+}
+
 export function deleteByKey(table: TableSpec, ids: string[]): Statement {
   return { sql: `DELETE FROM ${id(table.name)} WHERE ${id(table.key)} IN (?)`, values: [ids] };
 }

@@ -4,6 +4,7 @@ import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./pla
 import {
   chunks,
   deleteByKey,
+  deleteChildrenExcept,
   type Statement,
   selectOwners,
   selectTombstones,
@@ -116,7 +117,21 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       const first = withChildren[0]?.children;
       if (!first) continue;
       if (first.mode === "replace") {
-        for (const part of chunks(withChildren.map((w) => w.id))) await exec(deleteByKey(first.table, part));
+        // Only the children the documents no longer hold are deleted; the rest are updated in
+        // place below: cheaper for InnoDB than deleting and re-inserting an unchanged set.
+        for (const part of chunks(withChildren)) {
+          const keep = part.flatMap((w) =>
+            (w.children?.rows ?? []).map((r) => [w.id, r[first.childKey]] as [string, string]),
+          );
+          await exec(
+            deleteChildrenExcept(
+              first.table,
+              first.childKey,
+              part.map((w) => w.id),
+              keep,
+            ),
+          );
+        }
       }
       const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
       for (const part of chunks(rows)) await exec(upsertRows(first.table, part, first.update));

@@ -4,7 +4,7 @@ import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain
 import { productRow, variantRows } from "../../../test/fixture-rows.ts";
 import { fixture } from "../../../test/fixtures.ts";
 import { products } from "./index.ts";
-import { productsTable, variantsTable } from "./sql.ts";
+import { productsTable, variantsTable, variantUpdateColumns } from "./sql.ts";
 
 const PRODUCT_ID = "65a1f0c2e4b0a1b2c3d4e5f8";
 const OTHER_ID = "0123456789abcdef01234567";
@@ -68,7 +68,7 @@ describe("product full-document events", () => {
         rows: [SMALL_WHITE, LARGE_BLUE],
         mode: "replace",
         childKey: "variant_key",
-        update: [],
+        update: variantUpdateColumns,
       },
     });
     assert.deepEqual(unknownEnums, []);

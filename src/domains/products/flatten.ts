@@ -5,7 +5,7 @@ import { datetime, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
-import { productsTable, productUpdateColumns, variantsTable } from "./sql.ts";
+import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumns } from "./sql.ts";
 
 // TypeBox drops length limits on record keys, so the variant key (variant_key VARCHAR(200)) is checked here.
 function checkVariantKey<V>(key: string, v: V): [string, V] {
@@ -67,6 +67,12 @@ export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[])
       updated_at: datetime(d.updated_at, "data.updated_at"),
       ...versionColumns(e),
     },
-    children: { table: variantsTable, rows: variants, mode: "replace", childKey: "variant_key", update: [] },
+    children: {
+      table: variantsTable,
+      rows: variants,
+      mode: "replace",
+      childKey: "variant_key",
+      update: variantUpdateColumns,
+    },
   };
 }
