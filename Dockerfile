@@ -3,8 +3,11 @@
 FROM node:24-slim
 
 ENV NODE_ENV=production
-# A bounded heap keeps memory flat whatever the backlog (docs/benchmarks.md).
-ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16"
+# A bounded heap and a malloc that gives large buffers back keep memory flat whatever the
+# backlog (docs/decisions.md, docs/benchmarks.md).
+ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16" \
+  MALLOC_ARENA_MAX=2 \
+  MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 
 # Dependencies first, so editing the sources does not invalidate this layer. --omit=dev

@@ -15,7 +15,7 @@ import { arch, cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Admin, Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
-import { loadConfig } from "../src/config/index.ts";
+import { loadConfig, serviceDeclaration } from "../src/config/index.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { TOPICS } from "../src/domains/registry.ts";
 import { emit } from "../src/events/emit.ts";
@@ -26,6 +26,7 @@ import { compareTables } from "../test/compare.ts";
 import { fixture } from "../test/fixtures.ts";
 import { adminConnection, groupCaughtUp, topicsReady } from "../test/helpers.ts";
 import { applyModel, emptyModel, modelRows, TABLES } from "../test/model.ts";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "./service-runtime.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -216,9 +217,6 @@ async function committedAll(groupId: string): Promise<boolean> {
   );
 }
 
-/** Flags the service runs with in production (package.json start, Dockerfile): a bounded heap. */
-export const SERVICE_NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"];
-
 /** Rows the service wrote (upserts, replaced children, updates, deletes), from its /metrics. */
 async function rowsWritten(port: number): Promise<{ total: number; detail: string }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -231,12 +229,23 @@ async function rowsWritten(port: number): Promise<{ total: number; detail: strin
   return { total, detail: detail.join(", ") };
 }
 
+function tuning(): Record<string, string> {
+  const set = Object.values(serviceDeclaration).flatMap((v) => {
+    const value = process.env[v.env];
+    return value === undefined ? [] : [[v.env, value] as const];
+  });
+  return Object.fromEntries(set);
+}
+
 function startService(database: string, groupId: string, extra: Record<string, string> = {}) {
   // BENCH_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
   const nodeOptions = (process.env.BENCH_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeOptions, "bin/analytics-service.js", "run"], {
     env: {
       PATH: process.env.PATH ?? "",
+      // Tuning variables set for the benchmark (DECODE_THREAD=false, BATCH_LINGER_MS=…) reach the service.
+      ...tuning(),
+      ...SERVICE_ENV,
       KAFKA_BOOTSTRAP_SERVERS: BROKER,
       KAFKA_GROUP_ID: groupId,
       KAFKA_TOPIC_PREFIX: prefix,

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../bench/service-runtime.ts";
 import type { Declaration } from "../src/config/declare.ts";
 import { loadConfig, serviceDeclaration } from "../src/config/index.ts";
 import { TOPICS } from "../src/domains/registry.ts";
@@ -367,6 +368,30 @@ describe("Dockerfile", () => {
   const instructions = parseDockerfile(readRepo("Dockerfile"));
   const all = (name: string) => instructions.filter((i) => i.instruction === name);
   const last = (name: string) => all(name).at(-1);
+
+  test("runs the service with the V8 flags and malloc settings of npm start and the benchmark", () => {
+    const env: Record<string, string> = {};
+    for (const i of all("ENV")) {
+      for (const m of i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g))
+        env[m[1] as string] = (m[2] as string).replace(/^"|"$/g, "");
+    }
+    const { NODE_OPTIONS, ...malloc } = env;
+    delete malloc.NODE_ENV;
+    assert.deepEqual(NODE_OPTIONS?.split(" "), SERVICE_NODE_FLAGS);
+    assert.deepEqual(malloc, SERVICE_ENV);
+
+    const start = JSON.parse(readRepo("package.json")).scripts.start as string;
+    const m = /^((?:\w+=\S+ )*)node (.*) src\/cli\.ts run$/.exec(start);
+    assert.ok(m, `unexpected start script: ${start}`);
+    const startEnv = Object.fromEntries(
+      (m[1] ?? "")
+        .trim()
+        .split(" ")
+        .map((kv) => kv.split("=")),
+    );
+    assert.deepEqual(startEnv, SERVICE_ENV);
+    assert.deepEqual(m[2]?.split(" "), SERVICE_NODE_FLAGS);
+  });
 
   test("is based on node:24-slim", () => {
     assert.equal(last("FROM")?.args.split(/\s+/)[0], "node:24-slim");

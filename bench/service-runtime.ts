@@ -1,0 +1,8 @@
+// How the service runs in production: package.json's start script and the Dockerfile set the
+// same (test/docker.test.ts holds them equal); the benchmark runs the service with them.
+
+/** A bounded V8 heap: without it V8 grows the heap lazily on a large machine (docs/decisions.md). */
+export const SERVICE_NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"];
+
+/** glibc malloc: few arenas, and buffers over 128 KiB always mapped, so freed ones go back to the system. */
+export const SERVICE_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
