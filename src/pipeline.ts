@@ -78,6 +78,8 @@ export class Pipeline {
   readonly #d: PipelineDeps;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
+  /** Set when events of a partition no longer owned were dropped: the stream is ahead of the commits. */
+  #streamAhead = false;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -115,6 +117,18 @@ export class Pipeline {
       } catch (err) {
         if (err instanceof AbandonedError) break;
         throw err;
+      }
+      if (this.#streamAhead) {
+        // The stream read past events this member dropped (their partition had moved away). Were
+        // that partition handed back, the client would go on from its own position, not from
+        // the committed offset (it resets only to a committed offset, and a fresh partition has
+        // none): the dropped events would be skipped. A new stream starts at the committed
+        // offsets; the read-ahead is discarded and read again.
+        this.#streamAhead = false;
+        await next;
+        await this.#closeStream();
+        log.info("consuming again from the committed offsets: partitions moved while their events were in hand");
+        next = this.#fetch(signal);
       }
     }
     await next; // settles (the signal ends its wait); what it read is read again after a restart
@@ -182,6 +196,7 @@ export class Pipeline {
         { partition: key, events: slices.get(key)?.messages.length },
         "dropped events of a partition no longer owned",
       );
+      this.#streamAhead = true;
       slices.delete(key);
     }
 
