@@ -32,15 +32,14 @@ export interface ServiceHooks {
 
 /**
  * Kafka fetch tuning: bounded buffers, so memory does not follow the backlog. A message keeps its
- * whole fetch response alive, so responses are small (1 MiB) and few messages wait in the stream
- * (`highWaterMark` 256): 45 MB less at peak than 4 MiB and 1,024, at the same throughput
- * (docs/benchmarks.md).
+ * whole fetch response alive, so responses are small (1 MiB): 40 MB less at peak than 4 MiB, at
+ * the same throughput (docs/decisions.md).
  */
 const CONSUME_TUNING = {
   maxWaitTime: 200,
   maxBytes: 1024 * 1024,
   maxBytesPerPartition: 1024 * 1024,
-  highWaterMark: 256,
+  highWaterMark: 1024,
 };
 
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
