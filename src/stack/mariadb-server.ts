@@ -18,6 +18,9 @@ const files = (s: PrivateServer) => ({
   log: join(s.dir, "server.log"),
   pid: join(s.dir, "server.pid"),
   socket: join(s.dir, "server.sock"),
+  // Its own temporary directory: two servers initialised at once in the shared /tmp once failed
+  // on each other's temporary tables.
+  tmp: join(s.dir, "tmp"),
 });
 
 function findBinary(names: string[]): string | null {
@@ -56,14 +59,14 @@ export async function startPrivateServer(s: PrivateServer): Promise<number> {
     );
   }
   const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+  mkdirSync(f.tmp, { recursive: true });
   if (!existsSync(join(f.data, "mysql"))) {
-    mkdirSync(s.dir, { recursive: true });
     const installer = findBinary(["mariadb-install-db", "mysql_install_db"]);
     if (installer === null) throw new StackError("mariadb-install-db is missing: install mariadb-server");
     const r = spawnSync(
       installer,
       ["--no-defaults", `--datadir=${f.data}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot],
-      { encoding: "utf8" },
+      { encoding: "utf8", env: { ...process.env, TMPDIR: f.tmp } },
     );
     if (r.status !== 0) throw new StackError(`initialising ${f.data} failed: ${(r.stderr || r.stdout).trim()}`);
   }
@@ -75,6 +78,7 @@ export async function startPrivateServer(s: PrivateServer): Promise<number> {
       `--port=${s.port}`,
       "--bind-address=127.0.0.1",
       `--socket=${f.socket}`,
+      `--tmpdir=${f.tmp}`,
       `--pid-file=${join(s.dir, "mariadbd.pid")}`,
       "--skip-name-resolve",
       "--character-set-server=utf8mb4",
