@@ -1,7 +1,7 @@
 import type { Row, UpsertOp } from "../../apply/ops.ts";
 import { BadEventError, BadEventReasons } from "../../errors.ts";
 import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, maybeDatetime } from "../../events/kit.ts";
+import { charCount, datetime, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
@@ -9,7 +9,7 @@ import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumn
 
 // TypeBox drops length limits on record keys, so the variant key (variant_key VARCHAR(200)) is checked here.
 function checkVariantKey<V>(key: string, v: V): [string, V] {
-  const length = [...key].length;
+  const length = charCount(key);
   if (length === 0 || length > 200) {
     throw new BadEventError(
       BadEventReasons.BAD_FIELD,

@@ -75,7 +75,9 @@ export const ProductDocument = Type.Object({
   published_at: Maybe(Timestamp()),
   created_at: Timestamp(),
   updated_at: Timestamp(),
-  variants: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Variant),
+  // Key limits here would be counted and then ignored (TypeBox does not apply them to record
+  // keys): the flatten step checks variant_key's 1–200 characters.
+  variants: Type.Record(Type.String(), Variant),
 });
 export type ProductDocument = Static<typeof ProductDocument>;
 
