@@ -78,8 +78,6 @@ export class Pipeline {
   readonly #d: PipelineDeps;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
-  /** Set when events of a partition no longer owned were dropped: the stream is ahead of the commits. */
-  #streamAhead = false;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -112,19 +110,19 @@ export class Pipeline {
       next = this.#fetch(signal);
       if (fetched.batch.length === 0) continue;
       log.debug({ events: fetched.batch.length }, "batch read");
+      let dropped: boolean;
       try {
-        await this.#process(fetched.batch, fetched.decoded, signal);
+        dropped = await this.#process(fetched.batch, fetched.decoded, signal);
       } catch (err) {
         if (err instanceof AbandonedError) break;
         throw err;
       }
-      if (this.#streamAhead) {
+      if (dropped) {
         // The stream read past events this member dropped (their partition had moved away). Were
         // that partition handed back, the client would go on from its own position, not from
         // the committed offset (it resets only to a committed offset, and a fresh partition has
         // none): the dropped events would be skipped. A new stream starts at the committed
         // offsets; the read-ahead is discarded and read again.
-        this.#streamAhead = false;
         await next;
         await this.#closeStream();
         log.info("consuming again from the committed offsets: partitions moved while their events were in hand");
@@ -180,7 +178,8 @@ export class Pipeline {
     }
   }
 
-  async #process(batch: KafkaMessage[], decodedBatch: Decoded[], signal: AbortSignal): Promise<void> {
+  /** Applies, dead-letters and commits a batch; true when it dropped events of partitions no longer owned. */
+  async #process(batch: KafkaMessage[], decodedBatch: Decoded[], signal: AbortSignal): Promise<boolean> {
     const { pool, config, log } = this.#d;
     const started = performance.now();
     const slices = new Map<string, { messages: KafkaMessage[]; decoded: Decoded[] }>();
@@ -190,13 +189,14 @@ export class Pipeline {
       slice.decoded.push(decodedBatch[i] as Decoded);
     });
     // Work for partitions this member no longer owns belongs to their new owner.
+    let dropped = false;
     for (const key of slices.keys()) {
       if (this.#owns(key)) continue;
       log.debug(
         { partition: key, events: slices.get(key)?.messages.length },
         "dropped events of a partition no longer owned",
       );
-      this.#streamAhead = true;
+      dropped = true;
       slices.delete(key);
     }
 
@@ -282,6 +282,7 @@ export class Pipeline {
       for (const e of events) log.debug({ ...e, offset: String(e.offset), outcome: e.outcome.kind }, "event");
     }
     if (abandoned) throw new AbandonedError();
+    return dropped;
   }
 
   #owns(key: string): boolean {
