@@ -270,7 +270,11 @@ test("every fixture lands exactly per SPEC through the real broker", async (t) =
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE()",
     );
     let dump = "";
-    for (const { t: table } of tables) dump += JSON.stringify(await db.query(`SELECT * FROM \`${table}\``));
+    // Not schema_migrations: it holds no event data, and its applied_at microseconds are random
+    // digits that can contain the 4-digit account_number_last4 (a run failed on "4821").
+    for (const { t: table } of tables) {
+      if (table !== "schema_migrations") dump += JSON.stringify(await db.query(`SELECT * FROM \`${table}\``));
+    }
     assert.ok(dump.includes("Noa Levi"), "the dump holds the data");
     for (const secret of secrets) {
       // The legal name is also the account holder's name: it is stored as the supplier's, legitimately.
