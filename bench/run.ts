@@ -1,11 +1,13 @@
-// npm run bench -- [--events N] [--partitions P] [--seed S] [--batch B] [--pool C] | [--steady R [--seconds S]]
+// npm run bench -- [--events N] [--partitions P] [--seed S] [--batch B] [--pool C] [--db-latency-ms L]
+//                  | [--steady R [--seconds S]]
 //
 // Drain: writes a seeded realistic stream into fresh topics, then measures on this machine
 //   1. the Kafka read ceiling: the same topics consumed without processing;
 //   2. the database ceiling: the final rows written by a minimal multi-row INSERT … ON DUPLICATE
 //      KEY UPDATE loop in large transactions, without Kafka;
 //   3. the service: a fresh group and database, from start until every offset is committed; then
-//      the tables are checked against the model of the stream.
+//      the tables are checked against the model of the stream. --db-latency-ms L delays the
+//      service's MySQL traffic by L ms each way (bench/latency-proxy.ts): a database on another host.
 // Steady: produces R events/s and reports freshness (produce → row visible) p50/p99.
 // The last line is one JSON object.
 import { spawn } from "node:child_process";
@@ -26,6 +28,7 @@ import { compareTables } from "../test/compare.ts";
 import { fixture } from "../test/fixtures.ts";
 import { adminConnection, groupCaughtUp, topicsReady } from "../test/helpers.ts";
 import { applyModel, emptyModel, modelRows, TABLES } from "../test/model.ts";
+import { startLatencyProxy } from "./latency-proxy.ts";
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "./service-runtime.ts";
 
 const { values: args } = parseArgs({
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     pool: { type: "string" },
     steady: { type: "string" },
     seconds: { type: "string", default: "60" },
+    "db-latency-ms": { type: "string", default: "0" },
   },
 });
 const stack = loadStackConfig();
@@ -44,6 +48,8 @@ const BROKER = `127.0.0.1:${stack.kafkaPort}`;
 const tag = randomBytes(4).toString("hex");
 const prefix = `bench-${tag}.`;
 const partitions = Number(args.partitions);
+// Each way, on the service's MySQL connections only: a database on another host.
+const dbLatencyMs = Number(args["db-latency-ms"]);
 const METRICS_PORT = 19464;
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 async function createDatabase(name: string) {
@@ -288,7 +294,9 @@ async function drain() {
     const groupId = `bench-svc-${tag}`;
     const started = performance.now();
     const cpu0 = machineCpu();
-    const child = startService(svcDb, groupId);
+    const proxy =
+      dbLatencyMs > 0 ? await startLatencyProxy({ host: "127.0.0.1", port: stack.mysqlPort }, dbLatencyMs) : null;
+    const child = startService(svcDb, groupId, proxy ? { MYSQL_PORT: String(proxy.port) } : {});
     const pid = child.pid as number;
     let peak = 0;
     let last = procStats(pid);
@@ -304,6 +312,7 @@ async function drain() {
     const { total: written, detail } = await rowsWritten(METRICS_PORT);
     child.kill("SIGTERM");
     await new Promise((r) => child.on("exit", r));
+    await proxy?.close();
     log(`service drained ${sent} events in ${seconds.toFixed(1)} s`);
     // Where the machine's cores went meanwhile: the service, everything else (the database, the
     // broker, this driver), idle, waiting on the disk, taken by the hypervisor.
