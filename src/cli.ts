@@ -102,10 +102,10 @@ async function run(config: Config): Promise<number> {
   let signals = 0;
   const onSignal = (name: string) => {
     if (++signals > 1) {
-      log.warn(`${name} again: exiting without finishing the batch in hand (it will be read again)`);
+      log.warn(`${name} again: exiting without finishing the batches in hand (they will be read again)`);
       process.exit(130);
     }
-    log.info(`${name}: finishing the batch in hand, committing, leaving the group`);
+    log.info(`${name}: finishing the batches being written, committing, leaving the group`);
     const force = setTimeout(() => {
       log.error(`shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting now`);
       process.exit(1);

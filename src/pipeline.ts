@@ -9,21 +9,30 @@ import { getOrCreate } from "./collections.ts";
 import type { Config } from "./config/index.ts";
 import type { UnknownEnumValue } from "./domains/domain.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
-import { BatchReader } from "./kafka/batch-reader.ts";
+import { BatchReader, partitionKey } from "./kafka/batch-reader.ts";
 import { type DeadLetter, sendDeadLetters } from "./kafka/dlq.ts";
 import type { Logger } from "./log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
 
-// The pipeline, top to bottom: fetch a batch → split it per partition → validate and flatten
-// each event (pure) → apply each partition's events in one transaction, partitions in parallel
-// → dead-letter what was rejected → commit, per partition, the offset after its last event.
-// An offset is committed only once everything before it is in MySQL or the dead-letter topic.
+// The pipeline, top to bottom: fetch a batch (the reader prefers partitions with no batch in
+// hand) → validate and flatten each event (pure, on the decode thread) → wait for the batches of
+// the same partitions handed out before it → apply each partition's events in one transaction,
+// partitions in parallel → dead-letter what was rejected → commit, per partition, the offset
+// after its last event. Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's
+// batch is decoded or written while another's waits on MySQL. An offset is committed only once
+// everything before it is in MySQL or the dead-letter topic.
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 export type PipelineConfig = Pick<
   Config,
-  "kafkaAutoOffsetReset" | "kafkaDlqTopic" | "batchMaxEvents" | "batchLingerMs" | "retryMaxBackoffMs" | "mysqlPoolSize"
+  | "kafkaAutoOffsetReset"
+  | "kafkaDlqTopic"
+  | "batchMaxEvents"
+  | "batchLingerMs"
+  | "retryMaxBackoffMs"
+  | "mysqlPoolSize"
+  | "batchesInFlight"
 >;
 
 /** What happened to one event, for metrics and tests. */
@@ -60,8 +69,6 @@ export interface PipelineDeps {
   onBatch?: (report: BatchReport) => void;
 }
 
-const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
-
 /** Deals partition slices into at most `n` groups of similar size, largest first. */
 export function groupSlices<T extends { messages: unknown[] }>(slices: [string, T][], n: number): [string, T][][] {
   const groups: [string, T][][] = Array.from({ length: Math.max(1, Math.min(n, slices.length)) }, () => []);
@@ -74,82 +81,136 @@ export function groupSlices<T extends { messages: unknown[] }>(slices: [string, 
   return groups.filter((g) => g.length > 0);
 }
 
+/**
+ * The reader buffers this many batches' worth of messages before it pauses the stream: room for
+ * several partitions, so a batch of one can be read while another's is written.
+ */
+const READER_BUFFER_BATCHES = 2;
+
 export class Pipeline {
   readonly #d: PipelineDeps;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
+  /** Batches handed out and not yet finished, per partition. */
+  readonly #claims = new Map<string, number>();
+  /** Each partition's newest batch: the partition's next batch is written after it. */
+  readonly #tails = new Map<string, Promise<void>>();
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Bumped when the stream must be reopened: batches read from the old one are not written. */
+  #generation = 0;
+  #reopen = false;
+  #stop: { error: unknown } | "abandoned" | null = null;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
   }
 
-  /** Consumes until `signal` fires; the batch in hand is finished (or abandoned while waiting out an outage). */
+  /**
+   * Consumes until `signal` fires. Up to `batchesInFlight` batches are in hand at once, each
+   * decoded, written and committed on its own; batches of one partition are written one after
+   * the other, in order. On shutdown the batches being written are finished (or abandoned while
+   * waiting out an outage); the others are read again after a restart.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this.#d;
     let failures = 0;
-    // Read-ahead: the next batch is fetched and decoded (CPU) while this one waits on MySQL.
-    let next = this.#fetch(signal);
-    while (!signal.aborted) {
-      const fetched = await next;
-      if ("fatal" in fetched) throw fetched.fatal;
-      if ("error" in fetched) {
-        // A stream that failed is dead (the consumer is not): consume again from the committed offsets.
-        await this.#closeStream();
-        if (signal.aborted) break;
-        this.#d.kafkaOutage.enter(fetched.error);
-        try {
-          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), signal);
-        } catch {
-          break; // shutdown while waiting for Kafka: nothing in hand to finish
-        }
-        next = this.#fetch(signal);
+    while (!signal.aborted && !this.#stop) {
+      if (this.#inFlight.size >= config.batchesInFlight) {
+        await Promise.race(this.#inFlight);
         continue;
       }
-      failures = 0;
-      this.#d.kafkaOutage.recover();
-      next = this.#fetch(signal);
-      if (fetched.batch.length === 0) continue;
-      log.debug({ events: fetched.batch.length }, "batch read");
-      let dropped: boolean;
-      try {
-        dropped = await this.#process(fetched.batch, fetched.decoded, signal);
-      } catch (err) {
-        if (err instanceof AbandonedError) break;
-        throw err;
-      }
-      if (dropped) {
-        // The stream read past events this member dropped (their partition had moved away). Were
+      if (this.#reopen) {
+        // The stream read past events a batch dropped (their partition had moved away). Were
         // that partition handed back, the client would go on from its own position, not from
         // the committed offset (it resets only to a committed offset, and a fresh partition has
         // none): the dropped events would be skipped. A new stream starts at the committed
-        // offsets; the read-ahead is discarded and read again.
-        await next;
+        // offsets once the batches in hand are finished.
+        await this.#settle();
         await this.#closeStream();
+        this.#reopen = false;
         log.info("consuming again from the committed offsets: partitions moved while their events were in hand");
-        next = this.#fetch(signal);
+        continue;
       }
+      let batch: KafkaMessage[];
+      try {
+        const reader = await this.#openStream();
+        batch = await reader.next(
+          config.batchMaxEvents,
+          config.batchLingerMs,
+          signal,
+          (key) => this.#claims.get(key) ?? 0,
+        );
+      } catch (error) {
+        // A stream that failed is dead (the consumer is not): consume again from the committed
+        // offsets, after the batches in hand have committed theirs.
+        await this.#settle();
+        await this.#closeStream();
+        if (signal.aborted || this.#stop) break;
+        this.#d.kafkaOutage.enter(error);
+        try {
+          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), signal);
+        } catch {
+          break; // shutdown while waiting for Kafka
+        }
+        continue;
+      }
+      if (batch.length === 0) continue;
+      failures = 0;
+      this.#d.kafkaOutage.recover();
+      log.debug({ events: batch.length }, "batch read");
+      this.#start(batch, signal);
     }
-    await next; // settles (the signal ends its wait); what it read is read again after a restart
+    await this.#settle();
     await this.#closeStream();
+    if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
   }
 
-  /** A batch and its decoding; `error` is Kafka's (waited out), `fatal` the decoder's (a bug: the service stops). */
-  async #fetch(
-    signal: AbortSignal,
-  ): Promise<{ batch: KafkaMessage[]; decoded: Decoded[] } | { error: unknown } | { fatal: unknown }> {
-    let batch: KafkaMessage[];
-    try {
-      const reader = await this.#openStream();
-      batch = await reader.next(this.#d.config.batchMaxEvents, this.#d.config.batchLingerMs, signal);
-    } catch (error) {
-      return { error };
+  /** Decodes the batch now (on the decode thread), writes it once its partitions' earlier batches are written. */
+  #start(batch: KafkaMessage[], signal: AbortSignal) {
+    const keys = [...new Set(batch.map((m) => partitionKey(m.topic, m.partition)))];
+    const before = keys.flatMap((key) => this.#tails.get(key) ?? []);
+    const generation = this.#generation;
+    const decoding = this.#d.decoder.decode(batch.map((m) => m.value));
+    const task: Promise<void> = (async () => {
+      await Promise.all(before);
+      const decoded = await decoding;
+      // Not written: the pipeline is stopping, or the stream is being reopened at the committed offsets.
+      if (signal.aborted || this.#stop || generation !== this.#generation) return;
+      if (await this.#process(batch, decoded, signal)) {
+        this.#generation++;
+        this.#reopen = true;
+        this.#reader?.interrupt();
+      }
+    })()
+      .catch((error: unknown) => {
+        // A decoder failure is a bug and any non-retryable database error stops the service;
+        // AbandonedError is shutdown during an outage. The first real failure is the one reported.
+        if (!(error instanceof AbandonedError)) {
+          if (this.#stop === null || this.#stop === "abandoned") this.#stop = { error };
+        } else this.#stop ??= "abandoned";
+        this.#reader?.interrupt();
+      })
+      .finally(() => {
+        for (const key of keys) {
+          const claims = (this.#claims.get(key) ?? 1) - 1;
+          if (claims > 0) this.#claims.set(key, claims);
+          else this.#claims.delete(key);
+          if (this.#tails.get(key) === task) this.#tails.delete(key);
+        }
+        this.#inFlight.delete(task);
+        this.#reader?.poke();
+      });
+    for (const key of keys) {
+      this.#claims.set(key, (this.#claims.get(key) ?? 0) + 1);
+      this.#tails.set(key, task);
     }
-    try {
-      return { batch, decoded: await this.#d.decoder.decode(batch.map((m) => m.value)) };
-    } catch (fatal) {
-      return { fatal };
-    }
+    this.#inFlight.add(task);
+  }
+
+  /** Waits for every batch in hand to finish. */
+  async #settle() {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
   async #openStream() {
@@ -162,7 +223,7 @@ export class Pipeline {
     // Failures surface through BatchReader.next; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
-    this.#reader = new BatchReader<KafkaMessage>(stream, this.#d.config.batchMaxEvents);
+    this.#reader = new BatchReader<KafkaMessage>(stream, READER_BUFFER_BATCHES * this.#d.config.batchMaxEvents);
     return this.#reader;
   }
 

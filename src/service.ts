@@ -21,7 +21,7 @@ import { Outage, retrying } from "./retry.ts";
 export interface RunningService {
   /** Resolves when the pipeline has stopped and every connection is closed. */
   done: Promise<void>;
-  /** Finishes the batch in hand, commits it, leaves the group and closes connections. */
+  /** Finishes the batches being written, commits them, leaves the group and closes connections. */
   stop(): Promise<void>;
 }
 

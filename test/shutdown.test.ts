@@ -14,7 +14,7 @@ import {
   waitFor,
 } from "./helpers.ts";
 
-// SIGTERM in the middle of a backlog: the batch in hand is finished and committed, the process
+// SIGTERM in the middle of a backlog: the batches being written are finished and committed, the process
 // leaves the group and exits 0 before SHUTDOWN_TIMEOUT_MS would force exit 1; a restart resumes.
 
 test("SIGTERM mid-backlog: exits 0, commits only what is in MySQL, a restart finishes the rest", async (t) => {

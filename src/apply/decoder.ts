@@ -6,8 +6,8 @@ import { type Op, tableNamed } from "./ops.ts";
 // Decoding (JSON parsing, validation, flattening) is most of the service's CPU per event and
 // needs nothing but the bytes. Inline, a batch's decode blocked the main thread while the
 // previous batch's statements waited on it; in a worker thread it runs on another core while
-// the main thread drives MySQL (docs/benchmarks.md). Only one batch is ever in the worker: the
-// pipeline's read-ahead, so memory stays bounded.
+// the main thread drives MySQL (docs/benchmarks.md). At most BATCHES_IN_FLIGHT batches are ever
+// in the worker's queue, so memory stays bounded.
 
 export interface Decoder {
   decode(values: readonly (Buffer | null | undefined)[]): Promise<Decoded[]>;

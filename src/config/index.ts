@@ -56,6 +56,13 @@ export const serviceDeclaration = {
     0,
     60000,
   ),
+  batchesInFlight: int(
+    "BATCHES_IN_FLIGHT",
+    3,
+    "Batches in hand at once: being decoded, waiting, or written side by side (one partition's in order).",
+    1,
+    64,
+  ),
   decodeThread: bool(
     "DECODE_THREAD",
     true,

@@ -1,26 +1,53 @@
 import type { Readable } from "node:stream";
 
-// The client has no batch API (NOTES.md): this groups its message stream by size and time.
-// Messages arrive in flowing mode into a bounded buffer; when it holds `highWater` messages the
-// stream is paused (no more fetches) until the pipeline has taken enough of them. Memory is
-// bounded by the buffer plus one fetch response, whatever the backlog.
+// The client has no batch API (NOTES.md): this groups its message stream into batches by
+// partition, size and time. Messages arrive in flowing mode into per-partition queues; when they
+// hold `highWater` messages in all, the stream is paused (no more fetches) until the pipeline has
+// taken enough of them. Memory is bounded by the queues plus one fetch response, whatever the
+// backlog.
+//
+// A batch is taken from the partitions with the fewest batches in the pipeline's hands (its
+// claims), so a partition still being written waits while another one is read: the pipeline
+// writes batches of different partitions side by side, each partition in order.
 
 export class StreamClosedError extends Error {}
 
-export class BatchReader<T> {
+export interface PartitionMessage {
+  topic: string;
+  partition: number;
+}
+
+export const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+interface Queue<T> {
+  messages: T[];
+  /** When the oldest message still queued arrived (ms): it must not wait more than the linger. */
+  since: number;
+}
+
+export class BatchReader<T extends PartitionMessage> {
   readonly #stream: Readable;
   readonly #highWater: number;
-  #queue: T[] = [];
+  readonly #queues = new Map<string, Queue<T>>();
+  #size = 0;
   #paused = false;
   #failure: Error | null = null;
+  #interrupted = false;
   #wake: (() => void) | null = null;
 
   constructor(stream: Readable, highWater: number) {
     this.#stream = stream;
     this.#highWater = highWater;
     stream.on("data", (m: T) => {
-      this.#queue.push(m);
-      if (!this.#paused && this.#queue.length >= this.#highWater) {
+      const key = partitionKey(m.topic, m.partition);
+      let queue = this.#queues.get(key);
+      if (!queue) {
+        queue = { messages: [], since: Date.now() };
+        this.#queues.set(key, queue);
+      }
+      queue.messages.push(m);
+      this.#size++;
+      if (!this.#paused && this.#size >= this.#highWater) {
         this.#paused = true;
         stream.pause();
       }
@@ -35,23 +62,85 @@ export class BatchReader<T> {
     stream.on("end", () => fail());
   }
 
+  /** Messages buffered, all partitions together. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Wakes a waiting `next` to look again: a claim was released. */
+  poke(): void {
+    this.#notify();
+  }
+
+  /** Makes the waiting (or next) call of `next` return [] at once: the pipeline must stop reading. */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#notify();
+  }
+
   /**
-   * Waits for the first message (or the signal), then for up to `lingerMs` more while fewer than
-   * `max` are buffered, and takes up to `max`. Returns [] when the signal fires first; throws when
-   * the stream has died and nothing is left to hand over.
+   * Takes up to `max` messages of the partitions with the fewest `claims`, in each partition's
+   * order. It returns once one such partition holds `max`, one has waited `lingerMs` since its
+   * oldest message arrived, or the buffer is full; due partitions come first, then the fullest
+   * (more events of one entity in a batch, fewer rows written). Returns [] when the signal fires
+   * first; throws when the stream has died and nothing is left to hand over.
    */
-  async next(max: number, lingerMs: number, signal: AbortSignal): Promise<T[]> {
-    while (this.#queue.length === 0) {
-      if (this.#failure) throw this.#failure;
+  async next(max: number, lingerMs: number, signal: AbortSignal, claims: (key: string) => number): Promise<T[]> {
+    for (;;) {
       if (signal.aborted) return [];
-      await this.#wait(Number.POSITIVE_INFINITY, signal);
+      if (this.#interrupted) {
+        this.#interrupted = false;
+        return [];
+      }
+      const now = Date.now();
+      const candidates = this.#candidates(claims);
+      if (candidates.length === 0) {
+        if (this.#failure) throw this.#failure;
+        await this.#wait(Number.POSITIVE_INFINITY, signal);
+        continue;
+      }
+      const dueAt = Math.min(...candidates.map(([, q]) => q.since + lingerMs));
+      const fullest = Math.max(...candidates.map(([, q]) => q.messages.length));
+      if (fullest >= max || dueAt <= now || this.#paused || this.#failure) {
+        return this.#take(candidates, max, lingerMs, now);
+      }
+      await this.#wait(dueAt - now, signal);
     }
-    const deadline = Date.now() + lingerMs;
-    while (this.#queue.length < max && !this.#failure && !signal.aborted && Date.now() < deadline) {
-      await this.#wait(deadline - Date.now(), signal);
+  }
+
+  #candidates(claims: (key: string) => number): [string, Queue<T>][] {
+    let least = Number.POSITIVE_INFINITY;
+    let candidates: [string, Queue<T>][] = [];
+    for (const entry of this.#queues) {
+      const claimed = claims(entry[0]);
+      if (claimed < least) {
+        least = claimed;
+        candidates = [];
+      }
+      if (claimed === least) candidates.push(entry);
     }
-    const batch = this.#queue.splice(0, max);
-    if (this.#paused && this.#queue.length <= this.#highWater / 2) {
+    return candidates;
+  }
+
+  #take(candidates: [string, Queue<T>][], max: number, lingerMs: number, now: number): T[] {
+    const due = (q: Queue<T>) => q.since + lingerMs <= now;
+    candidates.sort(([, a], [, b]) =>
+      due(a) !== due(b) ? (due(a) ? -1 : 1) : due(a) ? a.since - b.since : b.messages.length - a.messages.length,
+    );
+    const batch: T[] = [];
+    for (const [key, queue] of candidates) {
+      const room = max - batch.length;
+      if (room <= 0) break;
+      if (queue.messages.length <= room) {
+        for (const m of queue.messages) batch.push(m);
+        this.#queues.delete(key);
+      } else {
+        for (const m of queue.messages.splice(0, room)) batch.push(m);
+        queue.since = now;
+      }
+    }
+    this.#size -= batch.length;
+    if (this.#paused && this.#size <= this.#highWater / 2) {
       this.#paused = false;
       this.#stream.resume();
     }

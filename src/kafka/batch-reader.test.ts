@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { describe, test } from "node:test";
+import { BatchReader, partitionKey, StreamClosedError } from "./batch-reader.ts";
+
+// The reader on a real object stream (the client's message stream is one): what goes into which
+// batch, in which order, and when the stream is paused.
+
+interface M {
+  topic: string;
+  partition: number;
+  n: number;
+}
+
+const m = (partition: number, n: number): M => ({ topic: "t", partition, n });
+const ids = (batch: M[]) => batch.map((x) => `${x.partition}:${x.n}`);
+const none = () => 0;
+const LONG = 60_000; // a linger that never ends within a test: batches return on size, fullness or failure
+
+function reader(highWater = 100) {
+  const stream = new PassThrough({ objectMode: true, highWaterMark: 1000 });
+  return { stream, reader: new BatchReader<M>(stream, highWater) };
+}
+
+describe("BatchReader", () => {
+  test("a partition holding max messages is taken at once, in its order, before the others", async () => {
+    const { stream, reader: r } = reader();
+    for (const x of [m(0, 1), m(1, 1), m(1, 2), m(0, 2), m(1, 3)]) stream.write(x);
+    const batch = await r.next(3, LONG, new AbortController().signal, none);
+    assert.deepEqual(ids(batch), ["1:1", "1:2", "1:3"]);
+    assert.equal(r.size, 2);
+  });
+
+  test("a partition with a batch in hand waits while another partition has messages", async () => {
+    const { stream, reader: r } = reader();
+    for (const x of [m(0, 1), m(0, 2), m(0, 3), m(1, 1), m(1, 2)]) stream.write(x);
+    const claimed = new Set([partitionKey("t", 0)]);
+    const claims = (key: string) => (claimed.has(key) ? 1 : 0);
+    // Partition 0 is the fullest, but a batch of it is in hand.
+    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, claims)), ["1:1", "1:2"]);
+    // With nothing else buffered, the claimed partition's next messages are handed out (to be written after its batch).
+    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, claims)), ["0:1", "0:2"]);
+  });
+
+  test("after the linger, every due partition is taken, oldest first, up to max", async () => {
+    const { stream, reader: r } = reader();
+    stream.write(m(0, 1));
+    stream.write(m(1, 1));
+    stream.write(m(1, 2));
+    const started = Date.now();
+    const batch = await r.next(10, 30, new AbortController().signal, none);
+    assert.ok(Date.now() - started >= 25, "returned before the linger ended");
+    assert.deepEqual(ids(batch), ["0:1", "1:1", "1:2"]);
+    assert.equal(r.size, 0);
+  });
+
+  test("a partition taken in part keeps the rest in order for the next batch", async () => {
+    const { stream, reader: r } = reader();
+    for (let n = 1; n <= 5; n++) stream.write(m(0, n));
+    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, none)), ["0:1", "0:2"]);
+    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, none)), ["0:3", "0:4"]);
+    assert.equal(r.size, 1);
+  });
+
+  test("the stream is paused at highWater messages and resumed once half are taken", async () => {
+    const { stream, reader: r } = reader(4);
+    for (let n = 1; n <= 4; n++) stream.write(m(n % 2, n));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stream.isPaused(), true);
+    // A full buffer hands over what it holds without waiting for max or the linger.
+    const batch = await r.next(10, LONG, new AbortController().signal, none);
+    assert.equal(batch.length, 4);
+    assert.equal(stream.isPaused(), false);
+  });
+
+  test("buffered messages are handed over after the stream fails, then the failure is thrown", async () => {
+    const { stream, reader: r } = reader();
+    stream.write(m(0, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    stream.destroy(new Error("connection reset"));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(ids(await r.next(10, LONG, new AbortController().signal, none)), ["0:1"]);
+    await assert.rejects(r.next(10, LONG, new AbortController().signal, none), /connection reset/);
+  });
+
+  test("a stream that ends without an error fails the reader with StreamClosedError", async () => {
+    const { stream, reader: r } = reader();
+    stream.end();
+    await assert.rejects(r.next(10, LONG, new AbortController().signal, none), StreamClosedError);
+  });
+
+  test("interrupt and the signal end a waiting call with no messages", async () => {
+    const { reader: r } = reader();
+    const waiting = r.next(10, LONG, new AbortController().signal, none);
+    r.interrupt();
+    assert.deepEqual(await waiting, []);
+    const controller = new AbortController();
+    const aborted = r.next(10, LONG, controller.signal, none);
+    controller.abort();
+    assert.deepEqual(await aborted, []);
+  });
+
+  test("poke makes a waiting call look again at the claims", { timeout: 10_000 }, async () => {
+    const { stream, reader: r } = reader();
+    for (const x of [m(0, 1), m(0, 2), m(1, 1)]) stream.write(x);
+    let claimed = 1;
+    // Partition 0 is claimed; partition 1 alone is a candidate and holds less than max: the call
+    // waits (the linger is a minute) until the claim is released and it is told to look again.
+    const waiting = r.next(2, LONG, new AbortController().signal, (key) =>
+      key === partitionKey("t", 0) ? claimed : 0,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    claimed = 0;
+    r.poke();
+    assert.deepEqual(ids(await waiting), ["0:1", "0:2"]);
+  });
+});

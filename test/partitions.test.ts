@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { migrate } from "../src/db/migrate.ts";
+import { emit } from "../src/events/emit.ts";
+import { fixture } from "./fixtures.ts";
+import {
+  adminConnection,
+  caughtUp,
+  committedTotal,
+  produce,
+  testConfig,
+  testDatabase,
+  testPool,
+  testProducer,
+  testService,
+  testTopics,
+  waitFor,
+} from "./helpers.ts";
+
+// Batches of different partitions are written side by side (BATCHES_IN_FLIGHT): a partition
+// whose transaction waits on MySQL holds back only itself. Here the users table is locked, so
+// the user partition's batch waits; the product partition's batch is written and committed
+// meanwhile, and the user partition follows once the lock is gone.
+
+const hex = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
+const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
+const count = async (conn: Awaited<ReturnType<typeof adminConnection>>, table: string) => {
+  const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number((rows as { n: number }[])[0]?.n);
+};
+
+test("a partition waiting on a locked table does not hold back another partition", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await migrate(testPool(t, db));
+  // Users first: read first, they would hold up the products in a pipeline of one batch at a time.
+  await produce(await testProducer(t), topics.prefix, [
+    emit("user.created", hex(1, "b1"), doc("user.created") as never),
+    emit("user.created", hex(2, "b1"), doc("user.created") as never),
+    emit("product.created", hex(1, "b3"), doc("product.created") as never),
+    emit("product.created", hex(2, "b3"), doc("product.created") as never),
+  ]);
+
+  // A session holding LOCK TABLES reads only the tables it locked: products are read by another.
+  const locker = await adminConnection(db.name);
+  t.after(() => locker.end());
+  const reader = await adminConnection(db.name);
+  t.after(() => reader.end());
+  await locker.query("LOCK TABLES users WRITE");
+  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2", BATCHES_IN_FLIGHT: "3" });
+  await testService(t, config);
+
+  try {
+    await waitFor("the products written and committed while users are locked", async () => {
+      const committed = await committedTotal(config.kafkaGroupId, [`${topics.prefix}product`], 1);
+      return committed === 2n && (await count(reader, "products")) === 2;
+    });
+    assert.equal(await count(locker, "users"), 0, "the users batch went past the lock");
+    assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 0n);
+  } finally {
+    // Also when the test fails: the database is dropped after it, which the lock would hold up.
+    await locker.query("UNLOCK TABLES");
+  }
+  await waitFor("every event committed", () => caughtUp(config.kafkaGroupId, sources, 1));
+  assert.equal(await count(reader, "users"), 2);
+  assert.equal(await count(reader, "products"), 2);
+});
