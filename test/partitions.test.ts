@@ -48,7 +48,7 @@ test("a partition waiting on a locked table does not hold back another partition
   const reader = await adminConnection(db.name);
   t.after(() => reader.end());
   await locker.query("LOCK TABLES users WRITE");
-  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2", BATCHES_IN_FLIGHT: "3" });
+  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
   await testService(t, config);
 
   try {

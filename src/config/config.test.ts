@@ -83,7 +83,7 @@ describe("defaults", () => {
         kafkaSessionTimeoutMs: 30000,
         batchMaxEvents: 1000,
         batchLingerMs: 20,
-        batchesInFlight: 3,
+        batchesInFlight: 2,
         maxMessageBytes: 1048576,
         retryMaxBackoffMs: 10000,
         logLevel: "info",

@@ -58,7 +58,7 @@ export const serviceDeclaration = {
   ),
   batchesInFlight: int(
     "BATCHES_IN_FLIGHT",
-    3,
+    2,
     "Batches in hand at once: being decoded, waiting, or written side by side (one partition's in order).",
     1,
     64,
