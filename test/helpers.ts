@@ -25,6 +25,8 @@ import { isPortOpen } from "../src/stack/process.ts";
 export const stack = loadStackConfig();
 export const BROKER = `127.0.0.1:${stack.kafkaPort}`;
 
+/** A 24-hex-digit id (an ObjectId's shape): `tag` followed by `n` in hex, so tests can tell their entities apart. */
+export const hexId = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
 export const randomName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`;
 
 /** An admin connection to the server or to one database: DATETIME(6) and BIGINT read as text. */

@@ -7,6 +7,7 @@ import {
   adminConnection,
   caughtUp,
   committedTotal,
+  hexId,
   produce,
   testConfig,
   testDatabase,
@@ -22,7 +23,6 @@ import {
 // the user partition's batch waits; the product partition's batch is written and committed
 // meanwhile, and the user partition follows once the lock is gone.
 
-const hex = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
 const count = async (conn: Awaited<ReturnType<typeof adminConnection>>, table: string) => {
   const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM ${table}`);
@@ -36,10 +36,10 @@ test("a partition waiting on a locked table does not hold back another partition
   await migrate(testPool(t, db));
   // Users first: read first, they would hold up the products in a pipeline of one batch at a time.
   await produce(await testProducer(t), topics.prefix, [
-    emit("user.created", hex(1, "b1"), doc("user.created") as never),
-    emit("user.created", hex(2, "b1"), doc("user.created") as never),
-    emit("product.created", hex(1, "b3"), doc("product.created") as never),
-    emit("product.created", hex(2, "b3"), doc("product.created") as never),
+    emit("user.created", hexId(1, "b1"), doc("user.created") as never),
+    emit("user.created", hexId(2, "b1"), doc("user.created") as never),
+    emit("product.created", hexId(1, "b3"), doc("product.created") as never),
+    emit("product.created", hexId(2, "b3"), doc("product.created") as never),
   ]);
 
   // A session holding LOCK TABLES reads only the tables it locked: products are read by another.

@@ -10,6 +10,7 @@ import {
   BROKER,
   capturingLogger,
   caughtUp,
+  hexId,
   produce,
   testConfig,
   testDatabase,
@@ -24,7 +25,6 @@ import {
 // to. The client resets a partition's position only to a committed offset, so the service reopens
 // its stream whenever it drops events of a partition it no longer owns (docs/decisions.md).
 
-const hex = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
 const TABLES = ["users", "suppliers", "products", "product_variants", "orders", "order_items", "posts"];
 const N = 10;
 
@@ -34,11 +34,11 @@ test("a partition handed back after its events were dropped is read again from i
   const sources = topics.all.filter((x) => x !== topics.dlq);
   const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
   const events = Array.from({ length: N }, (_, i) => [
-    emit("user.created", hex(i, "a1"), doc("user.created") as never),
-    emit("supplier.created", hex(i, "a2"), doc("supplier.created") as never),
-    emit("product.created", hex(i, "a3"), doc("product.created") as never),
-    emit("order.created", hex(i, "a4"), { ...doc("order.created"), order_number: `ORD-R-${i}` } as never),
-    emit("post.created", hex(i, "a5"), doc("post.created") as never),
+    emit("user.created", hexId(i, "a1"), doc("user.created") as never),
+    emit("supplier.created", hexId(i, "a2"), doc("supplier.created") as never),
+    emit("product.created", hexId(i, "a3"), doc("product.created") as never),
+    emit("order.created", hexId(i, "a4"), { ...doc("order.created"), order_number: `ORD-R-${i}` } as never),
+    emit("post.created", hexId(i, "a5"), doc("post.created") as never),
   ]).flat();
   await produce(await testProducer(t), topics.prefix, events);
   await migrate(testPool(t, db));

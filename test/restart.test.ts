@@ -5,6 +5,7 @@ import { fixture } from "./fixtures.ts";
 import {
   caughtUp,
   committedTotal,
+  hexId,
   produce,
   testConfig,
   testDatabase,
@@ -18,8 +19,6 @@ import {
 // its first write, and the committed offsets never run ahead of the rows; restart it, and every
 // event is there exactly once.
 
-const hex = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
-
 test("stopping right after a write loses nothing and doubles nothing", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t);
@@ -27,9 +26,9 @@ test("stopping right after a write loses nothing and doubles nothing", async (t)
   const userDoc = fixture("user.created").value.data as never;
   const orderDoc = fixture("order.created").value.data as Record<string, unknown>;
   const item = (orderDoc.items as Record<string, unknown>[])[0];
-  const users = Array.from({ length: 300 }, (_, i) => emit("user.created", hex(i, "aa"), userDoc));
+  const users = Array.from({ length: 300 }, (_, i) => emit("user.created", hexId(i, "aa"), userDoc));
   const orders = Array.from({ length: 50 }, (_, i) =>
-    emit("order.created", hex(i, "bb"), {
+    emit("order.created", hexId(i, "bb"), {
       ...orderDoc,
       order_number: `ORD-${i}`,
       items: [item, { ...item, item_id: "item-2" }],
