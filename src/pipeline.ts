@@ -96,9 +96,13 @@ export class Pipeline {
   /** Each partition's newest batch: the partition's next batch is written after it. */
   readonly #tails = new Map<string, Promise<void>>();
   readonly #inFlight = new Set<Promise<void>>();
-  /** Bumped when the stream must be reopened: batches read from the old one are not written. */
-  #generation = 0;
+  /** Numbers the streams opened; a batch carries the number of the stream it was read from. */
+  #streams = 0;
+  /** Batches read from this stream or an earlier one are not written: they are read again. */
+  #staleStreams = 0;
   #reopen = false;
+  /** Aborted on shutdown and on the first failure: nothing more is read or started. */
+  #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
 
   constructor(deps: PipelineDeps) {
@@ -113,8 +117,12 @@ export class Pipeline {
    */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this.#d;
+    const halt = this.#halt.signal;
+    const onAbort = () => this.#halt.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     let failures = 0;
-    while (!signal.aborted && !this.#stop) {
+    while (!halt.aborted) {
       if (this.#inFlight.size >= config.batchesInFlight) {
         await Promise.race(this.#inFlight);
         continue;
@@ -128,27 +136,30 @@ export class Pipeline {
         await this.#settle();
         await this.#closeStream();
         this.#reopen = false;
+        if (halt.aborted) break;
         log.info("consuming again from the committed offsets: partitions moved while their events were in hand");
         continue;
       }
       let batch: KafkaMessage[];
+      let stream: number;
       try {
         const reader = await this.#openStream();
+        stream = this.#streams;
         batch = await reader.next(
           config.batchMaxEvents,
           config.batchLingerMs,
-          signal,
+          halt,
           (key) => this.#claims.get(key) ?? 0,
         );
       } catch (error) {
         // A stream that failed is dead (the consumer is not): consume again from the committed
-        // offsets, after the batches in hand have committed theirs.
+        // offsets, once the batches in hand have committed theirs.
         await this.#settle();
         await this.#closeStream();
-        if (signal.aborted || this.#stop) break;
+        if (halt.aborted) break;
         this.#d.kafkaOutage.enter(error);
         try {
-          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), signal);
+          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), halt);
         } catch {
           break; // shutdown while waiting for Kafka
         }
@@ -158,49 +169,25 @@ export class Pipeline {
       failures = 0;
       this.#d.kafkaOutage.recover();
       log.debug({ events: batch.length }, "batch read");
-      this.#start(batch, signal);
+      this.#start(batch, stream);
     }
     await this.#settle();
     await this.#closeStream();
+    signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
   }
 
-  /** Decodes the batch now (on the decode thread), writes it once its partitions' earlier batches are written. */
-  #start(batch: KafkaMessage[], signal: AbortSignal) {
+  /** Hands a batch to the decode thread now; it is written once its partitions' earlier batches are. */
+  #start(batch: KafkaMessage[], stream: number) {
     const keys = [...new Set(batch.map((m) => partitionKey(m.topic, m.partition)))];
     const before = keys.flatMap((key) => this.#tails.get(key) ?? []);
-    const generation = this.#generation;
     const decoding = this.#d.decoder.decode(batch.map((m) => m.value));
-    const task: Promise<void> = (async () => {
-      await Promise.all(before);
-      const decoded = await decoding;
-      // Not written: the pipeline is stopping, or the stream is being reopened at the committed offsets.
-      if (signal.aborted || this.#stop || generation !== this.#generation) return;
-      if (await this.#process(batch, decoded, signal)) {
-        this.#generation++;
-        this.#reopen = true;
-        this.#reader?.interrupt();
-      }
-    })()
-      .catch((error: unknown) => {
-        // A decoder failure is a bug and any non-retryable database error stops the service;
-        // AbandonedError is shutdown during an outage. The first real failure is the one reported.
-        if (!(error instanceof AbandonedError)) {
-          if (this.#stop === null || this.#stop === "abandoned") this.#stop = { error };
-        } else this.#stop ??= "abandoned";
-        this.#reader?.interrupt();
-      })
-      .finally(() => {
-        for (const key of keys) {
-          const claims = (this.#claims.get(key) ?? 1) - 1;
-          if (claims > 0) this.#claims.set(key, claims);
-          else this.#claims.delete(key);
-          if (this.#tails.get(key) === task) this.#tails.delete(key);
-        }
-        this.#inFlight.delete(task);
-        this.#reader?.poke();
-      });
+    // `task` is the settled end of the chain: the next batch of these partitions waits for it,
+    // and it is what #tails and #inFlight hold (and compare) until it has cleaned up.
+    const task: Promise<void> = this.#write(batch, stream, before, decoding)
+      .catch((error: unknown) => this.#fail(error))
+      .finally(() => this.#release(keys, task));
     for (const key of keys) {
       this.#claims.set(key, (this.#claims.get(key) ?? 0) + 1);
       this.#tails.set(key, task);
@@ -208,13 +195,47 @@ export class Pipeline {
     this.#inFlight.add(task);
   }
 
+  async #write(batch: KafkaMessage[], stream: number, before: Promise<void>[], decoding: Promise<Decoded[]>) {
+    // Awaited together, so a decoding that fails while an earlier batch is written is handled at once.
+    const [, decoded] = await Promise.all([Promise.all(before), decoding]);
+    if (this.#halt.signal.aborted || stream <= this.#staleStreams) return; // read again later
+    if (await this.#process(batch, decoded, this.#halt.signal)) {
+      this.#staleStreams = stream;
+      this.#reopen = true;
+      this.#reader?.interrupt();
+    }
+  }
+
+  /**
+   * A decoder failure (a bug) or a database error that waiting can't fix stops the pipeline with
+   * that error; AbandonedError is shutdown while waiting out an outage. The first real failure is
+   * the one reported, and it halts the other batches (even one waiting out an outage).
+   */
+  #fail(error: unknown) {
+    if (error instanceof AbandonedError) this.#stop ??= "abandoned";
+    else if (this.#stop === null || this.#stop === "abandoned") this.#stop = { error };
+    this.#halt.abort();
+  }
+
+  #release(keys: string[], task: Promise<void>) {
+    for (const key of keys) {
+      const claims = (this.#claims.get(key) ?? 1) - 1;
+      if (claims > 0) this.#claims.set(key, claims);
+      else this.#claims.delete(key);
+      if (this.#tails.get(key) === task) this.#tails.delete(key);
+    }
+    this.#inFlight.delete(task);
+    this.#reader?.poke();
+  }
+
   /** Waits for every batch in hand to finish. */
   async #settle() {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
+  /** The reader of the open stream; a dead stream's reader throws its failure, and run() replaces it. */
   async #openStream() {
-    if (this.#reader && this.#stream && !this.#stream.destroyed && !this.#stream.closed) return this.#reader;
+    if (this.#reader) return this.#reader;
     const stream = await this.#d.consumer.consume({
       topics: [...this.#d.topics],
       mode: "committed",
@@ -223,6 +244,7 @@ export class Pipeline {
     // Failures surface through BatchReader.next; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
+    this.#streams++;
     this.#reader = new BatchReader<KafkaMessage>(stream, READER_BUFFER_BATCHES * this.#d.config.batchMaxEvents);
     return this.#reader;
   }

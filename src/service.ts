@@ -1,6 +1,6 @@
 import { Admin, Consumer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
-import { inlineDecoder, workerDecoder } from "./apply/decoder.ts";
+import { type Decoder, inlineDecoder, workerDecoder } from "./apply/decoder.ts";
 import type { Config } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -28,6 +28,8 @@ export interface RunningService {
 export interface ServiceHooks {
   onBatch?: (report: BatchReport) => void;
   onReady?: () => void;
+  /** Replaces the decoder DECODE_THREAD chooses: tests use one that fails on cue. */
+  decoder?: Decoder;
 }
 
 /**
@@ -134,7 +136,9 @@ export async function startService(
       `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
     );
 
-    const decoder = config.decodeThread ? workerDecoder(config.maxMessageBytes) : inlineDecoder(config.maxMessageBytes);
+    const decoder =
+      hooks.decoder ??
+      (config.decodeThread ? workerDecoder(config.maxMessageBytes) : inlineDecoder(config.maxMessageBytes));
     closers.push(() => decoder.close());
     const pipeline = new Pipeline({
       consumer,

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { type Decoder, DecoderFailedError, inlineDecoder } from "../src/apply/decoder.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { emit } from "../src/events/emit.ts";
+import { createLogger } from "../src/log.ts";
+import { startService } from "../src/service.ts";
 import { fixture } from "./fixtures.ts";
 import {
   adminConnection,
@@ -65,4 +68,44 @@ test("a partition waiting on a locked table does not hold back another partition
   await waitFor("every event committed", () => caughtUp(config.kafkaGroupId, sources, 1));
   assert.equal(await count(reader, "users"), 2);
   assert.equal(await count(reader, "products"), 2);
+});
+
+test("a decoder failure while the partition's previous batch is written stops the service with that error", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  await migrate(testPool(t, db));
+  await produce(
+    await testProducer(t),
+    topics.prefix,
+    [1, 2, 3, 4].map((n) => emit("user.created", hexId(n, "b5"), doc("user.created") as never)),
+  );
+  // The second batch's decoding fails while the first waits on the lock: the failure must stop
+  // the pipeline (not surface as an unhandled rejection), after the first batch is finished.
+  const inline = inlineDecoder(1 << 20);
+  let calls = 0;
+  const decoder: Decoder = {
+    decode: (values) =>
+      ++calls === 2 ? Promise.reject(new DecoderFailedError("the decoder failed on cue")) : inline.decode(values),
+    close: () => inline.close(),
+  };
+  const locker = await adminConnection(db.name);
+  t.after(() => locker.end());
+  const reader = await adminConnection(db.name);
+  t.after(() => reader.end());
+  await locker.query("LOCK TABLES users WRITE");
+  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
+  const service = await startService(config, createLogger("silent"), { decoder });
+  const stopped = service.done.then(
+    () => "stopped without an error",
+    (err: unknown) => err,
+  );
+  try {
+    await waitFor("the second batch handed to the decoder", async () => calls >= 2);
+  } finally {
+    await locker.query("UNLOCK TABLES");
+  }
+  const outcome = await stopped;
+  assert.ok(outcome instanceof DecoderFailedError, `the service ended with: ${String(outcome)}`);
+  assert.equal(await count(reader, "users"), 2, "the first batch was not finished");
+  assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 2n);
 });

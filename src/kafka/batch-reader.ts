@@ -83,7 +83,8 @@ export class BatchReader<T extends PartitionMessage> {
    * order. It returns once one such partition holds `max`, one has waited `lingerMs` since its
    * oldest message arrived, or the buffer is full; due partitions come first, then the fullest
    * (more events of one entity in a batch, fewer rows written). Returns [] when the signal fires
-   * first; throws when the stream has died and nothing is left to hand over.
+   * first or after `interrupt`; throws as soon as the stream has died: what it still buffers is
+   * dropped, to be read again from the committed offsets. One caller at a time (one waiter).
    */
   async next(max: number, lingerMs: number, signal: AbortSignal, claims: (key: string) => number): Promise<T[]> {
     for (;;) {
@@ -92,16 +93,16 @@ export class BatchReader<T extends PartitionMessage> {
         this.#interrupted = false;
         return [];
       }
+      if (this.#failure) throw this.#failure;
       const now = Date.now();
       const candidates = this.#candidates(claims);
       if (candidates.length === 0) {
-        if (this.#failure) throw this.#failure;
         await this.#wait(Number.POSITIVE_INFINITY, signal);
         continue;
       }
       const dueAt = Math.min(...candidates.map(([, q]) => q.since + lingerMs));
       const fullest = Math.max(...candidates.map(([, q]) => q.messages.length));
-      if (fullest >= max || dueAt <= now || this.#paused || this.#failure) {
+      if (fullest >= max || dueAt <= now || this.#paused) {
         return this.#take(candidates, max, lingerMs, now);
       }
       await this.#wait(dueAt - now, signal);
@@ -136,6 +137,7 @@ export class BatchReader<T extends PartitionMessage> {
         this.#queues.delete(key);
       } else {
         for (const m of queue.messages.splice(0, room)) batch.push(m);
+        // The rest may wait one linger more for company: a fuller batch coalesces more.
         queue.since = now;
       }
     }
