@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { type Decoder, DecoderFailedError, inlineDecoder } from "../src/apply/decoder.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { emit } from "../src/events/emit.ts";
@@ -32,6 +32,16 @@ const count = async (conn: Awaited<ReturnType<typeof adminConnection>>, table: s
   return Number((rows as { n: number }[])[0]?.n);
 };
 
+/** Locks the users table; `reader` is a second session, since one holding LOCK TABLES reads only what it locked. */
+async function lockUsers(t: TestContext, db: { name: string }) {
+  const locker = await adminConnection(db.name);
+  t.after(() => locker.end());
+  const reader = await adminConnection(db.name);
+  t.after(() => reader.end());
+  await locker.query("LOCK TABLES users WRITE");
+  return { locker, reader };
+}
+
 test("a partition waiting on a locked table does not hold back another partition", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
@@ -45,12 +55,7 @@ test("a partition waiting on a locked table does not hold back another partition
     emit("product.created", hexId(2, "b3"), doc("product.created") as never),
   ]);
 
-  // A session holding LOCK TABLES reads only the tables it locked: products are read by another.
-  const locker = await adminConnection(db.name);
-  t.after(() => locker.end());
-  const reader = await adminConnection(db.name);
-  t.after(() => reader.end());
-  await locker.query("LOCK TABLES users WRITE");
+  const { locker, reader } = await lockUsers(t, db);
   const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
   await testService(t, config);
 
@@ -88,11 +93,7 @@ test("a decoder failure while the partition's previous batch is written stops th
       ++calls === 2 ? Promise.reject(new DecoderFailedError("the decoder failed on cue")) : inline.decode(values),
     close: () => inline.close(),
   };
-  const locker = await adminConnection(db.name);
-  t.after(() => locker.end());
-  const reader = await adminConnection(db.name);
-  t.after(() => reader.end());
-  await locker.query("LOCK TABLES users WRITE");
+  const { locker, reader } = await lockUsers(t, db);
   const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
   const service = await startService(config, createLogger("silent"), { decoder });
   const stopped = service.done.then(
