@@ -1,19 +1,22 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { type Decoder, DecoderFailedError, inlineDecoder } from "../src/apply/decoder.ts";
+import type { Config } from "../src/config/index.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { emit } from "../src/events/emit.ts";
-import { createLogger } from "../src/log.ts";
-import { startService } from "../src/service.ts";
+import { createLogger, type Logger } from "../src/log.ts";
+import { type ServiceHooks, startService } from "../src/service.ts";
 import { fixture } from "./fixtures.ts";
 import {
   adminConnection,
+  capturingLogger,
   caughtUp,
   committedTotal,
   hexId,
   produce,
   testConfig,
   testDatabase,
+  testMariaServer,
   testPool,
   testProducer,
   testService,
@@ -22,9 +25,9 @@ import {
 } from "./helpers.ts";
 
 // Batches of different partitions are written side by side (BATCHES_IN_FLIGHT): a partition
-// whose transaction waits on MySQL holds back only itself. Here the users table is locked, so
-// the user partition's batch waits; the product partition's batch is written and committed
-// meanwhile, and the user partition follows once the lock is gone.
+// whose transaction waits on MySQL holds back only itself. And with several batches in hand, a
+// failure that must stop the service (here a decoder that fails on cue) stops it cleanly: after
+// the partition's batch being written, and without waiting for another batch's outage to end.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
 const count = async (conn: Awaited<ReturnType<typeof adminConnection>>, table: string) => {
@@ -40,6 +43,37 @@ async function lockUsers(t: TestContext, db: { name: string }) {
   t.after(() => reader.end());
   await locker.query("LOCK TABLES users WRITE");
   return { locker, reader };
+}
+
+/** An inline decoder that fails, as a dead decode thread would, on a batch holding `text`. */
+function decoderFailingOn(text: string): Decoder & { failed: boolean } {
+  const inline = inlineDecoder(1 << 20);
+  const decoder = {
+    failed: false,
+    decode(values: readonly (Buffer | null | undefined)[]) {
+      if (!values.some((v) => v?.includes(text))) return inline.decode(values);
+      decoder.failed = true;
+      return Promise.reject(new DecoderFailedError("the decoder failed on cue"));
+    },
+    close: () => inline.close(),
+  };
+  return decoder;
+}
+
+/** Starts the service; `ended()` says how it ended (undefined while it runs). Stopped after the test if still running. */
+async function startWatched(t: TestContext, config: Config, log: Logger, hooks: ServiceHooks) {
+  const service = await startService(config, log, hooks);
+  let ended: unknown;
+  const settled = service.done.then(
+    () => {
+      ended = "stopped without an error";
+    },
+    (err: unknown) => {
+      ended = err;
+    },
+  );
+  t.after(() => (ended === undefined ? service.stop() : undefined));
+  return { ended: () => ended, settled: () => settled.then(() => ended) };
 }
 
 test("a partition waiting on a locked table does not hold back another partition", async (t) => {
@@ -86,27 +120,51 @@ test("a decoder failure while the partition's previous batch is written stops th
   );
   // The second batch's decoding fails while the first waits on the lock: the failure must stop
   // the pipeline (not surface as an unhandled rejection), after the first batch is finished.
-  const inline = inlineDecoder(1 << 20);
-  let calls = 0;
-  const decoder: Decoder = {
-    decode: (values) =>
-      ++calls === 2 ? Promise.reject(new DecoderFailedError("the decoder failed on cue")) : inline.decode(values),
-    close: () => inline.close(),
-  };
+  const decoder = decoderFailingOn(hexId(3, "b5"));
   const { locker, reader } = await lockUsers(t, db);
   const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
-  const service = await startService(config, createLogger("silent"), { decoder });
-  const stopped = service.done.then(
-    () => "stopped without an error",
-    (err: unknown) => err,
-  );
+  const service = await startWatched(t, config, createLogger("silent"), { decoder });
   try {
-    await waitFor("the second batch handed to the decoder", async () => calls >= 2);
+    await waitFor("the second batch handed to the decoder", async () => decoder.failed);
   } finally {
     await locker.query("UNLOCK TABLES");
   }
-  const outcome = await stopped;
+  const outcome = await service.settled();
   assert.ok(outcome instanceof DecoderFailedError, `the service ended with: ${String(outcome)}`);
   assert.equal(await count(reader, "users"), 2, "the first batch was not finished");
   assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 2n);
+});
+
+test("a failure that stops the service stops another batch's wait for MySQL too", async (t) => {
+  const server = await testMariaServer(t);
+  const db = await testDatabase(t, server.port);
+  await db.conn.query("SET GLOBAL innodb_lock_wait_timeout = 1");
+  const topics = await testTopics(t, 1);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const producer = await testProducer(t);
+  const user = hexId(1, "b6");
+  const decoder = decoderFailingOn("product.created");
+  const config = testConfig(db, topics, { MYSQL_PORT: String(server.port), RETRY_MAX_BACKOFF_MS: "300" });
+  const { log, lines } = capturingLogger();
+  const service = await startWatched(t, config, log, { decoder });
+  await produce(producer, topics.prefix, [emit("user.created", user, doc("user.created") as never)]);
+  await waitFor("the user applied", () => caughtUp(config.kafkaGroupId, sources, 1));
+
+  // Another transaction holds the user's row: the update's batch waits out lock wait timeouts.
+  const holder = await adminConnection(db.name, server.port);
+  t.after(() => holder.end());
+  await holder.query("START TRANSACTION");
+  await holder.query("SELECT * FROM users WHERE user_id = ? FOR UPDATE", [user]);
+  await produce(producer, topics.prefix, [emit("user.updated", user, doc("user.created") as never)]);
+  const outages = () => lines.filter((l) => String(l.msg).startsWith("MySQL unavailable")).length;
+  await waitFor("the update waiting out the lock", async () => outages() > 0);
+
+  // A product's batch then fails to decode: the service stops with that error now, not once the lock is gone.
+  await produce(producer, topics.prefix, [emit("product.created", hexId(1, "b7"), doc("product.created") as never)]);
+  try {
+    await waitFor("the service stopped", async () => service.ended() !== undefined, 15000);
+    assert.ok(service.ended() instanceof DecoderFailedError, `the service ended with: ${String(service.ended())}`);
+  } finally {
+    await holder.query("ROLLBACK");
+  }
 });
