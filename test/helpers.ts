@@ -45,6 +45,12 @@ export function adminConnection(database?: string, port = stack.mysqlPort) {
   });
 }
 
+/** Rows in `table`, read on `conn` (a session holding LOCK TABLES reads only the tables it locked). */
+export async function rowCount(conn: mysql.Connection, table: string): Promise<number> {
+  const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
+  return Number((rows as { n: number | string }[])[0]?.n);
+}
+
 export interface TestDatabase {
   name: string;
   /** An admin connection to it, for assertions; closed after the test. */

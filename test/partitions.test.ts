@@ -14,6 +14,7 @@ import {
   committedTotal,
   hexId,
   produce,
+  rowCount,
   testConfig,
   testDatabase,
   testMariaServer,
@@ -30,10 +31,6 @@ import {
 // the partition's batch being written, and without waiting for another batch's outage to end.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
-const count = async (conn: Awaited<ReturnType<typeof adminConnection>>, table: string) => {
-  const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM ${table}`);
-  return Number((rows as { n: number }[])[0]?.n);
-};
 
 /** Locks the users table; `reader` is a second session, since one holding LOCK TABLES reads only what it locked. */
 async function lockUsers(t: TestContext, db: { name: string }) {
@@ -96,17 +93,17 @@ test("a partition waiting on a locked table does not hold back another partition
   try {
     await waitFor("the products written and committed while users are locked", async () => {
       const committed = await committedTotal(config.kafkaGroupId, [`${topics.prefix}product`], 1);
-      return committed === 2n && (await count(reader, "products")) === 2;
+      return committed === 2n && (await rowCount(reader, "products")) === 2;
     });
-    assert.equal(await count(locker, "users"), 0, "the users batch went past the lock");
+    assert.equal(await rowCount(locker, "users"), 0, "the users batch went past the lock");
     assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 0n);
   } finally {
     // Also when the test fails: the database is dropped after it, which the lock would hold up.
     await locker.query("UNLOCK TABLES");
   }
   await waitFor("every event committed", () => caughtUp(config.kafkaGroupId, sources, 1));
-  assert.equal(await count(reader, "users"), 2);
-  assert.equal(await count(reader, "products"), 2);
+  assert.equal(await rowCount(reader, "users"), 2);
+  assert.equal(await rowCount(reader, "products"), 2);
 });
 
 test("a decoder failure while the partition's previous batch is written stops the service with that error", async (t) => {
@@ -131,7 +128,7 @@ test("a decoder failure while the partition's previous batch is written stops th
   }
   const outcome = await service.settled();
   assert.ok(outcome instanceof DecoderFailedError, `the service ended with: ${String(outcome)}`);
-  assert.equal(await count(reader, "users"), 2, "the first batch was not finished");
+  assert.equal(await rowCount(reader, "users"), 2, "the first batch was not finished");
   assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 2n);
 });
 
