@@ -10,6 +10,7 @@ import type { Config } from "./config/index.ts";
 import type { UnknownEnumValue } from "./domains/domain.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import { BatchReader, partitionKey } from "./kafka/batch-reader.ts";
+import { OffsetCommitter } from "./kafka/committer.ts";
 import { type DeadLetter, sendDeadLetters } from "./kafka/dlq.ts";
 import type { Logger } from "./log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
@@ -17,10 +18,11 @@ import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from
 // The pipeline, top to bottom: fetch a batch (the reader prefers partitions with no batch in
 // hand) → validate and flatten each event (pure, on the decode thread) → wait for the batches of
 // the same partitions handed out before it → apply each partition's events in one transaction,
-// partitions in parallel → dead-letter what was rejected → commit, per partition, the offset
-// after its last event. Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's
-// batch is decoded or written while another's waits on MySQL. An offset is committed only once
-// everything before it is in MySQL or the dead-letter topic.
+// partitions in parallel → dead-letter what was rejected → mark, per partition, the offset after
+// its last event for the committer, which commits off the write path. Up to BATCHES_IN_FLIGHT
+// batches are in hand at once, so one partition's batch is decoded or written while another's
+// waits on MySQL. An offset is marked only once everything before it is in MySQL or the
+// dead-letter topic.
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
@@ -51,8 +53,6 @@ export interface BatchReport {
   events: EventReport[];
   rows: RowCounts;
   seconds: number;
-  /** Partition key → next offset committed. */
-  committed: Map<string, bigint>;
 }
 
 export interface PipelineDeps {
@@ -89,6 +89,7 @@ const READER_BUFFER_BATCHES = 2;
 
 export class Pipeline {
   readonly #d: PipelineDeps;
+  readonly #committer: OffsetCommitter;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
   /** Batches handed out and not yet finished, per partition. */
@@ -107,13 +108,18 @@ export class Pipeline {
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
+    this.#committer = new OffsetCommitter({
+      commit: (offsets) => deps.consumer.commit({ offsets }),
+      owns: (key) => this.#owns(key),
+      log: deps.log,
+    });
   }
 
   /**
    * Consumes until `signal` fires. Up to `batchesInFlight` batches are in hand at once, each
-   * decoded, written and committed on its own; batches of one partition are written one after
-   * the other, in order. On shutdown the batches being written are finished (or abandoned while
-   * waiting out an outage); the others are read again after a restart.
+   * decoded and written on its own; batches of one partition are written one after the other, in
+   * order. On shutdown the batches being written are finished (or abandoned while waiting out an
+   * outage) and the offsets they marked committed; the others are read again after a restart.
    */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this.#d;
@@ -228,9 +234,10 @@ export class Pipeline {
     this.#reader?.poke();
   }
 
-  /** Waits for every batch in hand to finish. */
+  /** Waits for every batch in hand to finish and for the offsets they marked to be committed. */
   async #settle() {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    await this.#committer.flush();
   }
 
   /** The reader of the open stream; a dead stream's reader throws its failure, and run() replaces it. */
@@ -359,8 +366,15 @@ export class Pipeline {
       abandoned = true;
     }
 
-    const committed = await this.#commit(done);
-    this.#d.onBatch?.({ events, rows, seconds: (performance.now() - started) / 1000, committed });
+    for (const [key, m] of done) {
+      this.#committer.mark(key, {
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset + 1n,
+        leaderEpoch: m.leaderEpoch,
+      });
+    }
+    this.#d.onBatch?.({ events, rows, seconds: (performance.now() - started) / 1000 });
     if (log.isLevelEnabled("debug")) {
       for (const e of events) log.debug({ ...e, offset: String(e.offset), outcome: e.outcome.kind }, "event");
     }
@@ -372,26 +386,5 @@ export class Pipeline {
     const assignments = this.#d.consumer.assignments;
     if (!assignments) return false;
     return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
-  }
-
-  /** Commits the offset after each finished partition's last event, for partitions still owned. */
-  async #commit(done: Map<string, KafkaMessage>): Promise<Map<string, bigint>> {
-    const committed = new Map<string, bigint>();
-    const offsets = [...done]
-      .filter(([key]) => this.#owns(key))
-      .map(([key, m]) => {
-        committed.set(key, m.offset + 1n);
-        return { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch };
-      });
-    if (offsets.length === 0) return committed;
-    try {
-      await this.#d.consumer.commit({ offsets });
-    } catch (err) {
-      // The group moved on (rebalance) or the coordinator is away: the new owner, or this member
-      // after rejoining, re-reads from the last committed offset and applies idempotently.
-      this.#d.log.warn({ err: messageOf(err) }, "offset commit failed; these events will be read again");
-      committed.clear();
-    }
-    return committed;
   }
 }

@@ -23,7 +23,6 @@ const report = (events: EventReport[]): BatchReport => ({
   events,
   rows: new Map([["users:upsert", 1]]),
   seconds: 0.01,
-  committed: new Map(),
 });
 
 test("outcomes are counted by event type and reason; unknown enum values are warned about once", async () => {
