@@ -268,7 +268,7 @@ export class Pipeline {
     }
   }
 
-  /** Applies, dead-letters and commits a batch; true when it dropped events of partitions no longer owned. */
+  /** Applies and dead-letters a batch and marks its offsets; true when it dropped events of partitions no longer owned. */
   async #process(batch: KafkaMessage[], decodedBatch: Decoded[], signal: AbortSignal): Promise<boolean> {
     const { pool, config, log } = this.#d;
     const started = performance.now();

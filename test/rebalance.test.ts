@@ -20,13 +20,13 @@ import {
   testTopics,
   waitFor,
 } from "./helpers.ts";
+import { TABLES } from "./model.ts";
 
 // A partition taken from the service while its events are in hand, and handed back before any
 // commit on it: the service must read it again from the start, not from where its stream had read
 // to. The client resets a partition's position only to a committed offset, so the service reopens
 // its stream whenever it drops events of a partition it no longer owns (docs/decisions.md).
 
-const TABLES = ["users", "suppliers", "products", "product_variants", "orders", "order_items", "posts"];
 const N = 10;
 
 test("a partition handed back after its events were dropped is read again from its last commit", async (t) => {

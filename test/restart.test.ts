@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { emit } from "../src/events/emit.ts";
+import { partitionKey } from "../src/kafka/batch-reader.ts";
 import { fixture } from "./fixtures.ts";
 import {
   caughtUp,
@@ -44,7 +45,7 @@ test("stopping right after a write loses nothing and doubles nothing", async (t)
   const first = await testService(t, config, {
     onBatch: (report) => {
       for (const e of report.events) {
-        const key = `${e.topic}:${e.partition}`;
+        const key = partitionKey(e.topic, e.partition);
         if (e.offset + 1n > (written.get(key) ?? 0n)) written.set(key, e.offset + 1n);
       }
       void first.stop();
