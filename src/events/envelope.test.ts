@@ -138,7 +138,7 @@ describe("a missing or malformed envelope field is bad_envelope naming the field
     ["timestamp", "yesterday", /ISO-8601/],
     ["timestamp", "2026-02-30T00:00:00+00:00", /ISO-8601/],
     ["timestamp", 1770802705],
-    ["timestamp", "x".repeat(65)],
+    ["timestamp", "x".repeat(65), /more than 64/],
     ["data", [], /object/],
     ["data", "{}"],
     ["data", 1],

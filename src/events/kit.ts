@@ -39,7 +39,7 @@ export const Text = () => Type.String();
 export const Int = (minimum = INT_MIN) => Type.Integer({ minimum, maximum: INT_MAX });
 export const Num = () => Type.Number();
 /** An ISO-8601 instant; converted (and checked) by `datetime()` during flattening. */
-export const Timestamp = () => Type.String({ maxLength: 64 });
+export const Timestamp = () => Str(64);
 export const ObjectId = () => Type.String({ pattern: "^[0-9a-fA-F]{24}$" });
 /** The field may be absent or null (`?` in SPEC §4). */
 export const Maybe = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));

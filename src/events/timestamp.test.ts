@@ -45,3 +45,31 @@ test("rejects what is not an instant DATETIME can hold", () => {
     assert.equal(toUtcDatetime6(bad), null, bad);
   }
 });
+
+test("calendar edges: leap years, and offsets that cross into or out of DATETIME's range", () => {
+  assert.equal(toUtcDatetime6("2000-02-29T12:00:00Z"), "2000-02-29 12:00:00.000000");
+  assert.equal(toUtcDatetime6("1900-02-29T12:00:00Z"), null);
+  assert.equal(toUtcDatetime6("2026-04-31T12:00:00Z"), null);
+  assert.equal(toUtcDatetime6("0999-12-31T23:30:00-01:00"), "1000-01-01 00:30:00.000000");
+  assert.equal(toUtcDatetime6("1000-01-01T00:30:00+01:00"), null);
+  assert.equal(toUtcDatetime6("9999-12-31T23:30:00-01:00"), null);
+  assert.equal(toUtcDatetime6("0050-06-01T00:00:00+01:00"), null);
+  assert.equal(toUtcDatetime6("2026-02-11t09:38:25-00:00"), "2026-02-11 09:38:25.000000");
+});
+
+test("rejects a malformed offset or anything after the instant", () => {
+  for (const bad of [
+    "2026-02-11T10:00:00+02",
+    "2026-02-11T10:00:00+2:00",
+    "2026-02-11T10:00:00+02:0",
+    "2026-02-11T10:00:00+02:60",
+    "2026-02-11T10:00:00ZZ",
+    "2026-02-11T10:00:00Z ",
+    "2026-02-11T10:00:00.123+00:00x",
+    "2026-02-11x10:00:00Z",
+    "2026/02/11T10:00:00Z",
+    "２026-02-11T10:00:00Z",
+  ]) {
+    assert.equal(toUtcDatetime6(bad), null, bad);
+  }
+});
