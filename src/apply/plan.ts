@@ -183,9 +183,10 @@ function addDelete(e: Entity, w: Extract<Write, { kind: "delete" }>) {
   if (e.writes.length === 0) e.writes.push(w);
 }
 
-const pick = (row: Row, columns: readonly string[]): Row => {
-  const out: Row = {};
-  for (const c of columns) if (c in row) out[c] = row[c] as Row[string];
+/** `base` with the `columns` that `top` has taken from `top`. One copy of `base`, the shape of which V8 keeps. */
+const overlay = (base: Row, top: Row, columns: readonly string[]): Row => {
+  const out: Row = { ...base };
+  for (const c of columns) if (c in top) out[c] = top[c] as Row[string];
   return out;
 };
 
@@ -200,7 +201,7 @@ export function mergeUpserts(
 ): Extract<Write, { kind: "upsert" }> {
   return {
     ...second,
-    row: { ...first.row, ...pick(second.row, second.update) },
+    row: overlay(first.row, second.row, second.update),
     children: mergeChildren(first.children, second.children),
   };
 }
@@ -210,7 +211,7 @@ function mergeChildren(first: Children | undefined, second: Children | undefined
   const rows = new Map(first.rows.map((r) => [r[first.childKey], r]));
   for (const r of second.rows) {
     const old = rows.get(r[second.childKey]);
-    rows.set(r[second.childKey], old ? { ...old, ...pick(r, second.update) } : r);
+    rows.set(r[second.childKey], old ? overlay(old, r, second.update) : r);
   }
   return { ...second, rows: [...rows.values()] };
 }
