@@ -87,6 +87,9 @@ export function groupSlices<T extends { messages: unknown[] }>(slices: [string, 
  */
 const READER_BUFFER_BATCHES = 2;
 
+/** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
+const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
+
 export class Pipeline {
   readonly #d: PipelineDeps;
   readonly #committer: OffsetCommitter;
@@ -111,6 +114,7 @@ export class Pipeline {
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
       owns: (key) => this.#owns(key),
+      retryDelayMs: (failures) => kafkaRetryMs(failures, deps.config.retryMaxBackoffMs),
       log: deps.log,
     });
   }
@@ -165,7 +169,7 @@ export class Pipeline {
         if (halt.aborted) break;
         this.#d.kafkaOutage.enter(error);
         try {
-          await abortableDelay(Math.max(100, backoffMs(failures++, config.retryMaxBackoffMs)), halt);
+          await abortableDelay(kafkaRetryMs(failures++, config.retryMaxBackoffMs), halt);
         } catch {
           break; // shutdown while waiting for Kafka
         }

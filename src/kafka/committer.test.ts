@@ -25,10 +25,14 @@ function committer(owned: (key: string) => boolean = () => true) {
         requests.push({ offsets, answer: (err) => (err ? reject(err) : resolve()) });
       }),
     owns: owned,
+    retryDelayMs: (failures) => 1000 * 2 ** failures,
     log: createLogger("warn", out),
   });
   return { c, requests, lines };
 }
+
+/** Lets the committer's promise callbacks run. */
+const settled = () => new Promise((r) => setImmediate(r));
 
 /** The offsets of a commit request as `partition@offset`; undefined when there is no such request. */
 const offsets = (r: { offsets: CommitOffset[] } | undefined) => r?.offsets.map((o) => `${o.partition}@${o.offset}`);
@@ -43,7 +47,7 @@ describe("OffsetCommitter", () => {
     c.mark("t:0", at(0, 30));
     assert.equal(requests.length, 1, "one commit in flight at a time");
     requests[0]?.answer();
-    await new Promise((r) => setImmediate(r));
+    await settled();
     assert.equal(requests.length, 2);
     assert.deepEqual(offsets(requests[0]), ["0@10"]);
     assert.deepEqual(offsets(requests[1]), ["0@30", "1@5"]);
@@ -58,7 +62,7 @@ describe("OffsetCommitter", () => {
       flushed = true;
     });
     requests[0]?.answer();
-    await new Promise((r) => setImmediate(r));
+    await settled();
     assert.equal(flushed, false, "the second commit is still in flight");
     assert.deepEqual(offsets(requests[1]), ["0@2"]);
     requests[1]?.answer();
@@ -78,18 +82,95 @@ describe("OffsetCommitter", () => {
     await c.flush();
   });
 
-  test("a failed commit is logged in one line and later marks are committed", async () => {
+  test("a failed commit is logged in one line and retried after the delay, with what was marked since", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
     const { c, requests, lines } = committer();
     c.mark("t:0", at(0, 3));
     c.mark("t:0", at(0, 4));
-    requests[0]?.answer(new Error("REBALANCE_IN_PROGRESS"));
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(offsets(requests[1]), ["0@4"]);
+    c.mark("t:1", at(1, 9));
+    requests[0]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await settled();
+    c.mark("t:2", at(2, 1));
+    assert.equal(requests.length, 1, "no new attempt before the delay, marks or not");
+    t.mock.timers.tick(999);
+    await settled();
+    assert.equal(requests.length, 1);
+    t.mock.timers.tick(1);
+    await settled();
+    assert.deepEqual(offsets(requests[1]), ["0@4", "1@9", "2@1"], "the failed 0@3 gave way to the newer 0@4");
     requests[1]?.answer();
     await c.flush();
     assert.equal(lines.length, 1);
-    const line = JSON.parse(lines[0] as string) as { msg: string; err: string };
-    assert.equal(line.msg, "offset commit failed; these events will be read again");
-    assert.equal(line.err, "REBALANCE_IN_PROGRESS");
+    const line = JSON.parse(lines[0] as string) as { msg: string; err: string; partitions: number };
+    assert.equal(line.msg, "offset commit failed; retrying (a restart before it succeeds reads these events again)");
+    assert.equal(line.err, "COORDINATOR_NOT_AVAILABLE");
+    assert.equal(line.partitions, 1);
+  });
+
+  test("retries back off while commits keep failing, and start again from the first delay after a success", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const { c, requests } = committer();
+    c.mark("t:0", at(0, 1));
+    for (const [attempt, delay] of [
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+    ] as const) {
+      requests[attempt - 1]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+      await settled();
+      t.mock.timers.tick(delay - 1);
+      await settled();
+      assert.equal(requests.length, attempt, `attempt ${attempt + 1} waits ${delay} ms`);
+      t.mock.timers.tick(1);
+      await settled();
+      assert.deepEqual(offsets(requests[attempt]), ["0@1"]);
+    }
+    requests[3]?.answer();
+    await settled();
+    c.mark("t:0", at(0, 2));
+    requests[4]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await settled();
+    t.mock.timers.tick(1000);
+    await settled();
+    assert.deepEqual(offsets(requests[5]), ["0@2"]);
+    requests[5]?.answer();
+    await c.flush();
+  });
+
+  test("a failed commit of a partition that has moved away is not retried", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const owned = new Set(["t:0", "t:1"]);
+    const { c, requests } = committer((key) => owned.has(key));
+    c.mark("t:0", at(0, 5));
+    c.mark("t:1", at(1, 6));
+    // The commit fails because of the rebalance that takes partition 1 away.
+    owned.delete("t:1");
+    requests[0]?.answer(new Error("REBALANCE_IN_PROGRESS"));
+    await settled();
+    t.mock.timers.tick(1000);
+    await settled();
+    assert.deepEqual(offsets(requests[1]), ["0@5"]);
+    requests[1]?.answer();
+    await c.flush();
+  });
+
+  test("flush tries a waiting retry at once, only once, and leaves no timer behind", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const { c, requests } = committer();
+    c.mark("t:0", at(0, 7));
+    requests[0]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await settled();
+    const flushing = c.flush();
+    await settled();
+    assert.deepEqual(offsets(requests[1]), ["0@7"], "tried without waiting for the delay");
+    requests[1]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await flushing;
+    t.mock.timers.tick(60_000);
+    await settled();
+    assert.equal(requests.length, 2, "no attempt after flush gave up");
+    c.mark("t:1", at(1, 1));
+    assert.deepEqual(offsets(requests[2]), ["0@7", "1@1"], "the next mark takes the failed offset along");
+    requests[2]?.answer();
+    await c.flush();
   });
 });

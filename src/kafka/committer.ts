@@ -6,8 +6,10 @@ import type { Logger } from "../log.ts";
 // its partitions' next offsets once its rows are in MySQL and its dead letters acknowledged, and
 // its partitions' next batches are written at once. One commit request is in flight at a time;
 // what is marked meanwhile goes into the next one, newest offset per partition. A commit that
-// fails (rebalance, coordinator moved) is logged: those events are read again and applied
-// idempotently. Committing later never loses an event, it only widens what a restart re-reads.
+// fails (coordinator moved or away) is logged and retried after a backoff, together with what was
+// marked since, so an idle group's committed offsets still catch up with its rows (lag monitors
+// read them). A partition that moved away is left to its new owner. Committing later never loses
+// an event, it only widens what a restart re-reads, idempotently.
 
 export type CommitOffset = CommitOptionsPartition;
 
@@ -15,6 +17,8 @@ export interface CommitterDeps {
   commit: (offsets: CommitOffset[]) => Promise<void>;
   /** Whether this member still owns the partition; a partition that moved is the new owner's to commit. */
   owns: (key: string) => boolean;
+  /** How long to wait before the next attempt after `failures` failed commits in a row. */
+  retryDelayMs: (failures: number) => number;
   log: Logger;
 }
 
@@ -22,6 +26,9 @@ export class OffsetCommitter {
   readonly #d: CommitterDeps;
   readonly #pending = new Map<string, CommitOffset>();
   #running: Promise<void> | null = null;
+  /** Set while waiting to retry a failed commit: marks wait for it rather than hammer a broker that failed. */
+  #retry: NodeJS.Timeout | null = null;
+  #failures = 0;
 
   constructor(deps: CommitterDeps) {
     this.#d = deps;
@@ -33,29 +40,63 @@ export class OffsetCommitter {
     this.#kick();
   }
 
-  /** Resolves once everything marked so far has been committed (or its commit has failed). */
+  /**
+   * Resolves once everything marked so far has been committed, or its commit has failed: a retry
+   * that is waiting is tried at once, and only once, so shutdown never hangs on a broker that is away.
+   */
   async flush(): Promise<void> {
+    while (this.#running) await this.#running;
+    if (this.#retry === null) return;
+    clearTimeout(this.#retry);
+    this.#retry = null;
+    await this.#attempt(false);
     while (this.#running) await this.#running;
   }
 
   #kick() {
-    if (this.#running || this.#pending.size === 0) return;
-    this.#running = this.#commitPending().finally(() => {
-      this.#running = null;
-      this.#kick();
-    });
+    if (this.#running || this.#retry || this.#pending.size === 0) return;
+    this.#attempt(true);
   }
 
-  async #commitPending() {
-    const offsets = [...this.#pending].filter(([key]) => this.#d.owns(key)).map(([, offset]) => offset);
+  #attempt(retryOnFailure: boolean): Promise<void> {
+    this.#running = this.#commitPending().then((committed) => {
+      this.#running = null;
+      if (committed) {
+        this.#failures = 0;
+        this.#kick();
+      } else if (retryOnFailure) {
+        this.#retry = setTimeout(
+          () => {
+            this.#retry = null;
+            this.#kick();
+          },
+          this.#d.retryDelayMs(this.#failures++),
+        );
+        // A retry alone must not keep a process that is done from exiting.
+        this.#retry.unref();
+      }
+    });
+    return this.#running;
+  }
+
+  /** Commits what is pending; false if the commit failed, its offsets back in pending unless overtaken. */
+  async #commitPending(): Promise<boolean> {
+    const batch = [...this.#pending].filter(([key]) => this.#d.owns(key));
     this.#pending.clear();
-    if (offsets.length === 0) return;
+    if (batch.length === 0) return true;
     try {
-      await this.#d.commit(offsets);
+      await this.#d.commit(batch.map(([, offset]) => offset));
+      return true;
     } catch (err) {
-      // The group moved on or the coordinator is away: the new owner, or this member after
-      // rejoining, re-reads from the last committed offset and applies idempotently.
-      this.#d.log.warn({ err: messageOf(err) }, "offset commit failed; these events will be read again");
+      // An offset marked meanwhile is newer and takes the failed one's place.
+      for (const [key, offset] of batch) {
+        if (!this.#pending.has(key) && this.#d.owns(key)) this.#pending.set(key, offset);
+      }
+      this.#d.log.warn(
+        { err: messageOf(err), partitions: batch.length },
+        "offset commit failed; retrying (a restart before it succeeds reads these events again)",
+      );
+      return false;
     }
   }
 }
