@@ -265,6 +265,10 @@ function startService(database: string, groupId: string, extra: Record<string, s
       LOG_LEVEL: "error",
       ...(args.batch ? { BATCH_MAX_EVENTS: args.batch } : {}),
       ...(args.pool ? { MYSQL_POOL_SIZE: args.pool } : {}),
+      // For bench/heap-sampling.ts, when it is preloaded through BENCH_NODE_OPTIONS.
+      ...Object.fromEntries(
+        ["HEAP_PROFILE_DIR", "HEAP_PROFILE_MS"].flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])),
+      ),
       ...extra,
     },
     stdio: ["ignore", "inherit", "inherit"],
