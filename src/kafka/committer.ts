@@ -94,7 +94,7 @@ export class OffsetCommitter {
       }
       this.#d.log.warn(
         { err: messageOf(err), partitions: batch.length },
-        "offset commit failed; retrying (a restart before it succeeds reads these events again)",
+        "offset commit failed; its offsets go with the next commit (a restart before then reads their events again)",
       );
       return false;
     }
