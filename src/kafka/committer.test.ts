@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { describe, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { createLogger } from "../log.ts";
 import { type CommitOffset, OffsetCommitter } from "./committer.ts";
 
@@ -33,6 +33,19 @@ function committer(owned: (key: string) => boolean = () => true) {
 
 /** Lets the committer's promise callbacks run. */
 const settled = () => new Promise((r) => setImmediate(r));
+
+/** Fails a commit request with `error`, then lets `ms` of mocked time pass. */
+async function failThenWait(
+  t: TestContext,
+  r: { answer: (err?: Error) => void } | undefined,
+  ms: number,
+  error = "COORDINATOR_NOT_AVAILABLE",
+) {
+  r?.answer(new Error(error));
+  await settled();
+  t.mock.timers.tick(ms);
+  await settled();
+}
 
 /** The offsets of a commit request as `partition@offset`; undefined when there is no such request. */
 const offsets = (r: { offsets: CommitOffset[] } | undefined) => r?.offsets.map((o) => `${o.partition}@${o.offset}`);
@@ -119,10 +132,7 @@ describe("OffsetCommitter", () => {
       [2, 2000],
       [3, 4000],
     ] as const) {
-      requests[attempt - 1]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
-      await settled();
-      t.mock.timers.tick(delay - 1);
-      await settled();
+      await failThenWait(t, requests[attempt - 1], delay - 1);
       assert.equal(requests.length, attempt, `attempt ${attempt + 1} waits ${delay} ms`);
       t.mock.timers.tick(1);
       await settled();
@@ -131,10 +141,7 @@ describe("OffsetCommitter", () => {
     requests[3]?.answer();
     await settled();
     c.mark("t:0", at(0, 2));
-    requests[4]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
-    await settled();
-    t.mock.timers.tick(1000);
-    await settled();
+    await failThenWait(t, requests[4], 1000);
     assert.deepEqual(offsets(requests[5]), ["0@2"]);
     requests[5]?.answer();
     await c.flush();
@@ -148,10 +155,7 @@ describe("OffsetCommitter", () => {
     c.mark("t:1", at(1, 6));
     // The commit fails because of the rebalance that takes partition 1 away.
     owned.delete("t:1");
-    requests[0]?.answer(new Error("REBALANCE_IN_PROGRESS"));
-    await settled();
-    t.mock.timers.tick(1000);
-    await settled();
+    await failThenWait(t, requests[0], 1000, "REBALANCE_IN_PROGRESS");
     assert.deepEqual(offsets(requests[1]), ["0@5"]);
     requests[1]?.answer();
     await c.flush();
@@ -166,10 +170,8 @@ describe("OffsetCommitter", () => {
     const flushing = c.flush();
     await settled();
     assert.deepEqual(offsets(requests[1]), ["0@7"], "tried without waiting for the delay");
-    requests[1]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await failThenWait(t, requests[1], 60_000);
     await flushing;
-    t.mock.timers.tick(60_000);
-    await settled();
     assert.equal(requests.length, 2, "no attempt after flush gave up");
     c.mark("t:1", at(1, 1));
     assert.deepEqual(offsets(requests[2]), ["0@7", "1@1"], "the next mark takes the failed offset along");
