@@ -26,7 +26,7 @@ import { loadStackConfig } from "../src/stack/config.ts";
 import { stackUp } from "../src/stack/index.ts";
 import { compareTables } from "../test/compare.ts";
 import { fixture } from "../test/fixtures.ts";
-import { adminConnection, groupCaughtUp, topicsReady } from "../test/helpers.ts";
+import { adminConnection, groupCaughtUp, hexId, topicsReady } from "../test/helpers.ts";
 import { applyModel, emptyModel, modelRows, TABLES } from "../test/model.ts";
 import { startLatencyProxy } from "./latency-proxy.ts";
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "./service-runtime.ts";
@@ -364,7 +364,7 @@ async function steady(rate: number, durationS: number) {
   const p = producer();
   try {
     const doc = fixture("user.created").value.data as Record<string, unknown>;
-    const ids = Array.from({ length: 1000 }, (_, i) => `ee${i.toString(16).padStart(22, "0")}`);
+    const ids = Array.from({ length: 1000 }, (_, i) => hexId(i, "ee"));
     const send = async (events: ReturnType<typeof emit>[]) =>
       p.send({
         messages: events.map((e) => ({

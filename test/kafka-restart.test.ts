@@ -11,7 +11,16 @@ import { type StackConfig, stackDeclaration } from "../src/stack/config.ts";
 import { ensureTopics, kafkaDown, kafkaUp } from "../src/stack/kafka.ts";
 import { isPortOpen } from "../src/stack/process.ts";
 import { fixture } from "./fixtures.ts";
-import { capturingLogger, caughtUp, produce, testConfig, testDatabase, testProducer, waitFor } from "./helpers.ts";
+import {
+  capturingLogger,
+  caughtUp,
+  hexId,
+  produce,
+  testConfig,
+  testDatabase,
+  testProducer,
+  waitFor,
+} from "./helpers.ts";
 
 // A broker of the test's own (own data folder and ports, so the shared one is never disturbed)
 // is stopped and started again under a running service: it reconnects, loses nothing, commits on.
@@ -49,7 +58,7 @@ test("a Kafka broker restart is survived: nothing lost, the service carries on",
   const doc = fixture("user.created").value.data as Record<string, unknown>;
   const wave = (version: number) =>
     Array.from({ length: 50 }, (_, i) =>
-      emit("user.updated", `ab${i.toString(16).padStart(22, "0")}`, { ...doc, version } as never, {
+      emit("user.updated", hexId(i, "ab"), { ...doc, version } as never, {
         timestamp: `2026-07-01T00:00:0${version}+00:00`,
       }),
     );

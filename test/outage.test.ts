@@ -8,6 +8,7 @@ import { fixture } from "./fixtures.ts";
 import {
   capturingLogger,
   caughtUp,
+  hexId,
   produce,
   stack,
   testConfig,
@@ -22,7 +23,7 @@ import {
 // and comes back. The service waits, logs each outage once, resumes, and loses nothing.
 
 const USERS = 100;
-const id = (i: number) => `cc${i.toString(16).padStart(22, "0")}`;
+const id = (i: number) => hexId(i, "cc");
 const wave = (version: number) =>
   Array.from({ length: USERS }, (_, i) =>
     emit("user.updated", id(i), { ...(fixture("user.created").value.data as object), version } as never, {

@@ -4,6 +4,7 @@ import { type EmittedEvent, emit } from "../src/events/emit.ts";
 import { fixture, loadFixtures } from "./fixtures.ts";
 import {
   caughtUp,
+  hexId,
   produce,
   runCli,
   testConfig,
@@ -19,7 +20,7 @@ import {
 // hand-counted world of users, suppliers, products, orders and posts go through the real broker
 // and the service; the report's numbers are then exactly the ones counted here.
 
-const oid = (n: number) => `66b0000000000000000000${n.toString(16).padStart(2, "0")}`;
+const oid = (n: number) => hexId(n, "66b0000000000000000000");
 const DAY = 86_400_000;
 /** The UTC day `n` days before today, as YYYY-MM-DD. */
 const dayAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString().slice(0, 10);

@@ -5,6 +5,7 @@ import { fixture } from "./fixtures.ts";
 import {
   caughtUp,
   committedTotal,
+  hexId,
   produce,
   spawnService,
   testDatabase,
@@ -22,9 +23,7 @@ test("SIGTERM mid-backlog: exits 0, commits only what is in MySQL, a restart fin
   const topics = await testTopics(t);
   const producer = await testProducer(t);
   const doc = fixture("user.created").value.data as never;
-  const events = Array.from({ length: 3000 }, (_, i) =>
-    emit("user.created", `dd${i.toString(16).padStart(22, "0")}`, doc),
-  );
+  const events = Array.from({ length: 3000 }, (_, i) => emit("user.created", hexId(i, "dd"), doc));
   await produce(producer, topics.prefix, events);
   const env = testEnv(db, topics, { BATCH_MAX_EVENTS: "50", SHUTDOWN_TIMEOUT_MS: "10000" });
   const sources = topics.all.filter((x) => x !== topics.dlq);

@@ -27,8 +27,13 @@ test("takes a value without an offset as UTC", () => {
   assert.equal(toUtcDatetime6("2026-02-11 09:38:25.25"), "2026-02-11 09:38:25.250000");
 });
 
+/** Each of `values` converts to null. */
+function assertRejected(values: string[]) {
+  for (const bad of values) assert.equal(toUtcDatetime6(bad), null, bad);
+}
+
 test("rejects what is not an instant DATETIME can hold", () => {
-  for (const bad of [
+  assertRejected([
     "",
     "yesterday",
     "2026-02-30T00:00:00Z",
@@ -41,9 +46,7 @@ test("rejects what is not an instant DATETIME can hold", () => {
     "0999-12-31T23:59:59Z",
     "2026-02-11",
     " 2026-02-11T10:00:00Z",
-  ]) {
-    assert.equal(toUtcDatetime6(bad), null, bad);
-  }
+  ]);
 });
 
 test("calendar edges: leap years, and offsets that cross into or out of DATETIME's range", () => {
@@ -58,7 +61,7 @@ test("calendar edges: leap years, and offsets that cross into or out of DATETIME
 });
 
 test("rejects a malformed offset or anything after the instant", () => {
-  for (const bad of [
+  assertRejected([
     "2026-02-11T10:00:00+02",
     "2026-02-11T10:00:00+2:00",
     "2026-02-11T10:00:00+02:0",
@@ -69,7 +72,5 @@ test("rejects a malformed offset or anything after the instant", () => {
     "2026-02-11x10:00:00Z",
     "2026/02/11T10:00:00Z",
     "２026-02-11T10:00:00Z",
-  ]) {
-    assert.equal(toUtcDatetime6(bad), null, bad);
-  }
+  ]);
 });
