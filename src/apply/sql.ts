@@ -12,6 +12,13 @@ export interface Statement {
 export const TOMBSTONES_TABLE = "entity_tombstones";
 /** Rows per multi-row statement: far below max_allowed_packet with the widest rows. */
 export const MAX_ROWS_PER_STATEMENT = 500;
+/**
+ * Parents per child-row DELETE. Its `IN` list is on a non-unique index; from 200 values on
+ * (`eq_range_index_dive_limit`, 200 by default on MySQL and MariaDB) the optimizer estimates the
+ * rows from index statistics instead of reading the index, and statistics lag behind a table that
+ * is filling up: it then scans the whole table, once per batch (docs/decisions.md).
+ */
+export const MAX_PARENTS_PER_CHILD_DELETE = 100;
 
 const id = (name: string) => `\`${name}\``;
 const list = (names: readonly string[]) => names.map(id).join(", ");

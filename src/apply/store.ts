@@ -5,6 +5,7 @@ import {
   chunks,
   deleteByKey,
   deleteChildrenExcept,
+  MAX_PARENTS_PER_CHILD_DELETE,
   type Statement,
   selectOwners,
   selectTombstones,
@@ -119,7 +120,7 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       if (first.mode === "replace") {
         // Only the children the documents no longer hold are deleted; the rest are updated in
         // place below: cheaper for InnoDB than deleting and re-inserting an unchanged set.
-        for (const part of chunks(withChildren)) {
+        for (const part of chunks(withChildren, MAX_PARENTS_PER_CHILD_DELETE)) {
           const keep = part.flatMap((w) =>
             (w.children?.rows ?? []).map((r) => [w.id, r[first.childKey]] as [string, string]),
           );
