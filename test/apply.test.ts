@@ -91,6 +91,35 @@ test("replacing variants keeps exactly the document's set; a kept variant is upd
   ]);
 });
 
+test("rewriting children uses up no AUTO_INCREMENT values: stored rows keep their ids, a new one takes the next", async (t) => {
+  const { db, pool } = await setup(t);
+  const ids = async () =>
+    Object.fromEntries(
+      (await db.query<{ variant_key: string; id: number }>("SELECT variant_key, id FROM product_variants")).map((v) => [
+        v.variant_key,
+        Number(v.id),
+      ]),
+    );
+  const both = ["small-white", "large-blue"];
+  await applyBatch(pool, ops([emit("product.created", PRODUCT, productDoc(both), { timestamp: at(1) })]));
+  const first = await ids();
+  // Three rewrites of the same two variants, in separate transactions and in one.
+  await applyBatch(pool, ops([emit("product.updated", PRODUCT, productDoc(both), { timestamp: at(2) })]));
+  await applyBatch(
+    pool,
+    ops([
+      emit("product.updated", PRODUCT, productDoc(both), { timestamp: at(3) }),
+      emit("product.published", PRODUCT, productDoc(both), { timestamp: at(4) }),
+    ]),
+  );
+  assert.deepEqual(await ids(), first);
+  // An upsert on (product_id, variant_key) would have taken an id for every row written: 2 + 2 (+ 2 merged away).
+  const withThird = productDoc(both) as { variants: Record<string, object> };
+  withThird.variants["small-blue"] = { ...withThird.variants["small-white"], variant_id: "v-003" };
+  await applyBatch(pool, ops([emit("product.updated", PRODUCT, withThird as never, { timestamp: at(5) })]));
+  assert.deepEqual(await ids(), { ...first, "small-blue": Math.max(...Object.values(first)) + 1 });
+});
+
 test("a hard delete's tombstone stops older events; a newer restore brings the entity back", async (t) => {
   const { pool, state } = await setup(t);
   const created = emit("product.created", PRODUCT, productDoc(["small-white"]), { timestamp: at(1) });

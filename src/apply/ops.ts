@@ -13,6 +13,8 @@ export interface TableSpec {
   unique: readonly string[];
   /** Hard deletes leave a tombstone so an older event can't bring the row back. */
   tombstones: boolean;
+  /** A child table's surrogate AUTO_INCREMENT primary key (`id`), by which stored children are written. */
+  rowId?: string;
 }
 
 export interface Children {
@@ -63,9 +65,16 @@ export function defineTable<const C extends string>(
   name: string,
   key: C,
   columns: readonly C[],
-  options: { unique?: readonly C[]; tombstones?: boolean } = {},
+  options: { unique?: readonly C[]; tombstones?: boolean; rowId?: string } = {},
 ): TableSpec {
-  const table = { name, key, columns, unique: options.unique ?? [], tombstones: options.tombstones ?? false };
+  const table: TableSpec = {
+    name,
+    key,
+    columns,
+    unique: options.unique ?? [],
+    tombstones: options.tombstones ?? false,
+  };
+  if (options.rowId !== undefined) table.rowId = options.rowId;
   TABLES.set(name, table);
   return table;
 }

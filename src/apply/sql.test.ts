@@ -5,13 +5,14 @@ import { defineTable } from "./ops.ts";
 import {
   chunks,
   deleteByKey,
-  deleteChildrenExcept,
   MAX_ROWS_PER_STATEMENT,
+  selectChildren,
   selectOwners,
   selectTombstones,
   selectVersions,
   TOMBSTONES_TABLE,
   updateRow,
+  updateStoredRows,
   upsertRows,
   upsertTombstones,
 } from "./sql.ts";
@@ -46,34 +47,36 @@ describe("reads under lock", () => {
 });
 
 describe("writes", () => {
-  test("deleteChildrenExcept: the parents' children but the kept (parent, child key) pairs", () => {
-    const parts = defineTable("parts", "thing_id", ["thing_id", "part_key", "name"]);
+  test("selectChildren: row id, parent and child key of the parents' children", () => {
+    const parts = defineTable("parts", "thing_id", ["thing_id", "part_key", "name"], { rowId: "id" });
+    assert.deepEqual(selectChildren(parts, "id", "part_key", ["a", "b"]), {
+      sql: "SELECT `id` AS row_id, `thing_id` AS parent, `part_key` AS child FROM `parts` WHERE `thing_id` IN (?)",
+      values: [["a", "b"]],
+    });
+  });
+
+  test("updateStoredRows: each row with its row id first; only the update columns change", () => {
+    const parts = defineTable("parts", "thing_id", ["thing_id", "part_key", "name"], { rowId: "id" });
     assert.deepEqual(
-      deleteChildrenExcept(
+      updateStoredRows(
         parts,
-        "part_key",
-        ["a", "b"],
+        "id",
         [
-          ["a", "k1"],
-          ["a", "k2"],
+          [7, { thing_id: "a", part_key: "k1", name: "x" }],
+          [9, { part_key: "k2", thing_id: "a" }],
         ],
+        ["name"],
       ),
       {
-        sql: "DELETE FROM `parts` WHERE `thing_id` IN (?) AND (`thing_id`, `part_key`) NOT IN (?)",
+        sql: "INSERT INTO `parts` (`id`, `thing_id`, `part_key`, `name`) VALUES ? ON DUPLICATE KEY UPDATE `name` = VALUES(`name`)",
         values: [
-          ["a", "b"],
           [
-            ["a", "k1"],
-            ["a", "k2"],
+            [7, "a", "k1", "x"],
+            [9, "a", "k2", null],
           ],
         ],
       },
     );
-    // Nothing to keep: every child of the parents goes (an empty NOT IN () is not valid SQL).
-    assert.deepEqual(deleteChildrenExcept(parts, "part_key", ["a"], []), {
-      sql: "DELETE FROM `parts` WHERE `thing_id` IN (?)",
-      values: [["a"]],
-    });
   });
 
   test("upsertRows: every table column in order, missing ones NULL, unknown keys ignored", () => {
@@ -121,10 +124,14 @@ describe("writes", () => {
     assert.equal((s.values[0] as unknown[][])[0]?.length, usersTable.columns.length);
   });
 
-  test("deleteByKey", () => {
+  test("deleteByKey: by the table's key, or by the column given", () => {
     assert.deepEqual(deleteByKey(things, ["a", "b"]), {
       sql: "DELETE FROM `things` WHERE `thing_id` IN (?)",
       values: [["a", "b"]],
+    });
+    assert.deepEqual(deleteByKey(things, [3, 4], "id"), {
+      sql: "DELETE FROM `things` WHERE `id` IN (?)",
+      values: [[3, 4]],
     });
   });
 

@@ -13,12 +13,13 @@ export const TOMBSTONES_TABLE = "entity_tombstones";
 /** Rows per multi-row statement: far below max_allowed_packet with the widest rows. */
 export const MAX_ROWS_PER_STATEMENT = 500;
 /**
- * Parents per child-row DELETE. Its `IN` list is on a non-unique index; from 200 values on
- * (`eq_range_index_dive_limit`, 200 by default on MySQL and MariaDB) the optimizer estimates the
- * rows from index statistics instead of reading the index, and statistics lag behind a table that
- * is filling up: it then scans the whole table, once per batch (docs/decisions.md).
+ * Parents per statement that finds children by parent. That `IN` list is on a non-unique index;
+ * from 200 values on (`eq_range_index_dive_limit`, 200 by default on MySQL and MariaDB) the
+ * optimizer estimates the rows from index statistics instead of reading the index, and statistics
+ * lag behind a table that is filling up: it then scanned the whole table, once per batch
+ * (docs/decisions.md).
  */
-export const MAX_PARENTS_PER_CHILD_DELETE = 100;
+export const MAX_PARENTS_PER_STATEMENT = 100;
 
 const id = (name: string) => `\`${name}\``;
 const list = (names: readonly string[]) => names.map(id).join(", ");
@@ -48,30 +49,38 @@ export function selectTombstones(table: TableSpec, ids: string[]): Statement {
 export function upsertRows(table: TableSpec, rows: Row[], update: readonly string[]): Statement {
   const columns = table.columns;
   const tuples = rows.map((row) => columns.map((c): SqlValue => row[c] ?? null));
-  const head = `INSERT INTO ${id(table.name)} (${list(columns)}) VALUES ?`;
+  return upsertTuples(table, list(columns), tuples, update);
+}
+
+/**
+ * Stored child rows, each given with its row id: the server finds each by primary key and changes
+ * only `update`. No AUTO_INCREMENT value is taken, as every row names its id.
+ */
+export function updateStoredRows(table: TableSpec, rowId: string, rows: [number, Row][], update: readonly string[]) {
+  const columns = table.columns;
+  const tuples = rows.map(([n, row]) => [n, ...columns.map((c): SqlValue => row[c] ?? null)]);
+  return upsertTuples(table, `${id(rowId)}, ${list(columns)}`, tuples, update);
+}
+
+function upsertTuples(table: TableSpec, columns: string, tuples: SqlValue[][], update: readonly string[]): Statement {
+  const head = `INSERT INTO ${id(table.name)} (${columns}) VALUES ?`;
   if (update.length === 0) return { sql: head, values: [tuples] };
   // VALUES(c) rather than the row alias: the alias is MySQL-only, VALUES() works on both servers.
   const assignments = update.map((c) => `${id(c)} = VALUES(${id(c)})`).join(", ");
   return { sql: `${head} ON DUPLICATE KEY UPDATE ${assignments}`, values: [tuples] };
 }
 
-/** Deletes the children of `parents` whose child key is not among `keep` (pairs of parent key, child key). */
-export function deleteChildrenExcept(
-  table: TableSpec,
-  childKey: string,
-  parents: string[],
-  keep: [string, string][],
-): Statement {
-  const where = `${id(table.key)} IN (?)`;
-  if (keep.length === 0) return { sql: `DELETE FROM ${id(table.name)} WHERE ${where}`, values: [parents] };
+/** The children stored under `parents`: row id, parent key and child key of each. */
+export function selectChildren(table: TableSpec, rowId: string, childKey: string, parents: string[]): Statement {
   return {
-    sql: `DELETE FROM ${id(table.name)} WHERE ${where} AND (${id(table.key)}, ${id(childKey)}) NOT IN (?)`,
-    values: [parents, keep],
+    sql: `SELECT ${id(rowId)} AS row_id, ${id(table.key)} AS parent, ${id(childKey)} AS child FROM ${id(table.name)} WHERE ${id(table.key)} IN (?)`,
+    values: [parents],
   };
 }
 
-export function deleteByKey(table: TableSpec, ids: string[]): Statement {
-  return { sql: `DELETE FROM ${id(table.name)} WHERE ${id(table.key)} IN (?)`, values: [ids] };
+/** Deletes the rows whose `column` (the table's key unless given) is among `values`. */
+export function deleteByKey(table: TableSpec, values: (string | number)[], column = table.key): Statement {
+  return { sql: `DELETE FROM ${id(table.name)} WHERE ${id(column)} IN (?)`, values: [values] };
 }
 
 export function updateRow(table: TableSpec, key: string, set: Row): Statement {

@@ -1,16 +1,17 @@
 import { getOrCreate } from "../collections.ts";
-import type { Op, TableSpec } from "./ops.ts";
+import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import {
   chunks,
   deleteByKey,
-  deleteChildrenExcept,
-  MAX_PARENTS_PER_CHILD_DELETE,
+  MAX_PARENTS_PER_STATEMENT,
   type Statement,
+  selectChildren,
   selectOwners,
   selectTombstones,
   selectVersions,
   updateRow,
+  updateStoredRows,
   upsertRows,
   upsertTombstones,
 } from "./sql.ts";
@@ -117,25 +118,13 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       const withChildren = writes.filter((w) => w.children);
       const first = withChildren[0]?.children;
       if (!first) continue;
-      if (first.mode === "replace") {
-        // Only the children the documents no longer hold are deleted; the rest are updated in
-        // place below: cheaper for InnoDB than deleting and re-inserting an unchanged set.
-        for (const part of chunks(withChildren, MAX_PARENTS_PER_CHILD_DELETE)) {
-          const keep = part.flatMap((w) =>
-            (w.children?.rows ?? []).map((r) => [w.id, r[first.childKey]] as [string, string]),
-          );
-          await exec(
-            deleteChildrenExcept(
-              first.table,
-              first.childKey,
-              part.map((w) => w.id),
-              keep,
-            ),
-          );
-        }
-      }
       const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
-      for (const part of chunks(rows)) await exec(upsertRows(first.table, part, first.update));
+      await writeChildren(
+        conn,
+        first,
+        withChildren.map((w) => w.id),
+        rows,
+      );
       count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
     }
     for (const [table, writes] of byTable("patch")) {
@@ -148,4 +137,47 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
     for (const part of chunks(rows)) await exec(upsertTombstones(part));
   }
   return counts;
+}
+
+/**
+ * Writes the children of `parents` (one round's, one child table). Each child is matched to the
+ * row stored under its parent with the same key: a stored child is updated in place by its row
+ * id, and only a new one is inserted. An upsert on the unique (parent, child key) would do the
+ * same in one statement, but InnoDB takes an AUTO_INCREMENT value for every row it is given,
+ * stored or not, so rewriting a product's variants on every product event would run the INT ids
+ * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
+ * children that no document holds.
+ */
+async function writeChildren(conn: SqlRunner, spec: Children, parents: string[], rows: Row[]): Promise<void> {
+  const { table, childKey, update } = spec;
+  const rowId = table.rowId;
+  if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
+  // Matched by exact text: a key the server's collation calls equal but spelt differently (case,
+  // trailing spaces) is written as new, where the unique key still finds the stored row.
+  const matchKey = (parent: unknown, child: unknown) => `${parent}\u0000${child}`;
+  const stored = new Map<string, number>();
+  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
+    for (const r of await run<{ row_id: number; parent: string; child: string }>(
+      conn,
+      selectChildren(table, rowId, childKey, part),
+    )) {
+      stored.set(matchKey(r.parent, r.child), r.row_id);
+    }
+  }
+  const kept: [number, Row][] = [];
+  const added: Row[] = [];
+  for (const row of rows) {
+    const n = stored.get(matchKey(row[table.key], row[childKey]));
+    if (n === undefined) added.push(row);
+    else kept.push([n, row]);
+  }
+  const exec = (s: Statement) => conn.query(s.sql, s.values);
+  // Before the inserts: a new child may take the key of one that goes.
+  if (spec.mode === "replace" && kept.length < stored.size) {
+    const keep = new Set(kept.map(([n]) => n));
+    const gone = [...stored.values()].filter((n) => !keep.has(n));
+    for (const part of chunks(gone)) await exec(deleteByKey(table, part, rowId));
+  }
+  if (update.length > 0) for (const part of chunks(kept)) await exec(updateStoredRows(table, rowId, part, update));
+  for (const part of chunks(added)) await exec(upsertRows(table, part, update));
 }

@@ -27,27 +27,32 @@ export const ordersTable = defineTable(
   { unique: ["order_number"] },
 );
 
-export const orderItemsTable = defineTable("order_items", "order_id", [
+export const orderItemsTable = defineTable(
+  "order_items",
   "order_id",
-  "item_id",
-  "product_id",
-  "supplier_id",
-  "product_name",
-  "variant_name",
-  "variant_attributes_json",
-  "image_url",
-  "supplier_name",
-  "quantity",
-  "unit_price_cents",
-  "final_price_cents",
-  "total_cents",
-  "fulfillment_status",
-  "shipped_quantity",
-  "tracking_number",
-  "carrier",
-  "shipped_at",
-  "delivered_at",
-]);
+  [
+    "order_id",
+    "item_id",
+    "product_id",
+    "supplier_id",
+    "product_name",
+    "variant_name",
+    "variant_attributes_json",
+    "image_url",
+    "supplier_name",
+    "quantity",
+    "unit_price_cents",
+    "final_price_cents",
+    "total_cents",
+    "fulfillment_status",
+    "shipped_quantity",
+    "tracking_number",
+    "carrier",
+    "shipped_at",
+    "delivered_at",
+  ],
+  { rowId: "id" },
+);
 
 /** SPEC §7: on an existing order only these change. */
 export const orderUpdateColumns = ["status", "updated_at", "event_id", "event_timestamp"] as const;

@@ -28,20 +28,25 @@ export const productsTable = defineTable(
   { tombstones: true },
 );
 
-export const variantsTable = defineTable("product_variants", "product_id", [
+export const variantsTable = defineTable(
+  "product_variants",
   "product_id",
-  "variant_key",
-  "variant_id",
-  "variant_name",
-  "attributes_json",
-  "price_cents",
-  "cost_cents",
-  "quantity",
-  "width_cm",
-  "height_cm",
-  "depth_cm",
-  "image_url",
-]);
+  [
+    "product_id",
+    "variant_key",
+    "variant_id",
+    "variant_name",
+    "attributes_json",
+    "price_cents",
+    "cost_cents",
+    "quantity",
+    "width_cm",
+    "height_cm",
+    "depth_cm",
+    "image_url",
+  ],
+  { rowId: "id" },
+);
 
 /** A variant row kept across product events is updated in place (its surrogate id stays). */
 export const variantUpdateColumns = allBut(variantsTable.columns, ["product_id", "variant_key"]);
