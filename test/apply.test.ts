@@ -163,3 +163,35 @@ test("a row the server rejects is isolated: its neighbours in the batch are appl
     { user_id: "65a1f0c2e4b0a1b2c3d4e503" },
   ]);
 });
+
+test("soft deletes of several rows in one batch: each row gets its own event's timestamp and id", async (t) => {
+  const { db, pool } = await setup(t);
+  const users = ["65a1f0c2e4b0a1b2c3d4e501", "65a1f0c2e4b0a1b2c3d4e502", "65a1f0c2e4b0a1b2c3d4e503"];
+  const userDoc = (id: string) => ({ ...(fixture("user.created").value.data as object), id, _id: id }) as never;
+  await applyBatch(
+    pool,
+    ops(users.map((id, i) => emit("user.created", id, userDoc(id), { timestamp: at(1), eventId: `c-${i}` }))),
+  );
+  const deletes = users
+    .slice(0, 2)
+    .map((id, i) => emit("user.deleted", id, { user_id: id } as never, { timestamp: at(3 + i), eventId: `d-${i}` }));
+  assert.deepEqual(kinds((await applyBatch(pool, ops(deletes))).outcomes), ["applied", "applied"]);
+  assert.deepEqual(
+    await db.query("SELECT user_id, deleted_at, event_id, event_timestamp FROM users ORDER BY user_id"),
+    [
+      {
+        user_id: users[0],
+        deleted_at: "2026-05-03 00:00:00.000000",
+        event_id: "d-0",
+        event_timestamp: "2026-05-03 00:00:00.000000",
+      },
+      {
+        user_id: users[1],
+        deleted_at: "2026-05-04 00:00:00.000000",
+        event_id: "d-1",
+        event_timestamp: "2026-05-04 00:00:00.000000",
+      },
+      { user_id: users[2], deleted_at: null, event_id: "c-2", event_timestamp: "2026-05-01 00:00:00.000000" },
+    ],
+  );
+});

@@ -11,7 +11,7 @@ import {
   selectTombstones,
   selectVersions,
   TOMBSTONES_TABLE,
-  updateRow,
+  updateRows,
   updateStoredRows,
   upsertRows,
   upsertTombstones,
@@ -135,11 +135,23 @@ describe("writes", () => {
     });
   });
 
-  test("updateRow: the set columns in order, then the key", () => {
-    assert.deepEqual(updateRow(things, "a", { name: "x", event_timestamp: "2026-02-11 10:00:00.000000", code: null }), {
-      sql: "UPDATE `things` SET `name` = ?, `event_timestamp` = ?, `code` = ? WHERE `thing_id` = ?",
-      values: ["x", "2026-02-11 10:00:00.000000", null, "a"],
-    });
+  test("updateRows: per column a CASE on the key, then the keys", () => {
+    assert.deepEqual(
+      updateRows(
+        things,
+        ["name", "code"],
+        [
+          { id: "a", set: { name: "x", code: null } },
+          { id: "b", set: { code: "C", name: "y" } },
+        ],
+      ),
+      {
+        sql:
+          "UPDATE `things` SET `name` = CASE `thing_id` WHEN ? THEN ? WHEN ? THEN ? END, " +
+          "`code` = CASE `thing_id` WHEN ? THEN ? WHEN ? THEN ? END WHERE `thing_id` IN (?)",
+        values: ["a", "x", "b", "y", "a", null, "b", "C", ["a", "b"]],
+      },
+    );
   });
 
   test("upsertTombstones keeps the newest delete", () => {

@@ -83,12 +83,19 @@ export function deleteByKey(table: TableSpec, values: (string | number)[], colum
   return { sql: `DELETE FROM ${id(table.name)} WHERE ${id(column)} IN (?)`, values: [values] };
 }
 
-export function updateRow(table: TableSpec, key: string, set: Row): Statement {
-  const columns = Object.keys(set);
-  return {
-    sql: `UPDATE ${id(table.name)} SET ${columns.map((c) => `${id(c)} = ?`).join(", ")} WHERE ${id(table.key)} = ?`,
-    values: [...columns.map((c) => set[c]), key],
-  };
+/**
+ * Changes the same columns of several existing rows, each to its own values, in one statement:
+ * `c = CASE key WHEN ? THEN ? … END` per column. Each row's `set` must name exactly `columns`.
+ */
+export function updateRows(table: TableSpec, columns: readonly string[], rows: { id: string; set: Row }[]): Statement {
+  const key = id(table.key);
+  const values: unknown[] = [];
+  const assignments = columns.map((c) => {
+    for (const r of rows) values.push(r.id, r.set[c] ?? null);
+    return `${id(c)} = CASE ${key}${" WHEN ? THEN ?".repeat(rows.length)} END`;
+  });
+  values.push(rows.map((r) => r.id));
+  return { sql: `UPDATE ${id(table.name)} SET ${assignments.join(", ")} WHERE ${key} IN (?)`, values };
 }
 
 /** Keeps the newest delete per entity: an older one replayed later leaves it as it is. */

@@ -113,3 +113,23 @@ describe("executePlan writes children by row id", () => {
     assert.ok(MAX_PARENTS_PER_STATEMENT < 200);
   });
 });
+
+describe("executePlan writes patches", () => {
+  const patch = (id: string, set: Record<string, string>): Write => ({ kind: "patch", table: boxes, id, set });
+
+  test("patches that change the same columns go in one statement", async () => {
+    const { runner, statements } = recorder();
+    const counts = await executePlan(
+      runner,
+      onePlan([patch("b1", { label: "x" }), patch("b2", { label: "y" }), patch("b3", { label: "z", box_id: "b3" })]),
+    );
+    assert.deepEqual(
+      statements.map((s) => s.values.at(-1)),
+      [["b1", "b2"], ["b3"]],
+    );
+    assert.ok(
+      statements[0]?.sql.startsWith("UPDATE `boxes` SET `label` = CASE `box_id` WHEN ? THEN ? WHEN ? THEN ? END"),
+    );
+    assert.equal(counts.get("boxes:update"), 3);
+  });
+});

@@ -10,7 +10,7 @@ import {
   selectOwners,
   selectTombstones,
   selectVersions,
-  updateRow,
+  updateRows,
   updateStoredRows,
   upsertRows,
   upsertTombstones,
@@ -128,7 +128,13 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
     }
     for (const [table, writes] of byTable("patch")) {
-      for (const w of writes) await exec(updateRow(table, w.id, w.set));
+      // One statement per set of columns: soft deletes and cancels each change the same ones.
+      const groups = new Map<string, { id: string; set: Row }[]>();
+      for (const w of writes) getOrCreate(groups, Object.keys(w.set).join("\u0000"), () => []).push(w);
+      for (const [columns, group] of groups) {
+        if (columns === "") continue; // nothing to change
+        for (const part of chunks(group)) await exec(updateRows(table, columns.split("\u0000"), part));
+      }
       count(table, "update", writes.length);
     }
   }
