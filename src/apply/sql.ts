@@ -56,7 +56,12 @@ export function upsertRows(table: TableSpec, rows: Row[], update: readonly strin
  * Stored child rows, each given with its row id: the server finds each by primary key and changes
  * only `update`. No AUTO_INCREMENT value is taken, as every row names its id.
  */
-export function updateStoredRows(table: TableSpec, rowId: string, rows: [number, Row][], update: readonly string[]) {
+export function updateStoredRows(
+  table: TableSpec,
+  rowId: string,
+  rows: [number, Row][],
+  update: readonly string[],
+): Statement {
   const columns = table.columns;
   const tuples = rows.map(([n, row]) => [n, ...columns.map((c): SqlValue => row[c] ?? null)]);
   return upsertTuples(table, `${id(rowId)}, ${list(columns)}`, tuples, update);

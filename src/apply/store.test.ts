@@ -86,6 +86,18 @@ describe("executePlan writes children by row id", () => {
     assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`,"));
   });
 
+  test("replace: a document naming one child twice still loses the children it does not name", async () => {
+    const { runner, statements } = recorder([
+      [1, "b1", "a"],
+      [2, "b1", "b"],
+    ]);
+    await executePlan(runner, onePlan([box("b1", ["a", "a"])]));
+    assert.deepEqual(
+      statements.filter((s) => s.sql.startsWith("DELETE")).map((s) => s.values),
+      [[[2]]],
+    );
+  });
+
   test("merge: nothing is deleted; stored children are updated by id", async () => {
     const { runner, kinds, statements } = recorder([
       [5, "b1", "a"],

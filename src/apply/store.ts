@@ -179,7 +179,7 @@ async function writeChildren(conn: SqlRunner, spec: Children, parents: string[],
   }
   const exec = (s: Statement) => conn.query(s.sql, s.values);
   // Before the inserts: a new child may take the key of one that goes.
-  if (spec.mode === "replace" && kept.length < stored.size) {
+  if (spec.mode === "replace") {
     const keep = new Set(kept.map(([n]) => n));
     const gone = [...stored.values()].filter((n) => !keep.has(n));
     for (const part of chunks(gone)) await exec(deleteByKey(table, part, rowId));
