@@ -32,6 +32,9 @@ export function createPool(config: DbConfig): Pool {
       bigNumberStrings: true,
       enableKeepAlive: true,
       multipleStatements: false,
+      // No call-site stack captured on every query: a failure is reported as one line, never a
+      // stack, and the capture was 0.7 % of the main thread's time in a drain.
+      trace: false,
     })
     .on("connection", (conn) => {
       // Strict mode makes the server reject, not silently truncate, a value that doesn't fit; the
