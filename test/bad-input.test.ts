@@ -201,3 +201,36 @@ test("each bad input of SPEC §9 is isolated; its neighbours are applied", async
   assert.deepEqual(await db.query("SELECT user_id FROM users WHERE user_id = '65a1f0c2e4b0a1b2c3d4e5ff'"), []);
   assert.deepEqual(await db.query("SELECT order_id FROM orders"), [{ order_id: "65a1f0c2e4b0a1b2c3d4e5f9" }]);
 });
+
+test("a batch of many large poison events is dead-lettered in requests the broker accepts", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics);
+  // 30 events of about 60 KB each (an ignored field makes them large; a bio over 500 characters
+  // makes them poison): 1.8 MB of letters from one batch, over the broker's 1 MiB per request.
+  const padding = "x".repeat(60_000);
+  const poison = Array.from({ length: 30 }, (_, i) => {
+    const d = userDoc();
+    d.profile = { ...(d.profile as object), bio: "b".repeat(501) };
+    d.padding = `${i}${padding}`;
+    return emit("user.updated", USER, d as never, { timestamp: ts(10 + i) });
+  });
+  await produce(producer, topics.prefix, [
+    emit("user.created", USER, userDoc() as never, { timestamp: ts(1) }),
+    ...poison,
+    withProfile({ bio: "after the poison" }, 50),
+  ]);
+  await testService(t, config);
+
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1));
+  const letters = await readTopic(topics.dlq, poison.length);
+  assert.equal(letters.length, poison.length);
+  assert.deepEqual(
+    letters.map((l) => l.value.length),
+    poison.map((p) => Buffer.byteLength(JSON.stringify(p.value))),
+  );
+  const rows = await db.query("SELECT bio FROM users WHERE user_id = ?", [USER]);
+  assert.deepEqual(rows, [{ bio: "after the poison" }]);
+});

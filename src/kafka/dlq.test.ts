@@ -3,7 +3,14 @@ import { describe, test } from "node:test";
 import { fixture } from "../../test/fixtures.ts";
 import { decode } from "../apply/decode.ts";
 import { BadEventError } from "../errors.ts";
-import { type DeadLetter, DLQ_HEADERS, TRUNCATED_COPY_BYTES, toDlqMessage } from "./dlq.ts";
+import {
+  chunkByBytes,
+  type DeadLetter,
+  DLQ_HEADERS,
+  MAX_REQUEST_BYTES,
+  TRUNCATED_COPY_BYTES,
+  toDlqMessage,
+} from "./dlq.ts";
 
 const NOW = new Date("2026-02-16T10:00:00.123Z");
 
@@ -124,5 +131,39 @@ describe("toDlqMessage", () => {
     assert.ok(!text.includes("$2b$"));
     assert.ok(text.includes("data.profile.display_name"));
     assert.ok(m.value.toString().includes(data.password_hash));
+  });
+});
+
+describe("chunkByBytes", () => {
+  const message = (bytes: number) => ({
+    key: Buffer.alloc(10),
+    value: Buffer.alloc(bytes - 20),
+    headers: new Map([[Buffer.alloc(4), Buffer.alloc(6)]]),
+  });
+
+  test("cuts before the message that would take a request over the limit, keeping the order", () => {
+    const ms = [message(400), message(400), message(300), message(100), message(900)];
+    assert.deepEqual(
+      chunkByBytes(ms, 1000).map((c) => c.map((m) => ms.indexOf(m))),
+      [[0, 1], [2, 3], [4]],
+    );
+  });
+
+  test("a message larger than the limit goes alone; nothing is dropped", () => {
+    const ms = [message(100), message(5000), message(100)];
+    assert.deepEqual(
+      chunkByBytes(ms, 1000).map((c) => c.length),
+      [1, 1, 1],
+    );
+    assert.deepEqual(chunkByBytes([], 1000), []);
+  });
+
+  test("the default keeps a request well under the broker's 1 MiB record batch limit", () => {
+    // Sixteen 64 KiB copies of oversized values are more than 1 MiB together.
+    const copies = Array.from({ length: 16 }, () => message(TRUNCATED_COPY_BYTES + 200));
+    const chunks = chunkByBytes(copies);
+    assert.ok(chunks.length > 1);
+    assert.ok(MAX_REQUEST_BYTES <= (1024 * 1024) / 2);
+    assert.equal(chunks.flat().length, 16);
   });
 });

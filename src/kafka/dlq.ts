@@ -63,8 +63,53 @@ export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0],
   });
 }
 
+/**
+ * Bytes of messages per produce request. The messages of one partition in a request travel as one
+ * record batch, which the broker refuses above `message.max.bytes` (1 MiB by default): a batch of
+ * events with many large poison ones must not become a request the broker can never accept.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+interface Sized {
+  key?: Buffer | undefined;
+  value?: Buffer | undefined;
+  headers?: Map<Buffer, Buffer> | undefined;
+}
+
+const sizeOf = (m: Sized) => {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of m.headers ?? []) n += k.length + v.length;
+  return n;
+};
+
+/** `messages` in order, cut where the next would take a request over `maxBytes` (a larger one goes alone). */
+export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes = MAX_REQUEST_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = sizeOf(m);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** Sends `messages` in requests of at most MAX_REQUEST_BYTES, one after the other, each acknowledged by all in-sync replicas. */
+export async function sendAll<T extends Sized & { topic: string }>(producer: Producer, messages: readonly T[]) {
+  for (const chunk of chunkByBytes(messages)) await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+}
+
 /** Writes dead letters with acknowledgement from all in-sync replicas before offsets move on. */
 export async function sendDeadLetters(producer: Producer, dlqTopic: string, letters: DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  await producer.send({ messages: letters.map((d) => toDlqMessage(dlqTopic, d)), acks: ProduceAcks.ALL });
+  await sendAll(
+    producer,
+    letters.map((d) => toDlqMessage(dlqTopic, d)),
+  );
 }
