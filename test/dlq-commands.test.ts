@@ -189,3 +189,46 @@ test("dlq commands: a bad command line is one line and exit status 2", async () 
     });
   }
 });
+
+test("dlq replay reads and sends a topic of many letters chunk by chunk, each source message once", async (t) => {
+  const topics = await testTopics(t, 2);
+  const producer = await testProducer(t);
+  // The dead-letter commands never touch MySQL.
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  // 1,201 letters over the topic's two partitions; the last 201 repeat the source of the first 201.
+  const letters = Array.from({ length: 1201 }, (_, i) => ({
+    topic: topics.dlq,
+    partition: i % 2,
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.from(JSON.stringify({ letter: i })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: String(i % 2),
+        [DLQ_HEADERS.offset]: String(i % 1000),
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  }));
+  for (let i = 0; i < letters.length; i += 400) await producer.send({ messages: letters.slice(i, i + 400) });
+
+  const before = await endOffsets(userTopic);
+  const { stdout } = await runCli(["dlq", "replay"], env);
+  assert.equal(
+    stdout,
+    `201 letter(s) repeat a source message already chosen; it is sent once\n1000 of 1201 dead letter(s) chosen; 1000 sent to ${userTopic}\n`,
+  );
+  const after = await endOffsets(userTopic);
+  assert.deepEqual(
+    after.map((end, p) => end - (before[p] ?? 0n)),
+    [500n, 500n],
+  );
+  const sent = await readTopic(userTopic, 1000);
+  assert.deepEqual(
+    sent.map((m) => JSON.parse(m.value.toString()).letter).sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
+  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length, 1201);
+});

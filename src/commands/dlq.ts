@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { Consumer, ProduceAcks } from "@platformatic/kafka";
+import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { DLQ_HEADERS, reliableProducer, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
+import { BatchReader } from "../kafka/batch-reader.ts";
+import { DLQ_HEADERS, reliableProducer, sendAll, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
 import { kafkaBaseOptions } from "../kafka/options.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
@@ -27,6 +28,8 @@ export interface DeadLetterEntry {
   reason: string | null;
   key: Buffer | null;
   value: Buffer | null;
+  /** The value's size, kept when the value itself is let go (list). */
+  valueBytes: number;
   /** The original message's headers: every header but the dlq.* ones. */
   originalHeaders: [Buffer, Buffer][];
 }
@@ -62,6 +65,7 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
     reason: dlq.get(DLQ_HEADERS.reason) ?? null,
     key: m.key ?? null,
     value: m.value ?? null,
+    valueBytes: m.value?.length ?? 0,
     originalHeaders,
   };
 }
@@ -80,7 +84,7 @@ export function letterJson(e: DeadLetterEntry) {
     code: e.code,
     reason: e.reason,
     key: e.key === null ? null : e.key.toString(),
-    value_bytes: e.value?.length ?? 0,
+    value_bytes: e.valueBytes,
     dlq_partition: e.dlqPartition,
     dlq_offset: Number(e.dlqOffset),
   };
@@ -174,37 +178,44 @@ export interface Selection {
   duplicates: number;
 }
 
+/** What `replay` does with one letter. */
+export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "duplicate";
+
 /**
- * The letters `replay` re-publishes: those matching the filters, once per source message, except
- * truncated copies (their whole value is gone) and letters without a source.
+ * Judges letters one by one, as they are read: those matching the filters are chosen once per
+ * source message, except truncated copies (their whole value is gone) and letters without a
+ * source. Remembers the source of each letter chosen (a few dozen bytes each) to tell repeats.
  */
+export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadLetterEntry) => Verdict {
+  const seen = new Set<string>();
+  return (e) => {
+    if (options.reason !== undefined && e.code !== options.reason) return "filtered";
+    if (options.since !== undefined) {
+      const failed = e.failedAt === null ? Number.NaN : Date.parse(e.failedAt);
+      if (!(failed >= options.since)) return "filtered";
+    }
+    if (e.sourceTopic === null || e.sourcePartition === null) return "no_source";
+    if (isTruncatedCopy(e)) return "truncated";
+    const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
+    if (seen.has(id)) return "duplicate";
+    seen.add(id);
+    return "chosen";
+  };
+}
+
+/** The letters `replay` re-publishes out of `letters`, and those it passes over and why. */
 export function selectForReplay(
   letters: readonly DeadLetterEntry[],
   options: Omit<ReplayOptions, "dryRun">,
 ): Selection {
   const selection: Selection = { chosen: [], truncated: [], noSource: [], duplicates: 0 };
-  const seen = new Set<string>();
+  const choose = replayChooser(options);
   for (const e of letters) {
-    if (options.reason !== undefined && e.code !== options.reason) continue;
-    if (options.since !== undefined) {
-      const failed = e.failedAt === null ? Number.NaN : Date.parse(e.failedAt);
-      if (!(failed >= options.since)) continue;
-    }
-    if (e.sourceTopic === null || e.sourcePartition === null) {
-      selection.noSource.push(e);
-      continue;
-    }
-    if (isTruncatedCopy(e)) {
-      selection.truncated.push(e);
-      continue;
-    }
-    const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
-    if (seen.has(id)) {
-      selection.duplicates++;
-      continue;
-    }
-    seen.add(id);
-    selection.chosen.push(e);
+    const verdict = choose(e);
+    if (verdict === "chosen") selection.chosen.push(e);
+    else if (verdict === "truncated") selection.truncated.push(e);
+    else if (verdict === "no_source") selection.noSource.push(e);
+    else if (verdict === "duplicate") selection.duplicates++;
   }
   return selection;
 }
@@ -238,11 +249,17 @@ function kafkaError(err: unknown, config: Config, doing: "reading" | "publishing
   );
 }
 
+/** Letters handed on at a time; the reader pauses the topic when it holds twice this many. */
+const CHUNK = 500;
+
 /**
- * Every letter in the dead-letter topic, from the beginning up to the end offsets it had when
- * called. Reads with a throwaway group that never commits, in flowing mode (docs/decisions.md).
+ * The letters of the dead-letter topic, from the beginning up to the end offsets it had when
+ * called, as they are read (the partitions interleaved). Reads with a throwaway group that never
+ * commits, in flowing mode (docs/decisions.md); while the caller is busy with a letter the reader
+ * holds at most 2 × CHUNK more, so memory is bounded however many letters the topic holds.
+ * Fails when nothing arrives for `stallMs` while a partition is short of its end.
  */
-export async function readDeadLetters(config: Config, timeoutMs = 60000): Promise<DeadLetterEntry[]> {
+export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenerator<DeadLetterEntry> {
   const topic = config.kafkaDlqTopic;
   const consumer = new Consumer({
     ...kafkaBaseOptions(config, "dlq-reader"),
@@ -266,49 +283,58 @@ export async function readDeadLetters(config: Config, timeoutMs = 60000): Promis
     ends.forEach((end, partition) => {
       if (end > (starts[partition] ?? 0n)) pending.set(partition, end - 1n);
     });
-    if (pending.size === 0) return [];
+    if (pending.size === 0) return;
 
     const stream = await consumer
       .consume({ topics: [topic], mode: "earliest", autocommit: false })
       .catch((err: unknown) => Promise.reject(kafkaError(err, config, "reading")));
-    const letters: DeadLetterEntry[] = [];
+    // Failures surface through the reader; this listener only keeps an 'error' from being unhandled.
+    stream.on("error", () => undefined);
+    const reader = new BatchReader<RawMessage & { topic: string }>(stream, 2 * CHUNK);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new KafkaUnavailableError(
-                `Kafka: reading ${topic} did not reach its end within ${timeoutMs / 1000} s (${pending.size} partition(s) behind)`,
-              ),
-            ),
-          timeoutMs,
-        );
-        const finish = (err?: unknown) => {
-          clearTimeout(timer);
-          if (err === undefined) resolve();
-          else reject(kafkaError(err, config, "reading"));
-        };
-        stream.on("data", (m) => {
+      while (pending.size > 0) {
+        let batch: (RawMessage & { topic: string })[];
+        try {
+          batch = await reader.next(CHUNK, 0, AbortSignal.timeout(stallMs), () => 0);
+        } catch (err) {
+          throw kafkaError(err, config, "reading");
+        }
+        if (batch.length === 0) {
+          throw new KafkaUnavailableError(
+            `Kafka: reading ${topic} stalled: nothing arrived for ${stallMs / 1000} s with ${pending.size} partition(s) short of their end`,
+          );
+        }
+        for (const m of batch) {
           const last = pending.get(m.partition);
-          if (last === undefined) return; // a partition already read to its end
-          if (m.offset <= last) letters.push(decodeLetter(m)); // later ones were written after we started
-          if (m.offset >= last) {
-            pending.delete(m.partition);
-            if (pending.size === 0) finish();
-          }
-        });
-        stream.on("error", (err) => finish(err));
-        stream.on("close", () => {
-          if (pending.size > 0) finish(new Error("the message stream closed early"));
-        });
-      });
+          if (last === undefined) continue; // a partition already read to its end
+          if (m.offset >= last) pending.delete(m.partition);
+          if (m.offset <= last) yield decodeLetter(m); // later ones were written after we started
+        }
+      }
     } finally {
       await stream.close().catch(() => undefined);
     }
-    return sortLetters(letters);
   } finally {
     await consumer.close(true).catch(() => undefined);
   }
+}
+
+/**
+ * A letter without its value and original headers, for a list of them all. The key is copied:
+ * the client's buffers are views of whole fetch responses, which a view kept would keep.
+ */
+const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
+  ...e,
+  key: e.key === null ? null : Buffer.from(e.key),
+  value: null,
+  originalHeaders: [],
+});
+
+/** Every letter, in the order they failed: for `list`, which prints them all. */
+export async function readDeadLetters(config: Config): Promise<DeadLetterEntry[]> {
+  const letters: DeadLetterEntry[] = [];
+  for await (const e of deadLetters(config)) letters.push(listed(e));
+  return sortLetters(letters);
 }
 
 export async function runDlqList(
@@ -325,50 +351,72 @@ export async function runDlqList(
   return 0;
 }
 
+/**
+ * `dlq replay`: reads the letters once, in the order they are read, and sends the chosen ones in
+ * chunks of CHUNK as it goes; only a dry run keeps the chosen letters, to print them.
+ */
 export async function runDlqReplay(
   config: Config,
   options: ReplayOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const letters = await readDeadLetters(config);
-  const selection = selectForReplay(letters, options);
-  const { chosen } = selection;
-  if (selection.truncated.length > 0) {
-    out.write(
-      `skipping ${selection.truncated.length} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+  const choose = replayChooser(options);
+  const counts = { letters: 0, chosen: 0, sent: 0, truncated: 0, noSource: 0, duplicates: 0 };
+  const chosen: DeadLetterEntry[] = [];
+  const topics = new Set<string>();
+  let chunk: DeadLetterEntry[] = [];
+  const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
+  const send = async () => {
+    if (!producer || chunk.length === 0) return;
+    await sendAll(producer, chunk.map(replayMessage)).catch((err: unknown) =>
+      Promise.reject(kafkaError(err, config, "publishing")),
     );
-  }
-  if (selection.noSource.length > 0) {
-    out.write(`skipping ${selection.noSource.length} letter(s) without dlq.source.topic/partition headers\n`);
-  }
-  if (selection.duplicates > 0) {
-    out.write(`${selection.duplicates} letter(s) repeat a source message already chosen; it is sent once\n`);
-  }
-  if (options.dryRun) {
-    out.write(formatLetters(chosen));
-    out.write(`dry run: ${chosen.length} of ${letters.length} dead letter(s) chosen; nothing sent\n`);
-    return 0;
-  }
-  if (chosen.length === 0) {
-    out.write(`0 of ${letters.length} dead letter(s) chosen; nothing sent\n`);
-    return 0;
-  }
-  const producer = reliableProducer(config, "dlq-replay");
-  let sent = 0;
+    counts.sent += chunk.length;
+    for (const e of chunk) topics.add(e.sourceTopic as string);
+    chunk = [];
+  };
+  let finished = false;
   try {
-    for (let i = 0; i < chosen.length; i += 500) {
-      const part = chosen.slice(i, i + 500);
-      await producer
-        .send({ messages: part.map(replayMessage), acks: ProduceAcks.ALL })
-        .catch((err: unknown) => Promise.reject(kafkaError(err, config, "publishing")));
-      sent += part.length;
+    for await (const e of deadLetters(config)) {
+      counts.letters++;
+      const verdict = choose(e);
+      if (verdict === "truncated") counts.truncated++;
+      else if (verdict === "no_source") counts.noSource++;
+      else if (verdict === "duplicate") counts.duplicates++;
+      if (verdict !== "chosen") continue;
+      counts.chosen++;
+      if (options.dryRun) chosen.push(listed(e));
+      else {
+        chunk.push(e);
+        if (chunk.length >= CHUNK) await send();
+      }
     }
+    await send();
+    finished = true;
   } finally {
-    await producer.close().catch(() => undefined);
-    const topics = [...new Set(chosen.slice(0, sent).map((e) => e.sourceTopic))].join(", ");
-    out.write(
-      `${chosen.length} of ${letters.length} dead letter(s) chosen; ${sent} sent${sent > 0 ? ` to ${topics}` : ""}\n`,
-    );
+    await producer?.close().catch(() => undefined);
+    if (counts.truncated > 0) {
+      out.write(
+        `skipped ${counts.truncated} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+      );
+    }
+    if (counts.noSource > 0) {
+      out.write(`skipped ${counts.noSource} letter(s) without dlq.source.topic/partition headers\n`);
+    }
+    if (counts.duplicates > 0) {
+      out.write(`${counts.duplicates} letter(s) repeat a source message already chosen; it is sent once\n`);
+    }
+    const to = counts.sent > 0 ? ` to ${[...topics].join(", ")}` : "";
+    if (!finished) {
+      out.write(`stopped after ${counts.letters} dead letter(s) read; ${counts.sent} sent${to}\n`);
+    } else if (options.dryRun) {
+      out.write(formatLetters(sortLetters(chosen)));
+      out.write(`dry run: ${counts.chosen} of ${counts.letters} dead letter(s) chosen; nothing sent\n`);
+    } else if (counts.chosen === 0) {
+      out.write(`0 of ${counts.letters} dead letter(s) chosen; nothing sent\n`);
+    } else {
+      out.write(`${counts.chosen} of ${counts.letters} dead letter(s) chosen; ${counts.sent} sent${to}\n`);
+    }
   }
   return 0;
 }
