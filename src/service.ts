@@ -7,7 +7,7 @@ import { createPool, explainDbError } from "./db/pool.ts";
 import { TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import { reliableProducer } from "./kafka/dlq.ts";
-import { kafkaBaseOptions } from "./kafka/options.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
 import { prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
@@ -31,18 +31,6 @@ export interface ServiceHooks {
   /** Replaces the decoder DECODE_THREAD chooses: tests use one that fails on cue. */
   decoder?: Decoder;
 }
-
-/**
- * Kafka fetch tuning: bounded buffers, so memory does not follow the backlog. A message keeps its
- * whole fetch response alive, so responses are small (1 MiB): 40 MB less at peak than 4 MiB, at
- * the same throughput (docs/decisions.md).
- */
-const CONSUME_TUNING = {
-  maxWaitTime: 200,
-  maxBytes: 1024 * 1024,
-  maxBytesPerPartition: 1024 * 1024,
-  highWaterMark: 1024,
-};
 
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
 export async function startService(

@@ -4,7 +4,7 @@ import type { Config } from "../config/index.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { BatchReader } from "../kafka/batch-reader.ts";
 import { DLQ_HEADERS, reliableProducer, sendAll, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
-import { kafkaBaseOptions } from "../kafka/options.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/options.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
 
@@ -267,7 +267,7 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
     autocommit: false,
     retries: 2,
     retryDelay: 500,
-    maxWaitTime: 200,
+    ...CONSUME_TUNING,
   });
   try {
     let ends: bigint[];
