@@ -7,9 +7,9 @@ import {
   formatLetters,
   letterJson,
   listOptions,
+  replayChooser,
   replayMessage,
   replayOptions,
-  selectForReplay,
   sortLetters,
 } from "./dlq.ts";
 
@@ -116,7 +116,7 @@ test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors
   assert.throws(() => listOptions(["--dry-run"]), UsageError);
 });
 
-test("selectForReplay: filters by time and code, once per source message, never a truncated copy", () => {
+test("replayChooser: filters by time and code, once per source message, never a truncated copy", () => {
   const early = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z", "dlq.source.offset": "1" });
   const late = letter({ "dlq.failed_at": "2026-03-05T00:00:00.000Z", "dlq.source.offset": "2" });
   const again = letter({ "dlq.failed_at": "2026-03-06T00:00:00.000Z", "dlq.source.offset": "2" }, 5n);
@@ -138,20 +138,22 @@ test("selectForReplay: filters by time and code, once per source message, never 
   const orphan = letter({ "dlq.source.topic": undefined, "dlq.source.offset": "5" }, 8n);
   const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan];
 
-  const everything = selectForReplay(all, {});
-  assert.deepEqual(everything.chosen, [early, late, large]);
-  assert.deepEqual(everything.truncated, [truncated]);
-  assert.deepEqual(everything.noSource, [orphan]);
-  assert.equal(everything.duplicates, 1);
+  const verdicts = (options: Parameters<typeof replayChooser>[0]) => {
+    const choose = replayChooser(options);
+    return all.map((e) => choose(e));
+  };
+  const chosen = (options: Parameters<typeof replayChooser>[0]) => {
+    const v = verdicts(options);
+    return all.filter((_, i) => v[i] === "chosen");
+  };
 
-  assert.deepEqual(selectForReplay(all, { since: Date.UTC(2026, 2, 2) }).chosen, [late, large]);
-  assert.deepEqual(
-    selectForReplay(all, { since: Date.UTC(2026, 2, 5) }).chosen,
-    [late, large],
-    "at the instant counts",
-  );
-  assert.deepEqual(selectForReplay(all, { reason: "too_large" }).chosen, [large]);
-  assert.deepEqual(selectForReplay(all, { reason: "not_json" }).chosen, []);
+  // early, late, large chosen; again repeats late's source; truncated and orphan can't be replayed.
+  assert.deepEqual(verdicts({}), ["chosen", "chosen", "duplicate", "chosen", "truncated", "no_source"]);
+
+  assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 2) }), [late, large]);
+  assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 5) }), [late, large], "at the instant counts");
+  assert.deepEqual(chosen({ reason: "too_large" }), [large]);
+  assert.deepEqual(chosen({ reason: "not_json" }), []);
 });
 
 test("replayMessage: the original key, value and headers, to the source topic and partition", () => {

@@ -168,17 +168,11 @@ export function listOptions(args: readonly string[]): ListOptions {
   return { json: parseOptions("dlq list", args, { json: "boolean" }).json === true };
 }
 
-export interface Selection {
-  chosen: DeadLetterEntry[];
-  /** Matched the filters but can't be replayed: a truncated copy of an oversized value. */
-  truncated: DeadLetterEntry[];
-  /** Matched the filters but carry no usable source topic and partition. */
-  noSource: DeadLetterEntry[];
-  /** Second and later letters of the same source message (it was dead-lettered more than once). */
-  duplicates: number;
-}
-
-/** What `replay` does with one letter. */
+/**
+ * What `replay` does with one letter: sends it (chosen), or passes over it because it does not
+ * match the filters, is a truncated copy of an oversized value, has no usable source topic and
+ * partition, or repeats a source message already chosen (dead-lettered more than once).
+ */
 export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "duplicate";
 
 /**
@@ -201,23 +195,6 @@ export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadL
     seen.add(id);
     return "chosen";
   };
-}
-
-/** The letters `replay` re-publishes out of `letters`, and those it passes over and why. */
-export function selectForReplay(
-  letters: readonly DeadLetterEntry[],
-  options: Omit<ReplayOptions, "dryRun">,
-): Selection {
-  const selection: Selection = { chosen: [], truncated: [], noSource: [], duplicates: 0 };
-  const choose = replayChooser(options);
-  for (const e of letters) {
-    const verdict = choose(e);
-    if (verdict === "chosen") selection.chosen.push(e);
-    else if (verdict === "truncated") selection.truncated.push(e);
-    else if (verdict === "no_source") selection.noSource.push(e);
-    else if (verdict === "duplicate") selection.duplicates++;
-  }
-  return selection;
 }
 
 /** The original message, back to the partition it was read from. */
@@ -288,8 +265,7 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
     const stream = await consumer
       .consume({ topics: [topic], mode: "earliest", autocommit: false })
       .catch((err: unknown) => Promise.reject(kafkaError(err, config, "reading")));
-    // Failures surface through the reader; this listener only keeps an 'error' from being unhandled.
-    stream.on("error", () => undefined);
+    // The reader listens for the stream's failures and throws them from `next`.
     const reader = new BatchReader<RawMessage & { topic: string }>(stream, 2 * CHUNK);
     try {
       while (pending.size > 0) {
@@ -361,7 +337,9 @@ export async function runDlqReplay(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const choose = replayChooser(options);
-  const counts = { letters: 0, chosen: 0, sent: 0, truncated: 0, noSource: 0, duplicates: 0 };
+  let read = 0;
+  let sent = 0;
+  const tally: Record<Verdict, number> = { chosen: 0, filtered: 0, truncated: 0, no_source: 0, duplicate: 0 };
   const chosen: DeadLetterEntry[] = [];
   const topics = new Set<string>();
   let chunk: DeadLetterEntry[] = [];
@@ -371,20 +349,17 @@ export async function runDlqReplay(
     await sendAll(producer, chunk.map(replayMessage)).catch((err: unknown) =>
       Promise.reject(kafkaError(err, config, "publishing")),
     );
-    counts.sent += chunk.length;
+    sent += chunk.length;
     for (const e of chunk) topics.add(e.sourceTopic as string);
     chunk = [];
   };
   let finished = false;
   try {
     for await (const e of deadLetters(config)) {
-      counts.letters++;
+      read++;
       const verdict = choose(e);
-      if (verdict === "truncated") counts.truncated++;
-      else if (verdict === "no_source") counts.noSource++;
-      else if (verdict === "duplicate") counts.duplicates++;
+      tally[verdict]++;
       if (verdict !== "chosen") continue;
-      counts.chosen++;
       if (options.dryRun) chosen.push(listed(e));
       else {
         chunk.push(e);
@@ -395,27 +370,27 @@ export async function runDlqReplay(
     finished = true;
   } finally {
     await producer?.close().catch(() => undefined);
-    if (counts.truncated > 0) {
+    if (tally.truncated > 0) {
       out.write(
-        `skipped ${counts.truncated} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+        `skipped ${tally.truncated} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
       );
     }
-    if (counts.noSource > 0) {
-      out.write(`skipped ${counts.noSource} letter(s) without dlq.source.topic/partition headers\n`);
+    if (tally.no_source > 0) {
+      out.write(`skipped ${tally.no_source} letter(s) without dlq.source.topic/partition headers\n`);
     }
-    if (counts.duplicates > 0) {
-      out.write(`${counts.duplicates} letter(s) repeat a source message already chosen; it is sent once\n`);
+    if (tally.duplicate > 0) {
+      out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
     }
-    const to = counts.sent > 0 ? ` to ${[...topics].join(", ")}` : "";
+    const to = sent > 0 ? ` to ${[...topics].join(", ")}` : "";
     if (!finished) {
-      out.write(`stopped after ${counts.letters} dead letter(s) read; ${counts.sent} sent${to}\n`);
+      out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
     } else if (options.dryRun) {
       out.write(formatLetters(sortLetters(chosen)));
-      out.write(`dry run: ${counts.chosen} of ${counts.letters} dead letter(s) chosen; nothing sent\n`);
-    } else if (counts.chosen === 0) {
-      out.write(`0 of ${counts.letters} dead letter(s) chosen; nothing sent\n`);
+      out.write(`dry run: ${tally.chosen} of ${read} dead letter(s) chosen; nothing sent\n`);
+    } else if (tally.chosen === 0) {
+      out.write(`0 of ${read} dead letter(s) chosen; nothing sent\n`);
     } else {
-      out.write(`${counts.chosen} of ${counts.letters} dead letter(s) chosen; ${counts.sent} sent${to}\n`);
+      out.write(`${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}\n`);
     }
   }
   return 0;
