@@ -27,6 +27,7 @@ export interface SqlRunner {
 /** Rows written, per table and operation, for metrics and the benchmark. */
 export type RowCounts = Map<string, number>;
 
+/** Runs a statement; for a read, its rows. */
 async function run<T = Record<string, string>>(conn: SqlRunner, s: Statement): Promise<T[]> {
   const [rows] = await conn.query(s.sql, s.values);
   return rows as T[];
@@ -129,11 +130,14 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
     }
     for (const [table, writes] of byTable("patch")) {
       // One statement per set of columns: soft deletes and cancels each change the same ones.
-      const groups = new Map<string, { id: string; set: Row }[]>();
-      for (const w of writes) getOrCreate(groups, Object.keys(w.set).join("\u0000"), () => []).push(w);
-      for (const [columns, group] of groups) {
-        if (columns === "") continue; // nothing to change
-        for (const part of chunks(group)) await exec(updateRows(table, columns.split("\u0000"), part));
+      const groups = new Map<string, { columns: string[]; rows: { id: string; set: Row }[] }>();
+      for (const w of writes) {
+        const columns = Object.keys(w.set);
+        getOrCreate(groups, columns.join("\u0000"), () => ({ columns, rows: [] })).rows.push(w);
+      }
+      for (const { columns, rows } of groups.values()) {
+        if (columns.length === 0) continue; // nothing to change
+        for (const part of chunks(rows)) await exec(updateRows(table, columns, part));
       }
       count(table, "update", writes.length);
     }
@@ -177,13 +181,12 @@ async function writeChildren(conn: SqlRunner, spec: Children, parents: string[],
     if (n === undefined) added.push(row);
     else kept.push([n, row]);
   }
-  const exec = (s: Statement) => conn.query(s.sql, s.values);
   // Before the inserts: a new child may take the key of one that goes.
   if (spec.mode === "replace") {
     const keep = new Set(kept.map(([n]) => n));
     const gone = [...stored.values()].filter((n) => !keep.has(n));
-    for (const part of chunks(gone)) await exec(deleteByKey(table, part, rowId));
+    for (const part of chunks(gone)) await run(conn, deleteByKey(table, part, rowId));
   }
-  if (update.length > 0) for (const part of chunks(kept)) await exec(updateStoredRows(table, rowId, part, update));
-  for (const part of chunks(added)) await exec(upsertRows(table, part, update));
+  if (update.length > 0) for (const part of chunks(kept)) await run(conn, updateStoredRows(table, rowId, part, update));
+  for (const part of chunks(added)) await run(conn, upsertRows(table, part, update));
 }
