@@ -354,16 +354,38 @@ export async function testMariaServer(t: TestContext): Promise<PrivateServer> {
     await stopPrivateServer(server, { kill: true }).catch(() => undefined);
     rmSync(server.dir, { recursive: true, force: true });
   });
-  // Below Linux's ephemeral range (32768 and up), where a client socket of this machine may hold
-  // the port between the check and the bind; a port taken all the same is replaced.
+  await onPrivatePorts(1, async (port) => {
+    server.port = port;
+    await startPrivateServer(server);
+  });
+  return server;
+}
+
+/**
+ * The first of `count` consecutive ports nothing listens on, below Linux's ephemeral range
+ * (32768 and up).
+ */
+export async function privatePort(count = 1): Promise<number> {
+  for (;;) {
+    const first = 20000 + Math.floor(Math.random() * (12000 - count));
+    const ports = Array.from({ length: count }, (_, i) => first + i);
+    if (!(await Promise.all(ports.map((p) => isPortOpen(p)))).includes(true)) return first;
+  }
+}
+
+/**
+ * Starts a server of the test's own on private ports. They lie below the ephemeral range, where
+ * listen(0) and the client sockets of this machine take theirs; a port another test takes all
+ * the same between the check and the bind makes the start be tried again on new ports.
+ */
+export async function onPrivatePorts<T>(count: number, start: (first: number) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    do server.port = 20000 + Math.floor(Math.random() * 12000);
-    while (await isPortOpen(server.port));
     try {
-      await startPrivateServer(server);
-      return server;
+      return await start(await privatePort(count));
     } catch (err) {
-      if (attempt === 3 || !/Address already in use/.test((err as Error).message)) throw err;
+      if (attempt === 3 || !/Address already in use|was taken by another program/.test((err as Error).message)) {
+        throw err;
+      }
     }
   }
 }

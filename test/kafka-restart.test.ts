@@ -9,12 +9,12 @@ import { SOURCE_TOPICS } from "../src/kafka/topics.ts";
 import { startService } from "../src/service.ts";
 import { type StackConfig, stackDeclaration } from "../src/stack/config.ts";
 import { ensureTopics, kafkaDown, kafkaUp } from "../src/stack/kafka.ts";
-import { isPortOpen } from "../src/stack/process.ts";
 import { fixture } from "./fixtures.ts";
 import {
   capturingLogger,
   caughtUp,
   hexId,
+  onPrivatePorts,
   produce,
   testConfig,
   testDatabase,
@@ -25,28 +25,23 @@ import {
 // A broker of the test's own (own data folder and ports, so the shared one is never disturbed)
 // is stopped and started again under a running service: it reconnects, loses nothing, commits on.
 
-async function freePorts(): Promise<[number, number]> {
-  for (;;) {
-    const port = 30000 + Math.floor(Math.random() * 20000);
-    if (!(await isPortOpen(port)) && !(await isPortOpen(port + 1))) return [port, port + 1];
-  }
-}
-
 test("a Kafka broker restart is survived: nothing lost, the service carries on", { timeout: 240_000 }, async (t) => {
-  const [kafkaPort, controllerPort] = await freePorts();
-  const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
-  const stack: StackConfig = parseDeclaration(stackDeclaration, {
-    STACK_DIR: dir,
-    STACK_KAFKA_PORT: String(kafkaPort),
-    STACK_KAFKA_CONTROLLER_PORT: String(controllerPort),
-    STACK_KAFKA_HEAP_MB: "256",
+  const stack = await onPrivatePorts(2, async (kafkaPort) => {
+    const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
+    const attempt: StackConfig = parseDeclaration(stackDeclaration, {
+      STACK_DIR: dir,
+      STACK_KAFKA_PORT: String(kafkaPort),
+      STACK_KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
+      STACK_KAFKA_HEAP_MB: "256",
+    });
+    t.after(async () => {
+      await kafkaDown(attempt).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await kafkaUp(attempt);
+    return attempt;
   });
-  t.after(async () => {
-    await kafkaDown(stack).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const broker = `127.0.0.1:${kafkaPort}`;
-  await kafkaUp(stack);
+  const broker = `127.0.0.1:${stack.kafkaPort}`;
   await ensureTopics(broker, 2, ["analytics-dlq"]);
 
   const db = await testDatabase(t);

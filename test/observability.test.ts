@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { startPrivateServer, stopPrivateServer } from "../src/stack/mariadb-server.ts";
 import { fixture, loadFixtures } from "./fixtures.ts";
 import {
   caughtUp,
+  privatePort,
   produce,
   testConfig,
   testDatabase,
@@ -17,20 +17,12 @@ import {
 
 // /metrics carries every series the runbook names; /readyz follows the database.
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test("metrics for each series, health, and readiness that follows the database", async (t) => {
   const server = await testMariaServer(t);
   const db = await testDatabase(t, server.port);
   const topics = await testTopics(t);
   const producer = await testProducer(t);
-  const port = await freePort();
+  const port = await privatePort();
   const config = testConfig(db, topics, {
     MYSQL_PORT: String(server.port),
     METRICS_PORT: String(port),

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { Consumer, Producer } from "@platformatic/kafka";
+import { portTakenAtStart } from "../src/stack/kafka.ts";
+import { lastLines } from "../src/stack/process.ts";
 import { BROKER, randomName, testTopics, waitFor } from "./helpers.ts";
 
 // The local stack as a user meets it: each mistake is one line naming the cause and what to do;
@@ -37,6 +39,29 @@ test("a Kafka port held by another program: one line naming the port and the var
     r.stderr,
     new RegExp(`^stack: port ${port} is held by a program that does not answer as Kafka: .*STACK_KAFKA_PORT`),
   );
+});
+
+// A broker that lost its port in the seconds between the check and its bind: the log's last
+// lines were stack frames naming no cause, as CI printed once.
+const BIND_FAILURE = [
+  "[2026-12-01 12:00:21,699] ERROR Encountered fatal fault: caught exception (org.apache.kafka.server.fault.ProcessTerminatingFaultHandler)",
+  "java.lang.RuntimeException: Unable to start acceptor for CONTROLLER",
+  "Caused by: org.apache.kafka.common.KafkaException: Socket server failed to bind to 127.0.0.1:41235: Address already in use.",
+  "Caused by: java.net.BindException: Address already in use",
+  "\tat java.base/sun.nio.ch.Net.bind0(Native Method) ~[?:?]",
+  "\tat kafka.network.SocketServer.enableRequestProcessing(SocketServer.scala:201) ~[kafka_2.13-4.1.1.jar:?]",
+  "\t... 6 more",
+].join("\n");
+
+test("a port taken while the broker starts is named; log tails leave out stack frames", (t) => {
+  assert.equal(portTakenAtStart(BIND_FAILURE), 41235);
+  assert.equal(portTakenAtStart("[2026-12-01] INFO [KafkaRaftServer nodeId=1] Kafka Server started"), null);
+  const file = join(tempDir(t), "server.log");
+  writeFileSync(file, `${BIND_FAILURE}\n`);
+  assert.deepEqual(lastLines(file, 2).split("\n"), [
+    "Caused by: org.apache.kafka.common.KafkaException: Socket server failed to bind to 127.0.0.1:41235: Address already in use.",
+    "Caused by: java.net.BindException: Address already in use",
+  ]);
 });
 
 test("Java missing: one line saying what to install", (t) => {

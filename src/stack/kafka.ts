@@ -207,9 +207,25 @@ export async function kafkaUp(c: StackConfig): Promise<KafkaStatus> {
       alive: () => ownedPid(p.pid, p.props) !== null,
     });
   } catch (err) {
+    const taken = existsSync(p.log) ? portTakenAtStart(readFileSync(p.log, "utf8")) : null;
+    if (taken !== null) {
+      const variable = taken === c.kafkaPort ? "STACK_KAFKA_PORT" : "STACK_KAFKA_CONTROLLER_PORT";
+      throw new StackError(
+        `port ${taken} was taken by another program while Kafka started: run the command again, or set ${variable} to a free port`,
+      );
+    }
     throw new StackError(`${(err as Error).message}; last lines of ${p.log}:\n${lastLines(p.log)}`);
   }
   return { state: "ours", bootstrap: bootstrapOf(c), pid };
+}
+
+/**
+ * The port a broker could not bind, from its log. The ports are checked before the start, but
+ * another program can take one in the seconds the JVM needs to reach its bind.
+ */
+export function portTakenAtStart(log: string): number | null {
+  const m = /failed to bind to [^\s]*:(\d+): Address already in use/.exec(log);
+  return m ? Number(m[1]) : null;
 }
 
 /** Creates the five source topics and the dead-letter topic where missing. */

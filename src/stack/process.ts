@@ -100,7 +100,12 @@ export function requireCommand(command: string, versionArg: string, hint: string
   if (r.error) throw new StackError(`${command} is not installed or not on PATH: ${hint}`);
 }
 
+/** The last `n` lines of a log, stack frames left out: a Java trace's tail names no cause. */
 export function lastLines(file: string, n = 5): string {
   if (!existsSync(file)) return "";
-  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
+  const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+  return lines
+    .filter((line) => !/^\s+at |^\s*\.\.\. \d+ more$/.test(line))
+    .slice(-n)
+    .join("\n");
 }
