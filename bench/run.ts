@@ -204,8 +204,15 @@ function procStats(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime, in clock ticks (100/s on Linux)
-  return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024, cpuSeconds: ticks / 100 };
+  // Fields 10, 14 and 15 of proc(5), counted from 1 with the pid and the name.
+  const [minorFaults, utime, stime] = [stat[7], stat[11], stat[12]].map(Number) as [number, number, number];
+  return {
+    rssMb: kb("VmRSS") / 1024,
+    hwmMb: kb("VmHWM") / 1024,
+    cpuSeconds: (utime + stime) / 100, // clock ticks, 100/s on Linux
+    systemSeconds: stime / 100,
+    minorFaults,
+  };
 }
 
 const offsetReaders = new Map<string, Consumer>();
@@ -322,7 +329,8 @@ async function drain() {
     // broker, this driver), idle, waiting on the disk, taken by the hypervisor.
     const busy = cpu1.busy - cpu0.busy;
     log(
-      `CPU during the drain: service ${last.cpuSeconds.toFixed(1)} s, everything else ${(busy - last.cpuSeconds).toFixed(1)} s, ` +
+      `CPU during the drain: service ${last.cpuSeconds.toFixed(1)} s (system ${last.systemSeconds.toFixed(1)} s, ` +
+        `${last.minorFaults} minor page faults), everything else ${(busy - last.cpuSeconds).toFixed(1)} s, ` +
         `idle ${(cpu1.idle - cpu0.idle).toFixed(1)} s, iowait ${(cpu1.iowait - cpu0.iowait).toFixed(1)} s, steal ${(cpu1.steal - cpu0.steal).toFixed(1)} s`,
     );
 
