@@ -1,9 +1,20 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { after, describe, test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { fixture, loadFixtures } from "../../test/fixtures.ts";
 import { BadEventError } from "../errors.ts";
 import { type Decoded, decode } from "./decode.ts";
-import { DecoderFailedError, fromWire, inlineDecoder, pack, toWire, unpack, workerDecoder } from "./decoder.ts";
+import {
+  DecoderFailedError,
+  fromWire,
+  inlineDecoder,
+  keepSpare,
+  pack,
+  toWire,
+  unpack,
+  workerDecoder,
+} from "./decoder.ts";
 
 const MAX = 1 << 20;
 
@@ -39,6 +50,48 @@ describe("decoder", () => {
       out.map((b) => (b === null ? null : b.toString())),
       ["abc", null, "", null, "é\u0000z"],
     );
+  });
+
+  test("pack writes into a spare buffer large enough and takes it from the spares; else a new one", () => {
+    const small = new ArrayBuffer(4);
+    const large = new ArrayBuffer(64);
+    const spares = [small, large];
+    const packed = pack([Buffer.from("abcdef"), null, Buffer.from("gh")], spares);
+    assert.equal(packed.bytes.buffer, large);
+    assert.equal(packed.bytes.byteLength, 8);
+    assert.deepEqual(spares, [small]);
+    assert.deepEqual(
+      unpack(packed).map((b) => b?.toString() ?? null),
+      ["abcdef", null, "gh"],
+    );
+    const fresh = pack([Buffer.from("abcdef")], spares);
+    assert.ok(fresh.bytes.buffer !== small && fresh.bytes.buffer.byteLength >= 6);
+    assert.deepEqual(spares, [small]);
+  });
+
+  test("spares are bounded in number and size", () => {
+    const spares: ArrayBuffer[] = [];
+    keepSpare(spares, new ArrayBuffer((8 << 20) + 1));
+    assert.equal(spares.length, 0);
+    for (let i = 0; i < 6; i++) keepSpare(spares, new ArrayBuffer(8 << 20));
+    assert.equal(spares.length, 4);
+  });
+
+  test("the decode thread hands the batch's buffer back with its results", async () => {
+    const worker = new Worker(new URL("./decode-worker.ts", import.meta.url), { workerData: { maxBytes: MAX } });
+    try {
+      const input = values();
+      const packed = pack(input);
+      const size = packed.bytes.buffer.byteLength;
+      worker.postMessage({ id: 7, packed }, [packed.bytes.buffer]);
+      const [reply] = (await once(worker, "message")) as [{ id: number; decoded: unknown[]; buffer: ArrayBuffer }];
+      assert.equal(reply.id, 7);
+      assert.equal(reply.decoded.length, input.length);
+      assert.ok(reply.buffer instanceof ArrayBuffer);
+      assert.equal(reply.buffer.byteLength, size);
+    } finally {
+      await worker.terminate();
+    }
   });
 
   test("toWire is structured-clone safe and fromWire restores table specs and errors", () => {

@@ -62,11 +62,24 @@ export function fromWire(w: WireDecoded): Decoded {
   return w as unknown as Decoded;
 }
 
-/** The values of a batch in one transferable buffer: bytes plus each value's start and length (-1: null). */
-export function pack(values: readonly (Buffer | null | undefined)[]) {
+/** Buffers kept for reuse: one per batch in flight is what the decoder ever holds. */
+const MAX_SPARES = 4;
+/** A buffer larger than this (a batch of unusually large events) is not kept. */
+const MAX_SPARE_BYTES = 8 << 20;
+
+/**
+ * The values of a batch in one transferable buffer: bytes plus each value's start and length
+ * (-1: null). The bytes go into a spare buffer an earlier batch came back in when one is large
+ * enough and is then taken from `spares`: touching fresh memory costs a page fault per 4 KiB,
+ * which on this machine's VM made packing ten times dearer (docs/benchmarks.md).
+ */
+export function pack(values: readonly (Buffer | null | undefined)[], spares: ArrayBuffer[] = []) {
   let total = 0;
   for (const v of values) total += v?.length ?? 0;
-  const bytes = new Uint8Array(total);
+  const fit = spares.findIndex((b) => b.byteLength >= total);
+  // Headroom, so that a batch a little larger than the last still finds a spare.
+  const buffer = fit >= 0 ? (spares.splice(fit, 1)[0] as ArrayBuffer) : new ArrayBuffer(Math.ceil(total * 1.25));
+  const bytes = new Uint8Array(buffer, 0, total);
   const starts = new Int32Array(values.length);
   const lengths = new Int32Array(values.length);
   let at = 0;
@@ -79,6 +92,11 @@ export function pack(values: readonly (Buffer | null | undefined)[]) {
     }
   });
   return { bytes, starts, lengths };
+}
+
+/** Keeps a buffer the worker handed back, within the bounds above. */
+export function keepSpare(spares: ArrayBuffer[], buffer: ArrayBuffer): void {
+  if (spares.length < MAX_SPARES && buffer.byteLength <= MAX_SPARE_BYTES) spares.push(buffer);
 }
 
 export type Packed = ReturnType<typeof pack>;
@@ -104,7 +122,9 @@ export function workerDecoder(maxBytes: number, script: URL = DECODE_WORKER): De
     for (const p of pending.values()) p.reject(failure);
     pending.clear();
   };
-  worker.on("message", ({ id, decoded }: { id: number; decoded: WireDecoded[] }) => {
+  const spares: ArrayBuffer[] = [];
+  worker.on("message", ({ id, decoded, buffer }: { id: number; decoded: WireDecoded[]; buffer: ArrayBuffer }) => {
+    keepSpare(spares, buffer);
     const p = pending.get(id);
     pending.delete(id);
     if (pending.size === 0) worker.unref();
@@ -119,7 +139,7 @@ export function workerDecoder(maxBytes: number, script: URL = DECODE_WORKER): De
       if (failure) return Promise.reject(failure);
       if (values.length === 0) return Promise.resolve([]);
       const id = nextId++;
-      const packed = pack(values);
+      const packed = pack(values, spares);
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
         worker.ref();
