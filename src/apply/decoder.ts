@@ -77,7 +77,10 @@ export function pack(values: readonly (Buffer | null | undefined)[], spares: Arr
   let total = 0;
   for (const v of values) total += v?.length ?? 0;
   const fit = spares.findIndex((b) => b.byteLength >= total);
-  // Headroom, so that a batch a little larger than the last still finds a spare.
+  // A spare too small is dropped for the new buffer, which will come back in its place: the
+  // buffers in use and spare stay as many as the batches ever in hand at once. The new one has
+  // headroom, so that a batch a little larger than the last still fits.
+  if (fit < 0) spares.pop();
   const buffer = fit >= 0 ? (spares.splice(fit, 1)[0] as ArrayBuffer) : new ArrayBuffer(Math.ceil(total * 1.25));
   const bytes = new Uint8Array(buffer, 0, total);
   const starts = new Int32Array(values.length);
