@@ -7,7 +7,8 @@ ENV NODE_ENV=production
 # backlog (docs/decisions.md, docs/benchmarks.md).
 ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16" \
   MALLOC_ARENA_MAX=2 \
-  MALLOC_MMAP_THRESHOLD_=131072
+  MALLOC_MMAP_THRESHOLD_=131072 \
+  MALLOC_TRIM_THRESHOLD_=4194304
 WORKDIR /app
 
 # Dependencies first, so editing the sources does not invalidate this layer. --omit=dev
