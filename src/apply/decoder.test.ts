@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { after, describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { fixture, loadFixtures } from "../../test/fixtures.ts";
@@ -10,9 +9,11 @@ import {
   fromWire,
   inlineDecoder,
   keepSpare,
+  PART_BYTES,
   pack,
   toWire,
   unpack,
+  type WireDecoded,
   workerDecoder,
 } from "./decoder.ts";
 
@@ -78,18 +79,30 @@ describe("decoder", () => {
     assert.equal(spares.length, 4);
   });
 
-  test("the decode thread hands the batch's buffer back with its results", async () => {
+  test("the decode thread answers in parts of about PART_BYTES of input, the last with the batch's buffer", async () => {
     const worker = new Worker(new URL("./decode-worker.ts", import.meta.url), { workerData: { maxBytes: MAX } });
     try {
-      const input = values();
+      const input = Array.from({ length: 20 }, values).flat();
+      const inputBytes = input.reduce((n, v) => n + (v?.length ?? 0), 0);
+      assert.ok(inputBytes > 2 * PART_BYTES, `${inputBytes} bytes of input`);
       const packed = pack(input);
       const size = packed.bytes.buffer.byteLength;
+      const parts: { id: number; part: WireDecoded[]; buffer?: ArrayBuffer }[] = [];
+      const done = new Promise<void>((resolve) =>
+        worker.on("message", (m) => {
+          parts.push(m);
+          if (m.buffer) resolve();
+        }),
+      );
       worker.postMessage({ id: 7, packed }, [packed.bytes.buffer]);
-      const [reply] = (await once(worker, "message")) as [{ id: number; decoded: unknown[]; buffer: ArrayBuffer }];
-      assert.equal(reply.id, 7);
-      assert.equal(reply.decoded.length, input.length);
-      assert.ok(reply.buffer instanceof ArrayBuffer);
-      assert.equal(reply.buffer.byteLength, size);
+      await done;
+      assert.ok(parts.length >= 3, `${parts.length} parts`);
+      assert.ok(parts.every((p) => p.id === 7));
+      assert.equal(parts.at(-1)?.buffer?.byteLength, size);
+      assert.deepEqual(
+        parts.flatMap((p) => p.part).map((w) => comparable(fromWire(w))),
+        input.map((v) => comparable(decode(v, MAX))),
+      );
     } finally {
       await worker.terminate();
     }
@@ -113,6 +126,14 @@ describe("decoder", () => {
       const [viaWorker, inline] = await Promise.all([worker.decode(input), inlineDecoder(MAX).decode(input)]);
       assert.equal(viaWorker.length, input.length);
       assert.deepEqual(viaWorker.map(comparable), inline.map(comparable));
+    });
+
+    test("a batch answered in many parts is whole and in order", async () => {
+      const input = Array.from({ length: 20 }, values).flat();
+      assert.deepEqual(
+        (await worker.decode(input)).map(comparable),
+        input.map((v) => comparable(decode(v, MAX))),
+      );
     });
 
     test("answers concurrent batches each with its own result", async () => {

@@ -112,6 +112,14 @@ export function unpack({ bytes, starts, lengths }: Packed): (Buffer | null)[] {
   });
 }
 
+/**
+ * The decode thread sends a batch's results in parts of about this many bytes of input. V8
+ * serializes a message into one buffer grown by realloc, and one over 128 KiB is a fresh mapping
+ * (MALLOC_MMAP_THRESHOLD_) whose every page faults on first touch; parts stay in malloc's heap
+ * and reuse its memory.
+ */
+export const PART_BYTES = 32 * 1024;
+
 const DECODE_WORKER = new URL("./decode-worker.ts", import.meta.url);
 
 /** `script` is the worker's code: decode-worker.ts, or a stand-in when a test needs the worker to die. */
@@ -119,19 +127,25 @@ export function workerDecoder(maxBytes: number, script: URL = DECODE_WORKER): De
   const worker = new Worker(script, { workerData: { maxBytes } });
   let failure: Error | null = null;
   let nextId = 0;
-  const pending = new Map<number, { resolve: (d: Decoded[]) => void; reject: (e: Error) => void }>();
+  const pending = new Map<
+    number,
+    { decoded: Decoded[]; resolve: (d: Decoded[]) => void; reject: (e: Error) => void }
+  >();
   const fail = (err: Error) => {
     failure ??= err;
     for (const p of pending.values()) p.reject(failure);
     pending.clear();
   };
   const spares: ArrayBuffer[] = [];
-  worker.on("message", ({ id, decoded, buffer }: { id: number; decoded: WireDecoded[]; buffer: ArrayBuffer }) => {
-    keepSpare(spares, buffer);
+  // A batch's results come in parts (decode-worker.ts); the last carries the batch's buffer back.
+  worker.on("message", ({ id, part, buffer }: { id: number; part: WireDecoded[]; buffer?: ArrayBuffer }) => {
     const p = pending.get(id);
+    for (const d of part) p?.decoded.push(fromWire(d));
+    if (buffer === undefined) return;
+    keepSpare(spares, buffer);
     pending.delete(id);
     if (pending.size === 0) worker.unref();
-    p?.resolve(decoded.map(fromWire));
+    p?.resolve(p.decoded);
   });
   worker.on("error", (err) => fail(new DecoderFailedError(`the decode worker failed: ${err.message}`)));
   worker.on("exit", (code) => fail(new DecoderFailedError(`the decode worker exited (code ${code})`)));
@@ -144,7 +158,7 @@ export function workerDecoder(maxBytes: number, script: URL = DECODE_WORKER): De
       const id = nextId++;
       const packed = pack(values, spares);
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { decoded: [], resolve, reject });
         worker.ref();
         worker.postMessage({ id, packed }, [packed.bytes.buffer]);
       });
