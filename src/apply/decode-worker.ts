@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { decode } from "./decode.ts";
-import { PART_BYTES, type Packed, toWire, unpack } from "./decoder.ts";
+import { PART_BYTES, type Packed, toWire, unpack, type WireDecoded } from "./decoder.ts";
 
 // The decode thread (decoder.ts): bytes in, plain Decoded values out, and the bytes' buffer
 // handed back with the last part for the next batch (nothing decoded refers to it). Results go
@@ -8,7 +8,7 @@ import { PART_BYTES, type Packed, toWire, unpack } from "./decoder.ts";
 
 const { maxBytes } = workerData as { maxBytes: number };
 parentPort?.on("message", ({ id, packed }: { id: number; packed: Packed }) => {
-  let part = [];
+  let part: WireDecoded[] = [];
   let bytes = 0;
   for (const value of unpack(packed)) {
     part.push(toWire(decode(value, maxBytes)));
