@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { fixture, loadFixtures } from "../../test/fixtures.ts";
 import { BadEventError } from "../errors.ts";
 import { type Decoded, decode } from "./decode.ts";
 import {
+  DECODE_SEMI_SPACE_MB,
   DecoderFailedError,
   fromWire,
   inlineDecoder,
   keepSpare,
   PART_BYTES,
   pack,
+  semiSpaceFlag,
+  startDecodeThread,
   toWire,
   unpack,
   type WireDecoded,
@@ -106,6 +110,28 @@ describe("decoder", () => {
     } finally {
       await worker.terminate();
     }
+  });
+
+  test("the process's --max-semi-space-size is read from NODE_OPTIONS and the command line, the latter winning", () => {
+    assert.equal(semiSpaceFlag([], ""), 0);
+    assert.equal(semiSpaceFlag(["--max-old-space-size=256"], "--max-semi-space-size=16"), 16);
+    assert.equal(semiSpaceFlag(["--max_semi_space_size=8"], "--max-semi-space-size=16 --v8-pool-size=1"), 8);
+  });
+
+  test("the decode thread gets a young generation of its own; threads started after it get the process's", async () => {
+    const heapLimit = (worker: Worker) =>
+      new Promise<number>((resolve, reject) => {
+        worker.once("message", resolve);
+        worker.once("error", reject);
+      }).finally(() => worker.terminate());
+    const stand = new URL("../../test/workers/heap-limit-worker.ts", import.meta.url);
+    const decodeThread = await heapLimit(startDecodeThread(stand, {}));
+    const after = await heapLimit(new Worker(stand));
+    const own = getHeapStatistics().heap_size_limit;
+    assert.equal(after, own);
+    // V8's young generation is three semi-spaces.
+    assert.ok(decodeThread < own, `decode thread ${decodeThread} bytes, process ${own}`);
+    assert.ok(own - decodeThread >= 3 * (semiSpaceFlag() - DECODE_SEMI_SPACE_MB) * 2 ** 20);
   });
 
   test("toWire is structured-clone safe and fromWire restores table specs and errors", () => {
