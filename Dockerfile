@@ -4,8 +4,9 @@ FROM node:24-slim
 
 ENV NODE_ENV=production
 # A bounded heap and a malloc that gives large buffers back keep memory flat whatever the
-# backlog (docs/decisions.md, docs/benchmarks.md).
-ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16" \
+# backlog; one V8 helper thread suits a container of two cores or fewer (docs/decisions.md,
+# docs/benchmarks.md).
+ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16 --v8-pool-size=1" \
   MALLOC_ARENA_MAX=2 \
   MALLOC_MMAP_THRESHOLD_=131072 \
   MALLOC_TRIM_THRESHOLD_=4194304

@@ -1,8 +1,11 @@
 // How the service runs in production: package.json's start script and the Dockerfile set the
 // same (test/docker.test.ts holds them equal); the benchmark runs the service with them.
 
-/** A bounded V8 heap: without it V8 grows the heap lazily on a large machine (docs/decisions.md). */
-export const SERVICE_NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"];
+/**
+ * A bounded V8 heap: without it V8 grows the heap lazily on a large machine; one V8 helper thread:
+ * on two cores shared with the database, four only competed with the service (docs/decisions.md).
+ */
+export const SERVICE_NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16", "--v8-pool-size=1"];
 
 /**
  * glibc malloc: few arenas; buffers over 128 KiB always mapped, so freed ones go back to the
