@@ -34,6 +34,7 @@ test("outcomes are counted by event type and reason; unknown enum values are war
     event({ eventType: undefined, eventTs: undefined, outcome: { kind: "skipped", reason: "null_value" } }),
     event({ eventType: "user.deleted", outcome: { kind: "skipped", reason: "no_row" } }),
     event({ eventType: "user.updated", outcome: { kind: "skipped", reason: "stale" } }),
+    event({ eventType: "user.updated", outcome: { kind: "skipped", reason: "stale" } }),
     event({
       eventType: undefined,
       outcome: { kind: "rejected", error: new BadEventError("not_json", "value is not valid JSON") },
@@ -47,7 +48,7 @@ test("outcomes are counted by event type and reason; unknown enum values are war
     'analytics_events_total{event_type="user.merged",outcome="skipped_unknown_type"} 1',
     'analytics_events_total{event_type="unparsed",outcome="skipped_null_value"} 1',
     'analytics_events_total{event_type="user.deleted",outcome="skipped_no_row"} 1',
-    'analytics_events_total{event_type="user.updated",outcome="skipped_stale"} 1',
+    'analytics_events_total{event_type="user.updated",outcome="skipped_stale"} 2',
     'analytics_events_total{event_type="unparsed",outcome="rejected"} 1',
     'analytics_events_total{event_type="post.created",outcome="applied"} 2',
     'analytics_dead_letters_total{reason="not_json"} 1',

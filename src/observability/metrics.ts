@@ -1,5 +1,6 @@
 import type { Pool } from "mysql2/promise";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { getOrCreate } from "../collections.ts";
 import type { Logger } from "../log.ts";
 import type { BatchReport } from "../pipeline.ts";
 
@@ -108,8 +109,13 @@ export class Metrics {
   observeBatch(report: BatchReport): void {
     this.batchSize.observe(report.events.length);
     this.batchSeconds.observe(report.seconds);
+    // One increment per label set and batch, not per event: prom-client hashes the labels on
+    // every call, which was 3 % of what the main thread allocated while draining.
+    const byLabels = new Map<string, { labels: { event_type: string; outcome: string }; n: number }>();
     for (const e of report.events) {
-      this.events.inc({ event_type: e.eventType ?? "unparsed", outcome: outcomeLabel(e.outcome) });
+      const type = e.eventType ?? "unparsed";
+      const outcome = outcomeLabel(e.outcome);
+      getOrCreate(byLabels, `${type}\u0000${outcome}`, () => ({ labels: { event_type: type, outcome }, n: 0 })).n++;
       if (e.outcome.kind === "rejected") this.deadLetters.inc({ reason: e.outcome.error.reason });
       if (e.outcome.kind === "applied" && e.eventTs !== undefined && e.eventTs > this.#newestEventTs) {
         this.#newestEventTs = e.eventTs;
@@ -126,6 +132,7 @@ export class Metrics {
         }
       }
     }
+    for (const { labels, n } of byLabels.values()) this.events.inc(labels, n);
     for (const [key, n] of report.rows) {
       const [table = "", operation = ""] = key.split(":");
       this.rows.inc({ table, operation }, n);
