@@ -125,7 +125,12 @@ describe("decoder", () => {
         worker.once("error", reject);
       }).finally(() => worker.terminate());
     const stand = new URL("../../test/workers/heap-limit-worker.ts", import.meta.url);
-    const decodeThread = await heapLimit(startDecodeThread(stand, {}));
+    // Two started together both get it (the flag stays set until the last is up).
+    const [decodeThread, second] = await Promise.all([
+      heapLimit(startDecodeThread(stand, {})),
+      heapLimit(startDecodeThread(stand, {})),
+    ]);
+    assert.equal(second, decodeThread);
     const after = await heapLimit(new Worker(stand));
     const own = getHeapStatistics().heap_size_limit;
     assert.equal(after, own);

@@ -141,21 +141,25 @@ export function semiSpaceFlag(execArgv = process.execArgv, nodeOptions = process
   return mb;
 }
 
+/** Decode threads started and not yet online: the flag stays set while there are any. */
+let starting = 0;
+
 /**
  * Starts `script` as the decode thread with its own young generation. V8 sizes an isolate's heap
  * from the process's flags when the isolate starts, on the new thread, and the flag overrides a
  * Worker's `resourceLimits`; so the flag is set until the thread is up, then put back.
  */
 export function startDecodeThread(script: URL, workerData: unknown): Worker {
-  setFlagsFromString(`--max-semi-space-size=${DECODE_SEMI_SPACE_MB}`);
+  if (starting++ === 0) setFlagsFromString(`--max-semi-space-size=${DECODE_SEMI_SPACE_MB}`);
   const worker = new Worker(script, { workerData });
-  let restored = false;
-  const restore = () => {
-    if (!restored) setFlagsFromString(`--max-semi-space-size=${semiSpaceFlag()}`);
-    restored = true;
+  let up = false;
+  const onUp = () => {
+    if (up) return;
+    up = true;
+    if (--starting === 0) setFlagsFromString(`--max-semi-space-size=${semiSpaceFlag()}`);
   };
-  worker.once("online", restore);
-  worker.once("exit", restore);
+  worker.once("online", onUp);
+  worker.once("exit", onUp);
   return worker;
 }
 
