@@ -87,7 +87,6 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
     const key = `${table.name}:${op}`;
     counts.set(key, (counts.get(key) ?? 0) + n);
   };
-  const exec = (s: Statement) => conn.query(s.sql, s.values);
 
   for (const round of plan.rounds) {
     const byTable = <K extends Write["kind"]>(kind: K) => {
@@ -102,13 +101,14 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
     };
 
     for (const [table, writes] of byTable("delete")) {
-      for (const part of chunks(writes.map((w) => w.id))) await exec(deleteByKey(table, part));
+      for (const part of chunks(writes.map((w) => w.id))) await run(conn, deleteByKey(table, part));
       count(table, "delete", writes.length);
     }
     for (const [table, writes] of byTable("upsert")) {
       const update = writes[0]?.update ?? [];
       for (const part of chunks(writes))
-        await exec(
+        await run(
+          conn,
           upsertRows(
             table,
             part.map((w) => w.row),
@@ -137,14 +137,14 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       }
       for (const { columns, rows } of groups.values()) {
         if (columns.length === 0) continue; // nothing to change
-        for (const part of chunks(rows)) await exec(updateRows(table, columns, part));
+        for (const part of chunks(rows)) await run(conn, updateRows(table, columns, part));
       }
       count(table, "update", writes.length);
     }
   }
   if (plan.tombstones.length > 0) {
     const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
-    for (const part of chunks(rows)) await exec(upsertTombstones(part));
+    for (const part of chunks(rows)) await run(conn, upsertTombstones(part));
   }
   return counts;
 }
