@@ -65,8 +65,8 @@ export const serviceDeclaration = {
   ),
   decodeThread: bool(
     "DECODE_THREAD",
-    true,
-    "Parse and validate events on a second thread while the main one writes to MySQL; false keeps one thread.",
+    false,
+    "Parse and validate events on a second thread; pays only where the service has a core to itself (docs/decisions.md).",
   ),
   maxMessageBytes: int(
     "MAX_MESSAGE_BYTES",
