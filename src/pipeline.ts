@@ -16,13 +16,13 @@ import type { Logger } from "./log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
 
 // The pipeline, top to bottom: fetch a batch (the reader prefers partitions with no batch in
-// hand) → validate and flatten each event (pure, on the decode thread) → wait for the batches of
-// the same partitions handed out before it → apply each partition's events in one transaction,
-// partitions in parallel → dead-letter what was rejected → mark, per partition, the offset after
-// its last event for the committer, which commits off the write path. Up to BATCHES_IN_FLIGHT
-// batches are in hand at once, so one partition's batch is decoded or written while another's
-// waits on MySQL. An offset is marked only once everything before it is in MySQL or the
-// dead-letter topic.
+// hand) → validate and flatten each event (pure; inline, or on the decode thread with
+// DECODE_THREAD) → wait for the batches of the same partitions handed out before it → apply
+// each partition's events in one transaction, partitions in parallel → dead-letter what was
+// rejected → mark, per partition, the offset after its last event for the committer, which
+// commits off the write path. Up to BATCHES_IN_FLIGHT batches are in hand at once, so one
+// partition's batch is decoded or written while another's waits on MySQL. An offset is marked
+// only once everything before it is in MySQL or the dead-letter topic.
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
@@ -188,7 +188,7 @@ export class Pipeline {
     log.debug("pipeline stopped");
   }
 
-  /** Hands a batch to the decode thread now; it is written once its partitions' earlier batches are. */
+  /** Starts decoding a batch now; it is written once its partitions' earlier batches are. */
   #start(batch: KafkaMessage[], stream: number) {
     const keys = [...new Set(batch.map((m) => partitionKey(m.topic, m.partition)))];
     const before = keys.flatMap((key) => this.#tails.get(key) ?? []);

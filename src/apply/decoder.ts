@@ -5,10 +5,11 @@ import { type Decoded, decode } from "./decode.ts";
 import { type Op, tableNamed } from "./ops.ts";
 
 // Decoding (JSON parsing, validation, flattening) is most of the service's CPU per event and
-// needs nothing but the bytes. Inline, a batch's decode blocked the main thread while the
-// previous batch's statements waited on it; in a worker thread it runs on another core while
-// the main thread drives MySQL (docs/benchmarks.md). At most BATCHES_IN_FLIGHT batches are ever
-// in the worker's queue, so memory stays bounded.
+// needs nothing but the bytes. By default it runs inline, on the main thread, between the MySQL
+// writes of other batches in hand. With DECODE_THREAD it runs on a worker thread, on another core:
+// that pays only where the service has a core to spare, as every result then crosses threads by
+// structured clone (docs/decisions.md). At most BATCHES_IN_FLIGHT batches are ever in the
+// worker's queue, so memory stays bounded.
 
 export interface Decoder {
   decode(values: readonly (Buffer | null | undefined)[]): Promise<Decoded[]>;
