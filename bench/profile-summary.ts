@@ -1,4 +1,4 @@
-// node bench/profile-summary.ts DIR [--events N]
+// npm run bench:profile -- DIR [--events N]
 //
 // Where the service's time went, from the V8 CPU profiles that
 // `BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" npm run bench` writes (one per thread): each
@@ -111,10 +111,16 @@ if (import.meta.main) {
   const { values, positionals } = parseArgs({ options: { events: { type: "string" } }, allowPositionals: true });
   const dir = positionals[0];
   if (!dir) {
-    console.error("usage: node bench/profile-summary.ts DIR [--events N]  (DIR holds .cpuprofile files)");
+    console.error("usage: npm run bench:profile -- DIR [--events N]  (DIR holds .cpuprofile files)");
     process.exit(2);
   }
-  const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+  } catch (err) {
+    console.error(`profile-summary: can't read ${dir}: ${(err as Error).message}`);
+    process.exit(1);
+  }
   if (files.length === 0) {
     console.error(
       `profile-summary: no .cpuprofile files in ${dir}; write them with BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=${dir}"`,
