@@ -4,8 +4,8 @@
 /**
  * A bounded V8 heap: without it V8 grows the heap lazily on a large machine; one V8 helper thread:
  * on two cores shared with the database, four only competed with the service; the old generation
- * let grow 75 % past what survived the last full collection before the next, where V8 chose about
- * 30 %: a batch's rows outlive the young generation, and full collections came every 150 ms
+ * let grow 75 % past what survived the last full collection before the next: V8's own choice,
+ * with a batch's rows outliving the young generation, gave a full collection every 150–200 ms
  * (docs/decisions.md). `--heap-growing-percent` is V8's own flag, which NODE_OPTIONS refuses: the
  * flags go on the command line.
  */
