@@ -410,8 +410,8 @@ describe("Dockerfile", () => {
     const pkg = JSON.parse(readRepo("package.json")) as { bin: Record<string, string> };
     const script = Object.values(pkg.bin)[0];
     assert.ok(script);
-    assert.deepEqual(entry?.[0], "node");
-    assert.deepEqual(entry?.at(-1), script);
+    assert.equal(entry?.[0], "node");
+    assert.equal(entry?.at(-1), script);
     assert.ok(existsSync(repoPath(script)), `${script} exists`);
     assert.deepEqual(execForm(last("CMD")?.args ?? ""), ["run"]);
     assert.ok(
