@@ -84,7 +84,7 @@ export function groupSlices<T extends { messages: unknown[] }>(slices: [string, 
 /**
  * The reader buffers this many batches' worth of messages before it pauses the stream: room for
  * several partitions, so a batch of one can be read while another's is written, and for fuller
- * batches of each (fewer transactions, more coalescing): 4 drained 4 % faster than 2 in four of
+ * batches of each (fewer transactions, more coalescing): 4 drained 2–8 % faster than 2 in four of
  * four pairs for 14 MB more at peak (docs/benchmarks.md).
  */
 const READER_BUFFER_BATCHES = 4;
