@@ -37,7 +37,8 @@ commands:
             re-publish the chosen letters' original key, value and headers to their source
             topic and partition, once the cause is fixed; --since keeps letters that failed at
             or after the time (UTC without an offset), --reason keeps one error code
-            (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database),
+            (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database,
+            clock_skew, wrong_topic, unexpected_error),
             --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
             backwards, so an event it already applied changes nothing. Truncated copies of
             oversized values are skipped.

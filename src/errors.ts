@@ -58,6 +58,12 @@ export const BadEventReasons = {
   BAD_FIELD: "bad_field",
   TOO_LARGE: "too_large",
   REJECTED_BY_DATABASE: "rejected_by_database",
+  /** The event's timestamp is further ahead of its Kafka record's than MAX_CLOCK_SKEW_MS allows. */
+  CLOCK_SKEW: "clock_skew",
+  /** The event type belongs to another topic than the one the event arrived on. */
+  WRONG_TOPIC: "wrong_topic",
+  /** Handling the event threw something that is not a BadEventError: a bug, isolated to this event. */
+  UNEXPECTED_ERROR: "unexpected_error",
 } as const;
 export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReasons];
 

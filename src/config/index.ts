@@ -68,6 +68,20 @@ export const serviceDeclaration = {
     false,
     "Parse and validate events on a second thread; pays only where the service has a core to itself (docs/decisions.md).",
   ),
+  maxClockSkewMs: int(
+    "MAX_CLOCK_SKEW_MS",
+    300000,
+    "How far an event's timestamp may be ahead of its Kafka record's timestamp; further ahead is dead-lettered (docs/guarantees.md).",
+    0,
+    31536000000,
+  ),
+  maxJsonDepth: int(
+    "MAX_JSON_DEPTH",
+    16,
+    "Deepest nesting of what is stored in a JSON column (media_json, attributes_json, ...); deeper is dead-lettered.",
+    1,
+    32,
+  ),
   maxMessageBytes: int(
     "MAX_MESSAGE_BYTES",
     1048576,
@@ -81,6 +95,11 @@ export const serviceDeclaration = {
     "Cap of the exponential backoff while MySQL or Kafka is unavailable.",
     100,
     600000,
+  ),
+  metricsHost: str(
+    "METRICS_HOST",
+    "127.0.0.1",
+    "Address /metrics, /healthz and /readyz listen on; 0.0.0.0 for every interface (the image sets it).",
   ),
   metricsPort: int(
     "METRICS_PORT",
