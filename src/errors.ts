@@ -67,11 +67,15 @@ export const BadEventReasons = {
 } as const;
 export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReasons];
 
+/** The longest reason a dead letter carries: it may quote names from the event (a field, a variant key). */
+export const MAX_REASON_CHARS = 300;
+
 /** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
   constructor(reason: BadEventReason, message: string) {
-    super(ErrorCodes.BAD_EVENT, message, { expected: true });
+    const short = message.length > MAX_REASON_CHARS ? `${message.slice(0, MAX_REASON_CHARS - 1)}…` : message;
+    super(ErrorCodes.BAD_EVENT, short, { expected: true });
     this.reason = reason;
   }
 }

@@ -1,10 +1,10 @@
 import type { Consumer, Message, MessagesStream, Producer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
 import { applyBatch } from "./apply/apply.ts";
-import type { Decoded } from "./apply/decode.ts";
-import type { Decoder } from "./apply/decoder.ts";
+import type { Decoded, SourceRecord } from "./apply/decode.ts";
 import type { Outcome } from "./apply/plan.ts";
 import type { RowCounts } from "./apply/store.ts";
+import { UnexpectedErrorBreaker } from "./breaker.ts";
 import { getOrCreate } from "./collections.ts";
 import type { Config } from "./config/index.ts";
 import type { UnknownEnumValue } from "./domains/domain.ts";
@@ -13,11 +13,11 @@ import { BatchReader, partitionKey } from "./kafka/batch-reader.ts";
 import { OffsetCommitter } from "./kafka/committer.ts";
 import { type DeadLetter, sendDeadLetters } from "./kafka/dlq.ts";
 import type { Logger } from "./log.ts";
+import { RateLimitedWarnings } from "./observability/bounded.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage, retrying } from "./retry.ts";
 
 // The pipeline, top to bottom: fetch a batch (the reader prefers partitions with no batch in
-// hand) → validate and flatten each event (pure; inline, or on the decode thread with
-// DECODE_THREAD) → wait for the batches of the same partitions handed out before it → apply
+// hand) → validate and flatten each event (pure, and never throws) → wait for the batches of the same partitions handed out before it → apply
 // each partition's events in one transaction, partitions in parallel → dead-letter what was
 // rejected → mark, per partition, the offset after its last event for the committer, which
 // commits off the write path. Up to BATCHES_IN_FLIGHT batches are in hand at once, so one
@@ -35,6 +35,7 @@ export type PipelineConfig = Pick<
   | "retryMaxBackoffMs"
   | "mysqlPoolSize"
   | "batchesInFlight"
+  | "maxUnexpectedErrors"
 >;
 
 /** What happened to one event, for metrics and tests. */
@@ -47,6 +48,7 @@ export interface EventReport {
   eventTs: string | undefined;
   outcome: Outcome;
   unknownEnums: UnknownEnumValue[];
+  keyMismatch?: boolean;
 }
 
 export interface BatchReport {
@@ -58,8 +60,8 @@ export interface BatchReport {
 export interface PipelineDeps {
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   producer: Producer<Buffer, Buffer, Buffer, Buffer>;
-  /** Parse, validate and flatten (pure; inline or on a worker thread). */
-  decoder: Decoder;
+  /** Parse, validate and flatten one record (pure; never throws). */
+  decode: (record: SourceRecord) => Decoded;
   pool: Pool;
   log: Logger;
   config: PipelineConfig;
@@ -95,6 +97,9 @@ const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffM
 export class Pipeline {
   readonly #d: PipelineDeps;
   readonly #committer: OffsetCommitter;
+  readonly #breaker: UnexpectedErrorBreaker;
+  /** Per-event warnings (dead letters): a flood of bad events must not flood the log. */
+  readonly #warnings: RateLimitedWarnings;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
   /** Batches handed out and not yet finished, per partition. */
@@ -113,6 +118,8 @@ export class Pipeline {
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
+    this.#breaker = new UnexpectedErrorBreaker(deps.config.maxUnexpectedErrors);
+    this.#warnings = new RateLimitedWarnings(deps.log, { perWindow: 20, windowMs: 10_000 });
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
       owns: (key) => this.#owns(key),
@@ -190,14 +197,14 @@ export class Pipeline {
     log.debug("pipeline stopped");
   }
 
-  /** Starts decoding a batch now; it is written once its partitions' earlier batches are. */
+  /** Decodes a batch now; it is written once its partitions' earlier batches are. */
   #start(batch: KafkaMessage[], stream: number) {
     const keys = [...new Set(batch.map((m) => partitionKey(m.topic, m.partition)))];
     const before = keys.flatMap((key) => this.#tails.get(key) ?? []);
-    const decoding = this.#d.decoder.decode(batch.map((m) => m.value));
+    const decoded = batch.map(this.#d.decode);
     // `task` is the settled end of the chain: the next batch of these partitions waits for it,
     // and it is what #tails and #inFlight hold (and compare) until it has cleaned up.
-    const task: Promise<void> = this.#write(batch, stream, before, decoding)
+    const task: Promise<void> = this.#write(batch, stream, before, decoded)
       .catch((error: unknown) => this.#fail(error))
       .finally(() => this.#release(keys, task));
     for (const key of keys) {
@@ -207,9 +214,8 @@ export class Pipeline {
     this.#inFlight.add(task);
   }
 
-  async #write(batch: KafkaMessage[], stream: number, before: Promise<void>[], decoding: Promise<Decoded[]>) {
-    // Awaited together, so a decoding that fails while an earlier batch is written is handled at once.
-    const [, decoded] = await Promise.all([Promise.all(before), decoding]);
+  async #write(batch: KafkaMessage[], stream: number, before: Promise<void>[], decoded: Decoded[]) {
+    await Promise.all(before);
     if (this.#halt.signal.aborted || stream <= this.#staleStreams) return; // read again later
     if (await this.#process(batch, decoded, this.#halt.signal)) {
       this.#staleStreams = stream;
@@ -219,8 +225,8 @@ export class Pipeline {
   }
 
   /**
-   * A decoder failure (a bug) or a database error that waiting can't fix stops the pipeline with
-   * that error; AbandonedError is shutdown while waiting out an outage. The first real failure is
+   * The breaker (unexpected errors no longer isolated) or a database error that waiting can't fix
+   * stops the pipeline with that error; AbandonedError is shutdown while waiting out an outage. The first real failure is
    * the one reported, and it halts the other batches (even one waiting out an outage).
    */
   #fail(error: unknown) {
@@ -300,6 +306,7 @@ export class Pipeline {
     const rows: RowCounts = new Map();
     const done = new Map<string, KafkaMessage>();
     const letters: DeadLetter[] = [];
+    const unexpected: { m: KafkaMessage; d: Decoded }[] = [];
 
     // Whole partitions go into as many transactions as the pool has connections: each commit
     // costs a log flush, so fewer, larger transactions; partitions never split between them.
@@ -329,8 +336,10 @@ export class Pipeline {
             eventTs: d.ts,
             outcome,
             unknownEnums: d.unknownEnums,
+            keyMismatch: d.keyMismatch,
           });
           if (outcome.kind === "rejected") letters.push({ ...m, eventType: d.eventType, error: outcome.error });
+          if (d.unexpected !== undefined) unexpected.push({ m, d });
         });
         for (const [k, n] of result.rows) rows.set(k, (rows.get(k) ?? 0) + n);
         for (const [key, slice] of group) done.set(key, slice.messages.at(-1) as KafkaMessage);
@@ -354,7 +363,7 @@ export class Pipeline {
         signal,
       );
       for (const l of letters) {
-        log.warn(
+        this.#warnings.warn(
           {
             topic: l.topic,
             partition: l.partition,
@@ -385,7 +394,18 @@ export class Pipeline {
       for (const e of events) log.debug({ ...e, offset: String(e.offset), outcome: e.outcome.kind }, "event");
     }
     if (abandoned) throw new AbandonedError();
+    // After the letters are out and the offsets marked: a stop here loses nothing.
+    for (const { m, d } of unexpected) this.#unexpected(m, d);
     return dropped;
+  }
+
+  /** Logs where the code failed (the stack, not the message: it may quote the event) and feeds the breaker. */
+  #unexpected(m: KafkaMessage, d: Decoded) {
+    const err = d.unexpected;
+    const stack = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 8).join("\n") : undefined;
+    const what = `${err instanceof Error ? err.name : typeof err} in ${d.eventType ?? "an event"} at ${m.topic}/${m.partition}@${m.offset}`;
+    this.#d.log.error({ stack }, `unexpected error while decoding: ${what}; the event was dead-lettered`);
+    this.#breaker.record(what);
   }
 
   #owns(key: string): boolean {

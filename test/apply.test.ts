@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { applyBatch } from "../src/apply/apply.ts";
-import { decode } from "../src/apply/decode.ts";
 import type { Op } from "../src/apply/ops.ts";
 import type { Outcome } from "../src/apply/plan.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { type EmittedEvent, emit } from "../src/events/emit.ts";
+import { decodeValue } from "./domain-helpers.ts";
 import { fixture } from "./fixtures.ts";
 import { testDatabase, testPool } from "./helpers.ts";
 
@@ -20,7 +20,7 @@ const productDoc = (variants: string[], status = "active") => {
   return d as never;
 };
 const at = (day: number) => `2026-05-${String(day).padStart(2, "0")}T00:00:00+00:00`;
-const ops = (events: EmittedEvent[]) => events.map((e) => decode(Buffer.from(JSON.stringify(e.value)), 1 << 20).op);
+const ops = (events: EmittedEvent[]) => events.map((e) => decodeValue(Buffer.from(JSON.stringify(e.value))).op);
 const kinds = (outcomes: Outcome[]) => outcomes.map((o) => (o.kind === "skipped" ? `skipped:${o.reason}` : o.kind));
 
 async function setup(t: import("node:test").TestContext) {

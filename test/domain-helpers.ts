@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { type Decoded, type DecodeLimits, decode } from "../src/apply/decode.ts";
 import type { DeleteOp, Op, PatchOp, UpsertOp } from "../src/apply/ops.ts";
-import type { Domain, UnknownEnumValue } from "../src/domains/domain.ts";
+import { serviceDeclaration } from "../src/config/index.ts";
+import type { Domain, FlattenLimits, UnknownEnumValue } from "../src/domains/domain.ts";
+import { ROUTES } from "../src/domains/registry.ts";
 import { BadEventError } from "../src/errors.ts";
 import { type ParsedEvent, parseEnvelope } from "../src/events/envelope.ts";
 import { fixture } from "./fixtures.ts";
@@ -9,6 +12,30 @@ import { fixture } from "./fixtures.ts";
 // and the domain's real handler. No services needed.
 
 type Json = Record<string, unknown>;
+/** The configuration's default limits, with a 1 MiB message limit and no topic prefix. */
+export const LIMITS: DecodeLimits & FlattenLimits = {
+  maxMessageBytes: 1 << 20,
+  maxClockSkewMs: serviceDeclaration.maxClockSkewMs.default,
+  maxJsonDepth: serviceDeclaration.maxJsonDepth.default,
+  topicPrefix: "",
+};
+
+/**
+ * Decodes `value` as a record of the topic its event type belongs on, keyed by its entity_id and
+ * written now, as the upstream would publish it (or "user" when the value names no known type).
+ */
+export function decodeValue(value: Buffer, limits: DecodeLimits = LIMITS): Decoded {
+  let envelope: { event_type?: unknown; entity_id?: unknown } = {};
+  try {
+    envelope = JSON.parse(value.toString()) ?? {};
+  } catch {
+    // not JSON: decode says so
+  }
+  const topic = ROUTES.get(String(envelope.event_type))?.topic ?? "user";
+  const key = typeof envelope.entity_id === "string" ? Buffer.from(envelope.entity_id) : null;
+  return decode({ topic, key, value, timestamp: BigInt(Date.now()) }, limits);
+}
+
 /** Dotted path inside `data` (or inside the envelope) → new value; `undefined` removes the field. */
 export type Edits = Record<string, unknown>;
 
@@ -43,7 +70,7 @@ export function handle(
   const handler = domain.events[type];
   assert.ok(handler, `the ${domain.topic} domain has no handler for ${type}`);
   const unknownEnums: UnknownEnumValue[] = [];
-  const op = handler(parsedFixture(type, data, envelope), unknownEnums);
+  const op = handler(parsedFixture(type, data, envelope), unknownEnums, LIMITS);
   return { op, unknownEnums };
 }
 

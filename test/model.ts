@@ -1,3 +1,4 @@
+import type { FlattenLimits } from "../src/domains/domain.ts";
 import { flattenOrder } from "../src/domains/orders/flatten.ts";
 import { flattenPost } from "../src/domains/posts/flatten.ts";
 import { flattenProduct } from "../src/domains/products/flatten.ts";
@@ -6,6 +7,7 @@ import { flattenUser } from "../src/domains/users/flatten.ts";
 import type { ParsedEvent } from "../src/events/envelope.ts";
 import { toUtcDatetime6 } from "../src/events/timestamp.ts";
 import type { Generated } from "../src/generate/stream.ts";
+import { LIMITS } from "./domain-helpers.ts";
 
 // An independent, in-memory reading of SPEC §7 (what each event does) and §8.3 (never
 // backwards), applied to a generated stream in order. It shares nothing with the sink's planner
@@ -54,7 +56,11 @@ const ITEM_CHANGES = [
 /** JSON columns come back from mysql2 parsed: the model holds them parsed too. */
 const JSON_COLUMNS = ["attributes_json", "variant_attributes_json", "media_json"];
 
-type Flatten = (e: ParsedEvent, unknownEnums: never[]) => { row: Row; children?: { rows: Row[] } };
+type Flatten = (
+  e: ParsedEvent,
+  unknownEnums: never[],
+  limits: FlattenLimits,
+) => { row: Row; children?: { rows: Row[] } };
 const UPSERTS: Record<string, [Parent, Flatten]> = {
   "user.created": ["users", flattenUser],
   "user.updated": ["users", flattenUser],
@@ -123,7 +129,7 @@ function dispatch(m: Model, e: ParsedEvent): Outcome {
   const upsert = UPSERTS[e.type];
   if (upsert) {
     const [table, flatten] = upsert;
-    const op = flatten(e, []);
+    const op = flatten(e, [], LIMITS);
     return applyUpsert(m, table, e.entityId, parseJson(op.row), (op.children?.rows ?? []).map(parseJson), e.ts);
   }
   const soft = SOFT_DELETES[e.type];

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { type Decoder, DecoderFailedError, inlineDecoder } from "../src/apply/decoder.ts";
+import { UnexpectedErrorsError } from "../src/breaker.ts";
 import type { Config } from "../src/config/index.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { ROUTES } from "../src/domains/registry.ts";
 import { emit } from "../src/events/emit.ts";
+import { DLQ_HEADERS } from "../src/kafka/dlq.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import { type ServiceHooks, startService } from "../src/service.ts";
 import { fixture } from "./fixtures.ts";
@@ -14,6 +16,7 @@ import {
   committedTotal,
   hexId,
   produce,
+  readTopic,
   rowCount,
   testConfig,
   testDatabase,
@@ -27,7 +30,8 @@ import {
 
 // Batches of different partitions are written side by side (BATCHES_IN_FLIGHT): a partition
 // whose transaction waits on MySQL holds back only itself. And with several batches in hand, a
-// failure that must stop the service (here a decoder that fails on cue) stops it cleanly: after
+// failure that must stop the service (here a handler that throws on cue, with a breaker that
+// trips at the first unexpected error) stops it cleanly: after
 // the partition's batch being written, and without waiting for another batch's outage to end.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
@@ -42,19 +46,26 @@ async function lockUsers(t: TestContext, db: { name: string }) {
   return { locker, reader };
 }
 
-/** An inline decoder that fails, as a dead decode thread would, on a batch holding `text`. */
-function decoderFailingOn(text: string): Decoder & { failed: boolean } {
-  const inline = inlineDecoder(1 << 20);
-  const decoder = {
+/** The real routes, but every handler throws a TypeError (as a bug would) for an event whose type or entity is `cue`. */
+function routesFailingOn(cue: string) {
+  const failing = {
     failed: false,
-    decode(values: readonly (Buffer | null | undefined)[]) {
-      if (!values.some((v) => v?.includes(text))) return inline.decode(values);
-      decoder.failed = true;
-      return Promise.reject(new DecoderFailedError("the decoder failed on cue"));
-    },
-    close: () => inline.close(),
+    routes: new Map(
+      [...ROUTES].map(([type, route]) => [
+        type,
+        {
+          ...route,
+          handler: (...args: Parameters<typeof route.handler>) => {
+            const [event] = args;
+            if (event.type !== cue && event.entityId !== cue) return route.handler(...args);
+            failing.failed = true;
+            throw new TypeError("failed on cue");
+          },
+        },
+      ]),
+    ),
   };
-  return decoder;
+  return failing;
 }
 
 /** Starts the service; `ended()` says how it ended (undefined while it runs). Stopped after the test if still running. */
@@ -106,7 +117,7 @@ test("a partition waiting on a locked table does not hold back another partition
   assert.equal(await rowCount(reader, "products"), 2);
 });
 
-test("a decoder failure while the partition's previous batch is written stops the service with that error", async (t) => {
+test("the breaker tripping while the partition's previous batch is written stops the service with that error", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   await migrate(testPool(t, db));
@@ -115,21 +126,25 @@ test("a decoder failure while the partition's previous batch is written stops th
     topics.prefix,
     [1, 2, 3, 4].map((n) => emit("user.created", hexId(n, "b5"), doc("user.created") as never)),
   );
-  // The second batch's decoding fails while the first waits on the lock: the failure must stop
-  // the pipeline (not surface as an unhandled rejection), after the first batch is finished.
-  const decoder = decoderFailingOn(hexId(3, "b5"));
+  // An event of the second batch fails unexpectedly while the first waits on the lock: the breaker
+  // must stop the pipeline (not surface as an unhandled rejection), after the first batch is
+  // finished and the second's failure is dead-lettered.
+  const failing = routesFailingOn(hexId(3, "b5"));
   const { locker, reader } = await lockUsers(t, db);
-  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
-  const service = await startWatched(t, config, createLogger("silent"), { decoder });
+  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2", MAX_UNEXPECTED_ERRORS: "0" });
+  const service = await startWatched(t, config, createLogger("silent"), { routes: failing.routes });
   try {
-    await waitFor("the second batch handed to the decoder", async () => decoder.failed);
+    await waitFor("the second batch decoded", async () => failing.failed);
   } finally {
     await locker.query("UNLOCK TABLES");
   }
   const outcome = await service.settled();
-  assert.ok(outcome instanceof DecoderFailedError, `the service ended with: ${String(outcome)}`);
-  assert.equal(await rowCount(reader, "users"), 2, "the first batch was not finished");
-  assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 2n);
+  assert.ok(outcome instanceof UnexpectedErrorsError, `the service ended with: ${String(outcome)}`);
+  assert.equal(await rowCount(reader, "users"), 3, "both batches were finished, but for the failed event");
+  assert.equal(await committedTotal(config.kafkaGroupId, [`${topics.prefix}user`], 1), 4n);
+  const [letter] = await readTopic(topics.dlq, 1);
+  assert.equal(letter?.headers.get(DLQ_HEADERS.code), "unexpected_error");
+  assert.equal(letter?.headers.get(DLQ_HEADERS.reason), "unexpected TypeError while handling user.created");
 });
 
 test("a failure that stops the service stops another batch's wait for MySQL too", async (t) => {
@@ -140,10 +155,14 @@ test("a failure that stops the service stops another batch's wait for MySQL too"
   const sources = topics.all.filter((x) => x !== topics.dlq);
   const producer = await testProducer(t);
   const user = hexId(1, "b6");
-  const decoder = decoderFailingOn("product.created");
-  const config = testConfig(db, topics, { MYSQL_PORT: String(server.port), RETRY_MAX_BACKOFF_MS: "300" });
+  const failing = routesFailingOn("product.created");
+  const config = testConfig(db, topics, {
+    MYSQL_PORT: String(server.port),
+    RETRY_MAX_BACKOFF_MS: "300",
+    MAX_UNEXPECTED_ERRORS: "0",
+  });
   const { log, lines } = capturingLogger();
-  const service = await startWatched(t, config, log, { decoder });
+  const service = await startWatched(t, config, log, { routes: failing.routes });
   await produce(producer, topics.prefix, [emit("user.created", user, doc("user.created") as never)]);
   await waitFor("the user applied", () => caughtUp(config.kafkaGroupId, sources, 1));
 
@@ -156,11 +175,11 @@ test("a failure that stops the service stops another batch's wait for MySQL too"
   const outages = () => lines.filter((l) => String(l.msg).startsWith("MySQL unavailable")).length;
   await waitFor("the update waiting out the lock", async () => outages() > 0);
 
-  // A product's batch then fails to decode: the service stops with that error now, not once the lock is gone.
+  // A product's event then fails unexpectedly: the service stops with that error now, not once the lock is gone.
   await produce(producer, topics.prefix, [emit("product.created", hexId(1, "b7"), doc("product.created") as never)]);
   try {
     await waitFor("the service stopped", async () => service.ended() !== undefined, 15000);
-    assert.ok(service.ended() instanceof DecoderFailedError, `the service ended with: ${String(service.ended())}`);
+    assert.ok(service.ended() instanceof UnexpectedErrorsError, `the service ended with: ${String(service.ended())}`);
   } finally {
     await holder.query("ROLLBACK");
   }

@@ -13,6 +13,8 @@ export interface TableSpec {
   unique: readonly string[];
   /** Hard deletes leave a tombstone so an older event can't bring the row back. */
   tombstones: boolean;
+  /** JSON columns: not bounded like TEXT, only by what one statement may carry. */
+  json: readonly string[];
   /** A child table's surrogate AUTO_INCREMENT primary key (`id`), by which stored children are written. */
   rowId?: string;
 }
@@ -59,13 +61,11 @@ export interface DeleteOp extends OpBase {
 
 export type Op = UpsertOp | PatchOp | DeleteOp;
 
-const TABLES = new Map<string, TableSpec>();
-
 export function defineTable<const C extends string>(
   name: string,
   key: C,
   columns: readonly C[],
-  options: { unique?: readonly C[]; tombstones?: boolean; rowId?: string } = {},
+  options: { unique?: readonly C[]; tombstones?: boolean; rowId?: string; json?: readonly C[] } = {},
 ): TableSpec {
   const table: TableSpec = {
     name,
@@ -73,16 +73,9 @@ export function defineTable<const C extends string>(
     columns,
     unique: options.unique ?? [],
     tombstones: options.tombstones ?? false,
+    json: options.json ?? [],
   };
   if (options.rowId !== undefined) table.rowId = options.rowId;
-  TABLES.set(name, table);
-  return table;
-}
-
-/** The table defined under `name`: Ops that crossed a thread boundary carry names, not specs. */
-export function tableNamed(name: string): TableSpec {
-  const table = TABLES.get(name);
-  if (!table) throw new Error(`no table named ${name} is defined`);
   return table;
 }
 

@@ -63,11 +63,6 @@ export const serviceDeclaration = {
     1,
     64,
   ),
-  decodeThread: bool(
-    "DECODE_THREAD",
-    false,
-    "Parse and validate events on a second thread; pays only where the service has a core to itself (docs/decisions.md).",
-  ),
   maxClockSkewMs: int(
     "MAX_CLOCK_SKEW_MS",
     300000,
@@ -81,6 +76,13 @@ export const serviceDeclaration = {
     "Deepest nesting of what is stored in a JSON column (media_json, attributes_json, ...); deeper is dead-lettered.",
     1,
     32,
+  ),
+  maxUnexpectedErrors: int(
+    "MAX_UNEXPECTED_ERRORS",
+    5,
+    "Events failing with unexpected errors (bugs, each dead-lettered) tolerated within a minute; one more stops the service.",
+    0,
+    1000000,
   ),
   maxMessageBytes: int(
     "MAX_MESSAGE_BYTES",

@@ -1,4 +1,5 @@
 import type { Op } from "../apply/ops.ts";
+import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { ParsedEvent } from "../events/envelope.ts";
 import type { SourceTopic } from "../kafka/topics.ts";
 
@@ -8,8 +9,14 @@ export interface UnknownEnumValue {
   value: string;
 }
 
+/** The limits flattening enforces, from the configuration. */
+export interface FlattenLimits {
+  /** Deepest nesting a JSON column may hold (MAX_JSON_DEPTH). */
+  maxJsonDepth: number;
+}
+
 /** Turns one event into what it asks of the database. Pure; throws BadEventError for bad input. */
-export type EventHandler = (event: ParsedEvent, unknownEnums: UnknownEnumValue[]) => Op;
+export type EventHandler = (event: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits) => Op;
 
 export interface Domain {
   topic: SourceTopic;
@@ -26,4 +33,22 @@ export function checkEnum(
 ): string {
   if (!allowed.includes(value)) unknownEnums.push({ field, value });
   return value;
+}
+
+/**
+ * Two children with one key would become one row, the second silently lost: the event is
+ * ambiguous and is rejected, naming both places. Keys compare exactly, as the tables do.
+ */
+export function rejectDuplicate(keys: readonly string[], pathOf: (index: number) => string): void {
+  const first = new Map<string, number>();
+  keys.forEach((key, i) => {
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, i);
+    else {
+      throw new BadEventError(
+        BadEventReasons.BAD_FIELD,
+        `${pathOf(i)} ${JSON.stringify(key)} repeats ${pathOf(earlier)}: two children with one key`,
+      );
+    }
+  });
 }

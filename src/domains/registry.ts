@@ -1,3 +1,4 @@
+import type { SourceTopic } from "../kafka/topics.ts";
 import type { EventHandler } from "./domain.ts";
 import { orders } from "./orders/index.ts";
 import { posts } from "./posts/index.ts";
@@ -8,7 +9,15 @@ import { users } from "./users/index.ts";
 /** Every domain the service knows. Adding one is its folder plus one line here. */
 export const DOMAINS = [users, suppliers, products, orders, posts] as const;
 
-/** event_type → handler, over all domains (SPEC §3: 19 types). */
-export const HANDLERS: ReadonlyMap<string, EventHandler> = new Map(DOMAINS.flatMap((d) => Object.entries(d.events)));
+/** Where an event type belongs and what handles it. */
+export interface Route {
+  topic: SourceTopic;
+  handler: EventHandler;
+}
+
+/** event_type → its topic and handler, over all domains (19 types, docs/events.md). */
+export const ROUTES: ReadonlyMap<string, Route> = new Map(
+  DOMAINS.flatMap((d) => Object.entries(d.events).map(([type, handler]) => [type, { topic: d.topic, handler }])),
+);
 
 export const TOPICS: readonly string[] = DOMAINS.map((d) => d.topic);

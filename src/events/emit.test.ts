@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { LIMITS } from "../../test/domain-helpers.ts";
 import { fixture } from "../../test/fixtures.ts";
-import { HANDLERS } from "../domains/registry.ts";
+import { ROUTES } from "../domains/registry.ts";
 import type { UserDocument } from "../domains/users/schema.ts";
 import { type EventType, emit, isoMicros, nowMicros } from "./emit.ts";
 import { parseEnvelope } from "./envelope.ts";
@@ -83,9 +84,9 @@ describe("emit", () => {
     assert.equal(parsed.ts, "2026-02-11 09:38:25.123456");
     assert.equal(parsed.entityId, USER_ID);
     assert.equal(parsed.eventId, e.value.event_id);
-    const handler = HANDLERS.get(parsed.type);
-    assert.ok(handler);
-    assert.equal(handler(parsed, []).kind, "upsert");
+    const route = ROUTES.get(parsed.type);
+    assert.ok(route);
+    assert.equal(route.handler(parsed, [], LIMITS).kind, "upsert");
   });
 
   test("the default timestamp is now", () => {
@@ -142,7 +143,7 @@ describe("the catalogue", () => {
   test("EventData has exactly the 19 event types the consumer has handlers for", () => {
     const listed = Object.keys(EVENT_TYPES).sort();
     assert.equal(listed.length, 19);
-    assert.deepEqual([...HANDLERS.keys()].sort(), listed);
+    assert.deepEqual([...ROUTES.keys()].sort(), listed);
   });
 });
 

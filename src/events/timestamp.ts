@@ -82,3 +82,8 @@ export function toUtcDatetime6(text: string): string | null {
     utc.getUTCMinutes(),
   )}:${pad(utc.getUTCSeconds())}.${micros}`;
 }
+
+/** Milliseconds since the epoch of DATETIME(6) UTC text (as toUtcDatetime6 writes it). */
+export function datetimeMs(datetime6: string): number {
+  return Date.parse(`${datetime6.slice(0, 10)}T${datetime6.slice(11, 23)}Z`);
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { HANDLERS } from "../domains/registry.ts";
+import { LIMITS } from "../../test/domain-helpers.ts";
+import { ROUTES } from "../domains/registry.ts";
 import { BadEventError, type BadEventReason } from "../errors.ts";
 import { parseEnvelope } from "../events/envelope.ts";
 import { toUtcDatetime6 } from "../events/timestamp.ts";
@@ -40,7 +41,7 @@ const typeOf = (g: Generated) => g.event?.value.event_type;
 function check(g: Generated): BadEventError | undefined {
   try {
     const e = parseEnvelope(g.value as Buffer, MAX_BYTES);
-    HANDLERS.get(e.type)?.(e, []);
+    ROUTES.get(e.type)?.handler(e, [], LIMITS);
     return undefined;
   } catch (err) {
     if (err instanceof BadEventError) return err;
@@ -99,7 +100,7 @@ describe("generateStream", () => {
       const err = check(g);
       assert.equal(err, undefined, `${typeOf(g)} rejected: ${err?.message}`);
       const e = parseEnvelope(g.value as Buffer, MAX_BYTES);
-      assert.equal(HANDLERS.has(e.type), g.skip !== "unknown_type", e.type);
+      assert.equal(ROUTES.has(e.type), g.skip !== "unknown_type", e.type);
       assert.equal(e.entityId, g.key);
       assert.equal(g.topic, e.type.split(".")[0]);
       assert.match(e.eventId, UUID_V4);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
-import { capturingLogger } from "../../test/helpers.ts";
+import { capturingLogger, waitFor } from "../../test/helpers.ts";
 import { BadEventError } from "../errors.ts";
 import type { BatchReport, EventReport } from "../pipeline.ts";
-import { Metrics } from "./metrics.ts";
+import { LABELS_PER_FIELD, Metrics } from "./metrics.ts";
 
 // SPEC §9: skips are counted by reason, unknown enum values counted per field and value and
 // warned about once per value.
@@ -59,4 +59,50 @@ test("outcomes are counted by event type and reason; unknown enum values are war
   }
   const warnings = lines.filter((l) => String(l.msg).includes('new post_type value "story"'));
   assert.equal(warnings.length, 1, "one warning per new value, however often it is seen");
+});
+
+test("values from the data make a bounded number of series and warnings, whatever their count", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  const events: EventReport[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    events.push(event({ eventType: "product.created", unknownEnums: [{ field: "category", value: `c${i}` }] }));
+    events.push(event({ eventType: `user.v${i}`, outcome: { kind: "skipped", reason: "unknown_type" } }));
+  }
+  metrics.observeBatch(report(events));
+  const text = await metrics.registry.metrics();
+  const series = (name: string) => text.split("\n").filter((l) => l.startsWith(`${name}{`));
+  assert.equal(series("analytics_unknown_enum_values_total").length, LABELS_PER_FIELD + 1);
+  assert.ok(
+    text.includes(`analytics_unknown_enum_values_total{field="category",value="other"} ${20_000 - LABELS_PER_FIELD}`),
+  );
+  const skipped = series("analytics_events_total").filter((l) => l.includes("skipped_unknown_type"));
+  assert.equal(skipped.length, LABELS_PER_FIELD + 1);
+  assert.ok(text.includes(`{event_type="other",outcome="skipped_unknown_type"} ${20_000 - LABELS_PER_FIELD}`));
+  assert.ok(lines.length <= 10, `${lines.length} warnings logged`);
+});
+
+test("a key other than entity_id is counted per topic and warned about once per topic", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  metrics.observeBatch(
+    report([event({ keyMismatch: true }), event({ keyMismatch: true }), event({ topic: "order", keyMismatch: true })]),
+  );
+  const text = await metrics.registry.metrics();
+  assert.ok(text.includes('analytics_key_mismatches_total{topic="user"} 2'));
+  assert.ok(text.includes('analytics_key_mismatches_total{topic="order"} 1'));
+  assert.equal(lines.filter((l) => String(l.msg).includes("Kafka key other than its entity_id")).length, 2);
+});
+
+test("an event stamped in the future does not hold freshness at 0", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  metrics.observeBatch(report([event({ eventTs: "9999-12-31 23:59:59.999999" })]));
+  const applied = Date.now();
+  const freshness = async () => {
+    const text = await metrics.registry.metrics();
+    return Number(/^analytics_freshness_seconds (\S+)$/m.exec(text)?.[1]);
+  };
+  // Freshness counts from when the event was applied, so it grows while nothing newer comes.
+  await waitFor("freshness above 0", async () => (await freshness()) > 0 || undefined, 5000);
+  assert.ok((await freshness()) <= (Date.now() - applied) / 1000 + 0.01);
 });

@@ -1,20 +1,27 @@
 import type { Pool } from "mysql2/promise";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { getOrCreate } from "../collections.ts";
+import { ROUTES } from "../domains/registry.ts";
 import type { Logger } from "../log.ts";
 import type { BatchReport } from "../pipeline.ts";
+import { BoundedLabels, OTHER, RateLimitedWarnings } from "./bounded.ts";
 
-// What operators watch. Labels are bounded: event types and tables come from the code, outcomes
-// and reasons from closed lists; only unknown enum values come from the data, and each is logged
-// once and counted (SPEC §9) — a flood of new values would show here first.
+// What operators watch. Labels are bounded: tables come from the code, outcomes and reasons from
+// closed lists, topics from the configuration. Unknown event types and unknown enum values come
+// from the data: each field keeps its first few distinct values as labels and counts the rest
+// as `other`, and each new one is warned about once, at a bounded rate (docs/guarantees.md).
+
+/** Distinct values from the data a field keeps as labels before the rest count as `other`. */
+export const LABELS_PER_FIELD = 20;
 
 const outcomeLabel = (o: BatchReport["events"][number]["outcome"]) =>
   o.kind === "skipped" ? `skipped_${o.reason}` : o.kind;
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #log: Logger;
-  readonly #warnedEnums = new Set<string>();
+  readonly #labels = new BoundedLabels(LABELS_PER_FIELD);
+  readonly #warnings: RateLimitedWarnings;
+  readonly #mismatchedTopics = new Set<string>();
   /** DATETIME(6) text compares in time order, so the newest is kept as text and parsed on scrape. */
   #newestEventTs = "";
 
@@ -54,6 +61,12 @@ export class Metrics {
     labelNames: ["field", "value"] as const,
     registers: [this.registry],
   });
+  readonly keyMismatches = new Counter({
+    name: "analytics_key_mismatches_total",
+    help: "Events whose Kafka key is not their entity_id (applied by entity_id), by topic.",
+    labelNames: ["topic"] as const,
+    registers: [this.registry],
+  });
   readonly retries = new Counter({
     name: "analytics_retries_total",
     help: "Retries while a dependency was unavailable.",
@@ -74,14 +87,14 @@ export class Metrics {
   });
 
   constructor(log: Logger, pool: Pool) {
-    this.#log = log;
+    this.#warnings = new RateLimitedWarnings(log, { perWindow: 10, windowMs: 10_000 });
     collectDefaultMetrics({ register: this.registry });
     this.outage.set({ dependency: "MySQL" }, 0);
     this.outage.set({ dependency: "Kafka" }, 0);
     const metrics = this;
     new Gauge({
       name: "analytics_freshness_seconds",
-      help: "Now minus the timestamp of the newest event applied (0 before the first).",
+      help: "Now minus the timestamp of the newest event applied, that timestamp taken no later than when it was applied (0 before the first).",
       registers: [this.registry],
       collect() {
         const newest = metrics.#newestEventTs;
@@ -112,31 +125,55 @@ export class Metrics {
     // One increment per label set and batch, not per event: prom-client hashes the labels on
     // every call, which was 3 % of what the main thread allocated while draining.
     const byLabels = new Map<string, { labels: { event_type: string; outcome: string }; n: number }>();
+    // An event stamped in the future (within MAX_CLOCK_SKEW_MS) counts as applied now: it must
+    // not hold freshness at 0 and hide a pipeline that stalls after it.
+    const appliedBy = utcDatetime6(new Date());
     for (const e of report.events) {
-      const type = e.eventType ?? "unparsed";
+      const type = this.#eventTypeLabel(e.eventType);
       const outcome = outcomeLabel(e.outcome);
       getOrCreate(byLabels, `${type}\u0000${outcome}`, () => ({ labels: { event_type: type, outcome }, n: 0 })).n++;
       if (e.outcome.kind === "rejected") this.deadLetters.inc({ reason: e.outcome.error.reason });
       if (e.outcome.kind === "applied" && e.eventTs !== undefined && e.eventTs > this.#newestEventTs) {
-        this.#newestEventTs = e.eventTs;
+        this.#newestEventTs = e.eventTs < appliedBy ? e.eventTs : appliedBy;
       }
-      for (const u of e.unknownEnums) {
-        this.unknownEnums.inc({ field: u.field, value: u.value });
-        const key = `${u.field}\u0000${u.value}`;
-        if (!this.#warnedEnums.has(key)) {
-          this.#warnedEnums.add(key);
-          this.#log.warn(
-            { field: u.field, value: u.value },
-            `new ${u.field} value "${u.value}" applied as is (not in SPEC §4)`,
-          );
-        }
-      }
+      for (const u of e.unknownEnums) this.#unknownEnum(u.field, u.value);
+      if (e.keyMismatch) this.#keyMismatch(e.topic);
     }
     for (const { labels, n } of byLabels.values()) this.events.inc(labels, n);
     for (const [key, n] of report.rows) {
       const [table = "", operation = ""] = key.split(":");
       this.rows.inc({ table, operation }, n);
     }
+  }
+
+  #eventTypeLabel(eventType: string | undefined): string {
+    if (eventType === undefined) return "unparsed";
+    // Known types are a closed list; unknown ones come from the data and are bounded.
+    return ROUTES.has(eventType) ? eventType : this.#labels.label("event_type", eventType).label;
+  }
+
+  #unknownEnum(field: string, value: string): void {
+    const { label, first } = this.#labels.label(field, value);
+    this.unknownEnums.inc({ field, value: label });
+    if (!first) return;
+    if (label === OTHER) {
+      this.#warnings.warn(
+        { field },
+        `more than ${LABELS_PER_FIELD} new ${field} values: further ones are counted as "other" and not named`,
+      );
+    } else {
+      this.#warnings.warn({ field, value }, `new ${field} value "${value}" applied as is (not in docs/events.md)`);
+    }
+  }
+
+  #keyMismatch(topic: string): void {
+    this.keyMismatches.inc({ topic });
+    if (this.#mismatchedTopics.has(topic)) return;
+    this.#mismatchedTopics.add(topic);
+    this.#warnings.warn(
+      { topic },
+      `an event on ${topic} has a Kafka key other than its entity_id: applied by entity_id; counted in analytics_key_mismatches_total, warned once per topic`,
+    );
   }
 
   observeLag(lag: Map<string, bigint[]>): void {
@@ -146,4 +183,10 @@ export class Metrics {
       });
     }
   }
+}
+
+/** `date` as DATETIME(6) UTC text, comparable with event timestamps. */
+function utcDatetime6(date: Date): string {
+  const iso = date.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
 }

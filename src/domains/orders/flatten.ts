@@ -1,14 +1,18 @@
 import type { PatchOp, Row, UpsertOp } from "../../apply/ops.ts";
 import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, maybeDatetime } from "../../events/kit.ts";
+import { datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
-import { checkEnum, type UnknownEnumValue } from "../domain.ts";
+import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { cancelPayload, FULFILLMENT_STATUSES, ORDER_STATUSES, orderDocument } from "./schema.ts";
 import { orderItemsTable, orderItemUpdateColumns, ordersTable, orderUpdateColumns } from "./sql.ts";
 
 /** Order plus its items; on an existing order only status and fulfilment move (SPEC §7). */
-export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): UpsertOp {
+export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {
   const d = orderDocument.parse(e.data, "data");
+  rejectDuplicate(
+    d.items.map((item) => item.item_id),
+    (i) => `data.items.${i}.item_id`,
+  );
   const items: Row[] = d.items.map((item, i) => {
     const s = item.product_snapshot;
     const at = `data.items.${i}`;
@@ -19,7 +23,11 @@ export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): 
       supplier_id: s.supplier_id,
       product_name: s.product_name,
       variant_name: s.variant_name ?? null,
-      variant_attributes_json: JSON.stringify(s.variant_attributes ?? {}),
+      variant_attributes_json: jsonText(
+        s.variant_attributes ?? {},
+        `${at}.product_snapshot.variant_attributes`,
+        limits.maxJsonDepth,
+      ),
       image_url: s.image_url,
       supplier_name: s.supplier_name,
       quantity: item.quantity,

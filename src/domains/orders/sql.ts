@@ -51,7 +51,7 @@ export const orderItemsTable = defineTable(
     "shipped_at",
     "delivered_at",
   ],
-  { rowId: "id" },
+  { rowId: "id", json: ["variant_attributes_json"] },
 );
 
 /** SPEC §7: on an existing order only these change. */

@@ -1,12 +1,12 @@
 import type { UpsertOp } from "../../apply/ops.ts";
 import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, maybeDatetime } from "../../events/kit.ts";
+import { datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
-import { checkEnum, type UnknownEnumValue } from "../domain.ts";
+import { checkEnum, type FlattenLimits, type UnknownEnumValue } from "../domain.ts";
 import { AUTHOR_TYPES, POST_TYPES, postDocument } from "./schema.ts";
 import { postsTable, postUpdateColumns } from "./sql.ts";
 
-export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): UpsertOp {
+export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {
   const d = postDocument.parse(e.data, "data");
   const stats = d.stats ?? {};
   const link = d.link_preview ?? null;
@@ -25,7 +25,7 @@ export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): U
       author_avatar: d.author.avatar ?? null,
       author_type: checkEnum(d.author.author_type, AUTHOR_TYPES, "author_type", unknownEnums),
       text_content: d.text_content,
-      media_json: d.media.length > 0 ? JSON.stringify(d.media) : null,
+      media_json: d.media.length > 0 ? jsonText(d.media, "data.media", limits.maxJsonDepth) : null,
       link_url: link?.url ?? null,
       link_title: link?.title ?? null,
       link_description: link?.description ?? null,

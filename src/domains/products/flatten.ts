@@ -1,9 +1,9 @@
 import type { Row, UpsertOp } from "../../apply/ops.ts";
 import { BadEventError, BadEventReasons } from "../../errors.ts";
 import type { ParsedEvent } from "../../events/envelope.ts";
-import { charCount, datetime, maybeDatetime } from "../../events/kit.ts";
+import { charCount, datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
 import { versionColumns } from "../common.ts";
-import { checkEnum, type UnknownEnumValue } from "../domain.ts";
+import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
 import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumns } from "./sql.ts";
 
@@ -20,17 +20,22 @@ function checkVariantKey<V>(key: string, v: V): [string, V] {
 }
 
 /** Product plus exactly its variants (an empty `variants` object removes them all). */
-export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[]): UpsertOp {
+export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {
   const d = productDocument.parse(e.data, "data");
   const stats = d.stats ?? {};
-  const variants: Row[] = Object.entries(d.variants)
+  const entries = Object.entries(d.variants);
+  rejectDuplicate(
+    entries.map(([, v]) => v.variant_id),
+    (i) => `data.variants.${entries[i]?.[0]}.variant_id`,
+  );
+  const variants: Row[] = entries
     .map(([key, v]) => checkVariantKey(key, v))
     .map(([key, v]) => ({
       product_id: e.entityId,
       variant_key: key,
       variant_id: v.variant_id,
       variant_name: v.variant_name,
-      attributes_json: JSON.stringify(v.attributes),
+      attributes_json: jsonText(v.attributes, `data.variants.${key}.attributes`, limits.maxJsonDepth),
       price_cents: v.price_cents,
       cost_cents: v.cost_cents ?? null,
       quantity: v.quantity ?? 0,

@@ -45,7 +45,7 @@ export const variantsTable = defineTable(
     "depth_cm",
     "image_url",
   ],
-  { rowId: "id" },
+  { rowId: "id", json: ["attributes_json"] },
 );
 
 /** A variant row kept across product events is updated in place (its surrogate id stays). */

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { capturingLogger } from "../../test/helpers.ts";
+import { BoundedLabels, OTHER, RateLimitedWarnings } from "./bounded.ts";
+
+test("labels: each field keeps its first values, then everything else is `other`, new once per field", () => {
+  const labels = new BoundedLabels(2);
+  assert.deepEqual(labels.label("category", "a"), { label: "a", first: true });
+  assert.deepEqual(labels.label("category", "a"), { label: "a", first: false });
+  assert.deepEqual(labels.label("category", "b"), { label: "b", first: true });
+  assert.deepEqual(labels.label("category", "c"), { label: OTHER, first: true });
+  for (let i = 0; i < 20_000; i++) assert.deepEqual(labels.label("category", `x${i}`), { label: OTHER, first: false });
+  assert.deepEqual(labels.label("category", "b"), { label: "b", first: false }, "a kept value keeps its label");
+  assert.deepEqual(labels.label("unit_type", "c"), { label: "c", first: true }, "fields have budgets of their own");
+});
+
+test("warnings: at most n per window; the rest are counted and the count is logged once", () => {
+  const { log, lines } = capturingLogger("info");
+  let now = 0;
+  const warnings = new RateLimitedWarnings(log, { perWindow: 3, windowMs: 1000, now: () => now });
+  for (let i = 0; i < 20_000; i++) warnings.warn({ i }, `warning ${i}`);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ["warning 0", "warning 1", "warning 2"],
+  );
+  now = 1000;
+  warnings.warn({}, "next window");
+  assert.deepEqual(
+    lines.slice(3).map((l) => [l.msg, l.suppressed]),
+    [
+      ["19997 more warnings like the above were left out (at most 3 per 1 s)", 19997],
+      ["next window", undefined],
+    ],
+  );
+  warnings.flush();
+  assert.equal(lines.length, 5, "nothing left out since: flush logs nothing");
+});
