@@ -6,9 +6,9 @@ import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
-import { reliableProducer } from "./kafka/dlq.ts";
+import { deadLetterProducer } from "./kafka/dlq.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
-import { prefixed, waitForTopics } from "./kafka/topics.ts";
+import { deadLetterTopicLimit, prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
@@ -88,6 +88,17 @@ export async function startService(
 
     const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
     closers.push(() => admin.close());
+    // The dead-letter topic first: missing, it is fatal (waiting for it would hide the mistake),
+    // and its max.message.bytes is what every dead letter is built to fit.
+    const dlqMaxBytes = await retrying(
+      () =>
+        deadLetterTopicLimit(admin, config.kafkaDlqTopic, log).catch((err) =>
+          Promise.reject(explainKafka(err, config)),
+        ),
+      kafkaOutage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
     await retrying(
       () => waitForTopics(admin, topics, log, signal).catch((err) => Promise.reject(explainKafka(err, config))),
       kafkaOutage,
@@ -112,7 +123,7 @@ export async function startService(
     consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
     consumer.startLagMonitoring({ topics }, 5000);
     closers.push(async () => consumer.stopLagMonitoring());
-    const producer = reliableProducer(config, "dlq");
+    const producer = deadLetterProducer(config, dlqMaxBytes);
     closers.push(() => producer.close());
     consumer.on("consumer:group:join", (p) => {
       log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");

@@ -132,7 +132,8 @@ const CASES: Case[] = [
   {
     name: "larger than MAX_MESSAGE_BYTES",
     message: withProfile({ avatar: `https://cdn.example.com/${"a".repeat(200_000)}` }, 38),
-    dead: { code: "too_large", reason: /over the 100000-byte limit.*first 65536 bytes/ },
+    // The reason says why; that the copy is cut is said by the dlq.value.* headers (checked below).
+    dead: { code: "too_large", reason: /over the 100000-byte limit \(MAX_MESSAGE_BYTES\)$/ },
   },
   { name: "unknown event type: skipped", message: envelope({ event_type: "user.merged" }) },
   { name: "null value (tombstone): skipped", message: raw(null) },
@@ -184,8 +185,12 @@ test("each bad input of SPEC §9 is isolated; its neighbours are applied", async
     if (c.dead?.code === "too_large") {
       assert.equal(letter.value.length, TRUNCATED_COPY_BYTES, c.name);
       assert.deepEqual(letter.value, bytes.subarray(0, TRUNCATED_COPY_BYTES), c.name);
+      assert.equal(letter.headers.get(DLQ_HEADERS.valueTruncated), "true", c.name);
+      assert.equal(letter.headers.get(DLQ_HEADERS.valueOriginalBytes), String(bytes.length), c.name);
     } else {
       assert.deepEqual(letter.value, bytes, `${c.name}: the original value`);
+      assert.equal(letter.headers.get(DLQ_HEADERS.valueTruncated), undefined, `${c.name}: a whole copy`);
+      assert.equal(letter.headers.get(DLQ_HEADERS.valueOriginalBytes), undefined, `${c.name}: a whole copy`);
     }
     for (const secret of ["$2b$12$", "4821", "Example Bank"]) {
       assert.ok(!(letter.headers.get(DLQ_HEADERS.reason) ?? "").includes(secret), `${c.name}: no secret in the reason`);

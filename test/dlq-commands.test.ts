@@ -85,16 +85,19 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   assert.equal(letter.key, USER);
   assert.equal(letter.failed_at, raw?.headers.get(DLQ_HEADERS.failedAt));
   assert.ok(!("value" in letter), "the value (which may hold secrets) is not printed");
+  assert.equal(letter.truncated, false, "the whole value is in the letter");
+  assert.equal(letter.original_bytes, letter.value_bytes);
 
   const table = (await runCli(["dlq", "list"], env)).stdout.split("\n");
   const [header = "", rule = "", line = ""] = table;
-  assert.match(header, /^time +source +event type +code +reason$/);
-  assert.match(rule, /^-{24} {2}-+ {2}-+ {2}-+ {2}-+$/);
+  assert.match(header, /^time +source +event type +code +copy +reason$/);
+  assert.match(rule, /^-{24} {2}-+ {2}-+ {2}-+ {2}-+ {2}-+$/);
   assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}/);
   const columns: [string, string][] = [
     ["source", `${userTopic}/0@1`],
     ["event type", "user.updated"],
     ["code", "bad_field"],
+    ["copy", "whole"],
     ["reason", "data.profile.display_name "],
   ];
   for (const [title, value] of columns) {
@@ -135,6 +138,7 @@ test("dlq replay: an event dead-lettered by a configuration limit lands once the
   const [dead] = await readTopic(topics.dlq, 1);
   assert.equal(dead?.headers.get(DLQ_HEADERS.code), "too_large");
   assert.ok((dead?.value.length ?? 0) > 2000, "a value under 64 KiB is kept whole");
+  assert.equal(dead?.headers.get(DLQ_HEADERS.valueTruncated), undefined, "and not said to be truncated");
   await strict.stop();
   assert.deepEqual(await db.query("SELECT user_id FROM users"), [{ user_id: SMALL }]);
 

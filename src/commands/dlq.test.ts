@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { type DeadLetterEntry, decodeLetter } from "../kafka/dlq.ts";
 import { UsageError } from "./args.ts";
 import {
-  type DeadLetterEntry,
-  decodeLetter,
   formatLetters,
   letterJson,
   listOptions,
@@ -54,6 +53,44 @@ test("decodeLetter reads the dlq.* headers and keeps the original ones apart", (
   const bare = letter({ "dlq.source.partition": "x", "dlq.event.type": undefined });
   assert.equal(bare.sourcePartition, null);
   assert.equal(bare.eventType, null);
+  assert.equal(e.truncated, false);
+  assert.equal(e.originalBytes, 7, "a whole copy is the original's size");
+});
+
+test("decodeLetter: truncation is read from dlq.value.truncated and dlq.value.original_bytes", () => {
+  const cut = letter({ "dlq.value.truncated": "true", "dlq.value.original_bytes": "1048400" }, 0n, Buffer.alloc(900));
+  assert.equal(cut.truncated, true);
+  assert.equal(cut.originalBytes, 1048400);
+  assert.equal(cut.valueBytes, 900);
+  assert.deepEqual(
+    cut.originalHeaders.map(([k]) => k.toString()),
+    ["trace-id"],
+    "the truncation headers are dlq.* ones, not the original message's",
+  );
+  const unsized = letter({ "dlq.value.truncated": "true" }, 0n, Buffer.alloc(900));
+  assert.equal(unsized.truncated, true);
+  assert.equal(unsized.originalBytes, null);
+  // Prose alone says nothing any more: only the legacy too_large form (exactly 64 KiB) is read.
+  const prose = letter(
+    { "dlq.error.reason": "x; this copy keeps only its first 65536 bytes" },
+    0n,
+    Buffer.alloc(65536),
+  );
+  assert.equal(prose.truncated, false);
+});
+
+test("decodeLetter: a letter written before the headers existed (too_large, 64 KiB, the old reason) is truncated", () => {
+  const legacy = letter(
+    {
+      "dlq.error.code": "too_large",
+      "dlq.error.reason":
+        "value is 200000 bytes, over the 100000-byte limit; this copy keeps only its first 65536 bytes",
+    },
+    0n,
+    Buffer.alloc(65536, 0x20),
+  );
+  assert.equal(legacy.truncated, true);
+  assert.equal(legacy.originalBytes, null);
 });
 
 test("letterJson: decoded headers, the key, the value's size but never the value", () => {
@@ -67,18 +104,24 @@ test("letterJson: decoded headers, the key, the value's size but never the value
     reason: "data.profile.display_name is longer than 100 characters",
     key: "65a1f0c2e4b0a1b2c3d4e5f6",
     value_bytes: 7,
+    truncated: false,
+    original_bytes: 7,
     dlq_partition: 0,
     dlq_offset: 0,
   });
 });
 
-test("formatLetters: time, source topic/partition@offset, event type, code, reason", () => {
-  const lines = formatLetters([letter()]).split("\n");
-  assert.match(lines[0] ?? "", /^time\s+source\s+event type\s+code\s+reason$/);
+test("formatLetters: time, source topic/partition@offset, event type, code, copy, reason", () => {
+  const cut = letter({ "dlq.value.truncated": "true", "dlq.value.original_bytes": "2000000" }, 1n);
+  const lines = formatLetters([letter(), cut]).split("\n");
+  assert.match(lines[0] ?? "", /^time\s+source\s+event type\s+code\s+copy\s+reason$/);
   assert.equal(
     lines[2],
-    "2026-03-01T10:00:00.000Z  user/2@17  user.updated  bad_field  data.profile.display_name is longer than 100 characters",
+    "2026-03-01T10:00:00.000Z  user/2@17  user.updated  bad_field  whole      data.profile.display_name is longer than 100 characters",
   );
+  assert.match(lines[3] ?? "", / {2}bad_field {2}truncated {2}data\.profile/);
+  assert.equal(letterJson(cut).truncated, true);
+  assert.equal(letterJson(cut).original_bytes, 2000000);
 });
 
 test("sortLetters: by failure time, then position", () => {
@@ -125,15 +168,16 @@ test("replayChooser: filters by time and code, once per source message, never a 
     6n,
     Buffer.alloc(2000, 0x20),
   );
+  // Any code may carry a truncated copy now (a letter cut to fit its topic), said by the header.
   const truncated = letter(
     {
-      "dlq.error.code": "too_large",
+      "dlq.error.code": "bad_field",
       "dlq.source.offset": "4",
-      "dlq.error.reason":
-        "value is 200000 bytes, over the 100000-byte limit; this copy keeps only its first 65536 bytes",
+      "dlq.value.truncated": "true",
+      "dlq.value.original_bytes": "1048400",
     },
     7n,
-    Buffer.alloc(65536, 0x20),
+    Buffer.alloc(1000, 0x20),
   );
   const orphan = letter({ "dlq.source.topic": undefined, "dlq.source.offset": "5" }, 8n);
   const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan];

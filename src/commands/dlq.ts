@@ -3,7 +3,7 @@ import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { BatchReader } from "../kafka/batch-reader.ts";
-import { DLQ_HEADERS, reliableProducer, sendAll, TRUNCATED_COPY_BYTES } from "../kafka/dlq.ts";
+import { type DeadLetterEntry, decodeLetter, type RawMessage, reliableProducer, sendAll } from "../kafka/dlq.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/options.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
@@ -13,62 +13,6 @@ import { formatTable } from "./table.ts";
 // limit, a column widened by a migration, a handler fixed in a release). Re-publishing is safe
 // to repeat: the sink is idempotent and never goes backwards, so an event it has already applied
 // changes nothing.
-
-/** One message of the dead-letter topic, its headers decoded. */
-export interface DeadLetterEntry {
-  /** Where the letter itself sits in the dead-letter topic. */
-  dlqPartition: number;
-  dlqOffset: bigint;
-  failedAt: string | null;
-  sourceTopic: string | null;
-  sourcePartition: number | null;
-  sourceOffset: bigint | null;
-  eventType: string | null;
-  code: string | null;
-  reason: string | null;
-  key: Buffer | null;
-  value: Buffer | null;
-  /** The value's size, kept when the value itself is let go (list). */
-  valueBytes: number;
-  /** The original message's headers: every header but the dlq.* ones. */
-  originalHeaders: [Buffer, Buffer][];
-}
-
-export interface RawMessage {
-  partition: number;
-  offset: bigint;
-  key: Buffer | null | undefined;
-  value: Buffer | null | undefined;
-  headers: Map<Buffer, Buffer> | undefined;
-}
-
-export function decodeLetter(m: RawMessage): DeadLetterEntry {
-  const dlq = new Map<string, string>();
-  const originalHeaders: [Buffer, Buffer][] = [];
-  for (const [k, v] of m.headers ?? []) {
-    const name = k.toString();
-    if (name.startsWith("dlq.")) dlq.set(name, v.toString());
-    else originalHeaders.push([k, v]);
-  }
-  const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
-  const partition = integer(dlq.get(DLQ_HEADERS.partition));
-  const offset = integer(dlq.get(DLQ_HEADERS.offset));
-  return {
-    dlqPartition: m.partition,
-    dlqOffset: m.offset,
-    failedAt: dlq.get(DLQ_HEADERS.failedAt) ?? null,
-    sourceTopic: dlq.get(DLQ_HEADERS.topic) || null,
-    sourcePartition: partition === undefined ? null : Number(partition),
-    sourceOffset: offset === undefined ? null : BigInt(offset),
-    eventType: dlq.get(DLQ_HEADERS.eventType) ?? null,
-    code: dlq.get(DLQ_HEADERS.code) ?? null,
-    reason: dlq.get(DLQ_HEADERS.reason) ?? null,
-    key: m.key ?? null,
-    value: m.value ?? null,
-    valueBytes: m.value?.length ?? 0,
-    originalHeaders,
-  };
-}
 
 export const sourceOf = (e: DeadLetterEntry) =>
   e.sourceTopic === null ? null : `${e.sourceTopic}/${e.sourcePartition ?? "?"}@${e.sourceOffset ?? "?"}`;
@@ -85,6 +29,9 @@ export function letterJson(e: DeadLetterEntry) {
     reason: e.reason,
     key: e.key === null ? null : e.key.toString(),
     value_bytes: e.valueBytes,
+    /** The value is only the first value_bytes of original_bytes (null: a legacy letter that did not say). */
+    truncated: e.truncated,
+    original_bytes: e.originalBytes,
     dlq_partition: e.dlqPartition,
     dlq_offset: Number(e.dlqOffset),
   };
@@ -97,6 +44,7 @@ export function formatLetters(letters: readonly DeadLetterEntry[]): string {
       { key: "source" },
       { key: "event_type", title: "event type" },
       { key: "code" },
+      { key: "copy" },
       { key: "reason" },
     ],
     letters.map((e) => ({
@@ -104,6 +52,8 @@ export function formatLetters(letters: readonly DeadLetterEntry[]): string {
       source: sourceOf(e),
       event_type: e.eventType,
       code: e.code,
+      // Whether the letter holds the whole value (it can be replayed) or only its first bytes.
+      copy: e.truncated ? "truncated" : "whole",
       reason: e.reason,
     })),
   );
@@ -116,15 +66,6 @@ export function sortLetters(letters: DeadLetterEntry[]): DeadLetterEntry[] {
       (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
       a.dlqPartition - b.dlqPartition ||
       (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0),
-  );
-}
-
-/** Whether the letter holds only the first TRUNCATED_COPY_BYTES of an oversized value. */
-export function isTruncatedCopy(e: DeadLetterEntry): boolean {
-  return (
-    e.code === BadEventReasons.TOO_LARGE &&
-    (e.value?.length ?? 0) === TRUNCATED_COPY_BYTES &&
-    (e.reason ?? "").includes("this copy keeps only")
   );
 }
 
@@ -170,8 +111,9 @@ export function listOptions(args: readonly string[]): ListOptions {
 
 /**
  * What `replay` does with one letter: sends it (chosen), or passes over it because it does not
- * match the filters, is a truncated copy of an oversized value, has no usable source topic and
- * partition, or repeats a source message already chosen (dead-lettered more than once).
+ * match the filters, holds a truncated copy of its value (dlq.value.truncated), has no usable
+ * source topic and partition, or repeats a source message already chosen (dead-lettered more
+ * than once).
  */
 export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "duplicate";
 
@@ -189,7 +131,7 @@ export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadL
       if (!(failed >= options.since)) return "filtered";
     }
     if (e.sourceTopic === null || e.sourcePartition === null) return "no_source";
-    if (isTruncatedCopy(e)) return "truncated";
+    if (e.truncated) return "truncated";
     const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
     if (seen.has(id)) return "duplicate";
     seen.add(id);
@@ -372,7 +314,7 @@ export async function runDlqReplay(
     await producer?.close().catch(() => undefined);
     if (tally.truncated > 0) {
       out.write(
-        `skipped ${tally.truncated} letter(s) holding a truncated copy of an oversized value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+        `skipped ${tally.truncated} letter(s) holding a truncated copy of their value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
       );
     }
     if (tally.no_source > 0) {

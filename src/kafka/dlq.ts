@@ -1,10 +1,16 @@
-import { ProduceAcks, Producer } from "@platformatic/kafka";
+import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { BadEventError } from "../errors.ts";
 import { kafkaBaseOptions } from "./options.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
 // why it could not be applied. The reason names a field, never a value, so no secret that the
-// value carries is repeated in the text operators read.
+// value carries is repeated in the text operators read. This module owns the letter's format both
+// ways: toDlqMessage writes it, decodeLetter reads it (for `dlq list` and `dlq replay`).
+//
+// Every letter fits the dead-letter topic (SPEC §9): a letter the topic refuses would be retried
+// as a Kafka outage forever and block its partition. So the letter is built to fit the topic's
+// max.message.bytes (read at start), its copy of the value cut where it must be, and a letter the
+// broker still refuses for its size is built again smaller (sendDeadLetters).
 
 export const DLQ_HEADERS = {
   topic: "dlq.source.topic",
@@ -14,10 +20,55 @@ export const DLQ_HEADERS = {
   reason: "dlq.error.reason",
   eventType: "dlq.event.type",
   failedAt: "dlq.failed_at",
+  /**
+   * "true" when the letter's value is only the first bytes of the original (possibly none). Set
+   * only on such letters: absent, the value is the whole original, which is what replay needs.
+   */
+  valueTruncated: "dlq.value.truncated",
+  /** The original value's size in bytes; only on truncated letters (otherwise it is the value's own size). */
+  valueOriginalBytes: "dlq.value.original_bytes",
+  /** How many original headers were left out: only when the topic's limit is smaller than they are. */
+  headersDropped: "dlq.headers.dropped",
+  /** "true" when even the key alone did not fit and the letter keeps only its first bytes. */
+  keyTruncated: "dlq.key.truncated",
 } as const;
 
-/** The copy of an oversized value keeps this many bytes. */
+/**
+ * The copy of an oversized (too_large) value keeps at most this many bytes, however large the
+ * topic's limit: the value is over MAX_MESSAGE_BYTES, so the copy is there to recognise it, and
+ * a megabyte per letter would only fill the topic.
+ */
 export const TRUNCATED_COPY_BYTES = 64 * 1024;
+
+/**
+ * Kafka's default max.message.bytes (the broker's message.max.bytes): the limit assumed when the
+ * topic's own could not be read. A broker that refuses a letter all the same gets a smaller one.
+ */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 + 12;
+
+/**
+ * Bytes a record batch adds around its records (61 in Kafka's v2 format), with room to spare:
+ * max.message.bytes bounds the whole batch, not the key and value.
+ */
+export const BATCH_OVERHEAD = 128;
+/** A record's own framing, at most: length, attributes, timestamp and offset deltas, the key, value and header-count lengths (varints). */
+export const RECORD_OVERHEAD = 64;
+/** A header's framing, at most: the varint lengths of its name and value. */
+export const HEADER_OVERHEAD = 10;
+
+/**
+ * Caps of the dlq.* texts that come from the event or from code (an envelope's event type, an
+ * unexpected error's message): they keep the letter's floor small and the reason short.
+ */
+const REASON_MAX_BYTES = 512;
+const EVENT_TYPE_MAX_BYTES = 128;
+
+/**
+ * The smallest max.message.bytes the service accepts for its dead-letter topic: room for the
+ * dlq.* headers at their largest (about 1.5 KB with a 249-character topic name), and a key.
+ * Below it a letter could be refused whatever is cut, which is checked at start.
+ */
+export const MIN_DEAD_LETTER_BYTES = 4096;
 
 export interface DeadLetter {
   topic: string;
@@ -30,23 +81,160 @@ export interface DeadLetter {
   error: BadEventError;
 }
 
-export function toDlqMessage(dlqTopic: string, d: DeadLetter, now = new Date()) {
-  const headers = new Map<Buffer, Buffer>(d.headers ?? []);
-  const set = (name: string, value: string) => headers.set(Buffer.from(name), Buffer.from(value));
-  set(DLQ_HEADERS.topic, d.topic);
-  set(DLQ_HEADERS.partition, String(d.partition));
-  set(DLQ_HEADERS.offset, String(d.offset));
-  let value = d.value ?? undefined;
-  let reason = d.error.message;
-  if (value && d.error.reason === "too_large" && value.length > TRUNCATED_COPY_BYTES) {
-    value = value.subarray(0, TRUNCATED_COPY_BYTES);
-    reason += `; this copy keeps only its first ${TRUNCATED_COPY_BYTES} bytes`;
+export interface DlqMessage {
+  topic: string;
+  key: Buffer | undefined;
+  value: Buffer;
+  headers: Map<Buffer, Buffer>;
+}
+
+/** The first bytes of `text` in UTF-8, at most `max`, never cutting a character in two. */
+function capUtf8(text: string, max: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= max) return text;
+  let end = max - 3; // room for the ellipsis (3 bytes)
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString()}…`;
+}
+
+type Header = [Buffer, Buffer];
+const header = (name: string, value: string): Header => [Buffer.from(name), Buffer.from(value)];
+const headersBytes = (headers: readonly Header[]) =>
+  headers.reduce((n, [k, v]) => n + HEADER_OVERHEAD + k.length + v.length, 0);
+
+/**
+ * The message for dead letter `d`, at most `maxBytes` as a record batch of its own (the dead-letter
+ * topic's max.message.bytes). What gives way, in order, when the letter would not fit:
+ * 1. the copy of the value is cut to what fits (and a too_large value always to at most
+ *    TRUNCATED_COPY_BYTES), said by dlq.value.truncated and dlq.value.original_bytes;
+ * 2. when the key and headers alone leave no room, the original headers are left out
+ *    (dlq.headers.dropped = their count) and the copy is empty;
+ * 3. when the key alone leaves no room, it is cut too (dlq.key.truncated).
+ * A letter cut at 2 or 3 is marked truncated like any other, so replay, which skips truncated
+ * letters, never sends an event without its headers or key. Below MIN_DEAD_LETTER_BYTES even 3
+ * may not fit; the start refuses such a topic.
+ */
+export function toDlqMessage(
+  dlqTopic: string,
+  d: DeadLetter,
+  now = new Date(),
+  maxBytes = KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+): DlqMessage {
+  const original: Header[] = [...(d.headers ?? [])];
+  const dlq: Header[] = [
+    header(DLQ_HEADERS.topic, d.topic),
+    header(DLQ_HEADERS.partition, String(d.partition)),
+    header(DLQ_HEADERS.offset, String(d.offset)),
+    header(DLQ_HEADERS.code, d.error.reason),
+    header(DLQ_HEADERS.reason, capUtf8(d.error.message, REASON_MAX_BYTES)),
+  ];
+  if (d.eventType) dlq.push(header(DLQ_HEADERS.eventType, capUtf8(d.eventType, EVENT_TYPE_MAX_BYTES)));
+  dlq.push(header(DLQ_HEADERS.failedAt, now.toISOString()));
+  let key = d.key ?? undefined;
+  const value = d.value ?? Buffer.alloc(0);
+  const message = (headers: Header[], v: Buffer): DlqMessage => ({
+    topic: dlqTopic,
+    key,
+    value: v,
+    headers: new Map(headers),
+  });
+
+  // What the one record may take of the batch, and what the key and headers take of that.
+  const room = maxBytes - BATCH_OVERHEAD;
+  const fixed = (headers: Header[]) => RECORD_OVERHEAD + (key?.length ?? 0) + headersBytes(headers);
+  const cap = d.error.reason === "too_large" ? TRUNCATED_COPY_BYTES : Number.POSITIVE_INFINITY;
+  if (value.length <= cap && fixed([...original, ...dlq]) + value.length <= room) {
+    return message([...original, ...dlq], value);
   }
-  set(DLQ_HEADERS.code, d.error.reason);
-  set(DLQ_HEADERS.reason, reason);
-  if (d.eventType) set(DLQ_HEADERS.eventType, d.eventType);
-  set(DLQ_HEADERS.failedAt, now.toISOString());
-  return { topic: dlqTopic, key: d.key ?? undefined, value: value ?? Buffer.alloc(0), headers };
+
+  dlq.push(header(DLQ_HEADERS.valueTruncated, "true"), header(DLQ_HEADERS.valueOriginalBytes, String(value.length)));
+  const free = room - fixed([...original, ...dlq]);
+  if (free >= 0) return message([...original, ...dlq], value.subarray(0, Math.min(cap, free)));
+
+  if (original.length > 0) dlq.push(header(DLQ_HEADERS.headersDropped, String(original.length)));
+  if (key && fixed(dlq) > room) {
+    dlq.push(header(DLQ_HEADERS.keyTruncated, "true"));
+    key = key.subarray(0, Math.max(0, key.length - (fixed(dlq) - room)));
+  }
+  return message(dlq, Buffer.alloc(0));
+}
+
+/** One message of the dead-letter topic, its headers decoded. */
+export interface DeadLetterEntry {
+  /** Where the letter itself sits in the dead-letter topic. */
+  dlqPartition: number;
+  dlqOffset: bigint;
+  failedAt: string | null;
+  sourceTopic: string | null;
+  sourcePartition: number | null;
+  sourceOffset: bigint | null;
+  eventType: string | null;
+  code: string | null;
+  reason: string | null;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** The value's size, kept when the value itself is let go (list). */
+  valueBytes: number;
+  /** The value is only the first bytes of the original: it can't be replayed. */
+  truncated: boolean;
+  /** The original value's size: dlq.value.original_bytes on a truncated letter, else the value's; null when unknown. */
+  originalBytes: number | null;
+  /** The original message's headers: every header but the dlq.* ones. */
+  originalHeaders: [Buffer, Buffer][];
+}
+
+export interface RawMessage {
+  partition: number;
+  offset: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+}
+
+/**
+ * Letters written before dlq.value.truncated existed said truncation only in the reason's last
+ * words, on a too_large letter of exactly 64 KiB. Still recognised, so a topic that holds such
+ * letters is not replayed as if their 64 KiB were the whole event.
+ */
+const legacyTruncated = (code: string | undefined, reason: string | undefined, valueBytes: number) =>
+  code === "too_large" &&
+  valueBytes === TRUNCATED_COPY_BYTES &&
+  (reason ?? "").endsWith(`; this copy keeps only its first ${TRUNCATED_COPY_BYTES} bytes`);
+
+export function decodeLetter(m: RawMessage): DeadLetterEntry {
+  const dlq = new Map<string, string>();
+  const originalHeaders: [Buffer, Buffer][] = [];
+  for (const [k, v] of m.headers ?? []) {
+    const name = k.toString();
+    if (name.startsWith("dlq.")) dlq.set(name, v.toString());
+    else originalHeaders.push([k, v]);
+  }
+  const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
+  const partition = integer(dlq.get(DLQ_HEADERS.partition));
+  const offset = integer(dlq.get(DLQ_HEADERS.offset));
+  const valueBytes = m.value?.length ?? 0;
+  const code = dlq.get(DLQ_HEADERS.code);
+  const reason = dlq.get(DLQ_HEADERS.reason);
+  const marked = dlq.get(DLQ_HEADERS.valueTruncated) === "true";
+  const truncated = marked || legacyTruncated(code, reason, valueBytes);
+  const original = integer(dlq.get(DLQ_HEADERS.valueOriginalBytes));
+  return {
+    dlqPartition: m.partition,
+    dlqOffset: m.offset,
+    failedAt: dlq.get(DLQ_HEADERS.failedAt) ?? null,
+    sourceTopic: dlq.get(DLQ_HEADERS.topic) || null,
+    sourcePartition: partition === undefined ? null : Number(partition),
+    sourceOffset: offset === undefined ? null : BigInt(offset),
+    eventType: dlq.get(DLQ_HEADERS.eventType) ?? null,
+    code: code ?? null,
+    reason: reason ?? null,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    valueBytes,
+    truncated,
+    originalBytes: !truncated ? valueBytes : original === undefined ? null : Number(original),
+    originalHeaders,
+  };
 }
 
 /**
@@ -65,8 +253,11 @@ export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0],
 
 /**
  * Bytes of messages per produce request. The messages of one partition in a request travel as one
- * record batch, which the broker refuses above `message.max.bytes` (1 MiB by default): a batch of
- * events with many large poison ones must not become a request the broker can never accept.
+ * record batch, which the broker refuses above the topic's max.message.bytes (1 MiB by default):
+ * a batch of events with many large poison ones must not become a request the broker can never
+ * accept. Replays use it as is (the source topics' limits are not read); dead letters use the
+ * smaller of it and their topic's limit. It caps requests, not letters: a letter larger than it
+ * (up to the topic's limit) goes in a request of its own, whole, so it can still be replayed.
  */
 export const MAX_REQUEST_BYTES = 512 * 1024;
 
@@ -76,9 +267,10 @@ interface Sized {
   headers?: Map<Buffer, Buffer> | undefined;
 }
 
-const sizeOf = (m: Sized) => {
-  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of m.headers ?? []) n += k.length + v.length;
+/** A message's size in a record batch, at most: key, value and headers with their framing. */
+export const recordBytes = (m: Sized) => {
+  let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of m.headers ?? []) n += HEADER_OVERHEAD + k.length + v.length;
   return n;
 };
 
@@ -88,7 +280,7 @@ export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes =
   let chunk: T[] = [];
   let bytes = 0;
   for (const m of messages) {
-    const size = sizeOf(m);
+    const size = recordBytes(m);
     if (chunk.length > 0 && bytes + size > maxBytes) {
       chunks.push(chunk);
       chunk = [];
@@ -101,15 +293,101 @@ export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes =
   return chunks;
 }
 
-/** Sends `messages` in requests of at most MAX_REQUEST_BYTES, one after the other, each acknowledged by all in-sync replicas. */
-export async function sendAll<T extends Sized & { topic: string }>(producer: Producer, messages: readonly T[]) {
-  for (const chunk of chunkByBytes(messages)) await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+/** Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all in-sync replicas. */
+export async function sendAll<T extends Sized & { topic: string }>(
+  producer: Producer,
+  messages: readonly T[],
+  maxBytes = MAX_REQUEST_BYTES,
+) {
+  for (const chunk of chunkByBytes(messages, maxBytes)) await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
 }
 
-/** Writes dead letters with acknowledgement from all in-sync replicas before offsets move on. */
-export async function sendDeadLetters(producer: Producer, dlqTopic: string, letters: DeadLetter[]): Promise<void> {
-  await sendAll(
-    producer,
-    letters.map((d) => toDlqMessage(dlqTopic, d)),
+/**
+ * Whether the broker refused a produce request for its size: MESSAGE_TOO_LARGE (a batch over the
+ * topic's max.message.bytes) or RECORD_LIST_TOO_LARGE (over the segment size). The client
+ * surfaces either as a ProtocolError with that `apiId`, inside a ResponseError inside the
+ * MultipleErrors of the send; findErrorBy looks through the nesting.
+ */
+export function refusedForSize(err: unknown): boolean {
+  const error = err instanceof Error ? err : undefined;
+  return (
+    findErrorBy(error, "apiId", "MESSAGE_TOO_LARGE") !== null ||
+    findErrorBy(error, "apiId", "RECORD_LIST_TOO_LARGE") !== null
   );
+}
+
+/** The dead-letter topic's max.message.bytes, per producer of dead letters (see deadLetterProducer). */
+const topicLimits = new WeakMap<object, number>();
+
+/**
+ * The service's producer of dead letters, which builds them to fit `maxMessageBytes` (the topic's
+ * max.message.bytes, read at start). The limit travels with the producer so the pipeline, which
+ * holds the producer, needs nothing more to send letters that fit.
+ */
+export function deadLetterProducer(config: Parameters<typeof kafkaBaseOptions>[0], maxMessageBytes: number): Producer {
+  const producer = reliableProducer(config, "dlq");
+  topicLimits.set(producer, maxMessageBytes);
+  return producer;
+}
+
+/**
+ * Writes dead letters with acknowledgement from all in-sync replicas before offsets move on, each
+ * built to fit `maxBytes` and the letters of a request together too. A request the broker still
+ * refuses for its size (the topic's limit lowered since the start, or a limit that could not be
+ * read) is sent again letter by letter, each built at half the size until the broker takes it or
+ * nothing is left to cut: a letter never blocks its partition by size. Letters of a refused
+ * request that other partitions took may be written twice, as after any retried send: replay
+ * sends a source message once. Other failures are thrown, for the caller to retry as an outage.
+ */
+export async function sendDeadLetters(
+  producer: Producer,
+  dlqTopic: string,
+  letters: DeadLetter[],
+  maxBytes = topicLimits.get(producer) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+): Promise<void> {
+  const now = new Date();
+  const letterOf = new Map<DlqMessage, DeadLetter>();
+  for (const d of letters) letterOf.set(toDlqMessage(dlqTopic, d, now, maxBytes), d);
+  for (const chunk of chunkByBytes([...letterOf.keys()], Math.min(MAX_REQUEST_BYTES, maxBytes - BATCH_OVERHEAD))) {
+    try {
+      await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+    } catch (err) {
+      if (!refusedForSize(err)) throw err;
+      // One letter refused alone: its next try is half its size. Several may have been refused
+      // together only: each goes alone first as it was built.
+      const [only] = chunk;
+      const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
+      for (const m of chunk) await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, err);
+    }
+  }
+}
+
+/**
+ * Sends one letter alone, built to fit `maxBytes`; while the broker refuses it for its size, built
+ * again at half the size it had (halving the letter, not the budget, which may be far larger).
+ */
+async function sendShrinking(
+  producer: Producer,
+  dlqTopic: string,
+  d: DeadLetter,
+  now: Date,
+  maxBytes: number,
+  refusal: unknown,
+): Promise<void> {
+  let previous = Number.POSITIVE_INFINITY;
+  for (let budget = maxBytes; ; ) {
+    const m = toDlqMessage(dlqTopic, d, now, budget);
+    const size = recordBytes(m) + BATCH_OVERHEAD;
+    // Nothing left to cut: the topic refuses even the dlq.* headers (below MIN_DEAD_LETTER_BYTES).
+    if (size >= previous) throw refusal;
+    previous = size;
+    try {
+      await producer.send({ messages: [m], acks: ProduceAcks.ALL });
+      return;
+    } catch (err) {
+      if (!refusedForSize(err)) throw err;
+      refusal = err;
+    }
+    budget = Math.floor(size / 2);
+  }
 }
