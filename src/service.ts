@@ -1,10 +1,10 @@
 import { Admin, Consumer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
-import { type Decoder, inlineDecoder, workerDecoder } from "./apply/decoder.ts";
+import { decode } from "./apply/decode.ts";
 import type { Config } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
-import { TOPICS } from "./domains/registry.ts";
+import { type ROUTES, TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import { deadLetterProducer } from "./kafka/dlq.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
@@ -28,8 +28,8 @@ export interface RunningService {
 export interface ServiceHooks {
   onBatch?: (report: BatchReport) => void;
   onReady?: () => void;
-  /** Replaces the decoder DECODE_THREAD chooses: tests use one that fails on cue. */
-  decoder?: Decoder;
+  /** Replaces the event types' routes and handlers: tests use a handler that fails on cue. */
+  routes?: typeof ROUTES;
 }
 
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
@@ -135,13 +135,15 @@ export async function startService(
       `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
     );
 
-    const decoder =
-      hooks.decoder ??
-      (config.decodeThread ? workerDecoder(config.maxMessageBytes) : inlineDecoder(config.maxMessageBytes));
-    closers.push(() => decoder.close());
+    const limits = {
+      maxMessageBytes: config.maxMessageBytes,
+      maxClockSkewMs: config.maxClockSkewMs,
+      maxJsonDepth: config.maxJsonDepth,
+      topicPrefix: config.kafkaTopicPrefix,
+    };
     const pipeline = new Pipeline({
       consumer,
-      decoder,
+      decode: (record) => decode(record, limits, hooks.routes),
       producer,
       pool: pool as Pool,
       log,
