@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { migrate, readMigrations } from "../src/db/migrate.ts";
+import { migrate, readMigrations, splitStatements } from "../src/db/migrate.ts";
 import { MigrationError } from "../src/errors.ts";
 import { testDatabase, testPool } from "./helpers.ts";
 
@@ -116,4 +116,164 @@ test("a migration changed after it was applied stops the service with one clear 
     assert.match(err.message, /^migration 001_first\.sql was changed after it was applied: restore the file/);
     return true;
   });
+});
+
+// SPEC §9: keys compare exactly. Every key column, and every column compared with one, has the
+// NO PAD binary collation after 004 (MariaDB and MySQL name it differently).
+const EXACT_KEY_COLUMNS = [
+  "users.user_id",
+  "suppliers.supplier_id",
+  "products.product_id",
+  "products.supplier_id",
+  "product_variants.product_id",
+  "product_variants.variant_key",
+  "orders.order_id",
+  "orders.order_number",
+  "orders.customer_user_id",
+  "order_items.order_id",
+  "order_items.item_id",
+  "order_items.product_id",
+  "order_items.supplier_id",
+  "posts.post_id",
+  "posts.author_user_id",
+  "entity_tombstones.entity_type",
+  "entity_tombstones.entity_id",
+];
+const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
+
+test("004 keeps the rows made before it and makes every key column compare exactly", async (t) => {
+  const db = await testDatabase(t);
+  const pool = testPool(t, db);
+  const all = readMigrations();
+  const exactKeys = all.find((m) => m.version === 4);
+  assert.equal(exactKeys?.name, "004_exact_keys.sql");
+  await migrate(
+    pool,
+    all.filter((m) => m.version < 4),
+  );
+
+  const ts = "2026-02-11 09:38:25.123456";
+  const id = (x: string) => x.padEnd(24, "0");
+  const [u1, u2, s1, p1, o1, o2] = [id("u1"), id("u2"), id("s1"), id("p1"), id("o1"), id("o2")];
+  const inserts: [string, unknown[]][] = [
+    [
+      "INSERT INTO users (user_id, email, display_name, avatar, created_at, updated_at, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)",
+      [u1, "a@example.com", "Noa 🌿", "x".repeat(5000), ts, ts, ts, u2, "b@example.com", "Émile", null, ts, ts, null],
+    ],
+    [
+      "INSERT INTO suppliers (supplier_id, email, primary_phone, legal_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+      [s1, "s@example.com", "+1", "Cedar Ltd.", ts, ts],
+    ],
+    [
+      "INSERT INTO products (product_id, supplier_id, name, category, unit_type, base_price_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [p1, s1, "Mug", "home", "piece", 2500, "active", ts, ts],
+    ],
+    [
+      "INSERT INTO product_variants (product_id, variant_key, variant_id, variant_name, attributes_json, price_cents) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+      [p1, "S", "v1", "Small", '{"size":"S"}', 2500, p1, "m", "v2", "Medium", "[]", 2700],
+    ],
+    [
+      "INSERT INTO orders (order_id, order_number, customer_user_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+      [o1, "ORD-86", u1, "pending", ts, ts, o2, "ORD-87", u2, "cancelled", ts, ts],
+    ],
+    [
+      "INSERT INTO order_items (order_id, item_id, product_id, supplier_id, quantity, unit_price_cents, final_price_cents, total_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [o1, "item-1", p1, s1, 2, 2500, 2500, 5000],
+    ],
+    [
+      "INSERT INTO posts (post_id, post_type, author_user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+      [p1, "text", u1, ts, ts],
+    ],
+    [
+      "INSERT INTO entity_tombstones (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES (?, ?, ?, ?)",
+      ["suppliers", id("s2"), ts, "e1"],
+    ],
+  ];
+  for (const [sql, values] of inserts) await db.query(sql, values);
+  const tables = [...new Set(EXACT_KEY_COLUMNS.map((c) => c.split(".")[0] as string))];
+  const snapshot = async () => {
+    const out: Record<string, unknown[]> = {};
+    for (const table of tables) out[table] = await db.query(`SELECT * FROM \`${table}\` ORDER BY 1, 2`);
+    return out;
+  };
+  const before = await snapshot();
+  const reports = async () => {
+    const out: Record<string, unknown[]> = {};
+    for (const v of await db.query<{ v: string }>(
+      "SELECT TABLE_NAME AS v FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1",
+    )) {
+      out[v.v] = await db.query(`SELECT * FROM \`${v.v}\``);
+    }
+    return out;
+  };
+  const reportsBefore = await reports();
+
+  // A run that stopped half way, after dropping the foreign keys: the next start runs 004 whole.
+  const statements = splitStatements(exactKeys?.sql ?? "");
+  const firstAlter = statements.findIndex((st) => st.includes("ALTER TABLE users"));
+  assert.ok(firstAlter > 0);
+  for (const st of statements.slice(0, firstAlter)) await db.query(st);
+  assert.deepEqual(
+    await db.query(
+      "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+    ),
+    [],
+  );
+  assert.deepEqual((await migrate(pool)).applied, ["004_exact_keys.sql"]);
+
+  assert.deepEqual(await snapshot(), before, "every row is kept as it was");
+  assert.deepEqual(await reports(), reportsBefore, "the report views read the same");
+
+  const columns = await db.query<{ c: string; collation: string; type: string }>(
+    `SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME) AS c, COLLATION_NAME AS collation,
+       CONCAT(COLUMN_TYPE, IF(IS_NULLABLE = 'NO', ' NOT NULL', ''), IF(COLUMN_DEFAULT IS NULL OR COLUMN_DEFAULT = 'NULL', '', ' DEFAULT')) AS type
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)`,
+    [tables],
+  );
+  const collation = new Map(columns.map((c) => [c.c, c.collation]));
+  const [exact] = new Set(EXACT_KEY_COLUMNS.map((c) => collation.get(c)));
+  assert.ok(NO_PAD_BINARY.includes(exact ?? ""), `key columns are ${exact}`);
+  for (const c of EXACT_KEY_COLUMNS) assert.equal(collation.get(c), exact, c);
+  for (const c of EXACT_KEY_COLUMNS) {
+    assert.match(columns.find((x) => x.c === c)?.type ?? "", /^varchar\(\d+\) NOT NULL$/, c);
+  }
+  // Only the key columns changed.
+  assert.equal(collation.get("users.email"), "utf8mb4_unicode_ci");
+  assert.equal(collation.get("orders.status"), "utf8mb4_unicode_ci");
+
+  // Now they compare exactly: a trailing space or another case is another row.
+  await db.query(
+    "INSERT INTO product_variants (product_id, variant_key, variant_id, variant_name, price_cents) VALUES (?, 'S ', 'v3', 'x', 1), (?, 's', 'v4', 'x', 1)",
+    [p1, p1],
+  );
+  await db.query(
+    "INSERT INTO orders (order_id, order_number, customer_user_id, status, created_at, updated_at) VALUES (?, 'ORD-86 ', ?, 'pending', ?, ?)",
+    [u2.toUpperCase(), u1, ts, ts],
+  );
+  assert.equal((await db.query("SELECT order_id FROM orders WHERE order_number = 'ORD-86'")).length, 1);
+  assert.equal((await db.query("SELECT user_id FROM users WHERE user_id = ?", [u1.toUpperCase()])).length, 0);
+
+  // The foreign keys are back and still cascade.
+  await assert.rejects(
+    db.query(
+      "INSERT INTO order_items (order_id, item_id, product_id, supplier_id, quantity, unit_price_cents, final_price_cents, total_cents) VALUES (?, 'i', ?, ?, 1, 1, 1, 1)",
+      [o1.toUpperCase(), p1, s1],
+    ),
+    /foreign key constraint fails/,
+  );
+  await db.query("DELETE FROM products WHERE product_id = ?", [p1]);
+  assert.deepEqual(await db.query("SELECT id FROM product_variants"), []);
+  await db.query("DELETE FROM orders WHERE order_id = ?", [o1]);
+  assert.deepEqual(await db.query("SELECT id FROM order_items"), []);
+
+  // Run again whole (as after a stop at its very end), it changes nothing.
+  for (const st of statements) await db.query(st);
+  assert.deepEqual(
+    (
+      await db.query<{ n: string }>(
+        "SELECT CONSTRAINT_NAME AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY 1",
+      )
+    ).map((r) => r.n),
+    ["fk_items_order", "fk_variants_product"],
+  );
 });

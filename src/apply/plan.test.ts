@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parsedFixture } from "../../test/domain-helpers.ts";
+import { LIMITS, parsedFixture } from "../../test/domain-helpers.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { orders } from "../domains/orders/index.ts";
 import { ordersTable } from "../domains/orders/sql.ts";
@@ -129,13 +129,42 @@ describe("timestamps against the existing row", () => {
     assert.deepEqual(p.outcomes, [STALE]);
   });
 
-  test("ids compare as the database does, ignoring case", () => {
+  test("ids compare exactly: differing in case or a trailing space, they are other rows", () => {
     const upper = "65A1F0C2E4B0A1B2C3D4E5F6";
     const lower = upper.toLowerCase();
-    assert.deepEqual(plan([upsert(upper, T(1))], db({ rows: [[lower, T(2)]] })).outcomes, [STALE]);
-    const p = plan([upsert(lower, T(1)), upsert(upper, T(2))], db());
-    assert.equal(p.rounds.length, 1);
-    assert.equal(p.rounds[0]?.length, 1);
+    // The stored row is newer, but it is another entity's: the older event still inserts its own.
+    assert.deepEqual(plan([upsert(upper, T(1))], db({ rows: [[lower, T(2)]] })).outcomes, [APPLIED]);
+    assert.deepEqual(plan([upsert("a ", T(1))], db({ rows: [["a", T(2)]] })).outcomes, [APPLIED]);
+    const p = plan([upsert(lower, T(1)), upsert(upper, T(2)), upsert("a", T(1)), upsert("a ", T(1))], db());
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED, APPLIED, APPLIED]);
+    assert.deepEqual(
+      p.rounds.map((r) => r.map((w) => w.id)),
+      [[lower, upper, "a", "a "]],
+    );
+  });
+
+  test("a delete or patch of one spelling leaves the other", () => {
+    const p = plan(
+      [del("a ", T(3)), patch("A", T(3), { note: "x" })],
+      db({
+        rows: [
+          ["a", T(1)],
+          ["a ", T(1)],
+          ["A", T(1)],
+        ],
+      }),
+    );
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [
+      [
+        { kind: "delete", table: things, id: "a " },
+        { kind: "patch", table: things, id: "A", set: { note: "x" } },
+      ],
+    ]);
+    assert.deepEqual(
+      p.tombstones.map((t) => t.id),
+      ["a "],
+    );
   });
 });
 
@@ -416,9 +445,40 @@ describe("unique keys", () => {
     assert.equal(outcome.error.message, "data.code already belongs to things row a");
   });
 
-  test("the owner itself, in any case, may write the value", () => {
-    const p = plan([upsert("A", T(2), { code: "C1" })], db({ rows: [["a", T(1)]], owners: [["C1", "a"]] }));
-    assert.deepEqual(p.outcomes, [APPLIED]);
+  test("the owner itself may write the value; its id in another case is another row, and is refused", () => {
+    const owned = db({ rows: [["a", T(1)]], owners: [["C1", "a"]] });
+    assert.deepEqual(plan([upsert("a", T(2), { code: "C1" })], owned).outcomes, [APPLIED]);
+    for (const other of ["A", "a "]) {
+      const [outcome] = plan([upsert(other, T(2), { code: "C1" })], owned).outcomes;
+      assert.ok(outcome?.kind === "rejected", other);
+      assert.equal(outcome.error.message, "data.code already belongs to things row a");
+    }
+  });
+
+  test("values that differ in case or a trailing space are different values, each with its owner", () => {
+    const p = plan(
+      [
+        upsert("a", T(1), { code: "ORD-86" }),
+        upsert("b", T(1), { code: "ORD-86 " }),
+        upsert("c", T(1), { code: "ord-86" }),
+        patchByCode("ORD-86 ", T(2), { note: "cancelled" }),
+      ],
+      db(),
+    );
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED, APPLIED, APPLIED]);
+    const written = p.rounds.flat().map((w) => (w.kind === "upsert" ? [w.id, w.row.code, w.row.note] : [w.id]));
+    assert.deepEqual(written, [
+      ["a", "ORD-86", null],
+      ["b", "ORD-86 ", "cancelled"],
+      ["c", "ord-86", null],
+    ]);
+  });
+
+  test("a lookup finds only the exact value the database holds", () => {
+    const stored = db({ rows: [["a", T(1)]], owners: [["ORD-86", "a"]] });
+    assert.deepEqual(plan([patchByCode("ORD-86 ", T(2), { note: "x" })], stored).outcomes, [NO_ROW]);
+    assert.deepEqual(plan([patchByCode("ord-86", T(2), { note: "x" })], stored).outcomes, [NO_ROW]);
+    assert.deepEqual(plan([patchByCode("ORD-86", T(2), { note: "x" })], stored).outcomes, [APPLIED]);
   });
 
   test("a value taken earlier in the same batch is rejected for another row", () => {
@@ -465,7 +525,7 @@ describe("with the real order handlers", () => {
     const unknownEnums: UnknownEnumValue[] = [];
     const handler = orders.events[type];
     assert.ok(handler);
-    return handler(parsedFixture(type, data, envelope), unknownEnums);
+    return handler(parsedFixture(type, data, envelope), unknownEnums, LIMITS);
   };
   const ordersDb = (state: { rows?: [string, string][]; owners?: [string, string][] }): DbState => ({
     rows: new Map((state.rows ?? []).map(([id, ts]) => [entityKey("orders", id), ts])),

@@ -42,8 +42,9 @@ export interface Plan {
   tombstones: Tombstone[];
 }
 
-// Ids are compared as the database compares them (its collation ignores case).
-export const entityKey = (table: string, id: string) => `${table}\u0000${id.toLowerCase()}`;
+// Keys compare exactly (SPEC §9), as the key columns do since migration 004: ids, order numbers
+// and child keys that differ in any character, case or trailing spaces included, are two rows.
+export const entityKey = (table: string, id: string) => `${table}\u0000${id}`;
 export const uniqueKey = (table: string, column: string, value: string) => `${table}\u0000${column}\u0000${value}`;
 
 const APPLIED: Outcome = { kind: "applied" };
@@ -87,7 +88,7 @@ export function plan(ops: readonly (Op | Outcome)[], db: DbState): Plan {
           const value = op.row[column];
           if (typeof value !== "string") continue;
           const owner = owners.get(uniqueKey(op.table.name, column, value));
-          if (owner !== undefined && owner.toLowerCase() !== op.id.toLowerCase()) {
+          if (owner !== undefined && owner !== op.id) {
             return {
               kind: "rejected",
               error: new BadEventError(
