@@ -1,9 +1,9 @@
 import type { Pool, PoolConnection } from "mysql2/promise";
-import { describeBadData, isBadDataError } from "../db/pool.ts";
+import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
 import { BadEventError, BadEventReasons, DatabaseUnavailableError, messageOf } from "../errors.ts";
 import type { Op } from "./ops.ts";
 import { type Outcome, plan } from "./plan.ts";
-import { executePlan, loadState, type RowCounts } from "./store.ts";
+import { executePlan, loadState, type RowCounts, tooLarge } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // the batch is replayed one event per transaction, so only the event it rejects is dead-lettered
@@ -15,18 +15,38 @@ export interface BatchResult {
   rows: RowCounts;
 }
 
-export async function applyBatch(pool: Pool, items: readonly (Op | Outcome)[]): Promise<BatchResult> {
+/**
+ * `maxAllowedPacket` is the server's limit on one statement; without it, it is read from the
+ * server on the pool's first batch and kept until a batch fails (the server may have been
+ * restarted with another limit), then read again.
+ */
+export async function applyBatch(
+  pool: Pool,
+  items: readonly (Op | Outcome)[],
+  maxAllowedPacket?: number,
+): Promise<BatchResult> {
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
+  const limit = maxAllowedPacket ?? (await packetLimit(pool));
+  // An event with a row no statement can carry is refused before anything is sent.
+  const checked = items.map((item): Op | Outcome => {
+    if (!isOp(item)) return item;
+    const why = tooLarge(item, limit);
+    return why === undefined ? item : { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, why) };
+  });
   try {
-    return await inTransaction(pool, items);
+    return await inTransaction(pool, checked, limit);
   } catch (err) {
     if (!isBadDataError(err)) throw unavailable(err);
   }
   const outcomes: Outcome[] = [];
   const rows: RowCounts = new Map();
-  for (const item of items) {
+  for (const item of checked) {
+    if (!isOp(item)) {
+      outcomes.push(item);
+      continue;
+    }
     try {
-      const one = await inTransaction(pool, [item]);
+      const one = await inTransaction(pool, [item], limit);
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
@@ -42,22 +62,41 @@ export async function applyBatch(pool: Pool, items: readonly (Op | Outcome)[]): 
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
 
-async function inTransaction(pool: Pool, items: readonly (Op | Outcome)[]): Promise<BatchResult> {
+const packetLimits = new WeakMap<Pool, number>();
+
+async function packetLimit(pool: Pool): Promise<number> {
+  const known = packetLimits.get(pool);
+  if (known !== undefined) return known;
+  let limit: number;
+  try {
+    limit = await readMaxAllowedPacket(pool);
+  } catch (err) {
+    throw unavailable(err);
+  }
+  packetLimits.set(pool, limit);
+  return limit;
+}
+
+async function inTransaction(pool: Pool, items: readonly (Op | Outcome)[], limit: number): Promise<BatchResult> {
   const conn = await pool.getConnection();
   let healthy = false;
   try {
     await conn.query("START TRANSACTION");
-    const state = await loadState(conn, items.filter(isOp));
+    const state = await loadState(conn, items.filter(isOp), limit);
     const p = plan(items, state);
-    const rows = await executePlan(conn, p);
+    const rows = await executePlan(conn, p, limit);
     await conn.query("COMMIT");
     healthy = true;
     return { outcomes: p.outcomes, rows };
   } catch (err) {
-    healthy = await rollback(conn);
+    // Whatever failed, the next batch reads the limit again: a server restarted with a smaller
+    // one would otherwise be sent statements it drops the connection over, again and again.
+    packetLimits.delete(pool);
+    healthy = !isConnectionGone(err) && (await rollback(conn));
     throw err;
   } finally {
-    // A connection whose rollback failed may hold a half-open transaction: never reuse it.
+    // A connection whose rollback failed may hold a half-open transaction, and one the server
+    // closed (an oversized packet) is dead: never reuse either.
     if (healthy) conn.release();
     else conn.destroy();
   }

@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { format } from "mysql2";
+import { orderItemsTable, ordersTable } from "../domains/orders/sql.ts";
+import { postsTable } from "../domains/posts/sql.ts";
+import { productsTable, variantsTable } from "../domains/products/sql.ts";
+import { suppliersTable } from "../domains/suppliers/sql.ts";
 import { usersTable, userUpdateColumns } from "../domains/users/sql.ts";
-import { defineTable } from "./ops.ts";
+import { defineTable, type Row } from "./ops.ts";
 import {
   chunks,
+  chunksBySize,
   deleteByKey,
   MAX_ROWS_PER_STATEMENT,
+  rowBytes,
+  STATEMENT_TEXT_BYTES,
   selectChildren,
   selectOwners,
   selectTombstones,
@@ -15,6 +23,8 @@ import {
   updateStoredRows,
   upsertRows,
   upsertTombstones,
+  valueBytes,
+  valuesBudget,
 } from "./sql.ts";
 
 const things = defineTable("things", "thing_id", ["thing_id", "code", "name", "event_timestamp"], {
@@ -198,5 +208,80 @@ describe("chunks", () => {
     );
     assert.deepEqual(out.flat(), items);
     assert.equal(chunks(items.slice(0, 500)).length, 1);
+  });
+});
+
+describe("chunksBySize", () => {
+  const bytes = (n: number) => n;
+
+  test("sizes that add up to the budget exactly go in one statement; one byte more starts the next", () => {
+    assert.deepEqual(chunksBySize([40, 60], 100, bytes), [[40, 60]]);
+    assert.deepEqual(chunksBySize([40, 61], 100, bytes), [[40], [61]]);
+    assert.deepEqual(chunksBySize([50, 50, 50, 50, 1], 100, bytes), [[50, 50], [50, 50], [1]]);
+  });
+
+  test("an item larger than the budget goes alone, its neighbours in statements of their own", () => {
+    assert.deepEqual(chunksBySize([10, 500, 10, 10], 100, bytes), [[10], [500], [10, 10]]);
+    assert.deepEqual(chunksBySize([500], 100, bytes), [[500]]);
+  });
+
+  test("at most maxRows items, however small", () => {
+    const items = Array.from({ length: 2 * MAX_ROWS_PER_STATEMENT + 1 }, () => 1);
+    assert.deepEqual(
+      chunksBySize(items, 1e9, bytes).map((c) => c.length),
+      [MAX_ROWS_PER_STATEMENT, MAX_ROWS_PER_STATEMENT, 1],
+    );
+    assert.deepEqual(
+      chunksBySize([1, 1, 1], 1e9, bytes, 2).map((c) => c.length),
+      [2, 1],
+    );
+  });
+
+  test("nothing gives no chunk, and the order is kept", () => {
+    assert.deepEqual(chunksBySize([], 100, bytes), []);
+    const items = Array.from({ length: 50 }, (_, i) => (i * 37) % 90);
+    assert.deepEqual(chunksBySize(items, 100, bytes).flat(), items);
+  });
+});
+
+describe("byte estimates", () => {
+  // Strings that escape to twice their bytes, multi-byte text, emoji, empty, numbers and NULL.
+  const samples: Row[] = [
+    { thing_id: "a", code: "'\"\\\n\r\t\u0000\u001a\b", name: "x".repeat(1000), event_timestamp: null },
+    { thing_id: "ü€😀", code: "", name: "😀".repeat(300), event_timestamp: 2147483647 },
+    { thing_id: "z", code: "'".repeat(777), name: -1.5e-300, event_timestamp: "2026-02-11 10:00:00.000000" },
+  ];
+
+  test("never below what mysql2 writes: a value, a row in VALUES", () => {
+    for (const row of samples) {
+      for (const v of Object.values(row)) {
+        assert.ok(valueBytes(v) >= Buffer.byteLength(format("?", [v])), `value ${String(v).slice(0, 20)}`);
+      }
+      const tuple = format("?", [[things.columns.map((c) => row[c] ?? null)]]);
+      assert.ok(rowBytes(row, things.columns) >= Buffer.byteLength(tuple));
+    }
+  });
+
+  test("a statement cut to the budget is within max_allowed_packet, escapes included", () => {
+    const max = STATEMENT_TEXT_BYTES + 5000;
+    const rows = Array.from({ length: 40 }, (_, i) => samples[i % samples.length] as Row);
+    const parts = chunksBySize(rows, valuesBudget(max), (r) => rowBytes(r, things.columns));
+    assert.ok(parts.length > 1);
+    for (const part of parts) {
+      const s = upsertRows(things, part, ["name"]);
+      assert.ok(Buffer.byteLength(format(s.sql, s.values as never[])) + 1 <= max);
+    }
+  });
+
+  test("the text around the values of every table's statements fits in STATEMENT_TEXT_BYTES", () => {
+    const tables = [usersTable, suppliersTable, productsTable, variantsTable, ordersTable, orderItemsTable, postsTable];
+    for (const table of tables) {
+      const widest = [
+        upsertRows(table, [], table.columns).sql,
+        updateStoredRows(table, "id", [], table.columns).sql,
+        updateRows(table, table.columns, []).sql,
+      ];
+      for (const sql of widest) assert.ok(sql.length < STATEMENT_TEXT_BYTES / 4, `${table.name}: ${sql.length}`);
+    }
   });
 });

@@ -10,8 +10,16 @@ export interface Statement {
 }
 
 export const TOMBSTONES_TABLE = "entity_tombstones";
-/** Rows per multi-row statement: far below max_allowed_packet with the widest rows. */
+/**
+ * Rows per multi-row statement at most, however small they are: an `IN` list or a `CASE` the
+ * server walks per row stays short. Their size in bytes is bounded separately (`chunksBySize`).
+ */
 export const MAX_ROWS_PER_STATEMENT = 500;
+/**
+ * Bytes kept free in every statement for its text around the values (the widest, a table's
+ * upsert with its ON DUPLICATE KEY UPDATE list, is a few KB) and the packet's header.
+ */
+export const STATEMENT_TEXT_BYTES = 16 * 1024;
 /**
  * Parents per statement that finds children by parent. That `IN` list is on a non-unique index;
  * from 200 values on (`eq_range_index_dive_limit`, 200 by default on MySQL and MariaDB) the
@@ -118,5 +126,61 @@ export function upsertTombstones(rows: { entityType: string; id: string; ts: str
 export function chunks<T>(items: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// Sizes in bytes of the text mysql2 sends: it writes the values into the statement (`query`,
+// not a prepared statement), so a statement is as long as its escaped values. The server refuses
+// a statement longer than max_allowed_packet, and MariaDB does so by closing the connection,
+// which the client sees as a lost connection, not as an error about the data: so every
+// statement is cut to fit before it is sent.
+
+/**
+ * At most the bytes a value takes in a statement: a string's UTF-8 bytes, each doubled in the
+ * worst case by escaping, and its quotes; a number or NULL. One pass of Buffer.byteLength per
+ * string, cheap enough for every row written.
+ */
+export function valueBytes(v: unknown): number {
+  return typeof v === "string" ? 2 * Buffer.byteLength(v) + 2 : 24;
+}
+
+/** At most the bytes one row takes in `VALUES (…), (…)`: its values, separators and parentheses. */
+export function rowBytes(row: Row, columns: readonly string[]): number {
+  let n = 4;
+  for (const c of columns) n += valueBytes(row[c]) + 2;
+  return n;
+}
+
+/**
+ * The bytes a statement's values may take: the server's max_allowed_packet less the room kept
+ * for the statement's own text.
+ */
+export const valuesBudget = (maxAllowedPacket: number) => maxAllowedPacket - STATEMENT_TEXT_BYTES;
+
+/**
+ * Splits `items` in order into runs whose `size`s add up to at most `budget` bytes and that
+ * hold at most `maxRows` items. An item larger than the budget on its own goes alone: the caller
+ * refuses such rows before planning (`tooLarge` in store.ts), so it is never expected here.
+ */
+export function chunksBySize<T>(
+  items: readonly T[],
+  budget: number,
+  size: (item: T) => number,
+  maxRows = MAX_ROWS_PER_STATEMENT,
+): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length > 0 && (bytes + n > budget || current.length >= maxRows)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length > 0) out.push(current);
   return out;
 }

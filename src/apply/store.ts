@@ -1,10 +1,13 @@
+import { format } from "mysql2";
 import { getOrCreate } from "../collections.ts";
 import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import {
   chunks,
+  chunksBySize,
   deleteByKey,
   MAX_PARENTS_PER_STATEMENT,
+  rowBytes,
   type Statement,
   selectChildren,
   selectOwners,
@@ -14,6 +17,8 @@ import {
   updateStoredRows,
   upsertRows,
   upsertTombstones,
+  valueBytes,
+  valuesBudget,
 } from "./sql.ts";
 
 // The I/O half of applying a batch: read the state the planner needs, under lock, and write its
@@ -27,14 +32,74 @@ export interface SqlRunner {
 /** Rows written, per table and operation, for metrics and the benchmark. */
 export type RowCounts = Map<string, number>;
 
+/** A value in a list (`IN (…)`, a key): the value and its separator. */
+const listed = (v: unknown) => valueBytes(v) + 2;
+/** A child row written by its row id (`updateStoredRows`): the row and the id before it. */
+const storedRowBytes = (row: Row, columns: readonly string[]) => rowBytes(row, columns) + 26;
+/** One row's share of `updateRows`: ` WHEN id THEN value` per column, and the id in the `IN` list. */
+function patchBytes(r: { id: string; set: Row }, columns: readonly string[]): number {
+  const id = valueBytes(r.id);
+  let n = id + 2;
+  for (const c of columns) n += id + valueBytes(r.set[c]) + 12;
+  return n;
+}
+
+/**
+ * Why `op` can't be written, if it can't: one of its rows does not fit in a statement of its own
+ * under the server's max_allowed_packet. The server would refuse that statement however often
+ * it is sent, by closing the connection, which looks like an outage; so the event is refused
+ * before anything is sent, and its neighbours are applied. The estimate decides for almost every
+ * row; one that it does not clear is written out as the statement would be and measured.
+ */
+export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
+  const budget = valuesBudget(maxAllowedPacket);
+  const measure = (table: TableSpec, estimate: number, statement: () => Statement): string | undefined => {
+    if (estimate <= budget) return undefined;
+    const s = statement();
+    // The command byte before the text.
+    const bytes = Buffer.byteLength(format(s.sql, s.values as never[])) + 1;
+    if (bytes <= maxAllowedPacket) return undefined;
+    return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
+  };
+  const { table } = op;
+  switch (op.kind) {
+    case "upsert": {
+      const parent = measure(table, rowBytes(op.row, table.columns), () => upsertRows(table, [op.row], op.update));
+      if (parent !== undefined || !op.children) return parent;
+      const { table: child, update, rows } = op.children;
+      for (const row of rows) {
+        // The larger of the two ways a child is written: by its row id (here the largest INT).
+        const why = measure(child, storedRowBytes(row, child.columns), () =>
+          updateStoredRows(child, child.rowId ?? "id", [[2147483647, row]], update),
+        );
+        if (why !== undefined) return why;
+      }
+      return undefined;
+    }
+    case "patch": {
+      const columns = Object.keys(op.set);
+      const r = { id: op.id ?? op.lookup?.value ?? "", set: op.set };
+      return measure(table, patchBytes(r, columns), () => updateRows(table, columns, [r]));
+    }
+    case "delete":
+      return measure(table, listed(op.id), () => deleteByKey(table, [op.id]));
+    default:
+      return op satisfies never;
+  }
+}
+
 /** Runs a statement; for a read, its rows. */
 async function run<T = Record<string, string>>(conn: SqlRunner, s: Statement): Promise<T[]> {
   const [rows] = await conn.query(s.sql, s.values);
   return rows as T[];
 }
 
-/** Locks and reads the rows, owners of unique keys and tombstones the ops touch. */
-export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<DbState> {
+/**
+ * Locks and reads the rows, owners of unique keys and tombstones the ops touch. Ids are sent and
+ * read back exactly as they are: the key columns compare every character (migration 004).
+ */
+export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedPacket: number): Promise<DbState> {
+  const budget = valuesBudget(maxAllowedPacket);
   const ids = new Map<TableSpec, Set<string>>();
   const uniques = new Map<TableSpec, Map<string, Set<string>>>();
   const addUnique = (table: TableSpec, column: string, value: unknown) => {
@@ -52,7 +117,7 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<Db
   const state: DbState = { rows: new Map(), tombstones: new Map(), owners: new Map() };
   // Sorted, so concurrent transactions take row locks in the same order.
   for (const [table, set] of ids) {
-    for (const part of chunks([...set].sort())) {
+    for (const part of chunksBySize([...set].sort(), budget, listed)) {
       for (const r of await run(conn, selectVersions(table, part))) {
         state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
       }
@@ -60,7 +125,7 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<Db
   }
   for (const [table, byColumn] of uniques) {
     for (const [column, values] of byColumn) {
-      for (const part of chunks([...values].sort())) {
+      for (const part of chunksBySize([...values].sort(), budget, listed)) {
         for (const r of await run(conn, selectOwners(table, column, part))) {
           state.owners.set(uniqueKey(table.name, column, r.value as string), r.id as string);
           state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
@@ -71,7 +136,7 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<Db
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
     const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id))).sort();
-    for (const part of chunks(absent)) {
+    for (const part of chunksBySize(absent, budget, listed)) {
       for (const r of await run(conn, selectTombstones(table, part))) {
         state.tombstones.set(entityKey(table.name, r.id as string), r.ts as string);
       }
@@ -80,8 +145,12 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[]): Promise<Db
   return state;
 }
 
-/** Writes a plan: round by round; in a round deletes, then parents, then their children, then patches. */
-export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCounts> {
+/**
+ * Writes a plan: round by round; in a round deletes, then parents, then their children, then
+ * patches. Every multi-row statement is cut so its text stays under `maxAllowedPacket`.
+ */
+export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket: number): Promise<RowCounts> {
+  const budget = valuesBudget(maxAllowedPacket);
   const counts: RowCounts = new Map();
   const count = (table: TableSpec, op: string, n: number) => {
     const key = `${table.name}:${op}`;
@@ -101,12 +170,13 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
     };
 
     for (const [table, writes] of byTable("delete")) {
-      for (const part of chunks(writes.map((w) => w.id))) await run(conn, deleteByKey(table, part));
+      const ids = writes.map((w) => w.id);
+      for (const part of chunksBySize(ids, budget, listed)) await run(conn, deleteByKey(table, part));
       count(table, "delete", writes.length);
     }
     for (const [table, writes] of byTable("upsert")) {
       const update = writes[0]?.update ?? [];
-      for (const part of chunks(writes))
+      for (const part of chunksBySize(writes, budget, (w) => rowBytes(w.row, table.columns)))
         await run(
           conn,
           upsertRows(
@@ -125,6 +195,7 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
         first,
         withChildren.map((w) => w.id),
         rows,
+        budget,
       );
       count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
     }
@@ -137,14 +208,18 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
       }
       for (const { columns, rows } of groups.values()) {
         if (columns.length === 0) continue; // nothing to change
-        for (const part of chunks(rows)) await run(conn, updateRows(table, columns, part));
+        for (const part of chunksBySize(rows, budget, (r) => patchBytes(r, columns))) {
+          await run(conn, updateRows(table, columns, part));
+        }
       }
       count(table, "update", writes.length);
     }
   }
   if (plan.tombstones.length > 0) {
     const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
-    for (const part of chunks(rows)) await run(conn, upsertTombstones(part));
+    // The timestamp's quoted text and the row's separators are well under 64 bytes.
+    const size = (r: (typeof rows)[number]) => valueBytes(r.entityType) + valueBytes(r.id) + valueBytes(r.eventId) + 64;
+    for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
   }
   return counts;
 }
@@ -158,12 +233,18 @@ export async function executePlan(conn: SqlRunner, plan: Plan): Promise<RowCount
  * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
  * children that no document holds.
  */
-async function writeChildren(conn: SqlRunner, spec: Children, parents: string[], rows: Row[]): Promise<void> {
+async function writeChildren(
+  conn: SqlRunner,
+  spec: Children,
+  parents: string[],
+  rows: Row[],
+  budget: number,
+): Promise<void> {
   const { table, childKey, update } = spec;
   const rowId = table.rowId;
   if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
-  // Matched by exact text: a key the server's collation calls equal but spelt differently (case,
-  // trailing spaces) is written as new, where the unique key still finds the stored row.
+  // Matched by exact text, as the key columns compare (migration 004): "S" and "S " are two
+  // children, and so are "s" and "S".
   const matchKey = (parent: unknown, child: unknown) => `${parent}\u0000${child}`;
   const stored = new Map<string, number>();
   for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
@@ -185,8 +266,14 @@ async function writeChildren(conn: SqlRunner, spec: Children, parents: string[],
   if (spec.mode === "replace") {
     const keep = new Set(kept.map(([n]) => n));
     const gone = [...stored.values()].filter((n) => !keep.has(n));
-    for (const part of chunks(gone)) await run(conn, deleteByKey(table, part, rowId));
+    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
   }
-  if (update.length > 0) for (const part of chunks(kept)) await run(conn, updateStoredRows(table, rowId, part, update));
-  for (const part of chunks(added)) await run(conn, upsertRows(table, part, update));
+  if (update.length > 0) {
+    for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
+      await run(conn, updateStoredRows(table, rowId, part, update));
+    }
+  }
+  for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
+    await run(conn, upsertRows(table, part, update));
+  }
 }

@@ -76,6 +76,9 @@ export function explainDbError(err: unknown, config: DbConfig): AppError {
   return new DatabaseUnavailableError(`MySQL: ${why}`, err);
 }
 
+/** ER_NET_PACKET_TOO_LARGE. */
+const PACKET_TOO_LARGE = 1153;
+
 // Errors that say "this row can never be stored": the statement is wrong for this data, not for
 // this moment. The one event that causes it goes to the dead-letter topic.
 const BAD_DATA_ERRNOS = new Set([
@@ -93,11 +96,41 @@ const BAD_DATA_ERRNOS = new Set([
   3140, // invalid JSON text (MySQL)
   3819, // check constraint violated (MySQL)
   4025, // constraint failed (MariaDB JSON check)
+  // The statement is larger than max_allowed_packet: sent again it is refused again. Statements
+  // are cut to fit before they are sent (store.ts), so this means the server's limit went down
+  // since it was read; replayed one event at a time, each then fits or is dead-lettered. (The
+  // server may also just close the connection: that is a lost connection, retried, and the
+  // retry reads the limit again.)
+  PACKET_TOO_LARGE,
+  1162, // a result string longer than max_allowed_packet
+  1301, // a function's result longer than max_allowed_packet
 ]);
 
 export function isBadDataError(err: unknown): boolean {
   const errno = (err as { errno?: number })?.errno;
   return errno !== undefined && BAD_DATA_ERRNOS.has(errno);
+}
+
+/**
+ * Whether the connection that got `err` can't be used again: the client lost it (mysql2 marks
+ * that fatal), or the server refused an oversized packet, after which it closes the connection.
+ */
+export function isConnectionGone(err: unknown): boolean {
+  const e = err as { fatal?: boolean; errno?: number } | undefined;
+  return e?.fatal === true || e?.errno === PACKET_TOO_LARGE;
+}
+
+/**
+ * The longest statement the server takes, in bytes. A session keeps the value the server had
+ * when it connected, so the smaller of the session's and the server's current one.
+ */
+export async function readMaxAllowedPacket(db: Pool | Connection): Promise<number> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT LEAST(@@SESSION.max_allowed_packet, @@GLOBAL.max_allowed_packet) AS n",
+  );
+  const n = Number(rows[0]?.n);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`max_allowed_packet read as ${String(rows[0]?.n)}`);
+  return n;
 }
 
 /**
