@@ -8,6 +8,9 @@ ENV NODE_ENV=production
 ENV MALLOC_ARENA_MAX=2 \
   MALLOC_MMAP_THRESHOLD_=131072 \
   MALLOC_TRIM_THRESHOLD_=4194304
+# Inside the container's own network namespace /metrics must answer from outside it
+# (the service's own default is 127.0.0.1).
+ENV METRICS_HOST=0.0.0.0
 WORKDIR /app
 
 # Dependencies first, so editing the sources does not invalidate this layer. --omit=dev
@@ -26,8 +29,8 @@ USER node
 # /metrics, /healthz and /readyz (METRICS_PORT).
 EXPOSE 9464
 
-# The V8 flags of npm start: a bounded heap, one V8 helper thread (a container of two cores or
-# fewer), the old generation's growth. On the command line, as NODE_OPTIONS refuses V8's own
-# --heap-growing-percent; here they also reach every subcommand (run, dlq, generate).
+# The launcher's V8 flags (bin/runtime.js): a bounded heap, one V8 helper thread, the old
+# generation's growth. Given here, the launcher runs the service in this process instead of
+# starting a second one with them; NODE_OPTIONS refuses V8's own --heap-growing-percent.
 ENTRYPOINT ["node", "--max-old-space-size=256", "--max-semi-space-size=16", "--v8-pool-size=1", "--heap-growing-percent=75", "bin/analytics-service.js"]
 CMD ["run"]

@@ -17,6 +17,7 @@ import { arch, cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Admin, Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../bin/runtime.js";
 import { loadConfig, serviceDeclaration } from "../src/config/index.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { TOPICS } from "../src/domains/registry.ts";
@@ -29,7 +30,6 @@ import { fixture } from "../test/fixtures.ts";
 import { adminConnection, groupCaughtUp, hexId, topicsReady } from "../test/helpers.ts";
 import { applyModel, emptyModel, modelRows, TABLES } from "../test/model.ts";
 import { startLatencyProxy } from "./latency-proxy.ts";
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "./service-runtime.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -256,7 +256,7 @@ function startService(database: string, groupId: string, extra: Record<string, s
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeOptions, "bin/analytics-service.js", "run"], {
     env: {
       PATH: process.env.PATH ?? "",
-      // Tuning variables set for the benchmark (DECODE_THREAD=false, BATCH_LINGER_MS=…) reach the service.
+      // Tuning variables set for the benchmark (BATCH_LINGER_MS=…) reach the service.
       ...tuning(),
       ...SERVICE_ENV,
       KAFKA_BOOTSTRAP_SERVERS: BROKER,

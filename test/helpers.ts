@@ -8,6 +8,7 @@ import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
+import { SERVICE_NODE_FLAGS } from "../bin/runtime.js";
 import { type Config, loadConfig } from "../src/config/index.ts";
 import { createPool } from "../src/db/pool.ts";
 import { TOPICS } from "../src/domains/registry.ts";
@@ -179,12 +180,17 @@ export const CLI = new URL("../bin/analytics-service.js", import.meta.url).pathn
 const execFileAsync = promisify(execFile);
 
 /** Runs `analytics-service <args>` with only PATH and `env` in its environment; rejects on a non-zero exit. */
+// With the launcher's flags the command runs in the process started (the launcher would
+// otherwise start a second one with them), so a test's SIGKILL reaches the service itself.
 export const runCli = (args: string[], env: Record<string, string>) =>
-  execFileAsync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60000 });
+  execFileAsync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    timeout: 60000,
+  });
 
 /** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
 export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [CLI, "run"], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, "run"], {
     env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -176,6 +176,7 @@ const byteMutation: fc.Arbitrary<Bytes> = fc.oneof(
   fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
 );
 
+type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 const caseArb = fc.record({
   fixture: fc.nat({ max: FIXTURES.length - 1 }),
   mutations: fc.array(mutation, { maxLength: 4 }),
@@ -193,7 +194,7 @@ const caseArb = fc.record({
   ),
 });
 
-function recordOf(c: fc.RecordValue<typeof caseArb extends fc.Arbitrary<infer T> ? T : never>): SourceRecord {
+function recordOf(c: Case): SourceRecord {
   const original = FIXTURES[c.fixture] as Record<string, unknown>;
   const value = structuredClone(original);
   for (const m of c.mutations) apply(value, m);
