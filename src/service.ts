@@ -7,6 +7,7 @@ import { createPool, explainDbError } from "./db/pool.ts";
 import { type ROUTES, TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import { deadLetterProducer } from "./kafka/dlq.ts";
+import { explainKafkaFailure } from "./kafka/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
 import { deadLetterTopicLimit, prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
@@ -197,8 +198,5 @@ async function checkDatabase(pool: Pool, config: Config): Promise<void> {
 
 function explainKafka(err: unknown, config: Config): unknown {
   if (!(err instanceof KafkaUnavailableError)) return err;
-  return new KafkaUnavailableError(
-    `no answer from the brokers ${config.kafkaBrokers.join(",")}; start Kafka or set KAFKA_BOOTSTRAP_SERVERS (${messageOf(err.cause)})`,
-    err,
-  );
+  return new KafkaUnavailableError(explainKafkaFailure(err.cause, config), err);
 }
