@@ -1,19 +1,20 @@
 import { Admin, Consumer } from "@platformatic/kafka";
 import type { Pool } from "mysql2/promise";
+import { applyBatch } from "./apply/apply.ts";
 import { decode } from "./apply/decode.ts";
 import type { Config } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { type ROUTES, TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
-import { deadLetterProducer } from "./kafka/dlq.ts";
+import { deadLetterProducer, sendDeadLetters } from "./kafka/dlq.ts";
 import { explainKafkaFailure } from "./kafka/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
 import { deadLetterTopicLimit, prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
-import { type BatchReport, Pipeline } from "./pipeline.ts";
+import { type BatchReport, deadLetterFailure, Pipeline } from "./pipeline/pipeline.ts";
 import { Outage, retrying } from "./retry.ts";
 
 // Wiring: configuration in, running pipeline out. Waits for MySQL and Kafka rather than failing
@@ -142,19 +143,39 @@ export async function startService(
       maxJsonDepth: config.maxJsonDepth,
       topicPrefix: config.kafkaTopicPrefix,
     };
+    const retry = <T>(outage: Outage, work: () => Promise<T>, signal: AbortSignal) =>
+      retrying(work, outage, config.retryMaxBackoffMs, signal);
     const pipeline = new Pipeline({
       consumer,
-      decode: (record) => decode(record, limits, hooks.routes),
-      producer,
-      pool: pool as Pool,
-      log,
-      config,
       topics,
-      databaseOutage,
+      decode: (record) => decode(record, limits, hooks.routes),
+      batch: {
+        apply: (items, signal) => retry(databaseOutage, () => applyBatch(pool as Pool, items), signal),
+        deadLetter: (letters, signal) =>
+          retry(
+            kafkaOutage,
+            () =>
+              sendDeadLetters(producer, config.kafkaDlqTopic, letters).catch((err: unknown) => {
+                throw deadLetterFailure(config.kafkaDlqTopic, err);
+              }),
+            signal,
+          ),
+        transactions: config.mysqlPoolSize,
+        maxUnexpectedErrors: config.maxUnexpectedErrors,
+        log,
+        onBatch: (report) => {
+          metrics.observeBatch(report);
+          hooks.onBatch?.(report);
+        },
+      },
       kafkaOutage,
-      onBatch: (report) => {
-        metrics.observeBatch(report);
-        hooks.onBatch?.(report);
+      log,
+      options: {
+        autoOffsetReset: config.kafkaAutoOffsetReset,
+        batchMaxEvents: config.batchMaxEvents,
+        batchLingerMs: config.batchLingerMs,
+        batchesInFlight: config.batchesInFlight,
+        retryMaxBackoffMs: config.retryMaxBackoffMs,
       },
     });
     const done = pipeline.run(signal).finally(closeAll);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { UnexpectedErrorsError } from "../src/breaker.ts";
+import { UnexpectedErrorsError } from "../src/pipeline/breaker.ts";
 import type { Config } from "../src/config/index.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { ROUTES } from "../src/domains/registry.ts";

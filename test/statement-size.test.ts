@@ -8,7 +8,7 @@ import { usersTable, userUpdateColumns } from "../src/domains/users/sql.ts";
 import { DatabaseUnavailableError } from "../src/errors.ts";
 import { type EmittedEvent, emit } from "../src/events/emit.ts";
 import { DLQ_HEADERS } from "../src/kafka/dlq.ts";
-import type { BatchReport } from "../src/pipeline.ts";
+import type { BatchReport } from "../src/pipeline/pipeline.ts";
 import type { PrivateServer } from "../src/stack/mariadb-server.ts";
 import { fixture } from "./fixtures.ts";
 import {

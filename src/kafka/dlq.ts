@@ -342,7 +342,7 @@ export function deadLetterProducer(config: Parameters<typeof kafkaBaseOptions>[0
 export async function sendDeadLetters(
   producer: Producer,
   dlqTopic: string,
-  letters: DeadLetter[],
+  letters: readonly DeadLetter[],
   maxBytes = topicLimits.get(producer) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
 ): Promise<void> {
   const now = new Date();

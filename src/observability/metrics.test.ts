@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { capturingLogger, waitFor } from "../../test/helpers.ts";
 import { BadEventError } from "../errors.ts";
-import type { BatchReport, EventReport } from "../pipeline.ts";
+import type { BatchReport, EventReport } from "../pipeline/pipeline.ts";
 import { LABELS_PER_FIELD, Metrics } from "./metrics.ts";
 
 // SPEC §9: skips are counted by reason, unknown enum values counted per field and value and

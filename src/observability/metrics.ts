@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { getOrCreate } from "../collections.ts";
 import { ROUTES } from "../domains/registry.ts";
 import type { Logger } from "../log.ts";
-import type { BatchReport } from "../pipeline.ts";
+import type { BatchReport } from "../pipeline/pipeline.ts";
 import { BoundedLabels, OTHER, RateLimitedWarnings } from "./bounded.ts";
 
 // What operators watch. Labels are bounded: tables come from the code, outcomes and reasons from

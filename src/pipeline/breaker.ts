@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes } from "./errors.ts";
+import { AppError, ErrorCodes } from "../errors.ts";
 
 // An event whose handling throws something unforeseen (a bug, not bad input) is dead-lettered
 // like any bad event, so one crafted message can't stop the service. But a bug that hits every

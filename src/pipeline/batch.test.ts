@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { capturingLogger } from "../../test/helpers.ts";
+import type { BatchResult } from "../apply/apply.ts";
+import type { Decoded } from "../apply/decode.ts";
+import type { Op } from "../apply/ops.ts";
+import type { Outcome } from "../apply/plan.ts";
+import { BadEventError } from "../errors.ts";
+import type { CommitOffset } from "../kafka/committer.ts";
+import type { DeadLetter } from "../kafka/dlq.ts";
+import { AbandonedError } from "../retry.ts";
+import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch.ts";
+import { UnexpectedErrorsError } from "./breaker.ts";
+
+// The batch processor without Kafka or MySQL: what it applies together, what it dead-letters,
+// which offsets it marks, and in which order, when partitions move, transactions fail or
+// shutdown comes.
+
+const message = (topic: string, partition: number, offset: number): BatchMessage => ({
+  topic,
+  partition,
+  offset: BigInt(offset),
+  leaderEpoch: 0,
+  key: null,
+  value: Buffer.from(`${topic}:${partition}@${offset}`),
+  headers: undefined,
+});
+const APPLIED: Decoded = { op: { kind: "applied" }, unknownEnums: [] };
+const rejected = (reason: "bad_field" | "unexpected_error"): Decoded => ({
+  op: { kind: "rejected", error: new BadEventError(reason, `${reason} here`) },
+  unknownEnums: [],
+  ...(reason === "unexpected_error" ? { unexpected: new TypeError("x") } : {}),
+});
+
+/** A processor over recording fakes; `apply` answers each transaction (by default: as decoded). */
+function harness(over: Partial<BatchDeps> = {}) {
+  const steps: string[] = [];
+  const transactions: number[] = [];
+  const marks = new Map<string, bigint>();
+  const letters: DeadLetter[] = [];
+  const reports: BatchReport[] = [];
+  const { log } = capturingLogger("info");
+  const deps: BatchDeps = {
+    apply: async (items: readonly (Op | Outcome)[]): Promise<BatchResult> => {
+      transactions.push(items.length);
+      steps.push("apply");
+      return { outcomes: items as Outcome[], rows: new Map([["users:upsert", items.length]]) };
+    },
+    deadLetter: async (sent) => {
+      steps.push("letters");
+      letters.push(...sent);
+    },
+    owns: () => true,
+    mark: (key: string, offset: CommitOffset) => {
+      steps.push(`mark ${key}`);
+      marks.set(key, offset.offset);
+    },
+    transactions: 2,
+    maxUnexpectedErrors: 5,
+    log,
+    onBatch: (r) => reports.push(r),
+    ...over,
+  };
+  return { processor: new BatchProcessor(deps), steps, transactions, marks, letters, reports };
+}
+const signal = new AbortController().signal;
+
+test("partitions are grouped into at most `transactions` transactions; each partition's next offset is marked after", async () => {
+  const h = harness();
+  const batch = [message("u", 0, 5), message("u", 1, 9), message("u", 0, 6), message("p", 0, 2)];
+  const dropped = await h.processor.process(
+    batch,
+    batch.map(() => APPLIED),
+    signal,
+  );
+  assert.equal(dropped, false);
+  assert.deepEqual(h.transactions.sort(), [2, 2], "u:0 alone (2 events); u:1 and p:0 together");
+  assert.deepEqual(Object.fromEntries(h.marks), { "u:0": 7n, "u:1": 10n, "p:0": 3n });
+  assert.deepEqual(h.steps.slice(0, 2), ["apply", "apply"], "marked only once applied");
+  assert.equal(h.reports[0]?.events.length, 4);
+  assert.equal(h.reports[0]?.rows.get("users:upsert"), 4);
+});
+
+test("rejected events are dead-lettered before any offset is marked", async () => {
+  const h = harness();
+  const batch = [message("u", 0, 1), message("u", 0, 2), message("u", 0, 3)];
+  await h.processor.process(batch, [APPLIED, rejected("bad_field"), APPLIED], signal);
+  assert.deepEqual(h.steps, ["apply", "letters", "mark u:0"]);
+  assert.equal(h.letters.length, 1);
+  assert.equal(h.letters[0]?.offset, 2n);
+  assert.equal(h.letters[0]?.error.reason, "bad_field");
+  assert.equal(h.marks.get("u:0"), 4n);
+});
+
+test("events of partitions no longer owned are dropped, never applied or marked", async () => {
+  const h = harness({ owns: (key) => key !== "u:1" });
+  const batch = [message("u", 0, 1), message("u", 1, 1)];
+  assert.equal(await h.processor.process(batch, [APPLIED, APPLIED], signal), true);
+  assert.deepEqual(h.transactions, [1]);
+  assert.deepEqual([...h.marks.keys()], ["u:0"]);
+});
+
+test("a transaction that fails for good fails the batch: nothing marked, nothing dead-lettered", async () => {
+  const h = harness({
+    apply: async () => {
+      throw new Error("the database refused for good");
+    },
+  });
+  const batch = [message("u", 0, 1)];
+  await assert.rejects(h.processor.process(batch, [rejected("bad_field")], signal), /refused for good/);
+  assert.equal(h.marks.size, 0);
+  assert.equal(h.letters.length, 0);
+});
+
+test("shutdown while a group waits: the finished groups are marked, then AbandonedError", async () => {
+  let calls = 0;
+  const h = harness({
+    apply: async (items) => {
+      if (calls++ === 0) throw new AbandonedError();
+      return { outcomes: items as Outcome[], rows: new Map() };
+    },
+  });
+  const batch = [message("u", 0, 1), message("u", 0, 2), message("u", 1, 1)];
+  await assert.rejects(h.processor.process(batch, [APPLIED, APPLIED, APPLIED], signal), AbandonedError);
+  assert.deepEqual([...h.marks.keys()], ["u:1"]);
+});
+
+test("shutdown before the letters are acknowledged: their partitions stay unmarked", async () => {
+  const h = harness({
+    deadLetter: async () => {
+      throw new AbandonedError();
+    },
+  });
+  const batch = [message("u", 0, 1), message("u", 1, 1)];
+  await assert.rejects(h.processor.process(batch, [rejected("bad_field"), APPLIED], signal), AbandonedError);
+  assert.deepEqual([...h.marks.keys()], ["u:1"]);
+});
+
+test("unexpected errors are dead-lettered and marked first; the one past the breaker's limit stops the service", async () => {
+  const h = harness({ maxUnexpectedErrors: 1 });
+  const batch = [message("u", 0, 1), message("u", 0, 2)];
+  await assert.rejects(
+    h.processor.process(batch, [rejected("unexpected_error"), rejected("unexpected_error")], signal),
+    UnexpectedErrorsError,
+  );
+  assert.equal(h.letters.length, 2);
+  assert.equal(h.marks.get("u:0"), 3n, "both letters are out and their offsets marked before it stops");
+});
+
+test("groupSlices deals partitions into groups of similar size, largest first", () => {
+  const slice = (n: number) => ({ messages: Array.from({ length: n }) });
+  const groups = groupSlices(
+    [
+      ["a", slice(5)],
+      ["b", slice(3)],
+      ["c", slice(3)],
+      ["d", slice(1)],
+    ],
+    2,
+  );
+  assert.deepEqual(
+    groups.map((g) => g.map(([k]) => k)),
+    [
+      ["a", "d"],
+      ["b", "c"],
+    ],
+  );
+  assert.equal(groupSlices([["a", slice(1)]], 4).length, 1);
+});

@@ -1,0 +1,234 @@
+import type { BatchResult } from "../apply/apply.ts";
+import type { Decoded } from "../apply/decode.ts";
+import type { Op } from "../apply/ops.ts";
+import type { Outcome } from "../apply/plan.ts";
+import type { RowCounts } from "../apply/store.ts";
+import { getOrCreate } from "../collections.ts";
+import type { UnknownEnumValue } from "../domains/domain.ts";
+import { partitionKey } from "../kafka/batch-reader.ts";
+import type { CommitOffset } from "../kafka/committer.ts";
+import type { DeadLetter } from "../kafka/dlq.ts";
+import type { Logger } from "../log.ts";
+import { RateLimitedWarnings } from "../observability/bounded.ts";
+import { AbandonedError } from "../retry.ts";
+import { UnexpectedErrorBreaker } from "./breaker.ts";
+
+// One batch, from decoded events to marked offsets: split it by partition, drop what belongs to
+// partitions this member no longer owns, apply each group of partitions in one transaction,
+// dead-letter what was rejected, and only then mark each partition's next offset for the
+// committer. I/O comes in through BatchDeps, so this runs in unit tests without Kafka or MySQL.
+
+/** A consumed record, as much of it as a batch needs. */
+export interface BatchMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+}
+
+/** What happened to one event, for metrics and tests. */
+export interface EventReport {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  eventType: string | undefined;
+  /** The event's timestamp as DATETIME(6) UTC text, when it could be read. */
+  eventTs: string | undefined;
+  outcome: Outcome;
+  unknownEnums: UnknownEnumValue[];
+  keyMismatch?: boolean | undefined;
+}
+
+export interface BatchReport {
+  events: EventReport[];
+  rows: RowCounts;
+  seconds: number;
+}
+
+export interface BatchDeps {
+  /** One transaction's events; waits out a database outage (AbandonedError on shutdown). */
+  apply(items: readonly (Op | Outcome)[], signal: AbortSignal): Promise<BatchResult>;
+  /** Sends letters, acknowledged; waits out a Kafka outage (AbandonedError on shutdown). */
+  deadLetter(letters: readonly DeadLetter[], signal: AbortSignal): Promise<void>;
+  owns(key: string): boolean;
+  /** Marks the partition's next offset to read for the committer. */
+  mark(key: string, offset: CommitOffset): void;
+  /** Transactions a batch is split into at most (the pool's connections). */
+  transactions: number;
+  maxUnexpectedErrors: number;
+  log: Logger;
+  onBatch?: ((report: BatchReport) => void) | undefined;
+}
+
+interface Slice<M> {
+  messages: M[];
+  decoded: Decoded[];
+}
+
+/** Deals partition slices into at most `n` groups of similar size, largest first. */
+export function groupSlices<T extends { messages: unknown[] }>(slices: [string, T][], n: number): [string, T][][] {
+  const groups: [string, T][][] = Array.from({ length: Math.max(1, Math.min(n, slices.length)) }, () => []);
+  const sizes = groups.map(() => 0);
+  for (const slice of [...slices].sort((a, b) => b[1].messages.length - a[1].messages.length)) {
+    const smallest = sizes.indexOf(Math.min(...sizes));
+    groups[smallest]?.push(slice);
+    sizes[smallest] = (sizes[smallest] ?? 0) + slice[1].messages.length;
+  }
+  return groups.filter((g) => g.length > 0);
+}
+
+/** What applying a batch's groups produced, before the dead letters are sent. */
+interface Applied<M> {
+  events: EventReport[];
+  rows: RowCounts;
+  /** Each partition's last message, once its group is in MySQL. */
+  done: Map<string, M>;
+  letters: DeadLetter[];
+  unexpected: { m: M; d: Decoded }[];
+  abandoned: boolean;
+}
+
+export class BatchProcessor<M extends BatchMessage> {
+  readonly #d: BatchDeps;
+  readonly #breaker: UnexpectedErrorBreaker;
+  /** Per-event warnings (dead letters): a flood of bad events must not flood the log. */
+  readonly #warnings: RateLimitedWarnings;
+
+  constructor(deps: BatchDeps) {
+    this.#d = deps;
+    this.#breaker = new UnexpectedErrorBreaker(deps.maxUnexpectedErrors);
+    this.#warnings = new RateLimitedWarnings(deps.log, { perWindow: 20, windowMs: 10_000 });
+  }
+
+  /**
+   * Applies and dead-letters a batch and marks its offsets. Returns true when it dropped events
+   * of partitions no longer owned (they are the new owner's; the caller reads again from the
+   * committed offsets). Throws what stops the service; AbandonedError on shutdown.
+   */
+  async process(batch: readonly M[], decoded: readonly Decoded[], signal: AbortSignal): Promise<boolean> {
+    const started = performance.now();
+    const { slices, dropped } = this.#slice(batch, decoded);
+    const applied = await this.#applyGroups(slices, signal);
+    if (!(await this.#sendLetters(applied, signal))) applied.abandoned = true;
+    for (const [key, m] of applied.done) {
+      this.#d.mark(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch });
+    }
+    this.#d.onBatch?.({ events: applied.events, rows: applied.rows, seconds: (performance.now() - started) / 1000 });
+    if (this.#d.log.isLevelEnabled("debug")) {
+      for (const e of applied.events) {
+        this.#d.log.debug({ ...e, offset: String(e.offset), outcome: e.outcome.kind }, "event");
+      }
+    }
+    if (applied.abandoned) throw new AbandonedError();
+    // After the letters are out and the offsets marked: a stop here loses nothing.
+    for (const { m, d } of applied.unexpected) this.#unexpected(m, d);
+    return dropped;
+  }
+
+  /** The batch by partition, without the partitions this member no longer owns. */
+  #slice(batch: readonly M[], decoded: readonly Decoded[]) {
+    const slices = new Map<string, Slice<M>>();
+    batch.forEach((m, i) => {
+      const slice = getOrCreate(slices, partitionKey(m.topic, m.partition), () => ({ messages: [], decoded: [] }));
+      slice.messages.push(m);
+      slice.decoded.push(decoded[i] as Decoded);
+    });
+    let dropped = false;
+    for (const [key, slice] of slices) {
+      if (this.#d.owns(key)) continue;
+      this.#d.log.debug(
+        { partition: key, events: slice.messages.length },
+        "dropped events of a partition no longer owned",
+      );
+      dropped = true;
+      slices.delete(key);
+    }
+    return { slices, dropped };
+  }
+
+  /**
+   * Whole partitions go into as many transactions as the pool has connections: each commit costs
+   * a log flush, so fewer, larger transactions; partitions never split between them.
+   */
+  async #applyGroups(slices: Map<string, Slice<M>>, signal: AbortSignal): Promise<Applied<M>> {
+    const out: Applied<M> = {
+      events: [],
+      rows: new Map(),
+      done: new Map(),
+      letters: [],
+      unexpected: [],
+      abandoned: false,
+    };
+    const results = await Promise.allSettled(
+      groupSlices([...slices], this.#d.transactions).map(async (group) => {
+        const messages = group.flatMap(([, slice]) => slice.messages);
+        const decoded = group.flatMap(([, slice]) => slice.decoded);
+        const result = await this.#d.apply(
+          decoded.map((d) => d.op),
+          signal,
+        );
+        result.outcomes.forEach((outcome, i) => {
+          this.#record(out, messages[i] as M, decoded[i] as Decoded, outcome);
+        });
+        for (const [k, n] of result.rows) out.rows.set(k, (out.rows.get(k) ?? 0) + n);
+        for (const [key, slice] of group) out.done.set(key, slice.messages.at(-1) as M);
+      }),
+    );
+    const failure = results.find((r) => r.status === "rejected" && !(r.reason instanceof AbandonedError));
+    if (failure?.status === "rejected") throw failure.reason;
+    out.abandoned = results.some((r) => r.status === "rejected");
+    return out;
+  }
+
+  #record(out: Applied<M>, m: M, d: Decoded, outcome: Outcome) {
+    out.events.push({
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      eventType: d.eventType,
+      eventTs: d.ts,
+      outcome,
+      unknownEnums: d.unknownEnums,
+      keyMismatch: d.keyMismatch,
+    });
+    if (outcome.kind === "rejected") out.letters.push({ ...m, eventType: d.eventType, error: outcome.error });
+    if (d.unexpected !== undefined) out.unexpected.push({ m, d });
+  }
+
+  /** Sends the batch's letters; false when shutdown came first (their partitions then stay uncommitted). */
+  async #sendLetters(applied: Applied<M>, signal: AbortSignal): Promise<boolean> {
+    if (applied.letters.length === 0) return true;
+    try {
+      await this.#d.deadLetter(applied.letters, signal);
+    } catch (err) {
+      if (!(err instanceof AbandonedError)) throw err;
+      for (const l of applied.letters) applied.done.delete(partitionKey(l.topic, l.partition));
+      return false;
+    }
+    for (const l of applied.letters) {
+      this.#warnings.warn(
+        {
+          topic: l.topic,
+          partition: l.partition,
+          offset: String(l.offset),
+          eventType: l.eventType,
+          code: l.error.reason,
+        },
+        `dead-lettered: ${l.error.message}`,
+      );
+    }
+    return true;
+  }
+
+  /** Logs where the code failed (the stack, not the message: it may quote the event) and feeds the breaker. */
+  #unexpected(m: M, d: Decoded) {
+    const err = d.unexpected;
+    const stack = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 8).join("\n") : undefined;
+    const what = `${err instanceof Error ? err.name : typeof err} in ${d.eventType ?? "an event"} at ${m.topic}/${m.partition}@${m.offset}`;
+    this.#d.log.error({ stack }, `unexpected error while decoding: ${what}; the event was dead-lettered`);
+    this.#breaker.record(what);
+  }
+}
