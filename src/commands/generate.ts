@@ -1,11 +1,17 @@
-import { compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
+import { parseArgs } from "node:util";
+import { Admin, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { generateEvents } from "../generate/stream.ts";
+import { ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
+import { explainKafkaFailure } from "../kafka/explain.ts";
 import { kafkaBaseOptions } from "../kafka/options.ts";
-import { parseOptions, UsageError } from "./args.ts";
+import { prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
+import { parseIsoTime, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the
 // same envelope as the upstream (src/events/emit.ts), for demos, load tests and the benchmark.
+// By default the stream is stamped so that it ends about when it is produced, so `report`
+// (sign-ups over the last 30 days, ...) shows it right after; --start and --seed repeat a run.
 
 export interface GenerateOptions {
   events: number;
@@ -13,6 +19,55 @@ export interface GenerateOptions {
   rate: number;
   seed: number;
   poisonRate: number;
+  /** Start of the simulated clock (µs since the epoch); absent: latestStartMicros when production starts. */
+  startMicros?: bigint;
+}
+
+/** The earliest instant a MySQL DATETIME holds: the sink rejects event times before it. */
+const EARLIEST_START_MS = Date.UTC(1000, 0, 1);
+
+const OPTIONS = {
+  events: { type: "string" },
+  rate: { type: "string" },
+  seed: { type: "string" },
+  poison: { type: "string" },
+  start: { type: "string" },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+/**
+ * The command line through node:util parseArgs, with the one-line errors of the other commands'
+ * parser (args.ts). parseArgs runs loose and its tokens are checked here: in strict mode its
+ * errors are several sentences long, and it takes an option given twice silently (the last wins).
+ */
+export function parseGenerateArgs(args: readonly string[]): Partial<Record<OptionName, string>> {
+  const fail = (why: string): never => {
+    throw new UsageError(`generate: ${why}; try --help`);
+  };
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const out: Partial<Record<OptionName, string>> = {};
+  for (const token of tokens) {
+    // A short option (-x), a positional or `--` is not an option of this command.
+    if (token.kind !== "option" || !token.rawName.startsWith("--")) fail(`unexpected argument "${args[token.index]}"`);
+    if (token.kind !== "option") continue;
+    const name = token.name as OptionName;
+    // Named as written up to its "=" (parseArgs names `--=5` "=5"; args.ts, and so the message, "").
+    if (!Object.hasOwn(OPTIONS, name)) fail(`unknown option --${/^--([^=]*)/.exec(args[token.index] ?? "")?.[1]}`);
+    if (Object.hasOwn(out, name)) fail(`--${name} given twice`);
+    // `--events --rate 5`: parseArgs takes "--rate" as the value; the next option is meant.
+    const value = token.value;
+    if (value === undefined || value === "" || (!token.inlineValue && value.startsWith("--"))) {
+      fail(`--${name} needs a value`);
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 const positive = (name: string, value: string | undefined, fallback: number, allowZero = false): number => {
@@ -26,16 +81,72 @@ const positive = (name: string, value: string | undefined, fallback: number, all
   return n;
 };
 
-export function generateOptions(args: readonly string[]): GenerateOptions {
-  const o = parseOptions("generate", args, { events: "string", rate: "string", seed: "string", poison: "string" });
+/** `now`: the wall clock in ms, against which --start is checked (injected by tests). */
+export function generateOptions(args: readonly string[], now = Date.now()): GenerateOptions {
+  const o = parseGenerateArgs(args);
   const poisonRate = positive("poison", o.poison, 0, true);
   if (poisonRate > 1) throw new UsageError(`generate: --poison is a fraction between 0 and 1, got "${o.poison}"`);
-  return {
+  const options: GenerateOptions = {
     events: Math.floor(positive("events", o.events, 10000)),
     rate: positive("rate", o.rate, 0, true),
     seed: Math.floor(positive("seed", o.seed, 1, true)),
     poisonRate,
   };
+  if (o.start !== undefined) options.startMicros = startOption(o.start, options, now);
+  return options;
+}
+
+/** --start: an ISO time from year 1000 on, and no later than latestStartMicros for this run. */
+function startOption(text: string, options: Pick<GenerateOptions, "events" | "rate">, now: number): bigint {
+  // Date.UTC maps years 0–99 to 1900–1999, so parseIsoTime can't read them: check the year first.
+  const year = /^\s*(\d{4})-/.exec(text)?.[1];
+  const ms = year !== undefined && Number(year) < 1000 ? Number.NEGATIVE_INFINITY : parseIsoTime(text);
+  if (ms === undefined) {
+    throw new UsageError(
+      `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC without an offset), got "${text}"`,
+    );
+  }
+  if (ms < EARLIEST_START_MS) {
+    throw new UsageError(
+      `generate: --start must be at or after 1000-01-01T00:00:00Z, the earliest time the tables hold, got "${text}"`,
+    );
+  }
+  const latest = latestStartMicros(options.events, options.rate, now);
+  if (BigInt(ms) * 1000n > latest) {
+    throw new UsageError(
+      `generate: --start ${text} would stamp events later than they are produced, and the sink dead-letters events more than MAX_CLOCK_SKEW_MS ahead of their record; for ${options.events} events${options.rate > 0 ? ` at ${options.rate}/s` : ""} start at or before ${isoMs(latest)}`,
+    );
+  }
+  return BigInt(ms) * 1000n;
+}
+
+const isoMs = (micros: bigint) => new Date(Number(micros / 1000n)).toISOString();
+
+/** How many messages a paced run sends at once (with --rate, about 1/20 s of them). */
+const chunkSizeFor = (rate: number) => (rate > 0 ? Math.max(1, Math.min(500, Math.floor(rate / 20))) : 500);
+
+/**
+ * The latest start (µs, whole milliseconds, so that --start with the printed time repeats the run)
+ * that keeps every event stamped no later than the wall-clock time it is produced, production
+ * beginning at `nowMs`: the sink dead-letters events stamped ahead of their Kafka record's time
+ * (by more than MAX_CLOCK_SKEW_MS).
+ *
+ * The n-th message (from 0) is stamped at most start + (n + 1) × MAX_STEP_MICROS: the exact span
+ * is only known by generating the stream, so the bound is what is guaranteed. As fast as the
+ * broker takes them (rate 0), every message may go out at once: the stream must end by now, and
+ * ends somewhat before it (≈ 45 % of its span, as steps average 2.75 of at most 5 ms). Paced at
+ * `rate`, message n goes out no earlier than n / rate after the start, less one chunk: when the
+ * simulated clock can run faster than the wall clock (rate above 200/s) the binding message is
+ * the last one and the stream ends by the time production does; slower, it is the first one, and
+ * the start is now.
+ */
+export function latestStartMicros(events: number, rate: number, nowMs: number): bigint {
+  const step = MAX_STEP_MICROS / 1000; // ms
+  const interval = rate > 0 ? 1000 / rate : 0; // ms between paced messages
+  const early = (chunkSizeFor(rate) - 1) * interval; // a chunk goes out when its first message is due
+  const n = Math.max(1, events);
+  const slack = Math.min(-step, (n - 1) * interval - n * step); // min over n of n × interval − (n + 1) × step
+  return BigInt(Math.floor(nowMs - early + slack)) * 1000n;
 }
 
 /** "12,345 / 100,000  12% ▕███       ▏ 4,321 ev/s  ETA 20 s" */
@@ -48,7 +159,39 @@ export function progressLine(done: number, total: number, elapsedS: number, widt
   return `${n(done)} / ${n(total)}  ${String(Math.floor(fraction * 100)).padStart(3)}% ▕${bar}▏ ${n(rate)} ev/s  ETA ${eta} s`;
 }
 
-export async function runGenerate(config: Config, options: GenerateOptions, out = process.stdout): Promise<number> {
+/**
+ * The five topics the stream goes to must exist: the broker may not create topics on first write
+ * (the local one doesn't), and the producer would then wait for their metadata without a word.
+ */
+export async function checkTopics(config: Config): Promise<void> {
+  const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
+  const admin = new Admin({ ...kafkaBaseOptions(config, "generator-admin"), retries: 2 });
+  let existing: Set<string>;
+  try {
+    existing = new Set(await admin.listTopics());
+  } catch (err) {
+    throw new KafkaUnavailableError(explainKafkaFailure(err, config), err);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length === 0) return;
+  const brokers = config.kafkaBrokers.join(",");
+  const remedy = config.kafkaTopicPrefix
+    ? `create them, or unset KAFKA_TOPIC_PREFIX (now ${config.kafkaTopicPrefix}) to use the default ones, which \`npm run stack:up\` creates`
+    : "create them, or run `npm run stack:up`, which creates them on the local stack";
+  throw new ConfigError(
+    `generate: topics missing on ${brokers}: ${missing.join(", ")}; the broker does not create topics on first write: ${remedy}`,
+  );
+}
+
+export async function runGenerate(
+  config: Config,
+  options: GenerateOptions,
+  out = process.stdout,
+  now: () => number = Date.now,
+): Promise<number> {
+  await checkTopics(config);
   const producer = new Producer({
     ...kafkaBaseOptions(config, "generator"),
     acks: ProduceAcks.ALL,
@@ -58,10 +201,18 @@ export async function runGenerate(config: Config, options: GenerateOptions, out 
     partitioner: compatibilityPartitioner,
   });
   const tty = Boolean(out.isTTY);
+  // Taken before the pacing starts: production only runs later than the stamps allow for.
+  const startMicros = options.startMicros ?? latestStartMicros(options.events, options.rate, now());
   const started = performance.now();
+  // The one thing a default run can't be repeated without: its start (rate changes no bytes).
+  const poison = options.poisonRate > 0 ? ` --poison ${options.poisonRate}` : "";
+  const from = isoMs(startMicros);
+  out.write(
+    `stamping from ${from}; the same stream again: --events ${options.events}${poison} --seed ${options.seed} --start ${from}\n`,
+  );
   let sent = 0;
   let lastReport = 0;
-  const chunkSize = options.rate > 0 ? Math.max(1, Math.min(500, Math.floor(options.rate / 20))) : 500;
+  const chunkSize = chunkSizeFor(options.rate);
   let chunk: { topic: string; key: Buffer; value: Buffer }[] = [];
   const report = (final = false) => {
     const elapsed = (performance.now() - started) / 1000;
@@ -82,8 +233,14 @@ export async function runGenerate(config: Config, options: GenerateOptions, out 
     }
     report();
   };
+  const stream = generateEvents({
+    seed: options.seed,
+    events: options.events,
+    poisonRate: options.poisonRate,
+    startMicros,
+  });
   try {
-    for (const g of generateEvents({ seed: options.seed, events: options.events, poisonRate: options.poisonRate })) {
+    for (const g of stream) {
       chunk.push({
         topic: `${config.kafkaTopicPrefix}${g.topic}`,
         key: Buffer.from(g.key),
