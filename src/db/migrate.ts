@@ -46,32 +46,84 @@ export interface MigrateResult {
   current: number;
 }
 
+/**
+ * Rights `run` needs once the schema is current: it reads, writes and deletes rows, nothing else
+ * (`SELECT ... FOR UPDATE` is covered by UPDATE; GET_LOCK needs no privilege and is only taken
+ * when something is pending).
+ */
+export const RUN_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
+
+/**
+ * Rights `migrate` needs on the database, on MySQL 8.0 and MariaDB 10.11, beyond RUN_PRIVILEGES
+ * (schema_migrations is read and written; MySQL's ALTER TABLE also wants CREATE and INSERT):
+ * - CREATE: the tables of 001 and 002, schema_migrations;
+ * - REFERENCES: the foreign keys 001 creates and 004 drops and adds again (MySQL 5.7+ checks it on
+ *   the parent table; MariaDB does not);
+ * - CREATE VIEW, and DROP: 003's `CREATE OR REPLACE VIEW` asks for DROP even when the view does
+ *   not exist yet;
+ * - ALTER: 004 changes key columns' collation, drops and adds foreign keys, in place;
+ * - INDEX: CREATE INDEX / DROP INDEX statements. No migration up to 004 uses one (their keys come
+ *   with CREATE/ALTER TABLE), but an index of its own is the likeliest next migration, and the
+ *   local stack's user, which migrates, should not need a new grant for it.
+ * PREPARE/EXECUTE, user variables and information_schema reads (004) need no privilege. The stack
+ * grants exactly this list, and a refused migration names it.
+ */
+export const MIGRATE_PRIVILEGES = [
+  ...RUN_PRIVILEGES,
+  "CREATE",
+  "DROP",
+  "ALTER",
+  "INDEX",
+  "REFERENCES",
+  "CREATE VIEW",
+] as const;
+
+// Refusals that a grant fixes: 1044 ER_DBACCESS_DENIED_ERROR, 1045 ER_ACCESS_DENIED_ERROR,
+// 1142 ER_TABLEACCESS_DENIED_ERROR, 1143 ER_COLUMNACCESS_DENIED_ERROR, 1227
+// ER_SPECIFIC_ACCESS_DENIED_ERROR (e.g. a view's DEFINER).
+const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227]);
+const NO_SUCH_TABLE = 1146;
+
+/**
+ * Applies the pending migrations. Nothing is locked or created while none is pending, so `run`
+ * works with only RUN_PRIVILEGES once the schema is current; a user that may not apply what is
+ * pending gets one line naming the account, the right refused and the grant to use instead.
+ */
 export async function migrate(pool: Pool, migrations = readMigrations()): Promise<MigrateResult> {
+  const current = migrations.at(-1)?.version ?? 0;
   const conn = await pool.getConnection();
+  let pending: Migration[] = [];
+  const progress: Progress = { applied: [], migration: null, statements: 0, of: 0 };
   try {
+    pending = await pendingMigrations(conn, migrations);
+    if (pending.length === 0) return { applied: [], current };
     // Several instances may start at once: one migrates, the others wait and then verify.
     const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 120) AS got", [LOCK]);
     if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
     try {
-      return await applyPending(conn, migrations);
+      // Read again under the lock: the instance that held it may have applied them meanwhile.
+      pending = await pendingMigrations(conn, migrations);
+      return { applied: await applyPending(conn, pending, progress), current };
     } finally {
       await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
     }
+  } catch (err) {
+    if (!isDenied(err)) throw err;
+    throw deniedError(err, await whoAndWhere(conn), pending, progress);
   } finally {
     conn.release();
   }
 }
 
-async function applyPending(conn: Connection, migrations: Migration[]): Promise<MigrateResult> {
-  await conn.query(
-    `CREATE TABLE IF NOT EXISTS schema_migrations (
-       version INT NOT NULL PRIMARY KEY,
-       name VARCHAR(200) NOT NULL,
-       checksum CHAR(64) NOT NULL,
-       applied_at DATETIME(6) NOT NULL
-     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-  );
-  const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version, name, checksum FROM schema_migrations");
+/** The migrations not recorded in schema_migrations (all of them while it is missing), checksums verified. */
+async function pendingMigrations(conn: Connection, migrations: Migration[]): Promise<Migration[]> {
+  let rows: mysql.RowDataPacket[];
+  try {
+    [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version, name, checksum FROM schema_migrations");
+  } catch (err) {
+    if ((err as { errno?: number }).errno === NO_SUCH_TABLE) return migrations;
+    throw err;
+  }
   const applied = new Map(rows.map((r) => [Number(r.version), r]));
   const known = new Map(migrations.map((m) => [m.version, m]));
   for (const [version, row] of applied) {
@@ -87,15 +139,94 @@ async function applyPending(conn: Connection, migrations: Migration[]): Promise<
       );
     }
   }
+  return migrations.filter((m) => !applied.has(m.version));
+}
+
+/** How far the migration being applied got: DDL commits as it goes, so a refusal mid-file leaves its first statements applied. */
+export interface Progress {
+  /** Migrations applied and recorded before the failure: no longer pending. */
+  applied: string[];
+  migration: string | null;
+  statements: number;
+  of: number;
+}
+
+async function applyPending(conn: Connection, pending: Migration[], progress: Progress): Promise<string[]> {
+  if (pending.length === 0) return [];
+  await conn.query(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (
+       version INT NOT NULL PRIMARY KEY,
+       name VARCHAR(200) NOT NULL,
+       checksum CHAR(64) NOT NULL,
+       applied_at DATETIME(6) NOT NULL
+     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  );
   const done: string[] = [];
-  for (const m of migrations) {
-    if (applied.has(m.version)) continue;
-    for (const statement of splitStatements(m.sql)) await conn.query(statement);
+  for (const m of pending) {
+    const statements = splitStatements(m.sql);
+    Object.assign(progress, { migration: m.name, statements: 0, of: statements.length });
+    for (const statement of statements) {
+      await conn.query(statement);
+      progress.statements++;
+    }
     await conn.query(
       "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))",
       [m.version, m.name, m.checksum],
     );
     done.push(m.name);
+    progress.applied.push(m.name);
   }
-  return { applied: done, current: migrations.at(-1)?.version ?? 0 };
+  return done;
+}
+
+export function isDenied(err: unknown): boolean {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === "number" && DENIED_ERRNOS.has(errno);
+}
+
+/** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */
+async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT CURRENT_USER() AS account, DATABASE() AS db");
+    const account = String(rows[0]?.account ?? "");
+    const at = account.lastIndexOf("@");
+    return {
+      account: at === -1 ? account : `'${account.slice(0, at)}'@'${account.slice(at + 1)}'`,
+      database: String(rows[0]?.db ?? "?"),
+    };
+  } catch {
+    return { account: "this user", database: "this database" };
+  }
+}
+
+/**
+ * One line for a refused migration: who was refused what, which migrations wait, and the grant
+ * that lets `analytics-service migrate` apply them. The right comes from the server's message
+ * ("CREATE command denied to user ..."); a refusal of the whole database names none.
+ */
+export function deniedError(
+  err: unknown,
+  who: { account: string; database: string },
+  pending: readonly Migration[],
+  progress: Progress = { applied: [], migration: null, statements: 0, of: 0 },
+): MigrationError {
+  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const right = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
+  const refused = right ? `may not ${right}` : "was refused";
+  const left = pending.filter((m) => !progress.applied.includes(m.name));
+  const names = left.map((m) => m.name).join(", ");
+  const waiting =
+    left.length === 0
+      ? "the schema can't be read"
+      : left.length === 1
+        ? `migration ${names} is pending`
+        : `migrations ${names} are pending`;
+  // Said only when it matters: the retry will find what those statements created.
+  const partly =
+    progress.migration !== null && progress.statements > 0
+      ? ` (${progress.migration} stopped after ${progress.statements} of its ${progress.of} statements, which stay applied)`
+      : "";
+  return new MigrationError(
+    `user ${who.account} ${refused} on database ${who.database} and ${waiting}: run \`analytics-service migrate\` as a user with ${MIGRATE_PRIVILEGES.join(", ")} rights on ${who.database} (the service itself needs only ${RUN_PRIVILEGES.join(", ")} once the schema is current)${partly}`,
+  );
 }

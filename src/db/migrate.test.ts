@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { MigrationError } from "../errors.ts";
+import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate, RUN_PRIVILEGES } from "./migrate.ts";
+import type { Pool } from "./pool.ts";
+
+// migrate() against a recording double of the pool: which statements a schema that is current,
+// missing or half-applied leads to, and the one line a refused user gets. The real servers'
+// behaviour is in test/privileges.test.ts.
+
+const m = (version: number, name: string, sql: string): Migration => ({ version, name, sql, checksum: `c${version}` });
+const MIGRATIONS = [
+  m(1, "001_a.sql", "CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (id INT PRIMARY KEY);\n"),
+  m(2, "002_b.sql", "CREATE TABLE c (id INT PRIMARY KEY);\n"),
+];
+
+type Answer = (sql: string) => unknown[] | Error;
+const sqlError = (errno: number, sqlMessage: string) => Object.assign(new Error(sqlMessage), { errno, sqlMessage });
+
+/** A pool whose one connection records each statement and answers it with `answer`. */
+function fakePool(answer: Answer) {
+  const statements: string[] = [];
+  let released = 0;
+  const conn = {
+    async query(sql: string) {
+      statements.push(sql.replace(/\s+/g, " ").trim());
+      if (/^SELECT GET_LOCK/.test(sql)) return [[{ got: 1 }], []];
+      if (/^SELECT RELEASE_LOCK/.test(sql)) return [[{}], []];
+      if (/^SELECT CURRENT_USER/.test(sql)) return [[{ account: "svc@localhost", db: "analytics" }], []];
+      const rows = answer(sql);
+      if (rows instanceof Error) throw rows;
+      return [rows, []];
+    },
+    release() {
+      released++;
+    },
+  };
+  const pool = { getConnection: async () => conn } as unknown as Pool;
+  return { pool, statements, released: () => released };
+}
+
+const recorded = (version: number) => ({ version, name: MIGRATIONS[version - 1]?.name, checksum: `c${version}` });
+
+test("nothing pending: one read of schema_migrations, no lock, nothing created", async () => {
+  const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1), recorded(2)] : new Error(sql)));
+  assert.deepEqual(await migrate(f.pool, MIGRATIONS), { applied: [], current: 2 });
+  assert.deepEqual(f.statements, ["SELECT version, name, checksum FROM schema_migrations"]);
+  assert.equal(f.released(), 1);
+});
+
+test("one pending: read, lock, read again, create the bookkeeping table, apply, record, unlock", async () => {
+  const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1)] : []));
+  assert.deepEqual(await migrate(f.pool, MIGRATIONS), { applied: ["002_b.sql"], current: 2 });
+  const expected = [
+    /^SELECT version, name, checksum FROM schema_migrations$/,
+    /^SELECT GET_LOCK\(/,
+    /^SELECT version, name, checksum FROM schema_migrations$/,
+    /^CREATE TABLE IF NOT EXISTS schema_migrations /,
+    /^CREATE TABLE c /,
+    /^INSERT INTO schema_migrations /,
+    /^SELECT RELEASE_LOCK\(/,
+  ];
+  assert.equal(f.statements.length, expected.length, f.statements.join("\n"));
+  for (const [i, re] of expected.entries()) assert.match(f.statements[i] ?? "", re);
+});
+
+test("schema_migrations missing and CREATE refused: one MigrationError line naming user, right and grant", async () => {
+  const f = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return sqlError(1146, "Table 'analytics.schema_migrations' doesn't exist");
+    return sqlError(1142, "CREATE command denied to user 'svc'@'localhost' for table `analytics`.`schema_migrations`");
+  });
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.equal(err.expected, true);
+    assert.equal(err.message.includes("\n"), false);
+    assert.equal(
+      err.message,
+      "user 'svc'@'localhost' may not CREATE on database analytics and migrations 001_a.sql, 002_b.sql are pending: " +
+        "run `analytics-service migrate` as a user with SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, " +
+        "REFERENCES, CREATE VIEW rights on analytics (the service itself needs only SELECT, INSERT, UPDATE, DELETE " +
+        "once the schema is current)",
+    );
+    return true;
+  });
+  assert.ok(f.statements.includes("SELECT RELEASE_LOCK(?)"), "the lock is given back");
+  assert.equal(f.released(), 1);
+});
+
+test("a refusal in the middle of a migration says which statements of it stay applied", async () => {
+  const f = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [];
+    if (sql.startsWith("CREATE TABLE b"))
+      return sqlError(1142, "REFERENCES command denied to user 'svc'@'%' for table 'a'");
+    return [];
+  });
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(err.message, /^user 'svc'@'localhost' may not REFERENCES on database analytics /);
+    assert.match(err.message, /\(001_a\.sql stopped after 1 of its 2 statements, which stay applied\)$/);
+    return true;
+  });
+});
+
+test("deniedError: a refusal of the whole database names no right; the lists are the documented grants", () => {
+  const err = deniedError(
+    sqlError(1044, "Access denied for user 'svc'@'%' to database 'analytics'"),
+    { account: "'svc'@'%'", database: "analytics" },
+    [],
+  );
+  assert.match(err.message, /^user 'svc'@'%' was refused on database analytics and the schema can't be read: run /);
+  assert.deepEqual(RUN_PRIVILEGES, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+  assert.deepEqual(MIGRATE_PRIVILEGES.slice(0, 4), RUN_PRIVILEGES);
+});
+
+test("other errors pass through unchanged", async () => {
+  const boom = sqlError(1064, "You have an error in your SQL syntax");
+  const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [] : boom));
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => err === boom);
+});
+
+test("migrations applied before the refusal are recorded and no longer named as pending", async () => {
+  const f = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [];
+    if (sql.startsWith("CREATE TABLE c"))
+      return sqlError(1142, "CREATE command denied to user 'svc'@'localhost' for table 'c'");
+    return [];
+  });
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(err.message, / and migration 002_b\.sql is pending: run /);
+    assert.doesNotMatch(err.message, /stopped after/);
+    return true;
+  });
+  assert.equal(f.statements.filter((s) => s.startsWith("INSERT INTO schema_migrations")).length, 1);
+});
