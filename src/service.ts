@@ -78,7 +78,7 @@ export async function startService(
 
   try {
     if (config.metricsPort > 0) {
-      const http = await startHttpServer(config.metricsPort, metrics, readiness, log);
+      const http = await startHttpServer(config, metrics, readiness, log);
       closers.push(() => new Promise((resolve) => http.close(resolve)));
     }
     await retrying(() => checkDatabase(pool, config), databaseOutage, config.retryMaxBackoffMs, signal);

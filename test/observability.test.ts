@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { test } from "node:test";
 import { startPrivateServer, stopPrivateServer } from "../src/stack/mariadb-server.ts";
 import { fixture, loadFixtures } from "./fixtures.ts";
@@ -34,6 +35,14 @@ test("metrics for each series, health, and readiness that follows the database",
   };
   await testService(t, config);
   assert.deepEqual(await get("/healthz"), { status: 200, body: "ok\n" });
+  // METRICS_HOST (127.0.0.1 by default) only: another loopback address is refused.
+  const probe = connect(port, "127.0.0.2");
+  const elsewhere = await new Promise<string>((resolve) => {
+    probe.once("connect", () => resolve("connected"));
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+  probe.destroy();
+  assert.equal(elsewhere, "ECONNREFUSED");
 
   const post = structuredClone(fixture("post.created"));
   (post.value.data as Record<string, unknown>).post_type = "story";

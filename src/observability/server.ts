@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import type { Config } from "../config/index.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -12,13 +13,38 @@ export interface Readiness {
   check(): Promise<string[]>;
 }
 
+/**
+ * How long a client may take; past it the socket is closed. A scraper or probe sends its request
+ * at once and is answered in milliseconds, so seconds are plenty; without limits a client that
+ * opens sockets and sends nothing (or dribbles headers) holds each one forever.
+ */
+export const HTTP_TIMEOUTS = {
+  /** Connection to complete headers: also drops a socket that never sends a byte. */
+  headersTimeoutMs: 5000,
+  /** Connection to complete request. Node wants it at least headersTimeoutMs. */
+  requestTimeoutMs: 10000,
+  /** Idle keep-alive socket between two requests. */
+  keepAliveTimeoutMs: 5000,
+  /**
+   * How often Node checks the first two. Its default (30 s) would let a silent socket live up to
+   * 35 s rather than 5.
+   */
+  checkIntervalMs: 1000,
+};
+
+/**
+ * Listens on METRICS_HOST (127.0.0.1 unless set: the endpoints tell anyone who can reach them
+ * about the service, so other hosts are let in only when asked, as the image does) and
+ * METRICS_PORT.
+ */
 export async function startHttpServer(
-  port: number,
+  { metricsHost: host, metricsPort: port }: Pick<Config, "metricsHost" | "metricsPort">,
   metrics: Metrics,
   readiness: Readiness,
   log: Logger,
+  timeouts = HTTP_TIMEOUTS,
 ): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = createServer({ connectionsCheckingInterval: timeouts.checkIntervalMs }, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const reply = (status: number, type: string, body: string) => {
       res.writeHead(status, { "content-type": type });
@@ -45,6 +71,9 @@ export async function startHttpServer(
     }
     reply(404, "text/plain", "not found: try /metrics, /healthz or /readyz\n");
   });
+  server.headersTimeout = timeouts.headersTimeoutMs;
+  server.requestTimeout = timeouts.requestTimeoutMs;
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(
@@ -52,14 +81,17 @@ export async function startHttpServer(
           ? new ConfigError(
               `METRICS_PORT ${port} is in use by another process; free it or set METRICS_PORT (0 turns it off)`,
             )
-          : err,
+          : err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN"
+            ? new ConfigError(
+                `METRICS_HOST ${host} is not an address of this machine; set it to one (127.0.0.1, or 0.0.0.0 for every interface)`,
+              )
+            : err,
       ),
     );
-    server.listen(port, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  log.info(
-    { port: (server.address() as { port: number }).port },
-    `metrics and health on :${(server.address() as { port: number }).port}`,
-  );
+  const bound = server.address() as { address: string; port: number };
+  const where = bound.address.includes(":") ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  log.info({ host: bound.address, port: bound.port }, `metrics and health on ${where}`);
   return server;
 }

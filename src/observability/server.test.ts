@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { request, type Server } from "node:http";
+import { connect, type Socket } from "node:net";
+import { type TestContext, test } from "node:test";
+import { ConfigError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import type { Metrics } from "./metrics.ts";
+import { HTTP_TIMEOUTS, startHttpServer } from "./server.ts";
+
+// The HTTP endpoint's surface: it listens on the host it is given only, and a client that opens
+// a socket and sends nothing, or stops half-way through its headers, is disconnected.
+
+const metrics = { registry: { metrics: async () => "up 1\n", contentType: "text/plain" } } as unknown as Metrics;
+const ready = { check: async () => [] };
+const silent = createLogger("silent");
+
+async function start(t: TestContext, host: string): Promise<{ server: Server; port: number }> {
+  const server = await startHttpServer({ metricsHost: host, metricsPort: 0 }, metrics, ready, silent);
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+const get = (host: string, port: number, path: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request({ host, port, path, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => {
+        body += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on("error", reject)
+      .end();
+  });
+
+/** Connects, resolving with the error code when the connection is refused. */
+const tryConnect = (host: string, port: number) =>
+  new Promise<string>((resolve) => {
+    const socket = connect(port, host);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+
+/** Waits for the socket's 'close', failing after `limitMs`; resolves with how long it took. */
+function closedWithin(socket: Socket, limitMs: number): Promise<number> {
+  const opened = performance.now();
+  // Reads whatever the server sends (its 408): an unread socket never sees the end, nor 'close'.
+  if (socket.listenerCount("data") === 0) socket.resume();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the socket open for more than ${limitMs} ms`));
+    }, limitMs);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(performance.now() - opened);
+    });
+  });
+}
+
+test("listens on the given host only: 127.0.0.1 answers, another loopback address is refused", async (t) => {
+  const { server, port } = await start(t, "127.0.0.1");
+  assert.equal((server.address() as { address: string }).address, "127.0.0.1");
+  assert.deepEqual(await get("127.0.0.1", port, "/healthz"), { status: 200, body: "ok\n" });
+  // Linux routes all of 127.0.0.0/8 to loopback: a server on every interface would accept this.
+  assert.equal(await tryConnect("127.0.0.2", port), "ECONNREFUSED");
+});
+
+test("0.0.0.0 listens on every interface, when asked", async (t) => {
+  const { port } = await start(t, "0.0.0.0");
+  assert.equal(await tryConnect("127.0.0.2", port), "connected");
+});
+
+test("a METRICS_HOST that is no address of this machine is one ConfigError line", async () => {
+  await assert.rejects(
+    startHttpServer({ metricsHost: "192.0.2.1", metricsPort: 0 }, metrics, ready, silent),
+    (err: unknown) => err instanceof ConfigError && /^METRICS_HOST 192\.0\.2\.1 is not an address/.test(err.message),
+  );
+});
+
+test("a client that connects and sends nothing is disconnected after the headers timeout", async (t) => {
+  const { port } = await start(t, "127.0.0.1");
+  const socket = connect(port, "127.0.0.1");
+  t.after(() => socket.destroy());
+  // The timeout, one check interval, and a margin for a loaded machine.
+  const limit = HTTP_TIMEOUTS.headersTimeoutMs + HTTP_TIMEOUTS.checkIntervalMs + 3000;
+  const took = await closedWithin(socket, limit);
+  assert.ok(took >= HTTP_TIMEOUTS.headersTimeoutMs - 100, `closed after ${took} ms, before the timeout`);
+});
+
+test("a client that stops half-way through its headers is disconnected too", async (t) => {
+  const { port } = await start(t, "127.0.0.1");
+  const socket = connect(port, "127.0.0.1", () => socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+  t.after(() => socket.destroy());
+  let reply = "";
+  socket.on("data", (d) => {
+    reply += d;
+  });
+  await closedWithin(socket, HTTP_TIMEOUTS.headersTimeoutMs + HTTP_TIMEOUTS.checkIntervalMs + 3000);
+  assert.match(reply, /^HTTP\/1\.1 408 /);
+});
+
+test("an idle keep-alive socket is closed after keepAliveTimeout", async (t) => {
+  const { port } = await start(t, "127.0.0.1");
+  const socket = connect(port, "127.0.0.1", () => socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  t.after(() => socket.destroy());
+  let reply = "";
+  const answered = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no complete answer in 3 s: ${JSON.stringify(reply)}`)), 3000);
+    socket.on("data", (d) => {
+      reply += d;
+      // The body is chunked; the empty last chunk ends it.
+      if (reply.endsWith("\r\n0\r\n\r\n")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await answered;
+  assert.match(reply, /^HTTP\/1\.1 200 /);
+  assert.match(reply, /keep-alive/i);
+  const took = await closedWithin(socket, HTTP_TIMEOUTS.keepAliveTimeoutMs + 3000);
+  assert.ok(took >= HTTP_TIMEOUTS.keepAliveTimeoutMs - 100, `closed after ${took} ms`);
+});
