@@ -1,6 +1,7 @@
 import { UsageError } from "./commands/args.ts";
 import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { generateOptions, runGenerate } from "./commands/generate.ts";
+import { repairOptions, runRepair } from "./commands/repair.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
 import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
@@ -13,7 +14,7 @@ import { type RunningService, startService } from "./service.ts";
 import { loadStackConfig } from "./stack/config.ts";
 import { stackUp } from "./stack/index.ts";
 
-// analytics-service [run|migrate|report|dlq list|dlq replay] [--help]. Expected failures (bad
+// analytics-service [run|migrate|report|dlq list|dlq replay|repair] [--help]. Expected failures (bad
 // config, unreachable or refusing services) print one line and exit 1; a bad command line prints
 // one line and exits 2; anything else is a bug and prints its stack.
 
@@ -42,6 +43,14 @@ commands:
             --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
             backwards, so an event it already applied changes nothing. Truncated copies of
             oversized values are skipped.
+  repair <table> <id> [--dry-run]
+            unfreeze one entity that an event stamped far in the future left behind (before
+            MAX_CLOCK_SKEW_MS turned such events away): clears its row's event_timestamp (a
+            row without one is older than any event) and deletes its tombstone, so the next
+            event of the entity applies and a replay of its history rebuilds it; table is one
+            of users, suppliers, products, orders, posts and id its 24-hex-digit entity_id;
+            --dry-run prints the row's event_timestamp and the tombstone's time and changes
+            nothing
   help      show this text
 
 With neither KAFKA_BOOTSTRAP_SERVERS nor MYSQL_HOST set, \`run\` first starts the local
@@ -83,6 +92,10 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(
         sub === undefined ? "dlq: say list or replay; try --help" : `dlq: unknown subcommand "${sub}"; try --help`,
       );
+    }
+    case "repair": {
+      const options = repairOptions(rest);
+      return runRepair(loadConfig(), options);
     }
     default:
       process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);

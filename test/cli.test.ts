@@ -93,3 +93,56 @@ test("an unreachable database is waited for, logged once, and SIGTERM still exit
   assert.equal(warnings.length, 1, out);
   assert.match(warnings[0] ?? "", /nothing is listening at 127\.0\.0\.1:1; start MySQL or set MYSQL_HOST\/MYSQL_PORT/);
 });
+
+test("--help documents repair", () => {
+  const r = run(["--help"]);
+  assert.match(r.stdout, /^ {2}repair <table> <id> \[--dry-run\]$/m);
+  assert.match(r.stdout, /users, suppliers, products, orders, posts/);
+});
+
+test("repair: a bad command line is one line and exit status 2, before any connection", () => {
+  // MYSQL_PORT 1: nothing listens there, so a command that tried to connect would say so instead.
+  const env = { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "1" };
+  for (const [args, message] of [
+    [
+      ["repair", "orderz", "65a1f0c2e4b0a1b2c3d4e5f6"],
+      /^analytics-service: repair: unknown table "orderz"; one of users, /,
+    ],
+    [
+      ["repair", "orders", "ORD-20260211-A7K2"],
+      /^analytics-service: repair: "ORD-20260211-A7K2" is not an id: order_id is 24 /,
+    ],
+    [["repair", "orders"], /^analytics-service: repair: name the row: repair <table> <id> \[--dry-run\]\n$/],
+    [["repair", "orders", "65a1f0c2e4b0a1b2c3d4e5f6", "--yes"], /^analytics-service: repair: unknown option --yes; /],
+  ] as const) {
+    const r = run([...args], env);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
+test("repair: nothing to repair, or no schema yet, is one line and exit status 1", async (t) => {
+  const db = await testDatabase(t);
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+  };
+  const unmigrated = run(["repair", "users", "65a1f0c2e4b0a1b2c3d4e5f6"], env);
+  assert.equal(unmigrated.status, 1);
+  assert.equal(
+    unmigrated.stderr,
+    `analytics-service: repair: database ${db.name} has no analytics tables yet: run \`analytics-service migrate\` first\n`,
+  );
+  assert.equal(run(["migrate"], env).status, 0);
+  const nothing = run(["repair", "posts", "65a1f0c2e4b0a1b2c3d4e5fa", "--dry-run"], env);
+  assert.equal(nothing.status, 1);
+  assert.equal(
+    nothing.stderr,
+    "analytics-service: repair: posts 65a1f0c2e4b0a1b2c3d4e5fa: nothing to repair: no row and posts have no tombstones\n",
+  );
+  assert.equal(nothing.stdout, "");
+});

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { productsTable } from "../domains/products/sql.ts";
+import { usersTable } from "../domains/users/sql.ts";
+import { UsageError } from "./args.ts";
+import {
+  describeRepair,
+  hasGuard,
+  nothingToRepair,
+  REPAIRABLE_TABLES,
+  readRepairState,
+  removeGuards,
+  repairOptions,
+} from "./repair.ts";
+
+const ID = "65a1f0c2e4b0a1b2c3d4e5f6";
+
+test("repairOptions: <table> <id>, with --dry-run anywhere", () => {
+  assert.deepEqual(repairOptions(["users", ID]), { table: usersTable, id: ID, dryRun: false });
+  assert.deepEqual(repairOptions(["products", ID, "--dry-run"]), { table: productsTable, id: ID, dryRun: true });
+  assert.deepEqual(repairOptions(["--dry-run", "products", ID.toUpperCase()]).id, ID.toUpperCase());
+  assert.deepEqual([...REPAIRABLE_TABLES.keys()], ["users", "suppliers", "products", "orders", "posts"]);
+});
+
+test("repairOptions: each mistake is one UsageError line", () => {
+  const cases: [string[], RegExp][] = [
+    [[], /^repair: name the row: repair <table> <id> \[--dry-run\]$/],
+    [["users"], /^repair: name the row: /],
+    [["users", ID, "extra"], /^repair: unexpected argument "extra"; usage: repair <table> <id> \[--dry-run\]$/],
+    [
+      ["user", ID],
+      /^repair: unknown table "user" \(did you mean users\?\); one of users, suppliers, products, orders, posts$/,
+    ],
+    [["product_variants", ID], /^repair: unknown table "product_variants"; one of users, /],
+    [["entity_tombstones", ID], /^repair: unknown table "entity_tombstones"; /],
+    [
+      ["users", "65a1f0c2"],
+      /^repair: "65a1f0c2" is not an id: user_id is 24 hexadecimal digits, as entity_id in the events$/,
+    ],
+    [["users", `${ID.slice(0, 23)}g`], /is not an id/],
+    [["users", `${ID} `], /is not an id/],
+    [["users", ID, "--dry-run=yes"], /^repair: --dry-run takes no value; try --help$/],
+    [["users", ID, "--force"], /^repair: unknown option --force; try --help$/],
+    [["users", ID, "-n"], /^repair: unknown option -n; try --help$/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => repairOptions(args),
+      (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes("\n"),
+      args.join(" "),
+    );
+  }
+});
+
+const NOW = new Date("2026-03-01T00:00:00Z");
+const frozen = { id: ID, eventTimestamp: "9999-12-31 23:59:59.000000" };
+const stone = { deletedAt: "9999-12-31 23:59:59.000000", eventId: "e-1" };
+
+test("describeRepair: the current event_timestamp and tombstone time, marked when in the future", () => {
+  const dry = describeRepair({ table: productsTable, id: ID, dryRun: true }, { row: frozen, tombstone: stone }, NOW);
+  assert.deepEqual(dry, [
+    `products ${ID}: would set event_timestamp 9999-12-31 23:59:59.000000 (in the future) to NULL; the row's columns stay`,
+    `products ${ID}: would delete its tombstone of 9999-12-31 23:59:59.000000 (in the future), event e-1`,
+    "dry run: nothing changed",
+  ]);
+  const done = describeRepair(
+    { table: usersTable, id: ID, dryRun: false },
+    { row: { id: ID, eventTimestamp: "2026-02-12 10:00:00.000450" }, tombstone: null },
+    NOW,
+  );
+  assert.deepEqual(done, [
+    `users ${ID}: set event_timestamp 2026-02-12 10:00:00.000450 to NULL; the row's columns stay`,
+    "the next event of this entity applies, whatever its timestamp; replay its history to rebuild it now",
+  ]);
+});
+
+test("nothing to repair: no row, or a row without a version, and no tombstone", () => {
+  assert.equal(hasGuard({ row: null, tombstone: null }), false);
+  assert.equal(hasGuard({ row: { id: ID, eventTimestamp: null }, tombstone: null }), false);
+  assert.equal(hasGuard({ row: null, tombstone: stone }), true);
+  assert.equal(
+    nothingToRepair({ table: usersTable, id: ID, dryRun: false }, { row: null, tombstone: null }),
+    `repair: users ${ID}: nothing to repair: no row and users have no tombstones`,
+  );
+  assert.equal(
+    nothingToRepair(
+      { table: productsTable, id: ID, dryRun: false },
+      { row: { id: ID, eventTimestamp: null }, tombstone: null },
+    ),
+    `repair: products ${ID}: nothing to repair: its row has no event_timestamp (nothing holds events back) and no tombstone`,
+  );
+});
+
+test("the statements: locking reads, then only what holds events back is changed", async () => {
+  const statements: [string, unknown[] | undefined][] = [];
+  const conn = {
+    async query(sql: string, values?: unknown[]) {
+      statements.push([sql, values]);
+      if (sql.includes("FROM `products`")) return [[{ id: ID, ts: "9999-12-31 23:59:59.000000" }], []];
+      return [[], []];
+    },
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: a recording double of the connection
+  const state = await readRepairState(conn as any, productsTable, ID);
+  assert.deepEqual(state, { row: frozen, tombstone: null });
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  await removeGuards(conn as any, productsTable, ID, state);
+  assert.deepEqual(statements, [
+    ["SELECT `product_id` AS id, event_timestamp AS ts FROM `products` WHERE `product_id` = ? FOR UPDATE", [ID]],
+    [
+      "SELECT deleted_event_timestamp AS ts, event_id FROM entity_tombstones WHERE entity_type = ? AND entity_id = ? FOR UPDATE",
+      ["products", ID],
+    ],
+    ["UPDATE `products` SET event_timestamp = NULL WHERE `product_id` = ?", [ID]],
+  ]);
+});

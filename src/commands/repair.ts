@@ -1,0 +1,219 @@
+import { parseArgs } from "node:util";
+import type { RowDataPacket } from "mysql2/promise";
+import type { TableSpec } from "../apply/ops.ts";
+import { TOMBSTONES_TABLE } from "../apply/sql.ts";
+import type { Config } from "../config/index.ts";
+import { createPool, explainDbError } from "../db/pool.ts";
+import { ordersTable } from "../domains/orders/sql.ts";
+import { postsTable } from "../domains/posts/sql.ts";
+import { productsTable } from "../domains/products/sql.ts";
+import { suppliersTable } from "../domains/suppliers/sql.ts";
+import { usersTable } from "../domains/users/sql.ts";
+import { ConfigError, isExpected } from "../errors.ts";
+import { UsageError } from "./args.ts";
+
+// `analytics-service repair <table> <id> [--dry-run]`: unfreezes one entity. An event stamped far
+// in the future, applied before MAX_CLOCK_SKEW_MS turned such events away, left its row versioned
+// at that time (e.g. 9999-12-31), so every real event of the entity since is skipped as older; a
+// delete stamped so leaves a tombstone that no restore can outrank. Repair clears the row's
+// event_timestamp — the planner takes a row without one as older than any event — and deletes the
+// entity's tombstone, so the next event of the entity applies, and a replay of its history
+// rebuilds it. The row keeps its columns (and the event_id that froze it) until then.
+
+/** The tables whose rows carry a version (event_timestamp): one per domain. */
+export const REPAIRABLE_TABLES: ReadonlyMap<string, TableSpec> = new Map(
+  [usersTable, suppliersTable, productsTable, ordersTable, postsTable].map((t) => [t.name, t]),
+);
+
+/** An entity id as events carry it (envelope `entity_id`): a MongoDB ObjectId, 24 hex digits. */
+const ENTITY_ID = /^[0-9a-fA-F]{24}$/;
+
+export interface RepairOptions {
+  table: TableSpec;
+  id: string;
+  dryRun: boolean;
+}
+
+const USAGE = "repair <table> <id> [--dry-run]";
+
+/** `repair <table> <id> [--dry-run]`; any other command line is a one-line UsageError. */
+export function repairOptions(args: readonly string[]): RepairOptions {
+  let values: { "dry-run"?: boolean | undefined };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...args],
+      options: { "dry-run": { type: "boolean" } },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(`repair: ${parseArgsProblem(err)}; try --help`);
+  }
+  const [table, id, ...extra] = positionals;
+  if (table === undefined || id === undefined) throw new UsageError(`repair: name the row: ${USAGE}`);
+  if (extra.length > 0) throw new UsageError(`repair: unexpected argument "${extra[0]}"; usage: ${USAGE}`);
+  const spec = REPAIRABLE_TABLES.get(table);
+  if (!spec) {
+    const known = [...REPAIRABLE_TABLES.keys()];
+    const hint = REPAIRABLE_TABLES.has(`${table}s`) ? ` (did you mean ${table}s?)` : "";
+    throw new UsageError(`repair: unknown table "${table}"${hint}; one of ${known.join(", ")}`);
+  }
+  if (!ENTITY_ID.test(id)) {
+    throw new UsageError(
+      `repair: "${id}" is not an id: ${spec.key} is 24 hexadecimal digits, as entity_id in the events`,
+    );
+  }
+  return { table: spec, id, dryRun: values["dry-run"] === true };
+}
+
+/** parseArgs says more than one line ("... place it at the end of the command after '--' ..."): keep the point. */
+function parseArgsProblem(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const option = /'(-[^']*)'/.exec(e.message ?? "")?.[1];
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `unknown option ${option}`;
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `${option} takes no value`;
+  return (e.message ?? String(err)).split(". ")[0] ?? "bad command line";
+}
+
+/** What the entity holds that keeps events out: the row's version and the tombstone's time. */
+export interface RepairState {
+  /** The row as stored (its id as the table spells it), or null without a row. */
+  row: { id: string; eventTimestamp: string | null } | null;
+  tombstone: { deletedAt: string; eventId: string } | null;
+}
+
+export const hasGuard = (s: RepairState) => (s.row !== null && s.row.eventTimestamp !== null) || s.tombstone !== null;
+
+/** A stored time, marked when it lies ahead of `now` (what freezes an entity). */
+function when(ts: string, now: Date): string {
+  const utc = now.toISOString().replace("T", " ").replace("Z", "");
+  return ts > utc ? `${ts} (in the future)` : ts;
+}
+
+/**
+ * The lines `repair` prints: one per guard it removes (or, dry, would remove), then what follows.
+ * `state` must hold a guard (hasGuard).
+ */
+export function describeRepair(options: RepairOptions, state: RepairState, now = new Date()): string[] {
+  const entity = `${options.table.name} ${state.row?.id ?? options.id}`;
+  const lines: string[] = [];
+  const verb = (dry: string, done: string) => (options.dryRun ? dry : done);
+  if (state.row?.eventTimestamp != null) {
+    lines.push(
+      `${entity}: ${verb("would set", "set")} event_timestamp ${when(state.row.eventTimestamp, now)} to NULL; the row's columns stay`,
+    );
+  }
+  if (state.tombstone) {
+    lines.push(
+      `${entity}: ${verb("would delete", "deleted")} its tombstone of ${when(state.tombstone.deletedAt, now)}, event ${state.tombstone.eventId}`,
+    );
+  }
+  lines.push(
+    options.dryRun
+      ? "dry run: nothing changed"
+      : "the next event of this entity applies, whatever its timestamp; replay its history to rebuild it now",
+  );
+  return lines;
+}
+
+/** Why there is nothing to repair, in the words of one line. */
+export function nothingToRepair(options: RepairOptions, state: RepairState): string {
+  const entity = `${options.table.name} ${state.row?.id ?? options.id}`;
+  const row = state.row === null ? "no row" : "its row has no event_timestamp (nothing holds events back)";
+  const tombstone = options.table.tombstones ? "no tombstone" : `${options.table.name} have no tombstones`;
+  return `repair: ${entity}: nothing to repair: ${row} and ${tombstone}`;
+}
+
+interface Conn {
+  query<T extends RowDataPacket[]>(sql: string, values?: unknown[]): Promise<[T, unknown]>;
+}
+
+/** Reads, under lock, what holds the entity's events back. */
+export async function readRepairState(conn: Conn, table: TableSpec, id: string): Promise<RepairState> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT \`${table.key}\` AS id, event_timestamp AS ts FROM \`${table.name}\` WHERE \`${table.key}\` = ? FOR UPDATE`,
+    [id],
+  );
+  let tombstone: RepairState["tombstone"] = null;
+  if (table.tombstones) {
+    const [stones] = await conn.query<RowDataPacket[]>(
+      `SELECT deleted_event_timestamp AS ts, event_id FROM ${TOMBSTONES_TABLE} WHERE entity_type = ? AND entity_id = ? FOR UPDATE`,
+      [table.name, id],
+    );
+    const stone = stones[0];
+    if (stone) tombstone = { deletedAt: String(stone.ts), eventId: String(stone.event_id) };
+  }
+  const row = rows[0];
+  return {
+    row: row ? { id: String(row.id), eventTimestamp: row.ts === null ? null : String(row.ts) } : null,
+    tombstone,
+  };
+}
+
+/** Removes the guards `state` found, in the transaction that read them. */
+export async function removeGuards(conn: Conn, table: TableSpec, id: string, state: RepairState): Promise<void> {
+  if (state.row?.eventTimestamp != null) {
+    await conn.query(`UPDATE \`${table.name}\` SET event_timestamp = NULL WHERE \`${table.key}\` = ?`, [id]);
+  }
+  if (state.tombstone) {
+    await conn.query(`DELETE FROM ${TOMBSTONES_TABLE} WHERE entity_type = ? AND entity_id = ?`, [table.name, id]);
+  }
+}
+
+export async function runRepair(
+  config: Config,
+  options: RepairOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const pool = createPool({ ...config, mysqlPoolSize: 1 });
+  try {
+    const conn = await pool.getConnection();
+    try {
+      // Read and change in one transaction, under the row locks the service's writes also take:
+      // a batch writing the entity meanwhile waits, and what is printed is what was changed.
+      await conn.beginTransaction();
+      const state = await readRepairState(conn, options.table, options.id);
+      if (!hasGuard(state)) {
+        await conn.rollback();
+        err.write(`analytics-service: ${nothingToRepair(options, state)}\n`);
+        return 1;
+      }
+      if (options.dryRun) await conn.rollback();
+      else {
+        await removeGuards(conn, options.table, options.id, state);
+        await conn.commit();
+      }
+      out.write(`${describeRepair(options, state).join("\n")}\n`);
+      return 0;
+    } catch (e) {
+      await conn.rollback().catch(() => undefined);
+      throw e;
+    } finally {
+      conn.release();
+    }
+  } catch (e) {
+    throw explainRepairError(e, config);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** One line for what an operator can fix: a schema not migrated, a user without the rights. */
+function explainRepairError(e: unknown, config: Config): unknown {
+  if (isExpected(e)) return e;
+  const errno = (e as { errno?: number }).errno;
+  if (errno === 1146) {
+    return new ConfigError(
+      `repair: database ${config.mysqlDatabase} has no analytics tables yet: run \`analytics-service migrate\` first`,
+    );
+  }
+  // 1142/1143: a statement refused; a refused login or database (1045, 1044) is explainDbError's.
+  if (errno === 1142 || errno === 1143) {
+    return new ConfigError(
+      `repair: user ${config.mysqlUser} was refused on database ${config.mysqlDatabase} (${(e as Error).message}): repair needs SELECT, UPDATE and DELETE there`,
+    );
+  }
+  return explainDbError(e, config);
+}
