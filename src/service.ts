@@ -90,19 +90,20 @@ export async function startService(
 
     const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
     closers.push(() => admin.close());
-    // The dead-letter topic first: missing, it is fatal (waiting for it would hide the mistake),
-    // and its max.message.bytes is what every dead letter is built to fit.
+    await retrying(
+      () => waitForTopics(admin, topics, log, signal).catch((err) => Promise.reject(explainKafka(err, config))),
+      kafkaOutage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    // Then the dead-letter topic: source topics may appear later (the upstream creates them), but
+    // a missing dead-letter topic is a mistake waiting would hide, so it stops the start with one
+    // line. Its max.message.bytes is what every dead letter is built to fit.
     const dlqMaxBytes = await retrying(
       () =>
         deadLetterTopicLimit(admin, config.kafkaDlqTopic, log).catch((err) =>
           Promise.reject(explainKafka(err, config)),
         ),
-      kafkaOutage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    await retrying(
-      () => waitForTopics(admin, topics, log, signal).catch((err) => Promise.reject(explainKafka(err, config))),
       kafkaOutage,
       config.retryMaxBackoffMs,
       signal,
