@@ -1,8 +1,8 @@
 // npm run stack:up | stack:down | stack:status
 import { loadConfig } from "../src/config/index.ts";
 import { isExpected, messageOf } from "../src/errors.ts";
-import { loadStackConfig } from "../src/stack/config.ts";
-import { stackDown, stackStatus, stackUp } from "../src/stack/index.ts";
+import { loadStackConfig } from "../tools/stack/config.ts";
+import { stackDown, stackStatus, stackUp } from "../tools/stack/index.ts";
 
 const command = process.argv[2];
 

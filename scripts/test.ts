@@ -3,12 +3,12 @@
 import { spawn } from "node:child_process";
 import { loadConfig } from "../src/config/index.ts";
 import { isExpected, messageOf } from "../src/errors.ts";
-import { loadStackConfig } from "../src/stack/config.ts";
-import { databaseDown, databaseStatus } from "../src/stack/database.ts";
-import { stackUp } from "../src/stack/index.ts";
-import { kafkaDown, kafkaStatus } from "../src/stack/kafka.ts";
+import { loadStackConfig } from "../tools/stack/config.ts";
+import { databaseDown, databaseStatus } from "../tools/stack/database.ts";
+import { stackUp } from "../tools/stack/index.ts";
+import { kafkaDown, kafkaStatus } from "../tools/stack/kafka.ts";
 
-const DEFAULT_FILES = ["src/**/*.test.ts", "test/**/*.test.ts"];
+const DEFAULT_FILES = ["src/**/*.test.ts", "tools/**/*.test.ts", "test/**/*.test.ts"];
 
 async function main(args: string[]): Promise<number> {
   const stack = loadStackConfig();

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { UsageError } from "./commands/args.ts";
 import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { generateOptions, runGenerate } from "./commands/generate.ts";
@@ -7,12 +9,10 @@ import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
-import { isExpected, messageOf } from "./errors.ts";
+import { ConfigError, isExpected, messageOf } from "./errors.ts";
 import { createLogger } from "./log.ts";
 import { AbandonedError } from "./retry.ts";
 import { type RunningService, startService } from "./service.ts";
-import { loadStackConfig } from "./stack/config.ts";
-import { stackUp } from "./stack/index.ts";
 
 // analytics-service [run|migrate|report|dlq list|dlq replay|repair] [--help]. Expected failures (bad
 // config, unreachable or refusing services) print one line and exit 1; a bad command line prints
@@ -103,11 +103,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The local development stack (tools/stack): in a clone, not in the image. */
+async function localStack(): Promise<{
+  startLocalStack(config: Config): Promise<{ kafka: string; database: string }>;
+}> {
+  const module = new URL("../tools/stack/index.ts", import.meta.url);
+  if (!existsSync(fileURLToPath(module))) {
+    throw new ConfigError(
+      "KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST are unset, and this installation has no local stack to start: set them to your Kafka and MySQL",
+    );
+  }
+  return import(module.href);
+}
+
 async function run(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
   if (!isExternallyConfigured(process.env)) {
     log.info("KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST unset: bringing up the local stack");
-    const report = await stackUp(loadStackConfig(), config);
+    const report = await (await localStack()).startLocalStack(config);
     log.info(report.kafka);
     log.info(report.database);
   }

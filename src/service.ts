@@ -1,21 +1,21 @@
-import { Admin, Consumer } from "@platformatic/kafka";
-import type { Pool } from "mysql2/promise";
-import { applyBatch } from "./apply/apply.ts";
-import { decode } from "./apply/decode.ts";
+import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { Config } from "./config/index.ts";
+import { explainKafkaFailure } from "./consume/explain.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
+import { deadLetterTopicLimit, prefixed, waitForTopics } from "./consume/topics.ts";
 import { migrate } from "./db/migrate.ts";
+import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
+import { deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
+import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
-import { deadLetterProducer, sendDeadLetters } from "./kafka/dlq.ts";
-import { explainKafkaFailure } from "./kafka/explain.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/options.ts";
-import { deadLetterTopicLimit, prefixed, waitForTopics } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
-import { type BatchReport, deadLetterFailure, Pipeline } from "./pipeline/pipeline.ts";
+import { type BatchReport, deadLetterFailure, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
 import { Outage, retrying } from "./retry.ts";
+import { applyBatch } from "./write/transaction.ts";
 
 // Wiring: configuration in, running pipeline out. Waits for MySQL and Kafka rather than failing
 // when they are still starting; fails at once, with one line, on what waiting can't fix.
@@ -34,6 +34,27 @@ export interface ServiceHooks {
   routes?: typeof ROUTES;
 }
 
+/** Connections the service holds, closed in the reverse order they were opened. */
+class Closers {
+  readonly #closers: (() => Promise<unknown>)[] = [];
+  readonly #log: Logger;
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+  add(close: () => Promise<unknown>): void {
+    this.#closers.push(close);
+  }
+  async closeAll(): Promise<void> {
+    for (const close of this.#closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        this.#log.warn({ err: messageOf(err) }, "error while closing a connection");
+      }
+    }
+  }
+}
+
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
 export async function startService(
   config: Config,
@@ -45,131 +66,37 @@ export async function startService(
   const signal = stopping.signal;
   cancel?.addEventListener("abort", () => stopping.abort(), { once: true });
   const topics = prefixed(config.kafkaTopicPrefix, TOPICS);
-
   const pool = createPool(config);
-  const closers: (() => Promise<unknown>)[] = [() => pool.end()];
-  const metrics = new Metrics(log, pool as Pool);
-  const outageHooks = (dependency: string) => ({
-    onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
-    onRetry: () => metrics.retries.inc({ dependency }),
-  });
-  const databaseOutage = new Outage("MySQL", log, outageHooks("MySQL"));
-  const kafkaOutage = new Outage("Kafka", log, outageHooks("Kafka"));
-  let consumerRef: Consumer | null = null;
-  const readiness = {
-    async check() {
-      const reasons: string[] = [];
-      if (!(await databaseAnswers(pool as Pool))) reasons.push("MySQL does not answer");
-      if (databaseOutage.active) reasons.push("paused: waiting for MySQL");
-      if (kafkaOutage.active) reasons.push("paused: waiting for Kafka");
-      if (!consumerRef?.assignments || !consumerRef.memberId) reasons.push("not a member of the consumer group yet");
-      return reasons;
-    },
-  };
-  const closeAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        log.warn({ err: messageOf(err) }, "error while closing a connection");
-      }
-    }
-  };
-
+  const closers = new Closers(log);
+  closers.add(() => pool.end());
+  const metrics = new Metrics(log, pool);
+  const outage = (dependency: string) =>
+    new Outage(dependency, log, {
+      onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
+      onRetry: () => metrics.retries.inc({ dependency }),
+    });
+  const outages = { database: outage("MySQL"), kafka: outage("Kafka") };
+  let consumer: Consumer | null = null;
   try {
     if (config.metricsPort > 0) {
+      const readiness = { check: () => notReadyReasons(pool, outages, consumer) };
       const http = await startHttpServer(config, metrics, readiness, log);
-      closers.push(() => new Promise((resolve) => http.close(resolve)));
+      closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
-    await retrying(() => checkDatabase(pool, config), databaseOutage, config.retryMaxBackoffMs, signal);
-    const migrated = await migrate(pool);
-    log.info(
-      { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase, applied: migrated.applied },
-      `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase}, schema at migration ${migrated.current}`,
-    );
-
-    const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
-    closers.push(() => admin.close());
-    await retrying(
-      () => waitForTopics(admin, topics, log, signal).catch((err) => Promise.reject(explainKafka(err, config))),
-      kafkaOutage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    // Then the dead-letter topic: source topics may appear later (the upstream creates them), but
-    // a missing dead-letter topic is a mistake waiting would hide, so it stops the start with one
-    // line. Its max.message.bytes is what every dead letter is built to fit.
-    const dlqMaxBytes = await retrying(
-      () =>
-        deadLetterTopicLimit(admin, config.kafkaDlqTopic, log).catch((err) =>
-          Promise.reject(explainKafka(err, config)),
-        ),
-      kafkaOutage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    await admin.close();
-    closers.pop();
-
-    const consumer = new Consumer({
-      ...kafkaBaseOptions(config, "consumer"),
-      groupId: config.kafkaGroupId,
-      autocommit: false,
-      sessionTimeout: config.kafkaSessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
-      retries: 5,
-      retryDelay: 500,
-      ...CONSUME_TUNING,
-    });
-    closers.push(() => consumer.close());
-    consumerRef = consumer;
-    consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
-    consumer.startLagMonitoring({ topics }, 5000);
-    closers.push(async () => consumer.stopLagMonitoring());
+    await prepareDatabase(config, pool, outages.database, log, signal);
+    const dlqMaxBytes = await checkTopics(config, topics, outages.kafka, log, signal);
+    const group = groupConsumer(config, topics, metrics, log, hooks);
+    consumer = group;
+    closers.add(() => group.close());
+    closers.add(async () => group.stopLagMonitoring());
     const producer = deadLetterProducer(config, dlqMaxBytes);
-    closers.push(() => producer.close());
-    consumer.on("consumer:group:join", (p) => {
-      log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");
-      hooks.onReady?.();
-    });
-    consumer.on("consumer:group:rebalance", () => log.info("partitions reassigned"));
-    log.info(
-      { brokers: config.kafkaBrokers, group: config.kafkaGroupId, topics },
-      `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
-    );
-
-    const limits = {
-      maxMessageBytes: config.maxMessageBytes,
-      maxClockSkewMs: config.maxClockSkewMs,
-      maxJsonDepth: config.maxJsonDepth,
-      topicPrefix: config.kafkaTopicPrefix,
-    };
-    const retry = <T>(outage: Outage, work: () => Promise<T>, signal: AbortSignal) =>
-      retrying(work, outage, config.retryMaxBackoffMs, signal);
+    closers.add(() => producer.close());
     const pipeline = new Pipeline({
-      consumer,
+      consumer: group,
       topics,
-      decode: (record) => decode(record, limits, hooks.routes),
-      batch: {
-        apply: (items, signal) => retry(databaseOutage, () => applyBatch(pool as Pool, items), signal),
-        deadLetter: (letters, signal) =>
-          retry(
-            kafkaOutage,
-            () =>
-              sendDeadLetters(producer, config.kafkaDlqTopic, letters).catch((err: unknown) => {
-                throw deadLetterFailure(config.kafkaDlqTopic, err);
-              }),
-            signal,
-          ),
-        transactions: config.mysqlPoolSize,
-        maxUnexpectedErrors: config.maxUnexpectedErrors,
-        log,
-        onBatch: (report) => {
-          metrics.observeBatch(report);
-          hooks.onBatch?.(report);
-        },
-      },
-      kafkaOutage,
+      decode: decoderFor(config, hooks),
+      batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
+      kafkaOutage: outages.kafka,
       log,
       options: {
         autoOffsetReset: config.kafkaAutoOffsetReset,
@@ -179,7 +106,7 @@ export async function startService(
         retryMaxBackoffMs: config.retryMaxBackoffMs,
       },
     });
-    const done = pipeline.run(signal).finally(closeAll);
+    const done = pipeline.run(signal).finally(() => closers.closeAll());
     return {
       done,
       async stop() {
@@ -188,9 +115,131 @@ export async function startService(
       },
     };
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
+}
+
+/** Why the service can't do its job now (for /readyz); empty when it can. */
+async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: Outage }, consumer: Consumer | null) {
+  const reasons: string[] = [];
+  if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
+  if (outages.database.active) reasons.push("paused: waiting for MySQL");
+  if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
+  if (!consumer?.assignments || !consumer.memberId) reasons.push("not a member of the consumer group yet");
+  return reasons;
+}
+
+/** Waits for MySQL, then applies pending migrations. */
+async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: Logger, signal: AbortSignal) {
+  await retrying(() => checkDatabase(pool, config), outage, config.retryMaxBackoffMs, signal);
+  const migrated = await migrate(pool);
+  log.info(
+    { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase, applied: migrated.applied },
+    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase}, schema at migration ${migrated.current}`,
+  );
+}
+
+/**
+ * Waits for the source topics, then requires the dead-letter topic and returns its
+ * max.message.bytes. Source topics may appear later (the upstream creates them), but a missing
+ * dead-letter topic is a mistake waiting would hide, so it stops the start with one line; its
+ * limit is what every dead letter is built to fit.
+ */
+async function checkTopics(config: Config, topics: string[], outage: Outage, log: Logger, signal: AbortSignal) {
+  const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  const explained =
+    <T>(work: () => Promise<T>) =>
+    () =>
+      work().catch((err) => Promise.reject(explainKafka(err, config)));
+  try {
+    await retrying(
+      explained(() => waitForTopics(admin, topics, log, signal)),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    return await retrying(
+      explained(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log)),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+  } finally {
+    await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+  }
+}
+
+/** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
+function groupConsumer(config: Config, topics: string[], metrics: Metrics, log: Logger, hooks: ServiceHooks): Consumer {
+  const consumer = new Consumer({
+    ...kafkaBaseOptions(config, "consumer"),
+    groupId: config.kafkaGroupId,
+    autocommit: false,
+    sessionTimeout: config.kafkaSessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
+    retries: 5,
+    retryDelay: 500,
+    ...CONSUME_TUNING,
+  });
+  consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
+  consumer.startLagMonitoring({ topics }, 5000);
+  consumer.on("consumer:group:join", (p) => {
+    log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");
+    hooks.onReady?.();
+  });
+  consumer.on("consumer:group:rebalance", () => log.info("partitions reassigned"));
+  log.info(
+    { brokers: config.kafkaBrokers, group: config.kafkaGroupId, topics },
+    `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
+  );
+  return consumer;
+}
+
+function decoderFor(config: Config, hooks: ServiceHooks) {
+  const limits = {
+    maxMessageBytes: config.maxMessageBytes,
+    maxClockSkewMs: config.maxClockSkewMs,
+    maxJsonDepth: config.maxJsonDepth,
+    topicPrefix: config.kafkaTopicPrefix,
+  };
+  return (record: SourceRecord) => decode(record, limits, hooks.routes);
+}
+
+/** What a batch needs from MySQL and Kafka, each waiting out its outage. */
+function batchDeps(
+  config: Config,
+  d: {
+    pool: Pool;
+    producer: Producer;
+    outages: { database: Outage; kafka: Outage };
+    metrics: Metrics;
+    log: Logger;
+    hooks: ServiceHooks;
+  },
+): PipelineDeps["batch"] {
+  const dlq = config.kafkaDlqTopic;
+  return {
+    apply: (items, signal) =>
+      retrying(() => applyBatch(d.pool, items), d.outages.database, config.retryMaxBackoffMs, signal),
+    deadLetter: (letters, signal) =>
+      retrying(
+        () =>
+          sendDeadLetters(d.producer, dlq, letters).catch((err: unknown) => {
+            throw deadLetterFailure(dlq, err);
+          }),
+        d.outages.kafka,
+        config.retryMaxBackoffMs,
+        signal,
+      ),
+    transactions: config.mysqlPoolSize,
+    maxUnexpectedErrors: config.maxUnexpectedErrors,
+    log: d.log,
+    onBatch: (report) => {
+      d.metrics.observeBatch(report);
+      d.hooks.onBatch?.(report);
+    },
+  };
 }
 
 /** A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. */

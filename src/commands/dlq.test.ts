@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type DeadLetterEntry, decodeLetter } from "../kafka/dlq.ts";
+import { type DeadLetterEntry, decodeLetter } from "../dead-letter/letter.ts";
 import { UsageError } from "./args.ts";
 import {
   formatLetters,

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
+import { BatchReader } from "../consume/batch-reader.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { type DeadLetterEntry, decodeLetter, type RawMessage } from "../dead-letter/letter.ts";
+import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { BatchReader } from "../kafka/batch-reader.ts";
-import { type DeadLetterEntry, decodeLetter, type RawMessage, reliableProducer, sendAll } from "../kafka/dlq.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/options.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
 

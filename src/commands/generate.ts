@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
 import { Admin, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
+import { explainKafkaFailure } from "../consume/explain.ts";
+import { kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
-import { explainKafkaFailure } from "../kafka/explain.ts";
-import { kafkaBaseOptions } from "../kafka/options.ts";
-import { prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the

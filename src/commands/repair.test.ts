@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { productsTable } from "../domains/products/sql.ts";
-import { usersTable } from "../domains/users/sql.ts";
+import { productsTable } from "../domains/products/table.ts";
+import { usersTable } from "../domains/users/table.ts";
 import { UsageError } from "./args.ts";
 import {
   describeRepair,

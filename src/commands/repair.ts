@@ -1,15 +1,15 @@
 import { parseArgs } from "node:util";
 import type { RowDataPacket } from "mysql2/promise";
-import type { TableSpec } from "../apply/ops.ts";
-import { TOMBSTONES_TABLE } from "../apply/sql.ts";
 import type { Config } from "../config/index.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
-import { ordersTable } from "../domains/orders/sql.ts";
-import { postsTable } from "../domains/posts/sql.ts";
-import { productsTable } from "../domains/products/sql.ts";
-import { suppliersTable } from "../domains/suppliers/sql.ts";
-import { usersTable } from "../domains/users/sql.ts";
+import { ordersTable } from "../domains/orders/table.ts";
+import { postsTable } from "../domains/posts/table.ts";
+import { productsTable } from "../domains/products/table.ts";
+import { suppliersTable } from "../domains/suppliers/table.ts";
+import { usersTable } from "../domains/users/table.ts";
 import { ConfigError, isExpected } from "../errors.ts";
+import type { TableSpec } from "../write/ops.ts";
+import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { UsageError } from "./args.ts";
 
 // `analytics-service repair <table> <id> [--dry-run]`: unfreezes one entity. An event stamped far

@@ -1,5 +1,5 @@
+import { DEFAULT_DLQ_TOPIC } from "../consume/topics.ts";
 import { ConfigError } from "../errors.ts";
-import { DEFAULT_DLQ_TOPIC } from "../kafka/topics.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
 
 // SPEC §10 names and defaults first, then what this service adds.

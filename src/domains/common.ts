@@ -1,6 +1,6 @@
-import type { DeleteOp, PatchOp, TableSpec } from "../apply/ops.ts";
-import type { ParsedEvent } from "../events/envelope.ts";
-import { compile, Maybe, ObjectId, Type } from "../events/kit.ts";
+import type { ParsedEvent } from "../decode/envelope.ts";
+import { compile, Maybe, ObjectId, Type } from "../decode/schema-kit.ts";
+import type { DeleteOp, PatchOp, TableSpec } from "../write/ops.ts";
 
 // Deletes carry a small payload naming the id (SPEC §3); without it the envelope's entity_id is the id.
 const idPayload = (field: string) => compile(Type.Object({ [field]: Maybe(ObjectId()) }));

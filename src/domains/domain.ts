@@ -1,7 +1,7 @@
-import type { Op } from "../apply/ops.ts";
+import type { SourceTopic } from "../consume/topics.ts";
+import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { ParsedEvent } from "../events/envelope.ts";
-import type { SourceTopic } from "../kafka/topics.ts";
+import type { Op } from "../write/ops.ts";
 
 /** A value outside an enumeration of SPEC §4: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {

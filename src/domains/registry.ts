@@ -1,4 +1,4 @@
-import type { SourceTopic } from "../kafka/topics.ts";
+import type { SourceTopic } from "../consume/topics.ts";
 import type { EventHandler } from "./domain.ts";
 import { orders } from "./orders/index.ts";
 import { posts } from "./posts/index.ts";

@@ -1,4 +1,4 @@
-import { emit } from "../events/emit.ts";
+import { emit } from "./emit.ts";
 import { type Kind, type PoisonClass, poisonBytes, SCHEDULE } from "./poison.ts";
 import { clone, type Generated, type State, stamp, type UserDoc } from "./state.ts";
 

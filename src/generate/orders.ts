@@ -1,4 +1,4 @@
-import { isoMicros } from "../events/emit.ts";
+import { isoMicros } from "./emit.ts";
 import { createProduct } from "./products.ts";
 import {
   admit,

@@ -1,4 +1,4 @@
-import type { EventType } from "../events/emit.ts";
+import type { EventType } from "./emit.ts";
 import { cancelOrder, createOrder, progressOrder } from "./orders.ts";
 import { changePost, createPost } from "./posts.ts";
 import { changeProduct, createProduct, deleteProduct, restoreProduct } from "./products.ts";

@@ -1,5 +1,5 @@
 import { CATEGORIES, UNIT_TYPES } from "../domains/products/schema.ts";
-import type { EventType } from "../events/emit.ts";
+import type { EventType } from "./emit.ts";
 import {
   add,
   admit,

@@ -3,7 +3,7 @@ import type { PostDocument } from "../domains/posts/schema.ts";
 import type { ProductDocument } from "../domains/products/schema.ts";
 import type { SupplierDocument } from "../domains/suppliers/schema.ts";
 import type { UserDocument } from "../domains/users/schema.ts";
-import { type EmittedEvent, type EventData, type EventType, emit, isoMicros } from "../events/emit.ts";
+import { type EmittedEvent, type EventData, type EventType, emit, isoMicros } from "./emit.ts";
 import type { Kind, PoisonClass } from "./poison.ts";
 import { createRandom, type Random } from "./random.ts";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { LIMITS } from "../../test/domain-helpers.ts";
+import { parseEnvelope } from "../decode/envelope.ts";
+import { toUtcDatetime6 } from "../decode/timestamp.ts";
 import { ROUTES } from "../domains/registry.ts";
 import { BadEventError, type BadEventReason } from "../errors.ts";
-import { parseEnvelope } from "../events/envelope.ts";
-import { toUtcDatetime6 } from "../events/timestamp.ts";
+import { LIMITS } from "../testing/domain-helpers.ts";
 import { createRandom } from "./random.ts";
 import {
   type Generated,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { capturingLogger } from "../../test/helpers.ts";
+import { capturingLogger } from "../testing/support.ts";
 import { BoundedLabels, OTHER, RateLimitedWarnings } from "./bounded.ts";
 
 test("labels: each field keeps its first values, then everything else is `other`, new once per field", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
-import { capturingLogger, waitFor } from "../../test/helpers.ts";
 import { BadEventError } from "../errors.ts";
 import type { BatchReport, EventReport } from "../pipeline/pipeline.ts";
+import { capturingLogger, waitFor } from "../testing/support.ts";
 import { LABELS_PER_FIELD, Metrics } from "./metrics.ts";
 
 // SPEC §9: skips are counted by reason, unknown enum values counted per field and value and

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { capturingLogger } from "../../test/helpers.ts";
-import type { BatchResult } from "../apply/apply.ts";
-import type { Decoded } from "../apply/decode.ts";
-import type { Op } from "../apply/ops.ts";
-import type { Outcome } from "../apply/plan.ts";
+import type { CommitOffset } from "../consume/committer.ts";
+import type { DeadLetter } from "../dead-letter/letter.ts";
+import type { Decoded } from "../decode/decode.ts";
 import { BadEventError } from "../errors.ts";
-import type { CommitOffset } from "../kafka/committer.ts";
-import type { DeadLetter } from "../kafka/dlq.ts";
 import { AbandonedError } from "../retry.ts";
+import { capturingLogger } from "../testing/support.ts";
+import type { Op } from "../write/ops.ts";
+import type { Outcome } from "../write/plan.ts";
+import type { BatchResult } from "../write/transaction.ts";
 import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch.ts";
 import { UnexpectedErrorsError } from "./breaker.ts";
 

@@ -1,16 +1,16 @@
-import type { BatchResult } from "../apply/apply.ts";
-import type { Decoded } from "../apply/decode.ts";
-import type { Op } from "../apply/ops.ts";
-import type { Outcome } from "../apply/plan.ts";
-import type { RowCounts } from "../apply/store.ts";
 import { getOrCreate } from "../collections.ts";
+import { partitionKey } from "../consume/batch-reader.ts";
+import type { CommitOffset } from "../consume/committer.ts";
+import type { DeadLetter } from "../dead-letter/letter.ts";
+import type { Decoded } from "../decode/decode.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
-import { partitionKey } from "../kafka/batch-reader.ts";
-import type { CommitOffset } from "../kafka/committer.ts";
-import type { DeadLetter } from "../kafka/dlq.ts";
 import type { Logger } from "../log.ts";
 import { RateLimitedWarnings } from "../observability/bounded.ts";
 import { AbandonedError } from "../retry.ts";
+import type { Op } from "../write/ops.ts";
+import type { Outcome } from "../write/plan.ts";
+import type { RowCounts } from "../write/store.ts";
+import type { BatchResult } from "../write/transaction.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";
 
 // One batch, from decoded events to marked offsets: split it by partition, drop what belongs to

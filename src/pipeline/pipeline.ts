@@ -1,8 +1,8 @@
 import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
-import type { Decoded, SourceRecord } from "../apply/decode.ts";
+import { BatchReader, partitionKey } from "../consume/batch-reader.ts";
+import { OffsetCommitter } from "../consume/committer.ts";
+import type { Decoded, SourceRecord } from "../decode/decode.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
-import { BatchReader, partitionKey } from "../kafka/batch-reader.ts";
-import { OffsetCommitter } from "../kafka/committer.ts";
 import type { Logger } from "../log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
 import { type BatchDeps, BatchProcessor } from "./batch.ts";

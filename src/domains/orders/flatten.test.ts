@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { itemRow, orderRow } from "../../../test/fixture-rows.ts";
+import { asPatch, assertBadField, asUpsert, handle } from "../../testing/domain-helpers.ts";
+import { itemRow, orderRow } from "../../testing/fixture-rows.ts";
 import { orders } from "./index.ts";
-import { orderItemsTable, ordersTable } from "./sql.ts";
+import { orderItemsTable, ordersTable } from "./table.ts";
 
 const ORDER_ID = "65a1f0c2e4b0a1b2c3d4e5f9";
 

@@ -1,10 +1,10 @@
-import type { PatchOp, Row, UpsertOp } from "../../apply/ops.ts";
-import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
+import type { ParsedEvent } from "../../decode/envelope.ts";
+import { datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
+import type { PatchOp, Row, UpsertOp } from "../../write/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { cancelPayload, FULFILLMENT_STATUSES, ORDER_STATUSES, orderDocument } from "./schema.ts";
-import { orderItemsTable, orderItemUpdateColumns, ordersTable, orderUpdateColumns } from "./sql.ts";
+import { orderItemsTable, orderItemUpdateColumns, ordersTable, orderUpdateColumns } from "./table.ts";
 
 /** Order plus its items; on an existing order only status and fulfilment move (SPEC §7). */
 export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {

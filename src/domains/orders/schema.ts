@@ -1,4 +1,15 @@
-import { compile, Defaulted, Int, Maybe, ObjectId, type Static, Str, Text, Timestamp, Type } from "../../events/kit.ts";
+import {
+  compile,
+  Defaulted,
+  Int,
+  Maybe,
+  ObjectId,
+  type Static,
+  Str,
+  Text,
+  Timestamp,
+  Type,
+} from "../../decode/schema-kit.ts";
 
 export const ORDER_STATUSES = [
   "pending",

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { postRow } from "../../../test/fixture-rows.ts";
+import { asPatch, assertBadField, asUpsert, handle } from "../../testing/domain-helpers.ts";
+import { postRow } from "../../testing/fixture-rows.ts";
 import { posts } from "./index.ts";
-import { postsTable } from "./sql.ts";
+import { postsTable } from "./table.ts";
 
 const POST_ID = "65a1f0c2e4b0a1b2c3d4e5fa";
 const OTHER_ID = "0123456789abcdef01234567";

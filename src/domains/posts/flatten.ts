@@ -1,10 +1,10 @@
-import type { UpsertOp } from "../../apply/ops.ts";
-import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
+import type { ParsedEvent } from "../../decode/envelope.ts";
+import { datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
+import type { UpsertOp } from "../../write/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, type UnknownEnumValue } from "../domain.ts";
 import { AUTHOR_TYPES, POST_TYPES, postDocument } from "./schema.ts";
-import { postsTable, postUpdateColumns } from "./sql.ts";
+import { postsTable, postUpdateColumns } from "./table.ts";
 
 export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {
   const d = postDocument.parse(e.data, "data");

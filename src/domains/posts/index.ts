@@ -1,7 +1,7 @@
 import { softDelete } from "../common.ts";
 import type { Domain } from "../domain.ts";
 import { flattenPost } from "./flatten.ts";
-import { postsTable } from "./sql.ts";
+import { postsTable } from "./table.ts";
 
 export const posts: Domain = {
   topic: "post",

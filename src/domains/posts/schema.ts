@@ -10,7 +10,7 @@ import {
   Text,
   Timestamp,
   Type,
-} from "../../events/kit.ts";
+} from "../../decode/schema-kit.ts";
 
 export const POST_TYPES = ["text", "image", "video", "link", "poll"] as const;
 export const AUTHOR_TYPES = ["user", "leader"] as const;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { productRow, variantRows } from "../../../test/fixture-rows.ts";
-import { fixture } from "../../../test/fixtures.ts";
+import { asDelete, assertBadField, asUpsert, handle } from "../../testing/domain-helpers.ts";
+import { productRow, variantRows } from "../../testing/fixture-rows.ts";
+import { fixture } from "../../testing/fixtures.ts";
 import { products } from "./index.ts";
-import { productsTable, variantsTable, variantUpdateColumns } from "./sql.ts";
+import { productsTable, variantsTable, variantUpdateColumns } from "./table.ts";
 
 const PRODUCT_ID = "65a1f0c2e4b0a1b2c3d4e5f8";
 const OTHER_ID = "0123456789abcdef01234567";

@@ -1,11 +1,11 @@
-import type { Row, UpsertOp } from "../../apply/ops.ts";
+import type { ParsedEvent } from "../../decode/envelope.ts";
+import { charCount, datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
 import { BadEventError, BadEventReasons } from "../../errors.ts";
-import type { ParsedEvent } from "../../events/envelope.ts";
-import { charCount, datetime, jsonText, maybeDatetime } from "../../events/kit.ts";
+import type { Row, UpsertOp } from "../../write/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";
-import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumns } from "./sql.ts";
+import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumns } from "./table.ts";
 
 // TypeBox drops length limits on record keys, so the variant key (variant_key VARCHAR(200)) is checked here.
 function checkVariantKey<V>(key: string, v: V): [string, V] {

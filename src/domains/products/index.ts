@@ -1,7 +1,7 @@
 import { hardDelete } from "../common.ts";
 import type { Domain } from "../domain.ts";
 import { flattenProduct } from "./flatten.ts";
-import { productsTable } from "./sql.ts";
+import { productsTable } from "./table.ts";
 
 export const products: Domain = {
   topic: "product",

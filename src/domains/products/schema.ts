@@ -10,7 +10,7 @@ import {
   Text,
   Timestamp,
   Type,
-} from "../../events/kit.ts";
+} from "../../decode/schema-kit.ts";
 
 export const CATEGORIES = [
   "electronics",

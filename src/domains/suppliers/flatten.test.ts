@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { asDelete, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { supplierRow } from "../../../test/fixture-rows.ts";
+import { asDelete, assertBadField, asUpsert, handle } from "../../testing/domain-helpers.ts";
+import { supplierRow } from "../../testing/fixture-rows.ts";
 import { suppliers } from "./index.ts";
-import { suppliersTable } from "./sql.ts";
+import { suppliersTable } from "./table.ts";
 
 const SUPPLIER_ID = "65a1f0c2e4b0a1b2c3d4e5f7";
 const OTHER_ID = "0123456789abcdef01234567";

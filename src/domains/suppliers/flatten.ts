@@ -1,9 +1,9 @@
-import type { UpsertOp } from "../../apply/ops.ts";
-import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime } from "../../events/kit.ts";
+import type { ParsedEvent } from "../../decode/envelope.ts";
+import { datetime } from "../../decode/schema-kit.ts";
+import type { UpsertOp } from "../../write/ops.ts";
 import { versionColumns } from "../common.ts";
 import { supplierDocument } from "./schema.ts";
-import { suppliersTable, supplierUpdateColumns } from "./sql.ts";
+import { suppliersTable, supplierUpdateColumns } from "./table.ts";
 
 export function flattenSupplier(e: ParsedEvent): UpsertOp {
   const d = supplierDocument.parse(e.data, "data");

@@ -1,7 +1,7 @@
 import { hardDelete } from "../common.ts";
 import type { Domain } from "../domain.ts";
 import { flattenSupplier } from "./flatten.ts";
-import { suppliersTable } from "./sql.ts";
+import { suppliersTable } from "./table.ts";
 
 export const suppliers: Domain = {
   topic: "supplier",

@@ -1,4 +1,4 @@
-import { compile, Maybe, type Static, Str, Text, Timestamp, Type } from "../../events/kit.ts";
+import { compile, Maybe, type Static, Str, Text, Timestamp, Type } from "../../decode/schema-kit.ts";
 
 const Address = Type.Object({
   street_address_1: Str(200),

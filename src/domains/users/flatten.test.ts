@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { asPatch, assertBadField, asUpsert, handle } from "../../../test/domain-helpers.ts";
-import { userRow } from "../../../test/fixture-rows.ts";
+import { asPatch, assertBadField, asUpsert, handle } from "../../testing/domain-helpers.ts";
+import { userRow } from "../../testing/fixture-rows.ts";
 import { users } from "./index.ts";
-import { usersTable } from "./sql.ts";
+import { usersTable } from "./table.ts";
 
 const USER_ID = "65a1f0c2e4b0a1b2c3d4e5f6";
 const OTHER_ID = "0123456789abcdef01234567";

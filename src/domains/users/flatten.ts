@@ -1,9 +1,9 @@
-import type { UpsertOp } from "../../apply/ops.ts";
-import type { ParsedEvent } from "../../events/envelope.ts";
-import { datetime, maybeDatetime } from "../../events/kit.ts";
+import type { ParsedEvent } from "../../decode/envelope.ts";
+import { datetime, maybeDatetime } from "../../decode/schema-kit.ts";
+import type { UpsertOp } from "../../write/ops.ts";
 import { versionColumns } from "../common.ts";
 import { userDocument } from "./schema.ts";
-import { usersTable, userUpdateColumns } from "./sql.ts";
+import { usersTable, userUpdateColumns } from "./table.ts";
 
 export function flattenUser(e: ParsedEvent): UpsertOp {
   const d = userDocument.parse(e.data, "data");

@@ -1,7 +1,7 @@
 import { softDelete } from "../common.ts";
 import type { Domain } from "../domain.ts";
 import { flattenUser } from "./flatten.ts";
-import { usersTable } from "./sql.ts";
+import { usersTable } from "./table.ts";
 
 export const users: Domain = {
   topic: "user",

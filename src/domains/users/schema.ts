@@ -1,4 +1,4 @@
-import { compile, Defaulted, Int, Maybe, type Static, Str, Text, Timestamp, Type } from "../../events/kit.ts";
+import { compile, Defaulted, Int, Maybe, type Static, Str, Text, Timestamp, Type } from "../../decode/schema-kit.ts";
 
 // SPEC §4 User: only the fields that are read. password_hash is never read, so never stored.
 export const UserDocument = Type.Object({

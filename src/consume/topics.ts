@@ -1,0 +1,102 @@
+import { type Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
+import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
+import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { abortableDelay } from "../retry.ts";
+
+/** The five source topics of SPEC §3; an event type is `<topic>.<action>`. */
+export const SOURCE_TOPICS = ["user", "supplier", "product", "order", "post"] as const;
+export type SourceTopic = (typeof SOURCE_TOPICS)[number];
+
+export const DEFAULT_DLQ_TOPIC = "analytics-dlq";
+
+/** Kafka topic names for `topics` under a deployment's prefix. */
+export const prefixed = (prefix: string, topics: readonly string[]) => topics.map((t) => `${prefix}${t}`);
+
+/**
+ * Waits until every topic exists: a topic created after the service (by the upstream's first
+ * event, or an operator) is normal, not fatal. Logs once what it waits for.
+ */
+export async function waitForTopics(
+  admin: Admin,
+  topics: readonly string[],
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  let reported = "";
+  for (let attempt = 0; ; attempt++) {
+    let missing: string[];
+    try {
+      const existing = new Set(await admin.listTopics());
+      missing = topics.filter((t) => !existing.has(t));
+    } catch (err) {
+      throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+    }
+    if (missing.length === 0) {
+      if (reported) log.info({ topics }, "all topics exist now");
+      return;
+    }
+    const now = missing.join(", ");
+    if (now !== reported) {
+      log.warn({ missing }, `waiting for topics to be created: ${now}`);
+      reported = now;
+    }
+    await abortableDelay(Math.min(5000, 250 * 2 ** attempt), signal);
+  }
+}
+
+/**
+ * Checks that the dead-letter topic exists and returns its effective max.message.bytes, which
+ * every dead letter is built to fit. Unlike a source topic, a missing dead-letter topic is not
+ * waited for: nothing creates it but an operator, and a service that started without it would
+ * report ready and then stop at the first bad event. A limit the broker will not tell (no
+ * DescribeConfigs right on the topic, say) is not fatal: Kafka's default is assumed, and a letter
+ * the broker refuses for its size is sent again smaller.
+ */
+export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Logger): Promise<number> {
+  let exists: boolean;
+  try {
+    exists = (await admin.listTopics()).includes(topic);
+  } catch (err) {
+    throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+  }
+  if (!exists) {
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${topic} does not exist; create it or set KAFKA_DLQ_TOPIC to a topic that does`,
+    );
+  }
+  let value: string | null | undefined;
+  try {
+    const [description] = await admin.describeConfigs({
+      resources: [
+        { resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ["max.message.bytes"] },
+      ],
+    });
+    value = description?.configs.find((c) => c.name === "max.message.bytes")?.value;
+  } catch (err) {
+    // The broker answered, but no: go on with the default. No answer at all is an outage.
+    if (!findErrorBy(err instanceof Error ? err : undefined, "code", "PLT_KFK_PROTOCOL")) {
+      throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+    }
+    log.warn(
+      { topic, err: messageOf(err) },
+      `could not read max.message.bytes of ${topic}; dead letters are built for Kafka's default of ${KAFKA_DEFAULT_MAX_MESSAGE_BYTES} bytes`,
+    );
+    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+  }
+  const bytes = Number(value);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    log.warn(
+      { topic, value },
+      `max.message.bytes of ${topic} is not a number; dead letters are built for Kafka's default of ${KAFKA_DEFAULT_MAX_MESSAGE_BYTES} bytes`,
+    );
+    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+  }
+  if (bytes < MIN_DEAD_LETTER_BYTES) {
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${topic} takes messages of at most ${bytes} bytes (max.message.bytes), too few for a dead letter's headers; raise it to at least ${MIN_DEAD_LETTER_BYTES}`,
+    );
+  }
+  log.debug({ topic, maxMessageBytes: bytes }, "dead letters are built to fit the dead-letter topic");
+  return bytes;
+}

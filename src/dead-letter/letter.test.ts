@@ -1,0 +1,316 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
+import { BadEventError } from "../errors.ts";
+import { decodeValue } from "../testing/domain-helpers.ts";
+import { fixture } from "../testing/fixtures.ts";
+import {
+  BATCH_OVERHEAD,
+  type DeadLetter,
+  DLQ_HEADERS,
+  decodeLetter,
+  MIN_DEAD_LETTER_BYTES,
+  TRUNCATED_COPY_BYTES,
+  toDlqMessage,
+} from "./letter.ts";
+import { chunkByBytes, MAX_REQUEST_BYTES, recordBytes, refusedForSize } from "./publish.ts";
+
+const NOW = new Date("2026-02-16T10:00:00.123Z");
+
+const letter = (overrides: Partial<DeadLetter> = {}): DeadLetter => ({
+  topic: "user",
+  partition: 3,
+  offset: 9007199254740993n,
+  key: Buffer.from("65a1f0c2e4b0a1b2c3d4e5f6"),
+  value: Buffer.from('{"event_type":"user.created"}'),
+  headers: undefined,
+  eventType: "user.created",
+  error: new BadEventError("bad_field", "data.profile.display_name must not have more than 100 characters"),
+  ...overrides,
+});
+
+/** Headers as name → value text (the last one when a name repeats). */
+const headerText = (headers: Map<Buffer, Buffer>) =>
+  Object.fromEntries([...headers].map(([k, v]) => [k.toString(), v.toString()]));
+
+describe("toDlqMessage", () => {
+  test("keeps key and value and says where it came from and why", () => {
+    const d = letter();
+    const m = toDlqMessage("analytics-dlq", d, NOW);
+    assert.equal(m.topic, "analytics-dlq");
+    assert.equal(m.key, d.key);
+    assert.equal(m.value, d.value);
+    assert.deepEqual(headerText(m.headers), {
+      "dlq.source.topic": "user",
+      "dlq.source.partition": "3",
+      "dlq.source.offset": "9007199254740993",
+      "dlq.error.code": "bad_field",
+      "dlq.error.reason": "data.profile.display_name must not have more than 100 characters",
+      "dlq.event.type": "user.created",
+      "dlq.failed_at": "2026-02-16T10:00:00.123Z",
+    });
+  });
+
+  test("header names are the documented ones", () => {
+    assert.deepEqual(DLQ_HEADERS, {
+      topic: "dlq.source.topic",
+      partition: "dlq.source.partition",
+      offset: "dlq.source.offset",
+      code: "dlq.error.code",
+      reason: "dlq.error.reason",
+      eventType: "dlq.event.type",
+      failedAt: "dlq.failed_at",
+      valueTruncated: "dlq.value.truncated",
+      valueOriginalBytes: "dlq.value.original_bytes",
+      headersDropped: "dlq.headers.dropped",
+      keyTruncated: "dlq.key.truncated",
+    });
+  });
+
+  test("the original headers are kept", () => {
+    const original = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
+    const m = toDlqMessage("dlq", letter({ headers: original }), NOW);
+    assert.equal(headerText(m.headers).traceparent, "00-abc-def-01");
+    assert.equal(m.headers.size, 8);
+    assert.equal(original.size, 1, "the source message's headers are not modified");
+  });
+
+  test("without an event type there is no event type header", () => {
+    const m = toDlqMessage("dlq", letter({ eventType: undefined }), NOW);
+    assert.ok(!(DLQ_HEADERS.eventType in headerText(m.headers)));
+  });
+
+  test("a null key stays absent; a null value becomes an empty value", () => {
+    const m = toDlqMessage("dlq", letter({ key: null, value: null }), NOW);
+    assert.equal(m.key, undefined);
+    assert.deepEqual(m.value, Buffer.alloc(0));
+  });
+
+  test("a too_large value is truncated to 64 KiB and headers say so; the reason is left as it was", () => {
+    const value = Buffer.alloc(TRUNCATED_COPY_BYTES * 2 + 7, 0x61);
+    value[0] = 0x7b;
+    const error = new BadEventError(
+      "too_large",
+      "value is 131079 bytes, over the 1048576-byte limit (MAX_MESSAGE_BYTES)",
+    );
+    const d = letter({ value, error });
+    const m = toDlqMessage("dlq", d, NOW);
+    assert.equal(TRUNCATED_COPY_BYTES, 65536);
+    assert.equal(m.value.length, TRUNCATED_COPY_BYTES);
+    assert.deepEqual(m.value, value.subarray(0, TRUNCATED_COPY_BYTES));
+    assert.equal(m.key, d.key);
+    const h = headerText(m.headers);
+    assert.equal(h["dlq.error.code"], "too_large");
+    assert.equal(h["dlq.error.reason"], error.message);
+    assert.equal(h["dlq.value.truncated"], "true");
+    assert.equal(h["dlq.value.original_bytes"], "131079");
+  });
+
+  test("a too_large value within the copy limit is kept whole, the reason unchanged", () => {
+    const value = Buffer.alloc(2000, 0x61);
+    const error = new BadEventError("too_large", "value is 2000 bytes, over the 1024-byte limit (MAX_MESSAGE_BYTES)");
+    const m = toDlqMessage("dlq", letter({ value, error }), NOW);
+    assert.equal(m.value.length, 2000);
+    assert.equal(headerText(m.headers)["dlq.error.reason"], error.message);
+    assert.ok(!(DLQ_HEADERS.valueTruncated in headerText(m.headers)), "a whole copy has no truncation headers");
+    assert.ok(!(DLQ_HEADERS.valueOriginalBytes in headerText(m.headers)));
+  });
+
+  test("a large value rejected for another reason is kept whole while it fits", () => {
+    const value = Buffer.alloc(TRUNCATED_COPY_BYTES + 1, 0x61);
+    const m = toDlqMessage("dlq", letter({ value }), NOW);
+    assert.equal(m.value.length, TRUNCATED_COPY_BYTES + 1);
+  });
+
+  test("a reason or event type from outside is capped, never cut inside a character", () => {
+    const error = new BadEventError("unexpected_error", `unexpected TypeError: ${"é".repeat(2000)}`);
+    const m = toDlqMessage("dlq", letter({ error, eventType: "x".repeat(10_000) }), NOW);
+    const h = headerText(m.headers);
+    const reason = h["dlq.error.reason"] ?? "";
+    assert.ok(Buffer.byteLength(reason) <= 512, `${Buffer.byteLength(reason)}`);
+    assert.ok(reason.startsWith("unexpected TypeError: éé") && reason.endsWith("é…"), reason.slice(-5));
+    assert.ok(!reason.includes("\ufffd"));
+    assert.ok(Buffer.byteLength(h["dlq.event.type"] ?? "") <= 128);
+  });
+});
+
+describe("toDlqMessage: every letter fits the topic's limit", () => {
+  const LIMIT = 20_000;
+  /** The letter as one record batch, at most: what the broker compares with max.message.bytes. */
+  const batchBytes = (m: Parameters<typeof recordBytes>[0]) => recordBytes(m) + BATCH_OVERHEAD;
+  const bad = new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters");
+  /** The value size at which the whole letter takes exactly LIMIT bytes. */
+  const exact = (over: Partial<DeadLetter> = {}) => {
+    const probe = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(0), ...over }), NOW, LIMIT);
+    return LIMIT - batchBytes(probe);
+  };
+
+  test("at the limit the value is kept whole; one byte past it, cut to the limit and said in headers", () => {
+    const at = exact();
+    const whole = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(at, 0x62) }), NOW, LIMIT);
+    assert.equal(whole.value.length, at);
+    assert.equal(batchBytes(whole), LIMIT);
+    assert.equal(headerText(whole.headers)["dlq.value.truncated"], undefined);
+
+    const value = Buffer.alloc(at + 1, 0x62);
+    value[0] = 0x7b;
+    const cut = toDlqMessage("dlq", letter({ error: bad, value }), NOW, LIMIT);
+    assert.ok(batchBytes(cut) <= LIMIT, `${batchBytes(cut)} > ${LIMIT}`);
+    assert.ok(batchBytes(cut) > LIMIT - 20, "as much of the value as fits is kept");
+    assert.deepEqual(cut.value, value.subarray(0, cut.value.length), "the copy is the value's first bytes");
+    const h = headerText(cut.headers);
+    assert.equal(h["dlq.value.truncated"], "true");
+    assert.equal(h["dlq.value.original_bytes"], String(at + 1));
+    assert.equal(h["dlq.error.reason"], bad.message, "the reason stays the short text naming the field");
+    assert.equal(cut.key?.toString(), "65a1f0c2e4b0a1b2c3d4e5f6");
+  });
+
+  test("a 1,048,400-byte value fits Kafka's default limit, original key and headers kept", () => {
+    const original = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
+    const value = Buffer.alloc(1_048_400, 0x61);
+    const m = toDlqMessage("dlq", letter({ error: bad, value, headers: original }), NOW);
+    assert.ok(batchBytes(m) <= 1024 * 1024 + 12);
+    assert.ok(m.value.length > 1_047_000 && m.value.length < 1_048_400, String(m.value.length));
+    const h = headerText(m.headers);
+    assert.equal(h.traceparent, "00-abc-def-01");
+    assert.equal(h["dlq.value.original_bytes"], "1048400");
+  });
+
+  test("an empty key leaves its room to the value", () => {
+    const withKey = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(50_000) }), NOW, LIMIT);
+    const without = toDlqMessage("dlq", letter({ error: bad, key: null, value: Buffer.alloc(50_000) }), NOW, LIMIT);
+    assert.equal(without.key, undefined);
+    assert.equal(without.value.length, withKey.value.length + 24);
+    assert.ok(batchBytes(without) <= LIMIT);
+  });
+
+  test("huge original headers leave less of the value, and are kept while they fit", () => {
+    const headers = new Map([[Buffer.from("big"), Buffer.alloc(15_000, 0x68)]]);
+    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(50_000), headers }), NOW, LIMIT);
+    assert.ok(batchBytes(m) <= LIMIT);
+    assert.equal(headerText(m.headers).big?.length, 15_000);
+    assert.ok(m.value.length > 0 && m.value.length < 5_000, String(m.value.length));
+  });
+
+  test("original headers larger than the limit are left out and counted; the copy is empty", () => {
+    const headers = new Map([
+      [Buffer.from("big"), Buffer.alloc(30_000, 0x68)],
+      [Buffer.from("traceparent"), Buffer.from("00-abc-def-01")],
+    ]);
+    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers }), NOW, LIMIT);
+    assert.ok(batchBytes(m) <= LIMIT);
+    assert.equal(m.value.length, 0);
+    const h = headerText(m.headers);
+    assert.equal(h.big, undefined);
+    assert.equal(h["dlq.headers.dropped"], "2");
+    assert.equal(h["dlq.value.truncated"], "true");
+    assert.equal(h["dlq.value.original_bytes"], "100");
+    assert.equal(h["dlq.source.offset"], "9007199254740993", "the dlq.* headers are all there");
+    assert.equal(m.key?.toString(), "65a1f0c2e4b0a1b2c3d4e5f6");
+    assert.equal(decodeLetter({ ...m, partition: 0, offset: 0n }).truncated, true, "so replay skips it");
+  });
+
+  test("a key larger than the limit is cut too, and said so", () => {
+    const key = Buffer.alloc(30_000, 0x6b);
+    const m = toDlqMessage("dlq", letter({ error: bad, key, value: Buffer.alloc(10) }), NOW, LIMIT);
+    assert.ok(batchBytes(m) <= LIMIT, `${batchBytes(m)}`);
+    assert.ok((m.key?.length ?? 0) > LIMIT - 2_000, "as much of the key as fits");
+    assert.deepEqual(m.key, key.subarray(0, m.key?.length));
+    assert.equal(headerText(m.headers)["dlq.key.truncated"], "true");
+  });
+
+  test("a limit smaller than the dlq.* headers gives the smallest letter: headers only", () => {
+    const headers = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
+    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers }), NOW, 300);
+    assert.equal(m.value.length, 0);
+    assert.equal(m.key?.length, 0);
+    assert.equal(headerText(m.headers)["dlq.error.code"], "bad_field");
+    assert.equal(headerText(m.headers).traceparent, undefined);
+  });
+
+  test("at MIN_DEAD_LETTER_BYTES the largest dlq.* headers and a usual key fit", () => {
+    const error = new BadEventError("unexpected_error", "x".repeat(5_000));
+    const m = toDlqMessage(
+      "t".repeat(249),
+      letter({ topic: "t".repeat(249), error, eventType: "e".repeat(5_000), value: Buffer.alloc(10) }),
+      NOW,
+      MIN_DEAD_LETTER_BYTES,
+    );
+    assert.ok(batchBytes(m) <= MIN_DEAD_LETTER_BYTES);
+    assert.equal(m.key?.length, 24, "the key is whole");
+    assert.equal(headerText(m.headers)["dlq.key.truncated"], undefined);
+  });
+
+  test("the headers never carry the password hash of a rejected user event; the value still does", () => {
+    const event = fixture("user.created");
+    const data = event.value.data as { password_hash: string; profile: { display_name: string } };
+    data.profile.display_name = "x".repeat(101);
+    const value = Buffer.from(JSON.stringify(event.value));
+    const decoded = decodeValue(value);
+    assert.ok(decoded.op.kind === "rejected");
+    const m = toDlqMessage(
+      "dlq",
+      letter({ value, error: decoded.op.error, eventType: decoded.eventType, headers: undefined }),
+      NOW,
+    );
+    const text = [...m.headers.values()].map((v) => v.toString()).join("\n");
+    assert.ok(!text.includes(data.password_hash));
+    assert.ok(!text.includes("$2b$"));
+    assert.ok(text.includes("data.profile.display_name"));
+    assert.ok(m.value.toString().includes(data.password_hash));
+  });
+});
+
+describe("chunkByBytes", () => {
+  const message = (bytes: number) => ({
+    key: Buffer.alloc(10),
+    value: Buffer.alloc(bytes - 20),
+    headers: new Map([[Buffer.alloc(4), Buffer.alloc(6)]]),
+  });
+
+  test("cuts before the message that would take a request over the limit, keeping the order", () => {
+    const ms = [message(400), message(400), message(300), message(100), message(900)];
+    assert.deepEqual(
+      chunkByBytes(ms, 1000).map((c) => c.map((m) => ms.indexOf(m))),
+      [[0, 1], [2, 3], [4]],
+    );
+  });
+
+  test("a message larger than the limit goes alone; nothing is dropped", () => {
+    const ms = [message(100), message(5000), message(100)];
+    assert.deepEqual(
+      chunkByBytes(ms, 1000).map((c) => c.length),
+      [1, 1, 1],
+    );
+    assert.deepEqual(chunkByBytes([], 1000), []);
+  });
+
+  test("the default keeps a request well under the broker's 1 MiB record batch limit", () => {
+    // Sixteen 64 KiB copies of oversized values are more than 1 MiB together.
+    const copies = Array.from({ length: 16 }, () => message(TRUNCATED_COPY_BYTES + 200));
+    const chunks = chunkByBytes(copies);
+    assert.ok(chunks.length > 1);
+    assert.ok(MAX_REQUEST_BYTES <= (1024 * 1024) / 2);
+    assert.equal(chunks.flat().length, 16);
+  });
+});
+
+describe("refusedForSize", () => {
+  // As the client surfaces a produce the broker refused: a ProtocolError inside a ResponseError
+  // inside the MultipleErrors of the send.
+  const refused = (code: number) =>
+    new MultipleErrors("Producing messages failed.", [new ResponseError(0, 11, { "/responses/0": [code, null] }, {})]);
+
+  test("MESSAGE_TOO_LARGE and RECORD_LIST_TOO_LARGE are refusals for size", () => {
+    assert.equal(refusedForSize(refused(10)), true);
+    assert.equal(refusedForSize(refused(18)), true);
+  });
+
+  test("anything else is not: it stays an outage to retry", () => {
+    assert.equal(refusedForSize(refused(3)), false, "UNKNOWN_TOPIC_OR_PARTITION");
+    assert.equal(refusedForSize(refused(19)), false, "NOT_ENOUGH_REPLICAS");
+    assert.equal(refusedForSize(new NetworkError("Connection closed")), false);
+    assert.equal(refusedForSize(new Error("MESSAGE_TOO_LARGE")), false, "never by matching text");
+    assert.equal(refusedForSize(undefined), false);
+  });
+});

@@ -1,0 +1,236 @@
+import type { BadEventError } from "../errors.ts";
+
+// A dead letter keeps the original key and value and says, in headers, where it came from and
+// why it could not be applied. The reason names a field, never a value, so no secret that the
+// value carries is repeated in the text operators read. This module owns the letter's format both
+// ways: toDlqMessage writes it, decodeLetter reads it (for `dlq list` and `dlq replay`).
+//
+// Every letter fits the dead-letter topic (docs/guarantees.md): a letter the topic refuses would
+// be retried as a Kafka outage forever and block its partition. So the letter is built to fit the
+// topic's max.message.bytes (read at start), its copy of the value cut where it must be; a letter
+// the broker still refuses for its size is built again smaller (publish.ts).
+
+export const DLQ_HEADERS = {
+  topic: "dlq.source.topic",
+  partition: "dlq.source.partition",
+  offset: "dlq.source.offset",
+  code: "dlq.error.code",
+  reason: "dlq.error.reason",
+  eventType: "dlq.event.type",
+  failedAt: "dlq.failed_at",
+  /**
+   * "true" when the letter's value is only the first bytes of the original (possibly none). Set
+   * only on such letters: absent, the value is the whole original, which is what replay needs.
+   */
+  valueTruncated: "dlq.value.truncated",
+  /** The original value's size in bytes; only on truncated letters (otherwise it is the value's own size). */
+  valueOriginalBytes: "dlq.value.original_bytes",
+  /** How many original headers were left out: only when the topic's limit is smaller than they are. */
+  headersDropped: "dlq.headers.dropped",
+  /** "true" when even the key alone did not fit and the letter keeps only its first bytes. */
+  keyTruncated: "dlq.key.truncated",
+} as const;
+
+/**
+ * The copy of an oversized (too_large) value keeps at most this many bytes, however large the
+ * topic's limit: the value is over MAX_MESSAGE_BYTES, so the copy is there to recognise it, and
+ * a megabyte per letter would only fill the topic.
+ */
+export const TRUNCATED_COPY_BYTES = 64 * 1024;
+
+/**
+ * Kafka's default max.message.bytes (the broker's message.max.bytes): the limit assumed when the
+ * topic's own could not be read. A broker that refuses a letter all the same gets a smaller one.
+ */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 + 12;
+
+/**
+ * Bytes a record batch adds around its records (61 in Kafka's v2 format), with room to spare:
+ * max.message.bytes bounds the whole batch, not the key and value.
+ */
+export const BATCH_OVERHEAD = 128;
+/** A record's own framing, at most: length, attributes, timestamp and offset deltas, the key, value and header-count lengths (varints). */
+export const RECORD_OVERHEAD = 64;
+/** A header's framing, at most: the varint lengths of its name and value. */
+export const HEADER_OVERHEAD = 10;
+
+/**
+ * Caps of the dlq.* texts that come from the event or from code (an envelope's event type, an
+ * unexpected error's message): they keep the letter's floor small and the reason short.
+ */
+const REASON_MAX_BYTES = 512;
+const EVENT_TYPE_MAX_BYTES = 128;
+
+/**
+ * The smallest max.message.bytes the service accepts for its dead-letter topic: room for the
+ * dlq.* headers at their largest (about 1.5 KB with a 249-character topic name), and a key.
+ * Below it a letter could be refused whatever is cut, which is checked at start.
+ */
+export const MIN_DEAD_LETTER_BYTES = 4096;
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+  eventType: string | undefined;
+  error: BadEventError;
+}
+
+export interface DlqMessage {
+  topic: string;
+  key: Buffer | undefined;
+  value: Buffer;
+  headers: Map<Buffer, Buffer>;
+}
+
+/** The first bytes of `text` in UTF-8, at most `max`, never cutting a character in two. */
+function capUtf8(text: string, max: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= max) return text;
+  let end = max - 3; // room for the ellipsis (3 bytes)
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString()}…`;
+}
+
+type Header = [Buffer, Buffer];
+const header = (name: string, value: string): Header => [Buffer.from(name), Buffer.from(value)];
+const headersBytes = (headers: readonly Header[]) =>
+  headers.reduce((n, [k, v]) => n + HEADER_OVERHEAD + k.length + v.length, 0);
+
+/**
+ * The message for dead letter `d`, at most `maxBytes` as a record batch of its own (the dead-letter
+ * topic's max.message.bytes). What gives way, in order, when the letter would not fit:
+ * 1. the copy of the value is cut to what fits (and a too_large value always to at most
+ *    TRUNCATED_COPY_BYTES), said by dlq.value.truncated and dlq.value.original_bytes;
+ * 2. when the key and headers alone leave no room, the original headers are left out
+ *    (dlq.headers.dropped = their count) and the copy is empty;
+ * 3. when the key alone leaves no room, it is cut too (dlq.key.truncated).
+ * A letter cut at 2 or 3 is marked truncated like any other, so replay, which skips truncated
+ * letters, never sends an event without its headers or key. Below MIN_DEAD_LETTER_BYTES even 3
+ * may not fit; the start refuses such a topic.
+ */
+export function toDlqMessage(
+  dlqTopic: string,
+  d: DeadLetter,
+  now = new Date(),
+  maxBytes = KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+): DlqMessage {
+  const original: Header[] = [...(d.headers ?? [])];
+  const dlq: Header[] = [
+    header(DLQ_HEADERS.topic, d.topic),
+    header(DLQ_HEADERS.partition, String(d.partition)),
+    header(DLQ_HEADERS.offset, String(d.offset)),
+    header(DLQ_HEADERS.code, d.error.reason),
+    header(DLQ_HEADERS.reason, capUtf8(d.error.message, REASON_MAX_BYTES)),
+  ];
+  if (d.eventType) dlq.push(header(DLQ_HEADERS.eventType, capUtf8(d.eventType, EVENT_TYPE_MAX_BYTES)));
+  dlq.push(header(DLQ_HEADERS.failedAt, now.toISOString()));
+  let key = d.key ?? undefined;
+  const value = d.value ?? Buffer.alloc(0);
+  const message = (headers: Header[], v: Buffer): DlqMessage => ({
+    topic: dlqTopic,
+    key,
+    value: v,
+    headers: new Map(headers),
+  });
+
+  // What the one record may take of the batch, and what the key and headers take of that.
+  const room = maxBytes - BATCH_OVERHEAD;
+  const fixed = (headers: Header[]) => RECORD_OVERHEAD + (key?.length ?? 0) + headersBytes(headers);
+  const cap = d.error.reason === "too_large" ? TRUNCATED_COPY_BYTES : Number.POSITIVE_INFINITY;
+  if (value.length <= cap && fixed([...original, ...dlq]) + value.length <= room) {
+    return message([...original, ...dlq], value);
+  }
+
+  dlq.push(header(DLQ_HEADERS.valueTruncated, "true"), header(DLQ_HEADERS.valueOriginalBytes, String(value.length)));
+  const free = room - fixed([...original, ...dlq]);
+  if (free >= 0) return message([...original, ...dlq], value.subarray(0, Math.min(cap, free)));
+
+  if (original.length > 0) dlq.push(header(DLQ_HEADERS.headersDropped, String(original.length)));
+  if (key && fixed(dlq) > room) {
+    dlq.push(header(DLQ_HEADERS.keyTruncated, "true"));
+    key = key.subarray(0, Math.max(0, key.length - (fixed(dlq) - room)));
+  }
+  return message(dlq, Buffer.alloc(0));
+}
+
+/** One message of the dead-letter topic, its headers decoded. */
+export interface DeadLetterEntry {
+  /** Where the letter itself sits in the dead-letter topic. */
+  dlqPartition: number;
+  dlqOffset: bigint;
+  failedAt: string | null;
+  sourceTopic: string | null;
+  sourcePartition: number | null;
+  sourceOffset: bigint | null;
+  eventType: string | null;
+  code: string | null;
+  reason: string | null;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** The value's size, kept when the value itself is let go (list). */
+  valueBytes: number;
+  /** The value is only the first bytes of the original: it can't be replayed. */
+  truncated: boolean;
+  /** The original value's size: dlq.value.original_bytes on a truncated letter, else the value's; null when unknown. */
+  originalBytes: number | null;
+  /** The original message's headers: every header but the dlq.* ones. */
+  originalHeaders: [Buffer, Buffer][];
+}
+
+export interface RawMessage {
+  partition: number;
+  offset: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headers: Map<Buffer, Buffer> | undefined;
+}
+
+/**
+ * Letters written before dlq.value.truncated existed said truncation only in the reason's last
+ * words, on a too_large letter of exactly 64 KiB. Still recognised, so a topic that holds such
+ * letters is not replayed as if their 64 KiB were the whole event.
+ */
+const legacyTruncated = (code: string | undefined, reason: string | undefined, valueBytes: number) =>
+  code === "too_large" &&
+  valueBytes === TRUNCATED_COPY_BYTES &&
+  (reason ?? "").endsWith(`; this copy keeps only its first ${TRUNCATED_COPY_BYTES} bytes`);
+
+export function decodeLetter(m: RawMessage): DeadLetterEntry {
+  const dlq = new Map<string, string>();
+  const originalHeaders: [Buffer, Buffer][] = [];
+  for (const [k, v] of m.headers ?? []) {
+    const name = k.toString();
+    if (name.startsWith("dlq.")) dlq.set(name, v.toString());
+    else originalHeaders.push([k, v]);
+  }
+  const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
+  const partition = integer(dlq.get(DLQ_HEADERS.partition));
+  const offset = integer(dlq.get(DLQ_HEADERS.offset));
+  const valueBytes = m.value?.length ?? 0;
+  const code = dlq.get(DLQ_HEADERS.code);
+  const reason = dlq.get(DLQ_HEADERS.reason);
+  const marked = dlq.get(DLQ_HEADERS.valueTruncated) === "true";
+  const truncated = marked || legacyTruncated(code, reason, valueBytes);
+  const original = integer(dlq.get(DLQ_HEADERS.valueOriginalBytes));
+  return {
+    dlqPartition: m.partition,
+    dlqOffset: m.offset,
+    failedAt: dlq.get(DLQ_HEADERS.failedAt) ?? null,
+    sourceTopic: dlq.get(DLQ_HEADERS.topic) || null,
+    sourcePartition: partition === undefined ? null : Number(partition),
+    sourceOffset: offset === undefined ? null : BigInt(offset),
+    eventType: dlq.get(DLQ_HEADERS.eventType) ?? null,
+    code: code ?? null,
+    reason: reason ?? null,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    valueBytes,
+    truncated,
+    originalBytes: !truncated ? valueBytes : original === undefined ? null : Number(original),
+    originalHeaders,
+  };
+}

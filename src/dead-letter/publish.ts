@@ -1,0 +1,170 @@
+import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
+import { kafkaBaseOptions } from "../consume/kafka-options.ts";
+import {
+  BATCH_OVERHEAD,
+  type DeadLetter,
+  type DlqMessage,
+  HEADER_OVERHEAD,
+  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  RECORD_OVERHEAD,
+  toDlqMessage,
+} from "./letter.ts";
+
+// Publishing dead letters (and replays of them): acknowledged by every in-sync replica before any
+// offset moves on, in requests the broker accepts, and smaller again when it refuses one for its
+// size, so no letter is retried as it was for ever.
+
+/**
+ * The producer for dead letters and their replays: acknowledged by all in-sync replicas, and
+ * idempotent, so a retried request does not write its messages twice.
+ */
+export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0], clientSuffix: string): Producer {
+  return new Producer({
+    ...kafkaBaseOptions(config, clientSuffix),
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+    retries: 5,
+    retryDelay: 500,
+  });
+}
+
+/**
+ * Bytes of messages per produce request. The messages of one partition in a request travel as one
+ * record batch, which the broker refuses above the topic's max.message.bytes (1 MiB by default):
+ * a batch of events with many large poison ones must not become a request the broker can never
+ * accept. Replays use it as is (the source topics' limits are not read); dead letters use the
+ * smaller of it and their topic's limit. It caps requests, not letters: a letter larger than it
+ * (up to the topic's limit) goes in a request of its own, whole, so it can still be replayed.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+interface Sized {
+  key?: Buffer | undefined;
+  value?: Buffer | undefined;
+  headers?: Map<Buffer, Buffer> | undefined;
+}
+
+/** A message's size in a record batch, at most: key, value and headers with their framing. */
+export const recordBytes = (m: Sized) => {
+  let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of m.headers ?? []) n += HEADER_OVERHEAD + k.length + v.length;
+  return n;
+};
+
+/** `messages` in order, cut where the next would take a request over `maxBytes` (a larger one goes alone). */
+export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes = MAX_REQUEST_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = recordBytes(m);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all in-sync replicas. */
+export async function sendAll<T extends Sized & { topic: string }>(
+  producer: Producer,
+  messages: readonly T[],
+  maxBytes = MAX_REQUEST_BYTES,
+) {
+  for (const chunk of chunkByBytes(messages, maxBytes)) await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+}
+
+/**
+ * Whether the broker refused a produce request for its size: MESSAGE_TOO_LARGE (a batch over the
+ * topic's max.message.bytes) or RECORD_LIST_TOO_LARGE (over the segment size). The client
+ * surfaces either as a ProtocolError with that `apiId`, inside a ResponseError inside the
+ * MultipleErrors of the send; findErrorBy looks through the nesting.
+ */
+export function refusedForSize(err: unknown): boolean {
+  const error = err instanceof Error ? err : undefined;
+  return (
+    findErrorBy(error, "apiId", "MESSAGE_TOO_LARGE") !== null ||
+    findErrorBy(error, "apiId", "RECORD_LIST_TOO_LARGE") !== null
+  );
+}
+
+/** The dead-letter topic's max.message.bytes, per producer of dead letters (see deadLetterProducer). */
+const topicLimits = new WeakMap<object, number>();
+
+/**
+ * The service's producer of dead letters, which builds them to fit `maxMessageBytes` (the topic's
+ * max.message.bytes, read at start). The limit travels with the producer so the pipeline, which
+ * holds the producer, needs nothing more to send letters that fit.
+ */
+export function deadLetterProducer(config: Parameters<typeof kafkaBaseOptions>[0], maxMessageBytes: number): Producer {
+  const producer = reliableProducer(config, "dlq");
+  topicLimits.set(producer, maxMessageBytes);
+  return producer;
+}
+
+/**
+ * Writes dead letters with acknowledgement from all in-sync replicas before offsets move on, each
+ * built to fit `maxBytes` and the letters of a request together too. A request the broker still
+ * refuses for its size (the topic's limit lowered since the start, or a limit that could not be
+ * read) is sent again letter by letter, each built at half the size until the broker takes it or
+ * nothing is left to cut: a letter never blocks its partition by size. Letters of a refused
+ * request that other partitions took may be written twice, as after any retried send: replay
+ * sends a source message once. Other failures are thrown, for the caller to retry as an outage.
+ */
+export async function sendDeadLetters(
+  producer: Producer,
+  dlqTopic: string,
+  letters: readonly DeadLetter[],
+  maxBytes = topicLimits.get(producer) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+): Promise<void> {
+  const now = new Date();
+  const letterOf = new Map<DlqMessage, DeadLetter>();
+  for (const d of letters) letterOf.set(toDlqMessage(dlqTopic, d, now, maxBytes), d);
+  for (const chunk of chunkByBytes([...letterOf.keys()], Math.min(MAX_REQUEST_BYTES, maxBytes - BATCH_OVERHEAD))) {
+    try {
+      await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+    } catch (err) {
+      if (!refusedForSize(err)) throw err;
+      // One letter refused alone: its next try is half its size. Several may have been refused
+      // together only: each goes alone first as it was built.
+      const [only] = chunk;
+      const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
+      for (const m of chunk) await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, err);
+    }
+  }
+}
+
+/**
+ * Sends one letter alone, built to fit `maxBytes`; while the broker refuses it for its size, built
+ * again at half the size it had (halving the letter, not the budget, which may be far larger).
+ */
+async function sendShrinking(
+  producer: Producer,
+  dlqTopic: string,
+  d: DeadLetter,
+  now: Date,
+  maxBytes: number,
+  refusal: unknown,
+): Promise<void> {
+  let previous = Number.POSITIVE_INFINITY;
+  for (let budget = maxBytes; ; ) {
+    const m = toDlqMessage(dlqTopic, d, now, budget);
+    const size = recordBytes(m) + BATCH_OVERHEAD;
+    // Nothing left to cut: the topic refuses even the dlq.* headers (below MIN_DEAD_LETTER_BYTES).
+    if (size >= previous) throw refusal;
+    previous = size;
+    try {
+      await producer.send({ messages: [m], acks: ProduceAcks.ALL });
+      return;
+    } catch (err) {
+      if (!refusedForSize(err)) throw err;
+      refusal = err;
+    }
+    budget = Math.floor(size / 2);
+  }
+}

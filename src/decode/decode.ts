@@ -1,0 +1,127 @@
+import type { UnknownEnumValue } from "../domains/domain.ts";
+import { ROUTES, type Route } from "../domains/registry.ts";
+import { BadEventError, BadEventReasons } from "../errors.ts";
+import type { Op } from "../write/ops.ts";
+import type { Outcome } from "../write/plan.ts";
+import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
+import { datetimeMs } from "./timestamp.ts";
+
+// Decoding: bytes of one Kafka record in, what it asks of the database out. Pure, and total: it
+// returns an outcome for every input and never throws, so no message can stop the pipeline. What
+// the rules below reject is a dead letter; anything else thrown on the way (a bug, or a
+// RangeError deep inside a library) is isolated to its event as `unexpected_error`, and the
+// pipeline's breaker stops the service if such failures stop being rare (docs/guarantees.md).
+
+/** The limits decoding enforces; all come from the configuration. */
+export interface DecodeLimits {
+  maxMessageBytes: number;
+  maxClockSkewMs: number;
+  maxJsonDepth: number;
+  /** KAFKA_TOPIC_PREFIX: the record's topic less this is the source topic (`user`, `order`, ...). */
+  topicPrefix: string;
+}
+
+/** The parts of a Kafka record decoding reads. */
+export interface SourceRecord {
+  topic: string;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  /** The record's timestamp in ms since the epoch (negative: none). */
+  timestamp: bigint;
+}
+
+/** One message as the pipeline sees it. */
+export interface Decoded {
+  /** What the event asks of the database, or its outcome when it asks nothing (skip, reject). */
+  op: Op | Outcome;
+  eventType?: string;
+  /** The event's timestamp as DATETIME(6) UTC text. */
+  ts?: string;
+  unknownEnums: UnknownEnumValue[];
+  /** The record's key is not the event's entity_id (applied by entity_id, but counted). */
+  keyMismatch?: boolean;
+  /** The thing thrown, when the outcome is `unexpected_error`: for the log, never for a letter. */
+  unexpected?: unknown;
+}
+
+/** A TEXT column holds 65,535 bytes; a string can only exceed that with more than 16,383 characters. */
+const TEXT_BYTES = 65535;
+
+// Schemas bound strings in characters; TEXT columns are bounded in bytes, which only the encoded
+// value tells. Caught here, the event is a bad field like any other instead of a database error.
+// JSON columns are not TEXT: they hold what the server's packet allows, checked when written.
+function checkTextBytes(op: Op): void {
+  const rows = op.kind === "upsert" ? [op.row, ...(op.children?.rows ?? [])] : op.kind === "patch" ? [op.set] : [];
+  const tables = op.kind === "upsert" && op.children ? [op.table, op.children.table] : [op.table];
+  for (const row of rows) {
+    for (const column in row) {
+      const value = row[column];
+      if (typeof value !== "string" || value.length <= TEXT_BYTES / 4) continue;
+      if (tables.some((t) => t.json.includes(column))) continue;
+      const bytes = Buffer.byteLength(value);
+      if (bytes > TEXT_BYTES) {
+        throw new BadEventError(
+          BadEventReasons.BAD_FIELD,
+          `column ${column} would hold ${bytes} bytes, more than the ${TEXT_BYTES} a TEXT column holds`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * An event stamped far ahead of when it was written to Kafka would, applied, outrank every real
+ * event of its entity for ever ("never backwards"). The record's time decides, not the wall
+ * clock, so a replay decides the same.
+ */
+function checkClockSkew(event: ParsedEvent, recordMs: bigint, maxSkewMs: number): void {
+  if (recordMs < 0n) return; // a record without a timestamp gives nothing to compare with
+  const eventMs = datetimeMs(event.ts);
+  const recordTime = Number(recordMs);
+  const ahead = eventMs - recordTime;
+  // Record times are whole milliseconds; at exactly the limit, the event's microseconds decide.
+  if (ahead < maxSkewMs || (ahead === maxSkewMs && event.ts.endsWith("000"))) return;
+  throw new BadEventError(
+    BadEventReasons.CLOCK_SKEW,
+    `timestamp ${event.ts} is ${Math.round((eventMs - recordTime) / 1000)} s ahead of the Kafka record's ` +
+      `${new Date(recordTime).toISOString()}; MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms`,
+  );
+}
+
+function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, type: string): void {
+  if (record.topic === `${limits.topicPrefix}${route.topic}`) return;
+  throw new BadEventError(
+    BadEventReasons.WRONG_TOPIC,
+    `${type} belongs on topic ${limits.topicPrefix}${route.topic}, not ${record.topic}`,
+  );
+}
+
+/** Parse, validate and flatten one record. Never throws. */
+export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES): Decoded {
+  const unknownEnums: UnknownEnumValue[] = [];
+  const value = record.value;
+  if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums };
+  let eventType: string | undefined;
+  try {
+    const event = parseEnvelope(value, limits.maxMessageBytes);
+    eventType = event.type;
+    const route = routes.get(event.type);
+    if (!route) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, unknownEnums };
+    checkTopic(route, record, limits, event.type);
+    checkClockSkew(event, record.timestamp, limits.maxClockSkewMs);
+    const op = route.handler(event, unknownEnums, limits);
+    checkTextBytes(op);
+    const decoded: Decoded = { op, eventType, ts: event.ts, unknownEnums };
+    if (record.key?.toString() !== event.entityId) decoded.keyMismatch = true;
+    return decoded;
+  } catch (err) {
+    if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, unknownEnums };
+    // Named by class only: a message may quote the event, and a letter's text must not.
+    const name = err instanceof Error ? err.name : typeof err;
+    const error = new BadEventError(
+      BadEventReasons.UNEXPECTED_ERROR,
+      `unexpected ${name} while handling ${eventType ?? "the event"}`,
+    );
+    return { op: { kind: "rejected", error }, eventType, unknownEnums, unexpected: err };
+  }
+}

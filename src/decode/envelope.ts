@@ -1,0 +1,64 @@
+import { isUtf8 } from "node:buffer";
+import { BadEventError, BadEventReasons } from "../errors.ts";
+import { compile, datetime, ObjectId, type Static, Str, Timestamp, Type } from "./schema-kit.ts";
+
+// SPEC §2: every message value is a UTF-8 JSON object with these five fields.
+export const EnvelopeSchema = Type.Object({
+  event_type: Str(100, 1),
+  event_id: Str(36, 1),
+  entity_id: ObjectId(),
+  timestamp: Timestamp(),
+  data: Type.Object({}),
+});
+export type Envelope = Static<typeof EnvelopeSchema>;
+
+const envelope = compile(EnvelopeSchema);
+
+/** A message that passed the envelope checks; `ts` is the timestamp as DATETIME(6) UTC text. */
+export interface ParsedEvent {
+  type: string;
+  eventId: string;
+  entityId: string;
+  ts: string;
+  data: Record<string, unknown>;
+}
+
+/** Parses and checks a message value; throws BadEventError naming what is wrong. */
+export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
+  if (value.length > maxBytes) {
+    throw new BadEventError(
+      BadEventReasons.TOO_LARGE,
+      `value is ${value.length} bytes, over the ${maxBytes}-byte limit (MAX_MESSAGE_BYTES)`,
+    );
+  }
+  if (!isUtf8(value)) throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid UTF-8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString("utf8"));
+  } catch {
+    // The parser's own message quotes the input, which may hold a secret: say only what failed.
+    throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new BadEventError(BadEventReasons.NOT_OBJECT, "value is JSON but not an object");
+  }
+  let env: Envelope;
+  try {
+    env = envelope.parse(parsed, "");
+  } catch (err) {
+    throw new BadEventError(BadEventReasons.BAD_ENVELOPE, (err as Error).message);
+  }
+  let ts: string;
+  try {
+    ts = datetime(env.timestamp, "timestamp");
+  } catch (err) {
+    throw new BadEventError(BadEventReasons.BAD_ENVELOPE, (err as Error).message);
+  }
+  return {
+    type: env.event_type,
+    eventId: env.event_id,
+    entityId: env.entity_id,
+    ts,
+    data: env.data as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { charCount, compile, Str, Type } from "./schema-kit.ts";
+
+test("charCount counts code points as MySQL counts utf8mb4 characters", () => {
+  assert.equal(charCount(""), 0);
+  assert.equal(charCount("abc"), 3);
+  assert.equal(charCount("é😀x"), 3);
+  assert.equal(charCount("😀".repeat(50)), 50);
+  // A lone surrogate (high or low) is one character, as Array.from counts it.
+  assert.equal(charCount("a\ud83d"), 2);
+  assert.equal(charCount("\ude00b"), 2);
+  for (const s of ["👩‍👩‍👧", "a\ud83d\ud83d\ude00", "\udc00\ud800"])
+    assert.equal(charCount(s), Array.from(s).length, s);
+});
+
+test("Str bounds characters, not UTF-16 units, at both ends", () => {
+  const v = compile(Type.Object({ s: Str(3, 2) }));
+  assert.deepEqual(v.parse({ s: "😀😀😀" }, "d"), { s: "😀😀😀" }); // 6 units, 3 characters
+  assert.throws(() => v.parse({ s: "😀😀😀😀" }, "d"), /^BadEventError: d\.s must not have more than 3 characters$/);
+  assert.throws(() => v.parse({ s: "😀" }, "d"), /^BadEventError: d\.s must not have fewer than 2 characters$/);
+  assert.throws(() => v.parse({ s: 5 }, "d"), /^BadEventError: d\.s must be string$/);
+  assert.deepEqual(v.parse({ s: "ab" }, "d"), { s: "ab" });
+});

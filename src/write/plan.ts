@@ -1,0 +1,234 @@
+import { BadEventError, BadEventReasons } from "../errors.ts";
+import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "./ops.ts";
+
+// The planner: pure. Given the Ops of one partition's batch, in order, and what the database
+// holds for the entities they touch, it decides per event whether it applies (SPEC §7, §8.3)
+// and folds what applies into as few writes as possible: consecutive full-state events of one
+// entity become one row, a patch is folded into the upsert before it, and a delete discards the
+// writes before it. Each entity keeps its own order; the writes come out in rounds, round k
+// holding each entity's k-th write, so a restore after a delete runs after the delete.
+
+/** What the database holds, read under lock at the start of the transaction. */
+export interface DbState {
+  /** entityKey → event_timestamp of the existing row ("" when the row has none). */
+  rows: Map<string, string>;
+  /** entityKey → timestamp of the newest hard delete. */
+  tombstones: Map<string, string>;
+  /** uniqueKey → id of the row holding that unique value. */
+  owners: Map<string, string>;
+}
+
+export type SkipReason = "stale" | "no_row" | "unknown_type" | "null_value";
+export type Outcome =
+  | { kind: "applied" }
+  | { kind: "skipped"; reason: SkipReason }
+  | { kind: "rejected"; error: BadEventError };
+
+export type Write =
+  | { kind: "upsert"; table: TableSpec; id: string; row: Row; update: readonly string[]; children?: Children }
+  | { kind: "patch"; table: TableSpec; id: string; set: Row }
+  | { kind: "delete"; table: TableSpec; id: string };
+
+export interface Tombstone {
+  table: TableSpec;
+  id: string;
+  ts: string;
+  eventId: string;
+}
+
+export interface Plan {
+  outcomes: Outcome[];
+  rounds: Write[][];
+  tombstones: Tombstone[];
+}
+
+// Keys compare exactly (SPEC §9), as the key columns do since migration 004: ids, order numbers
+// and child keys that differ in any character, case or trailing spaces included, are two rows.
+export const entityKey = (table: string, id: string) => `${table}\u0000${id}`;
+export const uniqueKey = (table: string, column: string, value: string) => `${table}\u0000${column}\u0000${value}`;
+
+const APPLIED: Outcome = { kind: "applied" };
+const skipped = (reason: SkipReason): Outcome => ({ kind: "skipped", reason });
+
+interface Entity {
+  table: TableSpec;
+  id: string;
+  exists: boolean;
+  ts: string;
+  writes: Write[];
+}
+
+/** The batch's view of the entities it touches: what the database holds, as this batch changes it. */
+class Batch {
+  readonly entities = new Map<string, Entity>();
+  readonly tombstones = new Map<string, Tombstone>();
+  readonly owners: Map<string, string>;
+  readonly #db: DbState;
+
+  constructor(db: DbState) {
+    this.#db = db;
+    this.owners = new Map(db.owners);
+  }
+
+  entity(table: TableSpec, id: string): Entity {
+    const key = entityKey(table.name, id);
+    let e = this.entities.get(key);
+    if (!e) {
+      const ts = this.#db.rows.get(key);
+      e = { table, id, exists: ts !== undefined, ts: ts ?? "", writes: [] };
+      this.entities.set(key, e);
+    }
+    return e;
+  }
+
+  tombstoneOf(e: Entity): string | undefined {
+    const key = entityKey(e.table.name, e.id);
+    return this.tombstones.get(key)?.ts ?? this.#db.tombstones.get(key);
+  }
+}
+
+export function plan(ops: readonly (Op | Outcome)[], db: DbState): Plan {
+  const batch = new Batch(db);
+  const outcomes = ops.map((op): Outcome => {
+    if (!("table" in op)) return op;
+    switch (op.kind) {
+      case "upsert":
+        return planUpsert(batch, op);
+      case "patch":
+        return planPatch(batch, op);
+      case "delete":
+        return planDelete(batch, op);
+      default:
+        return op satisfies never;
+    }
+  });
+  const rounds: Write[][] = [];
+  for (const e of batch.entities.values()) {
+    e.writes.forEach((w, i) => {
+      rounds[i] ??= [];
+      rounds[i].push(w);
+    });
+  }
+  return { outcomes, rounds, tombstones: [...batch.tombstones.values()] };
+}
+
+function planUpsert(batch: Batch, op: UpsertOp): Outcome {
+  const e = batch.entity(op.table, op.id);
+  if (e.exists ? op.ts < e.ts : op.ts < (batch.tombstoneOf(e) ?? "")) return skipped("stale");
+  for (const column of op.table.unique) {
+    const value = op.row[column];
+    if (typeof value !== "string") continue;
+    const owner = batch.owners.get(uniqueKey(op.table.name, column, value));
+    if (owner !== undefined && owner !== op.id) {
+      return {
+        kind: "rejected",
+        error: new BadEventError(
+          BadEventReasons.REJECTED_BY_DATABASE,
+          `data.${column} already belongs to ${op.table.name} row ${owner}`,
+        ),
+      };
+    }
+  }
+  for (const column of op.table.unique) {
+    const value = op.row[column];
+    if (typeof value === "string") batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
+  }
+  e.exists = true;
+  e.ts = op.ts;
+  addUpsert(e, { kind: "upsert", table: op.table, id: op.id, row: op.row, update: op.update, children: op.children });
+  return APPLIED;
+}
+
+function planPatch(batch: Batch, op: PatchOp): Outcome {
+  const id = op.id ?? (op.lookup && batch.owners.get(uniqueKey(op.table.name, op.lookup.column, op.lookup.value)));
+  if (id === undefined) return skipped("no_row");
+  const e = batch.entity(op.table, id);
+  if (!e.exists) return skipped("no_row");
+  if (op.ts < e.ts) return skipped("stale");
+  e.ts = op.ts;
+  addPatch(e, { kind: "patch", table: op.table, id: e.id, set: op.set });
+  return APPLIED;
+}
+
+function planDelete(batch: Batch, op: DeleteOp): Outcome {
+  const e = batch.entity(op.table, op.id);
+  if (e.exists && op.ts < e.ts) return skipped("stale");
+  // Remembered even when there is no row: an older create arriving later must not resurrect it.
+  const previous = batch.tombstoneOf(e);
+  if (previous === undefined || op.ts >= previous) {
+    batch.tombstones.set(entityKey(op.table.name, op.id), {
+      table: op.table,
+      id: op.id,
+      ts: op.ts,
+      eventId: op.eventId,
+    });
+  }
+  if (!e.exists) return skipped("no_row");
+  e.exists = false;
+  e.ts = "";
+  addDelete(e, { kind: "delete", table: op.table, id: e.id });
+  return APPLIED;
+}
+
+const covers = (update: readonly string[], set: Row) => Object.keys(set).every((c) => update.includes(c));
+
+function addUpsert(e: Entity, w: Extract<Write, { kind: "upsert" }>) {
+  let last = e.writes.at(-1);
+  // A patch the upsert overwrites entirely changes nothing the upsert doesn't.
+  if (last?.kind === "patch" && covers(w.update, last.set)) {
+    e.writes.pop();
+    last = e.writes.at(-1);
+  }
+  if (last?.kind === "upsert") e.writes[e.writes.length - 1] = mergeUpserts(last, w);
+  else e.writes.push(w);
+}
+
+function addPatch(e: Entity, w: Extract<Write, { kind: "patch" }>) {
+  const last = e.writes.at(-1);
+  if (last?.kind === "upsert" && covers(last.update, w.set)) {
+    e.writes[e.writes.length - 1] = { ...last, row: { ...last.row, ...w.set } };
+  } else if (last?.kind === "patch") {
+    e.writes[e.writes.length - 1] = { ...last, set: { ...last.set, ...w.set } };
+  } else {
+    e.writes.push(w);
+  }
+}
+
+function addDelete(e: Entity, w: Extract<Write, { kind: "delete" }>) {
+  // Whatever was to be written since the last delete is deleted again: skip writing it.
+  while (e.writes.length > 0 && e.writes.at(-1)?.kind !== "delete") e.writes.pop();
+  if (e.writes.length === 0) e.writes.push(w);
+}
+
+/** `base` with the `columns` that `top` has taken from `top`. One copy of `base`, the shape of which V8 keeps. */
+const overlay = (base: Row, top: Row, columns: readonly string[]): Row => {
+  const out: Row = { ...base };
+  for (const c of columns) if (c in top) out[c] = top[c] as Row[string];
+  return out;
+};
+
+/**
+ * `first` then `second` on one row, as one write. Inserted by `first`, the row ends as `first`'s
+ * row with `second`'s update columns; already present, only the update columns change, and they
+ * end as `second` has them — the merged row gives both.
+ */
+export function mergeUpserts(
+  first: Extract<Write, { kind: "upsert" }>,
+  second: Extract<Write, { kind: "upsert" }>,
+): Extract<Write, { kind: "upsert" }> {
+  return {
+    ...second,
+    row: overlay(first.row, second.row, second.update),
+    children: mergeChildren(first.children, second.children),
+  };
+}
+
+function mergeChildren(first: Children | undefined, second: Children | undefined): Children | undefined {
+  if (!first || !second || second.mode === "replace") return second ?? first;
+  const rows = new Map(first.rows.map((r) => [r[first.childKey], r]));
+  for (const r of second.rows) {
+    const old = rows.get(r[second.childKey]);
+    rows.set(r[second.childKey], old ? overlay(old, r, second.update) : r);
+  }
+  return { ...second, rows: [...rows.values()] };
+}

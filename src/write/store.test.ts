@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { format } from "mysql2";
+import { type Children, defineTable, type Op, type UpsertOp } from "./ops.ts";
+import type { Plan, Write } from "./plan.ts";
+import { MAX_PARENTS_PER_STATEMENT, STATEMENT_TEXT_BYTES, upsertRows } from "./statements.ts";
+import { executePlan, loadState, type SqlRunner, tooLarge } from "./store.ts";
+
+const boxes = defineTable("boxes", "box_id", ["box_id", "label"]);
+const slots = defineTable("box_slots", "box_id", ["box_id", "slot_key", "content"], { rowId: "id" });
+
+/** Records every statement; a read of children answers with `stored` (row id, box, slot key). */
+function recorder(stored: [number, string, string][] = []) {
+  const statements: { sql: string; values: unknown[] }[] = [];
+  const runner: SqlRunner = {
+    query: async (sql, values) => {
+      statements.push({ sql, values: values as unknown[] });
+      if (!sql.startsWith("SELECT")) return [[], []];
+      const parents = (values as string[][])[0] ?? [];
+      const rows = stored
+        .filter(([, box]) => parents.includes(box))
+        .map(([row_id, parent, child]) => ({ row_id, parent, child }));
+      return [rows, []];
+    },
+  };
+  // "INSERT INTO `t`", "SELECT FROM `t`", "DELETE FROM `t`"
+  const kinds = () =>
+    statements.map((s) => s.sql.replace(/^SELECT .*? FROM/, "SELECT FROM").replace(/ (\(|WHERE).*/, ""));
+  return { runner, statements, kinds };
+}
+
+const box = (id: string, slotKeys: string[], mode: Children["mode"] = "replace"): Write => ({
+  kind: "upsert",
+  table: boxes,
+  id,
+  row: { box_id: id, label: "x" },
+  update: ["label"],
+  children: {
+    table: slots,
+    rows: slotKeys.map((k) => ({ box_id: id, slot_key: k, content: `${id}/${k}` })),
+    mode,
+    childKey: "slot_key",
+    update: ["content"],
+  },
+});
+const onePlan = (writes: Write[]): Plan => ({ outcomes: [], rounds: [writes], tombstones: [] });
+/** MariaDB's default max_allowed_packet. */
+const PACKET = 16 * 1024 * 1024;
+
+describe("executePlan writes children by row id", () => {
+  test("replace: stored children are updated by id, new ones inserted, the ones no document holds deleted first", async () => {
+    const { runner, statements, kinds } = recorder([
+      [1, "b1", "a"],
+      [2, "b1", "gone"],
+      [3, "b2", "a"],
+    ]);
+    const counts = await executePlan(runner, onePlan([box("b1", ["a", "new"]), box("b2", ["a"])]), PACKET);
+
+    assert.deepEqual(kinds(), [
+      "INSERT INTO `boxes`",
+      "SELECT FROM `box_slots`",
+      "DELETE FROM `box_slots`",
+      "INSERT INTO `box_slots`",
+      "INSERT INTO `box_slots`",
+    ]);
+    assert.deepEqual(statements[1]?.values, [["b1", "b2"]]);
+    assert.deepEqual(statements[2], { sql: "DELETE FROM `box_slots` WHERE `id` IN (?)", values: [[2]] });
+    assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`id`, `box_id`, `slot_key`, `content`)"));
+    assert.deepEqual(statements[3]?.values, [
+      [
+        [1, "b1", "a", "b1/a"],
+        [3, "b2", "a", "b2/a"],
+      ],
+    ]);
+    assert.ok(statements[4]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`, `slot_key`, `content`)"));
+    assert.deepEqual(statements[4]?.values, [[["b1", "new", "b1/new"]]]);
+    assert.equal(counts.get("box_slots:replace"), 3);
+  });
+
+  test("child keys compare exactly: a stored 'A' is not the document's 'a' (replace deletes it, inserts 'a')", async () => {
+    const { runner, kinds, statements } = recorder([[1, "b1", "A"]]);
+    await executePlan(runner, onePlan([box("b1", ["a"])]), PACKET);
+    assert.deepEqual(kinds(), [
+      "INSERT INTO `boxes`",
+      "SELECT FROM `box_slots`",
+      "DELETE FROM `box_slots`",
+      "INSERT INTO `box_slots`",
+    ]);
+    assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`,"));
+  });
+
+  test("replace: a document naming one child twice still loses the children it does not name", async () => {
+    const { runner, statements } = recorder([
+      [1, "b1", "a"],
+      [2, "b1", "b"],
+    ]);
+    await executePlan(runner, onePlan([box("b1", ["a", "a"])]), PACKET);
+    assert.deepEqual(
+      statements.filter((s) => s.sql.startsWith("DELETE")).map((s) => s.values),
+      [[[2]]],
+    );
+  });
+
+  test("merge: nothing is deleted; stored children are updated by id", async () => {
+    const { runner, kinds, statements } = recorder([
+      [5, "b1", "a"],
+      [6, "b1", "other"],
+    ]);
+    await executePlan(runner, onePlan([box("b1", ["a"], "merge")]), PACKET);
+    assert.deepEqual(kinds(), ["INSERT INTO `boxes`", "SELECT FROM `box_slots`", "INSERT INTO `box_slots`"]);
+    assert.deepEqual(statements[2]?.values, [[[5, "b1", "a", "b1/a"]]]);
+  });
+
+  test("children are read for at most MAX_PARENTS_PER_STATEMENT parents at a time, below eq_range_index_dive_limit", async () => {
+    const ids = Array.from({ length: 2 * MAX_PARENTS_PER_STATEMENT + 1 }, (_, i) => `box-${i}`);
+    const { runner, statements } = recorder();
+    await executePlan(runner, onePlan(ids.map((id) => box(id, ["a"]))), PACKET);
+    const reads = statements.filter((s) => s.sql.startsWith("SELECT"));
+    assert.deepEqual(
+      reads.map((r) => (r.values[0] as string[]).length),
+      [MAX_PARENTS_PER_STATEMENT, MAX_PARENTS_PER_STATEMENT, 1],
+    );
+    assert.deepEqual(
+      reads.flatMap((r) => r.values[0]),
+      ids,
+    );
+    // 200 is the server default: from there on the optimizer guesses from statistics.
+    assert.ok(MAX_PARENTS_PER_STATEMENT < 200);
+  });
+});
+
+describe("executePlan writes patches", () => {
+  const patch = (id: string, set: Record<string, string>): Write => ({ kind: "patch", table: boxes, id, set });
+
+  test("patches that change the same columns go in one statement", async () => {
+    const { runner, statements } = recorder();
+    const counts = await executePlan(
+      runner,
+      onePlan([patch("b1", { label: "x" }), patch("b2", { label: "y" }), patch("b3", { label: "z", box_id: "b3" })]),
+      PACKET,
+    );
+    assert.deepEqual(
+      statements.map((s) => s.values.at(-1)),
+      [["b1", "b2"], ["b3"]],
+    );
+    assert.ok(
+      statements[0]?.sql.startsWith("UPDATE `boxes` SET `label` = CASE `box_id` WHEN ? THEN ? WHEN ? THEN ? END"),
+    );
+    assert.equal(counts.get("boxes:update"), 3);
+  });
+});
+
+describe("statements sized in bytes", () => {
+  // Small enough that a few rows fill a statement.
+  const MAX = STATEMENT_TEXT_BYTES + 20_000;
+  /** Bytes on the wire: the statement as mysql2 writes it, and the command byte. */
+  const sent = (st: { sql: string; values: unknown[] }) => Buffer.byteLength(format(st.sql, st.values as never[])) + 1;
+  const labelled = (id: string, label: string, contents: Record<string, string> = {}): Write => ({
+    kind: "upsert",
+    table: boxes,
+    id,
+    row: { box_id: id, label },
+    update: ["label"],
+    children: {
+      table: slots,
+      rows: Object.entries(contents).map(([k, content]) => ({ box_id: id, slot_key: k, content })),
+      mode: "replace",
+      childKey: "slot_key",
+      update: ["content"],
+    },
+  });
+
+  test("parents, children and patches are cut so every statement fits; every row is written once", async () => {
+    // Quotes escape to two bytes each, emoji are four: the worst and the widest text.
+    const label = (i: number) => `${"'".repeat(2000)}${"😀".repeat(500)}${i}`;
+    const ids = Array.from({ length: 30 }, (_, i) => `b${i}`);
+    const { runner, statements } = recorder(ids.map((id, i) => [i + 1, id, "kept"]));
+    await executePlan(
+      runner,
+      onePlan(ids.map((id, i) => labelled(id, label(i), { kept: label(i), added: label(i) }))),
+      MAX,
+    );
+    const writes = statements.filter((st) => !st.sql.startsWith("SELECT"));
+    for (const st of writes) assert.ok(sent(st) <= MAX, `${sent(st)} bytes: ${st.sql.slice(0, 40)}`);
+    const rowsOf = (prefix: string) =>
+      writes.filter((st) => st.sql.startsWith(prefix)).flatMap((st) => st.values[0] as unknown[][]);
+    const parents = writes.filter((st) => st.sql.startsWith("INSERT INTO `boxes`"));
+    assert.ok(parents.length > 3, `${parents.length} statements for the parents`);
+    assert.deepEqual(
+      rowsOf("INSERT INTO `boxes`").map((r) => r[0]),
+      ids,
+    );
+    assert.equal(rowsOf("INSERT INTO `box_slots` (`id`").length, ids.length);
+    assert.equal(rowsOf("INSERT INTO `box_slots` (`box_id`").length, ids.length);
+
+    const { runner: patcher, statements: patches } = recorder();
+    await executePlan(
+      patcher,
+      onePlan(ids.map((id, i): Write => ({ kind: "patch", table: boxes, id, set: { label: label(i) } }))),
+      MAX,
+    );
+    assert.ok(patches.length > 3);
+    for (const st of patches) assert.ok(sent(st) <= MAX);
+    assert.deepEqual(
+      patches.flatMap((st) => st.values.at(-1) as string[]),
+      ids,
+    );
+  });
+
+  test("rows that fit together take one statement", async () => {
+    const { runner, statements } = recorder();
+    await executePlan(runner, onePlan(Array.from({ length: 50 }, (_, i) => labelled(`b${i}`, "x".repeat(100)))), MAX);
+    assert.equal(statements.filter((st) => st.sql.startsWith("INSERT INTO `boxes`")).length, 1);
+  });
+
+  test("the ids read under lock are cut by bytes too", async () => {
+    const { runner, statements } = recorder();
+    const ops: Op[] = Array.from({ length: 400 }, (_, i) => ({
+      kind: "delete",
+      table: boxes,
+      id: `${"i".repeat(90)}${i}`,
+      ts: "2026-01-01 00:00:00.000000",
+      eventId: "e",
+    }));
+    await loadState(runner, ops, STATEMENT_TEXT_BYTES + 20_000);
+    assert.ok(statements.length > 1);
+    for (const st of statements) assert.ok(sent(st) <= STATEMENT_TEXT_BYTES + 20_000);
+    assert.equal(statements.flatMap((st) => st.values[0] as string[]).length, 400);
+  });
+});
+
+describe("tooLarge: a row that no statement can carry", () => {
+  const MAX = 64 * 1024;
+  const op = (label: string, contents: string[] = []): UpsertOp => ({
+    kind: "upsert",
+    table: boxes,
+    id: "b1",
+    ts: "2026-01-01 00:00:00.000000",
+    eventId: "e",
+    row: { box_id: "b1", label },
+    update: ["label"],
+    children: {
+      table: slots,
+      rows: contents.map((content, i) => ({ box_id: "b1", slot_key: `k${i}`, content })),
+      mode: "replace",
+      childKey: "slot_key",
+      update: ["content"],
+    },
+  });
+  /** Bytes of the parent's statement around its label. */
+  const around =
+    Buffer.byteLength(format(upsertRows(boxes, [{ box_id: "b1", label: "" }], ["label"]).sql, [[["b1", ""]]])) + 1;
+
+  test("a statement of exactly max_allowed_packet bytes fits; one byte more is refused, naming the sizes", () => {
+    assert.equal(tooLarge(op("a".repeat(MAX - around)), MAX), undefined);
+    assert.equal(
+      tooLarge(op("a".repeat(MAX - around + 1)), MAX),
+      "row for boxes is 65,537 bytes; the server's max_allowed_packet is 65,536",
+    );
+  });
+
+  test("escapes count: a quote is two bytes", () => {
+    const half = Math.floor((MAX - around) / 2);
+    assert.equal(tooLarge(op("'".repeat(half)), MAX), undefined);
+    assert.match(tooLarge(op("'".repeat(half + 1)), MAX) ?? "", /^row for boxes is /);
+  });
+
+  test("a child row alone too large refuses the event; many children that fit only together do not", () => {
+    assert.match(tooLarge(op("x", ["ok", "c".repeat(MAX)]), MAX) ?? "", /^row for box_slots is [\d,]+ bytes; /);
+    assert.equal(
+      tooLarge(
+        op(
+          "x",
+          Array.from({ length: 20 }, () => "c".repeat(MAX / 4)),
+        ),
+        MAX,
+      ),
+      undefined,
+    );
+  });
+
+  test("patches and deletes are measured too", () => {
+    const patch: Op = {
+      kind: "patch",
+      table: boxes,
+      id: "b1",
+      ts: "2026-01-01 00:00:00.000000",
+      eventId: "e",
+      set: { label: "p".repeat(MAX) },
+    };
+    assert.match(tooLarge(patch, MAX) ?? "", /^row for boxes is /);
+    assert.equal(tooLarge({ ...patch, set: { label: "p" } }, MAX), undefined);
+    assert.equal(tooLarge({ kind: "delete", table: boxes, id: "b1", ts: "t", eventId: "e" }, MAX), undefined);
+  });
+});

@@ -1,0 +1,279 @@
+import { format } from "mysql2";
+import { getOrCreate } from "../collections.ts";
+import type { Children, Op, Row, TableSpec } from "./ops.ts";
+import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
+import {
+  chunks,
+  chunksBySize,
+  deleteByKey,
+  MAX_PARENTS_PER_STATEMENT,
+  rowBytes,
+  type Statement,
+  selectChildren,
+  selectOwners,
+  selectTombstones,
+  selectVersions,
+  updateRows,
+  updateStoredRows,
+  upsertRows,
+  upsertTombstones,
+  valueBytes,
+  valuesBudget,
+} from "./statements.ts";
+
+// The I/O half of applying a batch: read the state the planner needs, under lock, and write its
+// plan. Depends only on this narrow interface, so any mysql2 connection (or a test double that
+// records statements) will do.
+
+export interface SqlRunner {
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
+}
+
+/** Rows written, per table and operation, for metrics and the benchmark. */
+export type RowCounts = Map<string, number>;
+
+/** A value in a list (`IN (…)`, a key): the value and its separator. */
+const listed = (v: unknown) => valueBytes(v) + 2;
+/** A child row written by its row id (`updateStoredRows`): the row and the id before it. */
+const storedRowBytes = (row: Row, columns: readonly string[]) => rowBytes(row, columns) + 26;
+/** One row's share of `updateRows`: ` WHEN id THEN value` per column, and the id in the `IN` list. */
+function patchBytes(r: { id: string; set: Row }, columns: readonly string[]): number {
+  const id = valueBytes(r.id);
+  let n = id + 2;
+  for (const c of columns) n += id + valueBytes(r.set[c]) + 12;
+  return n;
+}
+
+/**
+ * Why `op` can't be written, if it can't: one of its rows does not fit in a statement of its own
+ * under the server's max_allowed_packet. The server would refuse that statement however often
+ * it is sent, by closing the connection, which looks like an outage; so the event is refused
+ * before anything is sent, and its neighbours are applied. The estimate decides for almost every
+ * row; one that it does not clear is written out as the statement would be and measured.
+ */
+export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
+  const budget = valuesBudget(maxAllowedPacket);
+  const measure = (table: TableSpec, estimate: number, statement: () => Statement): string | undefined => {
+    if (estimate <= budget) return undefined;
+    const s = statement();
+    // The command byte before the text.
+    const bytes = Buffer.byteLength(format(s.sql, s.values as never[])) + 1;
+    if (bytes <= maxAllowedPacket) return undefined;
+    return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
+  };
+  const { table } = op;
+  switch (op.kind) {
+    case "upsert": {
+      const parent = measure(table, rowBytes(op.row, table.columns), () => upsertRows(table, [op.row], op.update));
+      if (parent !== undefined || !op.children) return parent;
+      const { table: child, update, rows } = op.children;
+      for (const row of rows) {
+        // The larger of the two ways a child is written: by its row id (here the largest INT).
+        const why = measure(child, storedRowBytes(row, child.columns), () =>
+          updateStoredRows(child, child.rowId ?? "id", [[2147483647, row]], update),
+        );
+        if (why !== undefined) return why;
+      }
+      return undefined;
+    }
+    case "patch": {
+      const columns = Object.keys(op.set);
+      const r = { id: op.id ?? op.lookup?.value ?? "", set: op.set };
+      return measure(table, patchBytes(r, columns), () => updateRows(table, columns, [r]));
+    }
+    case "delete":
+      return measure(table, listed(op.id), () => deleteByKey(table, [op.id]));
+    default:
+      return op satisfies never;
+  }
+}
+
+/** Runs a statement; for a read, its rows. */
+async function run<T = Record<string, string>>(conn: SqlRunner, s: Statement): Promise<T[]> {
+  const [rows] = await conn.query(s.sql, s.values);
+  return rows as T[];
+}
+
+/**
+ * Locks and reads the rows, owners of unique keys and tombstones the ops touch. Ids are sent and
+ * read back exactly as they are: the key columns compare every character (migration 004).
+ */
+export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedPacket: number): Promise<DbState> {
+  const budget = valuesBudget(maxAllowedPacket);
+  const ids = new Map<TableSpec, Set<string>>();
+  const uniques = new Map<TableSpec, Map<string, Set<string>>>();
+  const addUnique = (table: TableSpec, column: string, value: unknown) => {
+    if (typeof value !== "string") return;
+    const byColumn = getOrCreate(uniques, table, () => new Map<string, Set<string>>());
+    getOrCreate(byColumn, column, () => new Set<string>()).add(value);
+  };
+  for (const op of ops) {
+    const id = op.id;
+    if (id !== undefined) getOrCreate(ids, op.table, () => new Set<string>()).add(id);
+    if (op.kind === "upsert") for (const c of op.table.unique) addUnique(op.table, c, op.row[c]);
+    if (op.kind === "patch" && op.lookup) addUnique(op.table, op.lookup.column, op.lookup.value);
+  }
+
+  const state: DbState = { rows: new Map(), tombstones: new Map(), owners: new Map() };
+  // Sorted, so concurrent transactions take row locks in the same order.
+  for (const [table, set] of ids) {
+    for (const part of chunksBySize([...set].sort(), budget, listed)) {
+      for (const r of await run(conn, selectVersions(table, part))) {
+        state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+      }
+    }
+  }
+  for (const [table, byColumn] of uniques) {
+    for (const [column, values] of byColumn) {
+      for (const part of chunksBySize([...values].sort(), budget, listed)) {
+        for (const r of await run(conn, selectOwners(table, column, part))) {
+          state.owners.set(uniqueKey(table.name, column, r.value as string), r.id as string);
+          state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+        }
+      }
+    }
+  }
+  for (const [table, set] of ids) {
+    if (!table.tombstones) continue;
+    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id))).sort();
+    for (const part of chunksBySize(absent, budget, listed)) {
+      for (const r of await run(conn, selectTombstones(table, part))) {
+        state.tombstones.set(entityKey(table.name, r.id as string), r.ts as string);
+      }
+    }
+  }
+  return state;
+}
+
+/**
+ * Writes a plan: round by round; in a round deletes, then parents, then their children, then
+ * patches. Every multi-row statement is cut so its text stays under `maxAllowedPacket`.
+ */
+export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket: number): Promise<RowCounts> {
+  const budget = valuesBudget(maxAllowedPacket);
+  const counts: RowCounts = new Map();
+  const count = (table: TableSpec, op: string, n: number) => {
+    const key = `${table.name}:${op}`;
+    counts.set(key, (counts.get(key) ?? 0) + n);
+  };
+
+  for (const round of plan.rounds) {
+    const byTable = <K extends Write["kind"]>(kind: K) => {
+      const groups = new Map<TableSpec, Extract<Write, { kind: K }>[]>();
+      for (const w of round) {
+        if (w.kind !== kind) continue;
+        const group = groups.get(w.table) ?? [];
+        group.push(w as Extract<Write, { kind: K }>);
+        groups.set(w.table, group);
+      }
+      return groups;
+    };
+
+    for (const [table, writes] of byTable("delete")) {
+      const ids = writes.map((w) => w.id);
+      for (const part of chunksBySize(ids, budget, listed)) await run(conn, deleteByKey(table, part));
+      count(table, "delete", writes.length);
+    }
+    for (const [table, writes] of byTable("upsert")) {
+      const update = writes[0]?.update ?? [];
+      for (const part of chunksBySize(writes, budget, (w) => rowBytes(w.row, table.columns)))
+        await run(
+          conn,
+          upsertRows(
+            table,
+            part.map((w) => w.row),
+            update,
+          ),
+        );
+      count(table, "upsert", writes.length);
+      const withChildren = writes.filter((w) => w.children);
+      const first = withChildren[0]?.children;
+      if (!first) continue;
+      const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
+      await writeChildren(
+        conn,
+        first,
+        withChildren.map((w) => w.id),
+        rows,
+        budget,
+      );
+      count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
+    }
+    for (const [table, writes] of byTable("patch")) {
+      // One statement per set of columns: soft deletes and cancels each change the same ones.
+      const groups = new Map<string, { columns: string[]; rows: { id: string; set: Row }[] }>();
+      for (const w of writes) {
+        const columns = Object.keys(w.set);
+        getOrCreate(groups, columns.join("\u0000"), () => ({ columns, rows: [] })).rows.push(w);
+      }
+      for (const { columns, rows } of groups.values()) {
+        if (columns.length === 0) continue; // nothing to change
+        for (const part of chunksBySize(rows, budget, (r) => patchBytes(r, columns))) {
+          await run(conn, updateRows(table, columns, part));
+        }
+      }
+      count(table, "update", writes.length);
+    }
+  }
+  if (plan.tombstones.length > 0) {
+    const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
+    // The timestamp's quoted text and the row's separators are well under 64 bytes.
+    const size = (r: (typeof rows)[number]) => valueBytes(r.entityType) + valueBytes(r.id) + valueBytes(r.eventId) + 64;
+    for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
+  }
+  return counts;
+}
+
+/**
+ * Writes the children of `parents` (one round's, one child table). Each child is matched to the
+ * row stored under its parent with the same key: a stored child is updated in place by its row
+ * id, and only a new one is inserted. An upsert on the unique (parent, child key) would do the
+ * same in one statement, but InnoDB takes an AUTO_INCREMENT value for every row it is given,
+ * stored or not, so rewriting a product's variants on every product event would run the INT ids
+ * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
+ * children that no document holds.
+ */
+async function writeChildren(
+  conn: SqlRunner,
+  spec: Children,
+  parents: string[],
+  rows: Row[],
+  budget: number,
+): Promise<void> {
+  const { table, childKey, update } = spec;
+  const rowId = table.rowId;
+  if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
+  // Matched by exact text, as the key columns compare (migration 004): "S" and "S " are two
+  // children, and so are "s" and "S".
+  const matchKey = (parent: unknown, child: unknown) => `${parent}\u0000${child}`;
+  const stored = new Map<string, number>();
+  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
+    for (const r of await run<{ row_id: number; parent: string; child: string }>(
+      conn,
+      selectChildren(table, rowId, childKey, part),
+    )) {
+      stored.set(matchKey(r.parent, r.child), r.row_id);
+    }
+  }
+  const kept: [number, Row][] = [];
+  const added: Row[] = [];
+  for (const row of rows) {
+    const n = stored.get(matchKey(row[table.key], row[childKey]));
+    if (n === undefined) added.push(row);
+    else kept.push([n, row]);
+  }
+  // Before the inserts: a new child may take the key of one that goes.
+  if (spec.mode === "replace") {
+    const keep = new Set(kept.map(([n]) => n));
+    const gone = [...stored.values()].filter((n) => !keep.has(n));
+    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
+  }
+  if (update.length > 0) {
+    for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
+      await run(conn, updateStoredRows(table, rowId, part, update));
+    }
+  }
+  for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
+    await run(conn, upsertRows(table, part, update));
+  }
+}

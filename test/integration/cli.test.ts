@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { serviceDeclaration } from "../../src/config/index.ts";
+import { BROKER, CLI, stack, testDatabase, waitFor } from "../support/helpers.ts";
+
+// The CLI as a user meets it: help, one clear line for each mistake, a clean exit on signals.
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: "utf8",
+    timeout: 30000,
+  });
+
+test("--help lists every configuration variable with its default", () => {
+  const r = run(["--help"]);
+  assert.equal(r.status, 0);
+  for (const v of Object.values(serviceDeclaration)) assert.match(r.stdout, new RegExp(`^  ${v.env} `, "m"));
+  assert.match(r.stdout, /KAFKA_GROUP_ID\s+mysql-analytics-service/);
+  assert.doesNotMatch(r.stdout, /analytics123/, "a secret's default is not printed");
+});
+
+test("a bad variable stops the service with one line naming it", () => {
+  const r = run(["run"], { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "eighty" });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", /^analytics-service: MYSQL_PORT/);
+});
+
+test("an unknown command says so", () => {
+  const r = run(["frobnicate"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+});
+
+test("wrong MySQL credentials: one line naming the user and the variables to check", () => {
+  const r = run(["migrate"], {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: "nobody_here",
+    MYSQL_PASSWORD: "wrong-secret-value",
+  });
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", /user nobody_here was refused .*check MYSQL_USER and MYSQL_PASSWORD/);
+  assert.doesNotMatch(r.stderr, /wrong-secret-value/);
+});
+
+test("migrate applies the schema once, then reports it up to date", async (t) => {
+  const db = await testDatabase(t);
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+  };
+  const first = run(["migrate"], env);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(
+    first.stdout,
+    /^applied 001_tables\.sql, 002_tombstones\.sql(, \d{3}_[\w-]+\.sql)*; schema at migration \d+/,
+  );
+  const second = run(["migrate"], env);
+  assert.match(second.stdout, /^schema up to date at migration \d+/);
+});
+
+test("an unreachable database is waited for, logged once, and SIGTERM still exits 0", async () => {
+  const child = spawn(process.execPath, [CLI, "run"], {
+    env: {
+      PATH: process.env.PATH,
+      MYSQL_HOST: "127.0.0.1",
+      MYSQL_PORT: "1",
+      KAFKA_BOOTSTRAP_SERVERS: BROKER,
+      RETRY_MAX_BACKOFF_MS: "200",
+      LOG_LEVEL: "debug",
+    },
+  });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // Several retries (logged at debug only), and still one warning for the outage.
+  await waitFor("three retries", async () => out.includes("MySQL retry 3 "), 15000);
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+  const warnings = out.split("\n").filter((l) => l.includes("MySQL unavailable"));
+  assert.equal(warnings.length, 1, out);
+  assert.match(warnings[0] ?? "", /nothing is listening at 127\.0\.0\.1:1; start MySQL or set MYSQL_HOST\/MYSQL_PORT/);
+});
+
+test("--help documents repair", () => {
+  const r = run(["--help"]);
+  assert.match(r.stdout, /^ {2}repair <table> <id> \[--dry-run\]$/m);
+  assert.match(r.stdout, /users, suppliers, products, orders, posts/);
+});
+
+test("repair: a bad command line is one line and exit status 2, before any connection", () => {
+  // MYSQL_PORT 1: nothing listens there, so a command that tried to connect would say so instead.
+  const env = { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "1" };
+  for (const [args, message] of [
+    [
+      ["repair", "orderz", "65a1f0c2e4b0a1b2c3d4e5f6"],
+      /^analytics-service: repair: unknown table "orderz"; one of users, /,
+    ],
+    [
+      ["repair", "orders", "ORD-20260211-A7K2"],
+      /^analytics-service: repair: "ORD-20260211-A7K2" is not an id: order_id is 24 /,
+    ],
+    [["repair", "orders"], /^analytics-service: repair: name the row: repair <table> <id> \[--dry-run\]\n$/],
+    [["repair", "orders", "65a1f0c2e4b0a1b2c3d4e5f6", "--yes"], /^analytics-service: repair: unknown option --yes; /],
+  ] as const) {
+    const r = run([...args], env);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
+test("repair: nothing to repair, or no schema yet, is one line and exit status 1", async (t) => {
+  const db = await testDatabase(t);
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+  };
+  const unmigrated = run(["repair", "users", "65a1f0c2e4b0a1b2c3d4e5f6"], env);
+  assert.equal(unmigrated.status, 1);
+  assert.equal(
+    unmigrated.stderr,
+    `analytics-service: repair: database ${db.name} has no analytics tables yet: run \`analytics-service migrate\` first\n`,
+  );
+  assert.equal(run(["migrate"], env).status, 0);
+  const nothing = run(["repair", "posts", "65a1f0c2e4b0a1b2c3d4e5fa", "--dry-run"], env);
+  assert.equal(nothing.status, 1);
+  assert.equal(
+    nothing.stderr,
+    "analytics-service: repair: posts 65a1f0c2e4b0a1b2c3d4e5fa: nothing to repair: no row and posts have no tombstones\n",
+  );
+  assert.equal(nothing.stdout, "");
+});

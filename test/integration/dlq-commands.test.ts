@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Consumer } from "@platformatic/kafka";
+import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  BROKER,
+  caughtUp,
+  produce,
+  randomName,
+  readTopic,
+  runCli,
+  testConfig,
+  testDatabase,
+  testEnv,
+  testProducer,
+  testService,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+
+// `dlq list` and `dlq replay` against the real broker: a poison event is listed with its code
+// and source offset and a dry run sends nothing; an event dead-lettered only because of a
+// configuration limit is replayed once the limit is raised, lands, and a second replay changes
+// nothing.
+
+const userDoc = () => structuredClone(fixture("user.created").value.data) as Record<string, unknown>;
+const withProfile = (profile: Record<string, unknown>) => {
+  const d = userDoc();
+  d.profile = { ...(d.profile as object), ...profile };
+  return d as never;
+};
+
+async function endOffsets(topic: string): Promise<bigint[]> {
+  const consumer = new Consumer({
+    clientId: "tests-offsets",
+    bootstrapBrokers: [BROKER],
+    groupId: randomName("ends-"),
+  });
+  try {
+    return (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+  } finally {
+    await consumer.close();
+  }
+}
+
+test("dlq list shows a poison event; replay --dry-run lists it and sends nothing", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics);
+  const env = testEnv(db, topics);
+  const USER = "66c0000000000000000000a1";
+  const userTopic = `${topics.prefix}user`;
+
+  // An empty dead-letter topic answers at once.
+  assert.deepEqual(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout), []);
+
+  await produce(producer, topics.prefix, [
+    emit("user.created", USER, userDoc() as never), // offset 0
+    emit("user.updated", USER, withProfile({ display_name: "n".repeat(101) })), // offset 1: poison
+    emit("user.updated", USER, withProfile({ bio: "still here" })), // offset 2
+  ]);
+  await testService(t, config);
+  await waitFor("every offset committed", () =>
+    caughtUp(
+      config.kafkaGroupId,
+      topics.all.filter((x) => x !== topics.dlq),
+      1,
+    ),
+  );
+  const [raw] = await readTopic(topics.dlq, 1);
+  assert.equal(raw?.headers.get(DLQ_HEADERS.offset), "1");
+
+  const listed = JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout);
+  assert.equal(listed.length, 1, JSON.stringify(listed));
+  const [letter] = listed;
+  assert.equal(letter.code, "bad_field");
+  assert.match(letter.reason, /^data\.profile\.display_name /);
+  assert.equal(letter.source_topic, userTopic);
+  assert.equal(letter.source_partition, 0);
+  assert.equal(letter.source_offset, 1);
+  assert.equal(letter.event_type, "user.updated");
+  assert.equal(letter.key, USER);
+  assert.equal(letter.failed_at, raw?.headers.get(DLQ_HEADERS.failedAt));
+  assert.ok(!("value" in letter), "the value (which may hold secrets) is not printed");
+  assert.equal(letter.truncated, false, "the whole value is in the letter");
+  assert.equal(letter.original_bytes, letter.value_bytes);
+
+  const table = (await runCli(["dlq", "list"], env)).stdout.split("\n");
+  const [header = "", rule = "", line = ""] = table;
+  assert.match(header, /^time +source +event type +code +copy +reason$/);
+  assert.match(rule, /^-{24} {2}-+ {2}-+ {2}-+ {2}-+ {2}-+$/);
+  assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}/);
+  const columns: [string, string][] = [
+    ["source", `${userTopic}/0@1`],
+    ["event type", "user.updated"],
+    ["code", "bad_field"],
+    ["copy", "whole"],
+    ["reason", "data.profile.display_name "],
+  ];
+  for (const [title, value] of columns) {
+    assert.equal(line.indexOf(`  ${value}`) + 2, header.indexOf(title), `${title} is aligned: ${line}`);
+  }
+  assert.equal(table[3], `1 dead letter(s) in ${topics.dlq}`);
+
+  const before = await endOffsets(userTopic);
+  const dry = (await runCli(["dlq", "replay", "--dry-run"], env)).stdout;
+  assert.match(dry, new RegExp(`${userTopic.replace(".", "\\.")}/0@1  user\\.updated  bad_field`));
+  assert.match(dry, /^dry run: 1 of 1 dead letter\(s\) chosen; nothing sent$/m);
+  assert.deepEqual(await endOffsets(userTopic), before, "a dry run publishes nothing");
+  const none = (await runCli(["dlq", "replay", "--dry-run", "--reason", "too_large"], env)).stdout;
+  assert.match(none, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
+  const later = (await runCli(["dlq", "replay", "--dry-run", "--since", "2999-01-01"], env)).stdout;
+  assert.match(later, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
+
+  const [row] = await db.query("SELECT display_name, bio FROM users WHERE user_id = ?", [USER]);
+  assert.deepEqual(row, { display_name: "Noa Levi 🌿", bio: "still here" });
+});
+
+test("dlq replay: an event dead-lettered by a configuration limit lands once the limit is raised; replaying again changes nothing", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const group = randomName("group-");
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const userTopic = `${topics.prefix}user`;
+  const [SMALL, BIG] = ["66c0000000000000000000b1", "66c0000000000000000000b2"];
+  const avatar = `https://cdn.example.com/${"a".repeat(2000)}`;
+
+  await produce(producer, topics.prefix, [
+    emit("user.created", SMALL, userDoc() as never),
+    emit("user.created", BIG, withProfile({ avatar })),
+  ]);
+  const strict = await testService(t, testConfig(db, topics, { KAFKA_GROUP_ID: group, MAX_MESSAGE_BYTES: "1024" }));
+  await waitFor("every offset committed", () => caughtUp(group, sources, 1));
+  const [dead] = await readTopic(topics.dlq, 1);
+  assert.equal(dead?.headers.get(DLQ_HEADERS.code), "too_large");
+  assert.ok((dead?.value.length ?? 0) > 2000, "a value under 64 KiB is kept whole");
+  assert.equal(dead?.headers.get(DLQ_HEADERS.valueTruncated), undefined, "and not said to be truncated");
+  await strict.stop();
+  assert.deepEqual(await db.query("SELECT user_id FROM users"), [{ user_id: SMALL }]);
+
+  // The same group with the default limit: it resumes after the dead-lettered event.
+  await testService(t, testConfig(db, topics, { KAFKA_GROUP_ID: group }));
+  const env = testEnv(db, topics);
+  const first = await runCli(["dlq", "replay", "--reason", "too_large"], env);
+  assert.equal(first.stdout, `1 of 1 dead letter(s) chosen; 1 sent to ${userTopic}\n`);
+  await waitFor("the replayed user", async () => {
+    const rows = await db.query<{ n: number }>("SELECT CHAR_LENGTH(avatar) AS n FROM users WHERE user_id = ?", [BIG]);
+    return rows[0]?.n === avatar.length;
+  });
+  await waitFor("caught up", () => caughtUp(group, sources, 1));
+  const dump = async () => ({
+    users: await db.query("SELECT * FROM users ORDER BY user_id"),
+    counts: await db.query(
+      "SELECT (SELECT COUNT(*) FROM suppliers) s, (SELECT COUNT(*) FROM products) p, (SELECT COUNT(*) FROM orders) o, (SELECT COUNT(*) FROM posts) q",
+    ),
+  });
+  const once = await dump();
+  assert.equal(once.users.length, 2);
+
+  const before = (await endOffsets(userTopic))[0] ?? 0n;
+  const second = await runCli(["dlq", "replay", "--reason", "too_large"], env);
+  assert.equal(second.stdout, `1 of 1 dead letter(s) chosen; 1 sent to ${userTopic}\n`);
+  await waitFor("the second copy published", async () => (await endOffsets(userTopic))[0] === before + 1n);
+  await waitFor("caught up again", () => caughtUp(group, sources, 1));
+  assert.deepEqual(await dump(), once, "a second replay leaves the tables as they were");
+
+  const letters = JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout);
+  assert.equal(letters.length, 1, "the replayed events were applied, not dead-lettered again");
+});
+
+test("dlq commands: a bad command line is one line and exit status 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["dlq"], /^analytics-service: dlq: say list or replay; try --help\n$/],
+    [["dlq", "purge"], /^analytics-service: dlq: unknown subcommand "purge"; try --help\n$/],
+    [
+      ["dlq", "replay", "--since", "yesterday"],
+      /^analytics-service: dlq replay: --since "yesterday" is not an ISO-8601 time/,
+    ],
+    [["dlq", "replay", "--reason", "bad-field"], /^analytics-service: dlq replay: --reason "bad-field" is not one of /],
+    [["dlq", "list", "--dry-run"], /^analytics-service: dlq list: unknown option --dry-run; try --help\n$/],
+  ];
+  for (const [args, message] of cases) {
+    await assert.rejects(runCli(args, {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
+      assert.equal(err.code, 2, args.join(" "));
+      assert.equal(err.stdout, "");
+      assert.equal(err.stderr?.trim().split("\n").length, 1, err.stderr);
+      assert.match(err.stderr ?? "", message);
+      return true;
+    });
+  }
+});
+
+test("dlq replay reads and sends a topic of many letters chunk by chunk, each source message once", async (t) => {
+  const topics = await testTopics(t, 2);
+  const producer = await testProducer(t);
+  // The dead-letter commands never touch MySQL.
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  // 1,201 letters over the topic's two partitions; the last 201 repeat the source of the first 201.
+  const letters = Array.from({ length: 1201 }, (_, i) => ({
+    topic: topics.dlq,
+    partition: i % 2,
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.from(JSON.stringify({ letter: i })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: String(i % 2),
+        [DLQ_HEADERS.offset]: String(i % 1000),
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  }));
+  for (let i = 0; i < letters.length; i += 400) await producer.send({ messages: letters.slice(i, i + 400) });
+
+  const before = await endOffsets(userTopic);
+  const { stdout } = await runCli(["dlq", "replay"], env);
+  assert.equal(
+    stdout,
+    `201 letter(s) repeat a source message already chosen; it is sent once\n1000 of 1201 dead letter(s) chosen; 1000 sent to ${userTopic}\n`,
+  );
+  const after = await endOffsets(userTopic);
+  assert.deepEqual(
+    after.map((end, p) => end - (before[p] ?? 0n)),
+    [500n, 500n],
+  );
+  const sent = await readTopic(userTopic, 1000);
+  assert.deepEqual(
+    sent.map((m) => JSON.parse(m.value.toString()).letter).sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
+  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length, 1201);
+});

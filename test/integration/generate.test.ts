@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import { generateStream, MAX_STEP_MICROS } from "../../src/generate/stream.ts";
+import {
+  BROKER,
+  CLI,
+  randomName,
+  readTopic,
+  testDatabase,
+  testEnv,
+  testTopics,
+  topicSize,
+} from "../support/helpers.ts";
+
+// `analytics-service generate` writes the seeded stream, byte for byte, into the configured topics,
+// stamped to end about when it is produced; it refuses topics that don't exist in one line.
+
+/** Microseconds since the epoch of an event timestamp as the generator writes it (UTC, +00:00 or Z). */
+const micros = (ts: string) =>
+  BigInt(Date.parse(`${ts.slice(0, 19)}Z`)) * 1000n + BigInt(/\.(\d{6})/.exec(ts)?.[1] ?? "0");
+
+test("generate writes N seeded events stamped up to now, names the start that repeats them, plain progress off a TTY", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const env = testEnv(db, topics);
+  const before = BigInt(Date.now()) * 1000n;
+  const r = spawnSync(process.execPath, [CLI, "generate", "--events", "300", "--seed", "5"], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+  const after = BigInt(Date.now()) * 1000n;
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.match(lines.at(-1) ?? "", /^300 \/ 300 {2}100% .* ev\/s {2}ETA 0 s$/);
+  const start = /--seed 5 --start (\S+)$/.exec(lines[0] ?? "")?.[1];
+  assert.ok(start, lines[0]);
+  const sizes = await Promise.all(topics.all.filter((x) => x !== topics.dlq).map((x) => topicSize(x)));
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    300,
+  );
+  // The printed start gives the same stream again.
+  const startMicros = BigInt(Date.parse(start)) * 1000n;
+  const expected = generateStream({ seed: 5, events: 300, poisonRate: 0, startMicros }).filter(
+    (g) => g.topic === "user",
+  );
+  const users = await readTopic(`${topics.prefix}user`, expected.length);
+  assert.deepEqual(
+    users.map((m) => m.value.toString()).sort(),
+    expected.map((g) => (g.value ?? Buffer.alloc(0)).toString()).sort(),
+  );
+  // Stamped no later than the run ended, and within the stream's worst-case span before it began.
+  for (const m of users) {
+    if (m.value.length === 0) continue;
+    const stamp = micros(JSON.parse(m.value.toString()).timestamp);
+    assert.ok(stamp <= after, `${stamp} after the run ended (${after})`);
+    assert.ok(stamp >= before - 300n * BigInt(MAX_STEP_MICROS), `${stamp} long before ${before}`);
+  }
+});
+
+test("generate against topics that don't exist fails at once: one line naming them, exit 1", async (t) => {
+  const prefix = `${randomName("missing")}.`;
+  // Two of the five exist: the line names the other three.
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  const existing = [`${prefix}user`, `${prefix}post`];
+  await admin.createTopics({ topics: existing, partitions: 1, replicas: 1 });
+  t.after(async () => {
+    await admin.deleteTopics({ topics: existing }).catch(() => undefined);
+    await admin.close();
+  });
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [CLI, "generate", "--events", "10"], {
+    env: { PATH: process.env.PATH, KAFKA_BOOTSTRAP_SERVERS: BROKER, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: "silent" },
+    encoding: "utf8",
+    timeout: 30000,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(r.status, 1, `${r.signal} ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  const missing = ["supplier", "product", "order"].map((x) => `${prefix}${x}`).join(", ");
+  assert.equal(
+    r.stderr,
+    `analytics-service: generate: topics missing on ${BROKER}: ${missing}; the broker does not create topics on first write: create them, or unset KAFKA_TOPIC_PREFIX (now ${prefix}) to use the default ones, which \`npm run stack:up\` creates\n`,
+  );
+  assert.ok(seconds < 15, `took ${seconds} s`);
+});

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import { explainKafkaFailure } from "../../src/consume/explain.ts";
+import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
+import { startService } from "../../src/service.ts";
+import { BROKER, capturingLogger, testConfig, testDatabase, testTopics, waitFor } from "../support/helpers.ts";
+
+// A client whose security settings don't match the listener gets one line naming the likely
+// cause, from the real broker's real refusal (the local broker's listener is plaintext).
+
+async function failureOf(env: Record<string, string>) {
+  const config = { ...testConfig({ name: "unused" }, { prefix: "", dlq: "dlq", all: [] }, env) };
+  const admin = new Admin({ ...kafkaBaseOptions(config, "probe"), retries: 0 });
+  try {
+    await admin.listTopics();
+    return assert.fail("the broker answered");
+  } catch (err) {
+    return explainKafkaFailure(err, config);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+test("TLS towards a plaintext listener, SASL towards a listener without it, and a closed port are each named", async () => {
+  assert.match(
+    await failureOf({ KAFKA_SSL: "true" }),
+    /did not complete a TLS handshake: they likely do not expect TLS on this port; set KAFKA_SSL=false/,
+  );
+  assert.match(
+    await failureOf({
+      KAFKA_SASL_MECHANISM: "SCRAM-SHA-256",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: "not-shown",
+    }),
+    /^SASL authentication with the brokers .+ failed: check KAFKA_SASL_MECHANISM/,
+  );
+  const refused = await failureOf({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1" });
+  assert.equal(refused, "nothing is listening at 127.0.0.1:1; start Kafka or set KAFKA_BOOTSTRAP_SERVERS");
+  for (const line of [refused]) assert.ok(!line.includes("not-shown"));
+});
+
+test("the running service names a TLS mismatch in its one outage line", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const { log, lines } = capturingLogger();
+  const config = testConfig(db, topics, {
+    KAFKA_SSL: "true",
+    KAFKA_BOOTSTRAP_SERVERS: BROKER,
+    RETRY_MAX_BACKOFF_MS: "200",
+  });
+  const cancel = new AbortController();
+  const starting = startService(config, log, {}, cancel.signal).catch((err: unknown) => err);
+  t.after(async () => {
+    cancel.abort();
+    await starting;
+  });
+  const line = await waitFor("the outage line", async () => lines.find((l) => String(l.msg).includes("TLS handshake")));
+  assert.match(String(line.msg), /^Kafka unavailable.*did not complete a TLS handshake/);
+});

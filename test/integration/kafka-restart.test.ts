@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parseDeclaration } from "../../src/config/declare.ts";
+import { SOURCE_TOPICS } from "../../src/consume/topics.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts";
+import { ensureTopics, kafkaDown, kafkaUp } from "../../tools/stack/kafka.ts";
+import {
+  capturingLogger,
+  caughtUp,
+  hexId,
+  onPrivatePorts,
+  produce,
+  testConfig,
+  testDatabase,
+  testProducer,
+  waitFor,
+} from "../support/helpers.ts";
+
+// A broker of the test's own (own data folder and ports, so the shared one is never disturbed)
+// is stopped and started again under a running service: it reconnects, loses nothing, commits on.
+
+test("a Kafka broker restart is survived: nothing lost, the service carries on", { timeout: 240_000 }, async (t) => {
+  const stack = await onPrivatePorts(2, async (kafkaPort) => {
+    const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
+    const attempt: StackConfig = parseDeclaration(stackDeclaration, {
+      STACK_DIR: dir,
+      STACK_KAFKA_PORT: String(kafkaPort),
+      STACK_KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
+      STACK_KAFKA_HEAP_MB: "256",
+    });
+    t.after(async () => {
+      await kafkaDown(attempt).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await kafkaUp(attempt);
+    return attempt;
+  });
+  const broker = `127.0.0.1:${stack.kafkaPort}`;
+  await ensureTopics(broker, 2, ["analytics-dlq"]);
+
+  const db = await testDatabase(t);
+  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+  const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: broker, RETRY_MAX_BACKOFF_MS: "1000" });
+  const { log, lines } = capturingLogger();
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  const doc = fixture("user.created").value.data as Record<string, unknown>;
+  const wave = (version: number) =>
+    Array.from({ length: 50 }, (_, i) =>
+      emit("user.updated", hexId(i, "ab"), { ...doc, version } as never, {
+        timestamp: `2026-07-01T00:00:0${version}+00:00`,
+      }),
+    );
+  const sources = [...SOURCE_TOPICS];
+
+  const first = await testProducer(t, broker);
+  await produce(first, "", wave(1));
+  await waitFor("wave 1", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 60000);
+
+  await kafkaDown(stack);
+  await kafkaUp(stack);
+  const second = await testProducer(t, broker);
+  await produce(second, "", wave(2));
+  await waitFor("wave 2 after the restart", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 120000);
+  assert.deepEqual(await db.query("SELECT version, COUNT(*) AS n FROM users GROUP BY version"), [
+    { version: 2, n: "50" },
+  ]);
+  assert.ok(!lines.some((l) => (l.level as number) >= 50), "no error was logged");
+});

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import mysql from "mysql2/promise";
+import { TOPICS } from "../../src/domains/registry.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  BROKER,
+  capturingLogger,
+  caughtUp,
+  produce,
+  randomName,
+  testConfig,
+  testDatabase,
+  testMariaServer,
+  testProducer,
+  testTopics,
+  topicsReady,
+  waitFor,
+} from "../support/helpers.ts";
+
+// Conditions the service waits out rather than failing on: topics that don't exist yet, a row
+// lock held past the lock wait timeout, a server switched to read-only.
+
+const doc = () => fixture("user.created").value.data as Record<string, unknown>;
+const USER = "65a1f0c2e4b0a1b2c3d4e5f6";
+
+test("missing topics are waited for (logged once), then consumed", async (t) => {
+  const db = await testDatabase(t);
+  const prefix = `${randomName("t")}.`;
+  const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
+  const config = testConfig(db, topics);
+  const { log, lines } = capturingLogger();
+  const starting = startService(config, log);
+  await waitFor("the wait to be logged", async () => lines.some((l) => String(l.msg).startsWith("waiting for topics")));
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(async () => {
+    await admin.deleteTopics({ topics: topics.all }).catch(() => undefined);
+    await admin.close();
+  });
+  await admin.createTopics({ topics: topics.all, partitions: 1, replicas: 1 });
+  await topicsReady(admin, topics.all, 1);
+  const service = await starting;
+  t.after(() => service.stop());
+  const producer = await testProducer(t);
+  await produce(producer, prefix, [fixture("user.created")]);
+  await waitFor("the event applied", async () => (await db.query("SELECT user_id FROM users")).length === 1);
+  assert.equal(lines.filter((l) => String(l.msg).startsWith("waiting for topics")).length, 1);
+  assert.deepEqual(await db.query("SELECT user_id FROM users"), [{ user_id: USER }]);
+});
+
+test("lock wait timeouts and a read-only server are retried until they pass", async (t) => {
+  const server = await testMariaServer(t);
+  const db = await testDatabase(t, server.port);
+  // The service's own account: read_only does not stop an account with SUPER, so not root.
+  await db.conn.query("CREATE USER 'svc'@'127.0.0.1' IDENTIFIED BY 'svc-pass'");
+  await db.conn.query(`GRANT ALL ON \`${db.name}\`.* TO 'svc'@'127.0.0.1'`);
+  await db.conn.query("SET GLOBAL innodb_lock_wait_timeout = 1");
+  const topics = await testTopics(t, 1);
+  const config = testConfig(db, topics, {
+    MYSQL_PORT: String(server.port),
+    MYSQL_USER: "svc",
+    MYSQL_PASSWORD: "svc-pass",
+    RETRY_MAX_BACKOFF_MS: "300",
+  });
+  const { log, lines } = capturingLogger();
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  const producer = await testProducer(t);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const update = (version: number) =>
+    emit("user.updated", USER, { ...doc(), version } as never, { timestamp: `2026-08-01T00:00:0${version}Z` });
+  await produce(producer, topics.prefix, [update(1)]);
+  await waitFor("first event", () => caughtUp(config.kafkaGroupId, sources, 1));
+  const outages = () => lines.filter((l) => String(l.msg).startsWith("MySQL unavailable"));
+
+  // Another transaction holds the row: the service's locking read times out, and retries.
+  const holder = await mysql.createConnection({
+    host: "127.0.0.1",
+    port: server.port,
+    user: "root",
+    database: db.name,
+  });
+  t.after(() => holder.end());
+  await holder.query("START TRANSACTION");
+  await holder.query("SELECT * FROM users WHERE user_id = ? FOR UPDATE", [USER]);
+  await produce(producer, topics.prefix, [update(2)]);
+  await waitFor("the lock wait timeout noticed", async () => outages().length === 1, 30000);
+  assert.match(String(outages()[0]?.msg), /Lock wait timeout/i);
+  await holder.query("ROLLBACK");
+  await waitFor("applied after the lock is released", () => caughtUp(config.kafkaGroupId, sources, 1), 30000);
+
+  // A failover in progress: the server refuses writes for a while.
+  await holder.query("SET GLOBAL read_only = 1");
+  await produce(producer, topics.prefix, [update(3)]);
+  await waitFor("read-only noticed", async () => outages().length === 2, 30000);
+  assert.match(String(outages()[1]?.msg), /read-only|read_only/i);
+  await holder.query("SET GLOBAL read_only = 0");
+  await waitFor("applied once writable", () => caughtUp(config.kafkaGroupId, sources, 1), 30000);
+  assert.deepEqual(await db.query("SELECT version FROM users"), [{ version: 3 }]);
+});

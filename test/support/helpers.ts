@@ -1,0 +1,381 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { promisify } from "node:util";
+import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
+import mysql from "mysql2/promise";
+import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
+import { type Config, loadConfig } from "../../src/config/index.ts";
+import { createPool } from "../../src/db/pool.ts";
+import { TOPICS } from "../../src/domains/registry.ts";
+import type { EmittedEvent } from "../../src/generate/emit.ts";
+
+export { capturingLogger, waitFor } from "../../src/testing/support.ts";
+
+import { createLogger } from "../../src/log.ts";
+import { type RunningService, type ServiceHooks, startService } from "../../src/service.ts";
+import { waitFor } from "../../src/testing/support.ts";
+import { loadStackConfig } from "../../tools/stack/config.ts";
+import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
+import { isPortOpen } from "../../tools/stack/process.ts";
+
+// Each test file gets its own database and its own topics (a random prefix) on the shared local
+// stack, so tests never see the dev stack's data or each other's, and can run twice in a row.
+// Everything is removed in t.after, pass or fail.
+
+export const stack = loadStackConfig();
+export const BROKER = `127.0.0.1:${stack.kafkaPort}`;
+
+/** A 24-hex-digit id (an ObjectId's shape): `tag` followed by `n` in hex, so tests can tell their entities apart. */
+export const hexId = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
+export const randomName = (prefix: string) => `${prefix}${randomBytes(5).toString("hex")}`;
+
+/** An admin connection to the server or to one database: DATETIME(6) and BIGINT read as text. */
+export function adminConnection(database?: string, port = stack.mysqlPort) {
+  return mysql.createConnection({
+    host: "127.0.0.1",
+    port,
+    user: stack.mysqlAdminUser,
+    password: stack.mysqlAdminPassword,
+    database,
+    dateStrings: true,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+}
+
+/** Rows in `table`, read on `conn` (a session holding LOCK TABLES reads only the tables it locked). */
+export async function rowCount(conn: mysql.Connection, table: string): Promise<number> {
+  const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
+  return Number((rows as { n: number | string }[])[0]?.n);
+}
+
+export interface TestDatabase {
+  name: string;
+  /** An admin connection to it, for assertions; closed after the test. */
+  conn: mysql.Connection;
+  query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+  /** A new admin connection to it (the first one dies with a server the test stopped); closed after the test. */
+  connect(): Promise<mysql.Connection>;
+}
+
+export async function testDatabase(t: TestContext, port = stack.mysqlPort): Promise<TestDatabase> {
+  const name = randomName("t_");
+  const admin = await adminConnection(undefined, port);
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const connect = async () => {
+    const c = await adminConnection(name, port);
+    await c.query("SET time_zone = '+00:00'");
+    return c;
+  };
+  const conn = await connect();
+  t.after(async () => {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
+    await conn.end().catch(() => undefined);
+  });
+  return {
+    name,
+    conn,
+    async connect() {
+      const c = await connect();
+      t.after(() => c.end().catch(() => undefined));
+      return c;
+    },
+    async query<T>(sql: string, values?: unknown[]) {
+      const [rows] = await conn.query(sql, values);
+      return rows as T[];
+    },
+  };
+}
+
+/** The service's own pool (session settings included) on the test's database; ended after the test. */
+export function testPool(t: TestContext, db: { name: string }, port = stack.mysqlPort): mysql.Pool {
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: port,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 2,
+  });
+  t.after(() => pool.end());
+  return pool;
+}
+
+export interface TestTopics {
+  prefix: string;
+  dlq: string;
+  all: string[];
+}
+
+/** The five source topics and a dead-letter topic under a random prefix; deleted afterwards. */
+export async function testTopics(t: TestContext, partitions = 3): Promise<TestTopics> {
+  const prefix = randomName("t").concat(".");
+  const dlq = `${prefix}dlq`;
+  const all = [...TOPICS.map((topic) => `${prefix}${topic}`), dlq];
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  await admin.createTopics({ topics: all, partitions, replicas: 1 });
+  await topicsReady(admin, all, partitions);
+  t.after(async () => {
+    await admin.deleteTopics({ topics: all }).catch(() => undefined);
+    await admin.close();
+  });
+  return { prefix, dlq, all };
+}
+
+/**
+ * Waits until every partition of fresh topics has a leader. Producing earlier fails for some
+ * partitions, and the client's retry then re-sends the whole request, duplicating the messages
+ * of the partitions that had succeeded.
+ */
+export async function topicsReady(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  await waitFor(`leaders for ${topics.join(", ")}`, async () => {
+    const metadata = await admin.metadata({ topics, forceUpdate: true });
+    return topics.every((topic) => {
+      const m = metadata.topics.get(topic);
+      return m?.partitions.length === partitions && m.partitions.every((p) => p.leader >= 0);
+    });
+  });
+}
+
+/** Environment pointing the service at the test's database and topics, with a fresh group. */
+export function testEnv(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Record<string, string> {
+  return {
+    KAFKA_BOOTSTRAP_SERVERS: BROKER,
+    KAFKA_GROUP_ID: randomName("group-"),
+    KAFKA_TOPIC_PREFIX: topics.prefix,
+    KAFKA_DLQ_TOPIC: topics.dlq,
+    KAFKA_SESSION_TIMEOUT_MS: "6000",
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    BATCH_LINGER_MS: "5",
+    RETRY_MAX_BACKOFF_MS: "1000",
+    // Off: many services run side by side in tests; the metrics test picks its own port.
+    METRICS_PORT: "0",
+    ...(env as Record<string, string>),
+  };
+}
+
+export function testConfig(db: { name: string }, topics: TestTopics, env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig(testEnv(db, topics, env));
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** Its log lines so far (info and above). */
+  log(): string;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The command-line entry point, as users run it. */
+export const CLI = new URL("../../bin/analytics-service.js", import.meta.url).pathname;
+const execFileAsync = promisify(execFile);
+
+/** Runs `analytics-service <args>` with only PATH and `env` in its environment; rejects on a non-zero exit. */
+// With the launcher's flags the command runs in the process started (the launcher would
+// otherwise start a second one with them), so a test's SIGKILL reaches the service itself.
+export const runCli = (args: string[], env: Record<string, string>) =>
+  execFileAsync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    timeout: 60000,
+  });
+
+/** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
+export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, "run"], {
+    env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    // Keep the start (connection lines) and a bounded tail; read it all so the pipe never blocks.
+    output = output.length < 1_000_000 ? output + chunk.toString() : output;
+    if (process.env.TEST_LOG_LEVEL) process.stderr.write(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.after(() => kill("SIGKILL"));
+  return { child, exited, kill, log: () => output };
+}
+
+/** Runs the service in this process; stopped after the test. */
+export async function testService(t: TestContext, config: Config, hooks: ServiceHooks = {}): Promise<RunningService> {
+  const service = await startService(config, createLogger(config.logLevel), hooks);
+  t.after(() => service.stop());
+  return service;
+}
+
+export async function testProducer(t: TestContext, broker = BROKER) {
+  const producer = new Producer({
+    clientId: "tests",
+    bootstrapBrokers: [broker],
+    acks: ProduceAcks.ALL,
+    // A retried request must not write its messages twice: tests count them.
+    idempotent: true,
+    // Oversized poison (over 1 MiB, the broker's default limit) goes through compressed.
+    compression: "gzip",
+    // The same key → partition mapping as the Java and Python clients the upstream uses.
+    partitioner: compatibilityPartitioner,
+  });
+  t.after(() => producer.close());
+  return producer;
+}
+
+/** Sends events (as `emit` builds them) to the test's topics; values may also be raw bytes or null. */
+export async function produce(
+  producer: Producer,
+  prefix: string,
+  events: (EmittedEvent | { topic: string; key: string; value: Buffer | null })[],
+): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    await producer.send({
+      messages: events.slice(i, i + 500).map((e) => ({
+        topic: `${prefix}${e.topic}`,
+        key: Buffer.from(e.key),
+        value:
+          e.value === null
+            ? (null as unknown as Buffer)
+            : Buffer.isBuffer(e.value)
+              ? e.value
+              : Buffer.from(JSON.stringify(e.value)),
+      })),
+    });
+  }
+}
+
+/** Committed offsets of a group, summed over the given topics' partitions. */
+export async function committedTotal(groupId: string, topics: string[], partitions = 3): Promise<bigint> {
+  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [BROKER], groupId });
+  try {
+    const offsets = await consumer.listCommittedOffsets({
+      topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
+    });
+    let total = 0n;
+    for (const list of offsets.values()) for (const o of list) if (o > 0n) total += o;
+    return total;
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** Whether the group has committed, on every partition of `topics`, the end of the log. */
+export async function caughtUp(groupId: string, topics: string[], partitions = 3, broker = BROKER): Promise<boolean> {
+  const consumer = new Consumer({ clientId: "tests-offsets", bootstrapBrokers: [broker], groupId });
+  try {
+    return await groupCaughtUp(consumer, topics, partitions);
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** The same check through a consumer of the group that the caller keeps open (the benchmark polls it). */
+export async function groupCaughtUp(consumer: Consumer, topics: string[], partitions: number): Promise<boolean> {
+  const committed = await consumer.listCommittedOffsets({
+    topics: topics.map((topic) => ({ topic, partitions: [...Array(partitions).keys()] })),
+  });
+  const ends = await consumer.listOffsets({ topics });
+  // Every partition of every topic must be accounted for: a missing answer is not "nothing to do".
+  return topics.every((topic) => {
+    const end = ends.get(topic);
+    const done = committed.get(topic) ?? [];
+    return end?.length === partitions && end.every((e, p) => e === 0n || done[p] === e);
+  });
+}
+
+/** The number of messages a topic holds: the sum of its partitions' end offsets. */
+export async function topicSize(topic: string): Promise<number> {
+  const consumer = new Consumer({
+    clientId: "tests-offsets",
+    bootstrapBrokers: [BROKER],
+    groupId: randomName("size-"),
+  });
+  try {
+    const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    return Number(ends.reduce((a, b) => a + b, 0n));
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** Reads every message of a topic from the beginning (e.g. the dead-letter topic). */
+export async function readTopic(topic: string, expected: number, timeoutMs = 20000) {
+  const consumer = new Consumer({
+    clientId: "tests-reader",
+    bootstrapBrokers: [BROKER],
+    groupId: randomName("reader-"),
+  });
+  const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
+  const out: { key: string | null; value: Buffer; headers: Map<string, string> }[] = [];
+  // Flowing mode: the client's stream can stall when read with read() (docs/decisions.md).
+  stream.on("data", (m) => {
+    const headers = new Map<string, string>();
+    for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
+    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers });
+  });
+  try {
+    await waitFor(`${expected} messages on ${topic}`, async () => out.length >= expected, timeoutMs);
+  } finally {
+    await stream.close();
+    await consumer.close(true);
+  }
+  return out;
+}
+
+/** A MariaDB server of the test's own (own datadir and port), so the test may stop and start it. */
+export async function testMariaServer(t: TestContext): Promise<PrivateServer> {
+  const server: PrivateServer = { dir: mkdtempSync(join(tmpdir(), "analytics-mariadb-")), port: 0 };
+  t.after(async () => {
+    await stopPrivateServer(server, { kill: true }).catch(() => undefined);
+    rmSync(server.dir, { recursive: true, force: true });
+  });
+  await onPrivatePorts(1, async (port) => {
+    server.port = port;
+    await startPrivateServer(server);
+  });
+  return server;
+}
+
+/**
+ * The first of `count` consecutive ports nothing listens on, below Linux's ephemeral range
+ * (32768 and up).
+ */
+export async function privatePort(count = 1): Promise<number> {
+  for (;;) {
+    const first = 20000 + Math.floor(Math.random() * (12000 - count));
+    const ports = Array.from({ length: count }, (_, i) => first + i);
+    if (!(await Promise.all(ports.map((p) => isPortOpen(p)))).includes(true)) return first;
+  }
+}
+
+/**
+ * Starts a server of the test's own on private ports. They lie below the ephemeral range, where
+ * listen(0) and the client sockets of this machine take theirs; a port another test takes all
+ * the same between the check and the bind makes the start be tried again on new ports.
+ */
+export async function onPrivatePorts<T>(count: number, start: (first: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await privatePort(count));
+    } catch (err) {
+      if (attempt === 3 || !/Address already in use|was taken by another program/.test((err as Error).message)) {
+        throw err;
+      }
+    }
+  }
+}
+
+/** A logger whose lines the test can read, at `level`. */

@@ -1,0 +1,58 @@
+import type { Config } from "../../src/config/index.ts";
+import { loadStackConfig, type StackConfig } from "./config.ts";
+import { databaseDown, databaseStatus, databaseUp } from "./database.ts";
+import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "./kafka.ts";
+
+// The local stack for development, demos and tests: one Kafka node and a MySQL-compatible
+// server. `up` is idempotent and reuses what already answers; `down` stops only what it started.
+
+export interface StackReport {
+  kafka: string;
+  database: string;
+}
+
+const describe = (what: string, s: { state: string; pid?: number }, where: string, extra = "") =>
+  `${what.padEnd(8)} ${s.state === "down" ? "down" : "up"}  ${where}${extra}${
+    s.state === "ours"
+      ? `  (started by this project, pid ${s.pid})`
+      : s.state === "external"
+        ? "  (already running, not ours)"
+        : ""
+  }`;
+
+export async function stackUp(stack: StackConfig, service: Config): Promise<StackReport> {
+  const kafka = await kafkaUp(stack);
+  await ensureTopics(kafka.bootstrap, stack.partitions, [service.kafkaDlqTopic]);
+  const db = await databaseUp(stack, service);
+  return {
+    kafka: describe("kafka", kafka, kafka.bootstrap, `  topics ready (${stack.partitions} partitions)`),
+    database: describe(
+      "database",
+      db,
+      db.address,
+      `  ${db.version ?? ""}  database ${service.mysqlDatabase}, user ${service.mysqlUser}`,
+    ),
+  };
+}
+
+export async function stackStatus(stack: StackConfig): Promise<StackReport & { up: boolean }> {
+  const kafka = await kafkaStatus(stack);
+  const db = await databaseStatus(stack);
+  return {
+    up: kafka.state !== "down" && db.state !== "down",
+    kafka: describe("kafka", kafka, kafka.bootstrap),
+    database: describe("database", db, db.address, db.version ? `  ${db.version}` : ""),
+  };
+}
+
+export async function stackDown(stack: StackConfig): Promise<string[]> {
+  const stopped: string[] = [];
+  if (await kafkaDown(stack)) stopped.push("kafka");
+  if (await databaseDown(stack)) stopped.push("database");
+  return stopped;
+}
+
+/** What `analytics-service run` calls when no Kafka or MySQL is configured: the stack, up. */
+export function startLocalStack(service: Config): Promise<StackReport> {
+  return stackUp(loadStackConfig(), service);
+}

@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import mysql from "mysql2/promise";
+import { StackError } from "../../src/errors.ts";
+import { lastLines, ownedPid, removeFile, spawnDetached, stopPid, waitUntil } from "./process.ts";
+
+// A private MariaDB (or MySQL) server with its own datadir and port: the stack uses it when the
+// machine has no server of its own, and failure tests use it because they may stop it.
+
+export interface PrivateServer {
+  dir: string;
+  port: number;
+}
+
+const files = (s: PrivateServer) => ({
+  data: join(s.dir, "data"),
+  log: join(s.dir, "server.log"),
+  pid: join(s.dir, "server.pid"),
+  socket: join(s.dir, "server.sock"),
+  // Its own temporary directory: two servers initialised at once in the shared /tmp once failed
+  // on each other's temporary tables.
+  tmp: join(s.dir, "tmp"),
+});
+
+function findBinary(names: string[]): string | null {
+  for (const name of names) {
+    for (const dir of ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]) {
+      if (existsSync(join(dir, name))) return join(dir, name);
+    }
+  }
+  return null;
+}
+
+export function privateServerPid(s: PrivateServer): number | null {
+  return ownedPid(files(s).pid, files(s).data);
+}
+
+/** Root with an empty password can log in over TCP. */
+export async function serverAnswers(port: number): Promise<boolean> {
+  try {
+    const conn = await mysql.createConnection({ host: "127.0.0.1", port, user: "root", connectTimeout: 1000 });
+    await conn.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the server (initialising its datadir on first use) and waits until root can log in. */
+export async function startPrivateServer(s: PrivateServer): Promise<number> {
+  const running = privateServerPid(s);
+  if (running !== null) return running;
+  const f = files(s);
+  const server = findBinary(["mariadbd", "mysqld"]);
+  if (server === null) {
+    throw new StackError(
+      "no MySQL-compatible server is listening and none is installed: install mariadb-server (apt-get install mariadb-server) or set MYSQL_HOST",
+    );
+  }
+  const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+  mkdirSync(f.tmp, { recursive: true });
+  if (!existsSync(join(f.data, "mysql"))) {
+    const installer = findBinary(["mariadb-install-db", "mysql_install_db"]);
+    if (installer === null) throw new StackError("mariadb-install-db is missing: install mariadb-server");
+    const r = spawnSync(
+      installer,
+      ["--no-defaults", `--datadir=${f.data}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...asRoot],
+      { encoding: "utf8", env: { ...process.env, TMPDIR: f.tmp } },
+    );
+    if (r.status !== 0) throw new StackError(`initialising ${f.data} failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+  const pid = spawnDetached(
+    server,
+    [
+      "--no-defaults",
+      `--datadir=${f.data}`,
+      `--port=${s.port}`,
+      "--bind-address=127.0.0.1",
+      `--socket=${f.socket}`,
+      `--tmpdir=${f.tmp}`,
+      `--pid-file=${join(s.dir, "mariadbd.pid")}`,
+      "--skip-name-resolve",
+      "--character-set-server=utf8mb4",
+      "--collation-server=utf8mb4_unicode_ci",
+      "--innodb-buffer-pool-size=256M",
+      `--log-error=${f.log}`,
+      ...asRoot,
+    ],
+    f.log,
+    f.pid,
+  );
+  try {
+    await waitUntil(() => serverAnswers(s.port), {
+      timeoutMs: 60000,
+      what: `MariaDB on 127.0.0.1:${s.port}`,
+      alive: () => privateServerPid(s) !== null,
+    });
+  } catch (err) {
+    throw new StackError(`${(err as Error).message}; last lines of ${f.log}:\n${lastLines(f.log)}`);
+  }
+  return pid;
+}
+
+/** Stops the server; `kill: true` simulates a crash (SIGKILL). */
+export async function stopPrivateServer(s: PrivateServer, opts: { kill?: boolean } = {}): Promise<boolean> {
+  const pid = privateServerPid(s);
+  if (pid === null) return false;
+  if (opts.kill) process.kill(pid, "SIGKILL");
+  await stopPid(pid, 60000);
+  removeFile(files(s).pid);
+  return true;
+}
