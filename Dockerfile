@@ -4,7 +4,7 @@ FROM node:24-slim
 
 ENV NODE_ENV=production
 # A malloc that gives large buffers back keeps memory flat whatever the backlog (with the
-# bounded heap of the entrypoint's flags; docs/decisions.md, docs/benchmarks.md).
+# bounded heap of the entrypoint's flags; docs/decisions.md, docs/performance.md).
 ENV MALLOC_ARENA_MAX=2 \
   MALLOC_MMAP_THRESHOLD_=131072 \
   MALLOC_TRIM_THRESHOLD_=4194304

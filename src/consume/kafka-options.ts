@@ -27,8 +27,8 @@ export function kafkaBaseOptions(
 
 /**
  * Fetch tuning for every consumer of the service: bounded buffers, so memory does not follow the
- * backlog. A message keeps its whole fetch response alive, so responses are small (1 MiB): 40 MB
- * less at peak than 4 MiB, at the same throughput (docs/decisions.md); the client's default is 50 MB.
+ * backlog. A message keeps its whole fetch response alive, so responses are small (1 MiB): less
+ * memory at peak than larger ones, at the same throughput (docs/decisions.md); the client's default is 50 MB.
  */
 export const CONSUME_TUNING = {
   maxWaitTime: 200,

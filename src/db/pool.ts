@@ -33,7 +33,7 @@ export function createPool(config: DbConfig): Pool {
       enableKeepAlive: true,
       multipleStatements: false,
       // No call-site stack captured on every query: a failure is reported as one line, never a
-      // stack, and the capture was 0.7 % of the main thread's time in a drain.
+      // stack, and the capture showed in the main thread's profile of a drain.
       trace: false,
     })
     .on("connection", (conn) => {

@@ -24,7 +24,7 @@ export function charCount(s: string): number {
 }
 
 // A string has between length/2 and length code points, so most strings are settled without
-// counting; TypeBox's own maxLength counts every bounded string through an array (docs/benchmarks.md).
+// counting; TypeBox's own maxLength counts every bounded string through an array (docs/decisions.md).
 const atMost = (max: number) => (s: string) => s.length <= max || charCount(s) <= max;
 const atLeast = (min: number) => (s: string) => s.length >= 2 * min || charCount(s) >= min;
 

@@ -1,7 +1,7 @@
 // ISO-8601 → MySQL DATETIME(6) text in UTC, done on the digits: a JS Date keeps milliseconds
 // only, and a round trip through it would lose or round the microseconds. Read character by
 // character rather than by a regular expression: every event carries several timestamps, and the
-// match's substrings were a quarter of what the decode thread allocated (docs/benchmarks.md).
+// match's substrings were a large part of what decoding allocated (docs/decisions.md).
 
 /** The number written in `width` ASCII digits at `at`, or -1 if any of them is not a digit. */
 function digits(text: string, at: number, width: number): number {

@@ -123,7 +123,7 @@ export class Metrics {
     this.batchSize.observe(report.events.length);
     this.batchSeconds.observe(report.seconds);
     // One increment per label set and batch, not per event: prom-client hashes the labels on
-    // every call, which was 3 % of what the main thread allocated while draining.
+    // every call, which showed in what the main thread allocated while draining.
     const byLabels = new Map<string, { labels: { event_type: string; outcome: string }; n: number }>();
     // An event stamped in the future (within MAX_CLOCK_SKEW_MS) counts as applied now: it must
     // not hold freshness at 0 and hide a pipeline that stalls after it.

@@ -1,4 +1,4 @@
-// Allocation profile of the service, every thread: `BENCH_NODE_OPTIONS="--import=./bench/heap-sampling.ts"
+// Allocation profile of the service, every thread: `BENCH_NODE_OPTIONS="--import=./tools/bench/heap-sampling.ts"
 // npm run bench` writes one .heapprofile per thread (open it in Chrome DevTools' Memory tab) into
 // HEAP_PROFILE_DIR (default /tmp/heap-profiles) after HEAP_PROFILE_MS (default 9000) of the
 // service's life. V8's sampling heap profiler, told to keep what the collector has already freed:

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { type CpuProfile, summarize } from "./profile-summary.ts";
 
 // The benchmark's profile summary charges each sample to the innermost part of the pipeline on
-// its stack; a wrong rule would misstate where the time goes in docs/benchmarks.md.
+// its stack; a wrong rule would misstate where the time goes in docs/performance.md.
 
 const SRC = "file:///app/src";
 const MODULES = "file:///app/node_modules";
