@@ -14,7 +14,7 @@ async function main(args: string[]): Promise<number> {
   const stack = loadStackConfig();
   const kafkaBefore = (await kafkaStatus(stack)).state;
   const databaseBefore = (await databaseStatus(stack)).state;
-  // The service account of SPEC §10; tests make their own databases through the admin account.
+  // The service account of docs/operations.md#configuration; tests make their own databases through the admin account.
   const report = await stackUp(stack, loadConfig({}));
   console.log(`${report.kafka}\n${report.database}`);
   try {

@@ -24,7 +24,7 @@ function assertConfigError(env: NodeJS.ProcessEnv, variable: string, detail?: Re
 }
 
 describe("defaults", () => {
-  test("an empty environment gives the SPEC §10 defaults", () => {
+  test("an empty environment gives the docs/operations.md#configuration defaults", () => {
     const c = loadConfig({});
     assert.deepEqual(
       {

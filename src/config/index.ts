@@ -2,7 +2,7 @@ import { DEFAULT_DLQ_TOPIC } from "../consume/topics.ts";
 import { ConfigError } from "../errors.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
 
-// SPEC §10 names and defaults first, then what this service adds.
+// docs/operations.md#configuration names and defaults first, then what this service adds.
 export const serviceDeclaration = {
   kafkaBrokers: list("KAFKA_BOOTSTRAP_SERVERS", ["localhost:9092"], "Kafka brokers, comma-separated host:port."),
   kafkaClientId: str("KAFKA_CLIENT_ID", "mysql-service", "Client id the service shows the brokers."),

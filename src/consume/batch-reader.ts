@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 
-// The client has no batch API (NOTES.md): this groups its message stream into batches by
+// The client has no batch API (docs/decisions.md): this groups its message stream into batches by
 // partition, size and time. Messages arrive in flowing mode into per-partition queues; when they
 // hold `highWater` messages in all, the stream is paused (no more fetches) until the pipeline has
 // taken enough of them. Memory is bounded by the queues plus one fetch response, whatever the

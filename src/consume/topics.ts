@@ -4,7 +4,7 @@ import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay } from "../retry.ts";
 
-/** The five source topics of SPEC §3; an event type is `<topic>.<action>`. */
+/** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
 export const SOURCE_TOPICS = ["user", "supplier", "product", "order", "post"] as const;
 export type SourceTopic = (typeof SOURCE_TOPICS)[number];
 

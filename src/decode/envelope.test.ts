@@ -37,7 +37,7 @@ describe("valid envelopes", () => {
     });
   });
 
-  test("every timestamp form of SPEC §2 converts", () => {
+  test("every timestamp form of docs/events.md#envelope converts", () => {
     const cases: [string, string][] = [
       ["2026-02-11T11:30:00Z", "2026-02-11 11:30:00.000000"],
       ["2026-02-11T11:30:00+00:00", "2026-02-11 11:30:00.000000"],

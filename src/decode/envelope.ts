@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import { compile, datetime, ObjectId, type Static, Str, Timestamp, Type } from "./schema-kit.ts";
 
-// SPEC §2: every message value is a UTF-8 JSON object with these five fields.
+// docs/events.md#envelope: every message value is a UTF-8 JSON object with these five fields.
 export const EnvelopeSchema = Type.Object({
   event_type: Str(100, 1),
   event_id: Str(36, 1),

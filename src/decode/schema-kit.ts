@@ -41,7 +41,7 @@ export const Num = () => Type.Number();
 /** An ISO-8601 instant; converted (and checked) by `datetime()` during flattening. */
 export const Timestamp = () => Str(64);
 export const ObjectId = () => Type.String({ pattern: "^[0-9a-fA-F]{24}$" });
-/** The field may be absent or null (`?` in SPEC §4). */
+/** The field may be absent or null (`?` in docs/events.md#documents-and-tables). */
 export const Maybe = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 /** The field may be absent; absent means the column's default. */
 export const Defaulted = <T extends TSchema>(schema: T) => Type.Optional(schema);

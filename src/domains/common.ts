@@ -2,7 +2,7 @@ import type { ParsedEvent } from "../decode/envelope.ts";
 import { compile, Maybe, ObjectId, Type } from "../decode/schema-kit.ts";
 import type { DeleteOp, PatchOp, TableSpec } from "../write/ops.ts";
 
-// Deletes carry a small payload naming the id (SPEC §3); without it the envelope's entity_id is the id.
+// Deletes carry a small payload naming the id (docs/events.md#topics-and-event-types); without it the envelope's entity_id is the id.
 const idPayload = (field: string) => compile(Type.Object({ [field]: Maybe(ObjectId()) }));
 
 /** Soft delete (users, posts): deleted_at ← the event's timestamp, so replays give the same row. */

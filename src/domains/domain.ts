@@ -3,7 +3,7 @@ import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Op } from "../write/ops.ts";
 
-/** A value outside an enumeration of SPEC §4: applied as is (forward compatible), but counted. */
+/** A value outside an enumeration of docs/events.md#documents-and-tables: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {
   field: string;
   value: string;
@@ -20,7 +20,7 @@ export type EventHandler = (event: ParsedEvent, unknownEnums: UnknownEnumValue[]
 
 export interface Domain {
   topic: SourceTopic;
-  /** Every event type of the topic (SPEC §3) and its handler. */
+  /** Every event type of the topic (docs/events.md#topics-and-event-types) and its handler. */
   events: Readonly<Record<string, EventHandler>>;
 }
 

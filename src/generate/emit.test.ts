@@ -13,7 +13,7 @@ const ISOFORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?\+00:00$/;
 const USER_ID = "65a1f0c2e4b0a1b2c3d4e5f6";
 
 /**
- * The 19 event types of SPEC §3, listed by hand. Typed as a record over EventType, so tsc fails
+ * The 19 event types of docs/events.md#topics-and-event-types, listed by hand. Typed as a record over EventType, so tsc fails
  * when EventData gains or loses a key that is not listed here (missing or excess property).
  */
 const EVENT_TYPES: Record<EventType, true> = {

@@ -10,7 +10,7 @@ import type { UserDocument } from "../domains/users/schema.ts";
 // (microseconds, fraction omitted when zero, +00:00). Tests, the generator and the benchmark use
 // it; so could a TypeScript backend.
 
-/** What each of the 19 event types carries (SPEC §3–§4); documents may carry more fields. */
+/** What each of the 19 event types carries (docs/events.md); documents may carry more fields. */
 export interface EventData {
   "user.created": UserDocument;
   "user.updated": UserDocument;

@@ -74,7 +74,7 @@ export function createOrder(s: State): Generated {
   const { city, state, zip_code, country, street_address_1, street_address_2 } = address(rnd);
   const doc: OrderDoc = {
     id,
-    // Unique by construction: the serial is (SPEC: order_number is UNIQUE).
+    // Unique by construction: the serial is (docs/events.md: order_number is UNIQUE).
     order_number: `ORD-${day}-${s.serial.toString(36).toUpperCase()}${rnd.hex(3).toUpperCase()}`,
     customer: {
       user_id: u.id,
@@ -110,7 +110,7 @@ export function progressOrder(s: State, e: Entity<OrderDoc>): Generated {
   const now = docTime(s);
   d.status = status;
   for (const item of d.items) fulfil(s, item, status, now);
-  // Re-sends that also touch what the sink keeps as first inserted (SPEC §7), and a new item.
+  // Re-sends that also touch what the sink keeps as first inserted (docs/events.md#what-each-event-does), and a new item.
   if (status === "confirmed" && rnd.chance(0.1) && s.products.length > 0) d.items.push(orderItem(s, e));
   if (rnd.chance(0.03)) d.customer.email = email(rnd, "changed");
   if (rnd.chance(0.02) && d.items[0]) d.items[0].product_snapshot.product_name = productName(rnd);

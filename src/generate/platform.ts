@@ -29,7 +29,7 @@ export function deleteEntity(s: State, kind: "user" | "post" | "supplier", e: En
   return send(s, e, `${kind}.deleted` as EventType, data, false);
 }
 
-/** A delete or cancel for something that never had a row: no change, counted (SPEC §9). */
+/** A delete or cancel for something that never had a row: no change, counted (docs/events.md#bad-input). */
 export function orphan(s: State): Generated {
   const kind = s.rnd.pick(["user", "supplier", "product", "order"] as const);
   const e: Entity = { kind, id: objectId(s), doc: {} as Doc, micros: s.clock, live: false, slot: -1, n: 0 };

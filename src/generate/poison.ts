@@ -1,13 +1,13 @@
 import type { Random } from "./random.ts";
 
-// The poison the generator mixes in: one message per class of SPEC §9 that ends in the
+// The poison the generator mixes in: one message per class of docs/events.md#bad-input that ends in the
 // dead-letter topic, built from a real event of the stream so it lands among real ones.
 
 export type Kind = "user" | "supplier" | "product" | "order" | "post";
 type Json = Record<string, unknown>;
 const MIB = 1 << 20;
 
-/** Every class of SPEC §9 that ends in the dead-letter topic. */
+/** Every class of docs/events.md#bad-input that ends in the dead-letter topic. */
 export const POISON_CLASSES = [
   "not_utf8",
   "not_json",
@@ -42,7 +42,7 @@ interface Fields {
   /** Datetimes (bad_datetime). */
   times: string[];
 }
-// Paths inside `data`, per kind, from SPEC §4–§5. Suppliers have no integer field.
+// Paths inside `data`, per kind, from docs/events.md#documents-and-tables. Suppliers have no integer field.
 const FIELDS: Record<Kind, Fields> = {
   user: {
     required: ["contact_info.primary_email", "profile.display_name", "created_at", "contact_info"],

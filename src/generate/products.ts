@@ -60,7 +60,7 @@ export function createProduct(s: State): Generated {
     name: productName(rnd),
     short_description: rnd.chance(0.7) ? rnd.pick(DESCRIPTIONS) : null,
     topic_descriptions: [{ topic: "Care", description: "Handle with care.", display_order: 0 }],
-    // Now and then a category added upstream later: applied as is (SPEC §9), not poison.
+    // Now and then a category added upstream later: applied as is (docs/events.md#bad-input), not poison.
     category: rnd.chance(0.01) ? "pet_supplies" : rnd.pick(CATEGORIES),
     unit_type: rnd.pick(UNIT_TYPES),
     metadata: { base_sku: `SKU-${rnd.hex(8).toUpperCase()}`, brand: rnd.chance(0.6) ? rnd.pick(BRANDS) : null },

@@ -6,7 +6,7 @@ import type { BatchReport, EventReport } from "../pipeline/pipeline.ts";
 import { capturingLogger, waitFor } from "../testing/support.ts";
 import { LABELS_PER_FIELD, Metrics } from "./metrics.ts";
 
-// SPEC §9: skips are counted by reason, unknown enum values counted per field and value and
+// docs/events.md#bad-input: skips are counted by reason, unknown enum values counted per field and value and
 // warned about once per value.
 
 const event = (over: Partial<EventReport>): EventReport => ({

@@ -57,7 +57,7 @@ export class Metrics {
   });
   readonly unknownEnums = new Counter({
     name: "analytics_unknown_enum_values_total",
-    help: "Values outside SPEC §4's enumerations, applied as is.",
+    help: "Values outside docs/events.md#documents-and-tables's enumerations, applied as is.",
     labelNames: ["field", "value"] as const,
     registers: [this.registry],
   });

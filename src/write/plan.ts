@@ -2,7 +2,7 @@ import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "./ops.ts";
 
 // The planner: pure. Given the Ops of one partition's batch, in order, and what the database
-// holds for the entities they touch, it decides per event whether it applies (SPEC §7, §8.3)
+// holds for the entities they touch, it decides per event whether it applies (docs/events.md)
 // and folds what applies into as few writes as possible: consecutive full-state events of one
 // entity become one row, a patch is folded into the upsert before it, and a delete discards the
 // writes before it. Each entity keeps its own order; the writes come out in rounds, round k
@@ -42,7 +42,7 @@ export interface Plan {
   tombstones: Tombstone[];
 }
 
-// Keys compare exactly (SPEC §9), as the key columns do since migration 004: ids, order numbers
+// Keys compare exactly (docs/events.md#bad-input), as the key columns do since migration 004: ids, order numbers
 // and child keys that differ in any character, case or trailing spaces included, are two rows.
 export const entityKey = (table: string, id: string) => `${table}\u0000${id}`;
 export const uniqueKey = (table: string, column: string, value: string) => `${table}\u0000${column}\u0000${value}`;

@@ -15,7 +15,7 @@ import {
   waitFor,
 } from "../support/helpers.ts";
 
-// SPEC §9, each class on its own, all in one partition between good events of the same entity:
+// docs/events.md#bad-input, each class on its own, all in one partition between good events of the same entity:
 // the bad one goes to the dead-letter topic alone, with a reason naming the field; its neighbours
 // are applied; skips are counted, not dead-lettered; every offset is committed.
 
@@ -135,7 +135,7 @@ const CASES: Case[] = [
   },
 ];
 
-test("each bad input of SPEC §9 is isolated; its neighbours are applied", async (t) => {
+test("each bad input of docs/events.md#bad-input is isolated; its neighbours are applied", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const producer = await testProducer(t);
@@ -146,7 +146,7 @@ test("each bad input of SPEC §9 is isolated; its neighbours are applied", async
   CASES.forEach((c, i) => {
     messages.push(c.message, withProfile({ bio: `good ${i}` }, 40 + i));
   });
-  // A new enum value is applied as is (SPEC §9): a post with a post_type added upstream later.
+  // A new enum value is applied as is (docs/events.md#bad-input): a post with a post_type added upstream later.
   const post = structuredClone(fixture("post.created"));
   (post.value.data as Record<string, unknown>).post_type = "story";
   messages.push(post);

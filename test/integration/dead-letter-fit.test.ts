@@ -27,7 +27,7 @@ import {
   waitFor,
 } from "../support/helpers.ts";
 
-// Issue #18, "Dead letters always fit" (SPEC §9): a letter is built to fit the dead-letter topic's
+// Issue #18, "Dead letters always fit" (docs/events.md#bad-input): a letter is built to fit the dead-letter topic's
 // max.message.bytes, read at start; one the broker refuses for its size all the same is sent
 // again smaller; a missing dead-letter topic stops the start with one line. Real broker, no mocks.
 

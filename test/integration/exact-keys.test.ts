@@ -15,7 +15,7 @@ import {
   waitFor,
 } from "../support/helpers.ts";
 
-// SPEC §9: keys compare exactly. Order numbers, item ids, variant keys and ids that differ only
+// docs/events.md#bad-input: keys compare exactly. Order numbers, item ids, variant keys and ids that differ only
 // in a trailing space or in case are different rows, through the real broker and the service:
 // each keeps its own columns, and an event for one never touches the other.
 

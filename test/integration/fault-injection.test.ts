@@ -26,8 +26,8 @@ import {
 import { applyModel, modelRows } from "../support/model.ts";
 
 // Break things on purpose while a seeded random stream of all five domains is consumed — with
-// duplicates, re-sent older events, deletes, restores, cancels and ~1% poison of every SPEC §9
-// class — then require the tables to equal an independent model of SPEC §7 applied to the
+// duplicates, re-sent older events, deletes, restores, cancels and ~1% poison of every docs/events.md#bad-input
+// class — then require the tables to equal an independent model of docs/events.md#what-each-event-does applied to the
 // stream (per-table checksums, row diff on mismatch) and the dead-letter topic to hold exactly
 // the poison. FAULT_EVENTS raises the stream size (CI runs 20,000).
 

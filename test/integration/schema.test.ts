@@ -7,10 +7,10 @@ import { migrate, readMigrations, splitStatements } from "../../src/db/migrate.t
 import { MigrationError } from "../../src/errors.ts";
 import { testDatabase, testPool } from "../support/helpers.ts";
 
-// The seven tables of SPEC §5, column by column, as the server reports them after the migrations.
-// int(11) and longtext are how MariaDB spells INT and JSON; they are normalised to SPEC's words.
+// The seven tables of docs/events.md#documents-and-tables, column by column, as the server reports them after the migrations.
+// int(11) and longtext are how MariaDB spells INT and JSON; they are normalised to docs/events.md's words.
 
-const SPEC_TABLES: Record<string, string> = {
+const TABLES_OF_THE_CONTRACT: Record<string, string> = {
   users:
     "user_id varchar(24) NOT NULL, email varchar(255) NOT NULL, phone varchar(50), display_name varchar(100) NOT NULL, avatar text, bio varchar(500), version int DEFAULT 1, deleted_at datetime(6), created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL, event_id varchar(36), event_timestamp datetime(6)",
   suppliers:
@@ -28,7 +28,7 @@ const SPEC_TABLES: Record<string, string> = {
 };
 
 // Keys: primary, unique and secondary indexes (name-independent), and the two cascading foreign keys.
-const SPEC_KEYS: Record<string, string[]> = {
+const KEYS_OF_THE_CONTRACT: Record<string, string[]> = {
   users: ["PRIMARY(user_id)", "INDEX(created_at)", "INDEX(email)"],
   suppliers: ["PRIMARY(supplier_id)", "INDEX(country,state,city)", "INDEX(email)", "INDEX(legal_name)"],
   products: ["PRIMARY(product_id)", "INDEX(category)", "INDEX(created_at)", "INDEX(status)", "INDEX(supplier_id)"],
@@ -44,7 +44,7 @@ const SPEC_KEYS: Record<string, string[]> = {
   posts: ["PRIMARY(post_id)", "INDEX(author_user_id)", "INDEX(created_at)", "INDEX(post_type)", "INDEX(published_at)"],
 };
 
-test("migrations create the seven tables of SPEC §5 exactly", async (t) => {
+test("migrations create the seven tables of docs/events.md#documents-and-tables exactly", async (t) => {
   const db = await testDatabase(t);
   const pool = testPool(t, db);
   const result = await migrate(pool);
@@ -62,14 +62,15 @@ test("migrations create the seven tables of SPEC §5 exactly", async (t) => {
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() GROUP BY TABLE_NAME`,
   );
   const actual = new Map(columns.map((r) => [r.t, r.c.replace(/int\(11\)/g, "int").replace(/longtext/g, "json")]));
-  for (const [table, expected] of Object.entries(SPEC_TABLES)) assert.equal(actual.get(table), expected, table);
+  for (const [table, expected] of Object.entries(TABLES_OF_THE_CONTRACT))
+    assert.equal(actual.get(table), expected, table);
 
   const keys = await db.query<{ t: string; k: string }>(
     `SELECT TABLE_NAME AS t, CONCAT(IF(INDEX_NAME = 'PRIMARY', 'PRIMARY', IF(NON_UNIQUE = 0, 'UNIQUE', 'INDEX')),
        '(', GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX), ')') AS k
      FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE`,
   );
-  for (const [table, expected] of Object.entries(SPEC_KEYS)) {
+  for (const [table, expected] of Object.entries(KEYS_OF_THE_CONTRACT)) {
     assert.deepEqual(
       keys
         .filter((k) => k.t === table)
@@ -94,7 +95,7 @@ test("migrations create the seven tables of SPEC §5 exactly", async (t) => {
   const engines = await db.query<{ t: string; e: string; c: string }>(
     "SELECT TABLE_NAME AS t, ENGINE AS e, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
   );
-  for (const table of Object.keys(SPEC_TABLES)) {
+  for (const table of Object.keys(TABLES_OF_THE_CONTRACT)) {
     const row = engines.find((e) => e.t === table);
     assert.equal(row?.e, "InnoDB", table);
     assert.match(row?.c ?? "", /^utf8mb4_/, table);
@@ -118,7 +119,7 @@ test("a migration changed after it was applied stops the service with one clear 
   });
 });
 
-// SPEC §9: keys compare exactly. Every key column, and every column compared with one, has the
+// docs/events.md#bad-input: keys compare exactly. Every key column, and every column compared with one, has the
 // NO PAD binary collation after 004 (MariaDB and MySQL name it differently).
 const EXACT_KEY_COLUMNS = [
   "users.user_id",

@@ -31,7 +31,7 @@ import {
 } from "../support/helpers.ts";
 
 // Every fixture through the real broker into the real database, one event at a time, with the
-// affected rows checked column by column against SPEC §5–§7 after each.
+// affected rows checked column by column against docs/events.md after each.
 
 const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
 const one = async (db: TestDatabase, sql: string, values: unknown[]) => {
@@ -44,7 +44,7 @@ function withoutSurrogateIds(rows: Record<string, unknown>[], jsonColumn: string
   return rows.map(({ id: _id, ...rest }) => ({ ...rest, [jsonColumn]: json(rest[jsonColumn]) }));
 }
 
-test("every fixture lands exactly per SPEC through the real broker", async (t) => {
+test("every fixture lands exactly per docs/events.md through the real broker", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t);
   const config = testConfig(db, topics);

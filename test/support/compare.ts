@@ -10,7 +10,7 @@ export interface Queryable {
   query(sql: string): Promise<[unknown, unknown]>;
 }
 
-/** The seven tables of SPEC §5 and the key each is sorted and matched by. */
+/** The seven tables of docs/events.md#documents-and-tables and the key each is sorted and matched by. */
 export const TABLE_KEYS: Readonly<Record<string, readonly string[]>> = {
   users: ["user_id"],
   suppliers: ["supplier_id"],

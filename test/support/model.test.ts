@@ -7,7 +7,7 @@ import { fixture } from "../../src/testing/fixtures.ts";
 import { compareTables, type Queryable } from "./compare.ts";
 import { applyModel, modelRows, type Row } from "./model.ts";
 
-// The model on small hand-made streams (each rule of SPEC §7/§8.3 once), on a generated stream
+// The model on small hand-made streams (each rule of docs/events.md once), on a generated stream
 // (what the generator promises about re-sends and poison), and compareTables on fake servers.
 
 // mysql2's promise connection is what the benchmark passes to compareTables: checked by tsc.
@@ -39,7 +39,7 @@ function event(type: EventType, data: Doc, second: number, id?: string): Generat
 const rows = (stream: Generated[]) => modelRows(applyModel(stream));
 const smallWhite = () => (doc("product.created").variants as Record<string, Doc>)["small-white"] as Doc;
 
-describe("model: SPEC §7 and §8.3", () => {
+describe("model: docs/events.md", () => {
   test("an older event changes nothing; an equal one applies", () => {
     const r = rows([
       event("user.created", doc("user.created", { version: 1 }), 20),
@@ -54,7 +54,7 @@ describe("model: SPEC §7 and §8.3", () => {
     assert.equal(equal.users[0]?.version, 3);
   });
 
-  test("an upsert keeps the columns SPEC §7 keeps", () => {
+  test("an upsert keeps the columns docs/events.md#what-each-event-does keeps", () => {
     const later = { created_at: "2030-01-01T00:00:00+00:00", supplier_id: "0123456789abcdef01234567" };
     const r = rows([
       event("product.created", doc("product.created"), 1),

@@ -7,9 +7,9 @@ import { orderItemsTable, ordersTable } from "./table.ts";
 
 const ORDER_ID = "65a1f0c2e4b0a1b2c3d4e5f9";
 
-/** SPEC §7: on an existing order only these change. */
+/** docs/events.md#what-each-event-does: on an existing order only these change. */
 const ORDER_UPDATE = ["status", "updated_at", "event_id", "event_timestamp"];
-/** SPEC §7: on an existing item only these change. */
+/** docs/events.md#what-each-event-does: on an existing item only these change. */
 const ITEM_UPDATE = [
   "fulfillment_status",
   "shipped_quantity",
@@ -23,7 +23,7 @@ const ITEM_UPDATE = [
 const ITEM_1 = { ...itemRow, variant_attributes_json: '{"Size":"Small","Color":"White"}' };
 
 describe("order.created", () => {
-  test("flattens to exactly the SPEC §6 order row plus one item row per entry", () => {
+  test("flattens to exactly the docs/events.md#documents-and-tables order row plus one item row per entry", () => {
     const { op, unknownEnums } = handle(orders, "order.created");
     assert.deepEqual(op, {
       kind: "upsert",

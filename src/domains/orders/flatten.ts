@@ -6,7 +6,7 @@ import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue }
 import { cancelPayload, FULFILLMENT_STATUSES, ORDER_STATUSES, orderDocument } from "./schema.ts";
 import { orderItemsTable, orderItemUpdateColumns, ordersTable, orderUpdateColumns } from "./table.ts";
 
-/** Order plus its items; on an existing order only status and fulfilment move (SPEC §7). */
+/** Order plus its items; on an existing order only status and fulfilment move (docs/events.md#what-each-event-does). */
 export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], limits: FlattenLimits): UpsertOp {
   const d = orderDocument.parse(e.data, "data");
   rejectDuplicate(

@@ -46,7 +46,7 @@ export const OrderItem = Type.Object({
   delivered_at: Maybe(Timestamp()),
 });
 
-// SPEC §4 Order. Statuses are plain strings: a value added upstream is applied as is and counted.
+// docs/events.md#documents-and-tables Order. Statuses are plain strings: a value added upstream is applied as is and counted.
 export const OrderDocument = Type.Object({
   order_number: Str(50, 1),
   customer: Type.Object({
@@ -73,6 +73,6 @@ export const OrderDocument = Type.Object({
 export type OrderDocument = Static<typeof OrderDocument>;
 export const orderDocument = compile(OrderDocument);
 
-/** order.cancelled carries only the business key (SPEC §3). */
+/** order.cancelled carries only the business key (docs/events.md#topics-and-event-types). */
 export const CancelPayload = Type.Object({ order_number: Str(50, 1) });
 export const cancelPayload = compile(CancelPayload);

@@ -54,9 +54,9 @@ export const orderItemsTable = defineTable(
   { rowId: "id", json: ["variant_attributes_json"] },
 );
 
-/** SPEC §7: on an existing order only these change. */
+/** docs/events.md#what-each-event-does: on an existing order only these change. */
 export const orderUpdateColumns = ["status", "updated_at", "event_id", "event_timestamp"] as const;
-/** SPEC §7: on an existing item only these change. */
+/** docs/events.md#what-each-event-does: on an existing item only these change. */
 export const orderItemUpdateColumns = [
   "fulfillment_status",
   "shipped_quantity",

@@ -8,7 +8,7 @@ import { postsTable } from "./table.ts";
 const POST_ID = "65a1f0c2e4b0a1b2c3d4e5fa";
 const OTHER_ID = "0123456789abcdef01234567";
 
-/** SPEC §7: every column but post_id, author_user_id, author_type, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but post_id, author_user_id, author_type, created_at replaced. */
 const UPDATE_COLUMNS = [
   "post_type",
   "author_display_name",
@@ -39,7 +39,7 @@ const MEDIA_JSON =
   '"width":1080,"height":1350,"duration_seconds":null,"size_bytes":284113}]';
 
 describe("post.created / post.updated / post.published", () => {
-  test("post.created flattens to exactly the SPEC §6 row", () => {
+  test("post.created flattens to exactly the docs/events.md#documents-and-tables row", () => {
     const { op, unknownEnums } = handle(posts, "post.created");
     assert.deepEqual(op, {
       kind: "upsert",

@@ -25,7 +25,7 @@ export const Media = Type.Object({
   size_bytes: Maybe(Num()),
 });
 
-// SPEC §4 Post.
+// docs/events.md#documents-and-tables Post.
 export const PostDocument = Type.Object({
   post_type: Str(20),
   author: Type.Object({

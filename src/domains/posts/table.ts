@@ -34,5 +34,5 @@ export const postsTable = defineTable(
   { json: ["media_json"] },
 );
 
-/** SPEC §7: every column but post_id, author_user_id, author_type, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but post_id, author_user_id, author_type, created_at replaced. */
 export const postUpdateColumns = allBut(postsTable.columns, ["post_id", "author_user_id", "author_type", "created_at"]);

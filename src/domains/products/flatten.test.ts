@@ -9,7 +9,7 @@ import { productsTable, variantsTable, variantUpdateColumns } from "./table.ts";
 const PRODUCT_ID = "65a1f0c2e4b0a1b2c3d4e5f8";
 const OTHER_ID = "0123456789abcdef01234567";
 
-/** SPEC §7: every column but product_id, supplier_id, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but product_id, supplier_id, created_at replaced. */
 const UPDATE_COLUMNS = [
   "supplier_name",
   "name",
@@ -53,7 +53,7 @@ const FULL_DOCUMENT_TYPES = [
 ];
 
 describe("product full-document events", () => {
-  test("product.created flattens to exactly the SPEC §6 row plus one variant row per entry", () => {
+  test("product.created flattens to exactly the docs/events.md#documents-and-tables row plus one variant row per entry", () => {
     const { op, unknownEnums } = handle(products, "product.created");
     assert.deepEqual(op, {
       kind: "upsert",
@@ -153,7 +153,7 @@ describe("product full-document events", () => {
     ]);
   });
 
-  test("every enum value of SPEC §4 is known", () => {
+  test("every enum value of docs/events.md#documents-and-tables is known", () => {
     const { unknownEnums } = handle(products, "product.out_of_stock", { category: "other", unit_type: "ml" });
     assert.deepEqual(unknownEnums, []);
   });

@@ -52,7 +52,7 @@ export const Variant = Type.Object({
   image_url: Maybe(Text()),
 });
 
-// SPEC §4 Product. Enumerations are plain strings here: a value added upstream later is
+// docs/events.md#documents-and-tables Product. Enumerations are plain strings here: a value added upstream later is
 // applied as is when it fits the column, and counted (see flatten.ts).
 export const ProductDocument = Type.Object({
   supplier_id: ObjectId(),

@@ -51,5 +51,5 @@ export const variantsTable = defineTable(
 /** A variant row kept across product events is updated in place (its surrogate id stays). */
 export const variantUpdateColumns = allBut(variantsTable.columns, ["product_id", "variant_key"]);
 
-/** SPEC §7: every column but product_id, supplier_id, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but product_id, supplier_id, created_at replaced. */
 export const productUpdateColumns = allBut(productsTable.columns, ["product_id", "supplier_id", "created_at"]);

@@ -8,7 +8,7 @@ import { suppliersTable } from "./table.ts";
 const SUPPLIER_ID = "65a1f0c2e4b0a1b2c3d4e5f7";
 const OTHER_ID = "0123456789abcdef01234567";
 
-/** SPEC §7: every column but supplier_id, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but supplier_id, created_at replaced. */
 const UPDATE_COLUMNS = [
   "email",
   "primary_phone",
@@ -37,7 +37,7 @@ const UPDATE_COLUMNS = [
 ];
 
 describe("supplier.created / supplier.updated", () => {
-  test("supplier.created flattens to exactly the SPEC §6 row", () => {
+  test("supplier.created flattens to exactly the docs/events.md#documents-and-tables row", () => {
     const { op, unknownEnums } = handle(suppliers, "supplier.created");
     assert.deepEqual(op, {
       kind: "upsert",

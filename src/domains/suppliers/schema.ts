@@ -9,7 +9,7 @@ const Address = Type.Object({
   country: Str(2, 2),
 });
 
-// SPEC §4 Supplier. banking_info and password_hash are never read, so never stored.
+// docs/events.md#documents-and-tables Supplier. banking_info and password_hash are never read, so never stored.
 export const SupplierDocument = Type.Object({
   contact_info: Type.Object({
     primary_email: Str(255),

@@ -34,5 +34,5 @@ export const suppliersTable = defineTable(
   { tombstones: true },
 );
 
-/** SPEC §7: every column but supplier_id, created_at replaced. */
+/** docs/events.md#what-each-event-does: every column but supplier_id, created_at replaced. */
 export const supplierUpdateColumns = allBut(suppliersTable.columns, ["supplier_id", "created_at"]);

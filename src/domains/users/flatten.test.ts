@@ -9,7 +9,7 @@ const USER_ID = "65a1f0c2e4b0a1b2c3d4e5f6";
 const OTHER_ID = "0123456789abcdef01234567";
 const PASSWORD_HASH = "$2b$12$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWX12";
 
-/** SPEC §7: every column but user_id, created_at is replaced. */
+/** docs/events.md#what-each-event-does: every column but user_id, created_at is replaced. */
 const UPDATE_COLUMNS = [
   "email",
   "phone",
@@ -24,7 +24,7 @@ const UPDATE_COLUMNS = [
 ];
 
 describe("user.created / user.updated", () => {
-  test("user.created flattens to exactly the SPEC §6 row", () => {
+  test("user.created flattens to exactly the docs/events.md#documents-and-tables row", () => {
     const { op, unknownEnums } = handle(users, "user.created");
     assert.deepEqual(op, {
       kind: "upsert",

@@ -1,6 +1,6 @@
 import { compile, Defaulted, Int, Maybe, type Static, Str, Text, Timestamp, Type } from "../../decode/schema-kit.ts";
 
-// SPEC §4 User: only the fields that are read. password_hash is never read, so never stored.
+// docs/events.md#documents-and-tables User: only the fields that are read. password_hash is never read, so never stored.
 export const UserDocument = Type.Object({
   contact_info: Type.Object({
     primary_email: Str(255),

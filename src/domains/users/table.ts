@@ -15,5 +15,5 @@ export const usersTable = defineTable("users", "user_id", [
   "event_timestamp",
 ]);
 
-/** SPEC §7: on an existing row every column but user_id, created_at is replaced. */
+/** docs/events.md#what-each-event-does: on an existing row every column but user_id, created_at is replaced. */
 export const userUpdateColumns = allBut(usersTable.columns, ["user_id", "created_at"]);
