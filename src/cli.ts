@@ -23,11 +23,12 @@ const USAGE = `usage: analytics-service [command] [options]
 commands:
   run       consume the five topics into MySQL (the default)
   migrate   apply pending schema migrations and exit
-  generate [--events N] [--rate R] [--seed S] [--poison F]
+  generate [--events N] [--rate R] [--seed S] [--poison F] [--start ISO-time]
             write a realistic seeded event stream (all five domains, updates, deletes,
             restores, cancels, duplicates) into the topics: N events (10000), R per second
             (0 = as fast as possible), a fraction F of them poison (0) to exercise the
-            dead-letter topic
+            dead-letter topic; stamped to end by now unless --start is given (the first line
+            printed is the --seed and --start that repeat the run); the topics must exist
   report [--json]
             the data team's standing questions (sign-ups, orders by country, top suppliers,
             posts, ...) from the report_* views, as tables or one JSON object
@@ -41,8 +42,8 @@ commands:
             (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database,
             clock_skew, wrong_topic, unexpected_error),
             --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
-            backwards, so an event it already applied changes nothing. Truncated copies of
-            oversized values are skipped.
+            backwards, so an event it already applied changes nothing. Letters whose copy of
+            the value was cut to fit (header dlq.value.truncated) are skipped.
   repair <table> <id> [--dry-run]
             unfreeze one entity that an event stamped far in the future left behind (before
             MAX_CLOCK_SKEW_MS turned such events away): clears its row's event_timestamp (a

@@ -16,10 +16,10 @@ function profile(): CpuProfile {
     { id: 3, callFrame: frame("(idle)") },
     // JSON.parse, native, under the envelope parser: decoding.
     { id: 4, callFrame: frame("#start", `${SRC}/pipeline.ts`), children: [6] },
-    { id: 6, callFrame: frame("parseEnvelope", `${SRC}/events/envelope.ts`), children: [7] },
+    { id: 6, callFrame: frame("parseEnvelope", `${SRC}/decode/envelope.ts`), children: [7] },
     { id: 7, callFrame: frame("parse") },
     // mysql2 escaping called by the service's statement code: sending.
-    { id: 5, callFrame: frame("executePlan", `${SRC}/apply/store.ts`), children: [9] },
+    { id: 5, callFrame: frame("executePlan", `${SRC}/write/store.ts`), children: [9] },
     { id: 9, callFrame: frame("query", `${MODULES}/mysql2/lib/base/connection.js`), children: [10] },
     { id: 10, callFrame: frame("escapeString", `${MODULES}/mysql2/node_modules/sqlstring/lib/SqlString.js`) },
     // mysql2 off a socket read: reading results.

@@ -38,9 +38,9 @@ const RECEIVING = "mysql2: reading results";
 
 /** First rule that a frame's URL matches names its part; mysql2 is split by who called it. */
 const PARTS: [RegExp, string][] = [
-  [/\/src\/(apply\/decode(r|-worker)?\.ts|events\/|domains\/)|\/typebox\//, "decoding: JSON, validation, flattening"],
-  [/\/src\/apply\/plan\.ts/, "planning (versions, coalescing)"],
-  [/\/src\/apply\/(sql|store|apply)\.ts/, "statements: text, locking reads, writes"],
+  [/\/src\/(decode|domains)\/|\/typebox\//, "decoding: JSON, validation, flattening"],
+  [/\/src\/write\/plan\.ts/, "planning (versions, coalescing)"],
+  [/\/src\/write\//, "statements: text, locking reads, writes"],
   [/\/node_modules\/mysql2\//, "mysql2"],
   [/\/node_modules\/@platformatic\/kafka\/|^wasm:/, "Kafka client (fetch, record decoding, CRC)"],
   [/\/src\/|\/node_modules\/(pino|prom-client)\//, "pipeline, batching, metrics, logs"],
@@ -73,7 +73,7 @@ export function classify(profile: CpuProfile): Map<number, string> {
       // Otherwise it runs off a socket read: results being parsed.
       let sending = false;
       for (; at !== undefined && !sending; at = parent.get(at)) {
-        sending = /\/src\/apply\//.test(byId.get(at)?.callFrame.url ?? "");
+        sending = /\/src\/write\//.test(byId.get(at)?.callFrame.url ?? "");
       }
       part = sending ? SENDING : RECEIVING;
     }
