@@ -68,13 +68,17 @@ const EVENT_TYPE_MAX_BYTES = 128;
  */
 export const MIN_DEAD_LETTER_BYTES = 4096;
 
-export interface DeadLetter {
+/** A consumed record, as much of it as a letter keeps. */
+export interface SourceMessage {
   topic: string;
   partition: number;
   offset: bigint;
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
   headers: Map<Buffer, Buffer> | undefined;
+}
+
+export interface DeadLetter extends SourceMessage {
   eventType: string | undefined;
   error: BadEventError;
 }

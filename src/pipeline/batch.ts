@@ -1,7 +1,7 @@
 import { getOrCreate } from "../collections.ts";
 import { partitionKey } from "../consume/batch-reader.ts";
 import type { CommitOffset } from "../consume/committer.ts";
-import type { DeadLetter } from "../dead-letter/letter.ts";
+import type { DeadLetter, SourceMessage } from "../dead-letter/letter.ts";
 import type { Decoded } from "../decode/decode.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import type { Logger } from "../log.ts";
@@ -18,15 +18,9 @@ import { UnexpectedErrorBreaker } from "./breaker.ts";
 // dead-letter what was rejected, and only then mark each partition's next offset for the
 // committer. I/O comes in through BatchDeps, so this runs in unit tests without Kafka or MySQL.
 
-/** A consumed record, as much of it as a batch needs. */
-export interface BatchMessage {
-  topic: string;
-  partition: number;
-  offset: bigint;
+/** A consumed record, as much of it as a batch needs: what a letter keeps, and the epoch a commit carries. */
+export interface BatchMessage extends SourceMessage {
   leaderEpoch: number;
-  key: Buffer | null | undefined;
-  value: Buffer | null | undefined;
-  headers: Map<Buffer, Buffer> | undefined;
 }
 
 /** What happened to one event, for metrics and tests. */
