@@ -26,7 +26,40 @@ export const serviceDeclaration = {
   mysqlPassword: str("MYSQL_PASSWORD", "analytics123", "MySQL password.", { secret: true, allowEmpty: true }),
   mysqlDatabase: str("MYSQL_DATABASE", "analytics", "MySQL database holding the analytics tables."),
   mysqlPoolSize: int("MYSQL_POOL_SIZE", 4, "Connections in the MySQL pool.", 1, 256),
+  mysqlSslMode: oneOf(
+    "MYSQL_SSL_MODE",
+    "preferred",
+    ["disabled", "preferred", "required", "verify-ca", "verify-identity"],
+    "TLS to MySQL, as MySQL's clients name the modes: preferred uses TLS when the server offers it; verify-ca and verify-identity check its certificate (and host name).",
+  ),
+  mysqlSslCa: str(
+    "MYSQL_SSL_CA",
+    "",
+    "PEM file of the CA that signed the MySQL server's certificate (verify-ca, verify-identity).",
+    {
+      allowEmpty: true,
+    },
+  ),
+  mysqlSslCert: str("MYSQL_SSL_CERT", "", "PEM file of a client certificate, for servers that require one.", {
+    allowEmpty: true,
+  }),
+  mysqlSslKey: str("MYSQL_SSL_KEY", "", "PEM file of the client certificate's private key.", { allowEmpty: true }),
+  mysqlMigrateUser: str(
+    "MYSQL_MIGRATE_USER",
+    "",
+    "MySQL user that applies migrations (needs CREATE, ALTER, ...); empty: MYSQL_USER does.",
+    { allowEmpty: true },
+  ),
+  mysqlMigratePassword: str("MYSQL_MIGRATE_PASSWORD", "", "Password of MYSQL_MIGRATE_USER.", {
+    secret: true,
+    allowEmpty: true,
+  }),
   kafkaSsl: bool("KAFKA_SSL", false, "Connect to Kafka over TLS."),
+  kafkaSslCa: str("KAFKA_SSL_CA", "", "PEM file of the CA that signed the brokers' certificates (a private CA).", {
+    allowEmpty: true,
+  }),
+  kafkaSslCert: str("KAFKA_SSL_CERT", "", "PEM file of a client certificate, for mutual TLS.", { allowEmpty: true }),
+  kafkaSslKey: str("KAFKA_SSL_KEY", "", "PEM file of the client certificate's private key.", { allowEmpty: true }),
   kafkaSaslMechanism: oneOf(
     "KAFKA_SASL_MECHANISM",
     "none",
