@@ -1,9 +1,10 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
+import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { explainKafkaFailure } from "./consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { deadLetterTopicLimit, prefixed, waitForTopics } from "./consume/topics.ts";
-import { migrate } from "./db/migrate.ts";
+import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
@@ -130,13 +131,23 @@ async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: O
   return reasons;
 }
 
-/** Waits for MySQL, then applies pending migrations. */
+/**
+ * Waits for MySQL, then applies pending migrations (as MYSQL_MIGRATE_USER on a connection of its
+ * own when set). The line says whether TLS is in use: under preferred only the server decides.
+ */
 async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: Logger, signal: AbortSignal) {
-  await retrying(() => checkDatabase(pool, config), outage, config.retryMaxBackoffMs, signal);
-  const migrated = await migrate(pool);
+  const tls = await retrying(() => checkDatabase(pool, config), outage, config.retryMaxBackoffMs, signal);
+  const migrated = await migrateDatabase(config, pool);
   log.info(
-    { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase, applied: migrated.applied },
-    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase}, schema at migration ${migrated.current}`,
+    {
+      host: config.mysqlHost,
+      port: config.mysqlPort,
+      database: config.mysqlDatabase,
+      tls,
+      applied: migrated.applied,
+      migratedAs: migrated.applied.length > 0 ? config.mysqlMigrateUser || config.mysqlUser : undefined,
+    },
+    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}`,
   );
 }
 
@@ -221,7 +232,12 @@ function batchDeps(
   const dlq = config.kafkaDlqTopic;
   return {
     apply: (items, signal) =>
-      retrying(() => applyBatch(d.pool, items), d.outages.database, config.retryMaxBackoffMs, signal),
+      retrying(
+        () => applyBatch(d.pool, items, { onDeadlock: () => d.metrics.deadlocks.inc() }),
+        d.outages.database,
+        config.retryMaxBackoffMs,
+        signal,
+      ),
     deadLetter: (letters, signal) =>
       retrying(
         () =>
@@ -259,9 +275,11 @@ async function databaseAnswers(pool: Pool): Promise<boolean> {
   }
 }
 
-async function checkDatabase(pool: Pool, config: Config): Promise<void> {
+/** The session's TLS version ("" without TLS), which also proves that MySQL answers. */
+async function checkDatabase(pool: Pool, config: Config): Promise<string> {
   try {
-    await pool.query("SELECT 1");
+    const [rows] = await pool.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    return String(rows[0]?.Value ?? "");
   } catch (err) {
     throw explainDbError(err, config);
   }

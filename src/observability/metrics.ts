@@ -67,6 +67,11 @@ export class Metrics {
     labelNames: ["topic"] as const,
     registers: [this.registry],
   });
+  readonly deadlocks = new Counter({
+    name: "analytics_deadlocks_total",
+    help: "Transactions InnoDB rolled back as deadlock victims and the service ran again (not outages).",
+    registers: [this.registry],
+  });
   readonly retries = new Counter({
     name: "analytics_retries_total",
     help: "Retries while a dependency was unavailable.",

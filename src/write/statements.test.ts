@@ -35,14 +35,14 @@ const things = defineTable("things", "thing_id", ["thing_id", "code", "name", "e
 describe("reads under lock", () => {
   test("selectVersions", () => {
     assert.deepEqual(selectVersions(things, ["a", "b"]), {
-      sql: "SELECT `thing_id` AS id, event_timestamp AS ts FROM `things` WHERE `thing_id` IN (?) FOR UPDATE",
+      sql: "SELECT `thing_id` AS id, event_timestamp AS ts, `code` FROM `things` WHERE `thing_id` IN (?) FOR UPDATE",
       values: [["a", "b"]],
     });
   });
 
   test("selectOwners", () => {
     assert.deepEqual(selectOwners(things, "code", ["C1", "C2"]), {
-      sql: "SELECT `thing_id` AS id, `code` AS value, event_timestamp AS ts FROM `things` WHERE `code` IN (?) FOR UPDATE",
+      sql: "SELECT `thing_id` AS id FROM `things` WHERE `code` IN (?)",
       values: [["C1", "C2"]],
     });
   });

@@ -32,16 +32,27 @@ export const MAX_PARENTS_PER_STATEMENT = 100;
 const id = (name: string) => `\`${name}\``;
 const list = (names: readonly string[]) => names.map(id).join(", ");
 
+/**
+ * Locks the rows by primary key and reads their versions and unique columns. Every lock a batch
+ * takes on a table is taken here, by primary key, in one sorted pass: two transactions then
+ * always lock rows in the same order and can't deadlock each other.
+ */
 export function selectVersions(table: TableSpec, ids: string[]): Statement {
+  const unique = table.unique.map((c) => `, ${id(c)}`).join("");
   return {
-    sql: `SELECT ${id(table.key)} AS id, event_timestamp AS ts FROM ${id(table.name)} WHERE ${id(table.key)} IN (?) FOR UPDATE`,
+    sql: `SELECT ${id(table.key)} AS id, event_timestamp AS ts${unique} FROM ${id(table.name)} WHERE ${id(table.key)} IN (?) FOR UPDATE`,
     values: [ids],
   };
 }
 
+/**
+ * Which rows hold these unique values (an order's number), without locking: the rows found are
+ * then locked by primary key with the others (selectVersions). A locking read by a secondary key
+ * took locks in another order than the one by primary key, and concurrent batches deadlocked.
+ */
 export function selectOwners(table: TableSpec, column: string, values: string[]): Statement {
   return {
-    sql: `SELECT ${id(table.key)} AS id, ${id(column)} AS value, event_timestamp AS ts FROM ${id(table.name)} WHERE ${id(column)} IN (?) FOR UPDATE`,
+    sql: `SELECT ${id(table.key)} AS id FROM ${id(table.name)} WHERE ${id(column)} IN (?)`,
     values: [values],
   };
 }

@@ -293,3 +293,58 @@ describe("tooLarge: a row that no statement can carry", () => {
     assert.equal(tooLarge({ kind: "delete", table: boxes, id: "b1", ts: "t", eventId: "e" }, MAX), undefined);
   });
 });
+
+describe("loadState takes its locks in one global order", () => {
+  const orders = defineTable("orders", "order_id", ["order_id", "order_number", "event_timestamp"], {
+    unique: ["order_number"],
+  });
+  const users = defineTable("users", "user_id", ["user_id", "event_timestamp"]);
+  const upsert = (table: typeof orders, id: string, row: Record<string, string>): UpsertOp => ({
+    kind: "upsert",
+    table,
+    id,
+    ts: "2026-01-01 00:00:00.000000",
+    eventId: "e",
+    row,
+    update: [],
+  });
+
+  test("owners of unique values are found without locks, then every row is locked by key: tables by name, keys sorted", async () => {
+    const statements: { sql: string; values: unknown[] }[] = [];
+    const runner: SqlRunner = {
+      query: async (sql, values) => {
+        statements.push({ sql, values: values as unknown[] });
+        // The number N-1 belongs to order a9; locked, it reads back with its number.
+        if (sql.startsWith("SELECT `order_id` AS id FROM")) return [[{ id: "a9" }], []];
+        if (sql.includes("FROM `orders`"))
+          return [[{ id: "a9", ts: "2026-01-01 00:00:00.000000", order_number: "N-1" }], []];
+        return [[], []];
+      },
+    };
+    const ops: Op[] = [
+      upsert(users, "u2", { user_id: "u2" }),
+      upsert(orders, "b1", { order_id: "b1", order_number: "N-1" }),
+      {
+        kind: "patch",
+        table: orders,
+        lookup: { column: "order_number", value: "N-2" },
+        ts: "t",
+        eventId: "e",
+        set: {},
+      },
+      upsert(users, "u1", { user_id: "u1" }),
+    ];
+    const state = await loadState(runner, ops, PACKET);
+    assert.deepEqual(
+      statements.map((s) => [s.sql.replace(/, event_timestamp AS ts.*? FROM/, " … FROM"), s.values]),
+      [
+        ["SELECT `order_id` AS id FROM `orders` WHERE `order_number` IN (?)", [["N-1", "N-2"]]],
+        ["SELECT `order_id` AS id … FROM `orders` WHERE `order_id` IN (?) FOR UPDATE", [["a9", "b1"]]],
+        ["SELECT `user_id` AS id … FROM `users` WHERE `user_id` IN (?) FOR UPDATE", [["u1", "u2"]]],
+      ],
+    );
+    assert.ok(!statements[0]?.sql.includes("FOR UPDATE"), "no locking read by a secondary key");
+    assert.equal(state.owners.get("orders\u0000order_number\u0000N-1"), "a9");
+    assert.equal(state.rows.get("orders\u0000a9"), "2026-01-01 00:00:00.000000");
+  });
+});

@@ -115,20 +115,25 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
   }
 
   const state: DbState = { rows: new Map(), tombstones: new Map(), owners: new Map() };
-  // Sorted, so concurrent transactions take row locks in the same order.
-  for (const [table, set] of ids) {
-    for (const part of chunksBySize([...set].sort(), budget, listed)) {
-      for (const r of await run(conn, selectVersions(table, part))) {
-        state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
-      }
-    }
-  }
+  // The rows holding the unique values are found first, without locks, and locked below with
+  // the rest: tables in name order, rows by primary key in sorted order, so concurrent
+  // transactions take their locks in one global order.
   for (const [table, byColumn] of uniques) {
     for (const [column, values] of byColumn) {
       for (const part of chunksBySize([...values].sort(), budget, listed)) {
         for (const r of await run(conn, selectOwners(table, column, part))) {
-          state.owners.set(uniqueKey(table.name, column, r.value as string), r.id as string);
-          state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+          getOrCreate(ids, table, () => new Set<string>()).add(r.id as string);
+        }
+      }
+    }
+  }
+  for (const [table, set] of [...ids].sort(([a], [b]) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const part of chunksBySize([...set].sort(), budget, listed)) {
+      for (const r of await run(conn, selectVersions(table, part))) {
+        state.rows.set(entityKey(table.name, r.id as string), r.ts ?? "");
+        for (const column of table.unique) {
+          const value = r[column];
+          if (typeof value === "string") state.owners.set(uniqueKey(table.name, column, value), r.id as string);
         }
       }
     }

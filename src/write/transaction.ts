@@ -1,3 +1,4 @@
+import { setTimeout } from "node:timers/promises";
 import type { Pool, PoolConnection } from "mysql2/promise";
 import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
 import { BadEventError, BadEventReasons, DatabaseUnavailableError, messageOf } from "../errors.ts";
@@ -15,18 +16,26 @@ export interface BatchResult {
   rows: RowCounts;
 }
 
-/**
- * `maxAllowedPacket` is the server's limit on one statement; without it, it is read from the
- * server on the pool's first batch and kept until a batch fails (the server may have been
- * restarted with another limit), then read again.
- */
+export interface ApplyOptions {
+  /**
+   * The server's limit on one statement; without it, it is read from the server on the pool's
+   * first batch and kept until a batch fails (the server may have been restarted with another
+   * limit), then read again.
+   */
+  maxAllowedPacket?: number;
+  /** Called for each transaction InnoDB rolled back as a deadlock victim and that is run again. */
+  onDeadlock?: () => void;
+}
+
 export async function applyBatch(
   pool: Pool,
   items: readonly (Op | Outcome)[],
-  maxAllowedPacket?: number,
+  options: ApplyOptions = {},
 ): Promise<BatchResult> {
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
-  const limit = maxAllowedPacket ?? (await packetLimit(pool));
+  const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
+  const transaction = (batch: readonly (Op | Outcome)[]) =>
+    retryingDeadlocks(() => inTransaction(pool, batch, limit), options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -34,7 +43,7 @@ export async function applyBatch(
     return why === undefined ? item : { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, why) };
   });
   try {
-    return await inTransaction(pool, checked, limit);
+    return await transaction(checked);
   } catch (err) {
     if (!isBadDataError(err)) throw unavailable(err);
   }
@@ -46,7 +55,7 @@ export async function applyBatch(
       continue;
     }
     try {
-      const one = await inTransaction(pool, [item], limit);
+      const one = await transaction([item]);
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
@@ -61,6 +70,29 @@ export async function applyBatch(
 }
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
+
+/** ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back, and asks for it to be run again. */
+const DEADLOCK = 1213;
+/** Runs of one transaction after a deadlock before it counts as the database's trouble (an outage). */
+const DEADLOCK_RETRIES = 5;
+
+/**
+ * A deadlock is not an outage: the server resolved it by rolling one transaction back, and
+ * running that again is the cure. Locks are taken in one global order (store.ts), so this is
+ * rare; it is counted, and only a deadlock that keeps coming back is handed on as an outage.
+ */
+async function retryingDeadlocks<T>(work: () => Promise<T>, onDeadlock?: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== DEADLOCK || attempt > DEADLOCK_RETRIES) throw err;
+      onDeadlock?.();
+      // A short random pause, so the two transactions do not meet again in the same step.
+      await setTimeout(Math.random() * 10 * attempt);
+    }
+  }
+}
 
 const packetLimits = new WeakMap<Pool, number>();
 

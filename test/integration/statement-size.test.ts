@@ -151,7 +151,7 @@ async function droppedConnection(t: TestContext, server: PrivateServer) {
   // the connection reset (an outage, retried) or error 1153 (this event rejected).
   const big = op(1, "'".repeat(40_000));
   try {
-    const { outcomes } = await applyBatch(pool, [big], 1 << 26);
+    const { outcomes } = await applyBatch(pool, [big], { maxAllowedPacket: 1 << 26 });
     assert.equal(outcomes[0]?.kind, "rejected");
   } catch (err) {
     assert.ok(err instanceof DatabaseUnavailableError, String(err));
