@@ -72,6 +72,8 @@ test("displayWidth: emoji and CJK take two columns, combining marks none", () =>
   assert.equal(displayWidth("日本"), 4);
   assert.equal(displayWidth("e\u0301"), 1);
   assert.equal(displayWidth("שלום"), 4);
+  assert.equal(displayWidth("👩‍👩‍👧"), 2, "a family emoji is one grapheme cluster, two columns");
+  assert.equal(displayWidth("🇮🇱"), 2, "a flag is one cluster of two regional indicators");
   const out = formatTable(
     ["name", "n"],
     [

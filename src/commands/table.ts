@@ -1,3 +1,5 @@
+import stringWidth from "string-width";
+
 // Plain-text tables for the operator commands: a header, a rule, one line per row, columns
 // separated by two spaces, numbers right-aligned. Pure, so it is unit-tested on its own.
 
@@ -21,27 +23,10 @@ export function cellText(value: unknown): string {
 
 /**
  * Columns a terminal gives the text: wide East Asian characters and emoji take two, combining
- * marks and zero-width characters none.
+ * marks and zero-width characters none, a grapheme cluster (an emoji with its modifiers, a flag)
+ * is counted once. string-width knows the Unicode tables this takes.
  */
-export function displayWidth(text: string): number {
-  let width = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (/^\p{M}$/u.test(ch) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) continue;
-    const wide =
-      /^\p{Emoji_Presentation}$/u.test(ch) ||
-      (cp >= 0x1100 && cp <= 0x115f) ||
-      (cp >= 0x2e80 && cp <= 0xa4cf) ||
-      (cp >= 0xac00 && cp <= 0xd7a3) ||
-      (cp >= 0xf900 && cp <= 0xfaff) ||
-      (cp >= 0xfe30 && cp <= 0xfe4f) ||
-      (cp >= 0xff00 && cp <= 0xff60) ||
-      (cp >= 0xffe0 && cp <= 0xffe6) ||
-      (cp >= 0x20000 && cp <= 0x3fffd);
-    width += wide ? 2 : 1;
-  }
-  return width;
-}
+export const displayWidth = (text: string): number => stringWidth(text);
 
 function pad(text: string, width: number, align: "left" | "right"): string {
   const fill = " ".repeat(Math.max(0, width - displayWidth(text)));
