@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
 const spec = { json: "boolean", since: "string" } as const;
@@ -55,4 +56,30 @@ test("parseIsoTime: anything else is undefined", () => {
   ]) {
     assert.equal(parseIsoTime(bad), undefined, bad);
   }
+});
+
+test("any command line ends as options or as one UsageError line naming the command", () => {
+  const spec = { events: "string", rate: "string", seed: "string", poison: "string", start: "string" } as const;
+  const outcome = (f: () => unknown) => {
+    try {
+      return { ok: f() };
+    } catch (err) {
+      assert.ok(err instanceof UsageError, String(err));
+      return { error: err.message };
+    }
+  };
+  const word = fc.oneof(
+    fc.constantFrom("--events", "--rate", "--seed", "--poison", "--start", "--size", "--", "---", "--=5", "-e", "-abc"),
+    fc.constantFrom("--events=5", "--rate=", "--seed=--1", "--start=2026-01-01", "--constructor", "--__proto__"),
+    fc.constantFrom("5", "-1", "0.5", "", "-", "x", "2026-03-01T00:00:00Z", "--rate=1=2"),
+    fc.string({ maxLength: 6 }),
+  );
+  fc.assert(
+    fc.property(fc.array(word, { maxLength: 6 }), (args) => {
+      const result = outcome(() => ({ ...parseOptions("generate", args, spec) }));
+      if ("error" in result) assert.match(String(result.error), /^generate: [^\n]+; try --help$/);
+      else for (const v of Object.values(result.ok as object)) assert.equal(typeof v, "string");
+    }),
+    { numRuns: 3000 },
+  );
 });

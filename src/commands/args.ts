@@ -1,7 +1,9 @@
+import { parseArgs } from "node:util";
+import { datetimeMs, toUtcDatetime6 } from "../decode/timestamp.ts";
 import { AppError, ErrorCodes } from "../errors.ts";
 
-// Options of the operator commands (`report`, `dlq list`, `dlq replay`): a small strict parser,
-// so a typo is one clear line and exit status 2 rather than a silently ignored flag.
+// Options of the operator commands: strict, so a typo is one clear line and exit status 2 rather
+// than a silently ignored flag.
 
 /** A command line the command can't accept: reported as one line, exit status 2. */
 export class UsageError extends AppError {
@@ -16,40 +18,42 @@ export type ParsedOptions<S extends OptionSpec> = {
 };
 
 /**
- * Parses `--flag`, `--name value` and `--name=value` against `spec`. Unknown options, positional
- * arguments, a missing value, a value given to a flag and an option given twice are UsageErrors
- * naming the command.
+ * Parses `--flag`, `--name value` and `--name=value` against `spec`, with node:util parseArgs.
+ * It runs loose and its tokens are checked here, for one-line errors naming the command (in
+ * strict mode its messages run to several sentences, and it takes an option given twice
+ * silently): unknown options, positional arguments, a missing value, a value given to a flag
+ * and an option given twice are UsageErrors.
  */
 export function parseOptions<S extends OptionSpec>(
   command: string,
   args: readonly string[],
   spec: S,
 ): ParsedOptions<S> {
-  const out: Record<string, string | boolean> = {};
   const fail = (why: string): never => {
     throw new UsageError(`${command}: ${why}; try --help`);
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (!arg.startsWith("--") || arg === "--") fail(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf("=");
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+  const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
+  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  const out: Record<string, string | boolean> = {};
+  for (const token of tokens) {
+    // A short option (-x), a positional or `--` is not an option of these commands.
+    if (token.kind !== "option" || !token.rawName.startsWith("--")) fail(`unexpected argument "${args[token.index]}"`);
+    if (token.kind !== "option") continue;
+    const name = token.name;
+    // Named as written up to its "=" (parseArgs names `--=5` "=5").
     const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
-    if (type === undefined) fail(`unknown option --${name}`);
+    if (type === undefined) fail(`unknown option --${/^--([^=]*)/.exec(args[token.index] ?? "")?.[1]}`);
     if (Object.hasOwn(out, name)) fail(`--${name} given twice`);
     if (type === "boolean") {
-      if (eq !== -1) fail(`--${name} takes no value`);
+      if (token.value !== undefined) fail(`--${name} takes no value`);
       out[name] = true;
       continue;
     }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else {
-      value = args[i + 1];
-      if (value === undefined || value.startsWith("--")) fail(`--${name} needs a value`);
-      i++;
+    // `--since --reason x`: parseArgs takes "--reason" as the value; the next option is meant.
+    const value = token.value;
+    if (value === undefined || value === "" || (!token.inlineValue && value.startsWith("--"))) {
+      fail(`--${name} needs a value`);
     }
-    if (value === "") fail(`--${name} needs a value`);
     out[name] = value as string;
   }
   return out as ParsedOptions<S>;
@@ -58,29 +62,13 @@ export function parseOptions<S extends OptionSpec>(
 /**
  * An ISO-8601 date or date-time (`2026-02-11`, `2026-02-11T09:38`, `2026-02-11T09:38:25.123456+02:00`,
  * `...Z`); without an offset it is UTC. Returns the instant in milliseconds, or undefined when the
- * text is not such a time or names a day that does not exist.
+ * text is not such a time, names a day that does not exist, or lies outside years 1000–9999. The
+ * parts a command line may leave out are filled in, and the event timestamps' reader does the rest.
  */
 export function parseIsoTime(text: string): number | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(
-    text.trim(),
-  );
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?(.*))?$/.exec(text.trim());
   if (!m) return undefined;
-  const [, y, mo, d, h = "00", mi = "00", s = "00", fraction = "", offset = "Z"] = m;
-  const ms = fraction.padEnd(3, "0").slice(0, 3);
-  const normalised = offset.toUpperCase() === "Z" ? "Z" : offset.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2");
-  const when = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}${normalised}`);
-  if (Number.isNaN(when)) return undefined;
-  // Date.parse rolls 2026-02-30 over into March: reject days and times that don't exist.
-  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
-  if (
-    check.getUTCFullYear() !== Number(y) ||
-    check.getUTCMonth() !== Number(mo) - 1 ||
-    check.getUTCDate() !== Number(d) ||
-    check.getUTCHours() !== Number(h) ||
-    check.getUTCMinutes() !== Number(mi) ||
-    check.getUTCSeconds() !== Number(s)
-  ) {
-    return undefined;
-  }
-  return when;
+  const [, date, hhmm = "00:00", seconds = ":00", zone = ""] = m;
+  const datetime = toUtcDatetime6(`${date}T${hhmm}${seconds}${zone}`);
+  return datetime === null ? undefined : datetimeMs(datetime);
 }

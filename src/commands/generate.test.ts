@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { generateStream, MAX_STEP_MICROS } from "../generate/stream.ts";
 import { parseOptions, UsageError } from "./args.ts";
-import { generateOptions, latestStartMicros, parseGenerateArgs, progressLine } from "./generate.ts";
+import { generateOptions, latestStartMicros, progressLine } from "./generate.ts";
 
 const NOW = Date.parse("2026-12-05T07:30:00.000Z");
 
@@ -53,45 +53,6 @@ describe("generate options", () => {
         message,
         args.join(" "),
       );
-  });
-
-  test("parseArgs reads every command line as the hand-written parser of args.ts does, errors included", () => {
-    const spec = { events: "string", rate: "string", seed: "string", poison: "string", start: "string" } as const;
-    const outcome = (f: () => unknown) => {
-      try {
-        return { ok: f() };
-      } catch (err) {
-        assert.ok(err instanceof UsageError, String(err));
-        return { error: err.message };
-      }
-    };
-    const word = fc.oneof(
-      fc.constantFrom(
-        "--events",
-        "--rate",
-        "--seed",
-        "--poison",
-        "--start",
-        "--size",
-        "--",
-        "---",
-        "--=5",
-        "-e",
-        "-abc",
-      ),
-      fc.constantFrom("--events=5", "--rate=", "--seed=--1", "--start=2026-01-01", "--constructor", "--__proto__"),
-      fc.constantFrom("5", "-1", "0.5", "", "-", "x", "2026-03-01T00:00:00Z", "--rate=1=2"),
-      fc.string({ maxLength: 6 }),
-    );
-    fc.assert(
-      fc.property(fc.array(word, { maxLength: 6 }), (args) => {
-        assert.deepEqual(
-          outcome(() => parseGenerateArgs(args)),
-          outcome(() => ({ ...parseOptions("generate", args, spec) })),
-        );
-      }),
-      { numRuns: 3000 },
-    );
   });
 });
 

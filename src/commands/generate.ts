@@ -6,7 +6,7 @@ import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
-import { parseIsoTime, UsageError } from "./args.ts";
+import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the
 // same envelope as the upstream (src/events/emit.ts), for demos, load tests and the benchmark.
@@ -26,49 +26,7 @@ export interface GenerateOptions {
 /** The earliest instant a MySQL DATETIME holds: the sink rejects event times before it. */
 const EARLIEST_START_MS = Date.UTC(1000, 0, 1);
 
-const OPTIONS = {
-  events: { type: "string" },
-  rate: { type: "string" },
-  seed: { type: "string" },
-  poison: { type: "string" },
-  start: { type: "string" },
-} as const;
-type OptionName = keyof typeof OPTIONS;
-
-/**
- * The command line through node:util parseArgs, with the one-line errors of the other commands'
- * parser (args.ts). parseArgs runs loose and its tokens are checked here: in strict mode its
- * errors are several sentences long, and it takes an option given twice silently (the last wins).
- */
-export function parseGenerateArgs(args: readonly string[]): Partial<Record<OptionName, string>> {
-  const fail = (why: string): never => {
-    throw new UsageError(`generate: ${why}; try --help`);
-  };
-  const { tokens } = parseArgs({
-    args: [...args],
-    options: OPTIONS,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
-  const out: Partial<Record<OptionName, string>> = {};
-  for (const token of tokens) {
-    // A short option (-x), a positional or `--` is not an option of this command.
-    if (token.kind !== "option" || !token.rawName.startsWith("--")) fail(`unexpected argument "${args[token.index]}"`);
-    if (token.kind !== "option") continue;
-    const name = token.name as OptionName;
-    // Named as written up to its "=" (parseArgs names `--=5` "=5"; args.ts, and so the message, "").
-    if (!Object.hasOwn(OPTIONS, name)) fail(`unknown option --${/^--([^=]*)/.exec(args[token.index] ?? "")?.[1]}`);
-    if (Object.hasOwn(out, name)) fail(`--${name} given twice`);
-    // `--events --rate 5`: parseArgs takes "--rate" as the value; the next option is meant.
-    const value = token.value;
-    if (value === undefined || value === "" || (!token.inlineValue && value.startsWith("--"))) {
-      fail(`--${name} needs a value`);
-    }
-    out[name] = value;
-  }
-  return out;
-}
+const OPTIONS = { events: "string", rate: "string", seed: "string", poison: "string", start: "string" } as const;
 
 const positive = (name: string, value: string | undefined, fallback: number, allowZero = false): number => {
   if (value === undefined) return fallback;
@@ -83,7 +41,7 @@ const positive = (name: string, value: string | undefined, fallback: number, all
 
 /** `now`: the wall clock in ms, against which --start is checked (injected by tests). */
 export function generateOptions(args: readonly string[], now = Date.now()): GenerateOptions {
-  const o = parseGenerateArgs(args);
+  const o = parseOptions("generate", args, OPTIONS);
   const poisonRate = positive("poison", o.poison, 0, true);
   if (poisonRate > 1) throw new UsageError(`generate: --poison is a fraction between 0 and 1, got "${o.poison}"`);
   const options: GenerateOptions = {
@@ -98,9 +56,11 @@ export function generateOptions(args: readonly string[], now = Date.now()): Gene
 
 /** --start: an ISO time from year 1000 on, and no later than latestStartMicros for this run. */
 function startOption(text: string, options: Pick<GenerateOptions, "events" | "rate">, now: number): bigint {
-  // Date.UTC maps years 0–99 to 1900–1999, so parseIsoTime can't read them: check the year first.
+  // Date.parse maps years 0–99 to 1900–1999: the year is checked first.
   const year = /^\s*(\d{4})-/.exec(text)?.[1];
-  const ms = year !== undefined && Number(year) < 1000 ? Number.NEGATIVE_INFINITY : parseIsoTime(text);
+  // parseIsoTime refuses instants outside years 1000–9999; one just before is named as such.
+  const early = (year !== undefined && Number(year) < 1000) || Date.parse(text) < EARLIEST_START_MS;
+  const ms = early ? Number.NEGATIVE_INFINITY : parseIsoTime(text);
   if (ms === undefined) {
     throw new UsageError(
       `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC without an offset), got "${text}"`,
