@@ -5,6 +5,7 @@ import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands
 import { generateOptions, runGenerate } from "./commands/generate.ts";
 import { repairOptions, runRepair } from "./commands/repair.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
+import { rewindOptions, runRewind } from "./commands/rewind.ts";
 import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
 import { migrate } from "./db/migrate.ts";
@@ -52,6 +53,13 @@ commands:
             of users, suppliers, products, orders, posts and id its 24-hex-digit entity_id;
             --dry-run prints the row's event_timestamp and the tombstone's time and changes
             nothing
+  rewind --to earliest|<ISO time> [--dry-run]
+            move the consumer group's (KAFKA_GROUP_ID) committed offsets on the five source
+            topics back, to the log start or, per partition, to the first record at or after
+            the time (UTC without an offset), so the next start replays history (e.g. to fill a
+            column a migration added); a partition not yet read that far stays. Refused while
+            the group has live members: stop the service instances first. --dry-run prints
+            each partition's committed offset before and after and changes nothing
   help      show this text
 
 With neither KAFKA_BOOTSTRAP_SERVERS nor MYSQL_HOST set, \`run\` first starts the local
@@ -97,6 +105,10 @@ async function main(argv: string[]): Promise<number> {
     case "repair": {
       const options = repairOptions(rest);
       return runRepair(loadConfig(), options);
+    }
+    case "rewind": {
+      const options = rewindOptions(rest);
+      return runRewind(loadConfig(), options);
     }
     default:
       process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);
