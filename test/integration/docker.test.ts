@@ -119,6 +119,29 @@ function loadCompose(): { services: Record<string, Obj>; raw: Obj } {
   };
 }
 
+interface PublishedPort {
+  hostIp: string;
+  /** The host port or range; empty when Docker picks an ephemeral one. */
+  host: string;
+  container: string;
+}
+
+/** A service's `ports`, short (`[ip:][host:]container[/proto]`) or long form. */
+function portsOf(service: Obj): PublishedPort[] {
+  const ports = (service.ports as unknown[] | undefined) ?? [];
+  return ports.map((p) => {
+    if (isObj(p)) {
+      return { hostIp: String(p.host_ip ?? ""), host: String(p.published ?? ""), container: String(p.target) };
+    }
+    const parts = String(p)
+      .replace(/\/\w+$/, "")
+      .split(":");
+    const container = parts.pop() ?? "";
+    const host = parts.pop() ?? "";
+    return { hostIp: parts.join(":"), host, container };
+  });
+}
+
 // ---------------------------------------------------------------- Dockerfile helpers
 
 interface Instruction {
@@ -216,6 +239,18 @@ describe("docker checks catch mistakes", () => {
       "kafka-topics.sh --bootstrap-server k:9092 --create --topic a --partitions 3 && kafka-topics.sh --list",
     );
     assert.deepEqual(found, [{ topic: "a", partitions: 3, ifNotExists: false, bootstrap: "k:9092" }]);
+  });
+
+  test("published ports are read in every form", () => {
+    assert.deepEqual(portsOf({ ports: ["9464:9464", "127.0.0.1::9464", "9464", "9000-9005:9464/tcp"] }), [
+      { hostIp: "", host: "9464", container: "9464" },
+      { hostIp: "127.0.0.1", host: "", container: "9464" },
+      { hostIp: "", host: "", container: "9464" },
+      { hostIp: "", host: "9000-9005", container: "9464" },
+    ]);
+    assert.deepEqual(portsOf({ ports: [{ target: 9464, published: "9464", host_ip: "127.0.0.1" }] }), [
+      { hostIp: "127.0.0.1", host: "9464", container: "9464" },
+    ]);
   });
 
   test("continued Dockerfile lines are one instruction; comments inside them are skipped", () => {
@@ -347,8 +382,20 @@ describe("docker-compose.yml", () => {
       "kafka-init": "service_completed_successfully",
     });
     assert.equal(analytics.restart, "unless-stopped");
-    const ports = (analytics.ports as unknown[] | undefined)?.map(String) ?? [];
-    assert.ok(ports.includes("9464:9464"), `ports: ${ports.join(", ")}`);
+    const published = portsOf(analytics);
+    assert.ok(
+      published.some((p) => p.container === "9464" && p.hostIp === "127.0.0.1"),
+      `metrics port 9464 published on this machine only: ${JSON.stringify(published)}`,
+    );
+  });
+
+  test("analytics publishes no fixed host port and names no container, so it scales (--scale analytics=3)", () => {
+    const analytics = service("analytics");
+    // A fixed host port or container name can be taken by one instance only: the second fails to start.
+    for (const p of portsOf(analytics)) {
+      assert.equal(p.host, "", `analytics publishes ${p.container} on fixed host port ${p.host}`);
+    }
+    assert.equal(analytics.container_name, undefined, "container_name");
   });
 
   test("analytics gets longer to stop than its own shutdown timeout", () => {
