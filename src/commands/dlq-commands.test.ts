@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type DeadLetterEntry, decodeLetter } from "../dead-letter/letter.ts";
+import { sortLetters } from "../dead-letter/read.ts";
 import { UsageError } from "./args.ts";
-import {
-  formatLetters,
-  letterJson,
-  listOptions,
-  replayChooser,
-  replayMessage,
-  replayOptions,
-  sortLetters,
-} from "./dlq.ts";
+import { formatLetters, letterJson, listOptions } from "./dlq-list.ts";
+import { replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";
 
 const headers = (h: Record<string, string>) =>
   new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));

@@ -1,0 +1,74 @@
+import type { Config } from "../config/index.ts";
+import type { DeadLetterEntry } from "../dead-letter/letter.ts";
+import { readDeadLetters } from "../dead-letter/read.ts";
+import { parseOptions } from "./args.ts";
+import { formatTable } from "./table.ts";
+
+// `analytics-service dlq list`: what is in the dead-letter topic, as a table or JSON.
+
+export const sourceOf = (e: DeadLetterEntry) =>
+  e.sourceTopic === null ? null : `${e.sourceTopic}/${e.sourcePartition ?? "?"}@${e.sourceOffset ?? "?"}`;
+
+/** The JSON form of `dlq list --json`: headers decoded, the value left out (it may hold secrets). */
+export function letterJson(e: DeadLetterEntry) {
+  return {
+    failed_at: e.failedAt,
+    source_topic: e.sourceTopic,
+    source_partition: e.sourcePartition,
+    source_offset: e.sourceOffset === null ? null : Number(e.sourceOffset),
+    event_type: e.eventType,
+    code: e.code,
+    reason: e.reason,
+    key: e.key === null ? null : e.key.toString(),
+    value_bytes: e.valueBytes,
+    /** The value is only the first value_bytes of original_bytes (null: a legacy letter that did not say). */
+    truncated: e.truncated,
+    original_bytes: e.originalBytes,
+    dlq_partition: e.dlqPartition,
+    dlq_offset: Number(e.dlqOffset),
+  };
+}
+
+export function formatLetters(letters: readonly DeadLetterEntry[]): string {
+  return formatTable(
+    [
+      { key: "time" },
+      { key: "source" },
+      { key: "event_type", title: "event type" },
+      { key: "code" },
+      { key: "copy" },
+      { key: "reason" },
+    ],
+    letters.map((e) => ({
+      time: e.failedAt,
+      source: sourceOf(e),
+      event_type: e.eventType,
+      code: e.code,
+      // Whether the letter holds the whole value (it can be replayed) or only its first bytes.
+      copy: e.truncated ? "truncated" : "whole",
+      reason: e.reason,
+    })),
+  );
+}
+
+export interface ListOptions {
+  json: boolean;
+}
+
+export function listOptions(args: readonly string[]): ListOptions {
+  return { json: parseOptions("dlq list", args, { json: "boolean" }).json === true };
+}
+
+export async function runDlqList(
+  config: Config,
+  options: ListOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const letters = await readDeadLetters(config);
+  if (options.json) out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
+  else {
+    out.write(formatLetters(letters));
+    out.write(`${letters.length} dead letter(s) in ${config.kafkaDlqTopic}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,155 @@
+import type { Config } from "../config/index.ts";
+import type { DeadLetterEntry } from "../dead-letter/letter.ts";
+import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
+import { CHUNK, deadLetters, kafkaError, listed, sortLetters } from "../dead-letter/read.ts";
+import { BadEventReasons } from "../errors.ts";
+import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
+import { formatLetters } from "./dlq-list.ts";
+
+// `analytics-service dlq replay`: putting chosen letters back on their source topic once whatever
+// made them fail is fixed (a configuration limit, a column widened by a migration, a handler
+// fixed in a release). Re-publishing is safe to repeat: the sink is idempotent and never goes
+// backwards, so an event it has already applied changes nothing.
+
+export interface ReplayOptions {
+  /** Only letters that failed at or after this instant (ms since the epoch). */
+  since?: number;
+  /** Only letters with this dlq.error.code. */
+  reason?: string;
+  dryRun: boolean;
+}
+
+const REASON_CODES: readonly string[] = Object.values(BadEventReasons);
+
+/** `dlq replay [--since ISO-time] [--reason code] [--dry-run]`; a bad value is a UsageError. */
+export function replayOptions(args: readonly string[]): ReplayOptions {
+  const raw = parseOptions("dlq replay", args, { since: "string", reason: "string", "dry-run": "boolean" });
+  const options: ReplayOptions = { dryRun: raw["dry-run"] === true };
+  if (raw.since !== undefined) {
+    const since = parseIsoTime(raw.since);
+    if (since === undefined) {
+      throw new UsageError(
+        `dlq replay: --since "${raw.since}" is not an ISO-8601 time (e.g. 2026-02-11 or 2026-02-11T09:30:00Z)`,
+      );
+    }
+    options.since = since;
+  }
+  if (raw.reason !== undefined) {
+    if (!REASON_CODES.includes(raw.reason)) {
+      throw new UsageError(`dlq replay: --reason "${raw.reason}" is not one of ${REASON_CODES.join(", ")}`);
+    }
+    options.reason = raw.reason;
+  }
+  return options;
+}
+
+/**
+ * What `replay` does with one letter: sends it (chosen), or passes over it because it does not
+ * match the filters, holds a truncated copy of its value (dlq.value.truncated), has no usable
+ * source topic and partition, or repeats a source message already chosen (dead-lettered more
+ * than once).
+ */
+export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "duplicate";
+
+/**
+ * Judges letters one by one, as they are read: those matching the filters are chosen once per
+ * source message, except truncated copies (their whole value is gone) and letters without a
+ * source. Remembers the source of each letter chosen (a few dozen bytes each) to tell repeats.
+ */
+export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadLetterEntry) => Verdict {
+  const seen = new Set<string>();
+  return (e) => {
+    if (options.reason !== undefined && e.code !== options.reason) return "filtered";
+    if (options.since !== undefined) {
+      const failed = e.failedAt === null ? Number.NaN : Date.parse(e.failedAt);
+      if (!(failed >= options.since)) return "filtered";
+    }
+    if (e.sourceTopic === null || e.sourcePartition === null) return "no_source";
+    if (e.truncated) return "truncated";
+    const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
+    if (seen.has(id)) return "duplicate";
+    seen.add(id);
+    return "chosen";
+  };
+}
+
+/** The original message, back to the partition it was read from. */
+export function replayMessage(e: DeadLetterEntry) {
+  if (e.sourceTopic === null || e.sourcePartition === null) throw new Error("a dead letter without a source");
+  return {
+    topic: e.sourceTopic,
+    partition: e.sourcePartition,
+    key: e.key ?? undefined,
+    value: e.value ?? undefined,
+    headers: new Map(e.originalHeaders),
+  };
+}
+
+/**
+ * `dlq replay`: reads the letters once, in the order they are read, and sends the chosen ones in
+ * chunks of CHUNK as it goes; only a dry run keeps the chosen letters, to print them.
+ */
+export async function runDlqReplay(
+  config: Config,
+  options: ReplayOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const choose = replayChooser(options);
+  let read = 0;
+  let sent = 0;
+  const tally: Record<Verdict, number> = { chosen: 0, filtered: 0, truncated: 0, no_source: 0, duplicate: 0 };
+  const chosen: DeadLetterEntry[] = [];
+  const topics = new Set<string>();
+  let chunk: DeadLetterEntry[] = [];
+  const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
+  const send = async () => {
+    if (!producer || chunk.length === 0) return;
+    await sendAll(producer, chunk.map(replayMessage)).catch((err: unknown) =>
+      Promise.reject(kafkaError(err, config, "publishing")),
+    );
+    sent += chunk.length;
+    for (const e of chunk) topics.add(e.sourceTopic as string);
+    chunk = [];
+  };
+  let finished = false;
+  try {
+    for await (const e of deadLetters(config)) {
+      read++;
+      const verdict = choose(e);
+      tally[verdict]++;
+      if (verdict !== "chosen") continue;
+      if (options.dryRun) chosen.push(listed(e));
+      else {
+        chunk.push(e);
+        if (chunk.length >= CHUNK) await send();
+      }
+    }
+    await send();
+    finished = true;
+  } finally {
+    await producer?.close().catch(() => undefined);
+    if (tally.truncated > 0) {
+      out.write(
+        `skipped ${tally.truncated} letter(s) holding a truncated copy of their value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+      );
+    }
+    if (tally.no_source > 0) {
+      out.write(`skipped ${tally.no_source} letter(s) without dlq.source.topic/partition headers\n`);
+    }
+    if (tally.duplicate > 0) {
+      out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
+    }
+    const to = sent > 0 ? ` to ${[...topics].join(", ")}` : "";
+    if (!finished) {
+      out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
+    } else if (options.dryRun) {
+      out.write(formatLetters(sortLetters(chosen)));
+      out.write(`dry run: ${tally.chosen} of ${read} dead letter(s) chosen; nothing sent\n`);
+    } else if (tally.chosen === 0) {
+      out.write(`0 of ${read} dead letter(s) chosen; nothing sent\n`);
+    } else {
+      out.write(`${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}\n`);
+    }
+  }
+  return 0;
+}

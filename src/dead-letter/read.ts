@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { Consumer } from "@platformatic/kafka";
+import type { Config } from "../config/index.ts";
+import { BatchReader } from "../consume/batch-reader.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
+
+// Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
+// beginning up to the end it had when asked, with bounded memory however many there are.
+
+/** A one-line explanation of a failure to read the dead-letter topic or publish to a source topic. */
+export function kafkaError(err: unknown, config: Config, doing: "reading" | "publishing"): AppError {
+  if (err instanceof AppError) return err;
+  const message = messageOf(err);
+  const brokers = config.kafkaBrokers.join(",");
+  if (doing === "reading" && /unknown topic/i.test(message)) {
+    return new ConfigError(
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}`,
+    );
+  }
+  const what = doing === "reading" ? `reading ${config.kafkaDlqTopic}` : "publishing the replayed events";
+  return new KafkaUnavailableError(
+    `Kafka: ${what} at ${brokers} failed (${message.replace(/\.$/, "")}); check that Kafka runs and KAFKA_BOOTSTRAP_SERVERS`,
+    err,
+  );
+}
+
+/** Letters handed on at a time; the reader pauses the topic when it holds twice this many. */
+export const CHUNK = 500;
+
+/**
+ * The letters of the dead-letter topic, from the beginning up to the end offsets it had when
+ * called, as they are read (the partitions interleaved). Reads with a throwaway group that never
+ * commits, in flowing mode (docs/decisions.md); while the caller is busy with a letter the reader
+ * holds at most 2 × CHUNK more, so memory is bounded however many letters the topic holds.
+ * Fails when nothing arrives for `stallMs` while a partition is short of its end.
+ */
+export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenerator<DeadLetterEntry> {
+  const topic = config.kafkaDlqTopic;
+  const consumer = new Consumer({
+    ...kafkaBaseOptions(config, "dlq-reader"),
+    groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
+    autocommit: false,
+    retries: 2,
+    retryDelay: 500,
+    ...CONSUME_TUNING,
+  });
+  try {
+    let ends: bigint[];
+    let starts: bigint[];
+    try {
+      ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+      starts = (await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic) ?? [];
+    } catch (err) {
+      throw kafkaError(err, config, "reading");
+    }
+    // Partitions still to read, and the last offset each must reach.
+    const pending = new Map<number, bigint>();
+    ends.forEach((end, partition) => {
+      if (end > (starts[partition] ?? 0n)) pending.set(partition, end - 1n);
+    });
+    if (pending.size === 0) return;
+
+    const stream = await consumer
+      .consume({ topics: [topic], mode: "earliest", autocommit: false })
+      .catch((err: unknown) => Promise.reject(kafkaError(err, config, "reading")));
+    // The reader listens for the stream's failures and throws them from `next`.
+    const reader = new BatchReader<RawMessage & { topic: string }>(stream, 2 * CHUNK);
+    try {
+      while (pending.size > 0) {
+        let batch: (RawMessage & { topic: string })[];
+        try {
+          batch = await reader.next(CHUNK, 0, AbortSignal.timeout(stallMs), () => 0);
+        } catch (err) {
+          throw kafkaError(err, config, "reading");
+        }
+        if (batch.length === 0) {
+          throw new KafkaUnavailableError(
+            `Kafka: reading ${topic} stalled: nothing arrived for ${stallMs / 1000} s with ${pending.size} partition(s) short of their end`,
+          );
+        }
+        for (const m of batch) {
+          const last = pending.get(m.partition);
+          if (last === undefined) continue; // a partition already read to its end
+          if (m.offset >= last) pending.delete(m.partition);
+          if (m.offset <= last) yield decodeLetter(m); // later ones were written after we started
+        }
+      }
+    } finally {
+      await stream.close().catch(() => undefined);
+    }
+  } finally {
+    await consumer.close(true).catch(() => undefined);
+  }
+}
+
+/**
+ * A letter without its value and original headers, for a list of them all. The key is copied:
+ * the client's buffers are views of whole fetch responses, which a view kept would keep.
+ */
+export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
+  ...e,
+  key: e.key === null ? null : Buffer.from(e.key),
+  value: null,
+  originalHeaders: [],
+});
+
+/** Every letter, in the order they failed: for `list`, which prints them all. */
+export async function readDeadLetters(config: Config): Promise<DeadLetterEntry[]> {
+  const letters: DeadLetterEntry[] = [];
+  for await (const e of deadLetters(config)) letters.push(listed(e));
+  return sortLetters(letters);
+}
+
+/** Letters in the order they failed (the topic's partitions interleaved by time). */
+export function sortLetters(letters: DeadLetterEntry[]): DeadLetterEntry[] {
+  return letters.sort(
+    (a, b) =>
+      (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
+      a.dlqPartition - b.dlqPartition ||
+      (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0),
+  );
+}
