@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "./commands/args.ts";
-import { listOptions, replayOptions, runDlqList, runDlqReplay } from "./commands/dlq.ts";
+import { listOptions, runDlqList } from "./commands/dlq-list.ts";
+import { replayOptions, runDlqReplay } from "./commands/dlq-replay.ts";
 import { generateOptions, runGenerate } from "./commands/generate.ts";
 import { repairOptions, runRepair } from "./commands/repair.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
