@@ -3,39 +3,110 @@ import { messageOf } from "../errors.ts";
 
 // The Kafka client reports a failed connection as a tree of errors (one per broker tried, each
 // with its cause). What went wrong is at the leaves; this turns the tree into one line that names
-// the likely cause and the setting to look at.
+// the likely cause and the setting to look at. Each rule matches what the real broker and client
+// produce for that mismatch (test/integration/kafka-security.test.ts, kafka-mismatch.test.ts).
 
-type KafkaSecurity = Pick<Config, "kafkaBrokers" | "kafkaSsl" | "kafkaSaslMechanism">;
+type KafkaSecurity = Pick<
+  Config,
+  "kafkaBrokers" | "kafkaSsl" | "kafkaSslCa" | "kafkaSslCert" | "kafkaSaslMechanism" | "kafkaSaslUsername"
+>;
+
+interface Leaf {
+  message: string;
+  code?: string;
+  /** The broker's error name, for errors it answered with (e.g. SASL_AUTHENTICATION_FAILED). */
+  apiId?: string;
+}
 
 /** Every error in the tree under `err`: itself, its `errors` (AggregateError) and its causes. */
-function flatten(err: unknown, out: { message: string; code?: string }[] = [], depth = 0): typeof out {
+function flatten(err: unknown, out: Leaf[] = [], depth = 0): Leaf[] {
   if (err === null || err === undefined || depth > 20) return out;
-  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
-  out.push({ message: messageOf(err), ...(typeof e.code === "string" ? { code: e.code } : {}) });
+  const e = err as { code?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown };
+  out.push({
+    message: messageOf(err),
+    ...(typeof e.code === "string" ? { code: e.code } : {}),
+    ...(typeof e.apiId === "string" ? { apiId: e.apiId } : {}),
+  });
   if (Array.isArray(e.errors)) for (const inner of e.errors) flatten(inner, out, depth + 1);
   flatten(e.cause, out, depth + 1);
   return out;
 }
 
+// Node's codes for a chain that does not end at a trusted CA.
+const UNKNOWN_CA = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+]);
+
+const CLOSED = "Connection closed";
+const NO_MECHANISM = "Cannot find a suitable SASL mechanism.";
+
 /** One line: why the brokers could not be used, and what to set. */
 export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string {
   const brokers = config.kafkaBrokers.join(",");
   const all = flatten(err);
-  const has = (test: (e: { message: string; code?: string }) => boolean) => all.some(test);
+  const has = (test: (e: Leaf) => boolean) => all.some(test);
   const security = `now KAFKA_SSL=${config.kafkaSsl}, KAFKA_SASL_MECHANISM=${config.kafkaSaslMechanism}`;
+  const sasl = config.kafkaSaslMechanism !== "none";
+  // A TLS listener answers plaintext with a TLS record (the client says so) or, once SASL has
+  // started, by closing the connection.
+  if (
+    !config.kafkaSsl &&
+    (has((e) => e.message === "Broker requires TLS.") ||
+      (sasl && all.some((e, i) => e.message === NO_MECHANISM && all[i + 1]?.message === CLOSED)))
+  ) {
+    return `the brokers ${brokers} expect TLS on this port: set KAFKA_SSL=true, and KAFKA_SSL_CA if a private CA signed their certificate (${security})`;
+  }
   if (has((e) => /TLS handshake failed/i.test(e.message))) {
     return `the brokers ${brokers} did not complete a TLS handshake: they likely do not expect TLS on this port; set KAFKA_SSL=false or use their TLS listener (${security})`;
+  }
+  const unknownCa = all.find((e) => e.code !== undefined && UNKNOWN_CA.has(e.code));
+  if (unknownCa !== undefined) {
+    const ca = config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa;
+    return `the brokers' certificate at ${brokers} is not signed by a CA the service trusts (${unknownCa.code}): set KAFKA_SSL_CA to the PEM file of the CA that signed it (now KAFKA_SSL_CA=${ca})`;
   }
   if (has((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))) {
     return `the brokers' TLS certificate at ${brokers} was not trusted: ${all.find((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))?.message} (${security})`;
   }
+  return explainAfterConnect(all, config, brokers, security) ?? explainUnreached(all, err, brokers, security);
+}
+
+/** Mismatches the broker shows once the connection (and TLS) is up: SASL, client certificates. */
+function explainAfterConnect(all: Leaf[], config: KafkaSecurity, brokers: string, security: string) {
+  const has = (test: (e: Leaf) => boolean) => all.some(test);
+  const mechanism = config.kafkaSaslMechanism;
+  if (has((e) => e.apiId === "SASL_AUTHENTICATION_FAILED")) {
+    return `the brokers ${brokers} refused the ${mechanism} login of KAFKA_SASL_USERNAME=${config.kafkaSaslUsername}: check KAFKA_SASL_PASSWORD, and that the user exists for ${mechanism} (${security})`;
+  }
+  if (has((e) => e.apiId === "ILLEGAL_SASL_STATE")) {
+    return `the brokers ${brokers} do not expect SASL on this port: set KAFKA_SASL_MECHANISM=none or use their SASL listener (${security})`;
+  }
   if (has((e) => e.code === "PLT_KFK_AUTHENTICATION" || /SASL/i.test(e.message))) {
     return `SASL authentication with the brokers ${brokers} failed: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD, and that the listener expects SASL (${security})`;
   }
-  if (has((e) => e.code === "ECONNREFUSED")) {
+  // A broker that requires client certificates (ssl.client.auth=required) checks ours after the
+  // TLS 1.3 handshake has completed on our side: its refusal (a TLS alert) reaches the client
+  // library, which reports only that the connection closed. Over TLS without SASL, that is what
+  // a rejected or missing client certificate looks like; a SASL listener looks the same.
+  const closedAfterConnect =
+    has((e) => e.message === CLOSED) && !has((e) => /^Connection to .* failed/.test(e.message));
+  if (config.kafkaSsl && mechanism === "none" && closedAfterConnect) {
+    return config.kafkaSslCert === ""
+      ? `the brokers ${brokers} closed the connection after the TLS handshake: they likely require a client certificate (set KAFKA_SSL_CERT and KAFKA_SSL_KEY) or SASL (set KAFKA_SASL_MECHANISM) (${security})`
+      : `the brokers ${brokers} closed the connection after the TLS handshake: they likely reject the client certificate KAFKA_SSL_CERT=${config.kafkaSslCert} (signed by a CA they do not trust, or expired), or expect SASL (${security})`;
+  }
+  return undefined;
+}
+
+/** Nothing answered, or nothing that speaks Kafka with these settings. */
+function explainUnreached(all: Leaf[], err: unknown, brokers: string, security: string): string {
+  if (all.some((e) => e.code === "ECONNREFUSED")) {
     return `nothing is listening at ${brokers}; start Kafka or set KAFKA_BOOTSTRAP_SERVERS`;
   }
-  if (has((e) => e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")) {
+  if (all.some((e) => e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")) {
     return `a broker host in ${brokers} can't be resolved; check KAFKA_BOOTSTRAP_SERVERS`;
   }
   // A listener that expects TLS or SASL often just closes the connection or never answers a

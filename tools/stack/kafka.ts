@@ -248,3 +248,12 @@ export async function kafkaDown(c: StackConfig): Promise<boolean> {
   removeFile(p.pid);
   return true;
 }
+
+/**
+ * The broker's jars, resolved once into the stack's folder: brokers of a test's own
+ * (tools/stack/secure-kafka.ts) run from the same download.
+ */
+export function kafkaClasspath(c: StackConfig): string {
+  mkdirSync(paths(c).dir, { recursive: true });
+  return resolveClasspath(c);
+}
