@@ -106,3 +106,12 @@ test("an event stamped in the future does not hold freshness at 0", async () => 
   await waitFor("freshness above 0", async () => (await freshness()) > 0 || undefined, 5000);
   assert.ok((await freshness()) <= (Date.now() - applied) / 1000 + 0.01);
 });
+
+test("lag is reported for the partitions this instance holds; one it gave up drops out", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  metrics.observeLag(new Map([["user", [5n, 7n]]]));
+  metrics.observeLag(new Map([["user", [6n, -1n]]]));
+  const text = await metrics.registry.metrics();
+  assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="0"} 6'));
+  assert.ok(!text.includes('partition="1"'), "the partition given up in a rebalance is gone");
+});

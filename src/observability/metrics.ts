@@ -184,7 +184,11 @@ export class Metrics {
   observeLag(lag: Map<string, bigint[]>): void {
     for (const [topic, partitions] of lag) {
       partitions.forEach((n, partition) => {
-        if (n >= 0n) this.lag.set({ topic, partition: String(partition) }, Number(n));
+        const labels = { topic, partition: String(partition) };
+        // -1: the partition is not this instance's (any more): its old figure must not linger,
+        // or lag summed over instances would count it twice.
+        if (n >= 0n) this.lag.set(labels, Number(n));
+        else this.lag.remove(labels);
       });
     }
   }
