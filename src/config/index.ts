@@ -99,9 +99,9 @@ export const serviceDeclaration = {
   maxClockSkewMs: int(
     "MAX_CLOCK_SKEW_MS",
     300000,
-    "How far an event's timestamp may be ahead of its Kafka record's timestamp; further ahead is dead-lettered (docs/guarantees.md).",
+    "How far an event's timestamp may be ahead of its Kafka record's timestamp (or of now, if that is earlier); further ahead is dead-lettered (docs/guarantees.md).",
     0,
-    31536000000,
+    1e15,
   ),
   maxJsonDepth: int(
     "MAX_JSON_DEPTH",

@@ -75,6 +75,21 @@ describe("toDlqMessage", () => {
     assert.equal(original.size, 1, "the source message's headers are not modified");
   });
 
+  test("an original header with a null key or value is kept empty; one named dlq.* is left out", () => {
+    const original = new Map<Buffer, Buffer>([
+      [Buffer.from("x"), undefined as unknown as Buffer],
+      [undefined as unknown as Buffer, Buffer.from("v")],
+      [Buffer.from("dlq.value.truncated"), Buffer.from("true")],
+      [Buffer.from("dlq.event.type"), Buffer.from("user.created")],
+    ]);
+    const m = toDlqMessage("dlq", letter({ headers: original, eventType: undefined }), NOW);
+    const text = headerText(m.headers);
+    assert.equal(text.x, "");
+    assert.equal(text[""], "v");
+    assert.equal(text[DLQ_HEADERS.valueTruncated], undefined, "an upstream header can't pass for the letter's own");
+    assert.equal(text[DLQ_HEADERS.eventType], undefined);
+  });
+
   test("without an event type there is no event type header", () => {
     const m = toDlqMessage("dlq", letter({ eventType: undefined }), NOW);
     assert.ok(!(DLQ_HEADERS.eventType in headerText(m.headers)));

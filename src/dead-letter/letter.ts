@@ -104,6 +104,23 @@ const header = (name: string, value: string): Header => [Buffer.from(name), Buff
 const headersBytes = (headers: readonly Header[]) =>
   headers.reduce((n, [k, v]) => n + HEADER_OVERHEAD + k.length + v.length, 0);
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The record's own headers, as a letter can carry them: a header whose key or value is null
+ * (Kafka allows it; the client gives undefined) is kept with an empty one, and a header named
+ * like the letter's own (`dlq.`) is left out, so no upstream header can pass for one of them.
+ */
+function originalHeaders(headers: Map<Buffer, Buffer> | undefined): Header[] {
+  const out: Header[] = [];
+  for (const [k, v] of headers ?? []) {
+    const name = k ?? EMPTY;
+    if (name.subarray(0, 4).toString() === "dlq.") continue;
+    out.push([name, v ?? EMPTY]);
+  }
+  return out;
+}
+
 /**
  * The message for dead letter `d`, at most `maxBytes` as a record batch of its own (the dead-letter
  * topic's max.message.bytes). What gives way, in order, when the letter would not fit:
@@ -122,7 +139,7 @@ export function toDlqMessage(
   now = new Date(),
   maxBytes = KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
 ): DlqMessage {
-  const original: Header[] = [...(d.headers ?? [])];
+  const original = originalHeaders(d.headers);
   const dlq: Header[] = [
     header(DLQ_HEADERS.topic, d.topic),
     header(DLQ_HEADERS.partition, String(d.partition)),

@@ -46,17 +46,32 @@ describe("decode", () => {
   test("a timestamp further ahead of the record's than MAX_CLOCK_SKEW_MS is dead-lettered, naming both times", () => {
     const at = (timestamp: string) => record("user.updated", (v) => Object.assign(v, { timestamp }));
     const limits = { ...LIMITS, maxClockSkewMs: 60_000 };
-    assert.ok("table" in decode(at("2026-12-05T12:01:00+00:00"), limits).op, "exactly at the limit applies");
-    const error = rejected(decode(at("2026-12-05T12:01:00.000001+00:00"), limits));
+    const later = NOW + 3_600_000; // the wall clock, an hour after the records were written
+    const judge = (r: SourceRecord, l = limits, now = later) => decode(r, l, ROUTES, now);
+    assert.ok("table" in judge(at("2026-12-05T12:01:00+00:00")).op, "exactly at the limit applies");
+    const error = rejected(judge(at("2026-12-05T12:01:00.000001+00:00")));
     assert.equal(error.reason, "clock_skew");
     assert.equal(
       error.message,
       "timestamp 2026-12-05 12:01:00.000001 is 60 s ahead of the Kafka record's 2026-12-05T12:00:00.000Z; MAX_CLOCK_SKEW_MS allows 60000 ms",
     );
-    assert.equal(rejected(decode(at("9999-12-31T23:59:59.999999+00:00"), LIMITS)).reason, "clock_skew");
-    // Far behind is normal (a replay, a backlog); a record without a timestamp is not judged.
-    assert.ok("table" in decode(at("1000-01-01T00:00:00Z"), LIMITS).op);
-    assert.ok("table" in decode({ ...at("9999-12-31T23:59:59Z"), timestamp: -1n }, LIMITS).op);
+    assert.equal(rejected(judge(at("9999-12-31T23:59:59.999999+00:00"), LIMITS)).reason, "clock_skew");
+    // Far behind is normal (a replay, a backlog).
+    assert.ok("table" in judge(at("1000-01-01T00:00:00Z"), LIMITS).op);
+  });
+
+  test("a record without a time, or one its producer stamped ahead, is held to the wall clock", () => {
+    const at = (timestamp: string, recordMs: bigint) => ({
+      ...record("user.updated", (v) => Object.assign(v, { timestamp })),
+      timestamp: recordMs,
+    });
+    const limits = { ...LIMITS, maxClockSkewMs: 60_000 };
+    const untimed = rejected(decode(at("9999-12-31T23:59:59Z", -1n), limits, ROUTES, NOW));
+    assert.match(untimed.message, /ahead of the Kafka record's \(none: now\) 2026-12-05T12:00:00\.000Z/);
+    assert.ok("table" in decode(at("2026-12-05T12:00:30Z", -1n), limits, ROUTES, NOW).op);
+    // A record stamped 59 minutes ahead (Kafka accepts up to an hour) does not widen the guard.
+    const ahead = at("2026-12-05T12:30:00Z", BigInt(NOW + 59 * 60_000));
+    assert.equal(rejected(decode(ahead, limits, ROUTES, NOW)).reason, "clock_skew");
   });
 
   test("an event type on another topic than its own is dead-lettered; an unknown type anywhere is skipped", () => {

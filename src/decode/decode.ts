@@ -71,20 +71,20 @@ function checkTextBytes(op: Op): void {
 
 /**
  * An event stamped far ahead of when it was written to Kafka would, applied, outrank every real
- * event of its entity for ever ("never backwards"). The record's time decides, not the wall
- * clock, so a replay decides the same.
+ * event of its entity for ever ("never backwards"). The record's time decides, so a replay
+ * decides the same; but a record sent without a time (-1), or stamped ahead by its producer, is
+ * held to the wall clock instead.
  */
-function checkClockSkew(event: ParsedEvent, recordMs: bigint, maxSkewMs: number): void {
-  if (recordMs < 0n) return; // a record without a timestamp gives nothing to compare with
+function checkClockSkew(event: ParsedEvent, recordMs: bigint, maxSkewMs: number, nowMs: number): void {
   const eventMs = datetimeMs(event.ts);
-  const recordTime = Number(recordMs);
+  const recordTime = recordMs < 0n ? nowMs : Math.min(Number(recordMs), nowMs);
   const ahead = eventMs - recordTime;
   // Record times are whole milliseconds; at exactly the limit, the event's microseconds decide.
   if (ahead < maxSkewMs || (ahead === maxSkewMs && event.ts.endsWith("000"))) return;
   throw new BadEventError(
     BadEventReasons.CLOCK_SKEW,
-    `timestamp ${event.ts} is ${Math.round((eventMs - recordTime) / 1000)} s ahead of the Kafka record's ` +
-      `${new Date(recordTime).toISOString()}; MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms`,
+    `timestamp ${event.ts} is ${Math.round(ahead / 1000)} s ahead of the Kafka record's ` +
+      `${recordMs < 0n ? "(none: now) " : ""}${new Date(recordTime).toISOString()}; MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms`,
   );
 }
 
@@ -97,7 +97,8 @@ function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, ty
 }
 
 /** Parse, validate and flatten one record. Never throws. */
-export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES): Decoded {
+/** `nowMs`: the wall clock, which bounds record times from above (tests pin it). */
+export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES, nowMs = Date.now()): Decoded {
   const unknownEnums: UnknownEnumValue[] = [];
   const value = record.value;
   if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums };
@@ -108,7 +109,7 @@ export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUT
     const route = routes.get(event.type);
     if (!route) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, unknownEnums };
     checkTopic(route, record, limits, event.type);
-    checkClockSkew(event, record.timestamp, limits.maxClockSkewMs);
+    checkClockSkew(event, record.timestamp, limits.maxClockSkewMs, nowMs);
     const op = route.handler(event, unknownEnums, limits);
     checkTextBytes(op);
     const decoded: Decoded = { op, eventType, ts: event.ts, unknownEnums };

@@ -23,6 +23,28 @@ export interface ParsedEvent {
   data: Record<string, unknown>;
 }
 
+/**
+ * Valid UTF-8 bytes decode to well-formed text; only a JSON escape (`\ud800`) can make a lone
+ * surrogate, which MySQL would store as U+FFFD: two keys that differ in one would become one.
+ */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+function wellFormed(root: unknown): boolean {
+  const nodes = [root];
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    if (typeof node === "string") {
+      if (!node.isWellFormed()) return false;
+    } else if (node !== null && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (!key.isWellFormed()) return false;
+        nodes.push(value);
+      }
+    }
+  }
+  return true;
+}
+
 /** Parses and checks a message value; throws BadEventError naming what is wrong. */
 export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
   if (value.length > maxBytes) {
@@ -32,15 +54,22 @@ export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
     );
   }
   if (!isUtf8(value)) throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid UTF-8");
+  const text = value.toString("utf8");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString("utf8"));
+    parsed = JSON.parse(text);
   } catch {
     // The parser's own message quotes the input, which may hold a secret: say only what failed.
     throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new BadEventError(BadEventReasons.NOT_OBJECT, "value is JSON but not an object");
+  }
+  if (LONE_SURROGATE_ESCAPE.test(text) && !wellFormed(parsed)) {
+    throw new BadEventError(
+      BadEventReasons.BAD_FIELD,
+      "value holds a string with a lone surrogate (\\ud800–\\udfff unpaired): not Unicode text a utf8mb4 column can store",
+    );
   }
   let env: Envelope;
   try {

@@ -49,7 +49,8 @@ export interface UpsertOp extends OpBase {
 export interface PatchOp extends OpBase {
   kind: "patch";
   id?: string;
-  lookup?: { column: string; value: string };
+  /** Found by a unique column's value; `expect` is the id it must belong to (the event's entity). */
+  lookup?: { column: string; value: string; expect?: string };
   set: Row;
 }
 

@@ -534,6 +534,21 @@ describe("with the real order handlers", () => {
   });
   const ORDER_ID = "65a1f0c2e4b0a1b2c3d4e5f9";
 
+  test("order.cancelled naming another order's number is rejected; that order is not changed", () => {
+    const other = "0123456789abcdef01234567";
+    const p = plan(
+      [decode("order.cancelled", {}, { entity_id: other })],
+      ordersDb({ rows: [[ORDER_ID, "2026-02-11 10:00:00.000000"]], owners: [["ORD-20260211-A7K2", ORDER_ID]] }),
+    );
+    const [outcome] = p.outcomes;
+    assert.equal(outcome?.kind, "rejected");
+    assert.equal(
+      outcome?.kind === "rejected" ? outcome.error.message : "",
+      `data.order_number belongs to orders row ${ORDER_ID}, not to the event's entity_id ${other}`,
+    );
+    assert.deepEqual(p.rounds, []);
+  });
+
   test("created then cancelled in one batch: one insert, already cancelled", () => {
     const p = plan([decode("order.created"), decode("order.cancelled")], ordersDb({}));
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);

@@ -142,6 +142,16 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
 function planPatch(batch: Batch, op: PatchOp): Outcome {
   const id = op.id ?? (op.lookup && batch.owners.get(uniqueKey(op.table.name, op.lookup.column, op.lookup.value)));
   if (id === undefined) return skipped("no_row");
+  if (op.lookup?.expect !== undefined && id !== op.lookup.expect) {
+    // An event of one entity must not change another (order.cancelled naming another order's number).
+    return {
+      kind: "rejected",
+      error: new BadEventError(
+        BadEventReasons.BAD_FIELD,
+        `data.${op.lookup.column} belongs to ${op.table.name} row ${id}, not to the event's entity_id ${op.lookup.expect}`,
+      ),
+    };
+  }
   const e = batch.entity(op.table, id);
   if (!e.exists) return skipped("no_row");
   if (op.ts < e.ts) return skipped("stale");

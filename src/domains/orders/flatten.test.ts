@@ -186,7 +186,7 @@ describe("order.cancelled", () => {
     assert.deepEqual(op, {
       kind: "patch",
       table: ordersTable,
-      lookup: { column: "order_number", value: "ORD-20260211-A7K2" },
+      lookup: { column: "order_number", value: "ORD-20260211-A7K2", expect: "65a1f0c2e4b0a1b2c3d4e5f9" },
       ts: "2026-02-11 11:30:00.000000",
       eventId: "3f1c2b7e-0000-4000-8000-000000000013",
       set: {

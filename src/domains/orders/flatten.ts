@@ -91,7 +91,7 @@ export function cancelOrder(e: ParsedEvent): PatchOp {
   return {
     kind: "patch",
     table: ordersTable,
-    lookup: { column: "order_number", value: order_number },
+    lookup: { column: "order_number", value: order_number, expect: e.entityId },
     ts: e.ts,
     eventId: e.eventId,
     set: { status: "cancelled", ...versionColumns(e) },

@@ -7,6 +7,7 @@ import {
   ObjectId,
   type Static,
   Str,
+  StringMap,
   Text,
   Timestamp,
   Type,
@@ -77,7 +78,7 @@ export const ProductDocument = Type.Object({
   updated_at: Timestamp(),
   // Key limits here would be counted and then ignored (TypeBox does not apply them to record
   // keys): the flatten step checks variant_key's 1–200 characters.
-  variants: Type.Record(Type.String(), Variant),
+  variants: StringMap(Variant),
 });
 export type ProductDocument = Static<typeof ProductDocument>;
 

@@ -167,8 +167,14 @@ describe("supplier.deleted", () => {
     assert.equal(suppliersTable.tombstones, true);
   });
 
-  test("supplier_id in data wins over entity_id; without it entity_id is the id", () => {
-    assert.equal(asDelete(handle(suppliers, "supplier.deleted", { supplier_id: OTHER_ID }).op).id, OTHER_ID);
+  test("supplier_id in data must be entity_id (an event may not delete another entity); without it entity_id is the id", () => {
+    assertBadField(
+      () => handle(suppliers, "supplier.deleted", { supplier_id: OTHER_ID }),
+      "data.supplier_id",
+      /is not the event's entity_id/,
+    );
+    const same = handle(suppliers, "supplier.deleted", { supplier_id: OTHER_ID }, { entity_id: OTHER_ID }).op;
+    assert.equal(asDelete(same).id, OTHER_ID);
     const fallback = handle(suppliers, "supplier.deleted", { supplier_id: undefined }, { entity_id: OTHER_ID }).op;
     assert.equal(asDelete(fallback).id, OTHER_ID);
   });

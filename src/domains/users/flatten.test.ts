@@ -178,8 +178,13 @@ describe("user.deleted", () => {
     });
   });
 
-  test("user_id in data names the user", () => {
-    const op = asPatch(handle(users, "user.deleted", { user_id: OTHER_ID }).op);
+  test("user_id in data must name the event's own user: another user's is a bad field", () => {
+    assertBadField(
+      () => handle(users, "user.deleted", { user_id: OTHER_ID }),
+      "data.user_id",
+      /is not the event's entity_id/,
+    );
+    const op = asPatch(handle(users, "user.deleted", { user_id: OTHER_ID }, { entity_id: OTHER_ID }).op);
     assert.equal(op.id, OTHER_ID);
   });
 
