@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DockerfileParser } from "dockerfile-ast";
 import { parse } from "yaml";
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import type { Declaration } from "../../src/config/declare.ts";
@@ -150,27 +151,18 @@ interface Instruction {
   line: number;
 }
 
-/** Dockerfile instructions, continuation lines (`\`) joined; comments and blank lines skipped. */
+/** Dockerfile instructions as Docker reads them (dockerfile-ast: continuations joined, comments inside them skipped). */
 function parseDockerfile(text: string): Instruction[] {
-  const out: Instruction[] = [];
-  let pending: { parts: string[]; line: number } | undefined;
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const trimmed = raw.trim();
-    // Comment lines are dropped, also inside a continued instruction (as Docker does).
-    if (trimmed.startsWith("#")) return;
-    if (trimmed === "" && !pending) return;
-    const continues = /\\\s*$/.test(raw);
-    const content = continues ? raw.replace(/\\\s*$/, "") : raw;
-    if (!pending) pending = { parts: [], line: i + 1 };
-    pending.parts.push(content.trim());
-    if (continues) return;
-    const joined = pending.parts.filter((p) => p !== "").join(" ");
-    const m = /^(\S+)\s*(.*)$/s.exec(joined);
-    if (m?.[1]) out.push({ instruction: m[1].toUpperCase(), args: (m[2] ?? "").trim(), line: pending.line });
-    pending = undefined;
-  });
-  assert.equal(pending, undefined, "Dockerfile ends inside a continued line");
-  return out;
+  return DockerfileParser.parse(text)
+    .getInstructions()
+    .map((i) => ({
+      instruction: i.getKeyword().toUpperCase(),
+      args: i
+        .getArguments()
+        .map((a) => a.getValue())
+        .join(" "),
+      line: i.getRange().start.line + 1,
+    }));
 }
 
 /** Arguments of an exec-form instruction (`["a", "b"]`), or undefined for shell form. */
