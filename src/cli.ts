@@ -9,8 +9,7 @@ import { reportOptions, runReport } from "./commands/report.ts";
 import { rewindOptions, runRewind } from "./commands/rewind.ts";
 import { helpLines } from "./config/declare.ts";
 import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
-import { migrate } from "./db/migrate.ts";
-import { createPool, explainDbError } from "./db/pool.ts";
+import { migrateDatabase } from "./db/migrate.ts";
 import { ConfigError, isExpected, messageOf } from "./errors.ts";
 import { createLogger } from "./log.ts";
 import { AbandonedError } from "./retry.ts";
@@ -168,21 +167,15 @@ async function run(config: Config): Promise<number> {
   return 0;
 }
 
+/** On one short-lived connection as the migrating account (MYSQL_MIGRATE_USER when set); no pool is needed. */
 async function runMigrate(config: Config): Promise<number> {
-  const pool = createPool(config);
-  try {
-    const result = await migrate(pool).catch((err: unknown) => {
-      throw isExpected(err) ? err : explainDbError(err, config);
-    });
-    process.stdout.write(
-      result.applied.length > 0
-        ? `applied ${result.applied.join(", ")}; schema at migration ${result.current}\n`
-        : `schema up to date at migration ${result.current}\n`,
-    );
-    return 0;
-  } finally {
-    await pool.end();
-  }
+  const result = await migrateDatabase(config);
+  process.stdout.write(
+    result.applied.length > 0
+      ? `applied ${result.applied.join(", ")}; schema at migration ${result.current}\n`
+      : `schema up to date at migration ${result.current}\n`,
+  );
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 
 // A configuration variable is declared once (name, kind, default, description); parsing,
@@ -10,7 +11,10 @@ interface VarBase<K extends Kind, T> {
   env: string;
   default: T;
   description: string;
-  /** Never printed: --help shows "(secret)" and errors never echo the value. */
+  /**
+   * Never printed: --help shows "(secret)" and errors never echo the value. A secret may instead
+   * be given as a file, named by `<env>_FILE` (secretText).
+   */
   secret?: boolean;
 }
 
@@ -105,15 +109,61 @@ function parseOne(v: AnyVar, raw: string): unknown {
   }
 }
 
-/** Reads every declared variable from `env`; an unset or empty variable takes its default. */
+/**
+ * Reads every declared variable from `env`; an unset or empty variable takes its default. A
+ * secret given as a file is its content, even empty: the file was named on purpose.
+ */
 export function parseDeclaration<D extends Declaration>(decl: D, env: NodeJS.ProcessEnv): ConfigOf<D> {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(decl)) {
+    const fromFile = v.secret ? secretFromFile(v, env) : undefined;
+    if (fromFile !== undefined) {
+      out[key] = parseOne(v, fromFile);
+      continue;
+    }
     const raw = env[v.env];
     out[key] =
       raw === undefined || (raw === "" && !(v.kind === "string" && v.allowEmpty)) ? v.default : parseOne(v, raw);
   }
   return Object.freeze(out) as ConfigOf<D>;
+}
+
+/** The variable that names a file holding `v`'s value (Docker and Kubernetes mount secrets as files). */
+export const fileVariable = (v: AnyVar): string => `${v.env}_FILE`;
+
+/**
+ * A secret's value from the file `<env>_FILE` names, or undefined when that is unset. Trailing
+ * line breaks are dropped (`echo pw > file` adds one; a password never ends with one); spaces
+ * are kept. Both forms at once is refused: which one wins would be a guess.
+ */
+function secretFromFile(v: AnyVar, env: NodeJS.ProcessEnv): string | undefined {
+  const variable = fileVariable(v);
+  const path = env[variable]?.trim();
+  if (!path) return undefined;
+  if (env[v.env]) throw new ConfigError(`${v.env}: set either ${v.env} or ${variable}, not both. ${v.description}`);
+  const text = readConfigFile(variable, path).replace(/[\r\n]+$/, "");
+  if (text === "" && !(v.kind === "string" && v.allowEmpty)) {
+    throw new ConfigError(`${variable}: ${path} is empty. ${v.description}`);
+  }
+  return text;
+}
+
+/** A file a variable names, read once at start; a problem is one line naming the variable and the file. */
+export function readConfigFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : (code ?? (err as Error).message);
+    throw new ConfigError(`${variable}: can't read ${path}: ${why}`);
+  }
 }
 
 export function describeDefault(v: AnyVar): string {
@@ -123,10 +173,13 @@ export function describeDefault(v: AnyVar): string {
   return String(v.default);
 }
 
-/** Lines for --help: variable, default, description. */
+/** Lines for --help: variable, default, description; a secret's line names its file form. */
 export function helpLines(decl: Declaration): string[] {
   const vars = Object.values(decl);
   const w = Math.max(...vars.map((v) => v.env.length));
   const d = Math.max(...vars.map((v) => describeDefault(v).length));
-  return vars.map((v) => `  ${v.env.padEnd(w)}  ${describeDefault(v).padEnd(d)}  ${v.description}`);
+  return vars.map((v) => {
+    const orFile = v.secret ? ` Or ${fileVariable(v)}: a file holding it.` : "";
+    return `  ${v.env.padEnd(w)}  ${describeDefault(v).padEnd(d)}  ${v.description}${orFile}`;
+  });
 }

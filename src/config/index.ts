@@ -180,5 +180,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_MECHANISM is ${config.kafkaSaslMechanism}.`,
     );
   }
+  checkMysqlTls(config);
+  checkMysqlAccounts(config);
   return config;
+}
+
+/**
+ * TLS settings that would not do what they seem to: a CA the mode never checks against (the
+ * operator believes the server is verified), half of a client certificate, or one that is never
+ * sent. The files themselves are read when the first connection is made (src/db/tls.ts).
+ */
+function checkMysqlTls(config: Config): void {
+  const mode = config.mysqlSslMode;
+  if (config.mysqlSslCa !== "" && mode !== "verify-ca" && mode !== "verify-identity") {
+    throw new ConfigError(
+      `MYSQL_SSL_CA: MYSQL_SSL_MODE=${mode} does not check the server's certificate; set MYSQL_SSL_MODE=verify-identity (or verify-ca) to check it against this CA.`,
+    );
+  }
+  if ((config.mysqlSslCert === "") !== (config.mysqlSslKey === "")) {
+    const [missing, given] =
+      config.mysqlSslCert === "" ? ["MYSQL_SSL_CERT", "MYSQL_SSL_KEY"] : ["MYSQL_SSL_KEY", "MYSQL_SSL_CERT"];
+    throw new ConfigError(
+      `${missing}: must be set with ${given}: a client certificate needs both its file and its key.`,
+    );
+  }
+  if (config.mysqlSslCert !== "" && mode === "disabled") {
+    throw new ConfigError(
+      "MYSQL_SSL_CERT: MYSQL_SSL_MODE=disabled connects without TLS and sends no client certificate; set a TLS mode or unset MYSQL_SSL_CERT and MYSQL_SSL_KEY.",
+    );
+  }
+}
+
+function checkMysqlAccounts(config: Config): void {
+  if (config.mysqlMigratePassword !== "" && config.mysqlMigrateUser === "") {
+    throw new ConfigError(
+      "MYSQL_MIGRATE_USER: must be set with MYSQL_MIGRATE_PASSWORD (migrations otherwise run as MYSQL_USER).",
+    );
+  }
 }

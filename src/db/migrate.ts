@@ -3,8 +3,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
-import { MigrationError } from "../errors.ts";
-import type { Connection, Pool } from "./pool.ts";
+import { isExpected, MigrationError } from "../errors.ts";
+import {
+  type Account,
+  type Connection,
+  type DbConfig,
+  explainDbError,
+  openConnection,
+  type Pool,
+  serviceAccount,
+} from "./pool.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
 // text. A file that changes after it was applied stops the service: the schema it describes is
@@ -85,13 +93,39 @@ const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227]);
 const NO_SUCH_TABLE = 1146;
 
 /**
+ * Applies the pending migrations as the migrating account: MYSQL_MIGRATE_USER on a short-lived
+ * connection of its own when set (the pool's MYSQL_USER then needs only RUN_PRIVILEGES), else
+ * MYSQL_USER, through `pool` when given. A failure is one line.
+ */
+export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<MigrateResult> {
+  const explained = (err: unknown, account?: Account) => (isExpected(err) ? err : explainDbError(err, config, account));
+  if (!config.mysqlMigrateUser && pool !== undefined) {
+    return migrate(pool).catch((err: unknown) => Promise.reject(explained(err)));
+  }
+  const account: Account = config.mysqlMigrateUser
+    ? {
+        user: config.mysqlMigrateUser,
+        password: config.mysqlMigratePassword ?? "",
+        variables: "MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD",
+      }
+    : serviceAccount(config);
+  const conn = await openConnection(config, account).catch((err: unknown) => Promise.reject(explained(err, account)));
+  try {
+    return await migrate(conn).catch((err: unknown) => Promise.reject(explained(err, account)));
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+/**
  * Applies the pending migrations. Nothing is locked or created while none is pending, so `run`
  * works with only RUN_PRIVILEGES once the schema is current; a user that may not apply what is
  * pending gets one line naming the account, the right refused and the grant to use instead.
  */
-export async function migrate(pool: Pool, migrations = readMigrations()): Promise<MigrateResult> {
+export async function migrate(db: Pool | Connection, migrations = readMigrations()): Promise<MigrateResult> {
   const current = migrations.at(-1)?.version ?? 0;
-  const conn = await pool.getConnection();
+  const pooled = "getConnection" in db;
+  const conn = pooled ? await db.getConnection() : db;
   let pending: Migration[] = [];
   const progress: Progress = { applied: [], migration: null, statements: 0, of: 0 };
   try {
@@ -111,7 +145,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
     if (!isDenied(err)) throw err;
     throw deniedError(err, await whoAndWhere(conn), pending, progress);
   } finally {
-    conn.release();
+    if (pooled) (conn as mysql.PoolConnection).release();
   }
 }
 

@@ -1,69 +1,113 @@
 import mysql from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
+import { connectWithTls, explainTlsError, followTlsPlan, type TlsConfig, tlsPlan } from "./tls.ts";
 
 export type Pool = mysql.Pool;
 export type Connection = mysql.PoolConnection | mysql.Connection;
 
-type DbConfig = Pick<
+export type DbConfig = Pick<
   Config,
   "mysqlHost" | "mysqlPort" | "mysqlUser" | "mysqlPassword" | "mysqlDatabase" | "mysqlPoolSize"
->;
+> &
+  TlsConfig &
+  Partial<Pick<Config, "mysqlMigrateUser" | "mysqlMigratePassword">>;
+
+/** Who connects, and the variables that say so (named when the server refuses them). */
+export interface Account {
+  user: string;
+  password: string;
+  variables: string;
+}
+
+export const serviceAccount = (config: DbConfig): Account => ({
+  user: config.mysqlUser,
+  password: config.mysqlPassword,
+  variables: "MYSQL_USER and MYSQL_PASSWORD",
+});
+
+// Strict mode makes the server reject, not silently truncate, a value that doesn't fit; the zone is
+// fixed so NOW() and friends agree with the UTC strings we store; without gap locks, batches of
+// different partitions (disjoint entities) don't block each other.
+const SESSION_SETTINGS = [
+  "SET time_zone = '+00:00'",
+  "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+  "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+];
 
 // DATETIME(6) values travel as 'YYYY-MM-DD HH:MM:SS.ffffff' strings in UTC: a JS Date would drop
 // the microseconds and the session zone would shift them.
+function connectionOptions(config: DbConfig, account: Account): mysql.ConnectionOptions {
+  return {
+    host: config.mysqlHost,
+    port: config.mysqlPort,
+    user: account.user,
+    password: account.password,
+    database: config.mysqlDatabase,
+    connectTimeout: 5000,
+    dateStrings: true,
+    timezone: "Z",
+    charset: "utf8mb4_unicode_ci",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    multipleStatements: false,
+    // No call-site stack captured on every query: a failure is reported as one line, never a
+    // stack, and the capture showed in the main thread's profile of a drain.
+    trace: false,
+  };
+}
+
+/** The service's pool, as MYSQL_USER, over TLS as MYSQL_SSL_MODE says (its files are read here, once per configuration). */
 export function createPool(config: DbConfig): Pool {
-  return mysql
+  const options = connectionOptions(config, serviceAccount(config));
+  const plan = tlsPlan(config);
+  const pool = mysql
     .createPool({
-      host: config.mysqlHost,
-      port: config.mysqlPort,
-      user: config.mysqlUser,
-      password: config.mysqlPassword,
-      database: config.mysqlDatabase,
+      ...options,
+      ssl: plan.ssl,
       connectionLimit: config.mysqlPoolSize,
       maxIdle: config.mysqlPoolSize,
       waitForConnections: true,
       queueLimit: 0,
-      connectTimeout: 5000,
-      dateStrings: true,
-      timezone: "Z",
-      charset: "utf8mb4_unicode_ci",
-      supportBigNumbers: true,
-      bigNumberStrings: true,
       enableKeepAlive: true,
-      multipleStatements: false,
-      // No call-site stack captured on every query: a failure is reported as one line, never a
-      // stack, and the capture showed in the main thread's profile of a drain.
-      trace: false,
     })
     .on("connection", (conn) => {
-      // Strict mode makes the server reject, not silently truncate, a value that doesn't fit; the
-      // zone is fixed so NOW() and friends agree with the UTC strings we store. The pool hands out
-      // the callback-style connection here; a failure destroys it so the next use fails loudly.
+      // The pool hands out the callback-style connection here; a failure destroys it so the next
+      // use fails loudly.
       const core = conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void; destroy(): void };
       const onError = (err: Error | null) => {
         if (err) core.destroy();
       };
-      core.query("SET time_zone = '+00:00'", onError);
-      core.query(
-        "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
-        onError,
-      );
-      // Without gap locks, batches of different partitions (disjoint entities) don't block each other.
-      core.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", onError);
+      for (const sql of SESSION_SETTINGS) core.query(sql, onError);
     });
+  followTlsPlan(pool, plan, options);
+  return pool;
 }
 
-/** A one-line explanation of why the database could not be reached at start. */
-export function explainDbError(err: unknown, config: DbConfig): AppError {
+/** One connection of its own, with the pool's session settings: for a short job as another account (migrations). */
+export async function openConnection(config: DbConfig, account: Account): Promise<mysql.Connection> {
+  const conn = await connectWithTls(connectionOptions(config, account), tlsPlan(config));
+  try {
+    for (const sql of SESSION_SETTINGS) await conn.query(sql);
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+  return conn;
+}
+
+/** A one-line explanation of why the database could not be reached at start, as `account`. */
+export function explainDbError(err: unknown, config: DbConfig, account = serviceAccount(config)): AppError {
+  const tls = explainTlsError(err, config);
+  if (tls !== null) return tls;
   const e = err as { code?: string; message?: string };
   const where = `${config.mysqlHost}:${config.mysqlPort}`;
   let why = e.message ?? String(err);
   if (e.code === "ECONNREFUSED") why = `nothing is listening at ${where}; start MySQL or set MYSQL_HOST/MYSQL_PORT`;
   else if (e.code === "ER_ACCESS_DENIED_ERROR")
-    why = `user ${config.mysqlUser} was refused at ${where}; check MYSQL_USER and MYSQL_PASSWORD`;
+    why = `user ${account.user} was refused at ${where}; check ${account.variables}`;
   else if (e.code === "ER_DBACCESS_DENIED_ERROR")
-    why = `user ${config.mysqlUser} has no rights on database ${config.mysqlDatabase} at ${where}; grant them or check MYSQL_DATABASE`;
+    why = `user ${account.user} has no rights on database ${config.mysqlDatabase} at ${where}; grant them or check MYSQL_DATABASE`;
   else if (e.code === "ER_BAD_DB_ERROR")
     why = `database ${config.mysqlDatabase} does not exist at ${where}; create it or set MYSQL_DATABASE`;
   else if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")

@@ -11,6 +11,17 @@ import { lastLines, ownedPid, removeFile, spawnDetached, stopPid, waitUntil } fr
 export interface PrivateServer {
   dir: string;
   port: number;
+  /** Serve TLS with these PEM files (the TLS tests); without it the server offers none. */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  /** CA whose client certificates the server accepts (and verifies, when a client sends one). */
+  ca: string;
+  cert: string;
+  key: string;
+  /** require_secure_transport=ON: plaintext TCP connections are refused. */
+  require?: boolean;
 }
 
 const files = (s: PrivateServer) => ({
@@ -36,10 +47,16 @@ export function privateServerPid(s: PrivateServer): number | null {
   return ownedPid(files(s).pid, files(s).data);
 }
 
-/** Root with an empty password can log in over TCP. */
-export async function serverAnswers(port: number): Promise<boolean> {
+/** Root with an empty password can log in over TCP (over unverified TLS with `tls`: the server may refuse plaintext). */
+export async function serverAnswers(port: number, tls = false): Promise<boolean> {
   try {
-    const conn = await mysql.createConnection({ host: "127.0.0.1", port, user: "root", connectTimeout: 1000 });
+    const conn = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      connectTimeout: 1000,
+      ssl: tls ? { rejectUnauthorized: false } : undefined,
+    });
     await conn.end();
     return true;
   } catch {
@@ -85,13 +102,14 @@ export async function startPrivateServer(s: PrivateServer): Promise<number> {
       "--collation-server=utf8mb4_unicode_ci",
       "--innodb-buffer-pool-size=256M",
       `--log-error=${f.log}`,
+      ...tlsOptions(s.tls),
       ...asRoot,
     ],
     f.log,
     f.pid,
   );
   try {
-    await waitUntil(() => serverAnswers(s.port), {
+    await waitUntil(() => serverAnswers(s.port, s.tls !== undefined), {
       timeoutMs: 60000,
       what: `MariaDB on 127.0.0.1:${s.port}`,
       alive: () => privateServerPid(s) !== null,
@@ -100,6 +118,17 @@ export async function startPrivateServer(s: PrivateServer): Promise<number> {
     throw new StackError(`${(err as Error).message}; last lines of ${f.log}:\n${lastLines(f.log)}`);
   }
   return pid;
+}
+
+/** The server's TLS options (the same names on MariaDB 10.11 and MySQL 8.0). */
+function tlsOptions(tls: ServerTls | undefined): string[] {
+  if (tls === undefined) return [];
+  return [
+    `--ssl-ca=${tls.ca}`,
+    `--ssl-cert=${tls.cert}`,
+    `--ssl-key=${tls.key}`,
+    ...(tls.require ? ["--require-secure-transport=ON"] : []),
+  ];
 }
 
 /** Stops the server; `kill: true` simulates a crash (SIGKILL). */
