@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { stackDeclaration } from "../../tools/stack/config.ts";
+import { ConfigError } from "../errors.ts";
+import { helpLines, parseDeclaration, str } from "./declare.ts";
+import { loadConfig, serviceDeclaration } from "./index.ts";
+
+// Secrets given as files (<NAME>_FILE) and the MySQL TLS and migrating-account settings (issue
+// #20): what is read, and the one line each mistake gets. The real server's side is in
+// test/integration/secret-files.test.ts and mysql-tls.test.ts.
+
+/** `loadConfig(env)` throws a one-line ConfigError starting with `variable:`. */
+function assertConfigError(env: NodeJS.ProcessEnv, variable: string, detail?: RegExp): ConfigError {
+  let caught: unknown;
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => {
+      caught = err;
+      return true;
+    },
+  );
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.code, "CONFIG");
+  assert.equal(caught.expected, true);
+  assert.ok(caught.message.startsWith(`${variable}: `), `"${caught.message}" should start with "${variable}: "`);
+  assert.ok(!caught.message.includes("\n"), "one line");
+  if (detail) assert.match(caught.message, detail);
+  return caught;
+}
+
+describe("secrets from files (<NAME>_FILE)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "config-test-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  test("every secret variable, the local stack's included, is read from its file, line breaks at the end dropped", () => {
+    const secrets = [...Object.values(serviceDeclaration), ...Object.values(stackDeclaration)].filter((v) => v.secret);
+    assert.deepEqual(
+      secrets.map((v) => v.env),
+      ["MYSQL_PASSWORD", "MYSQL_MIGRATE_PASSWORD", "KAFKA_SASL_PASSWORD", "STACK_MYSQL_ADMIN_PASSWORD"],
+    );
+    const c = loadConfig({
+      MYSQL_PASSWORD_FILE: file("mysql", " pa ss \n"),
+      MYSQL_MIGRATE_USER: "migrator",
+      MYSQL_MIGRATE_PASSWORD_FILE: file("migrate", "m1gr4te\r\n"),
+      KAFKA_SASL_MECHANISM: "PLAIN",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD_FILE: ` ${file("sasl", "s4sl")} `,
+    });
+    assert.equal(c.mysqlPassword, " pa ss ", "spaces kept, the newline dropped");
+    assert.equal(c.mysqlMigratePassword, "m1gr4te");
+    assert.equal(c.kafkaSaslPassword, "s4sl");
+    const stack = parseDeclaration(stackDeclaration, { STACK_MYSQL_ADMIN_PASSWORD_FILE: file("admin", "r00t\n") });
+    assert.equal(stack.mysqlAdminPassword, "r00t");
+  });
+
+  test("an empty file is an empty password, not the default", () => {
+    assert.equal(loadConfig({ MYSQL_PASSWORD_FILE: file("empty", "\n") }).mysqlPassword, "");
+    assert.equal(loadConfig({ MYSQL_PASSWORD_FILE: "" }).mysqlPassword, "analytics123", "an empty _FILE is unset");
+  });
+
+  test("both forms at once, a missing or unreadable file: one line naming the variable, never the value", () => {
+    const path = file("both", "hunter2-file");
+    const both = assertConfigError({ MYSQL_PASSWORD: "hunter2-env", MYSQL_PASSWORD_FILE: path }, "MYSQL_PASSWORD");
+    assert.equal(
+      both.message,
+      "MYSQL_PASSWORD: set either MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, not both. MySQL password.",
+    );
+    const missing = join(dir, "nope");
+    assert.equal(
+      assertConfigError({ KAFKA_SASL_PASSWORD_FILE: missing }, "KAFKA_SASL_PASSWORD_FILE").message,
+      `KAFKA_SASL_PASSWORD_FILE: can't read ${missing}: no such file`,
+    );
+    assert.equal(
+      assertConfigError({ MYSQL_PASSWORD_FILE: dir }, "MYSQL_PASSWORD_FILE").message,
+      `MYSQL_PASSWORD_FILE: can't read ${dir}: it is a directory`,
+    );
+    if (process.getuid?.() !== 0) {
+      const locked = file("locked", "hunter2-locked");
+      chmodSync(locked, 0o000);
+      assertConfigError({ MYSQL_PASSWORD_FILE: locked }, "MYSQL_PASSWORD_FILE", /permission denied/);
+    }
+    const elsewhere = assertConfigError({ MYSQL_PASSWORD_FILE: path, MYSQL_PORT: "x" }, "MYSQL_PORT");
+    for (const err of [both, elsewhere]) assert.ok(!err.message.includes("hunter2"), err.message);
+  });
+
+  test("a secret that may not be empty refuses an empty file, naming it", () => {
+    const decl = { token: str("API_TOKEN", "", "Token for the API.", { secret: true }) };
+    const path = file("token", "\n\n");
+    assert.throws(
+      () => parseDeclaration(decl, { API_TOKEN_FILE: path }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message === `API_TOKEN_FILE: ${path} is empty. Token for the API.`,
+    );
+  });
+
+  test("--help names the file form of each secret, and only of secrets", () => {
+    const lines = helpLines(serviceDeclaration);
+    for (const v of Object.values(serviceDeclaration)) {
+      const line = lines.find((l) => l.trimStart().startsWith(`${v.env} `)) ?? "";
+      assert.equal(line.includes(`Or ${v.env}_FILE: a file holding it.`), v.secret === true, line);
+    }
+  });
+});
+
+describe("MySQL TLS and the migrating account", () => {
+  test("the modes, and files named for them", () => {
+    assert.equal(loadConfig({}).mysqlSslMode, "preferred");
+    const c = loadConfig({
+      MYSQL_SSL_MODE: "verify-identity",
+      MYSQL_SSL_CA: "/etc/ca.pem",
+      MYSQL_SSL_CERT: "/etc/c.pem",
+      MYSQL_SSL_KEY: "/etc/c.key",
+    });
+    assert.deepEqual(
+      [c.mysqlSslMode, c.mysqlSslCa, c.mysqlSslCert, c.mysqlSslKey],
+      ["verify-identity", "/etc/ca.pem", "/etc/c.pem", "/etc/c.key"],
+    );
+    assertConfigError(
+      { MYSQL_SSL_MODE: "REQUIRED" },
+      "MYSQL_SSL_MODE",
+      /disabled, preferred, required, verify-ca, verify-identity/,
+    );
+  });
+
+  test("a CA under a mode that never checks the certificate is refused, not ignored", () => {
+    for (const mode of ["disabled", "preferred", "required"]) {
+      const err = assertConfigError({ MYSQL_SSL_MODE: mode, MYSQL_SSL_CA: "/etc/ca.pem" }, "MYSQL_SSL_CA");
+      assert.equal(
+        err.message,
+        `MYSQL_SSL_CA: MYSQL_SSL_MODE=${mode} does not check the server's certificate; set MYSQL_SSL_MODE=verify-identity (or verify-ca) to check it against this CA.`,
+      );
+    }
+    assert.equal(loadConfig({ MYSQL_SSL_MODE: "verify-ca", MYSQL_SSL_CA: "/etc/ca.pem" }).mysqlSslCa, "/etc/ca.pem");
+  });
+
+  test("a client certificate needs its key (and the other way round), and a TLS mode", () => {
+    assertConfigError({ MYSQL_SSL_CERT: "/c.pem" }, "MYSQL_SSL_KEY", /must be set with MYSQL_SSL_CERT/);
+    assertConfigError({ MYSQL_SSL_KEY: "/c.key" }, "MYSQL_SSL_CERT", /must be set with MYSQL_SSL_KEY/);
+    assertConfigError(
+      { MYSQL_SSL_MODE: "disabled", MYSQL_SSL_CERT: "/c.pem", MYSQL_SSL_KEY: "/c.key" },
+      "MYSQL_SSL_CERT",
+      /disabled connects without TLS/,
+    );
+    assert.equal(
+      loadConfig({ MYSQL_SSL_MODE: "required", MYSQL_SSL_CERT: "/c.pem", MYSQL_SSL_KEY: "/c.key" }).mysqlSslKey,
+      "/c.key",
+    );
+  });
+
+  test("a migration password without its user is refused, without the password", () => {
+    const err = assertConfigError(
+      { MYSQL_MIGRATE_PASSWORD: "hunter2-m" },
+      "MYSQL_MIGRATE_USER",
+      /MYSQL_MIGRATE_PASSWORD/,
+    );
+    assert.ok(!err.message.includes("hunter2"));
+    const c = loadConfig({ MYSQL_MIGRATE_USER: "migrator", MYSQL_MIGRATE_PASSWORD: "pw" });
+    assert.deepEqual([c.mysqlMigrateUser, c.mysqlMigratePassword], ["migrator", "pw"]);
+  });
+});
