@@ -15,6 +15,8 @@ const REDACT = [
   "*.mysqlPassword",
   "kafkaSaslPassword",
   "*.kafkaSaslPassword",
+  "mysqlMigratePassword",
+  "*.mysqlMigratePassword",
 ];
 
 const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };

@@ -1,6 +1,6 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { migrate } from "../db/migrate.ts";
+import { migrateDatabase } from "../db/migrate.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
 import { isExpected } from "../errors.ts";
 import { parseOptions } from "./args.ts";
@@ -115,11 +115,11 @@ export function formatReport(report: Report, sections: readonly ReportSection[] 
     .join("\n");
 }
 
-/** Migrates (so the views exist) and queries every section. */
+/** Migrates (so the views exist; as MYSQL_MIGRATE_USER when set) and queries every section. */
 export async function buildReport(config: Config): Promise<Report> {
   const pool = createPool(config);
   try {
-    await migrate(pool);
+    await migrateDatabase(config, pool);
     const report: Report = {};
     for (const section of REPORT_SECTIONS) {
       const [rows] = await pool.query<RowDataPacket[]>(section.sql);

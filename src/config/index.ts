@@ -1,3 +1,4 @@
+import { kafkaTls } from "../consume/kafka-options.ts";
 import { DEFAULT_DLQ_TOPIC } from "../consume/topics.ts";
 import { ConfigError } from "../errors.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
@@ -182,6 +183,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   checkMysqlTls(config);
   checkMysqlAccounts(config);
+  // The KAFKA_SSL_* files are read and checked now (and kept), so a bad one stops every command
+  // before it connects anywhere, not after the migrations.
+  kafkaTls(config);
   return config;
 }
 

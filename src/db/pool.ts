@@ -137,6 +137,11 @@ const BAD_DATA_ERRNOS = new Set([
   1451, // foreign key (parent row)
   1452, // foreign key (child row)
   1690, // value out of range in expression
+  // A value of a shape no column takes (an array where a scalar goes) makes the statement itself
+  // wrong; validation should have caught it, and if it did not, it is still that event's fault.
+  1064, // syntax error near the value
+  1136, // column count doesn't match value count
+  1241, // operand should contain 1 column
   3140, // invalid JSON text (MySQL)
   3819, // check constraint violated (MySQL)
   4025, // constraint failed (MariaDB JSON check)
