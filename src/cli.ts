@@ -1,19 +1,15 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { UsageError } from "./commands/args.ts";
 import { listOptions, runDlqList } from "./commands/dlq-list.ts";
 import { replayOptions, runDlqReplay } from "./commands/dlq-replay.ts";
 import { generateOptions, runGenerate } from "./commands/generate.ts";
+import { runMigrate } from "./commands/migrate.ts";
 import { repairOptions, runRepair } from "./commands/repair.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
 import { rewindOptions, runRewind } from "./commands/rewind.ts";
+import { runService } from "./commands/run.ts";
 import { helpLines } from "./config/declare.ts";
-import { type Config, isExternallyConfigured, loadConfig, serviceDeclaration } from "./config/index.ts";
-import { migrateDatabase } from "./db/migrate.ts";
-import { ConfigError, isExpected, messageOf } from "./errors.ts";
-import { createLogger } from "./log.ts";
-import { AbandonedError } from "./retry.ts";
-import { type RunningService, startService } from "./service.ts";
+import { loadConfig, serviceDeclaration } from "./config/index.ts";
+import { isExpected, messageOf } from "./errors.ts";
 
 // analytics-service [run|migrate|report|dlq list|dlq replay|repair] [--help]. Expected failures (bad
 // config, unreachable or refusing services) print one line and exit 1; a bad command line prints
@@ -79,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const rest = argv.filter((_, i) => i !== at);
   switch (command) {
     case "run":
-      return run(loadConfig());
+      return runService(loadConfig());
     case "migrate":
       return runMigrate(loadConfig());
     case "generate":
@@ -114,68 +110,6 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);
       return 2;
   }
-}
-
-/** The local development stack (tools/stack): in a clone, not in the image. */
-async function localStack(): Promise<{
-  startLocalStack(config: Config): Promise<{ kafka: string; database: string }>;
-}> {
-  const module = new URL("../tools/stack/index.ts", import.meta.url);
-  if (!existsSync(fileURLToPath(module))) {
-    throw new ConfigError(
-      "KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST are unset, and this installation has no local stack to start: set them to your Kafka and MySQL",
-    );
-  }
-  return import(module.href);
-}
-
-async function run(config: Config): Promise<number> {
-  const log = createLogger(config.logLevel);
-  if (!isExternallyConfigured(process.env)) {
-    log.info("KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST unset: bringing up the local stack");
-    const report = await (await localStack()).startLocalStack(config);
-    log.info(report.kafka);
-    log.info(report.database);
-  }
-  const cancel = new AbortController();
-  let service: RunningService | null = null;
-  let signals = 0;
-  const onSignal = (name: string) => {
-    if (++signals > 1) {
-      log.warn(`${name} again: exiting without finishing the batches in hand (they will be read again)`);
-      process.exit(130);
-    }
-    log.info(`${name}: finishing the batches being written, committing, leaving the group`);
-    const force = setTimeout(() => {
-      log.error(`shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}; exiting now`);
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    force.unref();
-    cancel.abort();
-    void service?.stop();
-  };
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  try {
-    service = await startService(config, log, {}, cancel.signal);
-  } catch (err) {
-    if (err instanceof AbandonedError) return 0; // stopped while waiting for MySQL or Kafka
-    throw err;
-  }
-  await service.done;
-  log.info("stopped");
-  return 0;
-}
-
-/** On one short-lived connection as the migrating account (MYSQL_MIGRATE_USER when set); no pool is needed. */
-async function runMigrate(config: Config): Promise<number> {
-  const result = await migrateDatabase(config);
-  process.stdout.write(
-    result.applied.length > 0
-      ? `applied ${result.applied.join(", ")}; schema at migration ${result.current}\n`
-      : `schema up to date at migration ${result.current}\n`,
-  );
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

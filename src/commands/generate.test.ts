@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import fc from "fast-check";
 import { generateStream, MAX_STEP_MICROS } from "../generate/stream.ts";
-import { parseOptions, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import { generateOptions, latestStartMicros, progressLine } from "./generate.ts";
 
 const NOW = Date.parse("2026-12-05T07:30:00.000Z");

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { Admin, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
