@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { type TestContext, test } from "node:test";
-import type { Producer } from "@platformatic/kafka";
 import type { EmittedEvent } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
