@@ -1,27 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../errors.ts";
+import { assertConfigError } from "../testing/config.ts";
 import { helpLines, parseDeclaration, str } from "./declare.ts";
 import { isExternallyConfigured, loadConfig, serviceDeclaration } from "./index.ts";
-
-/** `loadConfig(env)` throws a one-line ConfigError starting with `variable:`. */
-function assertConfigError(env: NodeJS.ProcessEnv, variable: string, detail?: RegExp): ConfigError {
-  let caught: unknown;
-  assert.throws(
-    () => loadConfig(env),
-    (err: unknown) => {
-      caught = err;
-      return true;
-    },
-  );
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
-  assert.equal(caught.code, "CONFIG");
-  assert.equal(caught.expected, true);
-  assert.ok(caught.message.startsWith(`${variable}: `), `"${caught.message}" should start with "${variable}: "`);
-  assert.ok(!caught.message.includes("\n"), "one line");
-  if (detail) assert.match(caught.message, detail);
-  return caught;
-}
 
 describe("defaults", () => {
   test("an empty environment gives the docs/operations.md#configuration defaults", () => {

@@ -5,31 +5,13 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { stackDeclaration } from "../../tools/stack/config.ts";
 import { ConfigError } from "../errors.ts";
+import { assertConfigError } from "../testing/config.ts";
 import { helpLines, parseDeclaration, str } from "./declare.ts";
 import { loadConfig, serviceDeclaration } from "./index.ts";
 
 // Secrets given as files (<NAME>_FILE) and the MySQL TLS and migrating-account settings (issue
 // #20): what is read, and the one line each mistake gets. The real server's side is in
 // test/integration/secret-files.test.ts and mysql-tls.test.ts.
-
-/** `loadConfig(env)` throws a one-line ConfigError starting with `variable:`. */
-function assertConfigError(env: NodeJS.ProcessEnv, variable: string, detail?: RegExp): ConfigError {
-  let caught: unknown;
-  assert.throws(
-    () => loadConfig(env),
-    (err: unknown) => {
-      caught = err;
-      return true;
-    },
-  );
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
-  assert.equal(caught.code, "CONFIG");
-  assert.equal(caught.expected, true);
-  assert.ok(caught.message.startsWith(`${variable}: `), `"${caught.message}" should start with "${variable}: "`);
-  assert.ok(!caught.message.includes("\n"), "one line");
-  if (detail) assert.match(caught.message, detail);
-  return caught;
-}
 
 describe("secrets from files (<NAME>_FILE)", () => {
   const dir = mkdtempSync(join(tmpdir(), "config-test-"));

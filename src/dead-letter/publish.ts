@@ -1,4 +1,5 @@
 import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
+import { chunksBySize } from "../collections.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import {
   BATCH_OVERHEAD,
@@ -53,21 +54,7 @@ export const recordBytes = (m: Sized) => {
 
 /** `messages` in order, cut where the next would take a request over `maxBytes` (a larger one goes alone). */
 export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes = MAX_REQUEST_BYTES): T[][] {
-  const chunks: T[][] = [];
-  let chunk: T[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = recordBytes(m);
-    if (chunk.length > 0 && bytes + size > maxBytes) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(m);
-    bytes += size;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
+  return chunksBySize(messages, maxBytes, recordBytes);
 }
 
 /** Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all in-sync replicas. */

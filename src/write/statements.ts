@@ -1,3 +1,4 @@
+import { chunksBySize as chunkItems } from "../collections.ts";
 import type { Row, SqlValue, TableSpec } from "./ops.ts";
 
 // Statement text and parameters, built without touching a connection. Values go through
@@ -168,30 +169,10 @@ export function rowBytes(row: Row, columns: readonly string[]): number {
  */
 export const valuesBudget = (maxAllowedPacket: number) => maxAllowedPacket - STATEMENT_TEXT_BYTES;
 
-/**
- * Splits `items` in order into runs whose `size`s add up to at most `budget` bytes and that
- * hold at most `maxRows` items. An item larger than the budget on its own goes alone: the caller
- * refuses such rows before planning (`tooLarge` in store.ts), so it is never expected here.
- */
-export function chunksBySize<T>(
+/** Statements' rows: at most MAX_ROWS_PER_STATEMENT, and values within `budget` bytes. */
+export const chunksBySize = <T>(
   items: readonly T[],
   budget: number,
   size: (item: T) => number,
   maxRows = MAX_ROWS_PER_STATEMENT,
-): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const n = size(item);
-    if (current.length > 0 && (bytes + n > budget || current.length >= maxRows)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += n;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
+): T[][] => chunkItems(items, budget, size, maxRows);

@@ -99,6 +99,22 @@ function resolveClasspath(c: StackConfig): string {
   return readFileSync(p.classpath, "utf8").trim();
 }
 
+/** What a broker that is its own cluster of one needs, whatever its listeners. */
+export function singleNodeSettings(partitions: number, offsetsPartitions: number): string[] {
+  return [
+    `num.partitions=${partitions}`,
+    "offsets.topic.replication.factor=1",
+    `offsets.topic.num.partitions=${offsetsPartitions}`,
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    // Topics are created explicitly; a typo in a topic name must not create a new one.
+    "auto.create.topics.enable=false",
+    "group.initial.rebalance.delay.ms=0",
+  ];
+}
+
 function writeConfigFiles(c: StackConfig): void {
   const p = paths(c);
   writeFileSync(
@@ -113,16 +129,7 @@ function writeConfigFiles(c: StackConfig): void {
       "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
       "inter.broker.listener.name=PLAINTEXT",
       `log.dirs=${p.data}`,
-      `num.partitions=${c.partitions}`,
-      "offsets.topic.replication.factor=1",
-      "offsets.topic.num.partitions=6",
-      "transaction.state.log.replication.factor=1",
-      "transaction.state.log.min.isr=1",
-      "share.coordinator.state.topic.replication.factor=1",
-      "share.coordinator.state.topic.min.isr=1",
-      // Topics are created explicitly; a typo in a topic name must not create a new one.
-      "auto.create.topics.enable=false",
-      "group.initial.rebalance.delay.ms=0",
+      ...singleNodeSettings(c.partitions, 6),
       "",
     ].join("\n"),
   );

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
-import { kafkaAnswers, kafkaClasspath } from "./kafka.ts";
+import { kafkaAnswers, kafkaClasspath, singleNodeSettings } from "./kafka.ts";
 import { lastLines, ownedPid, removeFile, requireCommand, spawnDetached, stopPid, waitUntil } from "./process.ts";
 
 // A broker of a test's own, secured the way production clusters are: a private CA, an SSL
@@ -135,15 +135,7 @@ function brokerProperties(l: Layout): string {
     `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${jaas("scram.ScramLoginModule")}`,
     `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${jaas("scram.ScramLoginModule")}`,
     `log.dirs=${join(l.dir, "data")}`,
-    "num.partitions=1",
-    "offsets.topic.replication.factor=1",
-    "offsets.topic.num.partitions=1",
-    "transaction.state.log.replication.factor=1",
-    "transaction.state.log.min.isr=1",
-    "share.coordinator.state.topic.replication.factor=1",
-    "share.coordinator.state.topic.min.isr=1",
-    "auto.create.topics.enable=false",
-    "group.initial.rebalance.delay.ms=0",
+    ...singleNodeSettings(1, 1),
     "",
   ].join("\n");
 }
