@@ -12,14 +12,14 @@ const DEFAULT_FILES = ["src/**/*.test.ts", "tools/**/*.test.ts", "test/**/*.test
 
 /**
  * The whole suite reports coverage of the code it runs (Node's own), and fails below these
- * floors: the figures of the first run that measured them (lines 95.7 %, branches 89.1 %,
- * functions 93.3 %), less a margin for branches that only some runs' timing takes.
+ * floors: the figures of the last full run (lines 97.2 %, branches 91.0 %, functions 95.4 %),
+ * less a margin for branches that only some runs' timing takes.
  */
 const COVERAGE = [
   "--experimental-test-coverage",
-  "--test-coverage-lines=95",
-  "--test-coverage-branches=88",
-  "--test-coverage-functions=92",
+  "--test-coverage-lines=96",
+  "--test-coverage-branches=89.5",
+  "--test-coverage-functions=94",
   "--test-coverage-exclude=**/*.test.ts",
   "--test-coverage-exclude=test/**",
   "--test-coverage-exclude=src/testing/**",
