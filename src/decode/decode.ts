@@ -1,7 +1,7 @@
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { Op } from "../write/ops.ts";
+import type { Op, Row } from "../write/ops.ts";
 import type { Outcome } from "../write/plan.ts";
 import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
 import { datetimeMs } from "./timestamp.ts";
@@ -51,22 +51,32 @@ const TEXT_BYTES = 65535;
 // value tells. Caught here, the event is a bad field like any other instead of a database error.
 // JSON columns are not TEXT: they hold what the server's packet allows, checked when written.
 function checkTextBytes(op: Op): void {
-  const rows = op.kind === "upsert" ? [op.row, ...(op.children?.rows ?? [])] : op.kind === "patch" ? [op.set] : [];
-  const tables = op.kind === "upsert" && op.children ? [op.table, op.children.table] : [op.table];
-  for (const row of rows) {
-    for (const column in row) {
-      const value = row[column];
-      if (typeof value !== "string" || value.length <= TEXT_BYTES / 4) continue;
-      if (tables.some((t) => t.json.includes(column))) continue;
-      const bytes = Buffer.byteLength(value);
-      if (bytes > TEXT_BYTES) {
-        throw new BadEventError(
-          BadEventReasons.BAD_FIELD,
-          `column ${column} would hold ${bytes} bytes, more than the ${TEXT_BYTES} a TEXT column holds`,
-        );
-      }
+  if (op.kind === "upsert") {
+    checkRow(op.row, op.table.json);
+    if (op.children) for (const row of op.children.rows) checkRow(row, op.children.table.json);
+  } else if (op.kind === "patch") checkRow(op.set, op.table.json);
+}
+
+function checkRow(row: Row, json: readonly string[]): void {
+  for (const column in row) {
+    const value = row[column];
+    // Only a string of more than TEXT_BYTES / 4 UTF-16 units can have more than TEXT_BYTES bytes.
+    if (typeof value !== "string" || value.length <= TEXT_BYTES / 4 || json.includes(column)) continue;
+    const bytes = Buffer.byteLength(value);
+    if (bytes > TEXT_BYTES) {
+      throw new BadEventError(
+        BadEventReasons.BAD_FIELD,
+        `column ${column} would hold ${bytes} bytes, more than the ${TEXT_BYTES} a TEXT column holds`,
+      );
     }
   }
+}
+
+/** Whether the record's key is the entity id, compared byte by byte (no string made per event). */
+function keyIs(key: Buffer | null | undefined, id: string): boolean {
+  if (!key || key.length !== id.length) return false;
+  for (let i = 0; i < key.length; i++) if (key[i] !== id.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
@@ -113,7 +123,7 @@ export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUT
     const op = route.handler(event, unknownEnums, limits);
     checkTextBytes(op);
     const decoded: Decoded = { op, eventType, ts: event.ts, unknownEnums };
-    if (record.key?.toString() !== event.entityId) decoded.keyMismatch = true;
+    if (!keyIs(record.key, event.entityId)) decoded.keyMismatch = true;
     return decoded;
   } catch (err) {
     if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, unknownEnums };

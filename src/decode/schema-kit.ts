@@ -131,29 +131,28 @@ export function datetime(value: string, field: string): string {
  * The JSON text of `value` for a JSON column. Nested deeper than `maxDepth` (the outermost array
  * or object is level 1) it is a bad field: MariaDB refuses JSON deeper than 32 levels, and
  * JSON.stringify recurses, so a document of thousands of nested arrays would throw RangeError.
- * The walk is iterative and stops at the first level too deep.
+ * The check recurses no deeper than the limit (at most 32) and stops at the first level too deep.
  */
 export function jsonText(value: unknown, field: string, maxDepth: number): string {
-  const nodes: unknown[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const node = nodes.pop();
-    const depth = depths.pop() as number;
-    if (node === null || typeof node !== "object") continue;
-    if (depth > maxDepth) {
-      throw new BadEventError(
-        BadEventReasons.BAD_FIELD,
-        `${field} is nested deeper than ${maxDepth} levels (MAX_JSON_DEPTH)`,
-      );
-    }
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === "object") {
-        nodes.push(child);
-        depths.push(depth + 1);
-      }
-    }
+  if (deeperThan(value, maxDepth)) {
+    throw new BadEventError(
+      BadEventReasons.BAD_FIELD,
+      `${field} is nested deeper than ${maxDepth} levels (MAX_JSON_DEPTH)`,
+    );
   }
   return JSON.stringify(value);
+}
+
+/** Whether `value` nests more than `levels` arrays and objects. Recurses at most `levels` + 1 deep. */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (deeperThan(item, levels - 1)) return true;
+  } else {
+    for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
+  }
+  return false;
 }
 
 export function maybeDatetime(value: string | null | undefined, field: string): string | null {

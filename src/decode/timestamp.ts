@@ -83,7 +83,15 @@ export function toUtcDatetime6(text: string): string | null {
   )}:${pad(utc.getUTCSeconds())}.${micros}`;
 }
 
-/** Milliseconds since the epoch of DATETIME(6) UTC text (as toUtcDatetime6 writes it). */
-export function datetimeMs(datetime6: string): number {
-  return Date.parse(`${datetime6.slice(0, 10)}T${datetime6.slice(11, 23)}Z`);
+/** Milliseconds since the epoch of DATETIME(6) UTC text (as toUtcDatetime6 writes it), read from its digits. */
+export function datetimeMs(d: string): number {
+  return Date.UTC(
+    digits(d, 0, 4),
+    digits(d, 5, 2) - 1,
+    digits(d, 8, 2),
+    digits(d, 11, 2),
+    digits(d, 14, 2),
+    digits(d, 17, 2),
+    digits(d, 20, 3),
+  );
 }

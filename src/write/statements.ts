@@ -148,12 +148,13 @@ export function chunks<T>(items: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
 // statement is cut to fit before it is sent.
 
 /**
- * At most the bytes a value takes in a statement: a string's UTF-8 bytes, each doubled in the
- * worst case by escaping, and its quotes; a number or NULL. One pass of Buffer.byteLength per
- * string, cheap enough for every row written.
+ * At most the bytes a value takes in a statement: a string's UTF-8 bytes (at most 3 per UTF-16
+ * unit), each doubled in the worst case by escaping, and its quotes; a number or NULL. From the
+ * length alone, without reading the string: it runs for every value of every row written, and
+ * only a row near the limit needs the exact figure (tooLarge measures that one).
  */
 export function valueBytes(v: unknown): number {
-  return typeof v === "string" ? 2 * Buffer.byteLength(v) + 2 : 24;
+  return typeof v === "string" ? 6 * v.length + 2 : 24;
 }
 
 /** At most the bytes one row takes in `VALUES (…), (…)`: its values, separators and parentheses. */
