@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { APPLIED, db, del, partsOf, patch, STALE, T, things, upsert, upsertWrite } from "../testing/plan-helpers.ts";
+import { plan } from "./plan.ts";
+
+// The planner folds one entity's consecutive writes into as few as possible (src/write/plan.ts).
+
+describe("coalescing one entity's writes", () => {
+  test("two upserts: one write, the first row overlaid with the second's update columns", () => {
+    const first = upsert("a", T(1), { code: "C1", name: "one", note: "n1", created_at: T(1) });
+    const second = upsert("a", T(2), { code: "C2", name: "two", note: "n2", created_at: T(2) });
+    const p = plan([first, second], db());
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [
+      [
+        upsertWrite(second, {
+          id: "a",
+          code: "C1",
+          name: "two",
+          note: "n2",
+          created_at: T(1),
+          event_id: `e@${T(2)}`,
+          event_timestamp: T(2),
+        }),
+      ],
+    ]);
+  });
+
+  test("three upserts collapse into one write", () => {
+    const p = plan([upsert("a", T(1)), upsert("a", T(2)), upsert("a", T(3), { note: "last" })], db());
+    assert.equal(p.rounds.length, 1);
+    assert.equal(p.rounds[0]?.length, 1);
+    const w = p.rounds[0]?.[0];
+    assert.equal(w?.kind === "upsert" && w.row.note, "last");
+    assert.equal(w?.kind === "upsert" && w.row.created_at, T(1));
+  });
+
+  test("merge-mode children: overlaid by child key, new ones added, old ones kept", () => {
+    const first = upsert(
+      "a",
+      T(1),
+      {},
+      partsOf("merge", [
+        { id: "a", part_key: "p1", qty: 1, label: "first" },
+        { id: "a", part_key: "p2", qty: 2, label: "first" },
+      ]),
+    );
+    const second = upsert(
+      "a",
+      T(2),
+      {},
+      partsOf("merge", [
+        { id: "a", part_key: "p2", qty: 20, label: "second" },
+        { id: "a", part_key: "p3", qty: 30, label: "second" },
+      ]),
+    );
+    const w = plan([first, second], db()).rounds[0]?.[0];
+    assert.ok(w?.kind === "upsert");
+    assert.deepEqual(w.children?.rows, [
+      { id: "a", part_key: "p1", qty: 1, label: "first" },
+      { id: "a", part_key: "p2", qty: 20, label: "first" },
+      { id: "a", part_key: "p3", qty: 30, label: "second" },
+    ]);
+  });
+
+  test("replace-mode children: the newest set wins whole", () => {
+    const first = upsert("a", T(1), {}, partsOf("replace", [{ id: "a", part_key: "p1", qty: 1, label: "x" }]));
+    const second = upsert("a", T(2), {}, partsOf("replace", [{ id: "a", part_key: "p2", qty: 2, label: "y" }]));
+    const w = plan([first, second], db()).rounds[0]?.[0];
+    assert.ok(w?.kind === "upsert");
+    assert.deepEqual(w.children, second.children);
+    const emptied = upsert("a", T(3), {}, partsOf("replace", []));
+    const w2 = plan([first, emptied], db()).rounds[0]?.[0];
+    assert.ok(w2?.kind === "upsert");
+    assert.deepEqual(w2.children?.rows, []);
+  });
+
+  test("a stale upsert's children are not written either", () => {
+    const fresh = upsert("a", T(3), {}, partsOf("replace", [{ id: "a", part_key: "new", qty: 1, label: "x" }]));
+    const old = upsert("a", T(2), {}, partsOf("replace", [{ id: "a", part_key: "old", qty: 1, label: "x" }]));
+    const p = plan([fresh, old], db());
+    assert.deepEqual(p.outcomes, [APPLIED, STALE]);
+    assert.deepEqual(p.rounds, [[upsertWrite(fresh)]]);
+  });
+
+  test("a patch is folded into the upsert before it when the upsert's update columns cover it", () => {
+    const op = upsert("a", T(1), { note: "before" });
+    const p = plan([op, patch("a", T(2), { note: "after", event_timestamp: T(2) })], db());
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [[upsertWrite(op, { ...op.row, note: "after", event_timestamp: T(2) })]]);
+  });
+
+  test("a patch the upsert does not cover stays its own write, in the next round", () => {
+    const op = upsert("a", T(1));
+    const p = plan([op, patch("a", T(2), { created_at: T(9) })], db());
+    assert.deepEqual(p.rounds, [
+      [upsertWrite(op)],
+      [{ kind: "patch", table: things, id: "a", set: { created_at: T(9) } }],
+    ]);
+  });
+
+  test("consecutive patches merge, the later value winning", () => {
+    const p = plan(
+      [patch("a", T(2), { note: "x", name: "n" }), patch("a", T(3), { note: "y" })],
+      db({ rows: [["a", T(1)]] }),
+    );
+    assert.deepEqual(p.rounds, [[{ kind: "patch", table: things, id: "a", set: { note: "y", name: "n" } }]]);
+  });
+
+  test("an upsert after a patch it covers drops the patch", () => {
+    const op = upsert("a", T(3));
+    const p = plan([patch("a", T(2), { note: "x" }), op], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [[upsertWrite(op)]]);
+  });
+
+  test("an upsert after a patch it does not cover keeps both, in order", () => {
+    const op = upsert("a", T(3));
+    const p = plan([patch("a", T(2), { created_at: T(0) }), op], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.rounds, [
+      [{ kind: "patch", table: things, id: "a", set: { created_at: T(0) } }],
+      [upsertWrite(op)],
+    ]);
+  });
+
+  test("delete then upsert: two rounds, [delete] then [upsert]", () => {
+    const op = upsert("a", T(3));
+    const p = plan([del("a", T(2)), op], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }], [upsertWrite(op)]]);
+    assert.deepEqual(p.tombstones, [{ table: things, id: "a", ts: T(2), eventId: `e@${T(2)}` }]);
+  });
+
+  test("upsert then delete: the delete discards the writes before it", () => {
+    const p = plan([upsert("a", T(2)), patch("a", T(3), { note: "x" }), del("a", T(4))], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }]]);
+  });
+
+  test("delete, restore, delete: one delete", () => {
+    const p = plan([del("a", T(2)), upsert("a", T(3)), del("a", T(4))], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }]]);
+    assert.deepEqual(
+      p.tombstones.map((t) => t.ts),
+      [T(4)],
+    );
+  });
+
+  test("round k holds each entity's k-th write; other entities are untouched by the order", () => {
+    const b = upsert("b", T(5));
+    const restore = upsert("a", T(3));
+    const p = plan([del("a", T(2)), b, restore], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }, upsertWrite(b)], [upsertWrite(restore)]]);
+  });
+});
