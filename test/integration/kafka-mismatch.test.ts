@@ -1,42 +1,34 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Admin } from "@platformatic/kafka";
-import { explainKafkaFailure } from "../../src/consume/explain.ts";
-import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
 import { startService } from "../../src/service.ts";
-import { BROKER, capturingLogger, testConfig, testDatabase, testTopics, waitFor } from "../support/helpers.ts";
+import {
+  BROKER,
+  capturingLogger,
+  kafkaRefusal,
+  testConfig,
+  testDatabase,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
 
 // A client whose security settings don't match the listener gets one line naming the likely
 // cause, from the real broker's real refusal (the local broker's listener is plaintext; the
 // secured listeners' mismatches are in kafka-security.test.ts).
 
-async function failureOf(env: Record<string, string>) {
-  const config = { ...testConfig({ name: "unused" }, { prefix: "", dlq: "dlq", all: [] }, env) };
-  const admin = new Admin({ ...kafkaBaseOptions(config, "probe"), retries: 0 });
-  try {
-    await admin.listTopics();
-    return assert.fail("the broker answered");
-  } catch (err) {
-    return explainKafkaFailure(err, config);
-  } finally {
-    await admin.close().catch(() => undefined);
-  }
-}
-
 test("TLS towards a plaintext listener, SASL towards a listener without it, and a closed port are each named", async () => {
   assert.equal(
-    await failureOf({ KAFKA_SSL: "true" }),
+    await kafkaRefusal({ KAFKA_SSL: "true" }),
     `the brokers ${BROKER} did not complete a TLS handshake: they likely do not expect TLS on this port; set KAFKA_SSL=false or use their TLS listener (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=none)`,
   );
   assert.equal(
-    await failureOf({
+    await kafkaRefusal({
       KAFKA_SASL_MECHANISM: "SCRAM-SHA-256",
       KAFKA_SASL_USERNAME: "u",
       KAFKA_SASL_PASSWORD: "not-shown",
     }),
     `the brokers ${BROKER} do not expect SASL on this port: set KAFKA_SASL_MECHANISM=none or use their SASL listener (now KAFKA_SSL=false, KAFKA_SASL_MECHANISM=SCRAM-SHA-256)`,
   );
-  const refused = await failureOf({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1" });
+  const refused = await kafkaRefusal({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1" });
   assert.equal(refused, "nothing is listening at 127.0.0.1:1; start Kafka or set KAFKA_BOOTSTRAP_SERVERS");
   for (const line of [refused]) assert.ok(!line.includes("not-shown"));
 });

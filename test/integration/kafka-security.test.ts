@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../../src/config/index.ts";
-import { explainKafkaFailure } from "../../src/consume/explain.ts";
 import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
 import { emit } from "../../src/generate/emit.ts";
@@ -16,6 +15,7 @@ import { type SecureKafka, secureKafkaDown, secureKafkaUp } from "../../tools/st
 import {
   capturingLogger,
   hexId,
+  kafkaRefusal,
   onPrivatePorts,
   produce,
   randomName,
@@ -104,20 +104,6 @@ for (const [name, env] of [
   });
 }
 
-/** The one line a client configured by `env` gets from the broker's refusal. */
-async function refusal(env: Record<string, string>): Promise<string> {
-  const config = testConfig({ name: "unused" }, { prefix: "", dlq: "unused", all: [] }, env);
-  const admin = new Admin({ ...kafkaBaseOptions(config, "probe"), retries: 0 });
-  try {
-    await admin.listTopics();
-    return assert.fail("the broker answered");
-  } catch (err) {
-    return explainKafkaFailure(err, config);
-  } finally {
-    await admin.close().catch(() => undefined);
-  }
-}
-
 test("a client certificate the broker rejects, or none, is named in one line", async () => {
   const stranger = {
     ...mutualTls(),
@@ -125,19 +111,19 @@ test("a client certificate the broker rejects, or none, is named in one line", a
     KAFKA_SSL_KEY: broker.certs.strangerKey,
   };
   assert.equal(
-    await refusal(stranger),
+    await kafkaRefusal(stranger),
     `the brokers ${broker.ssl} closed the connection after the TLS handshake: they likely reject the client certificate KAFKA_SSL_CERT=${broker.certs.strangerCert} (signed by a CA they do not trust, or expired), or expect SASL (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=none)`,
   );
   const none = { KAFKA_BOOTSTRAP_SERVERS: broker.ssl, KAFKA_SSL: "true", KAFKA_SSL_CA: broker.certs.ca };
   assert.equal(
-    await refusal(none),
+    await kafkaRefusal(none),
     `the brokers ${broker.ssl} closed the connection after the TLS handshake: they likely require a client certificate (set KAFKA_SSL_CERT and KAFKA_SSL_KEY) or SASL (set KAFKA_SASL_MECHANISM) (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=none)`,
   );
 });
 
 test("a wrong SCRAM or PLAIN password is named in one line, without the password", async () => {
   for (const mechanism of ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]) {
-    const line = await refusal(saslSsl(mechanism, "not-the-password"));
+    const line = await kafkaRefusal(saslSsl(mechanism, "not-the-password"));
     assert.equal(
       line,
       `the brokers ${broker.saslSsl} refused the ${mechanism} login of KAFKA_SASL_USERNAME=${USER.name}: check KAFKA_SASL_PASSWORD, and that the user exists for ${mechanism} (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=${mechanism})`,
@@ -149,11 +135,11 @@ test("a wrong SCRAM or PLAIN password is named in one line, without the password
 test("a broker certificate from a CA the service does not trust is named in one line", async () => {
   const line = `the brokers' certificate at ${broker.saslSsl} is not signed by a CA the service trusts (UNABLE_TO_VERIFY_LEAF_SIGNATURE): set KAFKA_SSL_CA to the PEM file of the CA that signed it`;
   assert.equal(
-    await refusal({ ...saslSsl("SCRAM-SHA-256"), KAFKA_SSL_CA: broker.certs.otherCa }),
+    await kafkaRefusal({ ...saslSsl("SCRAM-SHA-256"), KAFKA_SSL_CA: broker.certs.otherCa }),
     `${line} (now KAFKA_SSL_CA=${broker.certs.otherCa})`,
   );
   assert.equal(
-    await refusal({ ...saslSsl("SCRAM-SHA-256"), KAFKA_SSL_CA: "" }),
+    await kafkaRefusal({ ...saslSsl("SCRAM-SHA-256"), KAFKA_SSL_CA: "" }),
     `${line} (now KAFKA_SSL_CA=unset: Node's public CAs)`,
   );
 });
@@ -161,11 +147,11 @@ test("a broker certificate from a CA the service does not trust is named in one 
 test("plaintext towards a TLS listener and SASL towards one without it are named in one line", async () => {
   const expectTls = (at: string, mechanism: string) =>
     `the brokers ${at} expect TLS on this port: set KAFKA_SSL=true, and KAFKA_SSL_CA if a private CA signed their certificate (now KAFKA_SSL=false, KAFKA_SASL_MECHANISM=${mechanism})`;
-  assert.equal(await refusal({ KAFKA_BOOTSTRAP_SERVERS: broker.ssl }), expectTls(broker.ssl, "none"));
+  assert.equal(await kafkaRefusal({ KAFKA_BOOTSTRAP_SERVERS: broker.ssl }), expectTls(broker.ssl, "none"));
   const saslNoTls = { ...saslSsl("SCRAM-SHA-512"), KAFKA_SSL: "false", KAFKA_SSL_CA: "" };
-  assert.equal(await refusal(saslNoTls), expectTls(broker.saslSsl, "SCRAM-SHA-512"));
+  assert.equal(await kafkaRefusal(saslNoTls), expectTls(broker.saslSsl, "SCRAM-SHA-512"));
   assert.equal(
-    await refusal({ ...mutualTls(), KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: USER.name }),
+    await kafkaRefusal({ ...mutualTls(), KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: USER.name }),
     `the brokers ${broker.ssl} do not expect SASL on this port: set KAFKA_SASL_MECHANISM=none or use their SASL listener (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=PLAIN)`,
   );
 });

@@ -1,12 +1,16 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
+import { Admin } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
 import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { type Config, loadConfig } from "../../src/config/index.ts";
+import { explainKafkaFailure } from "../../src/consume/explain.ts";
+import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
 import { createPool } from "../../src/db/pool.ts";
 
 export { capturingLogger, waitFor } from "../../src/testing/support.ts";
@@ -219,3 +223,17 @@ export async function onPrivatePorts<T>(count: number, start: (first: number) =>
 }
 
 /** A logger whose lines the test can read, at `level`. */
+
+/** The one line a client configured by `env` (over the tests' defaults) gets from the brokers' refusal. */
+export async function kafkaRefusal(env: Record<string, string>): Promise<string> {
+  const config = testConfig({ name: "unused" }, { prefix: "", dlq: "unused", all: [] }, env);
+  const admin = new Admin({ ...kafkaBaseOptions(config, "probe"), retries: 0 });
+  try {
+    await admin.listTopics();
+    return assert.fail("the broker answered");
+  } catch (err) {
+    return explainKafkaFailure(err, config);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
