@@ -35,7 +35,7 @@ const things = defineTable("things", "thing_id", ["thing_id", "code", "name", "e
 describe("reads under lock", () => {
   test("selectVersions", () => {
     assert.deepEqual(selectVersions(things, ["a", "b"]), {
-      sql: "SELECT `thing_id` AS id, event_timestamp AS ts, `code` FROM `things` WHERE `thing_id` IN (?) FOR UPDATE",
+      sql: "SELECT `thing_id` AS id, event_timestamp AS ts, `code` FROM `things` FORCE INDEX (PRIMARY) WHERE `thing_id` IN (?) FOR UPDATE",
       values: [["a", "b"]],
     });
   });
@@ -50,7 +50,7 @@ describe("reads under lock", () => {
   test("selectTombstones", () => {
     assert.equal(TOMBSTONES_TABLE, "entity_tombstones");
     assert.deepEqual(selectTombstones(things, ["a"]), {
-      sql: "SELECT entity_id AS id, deleted_event_timestamp AS ts FROM entity_tombstones WHERE entity_type = ? AND entity_id IN (?) FOR UPDATE",
+      sql: "SELECT entity_id AS id, deleted_event_timestamp AS ts FROM `entity_tombstones` FORCE INDEX (PRIMARY) WHERE entity_type = ? AND entity_id IN (?) FOR UPDATE",
       values: ["things", ["a"]],
     });
   });
@@ -136,11 +136,11 @@ describe("writes", () => {
 
   test("deleteByKey: by the table's key, or by the column given", () => {
     assert.deepEqual(deleteByKey(things, ["a", "b"]), {
-      sql: "DELETE FROM `things` WHERE `thing_id` IN (?)",
+      sql: "DELETE `things` FROM `things` FORCE INDEX (PRIMARY) WHERE `thing_id` IN (?)",
       values: [["a", "b"]],
     });
     assert.deepEqual(deleteByKey(things, [3, 4], "id"), {
-      sql: "DELETE FROM `things` WHERE `id` IN (?)",
+      sql: "DELETE `things` FROM `things` FORCE INDEX (PRIMARY) WHERE `id` IN (?)",
       values: [[3, 4]],
     });
   });
@@ -157,7 +157,7 @@ describe("writes", () => {
       ),
       {
         sql:
-          "UPDATE `things` SET `name` = CASE `thing_id` WHEN ? THEN ? WHEN ? THEN ? END, " +
+          "UPDATE `things` FORCE INDEX (PRIMARY) SET `name` = CASE `thing_id` WHEN ? THEN ? WHEN ? THEN ? END, " +
           "`code` = CASE `thing_id` WHEN ? THEN ? WHEN ? THEN ? END WHERE `thing_id` IN (?)",
         values: ["a", "x", "b", "y", "a", null, "b", "C", ["a", "b"]],
       },

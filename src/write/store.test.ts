@@ -25,7 +25,12 @@ function recorder(stored: [number, string, string][] = []) {
   };
   // "INSERT INTO `t`", "SELECT FROM `t`", "DELETE FROM `t`"
   const kinds = () =>
-    statements.map((s) => s.sql.replace(/^SELECT .*? FROM/, "SELECT FROM").replace(/ (\(|WHERE).*/, ""));
+    statements.map((s) =>
+      s.sql
+        .replace(/^SELECT .*? FROM/, "SELECT FROM")
+        .replace(/^DELETE `\w+` FROM/, "DELETE FROM")
+        .replace(/ (\(|WHERE|FORCE).*/, ""),
+    );
   return { runner, statements, kinds };
 }
 
@@ -64,7 +69,10 @@ describe("executePlan writes children by row id", () => {
       "INSERT INTO `box_slots`",
     ]);
     assert.deepEqual(statements[1]?.values, [["b1", "b2"]]);
-    assert.deepEqual(statements[2], { sql: "DELETE FROM `box_slots` WHERE `id` IN (?)", values: [[2]] });
+    assert.deepEqual(statements[2], {
+      sql: "DELETE `box_slots` FROM `box_slots` FORCE INDEX (PRIMARY) WHERE `id` IN (?)",
+      values: [[2]],
+    });
     assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`id`, `box_id`, `slot_key`, `content`)"));
     assert.deepEqual(statements[3]?.values, [
       [
@@ -144,7 +152,9 @@ describe("executePlan writes patches", () => {
       [["b1", "b2"], ["b3"]],
     );
     assert.ok(
-      statements[0]?.sql.startsWith("UPDATE `boxes` SET `label` = CASE `box_id` WHEN ? THEN ? WHEN ? THEN ? END"),
+      statements[0]?.sql.startsWith(
+        "UPDATE `boxes` FORCE INDEX (PRIMARY) SET `label` = CASE `box_id` WHEN ? THEN ? WHEN ? THEN ? END",
+      ),
     );
     assert.equal(counts.get("boxes:update"), 3);
   });
@@ -339,8 +349,14 @@ describe("loadState takes its locks in one global order", () => {
       statements.map((s) => [s.sql.replace(/, event_timestamp AS ts.*? FROM/, " … FROM"), s.values]),
       [
         ["SELECT `order_id` AS id FROM `orders` WHERE `order_number` IN (?)", [["N-1", "N-2"]]],
-        ["SELECT `order_id` AS id … FROM `orders` WHERE `order_id` IN (?) FOR UPDATE", [["a9", "b1"]]],
-        ["SELECT `user_id` AS id … FROM `users` WHERE `user_id` IN (?) FOR UPDATE", [["u1", "u2"]]],
+        [
+          "SELECT `order_id` AS id … FROM `orders` FORCE INDEX (PRIMARY) WHERE `order_id` IN (?) FOR UPDATE",
+          [["a9", "b1"]],
+        ],
+        [
+          "SELECT `user_id` AS id … FROM `users` FORCE INDEX (PRIMARY) WHERE `user_id` IN (?) FOR UPDATE",
+          [["u1", "u2"]],
+        ],
       ],
     );
     assert.ok(!statements[0]?.sql.includes("FOR UPDATE"), "no locking read by a secondary key");
