@@ -35,6 +35,16 @@ const SESSION_SETTINGS = [
   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 ];
 
+/**
+ * A statement whose values are already in its text (every write: src/write/sql-text.ts) goes out
+ * as it is: mysql2 would otherwise scan all of its text for placeholders, once per statement.
+ * Statements with values are formatted as mysql2 formats them for these options.
+ */
+function queryFormat(sql: string, values: unknown): string {
+  if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
+  return mysql.format(sql, values as never, false, "Z");
+}
+
 // DATETIME(6) values travel as 'YYYY-MM-DD HH:MM:SS.ffffff' strings in UTC: a JS Date would drop
 // the microseconds and the session zone would shift them.
 function connectionOptions(config: DbConfig, account: Account): mysql.ConnectionOptions {
@@ -54,6 +64,7 @@ function connectionOptions(config: DbConfig, account: Account): mysql.Connection
     // No call-site stack captured on every query: a failure is reported as one line, never a
     // stack, and the capture showed in the main thread's profile of a drain.
     trace: false,
+    queryFormat: queryFormat as NonNullable<mysql.ConnectionOptions["queryFormat"]>,
   };
 }
 

@@ -1,13 +1,16 @@
 import { chunksBySize as chunkItems } from "../collections.ts";
 import type { Row, SqlValue, TableSpec } from "./ops.ts";
+import { rowTuple, sqlList, sqlLiteral } from "./sql-text.ts";
 
-// Statement text and parameters, built without touching a connection. Values go through
-// mysql2's `query` placeholders: `?` takes a scalar, a list (IN) or a list of rows (VALUES).
-// Identifiers come from the table definitions in code, never from events.
+// Statement text, built without touching a connection. Reads take their few values through
+// mysql2's `query` placeholders (`?` takes a scalar or a list); writes, which carry every row of a
+// batch, are whole text with the values written in (sql-text.ts). Identifiers come from the
+// table definitions in code, never from events.
 
 export interface Statement {
   sql: string;
-  values: unknown[];
+  /** The placeholders' values; none when the values are in the text. */
+  values?: unknown[];
 }
 
 export const TOMBSTONES_TABLE = "entity_tombstones";
@@ -74,10 +77,11 @@ export function selectTombstones(table: TableSpec, ids: string[]): Statement {
 }
 
 /** Multi-row insert; on an existing row only `update` changes. Without `update`, a plain insert. */
-export function upsertRows(table: TableSpec, rows: Row[], update: readonly string[]): Statement {
+export function upsertRows(table: TableSpec, rows: readonly Row[], update: readonly string[]): Statement {
   const columns = table.columns;
-  const tuples = rows.map((row) => columns.map((c): SqlValue => row[c] ?? null));
-  return upsertTuples(table, list(columns), tuples, update);
+  let values = "";
+  for (let i = 0; i < rows.length; i++) values += (i === 0 ? "" : ",") + rowTuple(rows[i] as Row, columns);
+  return upsertText(table, list(columns), values, update);
 }
 
 /**
@@ -87,20 +91,33 @@ export function upsertRows(table: TableSpec, rows: Row[], update: readonly strin
 export function updateStoredRows(
   table: TableSpec,
   rowId: string,
-  rows: [number, Row][],
+  rows: readonly [number, Row][],
   update: readonly string[],
 ): Statement {
   const columns = table.columns;
-  const tuples = rows.map(([n, row]) => [n, ...columns.map((c): SqlValue => row[c] ?? null)]);
-  return upsertTuples(table, `${id(rowId)}, ${list(columns)}`, tuples, update);
+  let values = "";
+  for (let i = 0; i < rows.length; i++) {
+    const [n, row] = rows[i] as [number, Row];
+    values += (i === 0 ? "" : ",") + rowTuple(row, columns, n);
+  }
+  return upsertText(table, `${id(rowId)}, ${list(columns)}`, values, update);
 }
 
-function upsertTuples(table: TableSpec, columns: string, tuples: SqlValue[][], update: readonly string[]): Statement {
-  const head = `INSERT INTO ${id(table.name)} (${columns}) VALUES ?`;
-  if (update.length === 0) return { sql: head, values: [tuples] };
-  // VALUES(c) rather than the row alias: the alias is MySQL-only, VALUES() works on both servers.
-  const assignments = update.map((c) => `${id(c)} = VALUES(${id(c)})`).join(", ");
-  return { sql: `${head} ON DUPLICATE KEY UPDATE ${assignments}`, values: [tuples] };
+function upsertText(table: TableSpec, columns: string, values: string, update: readonly string[]): Statement {
+  const head = `INSERT INTO ${id(table.name)} (${columns}) VALUES ${values}`;
+  if (update.length === 0) return { sql: head };
+  return { sql: `${head} ON DUPLICATE KEY UPDATE ${assignments(update)}` };
+}
+
+// VALUES(c) rather than the row alias: the alias is MySQL-only, VALUES() works on both servers.
+const assignmentCache = new WeakMap<readonly string[], string>();
+function assignments(update: readonly string[]): string {
+  let text = assignmentCache.get(update);
+  if (text === undefined) {
+    text = update.map((c) => `${id(c)} = VALUES(${id(c)})`).join(", ");
+    assignmentCache.set(update, text);
+  }
+  return text;
 }
 
 /** The children stored under `parents`: row id, parent key and child key of each. */
@@ -115,37 +132,36 @@ export function selectChildren(table: TableSpec, rowId: string, childKey: string
  * Deletes the rows whose `column`, the primary key (the table's key unless given: a child's row
  * id), is among `values`. The multi-table form, as only it takes an index hint on both servers.
  */
-export function deleteByKey(table: TableSpec, values: (string | number)[], column = table.key): Statement {
+export function deleteByKey(table: TableSpec, values: readonly (string | number)[], column = table.key): Statement {
   return {
-    sql: `DELETE ${id(table.name)} FROM ${byPrimaryKey(table.name)} WHERE ${id(column)} IN (?)`,
-    values: [values],
+    sql: `DELETE ${id(table.name)} FROM ${byPrimaryKey(table.name)} WHERE ${id(column)} IN (${sqlList(values)})`,
   };
 }
 
 /**
  * Changes the same columns of several existing rows, each to its own values, in one statement:
- * `c = CASE key WHEN ? THEN ? … END` per column. Each row's `set` must name exactly `columns`.
+ * `c = CASE key WHEN id THEN value … END` per column. Each row's `set` must name exactly `columns`.
  */
 export function updateRows(table: TableSpec, columns: readonly string[], rows: { id: string; set: Row }[]): Statement {
   const key = id(table.key);
-  const values: unknown[] = [];
-  const assignments = columns.map((c) => {
-    for (const r of rows) values.push(r.id, r.set[c] ?? null);
-    return `${id(c)} = CASE ${key}${" WHEN ? THEN ?".repeat(rows.length)} END`;
+  const ids = rows.map((r) => sqlLiteral(r.id));
+  const set = columns.map((c) => {
+    let cases = "";
+    for (let i = 0; i < rows.length; i++) cases += ` WHEN ${ids[i]} THEN ${sqlLiteral(rows[i]?.set[c] ?? null)}`;
+    return `${id(c)} = CASE ${key}${cases} END`;
   });
-  values.push(rows.map((r) => r.id));
-  return { sql: `UPDATE ${byPrimaryKey(table.name)} SET ${assignments.join(", ")} WHERE ${key} IN (?)`, values };
+  return { sql: `UPDATE ${byPrimaryKey(table.name)} SET ${set.join(", ")} WHERE ${key} IN (${ids.join(",")})` };
 }
 
 /** Keeps the newest delete per entity: an older one replayed later leaves it as it is. */
 export function upsertTombstones(rows: { entityType: string; id: string; ts: string; eventId: string }[]): Statement {
+  const values = rows.map((r) => `(${sqlList([r.entityType, r.id, r.ts, r.eventId])})`).join(",");
   return {
     sql:
-      `INSERT INTO ${TOMBSTONES_TABLE} (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES ? ` +
+      `INSERT INTO ${TOMBSTONES_TABLE} (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES ${values} ` +
       // event_id first: it must compare against the timestamp before that is moved.
       "ON DUPLICATE KEY UPDATE event_id = IF(VALUES(deleted_event_timestamp) >= deleted_event_timestamp, VALUES(event_id), event_id), " +
       "deleted_event_timestamp = GREATEST(deleted_event_timestamp, VALUES(deleted_event_timestamp))",
-    values: [rows.map((r) => [r.entityType, r.id, r.ts, r.eventId])],
   };
 }
 
@@ -155,8 +171,7 @@ export function chunks<T>(items: T[], size = MAX_ROWS_PER_STATEMENT): T[][] {
   return out;
 }
 
-// Sizes in bytes of the text mysql2 sends: it writes the values into the statement (`query`,
-// not a prepared statement), so a statement is as long as its escaped values. The server refuses
+// Sizes in bytes of the statements' text: a statement is as long as its escaped values. The server refuses
 // a statement longer than max_allowed_packet, and MariaDB does so by closing the connection,
 // which the client sees as a lost connection, not as an error about the data: so every
 // statement is cut to fit before it is sent.

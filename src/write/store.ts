@@ -1,4 +1,3 @@
-import { format } from "mysql2";
 import { getOrCreate } from "../collections.ts";
 import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
@@ -55,9 +54,8 @@ export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
   const budget = valuesBudget(maxAllowedPacket);
   const measure = (table: TableSpec, estimate: number, statement: () => Statement): string | undefined => {
     if (estimate <= budget) return undefined;
-    const s = statement();
-    // The command byte before the text.
-    const bytes = Buffer.byteLength(format(s.sql, s.values as never[])) + 1;
+    // Write statements carry their values in their text; the command byte goes before it.
+    const bytes = Buffer.byteLength(statement().sql) + 1;
     if (bytes <= maxAllowedPacket) return undefined;
     return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
   };
