@@ -63,7 +63,7 @@ describe("defaults", () => {
         kafkaSaslUsername: "",
         kafkaSaslPassword: "",
         kafkaSessionTimeoutMs: 30000,
-        batchMaxEvents: 1000,
+        batchMaxEvents: 2000,
         batchLingerMs: 20,
         batchesInFlight: 2,
         maxMessageBytes: 1048576,

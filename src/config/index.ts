@@ -78,7 +78,7 @@ export const serviceDeclaration = {
   ),
   batchMaxEvents: int(
     "BATCH_MAX_EVENTS",
-    1000,
+    2000,
     "Most events taken from Kafka into one batch (split per partition, one transaction each).",
     1,
     100000,

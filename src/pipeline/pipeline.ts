@@ -44,10 +44,11 @@ export interface PipelineDeps {
 
 /**
  * The reader buffers this many batches' worth of messages before it pauses the stream: room for
- * several partitions, so a batch of one can be read while another's is written, and for fuller
- * batches of each (fewer transactions, more coalescing; docs/decisions.md).
+ * several partitions, so a batch of one can be read while another's is written. Larger batches
+ * coalesce more, and buffer more; two of the default size hold as much as the peak RSS allows
+ * (docs/decisions.md).
  */
-const READER_BUFFER_BATCHES = 4;
+const READER_BUFFER_BATCHES = 2;
 
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
