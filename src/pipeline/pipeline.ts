@@ -43,12 +43,12 @@ export interface PipelineDeps {
 }
 
 /**
- * The reader buffers this many batches' worth of messages before it pauses the stream: room for
- * several partitions, so a batch of one can be read while another's is written. Larger batches
- * coalesce more, and buffer more; two of the default size hold as much as the peak RSS allows
- * (docs/decisions.md).
+ * The reader buffers this many batches' worth of messages before it pauses the stream, so a batch
+ * can be read while others are written. One is enough: Kafka fills it faster than MySQL empties a
+ * batch, and every buffered message survives the young generation's collections, which then copy
+ * it (docs/decisions.md).
  */
-const READER_BUFFER_BATCHES = 2;
+const READER_BUFFER_BATCHES = 1;
 
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
