@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,26 +7,24 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
-import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { createPool } from "../../src/db/pool.ts";
-import { TOPICS } from "../../src/domains/registry.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
 import {
   adminConnection,
-  CLI,
   capturingLogger,
   caughtUp,
   onPrivatePorts,
   produce,
   randomName,
+  runCliSync,
   stack,
-  type TestTopics,
   testConfig,
   testEnv,
   testProducer,
   testTopics,
+  unusedTopics,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -98,23 +96,10 @@ async function tlsServer(t: TestContext): Promise<{ server: PrivateServer; certs
   return { server, certs };
 }
 
-/** Topics that are never created: the commands below stop before they reach Kafka. */
-const unusedTopics = (): TestTopics => {
-  const prefix = `${randomName("t")}.`;
-  return { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
-};
-
-const cli = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    encoding: "utf8",
-    timeout: 60000,
-  });
-
 /** `run` and `migrate` both stop at start with exactly `line` (and exit 1). */
 function assertOneLine(env: Record<string, string>, line: string, commands = ["migrate", "run"]) {
   for (const command of commands) {
-    const r = cli([command], env);
+    const r = runCliSync([command], env);
     assert.equal(r.status, 1, `${command}: ${r.stderr}`);
     assert.equal(r.stderr, `analytics-service: ${line}\n`, command);
   }

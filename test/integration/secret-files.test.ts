@@ -5,25 +5,23 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { MIGRATE_PRIVILEGES, RUN_PRIVILEGES, readMigrations } from "../../src/db/migrate.ts";
-import { TOPICS } from "../../src/domains/registry.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   adminConnection,
-  CLI,
   caughtUp,
   privatePort,
   produce,
   randomName,
+  runCliSync,
   spawnService,
   stack,
   type TestDatabase,
-  type TestTopics,
   testDatabase,
   testEnv,
   testProducer,
   testTopics,
+  unusedTopics,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -63,19 +61,6 @@ function secretFiles(t: TestContext) {
     return path;
   };
 }
-
-/** Topics that are never created: the commands below stop before they reach Kafka. */
-const unusedTopics = (): TestTopics => {
-  const prefix = `${randomName("t")}.`;
-  return { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
-};
-
-const cli = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    encoding: "utf8",
-    timeout: 60000,
-  });
 
 test("a DML-only MYSQL_USER and a MYSQL_MIGRATE_USER, passwords from files, migrate and fill an empty database", async (t) => {
   const db = await testDatabase(t);
@@ -127,10 +112,10 @@ test("a DML-only MYSQL_USER and a MYSQL_MIGRATE_USER, passwords from files, migr
 
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(metrics, /analytics_events_total/);
-  const help = cli(["--help"], env);
+  const help = runCliSync(["--help"], env);
   assert.match(help.stdout, /MYSQL_PASSWORD_FILE: a file holding it\./);
   assert.match(help.stdout, /MYSQL_MIGRATE_PASSWORD_FILE: a file holding it\./);
-  const migrate = cli(["migrate"], env);
+  const migrate = runCliSync(["migrate"], env);
   assert.equal(migrate.stdout, `schema up to date at migration ${readMigrations().at(-1)?.version}\n`, migrate.stderr);
   assert.equal(await running.kill("SIGTERM"), 0);
   for (const [where, text] of Object.entries({
@@ -176,7 +161,7 @@ test("both forms, a missing file, a wrong password from a file: one line naming 
           env: { PATH: process.env.PATH ?? "", ...extra },
           encoding: "utf8",
         })
-      : cli(["migrate"], testEnv(db, unusedTopics(), extra));
+      : runCliSync(["migrate"], testEnv(db, unusedTopics(), extra));
     assert.equal(r.status === 0, false, line);
     assert.ok(r.stderr.trim().endsWith(line), `${r.stderr} should end with ${line}`);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);

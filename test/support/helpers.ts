@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { type Config, loadConfig } from "../../src/config/index.ts";
 import { explainKafkaFailure } from "../../src/consume/explain.ts";
 import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
 import { createPool } from "../../src/db/pool.ts";
+import { TOPICS } from "../../src/domains/registry.ts";
 
 export { capturingLogger, waitFor } from "../../src/testing/support.ts";
 export * from "./kafka.ts";
@@ -150,6 +151,20 @@ export const runCli = (args: string[], env: Record<string, string>) =>
     env: { PATH: process.env.PATH ?? "", ...env },
     timeout: 60000,
   });
+
+/** `runCli`, waited for: its exit status, stdout and stderr, whatever the status. */
+export const runCliSync = (args: string[], env: Record<string, string>) =>
+  spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+
+/** Topics that are never created, for commands that stop before they reach Kafka. */
+export function unusedTopics(): TestTopics {
+  const prefix = `${randomName("t")}.`;
+  return { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
+}
 
 /** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
 export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
