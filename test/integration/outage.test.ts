@@ -32,7 +32,8 @@ const wave = (version: number) =>
   );
 
 test("MySQL stopped and killed mid-stream: waited out, resumed, nothing lost", async (t) => {
-  const server = await testMariaServer(t);
+  // A small buffer pool (the stack's STACK_MYSQL_BUFFER_POOL_MB): the server must keep it across restarts.
+  const server = await testMariaServer(t, 64);
   const db = await testDatabase(t, server.port);
   const topics = await testTopics(t);
   const producer = await testProducer(t);
@@ -70,4 +71,6 @@ test("MySQL stopped and killed mid-stream: waited out, resumed, nothing lost", a
   t.after(() => conn.end());
   const [rows] = await conn.query("SELECT version, COUNT(*) AS n FROM users GROUP BY version");
   assert.deepEqual(rows, [{ version: 3, n: USERS }]);
+  const [[pool]] = (await conn.query("SELECT @@innodb_buffer_pool_size AS bytes")) as unknown as [[{ bytes: number }]];
+  assert.equal(Number(pool?.bytes), 64 * 2 ** 20);
 });

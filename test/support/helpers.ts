@@ -195,8 +195,8 @@ export async function testService(t: TestContext, config: Config, hooks: Service
 }
 
 /** A MariaDB server of the test's own (own datadir and port), so the test may stop and start it. */
-export async function testMariaServer(t: TestContext): Promise<PrivateServer> {
-  const server: PrivateServer = { dir: mkdtempSync(join(tmpdir(), "analytics-mariadb-")), port: 0 };
+export async function testMariaServer(t: TestContext, bufferPoolMb?: number): Promise<PrivateServer> {
+  const server: PrivateServer = { dir: mkdtempSync(join(tmpdir(), "analytics-mariadb-")), port: 0, bufferPoolMb };
   t.after(async () => {
     await stopPrivateServer(server, { kill: true }).catch(() => undefined);
     rmSync(server.dir, { recursive: true, force: true });

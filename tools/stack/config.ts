@@ -12,6 +12,13 @@ export const stackDeclaration = {
   kafkaHeapMb: int("STACK_KAFKA_HEAP_MB", 512, "Java heap of the local broker, in MiB.", 128, 16384),
   partitions: int("STACK_TOPIC_PARTITIONS", 6, "Partitions of each topic the stack creates.", 1, 1000),
   mysqlPort: int("STACK_MYSQL_PORT", 3306, "Port of the local MySQL-compatible server (127.0.0.1).", 1, 65535),
+  mysqlBufferPoolMb: int(
+    "STACK_MYSQL_BUFFER_POOL_MB",
+    256,
+    "InnoDB buffer pool of the MariaDB server the stack starts when none listens (MiB); a server already running keeps its own.",
+    32,
+    1048576,
+  ),
   mysqlAdminUser: str(
     "STACK_MYSQL_ADMIN_USER",
     "root",

@@ -14,7 +14,7 @@ export interface DatabaseStatus {
   pid?: number;
 }
 
-const server = (c: StackConfig) => ({ dir: join(c.dir, "mariadb"), port: c.mysqlPort });
+const server = (c: StackConfig) => ({ dir: join(c.dir, "mariadb"), port: c.mysqlPort, bufferPoolMb: c.mysqlBufferPoolMb });
 
 export async function adminConnection(c: StackConfig, database?: string): Promise<mysql.Connection> {
   try {

@@ -11,6 +11,8 @@ import { lastLines, ownedPid, removeFile, spawnDetached, stopPid, waitUntil } fr
 export interface PrivateServer {
   dir: string;
   port: number;
+  /** innodb_buffer_pool_size in MiB (default 256). */
+  bufferPoolMb?: number;
   /** Serve TLS with these PEM files (the TLS tests); without it the server offers none. */
   tls?: ServerTls;
 }
@@ -100,7 +102,7 @@ export async function startPrivateServer(s: PrivateServer): Promise<number> {
       "--skip-name-resolve",
       "--character-set-server=utf8mb4",
       "--collation-server=utf8mb4_unicode_ci",
-      "--innodb-buffer-pool-size=256M",
+      `--innodb-buffer-pool-size=${s.bufferPoolMb ?? 256}M`,
       `--log-error=${f.log}`,
       ...tlsOptions(s.tls),
       ...asRoot,
