@@ -14,7 +14,11 @@ export interface DatabaseStatus {
   pid?: number;
 }
 
-const server = (c: StackConfig) => ({ dir: join(c.dir, "mariadb"), port: c.mysqlPort, bufferPoolMb: c.mysqlBufferPoolMb });
+const server = (c: StackConfig) => ({
+  dir: join(c.dir, "mariadb"),
+  port: c.mysqlPort,
+  bufferPoolMb: c.mysqlBufferPoolMb,
+});
 
 export async function adminConnection(c: StackConfig, database?: string): Promise<mysql.Connection> {
   try {
