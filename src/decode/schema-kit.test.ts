@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { charCount, compile, Str, Type } from "./schema-kit.ts";
+import { charCount, compile, Str, StringMap, Type } from "./schema-kit.ts";
 
 test("charCount counts code points as MySQL counts utf8mb4 characters", () => {
   assert.equal(charCount(""), 0);
@@ -21,4 +21,27 @@ test("Str bounds characters, not UTF-16 units, at both ends", () => {
   assert.throws(() => v.parse({ s: "😀" }, "d"), /^BadEventError: d\.s must not have fewer than 2 characters$/);
   assert.throws(() => v.parse({ s: 5 }, "d"), /^BadEventError: d\.s must be string$/);
   assert.deepEqual(v.parse({ s: "ab" }, "d"), { s: "ab" });
+});
+
+test("Str's message is about the string that failed, inside arrays, and names the bounds when it can't be found", () => {
+  const v = compile(Type.Object({ a: Type.Array(Type.Object({ s: Str(2, 1), t: Str(2) })) }));
+  const items = [
+    { s: "ok", t: "" },
+    { s: "😀😀", t: "abc" },
+  ];
+  assert.throws(() => v.parse({ a: items }, "d"), /^BadEventError: d\.a\.1\.t must not have more than 2 characters$/);
+  assert.throws(
+    () => v.parse({ a: [{ s: "", t: "" }] }, "d"),
+    /^BadEventError: d\.a\.0\.s must not have fewer than 1 characters$/,
+  );
+  // TypeBox's pointer leaves a "/" in a map key as it is: the string is not found, its bounds are named.
+  const m = compile(Type.Object({ m: StringMap(Str(3, 2)) }));
+  assert.throws(
+    () => m.parse({ m: { "x/y": "toolong" } }, "d"),
+    /^BadEventError: d\.m\.x\.y must have from 2 to 3 characters$/,
+  );
+  assert.throws(
+    () => m.parse({ m: { x: "😀" } }, "d"),
+    /^BadEventError: d\.m\.x must not have fewer than 2 characters$/,
+  );
 });

@@ -1,5 +1,6 @@
-import { Refine, type Static, type TSchema, Type } from "typebox";
+import { type Static, type TSchema, Type } from "typebox";
 import { Compile } from "typebox/compile";
+import { Format } from "typebox/format";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import { toUtcDatetime6 } from "./timestamp.ts";
 
@@ -25,15 +26,40 @@ export function charCount(s: string): number {
 
 // A string has between length/2 and length code points, so most strings are settled without
 // counting; TypeBox's own maxLength counts every bounded string through an array (docs/decisions.md).
-const atMost = (max: number) => (s: string) => s.length <= max || charCount(s) <= max;
-const atLeast = (min: number) => (s: string) => s.length >= 2 * min || charCount(s) >= min;
+// The bounds are formats, not refinements: a compiled check calls a format's test directly, but
+// runs refinements through a closure it makes for every string checked, tens per event.
+const CHAR_BOUNDS = new Map<string, { min: number; max: number }>();
 
-export const Str = (maxLength: number, minLength = 0) => {
-  const bounded = Refine(Type.String(), atMost(maxLength), `must not have more than ${maxLength} characters`);
-  return minLength === 0
-    ? bounded
-    : Refine(bounded, atLeast(minLength), `must not have fewer than ${minLength} characters`);
-};
+function charsFormat(min: number, max: number): string {
+  const name = `mysql-chars-${min}-${max}`;
+  if (!CHAR_BOUNDS.has(name)) {
+    CHAR_BOUNDS.set(name, { min, max });
+    Format.Set(
+      name,
+      (s) => (s.length <= max || charCount(s) <= max) && (min === 0 || s.length >= 2 * min || charCount(s) >= min),
+    );
+  }
+  return name;
+}
+
+/**
+ * What is wrong with a string that failed the format `name` of Str(), in the words of a dead
+ * letter. `value` is the string when the error's pointer finds it: TypeBox does not escape a `/`
+ * inside a key (a variant key may hold one), and then only the bounds are named.
+ */
+function charsProblem(name: string, value: unknown): string | undefined {
+  const bounds = CHAR_BOUNDS.get(name);
+  if (bounds === undefined) return undefined;
+  const { min, max } = bounds;
+  if (min === 0 || (typeof value === "string" && charCount(value) > max)) {
+    return `must not have more than ${max} characters`;
+  }
+  return typeof value === "string"
+    ? `must not have fewer than ${min} characters`
+    : `must have from ${min} to ${max} characters`;
+}
+
+export const Str = (maxLength: number, minLength = 0) => Type.String({ format: charsFormat(minLength, maxLength) });
 /** Unbounded text (TEXT columns): the server's byte limit is enforced by the server. */
 export const Text = () => Type.String();
 export const Int = (minimum = INT_MIN) => Type.Integer({ minimum, maximum: INT_MAX });
@@ -60,6 +86,10 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
       const first = compiled.Errors(value)[0];
       let path = first ? pointerToPath(first.instancePath) : "";
       let problem = first?.message ?? "is invalid";
+      const format = (first?.params as { format?: string } | undefined)?.format;
+      if (first?.keyword === "format" && format !== undefined) {
+        problem = charsProblem(format, valueAt(value, first.instancePath)) ?? problem;
+      }
       // "data.profile must have required properties display_name" → "data.profile.display_name is required"
       const missing = (first?.params as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
       if (first?.keyword === "required" && missing !== undefined) {
@@ -110,12 +140,21 @@ function tooManyToExplain(root: unknown, prefix: string): void {
  */
 export const StringMap = <T extends TSchema>(value: T) => Type.Record(Type.String({ pattern: "^[\\s\\S]*$" }), value);
 
-function pointerToPath(pointer: string): string {
-  return pointer
+const pointerSegments = (pointer: string) =>
+  pointer
     .split("/")
     .slice(1)
-    .map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"))
-    .join(".");
+    .map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"));
+
+function pointerToPath(pointer: string): string {
+  return pointerSegments(pointer).join(".");
+}
+
+/** The value a JSON pointer of an error names inside `root`. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const segment of pointerSegments(pointer)) node = (node as Record<string, unknown> | undefined)?.[segment];
+  return node;
 }
 
 /** Converts an ISO timestamp to a DATETIME(6) UTC string; `field` names it in the error. */
