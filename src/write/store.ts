@@ -52,24 +52,22 @@ function patchBytes(r: { id: string; set: Row }, columns: readonly string[]): nu
  */
 export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
   const budget = valuesBudget(maxAllowedPacket);
-  const measure = (table: TableSpec, estimate: number, statement: () => Statement): string | undefined => {
-    if (estimate <= budget) return undefined;
-    // Write statements carry their values in their text; the command byte goes before it.
-    const bytes = Buffer.byteLength(statement().sql) + 1;
-    if (bytes <= maxAllowedPacket) return undefined;
-    return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
-  };
   const { table } = op;
+  // The estimates decide for almost every row, without a closure or a statement made per row:
+  // this runs for every row of every event.
   switch (op.kind) {
     case "upsert": {
-      const parent = measure(table, rowBytes(op.row, table.columns), () => upsertRows(table, [op.row], op.update));
-      if (parent !== undefined || !op.children) return parent;
+      if (rowBytes(op.row, table.columns) > budget) {
+        const why = measured(table, upsertRows(table, [op.row], op.update), maxAllowedPacket);
+        if (why !== undefined) return why;
+      }
+      if (!op.children) return undefined;
       const { table: child, update, rows } = op.children;
       for (const row of rows) {
+        if (storedRowBytes(row, child.columns) <= budget) continue;
         // The larger of the two ways a child is written: by its row id (here the largest INT).
-        const why = measure(child, storedRowBytes(row, child.columns), () =>
-          updateStoredRows(child, child.rowId ?? "id", [[2147483647, row]], update),
-        );
+        const stored = updateStoredRows(child, child.rowId ?? "id", [[2147483647, row]], update);
+        const why = measured(child, stored, maxAllowedPacket);
         if (why !== undefined) return why;
       }
       return undefined;
@@ -77,13 +75,23 @@ export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
     case "patch": {
       const columns = Object.keys(op.set);
       const r = { id: op.id ?? op.lookup?.value ?? "", set: op.set };
-      return measure(table, patchBytes(r, columns), () => updateRows(table, columns, [r]));
+      return patchBytes(r, columns) <= budget
+        ? undefined
+        : measured(table, updateRows(table, columns, [r]), maxAllowedPacket);
     }
     case "delete":
-      return measure(table, listed(op.id), () => deleteByKey(table, [op.id]));
+      return listed(op.id) <= budget ? undefined : measured(table, deleteByKey(table, [op.id]), maxAllowedPacket);
     default:
       return op satisfies never;
   }
+}
+
+/** Why `statement`, written out, does not fit under max_allowed_packet, if it doesn't. */
+function measured(table: TableSpec, statement: Statement, maxAllowedPacket: number): string | undefined {
+  // Write statements carry their values in their text; the command byte goes before it.
+  const bytes = Buffer.byteLength(statement.sql) + 1;
+  if (bytes <= maxAllowedPacket) return undefined;
+  return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
 }
 
 /** Runs a statement; for a read, its rows. */
