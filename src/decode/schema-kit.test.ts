@@ -45,3 +45,25 @@ test("Str's message is about the string that failed, inside arrays, and names th
     /^BadEventError: d\.m\.x must not have fewer than 2 characters$/,
   );
 });
+
+test("a map key that reads like a path never leads outside the document, nor to another string's bound", () => {
+  const m = compile(Type.Object({ m: StringMap(Type.Object({ n: Str(3) })) }));
+  for (const key of ["constructor/caller", "toString/arguments", "__proto__/x"]) {
+    const expected = `d.m.${key.replace("/", ".")}.n must not have more than 3 characters`;
+    assert.throws(
+      () => m.parse({ m: { [key]: { n: "abcd" } } }, "d"),
+      (err: Error) => err.name === "BadEventError" && err.message === expected,
+      key,
+    );
+  }
+  // "/m/x/0" names the key "x/0", but reads as the first character of "x": not the failing string.
+  const b = compile(Type.Object({ m: StringMap(Str(3, 2)) }));
+  assert.throws(
+    () => b.parse({ m: { x: "ab", "x/0": "abcdef" } }, "d"),
+    /^BadEventError: d\.m\.x\.0 must have from 2 to 3 characters$/,
+  );
+  assert.throws(
+    () => b.parse({ m: { "toString/name": "a" } }, "d"),
+    /^BadEventError: d\.m\.toString\.name must have from 2 to 3 characters$/,
+  );
+});

@@ -28,33 +28,37 @@ export function charCount(s: string): number {
 // counting; TypeBox's own maxLength counts every bounded string through an array (docs/decisions.md).
 // The bounds are formats, not refinements: a compiled check calls a format's test directly, but
 // runs refinements through a closure it makes for every string checked, tens per event.
-const CHAR_BOUNDS = new Map<string, { min: number; max: number }>();
+const CHAR_BOUNDS = new Map<string, { min: number; max: number; test: (s: string) => boolean }>();
 
 function charsFormat(min: number, max: number): string {
   const name = `mysql-chars-${min}-${max}`;
-  if (!CHAR_BOUNDS.has(name)) {
-    CHAR_BOUNDS.set(name, { min, max });
-    Format.Set(
-      name,
-      (s) => (s.length <= max || charCount(s) <= max) && (min === 0 || s.length >= 2 * min || charCount(s) >= min),
-    );
+  let bounds = CHAR_BOUNDS.get(name);
+  if (bounds === undefined) {
+    const test = (s: string) =>
+      (s.length <= max || charCount(s) <= max) && (min === 0 || s.length >= 2 * min || charCount(s) >= min);
+    bounds = { min, max, test };
+    CHAR_BOUNDS.set(name, bounds);
   }
+  // TypeBox passes a format it does not know: registered again should anything have reset them.
+  if (!Format.Has(name)) Format.Set(name, bounds.test);
   return name;
 }
 
 /**
  * What is wrong with a string that failed the format `name` of Str(), in the words of a dead
- * letter. `value` is the string when the error's pointer finds it: TypeBox does not escape a `/`
- * inside a key (a variant key may hold one), and then only the bounds are named.
+ * letter. `value` is what the error's pointer finds; TypeBox does not escape a `/` inside a key (a
+ * variant key may hold one), so it may be another value, or none: unless it is a string that
+ * fails these bounds, only the bounds are named.
  */
 function charsProblem(name: string, value: unknown): string | undefined {
   const bounds = CHAR_BOUNDS.get(name);
   if (bounds === undefined) return undefined;
-  const { min, max } = bounds;
-  if (min === 0 || (typeof value === "string" && charCount(value) > max)) {
+  const { min, max, test } = bounds;
+  const failing = typeof value === "string" && !test(value) ? value : undefined;
+  if (min === 0 || (failing !== undefined && charCount(failing) > max)) {
     return `must not have more than ${max} characters`;
   }
-  return typeof value === "string"
+  return failing !== undefined
     ? `must not have fewer than ${min} characters`
     : `must have from ${min} to ${max} characters`;
 }
@@ -153,7 +157,12 @@ function pointerToPath(pointer: string): string {
 /** The value a JSON pointer of an error names inside `root`. */
 function valueAt(root: unknown, pointer: string): unknown {
   let node = root;
-  for (const segment of pointerSegments(pointer)) node = (node as Record<string, unknown> | undefined)?.[segment];
+  for (const segment of pointerSegments(pointer)) {
+    // Only the document's own values: a key such as "constructor/caller" must not lead into a
+    // prototype, where reading a property can throw.
+    if (node === null || typeof node !== "object" || !Object.hasOwn(node, segment)) return undefined;
+    node = (node as Record<string, unknown>)[segment];
+  }
   return node;
 }
 

@@ -203,6 +203,18 @@ describe("bad product documents are BadEventErrors naming the field", () => {
     );
   });
 
+  test("a variant key that reads as a path into a prototype names the field, and throws nothing else", () => {
+    const doc = fixture("product.created").value.data as { variants: Record<string, Record<string, unknown>> };
+    const variant = { ...doc.variants["large-blue"], variant_name: "x".repeat(201) };
+    for (const key of ["constructor/caller", "toString/arguments"]) {
+      assertBadField(
+        created({ variants: { [key]: variant } }),
+        `data.variants.${key.replace("/", ".")}.variant_name`,
+        /must not have more than 200 characters$/,
+      );
+    }
+  });
+
   test("a malformed supplier_id", () => {
     assertBadField(created({ supplier_id: "cedar" }), "data.supplier_id");
   });
