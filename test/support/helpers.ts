@@ -147,18 +147,16 @@ const execFileAsync = promisify(execFile);
 // With the launcher's flags the command runs in the process started (the launcher would
 // otherwise start a second one with them), so a test's SIGKILL reaches the service itself.
 export const runCli = (args: string[], env: Record<string, string>) =>
-  execFileAsync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    timeout: 60000,
-  });
+  execFileAsync(process.execPath, cliArgs(args), { env: cliEnv(env), timeout: 60000 });
 
 /** `runCli`, waited for: its exit status, stdout and stderr, whatever the status. */
 export const runCliSync = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    encoding: "utf8",
-    timeout: 60000,
-  });
+  spawnSync(process.execPath, cliArgs(args), { env: cliEnv(env), encoding: "utf8", timeout: 60000 });
+
+/** Node's arguments for `analytics-service <args>`, with the launcher's flags. */
+const cliArgs = (args: string[]) => [...SERVICE_NODE_FLAGS, CLI, ...args];
+/** Only PATH and `env`: nothing of the test runner's environment leaks into the command. */
+const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", ...env });
 
 /** Topics that are never created, for commands that stop before they reach Kafka. */
 export function unusedTopics(): TestTopics {
@@ -168,8 +166,8 @@ export function unusedTopics(): TestTopics {
 
 /** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
 export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, "run"], {
-    env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
+  const child = spawn(process.execPath, cliArgs(["run"]), {
+    env: cliEnv({ ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" }),
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
