@@ -81,13 +81,23 @@ export function db(
   };
 }
 
-export const upsertWrite = (op: UpsertOp, row: Row = op.row, children: Children | undefined = op.children): Write => ({
+/** The write of an upsert whose row is not in the table when it runs: an insert. */
+export const insertWrite = (op: UpsertOp, row: Row = op.row, children: Children | undefined = op.children): Write =>
+  upsertWrite(op, row, children, true);
+
+export const upsertWrite = (
+  op: UpsertOp,
+  row: Row = op.row,
+  children: Children | undefined = op.children,
+  absent = false,
+): Write => ({
   kind: "upsert",
   table: op.table,
   id: op.id,
   row,
   update: op.update,
   children,
+  absent,
 });
 
 export const partsOf = (mode: Children["mode"], rows: Row[]): Children => ({

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { APPLIED, db, del, partsOf, patch, STALE, T, things, upsert, upsertWrite } from "../testing/plan-helpers.ts";
+import {
+  APPLIED,
+  db,
+  del,
+  insertWrite,
+  partsOf,
+  patch,
+  STALE,
+  T,
+  things,
+  upsert,
+  upsertWrite,
+} from "../testing/plan-helpers.ts";
 import { plan } from "./plan.ts";
 
 // The planner folds one entity's consecutive writes into as few as possible (src/write/plan.ts).
@@ -13,7 +25,7 @@ describe("coalescing one entity's writes", () => {
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
     assert.deepEqual(p.rounds, [
       [
-        upsertWrite(second, {
+        insertWrite(second, {
           id: "a",
           code: "C1",
           name: "two",
@@ -80,21 +92,21 @@ describe("coalescing one entity's writes", () => {
     const old = upsert("a", T(2), {}, partsOf("replace", [{ id: "a", part_key: "old", qty: 1, label: "x" }]));
     const p = plan([fresh, old], db());
     assert.deepEqual(p.outcomes, [APPLIED, STALE]);
-    assert.deepEqual(p.rounds, [[upsertWrite(fresh)]]);
+    assert.deepEqual(p.rounds, [[insertWrite(fresh)]]);
   });
 
   test("a patch is folded into the upsert before it when the upsert's update columns cover it", () => {
     const op = upsert("a", T(1), { note: "before" });
     const p = plan([op, patch("a", T(2), { note: "after", event_timestamp: T(2) })], db());
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
-    assert.deepEqual(p.rounds, [[upsertWrite(op, { ...op.row, note: "after", event_timestamp: T(2) })]]);
+    assert.deepEqual(p.rounds, [[insertWrite(op, { ...op.row, note: "after", event_timestamp: T(2) })]]);
   });
 
   test("a patch the upsert does not cover stays its own write, in the next round", () => {
     const op = upsert("a", T(1));
     const p = plan([op, patch("a", T(2), { created_at: T(9) })], db());
     assert.deepEqual(p.rounds, [
-      [upsertWrite(op)],
+      [insertWrite(op)],
       [{ kind: "patch", table: things, id: "a", set: { created_at: T(9) } }],
     ]);
   });
@@ -127,7 +139,7 @@ describe("coalescing one entity's writes", () => {
     const op = upsert("a", T(3));
     const p = plan([del("a", T(2)), op], db({ rows: [["a", T(1)]] }));
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
-    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }], [upsertWrite(op)]]);
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }], [insertWrite(op)]]);
     assert.deepEqual(p.tombstones, [{ table: things, id: "a", ts: T(2), eventId: `e@${T(2)}` }]);
   });
 
@@ -150,6 +162,6 @@ describe("coalescing one entity's writes", () => {
     const b = upsert("b", T(5));
     const restore = upsert("a", T(3));
     const p = plan([del("a", T(2)), b, restore], db({ rows: [["a", T(1)]] }));
-    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }, upsertWrite(b)], [upsertWrite(restore)]]);
+    assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }, insertWrite(b)], [insertWrite(restore)]]);
   });
 });

@@ -5,6 +5,7 @@ import {
   APPLIED,
   db,
   del,
+  insertWrite,
   NO_ROW,
   patch,
   patchByCode,
@@ -20,7 +21,7 @@ import { type Outcome, plan } from "./plan.ts";
 describe("timestamps against the existing row", () => {
   test("a new row is inserted", () => {
     const op = upsert("a", T(1));
-    assert.deepEqual(plan([op], db()), { outcomes: [APPLIED], rounds: [[upsertWrite(op)]], tombstones: [] });
+    assert.deepEqual(plan([op], db()), { outcomes: [APPLIED], rounds: [[insertWrite(op)]], tombstones: [] });
   });
 
   test("newer than the row applies", () => {
@@ -97,7 +98,7 @@ describe("tombstones", () => {
   test("an upsert equal to or newer than the tombstone brings the row back", () => {
     assert.deepEqual(plan([upsert("a", T(5))], db({ tombstones: [["a", T(5)]] })).outcomes, [APPLIED]);
     const op = upsert("a", T(6));
-    assert.deepEqual(plan([op], db({ tombstones: [["a", T(5)]] })).rounds, [[upsertWrite(op)]]);
+    assert.deepEqual(plan([op], db({ tombstones: [["a", T(5)]] })).rounds, [[insertWrite(op)]]);
   });
 
   test("a delete for an absent row records its tombstone and is skipped as no_row", () => {
@@ -191,7 +192,7 @@ describe("patches", () => {
     const op = upsert("b", T(1), { code: "C2" });
     const p = plan([op, patchByCode("C2", T(2), { note: "x" })], db());
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
-    assert.deepEqual(p.rounds, [[upsertWrite(op, { ...op.row, note: "x" })]]);
+    assert.deepEqual(p.rounds, [[insertWrite(op, { ...op.row, note: "x" })]]);
   });
 
   test("by lookup: before the upsert that creates the value, no_row", () => {

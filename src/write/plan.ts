@@ -25,7 +25,20 @@ export type Outcome =
   | { kind: "rejected"; error: BadEventError };
 
 export type Write =
-  | { kind: "upsert"; table: TableSpec; id: string; row: Row; update: readonly string[]; children?: Children }
+  | {
+      kind: "upsert";
+      table: TableSpec;
+      id: string;
+      row: Row;
+      update: readonly string[];
+      children?: Children;
+      /**
+       * The row is not in the table when this write runs, as read under lock: it is inserted
+       * plainly. A row of this key, or of one of its unique values, that another transaction
+       * inserted since is then a duplicate-key error, never a row this event overwrites.
+       */
+      absent: boolean;
+    }
   | { kind: "patch"; table: TableSpec; id: string; set: Row }
   | { kind: "delete"; table: TableSpec; id: string };
 
@@ -133,9 +146,18 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
     const value = op.row[column];
     if (typeof value === "string") batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
   }
+  const absent = !e.exists;
   e.exists = true;
   e.ts = op.ts;
-  addUpsert(e, { kind: "upsert", table: op.table, id: op.id, row: op.row, update: op.update, children: op.children });
+  addUpsert(e, {
+    kind: "upsert",
+    table: op.table,
+    id: op.id,
+    row: op.row,
+    update: op.update,
+    children: op.children,
+    absent,
+  });
   return APPLIED;
 }
 
@@ -230,6 +252,7 @@ export function mergeUpserts(
     ...second,
     row: overlay(first.row, second.row, second.update),
     children: mergeChildren(first.children, second.children),
+    absent: first.absent,
   };
 }
 

@@ -41,6 +41,7 @@ const box = (id: string, slotKeys: string[], mode: Children["mode"] = "replace")
   id,
   row: { box_id: id, label: "x" },
   update: ["label"],
+  absent: false,
   children: {
     table: slots,
     rows: slotKeys.map((k) => ({ box_id: id, slot_key: k, content: `${id}/${k}` })),
@@ -171,6 +172,7 @@ describe("statements sized in bytes", () => {
     id,
     row: { box_id: id, label },
     update: ["label"],
+    absent: false,
     children: {
       table: slots,
       rows: Object.entries(contents).map(([k, content]) => ({ box_id: id, slot_key: k, content })),

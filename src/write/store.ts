@@ -187,15 +187,23 @@ export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket:
     }
     for (const [table, writes] of byTable("upsert")) {
       const update = writes[0]?.update ?? [];
-      for (const part of chunksBySize(writes, budget, (w) => rowBytes(w.row, table.columns)))
-        await run(
-          conn,
-          upsertRows(
-            table,
-            part.map((w) => w.row),
-            update,
-          ),
-        );
+      // Rows read as absent are inserted plainly: should another transaction have inserted one
+      // since (an entity sent on two partitions, an order number taken by another order), the
+      // server refuses it as a duplicate, and the batch is applied again event by event, each
+      // against what it then finds. An upsert would have changed that other row.
+      for (const absent of [true, false]) {
+        const rows = writes.filter((w) => w.absent === absent);
+        for (const part of chunksBySize(rows, budget, (w) => rowBytes(w.row, table.columns))) {
+          await run(
+            conn,
+            upsertRows(
+              table,
+              part.map((w) => w.row),
+              absent ? [] : update,
+            ),
+          );
+        }
+      }
       count(table, "upsert", writes.length);
       const withChildren = writes.filter((w) => w.children);
       const first = withChildren[0]?.children;

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Pool } from "mysql2/promise";
+import { migrate } from "../../src/db/migrate.ts";
+import { isBadDataError } from "../../src/db/pool.ts";
+import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
+import { decodeValue } from "../../src/testing/domain-helpers.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import type { Op } from "../../src/write/ops.ts";
+import { type Outcome, plan } from "../../src/write/plan.ts";
+import { executePlan, loadState } from "../../src/write/store.ts";
+import { applyBatch } from "../../src/write/transaction.ts";
+import { testDatabase, testPool } from "../support/helpers.ts";
+
+// Two transactions that write one entity, or one unique value, at the same time: an entity sent
+// on two partitions (a crafted key), or an order number taken by another order in flight. The
+// first reads before the other's row exists, so its planner can't see it, and writes after the
+// other has committed: what that write does is what these tests pin down, in that order.
+
+const ops = (events: EmittedEvent[]) => events.map((e) => decodeValue(Buffer.from(JSON.stringify(e.value))).op as Op);
+const kinds = (outcomes: Outcome[]) => outcomes.map((o) => (o.kind === "skipped" ? `skipped:${o.reason}` : o.kind));
+const at = (hour: number) => `2026-05-01T${String(hour).padStart(2, "0")}:00:00+00:00`;
+const LIMIT = 16 * 1024 * 1024;
+const DUPLICATE_ENTRY = 1062;
+
+/**
+ * `late`'s transaction reads what it needs; `other` is applied and committed meanwhile; `late`'s
+ * writes must then fail as bad data (a duplicate), never change the other's row.
+ */
+async function lateWriteFails(pool: Pool, late: EmittedEvent, other: EmittedEvent): Promise<void> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query("START TRANSACTION");
+    const batch = ops([late]);
+    const state = await loadState(conn, batch, LIMIT);
+    assert.deepEqual(kinds((await applyBatch(pool, ops([other]))).outcomes), ["applied"]);
+    await assert.rejects(
+      executePlan(conn, plan(batch, state), LIMIT),
+      (err: { errno?: number }) => err.errno === DUPLICATE_ENTRY && isBadDataError(err),
+    );
+  } finally {
+    await conn.query("ROLLBACK");
+    conn.release();
+  }
+}
+
+async function setup(t: import("node:test").TestContext) {
+  const db = await testDatabase(t);
+  const pool = testPool(t, db);
+  await migrate(pool);
+  return { db, pool };
+}
+
+const order = (id: string, orderNumber: string, status: string, hour: number) => {
+  const e = fixture("order.created");
+  const data = { ...(e.value.data as Record<string, unknown>), id, order_number: orderNumber, status };
+  return emit("order.created", id, data as never, { timestamp: at(hour) });
+};
+
+test("an order number another transaction took meanwhile: the newcomer is dead-lettered, the other order's row is left alone", async (t) => {
+  const { db, pool } = await setup(t);
+  const victim = "65a1f0c2e4b0a1b2c3d4e5a1";
+  const intruder = order("65a1f0c2e4b0a1b2c3d4e5b2", "ORD-RACE-1", "refunded", 11);
+  // No items: nothing of the intruder's but its order row is written.
+  (intruder.value.data as { items: unknown[] }).items = [];
+  await lateWriteFails(pool, intruder, order(victim, "ORD-RACE-1", "pending", 10));
+  // What applyBatch does after that error: the event again, in a transaction of its own.
+  const { outcomes } = await applyBatch(pool, ops([intruder]));
+  assert.equal(outcomes[0]?.kind, "rejected");
+  assert.match(
+    outcomes[0]?.kind === "rejected" ? outcomes[0].error.message : "",
+    /order_number already belongs to orders row/,
+  );
+  assert.deepEqual(await db.query("SELECT order_id, status FROM orders ORDER BY order_id"), [
+    { order_id: victim, status: "pending" },
+  ]);
+});
+
+test("an entity another transaction created meanwhile with a newer event: the older one is skipped, not written over it", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5f6";
+  const user = (name: string, hour: number) => {
+    const e = fixture("user.created");
+    const data = structuredClone(e.value.data) as { profile: { display_name: string } };
+    data.profile.display_name = name;
+    return emit("user.created", id, data as never, { timestamp: at(hour) });
+  };
+  await lateWriteFails(pool, user("older", 9), user("newer", 12));
+  assert.deepEqual(kinds((await applyBatch(pool, ops([user("older", 9)]))).outcomes), ["skipped:stale"]);
+  assert.deepEqual(await db.query("SELECT display_name, event_timestamp FROM users"), [
+    { display_name: "newer", event_timestamp: "2026-05-01 12:00:00.000000" },
+  ]);
+});
