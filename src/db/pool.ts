@@ -154,6 +154,11 @@ const BAD_DATA_ERRNOS = new Set([
   1136, // column count doesn't match value count
   1241, // operand should contain 1 column
   3140, // invalid JSON text (MySQL)
+  // JSON MySQL can't store in its binary form: an object key over 65,535 bytes, a document too
+  // large or too deep for it. MariaDB keeps JSON as text and takes them.
+  3150, // JSON value too big (MySQL)
+  3151, // JSON key too big (MySQL)
+  3157, // JSON document too deep (MySQL)
   3819, // check constraint violated (MySQL)
   4025, // constraint failed (MariaDB JSON check)
   // The statement is larger than max_allowed_packet: sent again it is refused again. Statements

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { charCount, compile, Str, StringMap, Type } from "./schema-kit.ts";
+import { charCount, compile, jsonText, Str, StringMap, Type } from "./schema-kit.ts";
 
 test("charCount counts code points as MySQL counts utf8mb4 characters", () => {
   assert.equal(charCount(""), 0);
@@ -66,4 +66,28 @@ test("a map key that reads like a path never leads outside the document, nor to 
     () => b.parse({ m: { "toString/name": "a" } }, "d"),
     /^BadEventError: d\.m\.toString\.name must have from 2 to 3 characters$/,
   );
+});
+
+test("jsonText drops password_hash and banking_info keys at any depth, and keeps every other field and value", () => {
+  const doc = {
+    media_url: "https://cdn.example.com/a.jpg",
+    note: 'mentions "password_hash": in a value',
+    uploaded_by: {
+      user_id: "u1",
+      password_hash: "$2b$12$SECRET",
+      banking_info: { account_number_last4: "1234" },
+      deeper: [{ password_hash: "$2b$12$SECRET2", kept: true }],
+    },
+  };
+  const text = jsonText([doc], "data.media", 16);
+  assert.doesNotMatch(text, /SECRET|1234|"password_hash":|"banking_info":/);
+  assert.deepEqual(JSON.parse(text), [
+    {
+      media_url: "https://cdn.example.com/a.jpg",
+      note: 'mentions "password_hash": in a value',
+      uploaded_by: { user_id: "u1", deeper: [{ kept: true }] },
+    },
+  ]);
+  // Without them the text is JSON.stringify's.
+  assert.equal(jsonText({ a: [1, "password_hash"] }, "x", 16), '{"a":[1,"password_hash"]}');
 });

@@ -101,6 +101,22 @@ describe("post.created / post.updated / post.published", () => {
     assert.equal(asUpsert(handle(posts, "post.created", { media: [] }).op).row.media_json, null);
   });
 
+  test("a media item carrying a password_hash or banking_info, at any depth, is stored without them", () => {
+    const media = [
+      {
+        media_type: "image",
+        media_url: "https://cdn.example.com/p.jpg",
+        password_hash: "$2b$12$SECRET",
+        uploaded_by: { user_id: OTHER_ID, banking_info: { account_number_last4: "9876" } },
+      },
+    ];
+    const text = String(asUpsert(handle(posts, "post.created", { media }).op).row.media_json);
+    assert.doesNotMatch(text, /SECRET|9876/);
+    assert.deepEqual(JSON.parse(text), [
+      { media_type: "image", media_url: "https://cdn.example.com/p.jpg", uploaded_by: { user_id: OTHER_ID } },
+    ]);
+  });
+
   test("every link_* column is NULL without a preview, absent or null", () => {
     for (const preview of [undefined, null]) {
       const row = asUpsert(handle(posts, "post.updated", { link_preview: preview }).op).row;
