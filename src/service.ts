@@ -102,6 +102,7 @@ export async function startService(
       options: {
         autoOffsetReset: config.kafkaAutoOffsetReset,
         batchMaxEvents: config.batchMaxEvents,
+        batchMaxBytes: config.batchMaxBytes,
         batchLingerMs: config.batchLingerMs,
         batchesInFlight: config.batchesInFlight,
         retryMaxBackoffMs: config.retryMaxBackoffMs,

@@ -83,6 +83,13 @@ export const serviceDeclaration = {
     1,
     100000,
   ),
+  batchMaxBytes: int(
+    "BATCH_MAX_BYTES",
+    8388608,
+    "Most bytes of event keys, values and headers taken from Kafka into one batch; a larger event goes alone. Bounds memory when the events are large.",
+    65536,
+    1073741824,
+  ),
   batchLingerMs: int(
     "BATCH_LINGER_MS",
     20,

@@ -115,4 +115,42 @@ describe("BatchReader", () => {
     r.poke();
     assert.deepEqual(ids(await waiting), ["0:1", "0:2"]);
   });
+
+  describe("in bytes", () => {
+    interface Sized extends M {
+      bytes: number;
+    }
+    const sized = (partition: number, n: number, bytes: number): Sized => ({ topic: "t", partition, n, bytes });
+    const bytesOf = (x: Sized) => x.bytes;
+    function sizedReader(highWater: number, highWaterBytes: number) {
+      const stream = new PassThrough({ objectMode: true, highWaterMark: 1000 });
+      return { stream, reader: new BatchReader<Sized>(stream, highWater, highWaterBytes, bytesOf) };
+    }
+
+    test("a batch holds at most maxBytes, each partition in order; one larger message goes alone", async () => {
+      const { stream, reader: r } = sizedReader(100, Number.POSITIVE_INFINITY);
+      for (const x of [sized(0, 1, 400), sized(0, 2, 400), sized(0, 3, 400), sized(1, 1, 100), sized(2, 1, 5000)])
+        stream.write(x);
+      const signal = new AbortController().signal;
+      // Partitions past the 1,000 bytes of a batch are taken at once, as far as they fit: partition
+      // 0's third message does not, a smaller one of another partition still does.
+      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["0:1", "0:2", "1:1"]);
+      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["0:3"]);
+      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["2:1"]);
+      assert.equal(r.size, 0);
+    });
+
+    test("the stream pauses when the buffer holds highWaterBytes, and flows again at half", async () => {
+      const { stream, reader: r } = sizedReader(100, 1000);
+      for (const x of [sized(0, 1, 600), sized(1, 1, 300)]) stream.write(x);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(stream.isPaused(), false, "900 bytes: under the high water");
+      stream.write(sized(2, 1, 200));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(stream.isPaused(), true, "1,100 bytes buffered: paused");
+      const signal = new AbortController().signal;
+      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 600)), ["0:1"]);
+      assert.equal(stream.isPaused(), false, "500 bytes left: flowing");
+    });
+  });
 });

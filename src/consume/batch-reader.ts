@@ -2,9 +2,10 @@ import type { Readable } from "node:stream";
 
 // The client has no batch API (docs/decisions.md): this groups its message stream into batches by
 // partition, size and time. Messages arrive in flowing mode into per-partition queues; when they
-// hold `highWater` messages in all, the stream is paused (no more fetches) until the pipeline has
-// taken enough of them. Memory is bounded by the queues plus one fetch response, whatever the
-// backlog.
+// hold `highWater` messages or `highWaterBytes` bytes in all, the stream is paused (no more
+// fetches) until the pipeline has taken enough of them. Memory is bounded by the queues plus one
+// fetch response, whatever the backlog: a backlog of the largest events is bounded by its bytes,
+// one of small events by its count.
 //
 // A batch is taken from the partitions with the fewest batches in the pipeline's hands (its
 // claims), so a partition still being written waits while another one is read: the pipeline
@@ -21,6 +22,8 @@ export const partitionKey = (topic: string, partition: number) => `${topic}:${pa
 
 interface Queue<T> {
   messages: T[];
+  /** Their bytes (`sizeOf`). */
+  bytes: number;
   /** When the oldest message still queued arrived (ms): it must not wait more than the linger. */
   since: number;
 }
@@ -28,26 +31,39 @@ interface Queue<T> {
 export class BatchReader<T extends PartitionMessage> {
   readonly #stream: Readable;
   readonly #highWater: number;
+  readonly #highWaterBytes: number;
+  readonly #sizeOf: (m: T) => number;
   readonly #queues = new Map<string, Queue<T>>();
   #size = 0;
+  #bytes = 0;
   #paused = false;
   #failure: Error | null = null;
   #interrupted = false;
   #wake: (() => void) | null = null;
 
-  constructor(stream: Readable, highWater: number) {
+  constructor(
+    stream: Readable,
+    highWater: number,
+    highWaterBytes = Number.POSITIVE_INFINITY,
+    sizeOf: (m: T) => number = () => 0,
+  ) {
     this.#stream = stream;
     this.#highWater = highWater;
+    this.#highWaterBytes = highWaterBytes;
+    this.#sizeOf = sizeOf;
     stream.on("data", (m: T) => {
       const key = partitionKey(m.topic, m.partition);
       let queue = this.#queues.get(key);
       if (!queue) {
-        queue = { messages: [], since: Date.now() };
+        queue = { messages: [], bytes: 0, since: Date.now() };
         this.#queues.set(key, queue);
       }
+      const bytes = sizeOf(m);
       queue.messages.push(m);
+      queue.bytes += bytes;
       this.#size++;
-      if (!this.#paused && this.#size >= this.#highWater) {
+      this.#bytes += bytes;
+      if (!this.#paused && (this.#size >= this.#highWater || this.#bytes >= this.#highWaterBytes)) {
         this.#paused = true;
         stream.pause();
       }
@@ -79,14 +95,21 @@ export class BatchReader<T extends PartitionMessage> {
   }
 
   /**
-   * Takes up to `max` messages of the partitions with the fewest `claims`, in each partition's
-   * order. It returns once one such partition holds `max`, one has waited `lingerMs` since its
-   * oldest message arrived, or the buffer is full; due partitions come first, then the fullest
+   * Takes up to `max` messages, and up to `maxBytes` bytes (at least one message however large),
+   * of the partitions with the fewest `claims`, in each partition's order. It returns once one
+   * such partition holds `max` or `maxBytes`, one has waited `lingerMs` since its oldest message
+   * arrived, or the buffer is full; due partitions come first, then the fullest
    * (more events of one entity in a batch, fewer rows written). Returns [] when the signal fires
    * first or after `interrupt`; throws as soon as the stream has died: what it still buffers is
    * dropped, to be read again from the committed offsets. One caller at a time (one waiter).
    */
-  async next(max: number, lingerMs: number, signal: AbortSignal, claims: (key: string) => number): Promise<T[]> {
+  async next(
+    max: number,
+    lingerMs: number,
+    signal: AbortSignal,
+    claims: (key: string) => number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<T[]> {
     for (;;) {
       if (signal.aborted) return [];
       if (this.#interrupted) {
@@ -101,9 +124,9 @@ export class BatchReader<T extends PartitionMessage> {
         continue;
       }
       const dueAt = Math.min(...candidates.map(([, q]) => q.since + lingerMs));
-      const fullest = Math.max(...candidates.map(([, q]) => q.messages.length));
-      if (fullest >= max || dueAt <= now || this.#paused) {
-        return this.#take(candidates, max, lingerMs, now);
+      const full = candidates.some(([, q]) => q.messages.length >= max || q.bytes >= maxBytes);
+      if (full || dueAt <= now || this.#paused) {
+        return this.#take(candidates, max, maxBytes, lingerMs, now);
       }
       await this.#wait(dueAt - now, signal);
     }
@@ -123,26 +146,37 @@ export class BatchReader<T extends PartitionMessage> {
     return candidates;
   }
 
-  #take(candidates: [string, Queue<T>][], max: number, lingerMs: number, now: number): T[] {
+  #take(candidates: [string, Queue<T>][], max: number, maxBytes: number, lingerMs: number, now: number): T[] {
     const due = (q: Queue<T>) => q.since + lingerMs <= now;
     candidates.sort(([, a], [, b]) =>
       due(a) !== due(b) ? (due(a) ? -1 : 1) : due(a) ? a.since - b.since : b.messages.length - a.messages.length,
     );
     const batch: T[] = [];
+    let bytes = 0;
     for (const [key, queue] of candidates) {
-      const room = max - batch.length;
-      if (room <= 0) break;
-      if (queue.messages.length <= room) {
-        for (const m of queue.messages) batch.push(m);
+      let n = 0;
+      let taken = 0;
+      for (const m of queue.messages) {
+        const size = this.#sizeOf(m);
+        if (batch.length >= max || (batch.length > 0 && bytes + size > maxBytes)) break;
+        batch.push(m);
+        bytes += size;
+        taken += size;
+        n++;
+      }
+      if (n === queue.messages.length) {
         this.#queues.delete(key);
-      } else {
-        for (const m of queue.messages.splice(0, room)) batch.push(m);
+      } else if (n > 0) {
+        queue.messages.splice(0, n);
+        queue.bytes -= taken;
         // The rest may wait one linger more for company: a fuller batch coalesces more.
         queue.since = now;
       }
+      if (batch.length >= max || bytes >= maxBytes) break;
     }
     this.#size -= batch.length;
-    if (this.#paused && this.#size <= this.#highWater / 2) {
+    this.#bytes -= bytes;
+    if (this.#paused && this.#size <= this.#highWater / 2 && this.#bytes <= this.#highWaterBytes / 2) {
       this.#paused = false;
       this.#stream.resume();
     }

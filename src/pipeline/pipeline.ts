@@ -25,6 +25,7 @@ export type { BatchReport, EventReport } from "./batch.ts";
 export interface PipelineOptions {
   autoOffsetReset: "earliest" | "latest";
   batchMaxEvents: number;
+  batchMaxBytes: number;
   batchLingerMs: number;
   batchesInFlight: number;
   retryMaxBackoffMs: number;
@@ -146,8 +147,12 @@ export class Pipeline {
     try {
       const reader = await this.#openStream();
       const stream = this.#streams;
-      const batch = await reader.next(options.batchMaxEvents, options.batchLingerMs, halt, (key) =>
-        this.#scheduler.claims(key),
+      const batch = await reader.next(
+        options.batchMaxEvents,
+        options.batchLingerMs,
+        halt,
+        (key) => this.#scheduler.claims(key),
+        options.batchMaxBytes,
       );
       return { batch, stream };
     } catch (error) {
@@ -210,7 +215,13 @@ export class Pipeline {
     stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
     this.#streams++;
-    this.#reader = new BatchReader<KafkaMessage>(stream, READER_BUFFER_BATCHES * this.#d.options.batchMaxEvents);
+    const { batchMaxEvents, batchMaxBytes } = this.#d.options;
+    this.#reader = new BatchReader<KafkaMessage>(
+      stream,
+      READER_BUFFER_BATCHES * batchMaxEvents,
+      READER_BUFFER_BATCHES * batchMaxBytes,
+      messageBytes,
+    );
     return this.#reader;
   }
 
@@ -231,6 +242,13 @@ export class Pipeline {
     if (!assignments) return false;
     return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
   }
+}
+
+/** What a message holds in memory that its sender chose: its key, value and headers. */
+export function messageBytes(m: KafkaMessage): number {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  if (m.headers.size > 0) for (const [k, v] of m.headers) n += (k?.length ?? 0) + (v?.length ?? 0);
+  return n;
 }
 
 /** A Kafka failure while dead-lettering, as the outage it is. */

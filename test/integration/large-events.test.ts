@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { emit } from "../../src/generate/emit.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  caughtUp,
+  hexId,
+  produce,
+  testConfig,
+  testDatabase,
+  testProducer,
+  testService,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+
+// A backlog of large events is taken in batches bounded by their bytes (BATCH_MAX_BYTES), not
+// only by their count: two thousand events of a megabyte each, decoded at once, would hold more
+// than the service's heap.
+
+test("a backlog of large events is read in batches of at most BATCH_MAX_BYTES, and every event is applied", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  // About 30 KB of media per post: two fit in 64 KiB, three do not.
+  const media = Array.from({ length: 180 }, (_, i) => ({
+    media_type: "image",
+    media_url: `https://cdn.example.com/${"m".repeat(80)}/${i}.jpg`,
+  }));
+  const posts = Array.from({ length: 30 }, (_, i) =>
+    emit("post.created", hexId(i + 1, "d1"), { ...(fixture("post.created").value.data as object), media } as never),
+  );
+  const size = Buffer.byteLength(JSON.stringify(posts[0]?.value));
+  assert.ok(size > 65536 / 3 && size < 65536 / 2, `a post is ${size} bytes`);
+  // All of them wait in Kafka before the service starts: a backlog.
+  await produce(producer, topics.prefix, posts);
+
+  const batches: number[] = [];
+  const config = testConfig(db, topics, { BATCH_MAX_BYTES: "65536" });
+  await testService(t, config, {
+    onBatch: (report) => batches.push(report.events.length),
+  });
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, [`${topics.prefix}post`], 1), 60_000);
+  assert.equal(Number((await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM posts"))[0]?.n), 30);
+  assert.equal(
+    batches.reduce((a, b) => a + b, 0),
+    30,
+  );
+  assert.ok(Math.max(...batches) <= 2, `events per batch: ${batches.join(", ")}`);
+});
