@@ -167,35 +167,3 @@ test("groupSlices deals partitions into groups of similar size, largest first", 
   );
   assert.equal(groupSlices([["a", slice(1)]], 4).length, 1);
 });
-
-test("groupSlices keeps the slices of one lane in one group and deals the others around it", () => {
-  const slice = (n: number, lane?: string) => ({ messages: Array.from({ length: n }), lane });
-  const groups = groupSlices(
-    [
-      ["p0", slice(2, "products")],
-      ["u0", slice(4)],
-      ["p1", slice(2, "products")],
-      ["u1", slice(3)],
-      ["p2", slice(1, "products")],
-      ["o0", slice(2)],
-    ],
-    3,
-    (s) => s.lane,
-  );
-  assert.deepEqual(
-    groups.map((g) => g.map(([k]) => k)),
-    [["p0", "p1", "p2"], ["u0"], ["u1", "o0"]],
-  );
-  // A single connection: one group, lanes or not.
-  assert.equal(
-    groupSlices(
-      [
-        ["p0", slice(2, "products")],
-        ["u0", slice(1)],
-      ],
-      1,
-      (s) => s.lane,
-    ).length,
-    1,
-  );
-});

@@ -11,7 +11,6 @@ import type { Op } from "../write/ops.ts";
 import type { Outcome } from "../write/plan.ts";
 import type { RowCounts } from "../write/store.ts";
 import type { BatchResult } from "../write/transaction.ts";
-import { writerLane } from "../write/writers.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";
 
 // One batch, from decoded events to marked offsets: split it by partition, drop what belongs to
@@ -63,36 +62,14 @@ interface Slice<M> {
   decoded: Decoded[];
 }
 
-/**
- * Deals partition slices into at most `n` groups of similar size, largest first. Slices in the
- * same lane (`laneOf`) stay together: their transactions would run one at a time anyway
- * (write/writers.ts), so they are one transaction, and the others run beside it.
- */
-export function groupSlices<T extends { messages: unknown[] }>(
-  slices: [string, T][],
-  n: number,
-  laneOf: (slice: T) => string | undefined = () => undefined,
-): [string, T][][] {
-  const units: { slices: [string, T][]; size: number }[] = [];
-  const lanes = new Map<string, { slices: [string, T][]; size: number }>();
-  for (const slice of slices) {
-    const lane = laneOf(slice[1]);
-    const unit = lane === undefined ? undefined : lanes.get(lane);
-    if (unit) {
-      unit.slices.push(slice);
-      unit.size += slice[1].messages.length;
-      continue;
-    }
-    const created = { slices: [slice], size: slice[1].messages.length };
-    units.push(created);
-    if (lane !== undefined) lanes.set(lane, created);
-  }
-  const groups: [string, T][][] = Array.from({ length: Math.max(1, Math.min(n, units.length)) }, () => []);
+/** Deals partition slices into at most `n` groups of similar size, largest first. */
+export function groupSlices<T extends { messages: unknown[] }>(slices: [string, T][], n: number): [string, T][][] {
+  const groups: [string, T][][] = Array.from({ length: Math.max(1, Math.min(n, slices.length)) }, () => []);
   const sizes = groups.map(() => 0);
-  for (const unit of units.sort((a, b) => b.size - a.size)) {
+  for (const slice of [...slices].sort((a, b) => b[1].messages.length - a[1].messages.length)) {
     const smallest = sizes.indexOf(Math.min(...sizes));
-    groups[smallest]?.push(...unit.slices);
-    sizes[smallest] = (sizes[smallest] ?? 0) + unit.size;
+    groups[smallest]?.push(slice);
+    sizes[smallest] = (sizes[smallest] ?? 0) + slice[1].messages.length;
   }
   return groups.filter((g) => g.length > 0);
 }
@@ -180,21 +157,19 @@ export class BatchProcessor<M extends BatchMessage> {
       abandoned: false,
     };
     const results = await Promise.allSettled(
-      groupSlices([...slices], this.#d.transactions, (slice) => writerLane(slice.decoded.map((d) => d.op))).map(
-        async (group) => {
-          const messages = group.flatMap(([, slice]) => slice.messages);
-          const decoded = group.flatMap(([, slice]) => slice.decoded);
-          const result = await this.#d.apply(
-            decoded.map((d) => d.op),
-            signal,
-          );
-          result.outcomes.forEach((outcome, i) => {
-            this.#record(out, messages[i] as M, decoded[i] as Decoded, outcome);
-          });
-          for (const [k, n] of result.rows) out.rows.set(k, (out.rows.get(k) ?? 0) + n);
-          for (const [key, slice] of group) out.done.set(key, slice.messages.at(-1) as M);
-        },
-      ),
+      groupSlices([...slices], this.#d.transactions).map(async (group) => {
+        const messages = group.flatMap(([, slice]) => slice.messages);
+        const decoded = group.flatMap(([, slice]) => slice.decoded);
+        const result = await this.#d.apply(
+          decoded.map((d) => d.op),
+          signal,
+        );
+        result.outcomes.forEach((outcome, i) => {
+          this.#record(out, messages[i] as M, decoded[i] as Decoded, outcome);
+        });
+        for (const [k, n] of result.rows) out.rows.set(k, (out.rows.get(k) ?? 0) + n);
+        for (const [key, slice] of group) out.done.set(key, slice.messages.at(-1) as M);
+      }),
     );
     const failure = results.find((r) => r.status === "rejected" && !(r.reason instanceof AbandonedError));
     if (failure?.status === "rejected") throw failure.reason;

@@ -17,11 +17,6 @@ export interface TableSpec {
   json: readonly string[];
   /** A child table's surrogate AUTO_INCREMENT primary key (`id`), by which stored children are written. */
   rowId?: string;
-  /**
-   * Transactions that write this table (or, through its children and their cascade, its child
-   * table) run one at a time in a process (writers.ts): concurrent ones deadlock each other.
-   */
-  oneWriter?: boolean;
 }
 
 export interface Children {
@@ -71,13 +66,7 @@ export function defineTable<const C extends string>(
   name: string,
   key: C,
   columns: readonly C[],
-  options: {
-    unique?: readonly C[];
-    tombstones?: boolean;
-    rowId?: string;
-    json?: readonly C[];
-    oneWriter?: boolean;
-  } = {},
+  options: { unique?: readonly C[]; tombstones?: boolean; rowId?: string; json?: readonly C[] } = {},
 ): TableSpec {
   const table: TableSpec = {
     name,
@@ -88,7 +77,6 @@ export function defineTable<const C extends string>(
     json: options.json ?? [],
   };
   if (options.rowId !== undefined) table.rowId = options.rowId;
-  if (options.oneWriter) table.oneWriter = true;
   return table;
 }
 

@@ -5,7 +5,6 @@ import { BadEventError, BadEventReasons, DatabaseUnavailableError, messageOf } f
 import type { Op } from "./ops.ts";
 import { type Outcome, plan } from "./plan.ts";
 import { executePlan, loadState, type RowCounts, tooLarge } from "./store.ts";
-import { oneWriterTables, Writers } from "./writers.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // the batch is replayed one event per transaction, so only the event it rejects is dead-lettered
@@ -36,7 +35,7 @@ export async function applyBatch(
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
   const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
   const transaction = (batch: readonly (Op | Outcome)[]) =>
-    retryingDeadlocks(() => oneWriterAtATime(pool, batch, () => inTransaction(pool, batch, limit)), options.onDeadlock);
+    retryingDeadlocks(() => inTransaction(pool, batch, limit), options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -92,26 +91,6 @@ async function retryingDeadlocks<T>(work: () => Promise<T>, onDeadlock?: () => v
       // A short random pause, so the two transactions do not meet again in the same step.
       await setTimeout(Math.random() * 10 * attempt);
     }
-  }
-}
-
-/** The `oneWriter` tables' writers, per pool: one pool is one process's view of one database. */
-const writersByPool = new WeakMap<Pool, Writers>();
-
-/** Runs `work` once no other transaction of this pool writes the `oneWriter` tables `items` write. */
-async function oneWriterAtATime<T>(pool: Pool, items: readonly (Op | Outcome)[], work: () => Promise<T>): Promise<T> {
-  const names = oneWriterTables(items);
-  if (names.length === 0) return work();
-  let writers = writersByPool.get(pool);
-  if (writers === undefined) {
-    writers = new Writers();
-    writersByPool.set(pool, writers);
-  }
-  const release = await writers.acquire(names);
-  try {
-    return await work();
-  } finally {
-    release();
   }
 }
 

@@ -25,11 +25,7 @@ export const productsTable = defineTable(
     "event_id",
     "event_timestamp",
   ],
-  // One writer: a variant added again (a restore, or a size and colour back in the range) is
-  // inserted over its deleted entry in uq (product_id, variant_key) while purge has not removed
-  // it yet; the insert's duplicate check then locks the next entry too, another product's, and
-  // two transactions doing so each wait for the other (docs/decisions.md).
-  { tombstones: true, oneWriter: true },
+  { tombstones: true },
 );
 
 export const variantsTable = defineTable(
