@@ -66,13 +66,19 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
     );
   }
   let value: string | null | undefined;
+  let cleanupPolicy: string | null | undefined;
   try {
     const [description] = await admin.describeConfigs({
       resources: [
-        { resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ["max.message.bytes"] },
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: topic,
+          configurationKeys: ["max.message.bytes", "cleanup.policy"],
+        },
       ],
     });
     value = description?.configs.find((c) => c.name === "max.message.bytes")?.value;
+    cleanupPolicy = description?.configs.find((c) => c.name === "cleanup.policy")?.value;
   } catch (err) {
     // The broker answered, but no: go on with the default. No answer at all is an outage.
     if (!findErrorBy(err instanceof Error ? err : undefined, "code", "PLT_KFK_PROTOCOL")) {
@@ -83,6 +89,13 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
       `could not read max.message.bytes of ${topic}; dead letters are built for Kafka's default of ${KAFKA_DEFAULT_MAX_MESSAGE_BYTES} bytes`,
     );
     return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+  }
+  if (cleanupPolicy?.includes("compact")) {
+    // A compacted topic refuses a record without a key, and the letter of an event that had none
+    // has none: it would be sent again for ever. Compaction would also keep one letter per key.
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${topic} is compacted (cleanup.policy=${cleanupPolicy}): it refuses the letters of events without a key and keeps one letter per key; set its cleanup.policy to delete`,
+    );
   }
   const bytes = Number(value);
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {

@@ -1,6 +1,7 @@
 import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import { BatchReader, partitionKey } from "../consume/batch-reader.ts";
 import { OffsetCommitter } from "../consume/committer.ts";
+import { recordBytes } from "../dead-letter/publish.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -220,7 +221,8 @@ export class Pipeline {
       stream,
       READER_BUFFER_BATCHES * batchMaxEvents,
       READER_BUFFER_BATCHES * batchMaxBytes,
-      messageBytes,
+      // A record's bytes as it travels in a record batch: what its sender chose to make it hold.
+      recordBytes,
     );
     return this.#reader;
   }
@@ -242,13 +244,6 @@ export class Pipeline {
     if (!assignments) return false;
     return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
   }
-}
-
-/** What a message holds in memory that its sender chose: its key, value and headers. */
-export function messageBytes(m: KafkaMessage): number {
-  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  if (m.headers.size > 0) for (const [k, v] of m.headers) n += (k?.length ?? 0) + (v?.length ?? 0);
-  return n;
 }
 
 /** A Kafka failure while dead-lettering, as the outage it is. */

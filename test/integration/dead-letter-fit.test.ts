@@ -49,15 +49,21 @@ const poisonOf = (bytes: number, second: number) => {
 const SECRETS = ["$2b$", "password_hash", "banking_info", "Example Bank"];
 const sources = (topics: TestTopics) => topics.all.filter((x) => x !== topics.dlq);
 
-/** A dead-letter topic of the test's own with `maxMessageBytes`; deleted afterwards. */
-async function smallDlq(t: Parameters<typeof testTopics>[0], topics: TestTopics, maxMessageBytes: number) {
-  const name = `${topics.prefix}dlq-small`;
+/** A dead-letter topic of the test's own with `maxMessageBytes` (and `configs`); deleted afterwards. */
+async function smallDlq(
+  t: Parameters<typeof testTopics>[0],
+  topics: TestTopics,
+  maxMessageBytes: number,
+  configs: { name: string; value: string }[] = [],
+  suffix = "dlq-small",
+) {
+  const name = `${topics.prefix}${suffix}`;
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   await admin.createTopics({
     topics: [name],
     partitions: 1,
     replicas: 1,
-    configs: [{ name: "max.message.bytes", value: String(maxMessageBytes) }],
+    configs: [{ name: "max.message.bytes", value: String(maxMessageBytes) }, ...configs],
   });
   await topicsReady(admin, [name], 1);
   t.after(async () => {
@@ -200,7 +206,7 @@ test("letters the broker refuses for their size are sent again smaller, never re
   assert.ok((third?.value.length ?? 0) > 0, "some of the value is kept");
 });
 
-test("a missing dead-letter topic, or one too small for a letter, stops the start with one line", async (t) => {
+test("a missing dead-letter topic, one too small for a letter, or a compacted one stops the start with one line", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const missing = `${topics.prefix}no-such-dlq`;
@@ -239,6 +245,22 @@ test("a missing dead-letter topic, or one too small for a letter, stops the star
       assert.match(
         err.message,
         /^KAFKA_DLQ_TOPIC: .* takes messages of at most 1000 bytes \(max\.message\.bytes\).*at least 4096$/,
+      );
+      return true;
+    },
+  );
+
+  const compacted = await smallDlq(t, topics, 1_048_588, [{ name: "cleanup.policy", value: "compact" }], "dlq-compact");
+  await assert.rejects(
+    startService(
+      loadConfig(testEnv(db, topics, { KAFKA_DLQ_TOPIC: compacted, KAFKA_GROUP_ID: randomName("g-") })),
+      createLogger("silent"),
+    ),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(
+        err.message,
+        `KAFKA_DLQ_TOPIC: the dead-letter topic ${compacted} is compacted (cleanup.policy=compact): it refuses the letters of events without a key and keeps one letter per key; set its cleanup.policy to delete`,
       );
       return true;
     },
