@@ -7,6 +7,7 @@ export const ErrorCodes = {
   BAD_EVENT: "BAD_EVENT",
   DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
   KAFKA_UNAVAILABLE: "KAFKA_UNAVAILABLE",
+  CONCURRENT_CHANGE: "CONCURRENT_CHANGE",
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -83,6 +84,16 @@ export class BadEventError extends AppError {
 export class DatabaseUnavailableError extends AppError {
   constructor(message: string, cause?: unknown) {
     super(ErrorCodes.DATABASE_UNAVAILABLE, message, { retryable: true, cause });
+  }
+}
+
+/**
+ * Another transaction changed what this one planned on, after it read it: the transaction is
+ * rolled back and run again, against what it then reads.
+ */
+export class ConcurrentChangeError extends AppError {
+  constructor(message: string) {
+    super(ErrorCodes.CONCURRENT_CHANGE, message, { retryable: true });
   }
 }
 

@@ -98,6 +98,7 @@ export const upsertWrite = (
   update: op.update,
   children,
   absent,
+  ts: op.ts,
 });
 
 export const partsOf = (mode: Children["mode"], rows: Row[]): Children => ({

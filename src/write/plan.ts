@@ -38,6 +38,8 @@ export type Write =
        * inserted since is then a duplicate-key error, never a row this event overwrites.
        */
       absent: boolean;
+      /** The timestamp the row is written with: its last event's. */
+      ts: string;
     }
   | { kind: "patch"; table: TableSpec; id: string; set: Row }
   | { kind: "delete"; table: TableSpec; id: string };
@@ -157,6 +159,7 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
     update: op.update,
     children: op.children,
     absent,
+    ts: op.ts,
   });
   return APPLIED;
 }

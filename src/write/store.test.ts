@@ -42,6 +42,7 @@ const box = (id: string, slotKeys: string[], mode: Children["mode"] = "replace")
   row: { box_id: id, label: "x" },
   update: ["label"],
   absent: false,
+  ts: "",
   children: {
     table: slots,
     rows: slotKeys.map((k) => ({ box_id: id, slot_key: k, content: `${id}/${k}` })),
@@ -173,6 +174,7 @@ describe("statements sized in bytes", () => {
     row: { box_id: id, label },
     update: ["label"],
     absent: false,
+    ts: "",
     children: {
       table: slots,
       rows: Object.entries(contents).map(([k, content]) => ({ box_id: id, slot_key: k, content })),

@@ -1,4 +1,5 @@
 import { getOrCreate } from "../collections.ts";
+import { ConcurrentChangeError } from "../errors.ts";
 import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import {
@@ -234,6 +235,7 @@ export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket:
       count(table, "update", writes.length);
     }
   }
+  await recheckTombstones(conn, plan, budget);
   if (plan.tombstones.length > 0) {
     const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
     // The timestamp's quoted text and the row's separators are well under 64 bytes.
@@ -241,6 +243,36 @@ export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket:
     for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
   }
   return counts;
+}
+
+/**
+ * Reads again the tombstones of the rows the plan inserted as absent, now that they are locked.
+ * A delete another transaction committed since this one's read leaves no row for the insert to
+ * collide with, only its tombstone: one newer than an inserted row means the row must not be
+ * there, and the transaction is run again (ConcurrentChangeError), to find the row stale. A delete
+ * that comes later waits for the inserted row's lock and sees it.
+ */
+async function recheckTombstones(conn: SqlRunner, plan: Plan, budget: number): Promise<void> {
+  const inserted = new Map<TableSpec, Map<string, string>>();
+  for (const round of plan.rounds) {
+    for (const w of round) {
+      if (w.kind !== "upsert" || !w.absent || !w.table.tombstones) continue;
+      const byId = getOrCreate(inserted, w.table, () => new Map<string, string>());
+      if ((byId.get(w.id) ?? "") < w.ts) byId.set(w.id, w.ts);
+    }
+  }
+  for (const [table, byId] of inserted) {
+    for (const part of chunksBySize([...byId.keys()].sort(), budget, listed)) {
+      for (const r of await run(conn, selectTombstones(table, part))) {
+        const ts = byId.get(r.id as string);
+        if (ts !== undefined && (r.ts as string) > ts) {
+          throw new ConcurrentChangeError(
+            `${table.name} row ${r.id} was deleted by another transaction (${r.ts}) after this one read it`,
+          );
+        }
+      }
+    }
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
-import { DatabaseUnavailableError } from "../errors.ts";
+import { ConcurrentChangeError, DatabaseUnavailableError } from "../errors.ts";
 import { defineTable, type UpsertOp } from "./ops.ts";
 import { applyBatch } from "./transaction.ts";
 
@@ -20,14 +20,14 @@ const op: UpsertOp = {
 };
 const deadlock = Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213 });
 
-/** A pool whose COMMIT fails with a deadlock the first `deadlocks` times. */
-function pool(deadlocks: number) {
+/** A pool whose COMMIT fails with a deadlock (or `failure`) the first `deadlocks` times. */
+function pool(deadlocks: number, failure: Error = deadlock) {
   const log: string[] = [];
   let left = deadlocks;
   const conn = {
     query: async (sql: string) => {
       log.push(sql.split(" ")[0] as string);
-      if (sql === "COMMIT" && left-- > 0) throw deadlock;
+      if (sql === "COMMIT" && left-- > 0) throw failure;
       return [[], []];
     },
     release: () => {},
@@ -54,4 +54,13 @@ test("a deadlock that keeps coming back is an outage, after five runs again", as
     (err: unknown) => err instanceof DatabaseUnavailableError && /Deadlock/.test(err.message),
   );
   assert.equal(counted, 5);
+});
+
+test("a transaction another one changed the ground under is run again, not counted as a deadlock", async () => {
+  const { pool: p, log } = pool(1, new ConcurrentChangeError("users row u1 was deleted by another transaction"));
+  let counted = 0;
+  const result = await applyBatch(p, [op], { maxAllowedPacket: 1 << 20, onDeadlock: () => counted++ });
+  assert.deepEqual(result.outcomes, [{ kind: "applied" }]);
+  assert.equal(counted, 0);
+  assert.equal(log.filter((s) => s === "COMMIT").length, 2);
 });

@@ -1,7 +1,13 @@
 import { setTimeout } from "node:timers/promises";
 import type { Pool, PoolConnection } from "mysql2/promise";
 import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
-import { BadEventError, BadEventReasons, DatabaseUnavailableError, messageOf } from "../errors.ts";
+import {
+  BadEventError,
+  BadEventReasons,
+  ConcurrentChangeError,
+  DatabaseUnavailableError,
+  messageOf,
+} from "../errors.ts";
 import type { Op } from "./ops.ts";
 import { type Outcome, plan } from "./plan.ts";
 import { executePlan, loadState, type RowCounts, tooLarge } from "./store.ts";
@@ -79,15 +85,18 @@ const DEADLOCK_RETRIES = 5;
 /**
  * A deadlock is not an outage: the server resolved it by rolling one transaction back, and
  * running that again is the cure. Locks are taken in one global order (store.ts), so this is
- * rare; it is counted, and only a deadlock that keeps coming back is handed on as an outage.
+ * rare; it is counted, and only a deadlock that keeps coming back is handed on as an outage. A
+ * row deleted by another transaction after this one read it (ConcurrentChangeError) is cured the
+ * same way: run again, the transaction reads the delete.
  */
 async function retryingDeadlocks<T>(work: () => Promise<T>, onDeadlock?: () => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (err) {
-      if ((err as { errno?: number }).errno !== DEADLOCK || attempt > DEADLOCK_RETRIES) throw err;
-      onDeadlock?.();
+      const deadlock = (err as { errno?: number }).errno === DEADLOCK;
+      if ((!deadlock && !(err instanceof ConcurrentChangeError)) || attempt > DEADLOCK_RETRIES) throw err;
+      if (deadlock) onDeadlock?.();
       // A short random pause, so the two transactions do not meet again in the same step.
       await setTimeout(Math.random() * 10 * attempt);
     }

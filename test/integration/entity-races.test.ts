@@ -3,6 +3,7 @@ import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { migrate } from "../../src/db/migrate.ts";
 import { isBadDataError } from "../../src/db/pool.ts";
+import { ConcurrentChangeError } from "../../src/errors.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
@@ -23,21 +24,27 @@ const at = (hour: number) => `2026-05-01T${String(hour).padStart(2, "0")}:00:00+
 const LIMIT = 16 * 1024 * 1024;
 const DUPLICATE_ENTRY = 1062;
 
+const isDuplicate = (err: { errno?: number }) => err.errno === DUPLICATE_ENTRY && isBadDataError(err);
+
 /**
  * `late`'s transaction reads what it needs; `other` is applied and committed meanwhile; `late`'s
- * writes must then fail as bad data (a duplicate), never change the other's row.
+ * writes must then fail (`failure`: by default as bad data, a duplicate), never change what the
+ * other wrote.
  */
-async function lateWriteFails(pool: Pool, late: EmittedEvent, other: EmittedEvent): Promise<void> {
+async function lateWriteFails(
+  pool: Pool,
+  late: EmittedEvent,
+  other: EmittedEvent,
+  failure: (err: { errno?: number }) => boolean = isDuplicate,
+): Promise<void> {
   const conn = await pool.getConnection();
   try {
     await conn.query("START TRANSACTION");
     const batch = ops([late]);
     const state = await loadState(conn, batch, LIMIT);
-    assert.deepEqual(kinds((await applyBatch(pool, ops([other]))).outcomes), ["applied"]);
-    await assert.rejects(
-      executePlan(conn, plan(batch, state), LIMIT),
-      (err: { errno?: number }) => err.errno === DUPLICATE_ENTRY && isBadDataError(err),
-    );
+    // Applied, or for a delete of a row that is not there, skipped with its tombstone kept.
+    assert.notEqual((await applyBatch(pool, ops([other]))).outcomes[0]?.kind, "rejected");
+    await assert.rejects(executePlan(conn, plan(batch, state), LIMIT), failure);
   } finally {
     await conn.query("ROLLBACK");
     conn.release();
@@ -90,4 +97,17 @@ test("an entity another transaction created meanwhile with a newer event: the ol
   assert.deepEqual(await db.query("SELECT display_name, event_timestamp FROM users"), [
     { display_name: "newer", event_timestamp: "2026-05-01 12:00:00.000000" },
   ]);
+});
+
+test("an entity another transaction deleted meanwhile with a newer event: the older one does not bring it back", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5f7";
+  const data = { ...(fixture("supplier.created").value.data as object), id };
+  const older = emit("supplier.updated", id, data as never, { timestamp: at(10) });
+  const deleted = emit("supplier.deleted", id, { supplier_id: id }, { timestamp: at(11) });
+  // The delete finds no row, and leaves only its tombstone: nothing for the insert to collide with.
+  await lateWriteFails(pool, older, deleted, (err) => err instanceof ConcurrentChangeError);
+  // applyBatch runs such a transaction again: it then reads the tombstone.
+  assert.deepEqual(kinds((await applyBatch(pool, ops([older]))).outcomes), ["skipped:stale"]);
+  assert.deepEqual(await db.query("SELECT supplier_id FROM suppliers"), []);
 });
