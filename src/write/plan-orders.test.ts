@@ -92,4 +92,26 @@ describe("with the real order handlers", () => {
     assert.equal(p.outcomes[0]?.kind, "rejected");
     assert.deepEqual(p.rounds, []);
   });
+
+  test("an order's event carrying another number does not take it: the row keeps its own, another order may", () => {
+    const newcomer = "0123456789abcdef01234567";
+    const p = plan(
+      [
+        decode(
+          "order.created",
+          { order_number: "ORD-20260211-NEW1", status: "shipped" },
+          {
+            timestamp: "2026-02-11T12:00:00+00:00",
+          },
+        ),
+        decode("order.created", { order_number: "ORD-20260211-NEW1" }, { entity_id: newcomer }),
+        decode("order.cancelled", { order_number: "ORD-20260211-A7K2" }, { timestamp: "2026-02-11T13:00:00+00:00" }),
+      ],
+      ordersDb({ rows: [[ORDER_ID, "2026-02-11 10:00:00.000000"]], owners: [["ORD-20260211-A7K2", ORDER_ID]] }),
+    );
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ["applied", "applied", "applied"],
+    );
+  });
 });

@@ -144,11 +144,15 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
       };
     }
   }
+  const absent = !e.exists;
   for (const column of op.table.unique) {
     const value = op.row[column];
-    if (typeof value === "string") batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
+    // Only a value that is written takes its owner: a row that exists keeps the columns its
+    // update leaves out (an order keeps the number it was created with).
+    if (typeof value === "string" && (absent || op.update.includes(column))) {
+      batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
+    }
   }
-  const absent = !e.exists;
   e.exists = true;
   e.ts = op.ts;
   addUpsert(e, {
