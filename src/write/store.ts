@@ -147,14 +147,26 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
   }
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
-    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id))).sort();
-    for (const part of chunksBySize(absent, budget, listed)) {
-      for (const r of await run(conn, selectTombstones(table, part))) {
-        state.tombstones.set(entityKey(table.name, r.id as string), r.ts as string);
-      }
+    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id)));
+    for (const [id, ts] of await lockTombstones(conn, table, absent, budget)) {
+      state.tombstones.set(entityKey(table.name, id), ts);
     }
   }
   return state;
+}
+
+/** Locks and reads the tombstones of these ids, in sorted order: id → timestamp of the delete. */
+async function lockTombstones(
+  conn: SqlRunner,
+  table: TableSpec,
+  ids: Iterable<string>,
+  budget: number,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const part of chunksBySize([...ids].sort(), budget, listed)) {
+    for (const r of await run(conn, selectTombstones(table, part))) found.set(r.id as string, r.ts as string);
+  }
+  return found;
 }
 
 /**
@@ -262,14 +274,11 @@ async function recheckTombstones(conn: SqlRunner, plan: Plan, budget: number): P
     }
   }
   for (const [table, byId] of inserted) {
-    for (const part of chunksBySize([...byId.keys()].sort(), budget, listed)) {
-      for (const r of await run(conn, selectTombstones(table, part))) {
-        const ts = byId.get(r.id as string);
-        if (ts !== undefined && (r.ts as string) > ts) {
-          throw new ConcurrentChangeError(
-            `${table.name} row ${r.id} was deleted by another transaction (${r.ts}) after this one read it`,
-          );
-        }
+    for (const [id, deleted] of await lockTombstones(conn, table, byId.keys(), budget)) {
+      if (deleted > (byId.get(id) ?? deleted)) {
+        throw new ConcurrentChangeError(
+          `${table.name} row ${id} was deleted by another transaction (${deleted}) after this one read it`,
+        );
       }
     }
   }
