@@ -154,23 +154,13 @@ export class BatchReader<T extends PartitionMessage> {
     const batch: T[] = [];
     let bytes = 0;
     for (const [key, queue] of candidates) {
-      let n = 0;
-      let taken = 0;
-      for (const m of queue.messages) {
-        const size = this.#sizeOf(m);
-        if (batch.length >= max || (batch.length > 0 && bytes + size > maxBytes)) break;
-        batch.push(m);
-        bytes += size;
-        taken += size;
-        n++;
-      }
-      if (n === queue.messages.length) {
+      if (batch.length + queue.messages.length <= max && bytes + queue.bytes <= maxBytes) {
+        // The whole queue fits: its bytes are known, no message needs measuring again.
+        for (const m of queue.messages) batch.push(m);
+        bytes += queue.bytes;
         this.#queues.delete(key);
-      } else if (n > 0) {
-        queue.messages.splice(0, n);
-        queue.bytes -= taken;
-        // The rest may wait one linger more for company: a fuller batch coalesces more.
-        queue.since = now;
+      } else {
+        bytes += this.#takePart(key, queue, batch, max, maxBytes - bytes, now);
       }
       if (batch.length >= max || bytes >= maxBytes) break;
     }
@@ -181,6 +171,31 @@ export class BatchReader<T extends PartitionMessage> {
       this.#stream.resume();
     }
     return batch;
+  }
+
+  /**
+   * Moves the head of `queue` into `batch`: as many messages as `max` and `room` bytes allow, at
+   * least one into an empty batch. Returns their bytes.
+   */
+  #takePart(key: string, queue: Queue<T>, batch: T[], max: number, room: number, now: number): number {
+    let n = 0;
+    let taken = 0;
+    for (const m of queue.messages) {
+      const size = this.#sizeOf(m);
+      if (batch.length >= max || (batch.length > 0 && taken + size > room)) break;
+      batch.push(m);
+      taken += size;
+      n++;
+    }
+    if (n === queue.messages.length) {
+      this.#queues.delete(key);
+    } else if (n > 0) {
+      queue.messages.splice(0, n);
+      queue.bytes -= taken;
+      // The rest may wait one linger more for company: a fuller batch coalesces more.
+      queue.since = now;
+    }
+    return taken;
   }
 
   #notify() {
