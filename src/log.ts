@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { SECRET_EVENT_FIELDS } from "./secrets.ts";
 
 export type Logger = pino.Logger;
 
@@ -7,10 +8,7 @@ export type Logger = pino.Logger;
 const REDACT = [
   "password",
   "*.password",
-  "password_hash",
-  "*.password_hash",
-  "banking_info",
-  "*.banking_info",
+  ...SECRET_EVENT_FIELDS.flatMap((field) => [field, `*.${field}`]),
   "mysqlPassword",
   "*.mysqlPassword",
   "kafkaSaslPassword",

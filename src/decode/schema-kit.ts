@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from "typebox";
 import { Compile } from "typebox/compile";
 import { Format } from "typebox/format";
 import { BadEventError, BadEventReasons } from "../errors.ts";
+import { SECRET_EVENT_FIELDS } from "../secrets.ts";
 import { toUtcDatetime6 } from "./timestamp.ts";
 
 // Building blocks for the document schemas. TypeBox was measured fastest on the hot path
@@ -196,11 +197,9 @@ export function jsonText(value: unknown, field: string, maxDepth: number): strin
   return text;
 }
 
-/** Keys whose values never reach a table, a log line, a metric or a dead letter (docs/events.md). */
-export const SECRET_KEYS: readonly string[] = ["password_hash", "banking_info"];
-/** Each as JSON.stringify writes it as a key: found by a plain search, made once. */
-const SECRET_KEYS_AS_WRITTEN = SECRET_KEYS.map((key) => `"${key}":`);
-const withoutSecrets = (key: string, value: unknown) => (SECRET_KEYS.includes(key) ? undefined : value);
+/** Each secret field as JSON.stringify writes it as a key: found by a plain search, made once. */
+const SECRET_KEYS_AS_WRITTEN = SECRET_EVENT_FIELDS.map((key) => `"${key}":`);
+const withoutSecrets = (key: string, value: unknown) => (SECRET_EVENT_FIELDS.includes(key) ? undefined : value);
 
 /** Whether `value` nests more than `levels` arrays and objects. Recurses at most `levels` + 1 deep. */
 function deeperThan(value: unknown, levels: number): boolean {
