@@ -91,3 +91,29 @@ test("jsonText drops password_hash and banking_info keys at any depth, and keeps
   // Without them the text is JSON.stringify's.
   assert.equal(jsonText({ a: [1, "password_hash"] }, "x", 16), '{"a":[1,"password_hash"]}');
 });
+
+test("an invalid document too large to explain names its largest list, never one inside a secret field", () => {
+  const v = compile(Type.Object({ name: Str(10) }));
+  const many = (n: number) => Array.from({ length: n }, () => []);
+  // Under the bound the first bad field is named, as always.
+  assert.throws(() => v.parse({ name: 1, list: many(9_990) }, "data"), /^BadEventError: data\.name must be string$/);
+  assert.throws(
+    () => v.parse({ name: 1, list: many(6_000), other: many(5_000) }, "data"),
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list seen: data\.list, 6000 entries\)$/,
+  );
+  // The largest lists hide in secret fields, at the top and deeper: counted, but not named.
+  const hidden = {
+    name: 1,
+    password_hash: many(6_000),
+    x: [{ banking_info: { account: many(5_000) } }],
+    list: many(3),
+  };
+  assert.throws(
+    () => v.parse(hidden, "data"),
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list seen: data\.list, 3 entries\)$/,
+  );
+  assert.throws(
+    () => v.parse({ name: 1, password_hash: many(10_001) }, "data"),
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong$/,
+  );
+});

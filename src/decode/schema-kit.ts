@@ -115,26 +115,31 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
 export const MAX_VALUES_TO_EXPLAIN = 10_000;
 
 function tooManyToExplain(root: unknown, prefix: string): void {
-  const nodes: [unknown, string][] = [[root, prefix]];
+  const nodes: [unknown, string | null][] = [[root, prefix]];
   let count = 0;
   let largest = { path: prefix, length: 0 };
   while (nodes.length > 0) {
-    const [node, path] = nodes.pop() as [unknown, string];
+    const [node, path] = nodes.pop() as [unknown, string | null];
     if (node === null || typeof node !== "object") continue;
     const keys = Array.isArray(node) ? null : Object.keys(node);
     const size = keys === null ? (node as unknown[]).length : keys.length;
-    if (keys === null && size > largest.length) largest = { path, length: size };
+    if (keys === null && path !== null && size > largest.length) largest = { path, length: size };
     count += size;
     if (count > MAX_VALUES_TO_EXPLAIN) {
+      const seen =
+        largest.length > 0 ? ` (the largest list seen: ${largest.path || "value"}, ${largest.length} entries)` : "";
       throw new BadEventError(
         BadEventReasons.BAD_FIELD,
-        `${prefix || "value"} is invalid and holds more than ${MAX_VALUES_TO_EXPLAIN} values, too many to say which is wrong (the largest list seen: ${largest.path || "value"}, ${largest.length} entries)`,
+        `${prefix || "value"} is invalid and holds more than ${MAX_VALUES_TO_EXPLAIN} values, too many to say which is wrong${seen}`,
       );
     }
     for (let i = 0; i < size; i++) {
       const key = keys === null ? String(i) : (keys[i] as string);
       const value = (node as Record<string, unknown>)[key];
-      if (value !== null && typeof value === "object") nodes.push([value, `${path}.${key}`]);
+      // Values inside a secret field are counted, but no list inside it is named: that would put
+      // the secret's name and shape into a dead letter's reason.
+      const inside = path === null || (keys !== null && SECRET_EVENT_FIELDS.includes(key)) ? null : `${path}.${key}`;
+      if (value !== null && typeof value === "object") nodes.push([value, inside]);
     }
   }
 }
