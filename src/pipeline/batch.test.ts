@@ -147,6 +147,28 @@ test("unexpected errors are dead-lettered and marked first; the one past the bre
   assert.equal(h.marks.get("u:0"), 3n, "both letters are out and their offsets marked before it stops");
 });
 
+test("an event the writer failed on in the code is logged as such and fed to the breaker", async () => {
+  const failed: Outcome = {
+    kind: "rejected",
+    error: new BadEventError("unexpected_error", "unexpected TypeError while writing the event"),
+    unexpected: new TypeError("x"),
+  };
+  const { log, lines } = capturingLogger("info");
+  const h = harness({
+    maxUnexpectedErrors: 1,
+    log,
+    apply: async (items) => ({ outcomes: items.map(() => failed), rows: new Map() }),
+  });
+  const batch = [message("u", 0, 1), message("u", 0, 2)];
+  await assert.rejects(h.processor.process(batch, [APPLIED, APPLIED], signal), UnexpectedErrorsError);
+  assert.equal(h.letters.length, 2);
+  assert.equal(h.marks.get("u:0"), 3n);
+  assert.match(
+    String(lines.find((l) => l.level === 50)?.msg),
+    /^unexpected error while writing: TypeError in an event at u\/0@1;/,
+  );
+});
+
 test("groupSlices deals partitions into groups of similar size, largest first", () => {
   const slice = (n: number) => ({ messages: Array.from({ length: n }) });
   const groups = groupSlices(

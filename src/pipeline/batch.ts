@@ -81,8 +81,16 @@ interface Applied<M> {
   /** Each partition's last message, once its group is in MySQL. */
   done: Map<string, M>;
   letters: DeadLetter[];
-  unexpected: { m: M; d: Decoded }[];
+  /** Events whose handling threw something unforeseen, with where it happened. */
+  unexpected: Unexpected<M>[];
   abandoned: boolean;
+}
+
+interface Unexpected<M> {
+  m: M;
+  eventType: string | undefined;
+  stage: "decoding" | "writing";
+  err: unknown;
 }
 
 export class BatchProcessor<M extends BatchMessage> {
@@ -118,7 +126,7 @@ export class BatchProcessor<M extends BatchMessage> {
     }
     if (applied.abandoned) throw new AbandonedError();
     // After the letters are out and the offsets marked: a stop here loses nothing.
-    for (const { m, d } of applied.unexpected) this.#unexpected(m, d);
+    for (const u of applied.unexpected) this.#unexpected(u);
     return dropped;
   }
 
@@ -189,7 +197,11 @@ export class BatchProcessor<M extends BatchMessage> {
       keyMismatch: d.keyMismatch,
     });
     if (outcome.kind === "rejected") out.letters.push({ ...m, eventType: d.eventType, error: outcome.error });
-    if (d.unexpected !== undefined) out.unexpected.push({ m, d });
+    if (d.unexpected !== undefined)
+      out.unexpected.push({ m, eventType: d.eventType, stage: "decoding", err: d.unexpected });
+    else if (outcome.kind === "rejected" && outcome.unexpected !== undefined) {
+      out.unexpected.push({ m, eventType: d.eventType, stage: "writing", err: outcome.unexpected });
+    }
   }
 
   /** Sends the batch's letters; false when shutdown came first (their partitions then stay uncommitted). */
@@ -218,11 +230,10 @@ export class BatchProcessor<M extends BatchMessage> {
   }
 
   /** Logs where the code failed (the stack, not the message: it may quote the event) and feeds the breaker. */
-  #unexpected(m: M, d: Decoded) {
-    const err = d.unexpected;
+  #unexpected({ m, eventType, stage, err }: Unexpected<M>) {
     const stack = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 8).join("\n") : undefined;
-    const what = `${err instanceof Error ? err.name : typeof err} in ${d.eventType ?? "an event"} at ${m.topic}/${m.partition}@${m.offset}`;
-    this.#d.log.error({ stack }, `unexpected error while decoding: ${what}; the event was dead-lettered`);
+    const what = `${err instanceof Error ? err.name : typeof err} in ${eventType ?? "an event"} at ${m.topic}/${m.partition}@${m.offset}`;
+    this.#d.log.error({ stack }, `unexpected error while ${stage}: ${what}; the event was dead-lettered`);
     this.#breaker.record(what);
   }
 }

@@ -22,7 +22,8 @@ export type SkipReason = "stale" | "no_row" | "unknown_type" | "null_value";
 export type Outcome =
   | { kind: "applied" }
   | { kind: "skipped"; reason: SkipReason }
-  | { kind: "rejected"; error: BadEventError };
+  /** `unexpected`: what was thrown when the event's handling failed in the code (a bug), for the log only. */
+  | { kind: "rejected"; error: BadEventError; unexpected?: unknown };
 
 export type Write =
   | {

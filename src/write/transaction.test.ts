@@ -64,3 +64,31 @@ test("a transaction another one changed the ground under is run again, not count
   assert.equal(counted, 0);
   assert.equal(log.filter((s) => s === "COMMIT").length, 2);
 });
+
+test("an event the code fails on while writing is dead-lettered alone as unexpected_error; its neighbours apply", async () => {
+  const { pool: p, log } = pool(0);
+  // A value no validated document can hold: building its statement throws a TypeError (a bug's stand-in).
+  const broken: UpsertOp = { ...op, id: "u2", row: { ...op.row, user_id: Symbol("u2") as never } };
+  const result = await applyBatch(p, [op, broken, { ...op, id: "u3" }], { maxAllowedPacket: 1 << 20 });
+  assert.deepEqual(result.outcomes[0], { kind: "applied" });
+  assert.deepEqual(result.outcomes[2], { kind: "applied" });
+  const [, failed] = result.outcomes;
+  assert.equal(failed?.kind, "rejected");
+  assert.ok(failed?.kind === "rejected" && failed.unexpected instanceof TypeError);
+  assert.equal(failed.error.reason, "unexpected_error");
+  assert.equal(failed.error.message, "unexpected TypeError while writing the event");
+  assert.equal(log.filter((s) => s === "START").length, 4, "the batch, then each event alone");
+  assert.equal(log.filter((s) => s === "COMMIT").length, 2, "the two good events");
+});
+
+test("the driver's and the network's errors stay outages, whatever their class", async () => {
+  for (const failure of [
+    Object.assign(new TypeError("Cannot read properties of null (reading 'write')"), { fatal: true }),
+    Object.assign(new RangeError("Lost connection to MySQL server during query"), { errno: 2013 }),
+    Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" }),
+    new Error("Pool is closed."),
+  ]) {
+    const { pool: p } = pool(1, failure);
+    await assert.rejects(applyBatch(p, [op], { maxAllowedPacket: 1 << 20 }), DatabaseUnavailableError, failure.message);
+  }
+});

@@ -13,9 +13,10 @@ import { type Outcome, plan } from "./plan.ts";
 import { executePlan, loadState, type RowCounts, tooLarge } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
-// the batch is replayed one event per transaction, so only the event it rejects is dead-lettered
-// and every neighbour is applied. Any other database error is the database's problem, not the
-// event's: it is thrown as retryable and the caller waits it out.
+// or the code that plans and writes it fails (a bug an event's content may reach), the batch is
+// replayed one event per transaction, so only the event that fails is dead-lettered and every
+// neighbour is applied. Any other database error is the database's problem, not the event's: it
+// is thrown as retryable and the caller waits it out.
 
 export interface BatchResult {
   outcomes: Outcome[];
@@ -41,7 +42,7 @@ export async function applyBatch(
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
   const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
   const transaction = (batch: readonly (Op | Outcome)[]) =>
-    retryingDeadlocks(() => inTransaction(pool, batch, limit), options.onDeadlock);
+    rerunningWhenRolledBack(() => inTransaction(pool, batch, limit), options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -51,7 +52,7 @@ export async function applyBatch(
   try {
     return await transaction(checked);
   } catch (err) {
-    if (!isBadDataError(err)) throw unavailable(err);
+    if (!isBadDataError(err) && !isCodeFault(err)) throw unavailable(err);
   }
   const outcomes: Outcome[] = [];
   const rows: RowCounts = new Map();
@@ -65,17 +66,35 @@ export async function applyBatch(
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
-      if (!isBadDataError(err)) throw unavailable(err);
-      outcomes.push({
-        kind: "rejected",
-        error: new BadEventError(BadEventReasons.REJECTED_BY_DATABASE, describeBadData(err)),
-      });
+      if (isCodeFault(err)) outcomes.push(faulted(err));
+      else if (isBadDataError(err)) {
+        outcomes.push({
+          kind: "rejected",
+          error: new BadEventError(BadEventReasons.REJECTED_BY_DATABASE, describeBadData(err)),
+        });
+      } else throw unavailable(err);
     }
   }
   return { outcomes, rows };
 }
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
+
+/**
+ * JavaScript's own errors, thrown by this code while it reads, plans or writes: a bug, not the
+ * database's trouble. Retried as an outage, an event that reaches it would stop its partition for
+ * ever. The driver's and the network's errors are plain Errors with a code.
+ */
+function isCodeFault(err: unknown): err is Error {
+  if (!(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) return false;
+  return !("errno" in err) && !("sqlState" in err) && !("fatal" in err);
+}
+
+/** The event whose own transaction failed in the code: dead-lettered, named by class only (a message may quote the event). */
+function faulted(err: Error): Outcome {
+  const message = `unexpected ${err.name} while writing the event`;
+  return { kind: "rejected", error: new BadEventError(BadEventReasons.UNEXPECTED_ERROR, message), unexpected: err };
+}
 
 /** ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back, and asks for it to be run again. */
 const DEADLOCK = 1213;
@@ -89,7 +108,7 @@ const DEADLOCK_RETRIES = 5;
  * row deleted by another transaction after this one read it (ConcurrentChangeError) is cured the
  * same way: run again, the transaction reads the delete.
  */
-async function retryingDeadlocks<T>(work: () => Promise<T>, onDeadlock?: () => void): Promise<T> {
+async function rerunningWhenRolledBack<T>(work: () => Promise<T>, onDeadlock?: () => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
