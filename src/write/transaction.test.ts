@@ -92,3 +92,28 @@ test("the driver's and the network's errors stay outages, whatever their class",
     await assert.rejects(applyBatch(p, [op], { maxAllowedPacket: 1 << 20 }), DatabaseUnavailableError, failure.message);
   }
 });
+
+test("in the event-by-event replay, a duplicate key is run once more (another transaction's row); one that comes back is dead-lettered", async () => {
+  const badData = Object.assign(new Error("Column 'x' cannot be null"), { errno: 1048 });
+  const duplicate = Object.assign(new Error("Duplicate entry 'u1' for key 'PRIMARY'"), { errno: 1062 });
+  /** A pool whose successive COMMITs fail as `failures` says (undefined: succeeds). */
+  const failing = (failures: (Error | undefined)[]) => {
+    const conn = {
+      query: async (sql: string) => {
+        if (sql === "COMMIT" && failures.length > 0) {
+          const failure = failures.shift();
+          if (failure) throw failure;
+        }
+        return [[], []];
+      },
+      release: () => {},
+      destroy: () => {},
+    };
+    return { getConnection: async () => conn } as unknown as Pool;
+  };
+  // The batch fails for another event; this one's own transaction meets a row inserted meanwhile, then applies.
+  const raced = await applyBatch(failing([badData, duplicate]), [op], { maxAllowedPacket: 1 << 20 });
+  assert.deepEqual(raced.outcomes, [{ kind: "applied" }]);
+  const twice = await applyBatch(failing([badData, duplicate, duplicate]), [op], { maxAllowedPacket: 1 << 20 });
+  assert.equal(twice.outcomes[0]?.kind === "rejected" && twice.outcomes[0].error.reason, "rejected_by_database");
+});

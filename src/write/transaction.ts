@@ -62,7 +62,7 @@ export async function applyBatch(
       continue;
     }
     try {
-      const one = await transaction([item]);
+      const one = await alone(() => transaction([item]));
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
@@ -79,6 +79,24 @@ export async function applyBatch(
 }
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
+
+/** ER_DUP_ENTRY. */
+const DUPLICATE_ENTRY = 1062;
+
+/**
+ * One event's own transaction. A duplicate key there may be a row another transaction inserted
+ * after this one read its key as free (an entity sent on two partitions): run once more, the
+ * event is planned against that row (stale, or an update). A duplicate that comes back is the
+ * event's own, and is dead-lettered.
+ */
+async function alone(transaction: () => Promise<BatchResult>): Promise<BatchResult> {
+  try {
+    return await transaction();
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== DUPLICATE_ENTRY) throw err;
+    return await transaction();
+  }
+}
 
 /**
  * JavaScript's own errors, thrown by this code while it reads, plans or writes: a bug, not the
