@@ -4,8 +4,9 @@ import { format } from "mysql2";
 import { inList, insertedRows } from "../testing/sql-values.ts";
 import { type Children, defineTable, type Op, type UpsertOp } from "./ops.ts";
 import type { Plan, Write } from "./plan.ts";
+import { tooLarge } from "./row-size.ts";
 import { MAX_PARENTS_PER_STATEMENT, STATEMENT_TEXT_BYTES, upsertRows } from "./statements.ts";
-import { executePlan, loadState, type SqlRunner, tooLarge } from "./store.ts";
+import { executePlan, loadState, type SqlRunner } from "./store.ts";
 
 const boxes = defineTable("boxes", "box_id", ["box_id", "label"]);
 const slots = defineTable("box_slots", "box_id", ["box_id", "slot_key", "content"], { rowId: "id" });
