@@ -118,70 +118,15 @@ export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket:
     const key = `${table.name}:${op}`;
     counts.set(key, (counts.get(key) ?? 0) + n);
   };
-
   for (const round of plan.rounds) {
-    const byTable = <K extends Write["kind"]>(kind: K) => {
-      const groups = new Map<TableSpec, Extract<Write, { kind: K }>[]>();
-      for (const w of round) {
-        if (w.kind !== kind) continue;
-        const group = groups.get(w.table) ?? [];
-        group.push(w as Extract<Write, { kind: K }>);
-        groups.set(w.table, group);
-      }
-      return groups;
-    };
-
-    for (const [table, writes] of byTable("delete")) {
+    for (const [table, writes] of byTable(round, "delete")) {
       const ids = writes.map((w) => w.id);
       for (const part of chunksBySize(ids, budget, listed)) await run(conn, deleteByKey(table, part));
       count(table, "delete", writes.length);
     }
-    for (const [table, writes] of byTable("upsert")) {
-      const update = writes[0]?.update ?? [];
-      // Rows read as absent are inserted plainly: should another transaction have inserted one
-      // since (an entity sent on two partitions, an order number taken by another order), the
-      // server refuses it as a duplicate, and the batch is applied again event by event, each
-      // against what it then finds. An upsert would have changed that other row.
-      for (const absent of [true, false]) {
-        const rows = writes.filter((w) => w.absent === absent);
-        for (const part of chunksBySize(rows, budget, (w) => rowBytes(w.row, table.columns))) {
-          await run(
-            conn,
-            upsertRows(
-              table,
-              part.map((w) => w.row),
-              absent ? [] : update,
-            ),
-          );
-        }
-      }
-      count(table, "upsert", writes.length);
-      const withChildren = writes.filter((w) => w.children);
-      const first = withChildren[0]?.children;
-      if (!first) continue;
-      const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
-      await writeChildren(
-        conn,
-        first,
-        withChildren.map((w) => w.id),
-        rows,
-        budget,
-      );
-      count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
-    }
-    for (const [table, writes] of byTable("patch")) {
-      // One statement per set of columns: soft deletes and cancels each change the same ones.
-      const groups = new Map<string, { columns: string[]; rows: { id: string; set: Row }[] }>();
-      for (const w of writes) {
-        const columns = Object.keys(w.set);
-        getOrCreate(groups, columns.join("\u0000"), () => ({ columns, rows: [] })).rows.push(w);
-      }
-      for (const { columns, rows } of groups.values()) {
-        if (columns.length === 0) continue; // nothing to change
-        for (const part of chunksBySize(rows, budget, (r) => patchBytes(r, columns))) {
-          await run(conn, updateRows(table, columns, part));
-        }
-      }
+    for (const [table, writes] of byTable(round, "upsert")) await writeUpserts(conn, table, writes, budget, count);
+    for (const [table, writes] of byTable(round, "patch")) {
+      await writePatches(conn, table, writes, budget);
       count(table, "update", writes.length);
     }
   }
@@ -193,6 +138,71 @@ export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket:
     for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
   }
   return counts;
+}
+
+type WriteOf<K extends Write["kind"]> = Extract<Write, { kind: K }>;
+
+/** A round's writes of one kind, by table. */
+function byTable<K extends Write["kind"]>(round: readonly Write[], kind: K): Map<TableSpec, WriteOf<K>[]> {
+  const groups = new Map<TableSpec, WriteOf<K>[]>();
+  for (const w of round) if (w.kind === kind) getOrCreate(groups, w.table, () => []).push(w as WriteOf<K>);
+  return groups;
+}
+
+/** One round's upserts of one table, then their children. */
+async function writeUpserts(
+  conn: SqlRunner,
+  table: TableSpec,
+  writes: WriteOf<"upsert">[],
+  budget: number,
+  count: (table: TableSpec, op: string, n: number) => void,
+): Promise<void> {
+  const update = writes[0]?.update ?? [];
+  // Rows read as absent are inserted plainly: should another transaction have inserted one
+  // since (an entity sent on two partitions, an order number taken by another order), the
+  // server refuses it as a duplicate, and the batch is applied again event by event, each
+  // against what it then finds. An upsert would have changed that other row.
+  for (const absent of [true, false]) {
+    const rows = writes.filter((w) => w.absent === absent);
+    for (const part of chunksBySize(rows, budget, (w) => rowBytes(w.row, table.columns))) {
+      await run(
+        conn,
+        upsertRows(
+          table,
+          part.map((w) => w.row),
+          absent ? [] : update,
+        ),
+      );
+    }
+  }
+  count(table, "upsert", writes.length);
+  const withChildren = writes.filter((w) => w.children);
+  const first = withChildren[0]?.children;
+  if (!first) return;
+  const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
+  await writeChildren(
+    conn,
+    first,
+    withChildren.map((w) => w.id),
+    rows,
+    budget,
+  );
+  count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
+}
+
+/** One round's patches of one table: one statement per set of columns (soft deletes and cancels each change the same ones). */
+async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"patch">[], budget: number) {
+  const groups = new Map<string, { columns: string[]; rows: { id: string; set: Row }[] }>();
+  for (const w of writes) {
+    const columns = Object.keys(w.set);
+    getOrCreate(groups, columns.join("\u0000"), () => ({ columns, rows: [] })).rows.push(w);
+  }
+  for (const { columns, rows } of groups.values()) {
+    if (columns.length === 0) continue; // nothing to change
+    for (const part of chunksBySize(rows, budget, (r) => patchBytes(r, columns))) {
+      await run(conn, updateRows(table, columns, part));
+    }
+  }
 }
 
 /**
