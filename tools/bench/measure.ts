@@ -54,6 +54,11 @@ export async function measureDrain(database: string, total: number, helpers: num
   child.once("exit", (code, signal) => {
     exit = `the service exited (${signal ?? code}) before the drain was over`;
   });
+  const close = async () => {
+    await stopService(child);
+    await proxy?.close();
+    await offsets.close();
+  };
   const pid = child.pid as number;
   const elapsed = () => (performance.now() - started) / 1000;
   const samples: (Sample & { processed: number | null })[] = [];
@@ -78,19 +83,10 @@ export async function measureDrain(database: string, total: number, helpers: num
         nextSample = Math.floor(t) + 1;
       }
       if (o.done) break;
-      // Close to the end (under 1.5 s left at the last second's pace), look ten times a second.
-      const recent = samples.slice(-2);
-      const pace =
-        recent.length === 2
-          ? ((recent[1]?.events ?? 0) - (recent[0]?.events ?? 0)) / ((recent[1]?.t ?? 0) - (recent[0]?.t ?? 1))
-          : 0;
-      const near = pace > 0 && (total - o.committed) / pace < 1.5;
-      await sleep(near ? 100 : Math.max(10, (nextSample - elapsed()) * 1000));
+      await sleep(nearTheEnd(samples, total - o.committed) ? 100 : Math.max(10, (nextSample - elapsed()) * 1000));
     }
   } catch (err) {
-    await stopService(child);
-    await proxy?.close();
-    await offsets.close();
+    await close();
     throw err;
   }
   const seconds = elapsed();
@@ -101,9 +97,7 @@ export async function measureDrain(database: string, total: number, helpers: num
   peak = Math.max(peak, stats.hwmMb);
   const final = (await serviceMetrics(METRICS_PORT)) ?? metrics;
   const deadlocks1 = await deadlockCount();
-  await stopService(child);
-  await proxy?.close();
-  await offsets.close();
+  await close();
   if (final && final.events !== total)
     log(`note: the service's analytics_events_total is ${final.events}, not ${total}`);
   // The service's own count (0 until its /metrics answer) when it ends at every event, else the committed offsets.
@@ -127,4 +121,12 @@ export async function measureDrain(database: string, total: number, helpers: num
       steal: machine1.steal - machine0.steal,
     },
   };
+}
+
+/** Under 1.5 s left at the last second's pace: then the offsets are looked at ten times a second. */
+function nearTheEnd(samples: readonly Sample[], left: number): boolean {
+  const [a, b] = samples.slice(-2);
+  if (a === undefined || b === undefined) return false;
+  const pace = (b.events - a.events) / (b.t - a.t);
+  return pace > 0 && left / pace < 1.5;
 }
