@@ -51,6 +51,43 @@ describe("toDlqMessage", () => {
     });
   });
 
+  test("goes to the source partition (the client takes it modulo the topic's partitions), never a hash of the key", () => {
+    assert.equal(toDlqMessage("analytics-dlq", letter({ partition: 7, key: Buffer.alloc(300_000) }), NOW).partition, 7);
+  });
+
+  test("a header without a value (Kafka allows one) is sized, kept empty in the letter, and read back", () => {
+    const headers = new Map<Buffer | undefined, Buffer | undefined>([
+      [Buffer.from("trace"), undefined],
+      [undefined, Buffer.from("v")],
+    ]);
+    const d = letter({ headers });
+    const empty = Buffer.alloc(0);
+    const asEmpty = new Map([
+      [Buffer.from("trace"), empty],
+      [empty, Buffer.from("v")],
+    ]);
+    assert.equal(recordBytes({ headers }), recordBytes({ headers: asEmpty }));
+    const m = toDlqMessage("analytics-dlq", d, NOW);
+    assert.equal(headerText(m.headers).trace, "");
+    // A letter whose headers come back without values, dlq.* ones included, is read, not thrown on.
+    const raw = new Map<Buffer | undefined, Buffer | undefined>([
+      ...m.headers,
+      [Buffer.from(DLQ_HEADERS.reason), undefined],
+      [Buffer.from("x"), undefined],
+    ]);
+    const read = decodeLetter({ partition: 0, offset: 0n, key: m.key, value: m.value, headers: raw });
+    assert.equal(read.reason, "");
+    assert.equal(read.sourceTopic, "user");
+    assert.deepEqual(
+      read.originalHeaders.map(([k, v]) => [k.toString(), v.toString()]),
+      [
+        ["trace", ""],
+        ["", "v"],
+        ["x", ""],
+      ],
+    );
+  });
+
   test("header names are the documented ones", () => {
     assert.deepEqual(DLQ_HEADERS, {
       topic: "dlq.source.topic",

@@ -68,6 +68,12 @@ const EVENT_TYPE_MAX_BYTES = 128;
  */
 export const MIN_DEAD_LETTER_BYTES = 4096;
 
+/**
+ * A record's headers as the client gives them. Kafka allows a header with a null value (and the
+ * client gives undefined for it), whatever the client's types say: every reader copes with one.
+ */
+export type RecordHeaders = Map<Buffer | undefined, Buffer | undefined>;
+
 /** A consumed record, as much of it as a letter keeps. */
 export interface SourceMessage {
   topic: string;
@@ -75,7 +81,7 @@ export interface SourceMessage {
   offset: bigint;
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
-  headers: Map<Buffer, Buffer> | undefined;
+  headers: RecordHeaders | undefined;
 }
 
 export interface DeadLetter extends SourceMessage {
@@ -85,6 +91,12 @@ export interface DeadLetter extends SourceMessage {
 
 export interface DlqMessage {
   topic: string;
+  /**
+   * The source partition: the client keeps it in the topic's range (modulo its partition count).
+   * Without it the client hashes the key, at a cost that grows faster than the key: a crafted
+   * 200 KB key held the event loop for 20 s.
+   */
+  partition: number;
   key: Buffer | undefined;
   value: Buffer;
   headers: Map<Buffer, Buffer>;
@@ -111,7 +123,7 @@ const EMPTY = Buffer.alloc(0);
  * (Kafka allows it; the client gives undefined) is kept with an empty one, and a header named
  * like the letter's own (`dlq.`) is left out, so no upstream header can pass for one of them.
  */
-function originalHeaders(headers: Map<Buffer, Buffer> | undefined): Header[] {
+function originalHeaders(headers: RecordHeaders | undefined): Header[] {
   const out: Header[] = [];
   for (const [k, v] of headers ?? []) {
     const name = k ?? EMPTY;
@@ -153,6 +165,7 @@ export function toDlqMessage(
   const value = d.value ?? Buffer.alloc(0);
   const message = (headers: Header[], v: Buffer): DlqMessage => ({
     topic: dlqTopic,
+    partition: d.partition,
     key,
     value: v,
     headers: new Map(headers),
@@ -207,7 +220,7 @@ export interface RawMessage {
   offset: bigint;
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
-  headers: Map<Buffer, Buffer> | undefined;
+  headers: RecordHeaders | undefined;
 }
 
 /**
@@ -224,9 +237,9 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
   const dlq = new Map<string, string>();
   const originalHeaders: [Buffer, Buffer][] = [];
   for (const [k, v] of m.headers ?? []) {
-    const name = k.toString();
-    if (name.startsWith("dlq.")) dlq.set(name, v.toString());
-    else originalHeaders.push([k, v]);
+    const name = (k ?? EMPTY).toString();
+    if (name.startsWith("dlq.")) dlq.set(name, (v ?? EMPTY).toString());
+    else originalHeaders.push([k ?? EMPTY, v ?? EMPTY]);
   }
   const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
   const partition = integer(dlq.get(DLQ_HEADERS.partition));

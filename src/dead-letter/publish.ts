@@ -8,6 +8,7 @@ import {
   HEADER_OVERHEAD,
   KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
   RECORD_OVERHEAD,
+  type RecordHeaders,
   toDlqMessage,
 } from "./letter.ts";
 
@@ -42,13 +43,13 @@ export const MAX_REQUEST_BYTES = 512 * 1024;
 interface Sized {
   key?: Buffer | undefined;
   value?: Buffer | undefined;
-  headers?: Map<Buffer, Buffer> | undefined;
+  headers?: RecordHeaders | undefined;
 }
 
 /** A message's size in a record batch, at most: key, value and headers with their framing. */
 export const recordBytes = (m: Sized) => {
   let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of m.headers ?? []) n += HEADER_OVERHEAD + k.length + v.length;
+  for (const [k, v] of m.headers ?? []) n += HEADER_OVERHEAD + (k?.length ?? 0) + (v?.length ?? 0);
   return n;
 };
 
@@ -58,7 +59,7 @@ export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes =
 }
 
 /** Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all in-sync replicas. */
-export async function sendAll<T extends Sized & { topic: string }>(
+export async function sendAll<T extends Sized & { topic: string; headers?: Map<Buffer, Buffer> | undefined }>(
   producer: Producer,
   messages: readonly T[],
   maxBytes = MAX_REQUEST_BYTES,

@@ -184,3 +184,36 @@ test("crafted messages are isolated: dead-lettered or applied by rule, neighbour
     return row?.bio === "still here";
   });
 });
+
+test("a header without a value, and a 300 KB key on a bad event: applied, dead-lettered on its source partition, neighbours applied", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 3);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics);
+  const topic = `${topics.prefix}user`;
+  const first = user("user.created", 1, "with a header without a value");
+  const value = (e: ReturnType<typeof user>) => Buffer.from(JSON.stringify(e.value));
+  await producer.send({
+    messages: [
+      // Kafka allows a header whose value is null; the client gives it as undefined.
+      {
+        topic,
+        partition: 2,
+        key: Buffer.from(USER),
+        value: value(first),
+        headers: new Map([[Buffer.from("trace"), undefined as unknown as Buffer]]),
+      },
+      // The client's own partitioner hashes a key at a cost that grows faster than the key: a
+      // letter keyed so took minutes of the event loop.
+      { topic, partition: 2, key: Buffer.alloc(300_000, "k"), value: Buffer.from("not json") },
+      { topic, partition: 2, key: Buffer.from(USER), value: value(user("user.updated", 2, "after both")) },
+    ],
+  });
+  await testService(t, config);
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, [topic], 3), 60_000);
+  assert.deepEqual(await db.query("SELECT bio FROM users WHERE user_id = ?", [USER]), [{ bio: "after both" }]);
+  const [letter] = await readTopic(topics.dlq, 1);
+  assert.equal(letter?.headers.get(DLQ_HEADERS.code), "not_json");
+  assert.equal(letter?.key?.length, 300_000);
+  assert.equal(letter?.partition, 2, "the source partition, not a hash of the key");
+});

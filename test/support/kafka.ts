@@ -149,12 +149,12 @@ export async function readTopic(topic: string, expected: number, timeoutMs = 200
     groupId: randomName("reader-"),
   });
   const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
-  const out: { key: string | null; value: Buffer; headers: Map<string, string> }[] = [];
+  const out: { key: string | null; value: Buffer; headers: Map<string, string>; partition: number }[] = [];
   // Flowing mode: the client's stream can stall when read with read() (docs/decisions.md).
   stream.on("data", (m) => {
     const headers = new Map<string, string>();
-    for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
-    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers });
+    for (const [k, v] of m.headers) headers.set(String(k ?? ""), String(v ?? ""));
+    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers, partition: m.partition });
   });
   try {
     await waitFor(`${expected} messages on ${topic}`, async () => out.length >= expected, timeoutMs);
