@@ -153,7 +153,7 @@ test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors
   assert.throws(() => listOptions(["--dry-run"]), UsageError);
 });
 
-test("replayChooser: filters by time and code, once per source message, never a truncated copy", () => {
+test("replayChooser: filters by time and code, once per source message, never a truncated copy nor outside the source topics", () => {
   const early = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z", "dlq.source.offset": "1" });
   const late = letter({ "dlq.failed_at": "2026-03-05T00:00:00.000Z", "dlq.source.offset": "2" });
   const again = letter({ "dlq.failed_at": "2026-03-06T00:00:00.000Z", "dlq.source.offset": "2" }, 5n);
@@ -174,10 +174,18 @@ test("replayChooser: filters by time and code, once per source message, never a 
     Buffer.alloc(1000, 0x20),
   );
   const orphan = letter({ "dlq.source.topic": undefined, "dlq.source.offset": "5" }, 8n);
-  const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan];
+  // A crafted letter sending its value into another topic, the dead-letter topic itself, or a partition the topic lacks.
+  const elsewhere = letter({ "dlq.source.topic": "payments", "dlq.source.offset": "6" }, 9n);
+  const itself = letter({ "dlq.source.topic": "analytics-dlq", "dlq.source.offset": "7" }, 10n);
+  const beyond = letter({ "dlq.source.partition": "3", "dlq.source.offset": "8" }, 11n);
+  const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan, elsewhere, itself, beyond];
+  const sources = new Map([
+    ["user", 3],
+    ["post", 3],
+  ]);
 
   const verdicts = (options: Parameters<typeof replayChooser>[0]) => {
-    const choose = replayChooser(options);
+    const choose = replayChooser(options, sources);
     return all.map((e) => choose(e));
   };
   const chosen = (options: Parameters<typeof replayChooser>[0]) => {
@@ -186,7 +194,17 @@ test("replayChooser: filters by time and code, once per source message, never a 
   };
 
   // early, late, large chosen; again repeats late's source; truncated and orphan can't be replayed.
-  assert.deepEqual(verdicts({}), ["chosen", "chosen", "duplicate", "chosen", "truncated", "no_source"]);
+  assert.deepEqual(verdicts({}), [
+    "chosen",
+    "chosen",
+    "duplicate",
+    "chosen",
+    "truncated",
+    "no_source",
+    "foreign",
+    "foreign",
+    "foreign",
+  ]);
 
   assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 2) }), [late, large]);
   assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 5) }), [late, large], "at the instant counts");

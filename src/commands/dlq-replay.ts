@@ -1,4 +1,7 @@
+import { Admin } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
+import { kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, listed, sortLetters } from "../dead-letter/read.ts";
@@ -46,17 +49,24 @@ export function replayOptions(args: readonly string[]): ReplayOptions {
 /**
  * What `replay` does with one letter: sends it (chosen), or passes over it because it does not
  * match the filters, holds a truncated copy of its value (dlq.value.truncated), has no usable
- * source topic and partition, or repeats a source message already chosen (dead-lettered more
- * than once).
+ * source topic and partition, names a topic the service does not read or a partition that topic
+ * does not have (foreign: a crafted letter would otherwise publish into another team's topic, or
+ * the dead-letter topic itself), or repeats a source message already chosen.
  */
-export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "duplicate";
+export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "foreign" | "duplicate";
+
+/** The partitions of each source topic: where a letter may be sent back to. */
+export type SourcePartitions = ReadonlyMap<string, number>;
 
 /**
  * Judges letters one by one, as they are read: those matching the filters are chosen once per
  * source message, except truncated copies (their whole value is gone) and letters without a
  * source. Remembers the source of each letter chosen (a few dozen bytes each) to tell repeats.
  */
-export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadLetterEntry) => Verdict {
+export function replayChooser(
+  options: Omit<ReplayOptions, "dryRun">,
+  sources: SourcePartitions,
+): (e: DeadLetterEntry) => Verdict {
   const seen = new Set<string>();
   return (e) => {
     if (options.reason !== undefined && e.code !== options.reason) return "filtered";
@@ -65,6 +75,7 @@ export function replayChooser(options: Omit<ReplayOptions, "dryRun">): (e: DeadL
       if (!(failed >= options.since)) return "filtered";
     }
     if (e.sourceTopic === null || e.sourcePartition === null) return "no_source";
+    if (!(e.sourcePartition < (sources.get(e.sourceTopic) ?? 0))) return "foreign";
     if (e.truncated) return "truncated";
     const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
     if (seen.has(id)) return "duplicate";
@@ -94,10 +105,18 @@ export async function runDlqReplay(
   options: ReplayOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const choose = replayChooser(options);
+  const sources = await sourcePartitions(config);
+  const choose = replayChooser(options, sources);
   let read = 0;
   let sent = 0;
-  const tally: Record<Verdict, number> = { chosen: 0, filtered: 0, truncated: 0, no_source: 0, duplicate: 0 };
+  const tally: Record<Verdict, number> = {
+    chosen: 0,
+    filtered: 0,
+    truncated: 0,
+    no_source: 0,
+    foreign: 0,
+    duplicate: 0,
+  };
   const chosen: DeadLetterEntry[] = [];
   const topics = new Set<string>();
   let chunk: DeadLetterEntry[] = [];
@@ -136,6 +155,11 @@ export async function runDlqReplay(
     if (tally.no_source > 0) {
       out.write(`skipped ${tally.no_source} letter(s) without dlq.source.topic/partition headers\n`);
     }
+    if (tally.foreign > 0) {
+      out.write(
+        `skipped ${tally.foreign} letter(s) naming a topic or partition other than the source topics' (${[...sources.keys()].join(", ")})\n`,
+      );
+    }
     if (tally.duplicate > 0) {
       out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
     }
@@ -152,4 +176,20 @@ export async function runDlqReplay(
     }
   }
   return 0;
+}
+
+/** The source topics that exist, with their partition counts. */
+async function sourcePartitions(config: Config): Promise<Map<string, number>> {
+  const admin = new Admin({ ...kafkaBaseOptions(config, "dlq-replay"), retries: 2 });
+  try {
+    const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
+    const existing = new Set(await admin.listTopics());
+    const wanted = topics.filter((t) => existing.has(t));
+    const metadata = wanted.length === 0 ? null : await admin.metadata({ topics: [...wanted], forceUpdate: true });
+    return new Map(wanted.map((t) => [t, metadata?.topics.get(t)?.partitions.length ?? 0]));
+  } catch (err) {
+    throw kafkaError(err, config, "describing");
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }

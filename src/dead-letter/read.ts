@@ -10,7 +10,7 @@ import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts
 // beginning up to the end it had when asked, with bounded memory however many there are.
 
 /** A one-line explanation of a failure to read the dead-letter topic or publish to a source topic. */
-export function kafkaError(err: unknown, config: Config, doing: "reading" | "publishing"): AppError {
+export function kafkaError(err: unknown, config: Config, doing: "reading" | "publishing" | "describing"): AppError {
   if (err instanceof AppError) return err;
   const message = messageOf(err);
   const brokers = config.kafkaBrokers.join(",");
@@ -19,7 +19,11 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
       `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}`,
     );
   }
-  const what = doing === "reading" ? `reading ${config.kafkaDlqTopic}` : "publishing the replayed events";
+  const what = {
+    reading: `reading ${config.kafkaDlqTopic}`,
+    publishing: "publishing the replayed events",
+    describing: "reading the source topics' partitions",
+  }[doing];
   return new KafkaUnavailableError(
     `Kafka: ${what} at ${brokers} failed (${message.replace(/\.$/, "")}); check that Kafka runs and KAFKA_BOOTSTRAP_SERVERS`,
     err,

@@ -216,13 +216,40 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
       }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
     ),
   }));
+  // A dlq.* header without a value (Kafka allows one) is read as empty, not thrown on.
+  letters[0]?.headers.set(Buffer.from(DLQ_HEADERS.reason), undefined as never);
+  // Crafted letters naming a topic the service does not read (the dead-letter topic itself among
+  // them) or a partition its topic lacks: never sent there.
+  const crafted = [
+    ["outside", userTopic.replace(/user$/, "payments"), "0"],
+    ["itself", topics.dlq, "0"],
+    ["beyond", userTopic, "7"],
+  ].map(([name, topic, partition]) => ({
+    topic: topics.dlq,
+    partition: 0,
+    key: Buffer.from(name as string),
+    value: Buffer.from(JSON.stringify({ crafted: name })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: topic as string,
+        [DLQ_HEADERS.partition]: partition as string,
+        [DLQ_HEADERS.offset]: "5000",
+        [DLQ_HEADERS.code]: "bad_field",
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  }));
   for (let i = 0; i < letters.length; i += 400) await producer.send({ messages: letters.slice(i, i + 400) });
+  await producer.send({ messages: crafted });
 
   const before = await endOffsets(userTopic);
+  const lettersBefore = await endOffsets(topics.dlq);
   const { stdout } = await runCli(["dlq", "replay"], env);
+  assert.deepEqual(await endOffsets(topics.dlq), lettersBefore, "nothing written back into the dead-letter topic");
+  const sources = ["user", "supplier", "product", "order", "post"].map((s) => `${topics.prefix}${s}`).join(", ");
   assert.equal(
     stdout,
-    `201 letter(s) repeat a source message already chosen; it is sent once\n1000 of 1201 dead letter(s) chosen; 1000 sent to ${userTopic}\n`,
+    `skipped 3 letter(s) naming a topic or partition other than the source topics' (${sources})\n` +
+      `201 letter(s) repeat a source message already chosen; it is sent once\n1000 of 1204 dead letter(s) chosen; 1000 sent to ${userTopic}\n`,
   );
   const after = await endOffsets(userTopic);
   assert.deepEqual(
@@ -234,5 +261,5 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
     sent.map((m) => JSON.parse(m.value.toString()).letter).sort((a, b) => a - b),
     Array.from({ length: 1000 }, (_, i) => i),
   );
-  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length, 1201);
+  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length, 1204);
 });
