@@ -4,7 +4,7 @@ import { getOrCreate } from "../collections.ts";
 import { ROUTES } from "../domains/registry.ts";
 import type { Logger } from "../log.ts";
 import type { BatchReport } from "../pipeline/pipeline.ts";
-import { BoundedLabels, OTHER, RateLimitedWarnings } from "./bounded.ts";
+import { BoundedLabels, OTHER } from "./bounded.ts";
 
 // What operators watch. Labels are bounded: tables come from the code, outcomes and reasons from
 // closed lists, topics from the configuration. Unknown event types and unknown enum values come
@@ -20,7 +20,13 @@ const outcomeLabel = (o: BatchReport["events"][number]["outcome"]) =>
 export class Metrics {
   readonly registry = new Registry();
   readonly #labels = new BoundedLabels(LABELS_PER_FIELD);
-  readonly #warnings: RateLimitedWarnings;
+  /**
+   * The warnings here are each logged once: per new value of a field, per field past its budget,
+   * per topic. That bounds them by construction (fields × (LABELS_PER_FIELD + 1) + topics in a
+   * process's life), so none goes through a rate limiter: a flood of one kind would hide the first
+   * warning of another for good.
+   */
+  readonly #log: Logger;
   readonly #mismatchedTopics = new Set<string>();
   /** DATETIME(6) text compares in time order, so the newest is kept as text and parsed on scrape. */
   #newestEventTs = "";
@@ -92,7 +98,7 @@ export class Metrics {
   });
 
   constructor(log: Logger, pool: Pool) {
-    this.#warnings = new RateLimitedWarnings(log, { perWindow: 10, windowMs: 10_000 });
+    this.#log = log;
     collectDefaultMetrics({ register: this.registry });
     this.outage.set({ dependency: "MySQL" }, 0);
     this.outage.set({ dependency: "Kafka" }, 0);
@@ -162,12 +168,12 @@ export class Metrics {
     this.unknownEnums.inc({ field, value: label });
     if (!first) return;
     if (label === OTHER) {
-      this.#warnings.warn(
+      this.#log.warn(
         { field },
         `more than ${LABELS_PER_FIELD} new ${field} values: further ones are counted as "other" and not named`,
       );
     } else {
-      this.#warnings.warn({ field, value }, `new ${field} value "${value}" applied as is (not in docs/events.md)`);
+      this.#log.warn({ field, value }, `new ${field} value "${value}" applied as is (not in docs/events.md)`);
     }
   }
 
@@ -175,7 +181,7 @@ export class Metrics {
     this.keyMismatches.inc({ topic });
     if (this.#mismatchedTopics.has(topic)) return;
     this.#mismatchedTopics.add(topic);
-    this.#warnings.warn(
+    this.#log.warn(
       { topic },
       `an event on ${topic} has a Kafka key other than its entity_id: applied by entity_id; counted in analytics_key_mismatches_total, warned once per topic`,
     );
