@@ -212,7 +212,7 @@ test("replayChooser: filters by time and code, once per source message, never a 
   assert.deepEqual(chosen({ reason: "not_json" }), []);
 });
 
-test("replayMessage: the original key, value and headers, to the source topic and partition", () => {
+test("replayMessage: the original key, value, headers and record time, to the source topic and partition", () => {
   const m = replayMessage(letter());
   assert.equal(m.topic, "user");
   assert.equal(m.partition, 2);
@@ -222,4 +222,6 @@ test("replayMessage: the original key, value and headers, to the source topic an
     [...m.headers].map(([k, v]) => [k.toString(), v.toString()]),
     [["trace-id", "abc"]],
   );
+  assert.equal("timestamp" in m, false, "a letter that did not keep its record's time: the broker stamps it");
+  assert.equal(replayMessage(letter({ "dlq.source.timestamp": "1764950400123" })).timestamp, 1764950400123n);
 });

@@ -84,12 +84,13 @@ export function replayChooser(
   };
 }
 
-/** The original message, back to the partition it was read from. */
+/** The original message, back to the partition it was read from, with its record's timestamp when the letter kept it. */
 export function replayMessage(e: DeadLetterEntry) {
   if (e.sourceTopic === null || e.sourcePartition === null) throw new Error("a dead letter without a source");
   return {
     topic: e.sourceTopic,
     partition: e.sourcePartition,
+    ...(e.sourceTimestamp === null ? {} : { timestamp: e.sourceTimestamp }),
     key: e.key ?? undefined,
     value: e.value ?? undefined,
     headers: new Map(e.originalHeaders),

@@ -51,6 +51,16 @@ describe("toDlqMessage", () => {
     });
   });
 
+  test("keeps the record's timestamp for replay; Kafka's none (-1) is not kept", () => {
+    const kept = toDlqMessage("analytics-dlq", letter({ timestamp: 1764950400123n }), NOW);
+    assert.equal(headerText(kept.headers)["dlq.source.timestamp"], "1764950400123");
+    const read = decodeLetter({ partition: 0, offset: 0n, key: kept.key, value: kept.value, headers: kept.headers });
+    assert.equal(read.sourceTimestamp, 1764950400123n);
+    const none = toDlqMessage("analytics-dlq", letter({ timestamp: -1n }), NOW);
+    assert.equal(headerText(none.headers)["dlq.source.timestamp"], undefined);
+    assert.equal(decodeLetter({ ...none, partition: 0, offset: 0n }).sourceTimestamp, null);
+  });
+
   test("goes to the source partition (the client takes it modulo the topic's partitions), never a hash of the key", () => {
     assert.equal(toDlqMessage("analytics-dlq", letter({ partition: 7, key: Buffer.alloc(300_000) }), NOW).partition, 7);
   });
@@ -93,6 +103,7 @@ describe("toDlqMessage", () => {
       topic: "dlq.source.topic",
       partition: "dlq.source.partition",
       offset: "dlq.source.offset",
+      timestamp: "dlq.source.timestamp",
       code: "dlq.error.code",
       reason: "dlq.error.reason",
       eventType: "dlq.event.type",

@@ -14,6 +14,12 @@ export const DLQ_HEADERS = {
   topic: "dlq.source.topic",
   partition: "dlq.source.partition",
   offset: "dlq.source.offset",
+  /**
+   * The source record's timestamp (ms since the epoch), which replay gives the event back: the
+   * clock-skew rule judges an event against its record's time, and judged against the time of a
+   * replay, an event stamped ahead would pass and outrank the real events that came since.
+   */
+  timestamp: "dlq.source.timestamp",
   code: "dlq.error.code",
   reason: "dlq.error.reason",
   eventType: "dlq.event.type",
@@ -79,6 +85,8 @@ export interface SourceMessage {
   topic: string;
   partition: number;
   offset: bigint;
+  /** The record's timestamp (ms); a negative one is Kafka's "none". */
+  timestamp?: bigint | undefined;
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
   headers: RecordHeaders | undefined;
@@ -156,6 +164,7 @@ export function toDlqMessage(
     header(DLQ_HEADERS.topic, d.topic),
     header(DLQ_HEADERS.partition, String(d.partition)),
     header(DLQ_HEADERS.offset, String(d.offset)),
+    ...(d.timestamp !== undefined && d.timestamp >= 0n ? [header(DLQ_HEADERS.timestamp, String(d.timestamp))] : []),
     header(DLQ_HEADERS.code, d.error.reason),
     header(DLQ_HEADERS.reason, capUtf8(d.error.message, REASON_MAX_BYTES)),
   ];
@@ -200,6 +209,8 @@ export interface DeadLetterEntry {
   sourceTopic: string | null;
   sourcePartition: number | null;
   sourceOffset: bigint | null;
+  /** The source record's timestamp (ms), for replay; null on letters written before it was kept. */
+  sourceTimestamp: bigint | null;
   eventType: string | null;
   code: string | null;
   reason: string | null;
@@ -244,6 +255,7 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
   const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
   const partition = integer(dlq.get(DLQ_HEADERS.partition));
   const offset = integer(dlq.get(DLQ_HEADERS.offset));
+  const timestamp = integer(dlq.get(DLQ_HEADERS.timestamp));
   const valueBytes = m.value?.length ?? 0;
   const code = dlq.get(DLQ_HEADERS.code);
   const reason = dlq.get(DLQ_HEADERS.reason);
@@ -257,6 +269,7 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
     sourceTopic: dlq.get(DLQ_HEADERS.topic) || null,
     sourcePartition: partition === undefined ? null : Number(partition),
     sourceOffset: offset === undefined ? null : BigInt(offset),
+    sourceTimestamp: timestamp === undefined ? null : BigInt(timestamp),
     eventType: dlq.get(DLQ_HEADERS.eventType) ?? null,
     code: code ?? null,
     reason: reason ?? null,

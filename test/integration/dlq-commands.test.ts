@@ -172,6 +172,46 @@ test("dlq replay: an event dead-lettered by a configuration limit lands once the
   assert.equal(letters.length, 1, "the replayed events were applied, not dead-lettered again");
 });
 
+test("dlq replay gives an event its record's time back: one stamped ahead of it is judged the same, not applied over newer rows", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const group = randomName("group-");
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const USER = "66c0000000000000000000c1";
+  const hour = 3_600_000;
+  const now = Date.now();
+  const event = (bio: string, stampedMs: number) =>
+    emit("user.created", USER, withProfile({ bio }), { timestamp: new Date(stampedMs).toISOString() });
+  const record = (e: ReturnType<typeof event>, recordMs: number) => ({
+    topic: `${topics.prefix}user`,
+    key: Buffer.from(USER),
+    value: Buffer.from(JSON.stringify(e.value)),
+    timestamp: BigInt(recordMs),
+  });
+  // Sent 3 h ago by a producer whose clock ran 2 h ahead: its stamp (1 h ago) is later than the
+  // real event sent after it (2 h ago), which is what the row must keep.
+  await producer.send({
+    messages: [
+      record(event("skewed", now - hour), now - 3 * hour),
+      record(event("real", now - 2 * hour), now - 2 * hour),
+    ],
+  });
+  await testService(t, testConfig(db, topics, { KAFKA_GROUP_ID: group }));
+  await waitFor("every offset committed", () => caughtUp(group, sources, 1));
+  const [dead] = await readTopic(topics.dlq, 1);
+  assert.equal(dead?.headers.get(DLQ_HEADERS.code), "clock_skew");
+  assert.equal(dead?.headers.get(DLQ_HEADERS.timestamp), String(now - 3 * hour));
+
+  const env = testEnv(db, topics);
+  assert.equal(
+    (await runCli(["dlq", "replay"], env)).stdout,
+    `1 of 1 dead letter(s) chosen; 1 sent to ${topics.prefix}user\n`,
+  );
+  await waitFor("the replayed event dead-lettered again", async () => (await endOffsets(topics.dlq))[0] === 2n);
+  assert.deepEqual(await db.query("SELECT bio FROM users WHERE user_id = ?", [USER]), [{ bio: "real" }]);
+});
+
 test("dlq commands: a bad command line is one line and exit status 2", async () => {
   const cases: [string[], RegExp][] = [
     [["dlq"], /^analytics-service: dlq: say list or replay; try --help\n$/],
