@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The analytics-service command. Node 24 runs the TypeScript sources directly (type stripping);
 // there is no build step. This launcher makes sure the sources run on such a Node, with the
-// service's runtime flags (bin/runtime.js): when the Node running it cannot run TypeScript (the
-// machine's Node 20, say), or the flags are missing, it runs the command again as a child on the
-// project's own Node 24 (the `node` devDependency that `npm ci` installs) or with the flags, and
-// passes signals and the exit status through. The child dies with the launcher.
+// service's runtime flags (bin/runtime.js): when the flags are missing it replaces itself with a
+// Node running the command with them; when the Node running it cannot run TypeScript (the
+// machine's Node 20, say), it runs the command as a child on the project's own Node 24 (the
+// `node` devDependency that `npm ci` installs), and passes signals and the exit status through.
+// The child dies with the launcher.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -37,10 +38,14 @@ if (process.env[CHILD] === "1" || (runsTypeScript && hasFlags)) {
     );
     process.exit(1);
   }
-  const child = spawn(node, [...SERVICE_NODE_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: ["inherit", "inherit", "inherit", "ipc"],
-    env: { ...SERVICE_ENV, ...process.env, [CHILD]: "1" },
-  });
+  const args = [...SERVICE_NODE_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  const env = { ...SERVICE_ENV, ...process.env, [CHILD]: "1" };
+  // A Node that can replace its own process (24 can) becomes the service: one process, so a
+  // signal sent to the process group (Ctrl-C, `timeout`, systemd) arrives once, not twice.
+  if (runsTypeScript && typeof process.execve === "function") process.execve(node, [node, ...args], env);
+  // Otherwise (started from Node 20) the service runs as a child in a process group of its own,
+  // so such a signal reaches it once, forwarded by the launcher; it dies with the launcher.
+  const child = spawn(node, args, { stdio: ["inherit", "inherit", "inherit", "ipc"], env, detached: true });
   for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) {
     process.on(signal, () => child.kill(signal));
   }

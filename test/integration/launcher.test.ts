@@ -53,10 +53,11 @@ test("without the project's Node and on a Node that can't run TypeScript: one li
   });
 });
 
-test("the launcher's child runs with the flags and dies with the launcher, even by SIGKILL", async (t) => {
-  // `run` against a MySQL port nobody listens on waits for MySQL indefinitely: a long-lived child.
+/** `run` against a MySQL port nobody listens on waits for MySQL indefinitely: a long-lived service. */
+async function waitingService(node: string) {
   const port = await privatePort();
-  const launcher = spawn(process.execPath, [CLI, "run"], {
+  // A process group of its own, as a terminal, `timeout` or systemd would signal it.
+  const launcher = spawn(node, [CLI, "run"], {
     env: {
       PATH: process.env.PATH ?? "",
       MYSQL_HOST: "127.0.0.1",
@@ -65,18 +66,63 @@ test("the launcher's child runs with the flags and dies with the launcher, even 
       METRICS_PORT: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
-  t.after(() => launcher.kill("SIGKILL"));
-  const childArgs = async () => {
-    const { stdout } = await execFileAsync("ps", ["-o", "pid=,args=", "--ppid", String(launcher.pid)]).catch(() => ({
-      stdout: "",
-    }));
-    return stdout.trim();
+  let log = "";
+  const collect = (b: Buffer) => {
+    log += b;
   };
-  const child = await waitFor("the launcher's child", async () => (await childArgs()) || undefined, 15_000);
+  launcher.stdout.on("data", collect);
+  launcher.stderr.on("data", collect);
+  const exited = new Promise<number | null>((resolve) => launcher.on("exit", (code) => resolve(code)));
+  await waitFor("waiting for MySQL", async () => log.includes("MySQL"), 15_000);
+  return { launcher, exited, log: () => log };
+}
+
+const childrenOf = async (pid: number) => {
+  const { stdout } = await execFileAsync("ps", ["-o", "pid=,args=", "--ppid", String(pid)]).catch(() => ({
+    stdout: "",
+  }));
+  return stdout.trim();
+};
+const argsOf = async (pid: number) => (await execFileAsync("ps", ["-o", "args=", "-p", String(pid)])).stdout;
+
+test("on Node 24 without the flags the launcher becomes the service with them: one process, so a signal to its group stops it once, gracefully", async (t) => {
+  const s = await waitingService(process.execPath);
+  t.after(() => s.launcher.kill("SIGKILL"));
+  const pid = s.launcher.pid as number;
+  const args = await argsOf(pid);
+  for (const flag of SERVICE_NODE_FLAGS) assert.ok(args.includes(flag), `${flag} in: ${args}`);
+  assert.equal(await childrenOf(pid), "", "no child process");
+  process.kill(-pid, "SIGTERM");
+  assert.equal(await s.exited, 0, s.log());
+  assert.match(s.log(), /SIGTERM: finishing the batches/);
+  assert.doesNotMatch(s.log(), /again/);
+});
+
+test("from a Node that can't run TypeScript, the service is a child in its own group: a signal to the launcher's group reaches it once; it dies with the launcher, even by SIGKILL", async (t) => {
+  const { stdout: version } = await execFileAsync(PATH_NODE, ["--version"]);
+  const [major = 0] = version.trim().slice(1).split(".").map(Number);
+  if (major >= MIN_NODE[0]) return t.skip(`the Node on PATH (${version.trim()}) runs TypeScript`);
+  const graceful = await waitingService(PATH_NODE);
+  t.after(() => graceful.launcher.kill("SIGKILL"));
+  const child = await waitFor(
+    "the launcher's child",
+    async () => (await childrenOf(graceful.launcher.pid as number)) || undefined,
+  );
   for (const flag of SERVICE_NODE_FLAGS) assert.ok(child.includes(flag), `${flag} in: ${child}`);
-  const childPid = Number(child.split(/\s+/)[0]);
-  launcher.kill("SIGKILL");
+  process.kill(-(graceful.launcher.pid as number), "SIGTERM");
+  assert.equal(await graceful.exited, 0, graceful.log());
+  assert.doesNotMatch(graceful.log(), /again/);
+
+  const killed = await waitingService(PATH_NODE);
+  t.after(() => killed.launcher.kill("SIGKILL"));
+  const childPid = Number(
+    (
+      await waitFor("the launcher's child", async () => (await childrenOf(killed.launcher.pid as number)) || undefined)
+    ).split(/\s+/)[0],
+  );
+  killed.launcher.kill("SIGKILL");
   await waitFor("the child gone too", async () => {
     try {
       process.kill(childPid, 0);
