@@ -265,16 +265,16 @@ describe("tooLarge: a row that no statement can carry", () => {
   /** Bytes of the parent's statement around its label. */
   const around = Buffer.byteLength(upsertRows(boxes, [{ box_id: "b1", label: "" }], ["label"]).sql) + 1;
 
-  test("a statement of exactly max_allowed_packet bytes fits; one byte more is refused, naming the sizes", () => {
-    assert.equal(tooLarge(op("a".repeat(MAX - around)), MAX), undefined);
+  test("a statement one byte under max_allowed_packet fits; one of exactly that many is refused (the server refuses it), naming the sizes", () => {
+    assert.equal(tooLarge(op("a".repeat(MAX - around - 1)), MAX), undefined);
     assert.equal(
-      tooLarge(op("a".repeat(MAX - around + 1)), MAX),
-      "row for boxes is 65,537 bytes; the server's max_allowed_packet is 65,536",
+      tooLarge(op("a".repeat(MAX - around)), MAX),
+      "row for boxes is 65,536 bytes; the server's max_allowed_packet is 65,536",
     );
   });
 
   test("escapes count: a quote is two bytes", () => {
-    const half = Math.floor((MAX - around) / 2);
+    const half = Math.floor((MAX - around - 1) / 2);
     assert.equal(tooLarge(op("'".repeat(half)), MAX), undefined);
     assert.match(tooLarge(op("'".repeat(half + 1)), MAX) ?? "", /^row for boxes is /);
   });

@@ -9,6 +9,8 @@ import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import type { BatchReport } from "../../src/pipeline/pipeline.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import type { UpsertOp } from "../../src/write/ops.ts";
+import { tooLarge } from "../../src/write/row-size.ts";
+import { upsertRows } from "../../src/write/statements.ts";
 import { applyBatch } from "../../src/write/transaction.ts";
 import type { PrivateServer } from "../../tools/stack/mariadb-server.ts";
 import {
@@ -55,7 +57,60 @@ test("statements sized to a server's small max_allowed_packet", async (t) => {
     "a connection the server drops over an oversized statement is not reused; the limit is read again",
     (t) => droppedConnection(t, server),
   );
+  await t.test("the largest row tooLarge lets through is taken by the server; one byte more is refused before", (t) =>
+    atTheLimit(t, server),
+  );
 });
+
+/** The server refuses a packet of exactly max_allowed_packet bytes: the largest row let through must be one byte less. */
+async function atTheLimit(t: TestContext, server: PrivateServer) {
+  const db = await testDatabase(t, server.port);
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: server.port,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 1,
+  });
+  t.after(() => pool.end());
+  await migrate(pool);
+  const op = (avatar: string): UpsertOp => ({
+    kind: "upsert",
+    table: usersTable,
+    id: id(1),
+    ts: "2026-04-01 00:00:00.000000",
+    eventId: "e1",
+    update: userUpdateColumns,
+    row: {
+      user_id: id(1),
+      email: "a@example.com",
+      display_name: "A",
+      avatar,
+      created_at: "2026-04-01 00:00:00.000000",
+      updated_at: "2026-04-01 00:00:00.000000",
+      event_id: "e1",
+      event_timestamp: "2026-04-01 00:00:00.000000",
+    },
+  });
+  let fits = 0;
+  for (let step = 1 << 16; step >= 1; step >>= 1)
+    if (tooLarge(op("a".repeat(fits + step)), PACKET) === undefined) fits += step;
+  // The statement as it is sent for a row already there (an upsert): written out, one byte under the limit.
+  assert.equal(
+    Buffer.byteLength(upsertRows(usersTable, [op("a".repeat(fits)).row], userUpdateColumns).sql) + 1,
+    PACKET - 1,
+  );
+  assert.deepEqual((await applyBatch(pool, [op("")])).outcomes, [{ kind: "applied" }]);
+  const kinds = async (avatar: string) =>
+    (await applyBatch(pool, [{ ...op(avatar), ts: "2026-04-01 00:00:01.000000" }])).outcomes.map((o) =>
+      o.kind === "rejected" ? o.error.reason : o.kind,
+    );
+  assert.deepEqual(await kinds("a".repeat(fits)), ["applied"]);
+  assert.deepEqual(await kinds("a".repeat(fits + 1)), ["too_large"]);
+  const [row] = await db.query<{ n: number }>("SELECT CHAR_LENGTH(avatar) AS n FROM users");
+  assert.equal(Number(row?.n), fits);
+}
 
 async function backlog(t: TestContext, server: PrivateServer) {
   const db = await testDatabase(t, server.port);
