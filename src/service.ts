@@ -7,15 +7,17 @@ import { deadLetterTopicLimit, prefixed, waitForTopics } from "./consume/topics.
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
+import { checkRunRights } from "./db/rights.ts";
 import { deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
 import { decode, type SourceRecord } from "./decode/decode.ts";
-import { type ROUTES, TOPICS } from "./domains/registry.ts";
+import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { KafkaUnavailableError, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, deadLetterFailure, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
 import { Outage, retrying } from "./retry.ts";
+import { TOMBSTONES_TABLE } from "./write/statements.ts";
 import { applyBatch } from "./write/transaction.ts";
 
 // Wiring: configuration in, running pipeline out. Waits for MySQL and Kafka rather than failing
@@ -139,6 +141,7 @@ async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: O
 async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: Logger, signal: AbortSignal) {
   const tls = await retrying(() => checkDatabase(pool, config), outage, config.retryMaxBackoffMs, signal);
   const migrated = await migrateDatabase(config, pool);
+  await checkRunRights(pool, [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }]);
   log.info(
     {
       host: config.mysqlHost,

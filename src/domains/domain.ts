@@ -1,7 +1,7 @@
 import type { SourceTopic } from "../consume/topics.ts";
 import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { Op } from "../write/ops.ts";
+import type { Op, TableSpec } from "../write/ops.ts";
 
 /** A value outside an enumeration of docs/events.md#documents-and-tables: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {
@@ -22,6 +22,8 @@ export interface Domain {
   topic: SourceTopic;
   /** Every event type of the topic (docs/events.md#topics-and-event-types) and its handler. */
   events: Readonly<Record<string, EventHandler>>;
+  /** The tables its events write, children included: the service's rights are checked on them at start. */
+  tables: readonly TableSpec[];
 }
 
 /** Notes a value outside `allowed` (it is still applied when it fits the column). */

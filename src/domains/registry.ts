@@ -1,4 +1,5 @@
 import type { SourceTopic } from "../consume/topics.ts";
+import type { TableSpec } from "../write/ops.ts";
 import type { EventHandler } from "./domain.ts";
 import { orders } from "./orders/index.ts";
 import { posts } from "./posts/index.ts";
@@ -21,3 +22,6 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map(
 );
 
 export const TOPICS: readonly string[] = DOMAINS.map((d) => d.topic);
+
+/** Every table the domains write. */
+export const TABLES: readonly TableSpec[] = DOMAINS.flatMap((d) => d.tables);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
-import { ConcurrentChangeError, DatabaseUnavailableError } from "../errors.ts";
+import { ConcurrentChangeError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { defineTable, type UpsertOp } from "./ops.ts";
 import { applyBatch } from "./transaction.ts";
 
@@ -116,4 +116,19 @@ test("in the event-by-event replay, a duplicate key is run once more (another tr
   assert.deepEqual(raced.outcomes, [{ kind: "applied" }]);
   const twice = await applyBatch(failing([badData, duplicate, duplicate]), [op], { maxAllowedPacket: 1 << 20 });
   assert.equal(twice.outcomes[0]?.kind === "rejected" && twice.outcomes[0].error.reason, "rejected_by_database");
+});
+
+test("a write refused for want of a right (a grant revoked) stops the service in one line, not an outage waited out", async () => {
+  const refused = Object.assign(new Error("x"), {
+    errno: 1142,
+    sqlMessage: "INSERT command denied to user 'svc'@'%' for table `analytics`.`users`",
+  });
+  const { pool: p } = pool(1, refused);
+  await assert.rejects(
+    applyBatch(p, [op], { maxAllowedPacket: 1 << 20 }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message ===
+        "MySQL: INSERT command denied to user 'svc'@'%' for table `analytics`.`users`; grant SELECT, INSERT, UPDATE, DELETE on the MYSQL_DATABASE database to the MYSQL_USER account, then start the service again",
+  );
 });

@@ -1,10 +1,12 @@
 import { setTimeout } from "node:timers/promises";
 import type { Pool, PoolConnection } from "mysql2/promise";
 import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
+import { isRightRefused, rightsError } from "../db/rights.ts";
 import {
   BadEventError,
   BadEventReasons,
   ConcurrentChangeError,
+  type ConfigError,
   DatabaseUnavailableError,
   messageOf,
 } from "../errors.ts";
@@ -191,6 +193,8 @@ async function rollback(conn: PoolConnection): Promise<boolean> {
   }
 }
 
-function unavailable(err: unknown): DatabaseUnavailableError {
+/** What a database error means for the service: an outage to wait out, unless a grant is missing (that stops it). */
+function unavailable(err: unknown): DatabaseUnavailableError | ConfigError {
+  if (isRightRefused(err)) return rightsError(err);
   return err instanceof DatabaseUnavailableError ? err : new DatabaseUnavailableError(`MySQL: ${messageOf(err)}`, err);
 }

@@ -101,6 +101,31 @@ test("a user with only SELECT, INSERT, UPDATE, DELETE runs the service on a migr
   assert.deepEqual(await tables(db), schema, "nothing created");
 });
 
+test("on a migrated database, a user without one of the rights `run` needs is stopped at start in one line naming it and the grant", async (t) => {
+  const db = await testDatabase(t);
+  await migrate(testPool(t, db));
+  // Without SELECT the schema can't be read: migrate's own line says so (the test below).
+  for (const missing of ["INSERT", "UPDATE", "DELETE"]) {
+    const user = await userWith(
+      t,
+      db,
+      RUN_PRIVILEGES.filter((p) => p !== missing),
+    );
+    const r = cli(["run"], testEnv(db, unusedTopics(), user));
+    assert.equal(r.status, 1, `${missing}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${missing}: ${r.stderr}`);
+    assert.match(
+      lines[0] ?? "",
+      new RegExp(
+        `^analytics-service: MySQL: ${missing} command denied to user '${user.MYSQL_USER}'@'127.0.0.1' for table .+; ` +
+          `grant SELECT, INSERT, UPDATE, DELETE on ${db.name}\\.\\* to ${user.MYSQL_USER}@127\\.0\\.0\\.1 \\(MYSQL_USER\\), then start the service again$`,
+      ),
+      missing,
+    );
+  }
+});
+
 test("on an unmigrated database the same user gets one line naming the user, the right and the grant", async (t) => {
   const db = await testDatabase(t);
   const user = await userWith(t, db, RUN_PRIVILEGES);

@@ -5,6 +5,7 @@ import { postsTable } from "./table.ts";
 
 export const posts: Domain = {
   topic: "post",
+  tables: [postsTable],
   events: {
     "post.created": flattenPost,
     "post.updated": flattenPost,

@@ -1,10 +1,11 @@
 import { hardDelete } from "../common.ts";
 import type { Domain } from "../domain.ts";
 import { flattenProduct } from "./flatten.ts";
-import { productsTable } from "./table.ts";
+import { productsTable, variantsTable } from "./table.ts";
 
 export const products: Domain = {
   topic: "product",
+  tables: [productsTable, variantsTable],
   events: {
     "product.created": flattenProduct,
     "product.updated": flattenProduct,

@@ -5,6 +5,7 @@ import { suppliersTable } from "./table.ts";
 
 export const suppliers: Domain = {
   topic: "supplier",
+  tables: [suppliersTable],
   events: {
     "supplier.created": flattenSupplier,
     "supplier.updated": flattenSupplier,

@@ -5,6 +5,7 @@ import { usersTable } from "./table.ts";
 
 export const users: Domain = {
   topic: "user",
+  tables: [usersTable],
   events: {
     "user.created": flattenUser,
     "user.updated": flattenUser,

@@ -1,0 +1,65 @@
+import type { Pool, PoolConnection } from "mysql2/promise";
+import { ConfigError } from "../errors.ts";
+import { RUN_PRIVILEGES } from "./migrate.ts";
+
+// The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
+// the group, and then wait for ever at its first write as if MySQL were down; so they are
+// checked at start, and a refusal met while running (a grant revoked) stops the service the
+// same way: a grant fixes it, waiting does not.
+
+/** A table the service writes, and a column it may set to itself. */
+export interface WrittenTable {
+  name: string;
+  key: string;
+}
+
+// 1044 ER_DBACCESS_DENIED_ERROR, 1142 ER_TABLEACCESS_DENIED_ERROR, 1143 ER_COLUMNACCESS_DENIED_ERROR.
+const REFUSED_ERRNOS = new Set([1044, 1142, 1143]);
+
+/** The server refused a statement for want of a right on a database, table or column. */
+export function isRightRefused(err: unknown): boolean {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === "number" && REFUSED_ERRNOS.has(errno);
+}
+
+/**
+ * Runs, in a transaction rolled back, one statement of each kind the service sends per table,
+ * on no row (`WHERE 1 = 0`): the server checks the rights of a statement whatever it matches.
+ */
+export async function checkRunRights(pool: Pool, tables: readonly WrittenTable[]): Promise<void> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query("START TRANSACTION");
+    for (const { name, key } of tables) {
+      const t = `\`${name}\``;
+      await conn.query(`INSERT INTO ${t} SELECT * FROM ${t} WHERE 1 = 0`);
+      await conn.query(`UPDATE ${t} SET \`${key}\` = \`${key}\` WHERE 1 = 0`);
+      await conn.query(`DELETE FROM ${t} WHERE 1 = 0`);
+    }
+  } catch (err) {
+    if (isRightRefused(err)) throw rightsError(err, await whoAmI(conn));
+    throw err;
+  } finally {
+    await conn.query("ROLLBACK").catch(() => undefined);
+    conn.release();
+  }
+}
+
+/** One line for a statement refused for want of a right: what was refused, and the grant that fixes it. */
+export function rightsError(err: unknown, who?: { account: string; database: string }) {
+  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const to = who
+    ? `on ${who.database}.* to ${who.account} (MYSQL_USER)`
+    : "on the MYSQL_DATABASE database to the MYSQL_USER account";
+  return new ConfigError(
+    `MySQL: ${message.replace(/\.$/, "")}; grant ${RUN_PRIVILEGES.join(", ")} ${to}, then start the service again`,
+  );
+}
+
+async function whoAmI(conn: PoolConnection) {
+  const [rows] = (await conn.query("SELECT CURRENT_USER() AS account, DATABASE() AS db")) as unknown as [
+    { account: string; db: string }[],
+  ];
+  const [row] = rows;
+  return row ? { account: row.account, database: row.db } : undefined;
+}
