@@ -262,3 +262,36 @@ describe("broker addresses", () => {
     ]);
   });
 });
+
+describe("topic names", () => {
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.message;
+    }
+    return undefined;
+  };
+  test("a prefix or dead-letter topic Kafka can't name is refused in one line; the limits themselves pass", () => {
+    for (const prefix of ["prod/", "prodé.", "prod .", "p".repeat(249 - "supplier".length + 1)]) {
+      assert.match(
+        refusal({ KAFKA_TOPIC_PREFIX: prefix }) ?? "",
+        /^KAFKA_TOPIC_PREFIX: ".*" makes topic names Kafka refuses \(/,
+        prefix,
+      );
+    }
+    for (const topic of ["analytics dlq", "dlq/x", ".", "..", "d".repeat(250)]) {
+      assert.match(
+        refusal({ KAFKA_DLQ_TOPIC: topic }) ?? "",
+        /^KAFKA_DLQ_TOPIC: ".*" is not a topic name Kafka takes;/,
+        topic,
+      );
+    }
+    assert.equal(
+      refusal({ KAFKA_TOPIC_PREFIX: "p".repeat(249 - "supplier".length), KAFKA_DLQ_TOPIC: "d".repeat(249) }),
+      undefined,
+    );
+    assert.equal(refusal({ KAFKA_TOPIC_PREFIX: "prod-eu_1.", KAFKA_DLQ_TOPIC: "prod-eu_1.dlq" }), undefined);
+  });
+});

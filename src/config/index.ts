@@ -1,5 +1,5 @@
 import { kafkaTls } from "../consume/kafka-options.ts";
-import { DEFAULT_DLQ_TOPIC } from "../consume/topics.ts";
+import { DEFAULT_DLQ_TOPIC, SOURCE_TOPICS } from "../consume/topics.ts";
 import { ConfigError } from "../errors.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
 
@@ -17,7 +17,7 @@ export const serviceDeclaration = {
   kafkaTopicPrefix: str(
     "KAFKA_TOPIC_PREFIX",
     "",
-    "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...).",
+    "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...): letters, digits, `.`, `_`, `-`.",
     { allowEmpty: true },
   ),
   kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC, "Dead-letter topic for events that can't be applied."),
@@ -188,12 +188,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_MECHANISM is ${config.kafkaSaslMechanism}.`,
     );
   }
+  checkTopicNames(config);
   checkMysqlTls(config);
   checkMysqlAccounts(config);
   // The KAFKA_SSL_* files are read and checked now (and kept), so a bad one stops every command
   // before it connects anywhere, not after the migrations.
   kafkaTls(config);
   return config;
+}
+
+/** Kafka's own rule for a topic name: these characters, at most 249 of them. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Topic names Kafka can never create: the service would wait for the source topics for ever,
+ * or be told to create a dead-letter topic that can't exist.
+ */
+function checkTopicNames(config: Config): void {
+  const rule = "Kafka topic names hold only letters, digits, '.', '_' and '-', at most 249 of them";
+  const longest = `${config.kafkaTopicPrefix}${SOURCE_TOPICS.reduce((a, b) => (b.length > a.length ? b : a))}`;
+  if (config.kafkaTopicPrefix !== "" && !TOPIC_NAME.test(longest)) {
+    throw new ConfigError(
+      `KAFKA_TOPIC_PREFIX: "${config.kafkaTopicPrefix}" makes topic names Kafka refuses (${longest}); ${rule}.`,
+    );
+  }
+  if (!TOPIC_NAME.test(config.kafkaDlqTopic) || config.kafkaDlqTopic === "." || config.kafkaDlqTopic === "..") {
+    throw new ConfigError(`KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is not a topic name Kafka takes; ${rule}.`);
+  }
 }
 
 /**
