@@ -111,8 +111,9 @@ async function lockTombstones(
  * Writes a plan: round by round; in a round deletes, then parents, then their children, then
  * patches. Every multi-row statement is cut so its text stays under `maxAllowedPacket`.
  */
-export async function executePlan(conn: SqlRunner, plan: Plan, maxAllowedPacket: number): Promise<RowCounts> {
+export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: number): Promise<RowCounts> {
   const budget = valuesBudget(maxAllowedPacket);
+  const conn = withinPacket(db, maxAllowedPacket);
   const counts: RowCounts = new Map();
   const count = (table: TableSpec, op: string, n: number) => {
     const key = `${table.name}:${op}`;
@@ -203,6 +204,36 @@ async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"
       await run(conn, updateRows(table, columns, part));
     }
   }
+}
+
+/**
+ * A write statement the server would refuse for its size: not sent. Every event's rows fit alone
+ * (tooLarge), but one entity's events written as one row (a create and its cancel, two item
+ * states) can outgrow each of them. Sent, the statement is refused (1153) or the connection is
+ * dropped, which looks like an outage and would be retried with the same batch for ever; thrown
+ * instead, it makes the batch be applied event by event (transaction.ts).
+ */
+export class StatementTooLargeError extends Error {}
+
+/** `conn`, refusing to send a write statement that does not fit under `maxAllowedPacket`. */
+function withinPacket(conn: SqlRunner, maxAllowedPacket: number): SqlRunner {
+  return {
+    query(sql, values) {
+      // Write statements carry their values in their text. Measured only when its length could
+      // reach the limit: at most 3 UTF-8 bytes a UTF-16 unit.
+      if (values === undefined && sql.length * 3 + 1 >= maxAllowedPacket) {
+        const bytes = Buffer.byteLength(sql) + 1;
+        if (bytes >= maxAllowedPacket) {
+          return Promise.reject(
+            new StatementTooLargeError(
+              `a statement of ${bytes} bytes, for rows of several events written as one; max_allowed_packet is ${maxAllowedPacket}`,
+            ),
+          );
+        }
+      }
+      return conn.query(sql, values);
+    },
+  };
 }
 
 /**

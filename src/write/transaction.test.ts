@@ -132,3 +132,36 @@ test("a write refused for want of a right (a grant revoked) stops the service in
         "MySQL: INSERT command denied to user 'svc'@'%' for table `analytics`.`users`; grant SELECT, INSERT, UPDATE, DELETE on the MYSQL_DATABASE database to the MYSQL_USER account, then start the service again",
   );
 });
+
+test("one entity's events written as one row too large for a statement: applied event by event, never sent whole", async () => {
+  const limit = 64 * 1024;
+  const wide = defineTable("users", "user_id", ["user_id", "a", "b", "event_timestamp"]);
+  const event = (n: number, row: Record<string, string>): UpsertOp => ({
+    kind: "upsert",
+    table: wide,
+    id: "u1",
+    ts: `2026-01-01 00:00:0${n}.000000`,
+    eventId: `e${n}`,
+    row: { user_id: "u1", a: "", b: "", event_timestamp: `2026-01-01 00:00:0${n}.000000`, ...row },
+    update: ["b", "event_timestamp"],
+  });
+  // Created with a 40 KB `a`, then updated with a 40 KB `b`: the row inserted once holds both.
+  const batch = [event(1, { a: "x".repeat(40_000) }), event(2, { b: "y".repeat(40_000) })];
+  const sent: number[] = [];
+  const conn = {
+    query: async (sql: string) => {
+      const bytes = Buffer.byteLength(sql) + 1;
+      sent.push(bytes);
+      // What the server does with a packet it refuses: it may simply close the connection.
+      if (bytes >= limit)
+        throw Object.assign(new Error("Connection lost"), { code: "PROTOCOL_CONNECTION_LOST", fatal: true });
+      return [[], []];
+    },
+    release: () => {},
+    destroy: () => {},
+  };
+  const p = { getConnection: async () => conn } as unknown as Pool;
+  const { outcomes } = await applyBatch(p, batch, { maxAllowedPacket: limit });
+  assert.deepEqual(outcomes, [{ kind: "applied" }, { kind: "applied" }]);
+  assert.ok(Math.max(...sent) < limit, `largest statement sent: ${Math.max(...sent)} bytes`);
+});

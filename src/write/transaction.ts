@@ -13,7 +13,7 @@ import {
 import type { Op } from "./ops.ts";
 import { type Outcome, plan } from "./plan.ts";
 import { tooLarge } from "./row-size.ts";
-import { executePlan, loadState, type RowCounts } from "./store.ts";
+import { executePlan, loadState, type RowCounts, StatementTooLargeError } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // or the code that plans and writes it fails (a bug an event's content may reach), the batch is
@@ -55,7 +55,7 @@ export async function applyBatch(
   try {
     return await transaction(checked);
   } catch (err) {
-    if (!isBadDataError(err) && !isCodeFault(err)) throw unavailable(err);
+    if (!isBadDataError(err) && !isCodeFault(err) && !(err instanceof StatementTooLargeError)) throw unavailable(err);
   }
   const outcomes: Outcome[] = [];
   const rows: RowCounts = new Map();
@@ -70,7 +70,9 @@ export async function applyBatch(
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
       if (isCodeFault(err)) outcomes.push(faulted(err));
-      else if (isBadDataError(err)) {
+      else if (err instanceof StatementTooLargeError) {
+        outcomes.push({ kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, err.message) });
+      } else if (isBadDataError(err)) {
         outcomes.push({
           kind: "rejected",
           error: new BadEventError(BadEventReasons.REJECTED_BY_DATABASE, describeBadData(err)),

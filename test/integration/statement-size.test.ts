@@ -7,8 +7,9 @@ import { usersTable, userUpdateColumns } from "../../src/domains/users/table.ts"
 import { DatabaseUnavailableError } from "../../src/errors.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import type { BatchReport } from "../../src/pipeline/pipeline.ts";
+import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
-import type { UpsertOp } from "../../src/write/ops.ts";
+import type { Op, UpsertOp } from "../../src/write/ops.ts";
 import { tooLarge } from "../../src/write/row-size.ts";
 import { upsertRows } from "../../src/write/statements.ts";
 import { applyBatch } from "../../src/write/transaction.ts";
@@ -60,7 +61,75 @@ test("statements sized to a server's small max_allowed_packet", async (t) => {
   await t.test("the largest row tooLarge lets through is taken by the server; one byte more is refused before", (t) =>
     atTheLimit(t, server),
   );
+  await t.test("an order's two states written as one item row too large for a statement: applied one by one", (t) =>
+    mergedTooLarge(t, server),
+  );
 });
+
+/**
+ * An item's product snapshot is kept from the order's creation and its tracking is taken from
+ * the later event: in one batch the two make one row larger than either event's.
+ */
+async function mergedTooLarge(t: TestContext, server: PrivateServer) {
+  const db = await testDatabase(t, server.port);
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: server.port,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 1,
+  });
+  t.after(() => pool.end());
+  await migrate(pool);
+  const ORDER = hexId(1, "5b");
+  const order = (second: number, edit: (item: Record<string, unknown>) => void) => {
+    const data = structuredClone(fixture("order.created").value.data) as { items: Record<string, unknown>[] };
+    data.items = data.items.slice(0, 1);
+    edit(data.items[0] as Record<string, unknown>);
+    const e = emit("order.created", ORDER, { ...data, id: ORDER } as never, { timestamp: at(second) });
+    return decodeValue(Buffer.from(JSON.stringify(e.value))).op as Op;
+  };
+  const snapshot = (n: number) =>
+    order(1, (item) => {
+      (item.product_snapshot as Record<string, unknown>).variant_attributes = { big: "x".repeat(n) };
+      item.tracking_number = null;
+      item.carrier = null;
+    });
+  let fits = 0;
+  for (let step = 1 << 16; step >= 1; step >>= 1)
+    if (tooLarge(snapshot(fits + step), PACKET) === undefined) fits += step;
+  const tracked = order(2, (item) => {
+    item.tracking_number = "😀".repeat(100);
+    item.carrier = "😀".repeat(100);
+  });
+  assert.equal(tooLarge(tracked, PACKET), undefined);
+  // Every statement's size, as sent: the one row of both must not be, refused or not.
+  let largest = 0;
+  const getConnection = pool.getConnection.bind(pool);
+  pool.getConnection = async () => {
+    const conn = await getConnection();
+    const query = conn.query.bind(conn) as (sql: string, values?: unknown) => Promise<unknown>;
+    Object.assign(conn, {
+      query: (sql: string, values?: unknown) => {
+        largest = Math.max(largest, Buffer.byteLength(sql) + 1);
+        return query(sql, values);
+      },
+    });
+    return conn;
+  };
+  const { outcomes } = await applyBatch(pool, [snapshot(fits), tracked]);
+  assert.ok(largest < PACKET, `a statement of ${largest} bytes was sent`);
+  assert.deepEqual(
+    outcomes.map((o) => o.kind),
+    ["applied", "applied"],
+  );
+  const [row] = await db.query<{ j: number; t: number }>(
+    "SELECT LENGTH(variant_attributes_json) AS j, CHAR_LENGTH(tracking_number) AS t FROM order_items",
+  );
+  assert.ok(Number(row?.j) > fits, `the snapshot kept: ${row?.j}`);
+  assert.equal(Number(row?.t), 100, "the tracking applied");
+}
 
 /** The server refuses a packet of exactly max_allowed_packet bytes: the largest row let through must be one byte less. */
 async function atTheLimit(t: TestContext, server: PrivateServer) {
