@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 
 // A configuration variable is declared once (name, kind, default, description); parsing,
@@ -148,11 +148,31 @@ function secretFromFile(v: AnyVar, env: NodeJS.ProcessEnv): string | undefined {
   return text;
 }
 
+/**
+ * The most a file named by a variable may hold: a secret or a PEM bundle of CAs is far smaller.
+ * A device or a pipe named by mistake (/dev/zero, a FIFO) would otherwise be read for ever.
+ */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
 /** A file a variable names, read once at start; a problem is one line naming the variable and the file. */
 export function readConfigFile(variable: string, path: string): string {
+  return readConfigBytes(variable, path).toString("utf8");
+}
+
+/** readConfigFile's bytes. */
+export function readConfigBytes(variable: string, path: string): Buffer {
   try {
-    return readFileSync(path, "utf8");
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
+    if (!stat.isFile()) throw new ConfigError(`${variable}: ${path} is not a regular file (a device or a pipe?)`);
+    if (stat.size > MAX_CONFIG_FILE_BYTES) {
+      throw new ConfigError(
+        `${variable}: ${path} holds ${stat.size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} a secret or certificate file may`,
+      );
+    }
+    return readFileSync(path);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"

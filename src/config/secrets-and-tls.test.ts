@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { after, describe, test } from "node:test";
 import { stackDeclaration } from "../../tools/stack/config.ts";
 import { ConfigError } from "../errors.ts";
 import { assertConfigError } from "../testing/config.ts";
-import { helpLines, parseDeclaration, str } from "./declare.ts";
+import { helpLines, MAX_CONFIG_FILE_BYTES, parseDeclaration, str } from "./declare.ts";
 import { loadConfig, serviceDeclaration } from "./index.ts";
 
 // Secrets given as files (<NAME>_FILE) and the MySQL TLS and migrating-account settings (issue
@@ -69,6 +70,25 @@ describe("secrets from files (<NAME>_FILE)", () => {
       chmodSync(locked, 0o000);
       assertConfigError({ MYSQL_PASSWORD_FILE: locked }, "MYSQL_PASSWORD_FILE", /permission denied/);
     }
+    // A device or a pipe named by mistake is refused, not read for ever (nor until memory runs out).
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    for (const device of ["/dev/zero", fifo]) {
+      assert.equal(
+        assertConfigError({ MYSQL_PASSWORD_FILE: device }, "MYSQL_PASSWORD_FILE").message,
+        `MYSQL_PASSWORD_FILE: ${device} is not a regular file (a device or a pipe?)`,
+      );
+    }
+    assertConfigError({ KAFKA_SSL: "true", KAFKA_SSL_CA: "/dev/zero" }, "KAFKA_SSL_CA", /is not a regular file/);
+    const huge = file("huge", "x".repeat(MAX_CONFIG_FILE_BYTES + 1));
+    assert.equal(
+      assertConfigError({ MYSQL_PASSWORD_FILE: huge }, "MYSQL_PASSWORD_FILE").message,
+      `MYSQL_PASSWORD_FILE: ${huge} holds ${MAX_CONFIG_FILE_BYTES + 1} bytes, more than the ${MAX_CONFIG_FILE_BYTES} a secret or certificate file may`,
+    );
+    assert.equal(
+      loadConfig({ MYSQL_PASSWORD_FILE: file("at-limit", "y".repeat(MAX_CONFIG_FILE_BYTES)) }).mysqlPassword.length,
+      MAX_CONFIG_FILE_BYTES,
+    );
     const elsewhere = assertConfigError({ MYSQL_PASSWORD_FILE: path, MYSQL_PORT: "x" }, "MYSQL_PORT");
     for (const err of [both, elsewhere]) assert.ok(!err.message.includes("hunter2"), err.message);
   });

@@ -1,8 +1,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BaseOptions } from "@platformatic/kafka";
+import { readConfigBytes } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { ConfigError, messageOf } from "../errors.ts";
 
@@ -94,14 +94,7 @@ export function kafkaTls(config: TlsFiles): ConnectionOptions | undefined {
 
 /** Reads a PEM file and parses it with `parse`, so a wrong file is named now rather than at the first connection. */
 function parsed<T>(variable: string, path: string, parse: (pem: Buffer) => T): { pem: Buffer; value: T } {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(path);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : messageOf(err);
-    throw new ConfigError(`${variable}: cannot read ${path} (${why}).`);
-  }
+  const pem = readConfigBytes(variable, path);
   // Node's TLS takes PEM only: a DER file would parse here and fail at every connection.
   if (!pem.includes("-----BEGIN ")) throw new ConfigError(`${variable}: ${path} is not PEM (no -----BEGIN line).`);
   const what = variable === "KAFKA_SSL_KEY" ? "private key" : "certificate";
