@@ -3,8 +3,10 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { MIGRATE_PRIVILEGES, migrate, RUN_PRIVILEGES, readMigrations } from "../../src/db/migrate.ts";
-import { TOPICS } from "../../src/domains/registry.ts";
+import { checkRunRights } from "../../src/db/rights.ts";
+import { TABLES, TOPICS } from "../../src/domains/registry.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
+import { TOMBSTONES_TABLE } from "../../src/write/statements.ts";
 import {
   adminConnection,
   CLI,
@@ -196,4 +198,21 @@ test("without one of the rights the migrations use, migrate names it and the mig
         .filter((name) => name < stops),
     );
   }
+});
+
+test("the start's rights check passes under sql_safe_updates, and passes over a table someone holds locked instead of waiting", async (t) => {
+  const db = await testDatabase(t);
+  const pool = testPool(t, db);
+  await migrate(pool);
+  const tables = [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }];
+  // Both of the pool's connections in safe-update mode, as a DBA's global setting would make them.
+  const held = await Promise.all([pool.getConnection(), pool.getConnection()]);
+  for (const c of held) await c.query("SET SESSION sql_safe_updates = 1");
+  for (const c of held) c.release();
+  await checkRunRights(pool, tables);
+  const locker = await adminConnection(db.name);
+  t.after(() => locker.end());
+  await locker.query("LOCK TABLES users WRITE");
+  await checkRunRights(pool, tables);
+  await locker.query("UNLOCK TABLES");
 });
