@@ -73,5 +73,9 @@ async function whoAmI(conn: PoolConnection) {
     { account: string; db: string }[],
   ];
   const [row] = rows;
-  return row ? { account: row.account, database: row.db } : undefined;
+  if (!row) return undefined;
+  // CURRENT_USER() is user@host; GRANT wants each part quoted.
+  const at = row.account.lastIndexOf("@");
+  const account = at === -1 ? row.account : `'${row.account.slice(0, at)}'@'${row.account.slice(at + 1)}'`;
+  return { account, database: `\`${row.db}\`` };
 }

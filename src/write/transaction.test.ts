@@ -86,6 +86,7 @@ test("the driver's and the network's errors stay outages, whatever their class",
     Object.assign(new TypeError("Cannot read properties of null (reading 'write')"), { fatal: true }),
     Object.assign(new RangeError("Lost connection to MySQL server during query"), { errno: 2013 }),
     Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:3306"), { code: "ECONNREFUSED" }),
+    Object.assign(new RangeError("The value of offset is out of range"), { code: "ERR_OUT_OF_RANGE" }),
     new Error("Pool is closed."),
   ]) {
     const { pool: p } = pool(1, failure);

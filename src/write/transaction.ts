@@ -106,11 +106,12 @@ async function alone(transaction: () => Promise<BatchResult>): Promise<BatchResu
 /**
  * JavaScript's own errors, thrown by this code while it reads, plans or writes: a bug, not the
  * database's trouble. Retried as an outage, an event that reaches it would stop its partition for
- * ever. The driver's and the network's errors are plain Errors with a code.
+ * ever. An error with a code (the driver's, the network's, Node's own ERR_*) is taken for the
+ * database's or the connection's trouble and waited out, as before.
  */
 function isCodeFault(err: unknown): err is Error {
   if (!(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) return false;
-  return !("errno" in err) && !("sqlState" in err) && !("fatal" in err);
+  return !("errno" in err) && !("sqlState" in err) && !("fatal" in err) && !("code" in err);
 }
 
 /** The event whose own transaction failed in the code: dead-lettered, named by class only (a message may quote the event). */

@@ -121,7 +121,7 @@ test("on a migrated database, a user without one of the rights `run` needs is st
       lines[0] ?? "",
       new RegExp(
         `^analytics-service: MySQL: ${missing} command denied to user '${user.MYSQL_USER}'@'127.0.0.1' for table .+; ` +
-          `grant SELECT, INSERT, UPDATE, DELETE on ${db.name}\\.\\* to ${user.MYSQL_USER}@127\\.0\\.0\\.1 \\(MYSQL_USER\\), then start the service again$`,
+          `grant SELECT, INSERT, UPDATE, DELETE on \`${db.name}\`\\.\\* to '${user.MYSQL_USER}'@'127\\.0\\.0\\.1' \\(MYSQL_USER\\), then start the service again$`,
       ),
       missing,
     );
