@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 
 // A configuration variable is declared once (name, kind, default, description); parsing,
@@ -150,7 +150,8 @@ function secretFromFile(v: AnyVar, env: NodeJS.ProcessEnv): string | undefined {
 
 /**
  * The most a file named by a variable may hold: a secret or a PEM bundle of CAs is far smaller.
- * A device or a pipe named by mistake (/dev/zero, a FIFO) would otherwise be read for ever.
+ * Reading stops there, so a device named by mistake (/dev/zero) can't fill the memory; a pipe
+ * (`<(pass show db)`) is read like a file.
  */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
@@ -162,15 +163,14 @@ export function readConfigFile(variable: string, path: string): string {
 /** readConfigFile's bytes. */
 export function readConfigBytes(variable: string, path: string): Buffer {
   try {
-    const stat = statSync(path);
-    if (stat.isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
-    if (!stat.isFile()) throw new ConfigError(`${variable}: ${path} is not a regular file (a device or a pipe?)`);
-    if (stat.size > MAX_CONFIG_FILE_BYTES) {
+    if (statSync(path).isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
+    const bytes = readAtMost(path, MAX_CONFIG_FILE_BYTES + 1);
+    if (bytes.length > MAX_CONFIG_FILE_BYTES) {
       throw new ConfigError(
-        `${variable}: ${path} holds ${stat.size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} a secret or certificate file may`,
+        `${variable}: ${path} holds more than the ${MAX_CONFIG_FILE_BYTES} bytes a secret or certificate file may`,
       );
     }
-    return readFileSync(path);
+    return bytes;
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -183,6 +183,19 @@ export function readConfigBytes(variable: string, path: string): Buffer {
             ? "it is a directory"
             : (code ?? (err as Error).message);
     throw new ConfigError(`${variable}: can't read ${path}: ${why}`);
+  }
+}
+
+/** The first `max` bytes of a file, a pipe or a device, or all of it if it ends before. */
+function readAtMost(path: string, max: number): Buffer {
+  const buffer = Buffer.alloc(max);
+  const fd = openSync(path, "r");
+  try {
+    let length = 0;
+    for (let n = 1; n > 0 && length < max; length += n) n = readSync(fd, buffer, length, max - length, null);
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
 }
 
