@@ -101,8 +101,8 @@ export interface DlqMessage {
   topic: string;
   /**
    * The source partition: the client keeps it in the topic's range (modulo its partition count).
-   * Without it the client hashes the key, at a cost that grows faster than the key: a crafted
-   * 200 KB key held the event loop for 20 s.
+   * Without it the client hashes the key, at a cost that grows faster than the key's length, so a
+   * crafted key could hold the event loop for as long as its sender likes.
    */
   partition: number;
   key: Buffer | undefined;

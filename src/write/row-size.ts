@@ -9,9 +9,11 @@ import {
   valueBytes,
   valuesBudget,
 } from "./statements.ts";
+import type { SqlRunner } from "./store.ts";
 
-// Pure size estimates of the rows a statement carries: what cuts statements under the server's
-// max_allowed_packet (store.ts), and what refuses an event whose one row can never fit.
+// Size estimates of the rows a statement carries: what cuts statements under the server's
+// max_allowed_packet (store.ts), what refuses an event whose one row can never fit, and the
+// guard that sends no statement the server would refuse for its size.
 
 /** A value in a list (`IN (…)`, a key): the value and its separator. */
 export const listed = (v: unknown) => valueBytes(v) + 2;
@@ -71,9 +73,39 @@ export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
 /** Why `statement`, written out, does not fit under max_allowed_packet, if it doesn't. */
 function measured(table: TableSpec, statement: Statement, maxAllowedPacket: number): string | undefined {
   // Write statements carry their values in their text; the command byte goes before it. The
-  // server refuses a packet of max_allowed_packet bytes itself (MariaDB 10.11 answered 1153 to
-  // 65,536 of 65,536): it takes strictly fewer.
+  // server takes strictly fewer bytes than max_allowed_packet: a packet of exactly that many is
+  // refused like a larger one.
   const bytes = Buffer.byteLength(statement.sql) + 1;
   if (bytes < maxAllowedPacket) return undefined;
   return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
+}
+
+/**
+ * A write statement the server would refuse for its size: not sent. Every event's rows fit alone
+ * (tooLarge), but one entity's events written as one row (a create and its cancel, two item
+ * states) can outgrow each of them. Sent, the statement is refused (1153) or the connection is
+ * dropped, which looks like an outage and would be retried with the same batch for ever; thrown
+ * instead, it makes the batch be applied event by event (transaction.ts).
+ */
+export class StatementTooLargeError extends Error {}
+
+/** `conn`, refusing to send a write statement that does not fit under `maxAllowedPacket`. */
+export function withinPacket(conn: SqlRunner, maxAllowedPacket: number): SqlRunner {
+  return {
+    query(sql, values) {
+      // Write statements carry their values in their text. Measured only when its length could
+      // reach the limit: at most 3 UTF-8 bytes a UTF-16 unit.
+      if (values === undefined && sql.length * 3 + 1 >= maxAllowedPacket) {
+        const bytes = Buffer.byteLength(sql) + 1;
+        if (bytes >= maxAllowedPacket) {
+          return Promise.reject(
+            new StatementTooLargeError(
+              `a statement of ${bytes} bytes, for rows of several events written as one; max_allowed_packet is ${maxAllowedPacket}`,
+            ),
+          );
+        }
+      }
+      return conn.query(sql, values);
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { getOrCreate } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
 import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
-import { listed, patchBytes, storedRowBytes } from "./row-size.ts";
+import { listed, patchBytes, storedRowBytes, withinPacket } from "./row-size.ts";
 import {
   chunks,
   chunksBySize,
@@ -204,36 +204,6 @@ async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"
       await run(conn, updateRows(table, columns, part));
     }
   }
-}
-
-/**
- * A write statement the server would refuse for its size: not sent. Every event's rows fit alone
- * (tooLarge), but one entity's events written as one row (a create and its cancel, two item
- * states) can outgrow each of them. Sent, the statement is refused (1153) or the connection is
- * dropped, which looks like an outage and would be retried with the same batch for ever; thrown
- * instead, it makes the batch be applied event by event (transaction.ts).
- */
-export class StatementTooLargeError extends Error {}
-
-/** `conn`, refusing to send a write statement that does not fit under `maxAllowedPacket`. */
-function withinPacket(conn: SqlRunner, maxAllowedPacket: number): SqlRunner {
-  return {
-    query(sql, values) {
-      // Write statements carry their values in their text. Measured only when its length could
-      // reach the limit: at most 3 UTF-8 bytes a UTF-16 unit.
-      if (values === undefined && sql.length * 3 + 1 >= maxAllowedPacket) {
-        const bytes = Buffer.byteLength(sql) + 1;
-        if (bytes >= maxAllowedPacket) {
-          return Promise.reject(
-            new StatementTooLargeError(
-              `a statement of ${bytes} bytes, for rows of several events written as one; max_allowed_packet is ${maxAllowedPacket}`,
-            ),
-          );
-        }
-      }
-      return conn.query(sql, values);
-    },
-  };
 }
 
 /**

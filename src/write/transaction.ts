@@ -12,8 +12,8 @@ import {
 } from "../errors.ts";
 import type { Op } from "./ops.ts";
 import { type Outcome, plan } from "./plan.ts";
-import { tooLarge } from "./row-size.ts";
-import { executePlan, loadState, type RowCounts, StatementTooLargeError } from "./store.ts";
+import { StatementTooLargeError, tooLarge } from "./row-size.ts";
+import { executePlan, loadState, type RowCounts } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // or the code that plans and writes it fails (a bug an event's content may reach), the batch is
