@@ -47,6 +47,45 @@ function user(n: number, avatar: string): EmittedEvent {
   return emit("user.created", id(n), data as never, { timestamp: at(n) });
 }
 
+/**
+ * A migrated database on the private server and a pool of one connection to it: a dead
+ * connection handed out again would fail the next batch.
+ */
+async function migratedPool(t: TestContext, server: PrivateServer) {
+  const db = await testDatabase(t, server.port);
+  const pool = createPool({
+    mysqlHost: "127.0.0.1",
+    mysqlPort: server.port,
+    mysqlUser: stack.mysqlAdminUser,
+    mysqlPassword: stack.mysqlAdminPassword,
+    mysqlDatabase: db.name,
+    mysqlPoolSize: 1,
+  });
+  t.after(() => pool.end());
+  await migrate(pool);
+  return { db, pool };
+}
+
+/** User `n`'s row with `avatar`, as its handler would make it. */
+const userOp = (n: number, avatar: string): UpsertOp => ({
+  kind: "upsert",
+  table: usersTable,
+  id: id(n),
+  ts: "2026-04-01 00:00:00.000000",
+  eventId: `e${n}`,
+  update: userUpdateColumns,
+  row: {
+    user_id: id(n),
+    email: "a@example.com",
+    display_name: "A",
+    avatar,
+    created_at: "2026-04-01 00:00:00.000000",
+    updated_at: "2026-04-01 00:00:00.000000",
+    event_id: `e${n}`,
+    event_timestamp: "2026-04-01 00:00:00.000000",
+  },
+});
+
 test("statements sized to a server's small max_allowed_packet", async (t) => {
   const server = await testMariaServer(t);
   // Before anyone connects: a session keeps the value the server had when it connected.
@@ -71,17 +110,7 @@ test("statements sized to a server's small max_allowed_packet", async (t) => {
  * the later event: in one batch the two make one row larger than either event's.
  */
 async function mergedTooLarge(t: TestContext, server: PrivateServer) {
-  const db = await testDatabase(t, server.port);
-  const pool = createPool({
-    mysqlHost: "127.0.0.1",
-    mysqlPort: server.port,
-    mysqlUser: stack.mysqlAdminUser,
-    mysqlPassword: stack.mysqlAdminPassword,
-    mysqlDatabase: db.name,
-    mysqlPoolSize: 1,
-  });
-  t.after(() => pool.end());
-  await migrate(pool);
+  const { db, pool } = await migratedPool(t, server);
   const ORDER = hexId(1, "5b");
   const order = (second: number, edit: (item: Record<string, unknown>) => void) => {
     const data = structuredClone(fixture("order.created").value.data) as { items: Record<string, unknown>[] };
@@ -133,35 +162,8 @@ async function mergedTooLarge(t: TestContext, server: PrivateServer) {
 
 /** The server refuses a packet of exactly max_allowed_packet bytes: the largest row let through must be one byte less. */
 async function atTheLimit(t: TestContext, server: PrivateServer) {
-  const db = await testDatabase(t, server.port);
-  const pool = createPool({
-    mysqlHost: "127.0.0.1",
-    mysqlPort: server.port,
-    mysqlUser: stack.mysqlAdminUser,
-    mysqlPassword: stack.mysqlAdminPassword,
-    mysqlDatabase: db.name,
-    mysqlPoolSize: 1,
-  });
-  t.after(() => pool.end());
-  await migrate(pool);
-  const op = (avatar: string): UpsertOp => ({
-    kind: "upsert",
-    table: usersTable,
-    id: id(1),
-    ts: "2026-04-01 00:00:00.000000",
-    eventId: "e1",
-    update: userUpdateColumns,
-    row: {
-      user_id: id(1),
-      email: "a@example.com",
-      display_name: "A",
-      avatar,
-      created_at: "2026-04-01 00:00:00.000000",
-      updated_at: "2026-04-01 00:00:00.000000",
-      event_id: "e1",
-      event_timestamp: "2026-04-01 00:00:00.000000",
-    },
-  });
+  const { db, pool } = await migratedPool(t, server);
+  const op = (avatar: string) => userOp(1, avatar);
   let fits = 0;
   for (let step = 1 << 16; step >= 1; step >>= 1)
     if (tooLarge(op("a".repeat(fits + step)), PACKET) === undefined) fits += step;
@@ -239,37 +241,9 @@ async function backlog(t: TestContext, server: PrivateServer) {
 }
 
 async function droppedConnection(t: TestContext, server: PrivateServer) {
-  const db = await testDatabase(t, server.port);
-  // One connection: a dead one handed out again would fail the next batch.
-  const pool = createPool({
-    mysqlHost: "127.0.0.1",
-    mysqlPort: server.port,
-    mysqlUser: stack.mysqlAdminUser,
-    mysqlPassword: stack.mysqlAdminPassword,
-    mysqlDatabase: db.name,
-    mysqlPoolSize: 1,
-  });
-  t.after(() => pool.end());
-  await migrate(pool);
+  const { db, pool } = await migratedPool(t, server);
 
-  const op = (n: number, avatar: string): UpsertOp => ({
-    kind: "upsert",
-    table: usersTable,
-    id: id(n),
-    ts: "2026-04-01 00:00:00.000000",
-    eventId: `e${n}`,
-    update: userUpdateColumns,
-    row: {
-      user_id: id(n),
-      email: "a@example.com",
-      display_name: "A",
-      avatar,
-      created_at: "2026-04-01 00:00:00.000000",
-      updated_at: "2026-04-01 00:00:00.000000",
-      event_id: `e${n}`,
-      event_timestamp: "2026-04-01 00:00:00.000000",
-    },
-  });
+  const op = userOp;
   // Told a larger limit than the server has (as after the server was restarted with a smaller
   // one), the batch sends a statement the server refuses. Depending on timing the client sees
   // the connection reset (an outage, retried) or error 1153 (this event rejected).
