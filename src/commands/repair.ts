@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
+import { errnoOf } from "../db/errno.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
 import { ordersTable } from "../domains/orders/table.ts";
 import { postsTable } from "../domains/posts/table.ts";
@@ -203,7 +204,7 @@ export async function runRepair(
 /** One line for what an operator can fix: a schema not migrated, a user without the rights. */
 function explainRepairError(e: unknown, config: Config): unknown {
   if (isExpected(e)) return e;
-  const errno = (e as { errno?: number }).errno;
+  const errno = errnoOf(e);
   if (errno === 1146) {
     return new ConfigError(
       `repair: database ${config.mysqlDatabase} has no analytics tables yet: run \`analytics-service migrate\` first`,

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
 import { isExpected, MigrationError } from "../errors.ts";
+import { errnoOf } from "./errno.ts";
 import {
   type Account,
   type Connection,
@@ -155,7 +156,7 @@ async function pendingMigrations(conn: Connection, migrations: Migration[]): Pro
   try {
     [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version, name, checksum FROM schema_migrations");
   } catch (err) {
-    if ((err as { errno?: number }).errno === NO_SUCH_TABLE) return migrations;
+    if (errnoOf(err) === NO_SUCH_TABLE) return migrations;
     throw err;
   }
   const applied = new Map(rows.map((r) => [Number(r.version), r]));
@@ -214,8 +215,8 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
 }
 
 export function isDenied(err: unknown): boolean {
-  const errno = (err as { errno?: unknown } | null)?.errno;
-  return typeof errno === "number" && DENIED_ERRNOS.has(errno);
+  const errno = errnoOf(err);
+  return errno !== undefined && DENIED_ERRNOS.has(errno);
 }
 
 /** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */

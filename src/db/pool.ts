@@ -1,6 +1,7 @@
 import mysql from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
+import { errnoOf } from "./errno.ts";
 import { connectWithTls, explainTlsError, followTlsPlan, type TlsConfig, tlsPlan } from "./tls.ts";
 
 export type Pool = mysql.Pool;
@@ -172,7 +173,7 @@ const BAD_DATA_ERRNOS = new Set([
 ]);
 
 export function isBadDataError(err: unknown): boolean {
-  const errno = (err as { errno?: number })?.errno;
+  const errno = errnoOf(err);
   return errno !== undefined && BAD_DATA_ERRNOS.has(errno);
 }
 

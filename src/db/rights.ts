@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
+import { errnoOf } from "./errno.ts";
 import { RUN_PRIVILEGES } from "./migrate.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
@@ -18,8 +19,8 @@ const REFUSED_ERRNOS = new Set([1044, 1142, 1143]);
 
 /** The server refused a statement for want of a right on a database, table or column. */
 export function isRightRefused(err: unknown): boolean {
-  const errno = (err as { errno?: unknown } | null)?.errno;
-  return typeof errno === "number" && REFUSED_ERRNOS.has(errno);
+  const errno = errnoOf(err);
+  return errno !== undefined && REFUSED_ERRNOS.has(errno);
 }
 
 /** ER_LOCK_WAIT_TIMEOUT: the statement waited for a lock longer than the session allows. */
@@ -46,7 +47,7 @@ export async function checkRunRights(pool: Pool, tables: readonly WrittenTable[]
         await conn.query(`UPDATE ${t} SET \`${key}\` = \`${key}\` ${none}`);
         await conn.query(`DELETE FROM ${t} ${none}`);
       } catch (err) {
-        if ((err as { errno?: number }).errno !== LOCK_WAIT_TIMEOUT) throw err;
+        if (errnoOf(err) !== LOCK_WAIT_TIMEOUT) throw err;
       }
     }
   } catch (err) {

@@ -4,6 +4,7 @@ import mysql from "mysql2/promise";
 import { readConfigFile } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
+import { errnoOf } from "./errno.ts";
 
 // MYSQL_SSL_MODE as MySQL's own clients define it, on top of mysql2, which knows only "TLS with
 // these options" or "no TLS": disabled never uses TLS; preferred uses it when the server offers
@@ -94,7 +95,7 @@ function certificates(pem: string): void {
  */
 export async function afterFailure(err: unknown, plan: TlsPlan, options: mysql.ConnectionOptions): Promise<unknown> {
   if (plan.mode === "preferred" && code(err) === NO_TLS) return PLAINTEXT;
-  if (plan.mode === "disabled" && (err as { errno?: number })?.errno === ACCESS_DENIED) {
+  if (plan.mode === "disabled" && errnoOf(err) === ACCESS_DENIED) {
     if (await acceptedOverTls(options)) {
       return Object.assign(new Error("the account is refused without TLS but accepted with it"), {
         code: TLS_REQUIRED,

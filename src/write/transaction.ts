@@ -1,5 +1,6 @@
 import { setTimeout } from "node:timers/promises";
 import type { Pool, PoolConnection } from "mysql2/promise";
+import { errnoOf } from "../db/errno.ts";
 import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
 import { isRightRefused, rightsError } from "../db/rights.ts";
 import {
@@ -98,7 +99,7 @@ async function alone(transaction: () => Promise<BatchResult>): Promise<BatchResu
   try {
     return await transaction();
   } catch (err) {
-    if ((err as { errno?: number }).errno !== DUPLICATE_ENTRY) throw err;
+    if (errnoOf(err) !== DUPLICATE_ENTRY) throw err;
     return await transaction();
   }
 }
@@ -137,7 +138,7 @@ async function rerunningWhenRolledBack<T>(work: () => Promise<T>, onDeadlock?: (
     try {
       return await work();
     } catch (err) {
-      const deadlock = (err as { errno?: number }).errno === DEADLOCK;
+      const deadlock = errnoOf(err) === DEADLOCK;
       if ((!deadlock && !(err instanceof ConcurrentChangeError)) || attempt > DEADLOCK_RETRIES) throw err;
       if (deadlock) onDeadlock?.();
       // A short random pause, so the two transactions do not meet again in the same step.
