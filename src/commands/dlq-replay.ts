@@ -1,7 +1,7 @@
 import { Admin } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
+import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, listed, sortLetters } from "../dead-letter/read.ts";
@@ -183,11 +183,7 @@ export async function runDlqReplay(
 async function sourcePartitions(config: Config): Promise<Map<string, number>> {
   const admin = new Admin({ ...kafkaBaseOptions(config, "dlq-replay"), retries: 2 });
   try {
-    const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
-    const existing = new Set(await admin.listTopics());
-    const wanted = topics.filter((t) => existing.has(t));
-    const metadata = wanted.length === 0 ? null : await admin.metadata({ topics: [...wanted], forceUpdate: true });
-    return new Map(wanted.map((t) => [t, metadata?.topics.get(t)?.partitions.length ?? 0]));
+    return await partitionCounts(admin, prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS));
   } catch (err) {
     throw kafkaError(err, config, "describing");
   } finally {

@@ -2,7 +2,7 @@ import { Admin, type Group } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
+import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import { AppError, ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
@@ -153,18 +153,13 @@ async function listOffsets(admin: Admin, config: Config, counts: Map<string, num
 /** The facts of every partition of the source topics, in topic and partition order. */
 export async function readFacts(admin: Admin, config: Config, to: RewindTarget): Promise<PartitionFacts[]> {
   const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
-  const existing = new Set(await ask(config, "listing topics", () => admin.listTopics()));
-  const missing = topics.filter((t) => !existing.has(t));
+  const counts = await ask(config, "reading the topics", () => partitionCounts(admin, topics));
+  const missing = topics.filter((t) => !counts.has(t));
   if (missing.length > 0) {
     throw new ConfigError(
       `rewind: topics missing on ${config.kafkaBrokers.join(",")}: ${missing.join(", ")}; check KAFKA_TOPIC_PREFIX (now "${config.kafkaTopicPrefix}")`,
     );
   }
-  // A copy: the client sorts the array it is given in place.
-  const metadata = await ask(config, "reading topic metadata", () =>
-    admin.metadata({ topics: [...topics], forceUpdate: true }),
-  );
-  const counts = new Map(topics.map((t) => [t, metadata.topics.get(t)?.partitions.length ?? 0]));
   const starts = await listOffsets(admin, config, counts, -2n);
   const ends = await listOffsets(admin, config, counts, -1n);
   // Times before 1970 would be ListOffsets' special values (-1 latest, -2 earliest, ...).

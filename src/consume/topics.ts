@@ -13,6 +13,16 @@ export const DEFAULT_DLQ_TOPIC = "analytics-dlq";
 /** Kafka topic names for `topics` under a deployment's prefix. */
 export const prefixed = (prefix: string, topics: readonly string[]) => topics.map((t) => `${prefix}${t}`);
 
+/** The partition count of each of `topics` that exists; a missing one has no entry. */
+export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const existing = new Set(await admin.listTopics());
+  const wanted = topics.filter((t) => existing.has(t));
+  if (wanted.length === 0) return new Map();
+  // A copy: the client sorts the array it is given in place.
+  const metadata = await admin.metadata({ topics: [...wanted], forceUpdate: true });
+  return new Map(wanted.map((t) => [t, metadata.topics.get(t)?.partitions.length ?? 0]));
+}
+
 /**
  * Waits until every topic exists: a topic created after the service (by the upstream's first
  * event, or an operator) is normal, not fatal. Logs once what it waits for.
