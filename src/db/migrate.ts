@@ -220,7 +220,7 @@ export function isDenied(err: unknown): boolean {
 }
 
 /** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */
-async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
+export async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT CURRENT_USER() AS account, DATABASE() AS db");
     const account = String(rows[0]?.account ?? "");

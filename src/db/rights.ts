@@ -1,7 +1,7 @@
-import type { Pool, PoolConnection } from "mysql2/promise";
+import type { Pool } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
 import { errnoOf } from "./errno.ts";
-import { RUN_PRIVILEGES } from "./migrate.ts";
+import { RUN_PRIVILEGES, whoAndWhere } from "./migrate.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
 // the group, and then wait for ever at its first write as if MySQL were down; so they are
@@ -51,7 +51,7 @@ export async function checkRunRights(pool: Pool, tables: readonly WrittenTable[]
       }
     }
   } catch (err) {
-    if (isRightRefused(err)) throw rightsError(err, await whoAmI(conn));
+    if (isRightRefused(err)) throw rightsError(err, await whoAndWhere(conn));
     throw err;
   } finally {
     conn.destroy();
@@ -62,21 +62,9 @@ export async function checkRunRights(pool: Pool, tables: readonly WrittenTable[]
 export function rightsError(err: unknown, who?: { account: string; database: string }) {
   const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
   const to = who
-    ? `on ${who.database}.* to ${who.account} (MYSQL_USER)`
+    ? `on \`${who.database}\`.* to ${who.account} (MYSQL_USER)`
     : "on the MYSQL_DATABASE database to the MYSQL_USER account";
   return new ConfigError(
     `MySQL: ${message.replace(/\.$/, "")}; grant ${RUN_PRIVILEGES.join(", ")} ${to}, then start the service again`,
   );
-}
-
-async function whoAmI(conn: PoolConnection) {
-  const [rows] = (await conn.query("SELECT CURRENT_USER() AS account, DATABASE() AS db")) as unknown as [
-    { account: string; db: string }[],
-  ];
-  const [row] = rows;
-  if (!row) return undefined;
-  // CURRENT_USER() is user@host; GRANT wants each part quoted.
-  const at = row.account.lastIndexOf("@");
-  const account = at === -1 ? row.account : `'${row.account.slice(0, at)}'@'${row.account.slice(at + 1)}'`;
-  return { account, database: `\`${row.db}\`` };
 }

@@ -56,7 +56,7 @@ export async function applyBatch(
   try {
     return await transaction(checked);
   } catch (err) {
-    if (!isBadDataError(err) && !isCodeFault(err) && !(err instanceof StatementTooLargeError)) throw unavailable(err);
+    if (blame(err) === undefined) throw unavailable(err);
   }
   const outcomes: Outcome[] = [];
   const rows: RowCounts = new Map();
@@ -70,21 +70,32 @@ export async function applyBatch(
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
-      if (isCodeFault(err)) outcomes.push(faulted(err));
-      else if (err instanceof StatementTooLargeError) {
-        outcomes.push({ kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, err.message) });
-      } else if (isBadDataError(err)) {
-        outcomes.push({
-          kind: "rejected",
-          error: new BadEventError(BadEventReasons.REJECTED_BY_DATABASE, describeBadData(err)),
-        });
-      } else throw unavailable(err);
+      const rejected = blame(err);
+      if (rejected === undefined) throw unavailable(err);
+      outcomes.push(rejected);
     }
   }
   return { outcomes, rows };
 }
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
+
+/**
+ * What an error gives the events of its transaction when they are to blame: the server refused
+ * their data, a statement of theirs can't be sent, or this code failed on them. Undefined when it
+ * is the database's trouble, not theirs: an outage to wait out. Said of a batch, its events are
+ * tried one by one; of one event, it is that event's outcome.
+ */
+function blame(err: unknown): Outcome | undefined {
+  if (isCodeFault(err)) return faulted(err);
+  if (err instanceof StatementTooLargeError) {
+    return { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, err.message) };
+  }
+  if (isBadDataError(err)) {
+    return { kind: "rejected", error: new BadEventError(BadEventReasons.REJECTED_BY_DATABASE, describeBadData(err)) };
+  }
+  return undefined;
+}
 
 /** ER_DUP_ENTRY. */
 const DUPLICATE_ENTRY = 1062;
