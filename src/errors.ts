@@ -71,10 +71,22 @@ export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReaso
 /** The longest reason a dead letter carries: it may quote names from the event (a field, a variant key). */
 export const MAX_REASON_CHARS = 300;
 
+/** Control characters and Unicode's line and paragraph separators: what would break a reason's one line. */
+const LINE_BREAKING = /[\p{Cc}\u2028\u2029]/gu;
+
+/**
+ * A reason quotes names from the event (a variant key, a map key), which may hold a line break or
+ * a terminal escape: each such character is written as its `\uXXXX` escape, so a reason stays
+ * one line in a header, a log line and a terminal.
+ */
+const oneLine = (text: string) =>
+  text.replace(LINE_BREAKING, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+
 /** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
-  constructor(reason: BadEventReason, message: string) {
+  constructor(reason: BadEventReason, text: string) {
+    const message = oneLine(text);
     const short = message.length > MAX_REASON_CHARS ? `${message.slice(0, MAX_REASON_CHARS - 1)}…` : message;
     super(ErrorCodes.BAD_EVENT, short, { expected: true });
     this.reason = reason;
