@@ -5,6 +5,7 @@ import type { Op, TableSpec } from "../write/ops.ts";
 
 /** A value outside an enumeration of docs/events.md#documents-and-tables: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {
+  /** `table.column`: two tables' columns of one name (products' and orders' `status`) count apart. */
   field: string;
   value: string;
 }

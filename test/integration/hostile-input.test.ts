@@ -174,7 +174,7 @@ test("crafted messages are isolated: dead-lettered or applied by rule, neighbour
   );
   const categorySeries = metrics
     .split("\n")
-    .filter((l) => l.startsWith('analytics_unknown_enum_values_total{field="category"'));
+    .filter((l) => l.startsWith('analytics_unknown_enum_values_total{field="products.category"'));
   assert.equal(categorySeries.length, LABELS_PER_FIELD + 1, "category values past the budget fold into `other`");
 
   // Still consuming: a later event of the user lands.

@@ -126,8 +126,8 @@ describe("order.created", () => {
     assert.equal(upsert.row.status, "on_hold");
     assert.equal(upsert.children?.rows[0]?.fulfillment_status, "lost");
     assert.deepEqual(unknownEnums, [
-      { field: "fulfillment_status", value: "lost" },
-      { field: "status", value: "on_hold" },
+      { field: "order_items.fulfillment_status", value: "lost" },
+      { field: "orders.status", value: "on_hold" },
     ]);
   });
 

@@ -37,7 +37,7 @@ export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], l
       fulfillment_status: checkEnum(
         item.fulfillment_status ?? "pending",
         FULFILLMENT_STATUSES,
-        "fulfillment_status",
+        "order_items.fulfillment_status",
         unknownEnums,
       ),
       shipped_quantity: item.shipped_quantity ?? 0,
@@ -70,7 +70,7 @@ export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], l
       shipping_state: ship.state,
       shipping_zip_code: ship.zip_code,
       shipping_country: ship.country,
-      status: checkEnum(d.status ?? "pending", ORDER_STATUSES, "status", unknownEnums),
+      status: checkEnum(d.status ?? "pending", ORDER_STATUSES, "orders.status", unknownEnums),
       created_at: datetime(d.created_at, "data.created_at"),
       updated_at: datetime(d.updated_at, "data.updated_at"),
       ...versionColumns(e),

@@ -152,8 +152,8 @@ describe("post.created / post.updated / post.published", () => {
     const row = asUpsert(op).row;
     assert.deepEqual([row.post_type, row.author_type], ["story", "brand"]);
     assert.deepEqual(unknownEnums, [
-      { field: "post_type", value: "story" },
-      { field: "author_type", value: "brand" },
+      { field: "posts.post_type", value: "story" },
+      { field: "posts.author_type", value: "brand" },
     ]);
   });
 

@@ -19,11 +19,11 @@ export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[], li
     update: postUpdateColumns,
     row: {
       post_id: e.entityId,
-      post_type: checkEnum(d.post_type, POST_TYPES, "post_type", unknownEnums),
+      post_type: checkEnum(d.post_type, POST_TYPES, "posts.post_type", unknownEnums),
       author_user_id: d.author.user_id,
       author_display_name: d.author.display_name,
       author_avatar: d.author.avatar ?? null,
-      author_type: checkEnum(d.author.author_type, AUTHOR_TYPES, "author_type", unknownEnums),
+      author_type: checkEnum(d.author.author_type, AUTHOR_TYPES, "posts.author_type", unknownEnums),
       text_content: d.text_content,
       media_json: d.media.length > 0 ? jsonText(d.media, "data.media", limits.maxJsonDepth) : null,
       link_url: link?.url ?? null,

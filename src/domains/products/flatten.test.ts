@@ -147,9 +147,9 @@ describe("product full-document events", () => {
     const row = asUpsert(op).row;
     assert.deepEqual([row.category, row.unit_type, row.status], ["pets", "dozen", "archived"]);
     assert.deepEqual(unknownEnums, [
-      { field: "category", value: "pets" },
-      { field: "unit_type", value: "dozen" },
-      { field: "status", value: "archived" },
+      { field: "products.category", value: "pets" },
+      { field: "products.unit_type", value: "dozen" },
+      { field: "products.status", value: "archived" },
     ]);
   });
 
