@@ -6,8 +6,10 @@ import {
   caughtUp,
   hexId,
   produce,
+  spawnService,
   testConfig,
   testDatabase,
+  testEnv,
   testProducer,
   testService,
   testTopics,
@@ -47,4 +49,30 @@ test("a backlog of large events is read in batches of at most BATCH_MAX_BYTES, a
     30,
   );
   assert.ok(Math.max(...batches) <= 2, `events per batch: ${batches.join(", ")}`);
+});
+
+test("a crafted value of MAX_MESSAGE_BYTES at its largest (4 MiB of empty objects, 21 times its size once parsed) fits the service's heap", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const limit = 4 * 1024 * 1024;
+  const crafted = emit("post.created", hexId(1, "d2"), fixture("post.created").value.data as never);
+  const head = JSON.stringify(crafted.value).replace('"data":{', '"data":{"x":[');
+  const filler = "{},".repeat(Math.floor((limit - Buffer.byteLength(head) - 4) / 3));
+  const value = Buffer.from(head.replace('"x":[', `"x":[${filler}{}],`));
+  assert.ok(value.length <= limit && value.length > limit - 16, `${value.length} bytes`);
+  await produce(producer, topics.prefix, [
+    { topic: "post", key: crafted.key, value },
+    emit("post.created", hexId(2, "d2"), fixture("post.created").value.data as never),
+  ]);
+  // Spawned as deployed, with its 256 MB heap: in this process the test's own heap would be measured.
+  const env = testEnv(db, topics, { MAX_MESSAGE_BYTES: String(limit) });
+  const service = spawnService(t, env);
+  await waitFor(
+    "both events committed",
+    () => caughtUp(env.KAFKA_GROUP_ID as string, [`${topics.prefix}post`], 1),
+    60_000,
+  );
+  assert.equal(service.child.exitCode, null, service.log());
+  assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM posts"), [{ n: "2" }]);
 });
