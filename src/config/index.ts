@@ -107,7 +107,7 @@ export const serviceDeclaration = {
   maxClockSkewMs: int(
     "MAX_CLOCK_SKEW_MS",
     300000,
-    "How far an event's timestamp may be ahead of its Kafka record's timestamp (or of now, if that is earlier); further ahead is dead-lettered (docs/guarantees.md).",
+    "How far an event's timestamp may be ahead of its Kafka record's timestamp (or of now, if that is earlier); further ahead, or a record without a timestamp, is dead-lettered (docs/guarantees.md).",
     0,
     1e15,
   ),

@@ -81,20 +81,29 @@ function keyIs(key: Buffer | null | undefined, id: string): boolean {
 
 /**
  * An event stamped far ahead of when it was written to Kafka would, applied, outrank every real
- * event of its entity for ever ("never backwards"). The record's time decides, so a replay
- * decides the same; but a record sent without a time (-1), or stamped ahead by its producer, is
- * held to the wall clock instead.
+ * event of its entity for ever ("never backwards"). The record's time decides, so a rewind or a
+ * replay decides the same. A record its producer stamped ahead of the wall clock is held to the
+ * wall clock, so a producer can't widen the guard (docs/guarantees.md says what that costs a
+ * rewind). A record without a time (-1) gives the guard nothing to judge by: its event is
+ * dead-lettered whatever it says, so every reading of the record decides alike.
  */
 function checkClockSkew(event: ParsedEvent, recordMs: bigint, maxSkewMs: number, nowMs: number): void {
+  if (recordMs < 0n) {
+    throw new BadEventError(
+      BadEventReasons.CLOCK_SKEW,
+      "the Kafka record has no timestamp to check the event's against (MAX_CLOCK_SKEW_MS): have its producer " +
+        "set record timestamps, or set the topic's message.timestamp.type to LogAppendTime",
+    );
+  }
   const eventMs = datetimeMs(event.ts);
-  const recordTime = recordMs < 0n ? nowMs : Math.min(Number(recordMs), nowMs);
+  const recordTime = Math.min(Number(recordMs), nowMs);
   const ahead = eventMs - recordTime;
   // Record times are whole milliseconds; at exactly the limit, the event's microseconds decide.
   if (ahead < maxSkewMs || (ahead === maxSkewMs && event.ts.endsWith("000"))) return;
   throw new BadEventError(
     BadEventReasons.CLOCK_SKEW,
     `timestamp ${event.ts} is ${Math.round(ahead / 1000)} s ahead of the Kafka record's ` +
-      `${recordMs < 0n ? "(none: now) " : ""}${new Date(recordTime).toISOString()}; MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms`,
+      `${new Date(recordTime).toISOString()}; MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms`,
   );
 }
 
