@@ -1,5 +1,9 @@
 /** The value under `key`, created by `make` and stored on first use. */
-export function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+export function getOrCreate<K, V>(
+  map: { get(key: K): V | undefined; set(key: K, value: V): unknown },
+  key: K,
+  make: () => V,
+): V {
   let value = map.get(key);
   if (value === undefined) {
     value = make();

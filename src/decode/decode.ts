@@ -4,6 +4,7 @@ import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Op, Row } from "../write/ops.ts";
 import type { Outcome } from "../write/plan.ts";
 import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
+import { InexactNumberFound } from "./numbers.ts";
 import { datetimeMs } from "./timestamp.ts";
 
 // Decoding: bytes of one Kafka record in, what it asks of the database out. Pure, and total: it
@@ -118,12 +119,43 @@ function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, ty
 /** Parse, validate and flatten one record. Never throws. */
 /** `nowMs`: the wall clock, which bounds record times from above (tests pin it). */
 export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES, nowMs = Date.now()): Decoded {
-  const unknownEnums: UnknownEnumValue[] = [];
   const value = record.value;
-  if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums };
+  if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums: [] };
+  // The rare event whose JSON columns hold a number a double can't (numbers.ts) is parsed again.
+  return (
+    decodeValue(record, value, limits, routes, nowMs, false) ?? decodeValue(record, value, limits, routes, nowMs, true)
+  );
+}
+
+/** Undefined when a JSON column holds an inexact number and `exactNumbers` was not asked for. */
+function decodeValue(
+  record: SourceRecord,
+  value: Buffer,
+  limits: DecodeLimits,
+  routes: ReadonlyMap<string, Route>,
+  nowMs: number,
+  exactNumbers: true,
+): Decoded;
+function decodeValue(
+  record: SourceRecord,
+  value: Buffer,
+  limits: DecodeLimits,
+  routes: ReadonlyMap<string, Route>,
+  nowMs: number,
+  exactNumbers: boolean,
+): Decoded | undefined;
+function decodeValue(
+  record: SourceRecord,
+  value: Buffer,
+  limits: DecodeLimits,
+  routes: ReadonlyMap<string, Route>,
+  nowMs: number,
+  exactNumbers: boolean,
+): Decoded | undefined {
+  const unknownEnums: UnknownEnumValue[] = [];
   let eventType: string | undefined;
   try {
-    const event = parseEnvelope(value, limits.maxMessageBytes);
+    const event = parseEnvelope(value, limits.maxMessageBytes, exactNumbers);
     eventType = event.type;
     const route = routes.get(event.type);
     if (!route) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, unknownEnums };
@@ -136,6 +168,7 @@ export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUT
     return decoded;
   } catch (err) {
     if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, unknownEnums };
+    if (err instanceof InexactNumberFound && !exactNumbers) return undefined;
     // Named by class only: a message may quote the event, and a letter's text must not.
     const name = err instanceof Error ? err.name : typeof err;
     const error = new BadEventError(

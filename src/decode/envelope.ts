@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { BadEventError, BadEventReasons } from "../errors.ts";
+import { type NumberSources, parseKeepingNumbers } from "./numbers.ts";
 import { compile, datetime, ObjectId, type Static, Str, Timestamp, Type } from "./schema-kit.ts";
 
 // docs/events.md#envelope: every message value is a UTF-8 JSON object with these five fields.
@@ -21,6 +22,8 @@ export interface ParsedEvent {
   entityId: string;
   ts: string;
   data: Record<string, unknown>;
+  /** The source text of the numbers a double can't hold, when parsed for them (`exactNumbers`). */
+  numberSources?: NumberSources;
 }
 
 /**
@@ -45,8 +48,12 @@ function wellFormed(root: unknown): boolean {
   return true;
 }
 
-/** Parses and checks a message value; throws BadEventError naming what is wrong. */
-export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
+/**
+ * Parses and checks a message value; throws BadEventError naming what is wrong. With
+ * `exactNumbers`, parses more slowly and notes the text of the numbers a double can't hold, for
+ * the JSON columns to keep (decode asks again for the rare event that has one).
+ */
+export function parseEnvelope(value: Buffer, maxBytes: number, exactNumbers = false): ParsedEvent {
   if (value.length > maxBytes) {
     throw new BadEventError(
       BadEventReasons.TOO_LARGE,
@@ -56,8 +63,10 @@ export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
   if (!isUtf8(value)) throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid UTF-8");
   const text = value.toString("utf8");
   let parsed: unknown;
+  let numberSources: NumberSources | undefined;
   try {
-    parsed = JSON.parse(text);
+    if (exactNumbers) ({ parsed, sources: numberSources } = parseKeepingNumbers(text));
+    else parsed = JSON.parse(text);
   } catch {
     // The parser's own message quotes the input, which may hold a secret: say only what failed.
     throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
@@ -90,5 +99,6 @@ export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
     entityId: env.entity_id,
     ts,
     data: env.data as Record<string, unknown>,
+    ...(numberSources === undefined ? {} : { numberSources }),
   };
 }

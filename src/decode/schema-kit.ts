@@ -3,6 +3,7 @@ import { Compile } from "typebox/compile";
 import { Format } from "typebox/format";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import { SECRET_EVENT_FIELDS } from "../secrets.ts";
+import { InexactNumberFound, inexact, type NumberSources, withSources } from "./numbers.ts";
 import { toUtcDatetime6 } from "./timestamp.ts";
 
 // Building blocks for the document schemas. TypeBox was measured fastest on the hot path
@@ -186,13 +187,23 @@ export function datetime(value: string, field: string): string {
  * or object is level 1) it is a bad field: MariaDB refuses JSON deeper than 32 levels, and
  * JSON.stringify recurses, so a document of thousands of nested arrays would throw RangeError.
  * The check recurses no deeper than the limit (at most 32) and stops at the first level too deep.
+ * A number a double can't hold is written as its text in the event (numbers.ts); without
+ * `sources`, InexactNumberFound asks for the event to be parsed again, noting them.
  */
-export function jsonText(value: unknown, field: string, maxDepth: number): string {
-  if (deeperThan(value, maxDepth)) {
+export function jsonText(value: unknown, field: string, maxDepth: number, sources?: NumberSources): string {
+  const found = inspect(value, maxDepth);
+  if (found === DEEP) {
     throw new BadEventError(
       BadEventReasons.BAD_FIELD,
       `${field} is nested deeper than ${maxDepth} levels (MAX_JSON_DEPTH)`,
     );
+  }
+  if (found === INEXACT) {
+    if (sources === undefined) throw new InexactNumberFound();
+    const exact = withSources(sources);
+    return JSON.stringify(value, function (this: object, key: string, v: unknown) {
+      return SECRET_EVENT_FIELDS.includes(key) ? undefined : exact.call(this, key, v);
+    });
   }
   const text = JSON.stringify(value);
   // A JSON column keeps the fields the document has inside it, but never a secret's, wherever
@@ -206,16 +217,33 @@ export function jsonText(value: unknown, field: string, maxDepth: number): strin
 const SECRET_KEYS_AS_WRITTEN = SECRET_EVENT_FIELDS.map((key) => `"${key}":`);
 const withoutSecrets = (key: string, value: unknown) => (SECRET_EVENT_FIELDS.includes(key) ? undefined : value);
 
-/** Whether `value` nests more than `levels` arrays and objects. Recurses at most `levels` + 1 deep. */
-function deeperThan(value: unknown, levels: number): boolean {
-  if (value === null || typeof value !== "object") return false;
-  if (levels === 0) return true;
+const DEEP = 2;
+const INEXACT = 1;
+const FINE = 0;
+
+/**
+ * DEEP when `value` nests more than `levels` arrays and objects (found first, and the walk stops),
+ * else INEXACT when it holds a number a double can't hold. Recurses at most `levels` + 1 deep.
+ */
+function inspect(value: unknown, levels: number): number {
+  if (typeof value === "number") return inexact(value) ? INEXACT : FINE;
+  if (value === null || typeof value !== "object") return FINE;
+  if (levels === 0) return DEEP;
+  let found = FINE;
   if (Array.isArray(value)) {
-    for (const item of value) if (deeperThan(item, levels - 1)) return true;
+    for (const item of value) {
+      const f = inspect(item, levels - 1);
+      if (f === DEEP) return DEEP;
+      if (f > found) found = f;
+    }
   } else {
-    for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
+    for (const key in value) {
+      const f = inspect((value as Record<string, unknown>)[key], levels - 1);
+      if (f === DEEP) return DEEP;
+      if (f > found) found = f;
+    }
   }
-  return false;
+  return found;
 }
 
 export function maybeDatetime(value: string | null | undefined, field: string): string | null {

@@ -27,6 +27,7 @@ export function flattenOrder(e: ParsedEvent, unknownEnums: UnknownEnumValue[], l
         s.variant_attributes ?? {},
         `${at}.product_snapshot.variant_attributes`,
         limits.maxJsonDepth,
+        e.numberSources,
       ),
       image_url: s.image_url,
       supplier_name: s.supplier_name,

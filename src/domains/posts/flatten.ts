@@ -25,7 +25,7 @@ export function flattenPost(e: ParsedEvent, unknownEnums: UnknownEnumValue[], li
       author_avatar: d.author.avatar ?? null,
       author_type: checkEnum(d.author.author_type, AUTHOR_TYPES, "posts.author_type", unknownEnums),
       text_content: d.text_content,
-      media_json: d.media.length > 0 ? jsonText(d.media, "data.media", limits.maxJsonDepth) : null,
+      media_json: d.media.length > 0 ? jsonText(d.media, "data.media", limits.maxJsonDepth, e.numberSources) : null,
       link_url: link?.url ?? null,
       link_title: link?.title ?? null,
       link_description: link?.description ?? null,

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { ROUTES } from "../domains/registry.ts";
+import { LIMITS } from "../testing/domain-helpers.ts";
+import { fixture } from "../testing/fixtures.ts";
+import type { Row } from "../write/ops.ts";
+import { decode } from "./decode.ts";
+
+// A JSON column keeps the numbers of the event as the event wrote them, even those a double can't
+// hold: an int64 id past 2^53 was stored rounded, a literal past the double range as null.
+
+const NOW = Date.parse("2026-12-05T12:00:00Z");
+
+/** A post whose first media item has `extra` written in as raw JSON text. */
+function post(extra: string) {
+  const value = structuredClone(fixture("post.created").value) as unknown as { data: { media: object[] } };
+  Object.assign(value.data.media[0] as object, { extra: "EXTRA" });
+  return {
+    topic: "post",
+    key: Buffer.from(fixture("post.created").key),
+    value: Buffer.from(JSON.stringify(value).replace('"EXTRA"', extra)),
+    timestamp: BigInt(NOW),
+  };
+}
+
+function stored(record: ReturnType<typeof post>, column = "media_json"): string {
+  const d = decode(record, LIMITS, ROUTES, NOW);
+  assert.ok(d.op.kind === "upsert", JSON.stringify(d.op));
+  return (d.op.row as Row)[column] as string;
+}
+
+test("a JSON column keeps integers past 2^53 and literals past the double range as the event wrote them", () => {
+  const text = stored(
+    post(
+      '{"size_bytes": 9007199254740993, "id": 123456789012345678901234567890, "low": -9223372036854775809, "huge": [1e400, -1E+999], "ok": 9007199254740991, "f": 0.5}',
+    ),
+  );
+  assert.match(text, /"size_bytes":9007199254740993,"id":123456789012345678901234567890,"low":-9223372036854775809,/);
+  assert.match(text, /"huge":\[1e400,-1E\+999\],"ok":9007199254740991,"f":0\.5\}/);
+});
+
+test("the text is kept wherever it sits in the column, and secrets beside it are still dropped", () => {
+  const text = stored(
+    post('[{"password_hash": "$2b$12$secret", "n": 18446744073709551617, "deeper": {"m": [1, 9007199254740993]}}]'),
+  );
+  assert.ok(!text.includes("password_hash") && !text.includes("secret"), text);
+  assert.match(text, /"extra":\[\{"n":18446744073709551617,"deeper":\{"m":\[1,9007199254740993\]\}\}\]/);
+});
+
+test("typed fields are untouched: a variant's attributes keep their text, its price is read as a number", () => {
+  const value = structuredClone(fixture("product.created").value) as unknown as {
+    data: { variants: Record<string, { attributes: object[] }> };
+  };
+  const [key, variant] = Object.entries(value.data.variants)[0] ?? assert.fail();
+  Object.assign(variant.attributes[0] as object, { code: "CODE" });
+  const d = decode(
+    {
+      topic: "product",
+      key: Buffer.from(fixture("product.created").key),
+      value: Buffer.from(JSON.stringify(value).replace('"CODE"', "99999999999999999999")),
+      timestamp: BigInt(NOW),
+    },
+    LIMITS,
+    ROUTES,
+    NOW,
+  );
+  assert.ok(d.op.kind === "upsert" && d.op.children, JSON.stringify(d.op));
+  const row = d.op.children.rows.find((r) => r.variant_key === key) ?? assert.fail();
+  assert.match(row.attributes_json as string, /"code":99999999999999999999\}/);
+});
+
+test("any integer, however large, and any literal past the double range reach the column as written", () => {
+  const integer = fc.bigInt({ min: -(2n ** 200n), max: 2n ** 200n }).map(String);
+  const pastRange = fc
+    .tuple(fc.bigInt({ min: 1n, max: 10n ** 30n }), fc.integer({ min: 309, max: 9999 }), fc.boolean())
+    .map(([m, e, negative]) => `${negative ? "-" : ""}${m}e${e}`);
+  fc.assert(
+    fc.property(fc.oneof(integer, pastRange), (n) => {
+      const text = stored(post(`{"n": ${n}}`));
+      assert.ok(text.includes(`"extra":{"n":${n}}`), `${n} → ${text}`);
+    }),
+  );
+});
