@@ -1,6 +1,7 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
+import { filteringAbortedTransactions } from "./consume/aborted-transactions.ts";
 import { explainKafkaFailure } from "./consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { deadLetterTopicLimit, prefixed, waitForTopics } from "./consume/topics.ts";
@@ -187,16 +188,18 @@ async function checkTopics(config: Config, topics: string[], outage: Outage, log
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
 function groupConsumer(config: Config, topics: string[], metrics: Metrics, log: Logger, hooks: ServiceHooks): Consumer {
-  const consumer = new Consumer({
-    ...kafkaBaseOptions(config, "consumer"),
-    groupId: config.kafkaGroupId,
-    autocommit: false,
-    sessionTimeout: config.kafkaSessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
-    retries: 5,
-    retryDelay: 500,
-    ...CONSUME_TUNING,
-  });
+  const consumer = filteringAbortedTransactions(
+    new Consumer({
+      ...kafkaBaseOptions(config, "consumer"),
+      groupId: config.kafkaGroupId,
+      autocommit: false,
+      sessionTimeout: config.kafkaSessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
+      retries: 5,
+      retryDelay: 500,
+      ...CONSUME_TUNING,
+    }),
+  );
   consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
   consumer.startLagMonitoring({ topics }, 5000);
   consumer.on("consumer:group:join", (p) => {

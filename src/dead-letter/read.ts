@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
+import { filteringAbortedTransactions } from "../consume/aborted-transactions.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
@@ -42,14 +43,16 @@ export const CHUNK = 500;
  */
 export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenerator<DeadLetterEntry> {
   const topic = config.kafkaDlqTopic;
-  const consumer = new Consumer({
-    ...kafkaBaseOptions(config, "dlq-reader"),
-    groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
-    autocommit: false,
-    retries: 2,
-    retryDelay: 500,
-    ...CONSUME_TUNING,
-  });
+  const consumer = filteringAbortedTransactions(
+    new Consumer({
+      ...kafkaBaseOptions(config, "dlq-reader"),
+      groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
+      autocommit: false,
+      retries: 2,
+      retryDelay: 500,
+      ...CONSUME_TUNING,
+    }),
+  );
   try {
     let ends: bigint[];
     let starts: bigint[];
