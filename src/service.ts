@@ -1,10 +1,10 @@
-import { Admin, Consumer, type Producer } from "@platformatic/kafka";
+import { Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { filteringAbortedTransactions } from "./consume/aborted-transactions.ts";
-import { explainKafkaFailure } from "./consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
-import { deadLetterTopicLimit, prefixed, waitForTopics } from "./consume/topics.ts";
+import { PartitionWatch } from "./consume/partition-watch.ts";
+import { checkTopics, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -12,7 +12,7 @@ import { checkRunRights } from "./db/rights.ts";
 import { deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
 import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
-import { KafkaUnavailableError, messageOf } from "./errors.ts";
+import { messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
@@ -88,7 +88,7 @@ export async function startService(
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
     await prepareDatabase(config, pool, outages.database, log, signal);
-    const dlqMaxBytes = await checkTopics(config, topics, outages.kafka, log, signal);
+    const { dlqMaxBytes, partitions } = await checkTopics(config, topics, outages.kafka, log, signal);
     const group = groupConsumer(config, topics, metrics, log, hooks);
     consumer = group;
     closers.add(() => group.close());
@@ -110,6 +110,11 @@ export async function startService(
         batchesInFlight: config.batchesInFlight,
         retryMaxBackoffMs: config.retryMaxBackoffMs,
       },
+    });
+    const watch = new PartitionWatch(partitions);
+    group.on("consumer:lag", (lag) => {
+      const grown = watch.grown(lag);
+      if (grown.length > 0) pipeline.rejoin(`partitions were added to ${grown.join(", ")}`);
     });
     const done = pipeline.run(signal).finally(() => closers.closeAll());
     return {
@@ -154,36 +159,6 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
     },
     `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}`,
   );
-}
-
-/**
- * Waits for the source topics, then requires the dead-letter topic and returns its
- * max.message.bytes. Source topics may appear later (the upstream creates them), but a missing
- * dead-letter topic is a mistake waiting would hide, so it stops the start with one line; its
- * limit is what every dead letter is built to fit.
- */
-async function checkTopics(config: Config, topics: string[], outage: Outage, log: Logger, signal: AbortSignal) {
-  const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
-  const explained =
-    <T>(work: () => Promise<T>) =>
-    () =>
-      work().catch((err) => Promise.reject(explainKafka(err, config)));
-  try {
-    await retrying(
-      explained(() => waitForTopics(admin, topics, log, signal)),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    return await retrying(
-      explained(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log)),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-  } finally {
-    await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
-  }
 }
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
@@ -290,9 +265,4 @@ async function checkDatabase(pool: Pool, config: Config): Promise<string> {
   } catch (err) {
     throw explainDbError(err, config);
   }
-}
-
-function explainKafka(err: unknown, config: Config): unknown {
-  if (!(err instanceof KafkaUnavailableError)) return err;
-  return new KafkaUnavailableError(explainKafkaFailure(err.cause, config), err);
 }

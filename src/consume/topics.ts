@@ -1,8 +1,11 @@
-import { type Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
+import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
+import type { Config } from "../config/index.ts";
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
 import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { abortableDelay } from "../retry.ts";
+import { abortableDelay, type Outage, retrying } from "../retry.ts";
+import { explainKafkaFailure } from "./explain.ts";
+import { kafkaBaseOptions } from "./kafka-options.ts";
 
 /** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
 export const SOURCE_TOPICS = ["user", "supplier", "product", "order", "post"] as const;
@@ -122,4 +125,47 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
   }
   log.debug({ topic, maxMessageBytes: bytes }, "dead letters are built to fit the dead-letter topic");
   return bytes;
+}
+
+/**
+ * Waits for the source topics, then requires the dead-letter topic and returns its
+ * max.message.bytes, and the source topics' partition counts before the group is joined. Source
+ * topics may appear later (the upstream creates them), but a missing dead-letter topic is a
+ * mistake waiting would hide, so it stops the start with one line; its limit is what every dead
+ * letter is built to fit.
+ */
+export async function checkTopics(config: Config, topics: string[], outage: Outage, log: Logger, signal: AbortSignal) {
+  const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  const explained =
+    <T>(work: () => Promise<T>) =>
+    () =>
+      work().catch((err) => Promise.reject(explainKafka(err, config)));
+  try {
+    await retrying(
+      explained(() => waitForTopics(admin, topics, log, signal)),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    const dlqMaxBytes = await retrying(
+      explained(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log)),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    const partitions = await retrying(
+      explained(() => partitionCounts(admin, topics)),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+    return { dlqMaxBytes, partitions };
+  } finally {
+    await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+  }
+}
+
+function explainKafka(err: unknown, config: Config): unknown {
+  if (!(err instanceof KafkaUnavailableError)) return err;
+  return new KafkaUnavailableError(explainKafkaFailure(err.cause, config), err);
 }

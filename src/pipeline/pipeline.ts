@@ -66,7 +66,8 @@ export class Pipeline {
   #streams = 0;
   /** Batches read from this stream or an earlier one are not written: they are read again. */
   #staleStreams = 0;
-  #reopen = false;
+  /** Why the stream is to be opened again (and the group joined again) before reading on. */
+  #reopen: string | null = null;
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
@@ -105,15 +106,15 @@ export class Pipeline {
         await this.#scheduler.any();
         continue;
       }
-      if (this.#reopen) {
+      if (this.#reopen !== null) {
         // The stream read past events a batch dropped (their partition had moved away). Were
         // that partition handed back, the client would go on from its own position, not from
         // the committed offset: the dropped events would be skipped. A new stream starts at the
-        // committed offsets once the batches in hand are finished.
+        // committed offsets once the batches in hand are finished, and joins the group again.
+        const why = this.#reopen;
         await this.#restartStream();
-        this.#reopen = false;
-        if (!halt.aborted)
-          log.info("consuming again from the committed offsets: partitions moved while their events were in hand");
+        this.#reopen = null;
+        if (!halt.aborted) log.info(`consuming again from the committed offsets: ${why}`);
         continue;
       }
       const read = await this.#read(halt);
@@ -172,13 +173,22 @@ export class Pipeline {
         if (this.#halt.signal.aborted || stream <= this.#staleStreams) return; // read again later
         if (await this.#batches.process(batch, decoded, this.#halt.signal)) {
           this.#staleStreams = stream;
-          this.#reopen = true;
+          this.#reopen = "partitions moved while their events were in hand";
           this.#reader?.interrupt();
         }
       } catch (error) {
         this.#fail(error);
       }
     });
+  }
+
+  /**
+   * Joins the group again once the batches in hand are done, from the committed offsets: the
+   * source topics gained partitions (consume/partition-watch.ts), which only a rebalance assigns.
+   */
+  rejoin(why: string) {
+    this.#reopen ??= why;
+    this.#reader?.interrupt();
   }
 
   /**

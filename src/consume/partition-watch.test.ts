@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { PartitionWatch } from "./partition-watch.ts";
+
+const lag = (counts: Record<string, number>) =>
+  new Map(Object.entries(counts).map(([topic, n]) => [topic, Array.from({ length: n }, () => 0n)]));
+
+test("a topic whose partition count grew is named once, against the counts known before the group was joined", () => {
+  const watch = new PartitionWatch(
+    new Map([
+      ["p.user", 1],
+      ["p.order", 3],
+    ]),
+  );
+  assert.deepEqual(watch.grown(lag({ "p.user": 1, "p.order": 3 })), []);
+  assert.deepEqual(watch.grown(lag({ "p.user": 2, "p.order": 3 })), ["p.user (1 → 2)"]);
+  assert.deepEqual(watch.grown(lag({ "p.user": 2, "p.order": 3 })), [], "said once");
+  assert.deepEqual(watch.grown(lag({ "p.user": 4, "p.order": 6 })), ["p.user (2 → 4)", "p.order (3 → 6)"]);
+});
+
+test("a topic that appeared after the start counts as grown; one missing from a report is left alone", () => {
+  const watch = new PartitionWatch(new Map([["p.user", 2]]));
+  assert.deepEqual(watch.grown(lag({ "p.post": 3 })), ["p.post (0 → 3)"]);
+  assert.deepEqual(watch.grown(lag({ "p.user": 2 })), []);
+});
