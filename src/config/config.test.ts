@@ -143,6 +143,10 @@ describe("bad values stop the service with one line naming the variable", () => 
     assertConfigError({ MYSQL_PORT: "-1" }, "MYSQL_PORT");
     assertConfigError({ BATCH_MAX_EVENTS: "0" }, "BATCH_MAX_EVENTS");
     assertConfigError({ MAX_MESSAGE_BYTES: "100" }, "MAX_MESSAGE_BYTES");
+    // Letters in a source topic would be read back, fail again and be dead-lettered again for ever.
+    assertConfigError({ KAFKA_DLQ_TOPIC: "user" }, "KAFKA_DLQ_TOPIC", /source topic of user events/);
+    assertConfigError({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "prod.order" }, "KAFKA_DLQ_TOPIC");
+    assert.equal(loadConfig({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "order" }).kafkaDlqTopic, "order");
     // Over 4 MiB, one crafted value (a list of empty objects) runs the 256 MB heap out while it is parsed.
     assertConfigError({ MAX_MESSAGE_BYTES: "4194305" }, "MAX_MESSAGE_BYTES", /1024 to 4194304/);
     assert.equal(loadConfig({ MAX_MESSAGE_BYTES: "4194304" }).maxMessageBytes, 4194304);

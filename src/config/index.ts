@@ -20,7 +20,7 @@ export const serviceDeclaration = {
     "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...): letters, digits, `.`, `_`, `-`.",
     { allowEmpty: true },
   ),
-  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC, "Dead-letter topic for events that can't be applied."),
+  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC, "Dead-letter topic for events that can't be applied; never one of the source topics."),
   mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
   mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
   mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),
@@ -214,6 +214,13 @@ function checkTopicNames(config: Config): void {
   }
   if (!TOPIC_NAME.test(config.kafkaDlqTopic) || config.kafkaDlqTopic === "." || config.kafkaDlqTopic === "..") {
     throw new ConfigError(`KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is not a topic name Kafka takes; ${rule}.`);
+  }
+  // Its letters would be read back as events, fail again and be dead-lettered again, for ever.
+  const source = SOURCE_TOPICS.find((t) => `${config.kafkaTopicPrefix}${t}` === config.kafkaDlqTopic);
+  if (source !== undefined) {
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is the source topic of ${source} events; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
+    );
   }
 }
 
