@@ -24,6 +24,21 @@ test("rewindOptions: --to earliest or an ISO time, --dry-run anywhere", () => {
   assert.equal(offset.kind === "time" && offset.ms, AT.kind === "time" && AT.ms);
 });
 
+test("rewindOptions: a time in the future is refused: every partition would go to its end", () => {
+  const now = Date.parse("2026-12-05T12:00:00Z");
+  assert.deepEqual(rewindOptions(["--to", "2026-12-05T12:00:00Z"], now).to, {
+    kind: "time",
+    ms: now,
+    text: "2026-12-05T12:00:00Z",
+  });
+  assert.throws(
+    () => rewindOptions(["--to", "2099-01-01"], now),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      /^rewind: --to "2099-01-01" is in the future: no record is that late/.test(err.message),
+  );
+});
+
 test("rewindOptions: each mistake is one UsageError line", () => {
   const cases: [string[], RegExp][] = [
     [[], /^rewind: say where to: --to earliest or --to <ISO time> \(e\.g\. /],
@@ -67,7 +82,10 @@ test("planPartition: earliest is the log start, whatever was committed", () => {
     after: 100n,
     end: 1000n,
   });
-  assert.equal(planPartition(facts({ committed: null }), EARLIEST).after, 100n, "a partition never committed");
+  // A partition never committed starts at KAFKA_AUTO_OFFSET_RESET: a rewind leaves it so.
+  const never = planPartition(facts({ committed: null }), EARLIEST);
+  assert.equal(never.after, null);
+  assert.equal(never.note, "never committed: starts at KAFKA_AUTO_OFFSET_RESET");
   assert.equal(planPartition(facts({ committed: 100n }), EARLIEST).after, 100n, "already there");
   // Below the log start those records are gone: the start is where reading resumes anyway.
   assert.equal(planPartition(facts({ committed: 40n }), EARLIEST).after, 100n);
@@ -82,7 +100,11 @@ test("planPartition: a time is the first record at or after it, the end past the
   const past = planPartition(facts({ atTime: null, committed: 1000n }), AT);
   assert.equal(past.after, 1000n);
   assert.match(past.note ?? "", /no record at or after the time: the end/);
-  assert.equal(planPartition(facts({ atTime: 500n, committed: null }), AT).after, 500n, "never committed");
+  assert.equal(
+    planPartition(facts({ atTime: 500n, committed: null }), AT).after,
+    null,
+    "never committed: not skipped ahead",
+  );
 });
 
 test("planPartition: a rewind never skips what the group has not read yet", () => {

@@ -24,7 +24,7 @@ export interface RewindOptions {
 const EXAMPLE = "e.g. --to earliest, --to 2026-02-11 or --to 2026-02-11T09:30:00Z";
 
 /** `rewind --to earliest|<ISO time> [--dry-run]`; a bad command line is a one-line UsageError. */
-export function rewindOptions(args: readonly string[]): RewindOptions {
+export function rewindOptions(args: readonly string[], now = Date.now()): RewindOptions {
   const raw = parseOptions("rewind", args, { to: "string", "dry-run": "boolean" });
   if (raw.to === undefined) throw new UsageError(`rewind: say where to: --to earliest or --to <ISO time> (${EXAMPLE})`);
   const dryRun = raw["dry-run"] === true;
@@ -34,6 +34,9 @@ export function rewindOptions(args: readonly string[]): RewindOptions {
     throw new UsageError(
       `rewind: --to "${raw.to}" is neither earliest nor an ISO-8601 time (UTC without an offset; ${EXAMPLE})`,
     );
+  }
+  if (ms > now) {
+    throw new UsageError(`rewind: --to "${raw.to}" is in the future: no record is that late (${EXAMPLE})`);
   }
   return { to: { kind: "time", ms, text: raw.to }, dryRun };
 }
@@ -66,11 +69,15 @@ export interface PartitionPlan {
  * Where one partition goes. The target is the log start (earliest) or the first record at or
  * after the time (the end when there is none). A committed offset already before the target is
  * kept: a rewind reads again, it never skips what the group has not read yet. One below the log
- * start is not kept: those records are gone, and the consumer would be reset anyway.
+ * start is not kept: those records are gone, and the consumer would be reset anyway. A partition
+ * the group never committed is left alone: it starts where KAFKA_AUTO_OFFSET_RESET says, and a
+ * time would make it skip what came before.
  */
 export function planPartition(f: PartitionFacts, to: RewindTarget): PartitionPlan {
   const plan = { topic: f.topic, partition: f.partition, before: f.committed, end: f.end };
-  if (f.committed === null && f.start === f.end) return { ...plan, after: null };
+  if (f.committed === null) {
+    return f.start === f.end ? { ...plan, after: null } : { ...plan, after: null, note: NEVER_COMMITTED };
+  }
   let target = f.start;
   let note: string | undefined;
   if (to.kind === "time") {
@@ -83,6 +90,8 @@ export function planPartition(f: PartitionFacts, to: RewindTarget): PartitionPla
   }
   return note === undefined ? { ...plan, after: target } : { ...plan, after: target, note };
 }
+
+const NEVER_COMMITTED = "never committed: starts at KAFKA_AUTO_OFFSET_RESET";
 
 export const moves = (p: PartitionPlan) => p.before !== p.after;
 
@@ -120,6 +129,11 @@ export function liveMembers(group: Pick<Group, "state" | "members"> | undefined,
     `stop every service instance with KAFKA_GROUP_ID=${groupId} (a killed one counts until KAFKA_SESSION_TIMEOUT_MS has passed), then run rewind again`
   );
 }
+
+/** The refusal for a group without a single committed offset: most likely a mistyped KAFKA_GROUP_ID. */
+const neverCommitted = (config: Config) =>
+  `rewind: group ${config.kafkaGroupId} has no committed offsets on the source topics, so nothing to read again: ` +
+  `check KAFKA_GROUP_ID (a group that never committed starts at KAFKA_AUTO_OFFSET_RESET=${config.kafkaAutoOffsetReset})`;
 
 /** Runs one admin request; a failure is one line naming what was being done and the likely cause. */
 async function ask<T>(config: Config, doing: string, work: () => Promise<T>): Promise<T> {
@@ -205,14 +219,17 @@ export async function runRewind(
   try {
     const refusal = liveMembers(await describeGroup(admin, config), groupId);
     if (refusal !== null && !options.dryRun) throw new ConfigError(refusal);
-    const plans = (await readFacts(admin, config, options.to)).map((f) => planPartition(f, options.to));
+    const facts = await readFacts(admin, config, options.to);
+    const uncommitted = facts.every((f) => f.committed === null) ? neverCommitted(config) : null;
+    if (uncommitted !== null && !options.dryRun) throw new ConfigError(uncommitted);
+    const plans = facts.map((f) => planPartition(f, options.to));
     out.write(formatPlan(plans));
     const moved = plans.filter(moves);
     if (!options.dryRun && moved.length > 0) {
       await setOffsets(admin, config, moved);
     }
     out.write(`${summarise(plans, groupId, options.dryRun)}\n`);
-    if (refusal !== null) out.write(`note: ${refusal.replace(/^rewind: /, "")}\n`);
+    for (const note of [refusal, uncommitted]) if (note !== null) out.write(`note: ${note.replace(/^rewind: /, "")}\n`);
     return 0;
   } finally {
     await admin.close().catch(() => undefined);

@@ -177,11 +177,31 @@ test("rewind --to a time moves each partition to its first record at or after it
   const expected = Object.fromEntries(Object.entries(afterFirst).map(([k, o]) => [k, atEnd[k] === "-1" ? "-1" : o]));
   assert.deepEqual(await committed(s.group, s.sources), expected, "each partition at the first record after the time");
   // A time after every record: a partition is never moved forward past what the group has not read.
-  const later = new Date(Date.now() + 3600_000).toISOString().slice(0, 19);
+  const later = new Date().toISOString();
   const kept = await runCli(["rewind", "--to", later], s.env);
   assert.match(kept.stdout, /kept: not yet read up to the time/);
   assert.match(kept.stdout, /nothing changed\n$/);
   assert.deepEqual(await committed(s.group, s.sources), expected);
+});
+
+test("rewind of a group that never committed (a mistyped KAFKA_GROUP_ID) is refused in one line and moves nothing", async (t) => {
+  const s = await setup(t);
+  const producer = await testProducer(t);
+  await produce(producer, s.topics.prefix, [
+    emit("user.created", hexId(1, "c1"), fixture("user.created").value.data as never),
+  ]);
+  const refused = await cliFails(["rewind", "--to", "2026-01-01"], s.env);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^analytics-service: rewind: group ${s.group} has no committed offsets on the source topics, so nothing to read again: check KAFKA_GROUP_ID \\(a group that never committed starts at KAFKA_AUTO_OFFSET_RESET=earliest\\)\n$`,
+    ),
+  );
+  assert.ok(
+    Object.values(await committed(s.group, s.sources)).every((o) => o === "-1"),
+    "nothing committed",
+  );
 });
 
 test("rewind is refused, in one line and with exit status 1, while the group has a live member", async (t) => {
@@ -206,6 +226,7 @@ test("rewind is refused, in one line and with exit status 1, while the group has
   // A dry run still shows the plan, and says why the real one would be refused.
   const dry = await runCli(["rewind", "--to", "earliest", "--dry-run"], s.env);
   assert.match(dry.stdout, /\nnote: consumer group .* has 1 live member\(s\)/);
+  assert.match(dry.stdout, /\nnote: group .* has no committed offsets on the source topics/);
   assert.deepEqual(await committed(s.group, s.sources), before);
 
   const bad = await cliFails(["rewind", "--to", "last tuesday"], s.env);
