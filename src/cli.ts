@@ -1,4 +1,4 @@
-import { UsageError } from "./commands/args.ts";
+import { parseOptions, UsageError } from "./commands/args.ts";
 import { listOptions, runDlqList } from "./commands/dlq-list.ts";
 import { replayOptions, runDlqReplay } from "./commands/dlq-replay.ts";
 import { generateOptions, runGenerate } from "./commands/generate.ts";
@@ -74,9 +74,12 @@ async function main(argv: string[]): Promise<number> {
   const at = argv.indexOf(command);
   const rest = argv.filter((_, i) => i !== at);
   switch (command) {
+    // Neither takes an option: one given (`migrate --dry-run`) is refused, not silently run.
     case "run":
+      parseOptions("run", rest, {});
       return runService(loadConfig());
     case "migrate":
+      parseOptions("migrate", rest, {});
       return runMigrate(loadConfig());
     case "generate":
       return runGenerate(loadConfig(), generateOptions(rest));

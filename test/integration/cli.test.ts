@@ -100,6 +100,19 @@ test("--help documents repair", () => {
   assert.match(r.stdout, /users, suppliers, products, orders, posts/);
 });
 
+test("run and migrate take no options: one given is refused in one line, exit status 2, before any connection", () => {
+  const env = { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "1" };
+  for (const [args, message] of [
+    [["migrate", "--dry-run"], /^analytics-service: migrate: unknown option --dry-run; try --help\n$/],
+    [["--dry-run"], /^analytics-service: run: unknown option --dry-run; try --help\n$/],
+    [["run", "extra"], /^analytics-service: run: unexpected argument "extra"; try --help\n$/],
+  ] as const) {
+    const r = run([...args], env);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.match(r.stderr, message);
+  }
+});
+
 test("repair: a bad command line is one line and exit status 2, before any connection", () => {
   // MYSQL_PORT 1: nothing listens there, so a command that tried to connect would say so instead.
   const env = { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "1" };
