@@ -29,9 +29,10 @@ commands:
   report [--json]
             the data team's standing questions (sign-ups, orders by country, top suppliers,
             posts, ...) from the report_* views, as tables or one JSON object
-  dlq list [--json]
-            the letters in the dead-letter topic (KAFKA_DLQ_TOPIC): when, source
-            topic/partition@offset, event type, error code and reason
+  dlq list [--json] [--limit N]
+            the newest N letters (1000 unless given, at most 100000) in the dead-letter topic
+            (KAFKA_DLQ_TOPIC): when, source topic/partition@offset, event type, error code and
+            reason; the last line counts them all by code
   dlq replay [--since ISO-time] [--reason code] [--dry-run]
             re-publish the chosen letters' original key, value and headers to their source
             topic and partition, once the cause is fixed; --since keeps letters that failed at
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  process.stdout.on("error", onOutputError(command));
   const at = argv.indexOf(command);
   const rest = argv.filter((_, i) => i !== at);
   switch (command) {
@@ -113,6 +115,18 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);
       return 2;
   }
+}
+
+/**
+ * `dlq list | head`: the reader went away, which ends a command quietly, as it would any Unix
+ * tool. For `run`, whose log is its output, or any other failure, one line, and exit status 1.
+ */
+function onOutputError(command: string) {
+  return (err: NodeJS.ErrnoException) => {
+    const quiet = err.code === "EPIPE" && command !== "run";
+    if (!quiet) process.stderr.write(`analytics-service: writing to standard output failed: ${err.message}\n`);
+    process.exit(quiet ? 0 : 1);
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -4,7 +4,7 @@ import { type DeadLetterEntry, decodeLetter } from "../dead-letter/letter.ts";
 import { sortLetters } from "../dead-letter/read.ts";
 import { UsageError } from "./args.ts";
 import { formatLetters, letterJson, listOptions } from "./dlq-list.ts";
-import { replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";
+import { REMEMBERED, replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";
 
 const headers = (h: Record<string, string>) =>
   new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
@@ -149,8 +149,11 @@ test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors
     },
   );
   assert.throws(() => replayOptions(["--json"]), UsageError);
-  assert.deepEqual(listOptions(["--json"]), { json: true });
-  assert.throws(() => listOptions(["--dry-run"]), UsageError);
+  assert.deepEqual(listOptions(["--json"]), { json: true, limit: 1000 });
+  assert.deepEqual(listOptions(["--limit", "100000"]), { json: false, limit: 100000 });
+  for (const bad of [["--dry-run"], ["--limit", "0"], ["--limit", "100001"], ["--limit", "1e3"], ["--limit", "-5"]]) {
+    assert.throws(() => listOptions(bad), UsageError, bad.join(" "));
+  }
 });
 
 test("replayChooser: filters by time and code, once per source message, never a truncated copy nor outside the source topics", () => {
@@ -224,4 +227,14 @@ test("replayMessage: the original key, value, headers and record time, to the so
   );
   assert.equal("timestamp" in m, false, "a letter that did not keep its record's time: the broker stamps it");
   assert.equal(replayMessage(letter({ "dlq.source.timestamp": "1764950400123" })).timestamp, 1764950400123n);
+});
+
+test("replayChooser remembers the last REMEMBERED sources: memory stays bounded, an older repeat is sent again", () => {
+  const choose = replayChooser({}, new Map([["user", 3]]));
+  const at = (offset: number) => ({ ...letter(), sourceOffset: BigInt(offset) });
+  assert.equal(choose(at(0)), "chosen");
+  assert.equal(choose(at(0)), "duplicate");
+  for (let i = 1; i <= REMEMBERED; i++) choose(at(i));
+  assert.equal(choose(at(REMEMBERED)), "duplicate", "a recent repeat");
+  assert.equal(choose(at(0)), "chosen", "forgotten: sent again, applied as once");
 });

@@ -1,7 +1,7 @@
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { readDeadLetters } from "../dead-letter/read.ts";
-import { parseOptions } from "./args.ts";
+import { parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
 
 // `analytics-service dlq list`: what is in the dead-letter topic, as a table or JSON.
@@ -53,10 +53,20 @@ export function formatLetters(letters: readonly DeadLetterEntry[]): string {
 
 export interface ListOptions {
   json: boolean;
+  /** The newest this many letters are listed; all are counted. */
+  limit: number;
 }
 
+export const DEFAULT_LIST_LIMIT = 1000;
+const MAX_LIST_LIMIT = 100_000;
+
 export function listOptions(args: readonly string[]): ListOptions {
-  return { json: parseOptions("dlq list", args, { json: "boolean" }).json === true };
+  const raw = parseOptions("dlq list", args, { json: "boolean", limit: "string" });
+  const limit = raw.limit === undefined ? DEFAULT_LIST_LIMIT : Number(raw.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT || !/^\d+$/.test(raw.limit ?? "1")) {
+    throw new UsageError(`dlq list: --limit "${raw.limit}" is not a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return { json: raw.json === true, limit };
 }
 
 export async function runDlqList(
@@ -64,11 +74,15 @@ export async function runDlqList(
   options: ListOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const letters = await readDeadLetters(config);
+  const { newest } = await readDeadLetters(config, options.limit);
+  const letters = newest.letters();
   if (options.json) out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
   else {
     out.write(formatLetters(letters));
-    out.write(`${letters.length} dead letter(s) in ${config.kafkaDlqTopic}\n`);
+    const shown = newest.summary();
+    out.write(
+      `${newest.total} dead letter(s) in ${config.kafkaDlqTopic}${shown === "" ? "" : `; listed: ${shown} (--limit)`}\n`,
+    );
   }
   return 0;
 }

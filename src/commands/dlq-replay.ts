@@ -4,10 +4,10 @@ import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
-import { CHUNK, deadLetters, kafkaError, listed, sortLetters } from "../dead-letter/read.ts";
+import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/read.ts";
 import { BadEventReasons } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
-import { formatLetters } from "./dlq-list.ts";
+import { DEFAULT_LIST_LIMIT, formatLetters } from "./dlq-list.ts";
 
 // `analytics-service dlq replay`: putting chosen letters back on their source topic once whatever
 // made them fail is fixed (a configuration limit, a column widened by a migration, a handler
@@ -61,8 +61,13 @@ export type SourcePartitions = ReadonlyMap<string, number>;
 /**
  * Judges letters one by one, as they are read: those matching the filters are chosen once per
  * source message, except truncated copies (their whole value is gone) and letters without a
- * source. Remembers the source of each letter chosen (a few dozen bytes each) to tell repeats.
+ * source. Remembers the sources of the last REMEMBERED letters chosen to tell repeats: a repeat
+ * further back is sent twice, which the idempotent sink applies as once, and memory stays bounded
+ * however many letters the topic holds.
  */
+/** Sources of chosen letters remembered to tell repeats (a repeat is a letter's twin written in the same outage or rewind). */
+export const REMEMBERED = 100_000;
+
 export function replayChooser(
   options: Omit<ReplayOptions, "dryRun">,
   sources: SourcePartitions,
@@ -80,6 +85,7 @@ export function replayChooser(
     const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
     if (seen.has(id)) return "duplicate";
     seen.add(id);
+    if (seen.size > REMEMBERED) seen.delete(seen.values().next().value as string);
     return "chosen";
   };
 }
@@ -118,7 +124,7 @@ export async function runDlqReplay(
     foreign: 0,
     duplicate: 0,
   };
-  const chosen: DeadLetterEntry[] = [];
+  const chosen = new NewestLetters(DEFAULT_LIST_LIMIT);
   const topics = new Set<string>();
   let chunk: DeadLetterEntry[] = [];
   const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
@@ -138,7 +144,7 @@ export async function runDlqReplay(
       const verdict = choose(e);
       tally[verdict]++;
       if (verdict !== "chosen") continue;
-      if (options.dryRun) chosen.push(listed(e));
+      if (options.dryRun) chosen.add(e);
       else {
         chunk.push(e);
         if (chunk.length >= CHUNK) await send();
@@ -168,8 +174,11 @@ export async function runDlqReplay(
     if (!finished) {
       out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
     } else if (options.dryRun) {
-      out.write(formatLetters(sortLetters(chosen)));
-      out.write(`dry run: ${tally.chosen} of ${read} dead letter(s) chosen; nothing sent\n`);
+      out.write(formatLetters(chosen.letters()));
+      const shown = chosen.summary();
+      out.write(
+        `dry run: ${tally.chosen} of ${read} dead letter(s) chosen${shown === "" ? "" : `, listed: ${shown}`}; nothing sent\n`,
+      );
     } else if (tally.chosen === 0) {
       out.write(`0 of ${read} dead letter(s) chosen; nothing sent\n`);
     } else {

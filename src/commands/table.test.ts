@@ -83,3 +83,10 @@ test("displayWidth: emoji and CJK take two columns, combining marks none", () =>
   );
   assert.equal(out, ["name  n", "----  -", "🌿    1", "ab    2", ""].join("\n"));
 });
+
+test("formatTable: two hundred thousand rows (a large dead-letter topic) format without overflowing the stack", () => {
+  const rows = Array.from({ length: 200_000 }, (_, i) => ({ n: i, text: i === 123_456 ? "the widest cell" : "x" }));
+  const lines = formatTable(["n", "text"], rows).split("\n");
+  assert.equal(lines[0], "     n  text");
+  assert.equal(lines[123_458], "123456  the widest cell");
+});

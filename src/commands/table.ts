@@ -43,9 +43,12 @@ export function formatTable(columns: readonly (Column | string)[], rows: readonl
   });
   const header = cols.map((c) => c.title ?? c.key);
   const cells = rows.map((r) => cols.map((c) => cellText(r[c.key])));
-  const widths = cols.map((_, i) =>
-    Math.max(displayWidth(header[i] ?? ""), ...cells.map((line) => displayWidth(line[i] ?? ""))),
-  );
+  // A loop, not Math.max(...): spread over a hundred thousand rows overflows the stack.
+  const widths = cols.map((_, i) => {
+    let width = displayWidth(header[i] ?? "");
+    for (const line of cells) width = Math.max(width, displayWidth(line[i] ?? ""));
+    return width;
+  });
   const line = (values: string[]) =>
     values
       .map((v, i) => pad(v, widths[i] ?? 0, aligns[i] ?? "left"))

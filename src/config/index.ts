@@ -20,7 +20,11 @@ export const serviceDeclaration = {
     "Prefix of the five source topics (e.g. `prod.` reads prod.user, prod.order, ...): letters, digits, `.`, `_`, `-`.",
     { allowEmpty: true },
   ),
-  kafkaDlqTopic: str("KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC, "Dead-letter topic for events that can't be applied; never one of the source topics."),
+  kafkaDlqTopic: str(
+    "KAFKA_DLQ_TOPIC",
+    DEFAULT_DLQ_TOPIC,
+    "Dead-letter topic for events that can't be applied; never one of the source topics.",
+  ),
   mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
   mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
   mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),

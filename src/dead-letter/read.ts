@@ -4,7 +4,7 @@ import type { Config } from "../config/index.ts";
 import { filteringAbortedTransactions } from "../consume/aborted-transactions.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
@@ -113,19 +113,59 @@ export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
   originalHeaders: [],
 });
 
-/** Every letter, in the order they failed: for `list`, which prints them all. */
-export async function readDeadLetters(config: Config): Promise<DeadLetterEntry[]> {
-  const letters: DeadLetterEntry[] = [];
-  for await (const e of deadLetters(config)) letters.push(listed(e));
-  return sortLetters(letters);
+/** The newest `limit` letters, in the order they failed, and how many the topic holds by code: for `list`. */
+export async function readDeadLetters(config: Config, limit: number): Promise<{ newest: NewestLetters }> {
+  const newest = new NewestLetters(limit);
+  for await (const e of deadLetters(config)) newest.add(e);
+  return { newest };
 }
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(BadEventReasons));
+
+const byFailure = (a: DeadLetterEntry, b: DeadLetterEntry) =>
+  (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
+  a.dlqPartition - b.dlqPartition ||
+  (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0);
 
 /** Letters in the order they failed (the topic's partitions interleaved by time). */
 export function sortLetters(letters: DeadLetterEntry[]): DeadLetterEntry[] {
-  return letters.sort(
-    (a, b) =>
-      (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
-      a.dlqPartition - b.dlqPartition ||
-      (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0),
-  );
+  return letters.sort(byFailure);
+}
+
+/**
+ * The newest `limit` of the letters added (as `listed` keeps them), and a count of all of them by
+ * code: a topic of millions of letters is listed in memory for `limit`, not for the topic.
+ */
+export class NewestLetters {
+  readonly #limit: number;
+  #kept: DeadLetterEntry[] = [];
+  readonly byCode = new Map<string, number>();
+  total = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  add(e: DeadLetterEntry): void {
+    this.total++;
+    // A letter's code is whatever its writer put there: only the service's own are counted apart.
+    const code = KNOWN_CODES.has(e.code ?? "") ? (e.code as string) : "other";
+    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
+    this.#kept.push(listed(e));
+    // Trimmed in bulk when twice the limit: sorting then costs a log factor per letter, not a pass.
+    if (this.#kept.length >= 2 * this.#limit) this.#kept = sortLetters(this.#kept).slice(-this.#limit);
+  }
+
+  /** The newest `limit`, oldest first. */
+  letters(): DeadLetterEntry[] {
+    this.#kept = sortLetters(this.#kept).slice(-this.#limit);
+    return this.#kept;
+  }
+
+  /** "the newest 1000 of 130000 (bad_field 129000, not_json 1000)", or "" when all are kept. */
+  summary(): string {
+    if (this.total <= this.#limit) return "";
+    const codes = [...this.byCode].map(([code, n]) => `${code} ${n}`).join(", ");
+    return `the newest ${this.#limit} of ${this.total} (${codes})`;
+  }
 }

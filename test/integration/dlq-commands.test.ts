@@ -301,5 +301,10 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
     sent.map((m) => JSON.parse(m.value.toString()).letter).sort((a, b) => a - b),
     Array.from({ length: 1000 }, (_, i) => i),
   );
-  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length, 1204);
+  assert.equal(JSON.parse((await runCli(["dlq", "list", "--json", "--limit", "2000"], env)).stdout).length, 1204);
+  assert.equal(
+    JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout).length,
+    1000,
+    "the newest --limit (1000)",
+  );
 });

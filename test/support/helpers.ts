@@ -154,9 +154,9 @@ export const runCliSync = (args: string[], env: Record<string, string>) =>
   spawnSync(process.execPath, cliArgs(args), { env: cliEnv(env), encoding: "utf8", timeout: 60000 });
 
 /** Node's arguments for `analytics-service <args>`, with the launcher's flags. */
-const cliArgs = (args: string[]) => [...SERVICE_NODE_FLAGS, CLI, ...args];
+export const cliArgs = (args: string[]) => [...SERVICE_NODE_FLAGS, CLI, ...args];
 /** Only PATH and `env`: nothing of the test runner's environment leaks into the command. */
-const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", ...env });
+export const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", ...env });
 
 /** Topics that are never created, for commands that stop before they reach Kafka. */
 export function unusedTopics(): TestTopics {

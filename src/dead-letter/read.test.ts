@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { DeadLetterEntry } from "./letter.ts";
+import { NewestLetters } from "./read.ts";
+
+const letter = (i: number, code: string | null = "bad_field"): DeadLetterEntry => ({
+  failedAt: new Date(Date.UTC(2026, 2, 1) + i * 1000).toISOString(),
+  dlqPartition: i % 3,
+  dlqOffset: BigInt(i),
+  code,
+  reason: `reason ${i}`,
+  eventType: "user.updated",
+  sourceTopic: "user",
+  sourcePartition: 0,
+  sourceOffset: BigInt(i),
+  sourceTimestamp: null,
+  key: Buffer.from(`key ${i}`),
+  value: Buffer.alloc(100),
+  valueBytes: 100,
+  truncated: false,
+  originalBytes: null,
+  originalHeaders: [],
+});
+
+test("NewestLetters keeps the newest letters, oldest first, and counts every letter by code", () => {
+  const newest = new NewestLetters(3);
+  // Added out of order, as partitions interleave.
+  for (const i of [5, 1, 9, 0, 7, 3, 8, 2, 6, 4]) newest.add(letter(i, i === 4 ? "not_json" : "bad_field"));
+  assert.deepEqual(
+    newest.letters().map((e) => Number(e.dlqOffset)),
+    [7, 8, 9],
+  );
+  assert.equal(newest.total, 10);
+  assert.equal(newest.summary(), "the newest 3 of 10 (bad_field 9, not_json 1)");
+  assert.ok(
+    newest.letters().every((e) => e.value === null),
+    "values are not kept",
+  );
+});
+
+test("NewestLetters holds at most twice its limit, whatever it is given; codes it does not know count as other", () => {
+  const newest = new NewestLetters(100);
+  for (let i = 0; i < 50_000; i++) newest.add(letter(i, i % 2 === 0 ? `crafted-${i}` : "too_large"));
+  assert.equal(newest.letters().length, 100);
+  assert.equal(newest.letters()[0]?.dlqOffset, 49_900n);
+  assert.deepEqual(
+    [...newest.byCode],
+    [
+      ["other", 25_000],
+      ["too_large", 25_000],
+    ],
+  );
+  const few = new NewestLetters(100);
+  few.add(letter(1));
+  assert.equal(few.summary(), "");
+});

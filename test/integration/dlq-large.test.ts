@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { test } from "node:test";
+import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
+import { cliArgs, cliEnv, runCli, testDatabase, testEnv, testProducer, testTopics } from "../support/helpers.ts";
+
+// A dead-letter topic of many letters: `dlq list` shows the newest --limit of them and counts
+// them all, and stops quietly when its reader goes away (`dlq list | head`).
+
+const LETTERS = 3000;
+
+test("dlq list shows the newest --limit letters, counts all, and ends quietly when its reader goes away", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv(db, topics);
+  const producer = await testProducer(t);
+  for (let i = 0; i < LETTERS; i += 500) {
+    await producer.send({
+      messages: Array.from({ length: 500 }, (_, j) => ({
+        topic: topics.dlq,
+        key: Buffer.from(`key-${i + j}`),
+        value: Buffer.from("{"),
+        headers: new Map(
+          [
+            [DLQ_HEADERS.topic, `${topics.prefix}user`],
+            [DLQ_HEADERS.partition, "0"],
+            [DLQ_HEADERS.offset, String(i + j)],
+            [DLQ_HEADERS.code, "not_json"],
+            [DLQ_HEADERS.reason, "value is not valid JSON"],
+            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()],
+          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
+        ),
+      })),
+    });
+  }
+
+  const { stdout } = await runCli(["dlq", "list", "--limit", "10"], env);
+  const lines = stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 2 + 10 + 1, stdout);
+  assert.match(lines[2] ?? "", /^2026-03-01T00:49:50\.000Z {2}\S+\/0@2990 /);
+  assert.equal(
+    lines.at(-1),
+    `${LETTERS} dead letter(s) in ${topics.dlq}; listed: the newest 10 of ${LETTERS} (not_json ${LETTERS}) (--limit)`,
+  );
+
+  // The default lists a thousand rows, more than a pipe holds: the reader leaves after the first chunk.
+  const child = spawn(process.execPath, cliArgs(["dlq", "list"]), {
+    env: cliEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout.once("data", () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+});
