@@ -42,14 +42,15 @@ commands:
             --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
             backwards, so an event it already applied changes nothing. Letters whose copy of
             the value was cut to fit (header dlq.value.truncated) are skipped.
-  repair <table> <id> [--dry-run]
+  repair <table> <id> [--dry-run] [--force]
             unfreeze one entity that an event stamped far in the future left behind (before
             MAX_CLOCK_SKEW_MS turned such events away): clears its row's event_timestamp (a
             row without one is older than any event) and deletes its tombstone, so the next
             event of the entity applies and a replay of its history rebuilds it; table is one
             of users, suppliers, products, orders, posts and id its 24-hex-digit entity_id;
             --dry-run prints the row's event_timestamp and the tombstone's time and changes
-            nothing
+            nothing; an entity nothing freezes (no time ahead of now by more than
+            MAX_CLOCK_SKEW_MS) is refused unless --force
   rewind --to earliest|<ISO time> [--dry-run]
             move the consumer group's (KAFKA_GROUP_ID) committed offsets on the five source
             topics back, to the log start or, per partition, to the first record at or after

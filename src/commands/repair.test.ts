@@ -6,6 +6,8 @@ import { UsageError } from "./args.ts";
 import {
   describeRepair,
   hasGuard,
+  isFrozen,
+  notFrozen,
   nothingToRepair,
   REPAIRABLE_TABLES,
   readRepairState,
@@ -16,17 +18,26 @@ import {
 const ID = "65a1f0c2e4b0a1b2c3d4e5f6";
 
 test("repairOptions: <table> <id>, with --dry-run anywhere", () => {
-  assert.deepEqual(repairOptions(["users", ID]), { table: usersTable, id: ID, dryRun: false });
-  assert.deepEqual(repairOptions(["products", ID, "--dry-run"]), { table: productsTable, id: ID, dryRun: true });
+  assert.deepEqual(repairOptions(["users", ID]), { table: usersTable, id: ID, dryRun: false, force: false });
+  assert.deepEqual(repairOptions(["products", ID, "--dry-run"]), {
+    table: productsTable,
+    id: ID,
+    dryRun: true,
+    force: false,
+  });
   assert.deepEqual(repairOptions(["--dry-run", "products", ID.toUpperCase()]).id, ID.toUpperCase());
+  assert.equal(repairOptions(["users", ID, "--force"]).force, true);
   assert.deepEqual([...REPAIRABLE_TABLES.keys()], ["users", "suppliers", "products", "orders", "posts"]);
 });
 
 test("repairOptions: each mistake is one UsageError line", () => {
   const cases: [string[], RegExp][] = [
-    [[], /^repair: name the row: repair <table> <id> \[--dry-run\]$/],
+    [[], /^repair: name the row: repair <table> <id> \[--dry-run\] \[--force\]$/],
     [["users"], /^repair: name the row: /],
-    [["users", ID, "extra"], /^repair: unexpected argument "extra"; usage: repair <table> <id> \[--dry-run\]$/],
+    [
+      ["users", ID, "extra"],
+      /^repair: unexpected argument "extra"; usage: repair <table> <id> \[--dry-run\] \[--force\]$/,
+    ],
     [
       ["user", ID],
       /^repair: unknown table "user" \(did you mean users\?\); one of users, suppliers, products, orders, posts$/,
@@ -40,7 +51,7 @@ test("repairOptions: each mistake is one UsageError line", () => {
     [["users", `${ID.slice(0, 23)}g`], /is not an id/],
     [["users", `${ID} `], /is not an id/],
     [["users", ID, "--dry-run=yes"], /^repair: --dry-run takes no value; try --help$/],
-    [["users", ID, "--force"], /^repair: unknown option --force; try --help$/],
+    [["users", ID, "--yes"], /^repair: unknown option --yes; try --help$/],
     [["users", ID, "-n"], /^repair: unknown option -n; try --help$/],
   ];
   for (const [args, message] of cases) {
@@ -57,14 +68,18 @@ const frozen = { id: ID, eventTimestamp: "9999-12-31 23:59:59.000000" };
 const stone = { deletedAt: "9999-12-31 23:59:59.000000", eventId: "e-1" };
 
 test("describeRepair: the current event_timestamp and tombstone time, marked when in the future", () => {
-  const dry = describeRepair({ table: productsTable, id: ID, dryRun: true }, { row: frozen, tombstone: stone }, NOW);
+  const dry = describeRepair(
+    { table: productsTable, id: ID, dryRun: true, force: false },
+    { row: frozen, tombstone: stone },
+    NOW,
+  );
   assert.deepEqual(dry, [
     `products ${ID}: would set event_timestamp 9999-12-31 23:59:59.000000 (in the future) to NULL; the row's columns stay`,
     `products ${ID}: would delete its tombstone of 9999-12-31 23:59:59.000000 (in the future), event e-1`,
     "dry run: nothing changed",
   ]);
   const done = describeRepair(
-    { table: usersTable, id: ID, dryRun: false },
+    { table: usersTable, id: ID, dryRun: false, force: false },
     { row: { id: ID, eventTimestamp: "2026-02-12 10:00:00.000450" }, tombstone: null },
     NOW,
   );
@@ -74,17 +89,35 @@ test("describeRepair: the current event_timestamp and tombstone time, marked whe
   ]);
 });
 
+test("isFrozen: only a time further ahead of now than MAX_CLOCK_SKEW_MS freezes an entity", () => {
+  const now = Date.parse("2026-03-01T00:00:00Z");
+  const row = (eventTimestamp: string) => ({ row: { id: ID, eventTimestamp }, tombstone: null });
+  assert.equal(isFrozen(row("9999-12-31 23:59:59.000000"), now, 300_000), true);
+  assert.equal(isFrozen(row("2026-03-01 00:05:00.000001"), now, 300_000), true);
+  assert.equal(isFrozen(row("2026-03-01 00:05:00.000000"), now, 300_000), false, "at the limit an event may be");
+  assert.equal(isFrozen(row("2026-02-12 10:00:00.000450"), now, 300_000), false, "a real event's time");
+  assert.equal(isFrozen({ row: null, tombstone: stone }, now, 300_000), true);
+  assert.equal(
+    isFrozen({ row: null, tombstone: { ...stone, deletedAt: "2026-02-01 00:00:00.000000" } }, now, 0),
+    false,
+  );
+  assert.match(
+    notFrozen({ table: usersTable, id: ID, dryRun: false, force: false }, row("2026-02-12 10:00:00.000450")),
+    /^repair: users 65a1f0c2e4b0a1b2c3d4e5f6 is not frozen: .*--force does it anyway\)$/,
+  );
+});
+
 test("nothing to repair: no row, or a row without a version, and no tombstone", () => {
   assert.equal(hasGuard({ row: null, tombstone: null }), false);
   assert.equal(hasGuard({ row: { id: ID, eventTimestamp: null }, tombstone: null }), false);
   assert.equal(hasGuard({ row: null, tombstone: stone }), true);
   assert.equal(
-    nothingToRepair({ table: usersTable, id: ID, dryRun: false }, { row: null, tombstone: null }),
+    nothingToRepair({ table: usersTable, id: ID, dryRun: false, force: false }, { row: null, tombstone: null }),
     `repair: users ${ID}: nothing to repair: no row and users have no tombstones`,
   );
   assert.equal(
     nothingToRepair(
-      { table: productsTable, id: ID, dryRun: false },
+      { table: productsTable, id: ID, dryRun: false, force: false },
       { row: { id: ID, eventTimestamp: null }, tombstone: null },
     ),
     `repair: products ${ID}: nothing to repair: its row has no event_timestamp (nothing holds events back) and no tombstone`,

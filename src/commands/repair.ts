@@ -13,7 +13,7 @@ import type { TableSpec } from "../write/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { UsageError } from "./args.ts";
 
-// `analytics-service repair <table> <id> [--dry-run]`: unfreezes one entity. An event stamped far
+// `analytics-service repair <table> <id> [--dry-run] [--force]`: unfreezes one entity. An event stamped far
 // in the future, applied before MAX_CLOCK_SKEW_MS turned such events away, left its row versioned
 // at that time (e.g. 9999-12-31), so every real event of the entity since is skipped as older; a
 // delete stamped so leaves a tombstone that no restore can outrank. Repair clears the row's
@@ -33,18 +33,20 @@ export interface RepairOptions {
   table: TableSpec;
   id: string;
   dryRun: boolean;
+  /** Clears the guards even when nothing is ahead of now: older events may then overwrite the row. */
+  force: boolean;
 }
 
-const USAGE = "repair <table> <id> [--dry-run]";
+const USAGE = "repair <table> <id> [--dry-run] [--force]";
 
-/** `repair <table> <id> [--dry-run]`; any other command line is a one-line UsageError. */
+/** `repair <table> <id> [--dry-run] [--force]`; any other command line is a one-line UsageError. */
 export function repairOptions(args: readonly string[]): RepairOptions {
-  let values: { "dry-run"?: boolean | undefined };
+  let values: { "dry-run"?: boolean | undefined; force?: boolean | undefined };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: [...args],
-      options: { "dry-run": { type: "boolean" } },
+      options: { "dry-run": { type: "boolean" }, force: { type: "boolean" } },
       allowPositionals: true,
       strict: true,
     }));
@@ -65,7 +67,7 @@ export function repairOptions(args: readonly string[]): RepairOptions {
       `repair: "${id}" is not an id: ${spec.key} is 24 hexadecimal digits, as entity_id in the events`,
     );
   }
-  return { table: spec, id, dryRun: values["dry-run"] === true };
+  return { table: spec, id, dryRun: values["dry-run"] === true, force: values.force === true };
 }
 
 /** parseArgs says more than one line ("... place it at the end of the command after '--' ..."): keep the point. */
@@ -86,10 +88,31 @@ export interface RepairState {
 
 export const hasGuard = (s: RepairState) => (s.row !== null && s.row.eventTimestamp !== null) || s.tombstone !== null;
 
+/** A stored DATETIME(6) in UTC, as the tables hold it, for `ms` since the epoch. */
+const stored = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "000");
+
+/**
+ * Whether a guard lies further ahead of now than MAX_CLOCK_SKEW_MS lets an event be: only such a
+ * time (written before the guard existed) freezes the entity. Any other is a real event's, and
+ * clearing it would let older events overwrite the row.
+ */
+export function isFrozen(s: RepairState, nowMs: number, maxClockSkewMs: number): boolean {
+  const limit = stored(nowMs + maxClockSkewMs);
+  return (s.row?.eventTimestamp != null && s.row.eventTimestamp > limit) || (s.tombstone?.deletedAt ?? "") > limit;
+}
+
+/** Why a repair that would unfreeze nothing is refused, in one line. */
+export function notFrozen(options: RepairOptions, state: RepairState): string {
+  const entity = `${options.table.name} ${state.row?.id ?? options.id}`;
+  return (
+    `repair: ${entity} is not frozen: nothing it holds is ahead of now by more than MAX_CLOCK_SKEW_MS, so its events apply; ` +
+    "clearing its guards would let older events overwrite it (--force does it anyway)"
+  );
+}
+
 /** A stored time, marked when it lies ahead of `now` (what freezes an entity). */
 function when(ts: string, now: Date): string {
-  const utc = now.toISOString().replace("T", " ").replace("Z", "");
-  return ts > utc ? `${ts} (in the future)` : ts;
+  return ts > stored(now.getTime()) ? `${ts} (in the future)` : ts;
 }
 
 /**
@@ -179,6 +202,11 @@ export async function runRepair(
       if (!hasGuard(state)) {
         await conn.rollback();
         err.write(`analytics-service: ${nothingToRepair(options, state)}\n`);
+        return 1;
+      }
+      if (!options.force && !isFrozen(state, Date.now(), config.maxClockSkewMs)) {
+        await conn.rollback();
+        err.write(`analytics-service: ${notFrozen(options, state)}\n`);
         return 1;
       }
       if (options.dryRun) await conn.rollback();

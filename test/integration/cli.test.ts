@@ -96,7 +96,7 @@ test("an unreachable database is waited for, logged once, and SIGTERM still exit
 
 test("--help documents repair", () => {
   const r = run(["--help"]);
-  assert.match(r.stdout, /^ {2}repair <table> <id> \[--dry-run\]$/m);
+  assert.match(r.stdout, /^ {2}repair <table> <id> \[--dry-run\] \[--force\]$/m);
   assert.match(r.stdout, /users, suppliers, products, orders, posts/);
 });
 
@@ -125,7 +125,10 @@ test("repair: a bad command line is one line and exit status 2, before any conne
       ["repair", "orders", "ORD-20260211-A7K2"],
       /^analytics-service: repair: "ORD-20260211-A7K2" is not an id: order_id is 24 /,
     ],
-    [["repair", "orders"], /^analytics-service: repair: name the row: repair <table> <id> \[--dry-run\]\n$/],
+    [
+      ["repair", "orders"],
+      /^analytics-service: repair: name the row: repair <table> <id> \[--dry-run\] \[--force\]\n$/,
+    ],
     [["repair", "orders", "65a1f0c2e4b0a1b2c3d4e5f6", "--yes"], /^analytics-service: repair: unknown option --yes; /],
   ] as const) {
     const r = run([...args], env);

@@ -161,3 +161,26 @@ test("a product deleted in 9999: repair deletes the tombstone, and the restore a
   const status = (restored.value.data as { status: string }).status;
   assert.deepEqual(await product(), { status, ts: "2026-03-01 00:00:00.000000" });
 });
+
+test("a healthy row is not repaired: one line, exit status 1, nothing changed; --force clears it anyway", async (t) => {
+  const { db, topics, producer, settled } = await setup(t);
+  const id = fixture("user.created").key;
+  const version = async () =>
+    (await db.query<{ ts: string | null }>("SELECT event_timestamp AS ts FROM users WHERE user_id = ?", [id]))[0]?.ts;
+  await produce(producer, topics.prefix, [fixture("user.created")]);
+  await settled();
+  const before = await version();
+  assert.ok(before);
+
+  const refused = repair(db, topics, ["users", id]);
+  assert.equal(refused.status, 1);
+  assert.equal(
+    refused.stderr,
+    `analytics-service: repair: users ${id} is not frozen: nothing it holds is ahead of now by more than MAX_CLOCK_SKEW_MS, so its events apply; clearing its guards would let older events overwrite it (--force does it anyway)\n`,
+  );
+  assert.equal(await version(), before);
+
+  const forced = repair(db, topics, ["users", id, "--force"]);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.equal(await version(), null);
+});
