@@ -13,12 +13,17 @@ export interface OutageHooks {
   onRetry?: () => void;
 }
 
+/** Causes of one outage logged at most: a cause that changes is told, a flapping one is not repeated. */
+const CAUSES_LOGGED = 5;
+
 /**
  * Knows whether a dependency is down, so an outage is logged once when it starts and once when
- * it ends, however many attempts and partitions wait on it.
+ * it ends, however many attempts and partitions wait on it, and again when its cause changes (a
+ * broker down at first that then refuses the login), up to CAUSES_LOGGED causes.
  */
 export class Outage {
   #since: number | null = null;
+  readonly #causes = new Set<string>();
   #log: Logger;
   #hooks: OutageHooks;
   readonly name: string;
@@ -31,13 +36,17 @@ export class Outage {
     return this.#since !== null;
   }
   enter(err: unknown): void {
-    if (this.#since !== null) return;
+    const cause = messageOf(err);
+    if (this.#since !== null) {
+      if (this.#causes.has(cause) || this.#causes.size >= CAUSES_LOGGED) return;
+      this.#causes.add(cause);
+      this.#log.warn({ dependency: this.name }, `${this.name} still unavailable, now: ${cause}`);
+      return;
+    }
     this.#since = Date.now();
+    this.#causes.add(cause);
     this.#hooks.onChange?.(true);
-    this.#log.warn(
-      { dependency: this.name },
-      `${this.name} unavailable, pausing and retrying with backoff: ${messageOf(err)}`,
-    );
+    this.#log.warn({ dependency: this.name }, `${this.name} unavailable, pausing and retrying with backoff: ${cause}`);
   }
   /** Each attempt, at debug level only: the warning was logged once, when the outage began. */
   retrying(attempt: number, waitMs: number): void {
@@ -48,6 +57,7 @@ export class Outage {
     if (this.#since === null) return;
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
     this.#since = null;
+    this.#causes.clear();
     this.#hooks.onChange?.(false);
     this.#log.info(
       { dependency: this.name, seconds: Number(seconds) },

@@ -44,6 +44,9 @@ const UNKNOWN_CA = new Set([
 const CLOSED = "Connection closed";
 const NO_MECHANISM = "Cannot find a suitable SASL mechanism.";
 
+/** The brokers answered and refused the SASL login: waiting can't fix it, the settings can. */
+export const loginRefused = (err: unknown) => flatten(err).some((e) => e.apiId === "SASL_AUTHENTICATION_FAILED");
+
 /** One line: why the brokers could not be used, and what to set. */
 export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string {
   const brokers = config.kafkaBrokers.join(",");

@@ -4,7 +4,7 @@ import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-
 import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
-import { explainKafkaFailure } from "./explain.ts";
+import { explainKafkaFailure, loginRefused } from "./explain.ts";
 import { kafkaBaseOptions } from "./kafka-options.ts";
 
 /** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
@@ -165,7 +165,9 @@ export async function checkTopics(config: Config, topics: string[], outage: Outa
   }
 }
 
+/** A failure at start as one line; a refused login stops the start, like MySQL's wrong password. */
 function explainKafka(err: unknown, config: Config): unknown {
   if (!(err instanceof KafkaUnavailableError)) return err;
-  return new KafkaUnavailableError(explainKafkaFailure(err.cause, config), err);
+  const line = explainKafkaFailure(err.cause, config);
+  return loginRefused(err.cause) ? new ConfigError(`Kafka: ${line}`) : new KafkaUnavailableError(line, err);
 }
