@@ -3,6 +3,7 @@ import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { filteringAbortedTransactions } from "../consume/aborted-transactions.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
+import { explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
@@ -25,10 +26,8 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
     publishing: "publishing the replayed events",
     describing: "reading the source topics' partitions",
   }[doing];
-  return new KafkaUnavailableError(
-    `Kafka: ${what} at ${brokers} failed (${message.replace(/\.$/, "")}); check that Kafka runs and KAFKA_BOOTSTRAP_SERVERS`,
-    err,
-  );
+  // The same line as the service's and rewind's for the same settings: TLS, SASL, an unreachable host.
+  return new KafkaUnavailableError(`Kafka: ${what} failed: ${explainKafkaFailure(err, config)}`, err);
 }
 
 /** Letters handed on at a time; the reader pauses the topic when it holds twice this many. */

@@ -19,6 +19,7 @@ import {
   onPrivatePorts,
   produce,
   randomName,
+  runCliSync,
   stack,
   type TestTopics,
   testConfig,
@@ -130,6 +131,15 @@ test("a wrong SCRAM or PLAIN password is named in one line, without the password
     );
     assert.ok(!line.includes("not-the-password"));
   }
+});
+
+test("dlq list names a wrong password in its one line, as the service does", () => {
+  const r = runCliSync(["dlq", "list"], { ...saslSsl("SCRAM-SHA-256", "not-the-password"), MYSQL_HOST: "127.0.0.1" });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    `analytics-service: Kafka: reading analytics-dlq failed: the brokers ${broker.saslSsl} refused the SCRAM-SHA-256 login of KAFKA_SASL_USERNAME=${USER.name}: check KAFKA_SASL_PASSWORD, and that the user exists for SCRAM-SHA-256 (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=SCRAM-SHA-256)\n`,
+  );
 });
 
 test("a broker certificate from a CA the service does not trust is named in one line", async () => {
