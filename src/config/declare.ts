@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 
 // A configuration variable is declared once (name, kind, default, description); parsing,
@@ -160,11 +160,11 @@ export function readConfigFile(variable: string, path: string): string {
   return readConfigBytes(variable, path).toString("utf8");
 }
 
-/** readConfigFile's bytes. */
-export function readConfigBytes(variable: string, path: string): Buffer {
+/** readConfigFile's bytes; a pipe may keep it waiting `pipeWaitMs` for its first bytes. */
+export function readConfigBytes(variable: string, path: string, pipeWaitMs = PIPE_WAIT_MS): Buffer {
   try {
     if (statSync(path).isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
-    const bytes = readAtMost(path, MAX_CONFIG_FILE_BYTES + 1);
+    const bytes = readAtMost(variable, path, MAX_CONFIG_FILE_BYTES + 1, pipeWaitMs);
     if (bytes.length > MAX_CONFIG_FILE_BYTES) {
       throw new ConfigError(
         `${variable}: ${path} holds more than the ${MAX_CONFIG_FILE_BYTES} bytes a secret or certificate file may`,
@@ -186,13 +186,37 @@ export function readConfigBytes(variable: string, path: string): Buffer {
   }
 }
 
-/** The first `max` bytes of a file, a pipe or a device, or all of it if it ends before. */
-function readAtMost(path: string, max: number): Buffer {
+/** How long a pipe may keep its reader waiting for its first bytes: its writer may start after the service. */
+export const PIPE_WAIT_MS = 10_000;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The first `max` bytes of a file, a pipe or a device, or all of it if it ends before. Opened
+ * without blocking: a pipe nobody writes to would otherwise hold the start for ever. A pipe with
+ * no writer yet reads as empty; it is read again until its first bytes come, then to its end.
+ */
+function readAtMost(variable: string, path: string, max: number, pipeWaitMs: number): Buffer {
   const buffer = Buffer.alloc(max);
-  const fd = openSync(path, "r");
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    const pipe = fstatSync(fd).isFIFO();
+    const deadline = Date.now() + pipeWaitMs;
     let length = 0;
-    for (let n = 1; n > 0 && length < max; length += n) n = readSync(fd, buffer, length, max - length, null);
+    while (length < max) {
+      let n = -1; // nothing yet (EAGAIN)
+      try {
+        n = readSync(fd, buffer, length, max - length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      }
+      if (n > 0) length += n;
+      else if (n === 0 && (!pipe || length > 0)) break;
+      else if (Date.now() > deadline) {
+        throw new ConfigError(
+          `${variable}: nothing was written to ${path} within ${pipeWaitMs / 1000} s; start what writes it first, or name a file`,
+        );
+      } else Atomics.wait(PAUSE, 0, 0, 10);
+    }
     return buffer.subarray(0, length);
   } finally {
     closeSync(fd);

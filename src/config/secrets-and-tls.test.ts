@@ -7,7 +7,7 @@ import { after, describe, test } from "node:test";
 import { stackDeclaration } from "../../tools/stack/config.ts";
 import { ConfigError } from "../errors.ts";
 import { assertConfigError } from "../testing/config.ts";
-import { helpLines, MAX_CONFIG_FILE_BYTES, parseDeclaration, str } from "./declare.ts";
+import { helpLines, MAX_CONFIG_FILE_BYTES, parseDeclaration, readConfigBytes, str } from "./declare.ts";
 import { loadConfig, serviceDeclaration } from "./index.ts";
 
 // Secrets given as files (<NAME>_FILE) and the MySQL TLS and migrating-account settings (issue
@@ -85,6 +85,11 @@ describe("secrets from files (<NAME>_FILE)", () => {
     const writer = spawn("sh", ["-c", 'printf "s3cret\\n" > "$0"', fifo]);
     assert.equal(loadConfig({ MYSQL_PASSWORD_FILE: fifo }).mysqlPassword, "s3cret");
     await new Promise((resolve) => writer.on("exit", resolve));
+    // A pipe nobody writes to is one line after a while, not a start that hangs for ever.
+    assert.throws(() => readConfigBytes("MYSQL_PASSWORD_FILE", fifo, 300), {
+      name: "ConfigError",
+      message: `MYSQL_PASSWORD_FILE: nothing was written to ${fifo} within 0.3 s; start what writes it first, or name a file`,
+    });
     assert.equal(
       loadConfig({ MYSQL_PASSWORD_FILE: file("at-limit", "y".repeat(MAX_CONFIG_FILE_BYTES)) }).mysqlPassword.length,
       MAX_CONFIG_FILE_BYTES,
