@@ -162,6 +162,19 @@ describe("bad values stop the service with one line naming the variable", () => 
     assertConfigError({ KAFKA_SSL: "maybe" }, "KAFKA_SSL");
   });
 
+  test("a host given as a URL is refused without quoting its password", () => {
+    const kafka = assertConfigError(
+      { KAFKA_BOOTSTRAP_SERVERS: "SASL_SSL://svc:Pa55@word@kafka.prod:9093" },
+      "KAFKA_BOOTSTRAP_SERVERS",
+    );
+    assert.match(kafka.message, /"SASL_SSL:\/\/…@kafka\.prod:9093" is not host:port/);
+    const mysql = assertConfigError({ MYSQL_HOST: "mysql://svc:Pa55word@db.prod:3306/analytics" }, "MYSQL_HOST");
+    assert.match(mysql.message, /^MYSQL_HOST: "mysql:\/\/…@db\.prod:3306\/analytics" is not a host name or address; /);
+    assertConfigError({ MYSQL_HOST: "svc:Pa55word@db" }, "MYSQL_HOST", /"…@db"/);
+    for (const err of [kafka, mysql]) assert.ok(!err.message.includes("Pa55"), err.message);
+    assert.equal(loadConfig({ MYSQL_HOST: "::1" }).mysqlHost, "::1");
+  });
+
   test("a broker list that is not host:port", () => {
     assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "localhost" }, "KAFKA_BOOTSTRAP_SERVERS", /host:port/);
     assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "a:9092,b:port" }, "KAFKA_BOOTSTRAP_SERVERS", /"b:port"/);

@@ -177,15 +177,31 @@ export function isExternallyConfigured(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.KAFKA_BOOTSTRAP_SERVERS || env.MYSQL_HOST);
 }
 
+/**
+ * A host setting given as a URL (`mysql://svc:pw@db:3306`) may carry a password: a line that
+ * quotes it shows what precedes an `@` as `…`.
+ */
+function hidingCredentials(value: string): string {
+  const at = value.lastIndexOf("@");
+  if (at < 0) return value;
+  const scheme = /^[a-z][\w+.-]*:\/\//i.exec(value)?.[0] ?? "";
+  return `${scheme}…${value.slice(at)}`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parseDeclaration(serviceDeclaration, env);
   for (const broker of config.kafkaBrokers) {
     const port = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
     if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
       throw new ConfigError(
-        `KAFKA_BOOTSTRAP_SERVERS: "${broker}" is not host:port. Kafka brokers, comma-separated host:port.`,
+        `KAFKA_BOOTSTRAP_SERVERS: "${hidingCredentials(broker)}" is not host:port. Kafka brokers, comma-separated host:port.`,
       );
     }
+  }
+  if (/[/@\s]/.test(config.mysqlHost)) {
+    throw new ConfigError(
+      `MYSQL_HOST: "${hidingCredentials(config.mysqlHost)}" is not a host name or address; give the host alone (its port in MYSQL_PORT, the account in MYSQL_USER and MYSQL_PASSWORD).`,
+    );
   }
   if (config.kafkaSaslMechanism !== "none" && config.kafkaSaslUsername === "") {
     throw new ConfigError(

@@ -81,11 +81,15 @@ export async function startHttpServer(
           ? new ConfigError(
               `METRICS_PORT ${port} is in use by another process; free it or set METRICS_PORT (0 turns it off)`,
             )
-          : err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN"
+          : err.code === "EACCES"
             ? new ConfigError(
-                `METRICS_HOST ${host} is not an address of this machine; set it to one (127.0.0.1, or 0.0.0.0 for every interface)`,
+                `METRICS_PORT ${port} needs privileges this process lacks (ports below 1024 usually do); set METRICS_PORT to 1024 or above (9464 is the usual one)`,
               )
-            : err,
+            : err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN"
+              ? new ConfigError(
+                  `METRICS_HOST ${host} is not an address of this machine; set it to one (127.0.0.1, or 0.0.0.0 for every interface)`,
+                )
+              : err,
       ),
     );
     server.listen(port, host, () => resolve());

@@ -162,3 +162,25 @@ test("repair: nothing to repair, or no schema yet, is one line and exit status 1
   );
   assert.equal(nothing.stdout, "");
 });
+
+test("a METRICS_PORT the process may not bind (below 1024, not root) is one line, exit status 1", () => {
+  // As an unprivileged user, as the image runs: root may bind any port.
+  const asRoot = process.getuid?.() === 0;
+  const r = spawnSync(process.execPath, [CLI, "run"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      METRICS_PORT: "80",
+      MYSQL_HOST: "127.0.0.1",
+      MYSQL_PORT: "1",
+      KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
+    },
+    ...(asRoot ? { uid: 65534, gid: 65534, cwd: "/tmp" } : {}),
+    encoding: "utf8",
+    timeout: 30000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    "analytics-service: METRICS_PORT 80 needs privileges this process lacks (ports below 1024 usually do); set METRICS_PORT to 1024 or above (9464 is the usual one)\n",
+  );
+});
