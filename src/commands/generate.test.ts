@@ -45,7 +45,11 @@ describe("generate options", () => {
       [["--start="], "generate: --start needs a value; try --help"],
       [["-e", "3"], 'generate: unexpected argument "-e"; try --help'],
       [["--events", "3", "4"], 'generate: unexpected argument "4"; try --help'],
+      // Past a billion the default start falls before the year 1000, and the clock off the calendar.
+      [["--events", "1000000001"], 'generate: --events is at most 1,000,000,000, got "1000000001"'],
+      [["--events", "1e20"], 'generate: --events is at most 1,000,000,000, got "1e20"'],
     ];
+    assert.equal(generateOptions(["--events", "1e9"]).events, 1_000_000_000);
     for (const [args, message] of bad)
       assert.equal(
         usageError(() => generateOptions(args)),

@@ -38,6 +38,13 @@ const positive = (name: string, value: string | undefined, fallback: number, all
   return n;
 };
 
+/**
+ * The most --events: a stream's simulated clock moves up to 5 ms a message and ends by now, so a
+ * billion start about two months back; ten trillion would start before the year 1000, which the
+ * tables can't hold, and further the clock runs off the calendar.
+ */
+export const MAX_EVENTS = 1_000_000_000;
+
 /** `now`: the wall clock in ms, against which --start is checked (injected by tests). */
 export function generateOptions(args: readonly string[], now = Date.now()): GenerateOptions {
   const o = parseOptions("generate", args, OPTIONS);
@@ -49,6 +56,9 @@ export function generateOptions(args: readonly string[], now = Date.now()): Gene
     seed: Math.floor(positive("seed", o.seed, 1, true)),
     poisonRate,
   };
+  if (options.events > MAX_EVENTS) {
+    throw new UsageError(`generate: --events is at most ${MAX_EVENTS.toLocaleString("en-US")}, got "${o.events}"`);
+  }
   if (o.start !== undefined) options.startMicros = startOption(o.start, options, now);
   return options;
 }
