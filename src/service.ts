@@ -91,6 +91,7 @@ export async function startService(
     const { dlqMaxBytes, partitions } = await checkTopics(config, topics, outages.kafka, log, signal);
     const group = groupConsumer(config, topics, metrics, log, hooks);
     consumer = group;
+    metrics.watchMembership(() => isMember(group));
     closers.add(() => group.close());
     closers.add(async () => group.stopLagMonitoring());
     const producer = deadLetterProducer(config, dlqMaxBytes);
@@ -130,13 +131,16 @@ export async function startService(
   }
 }
 
+/** Joined the group: it has a member id and an assignment (empty, with more instances than partitions). */
+const isMember = (consumer: Consumer) => Boolean(consumer.memberId && consumer.assignments);
+
 /** Why the service can't do its job now (for /readyz); empty when it can. */
 async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: Outage }, consumer: Consumer | null) {
   const reasons: string[] = [];
   if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
   if (outages.database.active) reasons.push("paused: waiting for MySQL");
   if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
-  if (!consumer?.assignments || !consumer.memberId) reasons.push("not a member of the consumer group yet");
+  if (consumer === null || !isMember(consumer)) reasons.push("not a member of the consumer group yet");
   return reasons;
 }
 

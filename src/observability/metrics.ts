@@ -45,7 +45,7 @@ export class Metrics {
   });
   readonly batchSeconds = new Histogram({
     name: "analytics_batch_duration_seconds",
-    help: "Time to apply, dead-letter and commit one batch.",
+    help: "Time to apply and dead-letter one batch (its offsets are committed after, off the write path).",
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
@@ -97,6 +97,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Whether the instance is a member of its consumer group: false until the group's consumer says. */
+  #member: () => boolean = () => false;
+
+  /** `member` answers, at each scrape, whether the consumer has joined its group. */
+  watchMembership(member: () => boolean): void {
+    this.#member = member;
+  }
+
   constructor(log: Logger, pool: Pool) {
     this.#log = log;
     collectDefaultMetrics({ register: this.registry });
@@ -110,6 +118,14 @@ export class Metrics {
       collect() {
         const newest = metrics.#newestEventTs;
         this.set(newest === "" ? 0 : Math.max(0, (Date.now() - Date.parse(`${newest.replace(" ", "T")}Z`)) / 1000));
+      },
+    });
+    new Gauge({
+      name: "analytics_group_member",
+      help: "1 once the instance has joined its consumer group (KAFKA_GROUP_ID); 0 while it starts, waits for the source topics or rejoins.",
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#member() ? 1 : 0);
       },
     });
     new Gauge({

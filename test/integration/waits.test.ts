@@ -10,6 +10,7 @@ import {
   BROKER,
   capturingLogger,
   caughtUp,
+  privatePort,
   produce,
   randomName,
   testConfig,
@@ -27,14 +28,19 @@ import {
 const doc = () => fixture("user.created").value.data as Record<string, unknown>;
 const USER = "65a1f0c2e4b0a1b2c3d4e5f6";
 
-test("missing topics are waited for (logged once), then consumed", async (t) => {
+test("missing topics are waited for (logged once, and out of the group for the metrics), then consumed", async (t) => {
   const db = await testDatabase(t);
   const prefix = `${randomName("t")}.`;
   const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
-  const config = testConfig(db, topics);
+  const port = await privatePort();
+  const config = testConfig(db, topics, { METRICS_PORT: String(port) });
+  const member = async () =>
+    /^analytics_group_member (\d)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1];
   const { log, lines } = capturingLogger();
   const starting = startService(config, log);
   await waitFor("the wait to be logged", async () => lines.some((l) => String(l.msg).startsWith("waiting for topics")));
+  // Up and scraped, but consuming nothing: what AnalyticsNotInGroup watches.
+  assert.equal(await member(), "0");
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(async () => {
     await admin.deleteTopics({ topics: topics.all }).catch(() => undefined);
@@ -47,6 +53,7 @@ test("missing topics are waited for (logged once), then consumed", async (t) => 
   const producer = await testProducer(t);
   await produce(producer, prefix, [fixture("user.created")]);
   await waitFor("the event applied", async () => (await db.query("SELECT user_id FROM users")).length === 1);
+  assert.equal(await member(), "1");
   assert.equal(lines.filter((l) => String(l.msg).startsWith("waiting for topics")).length, 1);
   assert.deepEqual(await db.query("SELECT user_id FROM users"), [{ user_id: USER }]);
 });
