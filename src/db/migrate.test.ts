@@ -112,6 +112,24 @@ test("deniedError: a refusal of the whole database names no right; the lists are
   assert.deepEqual(MIGRATE_PRIVILEGES.slice(0, 4), RUN_PRIVILEGES);
 });
 
+test("a migration the server refuses part way says where it stopped and what its applied statements created", async () => {
+  const failingAt = (table: string) =>
+    fakePool((sql) => {
+      if (sql.startsWith("SELECT version")) return [];
+      if (sql.startsWith(`CREATE TABLE ${table}`)) return sqlError(1050, `Table '${table}' already exists`);
+      return [];
+    });
+  await assert.rejects(migrate(failingAt("b").pool, MIGRATIONS), {
+    name: "MigrationError",
+    message:
+      "migration 001_a.sql stopped at statement 2 of 2 (MySQL: Table 'b' already exists); its first 1 statement(s) stay applied and it is not recorded: drop a (or restore the database), fix the cause, then run migrate again",
+  });
+  await assert.rejects(migrate(failingAt("a").pool, MIGRATIONS), {
+    message:
+      "migration 001_a.sql stopped at statement 1 of 2 (MySQL: Table 'a' already exists); nothing of it was applied: fix the cause, then run migrate again",
+  });
+});
+
 test("other errors pass through unchanged", async () => {
   const boom = sqlError(1064, "You have an error in your SQL syntax");
   const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [] : boom));

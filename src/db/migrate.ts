@@ -119,6 +119,24 @@ export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<Mi
 }
 
 /**
+ * A migration the server refused part way (a table of its name already there, say): DDL commits as
+ * it goes, so what its first statements created stays, and the migration, not recorded, would
+ * refuse again at its first statement. The line says where it stopped and what to undo.
+ */
+function stoppedError(err: unknown, progress: Progress): MigrationError {
+  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const at = `migration ${progress.migration} stopped at statement ${progress.statements + 1} of ${progress.of} (MySQL: ${message})`;
+  if (progress.statements === 0) {
+    return new MigrationError(`${at}; nothing of it was applied: fix the cause, then run migrate again`);
+  }
+  const created = progress.created ?? [];
+  const undo = created.length > 0 ? `drop ${created.join(", ")}` : "undo them";
+  return new MigrationError(
+    `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${undo} (or restore the database), fix the cause, then run migrate again`,
+  );
+}
+
+/**
  * Applies the pending migrations. Nothing is locked or created while none is pending, so `run`
  * works with only RUN_PRIVILEGES once the schema is current; a user that may not apply what is
  * pending gets one line naming the account, the right refused and the grant to use instead.
@@ -143,8 +161,9 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
       await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
     }
   } catch (err) {
-    if (!isDenied(err)) throw err;
-    throw deniedError(err, await whoAndWhere(conn), pending, progress);
+    if (isDenied(err)) throw deniedError(err, await whoAndWhere(conn), pending, progress);
+    if (progress.migration !== null && errnoOf(err) !== undefined) throw stoppedError(err, progress);
+    throw err;
   } finally {
     if (pooled) (conn as mysql.PoolConnection).release();
   }
@@ -184,6 +203,8 @@ export interface Progress {
   migration: string | null;
   statements: number;
   of: number;
+  /** Tables and views the failed migration's applied statements created, for the line that says what to undo. */
+  created?: string[];
 }
 
 async function applyPending(conn: Connection, pending: Migration[], progress: Progress): Promise<string[]> {
@@ -199,10 +220,14 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
   const done: string[] = [];
   for (const m of pending) {
     const statements = splitStatements(m.sql);
-    Object.assign(progress, { migration: m.name, statements: 0, of: statements.length });
+    Object.assign(progress, { migration: m.name, statements: 0, of: statements.length, created: [] });
     for (const statement of statements) {
       await conn.query(statement);
       progress.statements++;
+      const made = /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?/i.exec(
+        statement,
+      );
+      if (made?.[1]) progress.created?.push(made[1]);
     }
     await conn.query(
       "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))",
