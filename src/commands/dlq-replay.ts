@@ -5,7 +5,7 @@ import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/read.ts";
-import { BadEventReasons } from "../errors.ts";
+import { BadEventReasons, ConfigError } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { DEFAULT_LIST_LIMIT, formatLetters } from "./dlq-list.ts";
 
@@ -113,6 +113,11 @@ export async function runDlqReplay(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const sources = await sourcePartitions(config);
+  if (sources.size === 0) {
+    throw new ConfigError(
+      `dlq replay: none of the source topics (${prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS).join(", ")}) exists at ${config.kafkaBrokers.join(",")}: check KAFKA_TOPIC_PREFIX (now "${config.kafkaTopicPrefix}")`,
+    );
+  }
   const choose = replayChooser(options, sources);
   let read = 0;
   let sent = 0;

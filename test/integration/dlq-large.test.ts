@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
-import { cliArgs, cliEnv, runCli, testDatabase, testEnv, testProducer, testTopics } from "../support/helpers.ts";
+import {
+  cliArgs,
+  cliEnv,
+  runCli,
+  runCliSync,
+  testDatabase,
+  testEnv,
+  testProducer,
+  testTopics,
+} from "../support/helpers.ts";
 
 // A dead-letter topic of many letters: `dlq list` shows the newest --limit of them and counts
 // them all, and stops quietly when its reader goes away (`dlq list | head`).
@@ -56,4 +65,16 @@ test("dlq list shows the newest --limit letters, counts all, and ends quietly wh
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   assert.equal(stderr, "");
   assert.equal(code, 0);
+});
+
+test("dlq replay under a KAFKA_TOPIC_PREFIX no source topic has is one line, exit status 1, and sends nothing", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = { ...testEnv(db, topics), KAFKA_TOPIC_PREFIX: "mistyped." };
+  const r = runCliSync(["dlq", "replay"], env);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^analytics-service: dlq replay: none of the source topics \(mistyped\.user, .*mistyped\.post\) exists at .*: check KAFKA_TOPIC_PREFIX \(now "mistyped\."\)\n$/,
+  );
 });
