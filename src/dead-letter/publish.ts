@@ -1,12 +1,14 @@
 import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
 import { chunksBySize } from "../collections.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { KafkaUnavailableError } from "../errors.ts";
 import {
   BATCH_OVERHEAD,
   type DeadLetter,
   type DlqMessage,
   HEADER_OVERHEAD,
   KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  MIN_DEAD_LETTER_BYTES,
   RECORD_OVERHEAD,
   type RecordHeaders,
   toDlqMessage,
@@ -146,8 +148,14 @@ async function sendShrinking(
   for (let budget = maxBytes; ; ) {
     const m = toDlqMessage(dlqTopic, d, now, budget);
     const size = recordBytes(m) + BATCH_OVERHEAD;
-    // Nothing left to cut: the topic refuses even the dlq.* headers (below MIN_DEAD_LETTER_BYTES).
-    if (size >= previous) throw refusal;
+    // Nothing left to cut: the topic refuses even the dlq.* headers (its limit lowered below
+    // MIN_DEAD_LETTER_BYTES since the start). Waited out as an outage, with the line that says so.
+    if (size >= previous) {
+      throw new KafkaUnavailableError(
+        `it refuses even a letter cut to ${size} bytes: raise its max.message.bytes to at least ${MIN_DEAD_LETTER_BYTES} (topic ${dlqTopic})`,
+        refusal,
+      );
+    }
     previous = size;
     try {
       await producer.send({ messages: [m], acks: ProduceAcks.ALL });

@@ -4,7 +4,7 @@ import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { BATCH_OVERHEAD, type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { recordBytes, sendDeadLetters } from "../../src/dead-letter/publish.ts";
-import { BadEventError, ConfigError } from "../../src/errors.ts";
+import { BadEventError, ConfigError, KafkaUnavailableError } from "../../src/errors.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { createLogger } from "../../src/log.ts";
 import { startService } from "../../src/service.ts";
@@ -204,6 +204,37 @@ test("letters the broker refuses for their size are sent again smaller, never re
     }) + BATCH_OVERHEAD;
   assert.ok(size(third) <= 8_000, `${size(third)}`);
   assert.ok((third?.value.length ?? 0) > 0, "some of the value is kept");
+});
+
+test("a dead-letter topic lowered below what a letter needs while running is an outage whose line says what to raise", async (t) => {
+  const topics = await testTopics(t, 1);
+  const dlq = await smallDlq(t, topics, 300);
+  const producer = new Producer({
+    clientId: "tests-dlq",
+    bootstrapBrokers: [BROKER],
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+  });
+  t.after(() => producer.close());
+  const letter: DeadLetter = {
+    topic: `${topics.prefix}user`,
+    partition: 0,
+    offset: 1n,
+    key: Buffer.from(USER),
+    value: Buffer.alloc(100, 0x61),
+    headers: new Map(),
+    eventType: "user.updated",
+    error: new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters"),
+  };
+  // The sender believes the limit it read at start (Kafka's default): the topic was lowered since.
+  await assert.rejects(sendDeadLetters(producer, dlq, [letter], 1024 * 1024), (err: unknown) => {
+    assert.ok(err instanceof KafkaUnavailableError && err.retryable);
+    assert.match(
+      err.message,
+      /^it refuses even a letter cut to \d+ bytes: raise its max\.message\.bytes to at least 4096 \(topic /,
+    );
+    return true;
+  });
 });
 
 test("a missing dead-letter topic, one too small for a letter, or a compacted one stops the start with one line", async (t) => {
