@@ -1,8 +1,9 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
+import { errnoOf } from "../db/errno.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
-import { isExpected } from "../errors.ts";
+import { ConfigError, isExpected } from "../errors.ts";
 import { parseOptions } from "./args.ts";
 import { type Column, formatTable, type Row } from "./table.ts";
 
@@ -115,14 +116,33 @@ export function formatReport(report: Report, sections: readonly ReportSection[] 
     .join("\n");
 }
 
+/** ER_ACCESS_DENIED_ERROR (MariaDB, to a user without SUPER) and ER_NO_SUCH_USER (MySQL, root) for a view whose definer is gone. */
+const DEFINER_GONE = new Set([1045, 1449]);
+
+/**
+ * A report view the server won't run because its definer, the account that applied migration
+ * 003, no longer exists: said so, rather than blaming the password that just logged in.
+ */
+function definerGone(err: unknown, config: Config): ConfigError | undefined {
+  if (!DEFINER_GONE.has(errnoOf(err) ?? 0)) return undefined;
+  const migrator = config.mysqlMigrateUser || config.mysqlUser;
+  return new ConfigError(
+    `report: the report_* views can't run (MySQL: ${(err as Error).message}): their definer is the account that applied the migrations (${migrator} if it still does); create it again with SELECT on ${config.mysqlDatabase}, or recreate the views as an existing account`,
+  );
+}
+
 /** Migrates (so the views exist; as MYSQL_MIGRATE_USER when set) and queries every section. */
 export async function buildReport(config: Config): Promise<Report> {
   const pool = createPool(config);
   try {
     await migrateDatabase(config, pool);
+    // Logged in: a refusal from here on is the views', whose definer is the migrating account.
+    await pool.query("SELECT 1");
     const report: Report = {};
     for (const section of REPORT_SECTIONS) {
-      const [rows] = await pool.query<RowDataPacket[]>(section.sql);
+      const [rows] = await pool.query<RowDataPacket[]>(section.sql).catch((err: unknown) => {
+        throw definerGone(err, config) ?? err;
+      });
       report[section.key] = rows.map((r) => toReportRow(section, r));
     }
     return report;

@@ -235,3 +235,23 @@ test("report with a bad option: one line, exit status 2", async () => {
     return true;
   });
 });
+
+test("report over a view whose definer is gone names the definer, not the password that logged in", async (t) => {
+  const db = await testDatabase(t);
+  const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
+  await runCli(["migrate"], env);
+  const [view] = await db.query<{ name: string }>(
+    "SELECT TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME LIMIT 1",
+  );
+  const [created] = await db.query<Record<string, string>>(`SHOW CREATE VIEW \`${view?.name}\``);
+  const sql = String(created?.["Create View"]).replace(/DEFINER=`[^`]*`@`[^`]*`/, "DEFINER=`gone`@`%`");
+  await db.query(sql.replace(/^CREATE /, "CREATE OR REPLACE "));
+  await assert.rejects(runCli(["report"], env), (err: { code?: number; stderr?: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(
+      err.stderr ?? "",
+      /^analytics-service: report: the report_\* views can't run \(MySQL: The user specified as a definer \('gone'@'%'\) does not exist\): their definer is the account that applied the migrations \(\S+ if it still does\); create it again with SELECT on t_\w+, or recreate the views as an existing account\n$/,
+    );
+    return true;
+  });
+});
