@@ -33,13 +33,14 @@ commands:
             the newest N letters (1000 unless given, at most 100000) in the dead-letter topic
             (KAFKA_DLQ_TOPIC): when, source topic/partition@offset, event type, error code and
             reason; the last line counts them all by code
-  dlq replay [--since ISO-time] [--reason code] [--dry-run]
+  dlq replay [--since ISO-time] [--reason code] [--restamp] [--dry-run]
             re-publish the chosen letters' original key, value and headers to their source
             topic and partition, once the cause is fixed; --since keeps letters that failed at
             or after the time (UTC without an offset), --reason keeps one error code
             (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database,
-            clock_skew, wrong_topic, unexpected_error),
-            --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
+            clock_skew, wrong_topic, unexpected_error), --restamp gives them the replay's
+            record time instead of their own (a producer that stamped 0), --dry-run only
+            lists them. Safe to repeat: the sink is idempotent and never goes
             backwards, so an event it already applied changes nothing. Letters whose copy of
             the value was cut to fit (header dlq.value.truncated) are skipped.
   repair <table> <id> [--dry-run] [--force]

@@ -227,6 +227,13 @@ test("replayMessage: the original key, value, headers and record time, to the so
   );
   assert.equal("timestamp" in m, false, "a letter that did not keep its record's time: the broker stamps it");
   assert.equal(replayMessage(letter({ "dlq.source.timestamp": "1764950400123" })).timestamp, 1764950400123n);
+  // --restamp: a record time that was wrong (0) is not given back; the broker stamps the replay's.
+  assert.equal("timestamp" in replayMessage(letter({ "dlq.source.timestamp": "0" }), true), false);
+  assert.deepEqual(replayOptions(["--restamp", "--reason", "clock_skew"]), {
+    dryRun: false,
+    restamp: true,
+    reason: "clock_skew",
+  });
 });
 
 test("replayChooser remembers the last REMEMBERED sources: memory stays bounded, an older repeat is sent again", () => {

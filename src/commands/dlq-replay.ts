@@ -20,14 +20,26 @@ export interface ReplayOptions {
   /** Only letters with this dlq.error.code. */
   reason?: string;
   dryRun: boolean;
+  /**
+   * Sends without the source record's time, so the broker stamps the replay's: for letters whose
+   * record time was wrong (0, say, from a producer without a clock), which replay would otherwise
+   * judge as the first reading did. The guard then judges each event against now.
+   */
+  restamp?: boolean;
 }
 
 const REASON_CODES: readonly string[] = Object.values(BadEventReasons);
 
 /** `dlq replay [--since ISO-time] [--reason code] [--dry-run]`; a bad value is a UsageError. */
 export function replayOptions(args: readonly string[]): ReplayOptions {
-  const raw = parseOptions("dlq replay", args, { since: "string", reason: "string", "dry-run": "boolean" });
+  const raw = parseOptions("dlq replay", args, {
+    since: "string",
+    reason: "string",
+    "dry-run": "boolean",
+    restamp: "boolean",
+  });
   const options: ReplayOptions = { dryRun: raw["dry-run"] === true };
+  if (raw.restamp === true) options.restamp = true;
   if (raw.since !== undefined) {
     const since = parseIsoTime(raw.since);
     if (since === undefined) {
@@ -91,12 +103,12 @@ export function replayChooser(
 }
 
 /** The original message, back to the partition it was read from, with its record's timestamp when the letter kept it. */
-export function replayMessage(e: DeadLetterEntry) {
+export function replayMessage(e: DeadLetterEntry, restamp = false) {
   if (e.sourceTopic === null || e.sourcePartition === null) throw new Error("a dead letter without a source");
   return {
     topic: e.sourceTopic,
     partition: e.sourcePartition,
-    ...(e.sourceTimestamp === null ? {} : { timestamp: e.sourceTimestamp }),
+    ...(e.sourceTimestamp === null || restamp ? {} : { timestamp: e.sourceTimestamp }),
     key: e.key ?? undefined,
     value: e.value ?? undefined,
     headers: new Map(e.originalHeaders),
@@ -135,9 +147,10 @@ export async function runDlqReplay(
   const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
   const send = async () => {
     if (!producer || chunk.length === 0) return;
-    await sendAll(producer, chunk.map(replayMessage)).catch((err: unknown) =>
-      Promise.reject(kafkaError(err, config, "publishing")),
-    );
+    await sendAll(
+      producer,
+      chunk.map((e) => replayMessage(e, options.restamp)),
+    ).catch((err: unknown) => Promise.reject(kafkaError(err, config, "publishing")));
     sent += chunk.length;
     for (const e of chunk) topics.add(e.sourceTopic as string);
     chunk = [];
