@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { serviceDeclaration } from "../../src/config/index.ts";
 import { BROKER, CLI, stack, testDatabase, waitFor } from "../support/helpers.ts";
@@ -163,9 +166,13 @@ test("repair: nothing to repair, or no schema yet, is one line and exit status 1
   assert.equal(nothing.stdout, "");
 });
 
-test("a METRICS_PORT the process may not bind (below 1024, not root) is one line, exit status 1", () => {
+test("a METRICS_PORT the process may not bind (below 1024, not root) is one line, exit status 1", (t) => {
   // As an unprivileged user, as the image runs: root may bind any port.
   const asRoot = process.getuid?.() === 0;
+  // Under coverage, Node gives children its NODE_V8_COVERAGE, a folder that user may not write.
+  const coverage = mkdtempSync(join(tmpdir(), "cli-coverage-"));
+  chmodSync(coverage, 0o777);
+  t.after(() => rmSync(coverage, { recursive: true, force: true }));
   const r = spawnSync(process.execPath, [CLI, "run"], {
     env: {
       PATH: process.env.PATH ?? "",
@@ -173,6 +180,7 @@ test("a METRICS_PORT the process may not bind (below 1024, not root) is one line
       MYSQL_HOST: "127.0.0.1",
       MYSQL_PORT: "1",
       KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
+      ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: coverage } : {}),
     },
     ...(asRoot ? { uid: 65534, gid: 65534, cwd: "/tmp" } : {}),
     encoding: "utf8",
