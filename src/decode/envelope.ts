@@ -67,7 +67,8 @@ export function parseEnvelope(value: Buffer, maxBytes: number, exactNumbers = fa
   try {
     if (exactNumbers) ({ parsed, sources: numberSources } = parseKeepingNumbers(text));
     else parsed = JSON.parse(text);
-  } catch {
+  } catch (err) {
+    if (err instanceof BadEventError) throw err;
     // The parser's own message quotes the input, which may hold a secret: say only what failed.
     throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
   }

@@ -6,6 +6,7 @@ import { LIMITS } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import type { Row } from "../write/ops.ts";
 import { decode } from "./decode.ts";
+import { MAX_INEXACT_NUMBERS } from "./numbers.ts";
 
 // A JSON column keeps the numbers of the event as the event wrote them, even those a double can't
 // hold: an int64 id past 2^53 was stored rounded, a literal past the double range as null.
@@ -81,4 +82,25 @@ test("any integer, however large, and any literal past the double range reach th
       assert.ok(text.includes(`"extra":{"n":${n}}`), `${n} → ${text}`);
     }),
   );
+});
+
+test("more than MAX_INEXACT_NUMBERS such numbers, or a document too deep to reparse, is a bad field, not a crash", () => {
+  const many = Array.from({ length: MAX_INEXACT_NUMBERS + 1 }, () => "[1e400]").join(",");
+  const d = decode(post(`[${many}]`), LIMITS, ROUTES, NOW);
+  assert.ok(d.op.kind === "rejected");
+  assert.equal(d.op.error.reason, "bad_field");
+  assert.match(d.op.error.message, /^value holds more than 10000 numbers a double can't hold/);
+  const atLimit = Array.from({ length: MAX_INEXACT_NUMBERS }, () => "1e400").join(",");
+  assert.ok(stored(post(`[${atLimit}]`)).includes("[1e400,1e400"), "at the limit: kept");
+  // Nested past what the reviver's walk can recurse, in a field the schema ignores.
+  const value = structuredClone(fixture("post.created").value) as unknown as { data: Record<string, unknown> };
+  value.data.deep = "DEEP";
+  (value.data.media as object[])[0] = { ...((value.data.media as object[])[0] as object), n: "N" };
+  const text = JSON.stringify(value)
+    .replace('"DEEP"', `${"[".repeat(20_000)}${"]".repeat(20_000)}`)
+    .replace('"N"', "1e400");
+  const deep = decode({ ...post("0"), value: Buffer.from(text) }, LIMITS, ROUTES, NOW);
+  assert.ok(deep.op.kind === "rejected");
+  assert.equal(deep.op.error.reason, "bad_field");
+  assert.match(deep.op.error.message, /^value is nested too deep to keep the numbers a double can't hold as written/);
 });

@@ -1,4 +1,5 @@
 import { getOrCreate } from "../collections.ts";
+import { BadEventError, BadEventReasons } from "../errors.ts";
 
 // JSON numbers a double can't hold: an integer past 2^53 (an int64 id from the source database)
 // or a literal past the double range. JSON.parse rounds the first and makes Infinity of the
@@ -18,17 +19,50 @@ export const inexact = (n: number) => !Number.isFinite(n) || (Number.isInteger(n
 /** Thrown by the JSON-column walk, without the sources, when a value holds an inexact number. */
 export class InexactNumberFound extends Error {}
 
-/** JSON.parse that also notes the source text of every inexact number (the reviver's `context.source`). */
+/**
+ * Inexact numbers an event may hold. Each noted costs a map entry, and the reparse a second tree:
+ * a 4 MiB value of `[1e400]` lists (a million of them) ran the 256 MB heap out. No real document
+ * holds this many int64 ids in its free-form fields.
+ */
+export const MAX_INEXACT_NUMBERS = 10_000;
+
+/**
+ * JSON.parse that also notes the source text of every inexact number (the reviver's
+ * `context.source`). The reviver walks the tree recursively, as the plain parse does not: a
+ * document nested thousands of levels deep (legal where the schema ignores a field) overflows the
+ * stack here. Both are bad fields, named as such, never a crash and never rounded in silence.
+ */
 export function parseKeepingNumbers(text: string): { parsed: unknown; sources: NumberSources } {
   const sources: NumberSources = new WeakMap();
-  const parsed = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
-    if (typeof value === "number" && inexact(value) && context?.source !== undefined) {
-      getOrCreate(sources, this, () => new Map<string, string>()).set(key, context.source);
+  let count = 0;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+      if (typeof value === "number" && inexact(value) && context?.source !== undefined) {
+        if (++count > MAX_INEXACT_NUMBERS) throw new TooManyInexact();
+        getOrCreate(sources, this, () => new Map<string, string>()).set(key, context.source);
+      }
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof TooManyInexact) {
+      throw new BadEventError(
+        BadEventReasons.BAD_FIELD,
+        `value holds more than ${MAX_INEXACT_NUMBERS} numbers a double can't hold (integers past 2^53, literals past its range): they can't be kept as written`,
+      );
     }
-    return value;
-  });
+    if (err instanceof RangeError) {
+      throw new BadEventError(
+        BadEventReasons.BAD_FIELD,
+        "value is nested too deep to keep the numbers a double can't hold as written (a field the schema ignores nests thousands of levels)",
+      );
+    }
+    throw err;
+  }
   return { parsed, sources };
 }
+
+class TooManyInexact extends Error {}
 
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 

@@ -6,6 +6,7 @@ import {
   caughtUp,
   hexId,
   produce,
+  readTopic,
   spawnService,
   testConfig,
   testDatabase,
@@ -51,18 +52,23 @@ test("a backlog of large events is read in batches of at most BATCH_MAX_BYTES, a
   assert.ok(Math.max(...batches) <= 2, `events per batch: ${batches.join(", ")}`);
 });
 
-test("a crafted value of MAX_MESSAGE_BYTES at its largest (4 MiB of empty objects, 21 times its size once parsed) fits the service's heap", async (t) => {
+test("crafted values of MAX_MESSAGE_BYTES at its largest (4 MiB of empty objects, or of lists of 1e400 that a reparse would keep) fit the service's heap", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const producer = await testProducer(t);
   const limit = 4 * 1024 * 1024;
-  const crafted = emit("post.created", hexId(1, "d2"), fixture("post.created").value.data as never);
-  const head = JSON.stringify(crafted.value).replace('"data":{', '"data":{"x":[');
-  const filler = "{},".repeat(Math.floor((limit - Buffer.byteLength(head) - 4) / 3));
-  const value = Buffer.from(head.replace('"x":[', `"x":[${filler}{}],`));
-  assert.ok(value.length <= limit && value.length > limit - 16, `${value.length} bytes`);
+  /** A post of `limit` bytes whose media item's field x lists `unit` again and again. */
+  const crafted = (n: number, unit: string) => {
+    const e = emit("post.created", hexId(n, "d2"), fixture("post.created").value.data as never);
+    const head = JSON.stringify(e.value).replace('"media_type":', '"x":[],"media_type":');
+    const filler = `${unit},`.repeat(Math.floor((limit - Buffer.byteLength(head) - unit.length) / (unit.length + 1)));
+    const value = Buffer.from(head.replace('"x":[]', `"x":[${filler}${unit}]`));
+    assert.ok(value.length <= limit && value.length > limit - 2 * unit.length - 2, `${value.length} bytes`);
+    return { topic: "post", key: e.key, value };
+  };
   await produce(producer, topics.prefix, [
-    { topic: "post", key: crafted.key, value },
+    crafted(1, "{}"),
+    crafted(3, "[1e400]"),
     emit("post.created", hexId(2, "d2"), fixture("post.created").value.data as never),
   ]);
   // Spawned as deployed, with its 256 MB heap: in this process the test's own heap would be measured.
@@ -74,5 +80,8 @@ test("a crafted value of MAX_MESSAGE_BYTES at its largest (4 MiB of empty object
     60_000,
   );
   assert.equal(service.child.exitCode, null, service.log());
+  // The lists of 1e400 hold more numbers than a reparse keeps: a bad field, dead-lettered.
   assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM posts"), [{ n: "2" }]);
+  const [letter] = await readTopic(topics.dlq, 1);
+  assert.equal(letter?.headers.get("dlq.error.code"), "bad_field");
 });
