@@ -1,7 +1,7 @@
 import { Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
-import { filteringAbortedTransactions } from "./consume/aborted-transactions.ts";
+import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
 import { checkTopics, prefixed } from "./consume/topics.ts";
@@ -167,7 +167,7 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
 function groupConsumer(config: Config, topics: string[], metrics: Metrics, log: Logger, hooks: ServiceHooks): Consumer {
-  const consumer = filteringAbortedTransactions(
+  const consumer = correctingFetches(
     new Consumer({
       ...kafkaBaseOptions(config, "consumer"),
       groupId: config.kafkaGroupId,

@@ -14,6 +14,8 @@ const data = (producerId: bigint, firstOffset: bigint, count: number, transactio
   firstOffset,
   lastOffsetDelta: count - 1,
   attributes: transactional ? IS_TRANSACTIONAL : 0,
+  firstTimestamp: 0n,
+  maxTimestamp: 0n,
   records: Array.from({ length: count }, (_, i) => ({ offsetDelta: i, key: null }) as never),
 });
 
@@ -25,6 +27,8 @@ const marker = (producerId: bigint, offset: bigint, type: "abort" | "commit"): B
     firstOffset: offset,
     lastOffsetDelta: 0,
     attributes: IS_TRANSACTIONAL | IS_CONTROL,
+    firstTimestamp: 0n,
+    maxTimestamp: 0n,
     records: [{ key } as never],
   };
 };

@@ -1,4 +1,4 @@
-import { type Consumer, IS_CONTROL, IS_TRANSACTIONAL, type RecordsBatch } from "@platformatic/kafka";
+import { IS_CONTROL, IS_TRANSACTIONAL, type RecordsBatch } from "@platformatic/kafka";
 
 // Records of aborted transactions must never be applied. The consumer reads committed data only
 // (isolation level READ_COMMITTED): the broker stops at the last stable offset and lists, with
@@ -11,7 +11,12 @@ import { type Consumer, IS_CONTROL, IS_TRANSACTIONAL, type RecordsBatch } from "
 /** What the filter reads of a partition's part of a fetch response. */
 export interface FetchedPartition {
   abortedTransactions?: readonly { producerId: bigint; firstOffset: bigint }[] | null;
-  records?: Pick<RecordsBatch, "firstOffset" | "lastOffsetDelta" | "producerId" | "attributes" | "records">[] | null;
+  records?:
+    | Pick<
+        RecordsBatch,
+        "firstOffset" | "lastOffsetDelta" | "producerId" | "attributes" | "records" | "firstTimestamp" | "maxTimestamp"
+      >[]
+    | null;
 }
 
 export interface FetchedResponse {
@@ -51,30 +56,4 @@ export function dropAbortedBatches(response: FetchedResponse): void {
       }
     }
   }
-}
-
-/**
- * Makes `consumer` filter aborted transactions correctly on every fetch, its message streams'
- * included: they fetch through the instance's public `fetch`.
- */
-export function filteringAbortedTransactions<C extends Pick<Consumer, "fetch">>(consumer: C): C {
-  const fetch = consumer.fetch.bind(consumer) as (
-    options: unknown,
-    callback: (error: Error | null, response: FetchedResponse) => void,
-  ) => unknown;
-  const filtered = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {
-    if (callback === undefined) {
-      return new Promise((resolve, reject) =>
-        fetch(options, (error, response) => (error ? reject(error) : resolve(filter(response)))),
-      );
-    }
-    return fetch(options, (error, response) => callback(error, error ? response : filter(response)));
-  };
-  consumer.fetch = filtered as C["fetch"];
-  return consumer;
-}
-
-function filter(response: FetchedResponse): FetchedResponse {
-  dropAbortedBatches(response);
-  return response;
 }

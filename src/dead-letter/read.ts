@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Consumer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { filteringAbortedTransactions } from "../consume/aborted-transactions.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
+import { correctingFetches } from "../consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
@@ -42,7 +42,7 @@ export const CHUNK = 500;
  */
 export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenerator<DeadLetterEntry> {
   const topic = config.kafkaDlqTopic;
-  const consumer = filteringAbortedTransactions(
+  const consumer = correctingFetches(
     new Consumer({
       ...kafkaBaseOptions(config, "dlq-reader"),
       groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,

@@ -1,0 +1,34 @@
+import type { Consumer } from "@platformatic/kafka";
+import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
+import { stampLogAppendTime } from "./log-append-time.ts";
+
+// What the Kafka client leaves wrong in a fetch response, put right before its message stream
+// reads it: the batches of aborted transactions it lets through, and the record times of
+// LogAppendTime topics it does not apply. Both go when the client does them itself.
+
+/**
+ * Makes `consumer` correct every fetch response, its message streams' included: they fetch
+ * through the instance's public `fetch`.
+ */
+export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C): C {
+  const fetch = consumer.fetch.bind(consumer) as (
+    options: unknown,
+    callback: (error: Error | null, response: FetchedResponse) => void,
+  ) => unknown;
+  const corrected = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {
+    if (callback === undefined) {
+      return new Promise((resolve, reject) =>
+        fetch(options, (error, response) => (error ? reject(error) : resolve(correct(response)))),
+      );
+    }
+    return fetch(options, (error, response) => callback(error, error ? response : correct(response)));
+  };
+  consumer.fetch = corrected as C["fetch"];
+  return consumer;
+}
+
+function correct(response: FetchedResponse): FetchedResponse {
+  dropAbortedBatches(response);
+  stampLogAppendTime(response);
+  return response;
+}
