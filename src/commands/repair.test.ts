@@ -96,6 +96,9 @@ test("isFrozen: only a time further ahead of now than MAX_CLOCK_SKEW_MS freezes 
   assert.equal(isFrozen(row("2026-03-01 00:05:00.000001"), now, 300_000), true);
   assert.equal(isFrozen(row("2026-03-01 00:05:00.000000"), now, 300_000), false, "at the limit an event may be");
   assert.equal(isFrozen(row("2026-02-12 10:00:00.000450"), now, 300_000), false, "a real event's time");
+  // MAX_CLOCK_SKEW_MS at its largest (1e15) reaches past year 9999: nothing a DATETIME holds is ahead.
+  assert.equal(isFrozen(row("2026-02-12 10:00:00.000450"), now, 1e15), false);
+  assert.equal(isFrozen(row("9999-12-31 23:59:59.999999"), now, 1e15), true);
   assert.equal(isFrozen({ row: null, tombstone: stone }, now, 300_000), true);
   assert.equal(
     isFrozen({ row: null, tombstone: { ...stone, deletedAt: "2026-02-01 00:00:00.000000" } }, now, 0),

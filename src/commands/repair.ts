@@ -88,6 +88,9 @@ export interface RepairState {
 
 export const hasGuard = (s: RepairState) => (s.row !== null && s.row.eventTimestamp !== null) || s.tombstone !== null;
 
+/** The last millisecond a DATETIME holds: 9999-12-31 23:59:59.999. */
+const LAST_DATETIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** A stored DATETIME(6) in UTC, as the tables hold it, for `ms` since the epoch. */
 const stored = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "000");
 
@@ -97,7 +100,8 @@ const stored = (ms: number) => new Date(ms).toISOString().replace("T", " ").repl
  * clearing it would let older events overwrite the row.
  */
 export function isFrozen(s: RepairState, nowMs: number, maxClockSkewMs: number): boolean {
-  const limit = stored(nowMs + maxClockSkewMs);
+  // Past year 9999 the ISO text gains a sign ("+033715-…") and would sort below every DATETIME.
+  const limit = stored(Math.min(nowMs + maxClockSkewMs, LAST_DATETIME_MS));
   return (s.row?.eventTimestamp != null && s.row.eventTimestamp > limit) || (s.tombstone?.deletedAt ?? "") > limit;
 }
 

@@ -193,14 +193,15 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 /**
  * The first `max` bytes of a file, a pipe or a device, or all of it if it ends before. Opened
  * without blocking: a pipe nobody writes to would otherwise hold the start for ever. A pipe with
- * no writer yet reads as empty; it is read again until its first bytes come, then to its end.
+ * no writer yet reads as empty; it is read again until its first bytes come, then to its end,
+ * each wait for more bytes bounded by `pipeWaitMs`.
  */
 function readAtMost(variable: string, path: string, max: number, pipeWaitMs: number): Buffer {
   const buffer = Buffer.alloc(max);
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const pipe = fstatSync(fd).isFIFO();
-    const deadline = Date.now() + pipeWaitMs;
+    let deadline = Date.now() + pipeWaitMs;
     let length = 0;
     while (length < max) {
       let n = -1; // nothing yet (EAGAIN)
@@ -209,11 +210,15 @@ function readAtMost(variable: string, path: string, max: number, pipeWaitMs: num
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
       }
-      if (n > 0) length += n;
-      else if (n === 0 && (!pipe || length > 0)) break;
+      if (n > 0) {
+        length += n;
+        deadline = Date.now() + pipeWaitMs;
+      } else if (n === 0 && (!pipe || length > 0)) break;
       else if (Date.now() > deadline) {
         throw new ConfigError(
-          `${variable}: nothing was written to ${path} within ${pipeWaitMs / 1000} s; start what writes it first, or name a file`,
+          length === 0
+            ? `${variable}: nothing was written to ${path} within ${pipeWaitMs / 1000} s; start what writes it first, or name a file`
+            : `${variable}: ${path} was not closed within ${pipeWaitMs / 1000} s of its last bytes; have its writer close it`,
         );
       } else Atomics.wait(PAUSE, 0, 0, 10);
     }

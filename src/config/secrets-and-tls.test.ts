@@ -90,6 +90,13 @@ describe("secrets from files (<NAME>_FILE)", () => {
       name: "ConfigError",
       message: `MYSQL_PASSWORD_FILE: nothing was written to ${fifo} within 0.3 s; start what writes it first, or name a file`,
     });
+    // A writer that writes, then keeps the pipe open: told apart from one that never wrote.
+    const lingering = spawn("sh", ["-c", 'exec 3>"$0"; printf "s3cret" >&3; sleep 2', fifo]);
+    assert.throws(() => readConfigBytes("MYSQL_PASSWORD_FILE", fifo, 500), {
+      message: `MYSQL_PASSWORD_FILE: ${fifo} was not closed within 0.5 s of its last bytes; have its writer close it`,
+    });
+    lingering.kill();
+    await new Promise((resolve) => lingering.on("exit", resolve));
     assert.equal(
       loadConfig({ MYSQL_PASSWORD_FILE: file("at-limit", "y".repeat(MAX_CONFIG_FILE_BYTES)) }).mysqlPassword.length,
       MAX_CONFIG_FILE_BYTES,

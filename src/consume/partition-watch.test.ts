@@ -16,6 +16,9 @@ test("a topic whose partition count grew is named once, against the counts known
   assert.deepEqual(watch.grown(lag({ "p.user": 2, "p.order": 3 })), ["p.user (1 → 2)"]);
   assert.deepEqual(watch.grown(lag({ "p.user": 2, "p.order": 3 })), [], "said once");
   assert.deepEqual(watch.grown(lag({ "p.user": 4, "p.order": 6 })), ["p.user (2 → 4)", "p.order (3 → 6)"]);
+  // A stale answer with fewer is not taken for the truth: the next full answer is no news.
+  assert.deepEqual(watch.grown(lag({ "p.user": 1 })), []);
+  assert.deepEqual(watch.grown(lag({ "p.user": 4 })), []);
 });
 
 test("a topic that appeared after the start counts as grown; one missing from a report is left alone", () => {

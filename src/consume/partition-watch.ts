@@ -22,8 +22,11 @@ export class PartitionWatch {
     const grown: string[] = [];
     for (const [topic, partitions] of lag) {
       const before = this.#known.get(topic) ?? 0;
-      if (partitions.length > before) grown.push(`${topic} (${before} → ${partitions.length})`);
-      if (partitions.length !== before) this.#known.set(topic, partitions.length);
+      // Kafka never takes partitions away: a smaller count is a stale answer, and is not kept,
+      // or a broker flapping between two answers would make the group rejoin each time.
+      if (partitions.length <= before) continue;
+      grown.push(`${topic} (${before} → ${partitions.length})`);
+      this.#known.set(topic, partitions.length);
     }
     return grown;
   }

@@ -122,7 +122,7 @@ export class Metrics {
     });
     new Gauge({
       name: "analytics_group_member",
-      help: "1 once the instance has joined its consumer group (KAFKA_GROUP_ID); 0 while it starts, waits for the source topics or rejoins.",
+      help: "1 once the instance has joined its consumer group (KAFKA_GROUP_ID); 0 while it starts or waits for the source topics.",
       registers: [this.registry],
       collect() {
         this.set(metrics.#member() ? 1 : 0);
