@@ -122,36 +122,23 @@ export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUT
   const value = record.value;
   if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums: [] };
   // The rare event whose JSON columns hold a number a double can't (numbers.ts) is parsed again.
-  return (
-    decodeValue(record, value, limits, routes, nowMs, false) ?? decodeValue(record, value, limits, routes, nowMs, true)
-  );
+  const attempt = { record, value, limits, routes, nowMs };
+  return decodeValue(attempt, false) ?? decodeValue(attempt, true);
+}
+
+/** One record to decode, and what decoding it depends on. */
+interface Attempt {
+  record: SourceRecord;
+  value: Buffer;
+  limits: DecodeLimits;
+  routes: ReadonlyMap<string, Route>;
+  nowMs: number;
 }
 
 /** Undefined when a JSON column holds an inexact number and `exactNumbers` was not asked for. */
-function decodeValue(
-  record: SourceRecord,
-  value: Buffer,
-  limits: DecodeLimits,
-  routes: ReadonlyMap<string, Route>,
-  nowMs: number,
-  exactNumbers: true,
-): Decoded;
-function decodeValue(
-  record: SourceRecord,
-  value: Buffer,
-  limits: DecodeLimits,
-  routes: ReadonlyMap<string, Route>,
-  nowMs: number,
-  exactNumbers: boolean,
-): Decoded | undefined;
-function decodeValue(
-  record: SourceRecord,
-  value: Buffer,
-  limits: DecodeLimits,
-  routes: ReadonlyMap<string, Route>,
-  nowMs: number,
-  exactNumbers: boolean,
-): Decoded | undefined {
+function decodeValue(attempt: Attempt, exactNumbers: true): Decoded;
+function decodeValue(attempt: Attempt, exactNumbers: false): Decoded | undefined;
+function decodeValue({ record, value, limits, routes, nowMs }: Attempt, exactNumbers: boolean): Decoded | undefined {
   const unknownEnums: UnknownEnumValue[] = [];
   let eventType: string | undefined;
   try {

@@ -73,6 +73,30 @@ async function smallDlq(
   return name;
 }
 
+/** A producer as the service's dead-letter one: idempotent, acknowledged by all in-sync replicas. */
+function dlqProducer(t: Parameters<typeof testTopics>[0]) {
+  const producer = new Producer({
+    clientId: "tests-dlq",
+    bootstrapBrokers: [BROKER],
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+  });
+  t.after(() => producer.close());
+  return producer;
+}
+
+/** A letter for a user event of the test's topics, its value `bytes` long, with one header of its own. */
+const userLetter = (topics: TestTopics, offset: number, bytes: number): DeadLetter => ({
+  topic: `${topics.prefix}user`,
+  partition: 0,
+  offset: BigInt(offset),
+  key: Buffer.from(USER),
+  value: Buffer.alloc(bytes, 0x61),
+  headers: new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]),
+  eventType: "user.updated",
+  error: new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters"),
+});
+
 test("a 1,048,400-byte poison event is dead-lettered truncated to fit; its neighbours are applied and the service goes on", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
@@ -162,23 +186,8 @@ test("letters the broker refuses for their size are sent again smaller, never re
   // The topic takes 8,000 bytes, but the sender believes Kafka's default (a limit it could not
   // read, or one lowered since the start): every request below is refused once at first.
   const dlq = await smallDlq(t, topics, 8_000);
-  const producer = new Producer({
-    clientId: "tests-dlq",
-    bootstrapBrokers: [BROKER],
-    acks: ProduceAcks.ALL,
-    idempotent: true,
-  });
-  t.after(() => producer.close());
-  const letter = (offset: number, bytes: number): DeadLetter => ({
-    topic: `${topics.prefix}user`,
-    partition: 0,
-    offset: BigInt(offset),
-    key: Buffer.from(USER),
-    value: Buffer.alloc(bytes, 0x61),
-    headers: new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]),
-    eventType: "user.updated",
-    error: new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters"),
-  });
+  const producer = dlqProducer(t);
+  const letter = (offset: number, bytes: number) => userLetter(topics, offset, bytes);
   // Two letters that fit alone but not together (one batch, one partition), then one too large alone.
   await sendDeadLetters(producer, dlq, [letter(1, 5_000), letter(2, 5_000), letter(3, 60_000)], 1024 * 1024);
 
@@ -209,23 +218,8 @@ test("letters the broker refuses for their size are sent again smaller, never re
 test("a dead-letter topic lowered below what a letter needs while running is an outage whose line says what to raise", async (t) => {
   const topics = await testTopics(t, 1);
   const dlq = await smallDlq(t, topics, 300);
-  const producer = new Producer({
-    clientId: "tests-dlq",
-    bootstrapBrokers: [BROKER],
-    acks: ProduceAcks.ALL,
-    idempotent: true,
-  });
-  t.after(() => producer.close());
-  const letter: DeadLetter = {
-    topic: `${topics.prefix}user`,
-    partition: 0,
-    offset: 1n,
-    key: Buffer.from(USER),
-    value: Buffer.alloc(100, 0x61),
-    headers: new Map(),
-    eventType: "user.updated",
-    error: new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters"),
-  };
+  const producer = dlqProducer(t);
+  const letter = userLetter(topics, 1, 100);
   // The sender believes the limit it read at start (Kafka's default): the topic was lowered since.
   await assert.rejects(sendDeadLetters(producer, dlq, [letter], 1024 * 1024), (err: unknown) => {
     assert.ok(err instanceof KafkaUnavailableError && err.retryable);
