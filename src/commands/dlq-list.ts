@@ -73,11 +73,16 @@ export async function runDlqList(
   config: Config,
   options: ListOptions,
   out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   const { newest } = await readDeadLetters(config, options.limit);
   const letters = newest.letters();
-  if (options.json) out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
-  else {
+  if (options.json) {
+    out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
+    // The array stays what it was (letters); that it is not all of them goes beside it.
+    const shown = newest.summary();
+    if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (--limit)\n`);
+  } else {
     out.write(formatLetters(letters));
     const shown = newest.summary();
     out.write(
