@@ -1,6 +1,6 @@
 // How the service's Node runs, in one place: the launcher (bin/analytics-service.js) re-runs
 // itself with these when they are missing, the image puts them on its entrypoint, and the
-// benchmark and tests start the service with them (test/docker.test.ts holds them equal).
+// benchmark and tests start the service with them (test/integration/docker.test.ts holds them equal).
 // Plain JavaScript, so the launcher can read it on a Node that cannot run TypeScript.
 
 /**

@@ -11,7 +11,7 @@ import { helpLines } from "./config/declare.ts";
 import { loadConfig, serviceDeclaration } from "./config/index.ts";
 import { isExpected, messageOf } from "./errors.ts";
 
-// analytics-service [run|migrate|report|dlq list|dlq replay|repair] [--help]. Expected failures (bad
+// analytics-service [run|migrate|generate|report|dlq list|dlq replay|repair|rewind] [--help]. Expected failures (bad
 // config, unreachable or refusing services) print one line and exit 1; a bad command line prints
 // one line and exits 2; anything else is a bug and prints its stack.
 
@@ -36,7 +36,7 @@ commands:
   dlq replay [--since ISO-time] [--reason code] [--restamp] [--dry-run]
             re-publish the chosen letters' original key, value and headers to their source
             topic and partition, once the cause is fixed; --since keeps letters that failed at
-            or after the time (UTC without an offset), --reason keeps one error code
+            or after the time (UTC when it has no offset), --reason keeps one error code
             (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database,
             clock_skew, wrong_topic, unexpected_error), --restamp gives them the replay's
             record time instead of their own (a producer that stamped 0), --dry-run only
@@ -55,7 +55,7 @@ commands:
   rewind --to earliest|<ISO time> [--dry-run]
             move the consumer group's (KAFKA_GROUP_ID) committed offsets on the five source
             topics back, to the log start or, per partition, to the first record at or after
-            the time (UTC without an offset), so the next start replays history (e.g. to fill a
+            the time (UTC when it has no offset), so the next start replays history (e.g. to fill a
             column a migration added); a partition not yet read that far stays. Refused while
             the group has live members: stop the service instances first. --dry-run prints
             each partition's committed offset before and after and changes nothing

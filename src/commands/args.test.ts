@@ -33,7 +33,7 @@ test("parseOptions: each mistake is a UsageError naming the command and the opti
   }
 });
 
-test("parseIsoTime: dates and date-times, UTC without an offset", () => {
+test("parseIsoTime: dates and date-times, UTC when it has no offset", () => {
   assert.equal(parseIsoTime("2026-02-11"), Date.UTC(2026, 1, 11));
   assert.equal(parseIsoTime("2026-02-11T09:38"), Date.UTC(2026, 1, 11, 9, 38));
   assert.equal(parseIsoTime("2026-02-11T09:38:25Z"), Date.UTC(2026, 1, 11, 9, 38, 25));

@@ -30,7 +30,7 @@ export interface ReplayOptions {
 
 const REASON_CODES: readonly string[] = Object.values(BadEventReasons);
 
-/** `dlq replay [--since ISO-time] [--reason code] [--dry-run]`; a bad value is a UsageError. */
+/** `dlq replay [--since ISO-time] [--reason code] [--restamp] [--dry-run]`; a bad value is a UsageError. */
 export function replayOptions(args: readonly string[]): ReplayOptions {
   const raw = parseOptions("dlq replay", args, {
     since: "string",

@@ -71,7 +71,7 @@ describe("--start", () => {
     for (const text of ["yesterday", "1741000000", "2026-02-30", "2026-03-01T25:00", "03/01/2026"]) {
       assert.equal(
         usageError(() => generateOptions(["--start", text], NOW)),
-        `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC without an offset), got "${text}"`,
+        `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC when it has no offset), got "${text}"`,
       );
     }
   });

@@ -8,7 +8,7 @@ import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the
-// same envelope as the upstream (src/events/emit.ts), for demos, load tests and the benchmark.
+// same envelope as the upstream (src/generate/emit.ts), for demos, load tests and the benchmark.
 // By default the stream is stamped so that it ends about when it is produced, so `report`
 // (sign-ups over the last 30 days, ...) shows it right after; --start and --seed repeat a run.
 
@@ -72,7 +72,7 @@ function startOption(text: string, options: Pick<GenerateOptions, "events" | "ra
   const ms = early ? Number.NEGATIVE_INFINITY : parseIsoTime(text);
   if (ms === undefined) {
     throw new UsageError(
-      `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC without an offset), got "${text}"`,
+      `generate: --start must be an ISO-8601 time such as 2026-03-01T00:00:00Z (UTC when it has no offset), got "${text}"`,
     );
   }
   if (ms < EARLIEST_START_MS) {

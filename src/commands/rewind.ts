@@ -32,7 +32,7 @@ export function rewindOptions(args: readonly string[], now = Date.now()): Rewind
   const ms = parseIsoTime(raw.to);
   if (ms === undefined) {
     throw new UsageError(
-      `rewind: --to "${raw.to}" is neither earliest nor an ISO-8601 time (UTC without an offset; ${EXAMPLE})`,
+      `rewind: --to "${raw.to}" is neither earliest nor an ISO-8601 time (UTC when it has no offset; ${EXAMPLE})`,
     );
   }
   if (ms > now) {

@@ -236,7 +236,7 @@ describe("secrets", () => {
     assert.ok(!text.includes("analytics123"));
     assert.match(
       lines.find((l) => l.includes("MYSQL_PASSWORD")) ?? "",
-      /MYSQL_PASSWORD\s+\(secret\)\s+MySQL password\./,
+      /MYSQL_PASSWORD\s+\(secret\)\s+MySQL password;/,
     );
     assert.match(lines.find((l) => l.includes("KAFKA_SASL_PASSWORD")) ?? "", /KAFKA_SASL_PASSWORD\s+\(empty\)/);
     assert.match(lines.find((l) => l.includes("MYSQL_PORT")) ?? "", /MYSQL_PORT\s+3306\s+MySQL port\./);

@@ -28,7 +28,15 @@ export const serviceDeclaration = {
   mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
   mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
   mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),
-  mysqlPassword: str("MYSQL_PASSWORD", "analytics123", "MySQL password.", { secret: true, allowEmpty: true }),
+  mysqlPassword: str(
+    "MYSQL_PASSWORD",
+    "analytics123",
+    "MySQL password; unset, the local stack's (set your own anywhere else).",
+    {
+      secret: true,
+      allowEmpty: true,
+    },
+  ),
   mysqlDatabase: str("MYSQL_DATABASE", "analytics", "MySQL database holding the analytics tables."),
   mysqlPoolSize: int("MYSQL_POOL_SIZE", 4, "Connections in the MySQL pool.", 1, 256),
   mysqlSslMode: oneOf(
@@ -132,7 +140,7 @@ export const serviceDeclaration = {
   maxMessageBytes: int(
     "MAX_MESSAGE_BYTES",
     1048576,
-    "Largest event value accepted; larger ones are dead-lettered with a truncated copy. At most 4 MiB: parsing a crafted value can take 21 times its size of the 256 MB heap.",
+    "Largest event value accepted; larger ones are dead-lettered with a truncated copy. At most 4 MiB: parsing a crafted value takes many times its size of the 256 MB heap (docs/decisions.md).",
     1024,
     4194304,
   ),

@@ -54,7 +54,7 @@ describe("secrets from files (<NAME>_FILE)", () => {
     const both = assertConfigError({ MYSQL_PASSWORD: "hunter2-env", MYSQL_PASSWORD_FILE: path }, "MYSQL_PASSWORD");
     assert.equal(
       both.message,
-      "MYSQL_PASSWORD: set either MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, not both. MySQL password.",
+      "MYSQL_PASSWORD: set either MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, not both. MySQL password; unset, the local stack's (set your own anywhere else).",
     );
     const missing = join(dir, "nope");
     assert.equal(

@@ -6,7 +6,7 @@ import type { Pool } from "./pool.ts";
 
 // migrate() against a recording double of the pool: which statements a schema that is current,
 // missing or half-applied leads to, and the one line a refused user gets. The real servers'
-// behaviour is in test/privileges.test.ts.
+// behaviour is in test/integration/privileges.test.ts.
 
 const m = (version: number, name: string, sql: string): Migration => ({ version, name, sql, checksum: `c${version}` });
 const MIGRATIONS = [

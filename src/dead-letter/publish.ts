@@ -21,8 +21,8 @@ import {
 /**
  * The producer for dead letters and their replays: acknowledged by all in-sync replicas, and
  * idempotent, so a retried request does not write its messages twice. LZ4, which every Kafka
- * client reads: a letter repeats its headers' names and much of its reason, and uncompressed a
- * flood of one-byte poison took 250 times its own size in the dead-letter topic.
+ * client reads: a letter repeats its headers' names and much of its reason, so a flood of tiny
+ * poison would otherwise cost the dead-letter topic many times its own size (docs/operations.md).
  */
 export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0], clientSuffix: string): Producer {
   return new Producer({

@@ -20,9 +20,9 @@ export const inexact = (n: number) => !Number.isFinite(n) || (Number.isInteger(n
 export class InexactNumberFound extends Error {}
 
 /**
- * Inexact numbers an event may hold. Each noted costs a map entry, and the reparse a second tree:
- * a 4 MiB value of `[1e400]` lists (a million of them) ran the 256 MB heap out. No real document
- * holds this many int64 ids in its free-form fields.
+ * Inexact numbers an event may hold. Each noted costs a map entry, and the reparse a second tree,
+ * so a value made of them could run the heap out (docs/decisions.md). No real document holds this
+ * many int64 ids in its free-form fields.
  */
 export const MAX_INEXACT_NUMBERS = 10_000;
 

@@ -3,7 +3,7 @@ import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Op, TableSpec } from "../write/ops.ts";
 
-/** A value outside an enumeration of docs/events.md#documents-and-tables: applied as is (forward compatible), but counted. */
+/** A value outside an enumeration of docs/events.md#enumerations: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {
   /** `table.column`: two tables' columns of one name (products' and orders' `status`) count apart. */
   field: string;

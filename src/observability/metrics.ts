@@ -9,7 +9,7 @@ import { BoundedLabels, OTHER } from "./bounded.ts";
 // What operators watch. Labels are bounded: tables come from the code, outcomes and reasons from
 // closed lists, topics from the configuration. Unknown event types and unknown enum values come
 // from the data: each field keeps its first few distinct values as labels and counts the rest
-// as `other`, and each new one is warned about once, at a bounded rate (docs/guarantees.md).
+// as `other`, and each new one is warned about once, bounded by the label budget (docs/guarantees.md).
 
 /** Distinct values from the data a field keeps as labels before the rest count as `other`. */
 export const LABELS_PER_FIELD = 20;
@@ -63,7 +63,7 @@ export class Metrics {
   });
   readonly unknownEnums = new Counter({
     name: "analytics_unknown_enum_values_total",
-    help: "Values outside docs/events.md#documents-and-tables's enumerations, applied as is.",
+    help: "Values outside the enumerations of docs/events.md#enumerations, applied as is.",
     labelNames: ["field", "value"] as const,
     registers: [this.registry],
   });

@@ -1,4 +1,4 @@
-// What docs/events.md#documents-and-tables make of the shared fixtures (test/fixtures/lifecycle.ndjson), as MySQL returns
+// What docs/events.md#documents-and-tables make of the shared fixtures (src/testing/fixtures/lifecycle.ndjson), as MySQL returns
 // the rows (DATETIME(6) as UTC text, JSON columns parsed). One source for the unit tests of the
 // flatten steps and the end-to-end test through Kafka.
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-// Compares what MySQL holds with expected rows (test/model.ts), table by table: a checksum for
+// Compares what MySQL holds with expected rows (test/support/model.ts), table by table: a checksum for
 // the verdict, a short row diff to say what is wrong. Values are normalised the way they differ
 // between servers without being wrong: JSON columns come back parsed (MySQL) or as text
 // (MariaDB, where JSON is LONGTEXT), and MySQL reorders the keys of JSON objects.

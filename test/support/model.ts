@@ -9,9 +9,9 @@ import { flattenUser } from "../../src/domains/users/flatten.ts";
 import type { Generated } from "../../src/generate/stream.ts";
 import { LIMITS } from "../../src/testing/domain-helpers.ts";
 
-// An independent, in-memory reading of docs/events.md#what-each-event-does (what each event does) and §8.3 (never
+// An independent, in-memory reading of docs/events.md#what-each-event-does (what each event does) and docs/guarantees.md (never
 // backwards), applied to a generated stream in order. It shares nothing with the sink's planner
-// (src/apply/): the benchmark compares what MySQL holds with these rows. Column values for one
+// (src/write/): the benchmark compares what MySQL holds with these rows. Column values for one
 // event come from the domains' flatten steps, which are unit-tested against docs/events.md#documents-and-tables on their
 // own (src/domains/*/flatten.test.ts); which rows and columns an event may change is decided
 // here. Poison and skipped messages are recognised by the generator's marks.
