@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { describeDefault } from "../../src/config/declare.ts";
 import { serviceDeclaration } from "../../src/config/index.ts";
@@ -52,4 +52,49 @@ test("the README's minimal configuration table names declared variables with the
     assert.ok(v, `${env} is in the README but not declared in src/config/index.ts`);
     assert.equal(shown, describeDefault(v), `${env}: the README's default differs from the declaration`);
   }
+});
+
+/** GitHub's anchors for the headings of a markdown text: lower case, punctuation dropped, spaces as '-', repeats numbered. */
+function anchors(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  let fenced = false;
+  for (const line of markdown.split("\n")) {
+    if (line.startsWith("```")) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6}\s+(.*)$/.exec(line)?.[1];
+    if (heading == null) continue;
+    const slug = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/ /g, "-");
+    const n = seen.get(slug);
+    seen.set(slug, (n ?? -1) + 1);
+    out.add(n === undefined ? slug : `${slug}-${n + 1}`);
+  }
+  return out;
+}
+
+test("every relative link and anchor in the README and docs/ leads somewhere", () => {
+  const root = new URL("../../", import.meta.url);
+  const docs = [
+    "README.md",
+    ...readdirSync(new URL("docs/", root))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
+  const broken: string[] = [];
+  for (const file of docs) {
+    const text = readFileSync(new URL(file, root), "utf8");
+    for (const [, href = ""] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(href)) continue;
+      const [path = "", anchor] = href.split("#");
+      const target = path === "" ? new URL(file, root) : new URL(path, new URL(file, root));
+      if (!existsSync(target)) broken.push(`${file}: ${href} (no such file)`);
+      else if (anchor && target.pathname.endsWith(".md") && !anchors(readFileSync(target, "utf8")).has(anchor)) {
+        broken.push(`${file}: ${href} (no such heading)`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
 });
