@@ -178,29 +178,4 @@ describe("OffsetCommitter", () => {
     requests[2]?.answer();
     await c.flush();
   });
-
-  test("advance marks past what was marked, for owned partitions only, never again nor back", async () => {
-    const { c, requests } = committer((key) => key !== "t:2");
-    c.mark("t:0", at(0, 5));
-    await settled();
-    requests[0]?.answer();
-    await c.flush();
-    c.advance("t:0", 5n); // what was marked: nothing to commit
-    c.advance("t:0", 3n); // behind it
-    c.advance("t:2", 9n); // another member's
-    await settled();
-    assert.equal(requests.length, 1);
-    c.advance("t:0", 6n); // a commit marker after the last event
-    c.advance("t:1", 4n); // a partition read but never delivered to (an aborted transaction)
-    await settled();
-    assert.deepEqual(requests[1]?.offsets, [{ topic: "t", partition: 0, offset: 6n, leaderEpoch: -1 }]);
-    requests[1]?.answer();
-    await settled();
-    assert.deepEqual(requests[2]?.offsets, [{ topic: "t", partition: 1, offset: 4n, leaderEpoch: -1 }]);
-    requests[2]?.answer();
-    await c.flush();
-    c.advance("t:0", 6n);
-    await settled();
-    assert.equal(requests.length, 3, "advanced once");
-  });
 });

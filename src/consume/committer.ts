@@ -25,8 +25,6 @@ export interface CommitterDeps {
 export class OffsetCommitter {
   readonly #d: CommitterDeps;
   readonly #pending = new Map<string, CommitOffset>();
-  /** The highest offset marked per partition: `advance` never marks one again, nor an older one. */
-  readonly #marked = new Map<string, bigint>();
   #running: Promise<void> | null = null;
   /** Set while waiting to retry a failed commit: marks wait for it rather than hammer a broker that failed. */
   #retry: NodeJS.Timeout | null = null;
@@ -39,20 +37,7 @@ export class OffsetCommitter {
   /** Marks `offset` (the next one to read) of the partition `key` for the next commit. */
   mark(key: string, offset: CommitOffset): void {
     this.#pending.set(key, offset);
-    if (offset.offset > (this.#marked.get(key) ?? -1n)) this.#marked.set(key, offset.offset);
     this.#kick();
-  }
-
-  /**
-   * Marks `offset` of `key` ("topic:partition") if this member owns the partition and it is past
-   * what was marked: for records the client read but never delivered (transaction markers, aborted
-   * transactions), once everything delivered before them is marked. The caller vouches for that.
-   */
-  advance(key: string, offset: bigint): void {
-    if (offset <= (this.#marked.get(key) ?? -1n) || !this.#d.owns(key)) return;
-    const at = key.lastIndexOf(":");
-    // Topic names hold no ':'. The epoch of records never delivered is not known: -1, as Kafka allows.
-    this.mark(key, { topic: key.slice(0, at), partition: Number(key.slice(at + 1)), offset, leaderEpoch: -1 });
   }
 
   /**

@@ -52,9 +52,6 @@ export interface PipelineDeps {
  */
 const READER_BUFFER_BATCHES = 1;
 
-/** How often, while nothing is in hand, partitions are committed up to where the client has read them. */
-const IDLE_ADVANCE_MS = 5000;
-
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
 
@@ -104,8 +101,6 @@ export class Pipeline {
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     let failures = 0;
-    const idle = setInterval(() => this.#advanceIdle(), IDLE_ADVANCE_MS);
-    idle.unref();
     while (!halt.aborted) {
       if (this.#scheduler.size >= options.batchesInFlight) {
         await this.#scheduler.any();
@@ -141,7 +136,6 @@ export class Pipeline {
       log.debug({ events: read.batch.length }, "batch read");
       this.#start(read.batch, read.stream);
     }
-    clearInterval(idle);
     await this.#settle();
     await this.#closeStream();
     signal.removeEventListener("abort", onAbort);
@@ -186,23 +180,6 @@ export class Pipeline {
         this.#fail(error);
       }
     });
-  }
-
-  /**
-   * While nothing is in hand, commits each partition up to where the client has read it. Records
-   * it reads but never delivers — a transactional producer's commit markers, aborted transactions
-   * — would otherwise leave the committed offset short of the end for ever: a lag of 1 or more on
-   * a quiet partition, and a false AnalyticsNotConsuming. Safe only when every record delivered is
-   * marked: nothing buffered in the stream or the reader, no batch in hand, the stream current (no
-   * batch of it dropped to be read again), no outage, not stopping.
-   */
-  #advanceIdle(): void {
-    const stream = this.#stream;
-    const reader = this.#reader;
-    if (stream === null || reader === null || this.#halt.signal.aborted || this.#reopen !== null) return;
-    if (this.#staleStreams >= this.#streams || this.#d.kafkaOutage.active) return;
-    if (stream.readableLength > 0 || reader.size > 0 || this.#scheduler.size > 0) return;
-    for (const [key, next] of stream.offsetsToFetch) this.#committer.advance(key, next);
   }
 
   /**
