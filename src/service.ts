@@ -89,14 +89,16 @@ export async function startService(
     }
     await prepareDatabase(config, pool, outages.database, log, signal);
     const { dlqMaxBytes, partitions } = await checkTopics(config, topics, outages.kafka, log, signal);
-    const group = groupConsumer(config, topics, metrics, log, hooks);
+    // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
+    let pipeline: Pipeline | null = null;
+    const group = groupConsumer(config, topics, metrics, log, hooks, () => pipeline?.fetched());
     consumer = group;
     metrics.watchMembership(() => isMember(group));
     closers.add(() => group.close());
     closers.add(async () => group.stopLagMonitoring());
     const producer = deadLetterProducer(config, dlqMaxBytes);
     closers.add(() => producer.close());
-    const pipeline = new Pipeline({
+    pipeline = new Pipeline({
       consumer: group,
       topics,
       decode: decoderFor(config, hooks),
@@ -166,7 +168,14 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
 }
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
-function groupConsumer(config: Config, topics: string[], metrics: Metrics, log: Logger, hooks: ServiceHooks): Consumer {
+function groupConsumer(
+  config: Config,
+  topics: string[],
+  metrics: Metrics,
+  log: Logger,
+  hooks: ServiceHooks,
+  onFetched: () => void,
+): Consumer {
   const consumer = correctingFetches(
     new Consumer({
       ...kafkaBaseOptions(config, "consumer"),
@@ -178,6 +187,7 @@ function groupConsumer(config: Config, topics: string[], metrics: Metrics, log: 
       retryDelay: 500,
       ...CONSUME_TUNING,
     }),
+    onFetched,
   );
   consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
   consumer.startLagMonitoring({ topics }, 5000);

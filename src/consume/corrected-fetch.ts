@@ -8,13 +8,20 @@ import { stampLogAppendTime } from "./log-append-time.ts";
 
 /**
  * Makes `consumer` correct every fetch response, its message streams' included: they fetch
- * through the instance's public `fetch`.
+ * through the instance's public `fetch`. `onFetched` hears of each fetch that succeeded, empty or
+ * not: the brokers answer again.
  */
-export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C): C {
+export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C, onFetched = () => {}): C {
   const fetch = consumer.fetch.bind(consumer) as (
     options: unknown,
     callback: (error: Error | null, response: FetchedResponse) => void,
   ) => unknown;
+  function correct(response: FetchedResponse): FetchedResponse {
+    dropAbortedBatches(response);
+    stampLogAppendTime(response);
+    onFetched();
+    return response;
+  }
   const corrected = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {
     if (callback === undefined) {
       return new Promise((resolve, reject) =>
@@ -25,10 +32,4 @@ export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C
   };
   consumer.fetch = corrected as C["fetch"];
   return consumer;
-}
-
-function correct(response: FetchedResponse): FetchedResponse {
-  dropAbortedBatches(response);
-  stampLogAppendTime(response);
-  return response;
 }

@@ -68,6 +68,8 @@ export class Pipeline {
   #staleStreams = 0;
   /** Why the stream is to be opened again (and the group joined again) before reading on. */
   #reopen: string | null = null;
+  /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
+  #streamFailed = false;
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
@@ -158,7 +160,10 @@ export class Pipeline {
       );
       return { batch, stream };
     } catch (error) {
-      if (!halt.aborted) this.#d.kafkaOutage.enter(error);
+      if (!halt.aborted) {
+        this.#streamFailed = true;
+        this.#d.kafkaOutage.enter(error);
+      }
       return "failed";
     }
   }
@@ -180,6 +185,16 @@ export class Pipeline {
         this.#fail(error);
       }
     });
+  }
+
+  /**
+   * A fetch succeeded: the brokers answer. After a stream failure that is the end of the outage,
+   * even on a quiet group where no event will come to say so (readiness, analytics_outage).
+   */
+  fetched() {
+    if (!this.#streamFailed) return;
+    this.#streamFailed = false;
+    this.#d.kafkaOutage.recover();
   }
 
   /**

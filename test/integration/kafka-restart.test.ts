@@ -64,7 +64,14 @@ test("a Kafka broker restart is survived: nothing lost, the service carries on",
   await waitFor("wave 1", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 60000);
 
   await kafkaDown(stack);
+  await waitFor("the outage entered", async () => lines.some((l) => String(l.msg).startsWith("Kafka unavailable")));
   await kafkaUp(stack);
+  // Before any new event: the first fetch that succeeds ends the outage, even on a quiet group.
+  await waitFor(
+    "the outage over",
+    async () => lines.some((l) => String(l.msg).startsWith("Kafka is back after")),
+    60000,
+  );
   const second = await testProducer(t, broker);
   await produce(second, "", wave(2));
   await waitFor("wave 2 after the restart", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 120000);
