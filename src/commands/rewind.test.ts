@@ -44,7 +44,10 @@ test("rewindOptions: each mistake is one UsageError line", () => {
     [[], /^rewind: say where to: --to earliest or --to <ISO time> \(e\.g\. /],
     [["--dry-run"], /^rewind: say where to: /],
     [["--to"], /^rewind: --to needs a value; try --help$/],
-    [["--to", "yesterday"], /^rewind: --to "yesterday" is neither earliest nor an ISO-8601 time \(UTC without/],
+    [
+      ["--to", "yesterday"],
+      /^rewind: --to "yesterday" is neither earliest nor an ISO-8601 time \(UTC when it has no offset/,
+    ],
     [["--to", "2026-02-30"], /^rewind: --to "2026-02-30" is neither earliest nor an ISO-8601 time/],
     [["--to", "latest"], /is neither earliest nor/],
     [["--to", "earliest", "--force"], /^rewind: unknown option --force; try --help$/],

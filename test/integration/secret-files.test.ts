@@ -138,7 +138,7 @@ test("both forms, a missing file, a wrong password from a file: one line naming 
   const cases: [Record<string, string>, string][] = [
     [
       { MYSQL_PASSWORD: wrong, MYSQL_PASSWORD_FILE: file("both", wrong) },
-      "MYSQL_PASSWORD: set either MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, not both. MySQL password.",
+      "MYSQL_PASSWORD: set either MYSQL_PASSWORD or MYSQL_PASSWORD_FILE, not both. MySQL password; unset, the local stack's (set your own anywhere else).",
     ],
     [
       { MYSQL_MIGRATE_USER: migrator.user, MYSQL_MIGRATE_PASSWORD_FILE: missing },
