@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
 import { isExpected, MigrationError } from "../errors.ts";
-import { errnoOf } from "./errno.ts";
+import { errnoOf, sqlMessageOf } from "./errno.ts";
 import {
   type Account,
   type Connection,
@@ -124,7 +124,7 @@ export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<Mi
  * refuse again at its first statement. The line says where it stopped and what to undo.
  */
 function stoppedError(err: unknown, progress: Progress): MigrationError {
-  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const message = sqlMessageOf(err);
   const at = `migration ${progress.migration} stopped at statement ${progress.statements + 1} of ${progress.of} (MySQL: ${message})`;
   if (progress.statements === 0) {
     return new MigrationError(`${at}; nothing of it was applied: fix the cause, then run migrate again`);
@@ -270,7 +270,7 @@ export function deniedError(
   pending: readonly Migration[],
   progress: Progress = { applied: [], migration: null, statements: 0, of: 0 },
 ): MigrationError {
-  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const message = sqlMessageOf(err);
   const right = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
   const refused = right ? `may not ${right}` : "was refused";
   const left = pending.filter((m) => !progress.applied.includes(m.name));

@@ -1,7 +1,7 @@
 import mysql from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
-import { errnoOf } from "./errno.ts";
+import { errnoOf, sqlMessageOf } from "./errno.ts";
 import { connectWithTls, explainTlsError, followTlsPlan, type TlsConfig, tlsPlan } from "./tls.ts";
 
 export type Pool = mysql.Pool;
@@ -204,8 +204,8 @@ export async function readMaxAllowedPacket(db: Pool | Connection): Promise<numbe
  * e.g. "MySQL error 1406 (ER_DATA_TOO_LONG) on column bio".
  */
 export function describeBadData(err: unknown): string {
-  const e = err as { errno?: number; code?: string; sqlMessage?: string; message?: string };
-  const text = e.sqlMessage ?? e.message ?? "";
+  const e = err as { errno?: number; code?: string };
+  const text = sqlMessageOf(err);
   const column = /column [`']?([\w.]+)[`']?/i.exec(text)?.[1] ?? /for key '([\w.]+)'/i.exec(text)?.[1];
   return `MySQL error ${e.errno ?? "?"} (${e.code ?? "unknown"})${column ? ` on ${column}` : ""}`;
 }

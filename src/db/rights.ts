@@ -1,6 +1,6 @@
 import type { Pool } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
-import { errnoOf } from "./errno.ts";
+import { errnoOf, sqlMessageOf } from "./errno.ts";
 import { RUN_PRIVILEGES, whoAndWhere } from "./migrate.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
@@ -60,7 +60,7 @@ export async function checkRunRights(pool: Pool, tables: readonly WrittenTable[]
 
 /** One line for a statement refused for want of a right: what was refused, and the grant that fixes it. */
 export function rightsError(err: unknown, who?: { account: string; database: string }) {
-  const message = String((err as { sqlMessage?: string; message?: string }).sqlMessage ?? (err as Error).message);
+  const message = sqlMessageOf(err);
   const to = who
     ? `on \`${who.database}\`.* to ${who.account} (MYSQL_USER)`
     : "on the MYSQL_DATABASE database to the MYSQL_USER account";
