@@ -129,8 +129,7 @@ function stoppedError(err: unknown, progress: Progress): MigrationError {
   if (progress.statements === 0) {
     return new MigrationError(`${at}; nothing of it was applied: fix the cause, then run migrate again`);
   }
-  const created = progress.created ?? [];
-  const undo = created.length > 0 ? `drop ${created.join(", ")}` : "undo them";
+  const undo = progress.created.length > 0 ? `drop ${progress.created.join(", ")}` : "undo them";
   return new MigrationError(
     `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${undo} (or restore the database), fix the cause, then run migrate again`,
   );
@@ -146,7 +145,7 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
   const pooled = "getConnection" in db;
   const conn = pooled ? await db.getConnection() : db;
   let pending: Migration[] = [];
-  const progress: Progress = { applied: [], migration: null, statements: 0, of: 0 };
+  const progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] };
   try {
     pending = await pendingMigrations(conn, migrations);
     if (pending.length === 0) return { applied: [], current };
@@ -204,7 +203,7 @@ export interface Progress {
   statements: number;
   of: number;
   /** Tables and views the failed migration's applied statements created, for the line that says what to undo. */
-  created?: string[];
+  created: string[];
 }
 
 async function applyPending(conn: Connection, pending: Migration[], progress: Progress): Promise<string[]> {
@@ -227,7 +226,7 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
       const made = /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?/i.exec(
         statement,
       );
-      if (made?.[1]) progress.created?.push(made[1]);
+      if (made?.[1]) progress.created.push(made[1]);
     }
     await conn.query(
       "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))",
@@ -268,7 +267,7 @@ export function deniedError(
   err: unknown,
   who: { account: string; database: string },
   pending: readonly Migration[],
-  progress: Progress = { applied: [], migration: null, statements: 0, of: 0 },
+  progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] },
 ): MigrationError {
   const message = sqlMessageOf(err);
   const right = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
