@@ -136,29 +136,18 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
  */
 export async function checkTopics(config: Config, topics: string[], outage: Outage, log: Logger, signal: AbortSignal) {
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
-  const explained =
-    <T>(work: () => Promise<T>) =>
-    () =>
-      work().catch((err) => Promise.reject(explainKafka(err, config)));
+  /** Each step waits out an outage, its failures explained in one line. */
+  const step = <T>(work: () => Promise<T>) =>
+    retrying(
+      () => work().catch((err) => Promise.reject(explainKafka(err, config))),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
   try {
-    await retrying(
-      explained(() => waitForTopics(admin, topics, log, signal)),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    const dlqMaxBytes = await retrying(
-      explained(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log)),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-    const partitions = await retrying(
-      explained(() => partitionCounts(admin, topics)),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
+    await step(() => waitForTopics(admin, topics, log, signal));
+    const dlqMaxBytes = await step(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log));
+    const partitions = await step(() => partitionCounts(admin, topics));
     return { dlqMaxBytes, partitions };
   } finally {
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
