@@ -63,7 +63,8 @@ const MAX_LIST_LIMIT = 100_000;
 export function listOptions(args: readonly string[]): ListOptions {
   const raw = parseOptions("dlq list", args, { json: "boolean", limit: "string" });
   const limit = raw.limit === undefined ? DEFAULT_LIST_LIMIT : Number(raw.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT || !/^\d+$/.test(raw.limit ?? "1")) {
+  // Digits only: Number() would also take "1e3", " 5" or "0x10".
+  if (!/^\d+$/.test(raw.limit ?? "1") || limit < 1 || limit > MAX_LIST_LIMIT) {
     throw new UsageError(`dlq list: --limit "${raw.limit}" is not a whole number from 1 to ${MAX_LIST_LIMIT}`);
   }
   return { json: raw.json === true, limit };
@@ -75,16 +76,15 @@ export async function runDlqList(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const { newest } = await readDeadLetters(config, options.limit);
+  const newest = await readDeadLetters(config, options.limit);
   const letters = newest.letters();
+  const shown = newest.summary();
   if (options.json) {
     out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
     // The array stays what it was (letters); that it is not all of them goes beside it.
-    const shown = newest.summary();
     if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (--limit)\n`);
   } else {
     out.write(formatLetters(letters));
-    const shown = newest.summary();
     out.write(
       `${newest.total} dead letter(s) in ${config.kafkaDlqTopic}${shown === "" ? "" : `; listed: ${shown} (--limit)`}\n`,
     );

@@ -70,6 +70,9 @@ export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "forei
 /** The partitions of each source topic: where a letter may be sent back to. */
 export type SourcePartitions = ReadonlyMap<string, number>;
 
+/** Sources of chosen letters remembered to tell repeats (a repeat is a letter's twin written in the same outage or rewind). */
+export const REMEMBERED = 100_000;
+
 /**
  * Judges letters one by one, as they are read: those matching the filters are chosen once per
  * source message, except truncated copies (their whole value is gone) and letters without a
@@ -77,9 +80,6 @@ export type SourcePartitions = ReadonlyMap<string, number>;
  * further back is sent twice, which the idempotent sink applies as once, and memory stays bounded
  * however many letters the topic holds.
  */
-/** Sources of chosen letters remembered to tell repeats (a repeat is a letter's twin written in the same outage or rewind). */
-export const REMEMBERED = 100_000;
-
 export function replayChooser(
   options: Omit<ReplayOptions, "dryRun">,
   sources: SourcePartitions,

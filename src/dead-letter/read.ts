@@ -113,10 +113,10 @@ export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
 });
 
 /** The newest `limit` letters, in the order they failed, and how many the topic holds by code: for `list`. */
-export async function readDeadLetters(config: Config, limit: number): Promise<{ newest: NewestLetters }> {
+export async function readDeadLetters(config: Config, limit: number): Promise<NewestLetters> {
   const newest = new NewestLetters(limit);
   for await (const e of deadLetters(config)) newest.add(e);
-  return { newest };
+  return newest;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(BadEventReasons));
