@@ -35,7 +35,7 @@ const marker = (producerId: bigint, offset: bigint, type: "abort" | "commit"): B
 
 /** The offsets of the data records left after the filter. */
 function kept(partition: FetchedPartition): number[] {
-  dropAbortedBatches({ responses: [{ partitions: [partition] }] });
+  dropAbortedBatches(partition);
   return (partition.records ?? []).flatMap((b) =>
     b.attributes & IS_CONTROL ? [] : b.records.map((_, i) => Number(b.firstOffset) + i),
   );

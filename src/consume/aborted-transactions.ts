@@ -27,33 +27,30 @@ export interface FetchedResponse {
 const ABORT = 0;
 
 /**
- * Empties the records of every batch of an aborted transaction, in place. Batches are kept, empty,
- * so that the stream still moves its next fetch offset past them. A batch is aborted when it is
- * transactional and its producer has an aborted transaction that began at or before the batch's
- * end and whose abort marker has not come yet (the broker lists only aborted transactions).
+ * Empties the records of every batch of an aborted transaction in a partition's part of a fetch,
+ * in place. Batches are kept, empty, so that the stream still moves its next fetch offset past
+ * them. A batch is aborted when it is transactional and its producer has an aborted transaction
+ * that began at or before the batch's end and whose abort marker has not come yet (the broker
+ * lists only aborted transactions).
  */
-export function dropAbortedBatches(response: FetchedResponse): void {
-  for (const topic of response.responses) {
-    for (const partition of topic.partitions) {
-      const aborted = [...(partition.abortedTransactions ?? [])].sort((a, b) =>
-        a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
-      );
-      if (aborted.length === 0 || !partition.records) continue;
-      const open = new Set<bigint>();
-      let next = 0;
-      for (const batch of partition.records) {
-        const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-        for (; next < aborted.length; next++) {
-          const transaction = aborted[next] as { producerId: bigint; firstOffset: bigint };
-          if (transaction.firstOffset > last) break;
-          open.add(transaction.producerId);
-        }
-        if (batch.attributes & IS_CONTROL) {
-          if (batch.records[0]?.key?.readInt16BE(2) === ABORT) open.delete(batch.producerId);
-        } else if (batch.attributes & IS_TRANSACTIONAL && open.has(batch.producerId)) {
-          batch.records = [];
-        }
-      }
+export function dropAbortedBatches(partition: FetchedPartition): void {
+  const aborted = [...(partition.abortedTransactions ?? [])].sort((a, b) =>
+    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+  );
+  if (aborted.length === 0 || !partition.records) return;
+  const open = new Set<bigint>();
+  let next = 0;
+  for (const batch of partition.records) {
+    const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    for (; next < aborted.length; next++) {
+      const transaction = aborted[next] as { producerId: bigint; firstOffset: bigint };
+      if (transaction.firstOffset > last) break;
+      open.add(transaction.producerId);
+    }
+    if (batch.attributes & IS_CONTROL) {
+      if (batch.records[0]?.key?.readInt16BE(2) === ABORT) open.delete(batch.producerId);
+    } else if (batch.attributes & IS_TRANSACTIONAL && open.has(batch.producerId)) {
+      batch.records = [];
     }
   }
 }

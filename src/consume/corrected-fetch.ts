@@ -17,8 +17,12 @@ export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C
     callback: (error: Error | null, response: FetchedResponse) => void,
   ) => unknown;
   function correct(response: FetchedResponse): FetchedResponse {
-    dropAbortedBatches(response);
-    stampLogAppendTime(response);
+    for (const topic of response.responses) {
+      for (const partition of topic.partitions) {
+        dropAbortedBatches(partition);
+        stampLogAppendTime(partition);
+      }
+    }
     onFetched();
     return response;
   }

@@ -23,7 +23,7 @@ test("a LogAppendTime batch's records all take the broker's time; a CreateTime b
   const partition: FetchedPartition = {
     records: [batch(LOG_APPEND_TIME, -1n, 1_764_950_400_000n, [0n, 0n]), batch(0, 1000n, 1010n, [0n, 10n])],
   };
-  stampLogAppendTime({ responses: [{ partitions: [partition] }] });
+  stampLogAppendTime(partition);
   assert.deepEqual(times(partition), [
     [1_764_950_400_000n, 1_764_950_400_000n],
     [1000n, 1010n],
