@@ -6,7 +6,7 @@ import { LIMITS } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import type { Row } from "../write/ops.ts";
 import { decode } from "./decode.ts";
-import { MAX_INEXACT_NUMBERS } from "./numbers.ts";
+import { holdsMoreValues, MAX_VALUES_TO_REPARSE } from "./numbers.ts";
 
 // A JSON column keeps the numbers of the event as the event wrote them, even those a double can't
 // hold: an int64 id past 2^53 was stored rounded, a literal past the double range as null.
@@ -84,23 +84,37 @@ test("any integer, however large, and any literal past the double range reach th
   );
 });
 
-test("more than MAX_INEXACT_NUMBERS such numbers, or a document too deep to reparse, is a bad field, not a crash", () => {
-  const many = Array.from({ length: MAX_INEXACT_NUMBERS + 1 }, () => "[1e400]").join(",");
+test("a document of more than MAX_VALUES_TO_REPARSE values, or too deep to reparse, is a bad field, not a crash", () => {
+  // The post itself holds a few dozen values: the rest of the budget goes to the list.
+  const many = Array.from({ length: MAX_VALUES_TO_REPARSE }, () => "1e400").join(",");
   const d = decode(post(`[${many}]`), LIMITS, ROUTES, NOW);
   assert.ok(d.op.kind === "rejected");
   assert.equal(d.op.error.reason, "bad_field");
-  assert.match(d.op.error.message, /^value holds more than 10000 numbers a double can't hold/);
-  const atLimit = Array.from({ length: MAX_INEXACT_NUMBERS }, () => "1e400").join(",");
-  assert.ok(stored(post(`[${atLimit}]`)).includes("[1e400,1e400"), "at the limit: kept");
-  // Nested past what the reviver's walk can recurse, in a field the schema ignores.
+  assert.match(d.op.error.message, /and more than 10000 values in all: too many to parse again/);
+  const fewer = Array.from({ length: MAX_VALUES_TO_REPARSE - 200 }, () => "1e400").join(",");
+  assert.ok(stored(post(`[${fewer}]`)).includes("[1e400,1e400"), "under the limit: kept");
+  // Beside a field the schema ignores: its values count too, as the reviver walks them.
   const value = structuredClone(fixture("post.created").value) as unknown as { data: Record<string, unknown> };
-  value.data.deep = "DEEP";
+  value.data.ignored = "IGNORED";
   (value.data.media as object[])[0] = { ...((value.data.media as object[])[0] as object), n: "N" };
-  const text = JSON.stringify(value)
-    .replace('"DEEP"', `${"[".repeat(20_000)}${"]".repeat(20_000)}`)
+  const wide = JSON.stringify(value)
+    .replace('"IGNORED"', `[${Array(MAX_VALUES_TO_REPARSE).fill(0).join(",")}]`)
     .replace('"N"', "1e400");
+  const ignored = decode({ ...post("0"), value: Buffer.from(wide) }, LIMITS, ROUTES, NOW);
+  assert.ok(ignored.op.kind === "rejected");
+  assert.match(ignored.op.error.message, /too many to parse again/);
+  // Nested past what the reviver's walk can recurse, in a field the schema ignores, within the values allowed.
+  const levels = MAX_VALUES_TO_REPARSE - 200;
+  const text = wide.replace(/\[0(,0)*\]/, `${"[".repeat(levels)}${"]".repeat(levels)}`);
   const deep = decode({ ...post("0"), value: Buffer.from(text) }, LIMITS, ROUTES, NOW);
   assert.ok(deep.op.kind === "rejected");
   assert.equal(deep.op.error.reason, "bad_field");
   assert.match(deep.op.error.message, /^value is nested too deep to keep the numbers a double can't hold as written/);
+});
+
+test("holdsMoreValues counts containers and their values, and stops at the limit", () => {
+  assert.equal(holdsMoreValues({ a: [1, 2], b: null }, 5), false); // the object, a, 1, 2, b
+  assert.equal(holdsMoreValues({ a: [1, 2], b: null }, 4), true);
+  assert.equal(holdsMoreValues(7, 1), false);
+  assert.equal(holdsMoreValues(Array(1e6).fill([]), 10), true);
 });

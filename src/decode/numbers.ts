@@ -20,37 +20,52 @@ export const inexact = (n: number) => !Number.isFinite(n) || (Number.isInteger(n
 export class InexactNumberFound extends Error {}
 
 /**
- * Inexact numbers an event may hold. Each noted costs a map entry, and the reparse a second tree,
- * so a value made of them could run the heap out (docs/decisions.md). No real document holds this
- * many int64 ids in its free-form fields.
+ * Values a document may hold in all to be parsed again for its inexact numbers. The reviver runs
+ * for every value, those of fields the schema ignores too, at about fifty times the cost of the
+ * plain parse: a 1 MiB document of `0`s beside one inexact number took most of a second. A
+ * document that holds more is a bad field (the platform's documents hold a few hundred values);
+ * this also bounds the inexact numbers noted, and the map entry each costs.
  */
-export const MAX_INEXACT_NUMBERS = 10_000;
+export const MAX_VALUES_TO_REPARSE = 10_000;
+
+/** Whether `root` holds more than `max` values, containers and keys' values alike; stops there. */
+export function holdsMoreValues(root: unknown, max: number): boolean {
+  const nodes = [root];
+  let count = 0;
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    if (++count > max) return true;
+    if (node === null || typeof node !== "object") continue;
+    if (Array.isArray(node)) for (const item of node) nodes.push(item);
+    else for (const key in node) nodes.push((node as Record<string, unknown>)[key]);
+  }
+  return false;
+}
 
 /**
  * JSON.parse that also notes the source text of every inexact number (the reviver's
  * `context.source`). The reviver walks the tree recursively, as the plain parse does not: a
  * document nested thousands of levels deep (legal where the schema ignores a field) overflows the
- * stack here. Both are bad fields, named as such, never a crash and never rounded in silence.
+ * stack here. Both are bad fields, named as such, never a crash and never rounded in silence; so
+ * is a document too large to parse again (MAX_VALUES_TO_REPARSE), counted on a plain parse first.
  */
 export function parseKeepingNumbers(text: string): { parsed: unknown; sources: NumberSources } {
+  if (holdsMoreValues(JSON.parse(text), MAX_VALUES_TO_REPARSE)) {
+    throw new BadEventError(
+      BadEventReasons.BAD_FIELD,
+      `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
+    );
+  }
   const sources: NumberSources = new WeakMap();
-  let count = 0;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
       if (typeof value === "number" && inexact(value) && context?.source !== undefined) {
-        if (++count > MAX_INEXACT_NUMBERS) throw new TooManyInexact();
         getOrCreate(sources, this, () => new Map<string, string>()).set(key, context.source);
       }
       return value;
     });
   } catch (err) {
-    if (err instanceof TooManyInexact) {
-      throw new BadEventError(
-        BadEventReasons.BAD_FIELD,
-        `value holds more than ${MAX_INEXACT_NUMBERS} numbers a double can't hold (integers past 2^53, literals past its range): they can't be kept as written`,
-      );
-    }
     if (err instanceof RangeError) {
       throw new BadEventError(
         BadEventReasons.BAD_FIELD,
@@ -61,8 +76,6 @@ export function parseKeepingNumbers(text: string): { parsed: unknown; sources: N
   }
   return { parsed, sources };
 }
-
-class TooManyInexact extends Error {}
 
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 

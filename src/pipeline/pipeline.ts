@@ -2,6 +2,7 @@ import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import { BatchReader, partitionKey } from "../consume/batch-reader.ts";
 import { OffsetCommitter } from "../consume/committer.ts";
 import { recordBytes } from "../dead-letter/publish.ts";
+import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -168,12 +169,13 @@ export class Pipeline {
     }
   }
 
-  /** Decodes a batch now; it is written once its partitions' earlier batches are. */
+  /** Decodes a batch, from now on; it is written once decoded and its partitions' earlier batches are. */
   #start(batch: KafkaMessage[], stream: number) {
-    const decoded = batch.map((m) => this.#d.decode(m));
+    const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
     this.#scheduler.add(keys, async (before) => {
       try {
+        const decoded = await decoding;
         await Promise.all(before);
         if (this.#halt.signal.aborted || stream <= this.#staleStreams) return; // read again later
         if (await this.#batches.process(batch, decoded, this.#halt.signal)) {
