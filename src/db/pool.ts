@@ -135,6 +135,9 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
 /** ER_NET_PACKET_TOO_LARGE. */
 const PACKET_TOO_LARGE = 1153;
 
+/** 167: MariaDB's "Out of range value for column 'id'" from the engine; 1467: failed to read the next id. */
+const AUTO_INCREMENT_USED_UP = [167, 1467];
+
 // Errors that say "this row can never be stored": the statement is wrong for this data, not for
 // this moment. The one event that causes it goes to the dead-letter topic.
 const BAD_DATA_ERRNOS = new Set([
@@ -162,6 +165,10 @@ const BAD_DATA_ERRNOS = new Set([
   3157, // JSON document too deep (MySQL)
   3819, // check constraint violated (MySQL)
   4025, // constraint failed (MariaDB JSON check)
+  // A child table's AUTO_INCREMENT ids are used up: an insert that needs a new one is refused
+  // until someone widens the column; an update of an existing row still works. (MySQL reports
+  // the next insert as a duplicate of the largest id instead: 1062.)
+  ...AUTO_INCREMENT_USED_UP,
   // The statement is larger than max_allowed_packet: sent again it is refused again. Statements
   // are cut to fit before they are sent (store.ts), so this means the server's limit went down
   // since it was read; replayed one event at a time, each then fits or is dead-lettered. (The
@@ -205,6 +212,9 @@ export async function readMaxAllowedPacket(db: Pool | Connection): Promise<numbe
  */
 export function describeBadData(err: unknown): string {
   const e = err as { errno?: number; code?: string };
+  if (e.errno !== undefined && AUTO_INCREMENT_USED_UP.includes(e.errno)) {
+    return `MySQL error ${e.errno}: a child table's AUTO_INCREMENT ids are used up (docs/operations.md#auto_increment-ids-used-up)`;
+  }
   const text = sqlMessageOf(err);
   const column = /column [`']?([\w.]+)[`']?/i.exec(text)?.[1] ?? /for key '([\w.]+)'/i.exec(text)?.[1];
   return `MySQL error ${e.errno ?? "?"} (${e.code ?? "unknown"})${column ? ` on ${column}` : ""}`;

@@ -240,7 +240,9 @@ async function recheckTombstones(conn: SqlRunner, plan: Plan, budget: number): P
  * same in one statement, but InnoDB takes an AUTO_INCREMENT value for every row it is given,
  * stored or not, so rewriting a product's variants on every product event would run the INT ids
  * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
- * children that no document holds.
+ * children that no document holds. A new child is inserted plainly: its key is not stored under
+ * its parent, which this transaction holds locked, so a duplicate-key error is never a row to
+ * overwrite.
  */
 async function writeChildren(
   conn: SqlRunner,
@@ -282,7 +284,9 @@ async function writeChildren(
       await run(conn, updateStoredRows(table, rowId, part, update));
     }
   }
+  // A plain insert: on MySQL a table whose AUTO_INCREMENT ids are used up hands out its largest
+  // id again, and an upsert would then overwrite that row, another parent's child.
   for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
-    await run(conn, upsertRows(table, part, update));
+    await run(conn, upsertRows(table, part, []));
   }
 }

@@ -164,6 +164,28 @@ test("a row the server rejects is isolated: its neighbours in the batch are appl
   ]);
 });
 
+test("a child table whose AUTO_INCREMENT ids are used up: the event that needs one is dead-lettered, its neighbours applied", async (t) => {
+  const { db, pool } = await setup(t);
+  // Ids are never reused: key renames, restores and rolled-back inserts use them up over a table's life.
+  await db.query("ALTER TABLE product_variants AUTO_INCREMENT = 2147483647");
+  const user = emit("user.created", "65a1f0c2e4b0a1b2c3d4e501", fixture("user.created").value.data as never, {
+    timestamp: at(1),
+  });
+  const twoVariants = emit("product.created", PRODUCT, productDoc(["small-white", "large-blue"]), { timestamp: at(1) });
+  const other = "65a1f0c2e4b0a1b2c3d4e5f9";
+  const noVariants = emit("product.created", other, { ...(productDoc([]) as object), _id: other } as never, {
+    timestamp: at(1),
+  });
+  const { outcomes } = await applyBatch(pool, ops([twoVariants, user, noVariants]));
+  assert.deepEqual(kinds(outcomes), ["rejected", "applied", "applied"]);
+  const rejected = outcomes[0];
+  assert.ok(rejected?.kind === "rejected");
+  assert.equal(rejected.error.reason, "rejected_by_database");
+  assert.match(rejected.error.message, /AUTO_INCREMENT ids are used up/);
+  assert.deepEqual(await db.query("SELECT product_id FROM products ORDER BY product_id"), [{ product_id: other }]);
+  assert.deepEqual(await db.query("SELECT variant_key FROM product_variants"), []);
+});
+
 test("soft deletes of several rows in one batch: each row gets its own event's timestamp and id", async (t) => {
   const { db, pool } = await setup(t);
   const users = ["65a1f0c2e4b0a1b2c3d4e501", "65a1f0c2e4b0a1b2c3d4e502", "65a1f0c2e4b0a1b2c3d4e503"];
