@@ -25,6 +25,31 @@ const report = (events: EventReport[]): BatchReport => ({
   seconds: 0.01,
 });
 
+test("unknown enum values of events that were not applied are neither counted nor announced", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  const category = (value: string) => [{ field: "products.category", value }];
+  const bad = new BadEventError("bad_field", "data.created_at is not an ISO-8601 datetime DATETIME can hold");
+  metrics.observeBatch(
+    report([
+      event({ eventType: "product.created", outcome: { kind: "rejected", error: bad }, unknownEnums: category("r") }),
+      event({
+        eventType: "product.updated",
+        outcome: { kind: "skipped", reason: "stale" },
+        unknownEnums: category("s"),
+      }),
+      event({ eventType: "product.created", unknownEnums: category("applied") }),
+    ]),
+  );
+  const text = await metrics.registry.metrics();
+  const series = text.split("\n").filter((l) => l.startsWith("analytics_unknown_enum_values_total{"));
+  assert.deepEqual(series, ['analytics_unknown_enum_values_total{field="products.category",value="applied"} 1']);
+  assert.deepEqual(
+    lines.filter((l) => String(l.msg).startsWith("new products.category")).map((l) => l.msg),
+    ['new products.category value "applied" applied as is (not in docs/events.md)'],
+  );
+});
+
 test("outcomes are counted by event type and reason; unknown enum values are warned about once", async () => {
   const { log, lines } = capturingLogger("info");
   const metrics = new Metrics(log, {} as Pool);

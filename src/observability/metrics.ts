@@ -163,7 +163,9 @@ export class Metrics {
       if (e.outcome.kind === "applied" && e.eventTs !== undefined && e.eventTs > this.#newestEventTs) {
         this.#newestEventTs = e.eventTs < appliedBy ? e.eventTs : appliedBy;
       }
-      for (const u of e.unknownEnums) this.#unknownEnum(u.field, u.value);
+      // Only what was written: a rejected or skipped event's values reached no table, and must not
+      // use up the field's labels or be announced as applied.
+      if (e.outcome.kind === "applied") for (const u of e.unknownEnums) this.#unknownEnum(u.field, u.value);
       if (e.keyMismatch) this.#keyMismatch(e.topic);
     }
     for (const { labels, n } of byLabels.values()) this.events.inc(labels, n);

@@ -44,8 +44,13 @@ test("metrics for each series, health, and readiness that follows the database",
   probe.destroy();
   assert.equal(elsewhere, "ECONNREFUSED");
 
+  // A post of its own: the fixture post is deleted later in the stream, and only an event that is
+  // applied has its unknown values counted.
   const post = structuredClone(fixture("post.created"));
-  (post.value.data as Record<string, unknown>).post_type = "story";
+  const storyId = "65a1f0c2e4b0a1b2c3d4e5fb";
+  Object.assign(post, { key: storyId });
+  Object.assign(post.value, { entity_id: storyId });
+  Object.assign(post.value.data as Record<string, unknown>, { id: storyId, post_type: "story" });
   await produce(producer, topics.prefix, [
     ...loadFixtures(),
     post,
