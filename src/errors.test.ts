@@ -14,12 +14,29 @@ test("a reason quoting a key with a line break or a terminal escape stays one li
   );
 });
 
-test("any reason is one line of at most MAX_REASON_CHARS characters", () => {
+test("bidirectional controls are escaped too: a reason reads as it is written", () => {
+  const err = new BadEventError(
+    BadEventReasons.BAD_FIELD,
+    "data.variants.\u202egnp.exe\u2066x\u2069\u200f\u061c must be",
+  );
+  assert.equal(err.message, "data.variants.\\u202egnp.exe\\u2066x\\u2069\\u200f\\u061c must be");
+});
+
+test("a reason cut to MAX_REASON_CHARS never splits an emoji into a lone surrogate", () => {
+  for (const pad of [MAX_REASON_CHARS - 3, MAX_REASON_CHARS - 2]) {
+    const { message } = new BadEventError(BadEventReasons.BAD_FIELD, `${"a".repeat(pad)}😀😀😀`);
+    assert.ok(message.isWellFormed(), JSON.stringify(message.slice(-4)));
+    assert.ok(message.endsWith("…") && message.length <= MAX_REASON_CHARS);
+  }
+});
+
+test("any reason is one line of at most MAX_REASON_CHARS characters, well formed when its text is", () => {
   fc.assert(
     fc.property(fc.string({ unit: "binary", maxLength: 600 }), (text) => {
       const { message } = new BadEventError(BadEventReasons.BAD_FIELD, text);
-      assert.ok(!/[\p{Cc}\u2028\u2029]/u.test(message), JSON.stringify(message));
+      assert.ok(!/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(message), JSON.stringify(message));
       assert.ok(message.length <= MAX_REASON_CHARS);
+      assert.ok(message.isWellFormed(), JSON.stringify(message));
     }),
   );
 });

@@ -71,24 +71,35 @@ export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReaso
 /** The longest reason a dead letter carries: it may quote names from the event (a field, a variant key). */
 export const MAX_REASON_CHARS = 300;
 
-/** Control characters and Unicode's line and paragraph separators: what would break a reason's one line. */
-const LINE_BREAKING = /[\p{Cc}\u2028\u2029]/gu;
+/**
+ * Control characters, Unicode's line and paragraph separators, and its bidirectional controls
+ * (U+202E shows the text after it reversed): what would break a line, or make it read otherwise
+ * than it is written.
+ */
+const UNSAFE_ON_ONE_LINE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
 /**
- * A reason quotes names from the event (a variant key, a map key), which may hold a line break or
- * a terminal escape: each such character is written as its `\uXXXX` escape, so a reason stays
- * one line in a header, a log line and a terminal.
+ * Text from the event (a variant key, a map key, an enum value) may hold a line break, a terminal
+ * escape or a bidirectional control: each such character is written as its `\uXXXX` escape, so a
+ * reason or a log line stays one line, in a header, a log and a terminal, and reads as it is.
  */
-const oneLine = (text: string) =>
-  text.replace(LINE_BREAKING, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+export const oneLine = (text: string) =>
+  text.replace(UNSAFE_ON_ONE_LINE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+
+/** `text` cut to at most `max` UTF-16 units with an ellipsis, never between the halves of a surrogate pair. */
+export function shortened(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
 
 /** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
   constructor(reason: BadEventReason, text: string) {
-    const message = oneLine(text);
-    const short = message.length > MAX_REASON_CHARS ? `${message.slice(0, MAX_REASON_CHARS - 1)}…` : message;
-    super(ErrorCodes.BAD_EVENT, short, { expected: true });
+    super(ErrorCodes.BAD_EVENT, shortened(oneLine(text), MAX_REASON_CHARS), { expected: true });
     this.reason = reason;
   }
 }

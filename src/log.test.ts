@@ -34,3 +34,20 @@ test("the terminal format: time, level, message, then the other fields", () => {
   );
   assert.equal(line, "10:30:40.518 WARN  dead-lettered: x  topic=user offset=3\n");
 });
+
+test("the terminal format escapes what the data may put in a message or a field: escapes, line breaks, bidi controls", () => {
+  const line = prettyLine(
+    JSON.stringify({
+      level: 40,
+      time: "2026-11-25T10:30:40.518Z",
+      field: "products.category",
+      value: "x\u001b[2J\r\n10:30:41.000 INFO  fake\u202e",
+      msg: 'new products.category value "x\u001b[2J\r\n10:30:41.000 INFO  fake\u202e" applied as is',
+    }),
+  );
+  assert.equal(
+    line,
+    '10:30:40.518 WARN  new products.category value "x\\u001b[2J\\u000d\\u000a10:30:41.000 INFO  fake\\u202e" applied as is' +
+      "  field=products.category value=x\\u001b[2J\\u000d\\u000a10:30:41.000 INFO  fake\\u202e\n",
+  );
+});

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { oneLine } from "./errors.ts";
 import { SECRET_EVENT_FIELDS } from "./secrets.ts";
 
 export type Logger = pino.Logger;
@@ -27,9 +28,11 @@ export function prettyLine(json: string): string {
   const level = (LEVELS[entry.level as number] ?? String(entry.level)).padEnd(5);
   const extra = Object.entries(entry)
     .filter(([k]) => !SKIP.has(k))
-    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${oneLine(typeof v === "string" ? v : JSON.stringify(v))}`)
     .join(" ");
-  return `${time} ${level} ${entry.msg ?? ""}${extra ? `  ${extra}` : ""}\n`;
+  // JSON escapes what would break a line; written out for a person, values from the data must not
+  // clear the terminal or fake a line.
+  return `${time} ${level} ${oneLine(String(entry.msg ?? ""))}${extra ? `  ${extra}` : ""}\n`;
 }
 
 function prettyTo(out: NodeJS.WritableStream): Writable {
