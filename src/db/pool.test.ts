@@ -1,13 +1,40 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isBadDataError } from "./pool.ts";
+import { describeBadData, isBadDataError } from "./pool.ts";
 
 test("isBadDataError: what the server refuses in an event's data, on either server, and nothing an outage raises", () => {
   // Duplicate key, too long, JSON MySQL refuses to store (key over 65,535 bytes, too big, too deep).
-  for (const errno of [1062, 1406, 3140, 3150, 3151, 3157, 4025])
+  for (const errno of [1062, 1406, 3140, 3150, 3151, 3157, 4025, 167, 1467])
     assert.equal(isBadDataError({ errno }), true, String(errno));
   // Deadlock, lock wait timeout, lost connection, server gone, access denied: the database's trouble.
   for (const errno of [1213, 1205, 2013, 2006, 1045]) assert.equal(isBadDataError({ errno }), false, String(errno));
   assert.equal(isBadDataError(new Error("no errno")), false);
   assert.equal(isBadDataError(undefined), false);
+});
+
+test("describeBadData names the column or key the server names last, never a value it quotes before", () => {
+  const refused = (errno: number, code: string, sqlMessage: string) =>
+    Object.assign(new Error(sqlMessage), { errno, code, sqlMessage });
+  assert.equal(
+    describeBadData(refused(1406, "ER_DATA_TOO_LONG", "Data too long for column 'email' at row 1")),
+    "MySQL error 1406 (ER_DATA_TOO_LONG) on email",
+  );
+  assert.equal(
+    describeBadData(refused(1062, "ER_DUP_ENTRY", "Duplicate entry 'column s3cr3t' for key 'order_number'")),
+    "MySQL error 1062 (ER_DUP_ENTRY) on order_number",
+  );
+  assert.equal(
+    describeBadData(
+      refused(
+        1366,
+        "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD",
+        "Incorrect integer value: 'for column s3cr3t' for column 'quantity' at row 1",
+      ),
+    ),
+    "MySQL error 1366 (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD) on quantity",
+  );
+  assert.match(
+    describeBadData(refused(167, "", "Out of range value for column 'id' at row 2")),
+    /^MySQL error 167: a child table's AUTO_INCREMENT ids are used up/,
+  );
 });

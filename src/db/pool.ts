@@ -206,6 +206,10 @@ export async function readMaxAllowedPacket(db: Pool | Connection): Promise<numbe
   return n;
 }
 
+/** The name the server mentions last as a column or a key. */
+const lastName = (text: string) =>
+  [...text.matchAll(/column [`']?([\w.]+)[`']?|for key '([\w.]+)'/gi)].at(-1)?.slice(1).find(Boolean);
+
 /**
  * The server's complaint without the offending value (it may be anything the event carried):
  * e.g. "MySQL error 1406 (ER_DATA_TOO_LONG) on column bio".
@@ -216,6 +220,8 @@ export function describeBadData(err: unknown): string {
     return `MySQL error ${e.errno}: a child table's AUTO_INCREMENT ids are used up (docs/operations.md#auto_increment-ids-used-up)`;
   }
   const text = sqlMessageOf(err);
-  const column = /column [`']?([\w.]+)[`']?/i.exec(text)?.[1] ?? /for key '([\w.]+)'/i.exec(text)?.[1];
+  // The last mention: the server's message may quote the value first ("Duplicate entry '…' for
+  // key", "Incorrect integer value: '…' for column"), and a value must not be taken for a name.
+  const column = lastName(text);
   return `MySQL error ${e.errno ?? "?"} (${e.code ?? "unknown"})${column ? ` on ${column}` : ""}`;
 }
