@@ -59,8 +59,9 @@ test("formatTable: numeric strings stay text (left-aligned); trailing spaces are
   assert.equal(formatTable(["code", "x"], [{ code: "0042", x: "" }]), "code  x\n----  -\n0042\n");
 });
 
-test("cellText: control characters become spaces, objects JSON", () => {
+test("cellText: control characters become spaces, bidirectional controls escapes, objects JSON", () => {
   assert.equal(cellText("a\nb\tc"), "a b c");
+  assert.equal(cellText("key \u202egnp.exe\u2028x"), "key \\u202egnp.exe\\u2028x");
   assert.equal(cellText({ a: 1 }), '{"a":1}');
   assert.equal(cellText(undefined), "-");
   assert.equal(cellText(10n), "10");

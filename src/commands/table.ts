@@ -1,4 +1,5 @@
 import stringWidth from "string-width";
+import { oneLine } from "../errors.ts";
 
 // Plain-text tables for the operator commands: a header, a rule, one line per row, columns
 // separated by two spaces, numbers right-aligned. Pure, so it is unit-tested on its own.
@@ -14,11 +15,14 @@ export interface Column {
 
 export type Row = Record<string, unknown>;
 
-/** How a value reads in a cell: NULL as `-`, control characters (newlines, tabs) as spaces. */
+/**
+ * How a value reads in a cell: NULL as `-`, control characters (newlines, tabs) as spaces, line
+ * separators and bidirectional controls (a letter written before they were escaped) as `\uXXXX`.
+ */
 export function cellText(value: unknown): string {
   if (value === null || value === undefined) return "-";
   const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  return text.replace(/\p{Cc}/gu, " ");
+  return oneLine(text.replace(/\p{Cc}/gu, " "));
 }
 
 /**
