@@ -165,6 +165,47 @@ describe("decode", () => {
     assert.ok("table" in decode(distinct, LIMITS).op);
   });
 
+  test("a map key named like a secret field: no reason names a path through it or quotes what is under it", () => {
+    const variant = (data: Record<string, unknown>) => Object.values(data.variants as object)[0] as object;
+    const cases: [string, (data: Record<string, unknown>) => void, string][] = [
+      [
+        "product.created",
+        (data) => {
+          const v = variant(data);
+          data.variants = { password_hash: { ...v, variant_id: "$2b$12$abc" }, b: { ...v, variant_id: "$2b$12$abc" } };
+        },
+        "data.variants holds two children with one key",
+      ],
+      [
+        "product.created",
+        (data) => {
+          data.variants = { banking_info: { ...variant(data), price_cents: "x" } };
+        },
+        "data.variants holds an invalid entry",
+      ],
+      [
+        "order.created",
+        (data) => {
+          const items = data.items as Record<string, Record<string, unknown>>[];
+          const snapshot = items[0]?.product_snapshot as Record<string, unknown>;
+          snapshot.variant_attributes = { password_hash: 5 };
+        },
+        "data.items.0.product_snapshot.variant_attributes holds an invalid entry",
+      ],
+    ];
+    for (const [type, edit, reason] of cases) {
+      const { message } = rejected(
+        decode(
+          record(type, (_, data) => edit(data)),
+          LIMITS,
+          ROUTES,
+          NOW,
+        ),
+      );
+      assert.equal(message, reason);
+    }
+  });
+
   test("anything a handler throws is that event's unexpected_error, named by class only", () => {
     const routes = new Map(ROUTES);
     routes.set("user.created", {
