@@ -75,6 +75,43 @@ describe("coalescing one entity's writes", () => {
     ]);
   });
 
+  test("many events of one entity merge their children in order, each event's own children left as they were", () => {
+    const events = Array.from({ length: 300 }, (_, n) =>
+      upsert(
+        "a",
+        T(1 + (n % 9)),
+        {},
+        partsOf("merge", [
+          { id: "a", part_key: `new${n}`, qty: n, label: `e${n}` },
+          { id: "a", part_key: `p${n % 3}`, qty: n, label: `e${n}` },
+        ]),
+      ),
+    ).sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+    const before = structuredClone(events.map((e) => e.children));
+    const w = plan(events, db()).rounds[0]?.[0];
+    assert.ok(w?.kind === "upsert" && w.children);
+    const rows = w.children.rows;
+    assert.equal(rows.length, 303);
+    // Keys in the order first seen; a repeated key keeps its first row with the last event's qty.
+    const firstEvent = events[0]?.children?.rows;
+    assert.deepEqual(
+      rows.slice(0, 2),
+      firstEvent?.map((r) => ({ ...r, qty: rows.find((x) => x.part_key === r.part_key)?.qty })),
+    );
+    for (const key of ["p0", "p1", "p2"]) {
+      const last = events.findLast((e) => e.children?.rows.some((r) => r.part_key === key));
+      assert.equal(
+        rows.find((r) => r.part_key === key)?.qty,
+        last?.children?.rows.find((r) => r.part_key === key)?.qty,
+      );
+    }
+    assert.deepEqual(
+      events.map((e) => e.children),
+      before,
+      "planning changes no event's own children (a retried transaction plans them again)",
+    );
+  });
+
   test("replace-mode children: the newest set wins whole", () => {
     const first = upsert("a", T(1), {}, partsOf("replace", [{ id: "a", part_key: "p1", qty: 1, label: "x" }]));
     const second = upsert("a", T(2), {}, partsOf("replace", [{ id: "a", part_key: "p2", qty: 2, label: "y" }]));

@@ -252,7 +252,7 @@ const overlay = (base: Row, top: Row, columns: readonly string[]): Row => {
  * row with `second`'s update columns; already present, only the update columns change, and they
  * end as `second` has them — the merged row gives both.
  */
-export function mergeUpserts(
+function mergeUpserts(
   first: Extract<Write, { kind: "upsert" }>,
   second: Extract<Write, { kind: "upsert" }>,
 ): Extract<Write, { kind: "upsert" }> {
@@ -264,12 +264,41 @@ export function mergeUpserts(
   };
 }
 
+/**
+ * Children this planner made by merging, each with where each child key's row sits in its `rows`.
+ * They belong to the entity's write, so the next event's children are merged into them in place:
+ * n events of one order cost n merges, not a copy of every child so far per event (a batch of one
+ * order's events, each adding items, took seconds of the pipeline's thread). An event's own
+ * children are never changed: a transaction run again plans again from the same events.
+ */
+const merged = new WeakMap<Children, Map<unknown, number>>();
+
 function mergeChildren(first: Children | undefined, second: Children | undefined): Children | undefined {
   if (!first || !second || second.mode === "replace") return second ?? first;
-  const rows = new Map(first.rows.map((r) => [r[first.childKey], r]));
-  for (const r of second.rows) {
-    const old = rows.get(r[second.childKey]);
-    rows.set(r[second.childKey], old ? overlay(old, r, second.update) : r);
+  let into = first;
+  let at = merged.get(first);
+  if (at === undefined) {
+    into = { ...second, rows: [] };
+    at = new Map();
+    merged.set(into, at);
+    addChildren(into, at, first.rows, first.childKey, first.update);
   }
-  return { ...second, rows: [...rows.values()] };
+  addChildren(into, at, second.rows, second.childKey, second.update);
+  return into;
+}
+
+/** Each of `rows` into `into`: a key not there yet is appended, one there gets this row's `update` columns. */
+function addChildren(
+  into: Children,
+  at: Map<unknown, number>,
+  rows: Row[],
+  childKey: string,
+  update: readonly string[],
+) {
+  for (const r of rows) {
+    const key = r[childKey];
+    const i = at.get(key);
+    if (i === undefined) at.set(key, into.rows.push(r) - 1);
+    else into.rows[i] = overlay(into.rows[i] as Row, r, update);
+  }
 }
