@@ -4,10 +4,12 @@ import { describeBadData, isBadDataError } from "./pool.ts";
 
 test("isBadDataError: what the server refuses in an event's data, on either server, and nothing an outage raises", () => {
   // Duplicate key, too long, JSON MySQL refuses to store (key over 65,535 bytes, too big, too deep).
-  for (const errno of [1062, 1406, 3140, 3150, 3151, 3157, 4025, 167, 1467])
+  for (const errno of [1062, 1406, 3140, 3150, 3151, 3157, 4025, 167])
     assert.equal(isBadDataError({ errno }), true, String(errno));
   // Deadlock, lock wait timeout, lost connection, server gone, access denied: the database's trouble.
-  for (const errno of [1213, 1205, 2013, 2006, 1045]) assert.equal(isBadDataError({ errno }), false, String(errno));
+  // 1467 too: InnoDB gives it for a timed-out wait on the AUTO-INC lock, not only for ids used up.
+  for (const errno of [1213, 1205, 2013, 2006, 1045, 1467])
+    assert.equal(isBadDataError({ errno }), false, String(errno));
   assert.equal(isBadDataError(new Error("no errno")), false);
   assert.equal(isBadDataError(undefined), false);
 });
@@ -32,6 +34,20 @@ test("describeBadData names the column or key the server names last, never a val
       ),
     ),
     "MySQL error 1366 (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD) on quantity",
+  );
+  assert.equal(
+    describeBadData(
+      refused(
+        1292,
+        "ER_TRUNCATED_WRONG_VALUE",
+        "Incorrect datetime value: 'x' for column `analytics`.`posts`.`deleted_at` at row 1",
+      ),
+    ),
+    "MySQL error 1292 (ER_TRUNCATED_WRONG_VALUE) on deleted_at",
+  );
+  assert.equal(
+    describeBadData(refused(1062, "ER_DUP_ENTRY", "Duplicate entry '2147483647' for key 'order_items.PRIMARY'")),
+    "MySQL error 1062 (ER_DUP_ENTRY) on PRIMARY",
   );
   assert.match(
     describeBadData(refused(167, "", "Out of range value for column 'id' at row 2")),

@@ -135,8 +135,12 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
 /** ER_NET_PACKET_TOO_LARGE. */
 const PACKET_TOO_LARGE = 1153;
 
-/** 167: MariaDB's "Out of range value for column 'id'" from the engine; 1467: failed to read the next id. */
-const AUTO_INCREMENT_USED_UP = [167, 1467];
+/**
+ * MariaDB's engine error "Out of range value for column 'id'": the table's AUTO_INCREMENT ids are
+ * used up. (1467, "failed to read auto-increment value", is not taken for it: InnoDB also gives it
+ * for a wait on the AUTO-INC table lock that timed out, which a retry outlives.)
+ */
+const AUTO_INCREMENT_USED_UP = 167;
 
 // Errors that say "this row can never be stored": the statement is wrong for this data, not for
 // this moment. The one event that causes it goes to the dead-letter topic.
@@ -168,7 +172,7 @@ const BAD_DATA_ERRNOS = new Set([
   // A child table's AUTO_INCREMENT ids are used up: an insert that needs a new one is refused
   // until someone widens the column; an update of an existing row still works. (MySQL reports
   // the next insert as a duplicate of the largest id instead: 1062.)
-  ...AUTO_INCREMENT_USED_UP,
+  AUTO_INCREMENT_USED_UP,
   // The statement is larger than max_allowed_packet: sent again it is refused again. Statements
   // are cut to fit before they are sent (store.ts), so this means the server's limit went down
   // since it was read; replayed one event at a time, each then fits or is dead-lettered. (The
@@ -206,9 +210,18 @@ export async function readMaxAllowedPacket(db: Pool | Connection): Promise<numbe
   return n;
 }
 
-/** The name the server mentions last as a column or a key. */
+/**
+ * The name the server mentions last as a column or a key, without its schema and table: MariaDB
+ * writes ``column `db`.`t`.`c` ``, MySQL ``column 'c'`` and ``key 't.k'``.
+ */
 const lastName = (text: string) =>
-  [...text.matchAll(/column [`']?([\w.]+)[`']?|for key '([\w.]+)'/gi)].at(-1)?.slice(1).find(Boolean);
+  [...text.matchAll(/column ((?:`\w+`\.)*`\w+`|'[\w.]+'|[\w.]+)|for key '([\w.]+)'/gi)]
+    .at(-1)
+    ?.slice(1)
+    .find(Boolean)
+    ?.replaceAll(/[`']/g, "")
+    .split(".")
+    .at(-1);
 
 /**
  * The server's complaint without the offending value (it may be anything the event carried):
@@ -216,7 +229,7 @@ const lastName = (text: string) =>
  */
 export function describeBadData(err: unknown): string {
   const e = err as { errno?: number; code?: string };
-  if (e.errno !== undefined && AUTO_INCREMENT_USED_UP.includes(e.errno)) {
+  if (e.errno === AUTO_INCREMENT_USED_UP) {
     return `MySQL error ${e.errno}: a child table's AUTO_INCREMENT ids are used up (docs/operations.md#auto_increment-ids-used-up)`;
   }
   const text = sqlMessageOf(err);
