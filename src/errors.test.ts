@@ -40,3 +40,17 @@ test("any reason is one line of at most MAX_REASON_CHARS characters, well formed
     }),
   );
 });
+
+test("a reason that would name a secret field names only the part of the event before it", () => {
+  const reason = (text: string) => new BadEventError(BadEventReasons.BAD_FIELD, text).message;
+  assert.equal(
+    reason('data.variants.b.variant_id "$2b$12$abc" repeats data.variants.password_hash.variant_id: two children'),
+    "data.variants holds an invalid entry",
+  );
+  assert.equal(reason("data.banking_info.iban must be string"), "data holds an invalid entry");
+  assert.equal(
+    reason('data.items.0.item_id "password_hash" repeats data.items.1.item_id'),
+    "value holds an invalid entry",
+  );
+  assert.equal(reason("data.price_cents must be integer"), "data.price_cents must be integer");
+});

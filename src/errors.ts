@@ -1,3 +1,5 @@
+import { SECRET_EVENT_FIELDS } from "./secrets.ts";
+
 // One closed list of error codes. Callers ask `isRetryable(err)` or `isExpected(err)`
 // instead of parsing messages.
 export const ErrorCodes = {
@@ -95,11 +97,23 @@ export function shortened(text: string, max: number): string {
   return `${text.slice(0, end)}…`;
 }
 
+/**
+ * A reason that would name a secret field (a path through a map key named like one, or a value
+ * found under it) says only which part of the event holds it: the path before that name. Checked
+ * here, once, for every reason whatever rule wrote it.
+ */
+function withoutSecretNames(text: string): string {
+  const at = Math.min(...SECRET_EVENT_FIELDS.map((name) => text.indexOf(name)).filter((i) => i >= 0));
+  if (!Number.isFinite(at)) return text;
+  const path = /([\w.]*?)\.?$/.exec(text.slice(text.lastIndexOf(" ", at) + 1, at))?.[1];
+  return `${path || "value"} holds an invalid entry`;
+}
+
 /** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
   constructor(reason: BadEventReason, text: string) {
-    super(ErrorCodes.BAD_EVENT, shortened(oneLine(text), MAX_REASON_CHARS), { expected: true });
+    super(ErrorCodes.BAD_EVENT, shortened(oneLine(withoutSecretNames(text)), MAX_REASON_CHARS), { expected: true });
     this.reason = reason;
   }
 }

@@ -174,12 +174,20 @@ describe("decode", () => {
           const v = variant(data);
           data.variants = { password_hash: { ...v, variant_id: "$2b$12$abc" }, b: { ...v, variant_id: "$2b$12$abc" } };
         },
-        "data.variants holds two children with one key",
+        "data.variants holds an invalid entry",
       ],
       [
         "product.created",
         (data) => {
           data.variants = { banking_info: { ...variant(data), price_cents: "x" } };
+        },
+        "data.variants holds an invalid entry",
+      ],
+      [
+        "product.created",
+        (data) => {
+          const attributes = [{ attribute_name: "a", attribute_value: "b", deep: nested(40) }];
+          data.variants = { password_hash: { ...variant(data), attributes } };
         },
         "data.variants holds an invalid entry",
       ],

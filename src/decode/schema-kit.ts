@@ -2,7 +2,7 @@ import { type Static, type TSchema, Type } from "typebox";
 import { Compile } from "typebox/compile";
 import { Format } from "typebox/format";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import { pathBeforeSecret, SECRET_EVENT_FIELDS } from "../secrets.ts";
+import { SECRET_EVENT_FIELDS } from "../secrets.ts";
 import { InexactNumberFound, inexact, type NumberSources, withSources } from "./numbers.ts";
 import { toUtcDatetime6 } from "./timestamp.ts";
 
@@ -103,10 +103,6 @@ export function compile<T extends TSchema>(schema: T): Validator<Static<T>> {
         problem = "is required";
       }
       const field = [prefix, path].filter(Boolean).join(".");
-      const beforeSecret = pathBeforeSecret(field);
-      if (beforeSecret !== null) {
-        throw new BadEventError(BadEventReasons.BAD_FIELD, `${beforeSecret || "value"} holds an invalid entry`);
-      }
       throw new BadEventError(BadEventReasons.BAD_FIELD, `${field || "value"} ${problem}`);
     },
   };

@@ -1,7 +1,6 @@
 import type { SourceTopic } from "../consume/topics.ts";
 import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import { pathBeforeSecret } from "../secrets.ts";
 import type { Op, TableSpec } from "../write/ops.ts";
 
 /** A value outside an enumeration of docs/events.md#enumerations: applied as is (forward compatible), but counted. */
@@ -49,13 +48,9 @@ export function rejectDuplicate(keys: readonly string[], pathOf: (index: number)
     const earlier = first.get(key);
     if (earlier === undefined) first.set(key, i);
     else {
-      const [path, earlierPath] = [pathOf(i), pathOf(earlier)];
-      const beforeSecret = pathBeforeSecret(path) ?? pathBeforeSecret(earlierPath);
       throw new BadEventError(
         BadEventReasons.BAD_FIELD,
-        beforeSecret !== null
-          ? `${beforeSecret} holds two children with one key`
-          : `${path} ${JSON.stringify(key)} repeats ${earlierPath}: two children with one key`,
+        `${pathOf(i)} ${JSON.stringify(key)} repeats ${pathOf(earlier)}: two children with one key`,
       );
     }
   });
