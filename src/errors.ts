@@ -74,11 +74,12 @@ export type BadEventReason = (typeof BadEventReasons)[keyof typeof BadEventReaso
 export const MAX_REASON_CHARS = 300;
 
 /**
- * Control characters, Unicode's line and paragraph separators, and its bidirectional controls
- * (U+202E shows the text after it reversed): what would break a line, or make it read otherwise
- * than it is written.
+ * Control characters, Unicode's line and paragraph separators, and its bidirectional embeddings,
+ * overrides and isolates (U+202E shows the text after it reversed): what would break a line, or
+ * make it read otherwise than it is written. The direction marks (U+200E, U+200F, U+061C) stay:
+ * Hebrew and Arabic text holds them, and they reorder nothing beyond the characters beside them.
  */
-const UNSAFE_ON_ONE_LINE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE_ON_ONE_LINE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
 /**
  * Text from the event (a variant key, a map key, an enum value) may hold a line break, a terminal

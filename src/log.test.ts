@@ -51,3 +51,9 @@ test("the terminal format escapes what the data may put in a message or a field:
       "  field=products.category value=x\\u001b[2J\\u000d\\u000a10:30:41.000 INFO  fake\\u202e\n",
   );
 });
+
+test("the terminal format keeps a stack trace's frames on their own lines", () => {
+  const stack = "    at plan (src/write/plan.ts:1:1)\n    at apply (src/write/transaction.ts:2:2)";
+  const line = prettyLine(JSON.stringify({ level: 50, time: "2026-11-25T10:30:40.518Z", stack, msg: "unexpected" }));
+  assert.equal(line, `10:30:40.518 ERROR unexpected  stack=${stack}\n`);
+});

@@ -21,6 +21,12 @@ const REDACT = [
 const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 const SKIP = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
 
+/** A field as the terminal shows it: one line, but for a stack trace, one line per frame. */
+const fieldText = (key: string, value: unknown) =>
+  key === "stack" && typeof value === "string"
+    ? value.split("\n").map(oneLine).join("\n")
+    : oneLine(typeof value === "string" ? value : JSON.stringify(value));
+
 /** One JSON log line as a person reads it: `10:30:40.518 INFO  message  key=value`. */
 export function prettyLine(json: string): string {
   const entry = JSON.parse(json) as Record<string, unknown>;
@@ -28,7 +34,7 @@ export function prettyLine(json: string): string {
   const level = (LEVELS[entry.level as number] ?? String(entry.level)).padEnd(5);
   const extra = Object.entries(entry)
     .filter(([k]) => !SKIP.has(k))
-    .map(([k, v]) => `${k}=${oneLine(typeof v === "string" ? v : JSON.stringify(v))}`)
+    .map(([k, v]) => `${k}=${fieldText(k, v)}`)
     .join(" ");
   // JSON escapes what would break a line; written out for a person, values from the data must not
   // clear the terminal or fake a line.
