@@ -49,6 +49,17 @@ test("describeBadData names the column or key the server names last, never a val
     describeBadData(refused(1062, "ER_DUP_ENTRY", "Duplicate entry '2147483647' for key 'order_items.PRIMARY'")),
     "MySQL error 1062 (ER_DUP_ENTRY) on PRIMARY",
   );
+  assert.equal(
+    describeBadData(refused(1048, "ER_BAD_NULL_ERROR", "Column 'name' cannot be null")),
+    "MySQL error 1048 (ER_BAD_NULL_ERROR) on name",
+  );
+  // A value quoted last, naming nothing after it: nothing is named.
+  assert.equal(
+    describeBadData(
+      refused(1292, "ER_TRUNCATED_WRONG_VALUE", "Truncated incorrect DOUBLE value: 'x for key 'secret_word''"),
+    ),
+    "MySQL error 1292 (ER_TRUNCATED_WRONG_VALUE)",
+  );
   assert.match(
     describeBadData(refused(167, "", "Out of range value for column 'id' at row 2")),
     /^MySQL error 167: a child table's AUTO_INCREMENT ids are used up/,

@@ -211,17 +211,16 @@ export async function readMaxAllowedPacket(db: Pool | Connection): Promise<numbe
 }
 
 /**
- * The name the server mentions last as a column or a key, without its schema and table: MariaDB
- * writes ``column `db`.`t`.`c` ``, MySQL ``column 'c'`` and ``key 't.k'``.
+ * The column or key the server's message ends by naming, without its schema and table: MariaDB
+ * writes ``column `db`.`t`.`c` ``, MySQL ``column 'c'`` and ``key 't.k'``, then at most "at row n".
+ * Only the end counts: a value is quoted before it, and may itself hold "for key 'x'".
  */
-const lastName = (text: string) =>
-  [...text.matchAll(/column ((?:`\w+`\.)*`\w+`|'[\w.]+'|[\w.]+)|for key '([\w.]+)'/gi)]
-    .at(-1)
-    ?.slice(1)
-    .find(Boolean)
-    ?.replaceAll(/[`']/g, "")
-    .split(".")
-    .at(-1);
+const NAMED_AT_END =
+  /(?:column ((?:`\w+`\.)*`\w+`|'[\w.]+'|[\w.]+)(?: cannot be null)?|for key '([\w.]+)')(?: at row \d+)?\.?$/i;
+const lastName = (text: string) => {
+  const m = NAMED_AT_END.exec(text);
+  return (m?.[1] ?? m?.[2])?.replaceAll(/[`']/g, "").split(".").at(-1);
+};
 
 /**
  * The server's complaint without the offending value (it may be anything the event carried):
@@ -233,8 +232,6 @@ export function describeBadData(err: unknown): string {
     return `MySQL error ${e.errno}: a child table's AUTO_INCREMENT ids are used up (docs/operations.md#auto_increment-ids-used-up)`;
   }
   const text = sqlMessageOf(err);
-  // The last mention: the server's message may quote the value first ("Duplicate entry '…' for
-  // key", "Incorrect integer value: '…' for column"), and a value must not be taken for a name.
   const column = lastName(text);
   return `MySQL error ${e.errno ?? "?"} (${e.code ?? "unknown"})${column ? ` on ${column}` : ""}`;
 }
