@@ -26,6 +26,8 @@ stderr; the last line on stdout is one JSON object (also written to the results 
                       --svg docs/throughput.svg replaces the chart the docs show
   --steady R          instead of a drain: produce R events/s and measure freshness
   --seconds S         how long --steady produces (default 60)
+  --decode-only       instead of a drain: CPU per event of decoding the stream (and of its
+                      JSON.parse alone) in one process, without Kafka or MySQL
   -h, --help          this text
 
 Any of the service's configuration variables set in the environment reach the service
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     pool: { type: "string" },
     steady: { type: "string" },
     seconds: { type: "string", default: "60" },
+    "decode-only": { type: "boolean", default: false },
     "db-latency-ms": { type: "string", default: "0" },
     ceilings: { type: "boolean", default: true },
     check: { type: "boolean", default: true },
@@ -71,6 +74,7 @@ export const options = {
   pool: args.pool,
   steady: args.steady === undefined ? undefined : whole("steady", args.steady, 1),
   seconds: whole("seconds", args.seconds, 1),
+  decodeOnly: args["decode-only"],
   /** Each way, on the service's MySQL connections only: a database on another host. */
   dbLatencyMs: whole("db-latency-ms", args["db-latency-ms"], 0),
   ceilings: args.ceilings,

@@ -1,5 +1,6 @@
 // npm run bench -- [--events N] [--partitions P] [--seed S] [--batch B] [--pool C] [--db-latency-ms L]
 //                  [--no-ceilings] [--no-check] [--results DIR] [--svg PATH] | [--steady R [--seconds S]]
+//                  | --decode-only
 //
 // Drain (drain.ts): writes a seeded realistic stream into fresh topics while a compact model of
 // its tables is computed (produce.ts, compact-model.ts), then measures on this machine
@@ -12,12 +13,14 @@
 //      KEY UPDATE loop in large transactions, without Kafka (database.ts);
 // and draws events/s over the drain as SVG (timeline.ts).
 // Steady (steady.ts): produces R events/s and reports freshness (produce → row visible) p50/p99.
+// Decode only (decode-cost.ts): CPU per event of decoding the stream, and of JSON.parse alone.
 // The last line on stdout is one JSON object. --help lists the options (options.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/index.ts";
 import { stackUp } from "../stack/index.ts";
+import { decodeCost } from "./decode-cost.ts";
 import { drain } from "./drain.ts";
 import { HELP, help, log, options, stack } from "./options.ts";
 import { steady } from "./steady.ts";
@@ -25,6 +28,11 @@ import { steady } from "./steady.ts";
 async function main() {
   if (help) {
     console.log(HELP);
+    return;
+  }
+  if (options.decodeOnly) {
+    log(`decoding ${options.events} events of seed ${options.seed} in one process, without Kafka or MySQL`);
+    console.log(JSON.stringify(decodeCost(options.events, options.seed)));
     return;
   }
   const report = await stackUp(stack, loadConfig({}));
