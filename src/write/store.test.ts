@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { format } from "mysql2";
 import { inList, insertedRows } from "../testing/sql-values.ts";
+import { STORED_CHILDREN_AT_ONCE } from "./children.ts";
 import { type Children, defineTable, type Op, type UpsertOp } from "./ops.ts";
 import type { Plan, Write } from "./plan.ts";
 import { tooLarge } from "./row-size.ts";
@@ -139,6 +140,38 @@ describe("executePlan writes children by row id", () => {
     );
     // 200 is the server default: from there on the optimizer guesses from statistics.
     assert.ok(MAX_PARENTS_PER_STATEMENT < 200);
+  });
+
+  test("once the stored children read pass STORED_CHILDREN_AT_ONCE, their parents are written before more are read", async () => {
+    const ids = Array.from({ length: 2 * MAX_PARENTS_PER_STATEMENT + 1 }, (_, i) => `box-${i}`);
+    // Each box has stored children no document holds, enough that one read of 100 boxes passes the mark.
+    const perBox = Math.ceil(STORED_CHILDREN_AT_ONCE / MAX_PARENTS_PER_STATEMENT);
+    const stored = ids.flatMap((id, i) =>
+      Array.from({ length: perBox }, (_, k): [number, string, string] => [i * perBox + k + 1, id, `old${k}`]),
+    );
+    const { runner, kinds, statements } = recorder(stored);
+    const counts = await executePlan(runner, onePlan(ids.map((id) => box(id, ["a"]))), PACKET);
+    const reads = kinds().flatMap((k, i) => (k.startsWith("SELECT") ? [i] : []));
+    const inserts = kinds().flatMap((k, i) => (k.startsWith("INSERT INTO `box_slots`") ? [i] : []));
+    // Read, written, read, written, read, written: never two reads before a write.
+    assert.equal(reads.length, 3);
+    assert.ok((inserts[0] ?? 0) < (reads[1] ?? 0) && (inserts.at(-2) ?? 0) < (reads[2] ?? 0), kinds().join(" | "));
+    const deleted = statements.filter((x) => x.sql.startsWith("DELETE")).flatMap((x) => inList(x.sql));
+    assert.equal(deleted.length, stored.length);
+    assert.equal(counts.get("box_slots:replace"), ids.length);
+  });
+
+  test("a usual round's children are matched in one pass: one delete, update and insert each", async () => {
+    const ids = Array.from({ length: 2 * MAX_PARENTS_PER_STATEMENT + 1 }, (_, i) => `box-${i}`);
+    const { runner, kinds } = recorder(ids.map((id, i) => [i + 1, id, "old"]));
+    await executePlan(runner, onePlan(ids.map((id) => box(id, ["a"]))), PACKET);
+    assert.deepEqual(kinds().slice(1), [
+      "SELECT FROM `box_slots`",
+      "SELECT FROM `box_slots`",
+      "SELECT FROM `box_slots`",
+      "DELETE FROM `box_slots`",
+      "INSERT INTO `box_slots`",
+    ]);
   });
 });
 

@@ -1,21 +1,18 @@
 import { getOrCreate } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
-import type { Children, Op, Row, TableSpec } from "./ops.ts";
+import { writeChildren } from "./children.ts";
+import type { Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
-import { listed, patchBytes, storedRowBytes, withinPacket } from "./row-size.ts";
+import { listed, patchBytes, withinPacket } from "./row-size.ts";
+import { run, type SqlRunner } from "./sql-runner.ts";
 import {
-  chunks,
   chunksBySize,
   deleteByKey,
-  MAX_PARENTS_PER_STATEMENT,
   rowBytes,
-  type Statement,
-  selectChildren,
   selectOwners,
   selectTombstones,
   selectVersions,
   updateRows,
-  updateStoredRows,
   upsertRows,
   upsertTombstones,
   valueBytes,
@@ -23,21 +20,13 @@ import {
 } from "./statements.ts";
 
 // The I/O half of applying a batch: read the state the planner needs, under lock, and write its
-// plan. Depends only on this narrow interface, so any mysql2 connection (or a test double that
-// records statements) will do.
+// plan (a round's child rows: children.ts). Depends only on SqlRunner, so any mysql2 connection
+// (or a test double that records statements) will do.
 
-export interface SqlRunner {
-  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
-}
+export type { SqlRunner };
 
 /** Rows written, per table and operation, for metrics and the benchmark. */
 export type RowCounts = Map<string, number>;
-
-/** Runs a statement; for a read, its rows. */
-async function run<T = Record<string, string>>(conn: SqlRunner, s: Statement): Promise<T[]> {
-  const [rows] = await conn.query(s.sql, s.values);
-  return rows as T[];
-}
 
 /**
  * Locks and reads the rows, owners of unique keys and tombstones the ops touch. Ids are sent and
@@ -230,63 +219,5 @@ async function recheckTombstones(conn: SqlRunner, plan: Plan, budget: number): P
         );
       }
     }
-  }
-}
-
-/**
- * Writes the children of `parents` (one round's, one child table). Each child is matched to the
- * row stored under its parent with the same key: a stored child is updated in place by its row
- * id, and only a new one is inserted. An upsert on the unique (parent, child key) would do the
- * same in one statement, but InnoDB takes an AUTO_INCREMENT value for every row it is given,
- * stored or not, so rewriting a product's variants on every product event would run the INT ids
- * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
- * children that no document holds. A new child is inserted plainly: its key is not stored under
- * its parent, which this transaction holds locked, so a duplicate-key error is never a row to
- * overwrite.
- */
-async function writeChildren(
-  conn: SqlRunner,
-  spec: Children,
-  parents: string[],
-  rows: Row[],
-  budget: number,
-): Promise<void> {
-  const { table, childKey, update } = spec;
-  const rowId = table.rowId;
-  if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
-  // Matched by exact text, as the key columns compare (migration 004): "S" and "S " are two
-  // children, and so are "s" and "S".
-  const matchKey = (parent: unknown, child: unknown) => `${parent}\u0000${child}`;
-  const stored = new Map<string, number>();
-  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
-    for (const r of await run<{ row_id: number; parent: string; child: string }>(
-      conn,
-      selectChildren(table, rowId, childKey, part),
-    )) {
-      stored.set(matchKey(r.parent, r.child), r.row_id);
-    }
-  }
-  const kept: [number, Row][] = [];
-  const added: Row[] = [];
-  for (const row of rows) {
-    const n = stored.get(matchKey(row[table.key], row[childKey]));
-    if (n === undefined) added.push(row);
-    else kept.push([n, row]);
-  }
-  // Before the inserts: a new child may take the key of one that goes.
-  if (spec.mode === "replace") {
-    const keep = new Set(kept.map(([n]) => n));
-    const gone = [...stored.values()].filter((n) => !keep.has(n));
-    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
-  }
-  if (update.length > 0) {
-    for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
-      await run(conn, updateStoredRows(table, rowId, part, update));
-    }
-  }
-  // A plain insert: on MySQL a table whose AUTO_INCREMENT ids are used up hands out its largest
-  // id again, and an upsert would then overwrite that row, another parent's child.
-  for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
-    await run(conn, upsertRows(table, part, []));
   }
 }
