@@ -111,3 +111,44 @@ test("an entity another transaction deleted meanwhile with a newer event: the ol
   assert.deepEqual(kinds((await applyBatch(pool, ops([older]))).outcomes), ["skipped:stale"]);
   assert.deepEqual(await db.query("SELECT supplier_id FROM suppliers"), []);
 });
+
+test("a batch that meets a row another transaction inserted meanwhile is run once more whole, not event by event", async (t) => {
+  const { db, pool } = await setup(t);
+  const user = (id: string) =>
+    emit("user.created", id, { ...(fixture("user.created").value.data as object), id, _id: id } as never, {
+      timestamp: at(9),
+    });
+  const users = ["65a1f0c2e4b0a1b2c3d4e511", "65a1f0c2e4b0a1b2c3d4e512", "65a1f0c2e4b0a1b2c3d4e513"].map(user);
+  const newcomer = order("65a1f0c2e4b0a1b2c3d4e5b3", "ORD-RACE-2", "pending", 11);
+  (newcomer.value.data as { items: unknown[] }).items = [];
+  const other = order("65a1f0c2e4b0a1b2c3d4e5a3", "ORD-RACE-2", "pending", 10);
+  // The other order commits right before the batch's first write to orders, after its reads.
+  let starts = 0;
+  let injected = false;
+  const racing = {
+    getConnection: async () => {
+      const conn = await pool.getConnection();
+      return new Proxy(conn, {
+        get(target, prop) {
+          if (prop !== "query") {
+            const value = Reflect.get(target, prop);
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return async (sql: string, values?: unknown) => {
+            if (sql === "START TRANSACTION") starts++;
+            if (!injected && sql.startsWith("INSERT INTO `orders`")) {
+              injected = true;
+              await applyBatch(pool, ops([other]), { maxAllowedPacket: LIMIT });
+            }
+            return target.query(sql, values as never);
+          };
+        },
+      });
+    },
+  } as unknown as Pool;
+  const { outcomes } = await applyBatch(racing, ops([...users, newcomer]), { maxAllowedPacket: LIMIT });
+  assert.deepEqual(kinds(outcomes), ["applied", "applied", "applied", "rejected"]);
+  assert.equal(starts, 2, "the batch, then the batch again");
+  assert.deepEqual(await db.query("SELECT order_id FROM orders"), [{ order_id: "65a1f0c2e4b0a1b2c3d4e5a3" }]);
+  assert.equal((await db.query("SELECT user_id FROM users")).length, 3);
+});
