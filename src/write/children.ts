@@ -8,12 +8,25 @@ import {
   deleteByKey,
   MAX_PARENTS_PER_STATEMENT,
   rowBytes,
+  type StoredChild,
   selectChildren,
   updateStoredRows,
   upsertRows,
 } from "./statements.ts";
 
 // A round's child rows (variants, order items), written against what is stored under their parents.
+
+/**
+ * Stored children held at once while a round's are matched, and read at most by one statement.
+ * A usual round holds a few thousand, and is read and written in one pass; past this, the parents
+ * read whole so far are written before more are read. Without it, a round of 120 products of
+ * 7,000 stored variants each held 840,000 and blocked the thread, and 100 parents of a 1 MiB
+ * event's worth of children each would have run the heap out.
+ */
+export const STORED_CHILDREN_AT_ONCE = 20_000;
+
+/** A parent's stored children: child key → row id. Keys compare exactly, as the columns do (migration 004). */
+type StoredOf = Map<string, Map<unknown, number>>;
 
 /**
  * Writes the children of `parents` (one round's, one child table). Each child is matched to the
@@ -38,66 +51,76 @@ export async function writeChildren(
   if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
   const rowsOf = new Map<unknown, Row[]>();
   for (const row of rows) getOrCreate(rowsOf, row[table.key], () => []).push(row);
-  // What is held is the stored children of the parents read so far: once they pass
-  // STORED_CHILDREN_AT_ONCE, those parents are written before more are read (a round of 120
-  // products of 7,000 stored variants each held 840,000 and blocked the thread).
-  let stored = new Map<string, number>();
-  let pending: string[] = [];
-  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
-    for (const r of await run<{ row_id: number; parent: string; child: string }>(
-      conn,
-      selectChildren(table, rowId, childKey, part),
-    )) {
-      stored.set(childMatchKey(r.parent, r.child), r.row_id);
+  const stored: StoredOf = new Map();
+  let held = 0;
+  /** Parents whose stored children are all read, and not yet written. */
+  let whole: string[] = [];
+  const writeWhole = async (done: string[]) => {
+    await writeMatched(conn, spec, done, stored, rowsOf, budget);
+    for (const p of done) {
+      held -= stored.get(p)?.size ?? 0;
+      stored.delete(p);
     }
-    pending.push(...part);
-    if (stored.size >= STORED_CHILDREN_AT_ONCE) {
-      await writeMatched(
+  };
+  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
+    let after: StoredChild | undefined;
+    let written = 0;
+    for (;;) {
+      const page = await run<StoredChild>(
         conn,
-        spec,
-        stored,
-        pending.flatMap((p) => rowsOf.get(p) ?? []),
-        budget,
+        selectChildren(table, rowId, childKey, part, STORED_CHILDREN_AT_ONCE, after),
       );
-      stored = new Map();
-      pending = [];
+      for (const r of page) getOrCreate(stored, r.parent, () => new Map()).set(r.child, r.row_id);
+      held += page.length;
+      if (page.length < STORED_CHILDREN_AT_ONCE) break;
+      after = page.at(-1);
+      if (held < STORED_CHILDREN_AT_ONCE || after === undefined) continue;
+      // Pages come in (parent, child) order: every parent before the page's last is read whole.
+      // Parent ids are ObjectIds, hexadecimal text, which JavaScript orders as the server does.
+      const last = after.parent;
+      const before = part.slice(written).filter((p) => p < last);
+      await writeWhole([...whole, ...before]);
+      whole = [];
+      written += before.length;
+    }
+    whole.push(...part.slice(written));
+    if (held >= STORED_CHILDREN_AT_ONCE) {
+      await writeWhole(whole);
+      whole = [];
     }
   }
-  if (pending.length > 0)
-    await writeMatched(
-      conn,
-      spec,
-      stored,
-      pending.flatMap((p) => rowsOf.get(p) ?? []),
-      budget,
-    );
+  if (whole.length > 0) await writeWhole(whole);
 }
 
-/**
- * Stored children held at once while a round's are matched. A usual round holds a few thousand,
- * and is written in one pass.
- */
-export const STORED_CHILDREN_AT_ONCE = 20_000;
-
-// Matched by exact text, as the key columns compare (migration 004): "S" and "S " are two
-// children, and so are "s" and "S".
-const childMatchKey = (parent: unknown, child: unknown) => `${parent}\u0000${child}`;
-
-/** Deletes, updates and inserts `rows`, the children of parents whose stored children are `stored`. */
-async function writeMatched(conn: SqlRunner, spec: Children, stored: Map<string, number>, rows: Row[], budget: number) {
+/** Deletes, updates and inserts the children of `parents`, whose stored children are all in `stored`. */
+async function writeMatched(
+  conn: SqlRunner,
+  spec: Children,
+  parents: string[],
+  stored: StoredOf,
+  rowsOf: Map<unknown, Row[]>,
+  budget: number,
+) {
   const { table, childKey, update } = spec;
   const rowId = table.rowId as string;
   const kept: [number, Row][] = [];
   const added: Row[] = [];
-  for (const row of rows) {
-    const n = stored.get(childMatchKey(row[table.key], row[childKey]));
-    if (n === undefined) added.push(row);
-    else kept.push([n, row]);
+  const gone: number[] = [];
+  for (const parent of parents) {
+    const children = stored.get(parent);
+    const keep = new Set<number>();
+    for (const row of rowsOf.get(parent) ?? []) {
+      const n = children?.get(row[childKey]);
+      if (n === undefined) added.push(row);
+      else {
+        kept.push([n, row]);
+        keep.add(n);
+      }
+    }
+    for (const n of children?.values() ?? []) if (!keep.has(n)) gone.push(n);
   }
   // Before the inserts: a new child may take the key of one that goes.
   if (spec.mode === "replace") {
-    const keep = new Set(kept.map(([n]) => n));
-    const gone = [...stored.values()].filter((n) => !keep.has(n));
     for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
   }
   if (update.length > 0) {

@@ -57,11 +57,17 @@ describe("reads under lock", () => {
 });
 
 describe("writes", () => {
-  test("selectChildren: row id, parent and child key of the parents' children", () => {
+  test("selectChildren: row id, parent and child key of the parents' children, a page at a time in key order", () => {
     const parts = defineTable("parts", "thing_id", ["thing_id", "part_key", "name"], { rowId: "id" });
-    assert.deepEqual(selectChildren(parts, "id", "part_key", ["a", "b"]), {
-      sql: "SELECT `id` AS row_id, `thing_id` AS parent, `part_key` AS child FROM `parts` WHERE `thing_id` IN (?)",
+    const head =
+      "SELECT `id` AS row_id, `thing_id` AS parent, `part_key` AS child FROM `parts` WHERE `thing_id` IN (?)";
+    assert.deepEqual(selectChildren(parts, "id", "part_key", ["a", "b"], 500), {
+      sql: `${head} ORDER BY \`thing_id\`, \`part_key\` LIMIT 500`,
       values: [["a", "b"]],
+    });
+    assert.deepEqual(selectChildren(parts, "id", "part_key", ["a", "b"], 500, { row_id: 9, parent: "a", child: "k" }), {
+      sql: `${head} AND (\`thing_id\` > ? OR (\`thing_id\` = ? AND \`part_key\` > ?)) ORDER BY \`thing_id\`, \`part_key\` LIMIT 500`,
+      values: [["a", "b"], "a", "a", "k"],
     });
   });
 

@@ -120,11 +120,33 @@ function assignments(update: readonly string[]): string {
   return text;
 }
 
-/** The children stored under `parents`: row id, parent key and child key of each. */
-export function selectChildren(table: TableSpec, rowId: string, childKey: string, parents: string[]): Statement {
+/** A stored child as selectChildren reads it. */
+export interface StoredChild {
+  row_id: number;
+  parent: string;
+  child: string;
+}
+
+/**
+ * The children stored under `parents`: row id, parent key and child key of each, at most `limit`,
+ * in (parent, child) order, the unique index's, from just past `after` when given (the last of
+ * the page before).
+ */
+export function selectChildren(
+  table: TableSpec,
+  rowId: string,
+  childKey: string,
+  parents: string[],
+  limit: number,
+  after?: StoredChild,
+): Statement {
+  const [parent, child] = [id(table.key), id(childKey)];
+  const past = after === undefined ? "" : ` AND (${parent} > ? OR (${parent} = ? AND ${child} > ?))`;
   return {
-    sql: `SELECT ${id(rowId)} AS row_id, ${id(table.key)} AS parent, ${id(childKey)} AS child FROM ${id(table.name)} WHERE ${id(table.key)} IN (?)`,
-    values: [parents],
+    sql:
+      `SELECT ${id(rowId)} AS row_id, ${parent} AS parent, ${child} AS child FROM ${id(table.name)} ` +
+      `WHERE ${parent} IN (?)${past} ORDER BY ${parent}, ${child} LIMIT ${Math.trunc(limit)}`,
+    values: after === undefined ? [parents] : [parents, after.parent, after.parent, after.child],
   };
 }
 
