@@ -90,7 +90,7 @@ export const oneLine = (text: string) =>
   text.replace(UNSAFE_ON_ONE_LINE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
 
 /** `text` cut to at most `max` UTF-16 units with an ellipsis, never between the halves of a surrogate pair. */
-export function shortened(text: string, max: number): string {
+function shortened(text: string, max: number): string {
   if (text.length <= max) return text;
   let end = max - 1;
   const last = text.charCodeAt(end - 1);

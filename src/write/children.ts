@@ -73,8 +73,8 @@ export async function writeChildren(
       for (const r of page) getOrCreate(stored, r.parent, () => new Map()).set(r.child, r.row_id);
       held += page.length;
       if (page.length < STORED_CHILDREN_AT_ONCE) break;
-      after = page.at(-1);
-      if (held < STORED_CHILDREN_AT_ONCE || after === undefined) continue;
+      after = page[page.length - 1] as StoredChild;
+      if (held < STORED_CHILDREN_AT_ONCE) continue;
       // Pages come in (parent, child) order: every parent before the page's last is read whole.
       // Parent ids are ObjectIds, hexadecimal text, which JavaScript orders as the server does.
       const last = after.parent;

@@ -57,7 +57,7 @@ export async function applyBatch(
     // A duplicate key is first taken for a race (another partition's transaction inserted the row
     // or took the unique value after this one read it): run again, the whole batch is planned
     // against it. Replayed event by event at once, a batch of 2,000 took 2,001 transactions.
-    return await alone(() => transaction(checked));
+    return await onceMoreOnDuplicate(() => transaction(checked));
   } catch (err) {
     if (blame(err) === undefined) throw unavailable(err);
   }
@@ -69,7 +69,7 @@ export async function applyBatch(
       continue;
     }
     try {
-      const one = await alone(() => transaction([item]));
+      const one = await onceMoreOnDuplicate(() => transaction([item]));
       outcomes.push(one.outcomes[0] as Outcome);
       for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
     } catch (err) {
@@ -109,7 +109,7 @@ const DUPLICATE_ENTRY = 1062;
  * number taken in flight): run again, the events are planned against that row (stale, an update,
  * or a rejection naming its owner). A duplicate that comes back is the events' own.
  */
-async function alone(transaction: () => Promise<BatchResult>): Promise<BatchResult> {
+async function onceMoreOnDuplicate(transaction: () => Promise<BatchResult>): Promise<BatchResult> {
   try {
     return await transaction();
   } catch (err) {
