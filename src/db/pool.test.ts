@@ -17,49 +17,29 @@ test("isBadDataError: what the server refuses in an event's data, on either serv
 test("describeBadData names the column or key the server names last, never a value it quotes before", () => {
   const refused = (errno: number, code: string, sqlMessage: string) =>
     Object.assign(new Error(sqlMessage), { errno, code, sqlMessage });
-  assert.equal(
-    describeBadData(refused(1406, "ER_DATA_TOO_LONG", "Data too long for column 'email' at row 1")),
-    "MySQL error 1406 (ER_DATA_TOO_LONG) on email",
-  );
-  assert.equal(
-    describeBadData(refused(1062, "ER_DUP_ENTRY", "Duplicate entry 'column s3cr3t' for key 'order_number'")),
-    "MySQL error 1062 (ER_DUP_ENTRY) on order_number",
-  );
-  assert.equal(
-    describeBadData(
-      refused(
-        1366,
-        "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD",
-        "Incorrect integer value: 'for column s3cr3t' for column 'quantity' at row 1",
-      ),
-    ),
-    "MySQL error 1366 (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD) on quantity",
-  );
-  assert.equal(
-    describeBadData(
-      refused(
-        1292,
-        "ER_TRUNCATED_WRONG_VALUE",
-        "Incorrect datetime value: 'x' for column `analytics`.`posts`.`deleted_at` at row 1",
-      ),
-    ),
-    "MySQL error 1292 (ER_TRUNCATED_WRONG_VALUE) on deleted_at",
-  );
-  assert.equal(
-    describeBadData(refused(1062, "ER_DUP_ENTRY", "Duplicate entry '2147483647' for key 'order_items.PRIMARY'")),
-    "MySQL error 1062 (ER_DUP_ENTRY) on PRIMARY",
-  );
-  assert.equal(
-    describeBadData(refused(1048, "ER_BAD_NULL_ERROR", "Column 'name' cannot be null")),
-    "MySQL error 1048 (ER_BAD_NULL_ERROR) on name",
-  );
-  // A value quoted last, naming nothing after it: nothing is named.
-  assert.equal(
-    describeBadData(
-      refused(1292, "ER_TRUNCATED_WRONG_VALUE", "Truncated incorrect DOUBLE value: 'x for key 'secret_word''"),
-    ),
-    "MySQL error 1292 (ER_TRUNCATED_WRONG_VALUE)",
-  );
+  const cases: [number, string, string, string][] = [
+    [1406, "ER_DATA_TOO_LONG", "Data too long for column 'email' at row 1", " on email"],
+    [1062, "ER_DUP_ENTRY", "Duplicate entry 'column s3cr3t' for key 'order_number'", " on order_number"],
+    [
+      1366,
+      "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD",
+      "Incorrect integer value: 'for column s3cr3t' for column 'quantity' at row 1",
+      " on quantity",
+    ],
+    [
+      1292,
+      "ER_TRUNCATED_WRONG_VALUE",
+      "Incorrect datetime value: 'x' for column `analytics`.`posts`.`deleted_at` at row 1",
+      " on deleted_at",
+    ],
+    [1062, "ER_DUP_ENTRY", "Duplicate entry '2147483647' for key 'order_items.PRIMARY'", " on PRIMARY"],
+    [1048, "ER_BAD_NULL_ERROR", "Column 'name' cannot be null", " on name"],
+    // A value quoted last, naming nothing after it: nothing is named.
+    [1292, "ER_TRUNCATED_WRONG_VALUE", "Truncated incorrect DOUBLE value: 'x for key 'secret_word''", ""],
+  ];
+  for (const [errno, code, message, named] of cases) {
+    assert.equal(describeBadData(refused(errno, code, message)), `MySQL error ${errno} (${code})${named}`, message);
+  }
   assert.match(
     describeBadData(refused(167, "", "Out of range value for column 'id' at row 2")),
     /^MySQL error 167: a child table's AUTO_INCREMENT ids are used up/,
