@@ -1,4 +1,5 @@
 import { getOrCreate } from "../collections.ts";
+import { compareKeys, sortByKey } from "./key-order.ts";
 import type { Children, Row } from "./ops.ts";
 import { listed, storedRowBytes } from "./row-size.ts";
 import { run, type SqlRunner } from "./sql-runner.ts";
@@ -34,10 +35,16 @@ type StoredOf = Map<string, Map<unknown, number>>;
  * id, and only a new one is inserted. An upsert on the unique (parent, child key) would do the
  * same in one statement, but InnoDB takes an AUTO_INCREMENT value for every row it is given,
  * stored or not, so rewriting a product's variants on every product event would run the INT ids
- * out; it also costs the server more (docs/decisions.md). Replace mode first deletes the stored
- * children that no document holds. A new child is inserted plainly: its key is not stored under
- * its parent, which this transaction holds locked, so a duplicate-key error is never a row to
- * overwrite.
+ * out; it also costs the server more (docs/decisions.md). A new child is inserted plainly: its
+ * key is not stored under its parent, which this transaction holds locked, so a duplicate-key
+ * error is never a row to overwrite. Replace mode then deletes the stored children that no
+ * document holds (their keys are not the new ones', so the order is free).
+ *
+ * Parents are written in the index's order, each parent's rows in their key's, and deletes come
+ * after inserts: a transaction then takes its locks on the unique (parent, child key) index in
+ * one pass in the server's order of it. An insert whose key has a deleted twin not yet purged
+ * locks the entries after it too, which may be another parent's, written by another partition's
+ * transaction; in any other order two such transactions deadlocked (key-order.ts).
  */
 export async function writeChildren(
   conn: SqlRunner,
@@ -51,6 +58,7 @@ export async function writeChildren(
   if (rowId === undefined) throw new Error(`child table ${table.name} is defined without its rowId`);
   const rowsOf = new Map<unknown, Row[]>();
   for (const row of rows) getOrCreate(rowsOf, row[table.key], () => []).push(row);
+  for (const list of rowsOf.values()) if (list.length > 1) sortByKey(list, (row) => row[childKey] as string);
   const stored: StoredOf = new Map();
   let held = 0;
   /** Parents whose stored children are all read, and not yet written. */
@@ -62,7 +70,7 @@ export async function writeChildren(
       stored.delete(p);
     }
   };
-  for (const part of chunks(parents, MAX_PARENTS_PER_STATEMENT)) {
+  for (const part of chunks([...parents].sort(compareKeys), MAX_PARENTS_PER_STATEMENT)) {
     let after: StoredChild | undefined;
     let written = 0;
     for (;;) {
@@ -76,9 +84,8 @@ export async function writeChildren(
       after = page[page.length - 1] as StoredChild;
       if (held < STORED_CHILDREN_AT_ONCE) continue;
       // Pages come in (parent, child) order: every parent before the page's last is read whole.
-      // Parent ids are ObjectIds, hexadecimal text, which JavaScript orders as the server does.
       const last = after.parent;
-      const before = part.slice(written).filter((p) => p < last);
+      const before = part.slice(written).filter((p) => compareKeys(p, last) < 0);
       await writeWhole([...whole, ...before]);
       whole = [];
       written += before.length;
@@ -117,11 +124,10 @@ async function writeMatched(
         keep.add(n);
       }
     }
-    for (const n of children?.values() ?? []) if (!keep.has(n)) gone.push(n);
-  }
-  // Before the inserts: a new child may take the key of one that goes.
-  if (spec.mode === "replace") {
-    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
+    if (children === undefined || keep.size === children.size) continue;
+    for (const [, n] of [...children].sort(([a], [b]) => compareKeys(a as string, b as string))) {
+      if (!keep.has(n)) gone.push(n);
+    }
   }
   if (update.length > 0) {
     for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
@@ -132,5 +138,8 @@ async function writeMatched(
   // id again, and an upsert would then overwrite that row, another parent's child.
   for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
     await run(conn, upsertRows(table, part, []));
+  }
+  if (spec.mode === "replace") {
+    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
   }
 }

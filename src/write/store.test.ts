@@ -65,7 +65,7 @@ const onePlan = (writes: Write[]): Plan => ({ outcomes: [], rounds: [writes], to
 const PACKET = 16 * 1024 * 1024;
 
 describe("executePlan writes children by row id", () => {
-  test("replace: stored children are updated by id, new ones inserted, the ones no document holds deleted first", async () => {
+  test("replace: stored children are updated by id, new ones inserted, then the ones no document holds deleted", async () => {
     const { runner, statements, kinds } = recorder([
       [1, "b1", "a"],
       [2, "b1", "gone"],
@@ -76,38 +76,38 @@ describe("executePlan writes children by row id", () => {
     assert.deepEqual(kinds(), [
       "INSERT INTO `boxes`",
       "SELECT FROM `box_slots`",
+      "INSERT INTO `box_slots`",
+      "INSERT INTO `box_slots`",
       "DELETE FROM `box_slots`",
-      "INSERT INTO `box_slots`",
-      "INSERT INTO `box_slots`",
     ]);
     assert.deepEqual(statements[1]?.values, [["b1", "b2"]]);
-    assert.deepEqual(statements[2], {
-      sql: "DELETE `box_slots` FROM `box_slots` FORCE INDEX (PRIMARY) WHERE `id` IN (2)",
-      values: undefined,
-    });
-    assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`id`, `box_id`, `slot_key`, `content`)"));
-    assert.deepEqual(insertedRows(statements[3]?.sql ?? ""), [
+    assert.ok(statements[2]?.sql.startsWith("INSERT INTO `box_slots` (`id`, `box_id`, `slot_key`, `content`)"));
+    assert.deepEqual(insertedRows(statements[2]?.sql ?? ""), [
       [1, "b1", "a", "b1/a"],
       [3, "b2", "a", "b2/a"],
     ]);
-    assert.ok(statements[4]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`, `slot_key`, `content`)"));
-    assert.deepEqual(insertedRows(statements[4]?.sql ?? ""), [["b1", "new", "b1/new"]]);
+    assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`, `slot_key`, `content`)"));
+    assert.deepEqual(insertedRows(statements[3]?.sql ?? ""), [["b1", "new", "b1/new"]]);
     // New children are inserted plainly: on a duplicate key (MySQL's used-up AUTO_INCREMENT gives
     // out its largest id again) the server refuses, never updates another parent's child.
-    assert.ok(!statements[4]?.sql.includes("ON DUPLICATE KEY UPDATE"), statements[4]?.sql);
+    assert.ok(!statements[3]?.sql.includes("ON DUPLICATE KEY UPDATE"), statements[3]?.sql);
+    assert.deepEqual(statements[4], {
+      sql: "DELETE `box_slots` FROM `box_slots` FORCE INDEX (PRIMARY) WHERE `id` IN (2)",
+      values: undefined,
+    });
     assert.equal(counts.get("box_slots:replace"), 3);
   });
 
-  test("child keys compare exactly: a stored 'A' is not the document's 'a' (replace deletes it, inserts 'a')", async () => {
+  test("child keys compare exactly: a stored 'A' is not the document's 'a' (replace inserts 'a', deletes 'A')", async () => {
     const { runner, kinds, statements } = recorder([[1, "b1", "A"]]);
     await executePlan(runner, onePlan([box("b1", ["a"])]), PACKET);
     assert.deepEqual(kinds(), [
       "INSERT INTO `boxes`",
       "SELECT FROM `box_slots`",
-      "DELETE FROM `box_slots`",
       "INSERT INTO `box_slots`",
+      "DELETE FROM `box_slots`",
     ]);
-    assert.ok(statements[3]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`,"));
+    assert.ok(statements[2]?.sql.startsWith("INSERT INTO `box_slots` (`box_id`,"));
   });
 
   test("replace: a document naming one child twice still loses the children it does not name", async () => {
@@ -133,7 +133,11 @@ describe("executePlan writes children by row id", () => {
   });
 
   test("children are read for at most MAX_PARENTS_PER_STATEMENT parents at a time, below eq_range_index_dive_limit", async () => {
-    const ids = Array.from({ length: 2 * MAX_PARENTS_PER_STATEMENT + 1 }, (_, i) => `box-${i}`);
+    // Numbered in the order they sort in: parents are written in key order.
+    const ids = Array.from(
+      { length: 2 * MAX_PARENTS_PER_STATEMENT + 1 },
+      (_, i) => `box-${String(i).padStart(3, "0")}`,
+    );
     const { runner, statements } = recorder();
     await executePlan(runner, onePlan(ids.map((id) => box(id, ["a"]))), PACKET);
     const reads = statements.filter((s) => s.sql.startsWith("SELECT"));
@@ -200,7 +204,7 @@ describe("executePlan writes children by row id", () => {
       const step = x.sql.startsWith("SELECT") ? "S" : x.sql.startsWith("DELETE") ? "D" : "I";
       if (step !== steps.at(-1)) steps.push(step);
     }
-    assert.deepEqual(steps, ["S", "D", "I", "S", "D", "I", "S", "D", "I"]);
+    assert.deepEqual(steps, ["S", "I", "D", "S", "I", "D", "S", "I", "D"]);
     const inserted = statements.filter((x) => x.sql.startsWith("INSERT INTO `box_slots`"));
     assert.deepEqual(
       inserted.map((x) => insertedRows(x.sql).map((r) => r[0])),
@@ -208,7 +212,7 @@ describe("executePlan writes children by row id", () => {
     );
   });
 
-  test("a usual round's children are matched in one pass: one delete, update and insert each", async () => {
+  test("a usual round's children are matched in one pass: one insert and delete each", async () => {
     const ids = Array.from({ length: 2 * MAX_PARENTS_PER_STATEMENT + 1 }, (_, i) => `box-${i}`);
     const { runner, kinds } = recorder(ids.map((id, i) => [i + 1, id, "old"]));
     await executePlan(runner, onePlan(ids.map((id) => box(id, ["a"]))), PACKET);
@@ -216,9 +220,37 @@ describe("executePlan writes children by row id", () => {
       "SELECT FROM `box_slots`",
       "SELECT FROM `box_slots`",
       "SELECT FROM `box_slots`",
-      "DELETE FROM `box_slots`",
       "INSERT INTO `box_slots`",
+      "DELETE FROM `box_slots`",
     ]);
+  });
+});
+
+describe("executePlan writes rows in key order, so concurrent transactions lock in one order", () => {
+  test("parents, their children, the children that go and deletes are sent sorted by key, whatever the plan's order", async () => {
+    const { runner, statements } = recorder([
+      [1, "b3", "z-gone"],
+      [2, "b3", "a-gone"],
+      [3, "b1", "kept"],
+    ]);
+    const deletes: Write[] = ["d2", "d1"].map((id) => ({ kind: "delete", table: boxes, id }));
+    const writes = [box("b3", ["y", "b", "😀", "\ufffd"]), box("b1", ["kept", "c", "a"]), box("b2", ["m"])];
+    await executePlan(runner, onePlan([...deletes, ...writes]), PACKET);
+
+    const sent = (prefix: string) => statements.filter((s) => s.sql.startsWith(prefix));
+    assert.deepEqual(inList(sent("DELETE `boxes`")[0]?.sql ?? ""), ["d1", "d2"]);
+    assert.deepEqual(
+      insertedRows(sent("INSERT INTO `boxes`")[0]?.sql ?? "").map((r) => r[0]),
+      ["b1", "b2", "b3"],
+    );
+    assert.deepEqual(sent("SELECT")[0]?.values?.[0], ["b1", "b2", "b3"]);
+    // The stored children that go, in (parent, key) order: b3's "a-gone" (2) before "z-gone" (1).
+    assert.deepEqual(inList(sent("DELETE `box_slots`")[0]?.sql ?? ""), [2, 1]);
+    const added = sent("INSERT INTO `box_slots` (`box_id`")[0]?.sql ?? "";
+    assert.deepEqual(
+      insertedRows(added).map((r) => `${r[0]}/${r[1]}`),
+      ["b1/a", "b1/c", "b2/m", "b3/b", "b3/y", "b3/\ufffd", "b3/😀"],
+    );
   });
 });
 
@@ -271,7 +303,7 @@ describe("statements sized in bytes", () => {
   test("parents, children and patches are cut so every statement fits; every row is written once", async () => {
     // Quotes escape to two bytes each, emoji are four: the worst and the widest text.
     const label = (i: number) => `${"'".repeat(2000)}${"😀".repeat(500)}${i}`;
-    const ids = Array.from({ length: 30 }, (_, i) => `b${i}`);
+    const ids = Array.from({ length: 30 }, (_, i) => `b${String(i).padStart(2, "0")}`);
     const { runner, statements } = recorder(ids.map((id, i) => [i + 1, id, "kept"]));
     await executePlan(
       runner,

@@ -1,6 +1,7 @@
 import { getOrCreate } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
 import { writeChildren } from "./children.ts";
+import { compareKeys, sortByKey } from "./key-order.ts";
 import type { Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import { listed, patchBytes, withinPacket } from "./row-size.ts";
@@ -97,8 +98,11 @@ async function lockTombstones(
 }
 
 /**
- * Writes a plan: round by round; in a round deletes, then parents, then their children, then
- * patches. Every multi-row statement is cut so its text stays under `maxAllowedPacket`.
+ * Writes a plan: round by round; in a round parents and their children, then deletes, then
+ * patches. Every multi-row statement is cut so its text stays under `maxAllowedPacket`. Rows go in
+ * key order, and a round's deletes (with what they cascade to) after its inserts, so concurrent
+ * transactions take their locks on an index in one order (key-order.ts). The entities of a round
+ * are distinct, so its deletes and inserts never touch one row.
  */
 export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: number): Promise<RowCounts> {
   const budget = valuesBudget(maxAllowedPacket);
@@ -109,12 +113,12 @@ export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: n
     counts.set(key, (counts.get(key) ?? 0) + n);
   };
   for (const round of plan.rounds) {
+    for (const [table, writes] of byTable(round, "upsert")) await writeUpserts(conn, table, writes, budget, count);
     for (const [table, writes] of byTable(round, "delete")) {
-      const ids = writes.map((w) => w.id);
+      const ids = writes.map((w) => w.id).sort(compareKeys);
       for (const part of chunksBySize(ids, budget, listed)) await run(conn, deleteByKey(table, part));
       count(table, "delete", writes.length);
     }
-    for (const [table, writes] of byTable(round, "upsert")) await writeUpserts(conn, table, writes, budget, count);
     for (const [table, writes] of byTable(round, "patch")) {
       await writePatches(conn, table, writes, budget);
       count(table, "update", writes.length);
@@ -122,7 +126,9 @@ export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: n
   }
   await recheckTombstones(conn, plan, budget);
   if (plan.tombstones.length > 0) {
-    const rows = plan.tombstones.map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }));
+    const rows = plan.tombstones
+      .map((t) => ({ entityType: t.table.name, id: t.id, ts: t.ts, eventId: t.eventId }))
+      .sort((a, b) => compareKeys(a.entityType, b.entityType) || compareKeys(a.id, b.id));
     // The timestamp's quoted text and the row's separators are well under 64 bytes.
     const size = (r: (typeof rows)[number]) => valueBytes(r.entityType) + valueBytes(r.id) + valueBytes(r.eventId) + 64;
     for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
@@ -147,6 +153,7 @@ async function writeUpserts(
   budget: number,
   count: (table: TableSpec, op: string, n: number) => void,
 ): Promise<void> {
+  sortByKey(writes, (w) => w.id);
   const update = writes[0]?.update ?? [];
   // Rows read as absent are inserted plainly: should another transaction have inserted one
   // since (an entity sent on two partitions, an order number taken by another order), the
