@@ -202,3 +202,55 @@ describe("coalescing one entity's writes", () => {
     assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }, insertWrite(b)], [insertWrite(restore)]]);
   });
 });
+
+describe("deleted and created again in one batch", () => {
+  const withParts = (id: string, ts: string, keys: string[], fields = {}, mode: "replace" | "merge" = "replace") =>
+    upsert(
+      id,
+      ts,
+      fields,
+      partsOf(
+        mode,
+        keys.map((k) => ({ id, part_key: k, qty: 1, label: null })),
+      ),
+    );
+  const everyColumn = things.columns.filter((c) => c !== things.key);
+
+  test("a stored row is overwritten whole, every column and its children replaced: no delete, one round", () => {
+    const restore = withParts("a", T(3), ["p1"]);
+    const p = plan([del("a", T(2)), restore], db({ rows: [["a", T(1)]] }));
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, [[{ ...upsertWrite(restore), update: everyColumn }]]);
+    // The delete is still remembered: an older create arriving later is stale.
+    assert.deepEqual(
+      p.tombstones.map((t) => [t.id, t.ts]),
+      [["a", T(2)]],
+    );
+  });
+
+  test("a row the batch itself created is inserted once, without the delete", () => {
+    const first = withParts("a", T(1), ["p1"]);
+    const again = withParts("a", T(3), ["p2"]);
+    const p = plan([first, del("a", T(2)), again], db());
+    assert.deepEqual(p.rounds, [[insertWrite(again)]]);
+  });
+
+  test("more events after the overwrite keep every column written", () => {
+    const restore = withParts("a", T(3), ["p1"], { code: "c-1" });
+    const next = { ...withParts("a", T(4), ["p1"]), update: ["name"] };
+    const p = plan([del("a", T(2)), restore, next], db({ rows: [["a", T(1)]] }));
+    const w = p.rounds[0]?.[0];
+    assert.ok(w?.kind === "upsert");
+    assert.equal(p.rounds.length, 1);
+    assert.deepEqual(w.update, everyColumn);
+    assert.equal(w.row.code, "c-1");
+    assert.equal(w.row.name, next.row.name);
+  });
+
+  test("without children to replace, the delete and the insert stay (a merge would keep the deleted row's children)", () => {
+    for (const restore of [upsert("a", T(3)), withParts("a", T(3), ["p1"], {}, "merge")]) {
+      const p = plan([del("a", T(2)), restore], db({ rows: [["a", T(1)]] }));
+      assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }], [insertWrite(restore)]]);
+    }
+  });
+});

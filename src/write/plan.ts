@@ -1,3 +1,4 @@
+import { getOrCreate } from "../collections.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "./ops.ts";
 
@@ -5,8 +6,9 @@ import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "
 // holds for the entities they touch, it decides per event whether it applies (docs/events.md)
 // and folds what applies into as few writes as possible: consecutive full-state events of one
 // entity become one row, a patch is folded into the upsert before it, and a delete discards the
-// writes before it. Each entity keeps its own order; the writes come out in rounds, round k
-// holding each entity's k-th write, so a restore after a delete runs after the delete.
+// writes before it. A delete and a create again of an entity whose children are replaced become
+// one overwrite of the stored row. Each entity keeps its own order; the writes come out in rounds,
+// round k holding each entity's k-th write, so a restore after a delete runs after the delete.
 
 /** What the database holds, read under lock at the start of the transaction. */
 export interface DbState {
@@ -69,6 +71,8 @@ const skipped = (reason: SkipReason): Outcome => ({ kind: "skipped", reason });
 interface Entity {
   table: TableSpec;
   id: string;
+  /** The row is in the database: it was when the batch began. */
+  stored: boolean;
   exists: boolean;
   ts: string;
   writes: Write[];
@@ -91,7 +95,7 @@ class Batch {
     let e = this.entities.get(key);
     if (!e) {
       const ts = this.#db.rows.get(key);
-      e = { table, id, exists: ts !== undefined, ts: ts ?? "", writes: [] };
+      e = { table, id, stored: ts !== undefined, exists: ts !== undefined, ts: ts ?? "", writes: [] };
       this.entities.set(key, e);
     }
     return e;
@@ -214,6 +218,14 @@ const covers = (update: readonly string[], set: Row) => Object.keys(set).every((
 
 function addUpsert(e: Entity, w: Extract<Write, { kind: "upsert" }>) {
   let last = e.writes.at(-1);
+  if (last?.kind === "delete" && w.children?.mode === "replace") {
+    // Deleted and created again in one batch (a product restored): written as one overwrite of
+    // the stored row and its children, not a delete and an insert. Deleted child keys linger in
+    // the unique index until purged, and inserting them again locks past them into other parents'
+    // entries, where concurrent transactions deadlocked (key-order.ts).
+    e.writes[e.writes.length - 1] = e.stored ? overwrite(w) : w;
+    return;
+  }
   // A patch the upsert overwrites entirely changes nothing the upsert doesn't.
   if (last?.kind === "patch" && covers(w.update, last.set)) {
     e.writes.pop();
@@ -240,6 +252,15 @@ function addDelete(e: Entity, w: Extract<Write, { kind: "delete" }>) {
   if (e.writes.length === 0) e.writes.push(w);
 }
 
+const everyColumn = new WeakMap<TableSpec, readonly string[]>();
+
+/** `w` as an update of the stored row that leaves it as `w` would insert it (its children replace the stored ones). */
+function overwrite(w: Extract<Write, { kind: "upsert" }>): Extract<Write, { kind: "upsert" }> {
+  const table = w.table;
+  const update = getOrCreate(everyColumn, table, () => table.columns.filter((c) => c !== table.key));
+  return { ...w, update, absent: false };
+}
+
 /** `base` with the `columns` that `top` has taken from `top`. One copy of `base`, the shape of which V8 keeps. */
 const overlay = (base: Row, top: Row, columns: readonly string[]): Row => {
   const out: Row = { ...base };
@@ -256,8 +277,16 @@ function mergeUpserts(
   first: Extract<Write, { kind: "upsert" }>,
   second: Extract<Write, { kind: "upsert" }>,
 ): Extract<Write, { kind: "upsert" }> {
+  // A stored row is written with the columns either write changes (an overwrite changes all).
+  const update =
+    first.absent || first.update === second.update
+      ? second.update
+      : second.update.every((c) => first.update.includes(c))
+        ? first.update
+        : [...first.update, ...second.update.filter((c) => !first.update.includes(c))];
   return {
     ...second,
+    update,
     row: overlay(first.row, second.row, second.update),
     children: mergeChildren(first.children, second.children),
     absent: first.absent,

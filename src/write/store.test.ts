@@ -254,6 +254,35 @@ describe("executePlan writes rows in key order, so concurrent transactions lock 
   });
 });
 
+describe("executePlan writes each stored row by the columns its write changes", () => {
+  test("a row overwritten whole (deleted and created again in the batch) and rows that keep columns go in separate statements", async () => {
+    const crates = defineTable("crates", "crate_id", ["crate_id", "label", "kept"]);
+    const crate = (id: string, update: string[], absent = false): Write => ({
+      kind: "upsert",
+      table: crates,
+      id,
+      row: { crate_id: id, label: `l-${id}`, kept: `k-${id}` },
+      update,
+      absent,
+      ts: "",
+    });
+    const { runner, statements } = recorder();
+    await executePlan(
+      runner,
+      onePlan([crate("c1", ["label"]), crate("c2", ["label", "kept"]), crate("c3", ["label"]), crate("c4", [], true)]),
+      PACKET,
+    );
+    assert.deepEqual(
+      statements.map((st) => [insertedRows(st.sql).map((r) => r[0]), st.sql.replace(/.*\) VALUES .*?\)( |$)/, "")]),
+      [
+        [["c4"], ""],
+        [["c1", "c3"], "ON DUPLICATE KEY UPDATE `label` = VALUES(`label`)"],
+        [["c2"], "ON DUPLICATE KEY UPDATE `label` = VALUES(`label`), `kept` = VALUES(`kept`)"],
+      ],
+    );
+  });
+});
+
 describe("executePlan writes patches", () => {
   const patch = (id: string, set: Record<string, string>): Write => ({ kind: "patch", table: boxes, id, set });
 

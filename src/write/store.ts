@@ -154,20 +154,30 @@ async function writeUpserts(
   count: (table: TableSpec, op: string, n: number) => void,
 ): Promise<void> {
   sortByKey(writes, (w) => w.id);
-  const update = writes[0]?.update ?? [];
   // Rows read as absent are inserted plainly: should another transaction have inserted one
   // since (an entity sent on two partitions, an order number taken by another order), the
   // server refuses it as a duplicate, and the batch is applied again event by event, each
-  // against what it then finds. An upsert would have changed that other row.
-  for (const absent of [true, false]) {
-    const rows = writes.filter((w) => w.absent === absent);
+  // against what it then finds. An upsert would have changed that other row. Stored rows are
+  // written by the columns their writes change: one list per table, and every column for a row
+  // deleted and created again in the batch (plan.ts).
+  const groups: [update: readonly string[], rows: WriteOf<"upsert">[]][] = [[[], writes.filter((w) => w.absent)]];
+  for (const w of writes) {
+    if (w.absent) continue;
+    let group = groups.find(([columns], i) => i > 0 && sameColumns(columns, w.update));
+    if (group === undefined) {
+      group = [w.update, []];
+      groups.push(group);
+    }
+    group[1].push(w);
+  }
+  for (const [update, rows] of groups) {
     for (const part of chunksBySize(rows, budget, (w) => rowBytes(w.row, table.columns))) {
       await run(
         conn,
         upsertRows(
           table,
           part.map((w) => w.row),
-          absent ? [] : update,
+          update,
         ),
       );
     }
@@ -186,6 +196,9 @@ async function writeUpserts(
   );
   count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
 }
+
+const sameColumns = (a: readonly string[], b: readonly string[]) =>
+  a === b || (a.length === b.length && a.every((c, i) => c === b[i]));
 
 /** One round's patches of one table: one statement per set of columns (soft deletes and cancels each change the same ones). */
 async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"patch">[], budget: number) {

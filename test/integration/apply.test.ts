@@ -144,6 +144,53 @@ test("a hard delete's tombstone stops older events; a newer restore brings the e
   });
 });
 
+test("deleted and restored in one batch: the same rows as in separate batches, the deleted product's supplier and variants gone", async (t) => {
+  const one = await setup(t);
+  const apart = await setup(t);
+  const doc = (variants: string[], supplier: string, name: string): never =>
+    ({ ...(productDoc(variants) as Record<string, unknown>), supplier_id: supplier, name }) as never;
+  const created = emit(
+    "product.created",
+    PRODUCT,
+    doc(["small-white", "large-blue"], "65a1f0c2e4b0a1b2c3d4e5a1", "A"),
+    {
+      timestamp: at(1),
+    },
+  );
+  const history = [
+    emit("product.updated", PRODUCT, doc(["small-white"], "65a1f0c2e4b0a1b2c3d4e5a2", "B"), { timestamp: at(2) }),
+    emit("product.deleted", PRODUCT, { product_id: PRODUCT }, { timestamp: at(3) }),
+    emit("product.restored", PRODUCT, doc(["large-blue"], "65a1f0c2e4b0a1b2c3d4e5a3", "C"), { timestamp: at(4) }),
+    emit("product.updated", PRODUCT, doc(["large-blue"], "65a1f0c2e4b0a1b2c3d4e5a4", "D"), { timestamp: at(5) }),
+  ];
+  for (const { pool } of [one, apart]) await applyBatch(pool, ops([created]));
+  assert.deepEqual(kinds((await applyBatch(one.pool, ops(history))).outcomes), [
+    "applied",
+    "applied",
+    "applied",
+    "applied",
+  ]);
+  for (const e of history) await applyBatch(apart.pool, ops([e]));
+  const rows = async (db: typeof one.db) => ({
+    product: await db.query("SELECT * FROM products"),
+    variants: await db.query(
+      "SELECT product_id, variant_key, variant_id, variant_name, price_cents, quantity FROM product_variants",
+    ),
+    tombstones: await db.query("SELECT entity_type, entity_id, deleted_event_timestamp FROM entity_tombstones"),
+  });
+  const inOne = await rows(one.db);
+  assert.deepEqual(inOne, await rows(apart.db));
+  // As the restore inserted it: its supplier (an update keeps the one a product was created with).
+  assert.deepEqual(
+    (inOne.product as { supplier_id: string; name: string }[]).map((r) => [r.supplier_id, r.name]),
+    [["65a1f0c2e4b0a1b2c3d4e5a3", "D"]],
+  );
+  assert.deepEqual(
+    (inOne.variants as { variant_key: string }[]).map((v) => v.variant_key),
+    ["large-blue"],
+  );
+});
+
 test("a row the server rejects is isolated: its neighbours in the batch are applied", async (t) => {
   const { db, pool } = await setup(t);
   const good = (id: string, day: number) =>
