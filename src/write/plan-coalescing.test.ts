@@ -220,7 +220,9 @@ describe("deleted and created again in one batch", () => {
     const restore = withParts("a", T(3), ["p1"]);
     const p = plan([del("a", T(2)), restore], db({ rows: [["a", T(1)]] }));
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
-    assert.deepEqual(p.rounds, [[{ ...upsertWrite(restore), update: everyColumn }]]);
+    // Kept children too are written whole, not only in the columns an update of them changes.
+    const children = { ...(restore.children as NonNullable<typeof restore.children>), update: ["qty", "label"] };
+    assert.deepEqual(p.rounds, [[{ ...upsertWrite(restore), update: everyColumn, children }]]);
     // The delete is still remembered: an older create arriving later is stale.
     assert.deepEqual(
       p.tombstones.map((t) => [t.id, t.ts]),

@@ -254,11 +254,22 @@ function addDelete(e: Entity, w: Extract<Write, { kind: "delete" }>) {
 
 const everyColumn = new WeakMap<TableSpec, readonly string[]>();
 
-/** `w` as an update of the stored row that leaves it as `w` would insert it (its children replace the stored ones). */
+/**
+ * `w` as an update of the stored row that leaves it as `w` would insert it: every column, and its
+ * children replace the stored ones, every column of those kept too.
+ */
 function overwrite(w: Extract<Write, { kind: "upsert" }>): Extract<Write, { kind: "upsert" }> {
-  const table = w.table;
-  const update = getOrCreate(everyColumn, table, () => table.columns.filter((c) => c !== table.key));
-  return { ...w, update, absent: false };
+  const update = allColumns(w.table, [w.table.key]);
+  const children = w.children && {
+    ...w.children,
+    update: allColumns(w.children.table, [w.children.table.key, w.children.childKey]),
+  };
+  return { ...w, update, absent: false, ...(children ? { children } : {}) };
+}
+
+/** A table's columns but `keys`, the same array for the same table every time. */
+function allColumns(table: TableSpec, keys: readonly string[]): readonly string[] {
+  return getOrCreate(everyColumn, table, () => table.columns.filter((c) => !keys.includes(c)));
 }
 
 /** `base` with the `columns` that `top` has taken from `top`. One copy of `base`, the shape of which V8 keeps. */

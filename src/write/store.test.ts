@@ -283,6 +283,42 @@ describe("executePlan writes each stored row by the columns its write changes", 
   });
 });
 
+describe("executePlan writes each stored child by the columns its parent's write changes", () => {
+  test("the kept children of an overwritten row are written whole, the others by their update list", async () => {
+    const pens = defineTable("pens", "pen_id", ["pen_id", "label"]);
+    const slots2 = defineTable("pen_slots", "pen_id", ["pen_id", "slot_key", "qty", "note"], { rowId: "id" });
+    const pen = (id: string, childUpdate: string[]): Write => ({
+      kind: "upsert",
+      table: pens,
+      id,
+      row: { pen_id: id, label: id },
+      update: ["label"],
+      absent: false,
+      ts: "",
+      children: {
+        table: slots2,
+        rows: [{ pen_id: id, slot_key: "a", qty: 1, note: `n-${id}` }],
+        mode: "replace",
+        childKey: "slot_key",
+        update: childUpdate,
+      },
+    });
+    const { runner, statements } = recorder([
+      [1, "p1", "a"],
+      [2, "p2", "a"],
+    ]);
+    await executePlan(runner, onePlan([pen("p1", ["qty"]), pen("p2", ["qty", "note"]), pen("p3", ["qty"])]), PACKET);
+    const kept = statements.filter((st) => st.sql.startsWith("INSERT INTO `pen_slots` (`id`"));
+    assert.deepEqual(
+      kept.map((st) => [insertedRows(st.sql).map((r) => r[1]), st.sql.replace(/.*\) VALUES .*?\)( |$)/, "")]),
+      [
+        [["p1"], "ON DUPLICATE KEY UPDATE `qty` = VALUES(`qty`)"],
+        [["p2"], "ON DUPLICATE KEY UPDATE `qty` = VALUES(`qty`), `note` = VALUES(`note`)"],
+      ],
+    );
+  });
+});
+
 describe("executePlan writes patches", () => {
   const patch = (id: string, set: Record<string, string>): Write => ({ kind: "patch", table: boxes, id, set });
 

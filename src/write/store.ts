@@ -2,7 +2,7 @@ import { getOrCreate } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
 import { writeChildren } from "./children.ts";
 import { compareKeys, sortByKey } from "./key-order.ts";
-import type { Op, Row, TableSpec } from "./ops.ts";
+import type { Children, Op, Row, TableSpec } from "./ops.ts";
 import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import { listed, patchBytes, withinPacket } from "./row-size.ts";
 import { run, type SqlRunner } from "./sql-runner.ts";
@@ -183,18 +183,30 @@ async function writeUpserts(
     }
   }
   count(table, "upsert", writes.length);
-  const withChildren = writes.filter((w) => w.children);
-  const first = withChildren[0]?.children;
-  if (!first) return;
-  const rows = withChildren.flatMap((w) => w.children?.rows ?? []);
-  await writeChildren(
-    conn,
-    first,
-    withChildren.map((w) => w.id),
-    rows,
-    budget,
-  );
-  count(first.table, first.mode === "replace" ? "replace" : "upsert", rows.length);
+  // Children are written together, in one pass, where their writes agree on how (all of a
+  // table's do, unless one overwrites a row deleted and created again: plan.ts).
+  const bySpec: [spec: Children, parents: WriteOf<"upsert">[]][] = [];
+  for (const w of writes) {
+    const spec = w.children;
+    if (spec === undefined) continue;
+    let group = bySpec.find(([s]) => s.mode === spec.mode && sameColumns(s.update, spec.update));
+    if (group === undefined) {
+      group = [spec, []];
+      bySpec.push(group);
+    }
+    group[1].push(w);
+  }
+  for (const [spec, parents] of bySpec) {
+    const rows = parents.flatMap((w) => w.children?.rows ?? []);
+    await writeChildren(
+      conn,
+      spec,
+      parents.map((w) => w.id),
+      rows,
+      budget,
+    );
+    count(spec.table, spec.mode === "replace" ? "replace" : "upsert", rows.length);
+  }
 }
 
 const sameColumns = (a: readonly string[], b: readonly string[]) =>
