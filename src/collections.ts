@@ -13,6 +13,22 @@ export function getOrCreate<K, V>(
 }
 
 /**
+ * `items` grouped by `keyOf`, two keys being one group where `same` says so: each group with the
+ * key of its first item, in the order of their first items; a group keeps its items' order.
+ * Meant for a few groups: each item is compared with every group's key.
+ */
+export function groupsBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K, same: (a: K, b: K) => boolean): [K, T[]][] {
+  const groups: [K, T[]][] = [];
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.find(([k]) => same(k, key));
+    if (group === undefined) groups.push([key, [item]]);
+    else group[1].push(item);
+  }
+  return groups;
+}
+
+/**
  * `items` in order, cut into runs whose `size` adds up to at most `budget` and that hold at most
  * `maxCount` items; an item larger than the budget goes alone.
  */

@@ -125,9 +125,7 @@ async function writeMatched(
       }
     }
     if (children === undefined || keep.size === children.size) continue;
-    for (const [, n] of [...children].sort(([a], [b]) => compareKeys(a as string, b as string))) {
-      if (!keep.has(n)) gone.push(n);
-    }
+    for (const [, n] of sortByKey([...children], ([key]) => key as string)) if (!keep.has(n)) gone.push(n);
   }
   if (update.length > 0) {
     for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {

@@ -1,4 +1,3 @@
-import { getOrCreate } from "../collections.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "./ops.ts";
 
@@ -252,8 +251,6 @@ function addDelete(e: Entity, w: Extract<Write, { kind: "delete" }>) {
   if (e.writes.length === 0) e.writes.push(w);
 }
 
-const everyColumn = new WeakMap<TableSpec, readonly string[]>();
-
 /**
  * `w` as an update of the stored row that leaves it as `w` would insert it: every column, and its
  * children replace the stored ones, every column of those kept too.
@@ -267,10 +264,8 @@ function overwrite(w: Extract<Write, { kind: "upsert" }>): Extract<Write, { kind
   return { ...w, update, absent: false, ...(children ? { children } : {}) };
 }
 
-/** A table's columns but `keys`, the same array for the same table every time. */
-function allColumns(table: TableSpec, keys: readonly string[]): readonly string[] {
-  return getOrCreate(everyColumn, table, () => table.columns.filter((c) => !keys.includes(c)));
-}
+/** A table's columns but `keys`. */
+const allColumns = (table: TableSpec, keys: readonly string[]) => table.columns.filter((c) => !keys.includes(c));
 
 /** `base` with the `columns` that `top` has taken from `top`. One copy of `base`, the shape of which V8 keeps. */
 const overlay = (base: Row, top: Row, columns: readonly string[]): Row => {

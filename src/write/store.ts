@@ -1,4 +1,4 @@
-import { getOrCreate } from "../collections.ts";
+import { getOrCreate, groupsBy } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
 import { writeChildren } from "./children.ts";
 import { compareKeys, sortByKey } from "./key-order.ts";
@@ -160,16 +160,14 @@ async function writeUpserts(
   // against what it then finds. An upsert would have changed that other row. Stored rows are
   // written by the columns their writes change: one list per table, and every column for a row
   // deleted and created again in the batch (plan.ts).
-  const groups: [update: readonly string[], rows: WriteOf<"upsert">[]][] = [[[], writes.filter((w) => w.absent)]];
-  for (const w of writes) {
-    if (w.absent) continue;
-    let group = groups.find(([columns], i) => i > 0 && sameColumns(columns, w.update));
-    if (group === undefined) {
-      group = [w.update, []];
-      groups.push(group);
-    }
-    group[1].push(w);
-  }
+  const groups: [update: readonly string[], rows: WriteOf<"upsert">[]][] = [
+    [[], writes.filter((w) => w.absent)],
+    ...groupsBy(
+      writes.filter((w) => !w.absent),
+      (w) => w.update,
+      sameColumns,
+    ),
+  ];
   for (const [update, rows] of groups) {
     for (const part of chunksBySize(rows, budget, (w) => rowBytes(w.row, table.columns))) {
       await run(
@@ -185,17 +183,11 @@ async function writeUpserts(
   count(table, "upsert", writes.length);
   // Children are written together, in one pass, where their writes agree on how (all of a
   // table's do, unless one overwrites a row deleted and created again: plan.ts).
-  const bySpec: [spec: Children, parents: WriteOf<"upsert">[]][] = [];
-  for (const w of writes) {
-    const spec = w.children;
-    if (spec === undefined) continue;
-    let group = bySpec.find(([s]) => s.mode === spec.mode && sameColumns(s.update, spec.update));
-    if (group === undefined) {
-      group = [spec, []];
-      bySpec.push(group);
-    }
-    group[1].push(w);
-  }
+  const bySpec = groupsBy(
+    writes.filter((w) => w.children !== undefined),
+    (w) => w.children as Children,
+    (a, b) => a.mode === b.mode && sameColumns(a.update, b.update),
+  );
   for (const [spec, parents] of bySpec) {
     const rows = parents.flatMap((w) => w.children?.rows ?? []);
     await writeChildren(
