@@ -64,7 +64,7 @@ describe("defaults", () => {
         kafkaSaslUsername: "",
         kafkaSaslPassword: "",
         kafkaSessionTimeoutMs: 30000,
-        batchMaxEvents: 2000,
+        batchMaxEvents: 4000,
         batchMaxBytes: 8388608,
         batchLingerMs: 20,
         batchesInFlight: 2,

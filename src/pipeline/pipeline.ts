@@ -18,8 +18,9 @@ import { PartitionScheduler } from "./scheduler.ts";
 //   letter  what was rejected, to the dead-letter topic, acknowledged
 //   commit  the offsets after each partition's last event, off the write path (OffsetCommitter)
 // Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's batch is decoded or
-// written while another's waits on MySQL. An offset is marked only once everything before it is
-// in MySQL or the dead-letter topic.
+// written while another's waits on MySQL; but a full batch (BATCH_MAX_EVENTS: a backlog) is in
+// hand alone, so that batches can be large, and coalesce, in the memory of one. An offset is
+// marked only once everything before it is in MySQL or the dead-letter topic.
 
 export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 export type { BatchReport, EventReport } from "./batch.ts";
@@ -71,6 +72,13 @@ export class Pipeline {
   #reopen: string | null = null;
   /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
   #streamFailed = false;
+  /**
+   * Full batches in hand (BATCH_MAX_EVENTS events): while one is, no other batch is read. In a
+   * backlog every batch is full, and each coalesces more the larger it is; two in hand at once held
+   * twice the rows, which bounded the batch's size by memory (docs/decisions.md). Caught up,
+   * batches are smaller than the bound and go side by side as BATCHES_IN_FLIGHT allows.
+   */
+  #fullInHand = 0;
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
@@ -105,7 +113,7 @@ export class Pipeline {
     if (signal.aborted) onAbort();
     let failures = 0;
     while (!halt.aborted) {
-      if (this.#scheduler.size >= options.batchesInFlight) {
+      if (this.#scheduler.size >= options.batchesInFlight || this.#fullInHand > 0) {
         await this.#scheduler.any();
         continue;
       }
@@ -173,6 +181,8 @@ export class Pipeline {
   #start(batch: KafkaMessage[], stream: number) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
+    const full = batch.length >= this.#d.options.batchMaxEvents;
+    if (full) this.#fullInHand++;
     this.#scheduler.add(keys, async (before) => {
       try {
         const decoded = await decoding;
@@ -185,6 +195,8 @@ export class Pipeline {
         }
       } catch (error) {
         this.#fail(error);
+      } finally {
+        if (full) this.#fullInHand--;
       }
     });
   }

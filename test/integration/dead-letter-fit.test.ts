@@ -11,6 +11,7 @@ import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
+  deleteTopicsThatExist,
   caughtUp,
   produce,
   randomName,
@@ -67,7 +68,7 @@ async function smallDlq(
   });
   await topicsReady(admin, [name], 1);
   t.after(async () => {
-    await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+    await deleteTopicsThatExist(admin, [name]);
     await admin.close();
   });
   return name;

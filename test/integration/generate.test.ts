@@ -5,6 +5,7 @@ import { Admin } from "@platformatic/kafka";
 import { generateStream, MAX_STEP_MICROS } from "../../src/generate/stream.ts";
 import {
   BROKER,
+  deleteTopicsThatExist,
   CLI,
   randomName,
   readTopic,
@@ -68,7 +69,7 @@ test("generate against topics that don't exist fails at once: one line naming th
   const existing = [`${prefix}user`, `${prefix}post`];
   await admin.createTopics({ topics: existing, partitions: 1, replicas: 1 });
   t.after(async () => {
-    await admin.deleteTopics({ topics: existing }).catch(() => undefined);
+    await deleteTopicsThatExist(admin, existing);
     await admin.close();
   });
   const started = performance.now();

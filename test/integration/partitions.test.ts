@@ -33,6 +33,8 @@ import {
 // failure that must stop the service (here a handler that throws on cue, with a breaker that
 // trips at the first unexpected error) stops it cleanly: after
 // the partition's batch being written, and without waiting for another batch's outage to end.
+// A full batch (BATCH_MAX_EVENTS: a backlog) is in hand alone. So the tests of batches side by
+// side produce their second batch once the first waits on the lock: alone, each is not full.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
 
@@ -68,6 +70,17 @@ function routesFailingOn(cue: string) {
   return failing;
 }
 
+/** Waits until one of the service's statements waits on a table another session locked. */
+async function waitForTableLockWait(reader: Awaited<ReturnType<typeof adminConnection>>, db: { name: string }) {
+  await waitFor("a statement waiting on the locked table", async () => {
+    const [rows] = await reader.query(
+      "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table%'",
+      [db.name],
+    );
+    return Number((rows as { n: number | string }[])[0]?.n) > 0;
+  });
+}
+
 /** Starts the service; `ended()` says how it ended (undefined while it runs). Stopped after the test if still running. */
 async function startWatched(t: TestContext, config: Config, log: Logger, hooks: ServiceHooks) {
   const service = await startService(config, log, hooks);
@@ -89,19 +102,22 @@ test("a partition waiting on a locked table does not hold back another partition
   const topics = await testTopics(t, 1);
   const sources = topics.all.filter((x) => x !== topics.dlq);
   await migrate(testPool(t, db));
-  // Users first: read first, they would hold up the products in a pipeline of one batch at a time.
-  await produce(await testProducer(t), topics.prefix, [
+  const producer = await testProducer(t);
+  // Users first, waiting on the lock: in a pipeline of one batch at a time they would hold up the products.
+  await produce(producer, topics.prefix, [
     emit("user.created", hexId(1, "b1"), doc("user.created") as never),
     emit("user.created", hexId(2, "b1"), doc("user.created") as never),
-    emit("product.created", hexId(1, "b3"), doc("product.created") as never),
-    emit("product.created", hexId(2, "b3"), doc("product.created") as never),
   ]);
-
   const { locker, reader } = await lockUsers(t, db);
-  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
+  const config = testConfig(db, topics);
   await testService(t, config);
 
   try {
+    await waitForTableLockWait(reader, db);
+    await produce(producer, topics.prefix, [
+      emit("product.created", hexId(1, "b3"), doc("product.created") as never),
+      emit("product.created", hexId(2, "b3"), doc("product.created") as never),
+    ]);
     await waitFor("the products written and committed while users are locked", async () => {
       const committed = await committedTotal(config.kafkaGroupId, [`${topics.prefix}product`], 1);
       return committed === 2n && (await rowCount(reader, "products")) === 2;
@@ -121,19 +137,20 @@ test("the breaker tripping while the partition's previous batch is written stops
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   await migrate(testPool(t, db));
-  await produce(
-    await testProducer(t),
-    topics.prefix,
-    [1, 2, 3, 4].map((n) => emit("user.created", hexId(n, "b5"), doc("user.created") as never)),
-  );
+  const producer = await testProducer(t);
+  const users = (numbers: number[]) =>
+    numbers.map((n) => emit("user.created", hexId(n, "b5"), doc("user.created") as never));
   // An event of the second batch fails unexpectedly while the first waits on the lock: the breaker
   // must stop the pipeline (not surface as an unhandled rejection), after the first batch is
   // finished and the second's failure is dead-lettered.
   const failing = routesFailingOn(hexId(3, "b5"));
+  await produce(producer, topics.prefix, users([1, 2]));
   const { locker, reader } = await lockUsers(t, db);
-  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2", MAX_UNEXPECTED_ERRORS: "0" });
+  const config = testConfig(db, topics, { MAX_UNEXPECTED_ERRORS: "0" });
   const service = await startWatched(t, config, createLogger("silent"), { routes: failing.routes });
   try {
+    await waitForTableLockWait(reader, db);
+    await produce(producer, topics.prefix, users([3, 4]));
     await waitFor("the second batch decoded", async () => failing.failed);
   } finally {
     await locker.query("UNLOCK TABLES");
@@ -145,6 +162,56 @@ test("the breaker tripping while the partition's previous batch is written stops
   const [letter] = await readTopic(topics.dlq, 1);
   assert.equal(letter?.headers.get(DLQ_HEADERS.code), "unexpected_error");
   assert.equal(letter?.headers.get(DLQ_HEADERS.reason), "unexpected TypeError while handling user.created");
+});
+
+test("a full batch is in hand alone: the next is read once it is written", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  await migrate(testPool(t, db));
+  // Both partitions' events are there from the start: a second batch in hand would be read and
+  // decoded at once, while the first (full) batch waits on the lock.
+  await produce(await testProducer(t), topics.prefix, [
+    emit("user.created", hexId(1, "b8"), doc("user.created") as never),
+    emit("user.created", hexId(2, "b8"), doc("user.created") as never),
+    emit("product.created", hexId(1, "b9"), doc("product.created") as never),
+    emit("product.created", hexId(2, "b9"), doc("product.created") as never),
+  ]);
+  // What the pipeline did, in order: each event decoded (by topic), each batch finished.
+  const timeline: string[] = [];
+  const routes = new Map(
+    [...ROUTES].map(([type, route]) => [
+      type,
+      {
+        ...route,
+        handler: (...args: Parameters<typeof route.handler>) => {
+          timeline.push(`decoded ${route.topic}`);
+          return route.handler(...args);
+        },
+      },
+    ]),
+  );
+  const onBatch = (report: { events: unknown[] }) => timeline.push(`finished ${report.events.length}`);
+  const { locker, reader } = await lockUsers(t, db);
+  const config = testConfig(db, topics, { BATCH_MAX_EVENTS: "2" });
+  await startWatched(t, config, createLogger("silent"), { routes, onBatch });
+  try {
+    await waitForTableLockWait(reader, db);
+  } finally {
+    await locker.query("UNLOCK TABLES");
+  }
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor("every event committed", () => caughtUp(config.kafkaGroupId, sources, 1));
+  const [first, second] = timeline[0] === "decoded user" ? ["user", "product"] : ["product", "user"];
+  assert.deepEqual(timeline, [
+    `decoded ${first}`,
+    `decoded ${first}`,
+    "finished 2",
+    `decoded ${second}`,
+    `decoded ${second}`,
+    "finished 2",
+  ]);
+  assert.equal(await rowCount(reader, "products"), 2);
+  assert.equal(await rowCount(reader, "users"), 2);
 });
 
 test("a failure that stops the service stops another batch's wait for MySQL too", async (t) => {

@@ -1,6 +1,6 @@
 import { Admin, Consumer, ProduceAcks, Producer } from "@platformatic/kafka";
 import { TOPICS } from "../../src/domains/registry.ts";
-import { topicsReady } from "../../test/support/helpers.ts";
+import { deleteTopicsThatExist, topicsReady } from "../../test/support/helpers.ts";
 
 // The benchmark's Kafka side: fresh topics under a run's prefix, its producer, the read ceiling,
 // and the committed offsets of the service's group. Everything is passed in, never read from the
@@ -18,8 +18,11 @@ export async function createTopics(broker: string, prefix: string, partitions: n
 
 export async function deleteTopics(broker: string, prefix: string): Promise<void> {
   const a = new Admin({ clientId: "bench", bootstrapBrokers: [broker] });
-  await a.deleteTopics({ topics: allTopics(prefix) }).catch(() => undefined);
-  await a.close();
+  try {
+    await deleteTopicsThatExist(a, allTopics(prefix));
+  } finally {
+    await a.close();
+  }
 }
 
 export function newProducer(broker: string): Producer<Buffer, Buffer, Buffer, Buffer> {
