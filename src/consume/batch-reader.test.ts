@@ -31,6 +31,29 @@ describe("BatchReader", () => {
     assert.equal(r.size, 2);
   });
 
+  test("says whether a batch was taken from a full buffer (a backlog), by count or by bytes", async () => {
+    const signal = new AbortController().signal;
+    // Below the high water: taken once the linger is over, not a backlog.
+    const { stream, reader: r } = reader(4);
+    for (const x of [m(0, 1), m(1, 1), m(1, 2)]) stream.write(x);
+    assert.deepEqual(ids(await r.next(10, 0, signal, none)), ["0:1", "1:1", "1:2"]);
+    assert.equal(r.tookFromFullBuffer, false);
+    // At the high water the stream is paused: the next batch is a backlog's.
+    for (const x of [m(0, 2), m(0, 3), m(1, 3), m(1, 4)]) stream.write(x);
+    assert.equal((await r.next(10, LONG, signal, none)).length, 4);
+    assert.equal(r.tookFromFullBuffer, true);
+    // By bytes: two messages of 60 bytes fill a buffer of 100.
+    const bytes = new PassThrough({ objectMode: true, highWaterMark: 1000 });
+    const sized = new BatchReader<M>(bytes, 100, 100, () => 60);
+    bytes.write(m(0, 1));
+    assert.equal((await sized.next(10, 0, signal, none)).length, 1);
+    assert.equal(sized.tookFromFullBuffer, false);
+    bytes.write(m(0, 2));
+    bytes.write(m(0, 3));
+    assert.equal((await sized.next(10, LONG, signal, none)).length, 2);
+    assert.equal(sized.tookFromFullBuffer, true);
+  });
+
   test("a partition with a batch in hand waits while another partition has messages", async () => {
     const { stream, reader: r } = reader();
     for (const x of [m(0, 1), m(0, 2), m(0, 3), m(1, 1), m(1, 2)]) stream.write(x);

@@ -37,6 +37,7 @@ export class BatchReader<T extends PartitionMessage> {
   #size = 0;
   #bytes = 0;
   #paused = false;
+  #tookFromFullBuffer = false;
   #failure: Error | null = null;
   #interrupted = false;
   #wake: (() => void) | null = null;
@@ -81,6 +82,14 @@ export class BatchReader<T extends PartitionMessage> {
   /** Messages buffered, all partitions together. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Whether the last batch was taken from a full buffer (`highWater` messages or `highWaterBytes`
+   * bytes): the stream delivers faster than batches are taken, a backlog.
+   */
+  get tookFromFullBuffer(): boolean {
+    return this.#tookFromFullBuffer;
   }
 
   /** Wakes a waiting `next` to look again: a claim was released. */
@@ -148,6 +157,7 @@ export class BatchReader<T extends PartitionMessage> {
 
   #take(candidates: [string, Queue<T>][], max: number, maxBytes: number, lingerMs: number, now: number): T[] {
     const due = (q: Queue<T>) => q.since + lingerMs <= now;
+    this.#tookFromFullBuffer = this.#paused;
     candidates.sort(([, a], [, b]) =>
       due(a) !== due(b) ? (due(a) ? -1 : 1) : due(a) ? a.since - b.since : b.messages.length - a.messages.length,
     );

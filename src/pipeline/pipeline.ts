@@ -18,7 +18,7 @@ import { PartitionScheduler } from "./scheduler.ts";
 //   letter  what was rejected, to the dead-letter topic, acknowledged
 //   commit  the offsets after each partition's last event, off the write path (OffsetCommitter)
 // Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's batch is decoded or
-// written while another's waits on MySQL; but a full batch (BATCH_MAX_EVENTS: a backlog) is in
+// written while another's waits on MySQL; but a batch taken from a full buffer (a backlog) is in
 // hand alone, so that batches can be large, and coalesce, in the memory of one. An offset is
 // marked only once everything before it is in MySQL or the dead-letter topic.
 
@@ -73,12 +73,13 @@ export class Pipeline {
   /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
   #streamFailed = false;
   /**
-   * Full batches in hand (BATCH_MAX_EVENTS events): while one is, no other batch is read. In a
-   * backlog every batch is full, and each coalesces more the larger it is; two in hand at once held
-   * twice the rows, which bounded the batch's size by memory (docs/decisions.md). Caught up,
-   * batches are smaller than the bound and go side by side as BATCHES_IN_FLIGHT allows.
+   * Backlog batches in hand: taken from a full buffer (BATCH_MAX_EVENTS messages or
+   * BATCH_MAX_BYTES bytes), the stream delivering faster than batches are taken. While one is in
+   * hand no other batch is read: in a backlog each batch coalesces more the larger it is, and two
+   * in hand at once held twice the rows, which bounded the batch's size by memory
+   * (docs/decisions.md). Caught up, batches go side by side as BATCHES_IN_FLIGHT allows.
    */
-  #fullInHand = 0;
+  #backlogInHand = 0;
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
@@ -113,7 +114,7 @@ export class Pipeline {
     if (signal.aborted) onAbort();
     let failures = 0;
     while (!halt.aborted) {
-      if (this.#scheduler.size >= options.batchesInFlight || this.#fullInHand > 0) {
+      if (this.#scheduler.size >= options.batchesInFlight || this.#backlogInHand > 0) {
         await this.#scheduler.any();
         continue;
       }
@@ -145,7 +146,7 @@ export class Pipeline {
       failures = 0;
       this.#d.kafkaOutage.recover();
       log.debug({ events: read.batch.length }, "batch read");
-      this.#start(read.batch, read.stream);
+      this.#start(read.batch, read.stream, read.backlog);
     }
     await this.#settle();
     await this.#closeStream();
@@ -155,7 +156,7 @@ export class Pipeline {
   }
 
   /** The next batch of the open stream (opened if need be), or "failed" once the outage is entered. */
-  async #read(halt: AbortSignal): Promise<{ batch: KafkaMessage[]; stream: number } | "failed"> {
+  async #read(halt: AbortSignal): Promise<{ batch: KafkaMessage[]; stream: number; backlog: boolean } | "failed"> {
     const { options } = this.#d;
     try {
       const reader = await this.#openStream();
@@ -167,7 +168,7 @@ export class Pipeline {
         (key) => this.#scheduler.claims(key),
         options.batchMaxBytes,
       );
-      return { batch, stream };
+      return { batch, stream, backlog: reader.tookFromFullBuffer };
     } catch (error) {
       if (!halt.aborted) {
         this.#streamFailed = true;
@@ -178,11 +179,10 @@ export class Pipeline {
   }
 
   /** Decodes a batch, from now on; it is written once decoded and its partitions' earlier batches are. */
-  #start(batch: KafkaMessage[], stream: number) {
+  #start(batch: KafkaMessage[], stream: number, backlog: boolean) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
-    const full = batch.length >= this.#d.options.batchMaxEvents;
-    if (full) this.#fullInHand++;
+    if (backlog) this.#backlogInHand++;
     this.#scheduler.add(keys, async (before) => {
       try {
         const decoded = await decoding;
@@ -196,7 +196,7 @@ export class Pipeline {
       } catch (error) {
         this.#fail(error);
       } finally {
-        if (full) this.#fullInHand--;
+        if (backlog) this.#backlogInHand--;
       }
     });
   }
