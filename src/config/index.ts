@@ -91,7 +91,7 @@ export const serviceDeclaration = {
   batchMaxEvents: int(
     "BATCH_MAX_EVENTS",
     4000,
-    "Most events taken from Kafka into one batch (split per partition, one transaction each). A full batch (a backlog) is in hand alone.",
+    "Most events taken from Kafka into one batch (split per partition, one transaction each).",
     1,
     100000,
   ),
@@ -112,7 +112,7 @@ export const serviceDeclaration = {
   batchesInFlight: int(
     "BATCHES_IN_FLIGHT",
     2,
-    "Batches smaller than BATCH_MAX_EVENTS in hand at once: being decoded, waiting, or written side by side (one partition's in order).",
+    "Batches in hand at once: being decoded, waiting, or written side by side (one partition's in order); in a backlog (the reader's buffer full), one at a time.",
     1,
     64,
   ),
