@@ -31,27 +31,30 @@ describe("BatchReader", () => {
     assert.equal(r.size, 2);
   });
 
-  test("says whether a batch was taken from a full buffer (a backlog), by count or by bytes", async () => {
+  test("says whether the stream is paused: full by count or by bytes, until taken down to half", async () => {
     const signal = new AbortController().signal;
-    // Below the high water: taken once the linger is over, not a backlog.
     const { stream, reader: r } = reader(4);
     for (const x of [m(0, 1), m(1, 1), m(1, 2)]) stream.write(x);
-    assert.deepEqual(ids(await r.next(10, 0, signal, none)), ["0:1", "1:1", "1:2"]);
-    assert.equal(r.tookFromFullBuffer, false);
-    // At the high water the stream is paused: the next batch is a backlog's.
-    for (const x of [m(0, 2), m(0, 3), m(1, 3), m(1, 4)]) stream.write(x);
-    assert.equal((await r.next(10, LONG, signal, none)).length, 4);
-    assert.equal(r.tookFromFullBuffer, true);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.paused, false, "below the high water");
+    stream.write(m(0, 2));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.paused, true, "at the high water");
+    assert.deepEqual(ids(await r.next(1, LONG, signal, none)), ["0:1"]);
+    assert.equal(r.paused, true, "three of four left: more than half");
+    assert.equal((await r.next(1, LONG, signal, none)).length, 1);
+    assert.equal(r.paused, false, "two of four left: half");
     // By bytes: two messages of 60 bytes fill a buffer of 100.
     const bytes = new PassThrough({ objectMode: true, highWaterMark: 1000 });
     const sized = new BatchReader<M>(bytes, 100, 100, () => 60);
     bytes.write(m(0, 1));
-    assert.equal((await sized.next(10, 0, signal, none)).length, 1);
-    assert.equal(sized.tookFromFullBuffer, false);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sized.paused, false);
     bytes.write(m(0, 2));
-    bytes.write(m(0, 3));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sized.paused, true);
     assert.equal((await sized.next(10, LONG, signal, none)).length, 2);
-    assert.equal(sized.tookFromFullBuffer, true);
+    assert.equal(sized.paused, false);
   });
 
   test("a partition with a batch in hand waits while another partition has messages", async () => {

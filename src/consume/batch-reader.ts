@@ -37,7 +37,6 @@ export class BatchReader<T extends PartitionMessage> {
   #size = 0;
   #bytes = 0;
   #paused = false;
-  #tookFromFullBuffer = false;
   #failure: Error | null = null;
   #interrupted = false;
   #wake: (() => void) | null = null;
@@ -85,11 +84,12 @@ export class BatchReader<T extends PartitionMessage> {
   }
 
   /**
-   * Whether the last batch was taken from a full buffer (`highWater` messages or `highWaterBytes`
-   * bytes): the stream delivers faster than batches are taken, a backlog.
+   * Whether the stream is paused: the buffer filled up (`highWater` messages or `highWaterBytes`
+   * bytes) and has not been taken down to half since. The stream delivers faster than batches are
+   * taken: a backlog.
    */
-  get tookFromFullBuffer(): boolean {
-    return this.#tookFromFullBuffer;
+  get paused(): boolean {
+    return this.#paused;
   }
 
   /** Wakes a waiting `next` to look again: a claim was released. */
@@ -157,7 +157,6 @@ export class BatchReader<T extends PartitionMessage> {
 
   #take(candidates: [string, Queue<T>][], max: number, maxBytes: number, lingerMs: number, now: number): T[] {
     const due = (q: Queue<T>) => q.since + lingerMs <= now;
-    this.#tookFromFullBuffer = this.#paused;
     candidates.sort(([, a], [, b]) =>
       due(a) !== due(b) ? (due(a) ? -1 : 1) : due(a) ? a.since - b.since : b.messages.length - a.messages.length,
     );

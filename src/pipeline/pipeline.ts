@@ -18,8 +18,8 @@ import { PartitionScheduler } from "./scheduler.ts";
 //   letter  what was rejected, to the dead-letter topic, acknowledged
 //   commit  the offsets after each partition's last event, off the write path (OffsetCommitter)
 // Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's batch is decoded or
-// written while another's waits on MySQL; but a batch taken from a full buffer (a backlog) is in
-// hand alone, so that batches can be large, and coalesce, in the memory of one. An offset is
+// written while another's waits on MySQL; together they hold at most one batch's worth of events
+// and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An offset is
 // marked only once everything before it is in MySQL or the dead-letter topic.
 
 export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -72,14 +72,8 @@ export class Pipeline {
   #reopen: string | null = null;
   /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
   #streamFailed = false;
-  /**
-   * Backlog batches in hand: taken from a full buffer (BATCH_MAX_EVENTS messages or
-   * BATCH_MAX_BYTES bytes), the stream delivering faster than batches are taken. While one is in
-   * hand no other batch is read: in a backlog each batch coalesces more the larger it is, and two
-   * in hand at once held twice the rows, which bounded the batch's size by memory
-   * (docs/decisions.md). Caught up, batches go side by side as BATCHES_IN_FLIGHT allows.
-   */
-  #backlogInHand = 0;
+  /** Events and bytes (recordBytes) of the batches in hand. */
+  readonly #inHand = { events: 0, bytes: 0 };
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
@@ -114,7 +108,7 @@ export class Pipeline {
     if (signal.aborted) onAbort();
     let failures = 0;
     while (!halt.aborted) {
-      if (this.#scheduler.size >= options.batchesInFlight || this.#backlogInHand > 0) {
+      if (this.#mustWait()) {
         await this.#scheduler.any();
         continue;
       }
@@ -146,7 +140,7 @@ export class Pipeline {
       failures = 0;
       this.#d.kafkaOutage.recover();
       log.debug({ events: read.batch.length }, "batch read");
-      this.#start(read.batch, read.stream, read.backlog);
+      this.#start(read.batch, read.stream);
     }
     await this.#settle();
     await this.#closeStream();
@@ -155,20 +149,40 @@ export class Pipeline {
     log.debug("pipeline stopped");
   }
 
+  /**
+   * Whether to wait for a batch in hand to finish before reading another. The batches in hand are
+   * at most BATCHES_IN_FLIGHT and hold at most BATCH_MAX_EVENTS events and BATCH_MAX_BYTES bytes
+   * together. In a backlog (the reader's stream paused, its buffer full) a batch is taken only
+   * with nothing in hand, so each is as large as the bounds allow: a batch coalesces more the
+   * larger it is, and two large ones in hand at once held twice the rows, which bounded the
+   * batch's size by memory (docs/decisions.md). Caught up, small batches go side by side.
+   */
+  #mustWait(): boolean {
+    const { batchesInFlight, batchMaxEvents, batchMaxBytes } = this.#d.options;
+    if (this.#scheduler.size === 0) return false;
+    return (
+      this.#scheduler.size >= batchesInFlight ||
+      this.#reader?.paused === true ||
+      this.#inHand.events >= batchMaxEvents ||
+      this.#inHand.bytes >= batchMaxBytes
+    );
+  }
+
   /** The next batch of the open stream (opened if need be), or "failed" once the outage is entered. */
-  async #read(halt: AbortSignal): Promise<{ batch: KafkaMessage[]; stream: number; backlog: boolean } | "failed"> {
+  async #read(halt: AbortSignal): Promise<{ batch: KafkaMessage[]; stream: number } | "failed"> {
     const { options } = this.#d;
     try {
       const reader = await this.#openStream();
       const stream = this.#streams;
+      // What the batches in hand leave of the bounds (at least one event: #mustWait).
       const batch = await reader.next(
-        options.batchMaxEvents,
+        options.batchMaxEvents - this.#inHand.events,
         options.batchLingerMs,
         halt,
         (key) => this.#scheduler.claims(key),
-        options.batchMaxBytes,
+        options.batchMaxBytes - this.#inHand.bytes,
       );
-      return { batch, stream, backlog: reader.tookFromFullBuffer };
+      return { batch, stream };
     } catch (error) {
       if (!halt.aborted) {
         this.#streamFailed = true;
@@ -179,10 +193,12 @@ export class Pipeline {
   }
 
   /** Decodes a batch, from now on; it is written once decoded and its partitions' earlier batches are. */
-  #start(batch: KafkaMessage[], stream: number, backlog: boolean) {
+  #start(batch: KafkaMessage[], stream: number) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
-    if (backlog) this.#backlogInHand++;
+    const held = { events: batch.length, bytes: batch.reduce((n, m) => n + recordBytes(m), 0) };
+    this.#inHand.events += held.events;
+    this.#inHand.bytes += held.bytes;
     this.#scheduler.add(keys, async (before) => {
       try {
         const decoded = await decoding;
@@ -196,7 +212,8 @@ export class Pipeline {
       } catch (error) {
         this.#fail(error);
       } finally {
-        if (backlog) this.#backlogInHand--;
+        this.#inHand.events -= held.events;
+        this.#inHand.bytes -= held.bytes;
       }
     });
   }

@@ -33,8 +33,8 @@ import {
 // failure that must stop the service (here a handler that throws on cue, with a breaker that
 // trips at the first unexpected error) stops it cleanly: after
 // the partition's batch being written, and without waiting for another batch's outage to end.
-// A full batch (BATCH_MAX_EVENTS: a backlog) is in hand alone. So the tests of batches side by
-// side produce their second batch once the first waits on the lock: alone, each is not full.
+// A batch taken from a full buffer (a backlog) is in hand alone. So the tests of batches side by
+// side produce their second batch once the first waits on the lock, the buffer not full.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
 
@@ -164,12 +164,12 @@ test("the breaker tripping while the partition's previous batch is written stops
   assert.equal(letter?.headers.get(DLQ_HEADERS.reason), "unexpected TypeError while handling user.created");
 });
 
-test("a full batch is in hand alone: the next is read once it is written", async (t) => {
+test("a batch taken from a full buffer (a backlog) is in hand alone: the next is read once it is written", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   await migrate(testPool(t, db));
   // Both partitions' events are there from the start: a second batch in hand would be read and
-  // decoded at once, while the first (full) batch waits on the lock.
+  // decoded at once, while the first (taken from a full buffer: BATCH_MAX_EVENTS=2) waits on the lock.
   await produce(await testProducer(t), topics.prefix, [
     emit("user.created", hexId(1, "b8"), doc("user.created") as never),
     emit("user.created", hexId(2, "b8"), doc("user.created") as never),
