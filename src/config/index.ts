@@ -112,7 +112,7 @@ export const serviceDeclaration = {
   batchesInFlight: int(
     "BATCHES_IN_FLIGHT",
     2,
-    "Batches in hand at once: being decoded, waiting, or written side by side (one partition's in order); in a backlog (the reader's buffer full), one at a time.",
+    "Batches in hand at once: being decoded, waiting, or written side by side (one partition's in order). Together they hold at most BATCH_MAX_EVENTS events and BATCH_MAX_BYTES bytes; in a backlog, one at a time.",
     1,
     64,
   ),
