@@ -11,8 +11,8 @@ import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
-  deleteTopicsThatExist,
   caughtUp,
+  deleteTopicsThatExist,
   produce,
   randomName,
   readTopic,

@@ -5,8 +5,8 @@ import { Admin } from "@platformatic/kafka";
 import { generateStream, MAX_STEP_MICROS } from "../../src/generate/stream.ts";
 import {
   BROKER,
-  deleteTopicsThatExist,
   CLI,
+  deleteTopicsThatExist,
   randomName,
   readTopic,
   testDatabase,

@@ -8,9 +8,9 @@ import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
-  deleteTopicsThatExist,
   capturingLogger,
   caughtUp,
+  deleteTopicsThatExist,
   privatePort,
   produce,
   randomName,
