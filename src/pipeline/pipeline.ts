@@ -19,8 +19,8 @@ import { PartitionScheduler } from "./scheduler.ts";
 //   commit  the offsets after each partition's last event, off the write path (OffsetCommitter)
 // Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's batch is decoded or
 // written while another's waits on MySQL; together they hold at most one batch's worth of events
-// and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An offset is
-// marked only once everything before it is in MySQL or the dead-letter topic.
+// and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An
+// offset is marked only once everything before it is in MySQL or the dead-letter topic.
 
 export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 export type { BatchReport, EventReport } from "./batch.ts";

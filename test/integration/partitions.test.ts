@@ -33,8 +33,9 @@ import {
 // failure that must stop the service (here a handler that throws on cue, with a breaker that
 // trips at the first unexpected error) stops it cleanly: after
 // the partition's batch being written, and without waiting for another batch's outage to end.
-// A batch taken from a full buffer (a backlog) is in hand alone. So the tests of batches side by
-// side produce their second batch once the first waits on the lock, the buffer not full.
+// The batches in hand hold at most BATCH_MAX_EVENTS events together, and in a backlog (the
+// reader's buffer full) one is in hand at a time. So the tests of batches side by side produce
+// their second batch once the first, of two events, waits on the lock.
 
 const doc = (type: string) => fixture(type).value.data as Record<string, unknown>;
 
@@ -164,12 +165,12 @@ test("the breaker tripping while the partition's previous batch is written stops
   assert.equal(letter?.headers.get(DLQ_HEADERS.reason), "unexpected TypeError while handling user.created");
 });
 
-test("a batch taken from a full buffer (a backlog) is in hand alone: the next is read once it is written", async (t) => {
+test("a batch of BATCH_MAX_EVENTS events is in hand alone: the next is read once it is written", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   await migrate(testPool(t, db));
   // Both partitions' events are there from the start: a second batch in hand would be read and
-  // decoded at once, while the first (taken from a full buffer: BATCH_MAX_EVENTS=2) waits on the lock.
+  // decoded at once, while the first (2 events, BATCH_MAX_EVENTS, its reader's buffer full) waits on the lock.
   await produce(await testProducer(t), topics.prefix, [
     emit("user.created", hexId(1, "b8"), doc("user.created") as never),
     emit("user.created", hexId(2, "b8"), doc("user.created") as never),
