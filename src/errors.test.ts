@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { BadEventError, BadEventReasons, MAX_REASON_CHARS } from "./errors.ts";
+import { BadEventError, BadEventReasons, DatabaseUnavailableError, MAX_REASON_CHARS } from "./errors.ts";
 
 test("a reason quoting a key with a line break or a terminal escape stays one line, each such character escaped", () => {
   const err = new BadEventError(
@@ -53,4 +53,12 @@ test("a reason that would name a secret field names only the part of the event b
     "value holds an invalid entry",
   );
   assert.equal(reason("data.price_cents must be integer"), "data.price_cents must be integer");
+});
+
+test("a bad event's error carries no stack frames (it is reported by its reason), other errors keep theirs", () => {
+  const bad = new BadEventError(BadEventReasons.BAD_FIELD, "data.price_cents must be integer");
+  assert.equal(bad.stack, "BadEventError: data.price_cents must be integer");
+  assert.match(new DatabaseUnavailableError("MySQL is unreachable").stack ?? "", /\n\s+at /);
+  // The limit is restored for whatever is made next.
+  assert.match(new Error("next").stack ?? "", /\n\s+at /);
 });

@@ -23,9 +23,16 @@ export class AppError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { retryable?: boolean; expected?: boolean; cause?: unknown } = {},
+    opts: { retryable?: boolean; expected?: boolean; cause?: unknown; withStack?: boolean } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // V8 reads the limit when the error is made: 0 captures no frames, which costs most of making it.
+    const limit = Error.stackTraceLimit;
+    if (opts.withStack === false) Error.stackTraceLimit = 0;
+    try {
+      super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = new.target.name;
     this.code = code;
     this.retryable = opts.retryable ?? false;
@@ -110,11 +117,18 @@ function withoutSecretNames(text: string): string {
   return `${path || "value"} holds an invalid entry`;
 }
 
-/** Input that can never be applied, however often it is retried: it goes to the dead-letter topic. */
+/**
+ * Input that can never be applied, however often it is retried: it goes to the dead-letter topic.
+ * Made without a stack: it is reported by its reason, never by where it was thrown, and capturing
+ * the frames cost more than the rest of rejecting an event (a flood of bad events pays it for each).
+ */
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
   constructor(reason: BadEventReason, text: string) {
-    super(ErrorCodes.BAD_EVENT, shortened(oneLine(withoutSecretNames(text)), MAX_REASON_CHARS), { expected: true });
+    super(ErrorCodes.BAD_EVENT, shortened(oneLine(withoutSecretNames(text)), MAX_REASON_CHARS), {
+      expected: true,
+      withStack: false,
+    });
     this.reason = reason;
   }
 }
