@@ -108,6 +108,19 @@ export async function openConnection(config: DbConfig, account: Account): Promis
   return conn;
 }
 
+/**
+ * Refusals that won't change however long the service waits: wrong credentials (MySQL says
+ * ER_ACCESS_DENIED_NO_PASSWORD_ERROR instead when the password is empty), a database that does not
+ * exist or is not the account's, a name no database can have.
+ */
+const REFUSED_FOR_GOOD = new Set([
+  "ER_ACCESS_DENIED_ERROR",
+  "ER_ACCESS_DENIED_NO_PASSWORD_ERROR",
+  "ER_BAD_DB_ERROR",
+  "ER_DBACCESS_DENIED_ERROR",
+  "ER_WRONG_DB_NAME",
+]);
+
 /** A one-line explanation of why the database could not be reached at start, as `account`. */
 export function explainDbError(err: unknown, config: DbConfig, account = serviceAccount(config)): AppError {
   const tls = explainTlsError(err, config);
@@ -116,19 +129,19 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
   const where = `${config.mysqlHost}:${config.mysqlPort}`;
   let why = e.message ?? String(err);
   if (e.code === "ECONNREFUSED") why = `nothing is listening at ${where}; start MySQL or set MYSQL_HOST/MYSQL_PORT`;
-  else if (e.code === "ER_ACCESS_DENIED_ERROR")
+  else if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR")
     why = `user ${account.user} was refused at ${where}; check ${account.variables}`;
   else if (e.code === "ER_DBACCESS_DENIED_ERROR")
     why = `user ${account.user} has no rights on database ${config.mysqlDatabase} at ${where}; grant them or check MYSQL_DATABASE`;
   else if (e.code === "ER_BAD_DB_ERROR")
     why = `database ${config.mysqlDatabase} does not exist at ${where}; create it or set MYSQL_DATABASE`;
+  else if (e.code === "ER_WRONG_DB_NAME")
+    why = `${JSON.stringify(config.mysqlDatabase)} is not a name the server takes for a database; check MYSQL_DATABASE`;
   else if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN")
     why = `host ${config.mysqlHost} can't be resolved; check MYSQL_HOST`;
   else if (e.code === "ETIMEDOUT") why = `no answer from ${where}; check MYSQL_HOST/MYSQL_PORT and the network`;
   // Wrong credentials or database won't fix themselves; anything else may be a server still starting.
-  if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_BAD_DB_ERROR" || e.code === "ER_DBACCESS_DENIED_ERROR") {
-    return new ConfigError(`MySQL: ${why}`);
-  }
+  if (e.code !== undefined && REFUSED_FOR_GOOD.has(e.code)) return new ConfigError(`MySQL: ${why}`);
   return new DatabaseUnavailableError(`MySQL: ${why}`, err);
 }
 

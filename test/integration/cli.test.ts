@@ -53,6 +53,27 @@ test("wrong MySQL credentials: one line naming the user and the variables to che
   assert.doesNotMatch(r.stderr, /wrong-secret-value/);
 });
 
+test("run: an unknown user with an empty password, or a database name the server refuses, stops with one line, not a wait", () => {
+  const mysql = { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: String(stack.mysqlPort), KAFKA_BOOTSTRAP_SERVERS: BROKER };
+  for (const [env, message] of [
+    // With an empty password MySQL answers ER_ACCESS_DENIED_NO_PASSWORD_ERROR, not ER_ACCESS_DENIED_ERROR.
+    [
+      { MYSQL_USER: "nobody_here", MYSQL_PASSWORD: "" },
+      /user nobody_here was refused .*check MYSQL_USER and MYSQL_PASSWORD$/,
+    ],
+    [
+      { MYSQL_DATABASE: "x".repeat(65) },
+      /"x{65}" is not a name the server takes for a database; check MYSQL_DATABASE$/,
+    ],
+  ] as const) {
+    const r = run(["run"], { ...mysql, ...env, RETRY_MAX_BACKOFF_MS: "200" });
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? "", message);
+  }
+});
+
 test("migrate applies the schema once, then reports it up to date", async (t) => {
   const db = await testDatabase(t);
   const env = {
