@@ -9,7 +9,7 @@ import { rewindOptions, runRewind } from "./commands/rewind.ts";
 import { runService } from "./commands/run.ts";
 import { helpLines } from "./config/declare.ts";
 import { loadConfig, serviceDeclaration } from "./config/index.ts";
-import { isExpected, messageOf } from "./errors.ts";
+import { isExpected, messageOf, oneLine } from "./errors.ts";
 
 // analytics-service [run|migrate|generate|report|dlq list|dlq replay|repair|rewind] [--help]. Expected failures (bad
 // config, unreachable or refusing services) print one line and exit 1; a bad command line prints
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
       return runRewind(loadConfig(), options);
     }
     default:
-      process.stderr.write(`analytics-service: unknown command "${command}"; try --help\n`);
+      process.stderr.write(`analytics-service: ${oneLine(`unknown command "${command}"; try --help`)}\n`);
       return 2;
   }
 }
@@ -136,13 +136,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    // A message may quote what the user typed or set, line breaks and terminal escapes included.
     if (err instanceof UsageError) {
-      process.stderr.write(`analytics-service: ${err.message}\n`);
+      process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
       process.exitCode = 2;
       return;
     }
     if (isExpected(err)) {
-      process.stderr.write(`analytics-service: ${err.message}\n`);
+      process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
     } else {
       process.stderr.write(`analytics-service: unexpected error: ${messageOf(err)}\n`);
       console.error(err);

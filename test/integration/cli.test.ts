@@ -39,6 +39,22 @@ test("an unknown command says so", () => {
   assert.match(r.stderr, /unknown command "frobnicate"/);
 });
 
+test("a value with a line break or a terminal escape is quoted on the error's one line, escaped", () => {
+  for (const [args, env, message] of [
+    [["bo\ngus"], {}, /^analytics-service: unknown command "bo\\u000agus"; try --help\n$/],
+    [["repair", "users", "abc\ndef"], {}, /^analytics-service: repair: "abc\\u000adef" /],
+    [
+      ["migrate"],
+      { LOG_LEVEL: "info\nsecond line\u001b[2J" },
+      /^analytics-service: LOG_LEVEL: .*info\\u000asecond line\\u001b\[2J/,
+    ],
+  ] as const) {
+    const r = run([...args], { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: "1", ...env });
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
 test("wrong MySQL credentials: one line naming the user and the variables to check", () => {
   const r = run(["migrate"], {
     MYSQL_HOST: "127.0.0.1",
