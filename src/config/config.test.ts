@@ -186,6 +186,13 @@ describe("bad values stop the service with one line naming the variable", () => 
     assertConfigError({ MYSQL_HOST: "   " }, "MYSQL_HOST", /empty/);
   });
 
+  test("a SASL user name or password without a mechanism: refused, not dropped", () => {
+    assertConfigError({ KAFKA_SASL_USERNAME: "svc" }, "KAFKA_SASL_USERNAME", /KAFKA_SASL_MECHANISM is none/);
+    const password = assertConfigError({ KAFKA_SASL_PASSWORD: "hunter2-sasl" }, "KAFKA_SASL_PASSWORD");
+    assert.ok(!password.message.includes("hunter2-"), password.message);
+    assert.equal(loadConfig({ KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: "u" }).kafkaSaslPassword, "");
+  });
+
   test("SASL without a user name", () => {
     assertConfigError({ KAFKA_SASL_MECHANISM: "PLAIN" }, "KAFKA_SASL_USERNAME", /PLAIN/);
     assert.equal(loadConfig({ KAFKA_SASL_MECHANISM: "PLAIN", KAFKA_SASL_USERNAME: "u" }).kafkaSaslUsername, "u");

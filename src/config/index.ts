@@ -216,6 +216,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_MECHANISM is ${config.kafkaSaslMechanism}.`,
     );
   }
+  // Credentials for no mechanism would be dropped without a word: the connection would go out
+  // without the login the operator set up (the TLS settings are held to the same rule).
+  if (config.kafkaSaslMechanism === "none" && (config.kafkaSaslUsername !== "" || config.kafkaSaslPassword !== "")) {
+    const given = config.kafkaSaslUsername !== "" ? "KAFKA_SASL_USERNAME" : "KAFKA_SASL_PASSWORD";
+    throw new ConfigError(
+      `${given}: is set, but KAFKA_SASL_MECHANISM is none, so it would not be used; set KAFKA_SASL_MECHANISM to the brokers' mechanism, or unset ${given}.`,
+    );
+  }
   checkTopicNames(config);
   checkMysqlTls(config);
   checkMysqlAccounts(config);
