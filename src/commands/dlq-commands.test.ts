@@ -140,6 +140,16 @@ test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors
       return true;
     },
   );
+  const now = Date.UTC(2026, 2, 1, 12);
+  assert.equal(replayOptions(["--since", "2026-03-01T12:00:00Z"], now).since, now, "now itself is not the future");
+  assert.throws(
+    () => replayOptions(["--since", "2026-03-01T12:00:01Z"], now),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^dlq replay: --since "2026-03-01T12:00:01Z" is in the future/);
+      return true;
+    },
+  );
   assert.throws(
     () => replayOptions(["--reason", "too-large"]),
     (err: unknown) => {

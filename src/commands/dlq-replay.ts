@@ -31,7 +31,7 @@ export interface ReplayOptions {
 const REASON_CODES: readonly string[] = Object.values(BadEventReasons);
 
 /** `dlq replay [--since ISO-time] [--reason code] [--restamp] [--dry-run]`; a bad value is a UsageError. */
-export function replayOptions(args: readonly string[]): ReplayOptions {
+export function replayOptions(args: readonly string[], now = Date.now()): ReplayOptions {
   const raw = parseOptions("dlq replay", args, {
     since: "string",
     reason: "string",
@@ -45,6 +45,12 @@ export function replayOptions(args: readonly string[]): ReplayOptions {
     if (since === undefined) {
       throw new UsageError(
         `dlq replay: --since "${raw.since}" is not an ISO-8601 time (e.g. 2026-02-11 or 2026-02-11T09:30:00Z)`,
+      );
+    }
+    // No letter has failed yet at a later time: the replay would choose none and say so as a success.
+    if (since > now) {
+      throw new UsageError(
+        `dlq replay: --since "${raw.since}" is in the future: no letter has failed that late (e.g. 2026-02-11 or 2026-02-11T09:30:00Z)`,
       );
     }
     options.since = since;
@@ -189,8 +195,11 @@ export async function runDlqReplay(
       out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
     }
     const to = sent > 0 ? ` to ${[...topics].join(", ")}` : "";
-    if (!finished) {
+    // What a replay that failed midway did; one that failed before reading anything did nothing.
+    if (!finished && read > 0) {
       out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
+    } else if (!finished) {
+      // Nothing read: the error's own line says why.
     } else if (options.dryRun) {
       out.write(formatLetters(chosen.letters()));
       const shown = chosen.summary();

@@ -18,7 +18,7 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
   const brokers = config.kafkaBrokers.join(",");
   if (doing === "reading" && /unknown topic/i.test(message)) {
     return new ConfigError(
-      `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}`,
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}; create it or set KAFKA_DLQ_TOPIC to a topic that does`,
     );
   }
   const what = {

@@ -78,3 +78,22 @@ test("dlq replay under a KAFKA_TOPIC_PREFIX no source topic has is one line, exi
     /^analytics-service: dlq replay: none of the source topics \(mistyped\.user, .*mistyped\.post\) exists at .*: check KAFKA_TOPIC_PREFIX \(now "mistyped\."\)\n$/,
   );
 });
+
+test("dlq list and replay with a dead-letter topic that does not exist: one line with what to do, exit status 1", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = { ...testEnv(db, topics), KAFKA_DLQ_TOPIC: `${topics.prefix}no-such-dlq` };
+  for (const args of [
+    ["dlq", "list"],
+    ["dlq", "replay", "--dry-run"],
+    ["dlq", "replay"],
+  ]) {
+    const r = runCliSync(args, env);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, "", args.join(" "));
+    assert.match(
+      r.stderr,
+      /^analytics-service: KAFKA_DLQ_TOPIC: the dead-letter topic \S+no-such-dlq does not exist at \S+; create it or set KAFKA_DLQ_TOPIC to a topic that does\n$/,
+    );
+  }
+});
