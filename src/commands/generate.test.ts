@@ -35,10 +35,20 @@ describe("generate options", () => {
       poisonRate: 0.01,
     });
     const bad: [string[], string][] = [
-      [["--events", "0"], 'generate: --events must be a positive number, got "0"'],
+      [["--events", "0"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "0"'],
+      [["--events", "0.5"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "0.5"'],
+      [["--events", "0x10"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "0x10"'],
+      [["--events", " 7"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got " 7"'],
+      [["--seed", "1.9"], 'generate: --seed must be a whole number from 0 to 4,294,967,295, got "1.9"'],
+      // Seeds are 32-bit: 2^32 + 1 would make the stream of seed 1.
+      [["--seed", "4294967297"], 'generate: --seed must be a whole number from 0 to 4,294,967,295, got "4294967297"'],
+      [
+        ["--rate", "0.0000001"],
+        'generate: --rate must be 0 (as fast as the broker takes them) or at least 0.001 events/s, got "0.0000001"',
+      ],
       [["--rate", "-1"], 'generate: --rate must be a non-negative number, got "-1"'],
       [["--poison", "2"], 'generate: --poison is a fraction between 0 and 1, got "2"'],
-      [["--events", "many"], 'generate: --events must be a positive number, got "many"'],
+      [["--events", "many"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "many"'],
       [["--size", "3"], "generate: unknown option --size; try --help"],
       [["--seed", "1", "--seed=2"], "generate: --seed given twice; try --help"],
       [["--events", "--rate", "3"], "generate: --events needs a value; try --help"],
@@ -46,10 +56,14 @@ describe("generate options", () => {
       [["-e", "3"], 'generate: unexpected argument "-e"; try --help'],
       [["--events", "3", "4"], 'generate: unexpected argument "4"; try --help'],
       // Past a billion the default start falls before the year 1000, and the clock off the calendar.
-      [["--events", "1000000001"], 'generate: --events is at most 1,000,000,000, got "1000000001"'],
-      [["--events", "1e20"], 'generate: --events is at most 1,000,000,000, got "1e20"'],
+      [
+        ["--events", "1000000001"],
+        'generate: --events must be a whole number from 1 to 1,000,000,000, got "1000000001"',
+      ],
+      [["--events", "1e20"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "1e20"'],
     ];
     assert.equal(generateOptions(["--events", "1e9"]).events, 1_000_000_000);
+    assert.equal(generateOptions(["--seed", "4294967295", "--rate", "0.001"]).seed, 4_294_967_295);
     for (const [args, message] of bad)
       assert.equal(
         usageError(() => generateOptions(args)),

@@ -44,6 +44,24 @@ const positive = (name: string, value: string | undefined, fallback: number, all
  * tables can't hold, and further the clock runs off the calendar.
  */
 export const MAX_EVENTS = 1_000_000_000;
+/** Seeds are 32-bit: a larger one would repeat a smaller one's stream (random.ts). */
+export const MAX_SEED = 2 ** 32 - 1;
+/** The slowest --rate but 0: one event in about 17 minutes; slower, a wait would overflow a timer. */
+export const MIN_RATE = 0.001;
+
+/** Digits, or digits in e-notation (1e6): no sign, hex, fraction or blank the user did not mean. */
+const WHOLE = /^\d+(?:\.\d+)?(?:e\+?\d+)?$/i;
+
+const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!WHOLE.test(value) || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `generate: --${name} must be a whole number from ${min} to ${max.toLocaleString("en-US")}, got "${value}"`,
+    );
+  }
+  return n;
+};
 
 /** `now`: the wall clock in ms, against which --start is checked (injected by tests). */
 export function generateOptions(args: readonly string[], now = Date.now()): GenerateOptions {
@@ -51,13 +69,15 @@ export function generateOptions(args: readonly string[], now = Date.now()): Gene
   const poisonRate = positive("poison", o.poison, 0, true);
   if (poisonRate > 1) throw new UsageError(`generate: --poison is a fraction between 0 and 1, got "${o.poison}"`);
   const options: GenerateOptions = {
-    events: Math.floor(positive("events", o.events, 10000)),
+    events: whole("events", o.events, 10000, 1, MAX_EVENTS),
     rate: positive("rate", o.rate, 0, true),
-    seed: Math.floor(positive("seed", o.seed, 1, true)),
+    seed: whole("seed", o.seed, 1, 0, MAX_SEED),
     poisonRate,
   };
-  if (options.events > MAX_EVENTS) {
-    throw new UsageError(`generate: --events is at most ${MAX_EVENTS.toLocaleString("en-US")}, got "${o.events}"`);
+  if (options.rate > 0 && options.rate < MIN_RATE) {
+    throw new UsageError(
+      `generate: --rate must be 0 (as fast as the broker takes them) or at least ${MIN_RATE} events/s, got "${o.rate}"`,
+    );
   }
   if (o.start !== undefined) options.startMicros = startOption(o.start, options, now);
   return options;
