@@ -77,7 +77,8 @@ test("schema_migrations missing and CREATE refused: one MigrationError line nami
       err.message,
       "user 'svc'@'localhost' may not CREATE on database analytics and migrations 001_a.sql, 002_b.sql are pending: " +
         "run `analytics-service migrate` as a user with SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, " +
-        "REFERENCES, CREATE VIEW rights on analytics (the service itself needs only SELECT, INSERT, UPDATE, DELETE " +
+        "REFERENCES, CREATE VIEW rights on analytics, named by MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD " +
+        "(the service itself needs only SELECT, INSERT, UPDATE, DELETE " +
         "once the schema is current)",
     );
     return true;

@@ -286,6 +286,6 @@ export function deniedError(
       ? ` (${progress.migration} stopped after ${progress.statements} of its ${progress.of} statements, which stay applied)`
       : "";
   return new MigrationError(
-    `user ${who.account} ${refused} on database ${who.database} and ${waiting}: run \`analytics-service migrate\` as a user with ${MIGRATE_PRIVILEGES.join(", ")} rights on ${who.database} (the service itself needs only ${RUN_PRIVILEGES.join(", ")} once the schema is current)${partly}`,
+    `user ${who.account} ${refused} on database ${who.database} and ${waiting}: run \`analytics-service migrate\` as a user with ${MIGRATE_PRIVILEGES.join(", ")} rights on ${who.database}, named by MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD (the service itself needs only ${RUN_PRIVILEGES.join(", ")} once the schema is current)${partly}`,
   );
 }

@@ -143,7 +143,8 @@ test("on an unmigrated database the same user gets one line naming the user, the
         `migrations ${readMigrations()
           .map((m) => m.name)
           .join(", ")} are pending: run \`analytics-service migrate\` as a user with ` +
-        `${MIGRATE_PRIVILEGES.join(", ")} rights on ${db.name} (the service itself needs only ` +
+        `${MIGRATE_PRIVILEGES.join(", ")} rights on ${db.name}, named by MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD ` +
+        `(the service itself needs only ` +
         `${RUN_PRIVILEGES.join(", ")} once the schema is current)`,
       command,
     );
