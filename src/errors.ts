@@ -72,6 +72,8 @@ export const BadEventReasons = {
   CLOCK_SKEW: "clock_skew",
   /** The event type belongs to another topic than the one the event arrived on. */
   WRONG_TOPIC: "wrong_topic",
+  /** The record stands for one of a compressed batch that can't be read (src/consume/batch-framing.ts). */
+  UNREADABLE_BATCH: "unreadable_batch",
   /** Handling the event threw something that is not a BadEventError: a bug, isolated to this event. */
   UNEXPECTED_ERROR: "unexpected_error",
 } as const;

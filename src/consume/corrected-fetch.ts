@@ -1,10 +1,12 @@
 import type { Consumer } from "@platformatic/kafka";
 import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
+import { type CheckedBatch, checkRecordOffsets, installBatchFraming } from "./batch-framing.ts";
 import { stampLogAppendTime } from "./log-append-time.ts";
 
 // What the Kafka client leaves wrong in a fetch response, put right before its message stream
 // reads it: the batches of aborted transactions it lets through, and the record times of
-// LogAppendTime topics it does not apply. Both go when the client does them itself.
+// LogAppendTime topics it does not apply, and records it read outside their batch's offsets. All
+// go when the client does them itself. How it parses batches is put right too (batch-framing.ts).
 
 /**
  * Makes `consumer` correct every fetch response, its message streams' included: they fetch
@@ -12,6 +14,7 @@ import { stampLogAppendTime } from "./log-append-time.ts";
  * not: the brokers answer again.
  */
 export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C, onFetched = () => {}): C {
+  installBatchFraming();
   const fetch = consumer.fetch.bind(consumer) as (
     options: unknown,
     callback: (error: Error | null, response: FetchedResponse) => void,
@@ -19,6 +22,7 @@ export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C
   function correct(response: FetchedResponse): FetchedResponse {
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
+        for (const batch of partition.records ?? []) checkRecordOffsets(batch as unknown as CheckedBatch);
         dropAbortedBatches(partition);
         stampLogAppendTime(partition);
       }

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import zlib from "node:zlib";
+import { compressionsAlgorithmsByBitmask, Reader, readRecordsBatch } from "@platformatic/kafka";
+import { decode } from "../decode/decode.ts";
+import { batchBytes, recordBytes } from "../testing/record-batches.ts";
+import {
+  checkRecordOffsets,
+  installBatchFraming,
+  lz4FrameBound,
+  MAX_DECOMPRESSED_BATCH_BYTES,
+  MAX_MARKED_RECORDS,
+  snappyBound,
+  UnreadableBatchError,
+  unreadableBatchReason,
+} from "./batch-framing.ts";
+
+installBatchFraming();
+
+const read = (bytes: Buffer) => readRecordsBatch(Reader.from(bytes));
+const codec = (bitmask: number) =>
+  (compressionsAlgorithmsByBitmask as unknown as Record<number, { compressSync(b: Buffer): Buffer }>)[bitmask] as {
+    compressSync(b: Buffer): Buffer;
+  };
+const headersOf = (r: { headers: [Buffer | null, Buffer | null][] }) => new Map(r.headers);
+const event = Buffer.from('{"event_type":"user.created"}');
+
+test("a key of negative length other than -1 is null, as Kafka reads it: no record is read out of the value", () => {
+  // Kafka reads: key null, value = these bytes. The client used to step back 2 bytes and read a
+  // record hidden in the value, at an offset of the producer's choosing (delta 7, past the batch).
+  const hidden = recordBytes({ offsetDelta: 7, key: Buffer.from("k"), value: event });
+  const batch = read(
+    batchBytes([
+      { offsetDelta: 0, keyLength: -2, value: hidden },
+      { offsetDelta: 1, value: null },
+    ]),
+  );
+  assert.equal(batch.records.length, 2);
+  assert.deepEqual(
+    batch.records.map((r) => [r.offsetDelta, r.key, r.value]),
+    [
+      [0, null, hidden],
+      [1, null, null],
+    ],
+  );
+});
+
+test("records outside their batch's offsets are replaced by markers, the last at the batch's end", () => {
+  const batch = {
+    firstOffset: 40n,
+    lastOffsetDelta: 1,
+    records: [{ offsetDelta: 0 }, { offsetDelta: 7 }] as { offsetDelta: number; headers?: unknown }[],
+  };
+  checkRecordOffsets(batch);
+  assert.deepEqual(
+    batch.records.map((r) => r.offsetDelta),
+    [0, 1],
+  );
+  const reason = unreadableBatchReason(new Map(batch.records[1]?.headers as [Buffer, Buffer][]));
+  assert.equal(reason, "the record batch at offsets 40–41 can't be read: its records lie outside its offsets");
+  const sound = { firstOffset: 0n, lastOffsetDelta: 5, records: [{ offsetDelta: 0 }, { offsetDelta: 3 }] };
+  checkRecordOffsets(sound);
+  assert.deepEqual(
+    sound.records.map((r) => r.offsetDelta),
+    [0, 3],
+    "a compacted batch's gaps are fine",
+  );
+  for (const records of [[{ offsetDelta: 1 }, { offsetDelta: 1 }], [{ offsetDelta: -1 }]]) {
+    const b = { firstOffset: 0n, lastOffsetDelta: 5, records: records as { offsetDelta: number; headers?: unknown }[] };
+    checkRecordOffsets(b);
+    assert.ok(unreadableBatchReason(new Map(b.records[0]?.headers as [Buffer, Buffer][])));
+  }
+});
+
+test("a compressed batch that decompresses past the bound is read as one marker per record, for every codec", () => {
+  const big = Buffer.alloc(MAX_DECOMPRESSED_BATCH_BYTES + 1024, 0x20);
+  for (const [bitmask, name] of [
+    [1, "gzip"],
+    [2, "snappy"],
+    [3, "LZ4"],
+    [4, "zstd"],
+  ] as const) {
+    const bytes = batchBytes(
+      [
+        { offsetDelta: 0, value: event },
+        { offsetDelta: 1, value: big },
+      ],
+      { codec: bitmask, compress: (b) => codec(bitmask).compressSync(b), firstOffset: 500n },
+    );
+    assert.ok(bytes.length < 4 * 1024 * 1024, `${name}: ${bytes.length} bytes compressed`);
+    const batch = read(bytes);
+    assert.deepEqual(
+      batch.records.map((r) => [r.offsetDelta, r.key, r.value]),
+      [
+        [0, null, null],
+        [1, null, null],
+      ],
+      name,
+    );
+    assert.equal(
+      unreadableBatchReason(headersOf(batch.records[1] as never)),
+      `the record batch at offsets 500–501 can't be read: ${name} batch decompresses to more than ${MAX_DECOMPRESSED_BATCH_BYTES} bytes`,
+    );
+  }
+});
+
+test("a compressed batch within the bound reads as it was written", () => {
+  for (const bitmask of [1, 2, 3, 4]) {
+    const records = [
+      { offsetDelta: 0, key: Buffer.from("a"), value: event },
+      { offsetDelta: 1, key: null, value: Buffer.alloc(100_000, 0x41) },
+    ];
+    const batch = read(batchBytes(records, { codec: bitmask, compress: (b) => codec(bitmask).compressSync(b) }));
+    assert.deepEqual(
+      batch.records.map((r) => [r.offsetDelta, r.key, r.value]),
+      records.map((r) => [r.offsetDelta, r.key, r.value]),
+    );
+  }
+});
+
+test("compressed data a decoder refuses (an LZ4 content checksum, bytes after a gzip stream) is read as markers", () => {
+  const records = [
+    { offsetDelta: 0, value: event },
+    { offsetDelta: 1, value: event },
+    { offsetDelta: 2, value: event },
+  ];
+  const lz4 = codec(3).compressSync(Buffer.concat(records.map(recordBytes)));
+  // The same frame saying it ends with a content checksum, and a wrong one: Kafka never checks it.
+  const flipped = Buffer.concat([lz4, Buffer.from([1, 2, 3, 4])]);
+  flipped[4] = (flipped[4] as number) | 0x04;
+  const gzipped = Buffer.concat([zlib.gzipSync(Buffer.concat(records.map(recordBytes))), Buffer.from("trailing")]);
+  for (const [bitmask, data, why] of [
+    [3, flipped, /^LZ4 data does not decompress/],
+    [1, gzipped, /^gzip data does not decompress/],
+  ] as const) {
+    const batch = read(batchBytes(records, { codec: bitmask, compress: () => data, firstOffset: 7n }));
+    assert.deepEqual(
+      batch.records.map((r) => r.offsetDelta),
+      [0, 1, 2],
+    );
+    const reason = unreadableBatchReason(headersOf(batch.records[0] as never)) ?? "";
+    assert.match(reason.replace("the record batch at offsets 7–9 can't be read: ", ""), why);
+  }
+});
+
+test("a compressed batch claiming more records than a batch is read with stops that fetch instead of making them all", () => {
+  const many = Array.from({ length: MAX_MARKED_RECORDS + 1 }, (_, i) => ({ offsetDelta: i, value: null }));
+  const bytes = batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b) });
+  assert.throws(() => read(bytes), UnreadableBatchError);
+});
+
+test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {
+  const lz4 = codec(3).compressSync(Buffer.alloc(3 * 1024 * 1024, 1));
+  assert.ok(lz4FrameBound(lz4) >= 3 * 1024 * 1024);
+  assert.throws(() => lz4FrameBound(Buffer.from("not a frame at all")), /not an LZ4 frame/);
+  assert.equal(snappyBound(codec(2).compressSync(Buffer.alloc(70_000, 2))), 70_000);
+});
+
+test("decoding: a marker is a dead letter unreadable_batch; a null value without one, or with a forged header, is skipped", () => {
+  const limits = { maxMessageBytes: 1 << 20, maxClockSkewMs: 300_000, maxJsonDepth: 64, topicPrefix: "" };
+  const marker = read(
+    batchBytes([{ offsetDelta: 0, value: Buffer.alloc(MAX_DECOMPRESSED_BATCH_BYTES + 1) }], {
+      codec: 4,
+      compress: (b) => zlib.zstdCompressSync(b),
+    }),
+  ).records[0] as { headers: [Buffer, Buffer][] };
+  const base = { topic: "user", key: null, value: null, timestamp: 0n };
+  const d = decode({ ...base, headers: new Map(marker.headers) }, limits);
+  assert.equal(d.op.kind, "rejected");
+  assert.equal((d.op as { error: { reason: string } }).error.reason, "unreadable_batch");
+  assert.deepEqual(decode(base, limits).op, { kind: "skipped", reason: "null_value" });
+  const forged = new Map([
+    [Buffer.from("analytics-service.unreadable-batch.000000000000000000000000"), Buffer.from("x")],
+  ]);
+  assert.deepEqual(decode({ ...base, headers: forged }, limits).op, { kind: "skipped", reason: "null_value" });
+});

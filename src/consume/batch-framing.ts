@@ -1,0 +1,276 @@
+import { randomBytes } from "node:crypto";
+import zlib from "node:zlib";
+import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
+
+// Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
+// otherwise. The broker accepts a batch only if it parses as the Java client parses it, so what
+// follows came from a producer, on purpose or not (docs/guarantees.md#what-a-record-batch-can-hold):
+//
+// - A key, value or header value of negative length other than -1. Kafka reads it as null; the
+//   client moved its read position back by that much and read records out of the value's bytes,
+//   at offsets of the producer's choosing: committed, they skipped other producers' events.
+// - A compressed batch that decompresses to gigabytes (zstd packs 31,000 to one), decompressed
+//   whole before any of the service's limits apply: a crash, and the same again on restart.
+// - A compressed batch the client's decoders refuse and Kafka reads (an LZ4 content checksum or
+//   size Kafka never checks, bytes after a gzip stream): the whole fetch failed, every partition
+//   with it, again at each reading: the service waited on "Kafka" for ever.
+//
+// A compressed batch that can't be read, or would decompress past MAX_DECOMPRESSED_BATCH_BYTES,
+// is read instead as one marker record per record it holds, each dead-lettered
+// `unreadable_batch`: its offsets end like any bad event's, and the partition moves on.
+
+/** The most a compressed batch may decompress to: legitimate batches are a few MiB at most. */
+export const MAX_DECOMPRESSED_BATCH_BYTES = 32 * 1024 * 1024;
+/** The most records a batch read as markers may hold (each marker is an object the client keeps). */
+export const MAX_MARKED_RECORDS = 100_000;
+
+/** A header key no producer can know: it marks the records that stand for an unreadable batch. */
+const MARKER_KEY = Buffer.from(`analytics-service.unreadable-batch.${randomBytes(12).toString("hex")}`);
+
+/** Why the batch a marker stands for could not be read, or undefined when `headers` are not a marker's. */
+export function unreadableBatchReason(headers: ReadonlyMap<unknown, unknown> | undefined): string | undefined {
+  if (headers === undefined || headers.size !== 1) return undefined;
+  for (const [key, value] of headers) {
+    if (Buffer.isBuffer(key) && Buffer.isBuffer(value) && key.equals(MARKER_KEY)) return value.toString();
+  }
+  return undefined;
+}
+
+/**
+ * The batch header values the client read last, for the decompressor it calls right after: the
+ * client reads a batch's header with readInt32/readInt64 and then decompresses, and passes the
+ * decompressor only the compressed bytes.
+ */
+const lastInt32: number[] = [0, 0, 0];
+const lastInt64: bigint[] = [0n, 0n, 0n, 0n];
+
+/** One record of the uncompressed records format: no key, no value, one header. */
+function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0]), // attributes
+    varint(0), // timestamp delta
+    varint(offsetDelta),
+    varint(-1), // key: null
+    varint(-1), // value: null
+    varint(1), // one header
+    varint(MARKER_KEY.length),
+    MARKER_KEY,
+    varint(reason.length),
+    reason,
+  ]);
+  return Buffer.concat([varint(body.length), body]);
+}
+
+/** Kafka's zigzag varint, for the small numbers markers hold. */
+function varint(n: number): Buffer {
+  let v = (n << 1) ^ (n >> 31);
+  const out: number[] = [];
+  while (v > 0x7f || v < 0) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/**
+ * What the client reads in place of a batch that can't be read: one marker per record the batch
+ * says it holds, the last at the batch's last offset, so committing them moves past all of it.
+ * Throws (the fetch fails, as before) when the header is not a sane one to stand in for.
+ */
+export function markersFor(records: number, lastOffsetDelta: number, firstOffset: bigint, why: string): Buffer {
+  if (records < 1 || records > MAX_MARKED_RECORDS || records > lastOffsetDelta + 1) {
+    throw new UnreadableBatchError(
+      `a record batch at offset ${firstOffset} can't be read (${why}), and its header claims ${records} records, which can't be stood in for`,
+    );
+  }
+  const last = BigInt(lastOffsetDelta) + firstOffset;
+  const reason = Buffer.from(`the record batch at offsets ${firstOffset}–${last} can't be read: ${why}`);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < records; i++) parts.push(markerRecord(lastOffsetDelta - (records - 1 - i), reason));
+  return Buffer.concat(parts);
+}
+
+/** A batch that can be neither read nor stood in for. */
+export class UnreadableBatchError extends Error {
+  override name = "UnreadableBatchError";
+}
+
+/** An upper bound of what an LZ4 frame decompresses to, from its block headers alone. */
+export function lz4FrameBound(frame: Buffer): number {
+  if (frame.length < 7 || frame.readUInt32LE(0) !== 0x184d2204) throw new Error("not an LZ4 frame");
+  const flags = frame[4] as number;
+  const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][((frame[5] as number) >> 4) & 7] as number;
+  if (blockMax === 0) throw new Error("LZ4 frame with an unknown block size");
+  let at = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0) + 1;
+  let blocks = 0;
+  while (at + 4 <= frame.length) {
+    const size = frame.readUInt32LE(at) & 0x7fffffff;
+    at += 4;
+    if (size === 0) return blocks * blockMax;
+    at += size + (flags & 0x10 ? 4 : 0);
+    blocks++;
+  }
+  throw new Error("LZ4 frame without its end mark");
+}
+
+/** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
+export function snappyBound(data: Buffer): number {
+  const rawLength = (at: number) => {
+    let n = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = data[at++];
+      if (b === undefined) throw new Error("snappy preamble cut short");
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+    }
+    throw new Error("snappy preamble too long");
+  };
+  if (data.length < 16 || data.readUInt32BE(0) !== 0x82534e41) return rawLength(0);
+  let total = 0;
+  for (let at = 16; at + 4 <= data.length; ) {
+    const size = data.readUInt32BE(at);
+    total += rawLength(at + 4);
+    at += 4 + size;
+  }
+  return total;
+}
+
+type Decompress = (data: Buffer) => Buffer;
+
+/** Each codec's decompression, bounded by `max` bytes; throws past it or on bytes it can't read. */
+export function boundedDecompressors(original: Record<number, Decompress>, max: number): Record<number, Decompress> {
+  const checked = (bound: number, codec: string) => {
+    if (bound > max) throw new Error(`${codec} batch decompresses to more than ${max} bytes`);
+  };
+  return {
+    1: (data) => zlib.gunzipSync(data, { maxOutputLength: max }),
+    2: (data) => {
+      checked(snappyBound(data), "snappy");
+      return (original[2] as Decompress)(data);
+    },
+    3: (data) => {
+      checked(lz4FrameBound(data), "LZ4");
+      return (original[3] as Decompress)(data);
+    },
+    4: (data) => zlib.zstdDecompressSync(data, { maxOutputLength: max }),
+  };
+}
+
+/** A short reason, without the decoder's own words where those could quote the data. */
+function describe(codec: string, err: unknown): string {
+  if (err instanceof RangeError || (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+    return `${codec} batch decompresses to more than ${MAX_DECOMPRESSED_BATCH_BYTES} bytes`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith(codec) ? message : `${codec} data does not decompress (${message.slice(0, 80)})`;
+}
+
+let installed = false;
+
+/**
+ * Puts the rules above into the client, once per process. Affects every consumer of the process
+ * (the service's and the dead-letter reader's): all read batches the same way.
+ */
+export function installBatchFraming(): void {
+  if (installed) return;
+  installed = true;
+  const reader = Reader.prototype as unknown as {
+    readVarIntBytes(this: {
+      readVarInt(): number;
+      buffer: { slice(a: number, b: number): Buffer };
+      position: number;
+    }): Buffer | null;
+    readInt32(...args: unknown[]): number;
+    readInt64(...args: unknown[]): bigint;
+  };
+  // Kafka: any negative length is null (DefaultRecord.readFrom).
+  reader.readVarIntBytes = function readVarIntBytes() {
+    const length = this.readVarInt();
+    if (length < 0) return null;
+    const value = this.buffer.slice(this.position, this.position + length);
+    this.position += length;
+    return value;
+  };
+  const readInt32 = reader.readInt32;
+  reader.readInt32 = function (this: unknown, ...args: unknown[]) {
+    const n = readInt32.apply(this, args);
+    lastInt32.shift();
+    lastInt32.push(n);
+    return n;
+  };
+  const readInt64 = reader.readInt64;
+  reader.readInt64 = function (this: unknown, ...args: unknown[]) {
+    const n = readInt64.apply(this, args);
+    lastInt64.shift();
+    lastInt64.push(n);
+    return n;
+  };
+  const codecs = compressionsAlgorithmsByBitmask as unknown as Record<number, { decompressSync: Decompress }>;
+  const original: Record<number, Decompress> = {};
+  for (const bitmask of [1, 2, 3, 4]) {
+    const codec = codecs[bitmask];
+    if (codec) original[bitmask] = codec.decompressSync.bind(codec);
+  }
+  const bounded = boundedDecompressors(original, MAX_DECOMPRESSED_BATCH_BYTES);
+  const names: Record<number, string> = { 1: "gzip", 2: "snappy", 3: "LZ4", 4: "zstd" };
+  for (const bitmask of [1, 2, 3, 4]) {
+    const codec = codecs[bitmask];
+    const decompress = bounded[bitmask];
+    if (!codec || !decompress) continue;
+    codec.decompressSync = (data: Buffer) => {
+      // The header just read: [lastOffsetDelta, firstSequence, records] and [firstOffset, …].
+      const [lastOffsetDelta, , records] = lastInt32 as [number, number, number];
+      const firstOffset = lastInt64[0] as bigint;
+      // The client makes an object of every record: a few bytes each, packed by the thousand, would
+      // make gigabytes of them from a batch well under the byte bound.
+      if (records > MAX_MARKED_RECORDS) {
+        throw new UnreadableBatchError(
+          `the record batch at offset ${firstOffset} claims ${records} records, more than the ${MAX_MARKED_RECORDS} a batch is read with`,
+        );
+      }
+      try {
+        return decompress(data);
+      } catch (err) {
+        return markersFor(records, lastOffsetDelta, firstOffset, describe(names[bitmask] as string, err));
+      }
+    };
+  }
+}
+
+/** What the offsets check reads and rewrites of a batch. */
+export interface CheckedBatch {
+  firstOffset: bigint;
+  lastOffsetDelta: number;
+  records: { offsetDelta: number; [field: string]: unknown }[];
+}
+
+/**
+ * Every record of a batch must lie within the batch's own offsets, in order: the offsets
+ * committed after it must never pass the batch's end. A batch whose records do not is replaced,
+ * in place, by markers (decoding was not Kafka's, and what it read can't be trusted).
+ */
+export function checkRecordOffsets(batch: CheckedBatch): void {
+  let previous = -1;
+  let sound = batch.records.length <= batch.lastOffsetDelta + 1;
+  for (const r of batch.records) {
+    if (!sound) break;
+    sound = Number.isInteger(r.offsetDelta) && r.offsetDelta > previous && r.offsetDelta <= batch.lastOffsetDelta;
+    previous = r.offsetDelta;
+  }
+  if (sound) return;
+  const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+  const reason = Buffer.from(
+    `the record batch at offsets ${batch.firstOffset}–${last} can't be read: its records lie outside its offsets`,
+  );
+  const n = Math.min(batch.records.length, batch.lastOffsetDelta + 1);
+  batch.records = Array.from({ length: n }, (_, i) => ({
+    length: 0,
+    attributes: 0,
+    timestampDelta: 0n,
+    offsetDelta: batch.lastOffsetDelta - (n - 1 - i),
+    key: null,
+    value: null,
+    headers: [[MARKER_KEY, reason]],
+  }));
+}

@@ -1,0 +1,102 @@
+import { crc32c } from "@platformatic/kafka";
+
+// Record batches written byte by byte, as a producer may send them: for the tests of what the
+// service reads of batches the broker accepts (src/consume/batch-framing.ts).
+
+export function varint(n: number): Buffer {
+  let v = BigInt.asUintN(64, (BigInt(n) << 1n) ^ (BigInt(n) >> 63n));
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
+
+export interface RawRecord {
+  offsetDelta: number;
+  key?: Buffer | null;
+  /** Written as the key's length instead of the key (a negative one, say). */
+  keyLength?: number;
+  value?: Buffer | null;
+}
+
+export function recordBytes(r: RawRecord): Buffer {
+  const field = (b: Buffer | null | undefined) => (b == null ? varint(-1) : Buffer.concat([varint(b.length), b]));
+  const key = r.keyLength === undefined ? field(r.key) : varint(r.keyLength);
+  const body = Buffer.concat([Buffer.from([0]), varint(0), varint(r.offsetDelta), key, field(r.value), varint(0)]);
+  return Buffer.concat([varint(body.length), body]);
+}
+
+export interface BatchOptions {
+  firstOffset?: bigint;
+  /** The compression bitmask of the attributes (1 gzip, 2 snappy, 3 LZ4, 4 zstd). */
+  codec?: number;
+  /** Turns the records' bytes into what the batch carries. */
+  compress?: (records: Buffer) => Buffer;
+  timestamp?: bigint;
+}
+
+/** A v2 record batch, its CRC right: the broker checks it, the client does not. */
+export function batchBytes(records: RawRecord[], opts: BatchOptions = {}): Buffer {
+  let body: Buffer = Buffer.concat(records.map(recordBytes));
+  if (opts.compress) body = opts.compress(body);
+  const ts = opts.timestamp ?? 1_700_000_000_000n;
+  const tail = Buffer.alloc(40);
+  tail.writeInt16BE(opts.codec ?? 0, 0);
+  tail.writeInt32BE(Math.max(0, ...records.map((r) => r.offsetDelta)), 2);
+  tail.writeBigInt64BE(ts, 6);
+  tail.writeBigInt64BE(ts, 14);
+  tail.writeBigInt64BE(-1n, 22); // no producer id
+  tail.writeInt16BE(-1, 30);
+  tail.writeInt32BE(-1, 32);
+  tail.writeInt32BE(records.length, 36);
+  const crcPart = Buffer.concat([tail, body]);
+  const head = Buffer.alloc(21);
+  head.writeBigInt64BE(opts.firstOffset ?? 0n, 0);
+  head.writeInt32BE(4 + 1 + 4 + crcPart.length, 8);
+  head.writeInt32BE(-1, 12); // partition leader epoch
+  head.writeInt8(2, 16); // magic
+  head.writeUInt32BE(crc32c(crcPart), 17);
+  return Buffer.concat([head, crcPart]);
+}
+
+/** xxHash32 with seed 0, which an LZ4 frame's header checksum is made of. */
+function xxh32(data: Buffer): number {
+  const P1 = 2654435761;
+  const P2 = 2246822519;
+  const P3 = 3266489917;
+  const P4 = 668265263;
+  const P5 = 374761393;
+  const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  const round = (acc: number, lane: number) => Math.imul(rotl((acc + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
+  let at = 0;
+  let h: number;
+  if (data.length >= 16) {
+    const v = [(P1 + P2) >>> 0, P2, 0, (0 - P1) >>> 0];
+    for (; at + 16 <= data.length; at += 16) {
+      for (let i = 0; i < 4; i++) v[i] = round(v[i] as number, data.readUInt32LE(at + 4 * i));
+    }
+    h = (rotl(v[0] as number, 1) + rotl(v[1] as number, 7) + rotl(v[2] as number, 12) + rotl(v[3] as number, 18)) >>> 0;
+  } else h = P5;
+  h = (h + data.length) >>> 0;
+  for (; at + 4 <= data.length; at += 4)
+    h = Math.imul(rotl((h + Math.imul(data.readUInt32LE(at), P3)) >>> 0, 17), P4) >>> 0;
+  for (; at < data.length; at++) h = Math.imul(rotl((h + Math.imul(data[at] as number, P5)) >>> 0, 11), P1) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), P2) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), P3) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * An LZ4 frame that says it ends with a content checksum, and a wrong one: the Java client, and
+ * so the broker, never check it; its header checksum is right, which they do check.
+ */
+export function withWrongContentChecksum(frame: Buffer): Buffer {
+  const out = Buffer.concat([frame, Buffer.from([9, 9, 9, 9])]);
+  out[4] = (out[4] as number) | 0x04;
+  const descriptorEnd = 6 + ((out[4] as number) & 0x08 ? 8 : 0) + ((out[4] as number) & 0x01 ? 4 : 0);
+  out[descriptorEnd] = (xxh32(out.subarray(4, descriptorEnd)) >>> 8) & 0xff;
+  return out;
+}

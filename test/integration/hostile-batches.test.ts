@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import zlib from "node:zlib";
+import { compressionsAlgorithmsByBitmask } from "@platformatic/kafka";
+import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import { batchBytes, recordBytes, withWrongContentChecksum } from "../../src/testing/record-batches.ts";
+import {
+  adminConnection,
+  caughtUp,
+  hexId,
+  readTopic,
+  testConfig,
+  testDatabase,
+  testService,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+import { produceRaw } from "../support/raw-produce.ts";
+
+// Record batches the broker accepts and the Kafka client used to read otherwise than Kafka does
+// (src/consume/batch-framing.ts): each ends as dead letters or as Kafka reads it, the events
+// after it are applied, and the group's committed offset never passes the end of the log.
+
+const userEvent = (n: number) => {
+  const id = hexId(n, "d1");
+  const e = emit("user.created", id, { ...(fixture("user.created").value.data as object), id } as never);
+  return { id, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) };
+};
+
+test("a batch the client can't decompress, a decompression bomb and a negative key length: dead letters, and the partition moves on", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const config = testConfig(db, topics);
+  const topic = `${topics.prefix}user`;
+  const now = BigInt(Date.now());
+  const [inLz4, phantom, after] = [userEvent(1), userEvent(2), userEvent(3)];
+
+  // 1. LZ4 saying it ends with a content checksum, a wrong one: Kafka never checks it.
+  const lz4 = (compressionsAlgorithmsByBitmask as unknown as Record<number, { compressSync(b: Buffer): Buffer }>)[3];
+  const frame = withWrongContentChecksum(lz4?.compressSync(recordBytes({ offsetDelta: 0, ...inLz4 })) as Buffer);
+  await produceRaw(
+    topic,
+    0,
+    batchBytes([{ offsetDelta: 0, ...inLz4 }], { codec: 3, compress: () => frame, timestamp: now }),
+  );
+  // 2. 96 MiB of spaces in a few kilobytes of zstd.
+  const bomb = [{ offsetDelta: 0, key: null, value: Buffer.alloc(96 * 1024 * 1024, 0x20) }];
+  await produceRaw(topic, 0, batchBytes(bomb, { codec: 4, compress: (b) => zlib.zstdCompressSync(b), timestamp: now }));
+  // 3. A key of length -2, which Kafka reads as null: the value holds a whole record, at offset
+  // delta 7, which the client used to read out of it and commit, past the end of the log.
+  const hidden = recordBytes({ offsetDelta: 7, ...phantom });
+  await produceRaw(
+    topic,
+    0,
+    batchBytes(
+      [
+        { offsetDelta: 0, keyLength: -2, value: hidden },
+        { offsetDelta: 1, value: null },
+      ],
+      { timestamp: now },
+    ),
+  );
+  // 4. An event as any producer sends it.
+  await produceRaw(topic, 0, batchBytes([{ offsetDelta: 0, ...after }], { timestamp: now }));
+
+  await testService(t, config);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor(
+    "every offset committed, and none past the end",
+    () => caughtUp(config.kafkaGroupId, sources, 1),
+    60_000,
+  );
+
+  const conn = await adminConnection(db.name);
+  t.after(() => conn.end());
+  const [rows] = await conn.query("SELECT user_id FROM users ORDER BY user_id");
+  assert.deepEqual(
+    (rows as { user_id: string }[]).map((r) => r.user_id),
+    [after.id],
+  );
+  const letters = await readTopic(topics.dlq, 3);
+  assert.deepEqual(
+    letters.map((l) => [l.headers.get(DLQ_HEADERS.code), l.headers.get(DLQ_HEADERS.offset)]),
+    [
+      ["unreadable_batch", "0"],
+      ["unreadable_batch", "1"],
+      ["not_json", "2"],
+    ],
+  );
+  assert.match(
+    letters[0]?.headers.get(DLQ_HEADERS.reason) ?? "",
+    /^the record batch at offsets 0–0 can't be read: LZ4 /,
+  );
+  assert.equal(
+    letters[1]?.headers.get(DLQ_HEADERS.reason),
+    "the record batch at offsets 1–1 can't be read: zstd batch decompresses to more than 33554432 bytes",
+  );
+  // Kafka's reading: the key null, the value the hidden record's bytes, kept in the letter.
+  assert.deepEqual(letters[2]?.value, hidden);
+});
