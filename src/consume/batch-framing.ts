@@ -4,7 +4,7 @@ import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
 // otherwise. The broker accepts a batch only if it parses as the Java client parses it, so what
-// follows came from a producer, on purpose or not (docs/guarantees.md#what-a-record-batch-can-hold):
+// follows came from a producer, on purpose or not (docs/guarantees.md#hostile-input):
 //
 // - A key, value or header value of negative length other than -1. Kafka reads it as null; the
 //   client moved its read position back by that much and read records out of the value's bytes,
