@@ -11,6 +11,7 @@ import {
   randomName,
   readTopic,
   runCli,
+  runCliSync,
   testConfig,
   testDatabase,
   testEnv,
@@ -112,8 +113,12 @@ test("dlq list shows a poison event; replay --dry-run lists it and sends nothing
   assert.deepEqual(await endOffsets(userTopic), before, "a dry run publishes nothing");
   const none = (await runCli(["dlq", "replay", "--dry-run", "--reason", "too_large"], env)).stdout;
   assert.match(none, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
-  const later = (await runCli(["dlq", "replay", "--dry-run", "--since", "2999-01-01"], env)).stdout;
+  // Every letter failed before now; a time in the future is refused.
+  const later = (await runCli(["dlq", "replay", "--dry-run", "--since", new Date().toISOString()], env)).stdout;
   assert.match(later, /^dry run: 0 of 1 dead letter\(s\) chosen; nothing sent$/m);
+  const future = runCliSync(["dlq", "replay", "--dry-run", "--since", "2999-01-01"], env);
+  assert.equal(future.status, 2);
+  assert.match(future.stderr, /^analytics-service: dlq replay: --since "2999-01-01" is in the future/);
 
   const [row] = await db.query("SELECT display_name, bio FROM users WHERE user_id = ?", [USER]);
   assert.deepEqual(row, { display_name: "Noa Levi 🌿", bio: "still here" });
