@@ -166,7 +166,7 @@ test("replayOptions: --since, --reason and --dry-run; bad values are UsageErrors
   }
 });
 
-test("replayChooser: filters by time and code, once per source message, never a truncated copy nor outside the source topics", () => {
+test("replayChooser: filters by time and code, once per source message, never a truncated copy, an unreadable batch's marker, nor outside the source topics", () => {
   const early = letter({ "dlq.failed_at": "2026-03-01T00:00:00.000Z", "dlq.source.offset": "1" });
   const late = letter({ "dlq.failed_at": "2026-03-05T00:00:00.000Z", "dlq.source.offset": "2" });
   const again = letter({ "dlq.failed_at": "2026-03-06T00:00:00.000Z", "dlq.source.offset": "2" }, 5n);
@@ -191,7 +191,9 @@ test("replayChooser: filters by time and code, once per source message, never a 
   const elsewhere = letter({ "dlq.source.topic": "payments", "dlq.source.offset": "6" }, 9n);
   const itself = letter({ "dlq.source.topic": "analytics-dlq", "dlq.source.offset": "7" }, 10n);
   const beyond = letter({ "dlq.source.partition": "3", "dlq.source.offset": "8" }, 11n);
-  const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan, elsewhere, itself, beyond];
+  // A marker for a record of a batch that could not be read: no event to send back.
+  const unreadable = letter({ "dlq.error.code": "unreadable_batch", "dlq.source.offset": "9" }, 12n);
+  const all: DeadLetterEntry[] = [early, late, again, large, truncated, orphan, elsewhere, itself, beyond, unreadable];
   const sources = new Map([
     ["user", 3],
     ["post", 3],
@@ -217,12 +219,14 @@ test("replayChooser: filters by time and code, once per source message, never a 
     "foreign",
     "foreign",
     "foreign",
+    "unreadable",
   ]);
 
   assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 2) }), [late, large]);
   assert.deepEqual(chosen({ since: Date.UTC(2026, 2, 5) }), [late, large], "at the instant counts");
   assert.deepEqual(chosen({ reason: "too_large" }), [large]);
   assert.deepEqual(chosen({ reason: "not_json" }), []);
+  assert.deepEqual(chosen({ reason: "unreadable_batch" }), []);
 });
 
 test("replayMessage: the original key, value, headers and record time, to the source topic and partition", () => {

@@ -66,12 +66,13 @@ export function replayOptions(args: readonly string[], now = Date.now()): Replay
 
 /**
  * What `replay` does with one letter: sends it (chosen), or passes over it because it does not
- * match the filters, holds a truncated copy of its value (dlq.value.truncated), has no usable
+ * match the filters, holds a truncated copy of its value (dlq.value.truncated), stands for a
+ * record of an unreadable batch (it holds no event), has no usable
  * source topic and partition, names a topic the service does not read or a partition that topic
  * does not have (foreign: a crafted letter would otherwise publish into another team's topic, or
  * the dead-letter topic itself), or repeats a source message already chosen.
  */
-export type Verdict = "chosen" | "filtered" | "truncated" | "no_source" | "foreign" | "duplicate";
+export type Verdict = "chosen" | "filtered" | "truncated" | "unreadable" | "no_source" | "foreign" | "duplicate";
 
 /** The partitions of each source topic: where a letter may be sent back to. */
 export type SourcePartitions = ReadonlyMap<string, number>;
@@ -100,6 +101,8 @@ export function replayChooser(
     if (e.sourceTopic === null || e.sourcePartition === null) return "no_source";
     if (!(e.sourcePartition < (sources.get(e.sourceTopic) ?? 0))) return "foreign";
     if (e.truncated) return "truncated";
+    // It stands for a record of a batch that could not be read: it holds nothing to send back.
+    if (e.code === BadEventReasons.UNREADABLE_BATCH) return "unreadable";
     const id = `${e.sourceTopic}\u0000${e.sourcePartition}\u0000${e.sourceOffset ?? `dlq:${e.dlqPartition}:${e.dlqOffset}`}`;
     if (seen.has(id)) return "duplicate";
     seen.add(id);
@@ -143,6 +146,7 @@ export async function runDlqReplay(
     chosen: 0,
     filtered: 0,
     truncated: 0,
+    unreadable: 0,
     no_source: 0,
     foreign: 0,
     duplicate: 0,
@@ -181,6 +185,11 @@ export async function runDlqReplay(
     if (tally.truncated > 0) {
       out.write(
         `skipped ${tally.truncated} letter(s) holding a truncated copy of their value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
+      );
+    }
+    if (tally.unreadable > 0) {
+      out.write(
+        `skipped ${tally.unreadable} unreadable_batch letter(s): they hold no event; republish the batches their reasons name from the source\n`,
       );
     }
     if (tally.no_source > 0) {

@@ -46,7 +46,7 @@ const positive = (name: string, value: string | undefined, fallback: number, all
 export const MAX_EVENTS = 1_000_000_000;
 /** Seeds are 32-bit: a larger one would repeat a smaller one's stream (random.ts). */
 export const MAX_SEED = 2 ** 32 - 1;
-/** The slowest --rate but 0: one event in about 17 minutes; slower, a wait would overflow a timer. */
+/** The slowest --rate but 0: one event in about 17 minutes; far slower rates overflowed a timer and were ignored. */
 export const MIN_RATE = 0.001;
 
 /** Digits, or digits in e-notation (1e6): no sign, hex, fraction or blank the user did not mean. */

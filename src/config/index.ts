@@ -221,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.kafkaSaslMechanism === "none" && (config.kafkaSaslUsername !== "" || config.kafkaSaslPassword !== "")) {
     const given = config.kafkaSaslUsername !== "" ? "KAFKA_SASL_USERNAME" : "KAFKA_SASL_PASSWORD";
     throw new ConfigError(
-      `${given}: is set, but KAFKA_SASL_MECHANISM is none, so it would not be used; set KAFKA_SASL_MECHANISM to the brokers' mechanism, or unset ${given}.`,
+      `${given}: is set, but KAFKA_SASL_MECHANISM is none, so it would not be used; set KAFKA_SASL_MECHANISM to the brokers' mechanism, or unset ${given}${given === "KAFKA_SASL_PASSWORD" ? " (or KAFKA_SASL_PASSWORD_FILE)" : ""}.`,
     );
   }
   checkTopicNames(config);

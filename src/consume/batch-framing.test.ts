@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import zlib from "node:zlib";
-import { compressionsAlgorithmsByBitmask, Reader, readRecordsBatch } from "@platformatic/kafka";
+import { compressionsAlgorithmsByBitmask, Reader, readRecordsBatch, readRecordsBatches } from "@platformatic/kafka";
 import { decode } from "../decode/decode.ts";
-import { batchBytes, recordBytes } from "../testing/record-batches.ts";
+import { batchBytes, recordBytes, withWrongContentChecksum } from "../testing/record-batches.ts";
 import {
   checkRecordOffsets,
   installBatchFraming,
   lz4FrameBound,
   MAX_DECOMPRESSED_BATCH_BYTES,
+  MAX_DECOMPRESSED_PER_FETCH,
   MAX_MARKED_RECORDS,
   snappyBound,
-  UnreadableBatchError,
   unreadableBatchReason,
 } from "./batch-framing.ts";
 
@@ -118,35 +118,67 @@ test("a compressed batch within the bound reads as it was written", () => {
   }
 });
 
-test("compressed data a decoder refuses (an LZ4 content checksum, bytes after a gzip stream) is read as markers", () => {
+test("an LZ4 frame with a wrong content checksum reads as Kafka reads it; bytes after a gzip stream make markers", () => {
   const records = [
     { offsetDelta: 0, value: event },
     { offsetDelta: 1, value: event },
     { offsetDelta: 2, value: event },
   ];
-  const lz4 = codec(3).compressSync(Buffer.concat(records.map(recordBytes)));
-  // The same frame saying it ends with a content checksum, and a wrong one: Kafka never checks it.
-  const flipped = Buffer.concat([lz4, Buffer.from([1, 2, 3, 4])]);
-  flipped[4] = (flipped[4] as number) | 0x04;
+  const lz4 = withWrongContentChecksum(codec(3).compressSync(Buffer.concat(records.map(recordBytes))));
+  const read3 = read(batchBytes(records, { codec: 3, compress: () => lz4 }));
+  assert.deepEqual(
+    read3.records.map((r) => [r.offsetDelta, r.value]),
+    records.map((r) => [r.offsetDelta, r.value]),
+  );
   const gzipped = Buffer.concat([zlib.gzipSync(Buffer.concat(records.map(recordBytes))), Buffer.from("trailing")]);
-  for (const [bitmask, data, why] of [
-    [3, flipped, /^LZ4 data does not decompress/],
-    [1, gzipped, /^gzip data does not decompress/],
-  ] as const) {
-    const batch = read(batchBytes(records, { codec: bitmask, compress: () => data, firstOffset: 7n }));
-    assert.deepEqual(
-      batch.records.map((r) => r.offsetDelta),
-      [0, 1, 2],
-    );
-    const reason = unreadableBatchReason(headersOf(batch.records[0] as never)) ?? "";
-    assert.match(reason.replace("the record batch at offsets 7–9 can't be read: ", ""), why);
-  }
+  const batch = read(batchBytes(records, { codec: 1, compress: () => gzipped, firstOffset: 7n }));
+  assert.deepEqual(
+    batch.records.map((r) => [r.offsetDelta, r.value]),
+    [
+      [0, null],
+      [1, null],
+      [2, null],
+    ],
+  );
+  const reason = unreadableBatchReason(headersOf(batch.records[0] as never)) ?? "";
+  assert.match(reason, /^the record batch at offsets 7–9 can't be read: gzip data does not decompress/);
 });
 
-test("a compressed batch claiming more records than a batch is read with stops that fetch instead of making them all", () => {
-  const many = Array.from({ length: MAX_MARKED_RECORDS + 1 }, (_, i) => ({ offsetDelta: i, value: null }));
-  const bytes = batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b) });
-  assert.throws(() => read(bytes), UnreadableBatchError);
+test("thousands of LZ4 frames with wrong checksums leave the decoder whole for the next batch", () => {
+  const records = [{ offsetDelta: 0, value: event }];
+  const frame = codec(3).compressSync(Buffer.concat(records.map(recordBytes)));
+  const bad = batchBytes(records, { codec: 3, compress: () => withWrongContentChecksum(frame) });
+  for (let i = 0; i < 3000; i++) read(bad);
+  assert.deepEqual(read(batchBytes(records, { codec: 3, compress: () => frame })).records[0]?.value, event);
+});
+
+test("a compressed batch holding more records than a batch is read with is read as that many markers", () => {
+  const many = Array.from({ length: MAX_MARKED_RECORDS + 5 }, (_, i) => ({ offsetDelta: i, value: null }));
+  const batch = read(batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b), firstOffset: 10n }));
+  assert.equal(batch.records.length, MAX_MARKED_RECORDS);
+  assert.equal(batch.records.at(-1)?.offsetDelta, MAX_MARKED_RECORDS + 4, "the last marker at the batch's last offset");
+  assert.equal(
+    unreadableBatchReason(headersOf(batch.records[0] as never)),
+    `the record batch at offsets 10–${10 + MAX_MARKED_RECORDS + 4} can't be read: it holds ${MAX_MARKED_RECORDS + 5} records, more than the ${MAX_MARKED_RECORDS} a compressed batch is read with`,
+  );
+});
+
+test("a fetch's batches are parsed until they have decompressed to the budget; the rest waits for the next fetch", async () => {
+  const size = Math.floor(MAX_DECOMPRESSED_PER_FETCH / 2) - 1024 * 1024;
+  const one = (i: number) =>
+    batchBytes([{ offsetDelta: 0, value: Buffer.alloc(size, 0x20 + i) }], {
+      codec: 4,
+      compress: (b) => zlib.zstdCompressSync(b),
+      firstOffset: BigInt(i),
+    });
+  const section = Buffer.concat([one(0), one(1), one(2), one(3)]);
+  const parsed = readRecordsBatches(Reader.from(section));
+  assert.deepEqual(
+    parsed.map((b) => b.firstOffset),
+    [0n, 1n, 2n],
+  );
+  await Promise.resolve();
+  assert.equal(readRecordsBatches(Reader.from(section)).length, 3, "the budget is per turn of the event loop");
 });
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {

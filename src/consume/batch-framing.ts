@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import zlib from "node:zlib";
 import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
+import { xxh32 } from "./xxh32.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
 // otherwise. The broker accepts a batch only if it parses as the Java client parses it, so what
@@ -16,12 +17,24 @@ import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
 //   with it, again at each reading: the service waited on "Kafka" for ever.
 //
 // A compressed batch that can't be read, or would decompress past MAX_DECOMPRESSED_BATCH_BYTES,
-// is read instead as one marker record per record it holds, each dead-lettered
-// `unreadable_batch`: its offsets end like any bad event's, and the partition moves on.
+// is read instead as one marker record per record it holds (at most MAX_MARKED_RECORDS), each
+// dead-lettered `unreadable_batch`: its offsets end like any bad event's, and the partition moves
+// on. A fetch response is parsed only until its batches have decompressed to
+// MAX_DECOMPRESSED_PER_FETCH together; the rest is fetched again.
 
 /** The most a compressed batch may decompress to: legitimate batches are a few MiB at most. */
 export const MAX_DECOMPRESSED_BATCH_BYTES = 32 * 1024 * 1024;
-/** The most records a batch read as markers may hold (each marker is an object the client keeps). */
+/**
+ * The most a fetch response's batches may decompress to together: past it, the client parses no
+ * further batch of the response, and fetches the rest again from where it stopped. Values are
+ * views of their batch's buffer, so without it a 1 MiB fetch of 900 such batches held 30 GB.
+ */
+export const MAX_DECOMPRESSED_PER_FETCH = 2 * MAX_DECOMPRESSED_BATCH_BYTES;
+/**
+ * The most records a compressed batch is read with: one claiming more is read as this many
+ * markers (the client makes an object of every record, and a few bytes each, packed by the
+ * thousand, would make gigabytes of them from a batch well under the byte bound).
+ */
 export const MAX_MARKED_RECORDS = 100_000;
 
 /** A header key no producer can know: it marks the records that stand for an unreadable batch. */
@@ -43,6 +56,29 @@ export function unreadableBatchReason(headers: ReadonlyMap<unknown, unknown> | u
  */
 const lastInt32: number[] = [0, 0, 0];
 const lastInt64: bigint[] = [0n, 0n, 0n, 0n];
+/** Which reader read each of those int64s, and where: the first is the batch's start. */
+const lastInt64At: [unknown, number][] = [
+  [null, 0],
+  [null, 0],
+  [null, 0],
+  [null, 0],
+];
+/** The record count of the batch being read, when it claimed more than MAX_MARKED_RECORDS. */
+let claimed: number | undefined;
+/** Where a batch's record count lies from its start, and its attributes. */
+const RECORDS_COUNT_AT = 57;
+const ATTRIBUTES_AT = 21;
+
+/** What the batches parsed in this turn of the event loop (one fetch response) decompressed to. */
+let decompressedThisTurn = 0;
+function countDecompressed(bytes: number): void {
+  if (decompressedThisTurn === 0) {
+    queueMicrotask(() => {
+      decompressedThisTurn = 0;
+    });
+  }
+  decompressedThisTurn += bytes;
+}
 
 /** One record of the uncompressed records format: no key, no value, one header. */
 function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
@@ -114,6 +150,32 @@ export function lz4FrameBound(frame: Buffer): number {
   throw new Error("LZ4 frame without its end mark");
 }
 
+/**
+ * The frame as Kafka reads it: Kafka checks the header checksum but skips the content size, the
+ * content checksum and the blocks' checksums (KafkaLZ4BlockInputStream); the client's decoder
+ * checks them all, and a bad input left its WebAssembly instance broken for every later batch.
+ * A frame with none of them is returned as it is.
+ */
+export function asKafkaReadsLz4(frame: Buffer): Buffer {
+  if (frame.length < 7 || frame.readUInt32LE(0) !== 0x184d2204) return frame;
+  const flags = frame[4] as number;
+  if ((flags & 0x1c) === 0) return frame;
+  const descriptorEnd = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0);
+  const descriptor = Buffer.concat([
+    Buffer.from([flags & ~0x1c, frame[5] as number]),
+    flags & 0x01 ? frame.subarray(descriptorEnd - 4, descriptorEnd) : Buffer.alloc(0),
+  ]);
+  const parts: Buffer[] = [frame.subarray(0, 4), descriptor, Buffer.from([(xxh32(descriptor) >>> 8) & 0xff])];
+  let at = descriptorEnd + 1;
+  while (at + 4 <= frame.length) {
+    const size = frame.readUInt32LE(at) & 0x7fffffff;
+    parts.push(frame.subarray(at, at + 4 + size));
+    if (size === 0) return Buffer.concat(parts);
+    at += 4 + size + (flags & 0x10 ? 4 : 0);
+  }
+  return frame;
+}
+
 /** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
 export function snappyBound(data: Buffer): number {
   const rawLength = (at: number) => {
@@ -150,8 +212,9 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
       return (original[2] as Decompress)(data);
     },
     3: (data) => {
-      checked(lz4FrameBound(data), "LZ4");
-      return (original[3] as Decompress)(data);
+      const frame = asKafkaReadsLz4(data);
+      checked(lz4FrameBound(frame), "LZ4");
+      return (original[3] as Decompress)(frame);
     },
     4: (data) => zlib.zstdDecompressSync(data, { maxOutputLength: max }),
   };
@@ -159,7 +222,7 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
 
 /** A short reason, without the decoder's own words where those could quote the data. */
 function describe(codec: string, err: unknown): string {
-  if (err instanceof RangeError || (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+  if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
     return `${codec} batch decompresses to more than ${MAX_DECOMPRESSED_BATCH_BYTES} bytes`;
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -175,14 +238,16 @@ let installed = false;
 export function installBatchFraming(): void {
   if (installed) return;
   installed = true;
+  type Self = { position: number; buffer: { readInt16BE(at: number): number } };
   const reader = Reader.prototype as unknown as {
     readVarIntBytes(this: {
       readVarInt(): number;
       buffer: { slice(a: number, b: number): Buffer };
       position: number;
     }): Buffer | null;
-    readInt32(...args: unknown[]): number;
-    readInt64(...args: unknown[]): bigint;
+    readInt32(this: Self, ...args: unknown[]): number;
+    readInt64(this: Self, ...args: unknown[]): bigint;
+    peekInt32(this: Self, ...args: unknown[]): number;
   };
   // Kafka: any negative length is null (DefaultRecord.readFrom).
   reader.readVarIntBytes = function readVarIntBytes() {
@@ -193,18 +258,35 @@ export function installBatchFraming(): void {
     return value;
   };
   const readInt32 = reader.readInt32;
-  reader.readInt32 = function (this: unknown, ...args: unknown[]) {
-    const n = readInt32.apply(this, args);
+  reader.readInt32 = function (this: Self, ...args: unknown[]) {
+    const at = this.position;
+    let n = readInt32.apply(this, args);
+    const [batchReader, start] = lastInt64At[0] as [unknown, number];
+    // A compressed batch's record count, read right before its records are decompressed.
+    if (batchReader === this && at === start + RECORDS_COUNT_AT && n > MAX_MARKED_RECORDS) {
+      if ((this.buffer.readInt16BE(start + ATTRIBUTES_AT) & 0x07) !== 0) {
+        claimed = n;
+        n = MAX_MARKED_RECORDS;
+      }
+    }
     lastInt32.shift();
     lastInt32.push(n);
     return n;
   };
   const readInt64 = reader.readInt64;
-  reader.readInt64 = function (this: unknown, ...args: unknown[]) {
+  reader.readInt64 = function (this: Self, ...args: unknown[]) {
+    lastInt64At.shift();
+    lastInt64At.push([this, this.position]);
     const n = readInt64.apply(this, args);
     lastInt64.shift();
     lastInt64.push(n);
     return n;
+  };
+  // The client reads a batch's length with it before it parses the batch: a response past its
+  // budget of decompressed bytes ends there, and its remaining batches are fetched again later.
+  const peekInt32 = reader.peekInt32;
+  reader.peekInt32 = function (this: Self, ...args: unknown[]) {
+    return decompressedThisTurn >= MAX_DECOMPRESSED_PER_FETCH ? 0x7fffffff : peekInt32.apply(this, args);
   };
   const codecs = compressionsAlgorithmsByBitmask as unknown as Record<number, { decompressSync: Decompress }>;
   const original: Record<number, Decompress> = {};
@@ -222,15 +304,16 @@ export function installBatchFraming(): void {
       // The header just read: [lastOffsetDelta, firstSequence, records] and [firstOffset, …].
       const [lastOffsetDelta, , records] = lastInt32 as [number, number, number];
       const firstOffset = lastInt64[0] as bigint;
-      // The client makes an object of every record: a few bytes each, packed by the thousand, would
-      // make gigabytes of them from a batch well under the byte bound.
-      if (records > MAX_MARKED_RECORDS) {
-        throw new UnreadableBatchError(
-          `the record batch at offset ${firstOffset} claims ${records} records, more than the ${MAX_MARKED_RECORDS} a batch is read with`,
-        );
+      const more = claimed;
+      claimed = undefined;
+      if (more !== undefined) {
+        const why = `it holds ${more} records, more than the ${MAX_MARKED_RECORDS} a compressed batch is read with`;
+        return markersFor(records, lastOffsetDelta, firstOffset, why);
       }
       try {
-        return decompress(data);
+        const out = decompress(data);
+        countDecompressed(out.length);
+        return out;
       } catch (err) {
         return markersFor(records, lastOffsetDelta, firstOffset, describe(names[bitmask] as string, err));
       }

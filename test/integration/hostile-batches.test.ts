@@ -29,7 +29,7 @@ const userEvent = (n: number) => {
   return { id, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) };
 };
 
-test("a batch the client can't decompress, a decompression bomb and a negative key length: dead letters, and the partition moves on", async (t) => {
+test("an LZ4 checksum Kafka ignores, a decompression bomb and a negative key length: read as Kafka reads them, and the partition moves on", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const config = testConfig(db, topics);
@@ -37,7 +37,7 @@ test("a batch the client can't decompress, a decompression bomb and a negative k
   const now = BigInt(Date.now());
   const [inLz4, phantom, after] = [userEvent(1), userEvent(2), userEvent(3)];
 
-  // 1. LZ4 saying it ends with a content checksum, a wrong one: Kafka never checks it.
+  // 1. LZ4 saying it ends with a content checksum, a wrong one: Kafka never checks it, and reads the event.
   const lz4 = (compressionsAlgorithmsByBitmask as unknown as Record<number, { compressSync(b: Buffer): Buffer }>)[3];
   const frame = withWrongContentChecksum(lz4?.compressSync(recordBytes({ offsetDelta: 0, ...inLz4 })) as Buffer);
   await produceRaw(
@@ -45,8 +45,8 @@ test("a batch the client can't decompress, a decompression bomb and a negative k
     0,
     batchBytes([{ offsetDelta: 0, ...inLz4 }], { codec: 3, compress: () => frame, timestamp: now }),
   );
-  // 2. 96 MiB of spaces in a few kilobytes of zstd.
-  const bomb = [{ offsetDelta: 0, key: null, value: Buffer.alloc(96 * 1024 * 1024, 0x20) }];
+  // 2. 40 MiB of spaces in a few kilobytes of zstd.
+  const bomb = [{ offsetDelta: 0, key: null, value: Buffer.alloc(40 * 1024 * 1024, 0x20) }];
   await produceRaw(topic, 0, batchBytes(bomb, { codec: 4, compress: (b) => zlib.zstdCompressSync(b), timestamp: now }));
   // 3. A key of length -2, which Kafka reads as null: the value holds a whole record, at offset
   // delta 7, which the client used to read out of it and commit, past the end of the log.
@@ -78,25 +78,20 @@ test("a batch the client can't decompress, a decompression bomb and a negative k
   const [rows] = await conn.query("SELECT user_id FROM users ORDER BY user_id");
   assert.deepEqual(
     (rows as { user_id: string }[]).map((r) => r.user_id),
-    [after.id],
+    [inLz4.id, after.id],
   );
-  const letters = await readTopic(topics.dlq, 3);
+  const letters = await readTopic(topics.dlq, 2);
   assert.deepEqual(
     letters.map((l) => [l.headers.get(DLQ_HEADERS.code), l.headers.get(DLQ_HEADERS.offset)]),
     [
-      ["unreadable_batch", "0"],
       ["unreadable_batch", "1"],
       ["not_json", "2"],
     ],
   );
-  assert.match(
-    letters[0]?.headers.get(DLQ_HEADERS.reason) ?? "",
-    /^the record batch at offsets 0–0 can't be read: LZ4 /,
-  );
   assert.equal(
-    letters[1]?.headers.get(DLQ_HEADERS.reason),
+    letters[0]?.headers.get(DLQ_HEADERS.reason),
     "the record batch at offsets 1–1 can't be read: zstd batch decompresses to more than 33554432 bytes",
   );
   // Kafka's reading: the key null, the value the hidden record's bytes, kept in the letter.
-  assert.deepEqual(letters[2]?.value, hidden);
+  assert.deepEqual(letters[1]?.value, hidden);
 });
