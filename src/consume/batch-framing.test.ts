@@ -10,6 +10,7 @@ import {
   lz4FrameBound,
   MAX_DECOMPRESSED_BATCH_BYTES,
   MAX_DECOMPRESSED_PER_FETCH,
+  MAX_HEADERS_AT_ONCE,
   MAX_MARKED_RECORDS,
   snappyBound,
   unreadableBatchReason,
@@ -179,6 +180,48 @@ test("a fetch's batches are parsed until they have decompressed to the budget; t
   );
   await Promise.resolve();
   assert.equal(readRecordsBatches(Reader.from(section)).length, 3, "the budget is per turn of the event loop");
+});
+
+test("a record whose headers would pass what a fetch is read with gets a marker instead, its value kept", () => {
+  const bomb = read(
+    batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: 4_000_000 }], {
+      codec: 1,
+      compress: (b) => zlib.gzipSync(b),
+      firstOffset: 30n,
+    }),
+  );
+  const [record] = bomb.records;
+  assert.deepEqual(record?.value, event);
+  assert.equal(record?.headers.length, 1);
+  assert.equal(
+    unreadableBatchReason(headersOf(record as never)),
+    `a record of the batch at offset 30 can't be read: it holds 4000000 headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`,
+  );
+  const limits = { maxMessageBytes: 1 << 20, maxClockSkewMs: 300_000, maxJsonDepth: 64, topicPrefix: "" };
+  const d = decode(
+    { topic: "user", key: null, value: event, timestamp: 0n, headers: headersOf(record as never) },
+    limits,
+  );
+  assert.equal((d.op as { error?: { reason: string } }).error?.reason, "unreadable_batch");
+});
+
+test("a fetch's batches are parsed until they have made the budget of headers; under it every header is read", async () => {
+  await Promise.resolve();
+  const half = MAX_HEADERS_AT_ONCE / 2;
+  const one = (i: number, emptyHeaders: number) =>
+    batchBytes([{ offsetDelta: 0, value: event, emptyHeaders }], { firstOffset: BigInt(i) });
+  const section = Buffer.concat([one(0, half), one(1, half), one(2, 5)]);
+  const parsed = readRecordsBatches(Reader.from(section));
+  assert.deepEqual(
+    parsed.map((b) => [b.firstOffset, b.records[0]?.headers.length]),
+    [
+      [0n, half],
+      [1n, half],
+    ],
+    "the third batch waits for the next fetch",
+  );
+  await Promise.resolve();
+  assert.equal(readRecordsBatches(Reader.from(one(3, 5))).length, 1, "the budget is per turn of the event loop");
 });
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {

@@ -36,6 +36,12 @@ export const MAX_DECOMPRESSED_PER_FETCH = 2 * MAX_DECOMPRESSED_BATCH_BYTES;
  * thousand, would make gigabytes of them from a batch well under the byte bound).
  */
 export const MAX_MARKED_RECORDS = 100_000;
+/**
+ * The most record headers a fetch response is read with (the client makes three objects of each:
+ * 4,000,000 empty ones, a few KB of gzip, ran the heap out). Past it no further batch is parsed,
+ * and a record that would pass it alone is read with a marker instead of its headers.
+ */
+export const MAX_HEADERS_AT_ONCE = 200_000;
 
 /** A header key no producer can know: it marks the records that stand for an unreadable batch. */
 const MARKER_KEY = Buffer.from(`analytics-service.unreadable-batch.${randomBytes(12).toString("hex")}`);
@@ -69,16 +75,24 @@ let claimed: number | undefined;
 const RECORDS_COUNT_AT = 57;
 const ATTRIBUTES_AT = 21;
 
-/** What the batches parsed in this turn of the event loop (one fetch response) decompressed to. */
-let decompressedThisTurn = 0;
-function countDecompressed(bytes: number): void {
-  if (decompressedThisTurn === 0) {
+/**
+ * What the batches parsed in this turn of the event loop (one fetch response: the client parses
+ * it synchronously) decompressed to, and how many record headers they made.
+ */
+const thisTurn = { decompressed: 0, headers: 0, counting: false };
+function counted(): typeof thisTurn {
+  if (!thisTurn.counting) {
+    thisTurn.counting = true;
     queueMicrotask(() => {
-      decompressedThisTurn = 0;
+      thisTurn.decompressed = 0;
+      thisTurn.headers = 0;
+      thisTurn.counting = false;
     });
   }
-  decompressedThisTurn += bytes;
+  return thisTurn;
 }
+/** Whether this turn's batches have used up what a fetch may make: its remaining batches wait. */
+const spent = () => thisTurn.decompressed >= MAX_DECOMPRESSED_PER_FETCH || thisTurn.headers >= MAX_HEADERS_AT_ONCE;
 
 /** One record of the uncompressed records format: no key, no value, one header. */
 function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
@@ -248,6 +262,7 @@ export function installBatchFraming(): void {
     readInt32(this: Self, ...args: unknown[]): number;
     readInt64(this: Self, ...args: unknown[]): bigint;
     peekInt32(this: Self, ...args: unknown[]): number;
+    readVarIntArray(this: Self & { readVarInt(): number }, ...args: unknown[]): unknown[];
   };
   // Kafka: any negative length is null (DefaultRecord.readFrom).
   reader.readVarIntBytes = function readVarIntBytes() {
@@ -286,7 +301,25 @@ export function installBatchFraming(): void {
   // budget of decompressed bytes ends there, and its remaining batches are fetched again later.
   const peekInt32 = reader.peekInt32;
   reader.peekInt32 = function (this: Self, ...args: unknown[]) {
-    return decompressedThisTurn >= MAX_DECOMPRESSED_PER_FETCH ? 0x7fffffff : peekInt32.apply(this, args);
+    return spent() ? 0x7fffffff : peekInt32.apply(this, args);
+  };
+  // Only records' headers are read with it. A record whose headers would pass what a fetch may
+  // make is read with one marker header instead, its value kept: its headers are skipped unmade.
+  const readVarIntArray = reader.readVarIntArray;
+  reader.readVarIntArray = function (this: Self & { readVarInt(): number }, ...args: unknown[]) {
+    const at = this.position;
+    const length = this.readVarInt();
+    if (length <= 0 || counted().headers + length <= MAX_HEADERS_AT_ONCE) {
+      this.position = at;
+      thisTurn.headers += Math.max(0, length);
+      return readVarIntArray.apply(this, args);
+    }
+    for (let i = 0; i < 2 * length; i++) {
+      const bytes = this.readVarInt();
+      if (bytes > 0) this.position += bytes;
+    }
+    const why = `it holds ${length} headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`;
+    return [[MARKER_KEY, Buffer.from(`a record of the batch at offset ${lastInt64[0]} can't be read: ${why}`)]];
   };
   const codecs = compressionsAlgorithmsByBitmask as unknown as Record<number, { decompressSync: Decompress }>;
   const original: Record<number, Decompress> = {};
@@ -312,7 +345,7 @@ export function installBatchFraming(): void {
       }
       try {
         const out = decompress(data);
-        countDecompressed(out.length);
+        counted().decompressed += out.length;
         return out;
       } catch (err) {
         return markersFor(records, lastOffsetDelta, firstOffset, describe(names[bitmask] as string, err));

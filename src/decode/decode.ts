@@ -30,7 +30,7 @@ export interface SourceRecord {
   value: Buffer | null | undefined;
   /** The record's timestamp in ms since the epoch (negative: none). */
   timestamp: bigint;
-  /** Read only for a record without a value: it may stand for a batch that can't be read. */
+  /** Read only for a marker: a record that stands for one that can't be read. */
   headers?: ReadonlyMap<unknown, unknown>;
 }
 
@@ -123,16 +123,15 @@ function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, ty
 /** `nowMs`: the wall clock, which bounds record times from above (tests pin it). */
 export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES, nowMs = Date.now()): Decoded {
   const value = record.value;
-  if (value === null || value === undefined) {
-    const unreadable = unreadableBatchReason(record.headers);
-    if (unreadable !== undefined) {
-      return {
-        op: { kind: "rejected", error: new BadEventError(BadEventReasons.UNREADABLE_BATCH, unreadable) },
-        unknownEnums: [],
-      };
-    }
-    return { op: { kind: "skipped", reason: "null_value" }, unknownEnums: [] };
+  // A marker stands for a record that could not be read (src/consume/batch-framing.ts).
+  const unreadable = record.headers?.size === 1 ? unreadableBatchReason(record.headers) : undefined;
+  if (unreadable !== undefined) {
+    return {
+      op: { kind: "rejected", error: new BadEventError(BadEventReasons.UNREADABLE_BATCH, unreadable) },
+      unknownEnums: [],
+    };
   }
+  if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums: [] };
   // The rare event whose JSON columns hold a number a double can't (numbers.ts) is parsed again.
   const attempt = { record, value, limits, routes, nowMs };
   return decodeValue(attempt, false) ?? decodeValue(attempt, true);

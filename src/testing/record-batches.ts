@@ -21,12 +21,15 @@ export interface RawRecord {
   /** Written as the key's length instead of the key (a negative one, say). */
   keyLength?: number;
   value?: Buffer | null;
+  /** How many empty headers the record holds (a key and a value of no bytes each). */
+  emptyHeaders?: number;
 }
 
 export function recordBytes(r: RawRecord): Buffer {
   const field = (b: Buffer | null | undefined) => (b == null ? varint(-1) : Buffer.concat([varint(b.length), b]));
   const key = r.keyLength === undefined ? field(r.key) : varint(r.keyLength);
-  const body = Buffer.concat([Buffer.from([0]), varint(0), varint(r.offsetDelta), key, field(r.value), varint(0)]);
+  const headers = Buffer.concat([varint(r.emptyHeaders ?? 0), Buffer.alloc(2 * (r.emptyHeaders ?? 0))]);
+  const body = Buffer.concat([Buffer.from([0]), varint(0), varint(r.offsetDelta), key, field(r.value), headers]);
   return Buffer.concat([varint(body.length), body]);
 }
 

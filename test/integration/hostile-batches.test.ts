@@ -29,13 +29,13 @@ const userEvent = (n: number) => {
   return { id, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) };
 };
 
-test("an LZ4 checksum Kafka ignores, a decompression bomb and a negative key length: read as Kafka reads them, and the partition moves on", async (t) => {
+test("an LZ4 checksum Kafka ignores, a decompression bomb, a negative key length and a header bomb: read as Kafka reads them, or dead letters, and the partition moves on", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const config = testConfig(db, topics);
   const topic = `${topics.prefix}user`;
   const now = BigInt(Date.now());
-  const [inLz4, phantom, after] = [userEvent(1), userEvent(2), userEvent(3)];
+  const [inLz4, phantom, after, crowded] = [userEvent(1), userEvent(2), userEvent(3), userEvent(4)];
 
   // 1. LZ4 saying it ends with a content checksum, a wrong one: Kafka never checks it, and reads the event.
   const lz4 = (compressionsAlgorithmsByBitmask as unknown as Record<number, { compressSync(b: Buffer): Buffer }>)[3];
@@ -62,7 +62,17 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb and a negative key len
       { timestamp: now },
     ),
   );
-  // 4. An event as any producer sends it.
+  // 4. 4,000,000 empty headers in a few KB of gzip: the client made every one (the heap ran out).
+  await produceRaw(
+    topic,
+    0,
+    batchBytes([{ offsetDelta: 0, ...crowded, emptyHeaders: 4_000_000 }], {
+      codec: 1,
+      compress: (b) => zlib.gzipSync(b),
+      timestamp: now,
+    }),
+  );
+  // 5. An event as any producer sends it.
   await produceRaw(topic, 0, batchBytes([{ offsetDelta: 0, ...after }], { timestamp: now }));
 
   await testService(t, config);
@@ -80,12 +90,13 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb and a negative key len
     (rows as { user_id: string }[]).map((r) => r.user_id),
     [inLz4.id, after.id],
   );
-  const letters = await readTopic(topics.dlq, 2);
+  const letters = await readTopic(topics.dlq, 3);
   assert.deepEqual(
     letters.map((l) => [l.headers.get(DLQ_HEADERS.code), l.headers.get(DLQ_HEADERS.offset)]),
     [
       ["unreadable_batch", "1"],
       ["not_json", "2"],
+      ["unreadable_batch", "4"],
     ],
   );
   assert.equal(
@@ -94,4 +105,6 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb and a negative key len
   );
   // Kafka's reading: the key null, the value the hidden record's bytes, kept in the letter.
   assert.deepEqual(letters[1]?.value, hidden);
+  assert.match(letters[2]?.headers.get(DLQ_HEADERS.reason) ?? "", /it holds 4000000 headers, more than the 200000/);
+  assert.deepEqual(letters[2]?.value, crowded.value, "the record's value is kept in its letter");
 });
