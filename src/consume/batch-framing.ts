@@ -290,6 +290,8 @@ export function installBatchFraming(): void {
   };
   const readInt64 = reader.readInt64;
   reader.readInt64 = function (this: Self, ...args: unknown[]) {
+    // A new batch's header (or anything else) is read: a count clamped for the last one is spent.
+    claimed = undefined;
     lastInt64At.shift();
     lastInt64At.push([this, this.position]);
     const n = readInt64.apply(this, args);
