@@ -12,8 +12,26 @@ const int32 = (n: number) => {
 };
 const str = (s: string) => Buffer.concat([int16(Buffer.byteLength(s)), Buffer.from(s)]);
 
+/**
+ * Errors every Kafka client retries: the partition's leadership is not settled yet (a topic just
+ * created, on a broker that does not know it leads it), as the protocol says to retry them.
+ */
+const RETRIABLE = new Set([3, 5, 6]); // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER
+
 /** Sends `batches` to one partition's leader (the local single broker); resolves with the base offset. */
-export function produceRaw(topic: string, partition: number, batches: Buffer): Promise<bigint> {
+export async function produceRaw(topic: string, partition: number, batches: Buffer): Promise<bigint> {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await produceOnce(topic, partition, batches);
+    if (typeof answer === "bigint") return answer;
+    if (!RETRIABLE.has(answer) || attempt === 50) {
+      throw new Error(`the broker refused the batch: error code ${answer}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** One Produce request: the base offset, or the error code the broker answered. */
+function produceOnce(topic: string, partition: number, batches: Buffer): Promise<bigint | number> {
   const body = Buffer.concat([
     int16(0), // Produce
     int16(7),
@@ -41,8 +59,7 @@ export function produceRaw(topic: string, partition: number, batches: Buffer): P
       let at = 12;
       at += 2 + got.readInt16BE(at) + 4 + 4;
       const error = got.readInt16BE(at);
-      if (error !== 0) reject(new Error(`the broker refused the batch: error code ${error}`));
-      else resolve(got.readBigInt64BE(at + 2));
+      resolve(error === 0 ? got.readBigInt64BE(at + 2) : error);
     });
     socket.on("error", reject);
   });
