@@ -7,11 +7,11 @@ import { batchBytes, recordBytes, withWrongContentChecksum } from "../testing/re
 import {
   checkRecordOffsets,
   installBatchFraming,
-  lz4FrameBound,
   MAX_DECOMPRESSED_BATCH_BYTES,
   MAX_DECOMPRESSED_PER_FETCH,
   MAX_HEADERS_AT_ONCE,
   MAX_MARKED_RECORDS,
+  readLz4Frame,
   snappyBound,
   unreadableBatchReason,
 } from "./batch-framing.ts";
@@ -226,8 +226,8 @@ test("a fetch's batches are parsed until they have made the budget of headers; u
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {
   const lz4 = codec(3).compressSync(Buffer.alloc(3 * 1024 * 1024, 1));
-  assert.ok(lz4FrameBound(lz4) >= 3 * 1024 * 1024);
-  assert.throws(() => lz4FrameBound(Buffer.from("not a frame at all")), /not an LZ4 frame/);
+  assert.ok(readLz4Frame(lz4).bound >= 3 * 1024 * 1024);
+  assert.throws(() => readLz4Frame(Buffer.from("not a frame at all")), /not an LZ4 frame/);
   assert.equal(snappyBound(codec(2).compressSync(Buffer.alloc(70_000, 2))), 70_000);
 });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import zlib from "node:zlib";
-import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
+import { compressionsAlgorithmsByBitmask, createRecord, type MessageRecord, Reader } from "@platformatic/kafka";
 import { xxh32 } from "./xxh32.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
@@ -94,33 +94,22 @@ function counted(): typeof thisTurn {
 /** Whether this turn's batches have used up what a fetch may make: its remaining batches wait. */
 const spent = () => thisTurn.decompressed >= MAX_DECOMPRESSED_PER_FETCH || thisTurn.headers >= MAX_HEADERS_AT_ONCE;
 
-/** One record of the uncompressed records format: no key, no value, one header. */
+/** A marker as the client parses records: no key, no value, one header holding `reason`. */
 function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
-  const body = Buffer.concat([
-    Buffer.from([0]), // attributes
-    varint(0), // timestamp delta
-    varint(offsetDelta),
-    varint(-1), // key: null
-    varint(-1), // value: null
-    varint(1), // one header
-    varint(MARKER_KEY.length),
-    MARKER_KEY,
-    varint(reason.length),
-    reason,
-  ]);
-  return Buffer.concat([varint(body.length), body]);
+  const message = { value: undefined, headers: new Map([[MARKER_KEY, reason]]), topic: "", timestamp: 0n };
+  return createRecord(message as unknown as MessageRecord, offsetDelta, 0n).buffer;
 }
 
-/** Kafka's zigzag varint, for the small numbers markers hold. */
-function varint(n: number): Buffer {
-  let v = (n << 1) ^ (n >> 31);
-  const out: number[] = [];
-  while (v > 0x7f || v < 0) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return Buffer.from(out);
+/**
+ * What every marker of a batch says, and where the markers of `count` records go: the last at
+ * the batch's last offset, so committing them moves past all of it.
+ */
+function markersOf(batch: { firstOffset: bigint; lastOffsetDelta: number; count: number; why: string }) {
+  const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+  return {
+    reason: Buffer.from(`the record batch at offsets ${batch.firstOffset}–${last} can't be read: ${batch.why}`),
+    offsetDeltas: Array.from({ length: batch.count }, (_, i) => batch.lastOffsetDelta - (batch.count - 1 - i)),
+  };
 }
 
 /**
@@ -134,11 +123,8 @@ export function markersFor(records: number, lastOffsetDelta: number, firstOffset
       `a record batch at offset ${firstOffset} can't be read (${why}), and its header claims ${records} records, which can't be stood in for`,
     );
   }
-  const last = BigInt(lastOffsetDelta) + firstOffset;
-  const reason = Buffer.from(`the record batch at offsets ${firstOffset}–${last} can't be read: ${why}`);
-  const parts: Buffer[] = [];
-  for (let i = 0; i < records; i++) parts.push(markerRecord(lastOffsetDelta - (records - 1 - i), reason));
-  return Buffer.concat(parts);
+  const { reason, offsetDeltas } = markersOf({ firstOffset, lastOffsetDelta, count: records, why });
+  return Buffer.concat(offsetDeltas.map((delta) => markerRecord(delta, reason)));
 }
 
 /** A batch that can be neither read nor stood in for. */
@@ -146,48 +132,41 @@ export class UnreadableBatchError extends Error {
   override name = "UnreadableBatchError";
 }
 
-/** An upper bound of what an LZ4 frame decompresses to, from its block headers alone. */
-export function lz4FrameBound(frame: Buffer): number {
-  if (frame.length < 7 || frame.readUInt32LE(0) !== 0x184d2204) throw new Error("not an LZ4 frame");
+/** The LZ4 frame's magic number, and the flags of what Kafka skips: content size and checksum, block checksums. */
+const LZ4_MAGIC = 0x184d2204;
+const KAFKA_SKIPS = 0x1c;
+
+/**
+ * An LZ4 frame read from its headers alone: an upper bound of what it decompresses to (its blocks
+ * times their largest size), and the frame as Kafka reads it. Kafka checks the header checksum but
+ * skips the content size, the content checksum and the blocks' checksums
+ * (KafkaLZ4BlockInputStream); the client's decoder checks them all, and a bad input left its
+ * WebAssembly instance broken for every later batch. A frame with none of them is kept as it is.
+ */
+export function readLz4Frame(frame: Buffer): { bound: number; asKafkaReads: Buffer } {
+  if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new Error("not an LZ4 frame");
   const flags = frame[4] as number;
   const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][((frame[5] as number) >> 4) & 7] as number;
   if (blockMax === 0) throw new Error("LZ4 frame with an unknown block size");
-  let at = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0) + 1;
-  let blocks = 0;
-  while (at + 4 <= frame.length) {
-    const size = frame.readUInt32LE(at) & 0x7fffffff;
-    at += 4;
-    if (size === 0) return blocks * blockMax;
-    at += size + (flags & 0x10 ? 4 : 0);
-    blocks++;
-  }
-  throw new Error("LZ4 frame without its end mark");
-}
-
-/**
- * The frame as Kafka reads it: Kafka checks the header checksum but skips the content size, the
- * content checksum and the blocks' checksums (KafkaLZ4BlockInputStream); the client's decoder
- * checks them all, and a bad input left its WebAssembly instance broken for every later batch.
- * A frame with none of them is returned as it is.
- */
-export function asKafkaReadsLz4(frame: Buffer): Buffer {
-  if (frame.length < 7 || frame.readUInt32LE(0) !== 0x184d2204) return frame;
-  const flags = frame[4] as number;
-  if ((flags & 0x1c) === 0) return frame;
   const descriptorEnd = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0);
-  const descriptor = Buffer.concat([
-    Buffer.from([flags & ~0x1c, frame[5] as number]),
-    flags & 0x01 ? frame.subarray(descriptorEnd - 4, descriptorEnd) : Buffer.alloc(0),
-  ]);
-  const parts: Buffer[] = [frame.subarray(0, 4), descriptor, Buffer.from([(xxh32(descriptor) >>> 8) & 0xff])];
-  let at = descriptorEnd + 1;
-  while (at + 4 <= frame.length) {
+  /** Each block with its size, without its checksum; the last is the end mark. */
+  const blocks: Buffer[] = [];
+  for (let at = descriptorEnd + 1; at + 4 <= frame.length; ) {
     const size = frame.readUInt32LE(at) & 0x7fffffff;
-    parts.push(frame.subarray(at, at + 4 + size));
-    if (size === 0) return Buffer.concat(parts);
+    blocks.push(frame.subarray(at, at + 4 + size));
+    if (size === 0) {
+      const bound = (blocks.length - 1) * blockMax;
+      if ((flags & KAFKA_SKIPS) === 0) return { bound, asKafkaReads: frame };
+      const descriptor = Buffer.concat([
+        Buffer.from([flags & ~KAFKA_SKIPS, frame[5] as number]),
+        flags & 0x01 ? frame.subarray(descriptorEnd - 4, descriptorEnd) : Buffer.alloc(0),
+      ]);
+      const check = Buffer.from([(xxh32(descriptor) >>> 8) & 0xff]);
+      return { bound, asKafkaReads: Buffer.concat([frame.subarray(0, 4), descriptor, check, ...blocks]) };
+    }
     at += 4 + size + (flags & 0x10 ? 4 : 0);
   }
-  return frame;
+  throw new Error("LZ4 frame without its end mark");
 }
 
 /** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
@@ -226,9 +205,9 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
       return (original[2] as Decompress)(data);
     },
     3: (data) => {
-      const frame = asKafkaReadsLz4(data);
-      checked(lz4FrameBound(frame), "LZ4");
-      return (original[3] as Decompress)(frame);
+      const frame = readLz4Frame(data);
+      checked(frame.bound, "LZ4");
+      return (original[3] as Decompress)(frame.asKafkaReads);
     },
     4: (data) => zlib.zstdDecompressSync(data, { maxOutputLength: max }),
   };
@@ -377,16 +356,16 @@ export function checkRecordOffsets(batch: CheckedBatch): void {
     previous = r.offsetDelta;
   }
   if (sound) return;
-  const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-  const reason = Buffer.from(
-    `the record batch at offsets ${batch.firstOffset}–${last} can't be read: its records lie outside its offsets`,
-  );
-  const n = Math.min(batch.records.length, batch.lastOffsetDelta + 1);
-  batch.records = Array.from({ length: n }, (_, i) => ({
+  const { reason, offsetDeltas } = markersOf({
+    ...batch,
+    count: Math.min(batch.records.length, batch.lastOffsetDelta + 1),
+    why: "its records lie outside its offsets",
+  });
+  batch.records = offsetDeltas.map((offsetDelta) => ({
     length: 0,
     attributes: 0,
     timestampDelta: 0n,
-    offsetDelta: batch.lastOffsetDelta - (n - 1 - i),
+    offsetDelta,
     key: null,
     value: null,
     headers: [[MARKER_KEY, reason]],
