@@ -204,11 +204,10 @@ export async function runDlqReplay(
       out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
     }
     const to = sent > 0 ? ` to ${[...topics].join(", ")}` : "";
-    // What a replay that failed midway did; one that failed before reading anything did nothing.
-    if (!finished && read > 0) {
-      out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
-    } else if (!finished) {
-      // Nothing read: the error's own line says why.
+    if (!finished) {
+      // What a replay that failed midway did; one that failed before reading did nothing, and
+      // the error's own line says why.
+      if (read > 0) out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
     } else if (options.dryRun) {
       out.write(formatLetters(chosen.letters()));
       const shown = chosen.summary();
