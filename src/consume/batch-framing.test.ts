@@ -153,6 +153,13 @@ test("thousands of LZ4 frames with wrong checksums leave the decoder whole for t
   assert.deepEqual(read(batchBytes(records, { codec: 3, compress: () => frame })).records[0]?.value, event);
 });
 
+test("a compressed batch of exactly as many records as a batch is read with reads as it was written", () => {
+  const many = Array.from({ length: MAX_MARKED_RECORDS }, (_, i) => ({ offsetDelta: i, value: null }));
+  const batch = read(batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b) }));
+  assert.equal(batch.records.length, MAX_MARKED_RECORDS);
+  assert.ok(batch.records.every((r, i) => r.offsetDelta === i && r.headers.length === 0));
+});
+
 test("a compressed batch holding more records than a batch is read with is read as that many markers", () => {
   const many = Array.from({ length: MAX_MARKED_RECORDS + 5 }, (_, i) => ({ offsetDelta: i, value: null }));
   const batch = read(batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b), firstOffset: 10n }));
