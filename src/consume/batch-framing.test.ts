@@ -11,10 +11,9 @@ import {
   MAX_DECOMPRESSED_PER_FETCH,
   MAX_HEADERS_AT_ONCE,
   MAX_MARKED_RECORDS,
-  readLz4Frame,
-  snappyBound,
   unreadableBatchReason,
 } from "./batch-framing.ts";
+import { readLz4Frame, snappyBound } from "./decompression.ts";
 
 installBatchFraming();
 

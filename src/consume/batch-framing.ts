@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import zlib from "node:zlib";
 import { compressionsAlgorithmsByBitmask, createRecord, type MessageRecord, Reader } from "@platformatic/kafka";
-import { xxh32 } from "./xxh32.ts";
+import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed } from "./decompression.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
 // otherwise. The broker accepts a batch only if it parses as the Java client parses it, so what
@@ -132,96 +131,6 @@ export class UnreadableBatchError extends Error {
   override name = "UnreadableBatchError";
 }
 
-/** The LZ4 frame's magic number, and the flags of what Kafka skips: content size and checksum, block checksums. */
-const LZ4_MAGIC = 0x184d2204;
-const KAFKA_SKIPS = 0x1c;
-
-/**
- * An LZ4 frame read from its headers alone: an upper bound of what it decompresses to (its blocks
- * times their largest size), and the frame as Kafka reads it. Kafka checks the header checksum but
- * skips the content size, the content checksum and the blocks' checksums
- * (KafkaLZ4BlockInputStream); the client's decoder checks them all, and a bad input left its
- * WebAssembly instance broken for every later batch. A frame with none of them is kept as it is.
- */
-export function readLz4Frame(frame: Buffer): { bound: number; asKafkaReads: Buffer } {
-  if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new Error("not an LZ4 frame");
-  const flags = frame[4] as number;
-  const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][((frame[5] as number) >> 4) & 7] as number;
-  if (blockMax === 0) throw new Error("LZ4 frame with an unknown block size");
-  const descriptorEnd = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0);
-  /** Each block with its size, without its checksum; the last is the end mark. */
-  const blocks: Buffer[] = [];
-  for (let at = descriptorEnd + 1; at + 4 <= frame.length; ) {
-    const size = frame.readUInt32LE(at) & 0x7fffffff;
-    blocks.push(frame.subarray(at, at + 4 + size));
-    if (size === 0) {
-      const bound = (blocks.length - 1) * blockMax;
-      if ((flags & KAFKA_SKIPS) === 0) return { bound, asKafkaReads: frame };
-      const descriptor = Buffer.concat([
-        Buffer.from([flags & ~KAFKA_SKIPS, frame[5] as number]),
-        flags & 0x01 ? frame.subarray(descriptorEnd - 4, descriptorEnd) : Buffer.alloc(0),
-      ]);
-      const check = Buffer.from([(xxh32(descriptor) >>> 8) & 0xff]);
-      return { bound, asKafkaReads: Buffer.concat([frame.subarray(0, 4), descriptor, check, ...blocks]) };
-    }
-    at += 4 + size + (flags & 0x10 ? 4 : 0);
-  }
-  throw new Error("LZ4 frame without its end mark");
-}
-
-/** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
-export function snappyBound(data: Buffer): number {
-  const rawLength = (at: number) => {
-    let n = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = data[at++];
-      if (b === undefined) throw new Error("snappy preamble cut short");
-      n += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return n;
-    }
-    throw new Error("snappy preamble too long");
-  };
-  if (data.length < 16 || data.readUInt32BE(0) !== 0x82534e41) return rawLength(0);
-  let total = 0;
-  for (let at = 16; at + 4 <= data.length; ) {
-    const size = data.readUInt32BE(at);
-    total += rawLength(at + 4);
-    at += 4 + size;
-  }
-  return total;
-}
-
-type Decompress = (data: Buffer) => Buffer;
-
-/** Each codec's decompression, bounded by `max` bytes; throws past it or on bytes it can't read. */
-export function boundedDecompressors(original: Record<number, Decompress>, max: number): Record<number, Decompress> {
-  const checked = (bound: number, codec: string) => {
-    if (bound > max) throw new Error(`${codec} batch decompresses to more than ${max} bytes`);
-  };
-  return {
-    1: (data) => zlib.gunzipSync(data, { maxOutputLength: max }),
-    2: (data) => {
-      checked(snappyBound(data), "snappy");
-      return (original[2] as Decompress)(data);
-    },
-    3: (data) => {
-      const frame = readLz4Frame(data);
-      checked(frame.bound, "LZ4");
-      return (original[3] as Decompress)(frame.asKafkaReads);
-    },
-    4: (data) => zlib.zstdDecompressSync(data, { maxOutputLength: max }),
-  };
-}
-
-/** A short reason, without the decoder's own words where those could quote the data. */
-function describe(codec: string, err: unknown): string {
-  if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-    return `${codec} batch decompresses to more than ${MAX_DECOMPRESSED_BATCH_BYTES} bytes`;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return message.startsWith(codec) ? message : `${codec} data does not decompress (${message.slice(0, 80)})`;
-}
-
 let installed = false;
 
 /**
@@ -231,18 +140,27 @@ let installed = false;
 export function installBatchFraming(): void {
   if (installed) return;
   installed = true;
-  type Self = { position: number; buffer: { readInt16BE(at: number): number } };
-  const reader = Reader.prototype as unknown as {
-    readVarIntBytes(this: {
-      readVarInt(): number;
-      buffer: { slice(a: number, b: number): Buffer };
-      position: number;
-    }): Buffer | null;
-    readInt32(this: Self, ...args: unknown[]): number;
-    readInt64(this: Self, ...args: unknown[]): bigint;
-    peekInt32(this: Self, ...args: unknown[]): number;
-    readVarIntArray(this: Self & { readVarInt(): number }, ...args: unknown[]): unknown[];
-  };
+  patchReader();
+  patchDecompressors();
+}
+
+type Self = { position: number; buffer: { readInt16BE(at: number): number } };
+
+/** The client's Reader, as far as the rules above replace or watch its methods. */
+type ReaderMethods = {
+  readVarIntBytes(this: {
+    readVarInt(): number;
+    buffer: { slice(a: number, b: number): Buffer };
+    position: number;
+  }): Buffer | null;
+  readInt32(this: Self, ...args: unknown[]): number;
+  readInt64(this: Self, ...args: unknown[]): bigint;
+  peekInt32(this: Self, ...args: unknown[]): number;
+  readVarIntArray(this: Self & { readVarInt(): number }, ...args: unknown[]): unknown[];
+};
+
+function patchReader(): void {
+  const reader = Reader.prototype as unknown as ReaderMethods;
   // Kafka: any negative length is null (DefaultRecord.readFrom).
   reader.readVarIntBytes = function readVarIntBytes() {
     const length = this.readVarInt();
@@ -251,6 +169,35 @@ export function installBatchFraming(): void {
     this.position += length;
     return value;
   };
+  watchBatchHeaders(reader);
+  // The client reads a batch's length with it before it parses the batch: a response past its
+  // budget of decompressed bytes ends there, and its remaining batches are fetched again later.
+  const peekInt32 = reader.peekInt32;
+  reader.peekInt32 = function (this: Self, ...args: unknown[]) {
+    return spent() ? 0x7fffffff : peekInt32.apply(this, args);
+  };
+  // Only records' headers are read with it. A record whose headers would pass what a fetch may
+  // make is read with one marker header instead, its value kept: its headers are skipped unmade.
+  const readVarIntArray = reader.readVarIntArray;
+  reader.readVarIntArray = function (this: Self & { readVarInt(): number }, ...args: unknown[]) {
+    const at = this.position;
+    const length = this.readVarInt();
+    if (length <= 0 || counted().headers + length <= MAX_HEADERS_AT_ONCE) {
+      this.position = at;
+      thisTurn.headers += Math.max(0, length);
+      return readVarIntArray.apply(this, args);
+    }
+    for (let i = 0; i < 2 * length; i++) {
+      const bytes = this.readVarInt();
+      if (bytes > 0) this.position += bytes;
+    }
+    const why = `it holds ${length} headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`;
+    return [[MARKER_KEY, Buffer.from(`a record of the batch at offset ${lastInt64[0]} can't be read: ${why}`)]];
+  };
+}
+
+/** Keeps the batch header values the client reads last, and clamps a compressed batch's record count. */
+function watchBatchHeaders(reader: ReaderMethods): void {
   const readInt32 = reader.readInt32;
   reader.readInt32 = function (this: Self, ...args: unknown[]) {
     const at = this.position;
@@ -278,30 +225,10 @@ export function installBatchFraming(): void {
     lastInt64.push(n);
     return n;
   };
-  // The client reads a batch's length with it before it parses the batch: a response past its
-  // budget of decompressed bytes ends there, and its remaining batches are fetched again later.
-  const peekInt32 = reader.peekInt32;
-  reader.peekInt32 = function (this: Self, ...args: unknown[]) {
-    return spent() ? 0x7fffffff : peekInt32.apply(this, args);
-  };
-  // Only records' headers are read with it. A record whose headers would pass what a fetch may
-  // make is read with one marker header instead, its value kept: its headers are skipped unmade.
-  const readVarIntArray = reader.readVarIntArray;
-  reader.readVarIntArray = function (this: Self & { readVarInt(): number }, ...args: unknown[]) {
-    const at = this.position;
-    const length = this.readVarInt();
-    if (length <= 0 || counted().headers + length <= MAX_HEADERS_AT_ONCE) {
-      this.position = at;
-      thisTurn.headers += Math.max(0, length);
-      return readVarIntArray.apply(this, args);
-    }
-    for (let i = 0; i < 2 * length; i++) {
-      const bytes = this.readVarInt();
-      if (bytes > 0) this.position += bytes;
-    }
-    const why = `it holds ${length} headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`;
-    return [[MARKER_KEY, Buffer.from(`a record of the batch at offset ${lastInt64[0]} can't be read: ${why}`)]];
-  };
+}
+
+/** Each codec bounded (decompression.ts); a batch it can't read becomes markers. */
+function patchDecompressors(): void {
   const codecs = compressionsAlgorithmsByBitmask as unknown as Record<number, { decompressSync: Decompress }>;
   const original: Record<number, Decompress> = {};
   for (const bitmask of [1, 2, 3, 4]) {
@@ -309,7 +236,6 @@ export function installBatchFraming(): void {
     if (codec) original[bitmask] = codec.decompressSync.bind(codec);
   }
   const bounded = boundedDecompressors(original, MAX_DECOMPRESSED_BATCH_BYTES);
-  const names: Record<number, string> = { 1: "gzip", 2: "snappy", 3: "LZ4", 4: "zstd" };
   for (const bitmask of [1, 2, 3, 4]) {
     const codec = codecs[bitmask];
     const decompress = bounded[bitmask];
@@ -329,7 +255,8 @@ export function installBatchFraming(): void {
         counted().decompressed += out.length;
         return out;
       } catch (err) {
-        return markersFor(records, lastOffsetDelta, firstOffset, describe(names[bitmask] as string, err));
+        const why = whyNotDecompressed(CODEC_NAMES[bitmask] as string, err, MAX_DECOMPRESSED_BATCH_BYTES);
+        return markersFor(records, lastOffsetDelta, firstOffset, why);
       }
     };
   }

@@ -1,0 +1,100 @@
+import zlib from "node:zlib";
+import { xxh32 } from "./xxh32.ts";
+
+// Each codec's decompression, bounded before it runs: a compressed batch may claim to hold
+// gigabytes (zstd packs 31,000 to one), and the client decompresses a batch whole before any of
+// the service's limits apply. Also what Kafka reads of an LZ4 frame and the client's decoder
+// would refuse. batch-framing.ts puts these into the client.
+
+/** The LZ4 frame's magic number, and the flags of what Kafka skips: content size and checksum, block checksums. */
+const LZ4_MAGIC = 0x184d2204;
+const KAFKA_SKIPS = 0x1c;
+
+/**
+ * An LZ4 frame read from its headers alone: an upper bound of what it decompresses to (its blocks
+ * times their largest size), and the frame as Kafka reads it. Kafka checks the header checksum but
+ * skips the content size, the content checksum and the blocks' checksums
+ * (KafkaLZ4BlockInputStream); the client's decoder checks them all, and a bad input left its
+ * WebAssembly instance broken for every later batch. A frame with none of them is kept as it is.
+ */
+export function readLz4Frame(frame: Buffer): { bound: number; asKafkaReads: Buffer } {
+  if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new Error("not an LZ4 frame");
+  const flags = frame[4] as number;
+  const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][((frame[5] as number) >> 4) & 7] as number;
+  if (blockMax === 0) throw new Error("LZ4 frame with an unknown block size");
+  const descriptorEnd = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0);
+  /** Each block with its size, without its checksum; the last is the end mark. */
+  const blocks: Buffer[] = [];
+  for (let at = descriptorEnd + 1; at + 4 <= frame.length; ) {
+    const size = frame.readUInt32LE(at) & 0x7fffffff;
+    blocks.push(frame.subarray(at, at + 4 + size));
+    if (size === 0) {
+      const bound = (blocks.length - 1) * blockMax;
+      if ((flags & KAFKA_SKIPS) === 0) return { bound, asKafkaReads: frame };
+      const descriptor = Buffer.concat([
+        Buffer.from([flags & ~KAFKA_SKIPS, frame[5] as number]),
+        flags & 0x01 ? frame.subarray(descriptorEnd - 4, descriptorEnd) : Buffer.alloc(0),
+      ]);
+      const check = Buffer.from([(xxh32(descriptor) >>> 8) & 0xff]);
+      return { bound, asKafkaReads: Buffer.concat([frame.subarray(0, 4), descriptor, check, ...blocks]) };
+    }
+    at += 4 + size + (flags & 0x10 ? 4 : 0);
+  }
+  throw new Error("LZ4 frame without its end mark");
+}
+
+/** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
+export function snappyBound(data: Buffer): number {
+  const rawLength = (at: number) => {
+    let n = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      const b = data[at++];
+      if (b === undefined) throw new Error("snappy preamble cut short");
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+    }
+    throw new Error("snappy preamble too long");
+  };
+  if (data.length < 16 || data.readUInt32BE(0) !== 0x82534e41) return rawLength(0);
+  let total = 0;
+  for (let at = 16; at + 4 <= data.length; ) {
+    const size = data.readUInt32BE(at);
+    total += rawLength(at + 4);
+    at += 4 + size;
+  }
+  return total;
+}
+
+export type Decompress = (data: Buffer) => Buffer;
+
+/** The codecs by the bits of a batch's attributes that name them. */
+export const CODEC_NAMES: Readonly<Record<number, string>> = { 1: "gzip", 2: "snappy", 3: "LZ4", 4: "zstd" };
+
+/** Each codec's decompression, bounded by `max` bytes; throws past it or on bytes it can't read. */
+export function boundedDecompressors(original: Record<number, Decompress>, max: number): Record<number, Decompress> {
+  const checked = (bound: number, codec: string) => {
+    if (bound > max) throw new Error(`${codec} batch decompresses to more than ${max} bytes`);
+  };
+  return {
+    1: (data) => zlib.gunzipSync(data, { maxOutputLength: max }),
+    2: (data) => {
+      checked(snappyBound(data), "snappy");
+      return (original[2] as Decompress)(data);
+    },
+    3: (data) => {
+      const frame = readLz4Frame(data);
+      checked(frame.bound, "LZ4");
+      return (original[3] as Decompress)(frame.asKafkaReads);
+    },
+    4: (data) => zlib.zstdDecompressSync(data, { maxOutputLength: max }),
+  };
+}
+
+/** A short reason, without the decoder's own words where those could quote the data. */
+export function whyNotDecompressed(codec: string, err: unknown, max: number): string {
+  if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+    return `${codec} batch decompresses to more than ${max} bytes`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith(codec) ? message : `${codec} data does not decompress (${message.slice(0, 80)})`;
+}
