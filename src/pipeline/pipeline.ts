@@ -1,6 +1,7 @@
-import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
-import { BatchReader, partitionKey } from "../consume/batch-reader.ts";
+import type { Consumer } from "@platformatic/kafka";
+import { partitionKey } from "../consume/batch-reader.ts";
 import { OffsetCommitter } from "../consume/committer.ts";
+import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
 import { recordBytes } from "../dead-letter/publish.ts";
 import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
@@ -22,7 +23,7 @@ import { PartitionScheduler } from "./scheduler.ts";
 // and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An
 // offset is marked only once everything before it is in MySQL or the dead-letter topic.
 
-export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+export type { KafkaMessage } from "../consume/source-stream.ts";
 export type { BatchReport, EventReport } from "./batch.ts";
 
 export interface PipelineOptions {
@@ -46,14 +47,6 @@ export interface PipelineDeps {
   options: PipelineOptions;
 }
 
-/**
- * The reader buffers this many batches' worth of messages before it pauses the stream, so a batch
- * can be read while others are written. One is enough: Kafka fills it faster than MySQL empties a
- * batch, and every buffered message survives the young generation's collections, which then copy
- * it (docs/decisions.md).
- */
-const READER_BUFFER_BATCHES = 1;
-
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
 
@@ -62,10 +55,8 @@ export class Pipeline {
   readonly #committer: OffsetCommitter;
   readonly #batches: BatchProcessor<KafkaMessage>;
   readonly #scheduler: PartitionScheduler;
-  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
-  #reader: BatchReader<KafkaMessage> | null = null;
-  /** Numbers the streams opened; a batch carries the number of the stream it was read from. */
-  #streams = 0;
+  /** A batch carries the number of the stream it was read from. */
+  readonly #source: SourceStream;
   /** Batches read from this stream or an earlier one are not written: they are read again. */
   #staleStreams = 0;
   /** Why the stream is to be opened again (and the group joined again) before reading on. */
@@ -92,7 +83,8 @@ export class Pipeline {
       owns,
       mark: (key, offset) => this.#committer.mark(key, offset),
     });
-    this.#scheduler = new PartitionScheduler(() => this.#reader?.poke());
+    this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log);
+    this.#scheduler = new PartitionScheduler(() => this.#source.reader?.poke());
   }
 
   /**
@@ -143,7 +135,7 @@ export class Pipeline {
       this.#start(read.batch, read.stream);
     }
     await this.#settle();
-    await this.#closeStream();
+    await this.#source.close();
     signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
@@ -162,7 +154,7 @@ export class Pipeline {
     if (this.#scheduler.size === 0) return false;
     return (
       this.#scheduler.size >= batchesInFlight ||
-      this.#reader?.paused === true ||
+      this.#source.reader?.paused === true ||
       this.#inHand.events >= batchMaxEvents ||
       this.#inHand.bytes >= batchMaxBytes
     );
@@ -172,8 +164,8 @@ export class Pipeline {
   async #read(halt: AbortSignal): Promise<{ batch: KafkaMessage[]; stream: number } | "failed"> {
     const { options } = this.#d;
     try {
-      const reader = await this.#openStream();
-      const stream = this.#streams;
+      const reader = await this.#source.open();
+      const stream = this.#source.number;
       // What the batches in hand leave of the bounds (at least one event: #mustWait).
       const batch = await reader.next(
         options.batchMaxEvents - this.#inHand.events,
@@ -207,7 +199,7 @@ export class Pipeline {
         if (await this.#batches.process(batch, decoded, this.#halt.signal)) {
           this.#staleStreams = stream;
           this.#reopen = "partitions moved while their events were in hand";
-          this.#reader?.interrupt();
+          this.#source.reader?.interrupt();
         }
       } catch (error) {
         this.#fail(error);
@@ -234,7 +226,7 @@ export class Pipeline {
    */
   rejoin(why: string) {
     this.#reopen ??= why;
-    this.#reader?.interrupt();
+    this.#source.reader?.interrupt();
   }
 
   /**
@@ -257,42 +249,7 @@ export class Pipeline {
 
   async #restartStream() {
     await this.#settle();
-    await this.#closeStream();
-  }
-
-  /** The reader of the open stream; a dead stream's reader throws its failure, and run() replaces it. */
-  async #openStream() {
-    if (this.#reader) return this.#reader;
-    const stream = await this.#d.consumer.consume({
-      topics: [...this.#d.topics],
-      mode: "committed",
-      fallbackMode: this.#d.options.autoOffsetReset,
-    });
-    // Failures surface through BatchReader.next; this listener only keeps an 'error' from being unhandled.
-    stream.on("error", (err) => this.#d.log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
-    this.#stream = stream;
-    this.#streams++;
-    const { batchMaxEvents, batchMaxBytes } = this.#d.options;
-    this.#reader = new BatchReader<KafkaMessage>(
-      stream,
-      READER_BUFFER_BATCHES * batchMaxEvents,
-      READER_BUFFER_BATCHES * batchMaxBytes,
-      // A record's bytes as it travels in a record batch: what its sender chose to make it hold.
-      recordBytes,
-    );
-    return this.#reader;
-  }
-
-  async #closeStream() {
-    const stream = this.#stream;
-    this.#stream = null;
-    this.#reader = null;
-    if (!stream || stream.destroyed) return;
-    try {
-      await stream.close();
-    } catch (err) {
-      this.#d.log.debug({ err: messageOf(err) }, "closing a failed Kafka stream");
-    }
+    await this.#source.close();
   }
 
   #owns(key: string): boolean {
