@@ -182,45 +182,60 @@ export async function runDlqReplay(
     finished = true;
   } finally {
     await producer?.close().catch(() => undefined);
-    if (tally.truncated > 0) {
-      out.write(
-        `skipped ${tally.truncated} letter(s) holding a truncated copy of their value (the whole value is not in ${config.kafkaDlqTopic}; publish it again from the source)\n`,
-      );
-    }
-    if (tally.unreadable > 0) {
-      out.write(
-        `skipped ${tally.unreadable} unreadable_batch letter(s): they hold no event; republish the batches their reasons name from the source\n`,
-      );
-    }
-    if (tally.no_source > 0) {
-      out.write(`skipped ${tally.no_source} letter(s) without dlq.source.topic/partition headers\n`);
-    }
-    if (tally.foreign > 0) {
-      out.write(
-        `skipped ${tally.foreign} letter(s) naming a topic or partition other than the source topics' (${[...sources.keys()].join(", ")})\n`,
-      );
-    }
-    if (tally.duplicate > 0) {
-      out.write(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once\n`);
-    }
-    const to = sent > 0 ? ` to ${[...topics].join(", ")}` : "";
-    if (!finished) {
-      // What a replay that failed midway did; one that failed before reading did nothing, and
-      // the error's own line says why.
-      if (read > 0) out.write(`stopped after ${read} dead letter(s) read; ${sent} sent${to}\n`);
-    } else if (options.dryRun) {
-      out.write(formatLetters(chosen.letters()));
-      const shown = chosen.summary();
-      out.write(
-        `dry run: ${tally.chosen} of ${read} dead letter(s) chosen${shown === "" ? "" : `, listed: ${shown}`}; nothing sent\n`,
-      );
-    } else if (tally.chosen === 0) {
-      out.write(`0 of ${read} dead letter(s) chosen; nothing sent\n`);
-    } else {
-      out.write(`${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}\n`);
-    }
+    const ended = !finished ? "stopped" : options.dryRun ? "dry run" : "sent";
+    out.write(replaySummary({ ended, tally, read, sent, topics, sources, dlqTopic: config.kafkaDlqTopic, chosen }));
   }
   return 0;
+}
+
+/** What a replay did, in the lines it prints: what it skipped and why, then what it sent. */
+function replaySummary(r: {
+  ended: "stopped" | "dry run" | "sent";
+  tally: Record<Verdict, number>;
+  read: number;
+  sent: number;
+  topics: ReadonlySet<string>;
+  sources: ReadonlyMap<string, number>;
+  dlqTopic: string;
+  chosen: NewestLetters;
+}): string {
+  const { tally, read, sent } = r;
+  const lines: string[] = [];
+  if (tally.truncated > 0) {
+    lines.push(
+      `skipped ${tally.truncated} letter(s) holding a truncated copy of their value (the whole value is not in ${r.dlqTopic}; publish it again from the source)`,
+    );
+  }
+  if (tally.unreadable > 0) {
+    lines.push(
+      `skipped ${tally.unreadable} unreadable_batch letter(s): they hold no event; republish the batches their reasons name from the source`,
+    );
+  }
+  if (tally.no_source > 0)
+    lines.push(`skipped ${tally.no_source} letter(s) without dlq.source.topic/partition headers`);
+  if (tally.foreign > 0) {
+    lines.push(
+      `skipped ${tally.foreign} letter(s) naming a topic or partition other than the source topics' (${[...r.sources.keys()].join(", ")})`,
+    );
+  }
+  if (tally.duplicate > 0)
+    lines.push(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once`);
+  const to = sent > 0 ? ` to ${[...r.topics].join(", ")}` : "";
+  if (r.ended === "stopped") {
+    // What a replay that failed midway did; one that failed before reading did nothing, and
+    // the error's own line says why.
+    if (read > 0) lines.push(`stopped after ${read} dead letter(s) read; ${sent} sent${to}`);
+  } else if (r.ended === "dry run") {
+    const shown = r.chosen.summary();
+    const listed = shown === "" ? "" : `, listed: ${shown}`;
+    const text = lines.map((l) => `${l}\n`).join("") + formatLetters(r.chosen.letters());
+    return `${text}dry run: ${tally.chosen} of ${read} dead letter(s) chosen${listed}; nothing sent\n`;
+  } else if (tally.chosen === 0) {
+    lines.push(`0 of ${read} dead letter(s) chosen; nothing sent`);
+  } else {
+    lines.push(`${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}`);
+  }
+  return lines.map((l) => `${l}\n`).join("");
 }
 
 /** The source topics that exist, with their partition counts. */
