@@ -47,7 +47,6 @@ export async function measureDrain(database: string, total: number, helpers: num
   const driverPids = [process.pid, ...helpers];
   const driverCpu = () => driverPids.reduce((sum, p) => sum + (cpuSeconds(p) ?? 0), 0);
   const driverCpu0 = driverCpu();
-  let driverRss = 0;
   const started = performance.now();
   const child = startService(database, groupId, proxy ? { MYSQL_PORT: String(proxy.port) } : {});
   let exit: string | null = null;
@@ -61,34 +60,15 @@ export async function measureDrain(database: string, total: number, helpers: num
   };
   const pid = child.pid as number;
   const elapsed = () => (performance.now() - started) / 1000;
-  const samples: (Sample & { processed: number | null })[] = [];
-  let peak = 0;
-  let stats = procStats(pid);
-  let metrics: ServiceMetrics | null = null;
-  let nextSample = 0;
+  let followed: Followed;
   try {
-    for (;;) {
-      if (exit) throw new Error(exit);
-      const o = await offsets.read();
-      const t = elapsed();
-      if (o.done || t >= nextSample) {
-        stats = procStats(pid);
-        peak = Math.max(peak, stats.rssMb);
-        driverRss = Math.max(
-          driverRss,
-          driverPids.reduce((sum, p) => sum + procStats(p).rssMb, 0),
-        );
-        metrics = (await serviceMetrics(METRICS_PORT)) ?? metrics;
-        samples.push({ t, events: o.committed, processed: metrics?.events ?? null });
-        nextSample = Math.floor(t) + 1;
-      }
-      if (o.done) break;
-      await sleep(nearTheEnd(samples, total - o.committed) ? 100 : Math.max(10, (nextSample - elapsed()) * 1000));
-    }
+    followed = await followDrain({ pid, offsets, total, driverPids, elapsed, exited: () => exit });
   } catch (err) {
     await close();
     throw err;
   }
+  const { samples, driverRss } = followed;
+  let { peak, stats, metrics } = followed;
   const seconds = elapsed();
   const driverCpu1 = driverCpu();
   const machine1 = machineCpu();
@@ -121,6 +101,51 @@ export async function measureDrain(database: string, total: number, helpers: num
       steal: machine1.steal - machine0.steal,
     },
   };
+}
+
+/** What the drain looked like while it ran: a sample a second, the highest RSS seen, the last metrics. */
+interface Followed {
+  samples: (Sample & { processed: number | null })[];
+  peak: number;
+  driverRss: number;
+  stats: ReturnType<typeof procStats>;
+  metrics: ServiceMetrics | null;
+}
+
+/** Samples the service once a second (ten times a second near the end) until its offsets reach the end. */
+async function followDrain(d: {
+  pid: number;
+  offsets: GroupOffsets;
+  total: number;
+  driverPids: number[];
+  elapsed: () => number;
+  exited: () => string | null;
+}): Promise<Followed> {
+  const samples: Followed["samples"] = [];
+  let peak = 0;
+  let driverRss = 0;
+  let stats = procStats(d.pid);
+  let metrics: ServiceMetrics | null = null;
+  let nextSample = 0;
+  for (;;) {
+    const exit = d.exited();
+    if (exit) throw new Error(exit);
+    const o = await d.offsets.read();
+    const t = d.elapsed();
+    if (o.done || t >= nextSample) {
+      stats = procStats(d.pid);
+      peak = Math.max(peak, stats.rssMb);
+      driverRss = Math.max(
+        driverRss,
+        d.driverPids.reduce((sum, p) => sum + procStats(p).rssMb, 0),
+      );
+      metrics = (await serviceMetrics(METRICS_PORT)) ?? metrics;
+      samples.push({ t, events: o.committed, processed: metrics?.events ?? null });
+      nextSample = Math.floor(t) + 1;
+    }
+    if (o.done) return { samples, peak, driverRss, stats, metrics };
+    await sleep(nearTheEnd(samples, d.total - o.committed) ? 100 : Math.max(10, (nextSample - d.elapsed()) * 1000));
+  }
 }
 
 /** Under 1.5 s left at the last second's pace: then the offsets are looked at ten times a second. */
