@@ -148,6 +148,38 @@ describe("tombstones", () => {
     assert.equal(p.tombstones.length, 1);
   });
 
+  describe("a row older than its tombstone (a create and a delete that crossed on two partitions)", () => {
+    const crossed = () => db({ rows: [["a", T(1)]], tombstones: [["a", T(5)]] });
+    const deleteRow = { kind: "delete", table: things, id: "a" } as const;
+
+    test("is deleted: an event older than the tombstone is stale or no_row, and the row goes", () => {
+      const p = plan([del("a", T(2)), upsert("a", T(3)), patch("a", T(4), { note: "x" })], crossed());
+      assert.deepEqual(p, { outcomes: [NO_ROW, STALE, NO_ROW], rounds: [[deleteRow]], tombstones: [] });
+    });
+
+    test("an event at least as new as the tombstone creates it again, after the row is deleted", () => {
+      const op = upsert("a", T(6));
+      const p = plan([op], crossed());
+      assert.deepEqual(p.outcomes, [APPLIED]);
+      assert.deepEqual(p.rounds, [[deleteRow], [insertWrite(op)]]);
+    });
+
+    test("a newer delete moves the tombstone, and the row goes once", () => {
+      const p = plan([del("a", T(7))], crossed());
+      assert.deepEqual(p.outcomes, [NO_ROW]);
+      assert.deepEqual(p.rounds, [[deleteRow]]);
+      assert.deepEqual(
+        p.tombstones.map((t) => t.ts),
+        [T(7)],
+      );
+    });
+
+    test("a row as new as its tombstone (restored by an event of that time) stays", () => {
+      const p = plan([patch("a", T(6), { note: "x" })], db({ rows: [["a", T(5)]], tombstones: [["a", T(5)]] }));
+      assert.deepEqual(p.outcomes, [APPLIED]);
+    });
+  });
+
   test("two deletes keep the newest tombstone", () => {
     const p = plan([del("a", T(5)), del("a", T(7))], db());
     assert.deepEqual(

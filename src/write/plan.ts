@@ -93,6 +93,15 @@ class Batch {
     if (!e) {
       const ts = this.#db.rows.get(key);
       e = { table, id, stored: ts !== undefined, exists: ts !== undefined, ts: ts ?? "", writes: [] };
+      const deleted = this.#db.tombstones.get(key);
+      if (ts !== undefined && deleted !== undefined && ts < deleted) {
+        // A row older than its entity's delete: a create and a delete of one entity sent on two
+        // partitions crossed (store.ts closes that race; a row left by it before stays). The
+        // delete is the newer event: the entity is deleted, and its row goes with this batch.
+        e.exists = false;
+        e.ts = "";
+        e.writes.push({ kind: "delete", table, id });
+      }
       this.entities.set(key, e);
     }
     return e;

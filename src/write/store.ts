@@ -73,10 +73,11 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
       }
     }
   }
+  // Every id's tombstone, a stored row's too: a row older than its tombstone is one a delete on
+  // another partition crossed, and the planner must see that it is deleted (plan.ts).
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
-    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id)));
-    for (const [id, ts] of await lockTombstones(conn, table, absent, budget)) {
+    for (const [id, ts] of await lockTombstones(conn, table, set, budget)) {
       state.tombstones.set(entityKey(table.name, id), ts);
     }
   }
@@ -132,6 +133,7 @@ export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: n
     // The timestamp's quoted text and the row's separators are well under 64 bytes.
     const size = (r: (typeof rows)[number]) => valueBytes(r.entityType) + valueBytes(r.id) + valueBytes(r.eventId) + 64;
     for (const part of chunksBySize(rows, budget, size)) await run(conn, upsertTombstones(part));
+    await recheckRows(conn, plan, budget);
   }
   return counts;
 }
@@ -215,6 +217,30 @@ async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"
     if (columns.length === 0) continue; // nothing to change
     for (const part of chunksBySize(rows, budget, (r) => patchBytes(r, columns))) {
       await run(conn, updateRows(table, columns, part));
+    }
+  }
+}
+
+/**
+ * Reads again, now that their tombstones are written and locked, the rows of the entities this
+ * plan deleted or found absent. A row older than the delete is one another transaction inserted
+ * after this one read it as absent (a create on another partition): it must not outlive the
+ * delete, and the transaction is run again (ConcurrentChangeError), to delete it. An insert that
+ * comes later rechecks the tombstone (recheckTombstones) and sees this one.
+ */
+async function recheckRows(conn: SqlRunner, plan: Plan, budget: number): Promise<void> {
+  const deleted = new Map<TableSpec, Map<string, string>>();
+  for (const t of plan.tombstones) getOrCreate(deleted, t.table, () => new Map<string, string>()).set(t.id, t.ts);
+  for (const [table, byId] of deleted) {
+    for (const part of chunksBySize([...byId.keys()].sort(compareKeys), budget, listed)) {
+      for (const r of await run(conn, selectVersions(table, part))) {
+        const deletedAt = byId.get(r.id as string) ?? "";
+        if ((r.ts ?? "") < deletedAt) {
+          throw new ConcurrentChangeError(
+            `${table.name} row ${r.id} was inserted by another transaction (${r.ts}) while this one deleted it (${deletedAt})`,
+          );
+        }
+      }
     }
   }
 }

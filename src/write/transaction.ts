@@ -90,7 +90,9 @@ const isOp = (item: Op | Outcome): item is Op => "table" in item;
  * tried one by one; of one event, it is that event's outcome.
  */
 function blame(err: unknown): Outcome | undefined {
-  if (isCodeFault(err)) return faulted(err);
+  // Rerun the most times a deadlock is, and still changed under it: no outage explains that, and
+  // waiting it out would stop the partition for ever. A bug the events reach: theirs.
+  if (isCodeFault(err) || err instanceof ConcurrentChangeError) return faulted(err);
   if (err instanceof StatementTooLargeError) {
     return { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, err.message) };
   }

@@ -152,3 +152,49 @@ test("a batch that meets a row another transaction inserted meanwhile is run onc
   assert.deepEqual(await db.query("SELECT order_id FROM orders"), [{ order_id: "65a1f0c2e4b0a1b2c3d4e5a3" }]);
   assert.equal((await db.query("SELECT user_id FROM users")).length, 3);
 });
+
+test("an entity another transaction created meanwhile with an older event while this one deletes it: the delete is not lost", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5f8";
+  const created = emit("supplier.created", id, { ...(fixture("supplier.created").value.data as object), id } as never, {
+    timestamp: at(10),
+  });
+  const deleted = emit("supplier.deleted", id, { supplier_id: id }, { timestamp: at(11) });
+  // The delete reads no row and writes only its tombstone; the create's row appeared after its read.
+  await lateWriteFails(pool, deleted, created, (err) => err instanceof ConcurrentChangeError);
+  // Run again, the delete finds the row, older than itself, and deletes it.
+  assert.deepEqual(kinds((await applyBatch(pool, ops([deleted]))).outcomes), ["applied"]);
+  assert.deepEqual(await db.query("SELECT supplier_id FROM suppliers"), []);
+  assert.deepEqual(await db.query("SELECT entity_id, deleted_event_timestamp FROM entity_tombstones"), [
+    { entity_id: id, deleted_event_timestamp: "2026-05-01 11:00:00.000000" },
+  ]);
+});
+
+test("a row left older than its tombstone (a delete lost that way before) is deleted with the entity's next batch, which applies", async (t) => {
+  const { db, pool } = await setup(t);
+  const supplier = (id: string, type: "supplier.created" | "supplier.updated", hour: number) =>
+    emit(type, id, { ...(fixture("supplier.created").value.data as object), id } as never, { timestamp: at(hour) });
+  const lost = "65a1f0c2e4b0a1b2c3d4e5f9";
+  const neighbour = "65a1f0c2e4b0a1b2c3d4e5fa";
+  await applyBatch(pool, ops([supplier(lost, "supplier.created", 1)]));
+  await db.query(
+    "INSERT INTO entity_tombstones (entity_type, entity_id, deleted_event_timestamp, event_id) VALUES ('suppliers', ?, ?, 'lost-delete')",
+    [lost, "2026-05-01 05:00:00.000000"],
+  );
+  // A delete and an update older than the tombstone, then another supplier: this batch once
+  // failed at every run (its insert met the newer tombstone) and stopped the partition.
+  const batch = [
+    emit("supplier.deleted", lost, { supplier_id: lost }, { timestamp: at(2) }),
+    supplier(lost, "supplier.updated", 3),
+    supplier(neighbour, "supplier.created", 4),
+  ];
+  assert.deepEqual(kinds((await applyBatch(pool, ops(batch))).outcomes), [
+    "skipped:no_row",
+    "skipped:stale",
+    "applied",
+  ]);
+  assert.deepEqual(await db.query("SELECT supplier_id FROM suppliers"), [{ supplier_id: neighbour }]);
+  // An event as new as the delete brings the entity back.
+  assert.deepEqual(kinds((await applyBatch(pool, ops([supplier(lost, "supplier.updated", 5)]))).outcomes), ["applied"]);
+  assert.equal((await db.query("SELECT supplier_id FROM suppliers")).length, 2);
+});
