@@ -74,6 +74,11 @@ export const BadEventReasons = {
   WRONG_TOPIC: "wrong_topic",
   /** The record stands for one of a compressed batch that can't be read (src/consume/batch-framing.ts). */
   UNREADABLE_BATCH: "unreadable_batch",
+  /**
+   * Another transaction changed the event's entity under its own at every run: the entity is
+   * written by two partitions at once (a producer that chose the partition itself).
+   */
+  CONCURRENT_CHANGE: "concurrent_change",
   /** Handling the event threw something that is not a BadEventError: a bug, isolated to this event. */
   UNEXPECTED_ERROR: "unexpected_error",
 } as const;

@@ -90,9 +90,13 @@ const isOp = (item: Op | Outcome): item is Op => "table" in item;
  * tried one by one; of one event, it is that event's outcome.
  */
 function blame(err: unknown): Outcome | undefined {
-  // Rerun the most times a deadlock is, and still changed under it: no outage explains that, and
-  // waiting it out would stop the partition for ever. A bug the events reach: theirs.
-  if (isCodeFault(err) || err instanceof ConcurrentChangeError) return faulted(err);
+  if (isCodeFault(err)) return faulted(err);
+  // Run again as many times as a deadlock, and still changed under it: the entity is written by
+  // another partition as fast as this one retries. Waited out as an outage, that stopped the
+  // partition for ever; counted as a bug, a producer could trip the breaker with it.
+  if (err instanceof ConcurrentChangeError) {
+    return { kind: "rejected", error: new BadEventError(BadEventReasons.CONCURRENT_CHANGE, err.message) };
+  }
   if (err instanceof StatementTooLargeError) {
     return { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, err.message) };
   }
