@@ -46,12 +46,15 @@ export class BatchReader<T extends PartitionMessage> {
     highWater: number,
     highWaterBytes = Number.POSITIVE_INFINITY,
     sizeOf: (m: T) => number = () => 0,
+    /** What is kept of each message the stream delivers (by default the message itself). */
+    adapt: (delivered: unknown) => T = (delivered) => delivered as T,
   ) {
     this.#stream = stream;
     this.#highWater = highWater;
     this.#highWaterBytes = highWaterBytes;
     this.#sizeOf = sizeOf;
-    stream.on("data", (m: T) => {
+    stream.on("data", (delivered: unknown) => {
+      const m = adapt(delivered);
       const key = partitionKey(m.topic, m.partition);
       let queue = this.#queues.get(key);
       if (!queue) {

@@ -1,10 +1,51 @@
 import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
+import type { RecordHeaders } from "../dead-letter/letter.ts";
 import { recordBytes } from "../dead-letter/publish.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader } from "./batch-reader.ts";
 
-export type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+/**
+ * A consumed record as the pipeline keeps it until its offset is committed: what a batch, a
+ * decode and a letter read of it. The client's message holds more (a bound commit function, a
+ * header map and list even when empty, its metadata); in a backlog thousands wait in the reader's
+ * buffer and in the batch in hand, and every young-generation collection copies what they hold.
+ */
+export interface KafkaMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** The record's timestamp (ms); a negative one is Kafka's "none". */
+  timestamp: bigint;
+  leaderEpoch: number;
+  key: Buffer | undefined;
+  value: Buffer | undefined;
+  /** Undefined when the record has none. */
+  headers: RecordHeaders | undefined;
+  /** Its size in a record batch (recordBytes): what its sender chose to make it hold. */
+  bytes: number;
+}
+
+type ClientMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+/** What the pipeline keeps of the client's message. */
+export function keptOf(delivered: unknown): KafkaMessage {
+  const m = delivered as ClientMessage;
+  const headers = m.headers.size === 0 ? undefined : (m.headers as RecordHeaders);
+  const kept = {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    leaderEpoch: m.leaderEpoch,
+    key: m.key,
+    value: m.value,
+    headers,
+    bytes: 0,
+  };
+  kept.bytes = recordBytes(kept);
+  return kept;
+}
 
 /**
  * The reader buffers this many batches' worth of messages before it pauses the stream, so a batch
@@ -74,8 +115,8 @@ export class SourceStream {
       stream,
       READER_BUFFER_BATCHES * batchMaxEvents,
       READER_BUFFER_BATCHES * batchMaxBytes,
-      // A record's bytes as it travels in a record batch: what its sender chose to make it hold.
-      recordBytes,
+      (m) => m.bytes,
+      keptOf,
     );
     return this.#reader;
   }

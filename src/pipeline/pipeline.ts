@@ -2,7 +2,6 @@ import type { Consumer } from "@platformatic/kafka";
 import { partitionKey } from "../consume/batch-reader.ts";
 import { OffsetCommitter } from "../consume/committer.ts";
 import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
-import { recordBytes } from "../dead-letter/publish.ts";
 import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
@@ -63,7 +62,7 @@ export class Pipeline {
   #reopen: string | null = null;
   /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
   #streamFailed = false;
-  /** Events and bytes (recordBytes) of the batches in hand. */
+  /** Events and bytes (KafkaMessage.bytes) of the batches in hand. */
   readonly #inHand = { events: 0, bytes: 0 };
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
@@ -188,7 +187,7 @@ export class Pipeline {
   #start(batch: KafkaMessage[], stream: number) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
-    const held = { events: batch.length, bytes: batch.reduce((n, m) => n + recordBytes(m), 0) };
+    const held = { events: batch.length, bytes: batch.reduce((n, m) => n + m.bytes, 0) };
     this.#inHand.events += held.events;
     this.#inHand.bytes += held.bytes;
     this.#scheduler.add(keys, async (before) => {
