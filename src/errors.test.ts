@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { BadEventError, BadEventReasons, DatabaseUnavailableError, MAX_REASON_CHARS } from "./errors.ts";
+import { BadEventError, BadEventReasons, DatabaseUnavailableError, MAX_REASON_CHARS, oneLine } from "./errors.ts";
+import { SECRET_EVENT_FIELDS } from "./secrets.ts";
 
 test("a reason quoting a key with a line break or a terminal escape stays one line, each such character escaped", () => {
   const err = new BadEventError(
@@ -53,6 +54,23 @@ test("a reason that would name a secret field names only the part of the event b
     "value holds an invalid entry",
   );
   assert.equal(reason("data.price_cents must be integer"), "data.price_cents must be integer");
+});
+
+test("the path before a secret name is the run of letters, digits, _ and . that ends at it, less one last dot", () => {
+  // What a regular expression read before (in time square in the text's length), on short texts.
+  const byPattern = (text: string, name: string) => {
+    const at = text.indexOf(name);
+    const path = /([\w.]*?)\.?$/.exec(text.slice(text.lastIndexOf(" ", at) + 1, at))?.[1];
+    return `${path || "value"} holds an invalid entry`;
+  };
+  const part = fc.string({ unit: fc.constantFrom("a", "Z", "0", "_", ".", "-", " ", "/", "é", "[") });
+  fc.assert(
+    fc.property(part, fc.constantFrom(...SECRET_EVENT_FIELDS), part, (before, name, after) => {
+      fc.pre(!SECRET_EVENT_FIELDS.some((n) => before.includes(n)));
+      const text = `${before}${name}${after}`;
+      assert.equal(new BadEventError(BadEventReasons.BAD_FIELD, text).message, oneLine(byPattern(text, name)));
+    }),
+  );
 });
 
 test("a bad event's error carries no stack frames (it is reported by its reason), other errors keep theirs", () => {

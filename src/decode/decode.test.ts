@@ -192,6 +192,14 @@ describe("decode", () => {
         "data.variants holds an invalid entry",
       ],
       [
+        // Half a million characters of key before the name: read back once, not from every start.
+        "product.created",
+        (data) => {
+          data.variants = { [`${"a".repeat(500_000)}-password_hash`]: { ...variant(data), price_cents: "x" } };
+        },
+        "value holds an invalid entry",
+      ],
+      [
         "order.created",
         (data) => {
           const items = data.items as Record<string, Record<string, unknown>>[];

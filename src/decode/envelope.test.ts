@@ -90,6 +90,24 @@ describe("values that are not a JSON object", () => {
     assertBad(Buffer.from("\uFEFF{}"), "not_json", "value is not valid JSON");
   });
 
+  test("a lone surrogate escape anywhere, in a string or a key, in objects and arrays, is refused; a pair is not", () => {
+    const withData = (data: string) =>
+      Buffer.from(JSON.stringify({ ...envelopeOf(), data: {} }).replace('"data":{}', `"data":${data}`));
+    const lone = /lone surrogate/;
+    for (const data of [
+      '{"a":[1,{"b":["x","\\ud800"]}]}',
+      '{"a":[[{"\\udfff":1}]]}',
+      '{"\\udc00x":[]}',
+      '{"a":"\\ud83d\\ud83d"}',
+    ]) {
+      assertBad(withData(data), "bad_field", lone);
+    }
+    // A pair is an emoji; with a million small values beside it, every one is walked.
+    const zeros = new Array(1_000_000).fill(0).join(",");
+    const parsed = parseEnvelope(withData(`{"a":"\\ud83d\\ude00","b":[${zeros}]}`), 8 * MAX);
+    assert.equal(parsed.data.a, "\u{1F600}");
+  });
+
   test("JSON, but an array, null, a string or a number", () => {
     for (const text of ["[]", "[{}]", "null", '"user.created"', "42", "true"]) {
       assertBad(Buffer.from(text), "not_object", "value is JSON but not an object");
