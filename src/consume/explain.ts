@@ -117,3 +117,9 @@ function explainUnreached(all: Leaf[], err: unknown, brokers: string, security: 
   const leaf = all.at(-1)?.message ?? messageOf(err);
   return `no answer from the brokers ${brokers} (${leaf}); start Kafka or set KAFKA_BOOTSTRAP_SERVERS — if they listen with TLS or SASL, a mismatch looks like this: check KAFKA_SSL and KAFKA_SASL_MECHANISM (${security})`;
 }
+
+/** The errors the brokers answered with, by name (e.g. INVALID_RECORD), without the unnamed ones. */
+export function brokerErrors(err: unknown): string[] {
+  const names = flatten(err).flatMap((e) => (e.apiId && e.apiId !== "UNKNOWN_SERVER_ERROR" ? [e.apiId] : []));
+  return [...new Set(names)];
+}

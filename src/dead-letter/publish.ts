@@ -1,7 +1,8 @@
 import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
 import { chunksBySize } from "../collections.ts";
+import { brokerErrors } from "../consume/explain.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { KafkaUnavailableError } from "../errors.ts";
+import { KafkaUnavailableError, messageOf } from "../errors.ts";
 import {
   BATCH_OVERHEAD,
   type DeadLetter,
@@ -166,4 +167,20 @@ async function sendShrinking(
     }
     budget = Math.floor(size / 2);
   }
+}
+
+/**
+ * A Kafka failure while dead-lettering, as the outage it is: waited out, the letters sent once
+ * the cause is gone. The line names what the brokers answered, and the one refusal an operator
+ * makes by changing the topic: made compacted (checked at start only), it refuses the letters of
+ * events that came without a key.
+ */
+export function deadLetterFailure(topic: string, err: unknown): KafkaUnavailableError {
+  const refused = brokerErrors(err);
+  const why = refused.includes("INVALID_RECORD")
+    ? `the broker refuses the letters as invalid records (INVALID_RECORD): a compacted topic refuses a record without a key, as the letter of an event that came without one is; set cleanup.policy=delete on ${topic}`
+    : refused.length > 0
+      ? `${messageOf(err)} (${refused.join(", ")})`
+      : messageOf(err);
+  return new KafkaUnavailableError(`dead-letter topic ${topic}: ${why}`, err);
 }

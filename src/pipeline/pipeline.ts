@@ -4,7 +4,6 @@ import { OffsetCommitter } from "../consume/committer.ts";
 import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
 import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
-import { KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
 import { type BatchDeps, BatchProcessor } from "./batch.ts";
@@ -257,7 +256,3 @@ export class Pipeline {
     return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
   }
 }
-
-/** A Kafka failure while dead-lettering, as the outage it is. */
-export const deadLetterFailure = (topic: string, err: unknown) =>
-  new KafkaUnavailableError(`dead-letter topic ${topic}: ${messageOf(err)}`, err);

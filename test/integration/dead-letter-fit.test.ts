@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
+import {
+  Admin,
+  ConfigResourceTypes,
+  IncrementalAlterConfigOperationTypes,
+  ProduceAcks,
+  Producer,
+} from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { BATCH_OVERHEAD, type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { recordBytes, sendDeadLetters } from "../../src/dead-letter/publish.ts";
@@ -11,6 +17,7 @@ import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
+  capturingLogger,
   caughtUp,
   deleteTopicsThatExist,
   produce,
@@ -279,4 +286,49 @@ test("a missing dead-letter topic, one too small for a letter, or a compacted on
     await refusal(compacted),
     `KAFKA_DLQ_TOPIC: the dead-letter topic ${compacted} is compacted (cleanup.policy=compact): it refuses the letters of events without a key and keeps one letter per key; set its cleanup.policy to delete`,
   );
+});
+
+test("a dead-letter topic made compacted while the service runs: one line names the refusal and the setting; undone, the letter goes and the partition moves on", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const dlq = await smallDlq(t, topics, 1_048_588, [], "dlq-compacted");
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics, { KAFKA_DLQ_TOPIC: dlq });
+  const { log, lines } = capturingLogger();
+  await produce(producer, topics.prefix, [emit("user.created", USER, userDoc() as never, { timestamp: ts(1) })]);
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  await waitFor("the first event applied", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
+
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  const cleanupPolicy = (value: string) =>
+    admin.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: dlq,
+          configs: [{ name: "cleanup.policy", configOperation: IncrementalAlterConfigOperationTypes.SET, value }],
+        },
+      ],
+    });
+  await cleanupPolicy("compact");
+  // An event without a key, not JSON: its letter has no key either, which a compacted topic refuses.
+  await producer.send({ messages: [{ topic: `${topics.prefix}user`, value: Buffer.from("not json") }] });
+  await produce(producer, topics.prefix, [withBio("after the keyless one", 3)]);
+  const refusal = await waitFor("the refusal logged", async () =>
+    lines.find((l) => String(l.msg).includes("INVALID_RECORD")),
+  );
+  assert.equal(
+    refusal.msg,
+    `Kafka unavailable, pausing and retrying with backoff: dead-letter topic ${dlq}: the broker refuses the letters as invalid records (INVALID_RECORD): a compacted topic refuses a record without a key, as the letter of an event that came without one is; set cleanup.policy=delete on ${dlq}`,
+  );
+
+  await cleanupPolicy("delete");
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
+  const [letter, ...more] = await readTopic(dlq, 1);
+  assert.equal(more.length, 0);
+  assert.equal(letter?.headers.get(DLQ_HEADERS.code), "not_json");
+  const [row] = await db.query("SELECT bio FROM users WHERE user_id = ?", [USER]);
+  assert.deepEqual(row, { bio: "after the keyless one" });
 });
