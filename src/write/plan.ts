@@ -7,8 +7,9 @@ import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "
 // and folds what applies into as few writes as possible (coalesce.ts): consecutive full-state
 // events of one entity become one row, a patch is folded into the upsert before it, and a delete
 // discards the writes before it. A delete and a create again of an entity whose children are
-// replaced become one overwrite of the stored row. Each entity keeps its own order; the writes come out in rounds,
-// round k holding each entity's k-th write, so a restore after a delete runs after the delete.
+// replaced become one overwrite of the stored row. Each entity keeps its own order; the writes
+// come out in rounds, round k holding each entity's k-th write, so a restore after a delete runs
+// after the delete.
 
 /** What the database holds, read under lock at the start of the transaction. */
 export interface DbState {
