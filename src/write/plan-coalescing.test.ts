@@ -177,7 +177,7 @@ describe("coalescing one entity's writes", () => {
     const p = plan([del("a", T(2)), op], db({ rows: [["a", T(1)]] }));
     assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
     assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }], [insertWrite(op)]]);
-    assert.deepEqual(p.tombstones, [{ table: things, id: "a", ts: T(2), eventId: `e@${T(2)}` }]);
+    assert.deepEqual(p.tombstones, [{ table: things, id: "a", ts: T(2), eventId: `e@${T(2)}`, absent: false }]);
   });
 
   test("upsert then delete: the delete discards the writes before it", () => {

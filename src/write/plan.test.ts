@@ -101,12 +101,12 @@ describe("tombstones", () => {
     assert.deepEqual(plan([op], db({ tombstones: [["a", T(5)]] })).rounds, [[insertWrite(op)]]);
   });
 
-  test("a delete for an absent row records its tombstone and is skipped as no_row", () => {
+  test("a delete for an absent row records its tombstone, said to be of an absent row, and is skipped as no_row", () => {
     const p = plan([del("a", T(3))], db());
     assert.deepEqual(p, {
       outcomes: [NO_ROW],
       rounds: [],
-      tombstones: [{ table: things, id: "a", ts: T(3), eventId: `e@${T(3)}` }],
+      tombstones: [{ table: things, id: "a", ts: T(3), eventId: `e@${T(3)}`, absent: true }],
     });
   });
 
@@ -120,7 +120,7 @@ describe("tombstones", () => {
     assert.deepEqual(p, {
       outcomes: [APPLIED],
       rounds: [[{ kind: "delete", table: things, id: "a" }]],
-      tombstones: [{ table: things, id: "a", ts: T(3), eventId: `e@${T(3)}` }],
+      tombstones: [{ table: things, id: "a", ts: T(3), eventId: `e@${T(3)}`, absent: false }],
     });
   });
 

@@ -53,6 +53,8 @@ export interface Tombstone {
   id: string;
   ts: string;
   eventId: string;
+  /** The entity had no row when the batch read it: another transaction may insert one meanwhile. */
+  absent: boolean;
 }
 
 export interface Plan {
@@ -212,6 +214,7 @@ function planDelete(batch: Batch, op: DeleteOp): Outcome {
       id: op.id,
       ts: op.ts,
       eventId: op.eventId,
+      absent: !e.stored,
     });
   }
   if (!e.exists) return skipped("no_row");

@@ -69,9 +69,14 @@ export function selectOwners(table: TableSpec, column: string, values: string[])
   };
 }
 
-export function selectTombstones(table: TableSpec, ids: string[]): Statement {
+/**
+ * The tombstones of these ids, locked, or read as committed (`lock` false) without waiting for
+ * what another transaction has not: a locking read of a key list that is much of a small table
+ * scans it (both servers do, whatever the index hint) and waits on every row others hold.
+ */
+export function selectTombstones(table: TableSpec, ids: string[], lock = true): Statement {
   return {
-    sql: `SELECT entity_id AS id, deleted_event_timestamp AS ts FROM ${byPrimaryKey(TOMBSTONES_TABLE)} WHERE entity_type = ? AND entity_id IN (?) FOR UPDATE`,
+    sql: `SELECT entity_id AS id, deleted_event_timestamp AS ts FROM ${byPrimaryKey(TOMBSTONES_TABLE)} WHERE entity_type = ? AND entity_id IN (?)${lock ? " FOR UPDATE" : ""}`,
     values: [table.name, ids],
   };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { format } from "mysql2";
+import { ConcurrentChangeError } from "../errors.ts";
 import { inList, insertedRows } from "../testing/sql-values.ts";
 import { STORED_CHILDREN_AT_ONCE } from "./children.ts";
 import { type Children, defineTable, type Op, type UpsertOp } from "./ops.ts";
@@ -546,5 +547,59 @@ describe("loadState takes its locks in one global order", () => {
     assert.ok(!statements[0]?.sql.includes("FOR UPDATE"), "no locking read by a secondary key");
     assert.equal(state.owners.get("orders\u0000order_number\u0000N-1"), "a9");
     assert.equal(state.rows.get("orders\u0000a9"), "2026-01-01 00:00:00.000000");
+  });
+});
+
+describe("tombstones", () => {
+  const things = defineTable("things", "thing_id", ["thing_id", "event_timestamp"], { tombstones: true });
+  const T = (s: number) => `2026-01-01 00:00:0${s}.000000`;
+  /** Answers the locking read of rows with `stored`; records every statement. */
+  function runner(stored: string[]) {
+    const statements: { sql: string; values?: unknown[] }[] = [];
+    const r: SqlRunner = {
+      query: async (sql, values) => {
+        statements.push({ sql, values: values as unknown[] | undefined });
+        if (sql.startsWith("SELECT `thing_id` AS id")) return [stored.map((id) => ({ id, ts: T(1) })), []];
+        return [[], []];
+      },
+    };
+    return { statements, r };
+  }
+  const del = (id: string): Op => ({ kind: "delete", table: things, id, ts: T(5), eventId: "e" });
+
+  test("an absent row's tombstone is locked; a stored row's is read without locks (its row is locked)", async () => {
+    const { statements, r } = runner(["s1"]);
+    await loadState(r, [del("s1"), del("a1")], PACKET);
+    const reads = statements.filter((s) => s.sql.includes("entity_tombstones"));
+    assert.deepEqual(
+      reads.map((s) => [s.sql.endsWith(" FOR UPDATE"), s.values?.[1]]),
+      [
+        [true, ["a1"]],
+        [false, ["s1"]],
+      ],
+    );
+  });
+
+  test("once its tombstones are written, the rows of entities deleted while absent are locked and read again", async () => {
+    const plan = (absent: boolean): Plan => ({
+      outcomes: [],
+      rounds: [],
+      tombstones: [{ table: things, id: "x1", ts: T(5), eventId: "e", absent }],
+    });
+    const absent = runner([]);
+    await executePlan(absent.r, plan(true), PACKET);
+    assert.deepEqual(
+      absent.statements.map((s) => s.sql.replace(/ VALUES .*/, "").replace(/, event_timestamp AS ts FROM/, " … FROM")),
+      [
+        "INSERT INTO entity_tombstones (entity_type, entity_id, deleted_event_timestamp, event_id)",
+        "SELECT `thing_id` AS id … FROM `things` FORCE INDEX (PRIMARY) WHERE `thing_id` IN (?) FOR UPDATE",
+      ],
+    );
+    // A row older than the delete appeared meanwhile: the transaction is run again.
+    await assert.rejects(executePlan(runner(["x1"]).r, plan(true), PACKET), ConcurrentChangeError);
+    // A stored row's delete was locked all along: nothing to read again.
+    const stored = runner([]);
+    await executePlan(stored.r, plan(false), PACKET);
+    assert.equal(stored.statements.length, 1);
   });
 });

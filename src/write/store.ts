@@ -73,27 +73,37 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
       }
     }
   }
-  // Every id's tombstone, a stored row's too: a row older than its tombstone is one a delete on
-  // another partition crossed, and the planner must see that it is deleted (plan.ts).
+  // The tombstones of absent rows, locked: an insert must not pass a delete committed meanwhile.
+  // Those of stored rows too, read without locks (their rows are locked): a row older than its
+  // tombstone is one a delete on another partition crossed, and the planner must see that it is
+  // deleted (plan.ts). Locked, they took the whole small tombstone table's locks at every batch.
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
-    for (const [id, ts] of await lockTombstones(conn, table, set, budget)) {
-      state.tombstones.set(entityKey(table.name, id), ts);
+    const stored = [...set].filter((id) => state.rows.has(entityKey(table.name, id)));
+    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id)));
+    for (const [found, lock] of [
+      [absent, true],
+      [stored, false],
+    ] as const) {
+      for (const [id, ts] of await readTombstones(conn, table, found, budget, lock)) {
+        state.tombstones.set(entityKey(table.name, id), ts);
+      }
     }
   }
   return state;
 }
 
-/** Locks and reads the tombstones of these ids, in sorted order: id → timestamp of the delete. */
-async function lockTombstones(
+/** Reads (and with `lock`, locks) the tombstones of these ids, in sorted order: id → timestamp of the delete. */
+async function readTombstones(
   conn: SqlRunner,
   table: TableSpec,
   ids: Iterable<string>,
   budget: number,
+  lock = true,
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   for (const part of chunksBySize([...ids].sort(), budget, listed)) {
-    for (const r of await run(conn, selectTombstones(table, part))) found.set(r.id as string, r.ts as string);
+    for (const r of await run(conn, selectTombstones(table, part, lock))) found.set(r.id as string, r.ts as string);
   }
   return found;
 }
@@ -222,15 +232,19 @@ async function writePatches(conn: SqlRunner, table: TableSpec, writes: WriteOf<"
 }
 
 /**
- * Reads again, now that their tombstones are written and locked, the rows of the entities this
- * plan deleted or found absent. A row older than the delete is one another transaction inserted
- * after this one read it as absent (a create on another partition): it must not outlive the
- * delete, and the transaction is run again (ConcurrentChangeError), to delete it. An insert that
- * comes later rechecks the tombstone (recheckTombstones) and sees this one.
+ * Locks and reads again, now that their tombstones are written and locked, the rows of the
+ * entities this plan deleted that had no row when it read them (a stored row it locked, no other
+ * transaction can insert). A row older than the delete is one another transaction inserted after
+ * this one read it as absent (a create on another partition): it must not outlive the delete, and
+ * the transaction is run again (ConcurrentChangeError), to delete it. Locked, so an insert not yet
+ * committed is waited for; one that comes later rechecks the tombstone (recheckTombstones).
  */
 async function recheckRows(conn: SqlRunner, plan: Plan, budget: number): Promise<void> {
   const deleted = new Map<TableSpec, Map<string, string>>();
-  for (const t of plan.tombstones) getOrCreate(deleted, t.table, () => new Map<string, string>()).set(t.id, t.ts);
+  for (const t of plan.tombstones) {
+    if (!t.absent) continue;
+    getOrCreate(deleted, t.table, () => new Map<string, string>()).set(t.id, t.ts);
+  }
   for (const [table, byId] of deleted) {
     for (const part of chunksBySize([...byId.keys()].sort(compareKeys), budget, listed)) {
       for (const r of await run(conn, selectVersions(table, part))) {
@@ -262,7 +276,7 @@ async function recheckTombstones(conn: SqlRunner, plan: Plan, budget: number): P
     }
   }
   for (const [table, byId] of inserted) {
-    for (const [id, deleted] of await lockTombstones(conn, table, byId.keys(), budget)) {
+    for (const [id, deleted] of await readTombstones(conn, table, byId.keys(), budget)) {
       if (deleted > (byId.get(id) ?? deleted)) {
         throw new ConcurrentChangeError(
           `${table.name} row ${id} was deleted by another transaction (${deleted}) after this one read it`,
