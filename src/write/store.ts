@@ -126,8 +126,11 @@ export async function executePlan(db: SqlRunner, plan: Plan, maxAllowedPacket: n
   for (const round of plan.rounds) {
     for (const [table, writes] of byTable(round, "upsert")) await writeUpserts(conn, table, writes, budget, count);
     for (const [table, writes] of byTable(round, "delete")) {
-      const ids = writes.map((w) => w.id).sort(compareKeys);
-      for (const part of chunksBySize(ids, budget, listed)) await run(conn, deleteByKey(table, part));
+      // One statement a row: a DELETE by a key list that is much of a small table (suppliers, or
+      // any table early on) scans it, on both servers and whatever the index hint, and waits on
+      // every row other transactions hold; by one key it reads that row alone. Deletes are a
+      // small part of the events, and of a plan's statements.
+      for (const key of writes.map((w) => w.id).sort(compareKeys)) await run(conn, deleteByKey(table, [key]));
       count(table, "delete", writes.length);
     }
     for (const [table, writes] of byTable(round, "patch")) {
