@@ -220,22 +220,19 @@ function replaySummary(r: {
   }
   if (tally.duplicate > 0)
     lines.push(`${tally.duplicate} letter(s) repeat a source message already chosen; it is sent once`);
+  const skipped = lines.map((l) => `${l}\n`).join("");
   const to = sent > 0 ? ` to ${[...r.topics].join(", ")}` : "";
-  if (r.ended === "stopped") {
-    // What a replay that failed midway did; one that failed before reading did nothing, and
-    // the error's own line says why.
-    if (read > 0) lines.push(`stopped after ${read} dead letter(s) read; ${sent} sent${to}`);
-  } else if (r.ended === "dry run") {
+  // What a replay that failed midway did; one that failed before reading did nothing, and the
+  // error's own line says why.
+  if (r.ended === "stopped")
+    return read > 0 ? `${skipped}stopped after ${read} dead letter(s) read; ${sent} sent${to}\n` : skipped;
+  if (r.ended === "dry run") {
     const shown = r.chosen.summary();
     const listed = shown === "" ? "" : `, listed: ${shown}`;
-    const text = lines.map((l) => `${l}\n`).join("") + formatLetters(r.chosen.letters());
-    return `${text}dry run: ${tally.chosen} of ${read} dead letter(s) chosen${listed}; nothing sent\n`;
-  } else if (tally.chosen === 0) {
-    lines.push(`0 of ${read} dead letter(s) chosen; nothing sent`);
-  } else {
-    lines.push(`${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}`);
+    return `${skipped}${formatLetters(r.chosen.letters())}dry run: ${tally.chosen} of ${read} dead letter(s) chosen${listed}; nothing sent\n`;
   }
-  return lines.map((l) => `${l}\n`).join("");
+  if (tally.chosen === 0) return `${skipped}0 of ${read} dead letter(s) chosen; nothing sent\n`;
+  return `${skipped}${tally.chosen} of ${read} dead letter(s) chosen; ${sent} sent${to}\n`;
 }
 
 /** The source topics that exist, with their partition counts. */

@@ -124,7 +124,7 @@ function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, ty
 export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES, nowMs = Date.now()): Decoded {
   const value = record.value;
   // A marker stands for a record that could not be read (src/consume/batch-framing.ts).
-  const unreadable = record.headers?.size === 1 ? unreadableBatchReason(record.headers) : undefined;
+  const unreadable = unreadableBatchReason(record.headers);
   if (unreadable !== undefined) {
     return {
       op: { kind: "rejected", error: new BadEventError(BadEventReasons.UNREADABLE_BATCH, unreadable) },

@@ -21,7 +21,6 @@ import { PartitionScheduler } from "./scheduler.ts";
 // and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An
 // offset is marked only once everything before it is in MySQL or the dead-letter topic.
 
-export type { KafkaMessage } from "../consume/source-stream.ts";
 export type { BatchReport, EventReport } from "./batch.ts";
 
 export interface PipelineOptions {

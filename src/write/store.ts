@@ -79,16 +79,16 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
   // deleted (plan.ts). Locked, they took the whole small tombstone table's locks at every batch.
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
-    const stored = [...set].filter((id) => state.rows.has(entityKey(table.name, id)));
-    const absent = [...set].filter((id) => !state.rows.has(entityKey(table.name, id)));
-    for (const [found, lock] of [
-      [absent, true],
-      [stored, false],
-    ] as const) {
-      for (const [id, ts] of await readTombstones(conn, table, found, budget, lock)) {
-        state.tombstones.set(entityKey(table.name, id), ts);
-      }
-    }
+    const isStored = (id: string) => state.rows.has(entityKey(table.name, id));
+    const absent = await readTombstones(
+      conn,
+      table,
+      [...set].filter((id) => !isStored(id)),
+      budget,
+      true,
+    );
+    const stored = await readTombstones(conn, table, [...set].filter(isStored), budget, false);
+    for (const [id, ts] of [...absent, ...stored]) state.tombstones.set(entityKey(table.name, id), ts);
   }
   return state;
 }
