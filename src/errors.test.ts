@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { BadEventError, BadEventReasons, DatabaseUnavailableError, MAX_REASON_CHARS, oneLine } from "./errors.ts";
+import {
+  afterOutcome,
+  BadEventError,
+  BadEventReasons,
+  DatabaseUnavailableError,
+  MAX_REASON_CHARS,
+  oneLine,
+} from "./errors.ts";
 import { SECRET_EVENT_FIELDS } from "./secrets.ts";
 
 test("a reason quoting a key with a line break or a terminal escape stays one line, each such character escaped", () => {
@@ -79,4 +86,12 @@ test("a bad event's error carries no stack frames (it is reported by its reason)
   assert.match(new DatabaseUnavailableError("MySQL is unreachable").stack ?? "", /\n\s+at /);
   // The limit is restored for whatever is made next.
   assert.match(new Error("next").stack ?? "", /\n\s+at /);
+});
+
+test("a cleanup that fails after the outcome is said in one warning line naming it, and thrown over nothing", async () => {
+  const lines: string[] = [];
+  await afterOutcome("closing the admin client", Promise.reject(new Error("socket\nhang up")), (l) => lines.push(l));
+  assert.deepEqual(lines, ["warning: closing the admin client failed (socket\\u000ahang up); the outcome above stands"]);
+  await afterOutcome("closing the admin client", Promise.resolve(), (l) => lines.push(l));
+  assert.equal(lines.length, 1, "a cleanup that succeeds says nothing");
 });

@@ -182,3 +182,20 @@ export function isRetryable(err: unknown): boolean {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Where a cleanup's failure is said: one line on standard error unless a caller passes its own. */
+export type Warn = (line: string) => void;
+const onStderr: Warn = (line) => process.stderr.write(`${line}\n`);
+
+/**
+ * Awaits a cleanup that runs once the outcome is decided: closing a client after its work, or a
+ * rollback before an error is rethrown. Its failure can't change that outcome and must not replace
+ * the error being thrown, so it is said as one warning line that names the cleanup.
+ */
+export async function afterOutcome(what: string, cleanup: Promise<unknown>, warn: Warn = onStderr): Promise<void> {
+  try {
+    await cleanup;
+  } catch (err) {
+    warn(`warning: ${what} failed (${oneLine(messageOf(err))}); the outcome above stands`);
+  }
+}

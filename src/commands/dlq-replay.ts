@@ -5,7 +5,7 @@ import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/read.ts";
-import { BadEventReasons, ConfigError } from "../errors.ts";
+import { afterOutcome, BadEventReasons, ConfigError } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { DEFAULT_LIST_LIMIT, formatLetters } from "./dlq-list.ts";
 
@@ -181,7 +181,7 @@ export async function runDlqReplay(
     await send();
     finished = true;
   } finally {
-    await producer?.close().catch(() => undefined);
+    if (producer !== null) await afterOutcome("closing the replay's producer", producer.close());
     const ended = !finished ? "stopped" : options.dryRun ? "dry run" : "sent";
     out.write(replaySummary({ ended, tally, read, sent, topics, sources, dlqTopic: config.kafkaDlqTopic, chosen }));
   }
@@ -243,6 +243,6 @@ async function sourcePartitions(config: Config): Promise<Map<string, number>> {
   } catch (err) {
     throw kafkaError(err, config, "describing");
   } finally {
-    await admin.close().catch(() => undefined);
+    await afterOutcome("closing the Kafka admin client", admin.close());
   }
 }

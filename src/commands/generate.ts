@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
-import { ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
@@ -161,7 +161,7 @@ export async function checkTopics(config: Config): Promise<void> {
   } catch (err) {
     throw new KafkaUnavailableError(explainKafkaFailure(err, config), err);
   } finally {
-    await admin.close().catch(() => undefined);
+    await afterOutcome("closing the Kafka admin client", admin.close());
   }
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length === 0) return;

@@ -8,7 +8,7 @@ import { postsTable } from "../domains/posts/table.ts";
 import { productsTable } from "../domains/products/table.ts";
 import { suppliersTable } from "../domains/suppliers/table.ts";
 import { usersTable } from "../domains/users/table.ts";
-import { ConfigError, isExpected } from "../errors.ts";
+import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
 import type { TableSpec } from "../write/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { UsageError } from "./args.ts";
@@ -221,7 +221,7 @@ export async function runRepair(
       out.write(`${describeRepair(options, state).join("\n")}\n`);
       return 0;
     } catch (e) {
-      await conn.rollback().catch(() => undefined);
+      await afterOutcome("rolling back the repair", conn.rollback());
       throw e;
     } finally {
       conn.release();

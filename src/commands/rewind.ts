@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
-import { AppError, ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { AppError, afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./table.ts";
 
@@ -232,7 +232,7 @@ export async function runRewind(
     for (const note of [refusal, uncommitted]) if (note !== null) out.write(`note: ${note.replace(/^rewind: /, "")}\n`);
     return 0;
   } finally {
-    await admin.close().catch(() => undefined);
+    await afterOutcome("closing the Kafka admin client", admin.close());
   }
 }
 
@@ -248,6 +248,7 @@ async function setOffsets(admin: Admin, config: Config, moved: readonly Partitio
   try {
     await admin.alterConsumerGroupOffsets({ groupId: config.kafkaGroupId, topics });
   } catch (err) {
+    // Why the broker refused is looked up as a courtesy; when that fails too, its own failure is thrown.
     const refusal = liveMembers(await describeGroup(admin, config).catch(() => undefined), config.kafkaGroupId);
     if (refusal !== null) throw new ConfigError(refusal);
     throw new KafkaUnavailableError(

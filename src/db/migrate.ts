@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
-import { isExpected, MigrationError } from "../errors.ts";
+import { afterOutcome, isExpected, MigrationError } from "../errors.ts";
 import { errnoOf, sqlMessageOf } from "./errno.ts";
 import {
   type Account,
@@ -114,7 +114,7 @@ export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<Mi
   try {
     return await migrate(conn).catch((err: unknown) => Promise.reject(explained(err, account)));
   } finally {
-    await conn.end().catch(() => undefined);
+    await afterOutcome("closing the migration's connection", conn.end());
   }
 }
 

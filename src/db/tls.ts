@@ -3,7 +3,7 @@ import { createSecureContext } from "node:tls";
 import mysql from "mysql2/promise";
 import { readConfigFile } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
-import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
+import { type AppError, afterOutcome, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { errnoOf } from "./errno.ts";
 
 // MYSQL_SSL_MODE as MySQL's own clients define it, on top of mysql2, which knows only "TLS with
@@ -160,7 +160,7 @@ export function followTlsPlan(
     decided ??= probe({ ...options, ssl: plan.ssl }).then(
       (conn) => {
         shared.ssl = plan.ssl;
-        void conn.end().catch(() => undefined);
+        void afterOutcome("closing the TLS probe's connection", conn.end());
       },
       (err: unknown) => {
         if (code(err) === NO_TLS) {

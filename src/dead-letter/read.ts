@@ -5,7 +5,7 @@ import { BatchReader } from "../consume/batch-reader.ts";
 import { correctingFetches } from "../consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { AppError, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
@@ -94,10 +94,10 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
         }
       }
     } finally {
-      await stream.close().catch(() => undefined);
+      await afterOutcome("closing the dead-letter stream", stream.close());
     }
   } finally {
-    await consumer.close(true).catch(() => undefined);
+    await afterOutcome("closing the dead-letter reader", consumer.close(true));
   }
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Admin } from "@platformatic/kafka";
 import { SOURCE_TOPICS } from "../../src/consume/topics.ts";
-import { StackError } from "../../src/errors.ts";
+import { afterOutcome, StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
 import { PROJECT_ROOT } from "./config.ts";
 import {
@@ -60,7 +60,7 @@ export async function kafkaAnswers(bootstrap: string, timeoutMs = 3000): Promise
   } catch {
     return false;
   } finally {
-    await admin.close().catch(() => undefined);
+    await afterOutcome("closing the probe's Kafka admin client", admin.close());
   }
 }
 
