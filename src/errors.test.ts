@@ -91,7 +91,9 @@ test("a bad event's error carries no stack frames (it is reported by its reason)
 test("a cleanup that fails after the outcome is said in one warning line naming it, and thrown over nothing", async () => {
   const lines: string[] = [];
   await afterOutcome("closing the admin client", Promise.reject(new Error("socket\nhang up")), (l) => lines.push(l));
-  assert.deepEqual(lines, ["warning: closing the admin client failed (socket\\u000ahang up); the outcome above stands"]);
+  assert.deepEqual(lines, [
+    "warning: closing the admin client failed (socket\\u000ahang up); the outcome above stands",
+  ]);
   await afterOutcome("closing the admin client", Promise.resolve(), (l) => lines.push(l));
   assert.equal(lines.length, 1, "a cleanup that succeeds says nothing");
 });

@@ -7,7 +7,7 @@ import { formatLetters, letterJson, listOptions } from "./dlq-list.ts";
 import { REMEMBERED, replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";
 
 const headers = (h: Record<string, string>) =>
-  new Map(Object.entries(h).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+  Object.entries(h).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as [Buffer, Buffer]);
 
 const letter = (over: Partial<Record<string, string>> = {}, offset = 0n, value = Buffer.from('{"a":1}')) =>
   decodeLetter({

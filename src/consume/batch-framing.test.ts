@@ -8,12 +8,12 @@ import {
   checkRecordOffsets,
   installBatchFraming,
   MAX_DECOMPRESSED_BATCH_BYTES,
-  MAX_DECOMPRESSED_PER_FETCH,
-  MAX_HEADERS_AT_ONCE,
   MAX_MARKED_RECORDS,
   unreadableBatchReason,
 } from "./batch-framing.ts";
 import { readLz4Frame, snappyBound } from "./decompression.ts";
+import { MAX_DECOMPRESSED_PER_FETCH, MAX_HEADERS_PER_FETCH } from "./fetch-budget.ts";
+import { MAX_HEADERS_PER_RECORD, unreadHeaderCount } from "./record-headers.ts";
 
 installBatchFraming();
 
@@ -22,7 +22,9 @@ const codec = (bitmask: number) =>
   (compressionsAlgorithmsByBitmask as unknown as Record<number, { compressSync(b: Buffer): Buffer }>)[bitmask] as {
     compressSync(b: Buffer): Buffer;
   };
-const headersOf = (r: { headers: [Buffer | null, Buffer | null][] }) => new Map(r.headers);
+/** A record's headers as the consumer lists them (its headerEntries), null read as undefined. */
+const headersOf = (r: { headers: [Buffer | null, Buffer | null][] }) =>
+  r.headers.map(([k, v]) => [k ?? undefined, v ?? undefined] as [Buffer | undefined, Buffer | undefined]);
 const event = Buffer.from('{"event_type":"user.created"}');
 
 test("a key of negative length other than -1 is null, as Kafka reads it: no record is read out of the value", () => {
@@ -56,7 +58,7 @@ test("records outside their batch's offsets are replaced by markers, the last at
     batch.records.map((r) => r.offsetDelta),
     [0, 1],
   );
-  const reason = unreadableBatchReason(new Map(batch.records[1]?.headers as [Buffer, Buffer][]));
+  const reason = unreadableBatchReason(batch.records[1]?.headers as [Buffer, Buffer][]);
   assert.equal(reason, "the record batch at offsets 40–41 can't be read: its records lie outside its offsets");
   const sound = { firstOffset: 0n, lastOffsetDelta: 5, records: [{ offsetDelta: 0 }, { offsetDelta: 3 }] };
   checkRecordOffsets(sound);
@@ -68,7 +70,7 @@ test("records outside their batch's offsets are replaced by markers, the last at
   for (const records of [[{ offsetDelta: 1 }, { offsetDelta: 1 }], [{ offsetDelta: -1 }]]) {
     const b = { firstOffset: 0n, lastOffsetDelta: 5, records: records as { offsetDelta: number; headers?: unknown }[] };
     checkRecordOffsets(b);
-    assert.ok(unreadableBatchReason(new Map(b.records[0]?.headers as [Buffer, Buffer][])));
+    assert.ok(unreadableBatchReason(b.records[0]?.headers as [Buffer, Buffer][]));
   }
 });
 
@@ -188,7 +190,8 @@ test("a fetch's batches are parsed until they have decompressed to the budget; t
   assert.equal(readRecordsBatches(Reader.from(section)).length, 3, "the budget is per turn of the event loop");
 });
 
-test("a record whose headers would pass what a fetch is read with gets a marker instead, its value kept", () => {
+test("a record of more headers than a record is read with has them skipped unmade and counted in one; its value is kept", async () => {
+  await Promise.resolve();
   const bomb = read(
     batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: 4_000_000 }], {
       codec: 1,
@@ -198,36 +201,34 @@ test("a record whose headers would pass what a fetch is read with gets a marker 
   );
   const [record] = bomb.records;
   assert.deepEqual(record?.value, event);
-  assert.equal(record?.headers.length, 1);
-  assert.equal(
-    unreadableBatchReason(headersOf(record as never)),
-    `a record of the batch at offset 30 can't be read: it holds 4000000 headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`,
-  );
-  const limits = { maxMessageBytes: 1 << 20, maxClockSkewMs: 300_000, maxJsonDepth: 64, topicPrefix: "" };
-  const d = decode(
-    { topic: "user", key: null, value: event, timestamp: 0n, headers: headersOf(record as never) },
-    limits,
-  );
-  assert.equal((d.op as { error?: { reason: string } }).error?.reason, "unreadable_batch");
+  assert.equal(unreadHeaderCount(headersOf(record as never)), 4_000_000);
+  assert.equal(unreadableBatchReason(headersOf(record as never)), undefined, "the event is decoded as any other");
+  await Promise.resolve();
+  const at = read(batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: MAX_HEADERS_PER_RECORD }]));
+  assert.equal(at.records[0]?.headers.length, MAX_HEADERS_PER_RECORD, "at the limit every header is read");
+  await Promise.resolve();
+  const past = read(batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: MAX_HEADERS_PER_RECORD + 1 }]));
+  assert.equal(unreadHeaderCount(headersOf(past.records[0] as never)), MAX_HEADERS_PER_RECORD + 1);
 });
 
-test("a fetch's batches are parsed until they have made the budget of headers; under it every header is read", async () => {
+test("a fetch's batches are parsed until they have made the budget of headers; a record past it has its headers left unread", async () => {
   await Promise.resolve();
-  const half = MAX_HEADERS_AT_ONCE / 2;
-  const one = (i: number, emptyHeaders: number) =>
-    batchBytes([{ offsetDelta: 0, value: event, emptyHeaders }], { firstOffset: BigInt(i) });
-  const section = Buffer.concat([one(0, half), one(1, half), one(2, 5)]);
-  const parsed = readRecordsBatches(Reader.from(section));
-  assert.deepEqual(
-    parsed.map((b) => [b.firstOffset, b.records[0]?.headers.length]),
-    [
-      [0n, half],
-      [1n, half],
-    ],
-    "the third batch waits for the next fetch",
+  const per = MAX_HEADERS_PER_RECORD;
+  const records = MAX_HEADERS_PER_FETCH / per;
+  // One batch holding one record more than the budget has room for: the last record's are left unread.
+  const full = batchBytes(
+    Array.from({ length: records + 1 }, (_, i) => ({ offsetDelta: i, value: event, emptyHeaders: per })),
+    { firstOffset: 0n },
   );
+  const next = batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: 5 }], { firstOffset: BigInt(records + 1) });
+  const parsed = readRecordsBatches(Reader.from(Buffer.concat([full, next])));
+  assert.equal(parsed.length, 1, "the next batch waits for the next fetch");
+  const counts = (parsed[0]?.records ?? []).map((r) => unreadHeaderCount(headersOf(r as never)) ?? r.headers.length);
+  assert.deepEqual(counts.slice(0, records), Array(records).fill(per), "under the budget every header is read");
+  assert.equal(counts[records], per, "the record past it says how many it had");
+  assert.equal(parsed[0]?.records[records]?.headers.length, 1);
   await Promise.resolve();
-  assert.equal(readRecordsBatches(Reader.from(one(3, 5))).length, 1, "the budget is per turn of the event loop");
+  assert.equal(readRecordsBatches(Reader.from(next)).length, 1, "the budget is per turn of the event loop");
 });
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {
@@ -246,12 +247,12 @@ test("decoding: a marker is a dead letter unreadable_batch; a null value without
     }),
   ).records[0] as { headers: [Buffer, Buffer][] };
   const base = { topic: "user", key: null, value: null, timestamp: 0n };
-  const d = decode({ ...base, headers: new Map(marker.headers) }, limits);
+  const d = decode({ ...base, headers: headersOf(marker as never) }, limits);
   assert.equal(d.op.kind, "rejected");
   assert.equal((d.op as { error: { reason: string } }).error.reason, "unreadable_batch");
   assert.deepEqual(decode(base, limits).op, { kind: "skipped", reason: "null_value" });
-  const forged = new Map([
+  const forged: [Buffer, Buffer][] = [
     [Buffer.from("analytics-service.unreadable-batch.000000000000000000000000"), Buffer.from("x")],
-  ]);
+  ];
   assert.deepEqual(decode({ ...base, headers: forged }, limits).op, { kind: "skipped", reason: "null_value" });
 });

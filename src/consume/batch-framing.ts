@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { compressionsAlgorithmsByBitmask, createRecord, type MessageRecord, Reader } from "@platformatic/kafka";
 import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed } from "./decompression.ts";
+import { counted, spent } from "./fetch-budget.ts";
+import { boundHeaderReads } from "./record-headers.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
 // otherwise. The broker accepts a batch only if it parses as the Java client parses it, so what
@@ -19,39 +21,27 @@ import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed 
 // is read instead as one marker record per record it holds (at most MAX_MARKED_RECORDS), each
 // dead-lettered `unreadable_batch`: its offsets end like any bad event's, and the partition moves
 // on. A fetch response is parsed only until its batches have decompressed to
-// MAX_DECOMPRESSED_PER_FETCH together; the rest is fetched again.
+// MAX_DECOMPRESSED_PER_FETCH together or made MAX_HEADERS_PER_FETCH headers (fetch-budget.ts); the
+// rest is fetched again. How many of a record's headers are made: record-headers.ts.
 
 /** The most a compressed batch may decompress to: legitimate batches are a few MiB at most. */
 export const MAX_DECOMPRESSED_BATCH_BYTES = 32 * 1024 * 1024;
-/**
- * The most a fetch response's batches may decompress to together: past it, the client parses no
- * further batch of the response, and fetches the rest again from where it stopped. Values are
- * views of their batch's buffer, so without it a 1 MiB fetch of 900 such batches held 30 GB.
- */
-export const MAX_DECOMPRESSED_PER_FETCH = 2 * MAX_DECOMPRESSED_BATCH_BYTES;
 /**
  * The most records a compressed batch is read with: one claiming more is read as this many
  * markers (the client makes an object of every record, and a few bytes each, packed by the
  * thousand, would make gigabytes of them from a batch well under the byte bound).
  */
 export const MAX_MARKED_RECORDS = 100_000;
-/**
- * The most record headers a fetch response is read with (the client makes three objects of each:
- * 4,000,000 empty ones, a few KB of gzip, ran the heap out). Past it no further batch is parsed,
- * and a record that would pass it alone is read with a marker instead of its headers.
- */
-export const MAX_HEADERS_AT_ONCE = 200_000;
-
 /** A header key no producer can know: it marks the records that stand for an unreadable batch. */
 const MARKER_KEY = Buffer.from(`analytics-service.unreadable-batch.${randomBytes(12).toString("hex")}`);
 
 /** Why the batch a marker stands for could not be read, or undefined when `headers` are not a marker's. */
-export function unreadableBatchReason(headers: ReadonlyMap<unknown, unknown> | undefined): string | undefined {
-  if (headers === undefined || headers.size !== 1) return undefined;
-  for (const [key, value] of headers) {
-    if (Buffer.isBuffer(key) && Buffer.isBuffer(value) && key.equals(MARKER_KEY)) return value.toString();
-  }
-  return undefined;
+export function unreadableBatchReason(
+  headers: readonly (readonly [unknown, unknown])[] | undefined,
+): string | undefined {
+  if (headers === undefined || headers.length !== 1) return undefined;
+  const [key, value] = headers[0] as readonly [unknown, unknown];
+  return Buffer.isBuffer(key) && Buffer.isBuffer(value) && key.equals(MARKER_KEY) ? value.toString() : undefined;
 }
 
 /**
@@ -73,25 +63,6 @@ let claimed: number | undefined;
 /** Where a batch's record count lies from its start, and its attributes. */
 const RECORDS_COUNT_AT = 57;
 const ATTRIBUTES_AT = 21;
-
-/**
- * What the batches parsed in this turn of the event loop (one fetch response: the client parses
- * it synchronously) decompressed to, and how many record headers they made.
- */
-const thisTurn = { decompressed: 0, headers: 0, counting: false };
-function counted(): typeof thisTurn {
-  if (!thisTurn.counting) {
-    thisTurn.counting = true;
-    queueMicrotask(() => {
-      thisTurn.decompressed = 0;
-      thisTurn.headers = 0;
-      thisTurn.counting = false;
-    });
-  }
-  return thisTurn;
-}
-/** Whether this turn's batches have used up what a fetch may make: its remaining batches wait. */
-const spent = () => thisTurn.decompressed >= MAX_DECOMPRESSED_PER_FETCH || thisTurn.headers >= MAX_HEADERS_AT_ONCE;
 
 /** A marker as the client parses records: no key, no value, one header holding `reason`. */
 function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
@@ -171,29 +142,12 @@ function patchReader(): void {
   };
   watchBatchHeaders(reader);
   // The client reads a batch's length with it before it parses the batch: a response past its
-  // budget of decompressed bytes ends there, and its remaining batches are fetched again later.
+  // budget (fetch-budget.ts) ends there, and its remaining batches are fetched again later.
   const peekInt32 = reader.peekInt32;
   reader.peekInt32 = function (this: Self, ...args: unknown[]) {
     return spent() ? 0x7fffffff : peekInt32.apply(this, args);
   };
-  // Only records' headers are read with it. A record whose headers would pass what a fetch may
-  // make is read with one marker header instead, its value kept: its headers are skipped unmade.
-  const readVarIntArray = reader.readVarIntArray;
-  reader.readVarIntArray = function (this: Self & { readVarInt(): number }, ...args: unknown[]) {
-    const at = this.position;
-    const length = this.readVarInt();
-    if (length <= 0 || counted().headers + length <= MAX_HEADERS_AT_ONCE) {
-      this.position = at;
-      thisTurn.headers += Math.max(0, length);
-      return readVarIntArray.apply(this, args);
-    }
-    for (let i = 0; i < 2 * length; i++) {
-      const bytes = this.readVarInt();
-      if (bytes > 0) this.position += bytes;
-    }
-    const why = `it holds ${length} headers, more than the ${MAX_HEADERS_AT_ONCE} a fetch is read with`;
-    return [[MARKER_KEY, Buffer.from(`a record of the batch at offset ${lastInt64[0]} can't be read: ${why}`)]];
-  };
+  boundHeaderReads(reader);
 }
 
 /** Keeps the batch header values the client reads last, and clamps a compressed batch's record count. */

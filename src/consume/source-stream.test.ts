@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { recordBytes } from "../dead-letter/publish.ts";
+import { HEADER_HEAP_BYTES } from "./record-headers.ts";
 import { keptOf } from "./source-stream.ts";
 
 // What the pipeline keeps of the client's message: the fields a batch, a decode and a letter read,
 // no empty header map, and the record's size read once.
 
-const delivered = (headers: Map<Buffer, Buffer>) => ({
+type Pairs = [Buffer | undefined, Buffer | undefined][];
+const delivered = (entries: Pairs) => ({
   topic: "t.user",
   partition: 3,
   offset: 41n,
@@ -14,17 +16,19 @@ const delivered = (headers: Map<Buffer, Buffer>) => ({
   leaderEpoch: 7,
   key: Buffer.from("k"),
   value: Buffer.from('{"a":1}'),
-  headers,
-  headerEntries: [...headers],
+  // The client's map keeps one header of a name; its list keeps them all.
+  headers: new Map(entries),
+  headerEntries: entries,
   commit: () => undefined,
   metadata: { consumer: { groupId: "g" } },
 });
 
 test("a record without headers is kept without a header map; its size is the record's", () => {
-  const kept = keptOf(delivered(new Map()));
+  const kept = keptOf(delivered([]));
   assert.deepEqual(Object.keys(kept).sort(), [
     "bytes",
     "headers",
+    "headersUnread",
     "key",
     "leaderEpoch",
     "offset",
@@ -38,10 +42,18 @@ test("a record without headers is kept without a header map; its size is the rec
   assert.equal(kept.bytes, recordBytes({ key: Buffer.from("k"), value: Buffer.from('{"a":1}') }));
 });
 
-test("a record's headers are kept, and counted in its size", () => {
-  const headers = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
+test("a record's headers are kept in their order, a name given twice kept twice, each counted at its cost in the heap", () => {
+  const empty = Buffer.alloc(0);
+  const headers: Pairs = [
+    [Buffer.from("traceparent"), Buffer.from("00-abc-def-01")],
+    [empty, empty],
+    [empty, empty],
+    [undefined, undefined],
+  ];
   const kept = keptOf(delivered(headers));
-  assert.equal(kept.headers, headers);
-  assert.equal(kept.bytes, recordBytes({ key: kept.key, value: kept.value, headers }));
-  assert.ok(kept.bytes > keptOf(delivered(new Map())).bytes);
+  assert.deepEqual(kept.headers, headers);
+  assert.equal(kept.headersUnread, undefined);
+  const wire = recordBytes({ key: kept.key, value: kept.value, headers });
+  assert.equal(kept.bytes, wire + 4 * HEADER_HEAP_BYTES);
+  assert.ok(kept.bytes > keptOf(delivered([])).bytes);
 });

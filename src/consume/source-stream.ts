@@ -4,11 +4,12 @@ import { recordBytes } from "../dead-letter/publish.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader } from "./batch-reader.ts";
+import { HEADER_HEAP_BYTES, unreadHeaderCount } from "./record-headers.ts";
 
 /**
  * A consumed record as the pipeline keeps it until its offset is committed: what a batch, a
  * decode and a letter read of it. The client's message holds more (a bound commit function, a
- * header map and list even when empty, its metadata); in a backlog thousands wait in the reader's
+ * header map beside the list of its headers, its metadata); in a backlog thousands wait in the reader's
  * buffer and in the batch in hand, and every young-generation collection copies what they hold.
  */
 export interface KafkaMessage {
@@ -20,9 +21,14 @@ export interface KafkaMessage {
   leaderEpoch: number;
   key: Buffer | undefined;
   value: Buffer | undefined;
-  /** Undefined when the record has none. */
+  /** Undefined when the record has none, or when they were left unread. */
   headers: RecordHeaders | undefined;
-  /** Its size in a record batch (recordBytes): what its sender chose to make it hold. */
+  /** How many headers the record had, when they were left unread (record-headers.ts). */
+  headersUnread: number | undefined;
+  /**
+   * What it holds: its size in a record batch (recordBytes), and each header's cost in the heap,
+   * many times its few bytes on the wire. The reader's and the batches' byte bounds count this.
+   */
   bytes: number;
 }
 
@@ -31,7 +37,9 @@ type ClientMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 /** What the pipeline keeps of the client's message. */
 export function keptOf(delivered: unknown): KafkaMessage {
   const m = delivered as ClientMessage;
-  const headers = m.headers.size === 0 ? undefined : (m.headers as RecordHeaders);
+  const entries = m.headerEntries as RecordHeaders;
+  const unread = unreadHeaderCount(entries);
+  const headers = entries.length === 0 || unread !== undefined ? undefined : entries;
   const kept = {
     topic: m.topic,
     partition: m.partition,
@@ -41,9 +49,10 @@ export function keptOf(delivered: unknown): KafkaMessage {
     key: m.key,
     value: m.value,
     headers,
+    headersUnread: unread,
     bytes: 0,
   };
-  kept.bytes = recordBytes(kept);
+  kept.bytes = recordBytes(kept) + entries.length * HEADER_HEAP_BYTES;
   return kept;
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
+import { MAX_HEADERS_PER_RECORD } from "../consume/record-headers.ts";
 import { BadEventError } from "../errors.ts";
 import { decodeValue } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
@@ -54,11 +55,17 @@ describe("toDlqMessage", () => {
   test("keeps the record's timestamp for replay; Kafka's none (-1) is not kept", () => {
     const kept = toDlqMessage("analytics-dlq", letter({ timestamp: 1764950400123n }), NOW);
     assert.equal(headerText(kept.headers)["dlq.source.timestamp"], "1764950400123");
-    const read = decodeLetter({ partition: 0, offset: 0n, key: kept.key, value: kept.value, headers: kept.headers });
+    const read = decodeLetter({
+      partition: 0,
+      offset: 0n,
+      key: kept.key,
+      value: kept.value,
+      headers: [...kept.headers],
+    });
     assert.equal(read.sourceTimestamp, 1764950400123n);
     const none = toDlqMessage("analytics-dlq", letter({ timestamp: -1n }), NOW);
     assert.equal(headerText(none.headers)["dlq.source.timestamp"], undefined);
-    assert.equal(decodeLetter({ ...none, partition: 0, offset: 0n }).sourceTimestamp, null);
+    assert.equal(decodeLetter({ ...none, headers: [...none.headers], partition: 0, offset: 0n }).sourceTimestamp, null);
   });
 
   test("goes to the source partition (the client takes it modulo the topic's partitions), never a hash of the key", () => {
@@ -66,10 +73,10 @@ describe("toDlqMessage", () => {
   });
 
   test("a header without a value (Kafka allows one) is sized, kept empty in the letter, and read back", () => {
-    const headers = new Map<Buffer | undefined, Buffer | undefined>([
+    const headers: [Buffer | undefined, Buffer | undefined][] = [
       [Buffer.from("trace"), undefined],
       [undefined, Buffer.from("v")],
-    ]);
+    ];
     const d = letter({ headers });
     const empty = Buffer.alloc(0);
     const asEmpty = new Map([
@@ -80,11 +87,11 @@ describe("toDlqMessage", () => {
     const m = toDlqMessage("analytics-dlq", d, NOW);
     assert.equal(headerText(m.headers).trace, "");
     // A letter whose headers come back without values, dlq.* ones included, is read, not thrown on.
-    const raw = new Map<Buffer | undefined, Buffer | undefined>([
+    const raw: [Buffer | undefined, Buffer | undefined][] = [
       ...m.headers,
       [Buffer.from(DLQ_HEADERS.reason), undefined],
       [Buffer.from("x"), undefined],
-    ]);
+    ];
     const read = decodeLetter({ partition: 0, offset: 0n, key: m.key, value: m.value, headers: raw });
     assert.equal(read.reason, "");
     assert.equal(read.sourceTopic, "user");
@@ -111,13 +118,57 @@ describe("toDlqMessage", () => {
       valueTruncated: "dlq.value.truncated",
       valueOriginalBytes: "dlq.value.original_bytes",
       headersDropped: "dlq.headers.dropped",
+      headersUnread: "dlq.headers.unread",
       keyTruncated: "dlq.key.truncated",
     });
   });
 
+  test("headers of one name, empty or null ones included, stay as many in the letter and when it is read back", () => {
+    const empty = Buffer.alloc(0);
+    const headers: [Buffer | undefined, Buffer | undefined][] = [
+      [empty, empty],
+      [empty, empty],
+      [undefined, undefined],
+      [Buffer.from("hop"), Buffer.from("1")],
+      [Buffer.from("hop"), Buffer.from("2")],
+    ];
+    const m = toDlqMessage("dlq", letter({ headers }), NOW);
+    const sent = [...m.headers].filter(([k]) => !k.toString().startsWith("dlq."));
+    assert.deepEqual(
+      sent.map(([k, v]) => `${k}=${v}`),
+      ["=", "=", "=", "hop=1", "hop=2"],
+    );
+    // The client's consumer lists them in order (headerEntries), the empty names as one Buffer.
+    const asRead: [Buffer, Buffer][] = [...m.headers].map(([k, v]) => [k.length === 0 ? empty : k, v]);
+    const back = decodeLetter({ partition: 0, offset: 0n, key: m.key, value: m.value, headers: asRead });
+    assert.equal(new Map(back.originalHeaders).size, 5, "replay sends the map it makes of them: five keys");
+  });
+
+  test("a record whose headers were left unread gets a letter that says how many, its value whole", () => {
+    const m = toDlqMessage("dlq", letter({ headers: undefined, headersUnread: 4_000_000 }), NOW);
+    const h = headerText(m.headers);
+    assert.equal(h["dlq.headers.unread"], "4000000");
+    assert.equal(h["dlq.value.truncated"], undefined);
+    assert.equal(decodeLetter({ ...m, headers: [...m.headers], partition: 0, offset: 0n }).truncated, false);
+  });
+
+  test("a letter never holds more headers than a record is read with: past it, the originals are left out and counted", () => {
+    const many = (n: number): [Buffer, Buffer][] =>
+      Array.from({ length: n }, (_, i) => [Buffer.from(`h${i}`), Buffer.from("v")]);
+    const fits = toDlqMessage("dlq", letter({ headers: many(MAX_HEADERS_PER_RECORD - 20) }), NOW);
+    assert.equal(headerText(fits.headers)["dlq.headers.dropped"], undefined);
+    assert.ok(fits.headers.size <= MAX_HEADERS_PER_RECORD);
+    const over = toDlqMessage("dlq", letter({ headers: many(MAX_HEADERS_PER_RECORD) }), NOW);
+    const h = headerText(over.headers);
+    assert.equal(h["dlq.headers.dropped"], String(MAX_HEADERS_PER_RECORD));
+    assert.equal(h.h0, undefined);
+    assert.equal(h["dlq.value.truncated"], undefined, "the value is whole: replay can send it");
+    assert.equal(h["dlq.source.topic"], "user");
+  });
+
   test("the original headers are kept", () => {
     const original = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
-    const m = toDlqMessage("dlq", letter({ headers: original }), NOW);
+    const m = toDlqMessage("dlq", letter({ headers: [...original] }), NOW);
     assert.equal(headerText(m.headers).traceparent, "00-abc-def-01");
     assert.equal(m.headers.size, 8);
     assert.equal(original.size, 1, "the source message's headers are not modified");
@@ -130,7 +181,7 @@ describe("toDlqMessage", () => {
       [Buffer.from("dlq.value.truncated"), Buffer.from("true")],
       [Buffer.from("dlq.event.type"), Buffer.from("user.created")],
     ]);
-    const m = toDlqMessage("dlq", letter({ headers: original, eventType: undefined }), NOW);
+    const m = toDlqMessage("dlq", letter({ headers: [...original], eventType: undefined }), NOW);
     const text = headerText(m.headers);
     assert.equal(text.x, "");
     assert.equal(text[""], "v");
@@ -231,7 +282,7 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
   test("a 1,048,400-byte value fits Kafka's default limit, original key and headers kept", () => {
     const original = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
     const value = Buffer.alloc(1_048_400, 0x61);
-    const m = toDlqMessage("dlq", letter({ error: bad, value, headers: original }), NOW);
+    const m = toDlqMessage("dlq", letter({ error: bad, value, headers: [...original] }), NOW);
     assert.ok(batchBytes(m) <= 1024 * 1024 + 12);
     assert.ok(m.value.length > 1_047_000 && m.value.length < 1_048_400, String(m.value.length));
     const h = headerText(m.headers);
@@ -249,7 +300,12 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
 
   test("huge original headers leave less of the value, and are kept while they fit", () => {
     const headers = new Map([[Buffer.from("big"), Buffer.alloc(15_000, 0x68)]]);
-    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(50_000), headers }), NOW, LIMIT);
+    const m = toDlqMessage(
+      "dlq",
+      letter({ error: bad, value: Buffer.alloc(50_000), headers: [...headers] }),
+      NOW,
+      LIMIT,
+    );
     assert.ok(batchBytes(m) <= LIMIT);
     assert.equal(headerText(m.headers).big?.length, 15_000);
     assert.ok(m.value.length > 0 && m.value.length < 5_000, String(m.value.length));
@@ -260,7 +316,7 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
       [Buffer.from("big"), Buffer.alloc(30_000, 0x68)],
       [Buffer.from("traceparent"), Buffer.from("00-abc-def-01")],
     ]);
-    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers }), NOW, LIMIT);
+    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers: [...headers] }), NOW, LIMIT);
     assert.ok(batchBytes(m) <= LIMIT);
     assert.equal(m.value.length, 0);
     const h = headerText(m.headers);
@@ -270,7 +326,11 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
     assert.equal(h["dlq.value.original_bytes"], "100");
     assert.equal(h["dlq.source.offset"], "9007199254740993", "the dlq.* headers are all there");
     assert.equal(m.key?.toString(), "65a1f0c2e4b0a1b2c3d4e5f6");
-    assert.equal(decodeLetter({ ...m, partition: 0, offset: 0n }).truncated, true, "so replay skips it");
+    assert.equal(
+      decodeLetter({ ...m, headers: [...m.headers], partition: 0, offset: 0n }).truncated,
+      true,
+      "so replay skips it",
+    );
   });
 
   test("a key larger than the limit is cut too, and said so", () => {
@@ -284,7 +344,7 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
 
   test("a limit smaller than the dlq.* headers gives the smallest letter: headers only", () => {
     const headers = new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]);
-    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers }), NOW, 300);
+    const m = toDlqMessage("dlq", letter({ error: bad, value: Buffer.alloc(100), headers: [...headers] }), NOW, 300);
     assert.equal(m.value.length, 0);
     assert.equal(m.key?.length, 0);
     assert.equal(headerText(m.headers)["dlq.error.code"], "bad_field");

@@ -1,3 +1,4 @@
+import { MAX_HEADERS_PER_RECORD } from "../consume/record-headers.ts";
 import type { BadEventError } from "../errors.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
@@ -31,8 +32,17 @@ export const DLQ_HEADERS = {
   valueTruncated: "dlq.value.truncated",
   /** The original value's size in bytes; only on truncated letters (otherwise it is the value's own size). */
   valueOriginalBytes: "dlq.value.original_bytes",
-  /** How many original headers were left out: only when the topic's limit is smaller than they are. */
+  /**
+   * How many original headers were left out: when the topic's limit is smaller than they are (the
+   * value is then truncated too), or when they and the letter's own would pass the 1,000 headers a
+   * record is read with (the value is then whole).
+   */
   headersDropped: "dlq.headers.dropped",
+  /**
+   * How many headers the source record had, when the service left them unread (more than 1,000, or
+   * past what one fetch is read with): the letter carries none of them, and its value is whole.
+   */
+  headersUnread: "dlq.headers.unread",
   /** "true" when even the key alone did not fit and the letter keeps only its first bytes. */
   keyTruncated: "dlq.key.truncated",
 } as const;
@@ -75,10 +85,12 @@ const EVENT_TYPE_MAX_BYTES = 128;
 export const MIN_DEAD_LETTER_BYTES = 4096;
 
 /**
- * A record's headers as the client gives them. Kafka allows a header with a null value (and the
- * client gives undefined for it), whatever the client's types say: every reader copes with one.
+ * A record's headers in their order, as the client lists them (its `headerEntries`): a name may
+ * come more than once, and the client's map would keep only one of them. Kafka allows a header
+ * with a null name or value (the client gives undefined), whatever the client's types say: every
+ * reader copes with one.
  */
-export type RecordHeaders = Map<Buffer | undefined, Buffer | undefined>;
+export type RecordHeaders = readonly (readonly [Buffer | undefined, Buffer | undefined])[];
 
 /** A consumed record, as much of it as a letter keeps. */
 export interface SourceMessage {
@@ -90,6 +102,8 @@ export interface SourceMessage {
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
   headers: RecordHeaders | undefined;
+  /** How many headers the record had, when they were left unread (src/consume/record-headers.ts). */
+  headersUnread?: number | undefined;
 }
 
 export interface DeadLetter extends SourceMessage {
@@ -127,6 +141,12 @@ const headersBytes = (headers: readonly Header[]) =>
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * A header's name as a key of the map the Kafka client sends headers from: a Buffer of its own,
+ * so that two headers of one name (the client reads every empty one as the same Buffer) stay two.
+ */
+const ownName = (name: Buffer | undefined): Buffer => Buffer.from(name ?? EMPTY);
+
+/**
  * The record's own headers, as a letter can carry them: a header whose key or value is null
  * (Kafka allows it; the client gives undefined) is kept with an empty one, and a header named
  * like the letter's own (`dlq.`) is left out, so no upstream header can pass for one of them.
@@ -134,7 +154,7 @@ const EMPTY = Buffer.alloc(0);
 function originalHeaders(headers: RecordHeaders | undefined): Header[] {
   const out: Header[] = [];
   for (const [k, v] of headers ?? []) {
-    const name = k ?? EMPTY;
+    const name = ownName(k);
     if (name.subarray(0, 4).toString() === "dlq.") continue;
     out.push([name, v ?? EMPTY]);
   }
@@ -159,7 +179,7 @@ export function toDlqMessage(
   now = new Date(),
   maxBytes = KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
 ): DlqMessage {
-  const original = originalHeaders(d.headers);
+  let original = originalHeaders(d.headers);
   const dlq: Header[] = [
     header(DLQ_HEADERS.topic, d.topic),
     header(DLQ_HEADERS.partition, String(d.partition)),
@@ -169,7 +189,14 @@ export function toDlqMessage(
     header(DLQ_HEADERS.reason, capUtf8(d.error.message, REASON_MAX_BYTES)),
   ];
   if (d.eventType) dlq.push(header(DLQ_HEADERS.eventType, capUtf8(d.eventType, EVENT_TYPE_MAX_BYTES)));
+  if (d.headersUnread !== undefined) dlq.push(header(DLQ_HEADERS.headersUnread, String(d.headersUnread)));
   dlq.push(header(DLQ_HEADERS.failedAt, now.toISOString()));
+  // A letter is read back (dlq list, replay) as any record is: past MAX_HEADERS_PER_RECORD headers
+  // none would be read, its own among them. Room is left for the four it may still take below.
+  if (original.length + dlq.length + 4 > MAX_HEADERS_PER_RECORD) {
+    dlq.push(header(DLQ_HEADERS.headersDropped, String(original.length)));
+    original = [];
+  }
   let key = d.key ?? undefined;
   const value = d.value ?? Buffer.alloc(0);
   const message = (headers: Header[], v: Buffer): DlqMessage => ({
@@ -250,7 +277,7 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
   for (const [k, v] of m.headers ?? []) {
     const name = (k ?? EMPTY).toString();
     if (name.startsWith("dlq.")) dlq.set(name, (v ?? EMPTY).toString());
-    else originalHeaders.push([k ?? EMPTY, v ?? EMPTY]);
+    else originalHeaders.push([ownName(k), v ?? EMPTY]);
   }
   const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
   const partition = integer(dlq.get(DLQ_HEADERS.partition));

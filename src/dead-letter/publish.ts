@@ -11,7 +11,6 @@ import {
   KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
   MIN_DEAD_LETTER_BYTES,
   RECORD_OVERHEAD,
-  type RecordHeaders,
   toDlqMessage,
 } from "./letter.ts";
 
@@ -49,7 +48,8 @@ export const MAX_REQUEST_BYTES = 512 * 1024;
 interface Sized {
   key?: Buffer | undefined;
   value?: Buffer | undefined;
-  headers?: RecordHeaders | undefined;
+  /** A record's headers as consumed (RecordHeaders), or a letter's as sent (a map). */
+  headers?: Iterable<readonly [Buffer | undefined, Buffer | undefined]> | undefined;
 }
 
 /** A message's size in a record batch, at most: key, value and headers with their framing. */

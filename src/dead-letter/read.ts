@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { Consumer } from "@platformatic/kafka";
+import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
 import { correctingFetches } from "../consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
+import { HEADER_HEAP_BYTES } from "../consume/record-headers.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
+import { type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
+import { recordBytes } from "./publish.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.
@@ -72,10 +74,10 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
       .consume({ topics: [topic], mode: "earliest", autocommit: false })
       .catch((err: unknown) => Promise.reject(kafkaError(err, config, "reading")));
     // The reader listens for the stream's failures and throws them from `next`.
-    const reader = new BatchReader<RawMessage & { topic: string }>(stream, 2 * CHUNK);
+    const reader = new BatchReader<ReadLetter>(stream, 2 * CHUNK, HELD_BYTES, (m) => m.bytes, rawLetter);
     try {
       while (pending.size > 0) {
-        let batch: (RawMessage & { topic: string })[];
+        let batch: ReadLetter[];
         try {
           batch = await reader.next(CHUNK, 0, AbortSignal.timeout(stallMs), () => 0);
         } catch (err) {
@@ -99,6 +101,23 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
   } finally {
     await afterOutcome("closing the dead-letter reader", consumer.close(true));
   }
+}
+
+/**
+ * The most bytes of letters the reader holds before it pauses (with at most 2 × CHUNK letters):
+ * a letter may be as large as the topic allows, 1 MiB by default, each in a fetch of its own.
+ */
+const HELD_BYTES = 64 * 1024 * 1024;
+
+type ReadLetter = RawMessage & { topic: string; bytes: number };
+
+/** A consumed letter as decodeLetter reads it: its headers in their order, a name given twice kept twice. */
+function rawLetter(delivered: unknown): ReadLetter {
+  const m = delivered as Message<Buffer, Buffer, Buffer, Buffer>;
+  const { topic, partition, offset, key, value } = m;
+  const headers = m.headerEntries as RecordHeaders;
+  const bytes = recordBytes({ key, value, headers }) + headers.length * HEADER_HEAP_BYTES;
+  return { topic, partition, offset, key, value, headers, bytes };
 }
 
 /**

@@ -31,7 +31,7 @@ export interface SourceRecord {
   /** The record's timestamp in ms since the epoch (negative: none). */
   timestamp: bigint;
   /** Read only for a marker: a record that stands for one that can't be read. */
-  headers?: ReadonlyMap<unknown, unknown>;
+  headers?: readonly (readonly [unknown, unknown])[] | undefined;
 }
 
 /** One message as the pipeline sees it. */

@@ -21,14 +21,17 @@ export interface RawRecord {
   /** Written as the key's length instead of the key (a negative one, say). */
   keyLength?: number;
   value?: Buffer | null;
-  /** How many empty headers the record holds (a key and a value of no bytes each). */
+  /** How many headers the record holds, each with an empty name and a value of `headerValueBytes`. */
   emptyHeaders?: number;
+  /** The bytes of each header's value (none by default). */
+  headerValueBytes?: number;
 }
 
 export function recordBytes(r: RawRecord): Buffer {
   const field = (b: Buffer | null | undefined) => (b == null ? varint(-1) : Buffer.concat([varint(b.length), b]));
   const key = r.keyLength === undefined ? field(r.key) : varint(r.keyLength);
-  const headers = Buffer.concat([varint(r.emptyHeaders ?? 0), Buffer.alloc(2 * (r.emptyHeaders ?? 0))]);
+  const one = Buffer.concat([varint(0), varint(r.headerValueBytes ?? 0), Buffer.alloc(r.headerValueBytes ?? 0, 0x76)]);
+  const headers = Buffer.concat([varint(r.emptyHeaders ?? 0), ...Array(r.emptyHeaders ?? 0).fill(one)]);
   const body = Buffer.concat([Buffer.from([0]), varint(0), varint(r.offsetDelta), key, field(r.value), headers]);
   return Buffer.concat([varint(body.length), body]);
 }

@@ -100,7 +100,7 @@ const userLetter = (topics: TestTopics, offset: number, bytes: number): DeadLett
   offset: BigInt(offset),
   key: Buffer.from(USER),
   value: Buffer.alloc(bytes, 0x61),
-  headers: new Map([[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]]),
+  headers: [[Buffer.from("traceparent"), Buffer.from("00-abc-def-01")]],
   eventType: "user.updated",
   error: new BadEventError("bad_field", "data.profile.bio must not have more than 500 characters"),
 });

@@ -63,6 +63,7 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb, a negative key length
     ),
   );
   // 4. 4,000,000 empty headers in a few KB of gzip: the client made every one (the heap ran out).
+  // They are left unread, and the event is applied.
   await produceRaw(
     topic,
     0,
@@ -88,15 +89,14 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb, a negative key length
   const [rows] = await conn.query("SELECT user_id FROM users ORDER BY user_id");
   assert.deepEqual(
     (rows as { user_id: string }[]).map((r) => r.user_id),
-    [inLz4.id, after.id],
+    [inLz4.id, after.id, crowded.id].sort(),
   );
-  const letters = await readTopic(topics.dlq, 3);
+  const letters = await readTopic(topics.dlq, 2);
   assert.deepEqual(
     letters.map((l) => [l.headers.get(DLQ_HEADERS.code), l.headers.get(DLQ_HEADERS.offset)]),
     [
       ["unreadable_batch", "1"],
       ["not_json", "2"],
-      ["unreadable_batch", "4"],
     ],
   );
   assert.equal(
@@ -105,6 +105,4 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb, a negative key length
   );
   // Kafka's reading: the key null, the value the hidden record's bytes, kept in the letter.
   assert.deepEqual(letters[1]?.value, hidden);
-  assert.match(letters[2]?.headers.get(DLQ_HEADERS.reason) ?? "", /it holds 4000000 headers, more than the 200000/);
-  assert.deepEqual(letters[2]?.value, crowded.value, "the record's value is kept in its letter");
 });

@@ -159,12 +159,22 @@ export async function readTopic(topic: string, expected: number, timeoutMs = 200
     groupId: randomName("reader-"),
   });
   const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
-  const out: { key: string | null; value: Buffer; headers: Map<string, string>; partition: number }[] = [];
+  const out: {
+    key: string | null;
+    value: Buffer;
+    /** Name → value; the last one where a name repeats. */
+    headers: Map<string, string>;
+    /** Every header in its order. */
+    entries: [string, string][];
+    partition: number;
+  }[] = [];
   // Flowing mode: the client's stream can stall when read with read() (docs/decisions.md).
   stream.on("data", (m) => {
-    const headers = new Map<string, string>();
-    for (const [k, v] of m.headers) headers.set(String(k ?? ""), String(v ?? ""));
-    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers, partition: m.partition });
+    const entries = (m.headerEntries as [unknown, unknown][]).map(
+      ([k, v]) => [String(k ?? ""), String(v ?? "")] as [string, string],
+    );
+    const headers = new Map(entries);
+    out.push({ key: m.key ? m.key.toString() : null, value: m.value, headers, entries, partition: m.partition });
   });
   try {
     await waitFor(`${expected} messages on ${topic}`, async () => out.length >= expected, timeoutMs);

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { counted, MAX_HEADERS_PER_FETCH } from "./fetch-budget.ts";
+
+// How many of a record's headers are made into objects. The service applies an event from its key
+// and value; headers only travel on into its dead letter. A producer may put hundreds of thousands
+// of tiny headers on a record (four bytes each on the wire, about 250 bytes of heap each once
+// parsed): a few such records, held between the reader and the batch in hand, ran the heap out,
+// and again at every restart. Past either bound below, a record's headers are skipped unmade and
+// its event is applied as any other; its dead letter, if it gets one, says how many were left
+// unread (dlq.headers.unread).
+
+/** The most headers a record is read with: legitimate records carry a handful. */
+export const MAX_HEADERS_PER_RECORD = 1_000;
+/**
+ * What one parsed header costs the heap, at least: two Buffer views, the pair the client lists
+ * them in and its map entry. A consumed message is counted with this much a header against the
+ * reader's and the batches' byte bounds (source-stream.ts).
+ */
+export const HEADER_HEAP_BYTES = 256;
+
+/** A header key no producer can know: it stands for the headers of a record that were left unread. */
+const UNREAD_KEY = Buffer.from(`analytics-service.headers-unread.${randomBytes(12).toString("hex")}`);
+
+type HeaderPairs = readonly (readonly [unknown, unknown])[];
+
+/** How many headers the record had, when `headers` stand for headers left unread; else undefined. */
+export function unreadHeaderCount(headers: HeaderPairs | undefined): number | undefined {
+  if (headers === undefined || headers.length !== 1) return undefined;
+  const [key, value] = headers[0] as readonly [unknown, unknown];
+  return Buffer.isBuffer(key) && Buffer.isBuffer(value) && key.equals(UNREAD_KEY) ? Number(value) : undefined;
+}
+
+/** The part of the client's Reader this replaces: it reads a record's headers, and nothing else. */
+export type HeaderArrayReader = {
+  readVarIntArray(this: { position: number; readVarInt(): number }, ...args: unknown[]): unknown[];
+};
+
+/**
+ * Makes the client read a record's headers only within MAX_HEADERS_PER_RECORD and what is left of
+ * the fetch's MAX_HEADERS_PER_FETCH; otherwise they are skipped, and one header says how many.
+ */
+export function boundHeaderReads(reader: HeaderArrayReader): void {
+  const readVarIntArray = reader.readVarIntArray;
+  reader.readVarIntArray = function (this: { position: number; readVarInt(): number }, ...args: unknown[]) {
+    const at = this.position;
+    const length = this.readVarInt();
+    const turn = counted();
+    if (length <= 0 || (length <= MAX_HEADERS_PER_RECORD && turn.headers + length <= MAX_HEADERS_PER_FETCH)) {
+      this.position = at;
+      turn.headers += Math.max(0, length);
+      return readVarIntArray.apply(this, args);
+    }
+    for (let i = 0; i < 2 * length; i++) {
+      const bytes = this.readVarInt();
+      if (bytes > 0) this.position += bytes;
+    }
+    turn.headers += 1;
+    return [[UNREAD_KEY, Buffer.from(String(length))]];
+  };
+}
