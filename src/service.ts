@@ -12,7 +12,7 @@ import { checkRunRights } from "./db/rights.ts";
 import { deadLetterFailure, deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
 import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
-import { messageOf } from "./errors.ts";
+import { isExpected, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttpServer } from "./observability/server.ts";
@@ -151,9 +151,18 @@ async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: O
  * own when set). The line says whether TLS is in use: under preferred only the server decides.
  */
 async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: Logger, signal: AbortSignal) {
-  const tls = await retrying(() => checkDatabase(pool, config), outage, config.retryMaxBackoffMs, signal);
-  const migrated = await migrateDatabase(config, pool);
-  await checkRunRights(pool, [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }]);
+  // Each step waits out what an outage does to it (a server starting, full, read-only, failing
+  // over); a refused right, a failed migration or a dropped table stops the start with its line.
+  const waiting = <T>(step: () => Promise<T>) =>
+    retrying(
+      () => step().catch((err: unknown) => Promise.reject(isExpected(err) ? err : explainDbError(err, config))),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+  const tls = await waiting(() => checkDatabase(pool));
+  const migrated = await waiting(() => migrateDatabase(config, pool));
+  await waiting(() => checkRunRights(pool, [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }]));
   log.info(
     {
       host: config.mysqlHost,
@@ -272,11 +281,7 @@ async function databaseAnswers(pool: Pool): Promise<boolean> {
 }
 
 /** The session's TLS version ("" without TLS), which also proves that MySQL answers. */
-async function checkDatabase(pool: Pool, config: Config): Promise<string> {
-  try {
-    const [rows] = await pool.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Ssl_version'");
-    return String(rows[0]?.Value ?? "");
-  } catch (err) {
-    throw explainDbError(err, config);
-  }
+async function checkDatabase(pool: Pool): Promise<string> {
+  const [rows] = await pool.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Ssl_version'");
+  return String(rows[0]?.Value ?? "");
 }

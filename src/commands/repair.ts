@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { errnoOf } from "../db/errno.ts";
+import { errnoOf, sqlMessageOf } from "../db/errno.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
 import { ordersTable } from "../domains/orders/table.ts";
 import { postsTable } from "../domains/posts/table.ts";
@@ -233,13 +233,13 @@ export async function runRepair(
   }
 }
 
-/** One line for what an operator can fix: a schema not migrated, a user without the rights. */
+/** One line for what an operator can fix: a table not there (not migrated, or dropped), a user without the rights. */
 function explainRepairError(e: unknown, config: Config): unknown {
   if (isExpected(e)) return e;
   const errno = errnoOf(e);
   if (errno === 1146) {
     return new ConfigError(
-      `repair: database ${config.mysqlDatabase} has no analytics tables yet: run \`analytics-service migrate\` first`,
+      `repair: ${sqlMessageOf(e).replace(/\.$/, "")}: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand`,
     );
   }
   // 1142/1143: a statement refused; a refused login or database (1045, 1044) is explainDbError's.

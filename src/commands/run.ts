@@ -6,8 +6,10 @@ import { createLogger } from "../log.ts";
 import { AbandonedError } from "../retry.ts";
 import { type RunningService, startService } from "../service.ts";
 
-// `analytics-service run`: the service until SIGTERM/SIGINT, which finish the batches being
-// written and commit them (a second signal exits at once; SHUTDOWN_TIMEOUT_MS bounds the first).
+// `analytics-service run`: the service until SIGTERM, SIGINT or SIGHUP (a closed terminal, or a
+// supervisor's reload: the JVM of a Kafka Connect worker stops cleanly on it too), which finish the
+// batches being written and commit them (a second signal exits at once; SHUTDOWN_TIMEOUT_MS bounds
+// the first).
 // With neither Kafka nor MySQL configured, the local development stack is started first.
 
 /** The local development stack (tools/stack): in a clone, not in the image. */
@@ -48,8 +50,7 @@ export async function runService(config: Config): Promise<number> {
     cancel.abort();
     void service?.stop();
   };
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  process.on("SIGINT", () => onSignal("SIGINT"));
+  for (const name of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(name, () => onSignal(name));
   try {
     service = await startService(config, log, {}, cancel.signal);
   } catch (err) {

@@ -172,7 +172,7 @@ export const serviceDeclaration = {
   shutdownTimeoutMs: int(
     "SHUTDOWN_TIMEOUT_MS",
     15000,
-    "Longest a SIGTERM/SIGINT shutdown may take before the process exits anyway.",
+    "Longest a SIGTERM, SIGINT or SIGHUP shutdown may take before the process exits anyway.",
     1000,
     600000,
   ),

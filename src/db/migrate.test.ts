@@ -41,11 +41,34 @@ function fakePool(answer: Answer) {
 
 const recorded = (version: number) => ({ version, name: MIGRATIONS[version - 1]?.name, checksum: `c${version}` });
 
-test("nothing pending: one read of schema_migrations, no lock, nothing created", async () => {
-  const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1), recorded(2)] : new Error(sql)));
+const TABLES_READ = "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()";
+
+test("nothing pending: schema_migrations and the tables read, no lock, nothing created", async () => {
+  const tables = ["a", "b", "c", "schema_migrations"].map((name) => ({ name }));
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version") ? [recorded(1), recorded(2)] : sql === TABLES_READ ? tables : new Error(sql),
+  );
   assert.deepEqual(await migrate(f.pool, MIGRATIONS), { applied: [], current: 2 });
-  assert.deepEqual(f.statements, ["SELECT version, name, checksum FROM schema_migrations"]);
+  assert.deepEqual(f.statements, ["SELECT version, name, checksum FROM schema_migrations", TABLES_READ]);
   assert.equal(f.released(), 1);
+});
+
+test("nothing pending but a table the migrations made is gone: one line naming it, not 'up to date'", async () => {
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version")
+      ? [recorded(1), recorded(2)]
+      : sql === TABLES_READ
+        ? [{ name: "a" }]
+        : new Error(sql),
+  );
+  await assert.rejects(
+    migrate(f.pool, MIGRATIONS),
+    (err: unknown) =>
+      err instanceof MigrationError &&
+      err.message.startsWith(
+        "tables b, c are missing, though migration 2 is recorded as applied: they were dropped by hand",
+      ),
+  );
 });
 
 test("one pending: read, lock, read again, create the bookkeeping table, apply, record, unlock", async () => {

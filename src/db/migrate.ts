@@ -14,6 +14,7 @@ import {
   type Pool,
   serviceAccount,
 } from "./pool.ts";
+import { checkTablesPresent, createdBy, tablesOf } from "./schema-drift.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
 // text. A file that changes after it was applied stops the service: the schema it describes is
@@ -148,7 +149,10 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
   const progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] };
   try {
     pending = await pendingMigrations(conn, migrations);
-    if (pending.length === 0) return { applied: [], current };
+    if (pending.length === 0) {
+      await checkTablesPresent(conn, tablesOf(migrations.flatMap((m) => splitStatements(m.sql))), current);
+      return { applied: [], current };
+    }
     // Several instances may start at once: one migrates, the others wait and then verify.
     const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 120) AS got", [LOCK]);
     if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
@@ -223,10 +227,8 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
     for (const statement of statements) {
       await conn.query(statement);
       progress.statements++;
-      const made = /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?/i.exec(
-        statement,
-      );
-      if (made?.[1]) progress.created.push(made[1]);
+      const made = createdBy(statement);
+      if (made !== undefined) progress.created.push(made);
     }
     await conn.query(
       "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))",

@@ -2,6 +2,7 @@ import mysql from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { type AppError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { errnoOf, sqlMessageOf } from "./errno.ts";
+import { outageAdvice } from "./schema-drift.ts";
 import { connectWithTls, explainTlsError, followTlsPlan, type TlsConfig, tlsPlan } from "./tls.ts";
 
 export type Pool = mysql.Pool;
@@ -34,6 +35,10 @@ const SESSION_SETTINGS = [
   "SET time_zone = '+00:00'",
   "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+  // A table lock someone else holds (a backup's FLUSH TABLES WITH READ LOCK, LOCK TABLES, a long
+  // ALTER) is waited for 50 s, as a row lock is, not the server's default of a day: the wait then
+  // fails, and is retried as an outage whose line names the lock, not waited out unseen.
+  "SET SESSION lock_wait_timeout = 50",
 ];
 
 /**
@@ -142,7 +147,7 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
   else if (e.code === "ETIMEDOUT") why = `no answer from ${where}; check MYSQL_HOST/MYSQL_PORT and the network`;
   // Wrong credentials or database won't fix themselves; anything else may be a server still starting.
   if (e.code !== undefined && REFUSED_FOR_GOOD.has(e.code)) return new ConfigError(`MySQL: ${why}`);
-  return new DatabaseUnavailableError(`MySQL: ${why}`, err);
+  return new DatabaseUnavailableError(`MySQL: ${why}${outageAdvice(err)}`, err);
 }
 
 /** ER_NET_PACKET_TOO_LARGE. */

@@ -3,6 +3,7 @@ import type { Pool, PoolConnection } from "mysql2/promise";
 import { errnoOf } from "../db/errno.ts";
 import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
 import { isRightRefused, rightsError } from "../db/rights.ts";
+import { outageAdvice } from "../db/schema-drift.ts";
 import {
   BadEventError,
   BadEventReasons,
@@ -220,5 +221,6 @@ async function rollback(conn: PoolConnection): Promise<boolean> {
 /** What a database error means for the service: an outage to wait out, unless a grant is missing (that stops it). */
 function unavailable(err: unknown): DatabaseUnavailableError | ConfigError {
   if (isRightRefused(err)) return rightsError(err);
-  return err instanceof DatabaseUnavailableError ? err : new DatabaseUnavailableError(`MySQL: ${messageOf(err)}`, err);
+  if (err instanceof DatabaseUnavailableError) return err;
+  return new DatabaseUnavailableError(`MySQL: ${messageOf(err)}${outageAdvice(err)}`, err);
 }

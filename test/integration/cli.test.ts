@@ -191,7 +191,7 @@ test("repair: nothing to repair, or no schema yet, is one line and exit status 1
   assert.equal(unmigrated.status, 1);
   assert.equal(
     unmigrated.stderr,
-    `analytics-service: repair: database ${db.name} has no analytics tables yet: run \`analytics-service migrate\` first\n`,
+    `analytics-service: repair: Table '${db.name}.users' doesn't exist: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand\n`,
   );
   assert.equal(run(["migrate"], env).status, 0);
   const nothing = run(["repair", "posts", "65a1f0c2e4b0a1b2c3d4e5fa", "--dry-run"], env);

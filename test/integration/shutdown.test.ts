@@ -39,3 +39,13 @@ test("SIGTERM mid-backlog: exits 0, commits only what is in MySQL, a restart fin
   await waitFor("the rest", () => caughtUp(env.KAFKA_GROUP_ID as string, sources), 60000);
   assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "3000" }]);
 });
+
+test("SIGHUP (a closed terminal) stops the service as SIGTERM does: one line, exit 0", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const service = spawnService(t, testEnv(db, topics));
+  await waitFor("the service in its group", async () => service.log().includes("joined the consumer group"), 60000);
+  assert.equal(await service.kill("SIGHUP"), 0);
+  assert.match(service.log(), /SIGHUP: finishing the batches being written, committing, leaving the group/);
+  assert.match(service.log(), /"msg":"stopped"/);
+});

@@ -1,0 +1,71 @@
+import type mysql from "mysql2/promise";
+import { MigrationError } from "../errors.ts";
+import { errnoOf } from "./errno.ts";
+
+// What the service's database can be that waiting alone won't end: its tables changed by hand
+// since the migrations made them, a server that takes no writes (a replica, a failover), a lock
+// someone else holds. The service waits them out as outages (nothing is lost, and it goes on once
+// they are put right), and its line says what to put right.
+
+/** The table or view a migration statement creates, if it creates one. */
+export function createdBy(statement: string): string | undefined {
+  return /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?/i.exec(statement)?.[1];
+}
+
+/** The tables and views the migrations' statements leave (created, and not dropped after). */
+export function tablesOf(statements: readonly string[]): string[] {
+  const left = new Set<string>();
+  for (const statement of statements) {
+    const made = createdBy(statement);
+    if (made !== undefined) left.add(made);
+    const dropped = /^\s*DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?`?(\w+)`?/i.exec(statement)?.[1];
+    if (dropped !== undefined) left.delete(dropped);
+  }
+  return [...left];
+}
+
+/**
+ * Refuses a database whose migrations are all recorded but that lacks a table or view they made:
+ * it was dropped by hand, and `migrate` would otherwise call the schema up to date.
+ */
+export async function checkTablesPresent(
+  conn: { query: mysql.Connection["query"] },
+  expected: readonly string[],
+  current: number,
+): Promise<void> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+  );
+  const present = new Set(rows.map((r) => String(r.name)));
+  const missing = expected.filter((t) => !present.has(t));
+  if (missing.length === 0) return;
+  const [what, it] =
+    missing.length > 1 ? [`tables ${missing.join(", ")} are`, "they were"] : [`table ${missing[0]} is`, "it was"];
+  throw new MigrationError(
+    `${what} missing, though migration ${current} is recorded as applied: ${it} dropped by hand; restore ${missing.length > 1 ? "them" : "it"} from a backup, or drop the database, run \`analytics-service migrate\` and rewind the group to the earliest offsets`,
+  );
+}
+
+// 1146 ER_NO_SUCH_TABLE, 1054 ER_BAD_FIELD_ERROR, 1364 ER_NO_DEFAULT_FOR_FIELD; 1290
+// ER_OPTION_PREVENTS_STATEMENT (read_only), 1792 a read-only transaction, 1836 ER_READ_ONLY_MODE;
+// 1205 ER_LOCK_WAIT_TIMEOUT (the session waits 50 s: src/db/pool.ts).
+const CHANGED_BY_HAND = "the analytics tables were changed by hand: put back what the migrations made";
+const ADVICE = new Map<number, string>([
+  [1146, CHANGED_BY_HAND],
+  [1054, CHANGED_BY_HAND],
+  [1364, "a column without a default was added by hand: give it a default or drop it"],
+  [1290, "the server takes no writes (read_only: a replica, or a failover under way): point MYSQL_HOST at the primary"],
+  [1792, "the server takes no writes (a read-only transaction): point MYSQL_HOST at the primary"],
+  [1836, "the server takes no writes (read-only mode): point MYSQL_HOST at the primary"],
+  [
+    1205,
+    "another session holds a lock on the analytics tables: a backup's FLUSH TABLES WITH READ LOCK, LOCK TABLES or a long ALTER",
+  ],
+]);
+
+/** What to put right for a database error that waiting alone won't end, as the end of its line; "" for others. */
+export function outageAdvice(err: unknown): string {
+  const errno = errnoOf(err);
+  const advice = errno === undefined ? undefined : ADVICE.get(errno);
+  return advice === undefined ? "" : ` (${advice}; the service goes on by itself once that is put right)`;
+}

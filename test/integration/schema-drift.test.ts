@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import { migrateDatabase } from "../../src/db/migrate.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { type RunningService, startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  capturingLogger,
+  caughtUp,
+  hexId,
+  produce,
+  randomName,
+  testConfig,
+  testDatabase,
+  testMariaServer,
+  testPool,
+  testProducer,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+
+// A database the service can reach but not write to, or whose tables were changed by hand: the
+// service waits, with a line that says what to put right, and goes on by itself once it is; a
+// table dropped by hand stops the start (and `migrate`) with a line naming it.
+
+const user = (n: number) =>
+  emit("user.created", hexId(n, "5d"), { ...(fixture("user.created").value.data as object) } as never);
+const outageLines = (lines: Record<string, unknown>[]) =>
+  lines.filter((l) => String(l.msg).startsWith("MySQL unavailable")).map((l) => String(l.msg));
+
+test("a read-only server at the start (a failover under way): waited out with a line saying so, then the service runs", async (t) => {
+  const server = await testMariaServer(t);
+  const db = await testDatabase(t, server.port);
+  const topics = await testTopics(t);
+  const producer = await testProducer(t);
+  // read_only binds accounts without READ ONLY ADMIN: a user with the database's rights only.
+  const name = randomName("u_");
+  const password = randomBytes(12).toString("hex");
+  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [name, password]);
+  await db.conn.query(`GRANT ALL ON \`${db.name.replace(/_/g, "\\_")}\`.* TO ?@'127.0.0.1'`, [name]);
+  const env = {
+    MYSQL_PORT: String(server.port),
+    MYSQL_USER: name,
+    MYSQL_PASSWORD: password,
+    RETRY_MAX_BACKOFF_MS: "300",
+  };
+  const config = testConfig(db, topics, env);
+  await migrateDatabase(config);
+  await db.conn.query("SET GLOBAL read_only = 1");
+
+  const { log, lines } = capturingLogger();
+  let service: RunningService | undefined;
+  const starting = startService(config, log).then((s) => {
+    service = s;
+    return s;
+  });
+  t.after(() => service?.stop());
+  await waitFor("the outage line", async () => outageLines(lines).length > 0, 30000);
+  assert.match(
+    outageLines(lines)[0] ?? "",
+    /read-only.*the server takes no writes \(read_only: a replica, or a failover under way\): point MYSQL_HOST at the primary/,
+  );
+  await db.conn.query("SET GLOBAL read_only = 0");
+  await starting;
+  await produce(producer, topics.prefix, [user(1)]);
+  await waitFor(
+    "the event applied",
+    () =>
+      caughtUp(
+        config.kafkaGroupId,
+        topics.all.filter((x) => x !== topics.dlq),
+      ),
+    30000,
+  );
+  assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "1" }]);
+});
+
+test("a table renamed away while the service runs: waited out with a line saying so; back, the events are applied", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics, { RETRY_MAX_BACKOFF_MS: "300" });
+  const { log, lines } = capturingLogger();
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  await db.conn.query("RENAME TABLE users TO users_away");
+  await produce(producer, topics.prefix, [user(2)]);
+  await waitFor("the outage line", async () => outageLines(lines).length > 0, 30000);
+  assert.match(
+    outageLines(lines)[0] ?? "",
+    /users' doesn't exist \(the analytics tables were changed by hand: put back what the migrations made; the service goes on by itself/,
+  );
+  await db.conn.query("RENAME TABLE users_away TO users");
+  await waitFor(
+    "the event applied",
+    () =>
+      caughtUp(
+        config.kafkaGroupId,
+        topics.all.filter((x) => x !== topics.dlq),
+      ),
+    30000,
+  );
+  assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "1" }]);
+});
+
+test("a table dropped by hand: migrate and the start say which, instead of 'up to date' and a stack", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const config = testConfig(db, topics);
+  await migrateDatabase(config);
+  await db.conn.query("DROP TABLE posts");
+  const missing =
+    /table posts is missing, though migration 4 is recorded as applied: it was dropped by hand; restore it from a backup, or drop the database, run `analytics-service migrate` and rewind the group to the earliest offsets$/;
+  await assert.rejects(migrateDatabase(config), missing);
+  await assert.rejects(startService(config, capturingLogger().log), missing);
+});
+
+test("the pool's sessions wait 50 s for a table lock another session holds, not the server's day", async (t) => {
+  const db = await testDatabase(t);
+  const pool = testPool(t, db);
+  const [rows] = await pool.query("SELECT @@SESSION.lock_wait_timeout AS s");
+  assert.deepEqual(rows, [{ s: "50" }]);
+});
