@@ -11,6 +11,7 @@ import {
   rowBytes,
   type StoredChild,
   selectChildren,
+  selectNamedChildren,
   updateStoredRows,
   upsertRows,
 } from "./statements.ts";
@@ -18,7 +19,8 @@ import {
 // A round's child rows (variants, order items), written against what is stored under their parents.
 
 /**
- * Stored children held at once while a round's are matched, and read at most by one statement.
+ * Replace mode's stored children held at once while a round's are matched, and read at most by
+ * one statement (a parent's are at most its last document's: replace keeps exactly those).
  * A usual round holds a few thousand, and is read and written in one pass; past this, the parents
  * read whole so far are written before more are read. Without it, a round of 120 products of
  * 7,000 stored variants each held 840,000 and blocked the thread, and 100 parents of a 1 MiB
@@ -37,8 +39,9 @@ type StoredOf = Map<string, Map<unknown, number>>;
  * stored or not, so rewriting a product's variants on every product event would run the INT ids
  * out; it also costs the server more (docs/decisions.md). A new child is inserted plainly: its
  * key is not stored under its parent, which this transaction holds locked, so a duplicate-key
- * error is never a row to overwrite. Replace mode then deletes the stored children that no
- * document holds (their keys are not the new ones', so the order is free).
+ * error is never a row to overwrite. Replace mode reads a parent's stored children whole and then
+ * deletes those no document holds (their keys are not the new ones', so the order is free); merge
+ * mode reads only the stored children the round names (writeNamed).
  *
  * Parents are written in the index's order, each parent's rows in their key's, and deletes come
  * after inserts: a transaction then takes its locks on the unique (parent, child key) index in
@@ -59,6 +62,7 @@ export async function writeChildren(
   const rowsOf = new Map<unknown, Row[]>();
   for (const row of rows) getOrCreate(rowsOf, row[table.key], () => []).push(row);
   for (const list of rowsOf.values()) if (list.length > 1) sortByKey(list, (row) => row[childKey] as string);
+  if (spec.mode === "merge") return writeNamed(conn, spec, [...parents].sort(compareKeys), rowsOf, budget);
   const stored: StoredOf = new Map();
   let held = 0;
   /** Parents whose stored children are all read, and not yet written. */
@@ -99,7 +103,76 @@ export async function writeChildren(
   if (whole.length > 0) await writeWhole(whole);
 }
 
-/** Deletes, updates and inserts the children of `parents`, whose stored children are all in `stored`. */
+/** The most children merge mode looks up by key in one statement (and at most a statement's budget of them). */
+export const NAMED_CHILDREN_AT_ONCE = 1_000;
+
+/**
+ * Merge mode: the round's children, in their parents' index order and their keys', looked up by
+ * key, at most NAMED_CHILDREN_AT_ONCE at a time, then updated or inserted. A parent's stored
+ * children that no event names are not read: a producer that adds new items to one order, event
+ * after event, once made every later event read (and hold) all of them, until the heap ran out.
+ */
+async function writeNamed(
+  conn: SqlRunner,
+  spec: Children,
+  parents: readonly string[],
+  rowsOf: Map<unknown, Row[]>,
+  budget: number,
+): Promise<void> {
+  const { table, childKey } = spec;
+  const rowId = table.rowId as string;
+  let part: Row[] = [];
+  let bytes = 0;
+  const write = async () => {
+    if (part.length === 0) return;
+    const wanted: [string, string[]][] = [];
+    for (const row of part) {
+      const parent = row[table.key] as string;
+      if (wanted.at(-1)?.[0] !== parent) wanted.push([parent, []]);
+      wanted.at(-1)?.[1].push(row[childKey] as string);
+    }
+    const stored: StoredOf = new Map();
+    for (const r of await run<StoredChild>(conn, selectNamedChildren(table, rowId, childKey, wanted))) {
+      getOrCreate(stored, r.parent, () => new Map()).set(r.child, r.row_id);
+    }
+    const kept: [number, Row][] = [];
+    const added: Row[] = [];
+    for (const row of part) {
+      const n = stored.get(row[table.key] as string)?.get(row[childKey]);
+      if (n === undefined) added.push(row);
+      else kept.push([n, row]);
+    }
+    await writeRows(conn, spec, kept, added, budget);
+    part = [];
+    bytes = 0;
+  };
+  for (const parent of parents) {
+    for (const row of rowsOf.get(parent) ?? []) {
+      const size = listed(row[childKey]) + listed(parent) + 16;
+      if (part.length >= NAMED_CHILDREN_AT_ONCE || (part.length > 0 && bytes + size > budget)) await write();
+      part.push(row);
+      bytes += size;
+    }
+  }
+  await write();
+}
+
+/** Updates the `kept` children by their row ids, and inserts the `added` ones. */
+async function writeRows(conn: SqlRunner, spec: Children, kept: [number, Row][], added: Row[], budget: number) {
+  const { table, update } = spec;
+  if (update.length > 0) {
+    for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
+      await run(conn, updateStoredRows(table, table.rowId as string, part, update));
+    }
+  }
+  // A plain insert: on MySQL a table whose AUTO_INCREMENT ids are used up hands out its largest
+  // id again, and an upsert would then overwrite that row, another parent's child.
+  for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
+    await run(conn, upsertRows(table, part, []));
+  }
+}
+
+/** Replace mode: deletes, updates and inserts the children of `parents`, whose stored children are all in `stored`. */
 async function writeMatched(
   conn: SqlRunner,
   spec: Children,
@@ -108,7 +181,7 @@ async function writeMatched(
   rowsOf: Map<unknown, Row[]>,
   budget: number,
 ) {
-  const { table, childKey, update } = spec;
+  const { table, childKey } = spec;
   const rowId = table.rowId as string;
   const kept: [number, Row][] = [];
   const added: Row[] = [];
@@ -127,17 +200,6 @@ async function writeMatched(
     if (children === undefined || keep.size === children.size) continue;
     for (const [, n] of sortByKey([...children], ([key]) => key as string)) if (!keep.has(n)) gone.push(n);
   }
-  if (update.length > 0) {
-    for (const part of chunksBySize(kept, budget, ([, row]) => storedRowBytes(row, table.columns))) {
-      await run(conn, updateStoredRows(table, rowId, part, update));
-    }
-  }
-  // A plain insert: on MySQL a table whose AUTO_INCREMENT ids are used up hands out its largest
-  // id again, and an upsert would then overwrite that row, another parent's child.
-  for (const part of chunksBySize(added, budget, (row) => rowBytes(row, table.columns))) {
-    await run(conn, upsertRows(table, part, []));
-  }
-  if (spec.mode === "replace") {
-    for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
-  }
+  await writeRows(conn, spec, kept, added, budget);
+  for (const part of chunksBySize(gone, budget, listed)) await run(conn, deleteByKey(table, part, rowId));
 }

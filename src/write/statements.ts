@@ -156,6 +156,24 @@ export function selectChildren(
 }
 
 /**
+ * The stored rows of the children `wanted` names (parent → child keys), for merge mode, whose
+ * write touches only the children an event carries: a parent's other children, however many a
+ * producer has piled up under it, are neither read nor held.
+ */
+export function selectNamedChildren(
+  table: TableSpec,
+  rowId: string,
+  childKey: string,
+  wanted: readonly (readonly [string, readonly string[]])[],
+): Statement {
+  const [parent, child] = [id(table.key), id(childKey)];
+  const where = wanted.map(([p, keys]) => `(${parent} = ${sqlLiteral(p)} AND ${child} IN (${sqlList(keys)}))`);
+  return {
+    sql: `SELECT ${id(rowId)} AS row_id, ${parent} AS parent, ${child} AS child FROM ${id(table.name)} WHERE ${where.join(" OR ")}`,
+  };
+}
+
+/**
  * Deletes the rows whose `column`, the primary key (the table's key unless given: a child's row
  * id), is among `values`. The multi-table form, as only it takes an index hint on both servers.
  */

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { format } from "mysql2";
 import { ConcurrentChangeError } from "../errors.ts";
 import { inList, insertedRows } from "../testing/sql-values.ts";
-import { STORED_CHILDREN_AT_ONCE } from "./children.ts";
+import { NAMED_CHILDREN_AT_ONCE, STORED_CHILDREN_AT_ONCE } from "./children.ts";
 import { type Children, defineTable, type Op, type UpsertOp } from "./ops.ts";
 import type { Plan, Write } from "./plan.ts";
 import { tooLarge } from "./row-size.ts";
@@ -20,6 +20,17 @@ function recorder(stored: [number, string, string][] = []) {
     query: async (sql, values) => {
       statements.push({ sql, values: values as unknown[] | undefined });
       if (!sql.startsWith("SELECT")) return [[], []];
+      if (values === undefined) {
+        // Merge mode's read by key: `(parent = 'p' AND child IN ('a','b')) OR …`.
+        const wanted = [...sql.matchAll(/\(`\w+` = '([^']*)' AND `\w+` IN \(([^)]*)\)\)/g)].map(
+          ([, p, keys]) => [p, (keys ?? "").split(",").map((k) => k.slice(1, -1))] as const,
+        );
+        const rows = stored
+          .filter(([, p, c]) => wanted.some(([wp, keys]) => wp === p && keys.includes(c)))
+          .map(([row_id, parent, child]) => ({ row_id, parent, child }));
+        (statements.at(-1) as { returned?: number }).returned = rows.length;
+        return [rows, []];
+      }
       // As the server answers a page: in (parent, child) order, past the cursor, up to the LIMIT.
       const [parents = [], after, , afterChild] = values as [string[], string?, string?, string?];
       const limit = Number(/LIMIT (\d+)$/.exec(sql)?.[1] ?? Number.POSITIVE_INFINITY);
@@ -130,7 +141,21 @@ describe("executePlan writes children by row id", () => {
     ]);
     await executePlan(runner, onePlan([box("b1", ["a"], "merge")]), PACKET);
     assert.deepEqual(kinds(), ["INSERT INTO `boxes`", "SELECT FROM `box_slots`", "INSERT INTO `box_slots`"]);
+    assert.equal(statements[1]?.returned, 1, "only the stored child the event names is read");
     assert.deepEqual(insertedRows(statements[2]?.sql ?? ""), [[5, "b1", "a", "b1/a"]]);
+  });
+
+  test("merge: a parent's stored children are read by the keys of its new ones, in bounded statements, never all of them", async () => {
+    const many: [number, string, string][] = Array.from({ length: 6_000 }, (_, i) => [i + 1, "b1", `k${i}`]);
+    const { runner, statements } = recorder(many);
+    const wanted = Array.from({ length: NAMED_CHILDREN_AT_ONCE + 1 }, (_, i) => `k${4_000 + i}`);
+    await executePlan(runner, onePlan([box("b1", wanted, "merge")]), PACKET);
+    const reads = statements.filter((s) => s.sql.startsWith("SELECT"));
+    assert.deepEqual(
+      reads.map((r) => r.returned),
+      [NAMED_CHILDREN_AT_ONCE, 1],
+      "1,000 stored children of the 1,001 named, then the last; the other 4,999 never",
+    );
   });
 
   test("children are read for at most MAX_PARENTS_PER_STATEMENT parents at a time, below eq_range_index_dive_limit", async () => {
