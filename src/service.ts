@@ -3,6 +3,7 @@ import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
+import { logBounds, type OutOfRange, outOfRangeLine } from "./consume/out-of-range.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
 import { checkTopics, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
@@ -176,6 +177,20 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
   );
 }
 
+/** Says which offsets of a partition the group will never read, once the client reads on past them. */
+async function warnOutOfRange(consumer: Consumer, r: OutOfRange, reset: "earliest" | "latest", log: Logger) {
+  const where = { topic: r.topic, partition: r.partition };
+  try {
+    log.warn(where, outOfRangeLine(r, await logBounds(consumer, r), reset));
+  } catch (err) {
+    const from = reset === "earliest" ? "start" : "end";
+    log.warn(
+      where,
+      `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log; reading on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset}); its bounds could not be read: ${messageOf(err)}`,
+    );
+  }
+}
+
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
 function groupConsumer(
   config: Config,
@@ -197,6 +212,7 @@ function groupConsumer(
       ...CONSUME_TUNING,
     }),
     onFetched,
+    (r) => void warnOutOfRange(consumer, r, config.kafkaAutoOffsetReset, log),
   );
   consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
   consumer.startLagMonitoring({ topics }, 5000);

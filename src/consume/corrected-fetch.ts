@@ -2,6 +2,7 @@ import type { Consumer } from "@platformatic/kafka";
 import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
 import { type CheckedBatch, checkRecordOffsets, installBatchFraming } from "./batch-framing.ts";
 import { stampLogAppendTime } from "./log-append-time.ts";
+import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 
 // What the Kafka client leaves wrong in a fetch response, put right before its message stream
 // reads it: the batches of aborted transactions it lets through, and the record times of
@@ -11,14 +12,22 @@ import { stampLogAppendTime } from "./log-append-time.ts";
 /**
  * Makes `consumer` correct every fetch response, its message streams' included: they fetch
  * through the instance's public `fetch`. `onFetched` hears of each fetch that succeeded, empty or
- * not: the brokers answer again.
+ * not: the brokers answer again; `onOutOfRange` of each partition asked for past its log.
  */
-export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C, onFetched = () => {}): C {
+export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMetadata">>(
+  consumer: C,
+  onFetched = () => {},
+  onOutOfRange: (r: OutOfRange) => void = () => {},
+): C {
   installBatchFraming();
   const fetch = consumer.fetch.bind(consumer) as (
     options: unknown,
     callback: (error: Error | null, response: FetchedResponse) => void,
   ) => unknown;
+  const topicOf = (id: string) => {
+    for (const [name, t] of consumer.currentMetadata?.topics ?? []) if (t.id === id) return name;
+    return undefined;
+  };
   function correct(response: FetchedResponse): FetchedResponse {
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
@@ -36,7 +45,10 @@ export function correctingFetches<C extends Pick<Consumer, "fetch">>(consumer: C
         fetch(options, (error, response) => (error ? reject(error) : resolve(correct(response)))),
       );
     }
-    return fetch(options, (error, response) => callback(error, error ? response : correct(response)));
+    return fetch(options, (error, response) => {
+      if (error) for (const r of outOfRange(options, error, topicOf)) onOutOfRange(r);
+      callback(error, error ? response : correct(response));
+    });
   };
   consumer.fetch = corrected as C["fetch"];
   return consumer;

@@ -1,0 +1,78 @@
+import { type Consumer, findErrorBy } from "@platformatic/kafka";
+
+// A fetch offset no longer in its partition's log: the data was deleted by retention before the
+// group read it, or the topic was deleted and created again. The client then reads on from the
+// log's start (KAFKA_AUTO_OFFSET_RESET=earliest) or end (latest), as Kafka's consumers do, and
+// says nothing; the service says which offsets it never read.
+
+/** ProtocolError OFFSET_OUT_OF_RANGE's code in a partition's answer. */
+const OFFSET_OUT_OF_RANGE = 1;
+
+export interface OutOfRange {
+  topic: string;
+  partition: number;
+  /** The offset asked for. */
+  requested: bigint;
+}
+
+/** Where a partition's log starts and ends (its high watermark). */
+export interface LogBounds {
+  logStart: bigint;
+  end: bigint;
+}
+
+interface FetchRequest {
+  topics?: { topicId: string; partitions: { partition: number; fetchOffset: bigint }[] }[];
+}
+interface FetchAnswer {
+  responses?: {
+    topicId: string;
+    partitions: { partitionIndex: number; errorCode: number }[];
+  }[];
+}
+
+/** The partitions a failed fetch asked for past their log, named by `topicOf(topicId)`. */
+export function outOfRange(
+  request: unknown,
+  error: unknown,
+  topicOf: (id: string) => string | undefined,
+): OutOfRange[] {
+  const failure = findErrorBy(error as Error, "apiId", "OFFSET_OUT_OF_RANGE") as { response?: FetchAnswer } | null;
+  const answer = failure === null ? undefined : ((error as { response?: FetchAnswer }).response ?? failure.response);
+  const asked = (request as FetchRequest).topics ?? [];
+  const out: OutOfRange[] = [];
+  for (const t of answer?.responses ?? []) {
+    for (const p of t.partitions) {
+      if (p.errorCode !== OFFSET_OUT_OF_RANGE) continue;
+      const requested = asked
+        .find((a) => a.topicId === t.topicId)
+        ?.partitions.find((a) => a.partition === p.partitionIndex);
+      if (requested === undefined) continue;
+      const topic = topicOf(t.topicId) ?? `topic id ${t.topicId}`;
+      out.push({ topic, partition: p.partitionIndex, requested: requested.fetchOffset });
+    }
+  }
+  return out;
+}
+
+/** The log's bounds now (the broker's answer to the fetch gives none: -1), read as the client reads them to read on. */
+export async function logBounds(consumer: Pick<Consumer, "listOffsets">, r: OutOfRange): Promise<LogBounds> {
+  const at = async (timestamp: bigint) =>
+    (await consumer.listOffsets({ topics: [r.topic], timestamp })).get(r.topic)?.[r.partition] ?? -1n;
+  const [logStart, end] = await Promise.all([at(-2n), at(-1n)]);
+  return { logStart, end };
+}
+
+/** The line for `r`: which offsets the group will never read, and where it reads on. */
+export function outOfRangeLine(o: OutOfRange, b: LogBounds, reset: "earliest" | "latest"): string {
+  const r = { ...o, ...b };
+  const at = `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log (offsets ${r.logStart}–${r.end - 1n} are)`;
+  const from = reset === "earliest" ? r.logStart : r.end;
+  const lost =
+    r.requested < r.logStart
+      ? `offsets ${r.requested}–${r.logStart - 1n} were deleted (retention) before the group read them`
+      : "the topic was deleted and created again, or its log cut back";
+  const skipped =
+    reset === "latest" && from > r.logStart ? `; the ${from - r.logStart} still in the log are skipped too` : "";
+  return `${at}: ${lost}; reading on from ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})${skipped}`;
+}

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import { emit } from "../../src/generate/emit.ts";
+import { startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  BROKER,
+  capturingLogger,
+  caughtUp,
+  hexId,
+  produce,
+  testConfig,
+  testDatabase,
+  testProducer,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+
+// Events deleted by retention before the group read them: the client reads on from the log's start
+// (earliest) or end (latest), as Kafka's consumers do; the service says which offsets it never read.
+
+const users = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    emit("user.created", hexId(from + i, "7e"), { ...(fixture("user.created").value.data as object) } as never),
+  );
+
+for (const reset of ["earliest", "latest"] as const) {
+  test(`offsets deleted before the group read them (${reset}): one line naming them, and where it reads on`, async (t) => {
+    const db = await testDatabase(t);
+    const topics = await testTopics(t, 1);
+    const producer = await testProducer(t);
+    const config = testConfig(db, topics, { KAFKA_AUTO_OFFSET_RESET: reset });
+    const sources = topics.all.filter((x) => x !== topics.dlq);
+    const topic = `${topics.prefix}user`;
+    // The group joins first: with latest, a group without committed offsets starts at the end.
+    const joined = capturingLogger();
+    const first = await startService(config, joined.log);
+    t.after(() => first.stop());
+    await waitFor("the group joined", async () => joined.lines.some((l) => l.msg === "joined the consumer group"));
+    await produce(producer, topics.prefix, users(0, 10));
+    await waitFor("the first ten committed", () => caughtUp(config.kafkaGroupId, sources, 1), 30000);
+    await first.stop();
+
+    // Ten more (offsets 10–19), of which retention deletes the first five before the group is back.
+    await produce(producer, topics.prefix, users(10, 10));
+    const admin = new Admin({ clientId: "tests-retention", bootstrapBrokers: [BROKER] });
+    t.after(() => admin.close());
+    await admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition: 0, offset: 15n }] }] });
+
+    const { log, lines } = capturingLogger();
+    const second = await startService(config, log);
+    t.after(() => second.stop());
+    const said = () => lines.filter((l) => String(l.msg).includes("is no longer in the log")).map((l) => String(l.msg));
+    await waitFor("the line", async () => said().length > 0, 30000);
+    // One more event, so that the group commits past where it read on (with latest, nothing else is read).
+    await produce(producer, topics.prefix, users(20, 1));
+    await waitFor("caught up again", () => caughtUp(config.kafkaGroupId, sources, 1), 30000);
+    const expected =
+      reset === "earliest"
+        ? `${topic}/0: offset 10 is no longer in the log (offsets 15–19 are): offsets 10–14 were deleted (retention) before the group read them; reading on from 15 (KAFKA_AUTO_OFFSET_RESET=earliest)`
+        : `${topic}/0: offset 10 is no longer in the log (offsets 15–19 are): offsets 10–14 were deleted (retention) before the group read them; reading on from 20 (KAFKA_AUTO_OFFSET_RESET=latest); the 5 still in the log are skipped too`;
+    assert.deepEqual(said(), [expected]);
+    const [{ n } = { n: "" }] = await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM users");
+    assert.equal(n, reset === "earliest" ? "16" : "11");
+  });
+}
