@@ -3,9 +3,9 @@ import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
-import { logBounds, type OutOfRange, outOfRangeLine } from "./consume/out-of-range.ts";
+import { warnOutOfRange } from "./consume/out-of-range.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
-import { checkTopics, prefixed } from "./consume/topics.ts";
+import { checkTopics, prefixed, withMissingTopicsNamed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -105,6 +105,7 @@ export async function startService(
       decode: decoderFor(config, hooks),
       batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
+      explainStreamFailure: (err) => withMissingTopicsNamed(err, config, topics),
       log,
       options: {
         autoOffsetReset: config.kafkaAutoOffsetReset,
@@ -175,20 +176,6 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
     },
     `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}`,
   );
-}
-
-/** Says which offsets of a partition the group will never read, once the client reads on past them. */
-async function warnOutOfRange(consumer: Consumer, r: OutOfRange, reset: "earliest" | "latest", log: Logger) {
-  const where = { topic: r.topic, partition: r.partition };
-  try {
-    log.warn(where, outOfRangeLine(r, await logBounds(consumer, r), reset));
-  } catch (err) {
-    const from = reset === "earliest" ? "start" : "end";
-    log.warn(
-      where,
-      `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log; reading on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset}); its bounds could not be read: ${messageOf(err)}`,
-    );
-  }
 }
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */

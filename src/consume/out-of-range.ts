@@ -1,4 +1,6 @@
 import { type Consumer, findErrorBy } from "@platformatic/kafka";
+import { messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
 
 // A fetch offset no longer in its partition's log: the data was deleted by retention before the
 // group read it, or the topic was deleted and created again. The client then reads on from the
@@ -75,4 +77,23 @@ export function outOfRangeLine(o: OutOfRange, b: LogBounds, reset: "earliest" | 
   const skipped =
     reset === "latest" && from > r.logStart ? `; the ${from - r.logStart} still in the log are skipped too` : "";
   return `${at}: ${lost}; reading on from ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})${skipped}`;
+}
+
+/** Says which offsets of a partition the group will never read, once the client reads on past them. */
+export async function warnOutOfRange(
+  consumer: Pick<Consumer, "listOffsets">,
+  r: OutOfRange,
+  reset: "earliest" | "latest",
+  log: Logger,
+) {
+  const where = { topic: r.topic, partition: r.partition };
+  try {
+    log.warn(where, outOfRangeLine(r, await logBounds(consumer, r), reset));
+  } catch (err) {
+    const from = reset === "earliest" ? "start" : "end";
+    log.warn(
+      where,
+      `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log; reading on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset}); its bounds could not be read: ${messageOf(err)}`,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
-import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { afterOutcome, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
 import { explainKafkaFailure, loginRefused } from "./explain.ts";
@@ -159,4 +159,32 @@ function explainKafka(err: unknown, config: Config): unknown {
   if (!(err instanceof KafkaUnavailableError)) return err;
   const line = explainKafkaFailure(err.cause, config);
   return loginRefused(err.cause) ? new ConfigError(`Kafka: ${line}`) : new KafkaUnavailableError(line, err);
+}
+
+/**
+ * A failed stream's cause as the outage line should say it. The client calls a deleted topic
+ * "Unknown topic" and, past the first, names the wrong one: the source topics are listed, and the
+ * missing ones named. Any other failure, or one none is missing for, is itself.
+ */
+export async function withMissingTopicsNamed(
+  err: unknown,
+  config: Config,
+  topics: readonly string[],
+): Promise<unknown> {
+  if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) return err;
+  const admin = new Admin({ ...kafkaBaseOptions(config, "topics-check"), retries: 0 });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return err;
+    const [what, it] = missing.length > 1 ? ["topics", "they exist"] : ["topic", "it exists"];
+    return new KafkaUnavailableError(
+      `source ${what} ${missing.join(", ")} not found (deleted?): reading waits until ${it} again, and the other source topics wait with it`,
+      err,
+    );
+  } catch {
+    return err; // the broker can't be asked: its own failure says more than a guess would
+  } finally {
+    await afterOutcome("closing the topics check's admin client", admin.close());
+  }
 }

@@ -40,6 +40,8 @@ export interface PipelineDeps {
   /** Everything a batch needs but its owner and marks, which the pipeline provides. */
   batch: Omit<BatchDeps, "owns" | "mark">;
   kafkaOutage: Outage;
+  /** A failed stream's cause as its outage line says it (a deleted topic named). */
+  explainStreamFailure?: (err: unknown) => Promise<unknown>;
   log: Logger;
   options: PipelineOptions;
 }
@@ -175,7 +177,7 @@ export class Pipeline {
     } catch (error) {
       if (!halt.aborted) {
         this.#streamFailed = true;
-        this.#d.kafkaOutage.enter(error);
+        this.#d.kafkaOutage.enter((await this.#d.explainStreamFailure?.(error)) ?? error);
       }
       return "failed";
     }

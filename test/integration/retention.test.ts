@@ -65,3 +65,42 @@ for (const reset of ["earliest", "latest"] as const) {
     assert.equal(n, reset === "earliest" ? "16" : "11");
   });
 }
+
+test("a source topic deleted under the service: the outage line names it; created again, reading goes on", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics, { RETRY_MAX_BACKOFF_MS: "500" });
+  const { log, lines } = capturingLogger();
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  await waitFor("the group joined", async () => lines.some((l) => l.msg === "joined the consumer group"));
+  const post = `${topics.prefix}post`;
+  const admin = new Admin({ clientId: "tests-deleted-topic", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  await admin.deleteTopics({ topics: [post] });
+  await produce(producer, topics.prefix, users(30, 1));
+  const outage = () => lines.filter((l) => /^Kafka (still )?unavailable/.test(String(l.msg))).map((l) => String(l.msg));
+  await waitFor("the outage line", async () => outage().some((l) => l.includes(post)), 60000);
+  assert.ok(
+    outage().some((l) =>
+      l.endsWith(
+        `source topic ${post} not found (deleted?): reading waits until it exists again, and the other source topics wait with it`,
+      ),
+    ),
+    outage().join("\n"),
+  );
+  assert.ok(!outage().some((l) => l.includes(`Unknown topic ${topics.prefix}user`)), "the user topic is not blamed");
+  await admin.createTopics({ topics: [post], partitions: 1, replicas: 1 });
+  await waitFor(
+    "the user event applied",
+    () =>
+      caughtUp(
+        config.kafkaGroupId,
+        topics.all.filter((x) => x !== topics.dlq),
+        1,
+      ),
+    90000,
+  );
+  assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "1" }]);
+});
