@@ -55,6 +55,8 @@ export async function writeChildren(
   parents: string[],
   rows: Row[],
   budget: number,
+  /** Parents this round inserts: no child of theirs is stored (a child's foreign key cascades). */
+  created: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const { table, childKey } = spec;
   const rowId = table.rowId;
@@ -62,7 +64,7 @@ export async function writeChildren(
   const rowsOf = new Map<unknown, Row[]>();
   for (const row of rows) getOrCreate(rowsOf, row[table.key], () => []).push(row);
   for (const list of rowsOf.values()) if (list.length > 1) sortByKey(list, (row) => row[childKey] as string);
-  if (spec.mode === "merge") return writeNamed(conn, spec, [...parents].sort(compareKeys), rowsOf, budget);
+  if (spec.mode === "merge") return writeNamed(conn, spec, [...parents].sort(compareKeys), rowsOf, budget, created);
   const stored: StoredOf = new Map();
   let held = 0;
   /** Parents whose stored children are all read, and not yet written. */
@@ -111,6 +113,11 @@ export const NAMED_CHILDREN_AT_ONCE = 1_000;
  * key, at most NAMED_CHILDREN_AT_ONCE at a time, then updated or inserted. A parent's stored
  * children that no event names are not read: a producer that adds new items to one order, event
  * after event, once made every later event read (and hold) all of them, until the heap ran out.
+ * The children of a parent this round inserts are not looked up: none is stored. Another
+ * partition's transaction may have inserted the parent and some of them meanwhile (one entity on
+ * two partitions); this one's upsert of the parent then waited for it, a child of one key is a
+ * duplicate-key error, and the transaction runs again, against them (transaction.ts); a child of
+ * another key is kept, as merge keeps it anyway.
  */
 async function writeNamed(
   conn: SqlRunner,
@@ -118,23 +125,27 @@ async function writeNamed(
   parents: readonly string[],
   rowsOf: Map<unknown, Row[]>,
   budget: number,
+  created: ReadonlySet<string>,
 ): Promise<void> {
   const { table, childKey } = spec;
   const rowId = table.rowId as string;
+  /** The rows to write next, in order; `looked` of them, of parents stored before, are looked up. */
   let part: Row[] = [];
+  let looked = 0;
   let bytes = 0;
   const write = async () => {
     if (part.length === 0) return;
     const wanted: [string, string[]][] = [];
     for (const row of part) {
       const parent = row[table.key] as string;
+      if (created.has(parent)) continue;
       if (wanted.at(-1)?.[0] !== parent) wanted.push([parent, []]);
       wanted.at(-1)?.[1].push(row[childKey] as string);
     }
     const stored: StoredOf = new Map();
-    for (const r of await run<StoredChild>(conn, selectNamedChildren(table, rowId, childKey, wanted))) {
-      getOrCreate(stored, r.parent, () => new Map()).set(r.child, r.row_id);
-    }
+    const found =
+      wanted.length === 0 ? [] : await run<StoredChild>(conn, selectNamedChildren(table, rowId, childKey, wanted));
+    for (const r of found) getOrCreate(stored, r.parent, () => new Map()).set(r.child, r.row_id);
     const kept: [number, Row][] = [];
     const added: Row[] = [];
     for (const row of part) {
@@ -143,14 +154,15 @@ async function writeNamed(
       else kept.push([n, row]);
     }
     await writeRows(conn, spec, kept, added, budget);
-    part = [];
-    bytes = 0;
+    [part, looked, bytes] = [[], 0, 0];
   };
   for (const parent of parents) {
+    const fresh = created.has(parent);
     for (const row of rowsOf.get(parent) ?? []) {
-      const size = listed(row[childKey]) + listed(parent) + 16;
-      if (part.length >= NAMED_CHILDREN_AT_ONCE || (part.length > 0 && bytes + size > budget)) await write();
+      const size = fresh ? 0 : listed(row[childKey]) + listed(parent) + 16;
+      if (looked >= NAMED_CHILDREN_AT_ONCE || (looked > 0 && bytes + size > budget)) await write();
       part.push(row);
+      if (!fresh) looked++;
       bytes += size;
     }
   }

@@ -145,6 +145,22 @@ describe("executePlan writes children by row id", () => {
     assert.deepEqual(insertedRows(statements[2]?.sql ?? ""), [[5, "b1", "a", "b1/a"]]);
   });
 
+  test("merge: the children of a parent the round inserts are inserted without a read; a stored parent's beside them are looked up", async () => {
+    const { runner, kinds, statements } = recorder([[5, "b2", "a"]]);
+    const created = { ...box("b1", ["a", "b"], "merge"), absent: true } as Write;
+    await executePlan(runner, onePlan([created, box("b2", ["a"], "merge")]), PACKET);
+    // The new parent is inserted plainly, the stored one upserted; then one read, for b2's child only.
+    assert.deepEqual(kinds(), [
+      "INSERT INTO `boxes`",
+      "INSERT INTO `boxes`",
+      "SELECT FROM `box_slots`",
+      "INSERT INTO `box_slots`",
+      "INSERT INTO `box_slots`",
+    ]);
+    assert.match(statements[2]?.sql ?? "", /'b2'/);
+    assert.doesNotMatch(statements[2]?.sql ?? "", /'b1'/, "b1 is new: none of its children is stored");
+  });
+
   test("merge: a parent's stored children are read by the keys of its new ones, in bounded statements, never all of them", async () => {
     const many: [number, string, string][] = Array.from({ length: 6_000 }, (_, i) => [i + 1, "b1", `k${i}`]);
     const { runner, statements } = recorder(many);

@@ -205,12 +205,14 @@ async function writeUpserts(
   );
   for (const [spec, parents] of bySpec) {
     const rows = parents.flatMap((w) => w.children?.rows ?? []);
+    const created = new Set(parents.filter((w) => w.absent).map((w) => w.id));
     await writeChildren(
       conn,
       spec,
       parents.map((w) => w.id),
       rows,
       budget,
+      created,
     );
     count(spec.table, spec.mode === "replace" ? "replace" : "upsert", rows.length);
   }
