@@ -42,7 +42,7 @@ export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMet
   const corrected = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {
     if (callback === undefined) {
       return new Promise((resolve, reject) =>
-        fetch(options, (error, response) => (error ? reject(error) : resolve(correct(response)))),
+        corrected(options, (error, response) => (error ? reject(error) : resolve(response))),
       );
     }
     return fetch(options, (error, response) => {

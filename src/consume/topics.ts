@@ -16,6 +16,12 @@ export const DEFAULT_DLQ_TOPIC = "analytics-dlq";
 /** Kafka topic names for `topics` under a deployment's prefix. */
 export const prefixed = (prefix: string, topics: readonly string[]) => topics.map((t) => `${prefix}${t}`);
 
+/** Those of `topics` the broker does not list. */
+async function missingTopics(admin: Admin, topics: readonly string[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  return topics.filter((t) => !existing.has(t));
+}
+
 /** The partition count of each of `topics` that exists; a missing one has no entry. */
 export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
   const existing = new Set(await admin.listTopics());
@@ -40,8 +46,7 @@ export async function waitForTopics(
   for (let attempt = 0; ; attempt++) {
     let missing: string[];
     try {
-      const existing = new Set(await admin.listTopics());
-      missing = topics.filter((t) => !existing.has(t));
+      missing = await missingTopics(admin, topics);
     } catch (err) {
       throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
     }
@@ -174,8 +179,7 @@ export async function withMissingTopicsNamed(
   if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) return err;
   const admin = new Admin({ ...kafkaBaseOptions(config, "topics-check"), retries: 0 });
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
+    const missing = await missingTopics(admin, topics);
     if (missing.length === 0) return err;
     const [what, it] = missing.length > 1 ? ["topics", "they exist"] : ["topic", "it exists"];
     return new KafkaUnavailableError(
