@@ -1,10 +1,11 @@
-import { Consumer, type Producer } from "@platformatic/kafka";
+import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
+import { SourceTopics, watchSourceTopics } from "./consume/source-topics.ts";
 import { checkTopics, prefixed, withMissingTopicsNamed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
@@ -96,12 +97,17 @@ export async function startService(
     consumer = group;
     metrics.watchMembership(() => isMember(group));
     closers.add(() => group.close());
-    closers.add(async () => group.stopLagMonitoring());
+    const sourceTopics = new SourceTopics(
+      new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 }),
+      topics,
+      log,
+    );
+    closers.add(() => sourceTopics.close());
     const producer = deadLetterProducer(config, dlqMaxBytes);
     closers.add(() => producer.close());
     pipeline = new Pipeline({
       consumer: group,
-      topics,
+      topics: () => sourceTopics.forStream(),
       decode: decoderFor(config, hooks),
       batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
@@ -121,6 +127,8 @@ export async function startService(
       const grown = watch.grown(lag);
       if (grown.length > 0) pipeline.rejoin(`partitions were added to ${grown.join(", ")}`);
     });
+    const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
+    closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());
     return {
       done,
@@ -202,7 +210,6 @@ function groupConsumer(
     (r) => void warnOutOfRange(consumer, r, config.kafkaAutoOffsetReset, log),
   );
   consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
-  consumer.startLagMonitoring({ topics }, 5000);
   consumer.on("consumer:group:join", (p) => {
     log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");
     hooks.onReady?.();

@@ -71,23 +71,25 @@ export interface SourceStreamOptions {
 }
 
 /**
- * The group's message stream of the source topics, opened from the committed offsets when first
- * read, and its batch reader. A stream that failed, or read past events that must be read again,
+ * The group's message stream of the source topics that exist, opened from the committed offsets
+ * when first read, and its batch reader. A stream that failed, or read past events that must be read again,
  * is closed; the next `open` starts a new one, numbered one higher.
  */
 export class SourceStream {
   readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  readonly #topics: readonly string[];
+  readonly #topics: () => Promise<readonly string[]>;
   readonly #options: SourceStreamOptions;
   readonly #log: Logger;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
+  /** The topics the open (or last) stream reads. */
+  #reading: readonly string[] = [];
   /** How many streams were opened: the number of the open (or last) one. */
   #opened = 0;
 
   constructor(
     consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
-    topics: readonly string[],
+    topics: () => Promise<readonly string[]>,
     options: SourceStreamOptions,
     log: Logger,
   ) {
@@ -102,6 +104,11 @@ export class SourceStream {
     return this.#reader;
   }
 
+  /** Whether the open stream reads `topic`; with none open, whether the last one did (none yet: yes). */
+  reads(topic: string): boolean {
+    return this.#opened === 0 || this.#reading.includes(topic);
+  }
+
   /** The number of the open (or last) stream. */
   get number(): number {
     return this.#opened;
@@ -110,14 +117,16 @@ export class SourceStream {
   /** The reader of the open stream; a dead stream's reader throws its failure, and the caller closes it. */
   async open(): Promise<BatchReader<KafkaMessage>> {
     if (this.#reader) return this.#reader;
+    const topics = await this.#topics();
     const stream = await this.#consumer.consume({
-      topics: [...this.#topics],
+      topics: [...topics],
       mode: "committed",
       fallbackMode: this.#options.autoOffsetReset,
     });
     // Failures surface through BatchReader.next; this listener only keeps an 'error' from being unhandled.
     stream.on("error", (err) => this.#log.debug({ err: messageOf(err) }, "Kafka message stream failed"));
     this.#stream = stream;
+    this.#reading = topics;
     this.#opened++;
     const { batchMaxEvents, batchMaxBytes } = this.#options;
     this.#reader = new BatchReader<KafkaMessage>(

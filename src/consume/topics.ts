@@ -16,10 +16,13 @@ export const DEFAULT_DLQ_TOPIC = "analytics-dlq";
 /** Kafka topic names for `topics` under a deployment's prefix. */
 export const prefixed = (prefix: string, topics: readonly string[]) => topics.map((t) => `${prefix}${t}`);
 
-/** Those of `topics` the broker does not list. */
-async function missingTopics(admin: Admin, topics: readonly string[]): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  return topics.filter((t) => !existing.has(t));
+/** Which of `topics` the broker lists, and which it does not, each in the order given. */
+export async function listedTopics(
+  admin: Pick<Admin, "listTopics">,
+  topics: readonly string[],
+): Promise<{ existing: string[]; missing: string[] }> {
+  const listed = new Set(await admin.listTopics());
+  return { existing: topics.filter((t) => listed.has(t)), missing: topics.filter((t) => !listed.has(t)) };
 }
 
 /** The partition count of each of `topics` that exists; a missing one has no entry. */
@@ -33,8 +36,9 @@ export async function partitionCounts(admin: Admin, topics: readonly string[]): 
 }
 
 /**
- * Waits until every topic exists: a topic created after the service (by the upstream's first
- * event, or an operator) is normal, not fatal. Logs once what it waits for.
+ * Waits until one of the source topics exists: a topic created after the service (by the
+ * upstream's first event, or an operator) is normal, not fatal, and the stream reads those that
+ * exist (source-topics.ts). Logs once what it waits for.
  */
 export async function waitForTopics(
   admin: Admin,
@@ -42,23 +46,18 @@ export async function waitForTopics(
   log: Logger,
   signal: AbortSignal,
 ): Promise<void> {
-  let reported = "";
   for (let attempt = 0; ; attempt++) {
-    let missing: string[];
+    let existing: string[];
     try {
-      missing = await missingTopics(admin, topics);
+      ({ existing } = await listedTopics(admin, topics));
     } catch (err) {
       throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
     }
-    if (missing.length === 0) {
-      if (reported) log.info({ topics }, "all topics exist now");
+    if (existing.length > 0) {
+      if (attempt > 0) log.info({ topics: existing }, `source topics exist now: ${existing.join(", ")}`);
       return;
     }
-    const now = missing.join(", ");
-    if (now !== reported) {
-      log.warn({ missing }, `waiting for topics to be created: ${now}`);
-      reported = now;
-    }
+    if (attempt === 0) log.warn({ missing: topics }, `waiting for topics to be created: ${topics.join(", ")}`);
     await abortableDelay(Math.min(5000, 250 * 2 ** attempt), signal);
   }
 }
@@ -169,7 +168,8 @@ function explainKafka(err: unknown, config: Config): unknown {
 /**
  * A failed stream's cause as the outage line should say it. The client calls a deleted topic
  * "Unknown topic" and, past the first, names the wrong one: the source topics are listed, and the
- * missing ones named. Any other failure, or one none is missing for, is itself.
+ * missing ones named. Any other failure, or one none is missing for, is itself. The outage is
+ * short: the stream is opened again on the topics that exist.
  */
 export async function withMissingTopicsNamed(
   err: unknown,
@@ -179,13 +179,11 @@ export async function withMissingTopicsNamed(
   if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) return err;
   const admin = new Admin({ ...kafkaBaseOptions(config, "topics-check"), retries: 0 });
   try {
-    const missing = await missingTopics(admin, topics);
+    const { missing } = await listedTopics(admin, topics);
     if (missing.length === 0) return err;
-    const [what, it] = missing.length > 1 ? ["topics", "they exist"] : ["topic", "it exists"];
-    return new KafkaUnavailableError(
-      `source ${what} ${missing.join(", ")} not found (deleted?): reading waits until ${it} again, and the other source topics wait with it`,
-      err,
-    );
+    const what = missing.length > 1 ? "topics" : "topic";
+    // What happens next is said by the stream opened without it (source-topics.ts).
+    return new KafkaUnavailableError(`source ${what} ${missing.join(", ")} not found (deleted?)`, err);
   } catch {
     return err; // the broker can't be asked: its own failure says more than a guess would
   } finally {

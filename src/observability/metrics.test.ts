@@ -150,3 +150,17 @@ test("lag is reported for the partitions this instance holds; one it gave up dro
   assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="0"} 6'));
   assert.ok(!text.includes('partition="1"'), "the partition given up in a rebalance is gone");
 });
+
+test("lag: a topic no longer asked about (deleted) drops out, the others stay", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  metrics.observeLag(
+    new Map([
+      ["user", [5n]],
+      ["post", [1n, 2n, 3n]],
+    ]),
+  );
+  metrics.observeLag(new Map([["user", [4n]]]));
+  const text = await metrics.registry.metrics();
+  assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="0"} 4'));
+  assert.ok(!text.includes('topic="post"'), text);
+});

@@ -28,6 +28,8 @@ export class Metrics {
    */
   readonly #log: Logger;
   readonly #mismatchedTopics = new Set<string>();
+  /** The partitions each topic had a lag figure for: its series, removed when the topic goes. */
+  readonly #lagPartitions = new Map<string, number>();
   /** DATETIME(6) text compares in time order, so the newest is kept as text and parsed on scrape. */
   #newestEventTs = "";
 
@@ -206,7 +208,14 @@ export class Metrics {
   }
 
   observeLag(lag: Map<string, bigint[]>): void {
+    // A topic no longer asked about (deleted) keeps no figure either.
+    for (const [topic, count] of this.#lagPartitions) {
+      if (lag.has(topic)) continue;
+      for (let partition = 0; partition < count; partition++) this.lag.remove({ topic, partition: String(partition) });
+      this.#lagPartitions.delete(topic);
+    }
     for (const [topic, partitions] of lag) {
+      this.#lagPartitions.set(topic, Math.max(partitions.length, this.#lagPartitions.get(topic) ?? 0));
       partitions.forEach((n, partition) => {
         const labels = { topic, partition: String(partition) };
         // -1: the partition is not this instance's (any more): its old figure must not linger,

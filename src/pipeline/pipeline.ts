@@ -34,7 +34,8 @@ export interface PipelineOptions {
 
 export interface PipelineDeps {
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  topics: readonly string[];
+  /** The source topics a stream is to read: those that exist (consume/source-topics.ts). */
+  topics: () => Promise<readonly string[]>;
   /** Parse, validate and flatten one record (pure; never throws). */
   decode: (record: SourceRecord) => Decoded;
   /** Everything a batch needs but its owner and marks, which the pipeline provides. */
@@ -219,9 +220,15 @@ export class Pipeline {
     this.#d.kafkaOutage.recover();
   }
 
+  /** Whether the open stream reads `topic` (with none open, whether the last one did; none yet: yes). */
+  reads(topic: string): boolean {
+    return this.#source.reads(topic);
+  }
+
   /**
    * Joins the group again once the batches in hand are done, from the committed offsets: the
-   * source topics gained partitions (consume/partition-watch.ts), which only a rebalance assigns.
+   * source topics gained partitions (consume/partition-watch.ts), or a source topic the stream
+   * does not read exists now; only a rebalance assigns them.
    */
   rejoin(why: string) {
     this.#reopen ??= why;

@@ -59,6 +59,43 @@ test("missing topics are waited for (logged once, and out of the group for the m
   assert.deepEqual(await db.query("SELECT user_id FROM users"), [{ user_id: USER }]);
 });
 
+test("source topics that don't exist yet hold back none of the others; each is read once it exists", async (t) => {
+  const db = await testDatabase(t);
+  const prefix = `${randomName("t")}.`;
+  const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(async () => {
+    await deleteTopicsThatExist(admin, topics.all);
+    await admin.close();
+  });
+  const first = [`${prefix}user`, topics.dlq];
+  await admin.createTopics({ topics: first, partitions: 1, replicas: 1 });
+  await topicsReady(admin, first, 1);
+  const { log, lines } = capturingLogger();
+  const service = await startService(testConfig(db, topics), log);
+  t.after(() => service.stop());
+  const producer = await testProducer(t);
+  await produce(producer, prefix, [fixture("user.created")]);
+  await waitFor("the user event applied", async () => (await db.query("SELECT user_id FROM users")).length === 1);
+  const missing = TOPICS.filter((x) => x !== "user").map((x) => `${prefix}${x}`);
+  assert.ok(
+    lines.some(
+      (l) => l.msg === `source topics ${missing.join(", ")} not found: reading the others, and these once they exist`,
+    ),
+  );
+  assert.ok(!lines.some((l) => String(l.msg).startsWith("waiting for topics")), "one topic exists: nothing waits");
+  await admin.createTopics({ topics: [`${prefix}post`], partitions: 1, replicas: 1 });
+  await produce(producer, prefix, [fixture("post.created")]);
+  await waitFor(
+    "the post event applied",
+    async () => (await db.query("SELECT post_id FROM posts")).length === 1,
+    60000,
+  );
+  assert.ok(
+    lines.some((l) => l.msg === `consuming again from the committed offsets: source topic ${prefix}post exists now`),
+  );
+});
+
 test("lock wait timeouts and a read-only server are retried until they pass", async (t) => {
   const server = await testMariaServer(t);
   const db = await testDatabase(t, server.port);
