@@ -36,8 +36,8 @@ test("a stream reads the source topics that exist, in their order; what is missi
   assert.deepEqual(
     lines.map((l) => l.msg),
     [
-      "source topics supplier, product, order not found: reading the others, and these once they exist",
-      "source topics supplier, product not found: reading the others, and these once they exist",
+      "source topics supplier, product, order not found (not created yet, deleted, or hidden from this Kafka user): reading the others, and these once they exist",
+      "source topics supplier, product not found (not created yet, deleted, or hidden from this Kafka user): reading the others, and these once they exist",
       "every source topic exists: reading all of them",
     ],
   );
@@ -52,7 +52,9 @@ test("one topic missing is named alone; none existing, or no answer, is an outag
   await topics.forStream();
   assert.deepEqual(
     lines.map((l) => l.msg),
-    ["source topic post not found: reading the others, and it once it exists"],
+    [
+      "source topic post not found (not created yet, deleted, or hidden from this Kafka user): reading the others, and it once it exists",
+    ],
   );
   admin.listed = ["dlq"];
   await assert.rejects(topics.forStream(), (err: Error) => {

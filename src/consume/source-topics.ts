@@ -34,7 +34,7 @@ export class SourceTopics {
       if (missing.length > 0 && existing.length > 0) {
         this.#log.warn(
           { missing },
-          `source ${missing.length > 1 ? "topics" : "topic"} ${now} not found: reading the others, and ${missing.length > 1 ? "these" : "it"} once ${missing.length > 1 ? "they exist" : "it exists"}`,
+          `source ${missing.length > 1 ? "topics" : "topic"} ${now} not found (not created yet, deleted, or hidden from this Kafka user): reading the others, and ${missing.length > 1 ? "these" : "it"} once ${missing.length > 1 ? "they exist" : "it exists"}`,
         );
       } else if (missing.length === 0) this.#log.info("every source topic exists: reading all of them");
     }

@@ -90,7 +90,7 @@ test("a source topic deleted under the service: named once, the others read on; 
   // The stream failed, briefly: its outage line names the topic, the next line what happens now.
   assert.deepEqual(said(/not found/), [
     `Kafka unavailable, pausing and retrying with backoff: source topic ${post} not found (deleted?)`,
-    `source topic ${post} not found: reading the others, and it once it exists`,
+    `source topic ${post} not found (not created yet, deleted, or hidden from this Kafka user): reading the others, and it once it exists`,
   ]);
   assert.ok(!said(/Unknown topic/).some((l) => l.includes(`${topics.prefix}user`)), "the user topic is not blamed");
   await admin.createTopics({ topics: [post], partitions: 1, replicas: 1 });
