@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { checkServerIdentity } from "node:tls";
 import type mysql from "mysql2/promise";
 import { ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { afterFailure, explainTlsError, followTlsPlan, PLAINTEXT, type TlsConfig, tlsPlan } from "./tls.ts";
@@ -178,6 +179,20 @@ describe("explainTlsError", () => {
         { mysqlSslMode: "verify-identity" },
       ),
       "MySQL: TLS: the certificate of the server at db.internal:3306 is not issued for db.internal, which MYSQL_SSL_MODE=verify-identity checks: Hostname/IP does not match certificate's altnames: Host: db.internal. is not in the cert's altnames: DNS:localhost; set MYSQL_HOST to a name the certificate lists",
+    );
+    // Node's own error, as mysql2 passes it on (its code replaced): `reason` names only the host.
+    const mismatch = Object.assign(
+      checkServerIdentity("db.internal", { subject: { CN: "x" }, subjectaltname: "DNS:localhost" } as never) as Error,
+      {
+        code: "HANDSHAKE_SSL_ERROR",
+        fatal: true,
+      },
+    );
+    const named = explainTlsError(mismatch, cfg({ mysqlSslMode: "verify-identity" }));
+    assert.ok(named instanceof ConfigError, "stops the start: waiting does not change the certificate");
+    assert.equal(
+      named.message,
+      "MySQL: TLS: the certificate of the server at db.internal:3306 is not issued for db.internal, which MYSQL_SSL_MODE=verify-identity checks: Host: db.internal. is not in the cert's altnames: DNS:localhost; set MYSQL_HOST to a name the certificate lists",
     );
     const alert = (reason: string) =>
       failure("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", `40:error:0A000418:SSL routines::${reason}:rec_layer_s3.c:918:\n`, {

@@ -217,8 +217,9 @@ export function explainTlsError(err: unknown, config: TlsConfig): AppError | nul
     );
   }
   if (e.code !== "HANDSHAKE_SSL_ERROR") return null;
-  // mysql2 replaces Node's code with its own, so the verification failure is told by its text.
-  if (/does not match certificate's altnames/i.test(reason)) {
+  // mysql2 replaces Node's code with its own, so the verification failure is told by its text:
+  // the message's (Node's `reason` is only the part after "altnames: ", naming the host).
+  if (/does not match certificate's altnames/i.test(firstLine(err))) {
     return new ConfigError(
       `MySQL: TLS: the certificate of the server at ${where} is not issued for ${config.mysqlHost}, which MYSQL_SSL_MODE=verify-identity checks: ${reason}; set MYSQL_HOST to a name the certificate lists`,
     );
