@@ -82,6 +82,7 @@ export function createPool(config: DbConfig): Pool {
     .createPool({
       ...options,
       ssl: plan.ssl,
+      stream: plan.stream,
       connectionLimit: config.mysqlPoolSize,
       maxIdle: config.mysqlPoolSize,
       waitForConnections: true,

@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import mysql from "mysql2/promise";
 import { readConfigFile } from "../config/declare.ts";
@@ -19,6 +20,8 @@ export interface TlsPlan {
   mode: SslMode;
   /** What mysql2 is given (undefined: plaintext); preferred falls back from it to plaintext. */
   ssl: mysql.SslOptions | undefined;
+  /** mysql2's `stream` option: set only where the socket must name the host to check (below). */
+  stream?: () => Socket;
 }
 
 /** mysql2's code for "the server's greeting offers no TLS": the one failure preferred falls back on. */
@@ -64,7 +67,24 @@ function makePlan(config: TlsConfig): TlsPlan {
     }
     Object.assign(ssl, { cert, key });
   }
+  // mysql2 sends no server name for an IP address, and Node then checks the certificate against
+  // the socket's host, which net records only for a name it resolved: for an IP address Node
+  // checked "localhost", so a certificate for localhost passed and one for the address failed.
+  if (mode === "verify-identity" && isIP(config.mysqlHost) !== 0) {
+    return { mode, ssl, stream: socketFor(config.mysqlHost, config.mysqlPort) };
+  }
   return { mode, ssl };
+}
+
+/** A socket to `host`:`port` set up as mysql2 sets up its own, whose certificate check names `host`. */
+function socketFor(host: string, port: number): () => Socket {
+  return () => {
+    const socket = netConnect(port, host);
+    (socket as unknown as { _host: string })._host = host;
+    socket.setNoDelay(true);
+    socket.once("connect", () => socket.setKeepAlive(true));
+    return socket;
+  };
 }
 
 /** A PEM file, parsed once here so that a bad one fails at start and not inside a handshake. */
@@ -120,7 +140,7 @@ async function acceptedOverTls(options: mysql.ConnectionOptions): Promise<boolea
 /** One connection under `plan`'s mode. */
 export async function connectWithTls(options: mysql.ConnectionOptions, plan: TlsPlan): Promise<mysql.Connection> {
   try {
-    return await mysql.createConnection({ ...options, ssl: plan.ssl });
+    return await mysql.createConnection({ ...options, ssl: plan.ssl, stream: plan.stream });
   } catch (err) {
     const next = await afterFailure(err, plan, options);
     if (next === PLAINTEXT) return mysql.createConnection({ ...options, ssl: undefined });

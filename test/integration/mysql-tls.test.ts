@@ -43,6 +43,9 @@ interface Certificates {
   client: { cert: string; key: string };
   /** Signed by the other CA: the server must reject it. */
   rogue: { cert: string; key: string };
+  /** Server certificates naming only localhost, and only 127.0.0.1. */
+  localhostOnly: { cert: string; key: string };
+  ipOnly: { cert: string; key: string };
 }
 
 /** A CA, a second unrelated CA, and server and client certificates (P-256, valid two days) in `dir`. */
@@ -77,6 +80,8 @@ async function makeCertificates(dir: string): Promise<Certificates> {
     server: await leaf("server", "ca", "DNS:localhost,IP:127.0.0.1", "serverAuth"),
     client: await leaf("client", "ca", "DNS:analytics-client", "clientAuth"),
     rogue: await leaf("rogue", "otherca", "DNS:analytics-client", "clientAuth"),
+    localhostOnly: await leaf("localhost-only", "ca", "DNS:localhost", "serverAuth"),
+    ipOnly: await leaf("ip-only", "ca", "IP:127.0.0.1", "serverAuth"),
   };
 }
 
@@ -202,6 +207,32 @@ test("MySQL over TLS: verify-identity, client certificates, and one line for eac
       ["migrate"],
     );
     assert.deepEqual(await admin.query(`SHOW TABLES FROM \`${db.name}\``).then(([r]) => r), [], "nothing created");
+  });
+
+  await t.test("verify-identity checks an IP address MYSQL_HOST against the certificate's addresses", async (t) => {
+    const db = await database();
+    const serve = async (pair: { cert: string; key: string }) => {
+      writeFileSync(certs.server.cert, readFileSync(pair.cert));
+      writeFileSync(certs.server.key, readFileSync(pair.key));
+      await admin.query("FLUSH SSL").catch(() => admin.query("ALTER INSTANCE RELOAD TLS"));
+    };
+    const original = { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key) };
+    t.after(async () => {
+      writeFileSync(certs.server.cert, original.cert);
+      writeFileSync(certs.server.key, original.key);
+      await admin.query("FLUSH SSL").catch(() => admin.query("ALTER INSTANCE RELOAD TLS"));
+    });
+    const env = testEnv(db, unusedTopics(), { ...asSvc, MYSQL_SSL_MODE: "verify-identity", MYSQL_SSL_CA: certs.ca });
+    // A certificate for localhost only is not one for 127.0.0.1 (Node once checked "localhost").
+    await serve(certs.localhostOnly);
+    const refused = runCliSync(["migrate"], env);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /^analytics-service: MySQL: TLS.*IP: 127\.0\.0\.1 is not in the cert's list/);
+    assert.equal(refused.stderr.split("\n").length, 2, "one line");
+    // One that names the address alone is.
+    await serve(certs.ipOnly);
+    const accepted = runCliSync(["migrate"], env);
+    assert.equal(accepted.status, 0, accepted.stderr);
   });
 
   await t.test(
