@@ -82,7 +82,9 @@ function parseOne(v: AnyVar, raw: string): unknown {
   switch (v.kind) {
     case "string":
       if (text === "" && !v.allowEmpty) throw bad("must not be empty");
-      return v.secret ? raw : text;
+      // A secret keeps its spaces, but not line breaks at its end, which no password ends with:
+      // a Kubernetes Secret made from `echo pw > file` hands its env variable the newline too.
+      return v.secret ? raw.replace(/[\r\n]+$/, "") : text;
     case "int": {
       if (!/^-?\d+$/.test(text)) throw bad(`expected a whole number, got "${text}"`);
       const n = Number(text);
@@ -133,15 +135,19 @@ export const fileVariable = (v: AnyVar): string => `${v.env}_FILE`;
 
 /**
  * A secret's value from the file `<env>_FILE` names, or undefined when that is unset. Trailing
- * line breaks are dropped (`echo pw > file` adds one; a password never ends with one); spaces
- * are kept. Both forms at once is refused: which one wins would be a guess.
+ * line breaks are dropped (`echo pw > file` adds one; a password never ends with one), and so is
+ * a leading UTF-8 byte order mark; spaces are kept. Both forms at once is refused: which one wins would be a guess.
  */
 function secretFromFile(v: AnyVar, env: NodeJS.ProcessEnv): string | undefined {
   const variable = fileVariable(v);
   const path = env[variable]?.trim();
   if (!path) return undefined;
   if (env[v.env]) throw new ConfigError(`${v.env}: set either ${v.env} or ${variable}, not both. ${v.description}`);
-  const text = readConfigFile(variable, path).replace(/[\r\n]+$/, "");
+  // A UTF-8 byte order mark (Notepad, PowerShell's `Out-File -Encoding utf8`) is the file's
+  // encoding, not part of the secret: kept, it made a right password a refused one.
+  const text = readConfigFile(variable, path)
+    .replace(/^\uFEFF/, "")
+    .replace(/[\r\n]+$/, "");
   if (text === "" && !(v.kind === "string" && v.allowEmpty)) {
     throw new ConfigError(`${variable}: ${path} is empty. ${v.description}`);
   }

@@ -44,6 +44,22 @@ describe("secrets from files (<NAME>_FILE)", () => {
     assert.equal(stack.mysqlAdminPassword, "r00t");
   });
 
+  test("a byte order mark at a file's start, and line breaks at an env value's end, are not the secret", () => {
+    const c = loadConfig({
+      MYSQL_PASSWORD_FILE: file("bom", "\uFEFFs3cret\r\n"),
+      KAFKA_SASL_MECHANISM: "PLAIN",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: " s4sl \n",
+    });
+    assert.equal(c.mysqlPassword, "s3cret", "the file's byte order mark and CRLF dropped");
+    assert.equal(c.kafkaSaslPassword, " s4sl ", "the env value's newline dropped, its spaces kept");
+    assert.equal(
+      loadConfig({ MYSQL_PASSWORD: "\n" }).mysqlPassword,
+      "",
+      "set to a line break: empty, as the file form",
+    );
+  });
+
   test("an empty file is an empty password, not the default", () => {
     assert.equal(loadConfig({ MYSQL_PASSWORD_FILE: file("empty", "\n") }).mysqlPassword, "");
     assert.equal(loadConfig({ MYSQL_PASSWORD_FILE: "" }).mysqlPassword, "analytics123", "an empty _FILE is unset");
