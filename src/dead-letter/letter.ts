@@ -125,7 +125,7 @@ export interface DlqMessage {
 }
 
 /** The first bytes of `text` in UTF-8, at most `max`, never cutting a character in two. */
-function capUtf8(text: string, max: number): string {
+export function capUtf8(text: string, max: number): string {
   const bytes = Buffer.from(text);
   if (bytes.length <= max) return text;
   let end = max - 3; // room for the ellipsis (3 bytes)

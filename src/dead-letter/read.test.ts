@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DeadLetterEntry } from "./letter.ts";
-import { NewestLetters } from "./read.ts";
+import { LISTED_KEY_BYTES, LISTED_TEXT_BYTES, listed, NewestLetters } from "./read.ts";
 
 const letter = (i: number, code: string | null = "bad_field"): DeadLetterEntry => ({
   failedAt: new Date(Date.UTC(2026, 2, 1) + i * 1000).toISOString(),
@@ -53,4 +53,26 @@ test("NewestLetters holds at most twice its limit, whatever it is given; codes i
   const few = new NewestLetters(100);
   few.add(letter(1));
   assert.equal(few.summary(), "");
+});
+
+test("a listed letter keeps at most LISTED_TEXT_BYTES of each dlq.* text and LISTED_KEY_BYTES of its key", () => {
+  const big = "é".repeat(500_000);
+  const kept = listed({
+    ...letter(1),
+    failedAt: big,
+    sourceTopic: big,
+    eventType: big,
+    code: big,
+    reason: big,
+    key: Buffer.alloc(1_000_000, 0x6b),
+  });
+  for (const text of [kept.failedAt, kept.sourceTopic, kept.eventType, kept.code, kept.reason]) {
+    assert.ok(Buffer.byteLength(text ?? "") <= LISTED_TEXT_BYTES, String(text?.length));
+    assert.ok(text?.endsWith("é…"), "cut between characters, an ellipsis saying so");
+  }
+  assert.equal(kept.key?.length, LISTED_KEY_BYTES);
+  assert.ok(kept.key?.toString().endsWith("k…"));
+  const small = listed(letter(2));
+  assert.equal(small.reason, "reason 2", "what the service writes is kept as it is");
+  assert.equal(small.key?.toString(), "key 2");
 });

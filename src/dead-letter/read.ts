@@ -7,7 +7,7 @@ import { explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { HEADER_HEAP_BYTES } from "../consume/record-headers.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
+import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
 import { recordBytes } from "./publish.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
@@ -121,12 +121,34 @@ function rawLetter(delivered: unknown): ReadLetter {
 }
 
 /**
- * A letter without its value and original headers, for a list of them all. The key is copied:
- * the client's buffers are views of whole fetch responses, which a view kept would keep.
+ * The most a listed letter keeps of each dlq.* text (the service writes a reason of at most 512
+ * bytes) and of its key (an entity id is 24 characters). A letter from another writer may carry
+ * a megabyte in each: kept whole, a thousand of them ran `dlq list` out of heap, and would print
+ * a megabyte a line.
+ */
+export const LISTED_TEXT_BYTES = 512;
+export const LISTED_KEY_BYTES = 1024;
+
+const listedText = (text: string | null) => (text === null ? null : capUtf8(text, LISTED_TEXT_BYTES));
+
+/**
+ * A letter without its value and original headers, for a list of them all, its texts and key
+ * capped (an ellipsis says where). The key is copied: the client's buffers are views of whole
+ * fetch responses, which a view kept would keep.
  */
 export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
   ...e,
-  key: e.key === null ? null : Buffer.from(e.key),
+  failedAt: listedText(e.failedAt),
+  sourceTopic: listedText(e.sourceTopic),
+  eventType: listedText(e.eventType),
+  code: listedText(e.code),
+  reason: listedText(e.reason),
+  key:
+    e.key === null
+      ? null
+      : e.key.length <= LISTED_KEY_BYTES
+        ? Buffer.from(e.key)
+        : Buffer.concat([e.key.subarray(0, LISTED_KEY_BYTES - 3), Buffer.from("…")]),
   value: null,
   originalHeaders: [],
 });

@@ -97,3 +97,42 @@ test("dlq list and replay with a dead-letter topic that does not exist: one line
     );
   }
 });
+
+test("dlq list and replay --dry-run stay within the heap when other writers' letters carry a megabyte in a header or the key", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv(db, topics);
+  const producer = await testProducer(t);
+  const big = "R".repeat(1_000_000);
+  // 400 such letters took 400 MB of strings held for the list: past the 256 MB heap.
+  for (let i = 0; i < 400; i += 20) {
+    await producer.send({
+      messages: Array.from({ length: 20 }, (_, j) => ({
+        topic: topics.dlq,
+        // A partition of its own: the client's partitioner would hash the megabyte key for minutes.
+        partition: 0,
+        key: Buffer.from(`${j % 2 === 0 ? big : ""}key-${i + j}`),
+        value: Buffer.from("{}"),
+        headers: new Map(
+          [
+            [DLQ_HEADERS.topic, `${topics.prefix}user`],
+            [DLQ_HEADERS.partition, "0"],
+            [DLQ_HEADERS.offset, String(i + j)],
+            [DLQ_HEADERS.code, "bad_field"],
+            [DLQ_HEADERS.reason, j % 2 === 1 ? big : "short"],
+            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()],
+          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
+        ),
+      })),
+    });
+  }
+  for (const args of [
+    ["dlq", "list"],
+    ["dlq", "list", "--json"],
+    ["dlq", "replay", "--dry-run"],
+  ]) {
+    const r = runCliSync(args, env);
+    assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr.slice(0, 300)}`);
+    assert.ok(r.stdout.length < 400 * 2000, `${args.join(" ")} printed ${r.stdout.length} characters`);
+  }
+});
