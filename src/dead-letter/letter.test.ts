@@ -437,3 +437,29 @@ describe("refusedForSize", () => {
     assert.equal(refusedForSize(undefined), false);
   });
 });
+
+describe("decodeLetter: numbers from other writers", () => {
+  const read = (headers: Record<string, string>) =>
+    decodeLetter({
+      partition: 0,
+      offset: 0n,
+      key: null,
+      value: Buffer.from("{}"),
+      headers: Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const),
+    });
+
+  test("a timestamp or offset past Kafka's int64 is none, so replay sends the event without it", () => {
+    const e = read({
+      [DLQ_HEADERS.topic]: "user",
+      [DLQ_HEADERS.partition]: "0",
+      [DLQ_HEADERS.offset]: "9".repeat(100_000),
+      [DLQ_HEADERS.timestamp]: "99999999999999999999",
+    });
+    assert.equal(e.sourceTimestamp, null);
+    assert.equal(e.sourceOffset, null);
+    assert.equal(e.sourcePartition, 0);
+    const at = read({ [DLQ_HEADERS.timestamp]: "9223372036854775807", [DLQ_HEADERS.offset]: "9223372036854775808" });
+    assert.equal(at.sourceTimestamp, 9223372036854775807n, "int64's largest is one");
+    assert.equal(at.sourceOffset, null);
+  });
+});

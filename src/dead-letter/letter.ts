@@ -271,6 +271,13 @@ const legacyTruncated = (code: string | undefined, reason: string | undefined, v
   valueBytes === TRUNCATED_COPY_BYTES &&
   (reason ?? "").endsWith(`; this copy keeps only its first ${TRUNCATED_COPY_BYTES} bytes`);
 
+/**
+ * Kafka's offsets and timestamps are int64. A letter from another writer may say more (or a
+ * megabyte of digits): taken as given, its timestamp made the replay's producer throw, which
+ * stopped every replay there, said as Kafka not answering.
+ */
+const INT64_MAX = 2n ** 63n - 1n;
+
 export function decodeLetter(m: RawMessage): DeadLetterEntry {
   const dlq = new Map<string, string>();
   const originalHeaders: [Buffer, Buffer][] = [];
@@ -279,7 +286,8 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
     if (name.startsWith("dlq.")) dlq.set(name, (v ?? EMPTY).toString());
     else originalHeaders.push([ownName(k), v ?? EMPTY]);
   }
-  const integer = (text: string | undefined) => (text !== undefined && /^\d+$/.test(text) ? text : undefined);
+  const integer = (text: string | undefined) =>
+    text !== undefined && /^\d{1,19}$/.test(text) && BigInt(text) <= INT64_MAX ? text : undefined;
   const partition = integer(dlq.get(DLQ_HEADERS.partition));
   const offset = integer(dlq.get(DLQ_HEADERS.offset));
   const timestamp = integer(dlq.get(DLQ_HEADERS.timestamp));

@@ -314,3 +314,31 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
     "analytics-service: dlq list: listed the newest 1000 of 1204 (bad_field 1204) (--limit)\n",
   );
 });
+
+test("dlq replay: a letter from another writer whose record time is past int64 does not stop the replay", async (t) => {
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  const letter = (offset: number, timestamp: string) => ({
+    topic: topics.dlq,
+    key: Buffer.from(`key-${offset}`),
+    value: Buffer.from(JSON.stringify({ letter: offset })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: "0",
+        [DLQ_HEADERS.offset]: String(offset),
+        [DLQ_HEADERS.timestamp]: timestamp,
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  });
+  await producer.send({ messages: [letter(0, String(Date.now())), letter(1, "99999999999999999999")] });
+  const r = runCliSync(["dlq", "replay"], env);
+  assert.equal(r.stderr, "");
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, `2 of 2 dead letter(s) chosen; 2 sent to ${userTopic}\n`);
+  assert.deepEqual(await endOffsets(userTopic), [2n]);
+});
