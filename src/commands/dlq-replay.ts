@@ -142,6 +142,8 @@ export async function runDlqReplay(
   const choose = replayChooser(options, sources);
   let read = 0;
   let sent = 0;
+  /** Letters of a request that failed: the brokers may have written those of some partitions. */
+  let unsure = 0;
   const tally: Record<Verdict, number> = {
     chosen: 0,
     filtered: 0,
@@ -157,11 +159,13 @@ export async function runDlqReplay(
   const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
   const send = async () => {
     if (!producer || chunk.length === 0) return;
+    unsure = chunk.length;
     await sendAll(
       producer,
       chunk.map((e) => replayMessage(e, options.restamp)),
     ).catch((err: unknown) => Promise.reject(kafkaError(err, config, "publishing")));
     sent += chunk.length;
+    unsure = 0;
     for (const e of chunk) topics.add(e.sourceTopic as string);
     chunk = [];
   };
@@ -183,7 +187,9 @@ export async function runDlqReplay(
   } finally {
     if (producer !== null) await afterOutcome("closing the replay's producer", producer.close());
     const ended = !finished ? "stopped" : options.dryRun ? "dry run" : "sent";
-    out.write(replaySummary({ ended, tally, read, sent, topics, sources, dlqTopic: config.kafkaDlqTopic, chosen }));
+    out.write(
+      replaySummary({ ended, tally, read, sent, unsure, topics, sources, dlqTopic: config.kafkaDlqTopic, chosen }),
+    );
   }
   return 0;
 }
@@ -194,6 +200,7 @@ function replaySummary(r: {
   tally: Record<Verdict, number>;
   read: number;
   sent: number;
+  unsure: number;
   topics: ReadonlySet<string>;
   sources: ReadonlyMap<string, number>;
   dlqTopic: string;
@@ -224,8 +231,10 @@ function replaySummary(r: {
   const to = sent > 0 ? ` to ${[...r.topics].join(", ")}` : "";
   // What a replay that failed midway did; one that failed before reading did nothing, and the
   // error's own line says why.
+  // A request refused for one partition's letters may have been written for the others'.
+  const maybe = r.unsure > 0 ? `; of the ${r.unsure} in the request that failed, some may have been written` : "";
   if (r.ended === "stopped")
-    return read > 0 ? `${skipped}stopped after ${read} dead letter(s) read; ${sent} sent${to}\n` : skipped;
+    return read > 0 ? `${skipped}stopped after ${read} dead letter(s) read; ${sent} sent${to}${maybe}\n` : skipped;
   if (r.ended === "dry run") {
     const shown = r.chosen.summary();
     const listed = shown === "" ? "" : `, listed: ${shown}`;

@@ -3,7 +3,7 @@ import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
 import { correctingFetches } from "../consume/corrected-fetch.ts";
-import { explainKafkaFailure } from "../consume/explain.ts";
+import { brokerErrors, explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { HEADER_HEAP_BYTES } from "../consume/record-headers.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
@@ -21,6 +21,19 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
   if (doing === "reading" && /unknown topic/i.test(message)) {
     return new ConfigError(
       `KAFKA_DLQ_TOPIC: the dead-letter topic ${config.kafkaDlqTopic} does not exist at ${brokers}; create it or set KAFKA_DLQ_TOPIC to a topic that does`,
+    );
+  }
+  // The brokers answered, and refused: that is what to say, not that they could not be reached.
+  const refused = doing === "publishing" ? brokerErrors(err) : [];
+  if (refused.length > 0) {
+    const hint = refused.includes("INVALID_TIMESTAMP")
+      ? ": a source topic refuses the letters' record times (its message.timestamp.before.max.ms or after.max.ms); replay with --restamp to let the broker stamp them, or leave those letters out with --since or --reason"
+      : refused.includes("MESSAGE_TOO_LARGE") || refused.includes("RECORD_LIST_TOO_LARGE")
+        ? ": a letter is larger than its source topic's max.message.bytes; raise it"
+        : "";
+    return new KafkaUnavailableError(
+      `Kafka: the brokers refused the replayed events (${refused.join(", ")})${hint}`,
+      err,
     );
   }
   const what = {

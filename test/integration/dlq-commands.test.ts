@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Consumer } from "@platformatic/kafka";
+import { Admin, ConfigResourceTypes, Consumer, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
@@ -341,4 +341,64 @@ test("dlq replay: a letter from another writer whose record time is past int64 d
   assert.equal(r.status, 0);
   assert.equal(r.stdout, `2 of 2 dead letter(s) chosen; 2 sent to ${userTopic}\n`);
   assert.deepEqual(await endOffsets(userTopic), [2n]);
+});
+
+test("dlq replay refused by a source topic for the letters' record times: one line naming the refusal and --restamp, and what may have been written", async (t) => {
+  const topics = await testTopics(t, 2);
+  const producer = await testProducer(t);
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  await admin.incrementalAlterConfigs({
+    resources: [
+      {
+        resourceType: ConfigResourceTypes.TOPIC,
+        resourceName: userTopic,
+        configs: [
+          {
+            name: "message.timestamp.before.max.ms",
+            configOperation: IncrementalAlterConfigOperationTypes.SET,
+            value: "3600000",
+          },
+        ],
+      },
+    ],
+  });
+  const now = Date.now();
+  const letter = (partition: number, timestamp: number) => ({
+    topic: topics.dlq,
+    partition,
+    key: Buffer.from(`key-${partition}`),
+    value: Buffer.from(JSON.stringify({ letter: partition })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: String(partition),
+        [DLQ_HEADERS.offset]: "0",
+        [DLQ_HEADERS.timestamp]: String(timestamp),
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  });
+  // Partition 0's letter is recent; partition 1's is two days old, older than the topic takes.
+  await producer.send({ messages: [letter(0, now), letter(1, now - 2 * 86_400_000)] });
+
+  const r = runCliSync(["dlq", "replay"], env);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^analytics-service: Kafka: the brokers refused the replayed events \(INVALID_TIMESTAMP\): .*replay with --restamp.*\n$/,
+  );
+  // The request went to both partitions; the broker wrote partition 0's letter and refused the other.
+  assert.deepEqual(await endOffsets(userTopic), [1n, 0n]);
+  assert.equal(
+    r.stdout,
+    "stopped after 2 dead letter(s) read; 0 sent; of the 2 in the request that failed, some may have been written\n",
+  );
+
+  const restamped = runCliSync(["dlq", "replay", "--restamp"], env);
+  assert.equal(restamped.status, 0, restamped.stderr);
+  assert.equal(restamped.stdout, `2 of 2 dead letter(s) chosen; 2 sent to ${userTopic}\n`);
 });
