@@ -12,11 +12,11 @@ import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 /**
  * Makes `consumer` correct every fetch response, its message streams' included: they fetch
  * through the instance's public `fetch`. `onFetched` hears of each fetch that succeeded, empty or
- * not: the brokers answer again; `onOutOfRange` of each partition asked for past its log.
+ * not (the brokers answer again), with its corrected response; `onOutOfRange` of each partition asked for past its log.
  */
 export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMetadata">>(
   consumer: C,
-  onFetched = () => {},
+  onFetched: (response: FetchedResponse) => void = () => {},
   onOutOfRange: (r: OutOfRange) => void = () => {},
 ): C {
   installBatchFraming();
@@ -36,7 +36,7 @@ export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMet
         stampLogAppendTime(partition);
       }
     }
-    onFetched();
+    onFetched(response);
     return response;
   }
   const corrected = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {

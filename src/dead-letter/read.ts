@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
+import type { FetchedPartition } from "../consume/aborted-transactions.ts";
 import { BatchReader } from "../consume/batch-reader.ts";
 import { correctingFetches } from "../consume/corrected-fetch.ts";
 import { brokerErrors, explainKafkaFailure } from "../consume/explain.ts";
@@ -45,6 +46,9 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
   return new KafkaUnavailableError(`Kafka: ${what} failed: ${explainKafkaFailure(err, config)}`, err);
 }
 
+/** How long the reader waits for letters before it looks whether what it fetched reached the ends. */
+const QUIET_MS = 500;
+
 /** Letters handed on at a time; the reader pauses the topic when it holds twice this many. */
 export const CHUNK = 500;
 
@@ -57,6 +61,9 @@ export const CHUNK = 500;
  */
 export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenerator<DeadLetterEntry> {
   const topic = config.kafkaDlqTopic;
+  // Per partition, the last offset a fetch has gone past, with batches no letter comes of (a
+  // transaction's commit or abort marker, an aborted transaction's records) included.
+  const fetchedThrough = new Map<number, bigint>();
   const consumer = correctingFetches(
     new Consumer({
       ...kafkaBaseOptions(config, "dlq-reader"),
@@ -66,6 +73,16 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
       retryDelay: 500,
       ...CONSUME_TUNING,
     }),
+    (response) => {
+      for (const t of response.responses) {
+        for (const p of t.partitions as readonly (FetchedPartition & { partitionIndex: number })[]) {
+          for (const batch of p.records ?? []) {
+            const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+            if (last > (fetchedThrough.get(p.partitionIndex) ?? -1n)) fetchedThrough.set(p.partitionIndex, last);
+          }
+        }
+      }
+    },
   );
   try {
     let ends: bigint[];
@@ -89,18 +106,27 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
     // The reader listens for the stream's failures and throws them from `next`.
     const reader = new BatchReader<ReadLetter>(stream, 2 * CHUNK, HELD_BYTES, (m) => m.bytes, rawLetter);
     try {
+      let quietSince = Date.now();
       while (pending.size > 0) {
         let batch: ReadLetter[];
         try {
-          batch = await reader.next(CHUNK, 0, AbortSignal.timeout(stallMs), () => 0);
+          batch = await reader.next(CHUNK, 0, AbortSignal.timeout(Math.min(QUIET_MS, stallMs)), () => 0);
         } catch (err) {
           throw kafkaError(err, config, "reading");
         }
         if (batch.length === 0) {
+          // Every letter fetched is in hand: a partition fetched past its last offset ends in
+          // records no letter comes of (a transactional writer's marker, an aborted transaction).
+          for (const [partition, last] of pending) {
+            if ((fetchedThrough.get(partition) ?? -1n) >= last) pending.delete(partition);
+          }
+          if (pending.size === 0) break;
+          if (Date.now() - quietSince < stallMs) continue;
           throw new KafkaUnavailableError(
             `Kafka: reading ${topic} stalled: nothing arrived for ${stallMs / 1000} s with ${pending.size} partition(s) short of their end`,
           );
         }
+        quietSince = Date.now();
         for (const m of batch) {
           const last = pending.get(m.partition);
           if (last === undefined) continue; // a partition already read to its end

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
+import { ProduceAcks, Producer } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import {
+  BROKER,
   cliArgs,
   cliEnv,
+  randomName,
   runCli,
   runCliSync,
   testDatabase,
@@ -135,4 +138,52 @@ test("dlq list and replay --dry-run stay within the heap when other writers' let
     assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr.slice(0, 300)}`);
     assert.ok(r.stdout.length < 400 * 2000, `${args.join(" ")} printed ${r.stdout.length} characters`);
   }
+});
+
+test("dlq list and replay read to the end of a topic a transactional writer wrote last: its markers are no letters to wait for", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv(db, topics);
+  const producer = new Producer({
+    clientId: "tests-transactional",
+    bootstrapBrokers: [BROKER],
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+    transactionalId: randomName("tests-tx-"),
+  });
+  t.after(() => producer.close());
+  const letter = (offset: number) => ({
+    topic: topics.dlq,
+    partition: 0,
+    key: Buffer.from(`key-${offset}`),
+    value: Buffer.from("{"),
+    headers: new Map(
+      [
+        [DLQ_HEADERS.topic, `${topics.prefix}user`],
+        [DLQ_HEADERS.partition, "0"],
+        [DLQ_HEADERS.offset, String(offset)],
+        [DLQ_HEADERS.code, "not_json"],
+        [DLQ_HEADERS.failedAt, new Date().toISOString()],
+      ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
+    ),
+  });
+  // One committed letter, then an aborted one: the topic ends in the abort marker.
+  const committed = await producer.beginTransaction();
+  await committed.send({ messages: [letter(0)] });
+  await committed.commit();
+  const aborted = await producer.beginTransaction();
+  await aborted.send({ messages: [letter(1)] });
+  await aborted.abort();
+
+  const started = Date.now();
+  const list = runCliSync(["dlq", "list", "--json"], env);
+  assert.equal(list.status, 0, list.stderr);
+  assert.deepEqual(
+    JSON.parse(list.stdout).map((l: { source_offset: number }) => l.source_offset),
+    [0],
+  );
+  const dry = runCliSync(["dlq", "replay", "--dry-run"], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /^dry run: 1 of 1 dead letter\(s\) chosen; nothing sent$/m);
+  assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });
