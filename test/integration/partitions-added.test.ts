@@ -54,3 +54,46 @@ test("a partition added to a source topic while the service runs is assigned and
   await waitFor("the event of the new partition applied", () => applied(2), 60_000);
   assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "2" }]);
 });
+
+test("two instances in one group: a source topic created while they run is assigned and all its partitions read", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 2);
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  const post = `${topics.prefix}post`;
+  await admin.deleteTopics({ topics: [post] });
+  await waitFor("the post topic gone", async () => !(await admin.listTopics()).includes(post));
+  const config = testConfig(db, topics);
+  await testService(t, config);
+  await testService(t, config);
+  const producer = await testProducer(t);
+  const user = (n: number) => emit("user.created", hexId(n, "f2"), fixture("user.created").value.data as never);
+  await producer.send({
+    messages: [0, 1].map((partition) => {
+      const e = user(partition);
+      return {
+        topic: `${topics.prefix}user`,
+        partition,
+        key: Buffer.from(e.key),
+        value: Buffer.from(JSON.stringify(e.value)),
+      };
+    }),
+  });
+  await waitFor("the users applied", async () => (await db.query("SELECT user_id FROM users")).length === 2);
+
+  await admin.createTopics({ topics: [post], partitions: 2, replicas: 1 });
+  await topicsReady(admin, [post], 2);
+  const created = fixture("post.created").value;
+  const posts = [0, 1].map((partition) => {
+    const id = hexId(partition, "f3");
+    const e = emit("post.created", id, { ...(created.data as object), post_id: id } as never);
+    return { topic: post, partition, key: Buffer.from(e.key), value: Buffer.from(JSON.stringify(e.value)) };
+  });
+  // A producer of its own: another's metadata could still say the topic does not exist.
+  await (await testProducer(t)).send({ messages: posts });
+  await waitFor(
+    "both partitions' posts applied",
+    async () => (await db.query("SELECT post_id FROM posts")).length === 2,
+    60_000,
+  );
+});
