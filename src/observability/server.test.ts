@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { request, type Server } from "node:http";
+import { Agent, request, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { type TestContext, test } from "node:test";
 import { ConfigError } from "../errors.ts";
@@ -124,4 +124,77 @@ test("an idle keep-alive socket is closed after keepAliveTimeout", async (t) => 
   assert.match(reply, /keep-alive/i);
   const took = await closedWithin(socket, HTTP_TIMEOUTS.keepAliveTimeoutMs + 3000);
   assert.ok(took >= HTTP_TIMEOUTS.keepAliveTimeoutMs - 100, `closed after ${took} ms`);
+});
+
+test("requests pipelined behind an unanswered one make no answers: the socket is closed, the heap keeps nothing", async (t) => {
+  let pages = 0;
+  const page = "x".repeat(12_000); // about what the service's /metrics holds
+  const counting = {
+    registry: {
+      metrics: async () => {
+        pages++;
+        return page;
+      },
+      contentType: "text/plain",
+    },
+  } as unknown as Metrics;
+  const server = await startHttpServer({ metricsHost: "127.0.0.1", metricsPort: 0 }, counting, ready, silent);
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as { port: number };
+  // 1,000 requests in one write (33 KB), and nothing read: each once became a page held in the heap.
+  const socket = connect(port, "127.0.0.1");
+  t.after(() => socket.destroy());
+  socket.pause();
+  socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Read now: the socket ends after at most the first answer.
+  let read = 0;
+  socket.on("data", (d: Buffer) => {
+    read += d.length;
+  });
+  socket.resume();
+  await closedWithin(socket, 3000);
+  assert.ok(read <= 13_000, `${read} bytes of answers on one socket`);
+  assert.ok(pages <= 1, `${pages} pages made for one socket`);
+  // A keep-alive client that asks one request at a time, on one socket, is answered every time.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const sockets = new Set<unknown>();
+  for (let i = 0; i < 3; i++) {
+    const status = await new Promise<number>((resolve, reject) => {
+      request({ host: "127.0.0.1", port, path: "/metrics", agent }, (res) => {
+        sockets.add(res.socket);
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      })
+        .on("error", reject)
+        .end();
+    });
+    assert.equal(status, 200);
+  }
+  assert.equal(sockets.size, 1);
+});
+
+test("a client that sends a request and never reads the answer is disconnected", async (t) => {
+  const big = {
+    registry: { metrics: async () => "x".repeat(8_000_000), contentType: "text/plain" },
+  } as unknown as Metrics;
+  const timeouts = { ...HTTP_TIMEOUTS, idleTimeoutMs: 1000 };
+  const server = await startHttpServer({ metricsHost: "127.0.0.1", metricsPort: 0 }, big, ready, silent, timeouts);
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as { port: number };
+  const socket = connect(port, "127.0.0.1");
+  t.after(() => socket.destroy());
+  socket.pause();
+  socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Paused, the socket still sees its end: the server destroyed it.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the non-reading socket was kept")), 8000);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once("end", () => socket.destroy());
+    setTimeout(() => socket.resume(), 6000).unref();
+  });
 });
