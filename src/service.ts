@@ -17,6 +17,7 @@ import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { isExpected, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
+import { isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
 import { Outage, retrying } from "./retry.ts";
@@ -143,19 +144,6 @@ export async function startService(
   }
 }
 
-/** Joined the group: it has a member id and an assignment (empty, with more instances than partitions). */
-const isMember = (consumer: Consumer) => Boolean(consumer.memberId && consumer.assignments);
-
-/** Why the service can't do its job now (for /readyz); empty when it can. */
-async function notReadyReasons(pool: Pool, outages: { database: Outage; kafka: Outage }, consumer: Consumer | null) {
-  const reasons: string[] = [];
-  if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
-  if (outages.database.active) reasons.push("paused: waiting for MySQL");
-  if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
-  if (consumer === null || !isMember(consumer)) reasons.push("not a member of the consumer group yet");
-  return reasons;
-}
-
 /**
  * Waits for MySQL, then applies pending migrations (as MYSQL_MIGRATE_USER on a connection of its
  * own when set). The line says whether TLS is in use: under preferred only the server decides.
@@ -271,23 +259,6 @@ function batchDeps(
       d.hooks.onBatch?.(report);
     },
   };
-}
-
-/** A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. */
-async function databaseAnswers(pool: Pool): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), 1000);
-  });
-  const ping = pool.query("SELECT 1").then(
-    () => true,
-    () => false,
-  );
-  try {
-    return await Promise.race([ping, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The session's TLS version ("" without TLS), which also proves that MySQL answers. */
