@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { ProduceAcks, Producer } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import {
-  BROKER,
   cliArgs,
   cliEnv,
-  randomName,
   runCli,
   runCliSync,
   testDatabase,
   testEnv,
   testProducer,
   testTopics,
+  transactionalProducer,
 } from "../support/helpers.ts";
 
 // A dead-letter topic of many letters: `dlq list` shows the newest --limit of them and counts
@@ -144,14 +142,7 @@ test("dlq list and replay read to the end of a topic a transactional writer wrot
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const env = testEnv(db, topics);
-  const producer = new Producer({
-    clientId: "tests-transactional",
-    bootstrapBrokers: [BROKER],
-    acks: ProduceAcks.ALL,
-    idempotent: true,
-    transactionalId: randomName("tests-tx-"),
-  });
-  t.after(() => producer.close());
+  const producer = transactionalProducer(t);
   const letter = (offset: number) => ({
     topic: topics.dlq,
     partition: 0,

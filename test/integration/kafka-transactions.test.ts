@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ProduceAcks, Producer } from "@platformatic/kafka";
 import { emit } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
-  BROKER,
   hexId,
-  randomName,
   testConfig,
   testDatabase,
   testService,
   testTopics,
+  transactionalProducer,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -21,14 +19,7 @@ import {
 test("events of aborted transactions never reach MySQL; the committed ones after them do", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
-  const producer = new Producer({
-    clientId: "tests-transactional",
-    bootstrapBrokers: [BROKER],
-    acks: ProduceAcks.ALL,
-    idempotent: true,
-    transactionalId: randomName("tests-tx-"),
-  });
-  t.after(() => producer.close());
+  const producer = transactionalProducer(t);
   let next = 1;
   /** One transaction of `count` user.created events, each with about `bioBytes` of bio. */
   const transaction = async (count: number, outcome: "commit" | "abort", bioBytes = 100) => {

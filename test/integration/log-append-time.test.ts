@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Admin } from "@platformatic/kafka";
-import { TOPICS } from "../../src/domains/registry.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
-  BROKER,
-  deleteTopicsThatExist,
   hexId,
-  randomName,
+  namedTopics,
   testConfig,
   testDatabase,
   testProducer,
@@ -23,13 +19,8 @@ import {
 
 test("on a LogAppendTime topic an event is judged by the broker's time, not its producer's", async (t) => {
   const db = await testDatabase(t);
-  const prefix = `${randomName("t")}.`;
-  const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
-  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
-  t.after(async () => {
-    await deleteTopicsThatExist(admin, topics.all);
-    await admin.close();
-  });
+  const { admin, ...topics } = namedTopics(t);
+  const prefix = topics.prefix;
   const logAppendTime = [{ name: "message.timestamp.type", value: "LogAppendTime" }];
   await admin.createTopics({ topics: [`${prefix}user`], partitions: 1, replicas: 1, configs: logAppendTime });
   await admin.createTopics({ topics: topics.all.filter((x) => x !== `${prefix}user`), partitions: 1, replicas: 1 });

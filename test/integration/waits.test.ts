@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Admin } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
 import { TOPICS } from "../../src/domains/registry.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
-  BROKER,
   capturingLogger,
   caughtUp,
-  deleteTopicsThatExist,
+  namedTopics,
   privatePort,
   produce,
-  randomName,
   testConfig,
   testDatabase,
   testMariaServer,
@@ -31,8 +28,7 @@ const USER = "65a1f0c2e4b0a1b2c3d4e5f6";
 
 test("missing topics are waited for (logged once, and out of the group for the metrics), then consumed", async (t) => {
   const db = await testDatabase(t);
-  const prefix = `${randomName("t")}.`;
-  const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
+  const { admin, ...topics } = namedTopics(t);
   const port = await privatePort();
   const config = testConfig(db, topics, { METRICS_PORT: String(port) });
   const member = async () =>
@@ -42,17 +38,12 @@ test("missing topics are waited for (logged once, and out of the group for the m
   await waitFor("the wait to be logged", async () => lines.some((l) => String(l.msg).startsWith("waiting for topics")));
   // Up and scraped, but consuming nothing: what AnalyticsNotInGroup watches.
   assert.equal(await member(), "0");
-  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
-  t.after(async () => {
-    await deleteTopicsThatExist(admin, topics.all);
-    await admin.close();
-  });
   await admin.createTopics({ topics: topics.all, partitions: 1, replicas: 1 });
   await topicsReady(admin, topics.all, 1);
   const service = await starting;
   t.after(() => service.stop());
   const producer = await testProducer(t);
-  await produce(producer, prefix, [fixture("user.created")]);
+  await produce(producer, topics.prefix, [fixture("user.created")]);
   await waitFor("the event applied", async () => (await db.query("SELECT user_id FROM users")).length === 1);
   assert.equal(await member(), "1");
   assert.equal(lines.filter((l) => String(l.msg).startsWith("waiting for topics")).length, 1);
@@ -61,13 +52,8 @@ test("missing topics are waited for (logged once, and out of the group for the m
 
 test("source topics that don't exist yet hold back none of the others; each is read once it exists", async (t) => {
   const db = await testDatabase(t);
-  const prefix = `${randomName("t")}.`;
-  const topics = { prefix, dlq: `${prefix}dlq`, all: [...TOPICS.map((x) => `${prefix}${x}`), `${prefix}dlq`] };
-  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
-  t.after(async () => {
-    await deleteTopicsThatExist(admin, topics.all);
-    await admin.close();
-  });
+  const { admin, ...topics } = namedTopics(t);
+  const prefix = topics.prefix;
   const first = [`${prefix}user`, topics.dlq];
   await admin.createTopics({ topics: first, partitions: 1, replicas: 1 });
   await topicsReady(admin, first, 1);

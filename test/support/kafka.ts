@@ -19,19 +19,41 @@ export interface TestTopics {
   all: string[];
 }
 
-/** The five source topics and a dead-letter topic under a random prefix; deleted afterwards. */
-export async function testTopics(t: TestContext, partitions = 3): Promise<TestTopics> {
+/**
+ * The five source topics and a dead-letter topic named under a random prefix, none created; those
+ * that exist when the test ends are deleted. With the admin client that deletes them.
+ */
+export function namedTopics(t: TestContext): TestTopics & { admin: Admin } {
   const prefix = randomName("t").concat(".");
   const dlq = `${prefix}dlq`;
   const all = [...TOPICS.map((topic) => `${prefix}${topic}`), dlq];
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
-  await admin.createTopics({ topics: all, partitions, replicas: 1 });
-  await topicsReady(admin, all, partitions);
   t.after(async () => {
     await deleteTopicsThatExist(admin, all);
     await admin.close();
   });
-  return { prefix, dlq, all };
+  return { prefix, dlq, all, admin };
+}
+
+/** The five source topics and a dead-letter topic under a random prefix; deleted afterwards. */
+export async function testTopics(t: TestContext, partitions = 3): Promise<TestTopics> {
+  const { admin, ...topics } = namedTopics(t);
+  await admin.createTopics({ topics: topics.all, partitions, replicas: 1 });
+  await topicsReady(admin, topics.all, partitions);
+  return topics;
+}
+
+/** A transactional producer of the test's own, closed afterwards. */
+export function transactionalProducer(t: TestContext): Producer<Buffer, Buffer, Buffer, Buffer> {
+  const producer = new Producer({
+    clientId: "tests-transactional",
+    bootstrapBrokers: [BROKER],
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+    transactionalId: randomName("tests-tx-"),
+  });
+  t.after(() => producer.close());
+  return producer;
 }
 
 /**
