@@ -5,19 +5,31 @@ import { databaseAnswers } from "./readiness.ts";
 // /readyz asks the database with `SELECT 1`. Hostile or impatient probes must not queue one query
 // each in the pool while its connections are held (the pool's queue has no bound).
 
+/** A pool handing out connections that run `query`, counting those destroyed and released. */
+function pooled(query: () => Promise<unknown>) {
+  const counts = { destroyed: 0, released: 0 };
+  const pool = {
+    getConnection: async () => ({
+      query,
+      destroy: () => void counts.destroyed++,
+      release: () => void counts.released++,
+    }),
+    counts,
+  };
+  return pool as typeof pool & never;
+}
+
 /** A pool whose queries wait until `answer` is called, counting them. */
 function heldPool() {
   let queries = 0;
   let answer: () => void = () => {};
-  const pool = {
-    query: () => {
-      queries++;
-      return new Promise((resolve) => {
-        answer = () => resolve([[{ 1: 1 }], []]);
-      });
-    },
-  };
-  return { pool: pool as never, queries: () => queries, answer: () => answer() };
+  const pool = pooled(() => {
+    queries++;
+    return new Promise((resolve) => {
+      answer = () => resolve([[{ 1: 1 }], []]);
+    });
+  });
+  return { pool, queries: () => queries, answer: () => answer() };
 }
 
 test("probes while the ping waits share it: one query in the pool, however many probes", async () => {
@@ -34,6 +46,7 @@ test("probes while the ping waits share it: one query in the pool, however many 
   await new Promise((resolve) => setImmediate(resolve));
   // Answered: the next probe asks again, and is answered.
   const next = databaseAnswers(held.pool, 1000);
+  await new Promise((resolve) => setImmediate(resolve));
   held.answer();
   assert.equal(await next, true);
   assert.equal(held.queries(), 2);
@@ -41,13 +54,25 @@ test("probes while the ping waits share it: one query in the pool, however many 
 
 test("a failed ping is not ready, and the next probe asks again", async () => {
   let queries = 0;
-  const pool = {
-    query: () => {
-      queries++;
-      return Promise.reject(new Error("gone"));
-    },
-  };
-  assert.equal(await databaseAnswers(pool as never, 1000), false);
-  assert.equal(await databaseAnswers(pool as never, 1000), false);
+  const pool = pooled(() => {
+    queries++;
+    return Promise.reject(new Error("gone"));
+  });
+  assert.equal(await databaseAnswers(pool, 1000), false);
+  assert.equal(await databaseAnswers(pool, 1000), false);
+  assert.equal(queries, 2);
+});
+
+test("a connection that holds the ping unanswered is destroyed, and the next probe asks on another", async () => {
+  let queries = 0;
+  const pool = pooled(() => {
+    queries++;
+    // The first connection went silent; the pool's next one answers.
+    return queries === 1 ? new Promise(() => {}) : Promise.resolve([[{ 1: 1 }], []]);
+  });
+  assert.equal(await databaseAnswers(pool, 20, 100), false);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal((pool as unknown as { counts: { destroyed: number } }).counts.destroyed, 1);
+  assert.equal(await databaseAnswers(pool, 1000, 100), true);
   assert.equal(queries, 2);
 });

@@ -9,7 +9,7 @@ export const isMember = (consumer: Consumer) => Boolean(consumer.memberId && con
 
 /** Why the service can't do its job now (for /readyz); empty when it can. */
 export async function notReadyReasons(
-  pool: Pick<Pool, "query">,
+  pool: Pick<Pool, "getConnection">,
   outages: { database: Outage; kafka: Outage },
   consumer: Consumer | null,
 ) {
@@ -30,24 +30,62 @@ export async function notReadyReasons(
  */
 const pings = new WeakMap<object, Promise<boolean>>();
 
+/**
+ * How long the shared ping may wait for its answer on a connection it holds before that
+ * connection is taken for dead and destroyed. Every later probe waits for the one ping: kept, a
+ * connection that went silent (a dropped NAT entry, a failed-over address) held /readyz at "MySQL
+ * does not answer" until TCP gave up on it, a quarter of an hour, while the writes went on on the others.
+ */
+export const DEAD_PING_MS = 10000;
+
 /** A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. */
-export async function databaseAnswers(pool: Pick<Pool, "query">, waitMs = 1000): Promise<boolean> {
+export async function databaseAnswers(
+  pool: Pick<Pool, "getConnection">,
+  waitMs = 1000,
+  deadMs = DEAD_PING_MS,
+): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), waitMs);
   });
   let ping = pings.get(pool);
   if (ping === undefined) {
-    const started: Promise<boolean> = pool.query("SELECT 1").then(
-      () => true,
-      () => false,
-    );
-    ping = started.finally(() => pings.delete(pool));
+    ping = pingOnce(pool, deadMs).finally(() => pings.delete(pool));
     pings.set(pool, ping);
   }
   try {
     return await Promise.race([ping, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** `SELECT 1` on a connection of the pool; one that holds no answer for `deadMs` is destroyed. */
+async function pingOnce(pool: Pick<Pool, "getConnection">, deadMs: number): Promise<boolean> {
+  let conn: Awaited<ReturnType<Pool["getConnection"]>>;
+  try {
+    conn = await pool.getConnection();
+  } catch {
+    return false;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const dead = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => {
+      conn.destroy();
+      resolve(false);
+    }, deadMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      conn.query("SELECT 1").then(
+        () => true,
+        () => false,
+      ),
+      dead,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    conn.release();
   }
 }
