@@ -2,6 +2,7 @@ import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { correctingFetches } from "./consume/corrected-fetch.ts";
+import { explainKafkaFailure } from "./consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
@@ -102,6 +103,7 @@ export async function startService(
       new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 }),
       topics,
       log,
+      (err) => explainKafkaFailure(err, config),
     );
     closers.add(() => sourceTopics.close());
     const producer = deadLetterProducer(config, dlqMaxBytes);

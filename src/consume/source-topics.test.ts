@@ -70,6 +70,9 @@ test("one topic missing is named alone; none existing, or no answer, is an outag
     topics.forStream(),
     (err: Error) => err instanceof KafkaUnavailableError && /Connection refused/.test(err.message),
   );
+  // The service's own line for an unreachable broker, when it is given one.
+  const explained = new SourceTopics(admin as never, ALL, log, (err) => `no answer (${(err as Error).message})`);
+  await assert.rejects(explained.forStream(), { message: "no answer (Connection refused)" });
 });
 
 test("the watch rejoins for a topic the stream does not read, and asks for the lag of those that exist", async (t) => {

@@ -12,14 +12,21 @@ export class SourceTopics {
   readonly #all: readonly string[];
   readonly #admin: Pick<Admin, "listTopics" | "close">;
   readonly #log: Logger;
+  readonly #explain: (err: unknown) => string;
   /** The missing topics last logged, so a change is said once. */
   #reported = "";
 
-  /** `admin`: a client of its own, closed with this. */
-  constructor(admin: Pick<Admin, "listTopics" | "close">, all: readonly string[], log: Logger) {
+  /** `admin`: a client of its own, closed with this; `explain`: a failure to reach Kafka as one line. */
+  constructor(
+    admin: Pick<Admin, "listTopics" | "close">,
+    all: readonly string[],
+    log: Logger,
+    explain: (err: unknown) => string = messageOf,
+  ) {
     this.#all = all;
     this.#admin = admin;
     this.#log = log;
+    this.#explain = explain;
   }
 
   /**
@@ -49,7 +56,7 @@ export class SourceTopics {
     try {
       return await listedTopics(this.#admin, this.#all);
     } catch (err) {
-      throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+      throw new KafkaUnavailableError(this.#explain(err), err);
     }
   }
 
