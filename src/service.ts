@@ -7,7 +7,7 @@ import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
 import { PartitionWatch } from "./consume/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./consume/source-topics.ts";
-import { checkTopics, prefixed, withMissingTopicsNamed } from "./consume/topics.ts";
+import { checkTopics, explainStreamFailure, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -114,7 +114,7 @@ export async function startService(
       decode: decoderFor(config, hooks),
       batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
-      explainStreamFailure: (err) => withMissingTopicsNamed(err, config, topics),
+      explainStreamFailure: (err) => explainStreamFailure(err, config, topics),
       log,
       options: {
         autoOffsetReset: config.kafkaAutoOffsetReset,

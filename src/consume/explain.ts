@@ -118,6 +118,14 @@ function explainUnreached(all: Leaf[], err: unknown, brokers: string, security: 
   return `no answer from the brokers ${brokers} (${leaf}); start Kafka or set KAFKA_BOOTSTRAP_SERVERS — if they listen with TLS or SASL, a mismatch looks like this: check KAFKA_SSL and KAFKA_SASL_MECHANISM (${security})`;
 }
 
+/** Network failures under which no broker was reached, or a connection was lost. */
+const UNREACHED = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE"]);
+
+/** Whether `err` is, somewhere in its tree, a broker not reached (what explainKafkaFailure then names). */
+export function brokersUnreached(err: unknown): boolean {
+  return flatten(err).some((e) => e.code !== undefined && UNREACHED.has(e.code));
+}
+
 /** The errors the brokers answered with, by name (e.g. INVALID_RECORD), without the unnamed ones. */
 export function brokerErrors(err: unknown): string[] {
   const names = flatten(err).flatMap((e) => (e.apiId && e.apiId !== "UNKNOWN_SERVER_ERROR" ? [e.apiId] : []));

@@ -4,7 +4,7 @@ import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-
 import { afterOutcome, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
-import { explainKafkaFailure, loginRefused } from "./explain.ts";
+import { brokersUnreached, explainKafkaFailure, loginRefused } from "./explain.ts";
 import { kafkaBaseOptions } from "./kafka-options.ts";
 
 /** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
@@ -168,15 +168,14 @@ function explainKafka(err: unknown, config: Config): unknown {
 /**
  * A failed stream's cause as the outage line should say it. The client calls a deleted topic
  * "Unknown topic" and, past the first, names the wrong one: the source topics are listed, and the
- * missing ones named. Any other failure, or one none is missing for, is itself. The outage is
- * short: the stream is opened again on the topics that exist.
+ * missing ones named (the outage is short: the stream is opened again on the topics that exist).
+ * Brokers not reached are said as the start says them, with what to do; any other failure is
+ * itself.
  */
-export async function withMissingTopicsNamed(
-  err: unknown,
-  config: Config,
-  topics: readonly string[],
-): Promise<unknown> {
-  if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) return err;
+export async function explainStreamFailure(err: unknown, config: Config, topics: readonly string[]): Promise<unknown> {
+  if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) {
+    return brokersUnreached(err) ? new KafkaUnavailableError(explainKafkaFailure(err, config), err) : err;
+  }
   const admin = new Admin({ ...kafkaBaseOptions(config, "topics-check"), retries: 0 });
   try {
     const { missing } = await listedTopics(admin, topics);

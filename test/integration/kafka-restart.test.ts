@@ -65,6 +65,11 @@ test("a Kafka broker restart is survived: nothing lost, the service carries on",
 
   await kafkaDown(stack);
   await waitFor("the outage entered", async () => lines.some((l) => String(l.msg).startsWith("Kafka unavailable")));
+  // Said as the start says it, with what to do, not as the client's "fetch failed 6 times".
+  assert.equal(
+    lines.find((l) => String(l.msg).startsWith("Kafka unavailable"))?.msg,
+    `Kafka unavailable, pausing and retrying with backoff: nothing is listening at ${broker}; start Kafka or set KAFKA_BOOTSTRAP_SERVERS`,
+  );
   await kafkaUp(stack);
   // Before any new event: the first fetch that succeeds ends the outage, even on a quiet group.
   await waitFor(
