@@ -5,6 +5,7 @@ import { ROUTES, TOPICS } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import { LIMITS } from "../testing/domain-helpers.ts";
 import { loadFixtures } from "../testing/fixtures.ts";
+import { type JsonPath, jsonPaths } from "../testing/json-paths.ts";
 import { type Decoded, decode, type SourceRecord } from "./decode.ts";
 
 // Property-based fuzzing of the decode path: the fixture events, mutated as a hostile or broken
@@ -23,19 +24,7 @@ const SECRETS = ["$2b$12$", "password_hash", "account_number", "Example Bank"];
 const REASONS = new Set<string>(Object.values(BadEventReasons));
 
 type Json = unknown;
-type Path = (string | number)[];
-
-/** Every path to a value inside `root`, the root itself excluded. */
-function paths(root: Json, at: Path = [], out: Path[] = []): Path[] {
-  if (root !== null && typeof root === "object") {
-    for (const [k, v] of Object.entries(root)) {
-      const p = [...at, Array.isArray(root) ? Number(k) : k];
-      out.push(p);
-      paths(v, p, out);
-    }
-  }
-  return out;
-}
+type Path = JsonPath;
 
 const NESTED = "\u0000nested:";
 /** Stands for `n` arrays nested in one another, spliced into the JSON text: JSON.stringify would recurse too deep. */
@@ -148,7 +137,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 function apply(root: Record<string, unknown>, m: Mutation): void {
-  const everywhere = paths(root);
+  const everywhere = jsonPaths(root);
   const hot = everywhere.filter(isHot);
   const all = m.hot && hot.length > 0 ? hot : everywhere;
   const path = all[m.pick % Math.max(1, all.length)];

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { jsonPaths } from "../../../src/testing/json-paths.ts";
 import { ALL_VALID, type Json } from "./cases.ts";
 
 // The fuzz's raw material: values at and past every limit (numbers, timestamps, strings, raw JSON
@@ -87,17 +88,6 @@ export const recipe = fc.record({
 export type Recipe = typeof recipe extends fc.Arbitrary<infer T> ? T : never;
 
 export const pickOf = <T>(xs: readonly T[], n: number): T => xs[n % xs.length] as T;
-type Path = (string | number)[];
-export function paths(root: unknown, at: Path = [], out: Path[] = []): Path[] {
-  if (root !== null && typeof root === "object") {
-    for (const [k, v] of Object.entries(root)) {
-      const p = [...at, Array.isArray(root) ? Number(k) : k];
-      out.push(p);
-      paths(v, p, out);
-    }
-  }
-  return out;
-}
 /** Values to splice: a marker for raw JSON text (lone surrogates, big numbers, deep nesting). */
 export const RAW = "\u0001raw:";
 export function someValue(v: number): unknown {
@@ -126,7 +116,7 @@ export const toText = (v: unknown) =>
   JSON.stringify(v).replace(/"\\u0001raw:((?:[^"\\]|\\.)*)"/g, (_, raw) => JSON.parse(`"${raw}"`));
 
 export function mutate(root: Json, m: Recipe["muts"][number]): void {
-  const all = paths(root);
+  const all = jsonPaths(root);
   const path = all[m.pick % Math.max(1, all.length)];
   if (!path) return;
   const parent = path.slice(0, -1).reduce<unknown>((n, k) => (n as Json)[k as string], root) as Json;
