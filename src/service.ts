@@ -114,7 +114,7 @@ export async function startService(
       decode: decoderFor(config, hooks),
       batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
-      explainStreamFailure: (err) => explainStreamFailure(err, config, topics),
+      explainStreamFailure: (err) => explainStreamFailure(err, config, () => sourceTopics.list()),
       log,
       options: {
         autoOffsetReset: config.kafkaAutoOffsetReset,

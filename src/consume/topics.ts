@@ -1,7 +1,7 @@
 import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
-import { afterOutcome, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
 import { brokersUnreached, explainKafkaFailure, loginRefused } from "./explain.ts";
@@ -167,25 +167,28 @@ function explainKafka(err: unknown, config: Config): unknown {
 
 /**
  * A failed stream's cause as the outage line should say it. The client calls a deleted topic
- * "Unknown topic" and, past the first, names the wrong one: the source topics are listed, and the
- * missing ones named (the outage is short: the stream is opened again on the topics that exist).
+ * "Unknown topic" and, past the first, names the wrong one: the source topics are listed by
+ * `listSources` (the service's SourceTopics, whose admin client is already open), and the missing
+ * ones named; the outage is short, as the stream is opened again on the topics that exist.
  * Brokers not reached are said as the start says them, with what to do; any other failure is
  * itself.
  */
-export async function explainStreamFailure(err: unknown, config: Config, topics: readonly string[]): Promise<unknown> {
+export async function explainStreamFailure(
+  err: unknown,
+  config: Config,
+  listSources: () => Promise<{ missing: readonly string[] }>,
+): Promise<unknown> {
   if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) {
     return brokersUnreached(err) ? new KafkaUnavailableError(explainKafkaFailure(err, config), err) : err;
   }
-  const admin = new Admin({ ...kafkaBaseOptions(config, "topics-check"), retries: 0 });
+  let missing: readonly string[];
   try {
-    const { missing } = await listedTopics(admin, topics);
-    if (missing.length === 0) return err;
-    const what = missing.length > 1 ? "topics" : "topic";
-    // What happens next is said by the stream opened without it (source-topics.ts).
-    return new KafkaUnavailableError(`source ${what} ${missing.join(", ")} not found (deleted?)`, err);
+    ({ missing } = await listSources());
   } catch {
     return err; // the broker can't be asked: its own failure says more than a guess would
-  } finally {
-    await afterOutcome("closing the topics check's admin client", admin.close());
   }
+  if (missing.length === 0) return err;
+  const what = missing.length > 1 ? "topics" : "topic";
+  // What happens next is said by the stream opened without it (source-topics.ts).
+  return new KafkaUnavailableError(`source ${what} ${missing.join(", ")} not found (deleted?)`, err);
 }
