@@ -76,15 +76,18 @@ export const list = (env: string, def: readonly string[], description: string): 
   description,
 });
 
+/**
+ * A secret without the line breaks at its end: `echo pw > file` adds one, and a Kubernetes Secret
+ * made from such a file hands it to its env variable too; no password ends with one. Spaces stay.
+ */
+const withoutLineBreaksAtEnd = (secret: string) => secret.replace(/[\r\n]+$/, "");
 function parseOne(v: AnyVar, raw: string): unknown {
   const bad = (what: string) => new ConfigError(`${v.env}: ${what}. ${v.description}`);
   const text = raw.trim();
   switch (v.kind) {
     case "string":
       if (text === "" && !v.allowEmpty) throw bad("must not be empty");
-      // A secret keeps its spaces, but not line breaks at its end, which no password ends with:
-      // a Kubernetes Secret made from `echo pw > file` hands its env variable the newline too.
-      return v.secret ? raw.replace(/[\r\n]+$/, "") : text;
+      return v.secret ? withoutLineBreaksAtEnd(raw) : text;
     case "int": {
       if (!/^-?\d+$/.test(text)) throw bad(`expected a whole number, got "${text}"`);
       const n = Number(text);
@@ -145,9 +148,7 @@ function secretFromFile(v: AnyVar, env: NodeJS.ProcessEnv): string | undefined {
   if (env[v.env]) throw new ConfigError(`${v.env}: set either ${v.env} or ${variable}, not both. ${v.description}`);
   // A UTF-8 byte order mark (Notepad, PowerShell's `Out-File -Encoding utf8`) is the file's
   // encoding, not part of the secret: kept, it made a right password a refused one.
-  const text = readConfigFile(variable, path)
-    .replace(/^\uFEFF/, "")
-    .replace(/[\r\n]+$/, "");
+  const text = withoutLineBreaksAtEnd(readConfigFile(variable, path).replace(/^\uFEFF/, ""));
   if (text === "" && !(v.kind === "string" && v.allowEmpty)) {
     throw new ConfigError(`${variable}: ${path} is empty. ${v.description}`);
   }
