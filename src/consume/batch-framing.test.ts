@@ -172,22 +172,28 @@ test("a compressed batch holding more records than a batch is read with is read 
   );
 });
 
-test("a fetch's batches are parsed until they have decompressed to the budget; the rest waits for the next fetch", async () => {
-  const size = Math.floor(MAX_DECOMPRESSED_PER_FETCH / 2) - 1024 * 1024;
+test("a fetch's batches are parsed until they have decompressed to the budget, each partition's first to twice that; the rest waits for the next fetch", async () => {
+  await Promise.resolve();
+  const size = 20 * 1024 * 1024;
   const one = (i: number) =>
     batchBytes([{ offsetDelta: 0, value: Buffer.alloc(size, 0x20 + i) }], {
       codec: 4,
       compress: (b) => zlib.zstdCompressSync(b),
       firstOffset: BigInt(i),
     });
-  const section = Buffer.concat([one(0), one(1), one(2), one(3)]);
-  const parsed = readRecordsBatches(Reader.from(section));
-  assert.deepEqual(
-    parsed.map((b) => b.firstOffset),
-    [0n, 1n, 2n],
-  );
+  const batches = [one(0), one(1), one(2), one(3), one(4)];
+  // Each partition's records are read with a reader of their own, as the client reads a response.
+  const partition = () => readRecordsBatches(Reader.from(Buffer.concat(batches))).map((b) => b.firstOffset);
+  assert.deepEqual(partition(), [0n, 1n, 2n, 3n], "the flooded partition: 80 MiB, the last batch begun under 64");
+  assert.deepEqual(partition(), [0n], "the next partition's first batch: to 100 MiB");
+  assert.deepEqual(partition(), [0n], "and the next's: to 120 MiB");
+  assert.deepEqual(partition(), [0n], "begun under twice the budget: to 140 MiB");
+  assert.deepEqual(partition(), [], "past twice the budget, nothing");
+  const partitionIndex = Reader.from(Buffer.from([0, 0, 0, 7]));
+  assert.equal(partitionIndex.readInt32(), 7, "the response's other numbers read as they are");
   await Promise.resolve();
-  assert.equal(readRecordsBatches(Reader.from(section)).length, 3, "the budget is per turn of the event loop");
+  assert.equal(partition().length, 4, "the budget is per turn of the event loop");
+  assert.ok(MAX_DECOMPRESSED_PER_FETCH === 64 * 1024 * 1024, "the sizes above are chosen for a budget of 64 MiB");
 });
 
 test("a record of more headers than a record is read with has them skipped unmade and counted in one; its value is kept", async () => {
@@ -211,24 +217,44 @@ test("a record of more headers than a record is read with has them skipped unmad
   assert.equal(unreadHeaderCount(headersOf(past.records[0] as never)), MAX_HEADERS_PER_RECORD + 1);
 });
 
-test("a fetch's batches are parsed until they have made the budget of headers; a record past it has its headers left unread", async () => {
+test("a fetch's batches are parsed until they have made the budget of headers, a partition's first to twice that; a record past it has its headers left unread", async () => {
   await Promise.resolve();
   const per = MAX_HEADERS_PER_RECORD;
   const records = MAX_HEADERS_PER_FETCH / per;
-  // One batch holding one record more than the budget has room for: the last record's are left unread.
-  const full = batchBytes(
-    Array.from({ length: records + 1 }, (_, i) => ({ offsetDelta: i, value: event, emptyHeaders: per })),
-    { firstOffset: 0n },
+  const batch = (n: number, firstOffset: number) =>
+    batchBytes(
+      Array.from({ length: n }, (_, i) => ({ offsetDelta: i, value: event, emptyHeaders: per })),
+      { firstOffset: BigInt(firstOffset) },
+    );
+  const counts = (b: { records: unknown[] } | undefined) =>
+    (b?.records ?? []).map(
+      (r) => unreadHeaderCount(headersOf(r as never)) ?? (r as { headers: unknown[] }).headers.length,
+    );
+  // A partition's first batch holds one record more than twice the budget has room for.
+  const first = batch(2 * records + 1, 0);
+  const next = batch(1, 2 * records + 1);
+  const parsed = readRecordsBatches(Reader.from(Buffer.concat([first, next])));
+  assert.equal(parsed.length, 1, "the partition's next batch waits for the next fetch");
+  const read = counts(parsed[0]);
+  assert.deepEqual(
+    read.slice(0, 2 * records),
+    Array(2 * records).fill(per),
+    "under twice the budget every header is read",
   );
-  const next = batchBytes([{ offsetDelta: 0, value: event, emptyHeaders: 5 }], { firstOffset: BigInt(records + 1) });
-  const parsed = readRecordsBatches(Reader.from(Buffer.concat([full, next])));
-  assert.equal(parsed.length, 1, "the next batch waits for the next fetch");
-  const counts = (parsed[0]?.records ?? []).map((r) => unreadHeaderCount(headersOf(r as never)) ?? r.headers.length);
-  assert.deepEqual(counts.slice(0, records), Array(records).fill(per), "under the budget every header is read");
-  assert.equal(counts[records], per, "the record past it says how many it had");
-  assert.equal(parsed[0]?.records[records]?.headers.length, 1);
+  assert.equal(read[2 * records], per, "the record past it says how many it had");
+  assert.equal(parsed[0]?.records[2 * records]?.headers.length, 1);
+  assert.equal(readRecordsBatches(Reader.from(next)).length, 0, "past twice the budget, other partitions wait too");
   await Promise.resolve();
-  assert.equal(readRecordsBatches(Reader.from(next)).length, 1, "the budget is per turn of the event loop");
+  // Past the budget, a partition's second batch is not parsed, and its first reads on.
+  const partial = readRecordsBatches(Reader.from(Buffer.concat([batch(records, 0), batch(1, records)])));
+  assert.equal(partial.length, 1);
+  assert.deepEqual(
+    counts(readRecordsBatches(Reader.from(next))[0]),
+    [per],
+    "another partition's first batch is read whole",
+  );
+  await Promise.resolve();
+  assert.deepEqual(counts(readRecordsBatches(Reader.from(next))[0]), [per], "the budget is per turn of the event loop");
 });
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { compressionsAlgorithmsByBitmask, createRecord, type MessageRecord, Reader } from "@platformatic/kafka";
 import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed } from "./decompression.ts";
-import { counted, spent } from "./fetch-budget.ts";
+import { counted, spent, startingBatch } from "./fetch-budget.ts";
 import { boundHeaderReads } from "./record-headers.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
@@ -20,9 +20,9 @@ import { boundHeaderReads } from "./record-headers.ts";
 // A compressed batch that can't be read, or would decompress past MAX_DECOMPRESSED_BATCH_BYTES,
 // is read instead as one marker record per record it holds (at most MAX_MARKED_RECORDS), each
 // dead-lettered `unreadable_batch`: its offsets end like any bad event's, and the partition moves
-// on. A fetch response is parsed only until its batches have decompressed to
-// MAX_DECOMPRESSED_PER_FETCH together or made MAX_HEADERS_PER_FETCH headers (fetch-budget.ts); the
-// rest is fetched again. How many of a record's headers are made: record-headers.ts.
+// on. A fetch response's batches are parsed only until they have decompressed to
+// MAX_DECOMPRESSED_PER_FETCH together or made MAX_HEADERS_PER_FETCH headers, each partition's first
+// to twice that (fetch-budget.ts); the rest is fetched again. How many of a record's headers are made: record-headers.ts.
 
 /** The most a compressed batch may decompress to: legitimate batches are a few MiB at most. */
 export const MAX_DECOMPRESSED_BATCH_BYTES = 32 * 1024 * 1024;
@@ -63,6 +63,8 @@ let claimed: number | undefined;
 /** Where a batch's record count lies from its start, and its attributes. */
 const RECORDS_COUNT_AT = 57;
 const ATTRIBUTES_AT = 21;
+/** Where a batch's length lies from its start. */
+const BATCH_LENGTH_AT = 8;
 
 /** A marker as the client parses records: no key, no value, one header holding `reason`. */
 function markerRecord(offsetDelta: number, reason: Buffer): Buffer {
@@ -141,10 +143,15 @@ function patchReader(): void {
     return value;
   };
   watchBatchHeaders(reader);
-  // The client reads a batch's length with it before it parses the batch: a response past its
-  // budget (fetch-budget.ts) ends there, and its remaining batches are fetched again later.
+  // The client peeks at a batch's length, past its first offset, before it parses the batch, each
+  // partition's batches with a reader of their own: a partition past the response's budget
+  // (fetch-budget.ts) ends there, and its remaining batches are fetched again later. Every other
+  // peek (readInt32 peeks at its own position) reads as it did: the response's later partitions
+  // are read whole.
   const peekInt32 = reader.peekInt32;
   reader.peekInt32 = function (this: Self, ...args: unknown[]) {
+    if (args[0] !== this.position + BATCH_LENGTH_AT) return peekInt32.apply(this, args);
+    startingBatch(this.position === 0);
     return spent() ? 0x7fffffff : peekInt32.apply(this, args);
   };
   boundHeaderReads(reader);

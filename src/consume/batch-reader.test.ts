@@ -99,6 +99,23 @@ describe("BatchReader", () => {
     assert.equal(stream.isPaused(), false);
   });
 
+  test("what the stream pushes after it was paused (the rest of a fetch response) is taken in at once, and no more", async () => {
+    const { stream, reader: r } = reader(4);
+    // A response's messages, pushed in one turn: the flooded partition first, another's last.
+    for (let n = 1; n <= 9; n++) stream.write(m(0, n));
+    stream.write(m(1, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stream.isPaused(), true);
+    assert.equal(r.size, 10, "the whole response is in the reader, the other partition's message with it");
+    // A partition with a batch in hand waits: the other partition's message is taken at once.
+    const claims = (key: string) => (key === partitionKey("t", 0) ? 1 : 0);
+    assert.deepEqual(ids(await r.next(10, LONG, new AbortController().signal, claims)), ["1:1"]);
+    // Pushed after the response was taken in: it waits in the stream while the reader is full.
+    stream.write(m(2, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.size, 9);
+  });
+
   test("a failed stream fails the next call at once, whatever it still buffers", async () => {
     const { stream, reader: r } = reader();
     stream.write(m(0, 1));

@@ -3,9 +3,10 @@ import type { Readable } from "node:stream";
 // The client has no batch API (docs/decisions.md): this groups its message stream into batches by
 // partition, size and time. Messages arrive in flowing mode into per-partition queues; when they
 // hold `highWater` messages or `highWaterBytes` bytes in all, the stream is paused (no more
-// fetches) until the pipeline has taken enough of them. Memory is bounded by the queues plus one
-// fetch response, whatever the backlog: a backlog of the largest events is bounded by its bytes,
-// one of small events by its count.
+// fetches) until the pipeline has taken enough of them; the rest of the response being pushed is
+// still taken in (#drain). Memory is bounded by the queues plus one fetch response, whatever the
+// backlog: a backlog of the largest events is bounded by its bytes, one of small events by its
+// count.
 //
 // A batch is taken from the partitions with the fewest batches in the pipeline's hands (its
 // claims), so a partition still being written waits while another one is read: the pipeline
@@ -69,6 +70,7 @@ export class BatchReader<T extends PartitionMessage> {
       if (!this.#paused && (this.#size >= this.#highWater || this.#bytes >= this.#highWaterBytes)) {
         this.#paused = true;
         stream.pause();
+        process.nextTick(() => this.#drain());
       }
       this.#notify();
     });
@@ -208,6 +210,17 @@ export class BatchReader<T extends PartitionMessage> {
       queue.since = now;
     }
     return taken;
+  }
+
+  /**
+   * Takes in what the stream still holds once paused: the rest of the fetch response it was
+   * pushing. Pausing stops the client's fetching, but what it had pushed after the pause would
+   * wait in the stream until the reader had room again, and in it the response's other
+   * partitions, behind the one that filled the buffer: a flooded partition would hold the others
+   * back for as long as it lasts. The response is in memory either way.
+   */
+  #drain() {
+    while (this.#paused && this.#failure === null && this.#stream.read() !== null) {}
   }
 
   #notify() {

@@ -1,7 +1,14 @@
 // What the batches parsed in one turn of the event loop may make together. The client parses a
 // fetch response synchronously, so one turn is one response; the counts go back to zero at the
-// next microtask. batch-framing.ts stops parsing a response's further batches once it is spent;
-// record-headers.ts leaves unmade the headers past it.
+// next microtask. batch-framing.ts stops parsing a partition's further batches once the response
+// is spent; record-headers.ts leaves unmade the headers past it.
+//
+// A partition's first batch in a response may go on to twice the budget. The broker lists a
+// response's partitions in the same order at every fetch: were the budget the same for all, one
+// partition flooded with compressed batches would spend it at every fetch, and the partitions
+// after it would not be read until the flood was over. With the second half kept for first
+// batches, every partition moves at least one batch a fetch while the first half lasts for the
+// flood. A response's worst case is twice the budget, plus one batch.
 
 /** The most one response's batches may decompress to together (32 MiB per batch, twice over). */
 export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
@@ -12,7 +19,7 @@ export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
  */
 export const MAX_HEADERS_PER_FETCH = 50_000;
 
-const thisTurn = { decompressed: 0, headers: 0, counting: false };
+const thisTurn = { decompressed: 0, headers: 0, counting: false, firstOfPartition: false };
 
 /** This turn's counts, to read and add to. */
 export function counted(): { decompressed: number; headers: number } {
@@ -27,6 +34,19 @@ export function counted(): { decompressed: number; headers: number } {
   return thisTurn;
 }
 
-/** Whether this turn's batches have used up what a response may make: its remaining batches wait. */
+/** Says whether the batch about to be parsed is its partition's first in this response. */
+export function startingBatch(firstOfPartition: boolean): void {
+  counted();
+  thisTurn.firstOfPartition = firstOfPartition;
+}
+
+/** How many times the budget the batch being parsed may reach. */
+const allowance = () => (thisTurn.firstOfPartition ? 2 : 1);
+
+/** Whether this turn's batches have used up what the batch being parsed may reach: the partition's further batches wait. */
 export const spent = () =>
-  thisTurn.decompressed >= MAX_DECOMPRESSED_PER_FETCH || thisTurn.headers >= MAX_HEADERS_PER_FETCH;
+  thisTurn.decompressed >= allowance() * MAX_DECOMPRESSED_PER_FETCH ||
+  thisTurn.headers >= allowance() * MAX_HEADERS_PER_FETCH;
+
+/** How many more headers the batch being parsed may make. */
+export const headerRoom = () => allowance() * MAX_HEADERS_PER_FETCH - counted().headers;

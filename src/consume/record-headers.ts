@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { counted, MAX_HEADERS_PER_FETCH } from "./fetch-budget.ts";
+import { counted, headerRoom } from "./fetch-budget.ts";
 
 // How many of a record's headers are made into objects. The service applies an event from its key
 // and value; headers only travel on into its dead letter. A producer may put hundreds of thousands
@@ -45,7 +45,7 @@ export function boundHeaderReads(reader: HeaderArrayReader): void {
     const at = this.position;
     const length = this.readVarInt();
     const turn = counted();
-    if (length <= 0 || (length <= MAX_HEADERS_PER_RECORD && turn.headers + length <= MAX_HEADERS_PER_FETCH)) {
+    if (length <= 0 || (length <= MAX_HEADERS_PER_RECORD && length <= headerRoom())) {
       this.position = at;
       turn.headers += Math.max(0, length);
       return readVarIntArray.apply(this, args);
