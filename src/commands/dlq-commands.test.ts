@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { type DeadLetterEntry, decodeLetter } from "../dead-letter/letter.ts";
 import { sortLetters } from "../dead-letter/read.ts";
 import { UsageError } from "./args.ts";
-import { formatLetters, letterJson, listOptions } from "./dlq-list.ts";
+import { formatLetters, letterJson, lettersJson, listOptions } from "./dlq-list.ts";
 import { REMEMBERED, replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";
 
 const headers = (h: Record<string, string>) =>
@@ -92,7 +92,7 @@ test("letterJson: decoded headers, the key, the value's size but never the value
     failed_at: "2026-03-01T10:00:00.000Z",
     source_topic: "user",
     source_partition: 2,
-    source_offset: 17,
+    source_offset: 17n,
     event_type: "user.updated",
     code: "bad_field",
     reason: "data.profile.display_name is longer than 100 characters",
@@ -101,8 +101,16 @@ test("letterJson: decoded headers, the key, the value's size but never the value
     truncated: false,
     original_bytes: 7,
     dlq_partition: 0,
-    dlq_offset: 0,
+    dlq_offset: 0n,
   });
+});
+
+test("lettersJson: offsets as the exact integers they are, past 2^53 too", () => {
+  const past = letter({ "dlq.source.offset": "9223372036854775807" }, 9007199254740993n);
+  const text = lettersJson([past]);
+  assert.match(text, /"source_offset": 9223372036854775807,/);
+  assert.match(text, /"dlq_offset": 9007199254740993\n/);
+  assert.equal(JSON.parse(text)[0].key, "65a1f0c2e4b0a1b2c3d4e5f6", "the rest as JSON.stringify writes it");
 });
 
 test("formatLetters: time, source topic/partition@offset, event type, code, copy, reason", () => {

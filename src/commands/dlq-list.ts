@@ -15,7 +15,7 @@ export function letterJson(e: DeadLetterEntry) {
     failed_at: e.failedAt,
     source_topic: e.sourceTopic,
     source_partition: e.sourcePartition,
-    source_offset: e.sourceOffset === null ? null : Number(e.sourceOffset),
+    source_offset: e.sourceOffset,
     event_type: e.eventType,
     code: e.code,
     reason: e.reason,
@@ -25,8 +25,18 @@ export function letterJson(e: DeadLetterEntry) {
     truncated: e.truncated,
     original_bytes: e.originalBytes,
     dlq_partition: e.dlqPartition,
-    dlq_offset: Number(e.dlqOffset),
+    dlq_offset: e.dlqOffset,
   };
+}
+
+/**
+ * `dlq list --json`'s text: offsets written as the exact integers they are. A letter may claim any
+ * int64 as its source offset; as a JavaScript number, one past 2^53 would print as another.
+ */
+export function lettersJson(letters: readonly DeadLetterEntry[]): string {
+  const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+  const exact = (_: string, v: unknown) => (typeof v === "bigint" ? rawJSON(String(v)) : v);
+  return JSON.stringify(letters.map(letterJson), exact, 2);
 }
 
 export function formatLetters(letters: readonly DeadLetterEntry[]): string {
@@ -80,7 +90,7 @@ export async function runDlqList(
   const letters = newest.letters();
   const shown = newest.summary();
   if (options.json) {
-    out.write(`${JSON.stringify(letters.map(letterJson), null, 2)}\n`);
+    out.write(`${lettersJson(letters)}\n`);
     // The array stays what it was (letters); that it is not all of them goes beside it.
     if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (--limit)\n`);
   } else {
