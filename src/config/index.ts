@@ -12,7 +12,7 @@ export const serviceDeclaration = {
     "KAFKA_AUTO_OFFSET_RESET",
     "earliest",
     ["earliest", "latest"],
-    "Where a group without committed offsets starts, and where it reads on when its committed offset is no longer in the log (deleted by retention): the log's start or its end; a warning line names the offsets never read.",
+    "Where a group without committed offsets starts, and where it reads on when its committed offset is no longer in the log (deleted by retention): the log's start or its end; a warning line names the offsets never read. Where it starts is committed within 5 s, even before an event comes, so a restart goes on from there.",
   ),
   kafkaTopicPrefix: str(
     "KAFKA_TOPIC_PREFIX",

@@ -35,6 +35,8 @@ export class BatchReader<T extends PartitionMessage> {
   readonly #highWaterBytes: number;
   readonly #sizeOf: (m: T) => number;
   readonly #queues = new Map<string, Queue<T>>();
+  /** The partitions the stream has delivered a message of. */
+  readonly #delivered = new Set<string>();
   #size = 0;
   #bytes = 0;
   #paused = false;
@@ -61,6 +63,7 @@ export class BatchReader<T extends PartitionMessage> {
       if (!queue) {
         queue = { messages: [], bytes: 0, since: Date.now() };
         this.#queues.set(key, queue);
+        this.#delivered.add(key);
       }
       const bytes = sizeOf(m);
       queue.messages.push(m);
@@ -95,6 +98,19 @@ export class BatchReader<T extends PartitionMessage> {
    */
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Whether the stream has delivered a message of the partition `key`. */
+  delivered(key: string): boolean {
+    return this.#delivered.has(key);
+  }
+
+  /**
+   * Whether every message the stream has pushed is in the reader: it is flowing, and holds none
+   * back in its own buffer.
+   */
+  get holdsAll(): boolean {
+    return !this.#paused && this.#stream.readableLength === 0;
   }
 
   /** Wakes a waiting `next` to look again: a claim was released. */

@@ -1,9 +1,9 @@
-import type { Consumer, Message, MessagesStream } from "@platformatic/kafka";
+import type { CommitOptionsPartition, Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import type { RecordHeaders } from "../dead-letter/letter.ts";
 import { recordBytes } from "../dead-letter/publish.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { BatchReader } from "./batch-reader.ts";
+import { BatchReader, partitionKey } from "./batch-reader.ts";
 import { HEADER_HEAP_BYTES, unreadHeaderCount } from "./record-headers.ts";
 
 /**
@@ -137,6 +137,31 @@ export class SourceStream {
       keptOf,
     );
     return this.#reader;
+  }
+
+  /**
+   * Where the open stream stands on the partitions this member owns and the stream has delivered
+   * no message of: the committed offset it started from, or the reset position of a partition
+   * the group never committed, or past records that are no events (transaction markers). Nothing
+   * before those offsets waits to be applied, so committing them loses nothing, and a partition
+   * that started at `latest` and has had no event yet keeps its place over a restart: without a
+   * commit, a restart would start at `latest` again and skip what came meanwhile. Empty while
+   * the stream holds messages back (its reader is full).
+   */
+  idlePositions(): CommitOptionsPartition[] {
+    const stream = this.#stream;
+    const reader = this.#reader;
+    if (!stream || !reader || stream.destroyed || !reader.holdsAll) return [];
+    const positions: CommitOptionsPartition[] = [];
+    for (const { topic, partitions } of this.#consumer.assignments ?? []) {
+      for (const partition of partitions) {
+        const key = partitionKey(topic, partition);
+        const offset = stream.offsetsToFetch.get(key);
+        if (offset === undefined || offset < 0n || reader.delivered(key)) continue;
+        positions.push({ topic, partition, offset, leaderEpoch: -1 });
+      }
+    }
+    return positions;
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,9 @@ export interface PipelineDeps {
   options: PipelineOptions;
 }
 
+/** How often the positions of partitions without events yet are committed (SourceStream.idlePositions). */
+const IDLE_COMMIT_MS = 5_000;
+
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
 
@@ -68,6 +71,8 @@ export class Pipeline {
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
+  /** The idle positions marked for commit, per partition, of the stream numbered `stream`. */
+  #idle = { stream: 0, marked: new Map<string, bigint>() };
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -98,6 +103,7 @@ export class Pipeline {
     const onAbort = () => this.#halt.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
+    const idle = setInterval(() => this.#commitIdlePositions(), IDLE_COMMIT_MS);
     let failures = 0;
     while (!halt.aborted) {
       if (this.#mustWait()) {
@@ -134,6 +140,7 @@ export class Pipeline {
       log.debug({ events: read.batch.length }, "batch read");
       this.#start(read.batch, read.stream);
     }
+    clearInterval(idle);
     await this.#settle();
     await this.#source.close();
     signal.removeEventListener("abort", onAbort);
@@ -245,6 +252,23 @@ export class Pipeline {
     if (error instanceof AbandonedError) this.#stop ??= "abandoned";
     else if (this.#stop === null || this.#stop === "abandoned") this.#stop = { error };
     this.#halt.abort();
+  }
+
+  /**
+   * Commits where the stream stands on the partitions it has delivered no event of, once per
+   * stream and offset: as a Kafka consumer commits its position, so that a partition started at
+   * `latest` keeps its place over a restart before its first event.
+   */
+  #commitIdlePositions() {
+    if (this.#reopen !== null || this.#halt.signal.aborted) return;
+    const stream = this.#source.number;
+    if (stream !== this.#idle.stream) this.#idle = { stream, marked: new Map() };
+    for (const position of this.#source.idlePositions()) {
+      const key = partitionKey(position.topic, position.partition);
+      if (this.#idle.marked.get(key) === position.offset) continue;
+      this.#idle.marked.set(key, position.offset);
+      this.#committer.mark(key, position);
+    }
   }
 
   /** Waits for every batch in hand to finish and for the offsets they marked to be committed. */

@@ -213,6 +213,12 @@ test("rewind is refused, in one line and with exit status 1, while the group has
     },
   });
   await waitFor("the service joined its group", async () => joined, SLOW);
+  // Where it stands on its partitions, none of which has had an event, is committed.
+  await waitFor(
+    "the group's positions committed",
+    async () => Object.values(await committed(s.group, s.sources)).every((o) => o !== "-1"),
+    SLOW,
+  );
   const before = await committed(s.group, s.sources);
 
   const refused = await cliFails(["rewind", "--to", "earliest"], s.env);
@@ -226,7 +232,6 @@ test("rewind is refused, in one line and with exit status 1, while the group has
   // A dry run still shows the plan, and says why the real one would be refused.
   const dry = await runCli(["rewind", "--to", "earliest", "--dry-run"], s.env);
   assert.match(dry.stdout, /\nnote: consumer group .* has 1 live member\(s\)/);
-  assert.match(dry.stdout, /\nnote: group .* has no committed offsets on the source topics/);
   assert.deepEqual(await committed(s.group, s.sources), before);
 
   const bad = await cliFails(["rewind", "--to", "last tuesday"], s.env);
