@@ -9,6 +9,11 @@
 // after it would not be read until the flood was over. With the second half kept for first
 // batches, every partition moves at least one batch a fetch while the first half lasts for the
 // flood. A response's worst case is twice the budget, plus one batch.
+//
+// A first batch that begins under the budget makes headers only up to it, not to twice it: a
+// batch's headers are counted as it is read, so a flooded partition's first batch of 100 records
+// of 1,000 headers each spent the second half too, at every fetch, and the partitions after it
+// waited for the whole flood. Its records past the budget have their headers left unread.
 
 /** The most one response's batches may decompress to together (32 MiB per batch, twice over). */
 export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
@@ -19,7 +24,14 @@ export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
  */
 export const MAX_HEADERS_PER_FETCH = 50_000;
 
-const thisTurn = { decompressed: 0, headers: 0, counting: false, firstOfPartition: false };
+const thisTurn = {
+  decompressed: 0,
+  headers: 0,
+  counting: false,
+  firstOfPartition: false,
+  /** Whether the batch being parsed began with the headers' budget spent. */
+  beganPastHeaders: false,
+};
 
 /** This turn's counts, to read and add to. */
 export function counted(): { decompressed: number; headers: number } {
@@ -38,6 +50,7 @@ export function counted(): { decompressed: number; headers: number } {
 export function startingBatch(firstOfPartition: boolean): void {
   counted();
   thisTurn.firstOfPartition = firstOfPartition;
+  thisTurn.beganPastHeaders = thisTurn.headers >= MAX_HEADERS_PER_FETCH;
 }
 
 /** How many times the budget the batch being parsed may reach. */
@@ -48,5 +61,6 @@ export const spent = () =>
   thisTurn.decompressed >= allowance() * MAX_DECOMPRESSED_PER_FETCH ||
   thisTurn.headers >= allowance() * MAX_HEADERS_PER_FETCH;
 
-/** How many more headers the batch being parsed may make. */
-export const headerRoom = () => allowance() * MAX_HEADERS_PER_FETCH - counted().headers;
+/** How many more headers the batch being parsed may make: to twice the budget only for a first batch begun past it. */
+export const headerRoom = () =>
+  (thisTurn.beganPastHeaders ? allowance() : 1) * MAX_HEADERS_PER_FETCH - counted().headers;

@@ -54,3 +54,38 @@ test("a partition flooded with compressed 900 KB events does not hold back anoth
   const before = reports.slice(0, through + 1).flat().length - 1;
   assert.ok(before <= FAIR, `${before} flood events were applied before the other partition's event`);
 });
+
+// The same with headers: 3,000 records of 1,000 empty headers each, 100 to a zstd batch (a few KB
+// on the wire, so that one response holds many). A partition's first batch made headers up to
+// twice the fetch's budget: the flooded partition's spent it all at every fetch, and the other
+// partition's event, listed after it, waited behind the whole flood.
+test("a partition flooded with records of 1,000 headers does not hold back another partition's event", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const timestamp = BigInt(Date.now());
+  const flood = 3000;
+  const zstd = { codec: 4, compress: (b: Buffer) => zlib.zstdCompressSync(b), timestamp };
+  for (let i = 0; i < flood; i += 100) {
+    const records = Array.from({ length: 100 }, (_, j) => ({
+      ...record("user.created", hexId(i + j, "f3"), {}),
+      offsetDelta: j,
+      emptyHeaders: 1000,
+    }));
+    await produceRaw(`${topics.prefix}user`, 0, batchBytes(records, zstd));
+  }
+  const supplier = record("supplier.created", hexId(1, "f4"), {});
+  await produceRaw(`${topics.prefix}supplier`, 0, batchBytes([supplier], { timestamp }));
+
+  const reports: EventReport[][] = [];
+  const config = testConfig(db, topics);
+  await testService(t, config, { onBatch: (report) => reports.push(report.events) });
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1), 120_000);
+
+  const applied = reports.flat();
+  assert.equal(applied.length, flood + 1);
+  assert.ok(applied.every((e) => e.outcome.kind === "applied"));
+  const through = reports.findIndex((events) => events.some((e) => e.topic.endsWith("supplier")));
+  const before = reports.slice(0, through + 1).flat().length - 1;
+  assert.ok(before <= 200, `${before} flood events were applied before the other partition's event`);
+});
