@@ -12,7 +12,7 @@ import {
   unreadableBatchReason,
 } from "./batch-framing.ts";
 import { readLz4Frame, snappyBound } from "./decompression.ts";
-import { MAX_DECOMPRESSED_PER_FETCH, MAX_HEADERS_PER_FETCH } from "./fetch-budget.ts";
+import { MAX_DECOMPRESSED_PER_FETCH, MAX_HEADERS_PER_FETCH, MAX_RECORDS_PER_FETCH } from "./fetch-budget.ts";
 import { MAX_HEADERS_PER_RECORD, unreadHeaderCount } from "./record-headers.ts";
 
 installBatchFraming();
@@ -260,6 +260,23 @@ test("a fetch's batches are parsed until they have made the budget of headers, a
     Array(10).fill(per),
     "the budget is per turn of the event loop",
   );
+});
+
+test("a fetch's batches are parsed until they have made the budget of records, a partition's first to twice that", async () => {
+  await Promise.resolve();
+  const tiny = (n: number, firstOffset: number) =>
+    batchBytes(
+      Array.from({ length: n }, (_, i) => ({ offsetDelta: i, value: null })),
+      { firstOffset: BigInt(firstOffset) },
+    );
+  const per = MAX_RECORDS_PER_FETCH / 5;
+  const flooded = Buffer.concat([tiny(per * 4, 0), tiny(per * 4, per * 4), tiny(1, per * 8)]);
+  const counts = (section: Buffer) => readRecordsBatches(Reader.from(section)).map((b) => b.records.length);
+  assert.deepEqual(counts(flooded), [per * 4, per * 4], "begun under the budget: read; past it, the rest waits");
+  assert.deepEqual(counts(flooded), [per * 4], "the next partition's first batch: begun under twice the budget");
+  assert.deepEqual(counts(flooded), [], "past twice the budget, nothing");
+  await Promise.resolve();
+  assert.equal(counts(flooded).length, 2, "the budget is per turn of the event loop");
 });
 
 test("the bounds read from the frames alone: LZ4 blocks times their size, snappy's preambles", () => {

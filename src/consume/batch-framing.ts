@@ -117,7 +117,11 @@ export function installBatchFraming(): void {
   patchDecompressors();
 }
 
-type Self = { position: number; buffer: { readInt16BE(at: number): number } };
+type Self = {
+  position: number;
+  length: number;
+  buffer: { readInt16BE(at: number): number; readInt32BE(at: number): number };
+};
 
 /** The client's Reader, as far as the rules above replace or watch its methods. */
 type ReaderMethods = {
@@ -152,7 +156,16 @@ function patchReader(): void {
   reader.peekInt32 = function (this: Self, ...args: unknown[]) {
     if (args[0] !== this.position + BATCH_LENGTH_AT) return peekInt32.apply(this, args);
     startingBatch(this.position === 0);
-    return spent() ? 0x7fffffff : peekInt32.apply(this, args);
+    if (spent()) return 0x7fffffff;
+    const length = peekInt32.apply(this, args) as number;
+    // A batch read whole counts its records (a compressed one's at most MAX_MARKED_RECORDS) before they are made.
+    const remaining = this.length - this.position;
+    if (remaining >= RECORDS_COUNT_AT + 4 && length <= remaining - BATCH_LENGTH_AT - 4) {
+      const records = this.buffer.readInt32BE(this.position + RECORDS_COUNT_AT);
+      const compressed = (this.buffer.readInt16BE(this.position + ATTRIBUTES_AT) & 0x07) !== 0;
+      counted().records += Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records);
+    }
+    return length;
   };
   boundHeaderReads(reader);
 }

@@ -23,10 +23,18 @@ export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
  * KB of gzip, ran the heap out.
  */
 export const MAX_HEADERS_PER_FETCH = 50_000;
+/**
+ * The most records one response is read with. The client makes several objects of each record
+ * (its record, the message it pushes, the message the service keeps: about a kilobyte of heap),
+ * and a compressed batch packs 100,000 records of a few bytes each into 80 KB: four such batches
+ * in one response ran the service's 256 MB heap out, at every restart.
+ */
+export const MAX_RECORDS_PER_FETCH = 25_000;
 
 const thisTurn = {
   decompressed: 0,
   headers: 0,
+  records: 0,
   counting: false,
   firstOfPartition: false,
   /** Whether the batch being parsed began with the headers' budget spent. */
@@ -34,12 +42,13 @@ const thisTurn = {
 };
 
 /** This turn's counts, to read and add to. */
-export function counted(): { decompressed: number; headers: number } {
+export function counted(): { decompressed: number; headers: number; records: number } {
   if (!thisTurn.counting) {
     thisTurn.counting = true;
     queueMicrotask(() => {
       thisTurn.decompressed = 0;
       thisTurn.headers = 0;
+      thisTurn.records = 0;
       thisTurn.counting = false;
     });
   }
@@ -59,7 +68,8 @@ const allowance = () => (thisTurn.firstOfPartition ? 2 : 1);
 /** Whether this turn's batches have used up what the batch being parsed may reach: the partition's further batches wait. */
 export const spent = () =>
   thisTurn.decompressed >= allowance() * MAX_DECOMPRESSED_PER_FETCH ||
-  thisTurn.headers >= allowance() * MAX_HEADERS_PER_FETCH;
+  thisTurn.headers >= allowance() * MAX_HEADERS_PER_FETCH ||
+  thisTurn.records >= allowance() * MAX_RECORDS_PER_FETCH;
 
 /** How many more headers the batch being parsed may make: to twice the budget only for a first batch begun past it. */
 export const headerRoom = () =>

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import zlib from "node:zlib";
+import { MAX_MARKED_RECORDS } from "../../src/consume/batch-framing.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import { batchBytes } from "../../src/testing/record-batches.ts";
+import {
+  adminConnection,
+  caughtUp,
+  hexId,
+  spawnService,
+  testDatabase,
+  testEnv,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
+import { produceRaw } from "../support/raw-produce.ts";
+
+// Records of a few bytes each (no key, no value), 100,000 to a zstd batch: 80 KB on the wire. The
+// client makes several objects of every record of a response before any caller sees one, and a
+// response was parsed until its batches had decompressed to 64 MiB, which these never reach:
+// four such batches in one response ran the service's 256 MB heap out, and again at every
+// restart. A response is now parsed until it has made MAX_RECORDS_PER_FETCH records
+// (src/consume/fetch-budget.ts); the rest is fetched again.
+
+const BATCHES = 12;
+
+test("a backlog of compressed batches of 100,000 tiny records each: every offset committed, the service's heap holds", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const topic = `${topics.prefix}user`;
+  const timestamp = BigInt(Date.now());
+  const tiny = Array.from({ length: MAX_MARKED_RECORDS }, (_, i) => ({ offsetDelta: i, value: null }));
+  const level = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 19 } };
+  const batch = batchBytes(tiny, { codec: 4, compress: (b) => zlib.zstdCompressSync(b, level), timestamp });
+  // All of them fit one fetch response of 1 MiB.
+  assert.ok(batch.length * BATCHES < 1024 * 1024, `${batch.length} bytes a batch`);
+  for (let i = 0; i < BATCHES; i++) await produceRaw(topic, 0, batch);
+  // And an event as any producer sends it, after them.
+  const id = hexId(1, "e9");
+  const e = emit("user.created", id, { ...(fixture("user.created").value.data as object), id } as never);
+  await produceRaw(
+    topic,
+    0,
+    batchBytes([{ offsetDelta: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) }], { timestamp }),
+  );
+
+  const env = testEnv(db, topics);
+  const service = spawnService(t, env);
+  const exited = () => service.child.exitCode !== null || service.child.signalCode !== null;
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  // An exit ends the wait at once: it failed.
+  await waitFor(
+    "every offset committed",
+    async () => exited() || caughtUp(env.KAFKA_GROUP_ID as string, sources, 1),
+    180_000,
+  );
+  const running = () => assert.ok(!exited(), `the service exited:\n${service.log().slice(-2000)}`);
+  running();
+  const conn = await adminConnection(db.name);
+  t.after(() => conn.end());
+  const [rows] = await conn.query("SELECT user_id FROM users");
+  assert.deepEqual(
+    (rows as { user_id: string }[]).map((r) => r.user_id),
+    [id],
+  );
+  running();
+});
