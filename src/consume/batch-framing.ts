@@ -120,7 +120,11 @@ export function installBatchFraming(): void {
 type Self = {
   position: number;
   length: number;
-  buffer: { readInt16BE(at: number): number; readInt32BE(at: number): number };
+  buffer: {
+    readInt16BE(at: number): number;
+    readInt32BE(at: number): number;
+    slice(a: number, b: number): Buffer;
+  };
 };
 
 /** The client's Reader, as far as the rules above replace or watch its methods. */
@@ -167,7 +171,23 @@ function patchReader(): void {
     }
     return length;
   };
-  boundHeaderReads(reader);
+  // A marker's one header is always made: left unread, the record it stands for would be skipped
+  // as a null value instead of dead-lettered.
+  boundHeaderReads(reader, isMarkerHeader);
+}
+
+/** Whether the header array about to be read (its length read, 1) is a marker's. */
+function isMarkerHeader(r: {
+  position: number;
+  readVarInt(): number;
+  buffer: { slice(a: number, b: number): Buffer };
+}) {
+  const at = r.position;
+  const keyLength = r.readVarInt();
+  const marker =
+    keyLength === MARKER_KEY.length && r.buffer.slice(r.position, r.position + keyLength).equals(MARKER_KEY);
+  r.position = at;
+  return marker;
 }
 
 /** Keeps the batch header values the client reads last, and clamps a compressed batch's record count. */

@@ -31,21 +31,26 @@ export function unreadHeaderCount(headers: HeaderPairs | undefined): number | un
 }
 
 /** The part of the client's Reader this replaces: it reads a record's headers, and nothing else. */
+type HeaderReaderSelf = { position: number; readVarInt(): number; buffer: { slice(a: number, b: number): Buffer } };
 export type HeaderArrayReader = {
-  readVarIntArray(this: { position: number; readVarInt(): number }, ...args: unknown[]): unknown[];
+  readVarIntArray(this: HeaderReaderSelf, ...args: unknown[]): unknown[];
 };
 
 /**
  * Makes the client read a record's headers only within MAX_HEADERS_PER_RECORD and what is left of
  * the fetch's MAX_HEADERS_PER_FETCH; otherwise they are skipped, and one header says how many.
  */
-export function boundHeaderReads(reader: HeaderArrayReader): void {
+export function boundHeaderReads(
+  reader: HeaderArrayReader,
+  /** Whether the record's one header, about to be read, must be made whatever the budget says. */
+  always: (r: HeaderReaderSelf) => boolean = () => false,
+): void {
   const readVarIntArray = reader.readVarIntArray;
-  reader.readVarIntArray = function (this: { position: number; readVarInt(): number }, ...args: unknown[]) {
+  reader.readVarIntArray = function (this: HeaderReaderSelf, ...args: unknown[]) {
     const at = this.position;
     const length = this.readVarInt();
     const turn = counted();
-    if (length <= 0 || (length <= MAX_HEADERS_PER_RECORD && length <= headerRoom())) {
+    if (length <= 0 || (length <= MAX_HEADERS_PER_RECORD && length <= headerRoom()) || (length === 1 && always(this))) {
       this.position = at;
       turn.headers += Math.max(0, length);
       return readVarIntArray.apply(this, args);
