@@ -92,7 +92,7 @@ export async function startService(
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
     await prepareDatabase(config, pool, outages.database, log, signal);
-    const { dlqMaxBytes, partitions } = await checkTopics(config, topics, outages.kafka, log, signal);
+    const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, metrics, log, hooks, () => pipeline?.fetched());
@@ -125,10 +125,24 @@ export async function startService(
         retryMaxBackoffMs: config.retryMaxBackoffMs,
       },
     });
-    const watch = new PartitionWatch(partitions);
+    const watch = new PartitionWatch(partitions, ids);
     group.on("consumer:lag", (lag) => {
-      const grown = watch.grown(lag);
-      if (grown.length > 0) pipeline.rejoin(`partitions were added to ${grown.join(", ")}`);
+      // The topics' ids, from the metadata the lag was just read with (the client's cache).
+      group.metadata({ topics: [...lag.keys()] }).then(
+        (metadata) => {
+          const ids = new Map([...metadata.topics].flatMap(([topic, m]) => (m ? [[topic, m.id] as const] : [])));
+          const grown = watch.grown(lag, ids);
+          if (grown.length === 0) return;
+          // The leader assigns from the client's cached metadata, which may still hold the topic
+          // as it was (the one deleted, or fewer partitions): refreshed first, so the new
+          // partitions are in the assignment.
+          void group
+            .metadata({ topics: [...lag.keys()], forceUpdate: true })
+            .catch((err: unknown) => log.debug({ err: messageOf(err) }, "refreshing the source topics' metadata"))
+            .finally(() => pipeline?.rejoin(`source topics changed: ${grown.join(", ")}`));
+        },
+        (err: unknown) => log.debug({ err: messageOf(err) }, "the source topics' ids could not be read this time"),
+      );
     });
     const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
     closers.add(async () => stopWatching());

@@ -26,3 +26,15 @@ test("a topic that appeared after the start counts as grown; one missing from a 
   assert.deepEqual(watch.grown(lag({ "p.post": 3 })), ["p.post (0 → 3)"]);
   assert.deepEqual(watch.grown(lag({ "p.user": 2 })), []);
 });
+
+test("a topic created again under its name (a new id) is named, and its count is what growth is measured from", () => {
+  const ids = (id: string) => new Map([["p.user", id]]);
+  const watch = new PartitionWatch(new Map([["p.user", 6]]), ids("a"));
+  assert.deepEqual(watch.grown(lag({ "p.user": 6 }), ids("a")), []);
+  assert.deepEqual(watch.grown(lag({ "p.user": 2 }), ids("b")), ["p.user (created again: 6 → 2)"]);
+  assert.deepEqual(watch.grown(lag({ "p.user": 2 }), ids("b")), [], "said once");
+  assert.deepEqual(watch.grown(lag({ "p.user": 3 }), ids("b")), ["p.user (2 → 3)"]);
+  // A stale answer with fewer, under the same id, is still no news.
+  assert.deepEqual(watch.grown(lag({ "p.user": 2 }), ids("b")), []);
+  assert.deepEqual(watch.grown(lag({ "p.user": 3 }), ids("b")), []);
+});

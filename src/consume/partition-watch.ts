@@ -8,20 +8,35 @@
 /** Partition counts per topic, as first known and as seen since. */
 export class PartitionWatch {
   readonly #known: Map<string, number>;
+  /** Each topic's id as last seen: a topic deleted and created again under its name has a new one. */
+  readonly #ids: Map<string, string>;
 
-  /** `known`: the counts read before the group was first joined. */
-  constructor(known: ReadonlyMap<string, number>) {
+  /** `known`, `ids`: the counts and the topics' ids read before the group was first joined. */
+  constructor(known: ReadonlyMap<string, number>, ids: ReadonlyMap<string, string> = new Map()) {
     this.#known = new Map(known);
+    this.#ids = new Map(ids);
   }
 
   /**
-   * The topics whose partition count grew since the last call, as lines for the log: the lag
-   * monitor's map has an entry per partition of each topic it asked about.
+   * The topics whose partition count grew since the last call, or that were created again under
+   * their name, as lines for the log: the lag monitor's map has an entry per partition of each
+   * topic it asked about; `ids` (from the metadata the lag was read with) the topics' ids.
    */
-  grown(lag: ReadonlyMap<string, readonly unknown[]>): string[] {
+  grown(lag: ReadonlyMap<string, readonly unknown[]>, ids: ReadonlyMap<string, string> = new Map()): string[] {
     const grown: string[] = [];
     for (const [topic, partitions] of lag) {
       const before = this.#known.get(topic) ?? 0;
+      const id = ids.get(topic);
+      const previousId = this.#ids.get(topic);
+      if (id !== undefined) this.#ids.set(topic, id);
+      // A topic created again may have fewer partitions than the one deleted: its count is the
+      // one growth is measured from from now on, or partitions added to it up to the old count
+      // would never be read. Its partitions are not those the group was given: join again.
+      if (id !== undefined && previousId !== undefined && id !== previousId) {
+        grown.push(`${topic} (created again: ${before} → ${partitions.length})`);
+        this.#known.set(topic, partitions.length);
+        continue;
+      }
       // Kafka never takes partitions away: a smaller count is a stale answer, and is not kept,
       // or a broker flapping between two answers would make the group rejoin each time.
       if (partitions.length <= before) continue;

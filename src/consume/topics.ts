@@ -27,12 +27,29 @@ export async function listedTopics(
 
 /** The partition count of each of `topics` that exists; a missing one has no entry. */
 export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  return (await topicLayout(admin, topics)).partitions;
+}
+
+/**
+ * The partition count and the id of each of `topics` that exists; a missing one has no entry. The
+ * id tells a topic deleted and created again under its name from the one that was.
+ */
+export async function topicLayout(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<{ partitions: Map<string, number>; ids: Map<string, string> }> {
   const existing = new Set(await admin.listTopics());
   const wanted = topics.filter((t) => existing.has(t));
-  if (wanted.length === 0) return new Map();
+  if (wanted.length === 0) return { partitions: new Map(), ids: new Map() };
   // A copy: the client sorts the array it is given in place.
   const metadata = await admin.metadata({ topics: [...wanted], forceUpdate: true });
-  return new Map(wanted.map((t) => [t, metadata.topics.get(t)?.partitions.length ?? 0]));
+  const partitions = new Map(wanted.map((t) => [t, metadata.topics.get(t)?.partitions.length ?? 0]));
+  const ids = new Map<string, string>();
+  for (const t of wanted) {
+    const id = metadata.topics.get(t)?.id;
+    if (id) ids.set(t, id);
+  }
+  return { partitions, ids };
 }
 
 /**
@@ -151,8 +168,8 @@ export async function checkTopics(config: Config, topics: string[], outage: Outa
   try {
     await step(() => waitForTopics(admin, topics, log, signal));
     const dlqMaxBytes = await step(() => deadLetterTopicLimit(admin, config.kafkaDlqTopic, log));
-    const partitions = await step(() => partitionCounts(admin, topics));
-    return { dlqMaxBytes, partitions };
+    const { partitions, ids } = await step(() => topicLayout(admin, topics));
+    return { dlqMaxBytes, partitions, ids };
   } finally {
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
