@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import zlib from "node:zlib";
 import { type EventType, emit } from "../../src/generate/emit.ts";
 import type { EventReport } from "../../src/pipeline/batch.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
-import { caughtUp, hexId, testConfig, testDatabase, testService, testTopics, waitFor } from "../support/helpers.ts";
+import {
+  caughtUp,
+  hexId,
+  type TestDatabase,
+  type TestTopics,
+  testConfig,
+  testDatabase,
+  testService,
+  testTopics,
+  waitFor,
+} from "../support/helpers.ts";
 import { produceRaw } from "../support/raw-produce.ts";
 
 // One partition flooded with compressed events of 900 KB (a few KB each on the wire, so that one
@@ -23,6 +33,28 @@ const record = (type: EventType, id: string, data: object) => {
   return { offsetDelta: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) };
 };
 
+/**
+ * Starts the service on the backlog waiting in Kafka (the flood on user, one event on supplier
+ * after it) and returns how many flood events were applied before the supplier's, every event
+ * having been applied.
+ */
+async function floodEventsBefore(t: TestContext, db: TestDatabase, topics: TestTopics, flood: number) {
+  const reports: EventReport[][] = [];
+  const config = testConfig(db, topics);
+  await testService(t, config, { onBatch: (report) => reports.push(report.events) });
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1), 120_000);
+  const applied = reports.flat();
+  assert.equal(applied.length, flood + 1);
+  assert.ok(
+    applied.every((e) => e.outcome.kind === "applied"),
+    "every event applied",
+  );
+  // Counted up to the end of the report that holds it: reports of batches written side by side.
+  const through = reports.findIndex((events) => events.some((e) => e.topic.endsWith("supplier")));
+  return reports.slice(0, through + 1).flat().length - 1;
+}
+
 test("a partition flooded with compressed 900 KB events does not hold back another partition's event", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
@@ -37,21 +69,7 @@ test("a partition flooded with compressed 900 KB events does not hold back anoth
   await produceRaw(`${topics.prefix}supplier`, 0, batchBytes([supplier], { timestamp }));
 
   // The whole backlog waits in Kafka before the service starts.
-  const reports: EventReport[][] = [];
-  const config = testConfig(db, topics);
-  await testService(t, config, { onBatch: (report) => reports.push(report.events) });
-  const sources = topics.all.filter((x) => x !== topics.dlq);
-  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1), 120_000);
-
-  const applied = reports.flat();
-  assert.equal(applied.length, FLOOD + 1);
-  assert.ok(
-    applied.every((e) => e.outcome.kind === "applied"),
-    "every event applied",
-  );
-  // Counted up to the end of the report that holds it: reports of batches written side by side.
-  const through = reports.findIndex((events) => events.some((e) => e.topic.endsWith("supplier")));
-  const before = reports.slice(0, through + 1).flat().length - 1;
+  const before = await floodEventsBefore(t, db, topics, FLOOD);
   assert.ok(before <= FAIR, `${before} flood events were applied before the other partition's event`);
 });
 
@@ -76,16 +94,6 @@ test("a partition flooded with records of 1,000 headers does not hold back anoth
   const supplier = record("supplier.created", hexId(1, "f4"), {});
   await produceRaw(`${topics.prefix}supplier`, 0, batchBytes([supplier], { timestamp }));
 
-  const reports: EventReport[][] = [];
-  const config = testConfig(db, topics);
-  await testService(t, config, { onBatch: (report) => reports.push(report.events) });
-  const sources = topics.all.filter((x) => x !== topics.dlq);
-  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1), 120_000);
-
-  const applied = reports.flat();
-  assert.equal(applied.length, flood + 1);
-  assert.ok(applied.every((e) => e.outcome.kind === "applied"));
-  const through = reports.findIndex((events) => events.some((e) => e.topic.endsWith("supplier")));
-  const before = reports.slice(0, through + 1).flat().length - 1;
+  const before = await floodEventsBefore(t, db, topics, flood);
   assert.ok(before <= 200, `${before} flood events were applied before the other partition's event`);
 });
