@@ -204,7 +204,12 @@ export async function explainStreamFailure(
   } catch {
     return err; // the broker can't be asked: its own failure says more than a guess would
   }
-  if (missing.length === 0) return err;
+  if (missing.length === 0) {
+    return new KafkaUnavailableError(
+      "a source topic was not found while it was read, and all of them exist now (deleted and created again?): reading them again from the committed offsets",
+      err,
+    );
+  }
   const what = missing.length > 1 ? "topics" : "topic";
   // What happens next is said by the stream opened without it (source-topics.ts).
   return new KafkaUnavailableError(`source ${what} ${missing.join(", ")} not found (deleted?)`, err);

@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { emit } from "../../src/generate/emit.ts";
+import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
+  capturingLogger,
   hexId,
   testConfig,
   testDatabase,
   testProducer,
-  testService,
   testTopics,
   topicsReady,
   waitFor,
@@ -38,7 +39,9 @@ test("a source topic created again with fewer partitions and then grown has its 
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
 
-  await testService(t, testConfig(db, topics));
+  const { log, lines } = capturingLogger();
+  const service = await startService(testConfig(db, topics), log);
+  t.after(() => service.stop());
   await send(1, 1);
   await waitFor("the first event applied", () => applied(1));
 
@@ -53,4 +56,10 @@ test("a source topic created again with fewer partitions and then grown has its 
   await topicsReady(admin, [topic], 2);
   await send(3, 1);
   await waitFor("the event of the partition added to it applied", () => applied(3), 60_000);
+  // The outage it caused is said as what happened to the topic, not as the client's failure.
+  const outages = lines.filter((l) => String(l.msg).startsWith("Kafka ")).map((l) => String(l.msg));
+  assert.ok(outages.length > 0);
+  for (const line of outages) {
+    assert.match(line, /not found \(deleted\?\)|deleted and created again\?|Kafka is back after/, line);
+  }
 });
