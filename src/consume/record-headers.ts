@@ -23,12 +23,22 @@ const UNREAD_KEY = Buffer.from(`analytics-service.headers-unread.${randomBytes(1
 
 type HeaderPairs = readonly (readonly [unknown, unknown])[];
 
-/** How many headers the record had, when `headers` stand for headers left unread; else undefined. */
-export function unreadHeaderCount(headers: HeaderPairs | undefined): number | undefined {
+/**
+ * How many headers the record had, and how many bytes they took, when `headers` stand for headers
+ * left unread; else undefined. Unread, those bytes still lie in the buffer its key and value are
+ * views of (a compressed batch's, up to 32 MiB), which they keep alive as long as they are kept.
+ */
+export function unreadHeaders(headers: HeaderPairs | undefined): { count: number; bytes: number } | undefined {
   if (headers === undefined || headers.length !== 1) return undefined;
   const [key, value] = headers[0] as readonly [unknown, unknown];
-  return Buffer.isBuffer(key) && Buffer.isBuffer(value) && key.equals(UNREAD_KEY) ? Number(value) : undefined;
+  if (!Buffer.isBuffer(key) || !Buffer.isBuffer(value) || !key.equals(UNREAD_KEY)) return undefined;
+  const [count, bytes] = value.toString().split(" ");
+  return { count: Number(count), bytes: Number(bytes) };
 }
+
+/** How many headers the record had, when `headers` stand for headers left unread; else undefined. */
+export const unreadHeaderCount = (headers: HeaderPairs | undefined): number | undefined =>
+  unreadHeaders(headers)?.count;
 
 /** The part of the client's Reader this replaces: it reads a record's headers, and nothing else. */
 type HeaderReaderSelf = { position: number; readVarInt(): number; buffer: { slice(a: number, b: number): Buffer } };
@@ -60,6 +70,7 @@ export function boundHeaderReads(
       if (bytes > 0) this.position += bytes;
     }
     turn.headers += 1;
-    return [[UNREAD_KEY, Buffer.from(String(length))]];
+    // The bytes skipped too: the record's key and value keep them alive (unreadHeaders).
+    return [[UNREAD_KEY, Buffer.from(`${length} ${this.position - at}`)]];
   };
 }

@@ -4,7 +4,7 @@ import { recordBytes } from "../dead-letter/publish.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader, partitionKey } from "./batch-reader.ts";
-import { HEADER_HEAP_BYTES, unreadHeaderCount } from "./record-headers.ts";
+import { HEADER_HEAP_BYTES, unreadHeaders } from "./record-headers.ts";
 
 /**
  * A consumed record as the pipeline keeps it until its offset is committed: what a batch, a
@@ -26,8 +26,9 @@ export interface KafkaMessage {
   /** How many headers the record had, when they were left unread (record-headers.ts). */
   headersUnread: number | undefined;
   /**
-   * What it holds: its size in a record batch (recordBytes), and each header's cost in the heap,
-   * many times its few bytes on the wire. The reader's and the batches' byte bounds count this.
+   * What it holds: its size in a record batch (recordBytes), each header's cost in the heap,
+   * many times its few bytes on the wire, and the bytes of headers left unread, which its key and
+   * value keep alive. The reader's and the batches' byte bounds count this.
    */
   bytes: number;
 }
@@ -38,7 +39,7 @@ type ClientMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 export function keptOf(delivered: unknown): KafkaMessage {
   const m = delivered as ClientMessage;
   const entries = m.headerEntries as RecordHeaders;
-  const unread = unreadHeaderCount(entries);
+  const unread = unreadHeaders(entries);
   const headers = entries.length === 0 || unread !== undefined ? undefined : entries;
   const kept = {
     topic: m.topic,
@@ -49,10 +50,12 @@ export function keptOf(delivered: unknown): KafkaMessage {
     key: m.key,
     value: m.value,
     headers,
-    headersUnread: unread,
+    headersUnread: unread?.count,
     bytes: 0,
   };
-  kept.bytes = recordBytes(kept) + entries.length * HEADER_HEAP_BYTES;
+  // Headers left unread count at their bytes: the key and value are views of the buffer they lie
+  // in, a compressed batch's of up to 32 MiB, kept alive while the message is.
+  kept.bytes = recordBytes(kept) + entries.length * HEADER_HEAP_BYTES + (unread?.bytes ?? 0);
   return kept;
 }
 
