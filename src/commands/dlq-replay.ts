@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
-import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
+import { recordBytes, reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/read.ts";
 import { afterOutcome, BadEventReasons, ConfigError } from "../errors.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
@@ -124,9 +124,28 @@ export function replayMessage(e: DeadLetterEntry, restamp = false) {
   };
 }
 
+/** The most bytes of chosen letters a replay keeps before it sends them (with at most CHUNK letters). */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A chosen letter as the replay keeps it until it is sent: its key, value and headers copied out
+ * of the buffer they were read in. They are views of their batch's, a compressed one's
+ * decompressed to up to 32 MiB, which a view kept would keep alive: a letter of a few hundred
+ * bytes behind another writer's record of 30 MB held those 30 MB until its chunk was sent.
+ */
+function owned(e: DeadLetterEntry): DeadLetterEntry {
+  return {
+    ...e,
+    key: e.key === null ? null : Buffer.from(e.key),
+    value: e.value === null ? null : Buffer.from(e.value),
+    originalHeaders: e.originalHeaders.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+  };
+}
+
 /**
  * `dlq replay`: reads the letters once, in the order they are read, and sends the chosen ones in
- * chunks of CHUNK as it goes; only a dry run keeps the chosen letters, to print them.
+ * chunks of CHUNK letters or CHUNK_BYTES as it goes; only a dry run keeps the chosen letters, to
+ * print them.
  */
 export async function runDlqReplay(
   config: Config,
@@ -156,6 +175,7 @@ export async function runDlqReplay(
   const chosen = new NewestLetters(DEFAULT_LIST_LIMIT);
   const topics = new Set<string>();
   let chunk: DeadLetterEntry[] = [];
+  let chunkBytes = 0;
   const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
   const send = async () => {
     if (!producer || chunk.length === 0) return;
@@ -168,6 +188,7 @@ export async function runDlqReplay(
     unsure = 0;
     for (const e of chunk) topics.add(e.sourceTopic as string);
     chunk = [];
+    chunkBytes = 0;
   };
   let finished = false;
   try {
@@ -178,8 +199,14 @@ export async function runDlqReplay(
       if (verdict !== "chosen") continue;
       if (options.dryRun) chosen.add(e);
       else {
-        chunk.push(e);
-        if (chunk.length >= CHUNK) await send();
+        const kept = owned(e);
+        chunk.push(kept);
+        chunkBytes += recordBytes({
+          key: kept.key ?? undefined,
+          value: kept.value ?? undefined,
+          headers: kept.originalHeaders,
+        });
+        if (chunk.length >= CHUNK || chunkBytes >= CHUNK_BYTES) await send();
       }
     }
     await send();

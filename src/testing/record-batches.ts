@@ -25,13 +25,17 @@ export interface RawRecord {
   emptyHeaders?: number;
   /** The bytes of each header's value (none by default). */
   headerValueBytes?: number;
+  /** Named headers, after the empty ones. */
+  headers?: [string, string][];
 }
 
 export function recordBytes(r: RawRecord): Buffer {
   const field = (b: Buffer | null | undefined) => (b == null ? varint(-1) : Buffer.concat([varint(b.length), b]));
   const key = r.keyLength === undefined ? field(r.key) : varint(r.keyLength);
   const one = Buffer.concat([varint(0), varint(r.headerValueBytes ?? 0), Buffer.alloc(r.headerValueBytes ?? 0, 0x76)]);
-  const headers = Buffer.concat([varint(r.emptyHeaders ?? 0), ...Array(r.emptyHeaders ?? 0).fill(one)]);
+  const named = (r.headers ?? []).map(([k, v]) => Buffer.concat([field(Buffer.from(k)), field(Buffer.from(v))]));
+  const count = (r.emptyHeaders ?? 0) + named.length;
+  const headers = Buffer.concat([varint(count), ...Array(r.emptyHeaders ?? 0).fill(one), ...named]);
   const body = Buffer.concat([Buffer.from([0]), varint(0), varint(r.offsetDelta), key, field(r.value), headers]);
   return Buffer.concat([varint(body.length), body]);
 }
