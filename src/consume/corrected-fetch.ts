@@ -1,6 +1,7 @@
 import type { Consumer } from "@platformatic/kafka";
 import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
-import { type CheckedBatch, checkRecordOffsets, installBatchFraming } from "./batch-framing.ts";
+import { installBatchFraming } from "./batch-framing.ts";
+import { type CheckedBatch, checkRecordOffsets } from "./batch-markers.ts";
 import { stampLogAppendTime } from "./log-append-time.ts";
 import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 

@@ -1,4 +1,4 @@
-import { unreadableBatchReason } from "../consume/batch-framing.ts";
+import { unreadableBatchReason } from "../consume/batch-markers.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
