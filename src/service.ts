@@ -211,7 +211,7 @@ function groupConsumer(
       ...CONSUME_TUNING,
     }),
     onFetched,
-    (r) => void warnOutOfRange(consumer, r, config.kafkaAutoOffsetReset, log),
+    (found) => void warnOutOfRange(consumer, found, config.kafkaAutoOffsetReset, log),
   );
   consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
   consumer.on("consumer:group:join", (p) => {

@@ -13,12 +13,12 @@ import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 /**
  * Makes `consumer` correct every fetch response, its message streams' included: they fetch
  * through the instance's public `fetch`. `onFetched` hears of each fetch that succeeded, empty or
- * not (the brokers answer again), with its corrected response; `onOutOfRange` of each partition asked for past its log.
+ * not (the brokers answer again), with its corrected response; `onOutOfRange` of the partitions a failed fetch asked for past their log, all at once.
  */
 export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMetadata">>(
   consumer: C,
   onFetched: (response: FetchedResponse) => void = () => {},
-  onOutOfRange: (r: OutOfRange) => void = () => {},
+  onOutOfRange: (found: OutOfRange[]) => void = () => {},
 ): C {
   installBatchFraming();
   const fetch = consumer.fetch.bind(consumer) as (
@@ -47,7 +47,10 @@ export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMet
       );
     }
     return fetch(options, (error, response) => {
-      if (error) for (const r of outOfRange(options, error, topicOf)) onOutOfRange(r);
+      if (error) {
+        const found = outOfRange(options, error, topicOf);
+        if (found.length > 0) onOutOfRange(found);
+      }
       callback(error, error ? response : correct(response));
     });
   };

@@ -1,4 +1,5 @@
 import { type Consumer, findErrorBy } from "@platformatic/kafka";
+import { getOrCreate } from "../collections.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -41,28 +42,34 @@ export function outOfRange(
 ): OutOfRange[] {
   const failure = findErrorBy(error as Error, "apiId", "OFFSET_OUT_OF_RANGE") as { response?: FetchAnswer } | null;
   const answer = failure === null ? undefined : ((error as { response?: FetchAnswer }).response ?? failure.response);
-  const asked = (request as FetchRequest).topics ?? [];
+  // The client's stream asks for each partition in an entry of its own, so one topic's partitions
+  // are spread over as many entries as it has partitions: each is looked up by topic and partition.
+  const asked = new Map<string, bigint>();
+  for (const a of (request as FetchRequest).topics ?? []) {
+    for (const p of a.partitions) asked.set(`${a.topicId}:${p.partition}`, p.fetchOffset);
+  }
   const out: OutOfRange[] = [];
   for (const t of answer?.responses ?? []) {
     for (const p of t.partitions) {
       if (p.errorCode !== OFFSET_OUT_OF_RANGE) continue;
-      const requested = asked
-        .find((a) => a.topicId === t.topicId)
-        ?.partitions.find((a) => a.partition === p.partitionIndex);
+      const requested = asked.get(`${t.topicId}:${p.partitionIndex}`);
       if (requested === undefined) continue;
       const topic = topicOf(t.topicId) ?? `topic id ${t.topicId}`;
-      out.push({ topic, partition: p.partitionIndex, requested: requested.fetchOffset });
+      out.push({ topic, partition: p.partitionIndex, requested });
     }
   }
   return out;
 }
 
-/** The log's bounds now (the broker's answer to the fetch gives none: -1), read as the client reads them to read on. */
-export async function logBounds(consumer: Pick<Consumer, "listOffsets">, r: OutOfRange): Promise<LogBounds> {
-  const at = async (timestamp: bigint) =>
-    (await consumer.listOffsets({ topics: [r.topic], timestamp })).get(r.topic)?.[r.partition] ?? -1n;
-  const [logStart, end] = await Promise.all([at(-2n), at(-1n)]);
-  return { logStart, end };
+/**
+ * The bounds of the logs of `topic`'s partitions now, by partition (the broker's answer to the
+ * fetch gives none: -1), read as the client reads them to read on: two requests per topic,
+ * however many of its partitions a fetch found past their log.
+ */
+export async function logBounds(consumer: Pick<Consumer, "listOffsets">, topic: string): Promise<LogBounds[]> {
+  const at = async (timestamp: bigint) => (await consumer.listOffsets({ topics: [topic], timestamp })).get(topic) ?? [];
+  const [starts, ends] = await Promise.all([at(-2n), at(-1n)]);
+  return starts.map((logStart, partition) => ({ logStart, end: ends[partition] ?? -1n }));
 }
 
 /** The line for `r`: which offsets the group will never read, and where it reads on. */
@@ -79,21 +86,41 @@ export function outOfRangeLine(o: OutOfRange, b: LogBounds, reset: "earliest" | 
   return `${at}: ${lost}; reading on from ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})${skipped}`;
 }
 
-/** Says which offsets of a partition the group will never read, once the client reads on past them. */
+/**
+ * Says which offsets of each partition in `found` (those one fetch found past their log) the
+ * group will never read, once the client reads on past them: a line per partition, the bounds
+ * read once per topic.
+ */
 export async function warnOutOfRange(
   consumer: Pick<Consumer, "listOffsets">,
-  r: OutOfRange,
+  found: readonly OutOfRange[],
   reset: "earliest" | "latest",
   log: Logger,
 ) {
-  const where = { topic: r.topic, partition: r.partition };
-  try {
-    log.warn(where, outOfRangeLine(r, await logBounds(consumer, r), reset));
-  } catch (err) {
-    const from = reset === "earliest" ? "start" : "end";
-    log.warn(
-      where,
-      `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log; reading on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset}); its bounds could not be read: ${messageOf(err)}`,
-    );
-  }
+  const byTopic = new Map<string, OutOfRange[]>();
+  for (const r of found) getOrCreate(byTopic, r.topic, () => []).push(r);
+  await Promise.all(
+    [...byTopic].map(async ([topic, partitions]) => {
+      let bounds: LogBounds[] | Error;
+      try {
+        bounds = await logBounds(consumer, topic);
+      } catch (err) {
+        bounds = err instanceof Error ? err : new Error(messageOf(err));
+      }
+      for (const r of partitions) {
+        const where = { topic: r.topic, partition: r.partition };
+        const b = bounds instanceof Error ? undefined : bounds[r.partition];
+        if (b !== undefined && b.logStart >= 0n && b.end >= 0n) {
+          log.warn(where, outOfRangeLine(r, b, reset));
+          continue;
+        }
+        const from = reset === "earliest" ? "start" : "end";
+        const why = bounds instanceof Error ? messageOf(bounds) : "the broker did not name them";
+        log.warn(
+          where,
+          `${r.topic}/${r.partition}: offset ${r.requested} is no longer in the log; reading on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset}); its bounds could not be read: ${why}`,
+        );
+      }
+    }),
+  );
 }

@@ -109,3 +109,59 @@ test("a source topic deleted under the service: named once, the others read on; 
     ),
   );
 });
+
+test("offsets deleted on several partitions of a topic at once: one line for each partition, not only the first", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 3);
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const topic = `${topics.prefix}user`;
+  // Three events on each partition, chosen by hand, so each partition's offsets are known.
+  const data = fixture("user.created").value.data as object;
+  const send = (from: number) =>
+    producer.send({
+      messages: [0, 1, 2].flatMap((partition) =>
+        [0, 1, 2].map((i) => {
+          const e = emit("user.created", hexId(from + partition * 3 + i, "7f"), { ...data } as never);
+          return { topic, partition, key: Buffer.from(e.key), value: Buffer.from(JSON.stringify(e.value)) };
+        }),
+      ),
+    });
+  const first = await startService(config, capturingLogger().log);
+  t.after(() => first.stop());
+  await send(0);
+  await waitFor("the first nine committed", () => caughtUp(config.kafkaGroupId, sources, 3), 30000);
+  await first.stop();
+
+  // Three more on each partition (offsets 3–5), of which retention deletes the first two on
+  // partitions 1 and 2 (the first of the topic in the fetch, partition 0, keeps its events).
+  await send(9);
+  const admin = new Admin({ clientId: "tests-retention", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  await admin.deleteRecords({
+    topics: [{ name: topic, partitions: [1, 2].map((partition) => ({ partition, offset: 5n })) }],
+  });
+
+  const { log, lines } = capturingLogger();
+  const second = await startService(config, log);
+  t.after(() => second.stop());
+  await waitFor("caught up again", () => caughtUp(config.kafkaGroupId, sources, 3), 30000);
+  await waitFor(
+    "the users of the log applied",
+    async () => (await db.query("SELECT user_id FROM users")).length === 14,
+  );
+  const said = () =>
+    lines
+      .filter((l) => String(l.msg).includes("is no longer in the log"))
+      .map((l) => String(l.msg))
+      .sort();
+  await waitFor("a line per partition", async () => said().length >= 2, 10000).catch(() => undefined);
+  assert.deepEqual(
+    said(),
+    [1, 2].map(
+      (p) =>
+        `${topic}/${p}: offset 3 is no longer in the log (offsets 5–5 are): offsets 3–4 were deleted (retention) before the group read them; reading on from 5 (KAFKA_AUTO_OFFSET_RESET=earliest)`,
+    ),
+  );
+});
