@@ -1,6 +1,7 @@
 import type { Consumer } from "@platformatic/kafka";
 import { partitionKey } from "../consume/batch-reader.ts";
 import { OffsetCommitter } from "../consume/committer.ts";
+import { OwnedPartitions } from "../consume/owned-partitions.ts";
 import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
 import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
@@ -73,9 +74,12 @@ export class Pipeline {
   #stop: { error: unknown } | "abandoned" | null = null;
   /** The idle positions marked for commit, per partition, of the stream numbered `stream`. */
   #idle = { stream: 0, marked: new Map<string, bigint>() };
+  /** The partitions this member owns, as the consumer's assignments say. */
+  readonly #owned: OwnedPartitions;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
+    this.#owned = new OwnedPartitions(() => deps.consumer.assignments);
     const owns = (key: string) => this.#owns(key);
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
@@ -283,8 +287,6 @@ export class Pipeline {
   }
 
   #owns(key: string): boolean {
-    const assignments = this.#d.consumer.assignments;
-    if (!assignments) return false;
-    return assignments.some((a) => a.partitions.some((p) => partitionKey(a.topic, p) === key));
+    return this.#owned.owns(key);
   }
 }
