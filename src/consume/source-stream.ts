@@ -89,6 +89,8 @@ export class SourceStream {
   #reading: readonly string[] = [];
   /** How many streams were opened: the number of the open (or last) one. */
   #opened = 0;
+  /** The idle positions already checked on the open stream, per partition (idlePositions). */
+  #idleSettled = new Map<string, bigint>();
 
   constructor(
     consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
@@ -131,6 +133,7 @@ export class SourceStream {
     this.#stream = stream;
     this.#reading = topics;
     this.#opened++;
+    this.#idleSettled = new Map();
     const { batchMaxEvents, batchMaxBytes } = this.#options;
     this.#reader = new BatchReader<KafkaMessage>(
       stream,
@@ -143,15 +146,45 @@ export class SourceStream {
   }
 
   /**
-   * Where the open stream stands on the partitions this member owns and the stream has delivered
-   * no message of: the committed offset it started from, or the reset position of a partition
-   * the group never committed, or past records that are no events (transaction markers). Nothing
-   * before those offsets waits to be applied, so committing them loses nothing, and a partition
-   * that started at `latest` and has had no event yet keeps its place over a restart: without a
-   * commit, a restart would start at `latest` again and skip what came meanwhile. Empty while
-   * the stream holds messages back (its reader is full).
+   * Where the open stream stands on the partitions this member owns, the stream has delivered no
+   * message of, and the group has no committed offset for: the reset position the stream started
+   * from. Nothing before those offsets waits to be applied, so committing them loses nothing, and
+   * a partition that started at `latest` and has had no event yet keeps its place over a restart:
+   * without a commit, a restart would start at `latest` again and skip what came meanwhile. Each
+   * position once per stream. Empty while the stream holds messages back (its reader is full).
+   *
+   * A partition with a committed offset is left alone: its position may not be where the stream
+   * stands. When a rebalance hands this member a partition, the client's position on it is, until
+   * it has read the group's offsets again, whatever it held before: the log's end at the stream's
+   * start for a partition it never owned (`latest`), ahead of events another member has not
+   * applied; or where it stood before the partition moved away, behind another member's commits.
    */
-  idlePositions(): CommitOptionsPartition[] {
+  async idlePositions(): Promise<CommitOptionsPartition[]> {
+    const stream = this.#stream;
+    const candidates = this.#idleCandidates();
+    if (!stream || candidates.length === 0) return [];
+    const generation = this.#consumer.generationId;
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of candidates) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    const committed = await this.#consumer.listCommittedOffsets({
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    });
+    // Read again after the wait: the stream, the assignment or the position may have changed.
+    if (this.#stream !== stream || this.#consumer.generationId !== generation) return [];
+    const still = new Map(this.#idleCandidates().map((p) => [partitionKey(p.topic, p.partition), p.offset]));
+    const positions: CommitOptionsPartition[] = [];
+    for (const position of candidates) {
+      const key = partitionKey(position.topic, position.partition);
+      this.#idleSettled.set(key, position.offset);
+      const offset = committed.get(position.topic)?.[position.partition];
+      if (offset === undefined || offset >= 0n || still.get(key) !== position.offset) continue;
+      positions.push(position);
+    }
+    return positions;
+  }
+
+  /** The positions `idlePositions` checks: owned, nothing delivered, nothing held back, not checked yet at that offset. */
+  #idleCandidates(): CommitOptionsPartition[] {
     const stream = this.#stream;
     const reader = this.#reader;
     if (!stream || !reader || stream.destroyed || !reader.holdsAll) return [];
@@ -161,6 +194,7 @@ export class SourceStream {
         const key = partitionKey(topic, partition);
         const offset = stream.offsetsToFetch.get(key);
         if (offset === undefined || offset < 0n || reader.delivered(key)) continue;
+        if (this.#idleSettled.get(key) === offset) continue;
         positions.push({ topic, partition, offset, leaderEpoch: -1 });
       }
     }

@@ -5,6 +5,7 @@ import { OwnedPartitions } from "../consume/owned-partitions.ts";
 import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
 import { decodeBatch } from "../decode/batch.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
+import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
 import { type BatchDeps, BatchProcessor } from "./batch.ts";
@@ -72,8 +73,8 @@ export class Pipeline {
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
-  /** The idle positions marked for commit, per partition, of the stream numbered `stream`. */
-  #idle = { stream: 0, marked: new Map<string, bigint>() };
+  /** Whether the idle positions are being checked (#commitIdlePositions). */
+  #idleBusy = false;
   /** The partitions this member owns, as the consumer's assignments say. */
   readonly #owned: OwnedPartitions;
 
@@ -107,7 +108,7 @@ export class Pipeline {
     const onAbort = () => this.#halt.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
-    const idle = setInterval(() => this.#commitIdlePositions(), IDLE_COMMIT_MS);
+    const idle = setInterval(() => void this.#commitIdlePositions(), IDLE_COMMIT_MS);
     let failures = 0;
     while (!halt.aborted) {
       if (this.#mustWait()) {
@@ -259,19 +260,24 @@ export class Pipeline {
   }
 
   /**
-   * Commits where the stream stands on the partitions it has delivered no event of, once per
-   * stream and offset: as a Kafka consumer commits its position, so that a partition started at
-   * `latest` keeps its place over a restart before its first event.
+   * Commits where the stream stands on the partitions it has delivered no event of and the group
+   * has committed nothing for, once per stream and offset (SourceStream.idlePositions): as a Kafka
+   * consumer commits its position, so that a partition started at `latest` keeps its place over a
+   * restart before its first event. One check at a time; a failed one is tried at the next tick.
    */
-  #commitIdlePositions() {
-    if (this.#reopen !== null || this.#halt.signal.aborted) return;
-    const stream = this.#source.number;
-    if (stream !== this.#idle.stream) this.#idle = { stream, marked: new Map() };
-    for (const position of this.#source.idlePositions()) {
-      const key = partitionKey(position.topic, position.partition);
-      if (this.#idle.marked.get(key) === position.offset) continue;
-      this.#idle.marked.set(key, position.offset);
-      this.#committer.mark(key, position);
+  async #commitIdlePositions() {
+    if (this.#idleBusy || this.#reopen !== null || this.#halt.signal.aborted) return;
+    this.#idleBusy = true;
+    try {
+      const stream = this.#source.number;
+      const positions = await this.#source.idlePositions();
+      if (this.#reopen !== null || this.#halt.signal.aborted || stream !== this.#source.number) return;
+      for (const position of positions)
+        this.#committer.mark(partitionKey(position.topic, position.partition), position);
+    } catch (err) {
+      this.#d.log.debug({ err: messageOf(err) }, "reading the group's offsets for idle partitions failed");
+    } finally {
+      this.#idleBusy = false;
     }
   }
 

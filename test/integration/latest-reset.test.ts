@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Admin, Consumer } from "@platformatic/kafka";
+import { SourceStream } from "../../src/consume/source-stream.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
+  BROKER,
   capturingLogger,
   caughtUp,
   hexId,
   produce,
+  randomName,
   testConfig,
   testDatabase,
   testProducer,
@@ -47,4 +51,71 @@ test("under latest, an event that comes while the service is down, before any ot
     [hexId(4, "1a")],
     "the event that came while the service was down is applied; the ones from before its first start are not",
   );
+});
+
+test("a partition handed over with events another member has not applied is not committed past them", async (t) => {
+  const topics = await testTopics(t, 2);
+  const topic = `${topics.prefix}user`;
+  const group = randomName("idle-handover-");
+  const producer = await testProducer(t);
+  for (const partition of [0, 1]) {
+    await producer.send({
+      messages: Array.from({ length: 10 }, (_, i) => ({
+        topic,
+        partition,
+        key: Buffer.from(`k${i}`),
+        value: Buffer.from("{}"),
+      })),
+    });
+  }
+  // The group stands at 0 on both partitions: their 10 events are a backlog nobody has applied yet.
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(async () => {
+    await admin.deleteGroups({ groups: [group] }).catch(() => {});
+    await admin.close();
+  });
+  const partitionOffsets = [0, 1].map((partition) => ({ partition, offset: 0n }));
+  await admin.alterConsumerGroupOffsets({ groupId: group, topics: [{ name: topic, partitionOffsets }] });
+
+  const member = (clientId: string) =>
+    new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      clientId,
+      bootstrapBrokers: [BROKER],
+      groupId: group,
+      autocommit: false,
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
+    });
+  // Another member holds a partition and has read none of its backlog (it never fetches).
+  const other = member("tests-other-member");
+  const otherStream = await other.consume({ topics: [topic], mode: "committed", fallbackMode: "latest" });
+  // The service's stream, under latest, joins and reads the partition it is given.
+  const consumer = member("tests-service");
+  t.after(() => consumer.close(true));
+  const source = new SourceStream(
+    consumer,
+    async () => [topic],
+    { autoOffsetReset: "latest", batchMaxEvents: 100, batchMaxBytes: 1 << 20 },
+    capturingLogger().log,
+  );
+  t.after(() => source.close());
+  const reader = await source.open();
+  const owned = () => consumer.assignments?.flatMap((a) => a.partitions) ?? [];
+  await waitFor(
+    "each member holding one partition",
+    async () => owned().length === 1 && (other.assignments?.[0]?.partitions.length ?? 0) === 1,
+  );
+  await waitFor("the service's partition read", async () => reader.size === 10);
+
+  // The other member leaves: its partition, and its backlog, are handed to the service. Where the
+  // service's stream stands on it, until it has read the group's offsets again, is not where the
+  // group stands: the pipeline's commit of the idle positions may come at any moment, this one too.
+  const inHandover: Promise<unknown>[] = [];
+  consumer.on("consumer:group:join", () => inHandover.push(Promise.resolve(source.idlePositions())));
+  await otherStream.close();
+  await other.close();
+  await waitFor("the service owning both partitions", async () => owned().length === 2 && inHandover.length > 0);
+  for (const positions of await Promise.all(inHandover)) {
+    assert.deepEqual(positions, [], "no position past the other member's 10 unapplied events is to be committed");
+  }
 });
