@@ -106,11 +106,13 @@ export class BatchReader<T extends PartitionMessage> {
   }
 
   /**
-   * Whether every message the stream has pushed is in the reader: it is flowing, and holds none
-   * back in its own buffer.
+   * Whether every message the stream has pushed is in the reader: the stream holds none back in
+   * its own buffer. Paused, it holds none once the rest of the response at hand is taken in
+   * (#drain), and a response that comes while paused waits in that buffer: the reader being full
+   * says nothing of where the stream stands on the partitions it delivered nothing of.
    */
   get holdsAll(): boolean {
-    return !this.#paused && this.#stream.readableLength === 0;
+    return this.#stream.readableLength === 0;
   }
 
   /** Wakes a waiting `next` to look again: a claim was released. */

@@ -151,7 +151,8 @@ export class SourceStream {
    * from. Nothing before those offsets waits to be applied, so committing them loses nothing, and
    * a partition that started at `latest` and has had no event yet keeps its place over a restart:
    * without a commit, a restart would start at `latest` again and skip what came meanwhile. Each
-   * position once per stream. Empty while the stream holds messages back (its reader is full).
+   * position once per stream. Empty while the stream holds messages back that its reader has not
+   * taken in; a full reader (a backlog elsewhere) holds back nothing of these partitions.
    *
    * A partition with a committed offset is left alone: its position may not be where the stream
    * stands. When a rebalance hands this member a partition, the client's position on it is, until
