@@ -149,6 +149,18 @@ test("thousands of LZ4 frames with wrong checksums leave the decoder whole for t
   assert.deepEqual(read(batchBytes(records, { codec: 3, compress: () => frame })).records[0]?.value, event);
 });
 
+test("a small compressed batch's records keep no more than the batch's own bytes alive", () => {
+  for (const [bitmask, compress] of [
+    [1, (b: Buffer) => zlib.gzipSync(b)],
+    [4, (b: Buffer) => zlib.zstdCompressSync(b)],
+  ] as const) {
+    const batch = read(batchBytes([{ offsetDelta: 0, value: event }], { codec: bitmask, compress }));
+    const value = batch.records[0]?.value as Buffer;
+    assert.deepEqual(value, event);
+    assert.ok(value.buffer.byteLength < 1024, `codec ${bitmask}: ${value.buffer.byteLength} bytes kept`);
+  }
+});
+
 test("a compressed batch of exactly as many records as a batch is read with reads as it was written", () => {
   const many = Array.from({ length: MAX_MARKED_RECORDS }, (_, i) => ({ offsetDelta: i, value: null }));
   const batch = read(batchBytes(many, { codec: 4, compress: (b) => zlib.zstdCompressSync(b) }));
