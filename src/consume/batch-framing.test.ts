@@ -311,3 +311,16 @@ test("decoding: a marker is a dead letter unreadable_batch; a null value without
   ];
   assert.deepEqual(decode({ ...base, headers: forged }, limits).op, { kind: "skipped", reason: "null_value" });
 });
+
+test("a first batch of four times the budget of records leaves the second half to the other partitions' first batches", async () => {
+  await Promise.resolve();
+  const tiny = (n: number) => Array.from({ length: n }, (_, i) => ({ offsetDelta: i, value: null }));
+  const zstd = { codec: 4, compress: (b: Buffer) => zlib.zstdCompressSync(b) };
+  const flood = batchBytes(tiny(MAX_MARKED_RECORDS), zstd);
+  const other = batchBytes(tiny(1));
+  const counts = (section: Buffer) => readRecordsBatches(Reader.from(section)).map((b) => b.records.length);
+  assert.deepEqual(counts(Buffer.concat([flood, flood])), [MAX_MARKED_RECORDS], "the flood's first batch: read");
+  assert.deepEqual(counts(other), [1], "the next partition's first batch: read");
+  assert.deepEqual(counts(batchBytes(tiny(MAX_RECORDS_PER_FETCH))), [], "one that does not fit the second half waits");
+  assert.deepEqual(counts(other), [1], "a smaller one that fits is read");
+});

@@ -1,7 +1,7 @@
 import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
 import { isMarkerHeader, MAX_MARKED_RECORDS, markersFor } from "./batch-markers.ts";
 import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed } from "./decompression.ts";
-import { counted, spent, startingBatch } from "./fetch-budget.ts";
+import { counted, spent, startingBatch, takeRecords } from "./fetch-budget.ts";
 import { boundHeaderReads } from "./record-headers.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
@@ -111,7 +111,7 @@ function patchReader(): void {
     if (remaining >= RECORDS_COUNT_AT + 4 && length <= remaining - BATCH_LENGTH_AT - 4) {
       const records = this.buffer.readInt32BE(this.position + RECORDS_COUNT_AT);
       const compressed = (this.buffer.readInt16BE(this.position + ATTRIBUTES_AT) & 0x07) !== 0;
-      counted().records += Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records);
+      if (!takeRecords(Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records))) return 0x7fffffff;
     }
     return length;
   };

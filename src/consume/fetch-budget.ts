@@ -14,6 +14,8 @@
 // batch's headers are counted as it is read, so a flooded partition's first batch of 100 records
 // of 1,000 headers each spent the second half too, at every fetch, and the partitions after it
 // waited for the whole flood. Its records past the budget have their headers left unread.
+// Records are counted the same way (takeRecords): a batch can't be read in part, so one begun
+// under the budget counts only up to it, and a first batch begun past it must fit in the second half.
 
 /** The most one response's batches may decompress to together (32 MiB per batch, twice over). */
 export const MAX_DECOMPRESSED_PER_FETCH = 64 * 1024 * 1024;
@@ -70,6 +72,25 @@ export const spent = () =>
   thisTurn.decompressed >= allowance() * MAX_DECOMPRESSED_PER_FETCH ||
   thisTurn.headers >= allowance() * MAX_HEADERS_PER_FETCH ||
   thisTurn.records >= allowance() * MAX_RECORDS_PER_FETCH;
+
+/**
+ * Counts the records of a batch about to be read whole; false when it must wait instead, as a
+ * spent response's batches do. A batch begun in the first half is read, but counts only up to the
+ * first half: one batch may hold four times the budget (a compressed one up to MAX_MARKED_RECORDS,
+ * 100,000), and counted in full, a flooded partition's first batch spent the second half too, at
+ * every fetch. A first batch begun in the second half is read only if it fits in it. A response's
+ * worst case stays twice the budget, plus one batch.
+ */
+export function takeRecords(records: number): boolean {
+  const turn = counted();
+  if (turn.records < MAX_RECORDS_PER_FETCH) {
+    turn.records = Math.min(turn.records + records, MAX_RECORDS_PER_FETCH);
+    return true;
+  }
+  if (turn.records + records > allowance() * MAX_RECORDS_PER_FETCH) return false;
+  turn.records += records;
+  return true;
+}
 
 /** How many more headers the batch being parsed may make: to twice the budget only for a first batch begun past it. */
 export const headerRoom = () =>
