@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import type { RecordHeaders } from "../dead-letter/letter.ts";
+import { recordBytes } from "../dead-letter/publish.ts";
 import { counted, headerRoom } from "./fetch-budget.ts";
 
 // How many of a record's headers are made into objects. The service applies an event from its key
@@ -34,6 +36,16 @@ export function unreadHeaders(headers: HeaderPairs | undefined): { count: number
   if (!Buffer.isBuffer(key) || !Buffer.isBuffer(value) || !key.equals(UNREAD_KEY)) return undefined;
   const [count, bytes] = value.toString().split(" ");
   return { count: Number(count), bytes: Number(bytes) };
+}
+
+/**
+ * What a consumed record holds in memory, as the reader's and the batches' byte bounds count it:
+ * its size in a record batch, each header it was read with at its cost in the heap, and the bytes
+ * of the headers left unread, which its key and value (views of the buffer they lie in, a
+ * compressed batch's of up to 32 MiB) keep alive.
+ */
+export function heldBytes(r: { key: Buffer | undefined; value: Buffer | undefined; headers: RecordHeaders }): number {
+  return recordBytes(r) + r.headers.length * HEADER_HEAP_BYTES + (unreadHeaders(r.headers)?.bytes ?? 0);
 }
 
 /** How many headers the record had, when `headers` stand for headers left unread; else undefined. */

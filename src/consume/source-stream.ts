@@ -1,10 +1,9 @@
 import type { CommitOptionsPartition, Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import type { RecordHeaders } from "../dead-letter/letter.ts";
-import { recordBytes } from "../dead-letter/publish.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader, partitionKey } from "./batch-reader.ts";
-import { HEADER_HEAP_BYTES, unreadHeaders } from "./record-headers.ts";
+import { heldBytes, unreadHeaders } from "./record-headers.ts";
 
 /**
  * A consumed record as the pipeline keeps it until its offset is committed: what a batch, a
@@ -25,11 +24,7 @@ export interface KafkaMessage {
   headers: RecordHeaders | undefined;
   /** How many headers the record had, when they were left unread (record-headers.ts). */
   headersUnread: number | undefined;
-  /**
-   * What it holds: its size in a record batch (recordBytes), each header's cost in the heap,
-   * many times its few bytes on the wire, and the bytes of headers left unread, which its key and
-   * value keep alive. The reader's and the batches' byte bounds count this.
-   */
+  /** What it holds in memory (record-headers.ts heldBytes): the reader's and the batches' byte bounds count this. */
   bytes: number;
 }
 
@@ -53,9 +48,7 @@ export function keptOf(delivered: unknown): KafkaMessage {
     headersUnread: unread?.count,
     bytes: 0,
   };
-  // Headers left unread count at their bytes: the key and value are views of the buffer they lie
-  // in, a compressed batch's of up to 32 MiB, kept alive while the message is.
-  kept.bytes = recordBytes(kept) + entries.length * HEADER_HEAP_BYTES + (unread?.bytes ?? 0);
+  kept.bytes = heldBytes({ key: m.key, value: m.value, headers: entries });
   return kept;
 }
 

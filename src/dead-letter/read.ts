@@ -6,10 +6,9 @@ import { BatchReader } from "../consume/batch-reader.ts";
 import { correctingFetches } from "../consume/corrected-fetch.ts";
 import { brokerErrors, explainKafkaFailure } from "../consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { HEADER_HEAP_BYTES, unreadHeaders } from "../consume/record-headers.ts";
+import { heldBytes } from "../consume/record-headers.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
-import { recordBytes } from "./publish.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.
@@ -155,10 +154,7 @@ function rawLetter(delivered: unknown): ReadLetter {
   const m = delivered as Message<Buffer, Buffer, Buffer, Buffer>;
   const { topic, partition, offset, key, value } = m;
   const headers = m.headerEntries as RecordHeaders;
-  // Headers left unread count at their bytes, which the key and value keep alive (source-stream.ts).
-  const unread = unreadHeaders(headers)?.bytes ?? 0;
-  const bytes = recordBytes({ key, value, headers }) + headers.length * HEADER_HEAP_BYTES + unread;
-  return { topic, partition, offset, key, value, headers, bytes };
+  return { topic, partition, offset, key, value, headers, bytes: heldBytes({ key, value, headers }) };
 }
 
 /**
