@@ -1,4 +1,5 @@
 import type { CommitOptionsPartition, Consumer, Message, MessagesStream } from "@platformatic/kafka";
+import { getOrCreate } from "../collections.ts";
 import type { RecordHeaders } from "../dead-letter/letter.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -159,7 +160,7 @@ export class SourceStream {
     if (!stream || candidates.length === 0) return [];
     const generation = this.#consumer.generationId;
     const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of candidates) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    for (const { topic, partition } of candidates) getOrCreate(byTopic, topic, () => []).push(partition);
     const committed = await this.#consumer.listCommittedOffsets({
       topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
     });

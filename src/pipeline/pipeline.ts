@@ -81,7 +81,7 @@ export class Pipeline {
   constructor(deps: PipelineDeps) {
     this.#d = deps;
     this.#owned = new OwnedPartitions(() => deps.consumer.assignments);
-    const owns = (key: string) => this.#owns(key);
+    const owns = (key: string) => this.#owned.owns(key);
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
       owns,
@@ -290,9 +290,5 @@ export class Pipeline {
   async #restartStream() {
     await this.#settle();
     await this.#source.close();
-  }
-
-  #owns(key: string): boolean {
-    return this.#owned.owns(key);
   }
 }
