@@ -5,7 +5,7 @@ import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "./consume/explain.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
-import { PartitionWatch } from "./consume/partition-watch.ts";
+import { PartitionWatch, rejoinOnPartitionChanges } from "./consume/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./consume/source-topics.ts";
 import { checkTopics, explainStreamFailure, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
@@ -125,25 +125,7 @@ export async function startService(
         retryMaxBackoffMs: config.retryMaxBackoffMs,
       },
     });
-    const watch = new PartitionWatch(partitions, ids);
-    group.on("consumer:lag", (lag) => {
-      // The topics' ids, from the metadata the lag was just read with (the client's cache).
-      group.metadata({ topics: [...lag.keys()] }).then(
-        (metadata) => {
-          const ids = new Map([...metadata.topics].flatMap(([topic, m]) => (m ? [[topic, m.id] as const] : [])));
-          const grown = watch.grown(lag, ids);
-          if (grown.length === 0) return;
-          // The leader assigns from the client's cached metadata, which may still hold the topic
-          // as it was (the one deleted, or fewer partitions): refreshed first, so the new
-          // partitions are in the assignment.
-          void group
-            .metadata({ topics: [...lag.keys()], forceUpdate: true })
-            .catch((err: unknown) => log.debug({ err: messageOf(err) }, "refreshing the source topics' metadata"))
-            .finally(() => pipeline?.rejoin(`source topics changed: ${grown.join(", ")}`));
-        },
-        (err: unknown) => log.debug({ err: messageOf(err) }, "the source topics' ids could not be read this time"),
-      );
-    });
+    rejoinOnPartitionChanges(group, new PartitionWatch(partitions, ids), (why) => pipeline.rejoin(why), log);
     const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
     closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());

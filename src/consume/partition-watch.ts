@@ -1,3 +1,8 @@
+import type { Consumer } from "@platformatic/kafka";
+import { messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { topicIds } from "./topics.ts";
+
 // A partition added to a source topic while the service runs must be read. Under the classic
 // group protocol nothing tells the group: the Java client's leader notices it in its metadata and
 // rebalances; this client does not. The lag monitor already lists every partition of each source
@@ -45,4 +50,36 @@ export class PartitionWatch {
     }
     return grown;
   }
+}
+
+/**
+ * Hears each lag report of `group` (consumer:lag) and, when the watch finds a source topic grown
+ * or created again, has the pipeline join the group again. The topics' ids come from the client's
+ * cached metadata, which the lag was just read with; before the rejoin it is refreshed, as the
+ * leader assigns from it and may still hold the topic as it was (the one deleted, or fewer
+ * partitions).
+ */
+export function rejoinOnPartitionChanges(
+  group: Pick<Consumer, "on" | "metadata">,
+  watch: PartitionWatch,
+  rejoin: (why: string) => void,
+  log: Logger,
+): void {
+  group.on("consumer:lag", async (lag: Map<string, readonly unknown[]>) => {
+    const topics = [...lag.keys()];
+    let changed: string[];
+    try {
+      changed = watch.grown(lag, topicIds((await group.metadata({ topics })).topics));
+    } catch (err) {
+      log.debug({ err: messageOf(err) }, "the source topics' ids could not be read this time");
+      return;
+    }
+    if (changed.length === 0) return;
+    try {
+      await group.metadata({ topics, forceUpdate: true });
+    } catch (err) {
+      log.debug({ err: messageOf(err) }, "refreshing the source topics' metadata");
+    }
+    rejoin(`source topics changed: ${changed.join(", ")}`);
+  });
 }

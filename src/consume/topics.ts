@@ -44,12 +44,14 @@ export async function topicLayout(
   // A copy: the client sorts the array it is given in place.
   const metadata = await admin.metadata({ topics: [...wanted], forceUpdate: true });
   const partitions = new Map(wanted.map((t) => [t, metadata.topics.get(t)?.partitions.length ?? 0]));
+  return { partitions, ids: topicIds(metadata.topics) };
+}
+
+/** Each topic's id in `metadata` (a client's metadata's `topics`), for those it has one of. */
+export function topicIds(metadata: ReadonlyMap<string, { id?: string } | undefined>): Map<string, string> {
   const ids = new Map<string, string>();
-  for (const t of wanted) {
-    const id = metadata.topics.get(t)?.id;
-    if (id) ids.set(t, id);
-  }
-  return { partitions, ids };
+  for (const [topic, m] of metadata) if (m?.id) ids.set(topic, m.id);
+  return ids;
 }
 
 /**
