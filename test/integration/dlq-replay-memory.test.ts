@@ -4,8 +4,7 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
-import { procStats } from "../../tools/bench/procfs.ts";
-import { cliArgs, cliEnv, testDatabase, testEnv, testTopics } from "../support/helpers.ts";
+import { cliArgs, cliEnv, peakRss, testDatabase, testEnv, testTopics } from "../support/helpers.ts";
 import { produceRaw } from "../support/raw-produce.ts";
 
 // `dlq replay` keeps the letters it chose until it sends them, CHUNK (500) at a time. A letter's
@@ -58,20 +57,10 @@ test("dlq replay holds the letters it has chosen, not the batches they were read
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   t.after(() => child.kill("SIGKILL"));
-  let peak = 0;
-  const sample = setInterval(() => {
-    try {
-      peak = Math.max(peak, procStats(child.pid as number).rssMb);
-    } catch {
-      return; // it has exited
-    }
-    // Far past the bound: stopped before it takes the machine's memory.
-    if (peak > 4 * PEAK_MB) child.kill("SIGKILL");
-  }, 20);
-  t.after(() => clearInterval(sample));
+  // Far past the bound: stopped before it takes the machine's memory.
+  const peakMb = peakRss(t, child.pid as number, 4 * PEAK_MB, 20);
   const status = await exited;
-  clearInterval(sample);
-  assert.ok(peak < PEAK_MB, `dlq replay's RSS peaked at ${peak.toFixed(0)} MB`);
+  assert.ok(peakMb() < PEAK_MB, `dlq replay's RSS peaked at ${peakMb().toFixed(0)} MB`);
   assert.equal(status, 0, stderr);
   assert.match(stdout, new RegExp(`; ${BATCHES} sent to `), stdout);
 });

@@ -4,11 +4,11 @@ import zlib from "node:zlib";
 import { emit } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
-import { procStats } from "../../tools/bench/procfs.ts";
 import {
   adminConnection,
   caughtUp,
   hexId,
+  peakRss,
   spawnService,
   testDatabase,
   testEnv,
@@ -55,14 +55,8 @@ test("records whose headers are left unread count the bytes those keep alive: a 
   assert.ok(batch.length < 8 * 1024, `${batch.length} bytes a batch`);
   for (let i = 0; i < BATCHES; i++) await produceRaw(topic, 0, batch);
 
-  let peak = 0;
-  const sample = setInterval(() => {
-    if (!running()) return;
-    peak = Math.max(peak, procStats(pid).rssMb);
-    // Far past the bound: stopped before it takes the machine's memory.
-    if (peak > 3 * PEAK_MB) service.child.kill("SIGKILL");
-  }, 50);
-  t.after(() => clearInterval(sample));
+  // Far past the bound: stopped before it takes the machine's memory.
+  const peakMb = peakRss(t, pid, 3 * PEAK_MB, 50);
   await waitFor("the service's write waiting on the lock", async () => {
     const [rows] = await conn.query(
       `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST p
@@ -73,7 +67,7 @@ test("records whose headers are left unread count the bytes those keep alive: a 
     return Number((rows as { n: number }[])[0]?.n) > 0;
   });
   // Long enough for a reader that does not pause to take in the whole backlog (it does in 2 s).
-  await waitFor("5 s of waiting, or the bound passed", async () => !running() || peak > PEAK_MB, 5_000).catch(
+  await waitFor("5 s of waiting, or the bound passed", async () => !running() || peakMb() > PEAK_MB, 5_000).catch(
     () => undefined,
   );
   await conn.query("ROLLBACK");
@@ -84,6 +78,6 @@ test("records whose headers are left unread count the bytes those keep alive: a 
     async () => !running() || caughtUp(env.KAFKA_GROUP_ID as string, sources, 1),
     120_000,
   );
-  assert.ok(running(), `the service exited (peak ${peak.toFixed(0)} MB):\n${service.log().slice(-2000)}`);
-  assert.ok(peak < PEAK_MB, `the service's RSS peaked at ${peak.toFixed(0)} MB`);
+  assert.ok(running(), `the service exited (peak ${peakMb().toFixed(0)} MB):\n${service.log().slice(-2000)}`);
+  assert.ok(peakMb() < PEAK_MB, `the service's RSS peaked at ${peakMb().toFixed(0)} MB`);
 });

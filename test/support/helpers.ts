@@ -19,6 +19,7 @@ export * from "./kafka.ts";
 
 import { createLogger } from "../../src/log.ts";
 import { type RunningService, type ServiceHooks, startService } from "../../src/service.ts";
+import { procStats } from "../../tools/bench/procfs.ts";
 import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
 import { isPortOpen } from "../../tools/stack/process.ts";
 import { BROKER, randomName, stack, type TestTopics } from "./kafka.ts";
@@ -249,4 +250,28 @@ export async function kafkaRefusal(env: Record<string, string>): Promise<string>
   } finally {
     await admin.close().catch(() => undefined);
   }
+}
+
+/**
+ * Samples the RSS of the process `pid` every `everyMs` until the test ends, and kills it once past
+ * `killAboveMb`, before it takes the machine's memory. Returns the peak seen so far (MB).
+ */
+export function peakRss(t: TestContext, pid: number, killAboveMb: number, everyMs: number): () => number {
+  let peak = 0;
+  const sample = setInterval(() => {
+    try {
+      peak = Math.max(peak, procStats(pid).rssMb);
+    } catch {
+      return; // it has exited
+    }
+    if (peak > killAboveMb) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // it has exited meanwhile
+      }
+    }
+  }, everyMs);
+  t.after(() => clearInterval(sample));
+  return () => peak;
 }
