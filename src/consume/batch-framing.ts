@@ -1,7 +1,7 @@
 import { compressionsAlgorithmsByBitmask, Reader } from "@platformatic/kafka";
 import { isMarkerHeader, MAX_MARKED_RECORDS, markersFor } from "./batch-markers.ts";
 import { boundedDecompressors, CODEC_NAMES, type Decompress, whyNotDecompressed } from "./decompression.ts";
-import { counted, spent, startingBatch, takeRecords } from "./fetch-budget.ts";
+import { counted, heldBack, spent, startingBatch, takeRecords } from "./fetch-budget.ts";
 import { boundHeaderReads } from "./record-headers.ts";
 
 // Record batches read as Kafka reads them, where @platformatic/kafka 2.12.1 (pinned) reads them
@@ -103,21 +103,28 @@ function patchReader(): void {
   const peekInt32 = reader.peekInt32;
   reader.peekInt32 = function (this: Self, ...args: unknown[]) {
     if (args[0] !== this.position + BATCH_LENGTH_AT) return peekInt32.apply(this, args);
-    startingBatch(this.position === 0);
-    if (spent()) return 0x7fffffff;
+    const first = this.position === 0;
+    startingBatch(first);
+    if (spent()) return waits(first);
     const length = peekInt32.apply(this, args) as number;
     // A batch read whole counts its records (a compressed one's at most MAX_MARKED_RECORDS) before they are made.
     const remaining = this.length - this.position;
     if (remaining >= RECORDS_COUNT_AT + 4 && length <= remaining - BATCH_LENGTH_AT - 4) {
       const records = this.buffer.readInt32BE(this.position + RECORDS_COUNT_AT);
       const compressed = (this.buffer.readInt16BE(this.position + ATTRIBUTES_AT) & 0x07) !== 0;
-      if (!takeRecords(Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records))) return 0x7fffffff;
+      if (!takeRecords(Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records))) return waits(first);
     }
     return length;
   };
   // A marker's one header is always made: left unread, the record it stands for would be skipped
   // as a null value instead of dead-lettered.
   boundHeaderReads(reader, isMarkerHeader);
+}
+
+/** A length past the end of any response: the client stops reading the partition's batches there. */
+function waits(firstOfPartition: boolean): number {
+  heldBack(firstOfPartition);
+  return 0x7fffffff;
 }
 
 /** Keeps the batch header values the client reads last, and clamps a compressed batch's record count. */

@@ -2,6 +2,7 @@ import type { Consumer } from "@platformatic/kafka";
 import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
 import { installBatchFraming } from "./batch-framing.ts";
 import { type CheckedBatch, checkRecordOffsets } from "./batch-markers.ts";
+import { FetchRotation, type FetchTopics, type RotatedResponse } from "./fetch-rotation.ts";
 import { stampLogAppendTime } from "./log-append-time.ts";
 import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 
@@ -40,17 +41,21 @@ export function correctingFetches<C extends Pick<Consumer, "fetch" | "currentMet
     onFetched(response);
     return response;
   }
+  const rotation = new FetchRotation();
   const corrected = (options: unknown, callback?: (error: Error | null, response: FetchedResponse) => void) => {
     if (callback === undefined) {
       return new Promise((resolve, reject) =>
         corrected(options, (error, response) => (error ? reject(error) : resolve(response))),
       );
     }
-    return fetch(options, (error, response) => {
+    const asked = options as { topics?: FetchTopics };
+    const request = asked.topics ? { ...asked, topics: rotation.request(asked.topics) } : options;
+    const answered = rotation.sent();
+    return fetch(request, (error, response) => {
       if (error) {
-        const found = outOfRange(options, error, topicOf);
+        const found = outOfRange(request, error, topicOf);
         if (found.length > 0) onOutOfRange(found);
-      }
+      } else answered(response as unknown as RotatedResponse);
       callback(error, error ? response : correct(response));
     });
   };

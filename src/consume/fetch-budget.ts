@@ -92,6 +92,16 @@ export function takeRecords(records: number): boolean {
   return true;
 }
 
+let firstBatchesHeldBack = 0;
+
+/** Notes that a partition's first batch in a response was held back: the response was spent on other partitions. */
+export function heldBack(firstOfPartition: boolean): void {
+  if (firstOfPartition) firstBatchesHeldBack++;
+}
+
+/** How many partitions' first batches have been held back, ever: rotation.ts lets them go first. */
+export const firstBatchesHeldBackSoFar = () => firstBatchesHeldBack;
+
 /** How many more headers the batch being parsed may make: to twice the budget only for a first batch begun past it. */
 export const headerRoom = () =>
   (thisTurn.beganPastHeaders ? allowance() : 1) * MAX_HEADERS_PER_FETCH - counted().headers;
