@@ -10,6 +10,7 @@ export const ErrorCodes = {
   DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
   KAFKA_UNAVAILABLE: "KAFKA_UNAVAILABLE",
   CONCURRENT_CHANGE: "CONCURRENT_CHANGE",
+  GROUP_CONFLICT: "GROUP_CONFLICT",
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -162,6 +163,13 @@ export class DatabaseUnavailableError extends AppError {
 export class ConcurrentChangeError extends AppError {
   constructor(message: string) {
     super(ErrorCodes.CONCURRENT_CHANGE, message, { retryable: true });
+  }
+}
+
+/** Another member of the consumer group writes to another database: this instance waits for it to leave. */
+export class GroupConflictError extends AppError {
+  constructor(message: string) {
+    super(ErrorCodes.GROUP_CONFLICT, message, { retryable: true });
   }
 }
 

@@ -3,6 +3,12 @@ import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
 import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "./consume/explain.ts";
+import {
+  type GroupDatabase,
+  membershipData,
+  readGroupDatabase,
+  waitForGroupDatabase,
+} from "./consume/group-database.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
 import { PartitionWatch, rejoinOnPartitionChanges } from "./consume/partition-watch.ts";
@@ -91,11 +97,12 @@ export async function startService(
       const http = await startHttpServer(config, metrics, readiness, log);
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
-    await prepareDatabase(config, pool, outages.database, log, signal);
+    const database = await prepareDatabase(config, pool, outages.database, log, signal);
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
+    await waitForGroupDatabase(config, database, outage("Kafka group"), log, signal);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
-    const group = groupConsumer(config, topics, metrics, log, hooks, () => pipeline?.fetched());
+    const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());
     consumer = group;
     metrics.watchMembership(() => isMember(group));
     closers.add(() => group.close());
@@ -146,7 +153,13 @@ export async function startService(
  * Waits for MySQL, then applies pending migrations (as MYSQL_MIGRATE_USER on a connection of its
  * own when set). The line says whether TLS is in use: under preferred only the server decides.
  */
-async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: Logger, signal: AbortSignal) {
+async function prepareDatabase(
+  config: Config,
+  pool: Pool,
+  outage: Outage,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<GroupDatabase> {
   // Each step waits out what an outage does to it (a server starting, full, read-only, failing
   // over); a refused right, a failed migration or a dropped table stops the start with its line.
   const waiting = <T>(step: () => Promise<T>) =>
@@ -170,21 +183,23 @@ async function prepareDatabase(config: Config, pool: Pool, outage: Outage, log: 
     },
     `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}`,
   );
+  const at = { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase };
+  return waiting(() => readGroupDatabase(pool, at));
 }
 
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
 function groupConsumer(
   config: Config,
   topics: string[],
-  metrics: Metrics,
-  log: Logger,
-  hooks: ServiceHooks,
+  database: GroupDatabase,
+  { metrics, log, hooks }: { metrics: Metrics; log: Logger; hooks: ServiceHooks },
   onFetched: () => void,
 ): Consumer {
   const consumer = correctingFetches(
     new Consumer({
       ...kafkaBaseOptions(config, "consumer"),
       groupId: config.kafkaGroupId,
+      protocolsMetadata: () => membershipData(database),
       autocommit: false,
       sessionTimeout: config.kafkaSessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),

@@ -103,7 +103,7 @@ test("a table dropped by hand: migrate and the start say which, instead of 'up t
   await migrateDatabase(config);
   await db.conn.query("DROP TABLE posts");
   const missing =
-    /table posts is missing, though migration 4 is recorded as applied: it was dropped by hand; restore it from a backup, or drop the database, run `analytics-service migrate` and rewind the group to the earliest offsets$/;
+    /table posts is missing, though migration 5 is recorded as applied: it was dropped by hand; restore it from a backup, or drop the database, run `analytics-service migrate` and rewind the group to the earliest offsets$/;
   await assert.rejects(migrateDatabase(config), missing);
   await assert.rejects(startService(config, capturingLogger().log), missing);
 });

@@ -220,7 +220,7 @@ test("004 keeps the rows made before it and makes every key column compare exact
     ),
     [],
   );
-  assert.deepEqual((await migrate(pool)).applied, ["004_exact_keys.sql"]);
+  assert.deepEqual((await migrate(pool)).applied, ["004_exact_keys.sql", "005_database_id.sql"]);
 
   assert.deepEqual(await snapshot(), before, "every row is kept as it was");
   assert.deepEqual(await reports(), reportsBefore, "the report views read the same");

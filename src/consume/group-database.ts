@@ -1,0 +1,100 @@
+import { Admin, type GroupMember } from "@platformatic/kafka";
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { Config } from "../config/index.ts";
+import { GroupConflictError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { type Outage, retrying } from "../retry.ts";
+import { kafkaBaseOptions } from "./kafka-options.ts";
+
+// Instances started with one KAFKA_GROUP_ID share its partitions, as a connector's tasks do: each
+// reads part of every topic. Started with different databases, each database would get part of
+// the events, and nothing would say so. Each instance names its database in its group membership
+// (the subscription's user data): the id migration 005 gave the database, which is the same
+// through any host name or cluster node, and where it was reached, for the line. Before it joins,
+// an instance that finds a member writing to another database waits until that member has left.
+// Members without this data (an older release, another program) are not judged.
+
+/** Which database an instance writes to. */
+export interface GroupDatabase {
+  /** service_database.database_id. */
+  id: string;
+  /** `database at host:port`, as configured: for the line only. */
+  name: string;
+}
+
+/** The database's id (migration 005) and where this instance reaches it. */
+export async function readGroupDatabase(
+  pool: Pool,
+  at: { host: string; port: number; database: string },
+): Promise<GroupDatabase> {
+  const [rows] = await pool.query<RowDataPacket[]>("SELECT database_id FROM service_database WHERE id = 1");
+  const id = rows[0]?.database_id;
+  if (typeof id !== "string") throw new Error("service_database holds no row: run `analytics-service migrate` again");
+  return { id, name: `${at.database} at ${at.host}:${at.port}` };
+}
+
+/** The user data of this instance's membership. */
+export const membershipData = (db: GroupDatabase): Buffer =>
+  Buffer.from(JSON.stringify({ analyticsDatabase: db.id, name: db.name }));
+
+/** What another member's user data says of its database; undefined when it says nothing this service wrote. */
+export function memberDatabase(data: Buffer | string | null | undefined): GroupDatabase | undefined {
+  if (!data || data.length === 0 || data.length > 4096) return undefined;
+  try {
+    const parsed = JSON.parse(typeof data === "string" ? data : data.toString("utf8")) as {
+      analyticsDatabase?: unknown;
+      name?: unknown;
+    };
+    if (typeof parsed.analyticsDatabase !== "string") return undefined;
+    return { id: parsed.analyticsDatabase, name: typeof parsed.name === "string" ? parsed.name.slice(0, 300) : "?" };
+  } catch {
+    return undefined; // another program's data: not ours to judge
+  }
+}
+
+/** The first member that writes to a database other than `ours`. */
+export function otherDatabase(
+  members: Iterable<Pick<GroupMember, "metadata">>,
+  ours: GroupDatabase,
+): GroupDatabase | undefined {
+  for (const member of members) {
+    const theirs = memberDatabase(member.metadata?.metadata);
+    if (theirs && theirs.id !== ours.id) return theirs;
+  }
+  return undefined;
+}
+
+/** Waits, the conflict logged as `outage`, while the group has a member writing to another database. */
+export async function waitForGroupDatabase(
+  config: Config,
+  ours: GroupDatabase,
+  outage: Outage,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  try {
+    await retrying(
+      () => checkGroupDatabase(admin, config.kafkaGroupId, ours),
+      outage,
+      config.retryMaxBackoffMs,
+      signal,
+    );
+  } finally {
+    await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+  }
+}
+
+/** Throws GroupConflictError (retryable: the other member may leave) while the group has a member writing elsewhere. */
+export async function checkGroupDatabase(admin: Admin, groupId: string, ours: GroupDatabase): Promise<void> {
+  const groups = await admin.describeGroups({ groups: [groupId] }).catch((err: unknown) => {
+    throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+  });
+  const other = otherDatabase(groups.get(groupId)?.members.values() ?? [], ours);
+  if (other === undefined) return;
+  throw new GroupConflictError(
+    `a member of KAFKA_GROUP_ID ${groupId} writes to another database (${other.name}; this one: ${ours.name}): ` +
+      "the members of a group share its partitions, so each database would get part of the events. " +
+      "Give this instance its own KAFKA_GROUP_ID, or the others' database; it waits until that member has left",
+  );
+}
