@@ -66,7 +66,7 @@ export const RUN_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
 /**
  * Rights `migrate` needs on the database, on MySQL 8.0 and MariaDB 10.11, beyond RUN_PRIVILEGES
  * (schema_migrations is read and written; MySQL's ALTER TABLE also wants CREATE and INSERT):
- * - CREATE: the tables of 001 and 002, schema_migrations;
+ * - CREATE: the tables of 001, 002 and 005, schema_migrations;
  * - REFERENCES: the foreign keys 001 creates and 004 drops and adds again (MySQL 5.7+ checks it on
  *   the parent table; MariaDB does not);
  * - CREATE VIEW, and DROP: 003's `CREATE OR REPLACE VIEW` asks for DROP even when the view does
