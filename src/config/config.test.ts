@@ -150,6 +150,9 @@ describe("bad values stop the service with one line naming the variable", () => 
     // Over 4 MiB, one crafted value (a list of empty objects) runs the 256 MB heap out while it is parsed.
     assertConfigError({ MAX_MESSAGE_BYTES: "4194305" }, "MAX_MESSAGE_BYTES", /1024 to 4194304/);
     assert.equal(loadConfig({ MAX_MESSAGE_BYTES: "4194304" }).maxMessageBytes, 4194304);
+    // MariaDB refuses JSON of 32 levels (its JSON columns' CHECK): 31 is the deepest a column takes.
+    assertConfigError({ MAX_JSON_DEPTH: "32" }, "MAX_JSON_DEPTH", /1 to 31/);
+    assert.equal(loadConfig({ MAX_JSON_DEPTH: "31" }).maxJsonDepth, 31);
   });
 
   test("an enum value not in the list", () => {

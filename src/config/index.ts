@@ -128,7 +128,9 @@ export const serviceDeclaration = {
     16,
     "Deepest nesting of what is stored in a JSON column (media_json, attributes_json, ...); deeper is dead-lettered.",
     1,
-    32,
+    // MariaDB's JSON_VALID, the CHECK of its JSON columns, refuses 32 levels: an event nested so
+    // deep would pass this check and be refused by the server, as an unnamed constraint error.
+    31,
   ),
   maxUnexpectedErrors: int(
     "MAX_UNEXPECTED_ERRORS",

@@ -184,9 +184,9 @@ export function datetime(value: string, field: string): string {
 
 /**
  * The JSON text of `value` for a JSON column. Nested deeper than `maxDepth` (the outermost array
- * or object is level 1) it is a bad field: MariaDB refuses JSON deeper than 32 levels, and
+ * or object is level 1) it is a bad field: MariaDB refuses JSON of 32 levels or more, and
  * JSON.stringify recurses, so a document of thousands of nested arrays would throw RangeError.
- * The check recurses no deeper than the limit (at most 32) and stops at the first level too deep.
+ * The check recurses no deeper than the limit (at most 31) and stops at the first level too deep.
  * A number a double can't hold is written as its text in the event (numbers.ts); without
  * `sources`, InexactNumberFound asks for the event to be parsed again, noting them.
  */
