@@ -99,7 +99,7 @@ test("an invalid document too large to explain names its largest list, never one
   assert.throws(() => v.parse({ name: 1, list: many(9_990) }, "data"), /^BadEventError: data\.name must be string$/);
   assert.throws(
     () => v.parse({ name: 1, list: many(6_000), other: many(5_000) }, "data"),
-    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list seen: data\.list, 6000 entries\)$/,
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list or map seen: data\.list, 6000 entries\)$/,
   );
   // The largest lists hide in secret fields, at the top and deeper: counted, but not named.
   const hidden = {
@@ -110,7 +110,13 @@ test("an invalid document too large to explain names its largest list, never one
   };
   assert.throws(
     () => v.parse(hidden, "data"),
-    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list seen: data\.list, 3 entries\)$/,
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list or map seen: data\.list, 3 entries\)$/,
+  );
+  // A map keyed by child (a product's variants) is named like a list; the document itself is not.
+  const variants = Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`v${i}`, { price: i, size: 2 }]));
+  assert.throws(
+    () => v.parse({ name: 1, variants, a: 1, b: 2, c: 3 }, "data"),
+    /^BadEventError: data is invalid and holds more than 10000 values, too many to say which is wrong \(the largest list or map seen: data\.variants, 4000 entries\)$/,
   );
   assert.throws(
     () => v.parse({ name: 1, password_hash: many(10_001) }, "data"),
