@@ -86,10 +86,14 @@ export function outOfRangeLine(o: OutOfRange, b: LogBounds, reset: "earliest" | 
   return `${at}: ${lost}; reading on from ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})${skipped}`;
 }
 
+/** Partitions of one topic said a line each; the rest of them one line together. */
+export const LINES_PER_TOPIC = 10;
+
 /**
  * Says which offsets of each partition in `found` (those one fetch found past their log) the
  * group will never read, once the client reads on past them: a line per partition, the bounds
- * read once per topic.
+ * read once per topic. Retention passing a stopped group deletes offsets on every partition at
+ * once: past LINES_PER_TOPIC, one line says how many more partitions, and offsets, went.
  */
 export async function warnOutOfRange(
   consumer: Pick<Consumer, "listOffsets">,
@@ -107,7 +111,10 @@ export async function warnOutOfRange(
       } catch (err) {
         bounds = err instanceof Error ? err : new Error(messageOf(err));
       }
-      for (const r of partitions) {
+      const told = partitions.slice(0, LINES_PER_TOPIC);
+      const rest = partitions.slice(LINES_PER_TOPIC);
+      if (rest.length > 0) log.warn({ topic, partitions: rest.length }, restLine(topic, rest, bounds, reset));
+      for (const r of told) {
         const where = { topic: r.topic, partition: r.partition };
         const b = bounds instanceof Error ? undefined : bounds[r.partition];
         if (b !== undefined && b.logStart >= 0n && b.end >= 0n) {
@@ -123,4 +130,16 @@ export async function warnOutOfRange(
       }
     }),
   );
+}
+
+/** One line for the partitions of `topic` past LINES_PER_TOPIC. */
+function restLine(topic: string, rest: readonly OutOfRange[], bounds: LogBounds[] | Error, reset: string): string {
+  let deleted = 0n;
+  for (const r of rest) {
+    const b = bounds instanceof Error ? undefined : bounds[r.partition];
+    if (b !== undefined && r.requested < b.logStart) deleted += b.logStart - r.requested;
+  }
+  const counted = deleted > 0n ? `, ${deleted} offsets in all deleted (retention) before the group read them` : "";
+  const from = reset === "earliest" ? "start" : "end";
+  return `${topic}: ${rest.length} more partitions had their offsets no longer in the log${counted}; each reads on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})`;
 }
