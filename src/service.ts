@@ -89,7 +89,7 @@ export async function startService(
       onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
       onRetry: () => metrics.retries.inc({ dependency }),
     });
-  const outages = { database: outage("MySQL"), kafka: outage("Kafka") };
+  const outages = { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
   let consumer: Consumer | null = null;
   try {
     if (config.metricsPort > 0) {
@@ -99,7 +99,7 @@ export async function startService(
     }
     const database = await prepareDatabase(config, pool, outages.database, log, signal);
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
-    await waitForGroupDatabase(config, database, outage("Kafka group"), log, signal);
+    await waitForGroupDatabase(config, database, outages.group, log, signal);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());

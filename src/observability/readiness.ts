@@ -10,13 +10,14 @@ export const isMember = (consumer: Consumer) => Boolean(consumer.memberId && con
 /** Why the service can't do its job now (for /readyz); empty when it can. */
 export async function notReadyReasons(
   pool: Pick<Pool, "getConnection">,
-  outages: { database: Outage; kafka: Outage },
+  outages: { database: Outage; kafka: Outage; group?: Outage },
   consumer: Consumer | null,
 ) {
   const reasons: string[] = [];
   if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
   if (outages.database.active) reasons.push("paused: waiting for MySQL");
   if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
+  if (outages.group?.active) reasons.push("waiting: a member of the consumer group writes to another database");
   if (consumer === null || !isMember(consumer)) reasons.push("not a member of the consumer group yet");
   return reasons;
 }

@@ -8,6 +8,7 @@ import { fixture } from "../../src/testing/fixtures.ts";
 import {
   capturingLogger,
   hexId,
+  privatePort,
   produce,
   testDatabase,
   testEnv,
@@ -36,7 +37,8 @@ test("an instance of the group with another database waits, saying why, until th
   await waitFor("the first instance to apply both", async () => (await users(one)) === 2);
 
   const { log, lines } = capturingLogger();
-  const starting = startService(loadConfig({ ...env, MYSQL_DATABASE: two.name }), log);
+  const port = await privatePort();
+  const starting = startService(loadConfig({ ...env, MYSQL_DATABASE: two.name, METRICS_PORT: String(port) }), log);
   t.after(async () => (await starting).stop());
   const conflict = await waitFor("the conflict to be said", async () =>
     lines.find((l) => String(l.msg).includes("writes to another database")),
@@ -47,6 +49,12 @@ test("an instance of the group with another database waits, saying why, until th
       `^Kafka group unavailable, pausing and retrying with backoff: a member of KAFKA_GROUP_ID ${env.KAFKA_GROUP_ID} writes to another database \\(${one.name} at 127\\.0\\.0\\.1:\\d+; this one: ${two.name} at 127\\.0\\.0\\.1:\\d+\\)`,
     ),
   );
+  // Probes and alerts see it: not ready, and an outage of its own (AnalyticsDependencyOutage).
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.match(await ready.text(), /a member of the consumer group writes to another database/);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(metrics, /^analytics_outage\{dependency="Kafka group"\} 1$/m);
   await produce(producer, topics.prefix, [user(3)]);
   await waitFor("the first instance to apply the third", async () => (await users(one)) === 3);
   assert.equal(await users(two), 0, "the second instance read nothing while the first was in the group");
