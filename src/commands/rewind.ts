@@ -164,16 +164,30 @@ async function listOffsets(admin: Admin, config: Config, counts: Map<string, num
   return out;
 }
 
-/** The facts of every partition of the source topics, in topic and partition order. */
-export async function readFacts(admin: Admin, config: Config, to: RewindTarget): Promise<PartitionFacts[]> {
+/**
+ * The source topics that do not exist: `run` reads the others meanwhile (one not created yet holds
+ * back none of them), so a rewind moves the others too. None at all is a mistyped prefix.
+ */
+export function missingTopics(config: Config, counts: ReadonlyMap<string, number>): string[] {
   const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
-  const counts = await ask(config, "reading the topics", () => partitionCounts(admin, topics));
   const missing = topics.filter((t) => !counts.has(t));
-  if (missing.length > 0) {
+  if (missing.length === topics.length) {
     throw new ConfigError(
       `rewind: topics missing on ${config.kafkaBrokers.join(",")}: ${missing.join(", ")}; check KAFKA_TOPIC_PREFIX (now "${config.kafkaTopicPrefix}")`,
     );
   }
+  return missing;
+}
+
+/** The note under the plan for source topics not found: nothing of theirs was committed or moved. */
+export const notFound = (missing: readonly string[]) =>
+  `source topic(s) ${missing.join(", ")} not found: nothing to rewind there; once created, the group starts them at KAFKA_AUTO_OFFSET_RESET`;
+
+/** The facts of every partition of the source topics that exist, in topic and partition order. */
+export async function readFacts(admin: Admin, config: Config, to: RewindTarget): Promise<PartitionFacts[]> {
+  const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
+  const counts = await ask(config, "reading the topics", () => partitionCounts(admin, topics));
+  missingTopics(config, counts);
   const starts = await listOffsets(admin, config, counts, -2n);
   const ends = await listOffsets(admin, config, counts, -1n);
   // Times before 1970 would be ListOffsets' special values (-1 latest, -2 earliest, ...).
@@ -220,6 +234,8 @@ export async function runRewind(
     const refusal = liveMembers(await describeGroup(admin, config), groupId);
     if (refusal !== null && !options.dryRun) throw new ConfigError(refusal);
     const facts = await readFacts(admin, config, options.to);
+    const present = new Set(facts.map((f) => f.topic));
+    const missing = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS).filter((t) => !present.has(t));
     const uncommitted = facts.every((f) => f.committed === null) ? neverCommitted(config) : null;
     if (uncommitted !== null && !options.dryRun) throw new ConfigError(uncommitted);
     const plans = facts.map((f) => planPartition(f, options.to));
@@ -229,7 +245,10 @@ export async function runRewind(
       await setOffsets(admin, config, moved);
     }
     out.write(`${summarise(plans, groupId, options.dryRun)}\n`);
-    for (const note of [refusal, uncommitted]) if (note !== null) out.write(`note: ${note.replace(/^rewind: /, "")}\n`);
+    const absent = missing.length > 0 ? notFound(missing) : null;
+    for (const note of [refusal, uncommitted, absent]) {
+      if (note !== null) out.write(`note: ${note.replace(/^rewind: /, "")}\n`);
+    }
     return 0;
   } finally {
     await afterOutcome("closing the Kafka admin client", admin.close());

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Consumer } from "@platformatic/kafka";
+import { Admin, Consumer } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { generateStream } from "../../src/generate/stream.ts";
@@ -240,4 +240,34 @@ test("rewind is refused, in one line and with exit status 1, while the group has
     bad.stderr,
     /^analytics-service: rewind: --to "last tuesday" is neither earliest nor an ISO-8601 time [^\n]*\n$/,
   );
+});
+
+test("rewind with a source topic not created yet moves the others, as run reads them, and says which is missing", async (t) => {
+  const s = await setup(t);
+  const producer = await testProducer(t);
+  const stream = generateStream({ seed: 21, events: 300, poisonRate: 0 });
+  await produce(producer, s.topics.prefix, stream);
+  const first = await testService(t, s.config);
+  await waitFor("the stream consumed", () => caughtUp(s.group, s.sources, PARTITIONS), SLOW);
+  await first.stop();
+  // The upstream of posts not deployed yet (here: its topic gone): `run` reads the other four.
+  const post = s.sources.find((x) => x.endsWith(".post")) as string;
+  const admin = new Admin({ clientId: "tests-rewind", bootstrapBrokers: [BROKER] });
+  try {
+    await admin.deleteTopics({ topics: [post] });
+    await waitFor("the post topic gone", async () => !(await admin.listTopics()).includes(post), SLOW);
+  } finally {
+    await admin.close();
+  }
+  const others = s.sources.filter((x) => x !== post);
+  const before = await committed(s.group, others);
+  const { stdout } = await runCli(["rewind", "--to", "earliest"], s.env);
+  assert.match(
+    stdout,
+    new RegExp(`^moved \\d+ of 12 partition\\(s\\) of group ${s.group}, \\d+ record\\(s\\) to read again; `, "m"),
+  );
+  assert.match(stdout, new RegExp(`^note: source topic\\(s\\) ${post.replaceAll(".", "\\.")} not found: `, "m"));
+  // Every partition the group had read is back at its start (one never committed stays so).
+  const zero = Object.fromEntries(Object.entries(before).map(([k, o]) => [k, o === "-1" ? "-1" : "0"]));
+  assert.deepEqual(await committed(s.group, others), zero, "the four topics back at their start");
 });
