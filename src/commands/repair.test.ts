@@ -43,6 +43,8 @@ test("repairOptions: each mistake is one UsageError line", () => {
       /^repair: unknown table "user" \(did you mean users\?\); one of users, suppliers, products, orders, posts$/,
     ],
     [["product_variants", ID], /^repair: unknown table "product_variants"; one of users, /],
+    [["users", ID, "--force", "--force"], /^repair: --force given twice; try --help$/],
+    [["--dry-run", "users", ID, "--dry-run"], /^repair: --dry-run given twice; try --help$/],
     [["entity_tombstones", ID], /^repair: unknown table "entity_tombstones"; /],
     [
       ["users", "65a1f0c2"],

@@ -43,16 +43,22 @@ const USAGE = "repair <table> <id> [--dry-run] [--force]";
 export function repairOptions(args: readonly string[]): RepairOptions {
   let values: { "dry-run"?: boolean | undefined; force?: boolean | undefined };
   let positionals: string[];
+  let tokens: { kind: string; name?: string }[];
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals, tokens } = parseArgs({
       args: [...args],
       options: { "dry-run": { type: "boolean" }, force: { type: "boolean" } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     }));
   } catch (err) {
     throw new UsageError(`repair: ${parseArgsProblem(err)}; try --help`);
   }
+  // parseArgs takes an option given twice silently; the other commands refuse it (args.ts).
+  const names = tokens.flatMap((t) => (t.kind === "option" && t.name !== undefined ? [t.name] : []));
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`repair: --${twice} given twice; try --help`);
   const [table, id, ...extra] = positionals;
   if (table === undefined || id === undefined) throw new UsageError(`repair: name the row: ${USAGE}`);
   if (extra.length > 0) throw new UsageError(`repair: unexpected argument "${extra[0]}"; usage: ${USAGE}`);
