@@ -38,9 +38,9 @@ commands:
             topic and partition, once the cause is fixed; --since keeps letters that failed at
             or after the time (UTC when it has no offset), --reason keeps one error code
             (not_json, not_object, bad_envelope, bad_field, too_large, rejected_by_database,
-            clock_skew, wrong_topic, unexpected_error), --restamp gives them the replay's
-            record time instead of their own (a producer that stamped 0), --dry-run only
-            lists them. Safe to repeat: the sink is idempotent and never goes
+            clock_skew, wrong_topic, unreadable_batch, concurrent_change, unexpected_error),
+            --restamp gives them the replay's record time instead of their own (a producer
+            that stamped 0), --dry-run only lists them. Safe to repeat: the sink is idempotent and never goes
             backwards, so an event it already applied changes nothing. Letters whose copy of
             the value was cut to fit (header dlq.value.truncated) are skipped.
   repair <table> <id> [--dry-run] [--force]

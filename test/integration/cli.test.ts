@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { serviceDeclaration } from "../../src/config/index.ts";
+import { BadEventReasons } from "../../src/errors.ts";
 import { BROKER, CLI, stack, testDatabase, waitFor } from "../support/helpers.ts";
 
 // The CLI as a user meets it: help, one clear line for each mistake, a clean exit on signals.
@@ -132,6 +133,12 @@ test("an unreachable database is waited for, logged once, and SIGTERM still exit
   const warnings = out.split("\n").filter((l) => l.includes("MySQL unavailable"));
   assert.equal(warnings.length, 1, out);
   assert.match(warnings[0] ?? "", /nothing is listening at 127\.0\.0\.1:1; start MySQL or set MYSQL_HOST\/MYSQL_PORT/);
+});
+
+test("--help names every code dlq replay --reason takes", () => {
+  const r = run(["--help"]);
+  const help = r.stdout.replace(/\s+/g, " ");
+  for (const code of Object.values(BadEventReasons)) assert.match(help, new RegExp(`\\b${code}\\b`), code);
 });
 
 test("--help documents repair", () => {
