@@ -180,8 +180,9 @@ async function prepareDatabase(
       tls,
       applied: migrated.applied,
       migratedAs: migrated.applied.length > 0 ? config.mysqlMigrateUser || config.mysqlUser : undefined,
+      ahead: migrated.ahead,
     },
-    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}`,
+    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}${migrated.ahead ? ` and ${migrated.ahead.join(", ")} of a newer release` : ""}`,
   );
   const at = { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase };
   return waiting(() => readGroupDatabase(pool, at));

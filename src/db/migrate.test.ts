@@ -175,3 +175,26 @@ test("migrations applied before the refusal are recorded and no longer named as 
   });
   assert.equal(f.statements.filter((s) => s.startsWith("INSERT INTO schema_migrations")).length, 1);
 });
+
+test("migrations a newer release applied: a release rolled back runs on its schema; one unknown below the last is refused", async () => {
+  const tables = ["a", "b", "c", "schema_migrations"].map((name) => ({ name }));
+  const newer = { version: 3, name: "003_newer.sql", checksum: "c3" };
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version")
+      ? [recorded(1), recorded(2), newer]
+      : sql === TABLES_READ
+        ? tables
+        : new Error(sql),
+  );
+  assert.deepEqual(await migrate(f.pool, MIGRATIONS), { applied: [], current: 2, ahead: ["003_newer.sql"] });
+  assert.deepEqual(f.statements, ["SELECT version, name, checksum FROM schema_migrations", TABLES_READ]);
+
+  // Not recorded by a newer release of this line (a file deleted, another branch): refused as before.
+  const gap = fakePool((sql) =>
+    sql.startsWith("SELECT version") ? [recorded(2), { version: 1, name: "001_other.sql", checksum: "x" }] : [],
+  );
+  await assert.rejects(
+    migrate(gap.pool, [MIGRATIONS[1] as Migration]),
+    /^MigrationError: migration 001_other\.sql is recorded in schema_migrations but its file is missing/,
+  );
+});

@@ -54,6 +54,8 @@ export function splitStatements(sql: string): string[] {
 export interface MigrateResult {
   applied: string[];
   current: number;
+  /** Recorded past this release's last migration, by a newer release: a rollback runs on its schema. */
+  ahead?: string[];
 }
 
 /**
@@ -148,17 +150,18 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
   let pending: Migration[] = [];
   const progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] };
   try {
-    pending = await pendingMigrations(conn, migrations);
+    const recorded = await pendingMigrations(conn, migrations);
+    pending = recorded.pending;
     if (pending.length === 0) {
       await checkTablesPresent(conn, tablesOf(migrations.flatMap((m) => splitStatements(m.sql))), current);
-      return { applied: [], current };
+      return recorded.ahead.length > 0 ? { applied: [], current, ahead: recorded.ahead } : { applied: [], current };
     }
     // Several instances may start at once: one migrates, the others wait and then verify.
     const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 120) AS got", [LOCK]);
     if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
-      pending = await pendingMigrations(conn, migrations);
+      pending = (await pendingMigrations(conn, migrations)).pending;
       return { applied: await applyPending(conn, pending, progress), current };
     } finally {
       await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
@@ -172,19 +175,33 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
   }
 }
 
-/** The migrations not recorded in schema_migrations (all of them while it is missing), checksums verified. */
-async function pendingMigrations(conn: Connection, migrations: Migration[]): Promise<Migration[]> {
+/**
+ * The migrations not recorded in schema_migrations (all of them while it is missing), checksums
+ * verified, and those recorded past this release's last (`ahead`: a newer release applied them).
+ */
+async function pendingMigrations(
+  conn: Connection,
+  migrations: Migration[],
+): Promise<{ pending: Migration[]; ahead: string[] }> {
   let rows: mysql.RowDataPacket[];
   try {
     [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version, name, checksum FROM schema_migrations");
   } catch (err) {
-    if (errnoOf(err) === NO_SUCH_TABLE) return migrations;
+    if (errnoOf(err) === NO_SUCH_TABLE) return { pending: migrations, ahead: [] };
     throw err;
   }
   const applied = new Map(rows.map((r) => [Number(r.version), r]));
   const known = new Map(migrations.map((m) => [m.version, m]));
-  for (const [version, row] of applied) {
+  const last = migrations.at(-1)?.version ?? 0;
+  const ahead: string[] = [];
+  for (const [version, row] of [...applied].sort(([a], [b]) => a - b)) {
     const file = known.get(version);
+    // A release rolled back runs on the schema of the newer one (docs/operations.md#database-rights):
+    // migrations only add, so what this release reads is there. One missing below the last is not that.
+    if (!file && version > last) {
+      ahead.push(String(row.name));
+      continue;
+    }
     if (!file) {
       throw new MigrationError(
         `migration ${row.name} is recorded in schema_migrations but its file is missing: run the release that applied it`,
@@ -196,7 +213,7 @@ async function pendingMigrations(conn: Connection, migrations: Migration[]): Pro
       );
     }
   }
-  return migrations.filter((m) => !applied.has(m.version));
+  return { pending: migrations.filter((m) => !applied.has(m.version)), ahead };
 }
 
 /** How far the migration being applied got: DDL commits as it goes, so a refusal mid-file leaves its first statements applied. */
