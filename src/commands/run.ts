@@ -14,7 +14,7 @@ import { type RunningService, startService } from "../service.ts";
 
 /** The local development stack (tools/stack): in a clone, not in the image. */
 async function localStack(): Promise<{
-  startLocalStack(config: Config): Promise<{ kafka: string; database: string }>;
+  startLocalStack(config: Config): Promise<{ kafka: string; database: string; config: Config }>;
 }> {
   const module = new URL("../../tools/stack/index.ts", import.meta.url);
   if (!existsSync(fileURLToPath(module))) {
@@ -25,13 +25,16 @@ async function localStack(): Promise<{
   return import(module.href);
 }
 
-export async function runService(config: Config): Promise<number> {
+export async function runService(given: Config): Promise<number> {
+  let config = given;
   const log = createLogger(config.logLevel);
   if (!isExternallyConfigured(process.env)) {
     log.info("KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST unset: bringing up the local stack");
     const report = await (await localStack()).startLocalStack(config);
     log.info(report.kafka);
     log.info(report.database);
+    // The stack's ports (STACK_KAFKA_PORT, STACK_MYSQL_PORT), not the defaults: another server may hold those.
+    config = report.config;
   }
   const cancel = new AbortController();
   let service: RunningService | null = null;

@@ -1,7 +1,7 @@
 import type { Config } from "../../src/config/index.ts";
 import { loadStackConfig, type StackConfig } from "./config.ts";
 import { databaseDown, databaseStatus, databaseUp } from "./database.ts";
-import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "./kafka.ts";
+import { bootstrapOf, ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "./kafka.ts";
 
 // The local stack for development, demos and tests: one Kafka node and a MySQL-compatible
 // server. `up` is idempotent and reuses what already answers; `down` stops only what it started.
@@ -52,7 +52,22 @@ export async function stackDown(stack: StackConfig): Promise<string[]> {
   return stopped;
 }
 
-/** What `analytics-service run` calls when no Kafka or MySQL is configured: the stack, up. */
-export function startLocalStack(service: Config): Promise<StackReport> {
-  return stackUp(loadStackConfig(), service);
+/**
+ * The service's configuration pointed at the stack: its defaults (localhost:9092, localhost:3306)
+ * are the stack's only while STACK_KAFKA_PORT and STACK_MYSQL_PORT keep theirs. Otherwise `run`
+ * brought a stack up and then consumed from whatever else held the default ports.
+ */
+export function onStack(service: Config, stack: StackConfig): Config {
+  return Object.freeze({
+    ...service,
+    kafkaBrokers: [bootstrapOf(stack)],
+    mysqlHost: "127.0.0.1",
+    mysqlPort: stack.mysqlPort,
+  });
+}
+
+/** What `analytics-service run` calls when no Kafka or MySQL is configured: the stack, up, and the configuration to use it. */
+export async function startLocalStack(service: Config): Promise<StackReport & { config: Config }> {
+  const stack = loadStackConfig();
+  return { ...(await stackUp(stack, service)), config: onStack(service, stack) };
 }
