@@ -7,7 +7,7 @@ import { repairOptions, runRepair } from "./commands/repair.ts";
 import { reportOptions, runReport } from "./commands/report.ts";
 import { rewindOptions, runRewind } from "./commands/rewind.ts";
 import { runService } from "./commands/run.ts";
-import { helpLines } from "./config/declare.ts";
+import { helpLines, misspelled } from "./config/declare.ts";
 import { loadConfig, serviceDeclaration } from "./config/index.ts";
 import { isExpected, messageOf, oneLine } from "./errors.ts";
 
@@ -75,6 +75,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   process.stdout.on("error", onOutputError(command));
+  // A misspelled variable leaves its default in force: said before anything connects.
+  for (const { name, meant } of misspelled(serviceDeclaration, process.env)) {
+    process.stderr.write(
+      `analytics-service: warning: ${oneLine(name)} is not a variable of the service, so it is ignored; did you mean ${meant}?\n`,
+    );
+  }
   const at = argv.indexOf(command);
   const rest = argv.filter((_, i) => i !== at);
   switch (command) {

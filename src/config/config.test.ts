@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../errors.ts";
 import { assertConfigError } from "../testing/config.ts";
-import { helpLines, parseDeclaration, str } from "./declare.ts";
+import { helpLines, misspelled, parseDeclaration, str } from "./declare.ts";
 import { isExternallyConfigured, loadConfig, serviceDeclaration } from "./index.ts";
 
 describe("defaults", () => {
@@ -324,4 +324,26 @@ describe("topic names", () => {
     );
     assert.equal(refusal({ KAFKA_TOPIC_PREFIX: "prod-eu_1.", KAFKA_DLQ_TOPIC: "prod-eu_1.dlq" }), undefined);
   });
+});
+
+test("misspelled: a variable one typo from a declared one is named with what was meant; others are let be", () => {
+  const env = {
+    KAFKA_TOPIC_PREFX: "prod.",
+    KAFKA_BOOTSTRAP_SERVER: "kafka:9092",
+    MYSQL_DATABSAE: "analytics_prod",
+    mysql_host: "db",
+    MYSQL_PASSWORD_FIEL: "/run/secrets/pw",
+    KAFKA_GROUP_ID: "g",
+    MYSQL_HOME: "/etc/mysql",
+    MYSQL_SERVICE_HOST: "10.0.0.5",
+    KAFKA_PORT_9092_TCP: "tcp://10.0.0.6:9092",
+    PATH: "/usr/bin",
+  };
+  assert.deepEqual(misspelled(serviceDeclaration, env), [
+    { name: "KAFKA_TOPIC_PREFX", meant: "KAFKA_TOPIC_PREFIX" },
+    { name: "KAFKA_BOOTSTRAP_SERVER", meant: "KAFKA_BOOTSTRAP_SERVERS" },
+    { name: "MYSQL_DATABSAE", meant: "MYSQL_DATABASE" },
+    { name: "mysql_host", meant: "MYSQL_HOST" },
+    { name: "MYSQL_PASSWORD_FIEL", meant: "MYSQL_PASSWORD_FILE" },
+  ]);
 });

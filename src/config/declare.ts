@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { distance } from "fastest-levenshtein";
 import { ConfigError } from "../errors.ts";
 
 // A configuration variable is declared once (name, kind, default, description); parsing,
@@ -251,4 +252,23 @@ export function helpLines(decl: Declaration): string[] {
     const orFile = v.secret ? ` Or ${fileVariable(v)}: a file holding it.` : "";
     return `  ${v.env.padEnd(w)}  ${describeDefault(v).padEnd(d)}  ${v.description}${orFile}`;
   });
+}
+
+/**
+ * Variables set in `env` that are not declared but are one typo away from one that is (its `_FILE`
+ * form included; two typos for long names, where a swap of two letters counts two; case aside): `KAFKA_TOPIC_PREFX=prod.` would otherwise
+ * leave the default in force without a word, and the service read the unprefixed topics, another
+ * group or another database. Only near misses: the environment holds many variables of others.
+ */
+export function misspelled(decl: Declaration, env: NodeJS.ProcessEnv): { name: string; meant: string }[] {
+  const names = Object.values(decl).flatMap((v) => (v.secret ? [v.env, fileVariable(v)] : [v.env]));
+  const known = new Set(names);
+  const out: { name: string; meant: string }[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || known.has(name)) continue;
+    const upper = name.toUpperCase();
+    const meant = names.find((n) => distance(upper, n) <= (n.length < 12 ? 1 : 2));
+    if (meant !== undefined) out.push({ name, meant });
+  }
+  return out;
 }
