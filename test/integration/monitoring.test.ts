@@ -243,3 +243,15 @@ test("the dashboard's queries parse, use the templated data source, and follow t
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("every dependency the service waits for is named where the docs describe analytics_outage", async () => {
+  const doc = await readFile(OPERATIONS_DOC, "utf8");
+  const row = /^\| `analytics_outage` \|.*$/m.exec(doc)?.[0] ?? "";
+  const service = await readFile(join(ROOT, "src/service.ts"), "utf8");
+  const dependencies = [...service.matchAll(/\boutage\("([^"]+)"\)/g)].map((m) => m[1] ?? "");
+  assert.ok(dependencies.length >= 3, "src/service.ts names its outages");
+  for (const d of dependencies) assert.ok(row.includes(`\`${d}\``), `analytics_outage's row names ${d}`);
+  const runbook = /^#### AnalyticsDependencyOutage$([\s\S]*?)^#### /m.exec(doc)?.[1] ?? "";
+  for (const d of dependencies)
+    assert.ok(runbook.includes(d), `the runbook of AnalyticsDependencyOutage says what ${d} means`);
+});
