@@ -42,7 +42,7 @@ test("a Kafka broker restart is survived: nothing lost, the service carries on",
     return attempt;
   });
   const broker = `127.0.0.1:${stack.kafkaPort}`;
-  await ensureTopics(broker, 2, ["analytics-dlq"]);
+  await ensureTopics(broker, 2, [...SOURCE_TOPICS, "analytics-dlq"]);
 
   const db = await testDatabase(t);
   const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };

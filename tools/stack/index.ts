@@ -1,4 +1,5 @@
 import type { Config } from "../../src/config/index.ts";
+import { prefixed, SOURCE_TOPICS } from "../../src/consume/topics.ts";
 import { loadStackConfig, type StackConfig } from "./config.ts";
 import { databaseDown, databaseStatus, databaseUp } from "./database.ts";
 import { bootstrapOf, ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "./kafka.ts";
@@ -22,7 +23,7 @@ const describe = (what: string, s: { state: string; pid?: number }, where: strin
 
 export async function stackUp(stack: StackConfig, service: Config): Promise<StackReport> {
   const kafka = await kafkaUp(stack);
-  await ensureTopics(kafka.bootstrap, stack.partitions, [service.kafkaDlqTopic]);
+  await ensureTopics(kafka.bootstrap, stack.partitions, stackTopics(service));
   const db = await databaseUp(stack, service);
   return {
     kafka: describe("kafka", kafka, kafka.bootstrap, `  topics ready (${stack.partitions} partitions)`),
@@ -51,6 +52,12 @@ export async function stackDown(stack: StackConfig): Promise<string[]> {
   if (await databaseDown(stack)) stopped.push("database");
   return stopped;
 }
+
+/** The topics the stack makes for `service`: its five source topics, under its prefix, and its dead-letter topic. */
+export const stackTopics = (service: Config) => [
+  ...prefixed(service.kafkaTopicPrefix, SOURCE_TOPICS),
+  service.kafkaDlqTopic,
+];
 
 /**
  * The service's configuration pointed at the stack: its defaults (localhost:9092, localhost:3306)

@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Admin } from "@platformatic/kafka";
-import { SOURCE_TOPICS } from "../../src/consume/topics.ts";
 import { afterOutcome, StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
 import { PROJECT_ROOT } from "./config.ts";
@@ -236,11 +235,12 @@ export function portTakenAtStart(log: string): number | null {
 }
 
 /** Creates the five source topics and the dead-letter topic where missing. */
-export async function ensureTopics(bootstrap: string, partitions: number, extra: string[]): Promise<void> {
+/** Creates those of `topics` that don't exist, with `partitions` each. */
+export async function ensureTopics(bootstrap: string, partitions: number, topics: readonly string[]): Promise<void> {
   const admin = new Admin({ clientId: "analytics-stack", bootstrapBrokers: [bootstrap] });
   try {
     const existing = new Set(await admin.listTopics());
-    const missing = [...SOURCE_TOPICS, ...extra].filter((t) => !existing.has(t));
+    const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) await admin.createTopics({ topics: missing, partitions, replicas: 1 });
   } finally {
     await admin.close();
