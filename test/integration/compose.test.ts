@@ -82,6 +82,7 @@ describe("docker-compose.yml", () => {
     assert.deepEqual(generator.profiles, ["demo"]);
     assert.equal((generator.command as string[])[0], "generate");
     assert.equal(generator.image, service("analytics").image);
+    assert.deepEqual(generator.build, service("analytics").build, "built, not pulled, before the first build");
     assert.deepEqual(loadConfig(env).kafkaBrokers, loadConfig(environmentOf(service("analytics"))).kafkaBrokers);
   });
 
