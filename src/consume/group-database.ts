@@ -1,4 +1,11 @@
-import { Admin, type GroupMember } from "@platformatic/kafka";
+import {
+  Admin,
+  type Connection,
+  ConnectionPool,
+  decodeConsumerProtocolSubscription,
+  describeGroupsV5,
+  type GroupMember,
+} from "@platformatic/kafka";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { GroupConflictError, KafkaUnavailableError, messageOf } from "../errors.ts";
@@ -73,28 +80,60 @@ export async function waitForGroupDatabase(
   signal: AbortSignal,
 ): Promise<void> {
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  const pool = new ConnectionPool(`${config.kafkaClientId}-admin`, kafkaBaseOptions(config, "admin"));
   try {
     await retrying(
-      () => checkGroupDatabase(admin, config.kafkaGroupId, ours),
+      () => checkGroupDatabase(admin, config.kafkaGroupId, ours, pool),
       outage,
       config.retryMaxBackoffMs,
       signal,
     );
   } finally {
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+    await pool.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
 }
 
 /** Throws GroupConflictError (retryable: the other member may leave) while the group has a member writing elsewhere. */
-export async function checkGroupDatabase(admin: Admin, groupId: string, ours: GroupDatabase): Promise<void> {
-  const groups = await admin.describeGroups({ groups: [groupId] }).catch((err: unknown) => {
+export async function checkGroupDatabase(
+  admin: Admin,
+  groupId: string,
+  ours: GroupDatabase,
+  pool: ConnectionPool,
+): Promise<void> {
+  const members = await describeMembers(admin, pool, groupId).catch((err: unknown) => {
     throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
   });
-  const other = otherDatabase(groups.get(groupId)?.members.values() ?? [], ours);
+  const other = otherDatabase(members, ours);
   if (other === undefined) return;
   throw new GroupConflictError(
     `a member of KAFKA_GROUP_ID ${groupId} writes to another database (${other.name}; this one: ${ours.name}): ` +
       "the members of a group share its partitions, so each database would get part of the events. " +
       "Give this instance its own KAFKA_GROUP_ID, or the others' database; it waits until that member has left",
   );
+}
+
+/**
+ * The group's members, each with its subscription's user data when it has one that reads. Not
+ * Admin.describeGroups: it decodes every member's subscription and assignment in a callback of its
+ * own, and another program's member whose subscription was a single byte threw out of it, past
+ * any catch, and stopped the service at every start.
+ */
+async function describeMembers(admin: Admin, pool: ConnectionPool, groupId: string) {
+  const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [groupId] });
+  if (coordinator === undefined) throw new Error(`no coordinator found for the group ${groupId}`);
+  const connection: Connection = await pool.get(coordinator);
+  const { groups } = await describeGroupsV5.api.async(connection, [groupId], false);
+  return (groups[0]?.members ?? []).map((member) => ({ metadata: subscriptionOf(member.memberMetadata) }));
+}
+
+/** A member's subscription, as Admin.describeGroups gives it; undefined when it does not read. */
+function subscriptionOf(data: Buffer | null): GroupMember["metadata"] | undefined {
+  if (!data || data.length === 0) return undefined;
+  try {
+    const { userData } = decodeConsumerProtocolSubscription(data);
+    return { metadata: userData } as GroupMember["metadata"];
+  } catch {
+    return undefined; // another program's subscription: not ours to judge
+  }
 }
