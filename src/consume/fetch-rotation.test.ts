@@ -40,3 +40,14 @@ test("a fetch is never left with no partition", () => {
   const only = [asked[0] as (typeof asked)[number]];
   assert.equal(rotation.request(only), only);
 });
+
+test("a partition sits out the next fetch that asks for it: another broker's fetch, sent first, leaves it", () => {
+  const rotation = new FetchRotation();
+  const heard = rotation.sent();
+  heldBack(true);
+  heard(answer([["t1", 0]], [["t1", 1]]));
+  const otherBroker = [asked[2] as (typeof asked)[number]];
+  assert.deepEqual(rotation.request(otherBroker), otherBroker);
+  assert.deepEqual(rotation.request(asked.slice(0, 2)), [asked[1]]);
+  assert.deepEqual(rotation.request(asked.slice(0, 2)), asked.slice(0, 2), "once");
+});

@@ -21,14 +21,19 @@ const key = (topicId: string, partition: number) => `${topicId}:${partition}`;
 export class FetchRotation {
   #sittingOut = new Set<string>();
 
-  /** The partitions to ask for: `topics` without those sitting out, or all of them if none would be left. */
+  /**
+   * The partitions to ask for: `topics` without those sitting out, or all of them if none would be
+   * left. A partition sits out the next fetch that asks for it, not the next fetch: the message
+   * stream sends one per broker, and another broker's, sent first when the stream resumes, took
+   * every sit-out with it, so the partitions of the others never sat out.
+   */
   request<T extends FetchTopics>(topics: T): T {
     if (this.#sittingOut.size === 0) return topics;
     const out = this.#sittingOut;
-    this.#sittingOut = new Set();
     const kept = topics
       .map((t) => ({ ...t, partitions: t.partitions.filter((p) => !out.has(key(t.topicId, p.partition))) }))
       .filter((t) => t.partitions.length > 0);
+    for (const t of topics) for (const p of t.partitions) out.delete(key(t.topicId, p.partition));
     return kept.length > 0 ? (kept as unknown as T) : topics;
   }
 
