@@ -10,7 +10,7 @@ import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { GroupConflictError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type Outage, retrying } from "../retry.ts";
+import { abortableDelay, type Outage, retrying } from "../retry.ts";
 import { kafkaBaseOptions } from "./kafka-options.ts";
 
 // Instances started with one KAFKA_GROUP_ID share its partitions, as a connector's tasks do: each
@@ -82,17 +82,34 @@ export async function waitForGroupDatabase(
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
   const pool = new ConnectionPool(`${config.kafkaClientId}-admin`, kafkaBaseOptions(config, "admin"));
   try {
-    await retrying(
-      () => checkGroupDatabase(admin, config.kafkaGroupId, ours, pool),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
+    for (;;) {
+      try {
+        await retrying(
+          () => checkGroupDatabase(admin, config.kafkaGroupId, ours, pool),
+          outage,
+          config.retryMaxBackoffMs,
+          signal,
+        );
+        return;
+      } catch (err) {
+        // A rebalance is routine (another instance starting or stopping): waited out without a warning.
+        if (!(err instanceof GroupSettling)) throw err;
+        log.debug({ group: config.kafkaGroupId }, err.message);
+        await abortableDelay(SETTLING_POLL_MS, signal);
+      }
+    }
   } finally {
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
     await pool.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
 }
+
+/** The group is rebalancing: the check is made again once it has settled. Not an AppError: no outage. */
+export class GroupSettling extends Error {}
+const SETTLING_POLL_MS = 500;
+
+/** The states of a classic group in which DescribeGroups lists its members without their data. */
+const REBALANCING: ReadonlySet<string> = new Set(["PreparingRebalance", "CompletingRebalance"]);
 
 /** Throws GroupConflictError (retryable: the other member may leave) while the group has a member writing elsewhere. */
 export async function checkGroupDatabase(
@@ -101,9 +118,17 @@ export async function checkGroupDatabase(
   ours: GroupDatabase,
   pool: ConnectionPool,
 ): Promise<void> {
-  const members = await describeMembers(admin, pool, groupId).catch((err: unknown) => {
+  const { state, members } = await describeMembers(admin, pool, groupId).catch((err: unknown) => {
     throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
   });
+  // Mid-rebalance the broker lists the members without their subscriptions: one writing to another
+  // database looked like one that says nothing, and a waiting instance slipped in when the group
+  // rebalanced (another instance joining, one leaving). Its data is listed again once it settles.
+  if (REBALANCING.has(state)) {
+    throw new GroupSettling(
+      `KAFKA_GROUP_ID ${groupId} is rebalancing: its members' databases are known once it settles`,
+    );
+  }
   const other = otherDatabase(members, ours);
   if (other === undefined) return;
   throw new GroupConflictError(
@@ -114,7 +139,7 @@ export async function checkGroupDatabase(
 }
 
 /**
- * The group's members, each with its subscription's user data when it has one that reads. Not
+ * The group's state and members, each with its subscription's user data when it has one that reads. Not
  * Admin.describeGroups: it decodes every member's subscription and assignment in a callback of its
  * own, and another program's member whose subscription was a single byte threw out of it, past
  * any catch, and stopped the service at every start.
@@ -124,7 +149,11 @@ async function describeMembers(admin: Admin, pool: ConnectionPool, groupId: stri
   if (coordinator === undefined) throw new Error(`no coordinator found for the group ${groupId}`);
   const connection: Connection = await pool.get(coordinator);
   const { groups } = await describeGroupsV5.api.async(connection, [groupId], false);
-  return (groups[0]?.members ?? []).map((member) => ({ metadata: subscriptionOf(member.memberMetadata) }));
+  const group = groups[0];
+  return {
+    state: group?.groupState ?? "",
+    members: (group?.members ?? []).map((member) => ({ metadata: subscriptionOf(member.memberMetadata) })),
+  };
 }
 
 /** A member's subscription, as Admin.describeGroups gives it; undefined when it does not read. */

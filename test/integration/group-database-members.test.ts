@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin, ConnectionPool } from "@platformatic/kafka";
-import { checkGroupDatabase, membershipData } from "../../src/consume/group-database.ts";
-import { BROKER, randomName } from "../support/helpers.ts";
+import { checkGroupDatabase, GroupSettling, membershipData } from "../../src/consume/group-database.ts";
+import { BROKER, randomName, waitFor } from "../support/helpers.ts";
 import { rawMember, subscription } from "../support/raw-group.ts";
 
 // Members of the group as DescribeGroups lists them, joined by hand as another program could.
@@ -27,4 +27,18 @@ test("another program's member with a subscription that does not read is not jud
   const other = randomName("group-");
   await rawMember(t, other, subscription(["x"], membershipData(theirs)));
   await assert.rejects(checkGroupDatabase(admin, other, ours, pool), /writes to another database/);
+});
+
+test("a member writing elsewhere is seen while the group rebalances, when members are listed without their data", async (t) => {
+  const groupId = randomName("group-");
+  await rawMember(t, groupId, subscription(["x"], membershipData(theirs)));
+  const [admin, pool] = clients(t);
+  await assert.rejects(checkGroupDatabase(admin, groupId, ours, pool), /writes to another database/);
+  // Another member joins: the group waits for the first to join again, listing its members without data.
+  await rawMember(t, groupId, subscription(["x"], membershipData(ours)), false);
+  await waitFor("the group to rebalance", async () => {
+    const state = (await admin.describeGroups({ groups: [groupId] })).get(groupId)?.state;
+    return state === "PreparingRebalance" || state === "CompletingRebalance";
+  });
+  await assert.rejects(checkGroupDatabase(admin, groupId, ours, pool), GroupSettling);
 });
