@@ -34,9 +34,17 @@ export async function readGroupDatabase(
   pool: Pool,
   at: { host: string; port: number; database: string },
 ): Promise<GroupDatabase> {
-  const [rows] = await pool.query<RowDataPacket[]>("SELECT database_id FROM service_database WHERE id = 1");
-  const id = rows[0]?.database_id;
-  if (typeof id !== "string") throw new Error("service_database holds no row: run `analytics-service migrate` again");
+  const read = async () =>
+    (await pool.query<RowDataPacket[]>("SELECT database_id FROM service_database WHERE id = 1"))[0][0]?.database_id;
+  let id = await read();
+  if (typeof id !== "string") {
+    // Deleted, or left out of a restore: migrate would not put it back (005 is recorded), and
+    // waiting never ends. A new id is made, as 005 makes it; an instance still running with the
+    // old one counts as another database until it restarts.
+    await pool.query("INSERT IGNORE INTO service_database (id, database_id) VALUES (1, UUID())");
+    id = await read();
+  }
+  if (typeof id !== "string") throw new Error("service_database holds no row after one was inserted");
   return { id, name: `${at.database} at ${at.host}:${at.port}` };
 }
 
