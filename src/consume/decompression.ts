@@ -93,8 +93,8 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
 /**
  * zlib's output in memory of its own size. zlib writes into chunks of 64 KiB and hands back a
  * view of the first when the output fits it: every record of a small batch kept the whole chunk
- * alive, as long as it was in hand (a producer that sends each event as its own gzip batch made
- * 4,000 events in hand hold 256 MB outside the heap). A copy costs less than the memory.
+ * alive, as long as it was in hand (a producer that sends each event as its own gzip batch would
+ * make each event in hand hold 64 KiB outside the heap). A copy costs less than the memory.
  */
 function ownBuffer(out: Buffer): Buffer {
   if (out.buffer.byteLength <= 2 * out.length) return out;

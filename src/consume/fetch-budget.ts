@@ -28,8 +28,8 @@ export const MAX_HEADERS_PER_FETCH = 50_000;
 /**
  * The most records one response is read with. The client makes several objects of each record
  * (its record, the message it pushes, the message the service keeps: about a kilobyte of heap),
- * and a compressed batch packs 100,000 records of a few bytes each into 80 KB: four such batches
- * in one response ran the service's 256 MB heap out, at every restart.
+ * and a compressed batch packs 100,000 records of a few bytes each into 80 KB: a few such batches
+ * in one response would run the service's 256 MB heap out, at every restart.
  */
 export const MAX_RECORDS_PER_FETCH = 25_000;
 
@@ -99,7 +99,7 @@ export function heldBack(firstOfPartition: boolean): void {
   if (firstOfPartition) firstBatchesHeldBack++;
 }
 
-/** How many partitions' first batches have been held back, ever: rotation.ts lets them go first. */
+/** How many partitions' first batches have been held back, ever: fetch-rotation.ts lets them go first. */
 export const firstBatchesHeldBackSoFar = () => firstBatchesHeldBack;
 
 /** How many more headers the batch being parsed may make: to twice the budget only for a first batch begun past it. */

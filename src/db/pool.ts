@@ -68,7 +68,7 @@ function connectionOptions(config: DbConfig, account: Account): mysql.Connection
     bigNumberStrings: true,
     multipleStatements: false,
     // No call-site stack captured on every query: a failure is reported as one line, never a
-    // stack, and the capture showed in the main thread's profile of a drain.
+    // stack, and capturing one costs the main thread on every query.
     trace: false,
     queryFormat: queryFormat as NonNullable<mysql.ConnectionOptions["queryFormat"]>,
   };

@@ -34,8 +34,8 @@ const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 /**
  * Whether every string and key in a parsed document is well-formed. Walks with plain loops and
- * stacks only strings and containers: a document of a million small values, with one escaped
- * emoji, took Object.entries' pairs of every array element (and 100 MB) to check.
+ * stacks only strings and containers: Object.entries would make a pair of every array element,
+ * and a document may hold a million small values.
  */
 function wellFormed(root: unknown): boolean {
   const nodes: unknown[] = [root];

@@ -7,7 +7,10 @@ import { products } from "./products/index.ts";
 import { suppliers } from "./suppliers/index.ts";
 import { users } from "./users/index.ts";
 
-/** Every domain the service knows. Adding one is its folder plus one line here. */
+/**
+ * Every domain the service knows. Adding one is its folder, one line here, and its topic in
+ * SOURCE_TOPICS (consume/topics.ts), which the commands and the local stack read (docs/architecture.md).
+ */
 export const DOMAINS = [users, suppliers, products, orders, posts] as const;
 
 /** Where an event type belongs and what handles it. */

@@ -151,8 +151,8 @@ export class Metrics {
   observeBatch(report: BatchReport): void {
     this.batchSize.observe(report.events.length);
     this.batchSeconds.observe(report.seconds);
-    // One increment per label set and batch, not per event: prom-client hashes the labels on
-    // every call, which showed in what the main thread allocated while draining.
+    // One increment per label set and batch, not per event: prom-client hashes the labels (and
+    // allocates) on every call.
     const byLabels = new Map<string, { labels: { event_type: string; outcome: string }; n: number }>();
     // An event stamped in the future (within MAX_CLOCK_SKEW_MS) counts as applied now: it must
     // not hold freshness at 0 and hide a pipeline that stalls after it.

@@ -26,8 +26,8 @@ export async function notReadyReasons(
  * The `SELECT 1` of each pool still waiting for its answer. A probe that comes meanwhile waits for
  * it rather than queue one of its own: while every connection is held (transactions waiting out a
  * lock, a server that stopped answering) each query waits in the pool's queue, which has no
- * bound, until a connection is free, long after its probe gave up; 26,000 probes in 40 s held
- * 57 MB of the heap, and the writes queued behind them.
+ * bound, until a connection is free, long after its probe gave up: impatient probes would fill
+ * the heap, and the writes would queue behind them.
  */
 const pings = new WeakMap<object, Promise<boolean>>();
 

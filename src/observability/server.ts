@@ -55,9 +55,9 @@ export async function startHttpServer(
   const server = createServer({ connectionsCheckingInterval: timeouts.checkIntervalMs }, (req, res) => {
     // A request pipelined behind one not yet answered: Node would make its answer now and hold
     // it until the client reads the ones before, so a client that sends thousands in one write
-    // and reads nothing made thousands of /metrics pages in the heap (one write of 33 KB held
-    // 13 MB; a few such sockets ran the 256 MB heap out). No scraper or probe pipelines: the
-    // socket is closed, and no answer made.
+    // and reads nothing would hold thousands of /metrics pages in the heap, and a few such
+    // sockets would run it out. No scraper or probe pipelines: the socket is closed, and no
+    // answer made.
     const socket = req.socket;
     if (answering.has(socket)) {
       socket.destroy();

@@ -111,8 +111,9 @@ export const NAMED_CHILDREN_AT_ONCE = 1_000;
 /**
  * Merge mode: the round's children, in their parents' index order and their keys', looked up by
  * key, at most NAMED_CHILDREN_AT_ONCE at a time, then updated or inserted. A parent's stored
- * children that no event names are not read: a producer that adds new items to one order, event
- * after event, once made every later event read (and hold) all of them, until the heap ran out.
+ * children that no event names are not read: a producer may add new items to one order, event
+ * after event, without end, and reading them all would make each later event read (and hold) all
+ * of them.
  * The children of a parent this round inserts are not looked up: none is stored. Another
  * partition's transaction may have inserted the parent and some of them meanwhile (one entity on
  * two partitions); this one's upsert of the parent then waited for it, a child of one key is a

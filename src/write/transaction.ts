@@ -57,7 +57,7 @@ export async function applyBatch(
   try {
     // A duplicate key is first taken for a race (another partition's transaction inserted the row
     // or took the unique value after this one read it): run again, the whole batch is planned
-    // against it. Replayed event by event at once, a batch of 2,000 took 2,001 transactions.
+    // against it. Replayed event by event at once, a race would cost a transaction per event.
     return await onceMoreOnDuplicate(() => transaction(checked));
   } catch (err) {
     if (blame(err) === undefined) throw unavailable(err);

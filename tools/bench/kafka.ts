@@ -4,7 +4,7 @@ import { deleteTopicsThatExist, topicsReady } from "../../test/support/helpers.t
 
 // The benchmark's Kafka side: fresh topics under a run's prefix, its producer, the read ceiling,
 // and the committed offsets of the service's group. Everything is passed in, never read from the
-// options, so that the producing thread (produce-worker.ts) can use it too.
+// options, so that the producing process (producer-process.ts) can use it too.
 
 export const sourceTopics = (prefix: string) => TOPICS.map((t) => `${prefix}${t}`);
 export const allTopics = (prefix: string) => [...sourceTopics(prefix), `${prefix}dlq`];
