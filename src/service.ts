@@ -11,7 +11,7 @@ import {
 } from "./consume/group-database.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
 import { warnOutOfRange } from "./consume/out-of-range.ts";
-import { PartitionWatch, rejoinOnPartitionChanges } from "./consume/partition-watch.ts";
+import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./consume/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./consume/source-topics.ts";
 import { checkTopics, explainStreamFailure, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
@@ -133,6 +133,12 @@ export async function startService(
       },
     });
     rejoinOnPartitionChanges(group, new PartitionWatch(partitions, ids), (why) => pipeline.rejoin(why), log);
+    rejoinOnGroupErrors(
+      group,
+      (why) => pipeline.rejoin(why),
+      (err) => explainKafkaFailure(err, config),
+      log,
+    );
     const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
     closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());

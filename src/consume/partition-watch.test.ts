@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { test } from "node:test";
-import { PartitionWatch } from "./partition-watch.ts";
+import { capturingLogger } from "../testing/support.ts";
+import { PartitionWatch, rejoinOnGroupErrors } from "./partition-watch.ts";
 
 const lag = (counts: Record<string, number>) =>
   new Map(Object.entries(counts).map(([topic, n]) => [topic, Array.from({ length: n }, () => 0n)]));
@@ -37,4 +39,26 @@ test("a topic created again under its name (a new id) is named, and its count is
   // A stale answer with fewer, under the same id, is still no news.
   assert.deepEqual(watch.grown(lag({ "p.user": 2 }), ids("b")), []);
   assert.deepEqual(watch.grown(lag({ "p.user": 3 }), ids("b")), []);
+});
+
+test("the group consumer's 'error' (a rejoin of its own failed) is heard: a rejoin, a line a minute, no crash", () => {
+  const group = new EventEmitter();
+  const { log, lines } = capturingLogger("warn");
+  const why: string[] = [];
+  rejoinOnGroupErrors(
+    group as never,
+    (w) => why.push(w),
+    (err) => `(${(err as Error).message})`,
+    log,
+  );
+  const unknown = new Error("Unknown topic t.order.");
+  // An EventEmitter with no 'error' listener throws the error: the process stopped.
+  for (let i = 0; i < 3; i++) group.emit("error", unknown);
+  assert.deepEqual(why, Array(3).fill("the consumer group could not be joined again: (Unknown topic t.order.)"));
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    [
+      "Kafka: the consumer group could not be joined again: (Unknown topic t.order.); consuming again from the committed offsets",
+    ],
+  );
 });

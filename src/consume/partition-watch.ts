@@ -1,6 +1,7 @@
 import type { Consumer } from "@platformatic/kafka";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { RateLimitedWarnings } from "../observability/bounded.ts";
 import { topicIds } from "./topics.ts";
 
 // A partition added to a source topic while the service runs must be read. Under the classic
@@ -81,5 +82,26 @@ export function rejoinOnPartitionChanges(
       log.debug({ err: messageOf(err) }, "refreshing the source topics' metadata");
     }
     rejoin(`source topics changed: ${changed.join(", ")}`);
+  });
+}
+
+/**
+ * Hears the group consumer's own 'error' events: the client emits one when a rejoin it began by
+ * itself (a heartbeat found the group rebalancing) fails, as when a source topic it still tracks
+ * was deleted meanwhile. Unheard, an 'error' event throws: the process stopped. The pipeline
+ * consumes again from the committed offsets, joining the group with the topics that exist; the
+ * line is said at most once a minute.
+ */
+export function rejoinOnGroupErrors(
+  group: Pick<Consumer, "on">,
+  rejoin: (why: string) => void,
+  explain: (err: unknown) => string,
+  log: Logger,
+): void {
+  const warnings = new RateLimitedWarnings(log, { perWindow: 1, windowMs: 60_000 });
+  group.on("error", (err: unknown) => {
+    const why = `the consumer group could not be joined again: ${explain(err)}`;
+    warnings.warn({ err: messageOf(err) }, `Kafka: ${why}; consuming again from the committed offsets`);
+    rejoin(why);
   });
 }

@@ -1,7 +1,7 @@
 import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
-import { ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
 import { brokersUnreached, explainKafkaFailure, loginRefused } from "./explain.ts";
@@ -162,7 +162,7 @@ export async function checkTopics(config: Config, topics: string[], outage: Outa
   /** Each step waits out an outage, its failures explained in one line. */
   const step = <T>(work: () => Promise<T>) =>
     retrying(
-      () => work().catch((err) => Promise.reject(explainKafka(err, config))),
+      () => work().catch((err) => Promise.reject(explainKafka(asOutage(err), config))),
       outage,
       config.retryMaxBackoffMs,
       signal,
@@ -175,6 +175,20 @@ export async function checkTopics(config: Config, topics: string[], outage: Outa
   } finally {
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
+}
+
+/**
+ * A failure of the Kafka client's own (its errors' codes start with PLT_KFK) as an outage: a topic
+ * listed a moment ago that the next metadata request calls unknown (created or deleted meanwhile)
+ * failed the start once, where the next attempt would have read it. The service's own errors
+ * stay what they are.
+ */
+export function asOutage(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("PLT_KFK")
+    ? new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err)
+    : err;
 }
 
 /** A failure at start as one line; a refused login stops the start, like MySQL's wrong password. */

@@ -63,26 +63,13 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
   // Per partition, the last offset a fetch has gone past, with batches no letter comes of (a
   // transaction's commit or abort marker, an aborted transaction's records) included.
   const fetchedThrough = new Map<number, bigint>();
-  const consumer = correctingFetches(
-    new Consumer({
-      ...kafkaBaseOptions(config, "dlq-reader"),
-      groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
-      autocommit: false,
-      retries: 2,
-      retryDelay: 500,
-      ...CONSUME_TUNING,
-    }),
-    (response) => {
-      for (const t of response.responses) {
-        for (const p of t.partitions as readonly (FetchedPartition & { partitionIndex: number })[]) {
-          for (const batch of p.records ?? []) {
-            const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-            if (last > (fetchedThrough.get(p.partitionIndex) ?? -1n)) fetchedThrough.set(p.partitionIndex, last);
-          }
-        }
-      }
-    },
-  );
+  const consumer = readerConsumer(config, fetchedThrough);
+  // The client emits 'error' when a rejoin of its own fails (partition-watch.ts rejoinOnGroupErrors);
+  // unheard, it throws past every catch. The read fails with it, in one line.
+  let groupError: unknown;
+  consumer.on("error", (err: unknown) => {
+    groupError ??= err;
+  });
   try {
     let ends: bigint[];
     let starts: bigint[];
@@ -113,6 +100,7 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
         } catch (err) {
           throw kafkaError(err, config, "reading");
         }
+        if (groupError !== undefined) throw kafkaError(groupError, config, "reading");
         if (batch.length === 0) {
           // Every letter fetched is in hand: a partition fetched past its last offset ends in
           // records no letter comes of (a transactional writer's marker, an aborted transaction).
@@ -139,6 +127,30 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
   } finally {
     await afterOutcome("closing the dead-letter reader", consumer.close(true));
   }
+}
+
+/** The throwaway group's consumer; `fetchedThrough` hears how far each fetch went, per partition. */
+function readerConsumer(config: Config, fetchedThrough: Map<number, bigint>) {
+  return correctingFetches(
+    new Consumer({
+      ...kafkaBaseOptions(config, "dlq-reader"),
+      groupId: `${config.kafkaGroupId}-dlq-reader-${randomBytes(6).toString("hex")}`,
+      autocommit: false,
+      retries: 2,
+      retryDelay: 500,
+      ...CONSUME_TUNING,
+    }),
+    (response) => {
+      for (const t of response.responses) {
+        for (const p of t.partitions as readonly (FetchedPartition & { partitionIndex: number })[]) {
+          for (const batch of p.records ?? []) {
+            const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+            if (last > (fetchedThrough.get(p.partitionIndex) ?? -1n)) fetchedThrough.set(p.partitionIndex, last);
+          }
+        }
+      }
+    },
+  );
 }
 
 /**

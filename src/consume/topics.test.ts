@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { asOutage } from "./topics.ts";
+
+test("a Kafka client's error at start is an outage to wait out; the service's own errors stay as they are", () => {
+  const unknown = Object.assign(new Error("Unknown topic t.order."), { code: "PLT_KFK_USER" });
+  const outage = asOutage(unknown);
+  assert.ok(outage instanceof KafkaUnavailableError);
+  assert.equal(outage.message, "Kafka: Unknown topic t.order.");
+  assert.equal(outage.cause, unknown);
+  const config = new ConfigError("x");
+  assert.equal(asOutage(config), config);
+  const bug = new TypeError("a bug");
+  assert.equal(asOutage(bug), bug);
+  assert.equal(asOutage(null), null);
+});
