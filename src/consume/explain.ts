@@ -74,6 +74,12 @@ export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string
   if (has((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))) {
     return `the brokers' TLS certificate at ${brokers} was not trusted: ${all.find((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))?.message} (${security})`;
   }
+  // The brokers answered: a topic asked for is not there (deleted meanwhile, as in a failed rejoin).
+  // Not "no answer ... start Kafka": nothing is wrong with the brokers or the settings. The client
+  // names the topic at the index of the broker's error in its own list, often another one: not repeated.
+  if (has((e) => /^Unknown topic /.test(e.message))) {
+    return `the brokers ${brokers} no longer know a topic asked for, likely a source topic deleted meanwhile`;
+  }
   return explainAfterConnect(all, config, brokers, security) ?? explainUnreached(all, err, brokers, security);
 }
 

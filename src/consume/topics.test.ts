@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { explainKafkaFailure } from "./explain.ts";
 import { asOutage } from "./topics.ts";
 
 test("a Kafka client's error at start is an outage to wait out; the service's own errors stay as they are", () => {
@@ -14,4 +15,20 @@ test("a Kafka client's error at start is an outage to wait out; the service's ow
   const bug = new TypeError("a bug");
   assert.equal(asOutage(bug), bug);
   assert.equal(asOutage(null), null);
+});
+
+test("a topic deleted meanwhile is said as such, not as brokers that do not answer", () => {
+  // What the client's failed rejoin emits when a source topic was deleted (it names another).
+  const err = Object.assign(new Error("Unknown topic t.user."), { code: "PLT_KFK_USER" });
+  const config = {
+    kafkaBrokers: ["127.0.0.1:9092"],
+    kafkaSsl: false,
+    kafkaSslCa: "",
+    kafkaSslCert: "",
+    kafkaSaslMechanism: "none",
+    kafkaSaslUsername: "",
+  } as const;
+  const line = explainKafkaFailure(err, config);
+  assert.doesNotMatch(line, /no answer|start Kafka|KAFKA_SSL|t\.user/);
+  assert.match(line, /a source topic deleted meanwhile/);
 });
