@@ -91,15 +91,16 @@ export async function startService(
     });
   const outages = { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
   let consumer: Consumer | null = null;
+  const groupSettling: { since: number | null } = { since: null };
   try {
     if (config.metricsPort > 0) {
-      const readiness = { check: () => notReadyReasons(pool, outages, consumer) };
+      const readiness = { check: () => notReadyReasons(pool, outages, consumer, groupSettling) };
       const http = await startHttpServer(config, metrics, readiness, log);
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
     const database = await prepareDatabase(config, pool, outages.database, log, signal);
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
-    await waitForGroupDatabase(config, database, outages.group, log, signal);
+    await waitForGroupDatabase(config, database, outages.group, log, signal, groupSettling);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());

@@ -79,6 +79,11 @@ export function otherDatabase(
   return undefined;
 }
 
+/** Since when the check has found the group rebalancing (for /readyz); null while it is not. */
+export interface GroupSettlingState {
+  since: number | null;
+}
+
 /** Waits, the conflict logged as `outage`, while the group has a member writing to another database. */
 export async function waitForGroupDatabase(
   config: Config,
@@ -86,9 +91,11 @@ export async function waitForGroupDatabase(
   outage: Outage,
   log: Logger,
   signal: AbortSignal,
+  settling: GroupSettlingState = { since: null },
 ): Promise<void> {
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
   const pool = new ConnectionPool(`${config.kafkaClientId}-admin`, kafkaBaseOptions(config, "admin"));
+  let warned = false;
   try {
     for (;;) {
       try {
@@ -103,10 +110,21 @@ export async function waitForGroupDatabase(
         // A rebalance is routine (another instance starting or stopping): waited out without a warning.
         if (!(err instanceof GroupSettling)) throw err;
         log.debug({ group: config.kafkaGroupId }, err.message);
+        // Unless it lasts: a member that heartbeats but does not join again (a consumer busy between
+        // two polls) holds the group for up to its rebalance timeout, minutes, and the start said nothing.
+        settling.since ??= Date.now();
+        if (!warned && Date.now() - settling.since >= SETTLING_NOTICE_MS) {
+          warned = true;
+          log.warn(
+            { group: config.kafkaGroupId },
+            `KAFKA_GROUP_ID ${config.kafkaGroupId} has been rebalancing for ${SETTLING_NOTICE_MS / 1000} s: a member that does not join again holds it up to its rebalance timeout; this instance joins once it settles`,
+          );
+        }
         await abortableDelay(SETTLING_POLL_MS, signal);
       }
     }
   } finally {
+    settling.since = null;
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
     await pool.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
@@ -115,6 +133,8 @@ export async function waitForGroupDatabase(
 /** The group is rebalancing: the check is made again once it has settled. Not an AppError: no outage. */
 export class GroupSettling extends Error {}
 const SETTLING_POLL_MS = 500;
+/** A rebalance longer than this is said once, at warn level. */
+const SETTLING_NOTICE_MS = 15_000;
 
 /** The states of a classic group in which DescribeGroups lists its members without their data. */
 const REBALANCING: ReadonlySet<string> = new Set(["PreparingRebalance", "CompletingRebalance"]);

@@ -12,12 +12,15 @@ export async function notReadyReasons(
   pool: Pick<Pool, "getConnection">,
   outages: { database: Outage; kafka: Outage; group?: Outage },
   consumer: Consumer | null,
+  groupSettling?: { since: number | null },
 ) {
   const reasons: string[] = [];
   if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
   if (outages.database.active) reasons.push("paused: waiting for MySQL");
   if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
   if (outages.group?.active) reasons.push("waiting: a member of the consumer group writes to another database");
+  if (groupSettling?.since != null)
+    reasons.push("waiting: the consumer group is rebalancing; it is joined once it settles");
   if (consumer === null || !isMember(consumer)) reasons.push("not a member of the consumer group yet");
   return reasons;
 }
