@@ -100,7 +100,7 @@ export async function startService(
     }
     const database = await prepareDatabase(config, pool, outages.database, log, signal);
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
-    await waitForGroupDatabase(config, database, outages.group, log, signal, groupSettling);
+    await waitForGroupDatabase(config, database, outages, log, signal, groupSettling);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());

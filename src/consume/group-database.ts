@@ -84,11 +84,15 @@ export interface GroupSettlingState {
   since: number | null;
 }
 
-/** Waits, the conflict logged as `outage`, while the group has a member writing to another database. */
+/**
+ * Waits while the group has a member writing to another database, the conflict logged as
+ * `outages.group`; Kafka not answering the check is `outages.kafka`'s, so that /readyz and the
+ * outage series name the right cause.
+ */
 export async function waitForGroupDatabase(
   config: Config,
   ours: GroupDatabase,
-  outage: Outage,
+  outages: { group: Outage; kafka: Outage },
   log: Logger,
   signal: AbortSignal,
   settling: GroupSettlingState = { since: null },
@@ -99,12 +103,8 @@ export async function waitForGroupDatabase(
   try {
     for (;;) {
       try {
-        await retrying(
-          () => checkGroupDatabase(admin, config.kafkaGroupId, ours, pool),
-          outage,
-          config.retryMaxBackoffMs,
-          signal,
-        );
+        const check = () => checkGroupDatabase(admin, config.kafkaGroupId, ours, pool);
+        await waitOutConflicts(check, outages, config.retryMaxBackoffMs, signal);
         return;
       } catch (err) {
         // A rebalance is routine (another instance starting or stopping): waited out without a warning.
@@ -127,6 +127,34 @@ export async function waitForGroupDatabase(
     settling.since = null;
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
     await pool.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+  }
+}
+
+/**
+ * Runs `check` until it passes: Kafka not answering is waited out as `outages.kafka`, a member
+ * writing elsewhere as `outages.group`; anything else (GroupSettling) is thrown.
+ */
+export function waitOutConflicts(
+  check: () => Promise<void>,
+  outages: { group: Outage; kafka: Outage },
+  capMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  // The inner loop waits out Kafka; a conflict passes through it to the outer one, which waits it out.
+  const carried = () =>
+    check().catch((err: unknown) => {
+      throw err instanceof GroupConflictError ? new Conflict(err) : err;
+    });
+  const unwrap = (err: unknown) => Promise.reject(err instanceof Conflict ? err.conflict : err);
+  return retrying(() => retrying(carried, outages.kafka, capMs, signal).catch(unwrap), outages.group, capMs, signal);
+}
+
+/** A conflict carried through the loop that waits out Kafka (not retryable there). */
+class Conflict extends Error {
+  readonly conflict: GroupConflictError;
+  constructor(conflict: GroupConflictError) {
+    super(conflict.message);
+    this.conflict = conflict;
   }
 }
 
