@@ -183,11 +183,15 @@ export function missingTopics(config: Config, counts: ReadonlyMap<string, number
 export const notFound = (missing: readonly string[]) =>
   `source topic(s) ${missing.join(", ")} not found: nothing to rewind there; once created, the group starts them at KAFKA_AUTO_OFFSET_RESET`;
 
-/** The facts of every partition of the source topics that exist, in topic and partition order. */
-export async function readFacts(admin: Admin, config: Config, to: RewindTarget): Promise<PartitionFacts[]> {
+/** The facts of every partition of the source topics that exist, in topic and partition order, and the topics missing. */
+export async function readFacts(
+  admin: Admin,
+  config: Config,
+  to: RewindTarget,
+): Promise<{ facts: PartitionFacts[]; missing: string[] }> {
   const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
   const counts = await ask(config, "reading the topics", () => partitionCounts(admin, topics));
-  missingTopics(config, counts);
+  const missing = missingTopics(config, counts);
   const starts = await listOffsets(admin, config, counts, -2n);
   const ends = await listOffsets(admin, config, counts, -1n);
   // Times before 1970 would be ListOffsets' special values (-1 latest, -2 earliest, ...).
@@ -207,7 +211,7 @@ export async function readFacts(admin: Admin, config: Config, to: RewindTarget):
     for (const p of t.partitions)
       if (p.committedOffset >= 0n) committed.set(`${t.name}/${p.partitionIndex}`, p.committedOffset);
   }
-  return [...counts].flatMap(([topic, n]) =>
+  const facts = [...counts].flatMap(([topic, n]) =>
     Array.from({ length: n }, (_, partition) => {
       const key = `${topic}/${partition}`;
       const found = atTime?.get(key);
@@ -221,6 +225,7 @@ export async function readFacts(admin: Admin, config: Config, to: RewindTarget):
       };
     }),
   );
+  return { facts, missing };
 }
 
 export async function runRewind(
@@ -233,9 +238,7 @@ export async function runRewind(
   try {
     const refusal = liveMembers(await describeGroup(admin, config), groupId);
     if (refusal !== null && !options.dryRun) throw new ConfigError(refusal);
-    const facts = await readFacts(admin, config, options.to);
-    const present = new Set(facts.map((f) => f.topic));
-    const missing = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS).filter((t) => !present.has(t));
+    const { facts, missing } = await readFacts(admin, config, options.to);
     const uncommitted = facts.every((f) => f.committed === null) ? neverCommitted(config) : null;
     if (uncommitted !== null && !options.dryRun) throw new ConfigError(uncommitted);
     const plans = facts.map((f) => planPartition(f, options.to));
