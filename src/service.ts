@@ -5,6 +5,7 @@ import { correctingFetches } from "./consume/corrected-fetch.ts";
 import { explainKafkaFailure } from "./consume/explain.ts";
 import {
   type GroupDatabase,
+  type GroupSettlingState,
   membershipData,
   readGroupDatabase,
   waitForGroupDatabase,
@@ -91,7 +92,7 @@ export async function startService(
     });
   const outages = { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
   let consumer: Consumer | null = null;
-  const groupSettling: { since: number | null } = { since: null };
+  const groupSettling: GroupSettlingState = { since: null };
   try {
     if (config.metricsPort > 0) {
       const readiness = { check: () => notReadyReasons(pool, outages, consumer, groupSettling) };

@@ -4,7 +4,6 @@ import {
   ConnectionPool,
   decodeConsumerProtocolSubscription,
   describeGroupsV5,
-  type GroupMember,
 } from "@platformatic/kafka";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
@@ -67,13 +66,13 @@ export function memberDatabase(data: Buffer | string | null | undefined): GroupD
   }
 }
 
-/** The first member that writes to a database other than `ours`. */
+/** The first member (by its subscription's user data) that writes to a database other than `ours`. */
 export function otherDatabase(
-  members: Iterable<Pick<GroupMember, "metadata">>,
+  members: Iterable<Buffer | string | null | undefined>,
   ours: GroupDatabase,
 ): GroupDatabase | undefined {
-  for (const member of members) {
-    const theirs = memberDatabase(member.metadata?.metadata);
+  for (const data of members) {
+    const theirs = memberDatabase(data);
     if (theirs && theirs.id !== ours.id) return theirs;
   }
   return undefined;
@@ -126,7 +125,9 @@ export async function waitForGroupDatabase(
   } finally {
     settling.since = null;
     await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
-    await pool.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
+    await pool
+      .close()
+      .catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the group check's connections"));
   }
 }
 
@@ -195,7 +196,7 @@ export async function checkGroupDatabase(
 }
 
 /**
- * The group's state and members, each with its subscription's user data when it has one that reads. Not
+ * The group's state and each member's subscription user data (undefined when it does not read). Not
  * Admin.describeGroups: it decodes every member's subscription and assignment in a callback of its
  * own, and another program's member whose subscription was a single byte threw out of it, past
  * any catch, and stopped the service at every start.
@@ -208,16 +209,15 @@ async function describeMembers(admin: Admin, pool: ConnectionPool, groupId: stri
   const group = groups[0];
   return {
     state: group?.groupState ?? "",
-    members: (group?.members ?? []).map((member) => ({ metadata: subscriptionOf(member.memberMetadata) })),
+    members: (group?.members ?? []).map((member) => userDataOf(member.memberMetadata)),
   };
 }
 
-/** A member's subscription, as Admin.describeGroups gives it; undefined when it does not read. */
-function subscriptionOf(data: Buffer | null): GroupMember["metadata"] | undefined {
-  if (!data || data.length === 0) return undefined;
+/** The user data of a member's subscription; undefined when it has none or does not read. */
+function userDataOf(subscription: Buffer | null): Buffer | string | null | undefined {
+  if (!subscription || subscription.length === 0) return undefined;
   try {
-    const { userData } = decodeConsumerProtocolSubscription(data);
-    return { metadata: userData } as GroupMember["metadata"];
+    return decodeConsumerProtocolSubscription(subscription).userData;
   } catch {
     return undefined; // another program's subscription: not ours to judge
   }

@@ -1,4 +1,5 @@
 import type { Consumer } from "@platformatic/kafka";
+import type { GroupSettlingState } from "../consume/group-database.ts";
 import type { Pool } from "../db/pool.ts";
 import type { Outage } from "../retry.ts";
 
@@ -12,7 +13,7 @@ export async function notReadyReasons(
   pool: Pick<Pool, "getConnection">,
   outages: { database: Outage; kafka: Outage; group?: Outage },
   consumer: Consumer | null,
-  groupSettling?: { since: number | null },
+  groupSettling?: GroupSettlingState,
 ) {
   const reasons: string[] = [];
   if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
