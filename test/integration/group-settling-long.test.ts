@@ -1,68 +1,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Connection, heartbeatV4, joinGroupV9, syncGroupV5 } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { membershipData } from "../../src/consume/group-database.ts";
 import { startService } from "../../src/service.ts";
-import {
-  BROKER,
-  capturingLogger,
-  privatePort,
-  testDatabase,
-  testEnv,
-  testTopics,
-  waitFor,
-} from "../support/helpers.ts";
+import { capturingLogger, privatePort, testDatabase, testEnv, testTopics, waitFor } from "../support/helpers.ts";
 import { rawMember, subscription } from "../support/raw-group.ts";
 
 // A member that stays in the group (it heartbeats) but does not join again when the group
 // rebalances, as a consumer busy in a long poll loop: the broker waits up to its rebalance timeout.
-
-type Api = { async: (...args: unknown[]) => Promise<{ generationId: number; memberId: string }> };
-
-async function slowMember(t: { after: (fn: () => unknown) => void }, groupId: string, metadata: Buffer) {
-  const [host, port] = BROKER.split(":") as [string, string];
-  const connection = new Connection("tests-slow-member");
-  await new Promise<void>((resolve, reject) =>
-    connection.connect(host, Number(port), (e: unknown) => (e ? reject(e) : resolve())),
-  );
-  t.after(() => new Promise<void>((resolve) => connection.close(() => resolve())));
-  const protocols = [{ name: "roundrobin", metadata }];
-  const join = joinGroupV9.api as unknown as Api;
-  const ask = (memberId: string) =>
-    join.async(connection, groupId, 30000, 120000, memberId, null, "consumer", protocols, null);
-  const joined = await ask("").catch((err: { response?: { memberId?: string } }) => ask(err.response?.memberId ?? ""));
-  await (syncGroupV5.api as unknown as Api).async(
-    connection,
-    groupId,
-    joined.generationId,
-    joined.memberId,
-    null,
-    "consumer",
-    "roundrobin",
-    [{ memberId: joined.memberId, assignment: Buffer.alloc(0) }],
-  );
-  const beat = setInterval(
-    () =>
-      (heartbeatV4.api as unknown as (...a: unknown[]) => void)(
-        connection,
-        groupId,
-        joined.generationId,
-        joined.memberId,
-        null,
-        () => {},
-      ),
-    1000,
-  );
-  t.after(() => clearInterval(beat));
-}
 
 test("a start held by a group that stays rebalancing says so, in the log and on /readyz", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
   const env = testEnv(db, topics);
   const other = { id: "22222222-2222-2222-2222-222222222222", name: "theirs at db2:3306" };
-  await slowMember(t, env.KAFKA_GROUP_ID as string, subscription(["x"], membershipData(other)));
+  await rawMember(t, env.KAFKA_GROUP_ID as string, subscription(["x"], membershipData(other)), true, 120000);
   // Another member joins: the group waits for the first to join again, which it never does.
   await rawMember(t, env.KAFKA_GROUP_ID as string, subscription(["x"], Buffer.alloc(0)), false);
   const { log, lines } = capturingLogger();

@@ -22,8 +22,18 @@ const int32 = (n: number) => {
 type Api = { async: (...args: unknown[]) => Promise<{ generationId: number; memberId: string }> };
 const join = joinGroupV9.api as unknown as Api;
 
-/** Joins `groupId` with `metadata` as its subscription; `stable` completes the rebalance (the member leads and syncs). */
-export async function rawMember(t: TestContext, groupId: string, metadata: Buffer, stable = true) {
+/**
+ * Joins `groupId` with `metadata` as its subscription; `stable` completes the rebalance (the member
+ * leads and syncs, then only heartbeats: it never joins again, and holds a later rebalance up to
+ * `rebalanceTimeoutMs`).
+ */
+export async function rawMember(
+  t: TestContext,
+  groupId: string,
+  metadata: Buffer,
+  stable = true,
+  rebalanceTimeoutMs = 30000,
+) {
   const [host, port] = BROKER.split(":") as [string, string];
   const connection = new Connection("tests-raw-member");
   await new Promise<void>((resolve, reject) =>
@@ -32,7 +42,7 @@ export async function rawMember(t: TestContext, groupId: string, metadata: Buffe
   t.after(() => new Promise<void>((resolve) => connection.close(() => resolve())));
   const protocols = [{ name: "roundrobin", metadata }];
   const ask = (memberId: string) =>
-    join.async(connection, groupId, 30000, 30000, memberId, null, "consumer", protocols, null);
+    join.async(connection, groupId, 30000, rebalanceTimeoutMs, memberId, null, "consumer", protocols, null);
   const joining = ask("").catch((err: { response?: { memberId?: string } }) => ask(err.response?.memberId ?? ""));
   if (!stable) {
     joining.catch(() => {}); // left waiting: its connection closes at the test's end
