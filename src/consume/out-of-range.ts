@@ -111,17 +111,18 @@ export async function warnOutOfRange(
       } catch (err) {
         bounds = err instanceof Error ? err : new Error(messageOf(err));
       }
+      const boundsOf = (partition: number) => (bounds instanceof Error ? undefined : bounds[partition]);
+      const from = reset === "earliest" ? "start" : "end";
       const told = partitions.slice(0, LINES_PER_TOPIC);
       const rest = partitions.slice(LINES_PER_TOPIC);
-      if (rest.length > 0) log.warn({ topic, partitions: rest.length }, restLine(topic, rest, bounds, reset));
+      if (rest.length > 0) log.warn({ topic, partitions: rest.length }, restLine(topic, rest, boundsOf, from, reset));
       for (const r of told) {
         const where = { topic: r.topic, partition: r.partition };
-        const b = bounds instanceof Error ? undefined : bounds[r.partition];
+        const b = boundsOf(r.partition);
         if (b !== undefined && b.logStart >= 0n && b.end >= 0n) {
           log.warn(where, outOfRangeLine(r, b, reset));
           continue;
         }
-        const from = reset === "earliest" ? "start" : "end";
         const why = bounds instanceof Error ? messageOf(bounds) : "the broker did not name them";
         log.warn(
           where,
@@ -133,13 +134,18 @@ export async function warnOutOfRange(
 }
 
 /** One line for the partitions of `topic` past LINES_PER_TOPIC. */
-function restLine(topic: string, rest: readonly OutOfRange[], bounds: LogBounds[] | Error, reset: string): string {
+function restLine(
+  topic: string,
+  rest: readonly OutOfRange[],
+  boundsOf: (partition: number) => LogBounds | undefined,
+  from: string,
+  reset: string,
+): string {
   let deleted = 0n;
   for (const r of rest) {
-    const b = bounds instanceof Error ? undefined : bounds[r.partition];
+    const b = boundsOf(r.partition);
     if (b !== undefined && r.requested < b.logStart) deleted += b.logStart - r.requested;
   }
   const counted = deleted > 0n ? `, ${deleted} offsets in all deleted (retention) before the group read them` : "";
-  const from = reset === "earliest" ? "start" : "end";
   return `${topic}: ${rest.length} more partitions had their offsets no longer in the log${counted}; each reads on from its ${from} (KAFKA_AUTO_OFFSET_RESET=${reset})`;
 }
