@@ -73,7 +73,7 @@ export const BadEventReasons = {
   CLOCK_SKEW: "clock_skew",
   /** The event type belongs to another topic than the one the event arrived on. */
   WRONG_TOPIC: "wrong_topic",
-  /** The record stands for one of a compressed batch that can't be read (src/consume/batch-framing.ts). */
+  /** The record stands for one of a compressed batch that can't be read (src/read/client-fixes/batch-framing.ts). */
   UNREADABLE_BATCH: "unreadable_batch",
   /**
    * Another transaction changed the event's entity under its own at every run: the entity is

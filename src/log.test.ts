@@ -53,7 +53,7 @@ test("the terminal format escapes what the data may put in a message or a field:
 });
 
 test("the terminal format keeps a stack trace's frames on their own lines", () => {
-  const stack = "    at plan (src/write/plan.ts:1:1)\n    at apply (src/write/transaction.ts:2:2)";
+  const stack = "    at plan (src/plan/plan.ts:1:1)\n    at apply (src/write/transaction.ts:2:2)";
   const line = prettyLine(JSON.stringify({ level: 50, time: "2026-11-25T10:30:40.518Z", stack, msg: "unexpected" }));
   assert.equal(line, `10:30:40.518 ERROR unexpected  stack=${stack}\n`);
 });

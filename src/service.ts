@@ -1,20 +1,6 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
-import { correctingFetches } from "./consume/corrected-fetch.ts";
-import { explainKafkaFailure } from "./consume/explain.ts";
-import {
-  type GroupDatabase,
-  type GroupSettlingState,
-  membershipData,
-  readGroupDatabase,
-  waitForGroupDatabase,
-} from "./consume/group-database.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "./consume/kafka-options.ts";
-import { warnOutOfRange } from "./consume/out-of-range.ts";
-import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./consume/partition-watch.ts";
-import { SourceTopics, watchSourceTopics } from "./consume/source-topics.ts";
-import { checkTopics, explainStreamFailure, prefixed } from "./consume/topics.ts";
 import { migrateDatabase } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
@@ -28,6 +14,20 @@ import { Metrics } from "./observability/metrics.ts";
 import { isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
+import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
+import { explainKafkaFailure } from "./read/explain.ts";
+import {
+  type GroupDatabase,
+  type GroupSettlingState,
+  membershipData,
+  readGroupDatabase,
+  waitForGroupDatabase,
+} from "./read/group-database.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "./read/kafka-options.ts";
+import { warnOutOfRange } from "./read/out-of-range.ts";
+import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
+import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
+import { checkTopics, explainStreamFailure, prefixed } from "./read/topics.ts";
 import { Outage, retrying } from "./retry.ts";
 import { TOMBSTONES_TABLE } from "./write/statements.ts";
 import { applyBatch } from "./write/transaction.ts";

@@ -2,7 +2,7 @@ import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { readDeadLetters } from "../dead-letter/read.ts";
 import { parseOptions, UsageError } from "./args.ts";
-import { formatTable } from "./table.ts";
+import { formatTable } from "./text-table.ts";
 
 // `analytics-service dlq list`: what is in the dead-letter topic, as a table or JSON.
 

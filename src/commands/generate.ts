@@ -1,10 +1,10 @@
 import { Admin, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { explainKafkaFailure } from "../consume/explain.ts";
-import { kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import { afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
+import { explainKafkaFailure } from "../read/explain.ts";
+import { kafkaBaseOptions } from "../read/kafka-options.ts";
+import { prefixed, SOURCE_TOPICS } from "../read/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the

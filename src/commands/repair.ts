@@ -9,7 +9,7 @@ import { productsTable } from "../domains/products/table.ts";
 import { suppliersTable } from "../domains/suppliers/table.ts";
 import { usersTable } from "../domains/users/table.ts";
 import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
-import type { TableSpec } from "../write/ops.ts";
+import type { TableSpec } from "../plan/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { UsageError } from "./args.ts";
 

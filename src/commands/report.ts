@@ -5,7 +5,7 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
 import { ConfigError, isExpected } from "../errors.ts";
 import { parseOptions } from "./args.ts";
-import { type Column, formatTable, type Row } from "./table.ts";
+import { type Column, formatTable, type Row } from "./text-table.ts";
 
 // `analytics-service report [--json]`: the data team's standing questions, answered from the
 // report_* views of migration 003. The views keep all history; the windows are chosen here.

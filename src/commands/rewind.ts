@@ -1,11 +1,11 @@
 import { Admin, type Group } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { explainKafkaFailure } from "../consume/explain.ts";
-import { kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { partitionCounts, prefixed, SOURCE_TOPICS } from "../consume/topics.ts";
 import { AppError, afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { explainKafkaFailure } from "../read/explain.ts";
+import { kafkaBaseOptions } from "../read/kafka-options.ts";
+import { partitionCounts, prefixed, SOURCE_TOPICS } from "../read/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
-import { formatTable } from "./table.ts";
+import { formatTable } from "./text-table.ts";
 
 // `analytics-service rewind --to earliest|<ISO time> [--dry-run]`: moves the group's committed
 // offsets on the five source topics back, so the next start reads history again — to fill a

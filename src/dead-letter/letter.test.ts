@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
-import { MAX_HEADERS_PER_RECORD } from "../consume/record-headers.ts";
 import { BadEventError } from "../errors.ts";
+import { MAX_HEADERS_PER_RECORD } from "../read/client-fixes/record-headers.ts";
 import { decodeValue } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import {

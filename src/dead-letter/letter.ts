@@ -1,5 +1,5 @@
-import { MAX_HEADERS_PER_RECORD } from "../consume/record-headers.ts";
 import type { BadEventError } from "../errors.ts";
+import { MAX_HEADERS_PER_RECORD } from "../read/client-fixes/record-headers.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
 // why it could not be applied. The reason names a field, never a value, so no secret that the
@@ -102,7 +102,7 @@ export interface SourceMessage {
   key: Buffer | null | undefined;
   value: Buffer | null | undefined;
   headers: RecordHeaders | undefined;
-  /** How many headers the record had, when they were left unread (src/consume/record-headers.ts). */
+  /** How many headers the record had, when they were left unread (src/read/client-fixes/record-headers.ts). */
   headersUnread?: number | undefined;
 }
 

@@ -1,8 +1,8 @@
 import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
 import { chunksBySize } from "../collections.ts";
-import { brokerErrors } from "../consume/explain.ts";
-import { kafkaBaseOptions } from "../consume/kafka-options.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
+import { brokerErrors } from "../read/explain.ts";
+import { kafkaBaseOptions } from "../read/kafka-options.ts";
 import {
   BATCH_OVERHEAD,
   type DeadLetter,

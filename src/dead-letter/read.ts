@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import type { FetchedPartition } from "../consume/aborted-transactions.ts";
-import { BatchReader } from "../consume/batch-reader.ts";
-import { correctingFetches } from "../consume/corrected-fetch.ts";
-import { brokerErrors, explainKafkaFailure } from "../consume/explain.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "../consume/kafka-options.ts";
-import { heldBytes } from "../consume/record-headers.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { BatchReader } from "../read/batch-reader.ts";
+import type { FetchedPartition } from "../read/client-fixes/aborted-transactions.ts";
+import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
+import { heldBytes } from "../read/client-fixes/record-headers.ts";
+import { brokerErrors, explainKafkaFailure } from "../read/explain.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "../read/kafka-options.ts";
 import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the

@@ -1,9 +1,9 @@
-import { unreadableBatchReason } from "../consume/batch-markers.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { Op, Row } from "../write/ops.ts";
-import type { Outcome } from "../write/plan.ts";
+import type { Op, Row } from "../plan/ops.ts";
+import type { Outcome } from "../plan/plan.ts";
+import { unreadableBatchReason } from "../read/client-fixes/batch-markers.ts";
 import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
 import { InexactNumberFound } from "./numbers.ts";
 import { datetimeMs } from "./timestamp.ts";
@@ -123,7 +123,7 @@ function checkTopic(route: Route, record: SourceRecord, limits: DecodeLimits, ty
 /** `nowMs`: the wall clock, which bounds record times from above (tests pin it). */
 export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUTES, nowMs = Date.now()): Decoded {
   const value = record.value;
-  // A marker stands for a record that could not be read (src/consume/batch-framing.ts).
+  // A marker stands for a record that could not be read (src/read/client-fixes/batch-framing.ts).
   const unreadable = unreadableBatchReason(record.headers);
   if (unreadable !== undefined) {
     return {

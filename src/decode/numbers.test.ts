@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { ROUTES } from "../domains/registry.ts";
+import type { Row } from "../plan/ops.ts";
 import { LIMITS } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
-import type { Row } from "../write/ops.ts";
 import { decode } from "./decode.ts";
 import { holdsMoreValues, MAX_VALUES_TO_REPARSE } from "./numbers.ts";
 

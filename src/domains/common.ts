@@ -1,7 +1,7 @@
 import type { ParsedEvent } from "../decode/envelope.ts";
 import { compile, Maybe, ObjectId, Type } from "../decode/schema-kit.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { DeleteOp, PatchOp, TableSpec } from "../write/ops.ts";
+import type { DeleteOp, PatchOp, TableSpec } from "../plan/ops.ts";
 
 // Deletes carry a small payload naming the id (docs/events.md#small-payloads); without it the
 // envelope's entity_id is the id. With it, it must be that id: an event of one entity (its key,

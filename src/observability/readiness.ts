@@ -1,6 +1,6 @@
 import type { Consumer } from "@platformatic/kafka";
-import type { GroupSettlingState } from "../consume/group-database.ts";
 import type { Pool } from "../db/pool.ts";
+import type { GroupSettlingState } from "../read/group-database.ts";
 import type { Outage } from "../retry.ts";
 
 // What /readyz says: whether the service can do its job now, and if not, why.

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { CommitOffset } from "../consume/committer.ts";
+import type { CommitOffset } from "../commit/committer.ts";
 import type { DeadLetter } from "../dead-letter/letter.ts";
 import type { Decoded } from "../decode/decode.ts";
 import { BadEventError } from "../errors.ts";
+import type { Op } from "../plan/ops.ts";
+import type { Outcome } from "../plan/plan.ts";
 import { AbandonedError } from "../retry.ts";
 import { capturingLogger } from "../testing/support.ts";
-import type { Op } from "../write/ops.ts";
-import type { Outcome } from "../write/plan.ts";
 import type { BatchResult } from "../write/transaction.ts";
 import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch.ts";
 import { UnexpectedErrorsError } from "./breaker.ts";

@@ -1,14 +1,14 @@
 import { getOrCreate } from "../collections.ts";
-import { partitionKey } from "../consume/batch-reader.ts";
-import type { CommitOffset } from "../consume/committer.ts";
+import type { CommitOffset } from "../commit/committer.ts";
 import type { DeadLetter, SourceMessage } from "../dead-letter/letter.ts";
 import type { Decoded } from "../decode/decode.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import type { Logger } from "../log.ts";
 import { RateLimitedWarnings } from "../observability/bounded.ts";
+import type { Op } from "../plan/ops.ts";
+import type { Outcome } from "../plan/plan.ts";
+import { partitionKey } from "../read/batch-reader.ts";
 import { AbandonedError } from "../retry.ts";
-import type { Op } from "../write/ops.ts";
-import type { Outcome } from "../write/plan.ts";
 import type { RowCounts } from "../write/store.ts";
 import type { BatchResult } from "../write/transaction.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";

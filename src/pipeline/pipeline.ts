@@ -1,12 +1,12 @@
 import type { Consumer } from "@platformatic/kafka";
-import { partitionKey } from "../consume/batch-reader.ts";
-import { OffsetCommitter } from "../consume/committer.ts";
-import { OwnedPartitions } from "../consume/owned-partitions.ts";
-import { type KafkaMessage, SourceStream } from "../consume/source-stream.ts";
-import { decodeBatch } from "../decode/batch.ts";
+import { OffsetCommitter } from "../commit/committer.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
+import { decodeBatch } from "../decode/decode-batch.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { partitionKey } from "../read/batch-reader.ts";
+import { OwnedPartitions } from "../read/owned-partitions.ts";
+import { type KafkaMessage, SourceStream } from "../read/source-stream.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
 import { type BatchDeps, BatchProcessor } from "./batch.ts";
 import { PartitionScheduler } from "./scheduler.ts";
@@ -36,7 +36,7 @@ export interface PipelineOptions {
 
 export interface PipelineDeps {
   consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  /** The source topics a stream is to read: those that exist (consume/source-topics.ts). */
+  /** The source topics a stream is to read: those that exist (read/source-topics.ts). */
   topics: () => Promise<readonly string[]>;
   /** Parse, validate and flatten one record (pure; never throws). */
   decode: (record: SourceRecord) => Decoded;
@@ -239,7 +239,7 @@ export class Pipeline {
 
   /**
    * Joins the group again once the batches in hand are done, from the committed offsets: the
-   * source topics gained partitions (consume/partition-watch.ts), or a source topic the stream
+   * source topics gained partitions (read/partition-watch.ts), or a source topic the stream
    * does not read exists now; only a rebalance assigns them.
    */
   rejoin(why: string) {

@@ -5,7 +5,7 @@ import { type ParsedEvent, parseEnvelope } from "../decode/envelope.ts";
 import type { Domain, FlattenLimits, UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES } from "../domains/registry.ts";
 import { BadEventError } from "../errors.ts";
-import type { DeleteOp, Op, PatchOp, UpsertOp } from "../write/ops.ts";
+import type { DeleteOp, Op, PatchOp, UpsertOp } from "../plan/ops.ts";
 import { fixture } from "./fixtures.ts";
 
 // Shared by the domains' unit tests: a fixture event, edited, through the real envelope parser

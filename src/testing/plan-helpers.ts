@@ -1,7 +1,7 @@
-import { type Children, type DeleteOp, defineTable, type PatchOp, type Row, type UpsertOp } from "../write/ops.ts";
-import { type DbState, entityKey, type Outcome, uniqueKey, type Write } from "../write/plan.ts";
+import { type Children, type DeleteOp, defineTable, type PatchOp, type Row, type UpsertOp } from "../plan/ops.ts";
+import { type DbState, entityKey, type Outcome, uniqueKey, type Write } from "../plan/plan.ts";
 
-// Tables, operations and database states for the planner's unit tests (src/write/plan*.test.ts).
+// Tables, operations and database states for the planner's unit tests (src/plan/plan*.test.ts).
 
 // A parent with a unique business key and tombstones, and a child table keyed within its parent.
 export const things = defineTable(

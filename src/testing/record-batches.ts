@@ -1,8 +1,8 @@
 import { crc32c } from "@platformatic/kafka";
-import { xxh32 } from "../consume/xxh32.ts";
+import { xxh32 } from "../read/client-fixes/xxh32.ts";
 
 // Record batches written byte by byte, as a producer may send them: for the tests of what the
-// service reads of batches the broker accepts (src/consume/batch-framing.ts).
+// service reads of batches the broker accepts (src/read/client-fixes/batch-framing.ts).
 
 export function varint(n: number): Buffer {
   let v = BigInt.asUintN(64, (BigInt(n) << 1n) ^ (BigInt(n) >> 63n));

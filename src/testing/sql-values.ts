@@ -1,4 +1,4 @@
-import type { SqlValue } from "../write/ops.ts";
+import type { SqlValue } from "../plan/ops.ts";
 
 // Reads back the values a write statement carries in its text (src/write/sql-text.ts), so unit
 // tests can say which rows a statement writes. Knows only the literals sqlLiteral writes.

@@ -1,6 +1,6 @@
 import { getOrCreate } from "../collections.ts";
+import type { Children, Row } from "../plan/ops.ts";
 import { compareKeys, sortByKey } from "./key-order.ts";
-import type { Children, Row } from "./ops.ts";
 import { listed, storedRowBytes } from "./row-size.ts";
 import { run, type SqlRunner } from "./sql-runner.ts";
 import {

@@ -1,4 +1,4 @@
-import type { Op, Row, TableSpec } from "./ops.ts";
+import type { Op, Row, TableSpec } from "../plan/ops.ts";
 import {
   deleteByKey,
   rowBytes,

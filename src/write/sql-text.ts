@@ -1,4 +1,4 @@
-import type { Row, SqlValue } from "./ops.ts";
+import type { Row, SqlValue } from "../plan/ops.ts";
 
 // Values written into a statement's text, so a batch's rows go to the server as one string built
 // once, not as arrays of values that the driver walks and escapes again (docs/decisions.md).

@@ -5,7 +5,7 @@ import { postsTable } from "../domains/posts/table.ts";
 import { productsTable, variantsTable } from "../domains/products/table.ts";
 import { suppliersTable } from "../domains/suppliers/table.ts";
 import { usersTable, userUpdateColumns } from "../domains/users/table.ts";
-import { defineTable, type Row } from "./ops.ts";
+import { defineTable, type Row } from "../plan/ops.ts";
 import { rowTuple, sqlLiteral } from "./sql-text.ts";
 import {
   chunks,

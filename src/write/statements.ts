@@ -1,5 +1,5 @@
 import { chunksBySize as chunkItems } from "../collections.ts";
-import type { Row, TableSpec } from "./ops.ts";
+import type { Row, TableSpec } from "../plan/ops.ts";
 import { rowTuple, sqlList, sqlLiteral } from "./sql-text.ts";
 
 // Statement text, built without touching a connection. Reads take their few values through

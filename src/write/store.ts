@@ -1,9 +1,9 @@
 import { getOrCreate, groupsBy } from "../collections.ts";
 import { ConcurrentChangeError } from "../errors.ts";
+import type { Children, Op, Row, TableSpec } from "../plan/ops.ts";
+import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "../plan/plan.ts";
 import { writeChildren } from "./children.ts";
 import { compareKeys, sortByKey } from "./key-order.ts";
-import type { Children, Op, Row, TableSpec } from "./ops.ts";
-import { type DbState, entityKey, type Plan, uniqueKey, type Write } from "./plan.ts";
 import { listed, patchBytes, withinPacket } from "./row-size.ts";
 import { run, type SqlRunner } from "./sql-runner.ts";
 import {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { ConcurrentChangeError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
-import { defineTable, type UpsertOp } from "./ops.ts";
+import { defineTable, type UpsertOp } from "../plan/ops.ts";
 import { applyBatch } from "./transaction.ts";
 
 // A deadlock victim is run again and counted, not reported as an outage; one that keeps coming

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
+import type { Op } from "../../src/plan/ops.ts";
+import type { Outcome } from "../../src/plan/plan.ts";
 import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
-import type { Op } from "../../src/write/ops.ts";
-import type { Outcome } from "../../src/write/plan.ts";
 import { applyBatch } from "../../src/write/transaction.ts";
 import { testDatabase, testPool } from "../support/helpers.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadConfig, serviceDeclaration } from "../../src/config/index.ts";
-import { prefixed } from "../../src/consume/topics.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
+import { prefixed } from "../../src/read/topics.ts";
 import {
   commandText,
   dependenciesOf,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin, ConnectionPool } from "@platformatic/kafka";
-import { checkGroupDatabase, GroupSettling, membershipData } from "../../src/consume/group-database.ts";
+import { checkGroupDatabase, GroupSettling, membershipData } from "../../src/read/group-database.ts";
 import { BROKER, randomName, waitFor } from "../support/helpers.ts";
 import { rawMember, subscription } from "../support/raw-group.ts";
 

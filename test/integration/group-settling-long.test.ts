@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfig } from "../../src/config/index.ts";
-import { membershipData } from "../../src/consume/group-database.ts";
+import { membershipData } from "../../src/read/group-database.ts";
 import { startService } from "../../src/service.ts";
 import { capturingLogger, privatePort, testDatabase, testEnv, testTopics, waitFor } from "../support/helpers.ts";
 import { rawMember, subscription } from "../support/raw-group.ts";

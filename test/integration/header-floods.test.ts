@@ -21,7 +21,7 @@ import { produceRaw } from "../support/raw-produce.ts";
 // heap for two bytes on the wire), so a backlog of them once ran the service's 256 MB heap out,
 // again at every restart. Past 1,000 on a record (or past what one fetch is read with) headers are
 // left unread and their events applied; the ones read count at their heap cost against the
-// reader's and the batches' bounds (src/consume/record-headers.ts).
+// reader's and the batches' bounds (src/read/client-fixes/record-headers.ts).
 
 const userEvent = (n: number): RawRecord & { id: string } => {
   const id = hexId(n, "e7");

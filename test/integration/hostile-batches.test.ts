@@ -20,7 +20,7 @@ import {
 import { produceRaw } from "../support/raw-produce.ts";
 
 // Record batches the broker accepts and the Kafka client used to read otherwise than Kafka does
-// (src/consume/batch-framing.ts): each ends as dead letters or as Kafka reads it, the events
+// (src/read/client-fixes/batch-framing.ts): each ends as dead letters or as Kafka reads it, the events
 // after it are applied, and the group's committed offset never passes the end of the log.
 
 const userEvent = (n: number) => {

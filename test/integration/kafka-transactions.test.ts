@@ -14,7 +14,7 @@ import {
 
 // A transactional producer's aborted transactions are never applied: two of one producer in one
 // fetch, and one larger than a fetch (its abort marker comes in a later one). The Kafka client
-// alone let both through (src/consume/aborted-transactions.ts).
+// alone let both through (src/read/client-fixes/aborted-transactions.ts).
 
 test("events of aborted transactions never reach MySQL; the committed ones after them do", async (t) => {
   const db = await testDatabase(t);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin, Consumer } from "@platformatic/kafka";
-import { SourceStream } from "../../src/consume/source-stream.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { SourceStream } from "../../src/read/source-stream.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {

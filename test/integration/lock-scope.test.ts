@@ -4,9 +4,9 @@ import type { Connection } from "mysql2/promise";
 import { migrate } from "../../src/db/migrate.ts";
 import { suppliersTable } from "../../src/domains/suppliers/table.ts";
 import { emit } from "../../src/generate/emit.ts";
+import type { Op } from "../../src/plan/ops.ts";
 import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
-import type { Op } from "../../src/write/ops.ts";
 import {
   deleteByKey,
   type Statement,

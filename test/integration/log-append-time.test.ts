@@ -15,7 +15,7 @@ import {
 
 // On a LogAppendTime topic the broker's time is every record's: a producer that stamps its
 // records 0 (or none) does not make the clock-skew guard refuse events of now. The client alone
-// reported the producer's times (src/consume/log-append-time.ts).
+// reported the producer's times (src/read/client-fixes/log-append-time.ts).
 
 test("on a LogAppendTime topic an event is judged by the broker's time, not its producer's", async (t) => {
   const db = await testDatabase(t);

@@ -16,7 +16,7 @@ import {
 } from "../support/helpers.ts";
 
 // A partition added to a source topic while the service runs is read without a restart: the
-// client does not rejoin the group for it by itself (src/consume/partition-watch.ts).
+// client does not rejoin the group for it by itself (src/read/partition-watch.ts).
 
 test("a partition added to a source topic while the service runs is assigned and its events applied", async (t) => {
   const db = await testDatabase(t);

@@ -17,7 +17,7 @@ import {
 } from "../support/helpers.ts";
 
 // A source topic deleted and created again with fewer partitions, then given more: the partition
-// watch must compare with the new topic's count, not the old one's (src/consume/partition-watch.ts).
+// watch must compare with the new topic's count, not the old one's (src/read/partition-watch.ts).
 
 test("a source topic created again with fewer partitions and then grown has its new partitions read", async (t) => {
   const db = await testDatabase(t);

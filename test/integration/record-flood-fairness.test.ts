@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import zlib from "node:zlib";
-import { MAX_MARKED_RECORDS } from "../../src/consume/batch-markers.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { MAX_MARKED_RECORDS } from "../../src/read/client-fixes/batch-markers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import { caughtUp, hexId, testConfig, testDatabase, testService, testTopics, waitFor } from "../support/helpers.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import zlib from "node:zlib";
-import { MAX_MARKED_RECORDS } from "../../src/consume/batch-markers.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { MAX_MARKED_RECORDS } from "../../src/read/client-fixes/batch-markers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import {
@@ -22,7 +22,7 @@ import { produceRaw } from "../support/raw-produce.ts";
 // response was parsed until its batches had decompressed to 64 MiB, which these never reach:
 // four such batches in one response ran the service's 256 MB heap out, and again at every
 // restart. A response is now parsed until it has made MAX_RECORDS_PER_FETCH records
-// (src/consume/fetch-budget.ts); the rest is fetched again.
+// (src/read/client-fixes/fetch-budget.ts); the rest is fetched again.
 
 const BATCHES = 12;
 

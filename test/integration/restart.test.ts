@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { partitionKey } from "../../src/consume/batch-reader.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { partitionKey } from "../../src/read/batch-reader.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   caughtUp,

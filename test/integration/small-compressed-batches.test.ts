@@ -17,7 +17,7 @@ import {
 // partitions with few events each also give): zlib writes a batch's few hundred bytes into a chunk
 // of 64 KiB, and every record's value kept that chunk alive. The events in hand, bounded at
 // BATCH_MAX_EVENTS and BATCH_MAX_BYTES, held thirty times their bytes outside the heap. Small
-// outputs are now copied (src/consume/decompression.ts).
+// outputs are now copied (src/read/client-fixes/decompression.ts).
 
 const EVENTS = 12_000;
 

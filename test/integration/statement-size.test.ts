@@ -7,9 +7,9 @@ import { usersTable, userUpdateColumns } from "../../src/domains/users/table.ts"
 import { DatabaseUnavailableError } from "../../src/errors.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import type { BatchReport } from "../../src/pipeline/pipeline.ts";
+import type { Op, UpsertOp } from "../../src/plan/ops.ts";
 import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
-import type { Op, UpsertOp } from "../../src/write/ops.ts";
 import { tooLarge } from "../../src/write/row-size.ts";
 import { upsertRows } from "../../src/write/statements.ts";
 import { applyBatch } from "../../src/write/transaction.ts";

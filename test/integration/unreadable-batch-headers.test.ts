@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import zlib from "node:zlib";
-import { MAX_HEADERS_PER_FETCH } from "../../src/consume/fetch-budget.ts";
-import { MAX_HEADERS_PER_RECORD } from "../../src/consume/record-headers.ts";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
 import type { EventReport } from "../../src/pipeline/batch.ts";
+import { MAX_HEADERS_PER_FETCH } from "../../src/read/client-fixes/fetch-budget.ts";
+import { MAX_HEADERS_PER_RECORD } from "../../src/read/client-fixes/record-headers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import {
@@ -21,8 +21,8 @@ import {
 import { produceRaw } from "../support/raw-produce.ts";
 
 // A batch that can't be read is read as one marker record per record, each carrying its reason in
-// a header (src/consume/batch-framing.ts). The markers' headers were read like any record's,
-// within what was left of the fetch's header budget (src/consume/record-headers.ts): past it, a
+// a header (src/read/client-fixes/batch-framing.ts). The markers' headers were read like any record's,
+// within what was left of the fetch's header budget (src/read/client-fixes/record-headers.ts): past it, a
 // marker's header was left unread, and the record it stood for, with no key and no value, was
 // skipped as a null value instead of dead-lettered.
 

@@ -9,10 +9,10 @@ import { Admin } from "@platformatic/kafka";
 import mysql from "mysql2/promise";
 import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { type Config, loadConfig } from "../../src/config/index.ts";
-import { explainKafkaFailure } from "../../src/consume/explain.ts";
-import { kafkaBaseOptions } from "../../src/consume/kafka-options.ts";
 import { createPool } from "../../src/db/pool.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
+import { explainKafkaFailure } from "../../src/read/explain.ts";
+import { kafkaBaseOptions } from "../../src/read/kafka-options.ts";
 
 export { capturingLogger, waitFor } from "../../src/testing/support.ts";
 export * from "./kafka.ts";

@@ -39,7 +39,7 @@ const RECEIVING = "mysql2: reading results";
 /** First rule that a frame's URL matches names its part; mysql2 is split by who called it. */
 const PARTS: [RegExp, string][] = [
   [/\/src\/(decode|domains)\/|\/typebox\//, "decoding: JSON, validation, flattening"],
-  [/\/src\/write\/plan\.ts/, "planning (versions, coalescing)"],
+  [/\/src\/plan\//, "planning (versions, coalescing)"],
   [/\/src\/write\//, "statements: text, locking reads, writes"],
   [/\/node_modules\/mysql2\//, "mysql2"],
   [/\/node_modules\/@platformatic\/kafka\/|^wasm:/, "Kafka client (fetch, record decoding, CRC)"],

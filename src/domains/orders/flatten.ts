@@ -1,6 +1,6 @@
 import type { ParsedEvent } from "../../decode/envelope.ts";
 import { datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
-import type { PatchOp, Row, UpsertOp } from "../../write/ops.ts";
+import type { PatchOp, Row, UpsertOp } from "../../plan/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { cancelPayload, FULFILLMENT_STATUSES, ORDER_STATUSES, orderDocument } from "./schema.ts";

@@ -1,4 +1,4 @@
-import { defineTable } from "../../write/ops.ts";
+import { defineTable } from "../../plan/ops.ts";
 
 export const ordersTable = defineTable(
   "orders",

@@ -1,6 +1,6 @@
 import type { ParsedEvent } from "../../decode/envelope.ts";
 import { datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
-import type { UpsertOp } from "../../write/ops.ts";
+import type { UpsertOp } from "../../plan/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, type UnknownEnumValue } from "../domain.ts";
 import { AUTHOR_TYPES, POST_TYPES, postDocument } from "./schema.ts";

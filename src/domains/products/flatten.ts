@@ -1,7 +1,7 @@
 import type { ParsedEvent } from "../../decode/envelope.ts";
 import { charCount, datetime, jsonText, maybeDatetime } from "../../decode/schema-kit.ts";
 import { BadEventError, BadEventReasons } from "../../errors.ts";
-import type { Row, UpsertOp } from "../../write/ops.ts";
+import type { Row, UpsertOp } from "../../plan/ops.ts";
 import { versionColumns } from "../common.ts";
 import { checkEnum, type FlattenLimits, rejectDuplicate, type UnknownEnumValue } from "../domain.ts";
 import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./schema.ts";

@@ -1,4 +1,4 @@
-import { allBut, defineTable } from "../../write/ops.ts";
+import { allBut, defineTable } from "../../plan/ops.ts";
 
 export const productsTable = defineTable(
   "products",

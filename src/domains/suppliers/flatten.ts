@@ -1,6 +1,6 @@
 import type { ParsedEvent } from "../../decode/envelope.ts";
 import { datetime } from "../../decode/schema-kit.ts";
-import type { UpsertOp } from "../../write/ops.ts";
+import type { UpsertOp } from "../../plan/ops.ts";
 import { versionColumns } from "../common.ts";
 import { supplierDocument } from "./schema.ts";
 import { suppliersTable, supplierUpdateColumns } from "./table.ts";

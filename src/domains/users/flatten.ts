@@ -1,6 +1,6 @@
 import type { ParsedEvent } from "../../decode/envelope.ts";
 import { datetime, maybeDatetime } from "../../decode/schema-kit.ts";
-import type { UpsertOp } from "../../write/ops.ts";
+import type { UpsertOp } from "../../plan/ops.ts";
 import { versionColumns } from "../common.ts";
 import { userDocument } from "./schema.ts";
 import { usersTable, userUpdateColumns } from "./table.ts";

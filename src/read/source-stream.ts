@@ -4,7 +4,7 @@ import type { RecordHeaders } from "../dead-letter/letter.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader, partitionKey } from "./batch-reader.ts";
-import { heldBytes, unreadHeaders } from "./record-headers.ts";
+import { heldBytes, unreadHeaders } from "./client-fixes/record-headers.ts";
 
 /**
  * A consumed record as the pipeline keeps it until its offset is committed: what a batch, a

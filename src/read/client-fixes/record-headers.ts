@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { RecordHeaders } from "../dead-letter/letter.ts";
-import { recordBytes } from "../dead-letter/publish.ts";
+import type { RecordHeaders } from "../../dead-letter/letter.ts";
+import { recordBytes } from "../../dead-letter/publish.ts";
 import { counted, headerRoom } from "./fetch-budget.ts";
 
 // How many of a record's headers are made into objects. The service applies an event from its key

@@ -1,10 +1,10 @@
 import type { Consumer } from "@platformatic/kafka";
+import { type OutOfRange, outOfRange } from "../out-of-range.ts";
 import { dropAbortedBatches, type FetchedResponse } from "./aborted-transactions.ts";
 import { installBatchFraming } from "./batch-framing.ts";
 import { type CheckedBatch, checkRecordOffsets } from "./batch-markers.ts";
 import { FetchRotation, type FetchTopics, type RotatedResponse } from "./fetch-rotation.ts";
 import { stampLogAppendTime } from "./log-append-time.ts";
-import { type OutOfRange, outOfRange } from "./out-of-range.ts";
 
 // What the Kafka client leaves wrong in a fetch response, put right before its message stream
 // reads it: the batches of aborted transactions it lets through, and the record times of

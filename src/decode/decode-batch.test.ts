@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeBatch } from "./batch.ts";
+import { decodeBatch } from "./decode-batch.ts";
 
 // A batch of costly events must not hold the thread for the whole batch: timers (the consumer's
 // heartbeats among them) run between slices. Each "event" here busy-waits longer than a slice.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { recordBytes } from "../dead-letter/publish.ts";
-import { HEADER_HEAP_BYTES } from "./record-headers.ts";
+import { HEADER_HEAP_BYTES } from "./client-fixes/record-headers.ts";
 import { keptOf } from "./source-stream.ts";
 
 // What the pipeline keeps of the client's message: the fields a batch, a decode and a letter read,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cellText, displayWidth, formatTable } from "./table.ts";
+import { cellText, displayWidth, formatTable } from "./text-table.ts";
 
 test("formatTable: header, rule, rows; numbers right-aligned, text left-aligned", () => {
   const out = formatTable(

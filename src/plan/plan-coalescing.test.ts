@@ -15,7 +15,7 @@ import {
 } from "../testing/plan-helpers.ts";
 import { plan } from "./plan.ts";
 
-// The planner folds one entity's consecutive writes into as few as possible (src/write/plan.ts).
+// The planner folds one entity's consecutive writes into as few as possible (src/plan/plan.ts).
 
 describe("coalescing one entity's writes", () => {
   test("two upserts: one write, the first row overlaid with the second's update columns", () => {
