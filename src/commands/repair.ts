@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { errnoOf, sqlMessageOf } from "../db/errno.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
+import { errnoOf, sqlMessageOf } from "../db/server-errors.ts";
 import { ordersTable } from "../domains/orders/table.ts";
 import { postsTable } from "../domains/posts/table.ts";
 import { productsTable } from "../domains/products/table.ts";

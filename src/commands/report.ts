@@ -1,8 +1,8 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { errnoOf } from "../db/errno.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
+import { errnoOf } from "../db/server-errors.ts";
 import { ConfigError, isExpected } from "../errors.ts";
 import { parseOptions } from "./args.ts";
 import { type Column, formatTable, type Row } from "./text-table.ts";

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
 import { afterOutcome, isExpected, MigrationError } from "../errors.ts";
-import { errnoOf, sqlMessageOf } from "./errno.ts";
 import {
   type Account,
   type Connection,
@@ -15,6 +14,7 @@ import {
   serviceAccount,
 } from "./pool.ts";
 import { checkTablesPresent, createdBy, tablesOf } from "./schema-drift.ts";
+import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
 // text. A file that changes after it was applied stops the service: the schema it describes is

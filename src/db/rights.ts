@@ -1,7 +1,7 @@
 import type { Pool } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
-import { errnoOf, sqlMessageOf } from "./errno.ts";
 import { RUN_PRIVILEGES, whoAndWhere } from "./migrate.ts";
+import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
 // the group, and then wait for ever at its first write as if MySQL were down; so they are

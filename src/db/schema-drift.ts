@@ -1,6 +1,6 @@
 import type mysql from "mysql2/promise";
 import { MigrationError } from "../errors.ts";
-import { errnoOf } from "./errno.ts";
+import { errnoOf } from "./server-errors.ts";
 
 // What the service's database can be that waiting alone won't end: its tables changed by hand
 // since the migrations made them, a server that takes no writes (a replica, a failover), a lock

@@ -5,7 +5,7 @@ import mysql from "mysql2/promise";
 import { readConfigFile } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { type AppError, afterOutcome, ConfigError, DatabaseUnavailableError } from "../errors.ts";
-import { errnoOf } from "./errno.ts";
+import { errnoOf } from "./server-errors.ts";
 
 // MYSQL_SSL_MODE as MySQL's own clients define it, on top of mysql2, which knows only "TLS with
 // these options" or "no TLS": disabled never uses TLS; preferred uses it when the server offers

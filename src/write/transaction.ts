@@ -1,9 +1,9 @@
 import { setTimeout } from "node:timers/promises";
 import type { Pool, PoolConnection } from "mysql2/promise";
-import { errnoOf } from "../db/errno.ts";
-import { describeBadData, isBadDataError, isConnectionGone, readMaxAllowedPacket } from "../db/pool.ts";
+import { readMaxAllowedPacket } from "../db/pool.ts";
 import { isRightRefused, rightsError } from "../db/rights.ts";
 import { outageAdvice } from "../db/schema-drift.ts";
+import { describeBadData, errnoOf, isBadDataError, isConnectionGone } from "../db/server-errors.ts";
 import {
   BadEventError,
   BadEventReasons,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { migrate } from "../../src/db/migrate.ts";
-import { isBadDataError } from "../../src/db/pool.ts";
+import { isBadDataError } from "../../src/db/server-errors.ts";
 import { ConcurrentChangeError } from "../../src/errors.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import type { Op } from "../../src/plan/ops.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describeBadData, isBadDataError } from "./pool.ts";
+import { describeBadData, isBadDataError } from "./server-errors.ts";
 
 test("isBadDataError: what the server refuses in an event's data, on either server, and nothing an outage raises", () => {
   // Duplicate key, too long, JSON MySQL refuses to store (key over 65,535 bytes, too big, too deep).
