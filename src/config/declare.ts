@@ -170,6 +170,14 @@ export function readConfigFile(variable: string, path: string): string {
 
 /** readConfigFile's bytes; a pipe may keep it waiting `pipeWaitMs` for its first bytes. */
 export function readConfigBytes(variable: string, path: string, pipeWaitMs = PIPE_WAIT_MS): Buffer {
+  // The file's content given where its path goes (a PEM key or certificate kept in an environment
+  // variable, say): no file is named so, and quoting it as one would print the key.
+  if (/[\r\n]|-----BEGIN /.test(path)) {
+    const what = path.includes("-----BEGIN ") ? "PEM text" : "a line break";
+    throw new ConfigError(
+      `${variable}: holds ${what}, not the path of a file (not shown); write the content to a file and set ${variable} to its path`,
+    );
+  }
   try {
     if (statSync(path).isDirectory()) throw Object.assign(new Error("directory"), { code: "EISDIR" });
     const bytes = readAtMost(variable, path, MAX_CONFIG_FILE_BYTES + 1, pipeWaitMs);

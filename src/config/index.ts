@@ -201,7 +201,8 @@ function hidingCredentials(value: string): string {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parseDeclaration(serviceDeclaration, env);
   for (const broker of config.kafkaBrokers) {
-    const port = /^(?:[^\s:[\]]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
+    // No `@` or `/`: no host name holds one, and what precedes an `@` is a credential.
+    const port = /^(?:[^\s:[\]@/]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
     if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
       throw new ConfigError(
         `KAFKA_BOOTSTRAP_SERVERS: "${hidingCredentials(broker)}" is not host:port. Kafka brokers, comma-separated host:port.`,

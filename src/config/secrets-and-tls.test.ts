@@ -121,6 +121,28 @@ describe("secrets from files (<NAME>_FILE)", () => {
     for (const err of [both, elsewhere]) assert.ok(!err.message.includes("hunter2"), err.message);
   });
 
+  test("a key or certificate given as its PEM text instead of a path is refused without repeating the text", () => {
+    // Deployments often hold a PEM in an environment variable; set where a path goes, the text
+    // itself was quoted as the path that can't be read: the whole private key, on standard error.
+    const pem =
+      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7s3cr3tK3y\n-----END PRIVATE KEY-----\n";
+    for (const variable of ["MYSQL_SSL_KEY", "KAFKA_SSL_KEY", "MYSQL_PASSWORD_FILE"]) {
+      assert.throws(
+        () => readConfigBytes(variable, pem),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.startsWith(`${variable}: `) &&
+          !err.message.includes("MIIE") &&
+          !err.message.includes("\n"),
+      );
+    }
+    const err = assertConfigError(
+      { KAFKA_SSL: "true", KAFKA_SSL_CA: pem.replaceAll("PRIVATE KEY", "CERTIFICATE") },
+      "KAFKA_SSL_CA",
+    );
+    assert.ok(!err.message.includes("MIIE"), err.message);
+  });
+
   test("a secret that may not be empty refuses an empty file, naming it", () => {
     const decl = { token: str("API_TOKEN", "", "Token for the API.", { secret: true }) };
     const path = file("token", "\n\n");
