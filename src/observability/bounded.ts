@@ -49,6 +49,8 @@ export class RateLimitedWarnings {
   #windowStart = Number.NEGATIVE_INFINITY;
   #inWindow = 0;
   #suppressed = 0;
+  /** Logs the count when the window ends: a flood followed by quiet would otherwise never be summed up. */
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(log: Logger, opts: { perWindow: number; windowMs: number; now?: () => number }) {
     this.#log = log;
@@ -66,6 +68,14 @@ export class RateLimitedWarnings {
     }
     if (this.#inWindow >= this.#perWindow) {
       this.#suppressed++;
+      if (this.#flushTimer === undefined) {
+        const left = Math.min(this.#windowMs, Math.max(0, this.#windowStart + this.#windowMs - now));
+        this.#flushTimer = setTimeout(() => {
+          this.#flushTimer = undefined;
+          this.flush();
+        }, left);
+        this.#flushTimer.unref();
+      }
       return;
     }
     this.#inWindow++;
@@ -74,6 +84,8 @@ export class RateLimitedWarnings {
 
   /** Logs how many warnings were left out since the last such line, if any. */
   flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     if (this.#suppressed === 0) return;
     this.#log.warn(
       { suppressed: this.#suppressed },

@@ -92,6 +92,20 @@ test("rejected events are dead-lettered before any offset is marked", async () =
   assert.equal(h.marks.get("u:0"), 4n);
 });
 
+test("a flood of dead letters logs 20 lines, and the count of the rest when flushed at shutdown", async () => {
+  const { log, lines } = capturingLogger("info");
+  const h = harness({ log });
+  const batch = Array.from({ length: 50 }, (_, i) => message("u", 0, i + 1));
+  await h.processor.process(
+    batch,
+    batch.map(() => rejected("bad_field")),
+    signal,
+  );
+  assert.equal(lines.filter((l) => String(l.msg).startsWith("dead-lettered: ")).length, 20);
+  h.processor.flushWarnings();
+  assert.equal(lines.at(-1)?.suppressed, 30);
+});
+
 test("events of partitions no longer owned are dropped, never applied or marked", async () => {
   const h = harness({ owns: (key) => key !== "u:1" });
   const batch = [message("u", 0, 1), message("u", 1, 1)];
@@ -167,6 +181,35 @@ test("an event the writer failed on in the code is logged as such and fed to the
     String(lines.find((l) => l.level === 50)?.msg),
     /^unexpected error while writing: TypeError in an event at u\/0@1;/,
   );
+});
+
+test("an unexpected error's message is not logged, even one that spans lines", async () => {
+  // V8 quotes the value in some messages ("Cannot create property 'x' on string '…'"): one that
+  // holds a line break went on into the lines logged as the stack's frames.
+  let thrown: unknown;
+  try {
+    (JSON.parse('"SEKRET_one\\nSEKRET_two"') as { x: number }).x = 1;
+  } catch (err) {
+    thrown = err;
+  }
+  assert.ok(thrown instanceof TypeError);
+  assert.match(thrown.message, /SEKRET_one\nSEKRET_two/);
+  const failed: Outcome = {
+    kind: "rejected",
+    error: new BadEventError("unexpected_error", "unexpected TypeError while writing the event"),
+    unexpected: thrown,
+  };
+  const { log, lines } = capturingLogger("info");
+  const h = harness({
+    maxUnexpectedErrors: 5,
+    log,
+    apply: async (items) => ({ outcomes: items.map(() => failed), rows: new Map() }),
+  });
+  await h.processor.process([message("u", 0, 1)], [APPLIED], signal);
+  const logged = lines.find((l) => l.level === 50);
+  assert.ok(logged);
+  assert.match(String(logged.stack), /^\s+at /, "the frames are kept");
+  assert.ok(!JSON.stringify(lines).includes("SEKRET"), JSON.stringify(logged));
 });
 
 test("groupSlices deals partitions into groups of similar size, largest first", () => {

@@ -130,6 +130,11 @@ export class BatchProcessor<M extends BatchMessage> {
     return dropped;
   }
 
+  /** Logs how many dead-letter lines were left out, if any: at shutdown, so the count is not lost. */
+  flushWarnings(): void {
+    this.#warnings.flush();
+  }
+
   /** The batch by partition, without the partitions this member no longer owns. */
   #slice(batch: readonly M[], decoded: readonly Decoded[]) {
     const slices = new Map<string, Slice<M>>();
@@ -231,9 +236,23 @@ export class BatchProcessor<M extends BatchMessage> {
 
   /** Logs where the code failed (the stack, not the message: it may quote the event) and feeds the breaker. */
   #unexpected({ m, eventType, stage, err }: Unexpected<M>) {
-    const stack = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 8).join("\n") : undefined;
+    const stack = err instanceof Error ? framesOf(err) : undefined;
     const what = `${err instanceof Error ? err.name : typeof err} in ${eventType ?? "an event"} at ${m.topic}/${m.partition}@${m.offset}`;
     this.#d.log.error({ stack }, `unexpected error while ${stage}: ${what}; the event was dead-lettered`);
     this.#breaker.record(what);
   }
+}
+
+/**
+ * The first frames of `err`'s stack, without its message: V8 writes the stack as the error's name
+ * and message, then one line a frame, and a message may span lines (one quoting a value from the
+ * event with a line break in it), so it is cut off by its text, not as the first line. A stack
+ * that does not start so (a message changed after the error was made) keeps only its frame lines.
+ */
+export function framesOf(err: Error, frames = 7): string {
+  const stack = err.stack ?? "";
+  const head = `${err.name}: ${err.message}\n`;
+  const lines = (stack.startsWith(head) ? stack.slice(head.length) : stack).split("\n");
+  const kept = stack.startsWith(head) ? lines : lines.filter((line) => /^ {4}at /.test(line));
+  return kept.slice(0, frames).join("\n");
 }

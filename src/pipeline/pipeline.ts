@@ -147,6 +147,7 @@ export class Pipeline {
     }
     clearInterval(idle);
     await this.#settle();
+    this.#batches.flushWarnings();
     await this.#source.close();
     signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
