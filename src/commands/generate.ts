@@ -44,7 +44,7 @@ const positive = (name: string, value: string | undefined, fallback: number, all
  * tables can't hold, and further the clock runs off the calendar.
  */
 export const MAX_EVENTS = 1_000_000_000;
-/** Seeds are 32-bit: a larger one would repeat a smaller one's stream (random.ts). */
+/** Seeds are 32-bit: a larger one would repeat a smaller one's stream (generate/random.ts). */
 export const MAX_SEED = 2 ** 32 - 1;
 /** The slowest --rate but 0: one event in about 17 minutes; far slower rates overflowed a timer and were ignored. */
 export const MIN_RATE = 0.001;

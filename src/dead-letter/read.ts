@@ -64,7 +64,7 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
   // transaction's commit or abort marker, an aborted transaction's records) included.
   const fetchedThrough = new Map<number, bigint>();
   const consumer = readerConsumer(config, fetchedThrough);
-  // The client emits 'error' when a rejoin of its own fails (partition-watch.ts rejoinOnGroupErrors);
+  // The client emits 'error' when a rejoin of its own fails (read/partition-watch.ts rejoinOnGroupErrors);
   // unheard, it throws past every catch. The read fails with it, in one line.
   let groupError: unknown;
   consumer.on("error", (err: unknown) => {

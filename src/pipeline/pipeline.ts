@@ -12,12 +12,13 @@ import { type BatchDeps, BatchProcessor } from "./batch.ts";
 import { PartitionScheduler } from "./scheduler.ts";
 
 // The pipeline, top to bottom (docs/architecture.md):
-//   read    a batch from the stream, preferring partitions with no batch in hand (BatchReader)
-//   decode  each record: parse, validate, flatten (pure, never throws; decode/)
+//   read    a batch from the stream, preferring partitions with no batch in hand (#read: SourceStream, read/)
+//   decode  each record: parse, validate, flatten (pure, never throws; #start: decodeBatch, decode/)
 //   wait    for the batches of the same partitions handed out before it (PartitionScheduler)
-//   write   each group of partitions in one transaction, partitions in parallel (BatchProcessor)
-//   letter  what was rejected, to the dead-letter topic, acknowledged
-//   commit  the offsets after each partition's last event, off the write path (OffsetCommitter)
+//   write   plan and write each group of partitions in one transaction, in parallel (BatchProcessor: write/, plan/)
+//   letter  what was rejected, to the dead-letter topic, acknowledged (BatchProcessor, dead-letter/)
+//   mark    each partition's next offset, once its rows and letters are durable (BatchProcessor)
+//   commit  the marked offsets, off the write path (OffsetCommitter, commit/)
 // Up to BATCHES_IN_FLIGHT batches are in hand at once, so one partition's batch is decoded or
 // written while another's waits on MySQL; together they hold at most one batch's worth of events
 // and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An

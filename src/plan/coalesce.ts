@@ -19,7 +19,7 @@ export function addUpsert(e: EntityWrites, w: Extract<Write, { kind: "upsert" }>
     // Deleted and created again in one batch (a product restored): written as one overwrite of
     // the stored row and its children, not a delete and an insert. Deleted child keys linger in
     // the unique index until purged, and inserting them again locks past them into other parents'
-    // entries, where concurrent transactions deadlocked (key-order.ts).
+    // entries, where concurrent transactions deadlocked (write/key-order.ts).
     e.writes[e.writes.length - 1] = e.stored ? overwrite(w) : w;
     return;
   }

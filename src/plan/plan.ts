@@ -99,7 +99,7 @@ class Batch {
       const deleted = this.#db.tombstones.get(key);
       if (ts !== undefined && deleted !== undefined && ts < deleted) {
         // A row older than its entity's delete: a create and a delete of one entity sent on two
-        // partitions crossed (store.ts closes that race; a row left by it before stays). The
+        // partitions crossed (write/store.ts closes that race; a row left by it before stays). The
         // delete is the newer event: the entity is deleted, and its row goes with this batch.
         e.exists = false;
         e.ts = "";

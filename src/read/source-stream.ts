@@ -23,9 +23,9 @@ export interface KafkaMessage {
   value: Buffer | undefined;
   /** Undefined when the record has none, or when they were left unread. */
   headers: RecordHeaders | undefined;
-  /** How many headers the record had, when they were left unread (record-headers.ts). */
+  /** How many headers the record had, when they were left unread (client-fixes/record-headers.ts). */
   headersUnread: number | undefined;
-  /** What it holds in memory (record-headers.ts heldBytes): the reader's and the batches' byte bounds count this. */
+  /** What it holds in memory (client-fixes/record-headers.ts heldBytes): the reader's and the batches' byte bounds count this. */
   bytes: number;
 }
 

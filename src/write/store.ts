@@ -76,7 +76,7 @@ export async function loadState(conn: SqlRunner, ops: readonly Op[], maxAllowedP
   // The tombstones of absent rows, locked: an insert must not pass a delete committed meanwhile.
   // Those of stored rows too, read without locks (their rows are locked): a row older than its
   // tombstone is one a delete on another partition crossed, and the planner must see that it is
-  // deleted (plan.ts). Locked, they took the whole small tombstone table's locks at every batch.
+  // deleted (plan/plan.ts). Locked, they took the whole small tombstone table's locks at every batch.
   for (const [table, set] of ids) {
     if (!table.tombstones) continue;
     const isStored = (id: string) => state.rows.has(entityKey(table.name, id));
@@ -174,7 +174,7 @@ async function writeUpserts(
   // server refuses it as a duplicate, and the batch is applied again event by event, each
   // against what it then finds. An upsert would have changed that other row. Stored rows are
   // written by the columns their writes change: one list per table, and every column for a row
-  // deleted and created again in the batch (plan.ts).
+  // deleted and created again in the batch (plan/plan.ts).
   const groups: [update: readonly string[], rows: WriteOf<"upsert">[]][] = [
     [[], writes.filter((w) => w.absent)],
     ...groupsBy(
@@ -197,7 +197,7 @@ async function writeUpserts(
   }
   count(table, "upsert", writes.length);
   // Children are written together, in one pass, where their writes agree on how (all of a
-  // table's do, unless one overwrites a row deleted and created again: plan.ts).
+  // table's do, unless one overwrites a row deleted and created again: plan/plan.ts).
   const bySpec = groupsBy(
     writes.filter((w) => w.children !== undefined),
     (w) => w.children as Children,

@@ -129,7 +129,7 @@ async function onceMoreOnDuplicate(transaction: () => Promise<BatchResult>): Pro
  * JavaScript's own errors, thrown by this code while it reads, plans or writes: a bug, not the
  * database's trouble. Retried as an outage, an event that reaches it would stop its partition for
  * ever. An error with a code (the driver's, the network's, Node's own ERR_*) is taken for the
- * database's or the connection's trouble and waited out, as before.
+ * database's or the connection's trouble and waited out as an outage.
  */
 function isCodeFault(err: unknown): err is Error {
   if (!(err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) return false;

@@ -56,7 +56,7 @@ test("a partition flooded with batches of 100,000 tiny records does not hold bac
 
 // Two partitions flooded alike: both return records at every fetch, so the broker never changes
 // their order, and the first one's batches spent every response's budget while the second's first
-// batch waited behind all of them (400,000 records). fetch-rotation.ts makes the first sit out a fetch.
+// batch waited behind all of them (400,000 records). src/read/client-fixes/fetch-rotation.ts makes the first sit out a fetch.
 test("two partitions flooded with batches of 100,000 tiny records take turns", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);

@@ -17,7 +17,7 @@ import {
 } from "../support/helpers.ts";
 import { produceRaw } from "../support/raw-produce.ts";
 
-// A record of 1,001 headers of 30,000 bytes: its headers are left unread (record-headers.ts),
+// A record of 1,001 headers of 30,000 bytes: its headers are left unread (src/read/client-fixes/record-headers.ts),
 // but its key and value are views of its batch's decompressed buffer, 30 MB, which they keep
 // alive. Counted as its key and value alone (a few hundred bytes), 40 such records in zstd
 // batches of 3 KB each, read while the database waited on a lock, were all taken into the reader

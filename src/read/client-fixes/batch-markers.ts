@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createRecord, type MessageRecord } from "@platformatic/kafka";
 
-// The records that stand for a record batch that can't be read (batch-framing.ts): one marker per
+// The records that stand for a record batch that can't be read (batch-framing.ts), or whose
+// records lie outside its offsets (checkRecordOffsets, run by corrected-fetch.ts): one marker per
 // record the batch holds, the last at the batch's last offset, each with one header of a
 // per-process random key that says why. Decoding makes each a dead letter `unreadable_batch`, so
 // the batch's offsets end like any bad event's and the partition moves on.

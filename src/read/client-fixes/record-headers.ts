@@ -16,7 +16,7 @@ export const MAX_HEADERS_PER_RECORD = 1_000;
 /**
  * What one parsed header costs the heap, at least: two Buffer views, the pair the client lists
  * them in and its map entry. A consumed message is counted with this much a header against the
- * reader's and the batches' byte bounds (source-stream.ts).
+ * reader's and the batches' byte bounds (read/source-stream.ts).
  */
 export const HEADER_HEAP_BYTES = 256;
 
