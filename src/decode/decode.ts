@@ -1,8 +1,7 @@
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
-import type { Op, Row } from "../plan/ops.ts";
-import type { Outcome } from "../plan/plan.ts";
+import type { Op, Outcome, Row } from "../plan/ops.ts";
 import { unreadableBatchReason } from "../read/client-fixes/batch-markers.ts";
 import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
 import { InexactNumberFound } from "./numbers.ts";

@@ -8,7 +8,7 @@ import { partitionKey } from "../read/batch-reader.ts";
 import { OwnedPartitions } from "../read/owned-partitions.ts";
 import { type KafkaMessage, SourceStream } from "../read/source-stream.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
-import { type BatchDeps, BatchProcessor } from "./batch.ts";
+import { type BatchDeps, BatchProcessor } from "./batch-processor.ts";
 import { PartitionScheduler } from "./scheduler.ts";
 
 // The pipeline, top to bottom (docs/architecture.md):
@@ -24,7 +24,7 @@ import { PartitionScheduler } from "./scheduler.ts";
 // and bytes, and in a backlog one batch is in hand at a time, as large as those bounds allow. An
 // offset is marked only once everything before it is in MySQL or the dead-letter topic.
 
-export type { BatchReport, EventReport } from "./batch.ts";
+export type { BatchReport, EventReport } from "./batch-processor.ts";
 
 export interface PipelineOptions {
   autoOffsetReset: "earliest" | "latest";
@@ -63,8 +63,8 @@ export class Pipeline {
   readonly #scheduler: PartitionScheduler;
   /** A batch carries the number of the stream it was read from. */
   readonly #source: SourceStream;
-  /** Batches read from this stream or an earlier one are not written: they are read again. */
-  #staleStreams = 0;
+  /** The number of the last stale stream: batches read from it or an earlier one are not written, but read again. */
+  #staleThrough = 0;
   /** Why the stream is to be opened again (and the group joined again) before reading on. */
   #reopen: string | null = null;
   /** The stream failed and the Kafka outage was entered: the next fetch that succeeds ends it. */
@@ -209,9 +209,10 @@ export class Pipeline {
       try {
         const decoded = await decoding;
         await Promise.all(before);
-        if (this.#halt.signal.aborted || stream <= this.#staleStreams) return; // read again later
-        if (await this.#batches.process(batch, decoded, this.#halt.signal)) {
-          this.#staleStreams = stream;
+        if (this.#halt.signal.aborted || stream <= this.#staleThrough) return; // read again later
+        const droppedEventsOfMovedPartitions = await this.#batches.process(batch, decoded, this.#halt.signal);
+        if (droppedEventsOfMovedPartitions) {
+          this.#staleThrough = stream;
           this.#reopen = "partitions moved while their events were in hand";
           this.#source.reader?.interrupt();
         }

@@ -1,3 +1,5 @@
+import type { BadEventError } from "../errors.ts";
+
 // What an event asks of the database, as data. Domains turn events into Ops (pure); the planner
 // folds the Ops of a batch against the rows' current timestamps; the writer turns the plan into SQL.
 
@@ -82,3 +84,11 @@ export function defineTable<const C extends string>(
 
 /** The columns an upsert replaces on an existing row: every column except `keep`. */
 export const allBut = (columns: readonly string[], keep: readonly string[]) => columns.filter((c) => !keep.includes(c));
+
+/** What became of an event: applied, skipped (and why), or rejected, to be dead-lettered. */
+export type SkipReason = "stale" | "no_row" | "unknown_type" | "null_value";
+export type Outcome =
+  | { kind: "applied" }
+  | { kind: "skipped"; reason: SkipReason }
+  /** `unexpected`: what was thrown when the event's handling failed in the code (a bug), for the log only. */
+  | { kind: "rejected"; error: BadEventError; unexpected?: unknown };

@@ -15,8 +15,8 @@ import {
   upsert,
   upsertWrite,
 } from "../testing/plan-helpers.ts";
-import type { Op } from "./ops.ts";
-import { type Outcome, plan } from "./plan.ts";
+import type { Op, Outcome } from "./ops.ts";
+import { plan } from "./plan.ts";
 
 describe("timestamps against the existing row", () => {
   test("a new row is inserted", () => {

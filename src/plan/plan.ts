@@ -1,6 +1,6 @@
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import { addDelete, addPatch, addUpsert, type EntityWrites } from "./coalesce.ts";
-import type { Children, DeleteOp, Op, PatchOp, Row, TableSpec, UpsertOp } from "./ops.ts";
+import type { Children, DeleteOp, Op, Outcome, PatchOp, Row, SkipReason, TableSpec, UpsertOp } from "./ops.ts";
 
 // The planner: pure. Given the Ops of one partition's batch, in order, and what the database
 // holds for the entities they touch, it decides per event whether it applies (docs/events.md)
@@ -20,13 +20,6 @@ export interface DbState {
   /** uniqueKey → id of the row holding that unique value. */
   owners: Map<string, string>;
 }
-
-export type SkipReason = "stale" | "no_row" | "unknown_type" | "null_value";
-export type Outcome =
-  | { kind: "applied" }
-  | { kind: "skipped"; reason: SkipReason }
-  /** `unexpected`: what was thrown when the event's handling failed in the code (a bug), for the log only. */
-  | { kind: "rejected"; error: BadEventError; unexpected?: unknown };
 
 export type Write =
   | {

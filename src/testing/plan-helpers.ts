@@ -1,5 +1,13 @@
-import { type Children, type DeleteOp, defineTable, type PatchOp, type Row, type UpsertOp } from "../plan/ops.ts";
-import { type DbState, entityKey, type Outcome, uniqueKey, type Write } from "../plan/plan.ts";
+import {
+  type Children,
+  type DeleteOp,
+  defineTable,
+  type Outcome,
+  type PatchOp,
+  type Row,
+  type UpsertOp,
+} from "../plan/ops.ts";
+import { type DbState, entityKey, uniqueKey, type Write } from "../plan/plan.ts";
 
 // Tables, operations and database states for the planner's unit tests (src/plan/plan*.test.ts).
 

@@ -12,8 +12,8 @@ import {
   DatabaseUnavailableError,
   messageOf,
 } from "../errors.ts";
-import type { Op } from "../plan/ops.ts";
-import { type Outcome, plan } from "../plan/plan.ts";
+import type { Op, Outcome } from "../plan/ops.ts";
+import { plan } from "../plan/plan.ts";
 import { StatementTooLargeError, tooLarge } from "./row-size.ts";
 import { executePlan, loadState, type RowCounts } from "./store.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import zlib from "node:zlib";
 import { type EventType, emit } from "../../src/generate/emit.ts";
-import type { EventReport } from "../../src/pipeline/batch.ts";
+import type { EventReport } from "../../src/pipeline/batch-processor.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import {

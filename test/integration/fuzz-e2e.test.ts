@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Producer } from "@platformatic/kafka";
-import type { EventReport } from "../../src/pipeline/batch.ts";
+import type { EventReport } from "../../src/pipeline/batch-processor.ts";
 import { normaliseRows, TABLE_KEYS } from "../support/compare.ts";
 import { type Json, type Msg, type Parent, VALID } from "../support/fuzz/cases.ts";
 import { buildCases, hash } from "../support/fuzz/hostile.ts";

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
-import type { EventReport } from "../../src/pipeline/batch.ts";
+import type { EventReport } from "../../src/pipeline/batch-processor.ts";
 import { MAX_HEADERS_PER_FETCH } from "../../src/read/client-fixes/fetch-budget.ts";
 import { MAX_HEADERS_PER_RECORD } from "../../src/read/client-fixes/record-headers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";

@@ -4,12 +4,11 @@ import type { CommitOffset } from "../commit/committer.ts";
 import type { DeadLetter } from "../dead-letter/letter.ts";
 import type { Decoded } from "../decode/decode.ts";
 import { BadEventError } from "../errors.ts";
-import type { Op } from "../plan/ops.ts";
-import type { Outcome } from "../plan/plan.ts";
+import type { Op, Outcome } from "../plan/ops.ts";
 import { AbandonedError } from "../retry.ts";
 import { capturingLogger } from "../testing/support.ts";
 import type { BatchResult } from "../write/transaction.ts";
-import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch.ts";
+import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch-processor.ts";
 import { UnexpectedErrorsError } from "./breaker.ts";
 
 // The batch processor without Kafka or MySQL: what it applies together, what it dead-letters,
