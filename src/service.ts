@@ -9,13 +9,15 @@ import { deadLetterFailure, deadLetterProducer, sendDeadLetters } from "./dead-l
 import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { isExpected, messageOf } from "./errors.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/client-options.ts";
+import { explainKafkaFailure } from "./kafka/kafka-errors.ts";
+import { checkTopics, explainStreamFailure, prefixed } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
 import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
-import { explainKafkaFailure } from "./read/explain.ts";
 import {
   type GroupDatabase,
   type GroupSettlingState,
@@ -23,11 +25,9 @@ import {
   readGroupDatabase,
   waitForGroupDatabase,
 } from "./read/group-database.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "./read/kafka-options.ts";
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
-import { checkTopics, explainStreamFailure, prefixed } from "./read/topics.ts";
 import { Outage, retrying } from "./retry.ts";
 import { TOMBSTONES_TABLE } from "./write/statements.ts";
 import { applyBatch } from "./write/transaction.ts";

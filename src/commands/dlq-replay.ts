@@ -1,11 +1,12 @@
 import { Admin } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
-import { recordBytes, reliableProducer, sendAll } from "../dead-letter/publish.ts";
+import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/read.ts";
 import { afterOutcome, BadEventReasons, ConfigError } from "../errors.ts";
-import { kafkaBaseOptions } from "../read/kafka-options.ts";
-import { partitionCounts, prefixed, SOURCE_TOPICS } from "../read/topics.ts";
+import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { recordBytes } from "../kafka/records.ts";
+import { partitionCounts, prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { DEFAULT_LIST_LIMIT, formatLetters } from "./dlq-list.ts";
 

@@ -2,9 +2,9 @@ import { Admin, compatibilityPartitioner, ProduceAcks, Producer } from "@platfor
 import type { Config } from "../config/index.ts";
 import { afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { generateEvents, MAX_STEP_MICROS } from "../generate/stream.ts";
-import { explainKafkaFailure } from "../read/explain.ts";
-import { kafkaBaseOptions } from "../read/kafka-options.ts";
-import { prefixed, SOURCE_TOPICS } from "../read/topics.ts";
+import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { explainKafkaFailure } from "../kafka/kafka-errors.ts";
+import { prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the

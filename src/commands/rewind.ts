@@ -1,9 +1,9 @@
 import { Admin, type Group } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
-import { explainKafkaFailure } from "../read/explain.ts";
-import { kafkaBaseOptions } from "../read/kafka-options.ts";
-import { partitionCounts, prefixed, SOURCE_TOPICS } from "../read/topics.ts";
+import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { explainKafkaFailure } from "../kafka/kafka-errors.ts";
+import { partitionCounts, prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./text-table.ts";
 

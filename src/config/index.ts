@@ -1,6 +1,6 @@
 import { ConfigError } from "../errors.ts";
-import { kafkaTls } from "../read/kafka-options.ts";
-import { DEFAULT_DLQ_TOPIC, SOURCE_TOPICS } from "../read/topics.ts";
+import { kafkaTls } from "../kafka/client-options.ts";
+import { DEFAULT_DLQ_TOPIC, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
 
 // docs/operations.md#configuration names and defaults first, then what this service adds.

@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
 import { BadEventError } from "../errors.ts";
-import { MAX_HEADERS_PER_RECORD } from "../read/client-fixes/record-headers.ts";
+import { BATCH_OVERHEAD, MAX_HEADERS_PER_RECORD, recordBytes } from "../kafka/records.ts";
 import { decodeValue } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import {
-  BATCH_OVERHEAD,
   type DeadLetter,
   DLQ_HEADERS,
   decodeLetter,
@@ -14,7 +13,7 @@ import {
   TRUNCATED_COPY_BYTES,
   toDlqMessage,
 } from "./letter.ts";
-import { chunkByBytes, MAX_REQUEST_BYTES, recordBytes, refusedForSize } from "./publish.ts";
+import { chunkByBytes, MAX_REQUEST_BYTES, refusedForSize } from "./publish.ts";
 
 const NOW = new Date("2026-02-16T10:00:00.123Z");
 

@@ -1,5 +1,12 @@
 import type { BadEventError } from "../errors.ts";
-import { MAX_HEADERS_PER_RECORD } from "../read/client-fixes/record-headers.ts";
+import {
+  BATCH_OVERHEAD,
+  HEADER_OVERHEAD,
+  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_HEADERS_PER_RECORD,
+  RECORD_OVERHEAD,
+  type RecordHeaders,
+} from "../kafka/records.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
 // why it could not be applied. The reason names a field, never a value, so no secret that the
@@ -55,22 +62,6 @@ export const DLQ_HEADERS = {
 export const TRUNCATED_COPY_BYTES = 64 * 1024;
 
 /**
- * Kafka's default max.message.bytes (the broker's message.max.bytes): the limit assumed when the
- * topic's own could not be read. A broker that refuses a letter all the same gets a smaller one.
- */
-export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 + 12;
-
-/**
- * Bytes a record batch adds around its records (61 in Kafka's v2 format), with room to spare:
- * max.message.bytes bounds the whole batch, not the key and value.
- */
-export const BATCH_OVERHEAD = 128;
-/** A record's own framing, at most: length, attributes, timestamp and offset deltas, the key, value and header-count lengths (varints). */
-export const RECORD_OVERHEAD = 64;
-/** A header's framing, at most: the varint lengths of its name and value. */
-export const HEADER_OVERHEAD = 10;
-
-/**
  * Caps of the dlq.* texts that come from the event or from code (an envelope's event type, an
  * unexpected error's message): they keep the letter's floor small and the reason short.
  */
@@ -83,14 +74,6 @@ const EVENT_TYPE_MAX_BYTES = 128;
  * Below it a letter could be refused whatever is cut, which is checked at start.
  */
 export const MIN_DEAD_LETTER_BYTES = 4096;
-
-/**
- * A record's headers in their order, as the client lists them (its `headerEntries`): a name may
- * come more than once, and the client's map would keep only one of them. Kafka allows a header
- * with a null name or value (the client gives undefined), whatever the client's types say: every
- * reader copes with one.
- */
-export type RecordHeaders = readonly (readonly [Buffer | undefined, Buffer | undefined])[];
 
 /** A consumed record, as much of it as a letter keeps. */
 export interface SourceMessage {

@@ -1,18 +1,10 @@
 import { findErrorBy, ProduceAcks, Producer } from "@platformatic/kafka";
 import { chunksBySize } from "../collections.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
-import { brokerErrors } from "../read/explain.ts";
-import { kafkaBaseOptions } from "../read/kafka-options.ts";
-import {
-  BATCH_OVERHEAD,
-  type DeadLetter,
-  type DlqMessage,
-  HEADER_OVERHEAD,
-  KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
-  MIN_DEAD_LETTER_BYTES,
-  RECORD_OVERHEAD,
-  toDlqMessage,
-} from "./letter.ts";
+import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { brokerErrors } from "../kafka/kafka-errors.ts";
+import { BATCH_OVERHEAD, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, recordBytes, type Sized } from "../kafka/records.ts";
+import { type DeadLetter, type DlqMessage, MIN_DEAD_LETTER_BYTES, toDlqMessage } from "./letter.ts";
 
 // Publishing dead letters (and replays of them): acknowledged by every in-sync replica before any
 // offset moves on, in requests the broker accepts, and smaller again when it refuses one for its
@@ -44,20 +36,6 @@ export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0],
  * (up to the topic's limit) goes in a request of its own, whole, so it can still be replayed.
  */
 export const MAX_REQUEST_BYTES = 512 * 1024;
-
-interface Sized {
-  key?: Buffer | undefined;
-  value?: Buffer | undefined;
-  /** A record's headers as consumed (RecordHeaders), or a letter's as sent (a map). */
-  headers?: Iterable<readonly [Buffer | undefined, Buffer | undefined]> | undefined;
-}
-
-/** A message's size in a record batch, at most: key, value and headers with their framing. */
-export const recordBytes = (m: Sized) => {
-  let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of m.headers ?? []) n += HEADER_OVERHEAD + (k?.length ?? 0) + (v?.length ?? 0);
-  return n;
-};
 
 /** `messages` in order, cut where the next would take a request over `maxBytes` (a larger one goes alone). */
 export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes = MAX_REQUEST_BYTES): T[][] {

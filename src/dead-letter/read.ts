@@ -2,13 +2,14 @@ import { randomBytes } from "node:crypto";
 import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/client-options.ts";
+import { brokerErrors, explainKafkaFailure } from "../kafka/kafka-errors.ts";
+import type { RecordHeaders } from "../kafka/records.ts";
 import { BatchReader } from "../read/batch-reader.ts";
 import type { FetchedPartition } from "../read/client-fixes/aborted-transactions.ts";
 import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
 import { heldBytes } from "../read/client-fixes/record-headers.ts";
-import { brokerErrors, explainKafkaFailure } from "../read/explain.ts";
-import { CONSUME_TUNING, kafkaBaseOptions } from "../read/kafka-options.ts";
-import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage, type RecordHeaders } from "./letter.ts";
+import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.

@@ -1,7 +1,7 @@
 import type { ParsedEvent } from "../decode/envelope.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
+import type { SourceTopic } from "../kafka/topics.ts";
 import type { Op, TableSpec } from "../plan/ops.ts";
-import type { SourceTopic } from "../read/topics.ts";
 
 /** A value outside an enumeration of docs/events.md#enumerations: applied as is (forward compatible), but counted. */
 export interface UnknownEnumValue {

@@ -1,5 +1,5 @@
+import type { SourceTopic } from "../kafka/topics.ts";
 import type { TableSpec } from "../plan/ops.ts";
-import type { SourceTopic } from "../read/topics.ts";
 import type { EventHandler } from "./domain.ts";
 import { orders } from "./orders/index.ts";
 import { posts } from "./posts/index.ts";
@@ -9,7 +9,7 @@ import { users } from "./users/index.ts";
 
 /**
  * Every domain the service knows. Adding one is its folder, one line here, and its topic in
- * SOURCE_TOPICS (read/topics.ts), which the commands and the local stack read (docs/architecture.md).
+ * SOURCE_TOPICS (kafka/topics.ts), which the commands and the local stack read (docs/architecture.md).
  */
 export const DOMAINS = [users, suppliers, products, orders, posts] as const;
 

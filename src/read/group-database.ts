@@ -8,9 +8,9 @@ import {
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { GroupConflictError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
-import { kafkaBaseOptions } from "./kafka-options.ts";
 
 // Instances started with one KAFKA_GROUP_ID share its partitions, as a connector's tasks do: each
 // reads part of every topic. Started with different databases, each database would get part of

@@ -1,8 +1,8 @@
 import type { Consumer } from "@platformatic/kafka";
 import { messageOf } from "../errors.ts";
+import { topicIds } from "../kafka/topics.ts";
 import type { Logger } from "../log.ts";
 import { RateLimitedWarnings } from "../observability/bounded.ts";
-import { topicIds } from "./topics.ts";
 
 // A partition added to a source topic while the service runs must be read. Under the classic
 // group protocol nothing tells the group: the Java client's leader notices it in its metadata and

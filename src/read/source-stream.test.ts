@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { recordBytes } from "../dead-letter/publish.ts";
+import { recordBytes } from "../kafka/records.ts";
 import { HEADER_HEAP_BYTES } from "./client-fixes/record-headers.ts";
 import { keptOf } from "./source-stream.ts";
 

@@ -1,7 +1,7 @@
 import type { CommitOptionsPartition, Consumer, Message, MessagesStream } from "@platformatic/kafka";
 import { getOrCreate } from "../collections.ts";
-import type { RecordHeaders } from "../dead-letter/letter.ts";
 import { messageOf } from "../errors.ts";
+import type { RecordHeaders } from "../kafka/records.ts";
 import type { Logger } from "../log.ts";
 import { BatchReader, partitionKey } from "./batch-reader.ts";
 import { heldBytes, unreadHeaders } from "./client-fixes/record-headers.ts";

@@ -1,7 +1,7 @@
 import type { Admin, Consumer } from "@platformatic/kafka";
 import { afterOutcome, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { listedTopics } from "../kafka/topics.ts";
 import type { Logger } from "../log.ts";
-import { listedTopics } from "./topics.ts";
 
 // Which source topics the group's stream reads: those that exist. A topic not created yet (an
 // upstream that has not produced its first event) or deleted under the service must not hold

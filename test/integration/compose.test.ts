@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadConfig, serviceDeclaration } from "../../src/config/index.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
-import { prefixed } from "../../src/read/topics.ts";
+import { prefixed } from "../../src/kafka/topics.ts";
 import {
   commandText,
   dependenciesOf,

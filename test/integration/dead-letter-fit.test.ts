@@ -8,10 +8,11 @@ import {
   Producer,
 } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
-import { BATCH_OVERHEAD, type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
-import { recordBytes, sendDeadLetters } from "../../src/dead-letter/publish.ts";
+import { type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
+import { sendDeadLetters } from "../../src/dead-letter/publish.ts";
 import { BadEventError, ConfigError, KafkaUnavailableError } from "../../src/errors.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { BATCH_OVERHEAD, recordBytes } from "../../src/kafka/records.ts";
 import { createLogger } from "../../src/log.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parseDeclaration } from "../../src/config/declare.ts";
 import { emit } from "../../src/generate/emit.ts";
-import { SOURCE_TOPICS } from "../../src/read/topics.ts";
+import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts";

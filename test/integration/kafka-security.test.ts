@@ -8,7 +8,7 @@ import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
 import type { Config } from "../../src/config/index.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
 import { emit } from "../../src/generate/emit.ts";
-import { kafkaBaseOptions } from "../../src/read/kafka-options.ts";
+import { kafkaBaseOptions } from "../../src/kafka/client-options.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { type SecureKafka, secureKafkaDown, secureKafkaUp } from "../../tools/stack/secure-kafka.ts";

@@ -3,9 +3,9 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { MAX_HEADERS_PER_RECORD } from "../../src/kafka/records.ts";
 import type { EventReport } from "../../src/pipeline/batch-processor.ts";
 import { MAX_HEADERS_PER_FETCH } from "../../src/read/client-fixes/fetch-budget.ts";
-import { MAX_HEADERS_PER_RECORD } from "../../src/read/client-fixes/record-headers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import {

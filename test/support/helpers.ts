@@ -11,8 +11,8 @@ import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { type Config, loadConfig } from "../../src/config/index.ts";
 import { createPool } from "../../src/db/pool.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
-import { explainKafkaFailure } from "../../src/read/explain.ts";
-import { kafkaBaseOptions } from "../../src/read/kafka-options.ts";
+import { kafkaBaseOptions } from "../../src/kafka/client-options.ts";
+import { explainKafkaFailure } from "../../src/kafka/kafka-errors.ts";
 
 export { capturingLogger, waitFor } from "../../src/testing/support.ts";
 export * from "./kafka.ts";

@@ -1,5 +1,5 @@
 import type { Config } from "../../src/config/index.ts";
-import { prefixed, SOURCE_TOPICS } from "../../src/read/topics.ts";
+import { prefixed, SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { loadStackConfig, type StackConfig } from "./config.ts";
 import { databaseDown, databaseStatus, databaseUp } from "./database.ts";
 import { bootstrapOf, ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "./kafka.ts";

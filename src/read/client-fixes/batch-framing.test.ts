@@ -3,12 +3,13 @@ import { test } from "node:test";
 import zlib from "node:zlib";
 import { compressionsAlgorithmsByBitmask, Reader, readRecordsBatch, readRecordsBatches } from "@platformatic/kafka";
 import { decode } from "../../decode/decode.ts";
+import { MAX_HEADERS_PER_RECORD } from "../../kafka/records.ts";
 import { batchBytes, recordBytes, withWrongContentChecksum } from "../../testing/record-batches.ts";
 import { installBatchFraming, MAX_DECOMPRESSED_BATCH_BYTES } from "./batch-framing.ts";
 import { checkRecordOffsets, MAX_MARKED_RECORDS, unreadableBatchReason } from "./batch-markers.ts";
 import { readLz4Frame, snappyBound } from "./decompression.ts";
 import { MAX_DECOMPRESSED_PER_FETCH, MAX_HEADERS_PER_FETCH, MAX_RECORDS_PER_FETCH } from "./fetch-budget.ts";
-import { MAX_HEADERS_PER_RECORD, unreadHeaderCount } from "./record-headers.ts";
+import { unreadHeaderCount } from "./record-headers.ts";
 
 installBatchFraming();
 

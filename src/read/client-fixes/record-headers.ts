@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { RecordHeaders } from "../../dead-letter/letter.ts";
-import { recordBytes } from "../../dead-letter/publish.ts";
+import { MAX_HEADERS_PER_RECORD, type RecordHeaders, recordBytes } from "../../kafka/records.ts";
 import { counted, headerRoom } from "./fetch-budget.ts";
 
 // How many of a record's headers are made into objects. The service applies an event from its key
@@ -11,8 +10,6 @@ import { counted, headerRoom } from "./fetch-budget.ts";
 // its event is applied as any other; its dead letter, if it gets one, says how many were left
 // unread (dlq.headers.unread).
 
-/** The most headers a record is read with: legitimate records carry a handful. */
-export const MAX_HEADERS_PER_RECORD = 1_000;
 /**
  * What one parsed header costs the heap, at least: two Buffer views, the pair the client lists
  * them in and its map entry. A consumed message is counted with this much a header against the

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
-import { explainKafkaFailure } from "./explain.ts";
+import { explainKafkaFailure } from "./kafka-errors.ts";
 import { asOutage } from "./topics.ts";
 
 test("a Kafka client's error at start is an outage to wait out; the service's own errors stay as they are", () => {

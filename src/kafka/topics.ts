@@ -1,11 +1,12 @@
 import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
+import { MIN_DEAD_LETTER_BYTES } from "../dead-letter/letter.ts";
 import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
-import { brokersUnreached, explainKafkaFailure, loginRefused } from "./explain.ts";
-import { kafkaBaseOptions } from "./kafka-options.ts";
+import { kafkaBaseOptions } from "./client-options.ts";
+import { brokersUnreached, explainKafkaFailure, loginRefused } from "./kafka-errors.ts";
+import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES } from "./records.ts";
 
 /** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
 export const SOURCE_TOPICS = ["user", "supplier", "product", "order", "post"] as const;
