@@ -31,7 +31,8 @@ export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0],
  * Bytes of messages per produce request. The messages of one partition in a request travel as one
  * record batch, which the broker refuses above the topic's max.message.bytes (1 MiB by default):
  * a batch of events with many large poison ones must not become a request the broker can never
- * accept. Replays use it as is (the source topics' limits are not read); dead letters use the
+ * accept. Replays use it as is (the source topics' limits are not read: a request a smaller one
+ * refuses is sent again message by message, sendAll); dead letters use the
  * smaller of it and their topic's limit. It caps requests, not letters: a letter larger than it
  * (up to the topic's limit) goes in a request of its own, whole, so it can still be replayed.
  */
@@ -42,13 +43,27 @@ export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes =
   return chunksBySize(messages, maxBytes, recordBytes);
 }
 
-/** Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all in-sync replicas. */
+/**
+ * Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all
+ * in-sync replicas. A request the broker refuses for its size (its messages of one partition
+ * travel as one record batch, which a topic whose max.message.bytes is below `maxBytes` refuses
+ * though each message fits) is sent again message by message; one refused alone is thrown. Those
+ * of the refused request the broker wrote for other partitions are written twice, which the
+ * idempotent sink applies as once.
+ */
 export async function sendAll<T extends Sized & { topic: string; headers?: Map<Buffer, Buffer> | undefined }>(
   producer: Producer,
   messages: readonly T[],
   maxBytes = MAX_REQUEST_BYTES,
 ) {
-  for (const chunk of chunkByBytes(messages, maxBytes)) await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+  for (const chunk of chunkByBytes(messages, maxBytes)) {
+    try {
+      await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+    } catch (err) {
+      if (chunk.length === 1 || !refusedForSize(err)) throw err;
+      for (const m of chunk) await producer.send({ messages: [m], acks: ProduceAcks.ALL });
+    }
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { Admin, ConfigResourceTypes, Consumer, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
@@ -401,4 +402,49 @@ test("dlq replay refused by a source topic for the letters' record times: one li
   const restamped = runCliSync(["dlq", "replay", "--restamp"], env);
   assert.equal(restamped.status, 0, restamped.stderr);
   assert.equal(restamped.stdout, `2 of 2 dead letter(s) chosen; 2 sent to ${userTopic}\n`);
+});
+
+test("dlq replay sends letters that each fit their source topic, however small its max.message.bytes, in requests it accepts", async (t) => {
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  // The source topic takes records of at most 50 KB, as its producers were told.
+  await admin.incrementalAlterConfigs({
+    resources: [
+      {
+        resourceType: ConfigResourceTypes.TOPIC,
+        resourceName: userTopic,
+        configs: [
+          { name: "max.message.bytes", configOperation: IncrementalAlterConfigOperationTypes.SET, value: "50000" },
+        ],
+      },
+    ],
+  });
+  // 40 letters of events of 20 KB each (random text, which compresses little): each fits the
+  // source topic alone, as each did when it was first written there.
+  const letters = Array.from({ length: 40 }, (_, i) => ({
+    topic: topics.dlq,
+    partition: 0,
+    key: Buffer.from(`key-${i}`),
+    value: Buffer.from(JSON.stringify({ letter: i, noise: randomBytes(15_000).toString("base64") })),
+    headers: new Map(
+      Object.entries({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: "0",
+        [DLQ_HEADERS.offset]: String(i),
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
+      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+    ),
+  }));
+  for (const letter of letters) await producer.send({ messages: [letter] });
+
+  const replay = runCliSync(["dlq", "replay"], env);
+  assert.equal(replay.stderr, "");
+  assert.equal(replay.stdout, `40 of 40 dead letter(s) chosen; 40 sent to ${userTopic}\n`);
+  assert.equal(replay.status, 0);
+  assert.deepEqual(await endOffsets(userTopic), [40n]);
 });
