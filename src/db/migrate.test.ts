@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MigrationError } from "../errors.ts";
-import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate, RUN_PRIVILEGES } from "./migrate.ts";
+import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate } from "./migrate.ts";
 import type { Pool } from "./pool.ts";
+import { RUN_PRIVILEGES } from "./rights.ts";
 
 // migrate() against a recording double of the pool: which statements a schema that is current,
 // missing or half-applied leads to, and the one line a refused user gets. The real servers'

@@ -13,6 +13,7 @@ import {
   type Pool,
   serviceAccount,
 } from "./pool.ts";
+import { isDenied, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
 import { checkTablesPresent, createdBy, tablesOf } from "./schema-drift.ts";
 import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
@@ -59,13 +60,6 @@ export interface MigrateResult {
 }
 
 /**
- * Rights `run` needs once the schema is current: it reads, writes and deletes rows, nothing else
- * (`SELECT ... FOR UPDATE` is covered by UPDATE; GET_LOCK needs no privilege and is only taken
- * when something is pending).
- */
-export const RUN_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
-
-/**
  * Rights `migrate` needs on the database, on MySQL 8.0 and MariaDB 10.11, beyond RUN_PRIVILEGES
  * (schema_migrations is read and written; MySQL's ALTER TABLE also wants CREATE and INSERT):
  * - CREATE: the tables of 001, 002 and 005, schema_migrations;
@@ -90,10 +84,6 @@ export const MIGRATE_PRIVILEGES = [
   "CREATE VIEW",
 ] as const;
 
-// Refusals that a grant fixes: 1044 ER_DBACCESS_DENIED_ERROR, 1045 ER_ACCESS_DENIED_ERROR,
-// 1142 ER_TABLEACCESS_DENIED_ERROR, 1143 ER_COLUMNACCESS_DENIED_ERROR, 1227
-// ER_SPECIFIC_ACCESS_DENIED_ERROR (e.g. a view's DEFINER).
-const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227]);
 const NO_SUCH_TABLE = 1146;
 
 /**
@@ -255,26 +245,6 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
     progress.applied.push(m.name);
   }
   return done;
-}
-
-export function isDenied(err: unknown): boolean {
-  const errno = errnoOf(err);
-  return errno !== undefined && DENIED_ERRNOS.has(errno);
-}
-
-/** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */
-export async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT CURRENT_USER() AS account, DATABASE() AS db");
-    const account = String(rows[0]?.account ?? "");
-    const at = account.lastIndexOf("@");
-    return {
-      account: at === -1 ? account : `'${account.slice(0, at)}'@'${account.slice(at + 1)}'`,
-      database: String(rows[0]?.db ?? "?"),
-    };
-  } catch {
-    return { account: "this user", database: "this database" };
-  }
 }
 
 /**

@@ -1,12 +1,45 @@
+import type mysql from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
-import { RUN_PRIVILEGES, whoAndWhere } from "./migrate.ts";
+import type { Connection } from "./pool.ts";
 import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
 // the group, and then wait for ever at its first write as if MySQL were down; so they are
 // checked at start, and a refusal met while running (a grant revoked) stops the service the
 // same way: a grant fixes it, waiting does not.
+
+/**
+ * Rights `run` needs once the schema is current: it reads, writes and deletes rows, nothing else
+ * (`SELECT ... FOR UPDATE` is covered by UPDATE; GET_LOCK needs no privilege and is only taken
+ * when something is pending).
+ */
+export const RUN_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
+
+// Refusals that a grant fixes: 1044 ER_DBACCESS_DENIED_ERROR, 1045 ER_ACCESS_DENIED_ERROR,
+// 1142 ER_TABLEACCESS_DENIED_ERROR, 1143 ER_COLUMNACCESS_DENIED_ERROR, 1227
+// ER_SPECIFIC_ACCESS_DENIED_ERROR (e.g. a view's DEFINER).
+const DENIED_ERRNOS = new Set([1044, 1045, 1142, 1143, 1227]);
+
+export function isDenied(err: unknown): boolean {
+  const errno = errnoOf(err);
+  return errno !== undefined && DENIED_ERRNOS.has(errno);
+}
+
+/** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */
+export async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT CURRENT_USER() AS account, DATABASE() AS db");
+    const account = String(rows[0]?.account ?? "");
+    const at = account.lastIndexOf("@");
+    return {
+      account: at === -1 ? account : `'${account.slice(0, at)}'@'${account.slice(at + 1)}'`,
+      database: String(rows[0]?.db ?? "?"),
+    };
+  } catch {
+    return { account: "this user", database: "this database" };
+  }
+}
 
 /** A table the service writes, and a column it may set to itself. */
 export interface WrittenTable {
