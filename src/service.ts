@@ -16,7 +16,7 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
-import { type BatchReport, Pipeline, type PipelineDeps } from "./pipeline/pipeline.ts";
+import { type BatchReport, Pipeline, type PipelineDeps, type PipelineOptions } from "./pipeline/pipeline.ts";
 import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
 import {
   type GroupDatabase,
@@ -125,14 +125,7 @@ export async function startService(
       kafkaOutage: outages.kafka,
       explainStreamFailure: (err) => explainStreamFailure(err, config, () => sourceTopics.list()),
       log,
-      options: {
-        autoOffsetReset: config.kafkaAutoOffsetReset,
-        batchMaxEvents: config.batchMaxEvents,
-        batchMaxBytes: config.batchMaxBytes,
-        batchLingerMs: config.batchLingerMs,
-        batchesInFlight: config.batchesInFlight,
-        retryMaxBackoffMs: config.retryMaxBackoffMs,
-      },
+      options: pipelineOptions(config),
     });
     rejoinOnPartitionChanges(group, new PartitionWatch(partitions, ids), (why) => pipeline.rejoin(why), log);
     rejoinOnGroupErrors(
@@ -155,6 +148,18 @@ export async function startService(
     await closers.closeAll();
     throw err;
   }
+}
+
+/** The pipeline's part of the configuration. */
+function pipelineOptions(config: Config): PipelineOptions {
+  return {
+    autoOffsetReset: config.kafkaAutoOffsetReset,
+    batchMaxEvents: config.batchMaxEvents,
+    batchMaxBytes: config.batchMaxBytes,
+    batchLingerMs: config.batchLingerMs,
+    batchesInFlight: config.batchesInFlight,
+    retryMaxBackoffMs: config.retryMaxBackoffMs,
+  };
 }
 
 /**
