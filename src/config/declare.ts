@@ -198,7 +198,15 @@ export function readConfigBytes(variable: string, path: string, pipeWaitMs = PIP
           : code === "EISDIR"
             ? "it is a directory"
             : (code ?? (err as Error).message);
-    throw new ConfigError(`${variable}: can't read ${path}: ${why}`);
+    // No such file: a secret's or key's variable may hold the secret itself (a password set in
+    // MYSQL_PASSWORD_FILE, a key as one line of base64). An absolute path is quoted; anything
+    // else is not, since quoting it would print the secret.
+    const found = code === "EACCES" || code === "EPERM" || code === "EISDIR";
+    const named =
+      found || !/(?:_FILE|_KEY)$/.test(variable) || (path.startsWith("/") && code !== "ENAMETOOLONG")
+        ? path
+        : "the file it names (not shown: no absolute path, it may be the secret itself)";
+    throw new ConfigError(`${variable}: can't read ${named}: ${why}`);
   }
 }
 

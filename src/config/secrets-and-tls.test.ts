@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,6 +142,34 @@ describe("secrets from files (<NAME>_FILE)", () => {
       "KAFKA_SSL_CA",
     );
     assert.ok(!err.message.includes("MIIE"), err.message);
+  });
+
+  test("a secret or key given where its path goes, in any form, is refused without repeating it", () => {
+    // The PEM armor is one form; a key kept as one line of base64 (`base64 -w0 client.key`, as
+    // Kubernetes Secrets hold them), its armor dropped, or a password set in MYSQL_PASSWORD_FILE
+    // instead of MYSQL_PASSWORD, was quoted whole as the path that can't be read.
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const body = pem.split("\n").filter((l) => l !== "" && !l.startsWith("-----")).join("");
+    const secret = body.slice(40, 80);
+    const cases: [string, string][] = [
+      ["KAFKA_SSL_KEY", Buffer.from(pem).toString("base64")],
+      ["MYSQL_SSL_KEY", body],
+      ["MYSQL_PASSWORD_FILE", `hunter2-${secret}`],
+    ];
+    for (const [variable, value] of cases) {
+      assert.throws(
+        () => readConfigBytes(variable, value),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.startsWith(`${variable}: `) &&
+          !err.message.includes(value.slice(40, 80)) &&
+          !err.message.includes(secret),
+        `${variable}=${value.slice(0, 12)}…`,
+      );
+    }
+    const err = assertConfigError({ MYSQL_PASSWORD_FILE: "hunter2-as-a-path" }, "MYSQL_PASSWORD_FILE");
+    assert.ok(!err.message.includes("hunter2"), err.message);
   });
 
   test("a secret that may not be empty refuses an empty file, naming it", () => {

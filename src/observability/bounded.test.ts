@@ -53,3 +53,27 @@ test("warnings: a flood that ends is still summed up, once its window is over, w
   t.mock.timers.tick(1000);
   assert.equal(lines.length, 3, "summed up once");
 });
+
+test("warnings: a wall clock set back starts a new window, not hours of silence", (t) => {
+  // The window is measured on the wall clock, the summing-up timer on the monotonic one. Set back
+  // by an hour (NTP stepping a VM's clock after a resume), the window never ended for the wall
+  // clock: every dead-letter line was left out for that hour, only counts logged every 10 s.
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log, lines } = capturingLogger("info");
+  let now = 10 * 3_600_000;
+  const warnings = new RateLimitedWarnings(log, { perWindow: 2, windowMs: 10_000, now: () => now });
+  for (let i = 0; i < 5; i++) warnings.warn({ i }, `warning ${i}`);
+  now -= 3_600_000;
+  t.mock.timers.tick(10_000);
+  now += 15_000;
+  warnings.warn({}, "a later warning");
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    [
+      "warning 0",
+      "warning 1",
+      "3 more warnings like the above were left out (at most 2 per 10 s)",
+      "a later warning",
+    ],
+  );
+});

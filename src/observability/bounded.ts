@@ -56,12 +56,15 @@ export class RateLimitedWarnings {
     this.#log = log;
     this.#perWindow = opts.perWindow;
     this.#windowMs = opts.windowMs;
-    this.#now = opts.now ?? Date.now;
+    // Monotonic, as the timer that sums a window up: a wall clock set back would stretch a window.
+    this.#now = opts.now ?? (() => performance.now());
   }
 
   warn(fields: Record<string, unknown>, message: string): void {
     const now = this.#now();
-    if (now - this.#windowStart >= this.#windowMs) {
+    // A wall clock set back (now before the window's start) ends the window too: otherwise the
+    // window would last as long as the clock was set back, every warning left out meanwhile.
+    if (now - this.#windowStart >= this.#windowMs || now < this.#windowStart) {
       this.flush();
       this.#windowStart = now;
       this.#inWindow = 0;
