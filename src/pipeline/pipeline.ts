@@ -140,7 +140,7 @@ export class Pipeline {
         }
         continue;
       }
-      if (read.batch.length === 0) continue;
+      if (read.batch.length === 0) continue; // interrupted (a rejoin asked for) or shutdown
       failures = 0;
       this.#d.kafkaOutage.recover();
       log.debug({ events: read.batch.length }, "batch read");
@@ -228,6 +228,8 @@ export class Pipeline {
   /**
    * A fetch succeeded: the brokers answer. After a stream failure that is the end of the outage,
    * even on a quiet group where no event will come to say so (readiness, analytics_outage).
+   * Called by the consumer's fetch correction (read/client-fixes/corrected-fetch.ts, wired in
+   * service.ts) for every fetch, events or none.
    */
   fetched() {
     if (!this.#streamFailed) return;
