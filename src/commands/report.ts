@@ -1,7 +1,7 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { createPool, explainDbError } from "../db/pool.ts";
+import { createPool, explainDbError, type Pool } from "../db/pool.ts";
 import { errnoOf } from "../db/server-errors.ts";
 import { ConfigError, isExpected } from "../errors.ts";
 import { parseOptions } from "./args.ts";
@@ -131,10 +131,25 @@ function definerGone(err: unknown, config: Config): ConfigError | undefined {
   );
 }
 
+/**
+ * A database that holds no recorded migration is not the service's: a report there would create
+ * the schema in it (the MYSQL_DATABASE of another program, a typo) and print empty tables.
+ */
+async function refuseForeignDatabase(pool: Pool, config: Config): Promise<void> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'schema_migrations'",
+  );
+  if (Number(rows[0]?.n) > 0) return;
+  throw new ConfigError(
+    `report: database ${config.mysqlDatabase} at ${config.mysqlHost}:${config.mysqlPort} holds none of the service's tables; point MYSQL_DATABASE at the database the service writes, or run \`analytics-service migrate\` there first`,
+  );
+}
+
 /** Migrates (so the views exist; as MYSQL_MIGRATE_USER when set) and queries every section. */
 export async function buildReport(config: Config): Promise<Report> {
   const pool = createPool(config);
   try {
+    await refuseForeignDatabase(pool, config);
     await migrateDatabase(config, pool);
     // Logged in: a refusal from here on is the views', whose definer is the migrating account.
     await pool.query("SELECT 1");

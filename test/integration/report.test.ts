@@ -227,6 +227,21 @@ test("report --json answers the data team's questions with exactly the counted n
   assert.ok(!/password|banking|\$2b\$/i.test(stdout + human), "no secret in the report");
 });
 
+test("report on a database that holds none of the service's tables: one line, and the database left empty", async (t) => {
+  const db = await testDatabase(t);
+  const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
+  await assert.rejects(runCli(["report"], env), (err: { code?: number; stderr?: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(
+      err.stderr ?? "",
+      /^analytics-service: report: database t_\w+ at [\w.]+:\d+ holds none of the service's tables; point MYSQL_DATABASE at the database the service writes, or run `analytics-service migrate` there first\n$/,
+    );
+    return true;
+  });
+  const tables = await db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()");
+  assert.deepEqual(tables, [], "nothing created");
+});
+
 test("report with a bad option: one line, exit status 2", async () => {
   await assert.rejects(runCli(["report", "--csv"], {}), (err: { code?: number; stderr?: string; stdout?: string }) => {
     assert.equal(err.code, 2);
