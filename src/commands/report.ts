@@ -132,12 +132,16 @@ function definerGone(err: unknown, config: Config): ConfigError | undefined {
 }
 
 /**
- * A database that holds no recorded migration is not the service's: a report there would create
- * the schema in it (the MYSQL_DATABASE of another program, a typo) and print empty tables.
+ * A database in which the account sees nothing of the service's (neither its migrations' record
+ * nor a report view) is not the service's: a report there would create the schema in it (the
+ * MYSQL_DATABASE of another program, a typo) and print empty tables. The views count too: an
+ * account that may read only them sees no other table.
  */
 async function refuseForeignDatabase(pool: Pool, config: Config): Promise<void> {
+  const views = REPORT_SECTIONS.map((section) => `report_${section.key}`);
   const [rows] = await pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'schema_migrations'",
+    "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)",
+    [["schema_migrations", ...views]],
   );
   if (Number(rows[0]?.n) > 0) return;
   throw new ConfigError(

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
+import { REPORT_SECTIONS } from "../../src/commands/report.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { fixture, loadFixtures } from "../../src/testing/fixtures.ts";
 import {
+  adminConnection,
   caughtUp,
   hexId,
   produce,
@@ -15,6 +18,7 @@ import {
   testTopics,
   waitFor,
 } from "../support/helpers.ts";
+import { randomName } from "../support/kafka.ts";
 
 // `analytics-service report` as the data team runs it: the lifecycle fixtures plus a small,
 // hand-counted world of users, suppliers, products, orders and posts go through the real broker
@@ -240,6 +244,34 @@ test("report on a database that holds none of the service's tables: one line, an
   });
   const tables = await db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()");
   assert.deepEqual(tables, [], "nothing created");
+});
+
+test("report as an account that may read only the report views, migrations left to MYSQL_MIGRATE_USER", async (t) => {
+  const db = await testDatabase(t);
+  const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
+  await runCli(["migrate"], env);
+  const user = randomName("u_");
+  const password = randomBytes(12).toString("hex");
+  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
+  t.after(async () => {
+    const admin = await adminConnection();
+    await admin.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
+    await admin.end();
+  });
+  for (const section of REPORT_SECTIONS)
+    await db.conn.query(`GRANT SELECT ON \`${db.name}\`.\`report_${section.key}\` TO ?@'127.0.0.1'`, [user]);
+  const asReader = {
+    ...env,
+    MYSQL_USER: user,
+    MYSQL_PASSWORD: password,
+    MYSQL_MIGRATE_USER: env.MYSQL_USER as string,
+    MYSQL_MIGRATE_PASSWORD: env.MYSQL_PASSWORD as string,
+  };
+  const { stdout } = await runCli(["report", "--json"], asReader);
+  assert.deepEqual(
+    Object.keys(JSON.parse(stdout)),
+    REPORT_SECTIONS.map((section) => section.key),
+  );
 });
 
 test("report with a bad option: one line, exit status 2", async () => {
