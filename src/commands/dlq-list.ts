@@ -1,6 +1,6 @@
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
-import { readDeadLetters } from "../dead-letter/read.ts";
+import { readDeadLetters } from "../dead-letter/topic-reader.ts";
 import { parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./text-table.ts";
 

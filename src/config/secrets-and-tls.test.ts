@@ -150,7 +150,10 @@ describe("secrets from files (<NAME>_FILE)", () => {
     // instead of MYSQL_PASSWORD, was quoted whole as the path that can't be read.
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    const body = pem.split("\n").filter((l) => l !== "" && !l.startsWith("-----")).join("");
+    const body = pem
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("-----"))
+      .join("");
     const secret = body.slice(40, 80);
     const cases: [string, string][] = [
       ["KAFKA_SSL_KEY", Buffer.from(pem).toString("base64")],

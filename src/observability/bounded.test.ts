@@ -69,11 +69,6 @@ test("warnings: a wall clock set back starts a new window, not hours of silence"
   warnings.warn({}, "a later warning");
   assert.deepEqual(
     lines.map((l) => l.msg),
-    [
-      "warning 0",
-      "warning 1",
-      "3 more warnings like the above were left out (at most 2 per 10 s)",
-      "a later warning",
-    ],
+    ["warning 0", "warning 1", "3 more warnings like the above were left out (at most 2 per 10 s)", "a later warning"],
   );
 });

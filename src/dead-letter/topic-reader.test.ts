@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DeadLetterEntry } from "./letter.ts";
-import { LISTED_KEY_BYTES, LISTED_TEXT_BYTES, listed, NewestLetters } from "./read.ts";
+import { LISTED_KEY_BYTES, LISTED_TEXT_BYTES, listed, NewestLetters } from "./topic-reader.ts";
 
 const letter = (i: number, code: string | null = "bad_field"): DeadLetterEntry => ({
   failedAt: new Date(Date.UTC(2026, 2, 1) + i * 1000).toISOString(),
