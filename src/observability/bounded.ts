@@ -62,8 +62,8 @@ export class RateLimitedWarnings {
 
   warn(fields: Record<string, unknown>, message: string): void {
     const now = this.#now();
-    // A wall clock set back (now before the window's start) ends the window too: otherwise the
-    // window would last as long as the clock was set back, every warning left out meanwhile.
+    // A clock that went back (an injected wall clock) ends the window too: otherwise the window
+    // would last as long as the clock was set back, every warning left out meanwhile.
     if (now - this.#windowStart >= this.#windowMs || now < this.#windowStart) {
       this.flush();
       this.#windowStart = now;
