@@ -96,13 +96,24 @@ export const MAX_REASON_CHARS = 300;
  */
 const UNSAFE_ON_ONE_LINE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
+/** A character as its `\uXXXX` escape (each of the characters escaped here is one UTF-16 unit). */
+const unicodeEscape = (c: string) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`;
+
 /**
  * Text from the event (a variant key, a map key, an enum value) may hold a line break, a terminal
  * escape or a bidirectional control: each such character is written as its `\uXXXX` escape, so a
  * reason or a log line stays one line, in a header, a log and a terminal, and reads as it is.
  */
-export const oneLine = (text: string) =>
-  text.replace(UNSAFE_ON_ONE_LINE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+export const oneLine = (text: string) => text.replace(UNSAFE_ON_ONE_LINE, unicodeEscape);
+
+/**
+ * JSON text as a terminal shows it, meaning what it means: JSON.stringify escapes the C0 controls
+ * (ESC among them) but writes DEL, the C1 controls (U+009B is the 8-bit CSI), the line separators
+ * and the bidirectional controls as they are. They can only stand inside a string, where their
+ * `\uXXXX` escape parses back to the same text.
+ */
+export const terminalSafeJson = (json: string) =>
+  json.replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, unicodeEscape);
 
 /** `text` cut to at most `max` UTF-16 units with an ellipsis, never between the halves of a surrogate pair. */
 function shortened(text: string, max: number): string {

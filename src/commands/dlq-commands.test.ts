@@ -113,6 +113,19 @@ test("lettersJson: offsets as the exact integers they are, past 2^53 too", () =>
   assert.equal(JSON.parse(text)[0].key, "65a1f0c2e4b0a1b2c3d4e5f6", "the rest as JSON.stringify writes it");
 });
 
+test("lettersJson: a key or a foreign letter's texts keep no character a terminal acts on or reverses text by, and parse back the same", () => {
+  // JSON escapes the C0 controls (ESC) only: the 8-bit CSI U+009B, NEL U+0085, DEL, the line
+  // separators and U+202E (which shows `exe.gnp` as `png.exe`) went to the terminal as they were.
+  const hostile = "ab\u009b2J\u0085\u007f\u2028\u202Egnp.exe\u2066";
+  const e = { ...letter({ "dlq.error.reason": hostile, "dlq.source.topic": hostile }), key: Buffer.from(hostile) };
+  const text = lettersJson([e]);
+  assert.doesNotMatch(text, /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u);
+  const [parsed] = JSON.parse(text);
+  assert.equal(parsed.key, hostile);
+  assert.equal(parsed.reason, hostile);
+  assert.equal(parsed.source_topic, hostile);
+});
+
 test("formatLetters: time, source topic/partition@offset, event type, code, copy, reason", () => {
   const cut = letter({ "dlq.value.truncated": "true", "dlq.value.original_bytes": "2000000" }, 1n);
   const lines = formatLetters([letter(), cut]).split("\n");

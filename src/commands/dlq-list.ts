@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { readDeadLetters } from "../dead-letter/topic-reader.ts";
+import { terminalSafeJson } from "../errors.ts";
 import { parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./text-table.ts";
 
@@ -36,7 +37,7 @@ export function letterJson(e: DeadLetterEntry) {
 export function lettersJson(letters: readonly DeadLetterEntry[]): string {
   const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
   const exact = (_: string, v: unknown) => (typeof v === "bigint" ? rawJSON(String(v)) : v);
-  return JSON.stringify(letters.map(letterJson), exact, 2);
+  return terminalSafeJson(JSON.stringify(letters.map(letterJson), exact, 2));
 }
 
 export function formatLetters(letters: readonly DeadLetterEntry[]): string {

@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { createPool, explainDbError, type Pool } from "../db/pool.ts";
 import { errnoOf } from "../db/server-errors.ts";
-import { ConfigError, isExpected } from "../errors.ts";
+import { ConfigError, isExpected, terminalSafeJson } from "../errors.ts";
 import { parseOptions } from "./args.ts";
 import { type Column, formatTable, type Row } from "./text-table.ts";
 
@@ -187,6 +187,6 @@ export async function runReport(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const report = await buildReport(config);
-  out.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  out.write(options.json ? `${terminalSafeJson(JSON.stringify(report, null, 2))}\n` : formatReport(report));
   return 0;
 }

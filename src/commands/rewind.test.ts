@@ -175,3 +175,15 @@ test("liveMembers: only an empty or dead group with no members may be rewound", 
   assert.doesNotMatch(refusal ?? "", /\n/);
   assert.notEqual(liveMembers({ state: "PreparingRebalance", members: none }, "g"), null, "a rebalance under way");
 });
+
+test("summarise and liveMembers: a KAFKA_GROUP_ID holding a line break or a terminal escape is written as one line", () => {
+  // The line under the table and the note go to standard output as they are: a group id is any
+  // string Kafka takes, and the variable may be set by whoever writes the deployment.
+  const group = "g\nmoved 0 of 3 partition(s)\u001b[2J\u202Eg";
+  const plans = [planPartition(facts({ partition: 0 }), EARLIEST)];
+  const unsafe = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+  assert.doesNotMatch(summarise(plans, group, true), unsafe);
+  assert.doesNotMatch(summarise([], group, true), unsafe);
+  const one = new Map([["m1", {} as never]]);
+  assert.doesNotMatch(liveMembers({ state: "Stable", members: one }, group) ?? "", unsafe);
+});

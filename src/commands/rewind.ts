@@ -1,6 +1,6 @@
 import { Admin, type Group } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { AppError, afterOutcome, ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { AppError, afterOutcome, ConfigError, KafkaUnavailableError, oneLine } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import { explainKafkaFailure } from "../kafka/kafka-errors.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
@@ -104,7 +104,9 @@ export function formatPlan(plans: readonly PartitionPlan[]): string {
 }
 
 /** The line under the table: how many partitions move, and how many records are read again. */
-export function summarise(plans: readonly PartitionPlan[], group: string, dryRun: boolean): string {
+export function summarise(plans: readonly PartitionPlan[], groupId: string, dryRun: boolean): string {
+  // Any string Kafka takes: said as one line that reads as written.
+  const group = oneLine(groupId);
   const moved = plans.filter(moves);
   const again = moved.reduce(
     (n, p) => n + (p.before !== null && p.after !== null && p.before > p.after ? p.before - p.after : 0n),
@@ -120,8 +122,9 @@ export function summarise(plans: readonly PartitionPlan[], group: string, dryRun
 }
 
 /** The refusal while the group has members, or null when its offsets may be set. */
-export function liveMembers(group: Pick<Group, "state" | "members"> | undefined, groupId: string): string | null {
+export function liveMembers(group: Pick<Group, "state" | "members"> | undefined, id: string): string | null {
   if (group === undefined) return null;
+  const groupId = oneLine(id);
   const idle = group.state === "Empty" || group.state === "Dead";
   if (idle && group.members.size === 0) return null;
   return (
@@ -132,7 +135,7 @@ export function liveMembers(group: Pick<Group, "state" | "members"> | undefined,
 
 /** The refusal for a group without a single committed offset: most likely a mistyped KAFKA_GROUP_ID. */
 const neverCommitted = (config: Config) =>
-  `rewind: group ${config.kafkaGroupId} has no committed offsets on the source topics, so nothing to read again: ` +
+  `rewind: group ${oneLine(config.kafkaGroupId)} has no committed offsets on the source topics, so nothing to read again: ` +
   `check KAFKA_GROUP_ID (a group that never committed starts at KAFKA_AUTO_OFFSET_RESET=${config.kafkaAutoOffsetReset})`;
 
 /** Runs one admin request; a failure is one line naming what was being done and the likely cause. */

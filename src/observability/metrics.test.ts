@@ -164,3 +164,26 @@ test("lag: a topic no longer asked about (deleted) drops out, the others stay", 
   assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="0"} 4'));
   assert.ok(!text.includes('topic="post"'), text);
 });
+
+test("values from the data reach /metrics and the log as one line that reads as written: no terminal escapes, no bidi overrides", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  // ESC [2J clears a terminal that shows `curl /metrics`; OSC 8 makes a hyperlink; U+009B is the
+  // 8-bit CSI; U+202E shows what follows reversed.
+  const hostile = "x\u001b[2J\u001b]8;;http://evil\u0007y\u001b]8;;\u0007\u009b31m\u202Egnp.exe";
+  metrics.observeBatch(
+    report([
+      event({ eventType: hostile, outcome: { kind: "skipped", reason: "unknown_type" } }),
+      event({ eventType: "product.created", unknownEnums: [{ field: "products.category", value: hostile }] }),
+    ]),
+  );
+  const unsafe = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+  const text = await metrics.registry.metrics();
+  const series = text.split("\n").filter((l) => /^analytics_(events|unknown_enum_values)_total\{/.test(l));
+  assert.equal(series.length, 3);
+  for (const line of series) assert.doesNotMatch(line, unsafe, line);
+  const warned = lines.filter((l) => String(l.msg).startsWith("new products.category"));
+  assert.equal(warned.length, 1);
+  assert.doesNotMatch(String(warned[0]?.msg), unsafe);
+  assert.doesNotMatch(String(warned[0]?.value), unsafe);
+});

@@ -31,6 +31,12 @@ test("a long name in another member's data is cut for the line", () => {
   assert.equal(memberDatabase(membershipData(long))?.name.length, 300);
 });
 
+test("another member's database, said as one line: no line break, escape or bidi control of its own", () => {
+  const hostile = { id: "id\u202e\n", name: "db\u001b[2J\u009b31m\nfake line" };
+  const said = memberDatabase(membershipData(hostile));
+  assert.deepEqual(said, { id: "id\\u202e\\u000a", name: "db\\u001b[2J\\u009b31m\\u000afake line" });
+});
+
 test("Kafka not answering the group check is Kafka's outage; a member writing elsewhere is the group's", async () => {
   const { log, lines } = capturingLogger("warn");
   const outages = { group: new Outage("Kafka group", log), kafka: new Outage("Kafka", log) };

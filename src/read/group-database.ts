@@ -7,7 +7,7 @@ import {
 } from "@platformatic/kafka";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { GroupConflictError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { GroupConflictError, KafkaUnavailableError, messageOf, oneLine } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
@@ -60,7 +60,9 @@ export function memberDatabase(data: Buffer | string | null | undefined): GroupD
       name?: unknown;
     };
     if (typeof parsed.analyticsDatabase !== "string") return undefined;
-    return { id: parsed.analyticsDatabase, name: typeof parsed.name === "string" ? parsed.name.slice(0, 300) : "?" };
+    // Another program may have written it: said as one line, and short, where it is logged.
+    const said = (text: string) => oneLine(text.slice(0, 300));
+    return { id: said(parsed.analyticsDatabase), name: typeof parsed.name === "string" ? said(parsed.name) : "?" };
   } catch {
     return undefined; // another program's data: not ours to judge
   }
