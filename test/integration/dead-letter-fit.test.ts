@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  Admin,
-  ConfigResourceTypes,
-  IncrementalAlterConfigOperationTypes,
-  ProduceAcks,
-  Producer,
-} from "@platformatic/kafka";
+import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { sendDeadLetters } from "../../src/dead-letter/publish.ts";
@@ -35,6 +29,7 @@ import {
   topicsReady,
   waitFor,
 } from "../support/helpers.ts";
+import { setTopicConfig } from "../support/kafka.ts";
 
 // Issue #18, "Dead letters always fit" (docs/events.md#bad-input): a letter is built to fit the dead-letter topic's
 // max.message.bytes, read at start; one the broker refuses for its size all the same is sent
@@ -303,16 +298,7 @@ test("a dead-letter topic made compacted while the service runs: one line names 
 
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
-  const cleanupPolicy = (value: string) =>
-    admin.incrementalAlterConfigs({
-      resources: [
-        {
-          resourceType: ConfigResourceTypes.TOPIC,
-          resourceName: dlq,
-          configs: [{ name: "cleanup.policy", configOperation: IncrementalAlterConfigOperationTypes.SET, value }],
-        },
-      ],
-    });
+  const cleanupPolicy = (value: string) => setTopicConfig(admin, dlq, "cleanup.policy", value);
   await cleanupPolicy("compact");
   // An event without a key, not JSON: its letter has no key either, which a compacted topic refuses.
   await producer.send({ messages: [{ topic: `${topics.prefix}user`, value: Buffer.from("not json") }] });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { Admin, ConfigResourceTypes, Consumer, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
+import { Admin, Consumer } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
@@ -21,6 +21,7 @@ import {
   testTopics,
   waitFor,
 } from "../support/helpers.ts";
+import { setTopicConfig } from "../support/kafka.ts";
 
 // `dlq list` and `dlq replay` against the real broker: a poison event is listed with its code
 // and source offset and a dry run sends nothing; an event dead-lettered only because of a
@@ -351,21 +352,7 @@ test("dlq replay refused by a source topic for the letters' record times: one li
   const userTopic = `${topics.prefix}user`;
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
-  await admin.incrementalAlterConfigs({
-    resources: [
-      {
-        resourceType: ConfigResourceTypes.TOPIC,
-        resourceName: userTopic,
-        configs: [
-          {
-            name: "message.timestamp.before.max.ms",
-            configOperation: IncrementalAlterConfigOperationTypes.SET,
-            value: "3600000",
-          },
-        ],
-      },
-    ],
-  });
+  await setTopicConfig(admin, userTopic, "message.timestamp.before.max.ms", "3600000");
   const now = Date.now();
   const letter = (partition: number, timestamp: number) => ({
     topic: topics.dlq,
@@ -412,17 +399,7 @@ test("dlq replay sends letters that each fit their source topic, however small i
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
   // The source topic takes records of at most 50 KB, as its producers were told.
-  await admin.incrementalAlterConfigs({
-    resources: [
-      {
-        resourceType: ConfigResourceTypes.TOPIC,
-        resourceName: userTopic,
-        configs: [
-          { name: "max.message.bytes", configOperation: IncrementalAlterConfigOperationTypes.SET, value: "50000" },
-        ],
-      },
-    ],
-  });
+  await setTopicConfig(admin, userTopic, "max.message.bytes", "50000");
   // 40 letters of events of 20 KB each (random text, which compresses little): each fits the
   // source topic alone, as each did when it was first written there.
   const letters = Array.from({ length: 40 }, (_, i) => ({

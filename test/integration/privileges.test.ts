@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { MIGRATE_PRIVILEGES, migrate, readMigrations } from "../../src/db/migrate.ts";
 import { checkRunRights, RUN_PRIVILEGES } from "../../src/db/rights.ts";
@@ -22,6 +21,7 @@ import {
   testProducer,
   testService,
   testTopics,
+  testUser,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -30,21 +30,9 @@ import {
 // naming the account, the right refused and the grant to use. On the real server, with users of
 // random names that are dropped afterwards.
 
-/** A user on 127.0.0.1 (the tests' TCP address) with exactly `privileges` on the test's database. */
+/** A user with exactly `privileges` on the test's database, as the service's variables. */
 async function userWith(t: TestContext, db: TestDatabase, privileges: readonly string[]) {
-  const user = randomName("u_");
-  const password = randomBytes(12).toString("hex");
-  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
-  // On a connection of its own: the database's is closed by then (after-hooks run in order).
-  t.after(async () => {
-    const admin = await adminConnection();
-    await admin.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
-    await admin.end();
-  });
-  // `_` is a wildcard in a GRANT's database name: escaped, the grant covers this database only.
-  await db.conn.query(`GRANT ${privileges.join(", ")} ON \`${db.name.replace(/_/g, "\\_")}\`.* TO ?@'127.0.0.1'`, [
-    user,
-  ]);
+  const { user, password } = await testUser(t, db, privileges);
   return { MYSQL_USER: user, MYSQL_PASSWORD: password };
 }
 

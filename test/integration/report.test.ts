@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { REPORT_SECTIONS } from "../../src/commands/report.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { fixture, loadFixtures } from "../../src/testing/fixtures.ts";
 import {
-  adminConnection,
   caughtUp,
   hexId,
   produce,
@@ -16,9 +14,9 @@ import {
   testProducer,
   testService,
   testTopics,
+  testUser,
   waitFor,
 } from "../support/helpers.ts";
-import { randomName } from "../support/kafka.ts";
 
 // `analytics-service report` as the data team runs it: the lifecycle fixtures plus a small,
 // hand-counted world of users, suppliers, products, orders and posts go through the real broker
@@ -250,14 +248,7 @@ test("report as an account that may read only the report views, migrations left 
   const db = await testDatabase(t);
   const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
   await runCli(["migrate"], env);
-  const user = randomName("u_");
-  const password = randomBytes(12).toString("hex");
-  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
-  t.after(async () => {
-    const admin = await adminConnection();
-    await admin.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
-    await admin.end();
-  });
+  const { user, password } = await testUser(t, db, null);
   for (const section of REPORT_SECTIONS)
     await db.conn.query(`GRANT SELECT ON \`${db.name}\`.\`report_${section.key}\` TO ?@'127.0.0.1'`, [user]);
   const asReader = {

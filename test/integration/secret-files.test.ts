@@ -9,7 +9,6 @@ import { MIGRATE_PRIVILEGES, readMigrations } from "../../src/db/migrate.ts";
 import { RUN_PRIVILEGES } from "../../src/db/rights.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
-  adminConnection,
   caughtUp,
   privatePort,
   produce,
@@ -22,6 +21,7 @@ import {
   testEnv,
   testProducer,
   testTopics,
+  testUser,
   unusedTopics,
   waitFor,
 } from "../support/helpers.ts";
@@ -36,21 +36,9 @@ const STACK_SCRIPT = new URL("../../scripts/stack.ts", import.meta.url).pathname
 /** A password that is easy to look for in output. */
 const newPassword = () => `Pw-${randomBytes(9).toString("hex")}`;
 
-/** A user on 127.0.0.1 with exactly `privileges` on the test's database; dropped afterwards. */
-async function userWith(t: TestContext, db: TestDatabase, privileges: readonly string[]) {
-  const user = randomName("u_");
-  const password = newPassword();
-  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
-  t.after(async () => {
-    const admin = await adminConnection();
-    await admin.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
-    await admin.end();
-  });
-  await db.conn.query(`GRANT ${privileges.join(", ")} ON \`${db.name.replace(/_/g, "\\_")}\`.* TO ?@'127.0.0.1'`, [
-    user,
-  ]);
-  return { user, password };
-}
+/** A user with exactly `privileges` on the test's database, and a password easy to look for; dropped afterwards. */
+const userWith = (t: TestContext, db: TestDatabase, privileges: readonly string[]) =>
+  testUser(t, db, privileges, newPassword());
 
 /** Files in a folder of the test's own, removed afterwards. */
 function secretFiles(t: TestContext) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +52,33 @@ export function adminConnection(database?: string, port = stack.mysqlPort) {
 export async function rowCount(conn: mysql.Connection, table: string): Promise<number> {
   const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
   return Number((rows as { n: number | string }[])[0]?.n);
+}
+
+/**
+ * A user on 127.0.0.1 (the tests' TCP address), dropped after the test; with `privileges`, it has
+ * exactly those on the test's database (null: none, the test grants what it needs).
+ */
+export async function testUser(
+  t: TestContext,
+  db: TestDatabase,
+  privileges: readonly string[] | null,
+  password = randomBytes(12).toString("hex"),
+): Promise<{ user: string; password: string }> {
+  const user = randomName("u_");
+  await db.conn.query("CREATE USER ?@'127.0.0.1' IDENTIFIED BY ?", [user, password]);
+  // On a connection of its own: the database's is closed by then (after-hooks run in order).
+  t.after(async () => {
+    const admin = await adminConnection();
+    await admin.query("DROP USER IF EXISTS ?@'127.0.0.1'", [user]);
+    await admin.end();
+  });
+  // `_` is a wildcard in a GRANT's database name: escaped, the grant covers this database only.
+  if (privileges !== null) {
+    await db.conn.query(`GRANT ${privileges.join(", ")} ON \`${db.name.replace(/_/g, "\\_")}\`.* TO ?@'127.0.0.1'`, [
+      user,
+    ]);
+  }
+  return { user, password };
 }
 
 export interface TestDatabase {

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { TestContext } from "node:test";
-import { Admin, Consumer, compatibilityPartitioner, ProduceAcks, Producer } from "@platformatic/kafka";
+import {
+  Admin,
+  ConfigResourceTypes,
+  Consumer,
+  compatibilityPartitioner,
+  IncrementalAlterConfigOperationTypes,
+  ProduceAcks,
+  Producer,
+} from "@platformatic/kafka";
 import { TOPICS } from "../../src/domains/registry.ts";
 import type { EmittedEvent } from "../../src/generate/emit.ts";
 import { waitFor } from "../../src/testing/support.ts";
@@ -71,6 +79,19 @@ export async function deleteTopicsThatExist(admin: Admin, topics: readonly strin
  * partitions, and the client's retry then re-sends the whole request, duplicating the messages
  * of the partitions that had succeeded.
  */
+/** Sets one of a topic's configurations (max.message.bytes, cleanup.policy, ...). */
+export async function setTopicConfig(admin: Admin, topic: string, name: string, value: string): Promise<void> {
+  await admin.incrementalAlterConfigs({
+    resources: [
+      {
+        resourceType: ConfigResourceTypes.TOPIC,
+        resourceName: topic,
+        configs: [{ name, configOperation: IncrementalAlterConfigOperationTypes.SET, value }],
+      },
+    ],
+  });
+}
+
 export async function topicsReady(admin: Admin, topics: string[], partitions: number): Promise<void> {
   await waitFor(`leaders for ${topics.join(", ")}`, async () => {
     const metadata = await admin.metadata({ topics, forceUpdate: true });
