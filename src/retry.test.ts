@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Outage } from "./retry.ts";
+import { endIfAnswering, Outage } from "./retry.ts";
 import { capturingLogger } from "./testing/support.ts";
 
 test("an outage is logged when it begins, when its cause changes (up to five causes), and when it ends", () => {
@@ -26,4 +26,16 @@ test("an outage is logged when it begins, when its cause changes (up to five cau
       "Kafka unavailable, pausing and retrying with backoff: the login was refused",
     ],
   );
+});
+
+test("endIfAnswering: an outage left by work that gave up ends only when the dependency answers", async () => {
+  const { log } = capturingLogger("info");
+  const outage = new Outage("MySQL", log);
+  await endIfAnswering(outage, async () => true);
+  assert.equal(outage.active, false, "nothing to end");
+  outage.enter(new Error("lost connection"));
+  await endIfAnswering(outage, async () => false);
+  assert.equal(outage.active, true, "still down");
+  await endIfAnswering(outage, async () => true);
+  assert.equal(outage.active, false, "back");
 });

@@ -1,6 +1,19 @@
 import { isRetryable, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
+/**
+ * Thrown before a transaction of a batch whose partitions this member no longer owns: their
+ * events are the new owner's, which may have written later ones already, so writing these now
+ * (a retry after an outage, the next of a batch replayed one event at a time) could put an
+ * entity back (two events with one timestamp). The batch is dropped and read again, as one
+ * dropped when it was sliced.
+ */
+export class PartitionMovedError extends Error {
+  constructor() {
+    super("partition moved to another member");
+  }
+}
+
 /** Thrown when shutdown interrupts a wait: the work in hand is abandoned, not failed. */
 export class AbandonedError extends Error {
   constructor() {
@@ -64,6 +77,15 @@ export class Outage {
       `${this.name} is back after ${seconds} s, resuming`,
     );
   }
+}
+
+/**
+ * Ends `outage` when `answers` says the dependency is back: for work that gave up waiting for
+ * other reasons (a batch whose partitions moved away), which would otherwise leave the outage
+ * standing until other work succeeds, for ever on a member left with nothing to do.
+ */
+export async function endIfAnswering(outage: Outage, answers: () => Promise<boolean>): Promise<void> {
+  if (outage.active && (await answers())) outage.recover();
 }
 
 /** Full-jitter exponential backoff: a random wait in [0, min(cap, base·2^attempt)]. */

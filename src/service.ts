@@ -14,7 +14,7 @@ import { explainKafkaFailure } from "./kafka/kafka-errors.ts";
 import { checkTopics, explainStreamFailure, prefixed } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { isMember, notReadyReasons } from "./observability/readiness.ts";
+import { databaseAnswers, isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps, type PipelineOptions } from "./pipeline/pipeline.ts";
 import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
@@ -28,7 +28,7 @@ import {
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
-import { Outage, retrying } from "./retry.ts";
+import { endIfAnswering, Outage, PartitionMovedError, retrying } from "./retry.ts";
 import { TOMBSTONES_TABLE } from "./write/statements.ts";
 import { applyBatch } from "./write/transaction.ts";
 
@@ -261,13 +261,20 @@ function batchDeps(
 ): PipelineDeps["batch"] {
   const dlq = config.kafkaDlqTopic;
   return {
-    apply: (items, signal) =>
-      retrying(
-        () => applyBatch(d.pool, items, { onDeadlock: () => d.metrics.deadlocks.inc() }),
-        d.outages.database,
-        config.retryMaxBackoffMs,
-        signal,
-      ),
+    apply: async (items, signal, owned) => {
+      try {
+        return await retrying(
+          () => applyBatch(d.pool, items, { onDeadlock: () => d.metrics.deadlocks.inc(), owned }),
+          d.outages.database,
+          config.retryMaxBackoffMs,
+          signal,
+        );
+      } catch (err) {
+        // Dropped, not applied: the outage it waited out ends once MySQL answers.
+        if (err instanceof PartitionMovedError) await endIfAnswering(d.outages.database, () => databaseAnswers(d.pool));
+        throw err;
+      }
+    },
     deadLetter: (letters, signal) =>
       retrying(
         () =>

@@ -5,7 +5,7 @@ import type { DeadLetter } from "../dead-letter/letter.ts";
 import type { Decoded } from "../decode/decode.ts";
 import { BadEventError } from "../errors.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
-import { AbandonedError } from "../retry.ts";
+import { AbandonedError, PartitionMovedError } from "../retry.ts";
 import { capturingLogger } from "../testing/support.ts";
 import type { BatchResult } from "../write/transaction.ts";
 import { type BatchDeps, type BatchMessage, BatchProcessor, type BatchReport, groupSlices } from "./batch-processor.ts";
@@ -230,4 +230,23 @@ test("groupSlices deals partitions into groups of similar size, largest first", 
     ],
   );
   assert.equal(groupSlices([["a", slice(1)]], 4).length, 1);
+});
+
+test("a group whose partitions moved away before its transaction (a retry after an outage) is dropped: not written, lettered or marked", async () => {
+  let owned = true;
+  const h = harness({
+    owns: (key) => owned || key !== "u:0",
+    apply: async (items, _signal, stillOwned) => {
+      // As applyBatch: the ownership is asked before each transaction, here after an outage during which the partition moved.
+      owned = false;
+      if (!stillOwned()) throw new PartitionMovedError();
+      return { outcomes: items as Outcome[], rows: new Map() };
+    },
+    transactions: 2,
+  });
+  const batch = [message("u", 0, 5), message("u", 1, 9)];
+  const dropped = await h.processor.process(batch, [rejected("bad_field"), APPLIED], signal);
+  assert.equal(dropped, true, "read again from the commits");
+  assert.deepEqual([...h.marks.keys()], ["u:1"]);
+  assert.equal(h.letters.length, 0);
 });

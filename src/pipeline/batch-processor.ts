@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { RateLimitedWarnings } from "../observability/bounded.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
 import { partitionKey } from "../read/batch-reader.ts";
-import { AbandonedError } from "../retry.ts";
+import { AbandonedError, PartitionMovedError } from "../retry.ts";
 import type { RowCounts } from "../write/store.ts";
 import type { BatchResult } from "../write/transaction.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";
@@ -43,7 +43,7 @@ export interface BatchReport {
 
 export interface BatchDeps {
   /** One transaction's events; waits out a database outage (AbandonedError on shutdown). */
-  apply(items: readonly (Op | Outcome)[], signal: AbortSignal): Promise<BatchResult>;
+  apply(items: readonly (Op | Outcome)[], signal: AbortSignal, owned: () => boolean): Promise<BatchResult>;
   /** Sends letters, acknowledged; waits out a Kafka outage (AbandonedError on shutdown). */
   deadLetter(letters: readonly DeadLetter[], signal: AbortSignal): Promise<void>;
   owns(key: string): boolean;
@@ -83,6 +83,8 @@ interface Applied<M> {
   /** Events whose handling threw something unforeseen, with where it happened. */
   unexpected: Unexpected<M>[];
   abandoned: boolean;
+  /** A group's partitions moved away before one of its transactions: its events were dropped. */
+  moved: boolean;
 }
 
 interface Unexpected<M> {
@@ -126,7 +128,7 @@ export class BatchProcessor<M extends BatchMessage> {
     if (applied.abandoned) throw new AbandonedError();
     // After the letters are out and the offsets marked: a stop here loses nothing.
     for (const u of applied.unexpected) this.#unexpected(u);
-    return dropped;
+    return dropped || applied.moved;
   }
 
   /** Logs how many dead-letter lines were left out, if any: at shutdown, so the count is not lost. */
@@ -167,15 +169,25 @@ export class BatchProcessor<M extends BatchMessage> {
       letters: [],
       unexpected: [],
       abandoned: false,
+      moved: false,
     };
     const results = await Promise.allSettled(
       groupSlices([...slices], this.#d.transactions).map(async (group) => {
         const messages = group.flatMap(([, slice]) => slice.messages);
         const decoded = group.flatMap(([, slice]) => slice.decoded);
-        const result = await this.#d.apply(
-          decoded.map((d) => d.op),
-          signal,
-        );
+        let result: BatchResult;
+        try {
+          result = await this.#d.apply(
+            decoded.map((d) => d.op),
+            signal,
+            () => group.every(([key]) => this.#d.owns(key)),
+          );
+        } catch (err) {
+          if (!(err instanceof PartitionMovedError)) throw err;
+          this.#d.log.debug({ partitions: group.map(([key]) => key) }, "dropped a batch whose partitions moved away");
+          out.moved = true;
+          return;
+        }
         result.outcomes.forEach((outcome, i) => {
           this.#record(out, messages[i] as M, decoded[i] as Decoded, outcome);
         });

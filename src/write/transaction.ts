@@ -14,6 +14,7 @@ import {
 } from "../errors.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
 import { plan } from "../plan/plan.ts";
+import { PartitionMovedError } from "../retry.ts";
 import { StatementTooLargeError, tooLarge } from "./row-size.ts";
 import { executePlan, loadState, type RowCounts } from "./store.ts";
 
@@ -37,6 +38,8 @@ export interface ApplyOptions {
   maxAllowedPacket?: number;
   /** Called for each transaction InnoDB rolled back as a deadlock victim and that is run again. */
   onDeadlock?: () => void;
+  /** Whether the batch's partitions are still this member's: asked before each transaction (PartitionMovedError). */
+  owned?: () => boolean;
 }
 
 export async function applyBatch(
@@ -47,7 +50,10 @@ export async function applyBatch(
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
   const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
   const transaction = (batch: readonly (Op | Outcome)[]) =>
-    rerunningWhenRolledBack(() => inTransaction(pool, batch, limit), options.onDeadlock);
+    rerunningWhenRolledBack(() => {
+      if (options.owned?.() === false) throw new PartitionMovedError();
+      return inTransaction(pool, batch, limit);
+    }, options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -219,7 +225,8 @@ async function rollback(conn: PoolConnection): Promise<boolean> {
 }
 
 /** What a database error means for the service: an outage to wait out, unless a grant is missing (that stops it). */
-function unavailable(err: unknown): DatabaseUnavailableError | ConfigError {
+function unavailable(err: unknown): DatabaseUnavailableError | ConfigError | PartitionMovedError {
+  if (err instanceof PartitionMovedError) return err;
   if (isRightRefused(err)) return rightsError(err);
   if (err instanceof DatabaseUnavailableError) return err;
   return new DatabaseUnavailableError(`MySQL: ${messageOf(err)}${outageAdvice(err)}`, err);
