@@ -3,6 +3,7 @@ import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { ConcurrentChangeError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { defineTable, type UpsertOp } from "../plan/ops.ts";
+import { PartitionMovedError } from "../retry.ts";
 import { applyBatch } from "./transaction.ts";
 
 // A deadlock victim is run again and counted, not reported as an outage; one that keeps coming
@@ -178,4 +179,22 @@ test("one entity's events written as one row too large for a statement: applied 
   const { outcomes } = await applyBatch(p, batch, { maxAllowedPacket: limit });
   assert.deepEqual(outcomes, [{ kind: "applied" }, { kind: "applied" }]);
   assert.ok(Math.max(...sent) < limit, `largest statement sent: ${Math.max(...sent)} bytes`);
+});
+
+test("a transaction whose partition moves while it waits (for a connection, a lock) is rolled back, not committed", async () => {
+  const { pool: p, log } = pool(0);
+  let owned = true;
+  const waiting = {
+    // The question is asked, then the pool has no connection free until a rebalance has come and gone.
+    getConnection: async () => {
+      owned = false;
+      return (p as unknown as { getConnection: () => Promise<unknown> }).getConnection();
+    },
+  } as unknown as Pool;
+  await assert.rejects(
+    applyBatch(waiting, [op], { maxAllowedPacket: 1 << 20, owned: () => owned }),
+    (err: unknown) => err instanceof PartitionMovedError,
+  );
+  assert.equal(log.includes("COMMIT"), false, "nothing committed for a partition another member owns");
+  assert.equal(log.includes("ROLLBACK"), true);
 });

@@ -52,7 +52,7 @@ export async function applyBatch(
   const transaction = (batch: readonly (Op | Outcome)[]) =>
     rerunningWhenRolledBack(() => {
       if (options.owned?.() === false) throw new PartitionMovedError();
-      return inTransaction(pool, batch, limit);
+      return inTransaction(pool, batch, limit, options.owned);
     }, options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
@@ -189,7 +189,12 @@ async function packetLimit(pool: Pool): Promise<number> {
   return limit;
 }
 
-async function inTransaction(pool: Pool, items: readonly (Op | Outcome)[], limit: number): Promise<BatchResult> {
+async function inTransaction(
+  pool: Pool,
+  items: readonly (Op | Outcome)[],
+  limit: number,
+  owned?: () => boolean,
+): Promise<BatchResult> {
   const conn = await pool.getConnection();
   let healthy = false;
   try {
@@ -197,6 +202,10 @@ async function inTransaction(pool: Pool, items: readonly (Op | Outcome)[], limit
     const state = await loadState(conn, items.filter(isOp), limit);
     const p = plan(items, state);
     const rows = await executePlan(conn, p, limit);
+    // Asked again once the connection, the locks and the statements are had: a wait for any of
+    // them (a pool whose connections all wait on a lock) may outlast a rebalance, and the new
+    // owner may have written the partition's later events meanwhile.
+    if (owned?.() === false) throw new PartitionMovedError();
     await conn.query("COMMIT");
     healthy = true;
     return { outcomes: p.outcomes, rows };
