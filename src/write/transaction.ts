@@ -38,7 +38,7 @@ export interface ApplyOptions {
   maxAllowedPacket?: number;
   /** Called for each transaction InnoDB rolled back as a deadlock victim and that is run again. */
   onDeadlock?: () => void;
-  /** Whether the batch's partitions are still this member's: asked before each transaction (PartitionMovedError). */
+  /** Whether the batch's partitions are still this member's: asked before each transaction and its commit (PartitionMovedError). */
   owned?: () => boolean;
 }
 
@@ -50,10 +50,7 @@ export async function applyBatch(
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
   const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
   const transaction = (batch: readonly (Op | Outcome)[]) =>
-    rerunningWhenRolledBack(() => {
-      if (options.owned?.() === false) throw new PartitionMovedError();
-      return inTransaction(pool, batch, limit, options.owned);
-    }, options.onDeadlock);
+    rerunningWhenRolledBack(() => inTransaction(pool, batch, limit, options.owned), options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -193,8 +190,12 @@ async function inTransaction(
   pool: Pool,
   items: readonly (Op | Outcome)[],
   limit: number,
-  owned?: () => boolean,
+  owned: () => boolean = () => true,
 ): Promise<BatchResult> {
+  // Asked before the transaction's waits (a connection, row locks), which may outlast a rebalance,
+  // and again after them, before the commit: the new owner may have written the partition's later
+  // events meanwhile. Asked first, a moved batch takes no connection and no lock.
+  if (!owned()) throw new PartitionMovedError();
   const conn = await pool.getConnection();
   let healthy = false;
   try {
@@ -202,10 +203,7 @@ async function inTransaction(
     const state = await loadState(conn, items.filter(isOp), limit);
     const p = plan(items, state);
     const rows = await executePlan(conn, p, limit);
-    // Asked again once the connection, the locks and the statements are had: a wait for any of
-    // them (a pool whose connections all wait on a lock) may outlast a rebalance, and the new
-    // owner may have written the partition's later events meanwhile.
-    if (owned?.() === false) throw new PartitionMovedError();
+    if (!owned()) throw new PartitionMovedError();
     await conn.query("COMMIT");
     healthy = true;
     return { outcomes: p.outcomes, rows };
