@@ -43,27 +43,41 @@ export function chunkByBytes<T extends Sized>(messages: readonly T[], maxBytes =
   return chunksBySize(messages, maxBytes, recordBytes);
 }
 
+type Sendable = Sized & { topic: string; headers?: Map<Buffer, Buffer> | undefined };
+
 /**
  * Sends `messages` in requests of at most `maxBytes`, one after the other, each acknowledged by all
- * in-sync replicas. A request the broker refuses for its size (its messages of one partition
- * travel as one record batch, which a topic whose max.message.bytes is below `maxBytes` refuses
- * though each message fits) is sent again message by message; one refused alone is thrown. Those
- * of the refused request the broker wrote for other partitions are written twice, which the
- * idempotent sink applies as once.
+ * in-sync replicas. A request the broker refuses for its size (its messages of one partition travel
+ * as one record batch, checked against the topic's max.message.bytes) goes to `refused`, with the
+ * refusal; other failures are thrown. Those of a refused request the broker wrote for other
+ * partitions are written again by `refused`, which the idempotent sink applies as once.
  */
-export async function sendAll<T extends Sized & { topic: string; headers?: Map<Buffer, Buffer> | undefined }>(
+async function sendInRequests<T extends Sendable>(
   producer: Producer,
   messages: readonly T[],
-  maxBytes = MAX_REQUEST_BYTES,
-) {
+  maxBytes: number,
+  refused: (chunk: T[], refusal: unknown) => Promise<void>,
+): Promise<void> {
   for (const chunk of chunkByBytes(messages, maxBytes)) {
     try {
       await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
     } catch (err) {
-      if (chunk.length === 1 || !refusedForSize(err)) throw err;
-      for (const m of chunk) await producer.send({ messages: [m], acks: ProduceAcks.ALL });
+      if (!refusedForSize(err)) throw err;
+      await refused(chunk, err);
     }
   }
+}
+
+/**
+ * Sends `messages` in requests of at most `maxBytes` (sendInRequests). A request refused for its
+ * size, though each of its messages may fit (a topic whose max.message.bytes is below `maxBytes`),
+ * is sent again message by message; one refused alone is thrown.
+ */
+export function sendAll<T extends Sendable>(producer: Producer, messages: readonly T[], maxBytes = MAX_REQUEST_BYTES) {
+  return sendInRequests(producer, messages, maxBytes, async (chunk, refusal) => {
+    if (chunk.length === 1) throw refusal;
+    for (const m of chunk) await producer.send({ messages: [m], acks: ProduceAcks.ALL });
+  });
 }
 
 /**
@@ -112,18 +126,14 @@ export async function sendDeadLetters(
   const now = new Date();
   const letterOf = new Map<DlqMessage, DeadLetter>();
   for (const d of letters) letterOf.set(toDlqMessage(dlqTopic, d, now, maxBytes), d);
-  for (const chunk of chunkByBytes([...letterOf.keys()], Math.min(MAX_REQUEST_BYTES, maxBytes - BATCH_OVERHEAD))) {
-    try {
-      await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
-    } catch (err) {
-      if (!refusedForSize(err)) throw err;
-      // One letter refused alone: its next try is half its size. Several may have been refused
-      // together only: each goes alone first as it was built.
-      const [only] = chunk;
-      const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
-      for (const m of chunk) await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, err);
-    }
-  }
+  const requestBytes = Math.min(MAX_REQUEST_BYTES, maxBytes - BATCH_OVERHEAD);
+  await sendInRequests(producer, [...letterOf.keys()], requestBytes, async (chunk, refusal) => {
+    // One letter refused alone: its next try is half its size. Several may have been refused
+    // together only: each goes alone first as it was built.
+    const [only] = chunk;
+    const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
+    for (const m of chunk) await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, refusal);
+  });
 }
 
 /**
