@@ -10,6 +10,7 @@ import type { FetchedPartition } from "../read/client-fixes/aborted-transactions
 import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
 import { heldBytes } from "../read/client-fixes/record-headers.ts";
 import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
+import { refusedForSize } from "./publish.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.
@@ -29,7 +30,7 @@ export function kafkaError(err: unknown, config: Config, doing: "reading" | "pub
   if (refused.length > 0) {
     const hint = refused.includes("INVALID_TIMESTAMP")
       ? ": a source topic refuses the letters' record times (its message.timestamp.before.max.ms or after.max.ms); replay with --restamp to let the broker stamp them, or leave those letters out with --since or --reason"
-      : refused.includes("MESSAGE_TOO_LARGE") || refused.includes("RECORD_LIST_TOO_LARGE")
+      : refusedForSize(err)
         ? ": a letter is larger than its source topic's max.message.bytes; raise it"
         : "";
     return new KafkaUnavailableError(
