@@ -29,16 +29,37 @@ export function parseOptions<S extends OptionSpec>(
   args: readonly string[],
   spec: S,
 ): ParsedOptions<S> {
+  return parseCommandLine(command, args, spec, false).options;
+}
+
+/**
+ * parseOptions for a command that also takes words (`repair <table> <id>`): with `takesWords`,
+ * the positional arguments are returned in order (after `--` too) for the command to judge.
+ */
+export function parseCommandLine<S extends OptionSpec>(
+  command: string,
+  args: readonly string[],
+  spec: S,
+  takesWords: boolean,
+): { options: ParsedOptions<S>; words: string[] } {
   const fail = (why: string): never => {
     throw new UsageError(`${command}: ${why}; try --help`);
   };
   const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
   const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   const out: Record<string, string | boolean> = {};
+  const words: string[] = [];
   for (const token of tokens) {
-    // A short option (-x), a positional or `--` is not an option of these commands.
-    if (token.kind !== "option" || !token.rawName.startsWith("--")) fail(`unexpected argument "${args[token.index]}"`);
-    if (token.kind !== "option") continue;
+    if (token.kind !== "option") {
+      if (!takesWords) fail(`unexpected argument "${args[token.index]}"`);
+      if (token.kind === "positional") words.push(token.value);
+      continue;
+    }
+    // A short option (-x) is not an option of these commands: where words are taken, the dash
+    // says an option was meant; elsewhere it is one more argument the command takes none of.
+    if (!token.rawName.startsWith("--")) {
+      fail(takesWords ? `unknown option ${token.rawName}` : `unexpected argument "${args[token.index]}"`);
+    }
     const name = token.name;
     // Named as written up to its "=" (parseArgs names `--=5` "=5").
     const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
@@ -56,7 +77,7 @@ export function parseOptions<S extends OptionSpec>(
     }
     out[name] = value as string;
   }
-  return out as ParsedOptions<S>;
+  return { options: out as ParsedOptions<S>, words };
 }
 
 /**

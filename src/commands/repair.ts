@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
@@ -11,7 +10,7 @@ import { usersTable } from "../domains/users/table.ts";
 import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
 import type { TableSpec } from "../plan/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
-import { UsageError } from "./args.ts";
+import { parseCommandLine, UsageError } from "./args.ts";
 
 // `analytics-service repair <table> <id> [--dry-run] [--force]`: unfreezes one entity. An event stamped far
 // in the future, applied before MAX_CLOCK_SKEW_MS turned such events away, left its row versioned
@@ -41,25 +40,8 @@ const USAGE = "repair <table> <id> [--dry-run] [--force]";
 
 /** `repair <table> <id> [--dry-run] [--force]`; any other command line is a one-line UsageError. */
 export function repairOptions(args: readonly string[]): RepairOptions {
-  let values: { "dry-run"?: boolean | undefined; force?: boolean | undefined };
-  let positionals: string[];
-  let tokens: { kind: string; name?: string }[];
-  try {
-    ({ values, positionals, tokens } = parseArgs({
-      args: [...args],
-      options: { "dry-run": { type: "boolean" }, force: { type: "boolean" } },
-      allowPositionals: true,
-      strict: true,
-      tokens: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`repair: ${parseArgsProblem(err)}; try --help`);
-  }
-  // parseArgs takes an option given twice silently; the other commands refuse it (args.ts).
-  const names = tokens.flatMap((t) => (t.kind === "option" && t.name !== undefined ? [t.name] : []));
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) throw new UsageError(`repair: --${twice} given twice; try --help`);
-  const [table, id, ...extra] = positionals;
+  const { options, words } = parseCommandLine("repair", args, { "dry-run": "boolean", force: "boolean" }, true);
+  const [table, id, ...extra] = words;
   if (table === undefined || id === undefined) throw new UsageError(`repair: name the row: ${USAGE}`);
   if (extra.length > 0) throw new UsageError(`repair: unexpected argument "${extra[0]}"; usage: ${USAGE}`);
   const spec = REPAIRABLE_TABLES.get(table);
@@ -73,16 +55,7 @@ export function repairOptions(args: readonly string[]): RepairOptions {
       `repair: "${id}" is not an id: ${spec.key} is 24 hexadecimal digits, as entity_id in the events`,
     );
   }
-  return { table: spec, id, dryRun: values["dry-run"] === true, force: values.force === true };
-}
-
-/** parseArgs says more than one line ("... place it at the end of the command after '--' ..."): keep the point. */
-function parseArgsProblem(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  const option = /'(-[^']*)'/.exec(e.message ?? "")?.[1];
-  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `unknown option ${option}`;
-  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `${option} takes no value`;
-  return (e.message ?? String(err)).split(". ")[0] ?? "bad command line";
+  return { table: spec, id, dryRun: options["dry-run"] === true, force: options.force === true };
 }
 
 /** What the entity holds that keeps events out: the row's version and the tombstone's time. */
