@@ -188,6 +188,11 @@ export class KafkaUnavailableError extends AppError {
   constructor(message: string, cause?: unknown) {
     super(ErrorCodes.KAFKA_UNAVAILABLE, message, { retryable: true, cause });
   }
+
+  /** A Kafka client's failure as the outage it is, waited out, in the client's own words. */
+  static of(err: unknown): KafkaUnavailableError {
+    return new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+  }
 }
 
 export function isExpected(err: unknown): err is AppError {

@@ -71,7 +71,7 @@ export async function waitForTopics(
     try {
       ({ existing } = await listedTopics(admin, topics));
     } catch (err) {
-      throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+      throw KafkaUnavailableError.of(err);
     }
     if (existing.length > 0) {
       if (attempt > 0) log.info({ topics: existing }, `source topics exist now: ${existing.join(", ")}`);
@@ -95,7 +95,7 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
   try {
     exists = (await admin.listTopics()).includes(topic);
   } catch (err) {
-    throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+    throw KafkaUnavailableError.of(err);
   }
   if (!exists) {
     throw new ConfigError(
@@ -119,7 +119,7 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
   } catch (err) {
     // The broker answered, but no: go on with the default. No answer at all is an outage.
     if (!findErrorBy(err instanceof Error ? err : undefined, "code", "PLT_KFK_PROTOCOL")) {
-      throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+      throw KafkaUnavailableError.of(err);
     }
     log.warn(
       { topic, err: messageOf(err) },
@@ -187,9 +187,7 @@ export async function checkTopics(config: Config, topics: string[], outage: Outa
 export function asOutage(err: unknown): unknown {
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("PLT_KFK")
-    ? new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err)
-    : err;
+  return typeof code === "string" && code.startsWith("PLT_KFK") ? KafkaUnavailableError.of(err) : err;
 }
 
 /** A failure at start as one line; a refused login stops the start, like MySQL's wrong password. */

@@ -178,7 +178,7 @@ export async function checkGroupDatabase(
   pool: ConnectionPool,
 ): Promise<void> {
   const { state, members } = await describeMembers(admin, pool, groupId).catch((err: unknown) => {
-    throw new KafkaUnavailableError(`Kafka: ${messageOf(err)}`, err);
+    throw KafkaUnavailableError.of(err);
   });
   // Mid-rebalance the broker lists the members without their subscriptions: one writing to another
   // database looked like one that says nothing, and a waiting instance slipped in when the group
