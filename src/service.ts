@@ -159,6 +159,7 @@ function pipelineOptions(config: Config): PipelineOptions {
     batchLingerMs: config.batchLingerMs,
     batchesInFlight: config.batchesInFlight,
     retryMaxBackoffMs: config.retryMaxBackoffMs,
+    sessionTimeoutMs: config.kafkaSessionTimeoutMs,
   };
 }
 

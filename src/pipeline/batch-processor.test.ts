@@ -50,6 +50,7 @@ function harness(over: Partial<BatchDeps> = {}) {
       letters.push(...sent);
     },
     owns: () => true,
+    confirmMembership: async () => true,
     mark: (key: string, offset: CommitOffset) => {
       steps.push(`mark ${key}`);
       marks.set(key, offset.offset);
@@ -239,7 +240,7 @@ test("a group whose partitions moved away before its transaction (a retry after 
     apply: async (items, _signal, stillOwned) => {
       // As applyBatch: the ownership is asked before each transaction, here after an outage during which the partition moved.
       owned = false;
-      if (!stillOwned()) throw new PartitionMovedError();
+      if (!stillOwned.held()) throw new PartitionMovedError();
       return { outcomes: items as Outcome[], rows: new Map() };
     },
     transactions: 2,
@@ -249,4 +250,36 @@ test("a group whose partitions moved away before its transaction (a retry after 
   assert.equal(dropped, true, "read again from the commits");
   assert.deepEqual([...h.marks.keys()], ["u:1"]);
   assert.equal(h.letters.length, 0);
+});
+
+test("a group is not committed while the group's coordinator has not confirmed the member, nor once its stream is stale", async () => {
+  const asked: AbortSignal[] = [];
+  let member = false;
+  let current = true;
+  const h = harness({
+    confirmMembership: async (s) => {
+      asked.push(s);
+      return member;
+    },
+    apply: async (items, _signal, owned) => {
+      // As applyBatch: held before the transaction, confirmed before its commit.
+      if (!owned.held() || !(await owned.confirmed())) throw new PartitionMovedError();
+      return { outcomes: items as Outcome[], rows: new Map() };
+    },
+    transactions: 1,
+  });
+  const batch = [message("u", 0, 5)];
+  assert.equal(
+    await h.processor.process(batch, [APPLIED], signal, () => current),
+    true,
+    "a member the group may have dropped",
+  );
+  assert.deepEqual(asked, [signal], "asked with the batch's signal, so shutdown ends the wait");
+  member = true;
+  current = false;
+  assert.equal(await h.processor.process(batch, [APPLIED], signal, () => current), true, "read from a stale stream");
+  assert.equal(h.marks.size, 0);
+  current = true;
+  assert.equal(await h.processor.process(batch, [APPLIED], signal, () => current), false);
+  assert.deepEqual([...h.marks.keys()], ["u:0"]);
 });

@@ -9,7 +9,7 @@ import type { Op, Outcome } from "../plan/ops.ts";
 import { partitionKey } from "../read/batch-reader.ts";
 import { AbandonedError, PartitionMovedError } from "../retry.ts";
 import type { RowCounts } from "../write/store.ts";
-import type { BatchResult } from "../write/transaction.ts";
+import type { BatchResult, Ownership } from "../write/transaction.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";
 
 // One batch, from decoded events to marked offsets: split it by partition, drop what belongs to
@@ -43,10 +43,12 @@ export interface BatchReport {
 
 export interface BatchDeps {
   /** One transaction's events; waits out a database outage (AbandonedError on shutdown). */
-  apply(items: readonly (Op | Outcome)[], signal: AbortSignal, owned: () => boolean): Promise<BatchResult>;
+  apply(items: readonly (Op | Outcome)[], signal: AbortSignal, owned: Ownership): Promise<BatchResult>;
   /** Sends letters, acknowledged; waits out a Kafka outage (AbandonedError on shutdown). */
   deadLetter(letters: readonly DeadLetter[], signal: AbortSignal): Promise<void>;
   owns(key: string): boolean;
+  /** Whether the group's coordinator still counts this member in (read/membership-lease.ts); may wait for it to answer. */
+  confirmMembership(signal: AbortSignal): Promise<boolean>;
   /** Marks the partition's next offset to read for the committer. */
   mark(key: string, offset: CommitOffset): void;
   /** Transactions a batch is split into at most (the pool's connections). */
@@ -109,12 +111,18 @@ export class BatchProcessor<M extends BatchMessage> {
   /**
    * Applies and dead-letters a batch and marks its offsets. Returns true when it dropped events
    * of partitions no longer owned (they are the new owner's; the caller reads again from the
-   * committed offsets). Throws what stops the service; AbandonedError on shutdown.
+   * committed offsets). `current`: whether what the batch was read from is still to be written
+   * (the pipeline's stream). Throws what stops the service; AbandonedError on shutdown.
    */
-  async process(batch: readonly M[], decoded: readonly Decoded[], signal: AbortSignal): Promise<boolean> {
+  async process(
+    batch: readonly M[],
+    decoded: readonly Decoded[],
+    signal: AbortSignal,
+    current: () => boolean = () => true,
+  ): Promise<boolean> {
     const started = performance.now();
     const { slices, dropped } = this.#slice(batch, decoded);
-    const applied = await this.#applyGroups(slices, signal);
+    const applied = await this.#applyGroups(slices, signal, current);
     if (!(await this.#sendLetters(applied, signal))) applied.abandoned = true;
     for (const [key, m] of applied.done) {
       this.#d.mark(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch });
@@ -161,7 +169,7 @@ export class BatchProcessor<M extends BatchMessage> {
    * Whole partitions go into as many transactions as the pool has connections: each commit costs
    * a log flush, so fewer, larger transactions; partitions never split between them.
    */
-  async #applyGroups(slices: Map<string, Slice<M>>, signal: AbortSignal): Promise<Applied<M>> {
+  async #applyGroups(slices: Map<string, Slice<M>>, signal: AbortSignal, current: () => boolean): Promise<Applied<M>> {
     const out: Applied<M> = {
       events: [],
       rows: new Map(),
@@ -175,12 +183,17 @@ export class BatchProcessor<M extends BatchMessage> {
       groupSlices([...slices], this.#d.transactions).map(async (group) => {
         const messages = group.flatMap(([, slice]) => slice.messages);
         const decoded = group.flatMap(([, slice]) => slice.decoded);
+        const held = () => current() && group.every(([key]) => this.#d.owns(key));
+        const owned: Ownership = {
+          held,
+          confirmed: async () => (await this.#d.confirmMembership(signal)) && held(),
+        };
         let result: BatchResult;
         try {
           result = await this.#d.apply(
             decoded.map((d) => d.op),
             signal,
-            () => group.every(([key]) => this.#d.owns(key)),
+            owned,
           );
         } catch (err) {
           if (!(err instanceof PartitionMovedError)) throw err;

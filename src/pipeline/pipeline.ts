@@ -5,6 +5,7 @@ import { decodeBatch } from "../decode/decode-batch.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { partitionKey } from "../read/batch-reader.ts";
+import { MembershipLease } from "../read/membership-lease.ts";
 import { OwnedPartitions } from "../read/owned-partitions.ts";
 import { type KafkaMessage, SourceStream } from "../read/source-stream.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
@@ -33,6 +34,8 @@ export interface PipelineOptions {
   batchLingerMs: number;
   batchesInFlight: number;
   retryMaxBackoffMs: number;
+  /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member (read/membership-lease.ts). */
+  sessionTimeoutMs: number;
 }
 
 export interface PipelineDeps {
@@ -42,7 +45,7 @@ export interface PipelineDeps {
   /** Parse, validate and flatten one record (pure; never throws). */
   decode: (record: SourceRecord) => Decoded;
   /** Everything a batch needs but its owner and marks, which the pipeline provides. */
-  batch: Omit<BatchDeps, "owns" | "mark">;
+  batch: Omit<BatchDeps, "owns" | "mark" | "confirmMembership">;
   kafkaOutage: Outage;
   /** A failed stream's cause as its outage line says it (a deleted topic named). */
   explainStreamFailure?: (err: unknown) => Promise<unknown>;
@@ -78,6 +81,8 @@ export class Pipeline {
   #idleBusy = false;
   /** The partitions this member owns, as the consumer's assignments say. */
   readonly #owned: OwnedPartitions;
+  /** Whether the group still counts this member in, as its coordinator last answered. */
+  readonly #lease: MembershipLease;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -89,9 +94,18 @@ export class Pipeline {
       retryDelayMs: (failures) => kafkaRetryMs(failures, deps.options.retryMaxBackoffMs),
       log: deps.log,
     });
+    // Dropped and joined again, the member may find its partitions read and written by another
+    // meanwhile: nothing read before is written, and it reads again from the committed offsets.
+    this.#lease = new MembershipLease(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
+      deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
+      this.#staleThrough = this.#source.number;
+      this.#reopen ??= why;
+      this.#source.reader?.interrupt();
+    });
     this.#batches = new BatchProcessor({
       ...deps.batch,
       owns,
+      confirmMembership: (signal) => this.#lease.confirm(signal),
       mark: (key, offset) => this.#committer.mark(key, offset),
     });
     this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log);
@@ -150,6 +164,7 @@ export class Pipeline {
     await this.#settle();
     this.#batches.flushWarnings();
     await this.#source.close();
+    this.#lease.close();
     signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
@@ -210,7 +225,12 @@ export class Pipeline {
         const decoded = await decoding;
         await Promise.all(before);
         if (this.#halt.signal.aborted || stream <= this.#staleThrough) return; // read again later
-        const droppedEventsOfMovedPartitions = await this.#batches.process(batch, decoded, this.#halt.signal);
+        const droppedEventsOfMovedPartitions = await this.#batches.process(
+          batch,
+          decoded,
+          this.#halt.signal,
+          () => stream > this.#staleThrough,
+        );
         if (droppedEventsOfMovedPartitions) {
           this.#staleThrough = stream;
           this.#reopen = "partitions moved while their events were in hand";

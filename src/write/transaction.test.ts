@@ -192,9 +192,38 @@ test("a transaction whose partition moves while it waits (for a connection, a lo
     },
   } as unknown as Pool;
   await assert.rejects(
-    applyBatch(waiting, [op], { maxAllowedPacket: 1 << 20, owned: () => owned }),
+    applyBatch(waiting, [op], {
+      maxAllowedPacket: 1 << 20,
+      owned: { held: () => owned, confirmed: async () => owned },
+    }),
     (err: unknown) => err instanceof PartitionMovedError,
   );
   assert.equal(log.includes("COMMIT"), false, "nothing committed for a partition another member owns");
+  assert.equal(log.includes("ROLLBACK"), true);
+});
+
+test("a transaction whose member the group's coordinator has not confirmed is rolled back after its writes, not committed", async () => {
+  const { pool: p, log } = pool(0);
+  const confirmed: string[][] = [];
+  await assert.rejects(
+    applyBatch(p, [op], {
+      maxAllowedPacket: 1 << 20,
+      owned: {
+        held: () => true,
+        // Asked once every write is sent: a new owner's writes of these rows wait for this transaction.
+        confirmed: async () => {
+          confirmed.push([...log]);
+          return false;
+        },
+      },
+    }),
+    (err: unknown) => err instanceof PartitionMovedError,
+  );
+  assert.equal(confirmed.length, 1);
+  assert.ok(
+    confirmed[0]?.some((q) => q.startsWith("INSERT")),
+    "asked after the writes",
+  );
+  assert.equal(log.includes("COMMIT"), false);
   assert.equal(log.includes("ROLLBACK"), true);
 });

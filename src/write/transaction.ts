@@ -38,9 +38,22 @@ export interface ApplyOptions {
   maxAllowedPacket?: number;
   /** Called for each transaction InnoDB rolled back as a deadlock victim and that is run again. */
   onDeadlock?: () => void;
-  /** Whether the batch's partitions are still this member's: asked before each transaction and its commit (PartitionMovedError). */
-  owned?: () => boolean;
+  /** Whether the batch's partitions are still this member's (PartitionMovedError when not). */
+  owned?: Ownership;
 }
+
+/** Whether a batch's partitions are still this member's. */
+export interface Ownership {
+  /** As far as the member has heard: asked before each transaction. */
+  held(): boolean;
+  /**
+   * Asked right before each commit: held, and the group's coordinator has heard from the member
+   * within its session timeout, or may have given the partitions to another (read/membership-lease.ts).
+   */
+  confirmed(): Promise<boolean>;
+}
+
+const ALWAYS_OWNED: Ownership = { held: () => true, confirmed: async () => true };
 
 export async function applyBatch(
   pool: Pool,
@@ -190,12 +203,13 @@ async function inTransaction(
   pool: Pool,
   items: readonly (Op | Outcome)[],
   limit: number,
-  owned: () => boolean = () => true,
+  owned: Ownership = ALWAYS_OWNED,
 ): Promise<BatchResult> {
   // Asked before the transaction's waits (a connection, row locks), which may outlast a rebalance,
   // and again after them, before the commit: the new owner may have written the partition's later
-  // events meanwhile. Asked first, a moved batch takes no connection and no lock.
-  if (!owned()) throw new PartitionMovedError();
+  // events meanwhile. Asked first, a moved batch takes no connection and no lock. Every write
+  // precedes the last question, so a new owner's writes of the same rows wait for this commit.
+  if (!owned.held()) throw new PartitionMovedError();
   const conn = await pool.getConnection();
   let healthy = false;
   try {
@@ -203,7 +217,7 @@ async function inTransaction(
     const state = await loadState(conn, items.filter(isOp), limit);
     const p = plan(items, state);
     const rows = await executePlan(conn, p, limit);
-    if (!owned()) throw new PartitionMovedError();
+    if (!(await owned.confirmed())) throw new PartitionMovedError();
     await conn.query("COMMIT");
     healthy = true;
     return { outcomes: p.outcomes, rows };

@@ -194,9 +194,10 @@ export function unusedTopics(): TestTopics {
 }
 
 /** The service as a separate process (`analytics-service run`), so a test can SIGKILL it. */
-export function spawnService(t: TestContext, env: Record<string, string>): ServiceProcess {
+/** `logLevel`: what the test reads from its log (info unless TEST_LOG_LEVEL says more). */
+export function spawnService(t: TestContext, env: Record<string, string>, logLevel = "info"): ServiceProcess {
   const child = spawn(process.execPath, cliArgs(["run"]), {
-    env: cliEnv({ ...env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" }),
+    env: cliEnv({ ...env, LOG_LEVEL: logLevel === "info" ? (process.env.TEST_LOG_LEVEL ?? logLevel) : logLevel }),
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";

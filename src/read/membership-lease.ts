@@ -1,0 +1,173 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+
+// Whether this member can still be sure it is one, asked right before each commit. A member that
+// stops (SIGSTOP, a VM paused, a collection longer than the session timeout) goes on, when it
+// wakes, from where it was: its assignments are the ones it had, and a transaction in flight
+// reaches its commit before the first heartbeat tells it that the group dropped it and gave its
+// partitions to another member, which may have written their later events meanwhile.
+//
+// The coordinator drops a member no sooner than a session timeout after it last heard from it,
+// and it hears from it no sooner than the member sends. So while less than a session timeout has
+// passed since the member sent a heartbeat (or the JoinGroup) the coordinator answered without an
+// error, the member is in the group and its partitions are its own: nobody else can have written
+// them. The lease ends a tenth of the session timeout early, for the two clocks' rates.
+//
+// A member the group dropped and that joined again is a new member (another member id, or a
+// generation it skipped): what it read before may have been read and written since by another.
+// `onLapse` says so, and the pipeline reads again from the committed offsets.
+
+/** The consumer events the lease follows (@platformatic/kafka's Consumer emits them). */
+export interface GroupEvents {
+  on(event: string, listener: (payload?: JoinPayload) => void): unknown;
+  off(event: string, listener: (payload?: JoinPayload) => void): unknown;
+}
+
+/** What the client says of a join (`consumer:group:join`). */
+interface JoinPayload {
+  memberId?: string | null;
+  generationId?: number;
+}
+
+/** The client's tracing channel of group operations (docs/diagnostic.md of @platformatic/kafka). */
+const GROUP_OPERATIONS = "tracing:plt:kafka:consumer:group";
+
+type GroupOperation = { client?: unknown; operation?: string };
+
+/** What is left of a session timeout for the lease. */
+const LEASE_SHARE = 0.9;
+
+interface Membership {
+  memberId: string;
+  generationId: number;
+}
+
+export class MembershipLease {
+  readonly #consumer: GroupEvents;
+  readonly #leaseMs: number;
+  readonly #sessionTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #onLapse: (why: string) => void;
+  /** When the member sent the last request the coordinator accepted (the clock of `now`). */
+  #confirmedAt = Number.NEGATIVE_INFINITY;
+  #heartbeatSentAt: number | null = null;
+  #joinSentAt: number | null = null;
+  /** The membership of the last join; null before the first and after leaving the group. */
+  #last: Membership | null = null;
+  readonly #waiting = new Set<() => void>();
+  readonly #listeners: [string, (payload?: JoinPayload) => void][];
+  /** The tracing channel's events this lease subscribed to, and how it handles each. */
+  readonly #channels: [string, (message: unknown) => void][];
+
+  constructor(
+    consumer: GroupEvents,
+    sessionTimeoutMs: number,
+    onLapse: (why: string) => void,
+    now: () => number = () => performance.now(),
+  ) {
+    this.#consumer = consumer;
+    this.#sessionTimeoutMs = sessionTimeoutMs;
+    this.#leaseMs = sessionTimeoutMs * LEASE_SHARE;
+    this.#onLapse = onLapse;
+    this.#now = now;
+    this.#listeners = [
+      ["consumer:heartbeat:start", () => this.#heartbeatSent()],
+      ["consumer:heartbeat:end", () => this.#answered(this.#takeHeartbeat())],
+      ["consumer:heartbeat:error", () => this.#answered(this.#takeHeartbeat(), false)],
+      ["consumer:heartbeat:cancel", () => this.#answered(this.#takeHeartbeat(), false)],
+      ["consumer:group:join", (p) => this.#joined(p)],
+      ["consumer:group:leave", () => this.#left()],
+    ];
+    for (const [event, listener] of this.#listeners) consumer.on(event, listener);
+    const ours = (message: unknown) => {
+      const op = message as GroupOperation;
+      return op.client === consumer && op.operation === "joinGroup";
+    };
+    this.#channels = [
+      [`${GROUP_OPERATIONS}:start`, (m) => ours(m) && this.#joinSent()],
+      [`${GROUP_OPERATIONS}:error`, (m) => ours(m) && this.#joinFailed()],
+    ];
+    for (const [name, handler] of this.#channels) subscribe(name, handler);
+  }
+
+  /** Whether the coordinator answered this member within the lease. */
+  holds(): boolean {
+    return this.#now() - this.#confirmedAt < this.#leaseMs;
+  }
+
+  /**
+   * Whether the lease holds; when it has run out, after the coordinator's next answer (a
+   * heartbeat's, or a join's). False once a session timeout has passed without one, or on `signal`.
+   */
+  async confirm(signal?: AbortSignal): Promise<boolean> {
+    if (this.holds()) return true;
+    if (signal?.aborted) return false;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.#waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#sessionTimeoutMs);
+      signal?.addEventListener("abort", done, { once: true });
+      this.#waiting.add(done);
+    });
+    return !signal?.aborted && this.holds();
+  }
+
+  close(): void {
+    for (const [event, listener] of this.#listeners) this.#consumer.off(event, listener);
+    for (const [name, handler] of this.#channels) unsubscribe(name, handler);
+    for (const done of [...this.#waiting]) done();
+  }
+
+  #heartbeatSent() {
+    this.#heartbeatSentAt ??= this.#now();
+  }
+
+  #joinSent() {
+    this.#joinSentAt ??= this.#now();
+  }
+
+  #joinFailed() {
+    this.#joinSentAt = null;
+  }
+
+  #left() {
+    this.#last = null;
+  }
+
+  #takeHeartbeat(): number | null {
+    const sentAt = this.#heartbeatSentAt;
+    this.#heartbeatSentAt = null;
+    return sentAt;
+  }
+
+  #joined(p: JoinPayload | undefined) {
+    const joinSentAt = this.#joinSentAt;
+    this.#joinSentAt = null;
+    const now: Membership | null =
+      typeof p?.memberId === "string" && typeof p.generationId === "number"
+        ? { memberId: p.memberId, generationId: p.generationId }
+        : null;
+    const last = this.#last;
+    this.#last = now;
+    // A generation is one rebalance: a member in the group throughout has joined each of them (a
+    // join that started none finds the generation it is in).
+    const skipped = (a: Membership, b: Membership) =>
+      b.generationId < a.generationId || b.generationId > a.generationId + 1;
+    if (last !== null && now !== null && (now.memberId !== last.memberId || skipped(last, now))) {
+      this.#onLapse(
+        now.memberId !== last.memberId
+          ? "the group dropped this member (it had not been heard from for the session timeout) and it joined again"
+          : `this member missed a generation of the group (${last.generationId} to ${now.generationId})`,
+      );
+    }
+    this.#answered(joinSentAt);
+  }
+
+  #answered(sentAt: number | null, accepted = true) {
+    if (accepted && sentAt !== null) this.#confirmedAt = Math.max(this.#confirmedAt, sentAt);
+    for (const done of [...this.#waiting]) done();
+  }
+}
