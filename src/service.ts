@@ -106,6 +106,15 @@ export async function startService(
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());
     consumer = group;
+    // Heard from the group's creation; the count of its lines left out (one a minute) is logged at
+    // shutdown after the group is closed (closers run in reverse), as the batches' is by the pipeline.
+    const groupErrors = rejoinOnGroupErrors(
+      group,
+      (why) => pipeline?.rejoin(why),
+      (err) => explainKafkaFailure(err, config),
+      log,
+    );
+    closers.add(async () => groupErrors.flushWarnings());
     metrics.watchMembership(() => isMember(group));
     closers.add(() => group.close());
     const sourceTopics = new SourceTopics(
@@ -128,12 +137,6 @@ export async function startService(
       options: pipelineOptions(config),
     });
     rejoinOnPartitionChanges(group, new PartitionWatch(partitions, ids), (why) => pipeline.rejoin(why), log);
-    rejoinOnGroupErrors(
-      group,
-      (why) => pipeline.rejoin(why),
-      (err) => explainKafkaFailure(err, config),
-      log,
-    );
     const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
     closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());

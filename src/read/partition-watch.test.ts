@@ -62,3 +62,24 @@ test("the group consumer's 'error' (a rejoin of its own failed) is heard: a rejo
     ],
   );
 });
+
+test("the count of the group's error lines left out is logged when flushed at shutdown", () => {
+  const group = new EventEmitter();
+  const { log, lines } = capturingLogger("warn");
+  const errors = rejoinOnGroupErrors(
+    group as never,
+    () => {},
+    (err) => `(${(err as Error).message})`,
+    log,
+  );
+  errors.flushWarnings();
+  assert.equal(lines.length, 0, "nothing left out, nothing said");
+  for (let i = 0; i < 5; i++) group.emit("error", new Error("Unknown topic t.order."));
+  assert.equal(lines.length, 1, "one line a minute");
+  errors.flushWarnings();
+  assert.equal(lines.length, 2);
+  assert.equal(lines.at(-1)?.suppressed, 4);
+  assert.match(String(lines.at(-1)?.msg), /^4 more warnings like the above were left out \(at most 1 per 60 s\)$/);
+  errors.flushWarnings();
+  assert.equal(lines.length, 2, "counted once");
+});

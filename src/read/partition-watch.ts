@@ -90,18 +90,20 @@ export function rejoinOnPartitionChanges(
  * itself (a heartbeat found the group rebalancing) fails, as when a source topic it still tracks
  * was deleted meanwhile. Unheard, an 'error' event throws: the process stopped. The pipeline
  * consumes again from the committed offsets, joining the group with the topics that exist; the
- * line is said at most once a minute.
+ * line is said at most once a minute. `flushWarnings` logs how many lines were left out, if any:
+ * the caller calls it at shutdown, once the group is closed, so the count is not lost.
  */
 export function rejoinOnGroupErrors(
   group: Pick<Consumer, "on">,
   rejoin: (why: string) => void,
   explain: (err: unknown) => string,
   log: Logger,
-): void {
+): { flushWarnings(): void } {
   const warnings = new RateLimitedWarnings(log, { perWindow: 1, windowMs: 60_000 });
   group.on("error", (err: unknown) => {
     const why = `the consumer group could not be joined again: ${explain(err)}`;
     warnings.warn({ err: messageOf(err) }, `Kafka: ${why}; consuming again from the committed offsets`);
     rejoin(why);
   });
+  return { flushWarnings: () => warnings.flush() };
 }
