@@ -98,7 +98,12 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
       while (pending.size > 0) {
         let batch: ReadLetter[];
         try {
-          batch = await reader.next(CHUNK, 0, AbortSignal.timeout(Math.min(QUIET_MS, stallMs)), () => 0);
+          batch = await reader.next({
+            max: CHUNK,
+            lingerMs: 0,
+            signal: AbortSignal.timeout(Math.min(QUIET_MS, stallMs)),
+            claims: () => 0,
+          });
         } catch (err) {
           throw kafkaError(err, config, "reading");
         }

@@ -196,13 +196,13 @@ export class Pipeline {
       const reader = await this.#source.open();
       const stream = this.#source.number;
       // What the batches in hand leave of the bounds (at least one event: #mustWait).
-      const batch = await reader.next(
-        options.batchMaxEvents - this.#inHand.events,
-        options.batchLingerMs,
-        halt,
-        (key) => this.#scheduler.claims(key),
-        options.batchMaxBytes - this.#inHand.bytes,
-      );
+      const batch = await reader.next({
+        max: options.batchMaxEvents - this.#inHand.events,
+        maxBytes: options.batchMaxBytes - this.#inHand.bytes,
+        lingerMs: options.batchLingerMs,
+        signal: halt,
+        claims: (key) => this.#scheduler.claims(key),
+      });
       return { batch, stream };
     } catch (error) {
       if (!halt.aborted) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
-import { BatchReader, partitionKey, StreamClosedError } from "./batch-reader.ts";
+import { BatchReader, type NextOptions, partitionKey, StreamClosedError } from "./batch-reader.ts";
 
 // The reader on a real object stream (the client's message stream is one): what goes into which
 // batch, in which order, and when the stream is paused.
@@ -16,6 +16,14 @@ const m = (partition: number, n: number): M => ({ topic: "t", partition, n });
 const ids = (batch: M[]) => batch.map((x) => `${x.partition}:${x.n}`);
 const none = () => 0;
 const LONG = 60_000; // a linger that never ends within a test: batches return on size, fullness or failure
+/** A call of `next` for at most `max` messages, lingering LONG, of any partition, unless `over` says otherwise. */
+const opts = (max: number, over: Partial<NextOptions> = {}): NextOptions => ({
+  max,
+  lingerMs: LONG,
+  signal: new AbortController().signal,
+  claims: none,
+  ...over,
+});
 
 function reader(highWater = 100) {
   const stream = new PassThrough({ objectMode: true, highWaterMark: 1000 });
@@ -26,7 +34,7 @@ describe("BatchReader", () => {
   test("a partition holding max messages is taken at once, in its order, before the others", async () => {
     const { stream, reader: r } = reader();
     for (const x of [m(0, 1), m(1, 1), m(1, 2), m(0, 2), m(1, 3)]) stream.write(x);
-    const batch = await r.next(3, LONG, new AbortController().signal, none);
+    const batch = await r.next(opts(3));
     assert.deepEqual(ids(batch), ["1:1", "1:2", "1:3"]);
     assert.equal(r.size, 2);
   });
@@ -40,9 +48,9 @@ describe("BatchReader", () => {
     stream.write(m(0, 2));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(r.paused, true, "at the high water");
-    assert.deepEqual(ids(await r.next(1, LONG, signal, none)), ["0:1"]);
+    assert.deepEqual(ids(await r.next(opts(1, { signal }))), ["0:1"]);
     assert.equal(r.paused, true, "three of four left: more than half");
-    assert.equal((await r.next(1, LONG, signal, none)).length, 1);
+    assert.equal((await r.next(opts(1, { signal }))).length, 1);
     assert.equal(r.paused, false, "two of four left: half");
     // By bytes: two messages of 60 bytes fill a buffer of 100.
     const bytes = new PassThrough({ objectMode: true, highWaterMark: 1000 });
@@ -53,7 +61,7 @@ describe("BatchReader", () => {
     bytes.write(m(0, 2));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(sized.paused, true);
-    assert.equal((await sized.next(10, LONG, signal, none)).length, 2);
+    assert.equal((await sized.next(opts(10, { signal }))).length, 2);
     assert.equal(sized.paused, false);
   });
 
@@ -63,9 +71,9 @@ describe("BatchReader", () => {
     const claimed = new Set([partitionKey("t", 0)]);
     const claims = (key: string) => (claimed.has(key) ? 1 : 0);
     // Partition 0 is the fullest, but a batch of it is in hand.
-    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, claims)), ["1:1", "1:2"]);
+    assert.deepEqual(ids(await r.next(opts(2, { claims }))), ["1:1", "1:2"]);
     // With nothing else buffered, the claimed partition's next messages are handed out (to be written after its batch).
-    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, claims)), ["0:1", "0:2"]);
+    assert.deepEqual(ids(await r.next(opts(2, { claims }))), ["0:1", "0:2"]);
   });
 
   test("after the linger, every due partition is taken, oldest first, up to max", async () => {
@@ -74,7 +82,7 @@ describe("BatchReader", () => {
     stream.write(m(1, 1));
     stream.write(m(1, 2));
     const started = Date.now();
-    const batch = await r.next(10, 30, new AbortController().signal, none);
+    const batch = await r.next(opts(10, { lingerMs: 30 }));
     assert.ok(Date.now() - started >= 25, "returned before the linger ended");
     assert.deepEqual(ids(batch), ["0:1", "1:1", "1:2"]);
     assert.equal(r.size, 0);
@@ -83,8 +91,8 @@ describe("BatchReader", () => {
   test("a partition taken in part keeps the rest in order for the next batch", async () => {
     const { stream, reader: r } = reader();
     for (let n = 1; n <= 5; n++) stream.write(m(0, n));
-    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, none)), ["0:1", "0:2"]);
-    assert.deepEqual(ids(await r.next(2, LONG, new AbortController().signal, none)), ["0:3", "0:4"]);
+    assert.deepEqual(ids(await r.next(opts(2))), ["0:1", "0:2"]);
+    assert.deepEqual(ids(await r.next(opts(2))), ["0:3", "0:4"]);
     assert.equal(r.size, 1);
   });
 
@@ -94,7 +102,7 @@ describe("BatchReader", () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(stream.isPaused(), true);
     // A full buffer hands over what it holds without waiting for max or the linger.
-    const batch = await r.next(10, LONG, new AbortController().signal, none);
+    const batch = await r.next(opts(10));
     assert.equal(batch.length, 4);
     assert.equal(stream.isPaused(), false);
   });
@@ -109,7 +117,7 @@ describe("BatchReader", () => {
     assert.equal(r.size, 10, "the whole response is in the reader, the other partition's message with it");
     // A partition with a batch in hand waits: the other partition's message is taken at once.
     const claims = (key: string) => (key === partitionKey("t", 0) ? 1 : 0);
-    assert.deepEqual(ids(await r.next(10, LONG, new AbortController().signal, claims)), ["1:1"]);
+    assert.deepEqual(ids(await r.next(opts(10, { claims }))), ["1:1"]);
     // Pushed after the response was taken in: it waits in the stream while the reader is full.
     stream.write(m(2, 1));
     await new Promise((resolve) => setImmediate(resolve));
@@ -124,22 +132,22 @@ describe("BatchReader", () => {
     stream.destroy(new Error("connection reset"));
     await new Promise((resolve) => setImmediate(resolve));
     // The buffered message is read again from the committed offsets, on a new stream.
-    await assert.rejects(r.next(10, LONG, new AbortController().signal, none), /connection reset/);
+    await assert.rejects(r.next(opts(10)), /connection reset/);
   });
 
   test("a stream that ends without an error fails the reader with StreamClosedError", async () => {
     const { stream, reader: r } = reader();
     stream.end();
-    await assert.rejects(r.next(10, LONG, new AbortController().signal, none), StreamClosedError);
+    await assert.rejects(r.next(opts(10)), StreamClosedError);
   });
 
   test("interrupt and the signal end a waiting call with no messages", async () => {
     const { reader: r } = reader();
-    const waiting = r.next(10, LONG, new AbortController().signal, none);
+    const waiting = r.next(opts(10));
     r.interrupt();
     assert.deepEqual(await waiting, []);
     const controller = new AbortController();
-    const aborted = r.next(10, LONG, controller.signal, none);
+    const aborted = r.next(opts(10, { signal: controller.signal }));
     controller.abort();
     assert.deepEqual(await aborted, []);
   });
@@ -150,9 +158,7 @@ describe("BatchReader", () => {
     let claimed = 1;
     // Partition 0 is claimed; partition 1 alone is a candidate and holds less than max: the call
     // waits (the linger is a minute) until the claim is released and it is told to look again.
-    const waiting = r.next(2, LONG, new AbortController().signal, (key) =>
-      key === partitionKey("t", 0) ? claimed : 0,
-    );
+    const waiting = r.next(opts(2, { claims: (key) => (key === partitionKey("t", 0) ? claimed : 0) }));
     await new Promise((resolve) => setImmediate(resolve));
     claimed = 0;
     r.poke();
@@ -177,9 +183,9 @@ describe("BatchReader", () => {
       const signal = new AbortController().signal;
       // Partitions past the 1,000 bytes of a batch are taken at once, as far as they fit: partition
       // 0's third message does not, a smaller one of another partition still does.
-      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["0:1", "0:2", "1:1"]);
-      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["0:3"]);
-      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 1000)), ["2:1"]);
+      assert.deepEqual(ids(await r.next(opts(10, { signal, maxBytes: 1000 }))), ["0:1", "0:2", "1:1"]);
+      assert.deepEqual(ids(await r.next(opts(10, { signal, maxBytes: 1000 }))), ["0:3"]);
+      assert.deepEqual(ids(await r.next(opts(10, { signal, maxBytes: 1000 }))), ["2:1"]);
       assert.equal(r.size, 0);
     });
 
@@ -192,7 +198,7 @@ describe("BatchReader", () => {
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(stream.isPaused(), true, "1,100 bytes buffered: paused");
       const signal = new AbortController().signal;
-      assert.deepEqual(ids(await r.next(10, LONG, signal, none, 600)), ["0:1"]);
+      assert.deepEqual(ids(await r.next(opts(10, { signal, maxBytes: 600 }))), ["0:1"]);
       assert.equal(stream.isPaused(), false, "500 bytes left: flowing");
     });
   });

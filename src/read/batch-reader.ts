@@ -29,6 +29,20 @@ interface Queue<T> {
   since: number;
 }
 
+/** What one call of `BatchReader.next` takes. */
+export interface NextOptions {
+  /** The most messages the batch holds. */
+  max: number;
+  /** The most bytes it holds, at least one message however large; no bound when left out. */
+  maxBytes?: number;
+  /** How long a partition's oldest message waits for more before the partition is due. */
+  lingerMs: number;
+  /** Ends the wait: the call then returns []. */
+  signal: AbortSignal;
+  /** How many batches in hand each partition (by its key) has: those with the fewest are taken. */
+  claims: (key: string) => number;
+}
+
 export class BatchReader<T extends PartitionMessage> {
   readonly #stream: Readable;
   readonly #highWater: number;
@@ -135,13 +149,7 @@ export class BatchReader<T extends PartitionMessage> {
    * first or after `interrupt`; throws as soon as the stream has died: what it still buffers is
    * dropped, to be read again from the committed offsets. One caller at a time (one waiter).
    */
-  async next(
-    max: number,
-    lingerMs: number,
-    signal: AbortSignal,
-    claims: (key: string) => number,
-    maxBytes = Number.POSITIVE_INFINITY,
-  ): Promise<T[]> {
+  async next({ max, maxBytes = Number.POSITIVE_INFINITY, lingerMs, signal, claims }: NextOptions): Promise<T[]> {
     for (;;) {
       if (signal.aborted) return [];
       if (this.#interrupted) {
