@@ -97,12 +97,32 @@ test("letterJson: decoded headers, the key, the value's size but never the value
     code: "bad_field",
     reason: "data.profile.display_name is longer than 100 characters",
     key: "65a1f0c2e4b0a1b2c3d4e5f6",
+    key_encoding: "utf8",
+    key_truncated: false,
     value_bytes: 7,
     truncated: false,
     original_bytes: 7,
     dlq_partition: 0,
     dlq_offset: 0n,
   });
+});
+
+test("letterJson: a key that is not UTF-8 is base64, so two such keys never print alike", () => {
+  const a = letterJson({ ...letter(), key: Buffer.from([0xff, 0x00, 0x80]) });
+  const b = letterJson({ ...letter(), key: Buffer.from([0xfe, 0x00, 0x81]) });
+  assert.deepEqual([a.key, a.key_encoding, a.key_truncated], ["/wCA", "base64", false]);
+  assert.deepEqual([b.key, b.key_encoding], ["/gCB", "base64"]);
+  // A character cut in two at the end of a cut key is the cut, not binary data: the key is text.
+  const cut = { ...letter(), key: Buffer.from("ab€").subarray(0, 4), keyTruncated: true };
+  assert.deepEqual(
+    [letterJson(cut).key, letterJson(cut).key_encoding, letterJson(cut).key_truncated],
+    ["ab", "utf8", true],
+  );
+  // The same bytes whole are not UTF-8.
+  assert.equal(letterJson({ ...cut, keyTruncated: false }).key_encoding, "base64");
+  const none = letterJson({ ...letter(), key: null });
+  assert.deepEqual([none.key, none.key_encoding, none.key_truncated], [null, null, false]);
+  assert.equal(letterJson({ ...letter(), key: Buffer.alloc(0) }).key_encoding, "utf8", "an empty key is empty text");
 });
 
 test("lettersJson: offsets as the exact integers they are, past 2^53 too", () => {

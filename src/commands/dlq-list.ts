@@ -1,6 +1,8 @@
+import { isUtf8 } from "node:buffer";
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
 import { readDeadLetters } from "../dead-letter/topic-reader.ts";
+import { utf8Boundary } from "../dead-letter/utf8-cut.ts";
 import { terminalSafeJson } from "../errors.ts";
 import { parseOptions, UsageError } from "./args.ts";
 import { formatTable } from "./text-table.ts";
@@ -9,6 +11,20 @@ import { formatTable } from "./text-table.ts";
 
 export const sourceOf = (e: DeadLetterEntry) =>
   e.sourceTopic === null ? null : `${e.sourceTopic}/${e.sourcePartition ?? "?"}@${e.sourceOffset ?? "?"}`;
+
+/**
+ * A letter's key as JSON shows it: as text when its bytes are UTF-8 (those of a character a cut
+ * split excepted), else base64, as Kafka Connect's JSON shows bytes. Shown as text with U+FFFD
+ * for what is not UTF-8, two different keys could print alike, and none could be had back.
+ */
+export function keyJson(e: Pick<DeadLetterEntry, "key" | "keyTruncated">) {
+  if (e.key === null) return { key: null, key_encoding: null, key_truncated: false };
+  // A cut key may end in the first bytes of a character: that is the cut, not binary data.
+  const text = e.keyTruncated ? e.key.subarray(0, utf8Boundary(e.key, e.key.length)) : e.key;
+  return isUtf8(text)
+    ? { key: text.toString(), key_encoding: "utf8", key_truncated: e.keyTruncated }
+    : { key: e.key.toString("base64"), key_encoding: "base64", key_truncated: e.keyTruncated };
+}
 
 /** The JSON form of `dlq list --json`: headers decoded, the value left out (it may hold secrets). */
 export function letterJson(e: DeadLetterEntry) {
@@ -20,7 +36,7 @@ export function letterJson(e: DeadLetterEntry) {
     event_type: e.eventType,
     code: e.code,
     reason: e.reason,
-    key: e.key === null ? null : e.key.toString(),
+    ...keyJson(e),
     value_bytes: e.valueBytes,
     /** The value is only the first value_bytes of original_bytes (null: a legacy letter that did not say). */
     truncated: e.truncated,

@@ -339,6 +339,8 @@ describe("toDlqMessage: every letter fits the topic's limit", () => {
     assert.ok((m.key?.length ?? 0) > LIMIT - 2_000, "as much of the key as fits");
     assert.deepEqual(m.key, key.subarray(0, m.key?.length));
     assert.equal(headerText(m.headers)["dlq.key.truncated"], "true");
+    const read = decodeLetter({ partition: 0, offset: 0n, key: m.key, value: m.value, headers: [...m.headers] });
+    assert.equal(read.keyTruncated, true, "read back as cut");
   });
 
   test("a limit smaller than the dlq.* headers gives the smallest letter: headers only", () => {

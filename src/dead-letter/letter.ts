@@ -7,6 +7,7 @@ import {
   RECORD_OVERHEAD,
   type RecordHeaders,
 } from "../kafka/records.ts";
+import { capUtf8 } from "./utf8-cut.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
 // why it could not be applied. The reason names a field, never a value, so no secret that the
@@ -105,15 +106,6 @@ export interface DlqMessage {
   key: Buffer | undefined;
   value: Buffer;
   headers: Map<Buffer, Buffer>;
-}
-
-/** The first bytes of `text` in UTF-8, at most `max`, never cutting a character in two. */
-export function capUtf8(text: string, max: number): string {
-  const bytes = Buffer.from(text);
-  if (bytes.length <= max) return text;
-  let end = max - 3; // room for the ellipsis (3 bytes)
-  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-  return `${bytes.subarray(0, end).toString()}…`;
 }
 
 type Header = [Buffer, Buffer];
@@ -225,6 +217,8 @@ export interface DeadLetterEntry {
   code: string | null;
   reason: string | null;
   key: Buffer | null;
+  /** The key is only the first bytes of the original's: cut by the writer to fit (dlq.key.truncated), or by the list. */
+  keyTruncated: boolean;
   value: Buffer | null;
   /** The value's size, kept when the value itself is let go (list). */
   valueBytes: number;
@@ -292,6 +286,7 @@ export function decodeLetter(m: RawMessage): DeadLetterEntry {
     code: code ?? null,
     reason: reason ?? null,
     key: m.key ?? null,
+    keyTruncated: dlq.get(DLQ_HEADERS.keyTruncated) === "true",
     value: m.value ?? null,
     valueBytes,
     truncated,

@@ -15,6 +15,7 @@ const letter = (i: number, code: string | null = "bad_field"): DeadLetterEntry =
   sourceOffset: BigInt(i),
   sourceTimestamp: null,
   key: Buffer.from(`key ${i}`),
+  keyTruncated: false,
   value: Buffer.alloc(100),
   valueBytes: 100,
   truncated: false,
@@ -71,8 +72,24 @@ test("a listed letter keeps at most LISTED_TEXT_BYTES of each dlq.* text and LIS
     assert.ok(text?.endsWith("é…"), "cut between characters, an ellipsis saying so");
   }
   assert.equal(kept.key?.length, LISTED_KEY_BYTES);
-  assert.ok(kept.key?.toString().endsWith("k…"));
+  assert.equal(kept.key?.toString(), "k".repeat(LISTED_KEY_BYTES), "the key's first bytes, no ellipsis added");
+  assert.equal(kept.keyTruncated, true);
   const small = listed(letter(2));
   assert.equal(small.reason, "reason 2", "what the service writes is kept as it is");
   assert.equal(small.key?.toString(), "key 2");
+  assert.equal(small.keyTruncated, false);
+});
+
+test("a listed key is cut between two characters, and a key the writer cut stays said to be cut", () => {
+  // 1 + 341 × 3 = 1,024 bytes would end a character exactly; one more byte in front splits the last.
+  const key = Buffer.from(`ab${"€".repeat(400)}`);
+  const kept = listed({ ...letter(1), key });
+  assert.equal(kept.key?.length, 1_022);
+  assert.equal(kept.key?.toString(), `ab${"€".repeat(340)}`, "no U+FFFD: the split character is left out whole");
+  assert.equal(kept.keyTruncated, true);
+  const even = Buffer.from(`a${"€".repeat(400)}`);
+  assert.equal(listed({ ...letter(1), key: even }).key?.length, LISTED_KEY_BYTES);
+  const cutByWriter = listed({ ...letter(2), keyTruncated: true });
+  assert.equal(cutByWriter.key?.toString(), "key 2");
+  assert.equal(cutByWriter.keyTruncated, true);
 });

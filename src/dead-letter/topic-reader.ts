@@ -9,8 +9,9 @@ import { BatchReader } from "../read/batch-reader.ts";
 import type { FetchedPartition } from "../read/client-fixes/aborted-transactions.ts";
 import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
 import { heldBytes } from "../read/client-fixes/record-headers.ts";
-import { capUtf8, type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
+import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
 import { refusedForSize } from "./publish.ts";
+import { capUtf8, utf8Boundary } from "./utf8-cut.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.
@@ -188,9 +189,10 @@ export const LISTED_KEY_BYTES = 1024;
 const listedText = (text: string | null) => (text === null ? null : capUtf8(text, LISTED_TEXT_BYTES));
 
 /**
- * A letter without its value and original headers, for a list of them all, its texts and key
- * capped (an ellipsis says where). The key is copied: the client's buffers are views of whole
- * fetch responses, which a view kept would keep.
+ * A letter without its value and original headers, for a list of them all, its texts capped (an
+ * ellipsis says where) and its key too, between two characters if it is text (keyTruncated says
+ * it: the key's bytes stay a prefix of the original's, base64 or not). The key is copied: the
+ * client's buffers are views of whole fetch responses, which a view kept would keep.
  */
 export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
   ...e,
@@ -199,12 +201,8 @@ export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
   eventType: listedText(e.eventType),
   code: listedText(e.code),
   reason: listedText(e.reason),
-  key:
-    e.key === null
-      ? null
-      : e.key.length <= LISTED_KEY_BYTES
-        ? Buffer.from(e.key)
-        : Buffer.concat([e.key.subarray(0, LISTED_KEY_BYTES - 3), Buffer.from("…")]),
+  key: e.key === null ? null : Buffer.from(e.key.subarray(0, utf8Boundary(e.key, LISTED_KEY_BYTES))),
+  keyTruncated: e.keyTruncated || (e.key !== null && e.key.length > LISTED_KEY_BYTES),
   value: null,
   originalHeaders: [],
 });
