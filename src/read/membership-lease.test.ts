@@ -64,6 +64,13 @@ test("a join confirms the member from when it began, and only the consumer's own
   h.join(50_000, 50_010, "m1", 2);
   h.clock.now = 50_000 + 0.9 * SESSION - 1;
   assert.equal(h.lease.holds(), true);
+  // A heartbeat the client answers with a rejoin emits no end: the next one counts from its own send.
+  h.clock.now = 60_000;
+  h.consumer.emit("consumer:heartbeat:start", {});
+  h.join(60_001, 60_002, "m1", 3);
+  h.heartbeat(70_000, 70_001);
+  h.clock.now = 70_000 + 0.9 * SESSION - 1;
+  assert.equal(h.lease.holds(), true);
 });
 
 test("a member that joins as another member, or past a generation it missed, lapses; one that left and joins again does not", (t) => {
@@ -101,16 +108,30 @@ test("confirm waits for the coordinator's next answer when the lease has run out
   h.heartbeat(3 * SESSION, 3 * SESSION + 1, "error");
   assert.equal(await refused, false, "the answer was a refusal");
 
-  const unanswered = h.lease.confirm();
+  const unanswered = [h.lease.confirm(), h.lease.confirm()];
+  assert.deepEqual(h.lapses, []);
   t.mock.timers.tick(SESSION);
-  assert.equal(await unanswered, false, "no answer within a session timeout");
+  assert.deepEqual(await Promise.all(unanswered), [false, false], "no answer within a session timeout");
+  assert.deepEqual(
+    h.lapses,
+    [
+      "the group's coordinator has not answered this member for 20 s (KAFKA_SESSION_TIMEOUT_MS=10000): the group may have dropped it",
+    ],
+    "said once: what is in hand is read again",
+  );
 
   const shutdown = new AbortController();
   const aborted = h.lease.confirm(shutdown.signal);
   shutdown.abort();
   assert.equal(await aborted, false);
+  assert.equal(h.lapses.length, 1, "shutdown is no silence");
   h.heartbeat(4 * SESSION, 4 * SESSION + 1);
   assert.equal(await h.lease.confirm(shutdown.signal), true, "a lease that holds needs no wait");
+  h.clock.now = 6 * SESSION;
+  const again = h.lease.confirm();
+  t.mock.timers.tick(SESSION);
+  assert.equal(await again, false);
+  assert.equal(h.lapses.length, 2, "said again after an answer came between");
 });
 
 test("closed, the lease follows nothing and releases whoever waits", async () => {

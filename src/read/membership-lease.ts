@@ -14,7 +14,8 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 //
 // A member the group dropped and that joined again is a new member (another member id, or a
 // generation it skipped): what it read before may have been read and written since by another.
-// `onLapse` says so, and the pipeline reads again from the committed offsets.
+// So may a member the coordinator has not answered for a session timeout past its lease. `onLapse`
+// says so, and the pipeline reads again from the committed offsets.
 
 /** The consumer events the lease follows (@platformatic/kafka's Consumer emits them). */
 export interface GroupEvents {
@@ -54,6 +55,8 @@ export class MembershipLease {
   /** The membership of the last join; null before the first and after leaving the group. */
   #last: Membership | null = null;
   readonly #waiting = new Set<() => void>();
+  /** The silence past the lease was said (onLapse) and no answer has come since. */
+  #silenceSaid = false;
   readonly #listeners: [string, (payload?: JoinPayload) => void][];
   /** The tracing channel's events this lease subscribed to, and how it handles each. */
   readonly #channels: [string, (message: unknown) => void][];
@@ -108,7 +111,10 @@ export class MembershipLease {
         this.#waiting.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, this.#sessionTimeoutMs);
+      const timer = setTimeout(() => {
+        done();
+        this.#unanswered();
+      }, this.#sessionTimeoutMs);
       signal?.addEventListener("abort", done, { once: true });
       this.#waiting.add(done);
     });
@@ -119,6 +125,18 @@ export class MembershipLease {
     for (const [event, listener] of this.#listeners) this.#consumer.off(event, listener);
     for (const [name, handler] of this.#channels) unsubscribe(name, handler);
     for (const done of [...this.#waiting]) done();
+  }
+
+  /** No answer for a session timeout past the lease: the group may have dropped the member. */
+  #unanswered() {
+    if (this.holds() || this.#silenceSaid) return;
+    this.#silenceSaid = true;
+    const seconds = Math.round((this.#now() - this.#confirmedAt) / 1000);
+    this.#onLapse(
+      Number.isFinite(seconds)
+        ? `the group's coordinator has not answered this member for ${seconds} s (KAFKA_SESSION_TIMEOUT_MS=${this.#sessionTimeoutMs}): the group may have dropped it`
+        : "the group's coordinator has not answered this member yet: the group may have dropped it",
+    );
   }
 
   #heartbeatSent() {
@@ -146,6 +164,8 @@ export class MembershipLease {
   #joined(p: JoinPayload | undefined) {
     const joinSentAt = this.#joinSentAt;
     this.#joinSentAt = null;
+    // A heartbeat answered by a rejoin says nothing more of itself: its send time is not kept.
+    this.#heartbeatSentAt = null;
     const now: Membership | null =
       typeof p?.memberId === "string" && typeof p.generationId === "number"
         ? { memberId: p.memberId, generationId: p.generationId }
@@ -167,7 +187,10 @@ export class MembershipLease {
   }
 
   #answered(sentAt: number | null, accepted = true) {
-    if (accepted && sentAt !== null) this.#confirmedAt = Math.max(this.#confirmedAt, sentAt);
+    if (accepted && sentAt !== null) {
+      this.#confirmedAt = Math.max(this.#confirmedAt, sentAt);
+      this.#silenceSaid = false;
+    }
     for (const done of [...this.#waiting]) done();
   }
 }
