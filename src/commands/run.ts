@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Config, isExternallyConfigured } from "../config/index.ts";
+import type { Config } from "../config/index.ts";
 import { ConfigError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { AbandonedError } from "../retry.ts";
@@ -28,7 +28,7 @@ async function localStack(): Promise<{
 export async function runService(given: Config): Promise<number> {
   let config = given;
   const log = createLogger(config.logLevel);
-  if (!isExternallyConfigured(process.env)) {
+  if (config.localStack) {
     log.info("KAFKA_BOOTSTRAP_SERVERS and MYSQL_HOST unset: bringing up the local stack");
     const report = await (await localStack()).startLocalStack(config);
     log.info(report.kafka);

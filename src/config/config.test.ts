@@ -277,6 +277,11 @@ describe("isExternallyConfigured", () => {
     assert.equal(isExternallyConfigured({ KAFKA_BOOTSTRAP_SERVERS: "k:9092" }), true);
     assert.equal(isExternallyConfigured({ MYSQL_HOST: "db" }), true);
   });
+  test("read once into the configuration: run asks it, not the environment", () => {
+    assert.equal(loadConfig({}).localStack, true);
+    assert.equal(loadConfig({ MYSQL_HOST: "db" }).localStack, false);
+    assert.equal(loadConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092" }).localStack, false);
+  });
 });
 
 describe("broker addresses", () => {

@@ -180,7 +180,10 @@ export const serviceDeclaration = {
   ),
 } as const;
 
-export type Config = ConfigOf<typeof serviceDeclaration>;
+export type Config = ConfigOf<typeof serviceDeclaration> & {
+  /** Neither KAFKA_BOOTSTRAP_SERVERS nor MYSQL_HOST is set: `run` starts the local development stack first. */
+  localStack: boolean;
+};
 
 /** Whether the user pointed the service at their own services (then nothing local is started). */
 export function isExternallyConfigured(env: NodeJS.ProcessEnv): boolean {
@@ -199,7 +202,10 @@ function hidingCredentials(value: string): string {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config = parseDeclaration(serviceDeclaration, env);
+  const config: Config = Object.freeze({
+    ...parseDeclaration(serviceDeclaration, env),
+    localStack: !isExternallyConfigured(env),
+  });
   for (const broker of config.kafkaBrokers) {
     // No `@` or `/`: no host name holds one, and what precedes an `@` is a credential.
     const port = /^(?:[^\s:[\]@/]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
