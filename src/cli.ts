@@ -21,11 +21,15 @@ commands:
   run       consume the five topics into MySQL (the default)
   migrate   apply pending schema migrations and exit
   generate [--events N] [--rate R] [--seed S] [--poison F] [--start ISO-time]
+           [--into-nonempty-topics]
             write a realistic seeded event stream (all five domains, updates, deletes,
             restores, cancels, duplicates) into the topics: N events (10000), R per second
             (0 = as fast as possible), a fraction F of them poison (0) to exercise the
             dead-letter topic; stamped to end by now unless --start is given (the first line
-            printed is the --seed and --start that repeat the run); the topics must exist
+            printed is the --seed and --start that repeat the run); the topics must exist.
+            Every record carries the header analytics.generated: true. Topics holding a
+            record generate did not write (a platform's real topics) are refused, nothing
+            written, unless --into-nonempty-topics
   report [--json]
             the data team's standing questions (sign-ups, orders by country, top suppliers,
             posts, ...) from the report_* views, as tables or one JSON object

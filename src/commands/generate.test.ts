@@ -27,13 +27,17 @@ const stamps = (startMicros: bigint, events: number) =>
 
 describe("generate options", () => {
   test("defaults, values, and one clear line for a bad one", () => {
-    assert.deepEqual(generateOptions([]), { events: 10000, rate: 0, seed: 1, poisonRate: 0 });
-    assert.deepEqual(generateOptions(["--events", "500", "--rate=100", "--seed", "7", "--poison", "0.01"]), {
-      events: 500,
-      rate: 100,
-      seed: 7,
-      poisonRate: 0.01,
+    assert.deepEqual(generateOptions([]), {
+      events: 10000,
+      rate: 0,
+      seed: 1,
+      poisonRate: 0,
+      intoNonemptyTopics: false,
     });
+    assert.deepEqual(
+      generateOptions(["--events", "500", "--rate=100", "--seed", "7", "--poison", "0.01", "--into-nonempty-topics"]),
+      { events: 500, rate: 100, seed: 7, poisonRate: 0.01, intoNonemptyTopics: true },
+    );
     const bad: [string[], string][] = [
       [["--events", "0"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "0"'],
       [["--events", "0.5"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "0.5"'],
@@ -51,6 +55,7 @@ describe("generate options", () => {
       [["--events", "many"], 'generate: --events must be a whole number from 1 to 1,000,000,000, got "many"'],
       [["--size", "3"], "generate: unknown option --size; try --help"],
       [["--seed", "1", "--seed=2"], "generate: --seed given twice; try --help"],
+      [["--into-nonempty-topics=yes"], "generate: --into-nonempty-topics takes no value; try --help"],
       [["--events", "--rate", "3"], "generate: --events needs a value; try --help"],
       [["--start="], "generate: --start needs a value; try --help"],
       [["-e", "3"], 'generate: unexpected argument "-e"; try --help'],

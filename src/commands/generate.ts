@@ -6,6 +6,7 @@ import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import { explainKafkaFailure } from "../kafka/kafka-errors.ts";
 import { prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
+import { FORCE_OPTION, GENERATED_HEADERS, refuseForeignTopics } from "./generate-guard.ts";
 
 // analytics-service generate: a realistic seeded stream into the configured topics, through the
 // same envelope as the upstream (src/generate/emit.ts), for demos, load tests and the benchmark.
@@ -20,12 +21,21 @@ export interface GenerateOptions {
   poisonRate: number;
   /** Start of the simulated clock (µs since the epoch); absent: latestStartMicros when production starts. */
   startMicros?: bigint;
+  /** Write even into topics holding records generate did not write (generate-guard.ts). */
+  intoNonemptyTopics: boolean;
 }
 
 /** The earliest instant a MySQL DATETIME holds: the sink rejects event times before it. */
 const EARLIEST_START_MS = Date.UTC(1000, 0, 1);
 
-const OPTIONS = { events: "string", rate: "string", seed: "string", poison: "string", start: "string" } as const;
+const OPTIONS = {
+  events: "string",
+  rate: "string",
+  seed: "string",
+  poison: "string",
+  start: "string",
+  [FORCE_OPTION]: "boolean",
+} as const;
 
 const positive = (name: string, value: string | undefined, fallback: number, allowZero = false): number => {
   if (value === undefined) return fallback;
@@ -73,6 +83,7 @@ export function generateOptions(args: readonly string[], now = Date.now()): Gene
     rate: positive("rate", o.rate, 0, true),
     seed: whole("seed", o.seed, 1, 0, MAX_SEED),
     poisonRate,
+    intoNonemptyTopics: o[FORCE_OPTION] === true,
   };
   if (options.rate > 0 && options.rate < MIN_RATE) {
     throw new UsageError(
@@ -152,8 +163,7 @@ export function progressLine(done: number, total: number, elapsedS: number, widt
  * The five topics the stream goes to must exist: the broker may not create topics on first write
  * (the local one doesn't), and the producer would then wait for their metadata without a word.
  */
-export async function checkTopics(config: Config): Promise<void> {
-  const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
+export async function checkTopics(config: Config, topics: readonly string[]): Promise<void> {
   const admin = new Admin({ ...kafkaBaseOptions(config, "generator-admin"), retries: 2 });
   let existing: Set<string>;
   try {
@@ -180,7 +190,9 @@ export async function runGenerate(
   out = process.stdout,
   now: () => number = Date.now,
 ): Promise<number> {
-  await checkTopics(config);
+  const topics = prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS);
+  await checkTopics(config, topics);
+  if (!options.intoNonemptyTopics) await refuseForeignTopics(config, topics);
   const producer = new Producer({
     ...kafkaBaseOptions(config, "generator"),
     acks: ProduceAcks.ALL,
@@ -202,7 +214,7 @@ export async function runGenerate(
   let sent = 0;
   let lastReport = 0;
   const chunkSize = chunkSizeFor(options.rate);
-  let chunk: { topic: string; key: Buffer; value: Buffer }[] = [];
+  let chunk: { topic: string; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> }[] = [];
   const report = (final = false) => {
     const elapsed = (performance.now() - started) / 1000;
     if (tty) out.write(`\r${progressLine(sent, options.events, elapsed)}${final ? "\n" : ""}`);
@@ -234,6 +246,8 @@ export async function runGenerate(
         topic: `${config.kafkaTopicPrefix}${g.topic}`,
         key: Buffer.from(g.key),
         value: g.value ?? (null as unknown as Buffer),
+        // Says to consumers, and to the next run's check, that the record is not a real event.
+        headers: GENERATED_HEADERS as Map<Buffer, Buffer>,
       });
       if (chunk.length >= chunkSize) await flush();
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { GENERATED_HEADERS } from "../commands/generate-guard.ts";
 import { ROUTES } from "../domains/registry.ts";
 import { LIMITS } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
@@ -40,6 +41,14 @@ describe("decode", () => {
       const d = decode(record(type), LIMITS);
       assert.ok("table" in d.op, `${type}: ${JSON.stringify(d.op)}`);
       assert.equal(d.keyMismatch, undefined, type);
+    }
+  });
+
+  test("the header generate marks its records with changes nothing: they apply as the same events without it", () => {
+    const headers = [...GENERATED_HEADERS];
+    for (const type of ROUTES.keys()) {
+      const plain = record(type);
+      assert.deepEqual(decode({ ...plain, headers }, LIMITS, ROUTES, NOW), decode(plain, LIMITS, ROUTES, NOW), type);
     }
   });
 
