@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
+import { SECRET_EVENT_FIELDS } from "../secrets.ts";
 import { charCount, compile, jsonText, Str, StringMap, Type } from "./schema-kit.ts";
 
 test("charCount counts code points as MySQL counts utf8mb4 characters", () => {
@@ -90,6 +92,39 @@ test("jsonText drops password_hash and banking_info keys at any depth, and keeps
   ]);
   // Without them the text is JSON.stringify's.
   assert.equal(jsonText({ a: [1, "password_hash"] }, "x", 16), '{"a":[1,"password_hash"]}');
+});
+
+test("jsonText is JSON.stringify without the secret fields' keys, for any document within the depth", () => {
+  const withoutSecrets = (key: string, value: unknown) => (SECRET_EVENT_FIELDS.includes(key) ? undefined : value);
+  // Keys that are secrets, that hold one's name (quoted, escaped), and any other.
+  const key = fc.oneof(
+    fc.constantFrom(...SECRET_EVENT_FIELDS, 'x"password_hash', 'password_hash"', "banking_info\\", "__proto__"),
+    fc.string({ maxLength: 16 }),
+  );
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof({ depthSize: "small" }, tie("leaf"), tie("list"), tie("map")),
+    leaf: fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom(...SECRET_EVENT_FIELDS),
+      fc.integer(),
+      // Numbers a double holds exactly: the others ask for the event to be parsed again.
+      fc
+        .double({ noNaN: true, noDefaultInfinity: true })
+        .filter((n) => !Number.isInteger(n) || Number.isSafeInteger(n)),
+      fc.boolean(),
+      fc.constant(null),
+    ),
+    list: fc.array(tie("tree"), { maxLength: 5 }),
+    map: fc
+      .array(fc.tuple(key, tie("tree")), { maxLength: 5 })
+      .map((pairs) => JSON.parse(JSON.stringify(Object.fromEntries(pairs)))),
+  }));
+  fc.assert(
+    fc.property(tree, (doc) => {
+      assert.equal(jsonText(doc, "x", 64), JSON.stringify(doc, withoutSecrets));
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test("an invalid document too large to explain names its largest list, never one inside a secret field", () => {

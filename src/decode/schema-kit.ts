@@ -203,32 +203,31 @@ export function jsonText(value: unknown, field: string, maxDepth: number, source
       `${field} is nested deeper than ${maxDepth} levels (MAX_JSON_DEPTH)`,
     );
   }
-  if (found === INEXACT) {
+  if ((found & INEXACT) !== 0) {
     if (sources === undefined) throw new InexactNumberFound();
     const exact = withSources(sources);
     return JSON.stringify(value, function (this: object, key: string, v: unknown) {
       return SECRET_EVENT_FIELDS.includes(key) ? undefined : exact.call(this, key, v);
     });
   }
-  const text = JSON.stringify(value);
   // A JSON column keeps the fields the document has inside it, but never a secret's, wherever
-  // it is put (a media item's uploader with its password_hash): stringified, a key is written
-  // as it is, so the plain search finds each one; only then is the value walked again.
-  for (const key of SECRET_KEYS_AS_WRITTEN) if (text.includes(key)) return JSON.stringify(value, withoutSecrets);
-  return text;
+  // it is put (a media item's uploader with its password_hash). The walk above saw every key, so
+  // only a value holding a secret's key is stringified through the replacer.
+  return (found & SECRET) !== 0 ? JSON.stringify(value, withoutSecrets) : JSON.stringify(value);
 }
 
-/** Each secret field as JSON.stringify writes it as a key: found by a plain search, made once. */
-const SECRET_KEYS_AS_WRITTEN = SECRET_EVENT_FIELDS.map((key) => `"${key}":`);
 const withoutSecrets = (key: string, value: unknown) => (SECRET_EVENT_FIELDS.includes(key) ? undefined : value);
 
-const DEEP = 2;
-const INEXACT = 1;
+// What inspect() finds, as bits; DEEP is returned alone, as soon as it is found.
 const FINE = 0;
+const SECRET = 1;
+const INEXACT = 2;
+const DEEP = 4;
 
 /**
  * DEEP when `value` nests more than `levels` arrays and objects (found first, and the walk stops),
- * else INEXACT when it holds a number a double can't hold. Recurses at most `levels` + 1 deep.
+ * else INEXACT if it holds a number a double can't hold, and SECRET if an object in it has a
+ * secret field's key. Recurses at most `levels` + 1 deep.
  */
 function inspect(value: unknown, levels: number): number {
   if (typeof value === "number") return inexact(value) ? INEXACT : FINE;
@@ -239,13 +238,14 @@ function inspect(value: unknown, levels: number): number {
     for (const item of value) {
       const f = inspect(item, levels - 1);
       if (f === DEEP) return DEEP;
-      if (f > found) found = f;
+      found |= f;
     }
   } else {
     for (const key in value) {
+      if (SECRET_EVENT_FIELDS.includes(key)) found |= SECRET;
       const f = inspect((value as Record<string, unknown>)[key], levels - 1);
       if (f === DEEP) return DEEP;
-      if (f > found) found = f;
+      found |= f;
     }
   }
   return found;
