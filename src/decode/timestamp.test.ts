@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { toUtcDatetime6 } from "./timestamp.ts";
 
 test("keeps microseconds and converts +00:00 and Z", () => {
@@ -73,4 +74,27 @@ test("rejects a malformed offset or anything after the instant", () => {
     "2026/02/11T10:00:00Z",
     "２026-02-11T10:00:00Z",
   ]);
+});
+
+test("a fraction of any length is kept to six digits, truncated or filled, or refused past nine, in any zone", () => {
+  const zones: [string, string][] = [
+    ["", "2026-02-11 09:38:25"],
+    ["Z", "2026-02-11 09:38:25"],
+    ["+00:00", "2026-02-11 09:38:25"],
+    ["-0000", "2026-02-11 09:38:25"],
+    ["+02:00", "2026-02-11 07:38:25"],
+    ["-05:30", "2026-02-11 15:08:25"],
+  ];
+  fc.assert(
+    fc.property(
+      fc.stringMatching(/^[0-9]{0,12}$/),
+      fc.boolean(),
+      fc.constantFrom(...zones),
+      (digits, dot, [zone, at]) => {
+        const text = `2026-02-11T09:38:25${dot ? "." : ""}${digits}${zone}`;
+        const fine = dot ? digits.length >= 1 && digits.length <= 9 : digits.length === 0;
+        assert.equal(toUtcDatetime6(text), fine ? `${at}.${`${digits}000000`.slice(0, 6)}` : null, text);
+      },
+    ),
+  );
 });

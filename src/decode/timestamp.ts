@@ -18,6 +18,12 @@ const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const daysIn = (year: number, month: number) => (month === 2 && isLeap(year) ? 29 : (DAYS[month - 1] as number));
 
+const isDigit = (code: number) => code >= 48 && code <= 57;
+
+/** The microseconds of a fraction of `count` digits at text[20], truncated or filled with zeros to 6. */
+const micros = (text: string, count: number) =>
+  count >= 6 ? text.slice(20, 26) : text.slice(20, 20 + count) + "000000".slice(count);
+
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
 /**
@@ -43,13 +49,13 @@ export function toUtcDatetime6(text: string): string | null {
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return null;
 
   let at = 19;
-  let micros = "000000";
-  if (text[at] === ".") {
+  // Digits of the fraction (0: none); from 6 on, the microseconds are text[20..26) as written.
+  let count = 0;
+  if (text.charCodeAt(at) === 46 /* . */) {
     let end = at + 1;
-    while (end < text.length && digits(text, end, 1) >= 0) end++;
-    const count = end - at - 1;
+    while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+    count = end - at - 1;
     if (count < 1 || count > 9) return null;
-    micros = count >= 6 ? text.slice(at + 1, at + 7) : text.slice(at + 1, end) + "000000".slice(count);
     at = end;
   }
 
@@ -70,7 +76,9 @@ export function toUtcDatetime6(text: string): string | null {
   // UTC already (the upstream's usual `+00:00`): the digits are the answer (the hot path).
   if (offsetMinutes === 0) {
     if (year < 1000) return null;
-    return `${text.slice(0, 10)} ${text.slice(11, 19)}.${micros}`;
+    return count >= 6
+      ? `${text.slice(0, 10)} ${text.slice(11, 26)}`
+      : `${text.slice(0, 10)} ${text.slice(11, 19)}.${micros(text, count)}`;
   }
   // An offset moves an instant by less than a day, so only year 999 can reach year 1000; and
   // Date.UTC would read years below 100 as 19xx.
@@ -80,7 +88,7 @@ export function toUtcDatetime6(text: string): string | null {
   if (uy < 1000 || uy > 9999) return null;
   return `${pad(uy, 4)}-${pad(utc.getUTCMonth() + 1)}-${pad(utc.getUTCDate())} ${pad(utc.getUTCHours())}:${pad(
     utc.getUTCMinutes(),
-  )}:${pad(utc.getUTCSeconds())}.${micros}`;
+  )}:${pad(utc.getUTCSeconds())}.${micros(text, count)}`;
 }
 
 /** Milliseconds since the epoch of DATETIME(6) UTC text (as toUtcDatetime6 writes it), read from its digits. */
