@@ -257,6 +257,23 @@ describe("variant keys", () => {
   test("an empty key is a bad field", () => {
     assertBadField(() => handle(products, "product.created", { variants: { "": variant } }), "data.variants");
   });
+  test("a repeated variant_id is named before a bad key, and a bad key before a bad value of an earlier variant", () => {
+    let nested: unknown = [];
+    for (let i = 0; i < 40; i++) nested = [nested];
+    const tooDeep = {
+      ...(variant as object),
+      variant_id: "deep",
+      attributes: [{ attribute_name: "a", attribute_value: "b", x: nested }],
+    };
+    const flatten = (variants: Record<string, unknown>) => handle(products, "product.created", { variants });
+    assertBadField(() => flatten({ first: tooDeep }), "data.variants.first.attributes", /nested deeper/);
+    assertBadField(() => flatten({ first: tooDeep, "": variant }), "data.variants", /empty or longer than 200/);
+    assertBadField(
+      () => flatten({ first: tooDeep, "": variant, again: variant }),
+      "data.variants.again.variant_id",
+      /repeats/,
+    );
+  });
   test("a key of exactly 200 characters (an emoji counts as one) is accepted", () => {
     const key = "🌿".repeat(200);
     const op = asUpsert(handle(products, "product.created", { variants: { [key]: variant } }).op);

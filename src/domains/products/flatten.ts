@@ -8,7 +8,7 @@ import { CATEGORIES, PRODUCT_STATUSES, productDocument, UNIT_TYPES } from "./sch
 import { productsTable, productUpdateColumns, variantsTable, variantUpdateColumns } from "./table.ts";
 
 // TypeBox drops length limits on record keys, so the variant key (variant_key VARCHAR(200)) is checked here.
-function checkVariantKey<V>(key: string, v: V): [string, V] {
+function checkVariantKey(key: string): void {
   const length = charCount(key);
   if (length === 0 || length > 200) {
     throw new BadEventError(
@@ -16,7 +16,6 @@ function checkVariantKey<V>(key: string, v: V): [string, V] {
       "data.variants has a key that is empty or longer than 200 characters",
     );
   }
-  return [key, v];
 }
 
 /** Product plus exactly its variants (an empty `variants` object removes them all). */
@@ -28,22 +27,22 @@ export function flattenProduct(e: ParsedEvent, unknownEnums: UnknownEnumValue[],
     entries.map(([, v]) => v.variant_id),
     (i) => `data.variants.${entries[i]?.[0]}.variant_id`,
   );
-  const variants: Row[] = entries
-    .map(([key, v]) => checkVariantKey(key, v))
-    .map(([key, v]) => ({
-      product_id: e.entityId,
-      variant_key: key,
-      variant_id: v.variant_id,
-      variant_name: v.variant_name,
-      attributes_json: jsonText(v.attributes, `data.variants.${key}.attributes`, limits.maxJsonDepth, e.numberSources),
-      price_cents: v.price_cents,
-      cost_cents: v.cost_cents ?? null,
-      quantity: v.quantity ?? 0,
-      width_cm: v.package_dimensions.width_cm,
-      height_cm: v.package_dimensions.height_cm,
-      depth_cm: v.package_dimensions.depth_cm,
-      image_url: v.image_url ?? null,
-    }));
+  // Every key is checked before any variant is flattened: a bad key is named before a bad value.
+  for (const [key] of entries) checkVariantKey(key);
+  const variants: Row[] = entries.map(([key, v]) => ({
+    product_id: e.entityId,
+    variant_key: key,
+    variant_id: v.variant_id,
+    variant_name: v.variant_name,
+    attributes_json: jsonText(v.attributes, `data.variants.${key}.attributes`, limits.maxJsonDepth, e.numberSources),
+    price_cents: v.price_cents,
+    cost_cents: v.cost_cents ?? null,
+    quantity: v.quantity ?? 0,
+    width_cm: v.package_dimensions.width_cm,
+    height_cm: v.package_dimensions.height_cm,
+    depth_cm: v.package_dimensions.depth_cm,
+    image_url: v.image_url ?? null,
+  }));
   return {
     kind: "upsert",
     table: productsTable,
