@@ -73,6 +73,27 @@ test("a join confirms the member from when it began, and only the consumer's own
   assert.equal(h.lease.holds(), true);
 });
 
+test("while a join is under way the lease does not hold; a failed join leaves it so and releases whoever waits", async (t) => {
+  const h = lease();
+  t.after(() => h.lease.close());
+  h.join(0, 1, "m1", 1);
+  h.heartbeat(1_000, 1_001);
+  h.clock.now = 2_000;
+  assert.equal(h.lease.holds(), true);
+  // The heartbeat found the group rebalancing: the leader may hand this member's partitions on
+  // before this member reads its own assignment.
+  joinStarts.publish({ client: h.consumer, operation: "joinGroup" });
+  assert.equal(h.lease.holds(), false, "joining");
+  const waiting = h.lease.confirm();
+  joinErrors.publish({ client: h.consumer, operation: "joinGroup" });
+  assert.equal(await waiting, false, "the join failed: no wait for a session timeout");
+  assert.equal(h.lease.holds(), false, "not back in the group");
+  assert.equal(await h.lease.confirm(), false, "nor waiting: nothing answers until the member joins again");
+  h.join(3_000, 3_500, "m1", 2);
+  assert.equal(h.lease.holds(), true, "joined: the new assignments are in place");
+  assert.deepEqual(h.lapses, []);
+});
+
 test("a member that joins as another member, or past a generation it missed, lapses; one that left and joins again does not", (t) => {
   const h = lease();
   t.after(() => h.lease.close());

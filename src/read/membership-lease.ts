@@ -16,6 +16,14 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 // generation it skipped): what it read before may have been read and written since by another.
 // So may a member the coordinator has not answered for a session timeout past its lease. `onLapse`
 // says so, and the pipeline reads again from the committed offsets.
+//
+// A member in the group is not all: a rebalance hands its partitions to another member as soon as
+// the leader's SyncGroup reaches the coordinator, while the member learns its own new assignment
+// only from its own SyncGroup's answer (later if its loop is busy or its network slow; never, when
+// that SyncGroup finds the group rebalancing again and it joins once more). Meanwhile the client
+// still lists the partitions it had, and its last heartbeat may be recent. So from the start of a
+// join to its end (`consumer:group:join`, with the new assignments in place) the lease does not
+// hold; a join that failed leaves it so until the next one succeeds.
 
 /** The consumer events the lease follows (@platformatic/kafka's Consumer emits them). */
 export interface GroupEvents {
@@ -52,6 +60,10 @@ export class MembershipLease {
   #confirmedAt = Number.NEGATIVE_INFINITY;
   #heartbeatSentAt: number | null = null;
   #joinSentAt: number | null = null;
+  /** A join has begun and not succeeded: the partitions listed may be another member's already. */
+  #joining = false;
+  /** The last join failed: the client sends nothing more until the pipeline consumes again. */
+  #outOfGroup = false;
   /** The membership of the last join; null before the first and after leaving the group. */
   #last: Membership | null = null;
   readonly #waiting = new Set<() => void>();
@@ -92,9 +104,9 @@ export class MembershipLease {
     for (const [name, handler] of this.#channels) subscribe(name, handler);
   }
 
-  /** Whether the coordinator answered this member within the lease. */
+  /** Whether the coordinator answered this member within the lease, and it is not joining. */
   holds(): boolean {
-    return this.#now() - this.#confirmedAt < this.#leaseMs;
+    return !this.#joining && this.#now() - this.#confirmedAt < this.#leaseMs;
   }
 
   /**
@@ -103,7 +115,8 @@ export class MembershipLease {
    */
   async confirm(signal?: AbortSignal): Promise<boolean> {
     if (this.holds()) return true;
-    if (signal?.aborted) return false;
+    // No answer is coming: the pipeline joins again only once the batches in hand are done.
+    if (signal?.aborted || this.#outOfGroup) return false;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -144,11 +157,16 @@ export class MembershipLease {
   }
 
   #joinSent() {
+    this.#joining = true;
+    this.#outOfGroup = false;
     this.#joinSentAt ??= this.#now();
   }
 
+  /** Still joining as far as the lease is concerned; a commit waiting on it gives up now. */
   #joinFailed() {
     this.#joinSentAt = null;
+    this.#outOfGroup = true;
+    this.#answered(null, false);
   }
 
   #left() {
@@ -164,6 +182,7 @@ export class MembershipLease {
   #joined(p: JoinPayload | undefined) {
     const joinSentAt = this.#joinSentAt;
     this.#joinSentAt = null;
+    this.#joining = false;
     // A heartbeat answered by a rejoin says nothing more of itself: its send time is not kept.
     this.#heartbeatSentAt = null;
     const now: Membership | null =
