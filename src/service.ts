@@ -205,6 +205,9 @@ async function prepareDatabase(
   return waiting(() => readGroupDatabase(pool, at));
 }
 
+/** @platformatic/kafka's default rebalance timeout. */
+const CLIENT_REBALANCE_TIMEOUT_MS = 102_000;
+
 /** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
 function groupConsumer(
   config: Config,
@@ -220,6 +223,11 @@ function groupConsumer(
       protocolsMetadata: () => membershipData(database),
       autocommit: false,
       sessionTimeout: config.kafkaSessionTimeoutMs,
+      // The client refuses a rebalance timeout shorter than the session timeout, and its own is
+      // 102 s: a longer KAFKA_SESSION_TIMEOUT_MS, which the configuration allows, failed the start.
+      // Never shorter, too, for the membership lease: a member that does not rejoin a rebalance is
+      // dropped after the rebalance timeout, which must not end before its lease does.
+      rebalanceTimeout: Math.max(CLIENT_REBALANCE_TIMEOUT_MS, config.kafkaSessionTimeoutMs),
       heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
       retries: 5,
       retryDelay: 500,
