@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import { test } from "node:test";
-import { MembershipLease } from "./membership-lease.ts";
+import { MembershipLease, pauseAwareClock } from "./membership-lease.ts";
 
 const SESSION = 10_000;
 const joinStarts = channel("tracing:plt:kafka:consumer:group:start");
@@ -163,4 +163,22 @@ test("closed, the lease follows nothing and releases whoever waits", async () =>
   h.join(0, 1, "m1", 1);
   assert.equal(h.lease.holds(), false);
   assert.equal(h.consumer.listenerCount("consumer:group:join"), 0);
+});
+
+test("the lease's clock runs with the monotonic clock and jumps with a wall clock set ahead (a VM resumed), never back", () => {
+  const t = { mono: 1_000, wall: 1_700_000_000_000 };
+  const clock = pauseAwareClock(
+    () => t.mono,
+    () => t.wall,
+  );
+  const start = clock();
+  t.mono += 500;
+  t.wall += 500;
+  assert.equal(clock() - start, 500);
+  t.wall += 60_000; // paused for a minute the monotonic clock did not count
+  assert.equal(clock() - start, 60_500);
+  t.wall -= 3_600_000; // set back an hour
+  t.mono += 100;
+  t.wall += 100;
+  assert.equal(clock() - start, 60_600, "never back, and on with the monotonic clock");
 });

@@ -25,6 +25,24 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 // join to its end (`consumer:group:join`, with the new assignments in place) the lease does not
 // hold; a join that failed leaves it so until the next one succeeds.
 
+/**
+ * Milliseconds that pass at least as fast as the monotonic clock and jump forward with the wall
+ * clock when it moves ahead of it: a paused VM's monotonic clock may not count the pause, while
+ * its wall clock is set right when it resumes. A wall clock set back changes nothing.
+ */
+export function pauseAwareClock(
+  monotonic: () => number = () => performance.now(),
+  wall: () => number = () => Date.now(),
+): () => number {
+  const skew = wall() - monotonic();
+  let ahead = 0;
+  return () => {
+    const m = monotonic();
+    ahead = Math.max(ahead, wall() - m - skew);
+    return m + ahead;
+  };
+}
+
 /** The consumer events the lease follows (@platformatic/kafka's Consumer emits them). */
 export interface GroupEvents {
   on(event: string, listener: (payload?: JoinPayload) => void): unknown;
@@ -77,7 +95,7 @@ export class MembershipLease {
     consumer: GroupEvents,
     sessionTimeoutMs: number,
     onLapse: (why: string) => void,
-    now: () => number = () => performance.now(),
+    now: () => number = pauseAwareClock(),
   ) {
     this.#consumer = consumer;
     this.#sessionTimeoutMs = sessionTimeoutMs;
