@@ -94,6 +94,20 @@ test("while a join is under way the lease does not hold; a failed join leaves it
   assert.deepEqual(h.lapses, []);
 });
 
+test("a rebalance that outlasts the session timeout is said as such", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const h = lease();
+  t.after(() => h.lease.close());
+  h.join(0, 1, "m1", 1);
+  joinStarts.publish({ client: h.consumer, operation: "joinGroup" });
+  const waiting = h.lease.confirm();
+  t.mock.timers.tick(SESSION);
+  assert.equal(await waiting, false);
+  assert.deepEqual(h.lapses, [
+    "the group's rebalance has lasted longer than its session timeout (KAFKA_SESSION_TIMEOUT_MS=10000): its partitions may be another member's by now",
+  ]);
+});
+
 test("a member that joins as another member, or past a generation it missed, lapses; one that left and joins again does not", (t) => {
   const h = lease();
   t.after(() => h.lease.close());

@@ -163,10 +163,13 @@ export class MembershipLease {
     if (this.holds() || this.#silenceSaid) return;
     this.#silenceSaid = true;
     const seconds = Math.round((this.#now() - this.#confirmedAt) / 1000);
+    const setting = `KAFKA_SESSION_TIMEOUT_MS=${this.#sessionTimeoutMs}`;
     this.#onLapse(
-      Number.isFinite(seconds)
-        ? `the group's coordinator has not answered this member for ${seconds} s (KAFKA_SESSION_TIMEOUT_MS=${this.#sessionTimeoutMs}): the group may have dropped it`
-        : "the group's coordinator has not answered this member yet: the group may have dropped it",
+      this.#joining
+        ? `the group's rebalance has lasted longer than its session timeout (${setting}): its partitions may be another member's by now`
+        : Number.isFinite(seconds)
+          ? `the group's coordinator has not answered this member for ${seconds} s (${setting}): the group may have dropped it`
+          : "the group's coordinator has not answered this member yet: the group may have dropped it",
     );
   }
 
