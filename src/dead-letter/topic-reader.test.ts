@@ -93,3 +93,15 @@ test("a listed key is cut between two characters, and a key the writer cut stays
   assert.equal(cutByWriter.key?.toString(), "key 2");
   assert.equal(cutByWriter.keyTruncated, true);
 });
+
+test("a listed key that fits is kept whole, even ending in what looks like a character's first bytes", () => {
+  for (const bytes of [[0x61, 0xe2], [0x61, 0xf0, 0x9f], [0xc3], [0x61, 0xe2, 0x82]]) {
+    const key = Buffer.from(bytes);
+    const kept = listed({ ...letter(1), key });
+    assert.deepEqual(kept.key, key, key.toString("hex"));
+    assert.equal(kept.keyTruncated, false);
+  }
+  // At the limit exactly, still whole.
+  const full = Buffer.concat([Buffer.alloc(LISTED_KEY_BYTES - 1, 0x61), Buffer.from([0xe2])]);
+  assert.deepEqual(listed({ ...letter(1), key: full }).key, full);
+});

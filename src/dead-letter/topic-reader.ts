@@ -201,7 +201,14 @@ export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
   eventType: listedText(e.eventType),
   code: listedText(e.code),
   reason: listedText(e.reason),
-  key: e.key === null ? null : Buffer.from(e.key.subarray(0, utf8Boundary(e.key, LISTED_KEY_BYTES))),
+  // Only a key too long is cut: a whole key ending in what looks like a character's first bytes
+  // is binary, and must stay whole, else it would list as another key, not said to be cut.
+  key:
+    e.key === null
+      ? null
+      : Buffer.from(
+          e.key.length <= LISTED_KEY_BYTES ? e.key : e.key.subarray(0, utf8Boundary(e.key, LISTED_KEY_BYTES)),
+        ),
   keyTruncated: e.keyTruncated || (e.key !== null && e.key.length > LISTED_KEY_BYTES),
   value: null,
   originalHeaders: [],

@@ -29,6 +29,8 @@ test("dlq list --json: a binary key in base64, a long or writer-cut key cut betw
     Buffer.from([0xfe, 0xff, 0x00, 0x01]), // shown with U+FFFD, the same as the one before
     Buffer.from("65a1f0c2e4b0a1b2c3d4e5f6"),
     Buffer.from(long),
+    // Short, not cut, ending in what would begin a "€": binary, listed whole (not as the key "a").
+    Buffer.from([0x61, 0xe2]),
   ];
   await producer.send({
     messages: [
@@ -51,6 +53,7 @@ test("dlq list --json: a binary key in base64, a long or writer-cut key cut betw
     ["/v8AAQ==", "base64", false],
     ["65a1f0c2e4b0a1b2c3d4e5f6", "utf8", false],
     [`ab${"€".repeat(340)}`, "utf8", true],
+    ["YeI=", "base64", false],
     ["id-", "utf8", true],
   ]);
   assert.deepEqual(Buffer.from(shown[0]?.[0] ?? "", "base64"), keys[0], "the key's own bytes");
