@@ -69,3 +69,18 @@ test("past MAX_FETCHES fetches it gives up rather than call the partition empty"
   await assert.rejects(lastRecord(log.fetchAt, 0n, 5001n), SearchExhausted);
   assert.equal(log.fetches.length, MAX_FETCHES);
 });
+
+test("a response cut short within a window is read on even when it held a record: a later one is the last", async () => {
+  // Generated records at 0 to 5, then another producer's at 6 to 10 and its marker at 11; a fetch
+  // holds 3 batches (large records against the byte limit), so the one from 0 ends at 2.
+  const generated = Array.from({ length: 6 }, (_, i) => batch(i, [0], true));
+  const foreign = Array.from({ length: 5 }, (_, i) => batch(6 + i, [0], false));
+  const log = served([...generated, ...foreign, marker(11)], 3);
+  assert.deepEqual(await lastRecord(log.fetchAt, 0n, 12n), { offset: 10n, generated: false });
+  // And the other way: the last record generated, others' records before it in the window.
+  const mixed = served(
+    [...foreign.map((b) => ({ ...b, firstOffset: b.firstOffset - 6n })), batch(5, [0], true), marker(6)],
+    2,
+  );
+  assert.deepEqual(await lastRecord(mixed.fetchAt, 0n, 7n), { offset: 5n, generated: true });
+});

@@ -46,7 +46,8 @@ const isGenerated = (headers: readonly (readonly [unknown, unknown])[]) =>
  * through `fetchAt` (the batches a fetch from an offset returns); undefined when there is none.
  * One fetch at end - 1 finds it, unless that offset holds none: a transaction's marker (a control
  * batch), a record compaction removed, or a batch emptied. Then it looks back 16, 256, ... offsets
- * and reads on, within each window, past responses cut short by the fetch's byte limit. A
+ * and reads each window to its end, past responses cut short by the fetch's byte limit (the first
+ * records of a window are not its last). A
  * partition whose records are all gone (deleted, compacted away) has none: it counts as empty.
  */
 export async function lastRecord(
@@ -59,9 +60,10 @@ export async function lastRecord(
   let windowStart = end - 1n;
   let from = windowStart;
   let span = 1n;
+  // The latest record read so far in the window: the last one only once the window is read to its end.
+  let found: LastRecord | undefined;
   for (let fetches = 0; fetches < MAX_FETCHES; fetches++) {
     const batches = await fetchAt(from);
-    let found: LastRecord | undefined;
     let reached = from - 1n;
     for (const batch of batches) {
       const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
@@ -73,12 +75,13 @@ export async function lastRecord(
         found = { offset, generated: isGenerated(r.headers) };
       }
     }
-    if (found !== undefined) return found;
-    // Cut short by the byte limit, before the window's end: the rest of the window is read next.
+    // Cut short by the byte limit, before the window's end: the rest of the window is read next,
+    // whether or not this part held a record, as a later one in the window may be another writer's.
     if (batches.length > 0 && reached + 1n < limit) {
       from = reached + 1n;
       continue;
     }
+    if (found !== undefined) return found;
     if (windowStart <= start) return undefined;
     limit = windowStart;
     span *= 16n;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { Admin, Consumer, FetchIsolationLevels } from "@platformatic/kafka";
 import { GENERATED_HEADER } from "../../src/commands/generate-guard.ts";
@@ -118,4 +119,32 @@ test("a partition whose records were all deleted counts as empty", async (t) => 
   });
   const r = generate(topics);
   assert.equal(r.status, 0, r.stderr);
+});
+
+test("large records before the marker: the whole window is read, not only the first fetch's part of it", async (t) => {
+  const topics = await testTopics(t);
+  const topic = `${topics.prefix}post`;
+  // 400 kB each (random: the test producer's gzip can't shrink them), one batch each: a fetch of
+  // 1 MiB holds about two. Four generated records at 0 to 3, another producer's at 4, its marker at 5.
+  const big = () => randomBytes(400_000);
+  const producer = await testProducer(t);
+  for (let i = 0; i < 4; i++) {
+    await producer.send({
+      messages: [
+        {
+          topic,
+          key: Buffer.from("g"),
+          value: big(),
+          partition: 1,
+          headers: new Map([[Buffer.from(GENERATED_HEADER), Buffer.from("true")]]),
+        },
+      ],
+    });
+  }
+  const tx = await transactionalProducer(t).beginTransaction();
+  await tx.send({ messages: [{ topic, key: Buffer.from("k"), value: big(), partition: 1 }] });
+  await tx.commit();
+  await waitFor("the commit marker", async () => (await endOffsets(topics)).includes(`${topic}/1=6`));
+  const r = generate(topics);
+  assert.equal(r.stderr, refusal(topics, "post", 4));
 });
