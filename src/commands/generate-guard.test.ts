@@ -35,6 +35,14 @@ test("one fetch at end - 1 finds the last record, and whether generate wrote it"
   }
 });
 
+test("only the header's value true marks a record generate wrote: false, or another value, is another producer's", async () => {
+  for (const value of ["false", "", "TRUE", "true "]) {
+    const record = { offsetDelta: 0, headers: [[Buffer.from(GENERATED_HEADER), Buffer.from(value)]] as const };
+    const log = served([{ ...batch(0, [0], false), records: [record] }]);
+    assert.deepEqual(await lastRecord(log.fetchAt, 0n, 1n), { offset: 0n, generated: false }, value);
+  }
+});
+
 test("an empty partition, or one whose records were all deleted, has none, and costs no fetch when empty", async () => {
   const empty = served([]);
   assert.equal(await lastRecord(empty.fetchAt, 7n, 7n), undefined);

@@ -16,7 +16,8 @@ import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
 /** The header every generated record carries (value "true"); the service ignores it. */
 export const GENERATED_HEADER = "analytics.generated";
 const GENERATED_KEY = Buffer.from(GENERATED_HEADER);
-export const GENERATED_HEADERS: ReadonlyMap<Buffer, Buffer> = new Map([[GENERATED_KEY, Buffer.from("true")]]);
+const GENERATED_VALUE = Buffer.from("true");
+export const GENERATED_HEADERS: ReadonlyMap<Buffer, Buffer> = new Map([[GENERATED_KEY, GENERATED_VALUE]]);
 
 /** The option that writes into topics holding records generate did not write. */
 export const FORCE_OPTION = "into-nonempty-topics";
@@ -38,8 +39,12 @@ export interface LastRecord {
 /** The most fetches the search makes in one partition before it gives up, in one line. */
 export const MAX_FETCHES = 64;
 
+// The value too: another producer may say of its real records `analytics.generated: false`.
 const isGenerated = (headers: readonly (readonly [unknown, unknown])[]) =>
-  headers.some(([key]) => Buffer.isBuffer(key) && key.equals(GENERATED_KEY));
+  headers.some(
+    ([key, value]) =>
+      Buffer.isBuffer(key) && key.equals(GENERATED_KEY) && Buffer.isBuffer(value) && value.equals(GENERATED_VALUE),
+  );
 
 /**
  * The last record at or after `start` and below `end` (the partition's log start and end), read
