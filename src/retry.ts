@@ -14,6 +14,12 @@ export class PartitionMovedError extends Error {
   }
 }
 
+/**
+ * The group's lease ran out (a rebalance began, the coordinator went quiet) while a transaction
+ * was open: it is rolled back and run again once the lease is confirmed, or dropped if it is not.
+ */
+export class MembershipUnconfirmedError extends PartitionMovedError {}
+
 /** Thrown when shutdown interrupts a wait: the work in hand is abandoned, not failed. */
 export class AbandonedError extends Error {
   constructor() {

@@ -50,7 +50,7 @@ function harness(over: Partial<BatchDeps> = {}) {
       letters.push(...sent);
     },
     owns: () => true,
-    confirmMembership: async () => true,
+    membership: { holds: () => true, confirm: async () => true },
     mark: (key: string, offset: CommitOffset) => {
       steps.push(`mark ${key}`);
       marks.set(key, offset.offset);
@@ -257,13 +257,16 @@ test("a group is not committed while the group's coordinator has not confirmed t
   let member = false;
   let current = true;
   const h = harness({
-    confirmMembership: async (s) => {
-      asked.push(s);
-      return member;
+    membership: {
+      holds: () => member,
+      confirm: async (s) => {
+        asked.push(s);
+        return member;
+      },
     },
     apply: async (items, _signal, owned) => {
-      // As applyBatch: held before the transaction, confirmed before its commit.
-      if (!owned.held() || !(await owned.confirmed())) throw new PartitionMovedError();
+      // As applyBatch: confirmed before the transaction, and again without waiting before its commit.
+      if (!owned.held() || !(await owned.confirmed()) || !owned.confirmedNow()) throw new PartitionMovedError();
       return { outcomes: items as Outcome[], rows: new Map() };
     },
     transactions: 1,

@@ -47,8 +47,13 @@ export interface BatchDeps {
   /** Sends letters, acknowledged; waits out a Kafka outage (AbandonedError on shutdown). */
   deadLetter(letters: readonly DeadLetter[], signal: AbortSignal): Promise<void>;
   owns(key: string): boolean;
-  /** Whether the group's coordinator still counts this member in (read/membership-lease.ts); may wait for it to answer. */
-  confirmMembership(signal: AbortSignal): Promise<boolean>;
+  /** Whether the group's coordinator still counts this member in (read/membership-lease.ts). */
+  membership: {
+    /** Now, without waiting. */
+    holds(): boolean;
+    /** Waiting for the coordinator's next answer when the lease has run out. */
+    confirm(signal: AbortSignal): Promise<boolean>;
+  };
   /** Marks the partition's next offset to read for the committer. */
   mark(key: string, offset: CommitOffset): void;
   /** Transactions a batch is split into at most (the pool's connections). */
@@ -186,7 +191,8 @@ export class BatchProcessor<M extends BatchMessage> {
         const held = () => current() && group.every(([key]) => this.#d.owns(key));
         const owned: Ownership = {
           held,
-          confirmed: async () => (await this.#d.confirmMembership(signal)) && held(),
+          confirmed: async () => (await this.#d.membership.confirm(signal)) && held(),
+          confirmedNow: () => this.#d.membership.holds() && held(),
         };
         let result: BatchResult;
         try {

@@ -45,7 +45,7 @@ export interface PipelineDeps {
   /** Parse, validate and flatten one record (pure; never throws). */
   decode: (record: SourceRecord) => Decoded;
   /** Everything a batch needs but its owner and marks, which the pipeline provides. */
-  batch: Omit<BatchDeps, "owns" | "mark" | "confirmMembership">;
+  batch: Omit<BatchDeps, "owns" | "mark" | "membership">;
   kafkaOutage: Outage;
   /** A failed stream's cause as its outage line says it (a deleted topic named). */
   explainStreamFailure?: (err: unknown) => Promise<unknown>;
@@ -105,7 +105,7 @@ export class Pipeline {
     this.#batches = new BatchProcessor({
       ...deps.batch,
       owns,
-      confirmMembership: (signal) => this.#lease.confirm(signal),
+      membership: this.#lease,
       mark: (key, offset) => this.#committer.mark(key, offset),
     });
     this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log);

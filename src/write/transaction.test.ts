@@ -194,7 +194,7 @@ test("a transaction whose partition moves while it waits (for a connection, a lo
   await assert.rejects(
     applyBatch(waiting, [op], {
       maxAllowedPacket: 1 << 20,
-      owned: { held: () => owned, confirmed: async () => owned },
+      owned: { held: () => owned, confirmed: async () => owned, confirmedNow: () => owned },
     }),
     (err: unknown) => err instanceof PartitionMovedError,
   );
@@ -202,28 +202,56 @@ test("a transaction whose partition moves while it waits (for a connection, a lo
   assert.equal(log.includes("ROLLBACK"), true);
 });
 
-test("a transaction whose member the group's coordinator has not confirmed is rolled back after its writes, not committed", async () => {
+test("the lease is confirmed before a transaction takes a connection, not while it holds locks; one that runs out mid-transaction rolls it back and runs it again", async () => {
   const { pool: p, log } = pool(0);
-  const confirmed: string[][] = [];
+  const asked: string[] = [];
+  let lease = true;
+  let lapses = 1;
+  const result = await applyBatch(p, [op], {
+    maxAllowedPacket: 1 << 20,
+    owned: {
+      held: () => true,
+      confirmed: async () => {
+        asked.push(`confirmed after ${log.length} statements`);
+        lease = true;
+        return true;
+      },
+      // A rebalance begins while the first run's writes are out: the lease does not hold at its commit.
+      confirmedNow: () => {
+        asked.push(`now after ${log.at(-1)}`);
+        if (lapses-- > 0) lease = false;
+        return lease;
+      },
+    },
+  });
+  assert.deepEqual(result.outcomes, [{ kind: "applied" }]);
+  assert.deepEqual(asked, [
+    "confirmed after 0 statements",
+    "now after INSERT",
+    `confirmed after ${log.indexOf("ROLLBACK") + 1} statements`,
+    "now after INSERT",
+  ]);
+  assert.deepEqual(
+    log.filter((q) => q === "COMMIT" || q === "ROLLBACK"),
+    ["ROLLBACK", "COMMIT"],
+  );
+});
+
+test("a transaction whose lease is not confirmed again is rolled back and dropped, never committed", async () => {
+  const { pool: p, log } = pool(0);
+  let confirms = 0;
   await assert.rejects(
     applyBatch(p, [op], {
       maxAllowedPacket: 1 << 20,
       owned: {
         held: () => true,
-        // Asked once every write is sent: a new owner's writes of these rows wait for this transaction.
-        confirmed: async () => {
-          confirmed.push([...log]);
-          return false;
-        },
+        confirmed: async () => confirms++ === 0,
+        confirmedNow: () => false,
       },
     }),
     (err: unknown) => err instanceof PartitionMovedError,
   );
-  assert.equal(confirmed.length, 1);
-  assert.ok(
-    confirmed[0]?.some((q) => q.startsWith("INSERT")),
-    "asked after the writes",
-  );
+  assert.equal(confirms, 2, "run again once, and its wait for the lease said no");
   assert.equal(log.includes("COMMIT"), false);
-  assert.equal(log.includes("ROLLBACK"), true);
+  assert.equal(log.filter((q) => q === "ROLLBACK").length, 1);
 });

@@ -14,7 +14,7 @@ import {
 } from "../errors.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
 import { plan } from "../plan/plan.ts";
-import { PartitionMovedError } from "../retry.ts";
+import { MembershipUnconfirmedError, PartitionMovedError } from "../retry.ts";
 import { StatementTooLargeError, tooLarge } from "./row-size.ts";
 import { executePlan, loadState, type RowCounts } from "./store.ts";
 
@@ -44,16 +44,19 @@ export interface ApplyOptions {
 
 /** Whether a batch's partitions are still this member's. */
 export interface Ownership {
-  /** As far as the member has heard: asked before each transaction. */
+  /** As far as the member has heard. */
   held(): boolean;
   /**
-   * Asked right before each commit: held, and the group's coordinator has heard from the member
-   * within its session timeout, or may have given the partitions to another (read/membership-lease.ts).
+   * Held, and the group's coordinator has heard from the member within its session timeout and no
+   * rebalance is under way (read/membership-lease.ts): asked before each transaction, waiting for
+   * the coordinator's answer when need be, so that no transaction holds locks while it waits.
    */
   confirmed(): Promise<boolean>;
+  /** The same without waiting: asked right before each commit. */
+  confirmedNow(): boolean;
 }
 
-const ALWAYS_OWNED: Ownership = { held: () => true, confirmed: async () => true };
+const ALWAYS_OWNED: Ownership = { held: () => true, confirmed: async () => true, confirmedNow: () => true };
 
 export async function applyBatch(
   pool: Pool,
@@ -175,6 +178,8 @@ async function rerunningWhenRolledBack<T>(work: () => Promise<T>, onDeadlock?: (
     try {
       return await work();
     } catch (err) {
+      // Rolled back for a lease that ran out mid-transaction: the next run first waits to confirm it.
+      if (err instanceof MembershipUnconfirmedError && attempt <= DEADLOCK_RETRIES) continue;
       const deadlock = errnoOf(err) === DEADLOCK;
       if ((!deadlock && !(err instanceof ConcurrentChangeError)) || attempt > DEADLOCK_RETRIES) throw err;
       if (deadlock) onDeadlock?.();
@@ -209,7 +214,7 @@ async function inTransaction(
   // and again after them, before the commit: the new owner may have written the partition's later
   // events meanwhile. Asked first, a moved batch takes no connection and no lock. Every write
   // precedes the last question, so a new owner's writes of the same rows wait for this commit.
-  if (!owned.held()) throw new PartitionMovedError();
+  if (!owned.held() || !(await owned.confirmed())) throw new PartitionMovedError();
   const conn = await pool.getConnection();
   let healthy = false;
   try {
@@ -217,7 +222,7 @@ async function inTransaction(
     const state = await loadState(conn, items.filter(isOp), limit);
     const p = plan(items, state);
     const rows = await executePlan(conn, p, limit);
-    if (!(await owned.confirmed())) throw new PartitionMovedError();
+    if (!owned.confirmedNow()) throw owned.held() ? new MembershipUnconfirmedError() : new PartitionMovedError();
     await conn.query("COMMIT");
     healthy = true;
     return { outcomes: p.outcomes, rows };
