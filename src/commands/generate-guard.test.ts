@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { IS_CONTROL } from "@platformatic/kafka";
-import { type FetchedBatch, GENERATED_HEADER, lastRecord, MAX_FETCHES, SearchExhausted } from "./generate-guard.ts";
+import {
+  type FetchedBatch,
+  foreignTopicLine,
+  GENERATED_HEADER,
+  lastRecord,
+  MAX_FETCHES,
+  SearchExhausted,
+} from "./generate-guard.ts";
 
 // The search for a partition's last record, against a log as the broker serves it: a fetch from an
 // offset returns the batches from the one holding it, as many as fit.
@@ -91,4 +98,18 @@ test("a response cut short within a window is read on even when it held a record
     2,
   );
   assert.deepEqual(await lastRecord(mixed.fetchAt, 0n, 7n), { offset: 5n, generated: true });
+});
+
+test("the refusal names the record found, or says that none could be found near the end", () => {
+  const config = { kafkaTopicPrefix: "prod.", kafkaBrokers: ["k:9092"] };
+  assert.match(
+    foreignTopicLine(config, { topic: "prod.user", partition: 2, offset: 41n }),
+    /^generate: prod\.user on k:9092 holds records generate did not write \(partition 2, offset 41, without the analytics\.generated header\).* set KAFKA_TOPIC_PREFIX \(now prod\.\) to a prefix of test topics, or pass --into-nonempty-topics/,
+  );
+  const line = foreignTopicLine(config, { topic: "prod.user", partition: 2, offset: 41n, undetermined: true });
+  assert.match(
+    line,
+    /may hold records generate did not write \(partition 2: no record among 64 reads back from offset 41/,
+  );
+  assert.doesNotMatch(line, /without the analytics\.generated header/);
 });

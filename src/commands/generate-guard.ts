@@ -106,6 +106,8 @@ export interface ForeignRecord {
   topic: string;
   partition: number;
   offset: bigint;
+  /** No record was found near the end (MAX_FETCHES fetches of markers or gaps): who writes there can't be told. */
+  undetermined?: boolean;
 }
 
 /** The first partition of `topics` (in their order) whose last record generate did not write. */
@@ -140,9 +142,11 @@ export async function findForeignRecord(config: Config, topics: readonly string[
         const last = await lastRecord(fetchAt, start, end).catch((err: unknown) => {
           if (!(err instanceof SearchExhausted)) throw err;
           // Who writes there can't be told: refused like a foreign record, the option says how to go on.
-          return { offset: end - 1n, generated: false };
+          return { offset: end - 1n, generated: false, undetermined: true };
         });
-        if (last !== undefined && !last.generated) return { topic, partition, offset: last.offset };
+        if (last !== undefined && !last.generated) {
+          return { topic, partition, offset: last.offset, ...("undetermined" in last ? { undetermined: true } : {}) };
+        }
       }
     }
     return undefined;
@@ -198,8 +202,17 @@ const FETCH_BYTES = 1024 * 1024;
 export async function refuseForeignTopics(config: Config, topics: readonly string[]): Promise<void> {
   const found = await findForeignRecord(config, topics);
   if (found === undefined) return;
+  throw new ConfigError(foreignTopicLine(config, found));
+}
+
+/** The refusal's line: what was found, why it stops generate, and what to do. */
+export function foreignTopicLine(
+  config: Pick<Config, "kafkaTopicPrefix" | "kafkaBrokers">,
+  found: ForeignRecord,
+): string {
   const prefix = config.kafkaTopicPrefix ? `(now ${config.kafkaTopicPrefix}) ` : "";
-  throw new ConfigError(
-    `generate: ${found.topic} on ${config.kafkaBrokers.join(",")} holds records generate did not write (partition ${found.partition}, offset ${found.offset}, without the ${GENERATED_HEADER} header): these look like real topics, read by every consumer of them, and fake events would reach them all; set KAFKA_TOPIC_PREFIX ${prefix}to a prefix of test topics, or pass --${FORCE_OPTION} if you mean to write into these`,
-  );
+  const what = found.undetermined
+    ? `may hold records generate did not write (partition ${found.partition}: no record among ${MAX_FETCHES} reads back from offset ${found.offset}, only transaction markers or compacted gaps, so who writes there can't be told)`
+    : `holds records generate did not write (partition ${found.partition}, offset ${found.offset}, without the ${GENERATED_HEADER} header)`;
+  return `generate: ${found.topic} on ${config.kafkaBrokers.join(",")} ${what}: these look like real topics, read by every consumer of them, and fake events would reach them all; set KAFKA_TOPIC_PREFIX ${prefix}to a prefix of test topics, or pass --${FORCE_OPTION} if you mean to write into these`;
 }
