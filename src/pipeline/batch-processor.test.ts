@@ -286,3 +286,39 @@ test("a group is not committed while the group's coordinator has not confirmed t
   assert.equal(await h.processor.process(batch, [APPLIED], signal, () => current), false);
   assert.deepEqual([...h.marks.keys()], ["u:0"]);
 });
+
+test("dead letters go out only while the member is confirmed in the group and owns their partitions; the others are left unmarked", async () => {
+  let member = false;
+  let ownsU0 = true;
+  const h = harness({
+    membership: { holds: () => member, confirm: async () => member },
+    owns: (key) => key !== "u:0" || ownsU0,
+  });
+  // Every event refused at decode: no transaction, so no commit asked whether the member still owns them.
+  const refused = [message("u", 0, 5), message("u", 1, 9)];
+  const dropped = await h.processor.process(refused, [rejected("bad_field"), rejected("bad_field")], signal);
+  assert.equal(dropped, true, "read again from the commits");
+  assert.deepEqual(h.letters, [], "a member the group may have dropped letters nothing");
+  assert.equal(h.marks.size, 0);
+
+  member = true;
+  ownsU0 = false;
+  // u:0 moves away once its batch is in hand (after the batch was sliced by owner).
+  const h2 = harness({
+    membership: { holds: () => member, confirm: async () => member },
+    owns: (key) => key !== "u:0" || ownsU0,
+    apply: async (items) => {
+      ownsU0 = false;
+      return { outcomes: items as Outcome[], rows: new Map() };
+    },
+  });
+  ownsU0 = true;
+  const both = await h2.processor.process(refused, [rejected("bad_field"), rejected("bad_field")], signal);
+  assert.equal(both, true);
+  assert.deepEqual(
+    h2.letters.map((l) => `${l.topic}:${l.partition}`),
+    ["u:1"],
+    "the letters of the partition still owned go out",
+  );
+  assert.deepEqual([...h2.marks.keys()], ["u:1"]);
+});

@@ -128,6 +128,7 @@ export class BatchProcessor<M extends BatchMessage> {
     const started = performance.now();
     const { slices, dropped } = this.#slice(batch, decoded);
     const applied = await this.#applyGroups(slices, signal, current);
+    await this.#keepLettersOfOwnPartitions(applied, signal, current);
     if (!(await this.#sendLetters(applied, signal))) applied.abandoned = true;
     for (const [key, m] of applied.done) {
       this.#d.mark(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch });
@@ -240,6 +241,31 @@ export class BatchProcessor<M extends BatchMessage> {
   }
 
   /** Sends the batch's letters; false when shutdown came first (their partitions then stay uncommitted). */
+  /**
+   * Letters go out only while the group's coordinator still counts this member in and their
+   * partitions are its own, as writes do: a member the group dropped would letter events the new
+   * owner applies (a batch whose events were all refused at decode opens no transaction, so no
+   * commit asked). The partitions whose letters are held back are not marked: the new owner, or
+   * this member once back, reads them again.
+   */
+  async #keepLettersOfOwnPartitions(applied: Applied<M>, signal: AbortSignal, current: () => boolean) {
+    if (applied.letters.length === 0) return;
+    const member = (await this.#d.membership.confirm(signal)) && current();
+    const lost = new Set<string>();
+    for (const l of applied.letters) {
+      const key = partitionKey(l.topic, l.partition);
+      if (!member || !this.#d.owns(key)) lost.add(key);
+    }
+    if (lost.size === 0) return;
+    this.#d.log.debug(
+      { partitions: [...lost] },
+      "held back the dead letters of partitions this member may no longer own",
+    );
+    applied.letters = applied.letters.filter((l) => !lost.has(partitionKey(l.topic, l.partition)));
+    for (const key of lost) applied.done.delete(key);
+    applied.moved = true;
+  }
+
   async #sendLetters(applied: Applied<M>, signal: AbortSignal): Promise<boolean> {
     if (applied.letters.length === 0) return true;
     try {
