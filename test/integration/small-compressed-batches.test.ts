@@ -58,7 +58,7 @@ test("events compressed one a batch hold no more memory than the same events com
   assert.equal(service.child.exitCode, null);
   // The events in hand are 8,000 at most, under 2 KB each: some 16 MB, plus the fetch responses,
   // plus zlib's 64 KiB chunks freed by each batch's copy, which are memory until V8 next collects
-  // (it does when memory outside the heap has grown by 64 MB or so). 265 MB when the values kept
-  // their chunks.
-  assert.ok(external < 128 * 2 ** 20, `${(external / 2 ** 20).toFixed(0)} MB outside the heap`);
+  // (it does when memory outside the heap has grown by 64 MB or so, later on a loaded machine: one
+  // CI run peaked at 138 MB). 265 MB when the values kept their chunks.
+  assert.ok(external < 192 * 2 ** 20, `${(external / 2 ** 20).toFixed(0)} MB outside the heap`);
 });
