@@ -98,9 +98,7 @@ export class Pipeline {
     // meanwhile: nothing read before is written, and it reads again from the committed offsets.
     this.#lease = new MembershipLease(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
       deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
-      this.#staleThrough = this.#source.number;
-      this.#reopen ??= why;
-      this.#source.reader?.interrupt();
+      this.#readAgain(this.#source.number, why);
     });
     this.#batches = new BatchProcessor({
       ...deps.batch,
@@ -231,11 +229,7 @@ export class Pipeline {
           this.#halt.signal,
           () => stream > this.#staleThrough,
         );
-        if (droppedEventsOfMovedPartitions) {
-          this.#staleThrough = stream;
-          this.#reopen = "partitions moved while their events were in hand";
-          this.#source.reader?.interrupt();
-        }
+        if (droppedEventsOfMovedPartitions) this.#readAgain(stream, "partitions moved while their events were in hand");
       } catch (error) {
         this.#fail(error);
       } finally {
@@ -270,6 +264,17 @@ export class Pipeline {
   rejoin(why: string) {
     this.#reopen ??= why;
     this.#source.reader?.interrupt();
+  }
+
+  /**
+   * Nothing read from stream `through` or an earlier one is written (batches in hand, and those
+   * still to be read of it), and the group is joined again from the committed offsets. Stale
+   * streams only accumulate: a batch of an older stream that drops events later must not make
+   * newer stale ones current again.
+   */
+  #readAgain(through: number, why: string) {
+    this.#staleThrough = Math.max(this.#staleThrough, through);
+    this.rejoin(why);
   }
 
   /**
