@@ -240,7 +240,6 @@ export class BatchProcessor<M extends BatchMessage> {
     }
   }
 
-  /** Sends the batch's letters; false when shutdown came first (their partitions then stay uncommitted). */
   /**
    * Letters go out only while the group's coordinator still counts this member in and their
    * partitions are its own, as writes do: a member the group dropped would letter events the new
@@ -266,6 +265,7 @@ export class BatchProcessor<M extends BatchMessage> {
     applied.moved = true;
   }
 
+  /** Sends the batch's letters; false when shutdown came first (their partitions then stay uncommitted). */
   async #sendLetters(applied: Applied<M>, signal: AbortSignal): Promise<boolean> {
     if (applied.letters.length === 0) return true;
     try {
