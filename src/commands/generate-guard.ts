@@ -141,12 +141,11 @@ export async function findForeignRecord(config: Config, topics: readonly string[
         const fetchAt = fetcher(consumer, { topic, topicId: layout.id, partition, leader });
         const last = await lastRecord(fetchAt, start, end).catch((err: unknown) => {
           if (!(err instanceof SearchExhausted)) throw err;
-          // Who writes there can't be told: refused like a foreign record, the option says how to go on.
-          return { offset: end - 1n, generated: false, undetermined: true };
+          return "undetermined" as const;
         });
-        if (last !== undefined && !last.generated) {
-          return { topic, partition, offset: last.offset, ...("undetermined" in last ? { undetermined: true } : {}) };
-        }
+        // Who writes there can't be told: refused like a foreign record, the option says how to go on.
+        if (last === "undetermined") return { topic, partition, offset: end - 1n, undetermined: true };
+        if (last !== undefined && !last.generated) return { topic, partition, offset: last.offset };
       }
     }
     return undefined;
