@@ -7,6 +7,8 @@ import {
   adminConnection,
   caughtUp,
   hexId,
+  lockWaits,
+  openTransactions,
   spawnService,
   testDatabase,
   testEnv,
@@ -68,20 +70,6 @@ test(
       const [rows] = await db.conn.query("SELECT display_name AS n FROM users WHERE user_id = ?", [id]);
       return (rows as { n: string }[])[0]?.n;
     };
-    const waiting = async () => {
-      const [rows] = await db.conn.query(
-        "SELECT x.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE x.trx_state = 'LOCK WAIT' AND p.DB = ?",
-        [db.name],
-      );
-      return (rows as { id: number }[]).map((r) => r.id);
-    };
-    const openTransactions = async () => {
-      const [rows] = await db.conn.query(
-        "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE p.DB = ? AND p.ID <> CONNECTION_ID()",
-        [db.name],
-      );
-      return Number((rows as { n: number }[])[0]?.n);
-    };
 
     // A alone, with one MySQL connection, owns both partitions and applies the creates.
     const a = spawnService(t, { ...env, MYSQL_POOL_SIZE: "1" }, "debug");
@@ -98,8 +86,8 @@ test(
     await locker.query("START TRANSACTION");
     await locker.query("SELECT * FROM users WHERE user_id = ? FOR UPDATE", [y]);
     await send("user.updated", [y], "first", T);
-    await waitFor("A's transaction of y waiting on the lock", async () => (await waiting()).length === 1, 30000);
-    const ofA = await waiting();
+    await waitFor("A's transaction of y waiting on the lock", async () => (await lockWaits(db)).length === 1, 30000);
+    const ofA = await lockWaits(db);
     // A reads x's first twin alone: its batch waits for the connection.
     const readBefore = a.log().split('"batch read"').length;
     await send("user.updated", [x], "first", T);
@@ -125,7 +113,7 @@ test(
       async () => a.log().slice(logged).includes("joined the consumer group"),
       60000,
     );
-    await waitFor("no transaction open", async () => (await openTransactions()) === 0, 30000);
+    await waitFor("no transaction open", async () => (await openTransactions(db)) === 0, 30000);
     assert.equal(await nameOf(x), "second");
     const afterB = await writesOf(x);
     assert.deepEqual(

@@ -8,6 +8,7 @@ import {
   adminConnection,
   caughtUp,
   hexId,
+  lockWaits,
   peakRss,
   spawnService,
   testDatabase,
@@ -57,15 +58,7 @@ test("records whose headers are left unread count the bytes those keep alive: a 
 
   // Far past the bound: stopped before it takes the machine's memory.
   const peakMb = peakRss(t, pid, 3 * PEAK_MB, 50);
-  await waitFor("the service's write waiting on the lock", async () => {
-    const [rows] = await conn.query(
-      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST p
-       JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = p.ID
-       WHERE p.DB = ? AND x.trx_state = 'LOCK WAIT'`,
-      [db.name],
-    );
-    return Number((rows as { n: number }[])[0]?.n) > 0;
-  });
+  await waitFor("the service's write waiting on the lock", async () => (await lockWaits(db)).length > 0);
   // Long enough for a reader that does not pause to take in the whole backlog (it does in 2 s).
   await waitFor("5 s of waiting, or the bound passed", async () => !running() || peakMb() > PEAK_MB, 5_000).catch(
     () => undefined,

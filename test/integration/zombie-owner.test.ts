@@ -7,6 +7,8 @@ import {
   adminConnection,
   caughtUp,
   hexId,
+  lockWaits,
+  openTransactions,
   spawnService,
   testDatabase,
   testEnv,
@@ -53,20 +55,6 @@ test(
       const [rows] = await db.conn.query("SELECT display_name AS n FROM users ORDER BY user_id");
       return (rows as { n: string }[]).map((r) => r.n);
     };
-    const openTransactions = async () => {
-      const [rows] = await db.conn.query(
-        "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE p.DB = ? AND p.ID <> CONNECTION_ID()",
-        [db.name],
-      );
-      return Number((rows as { n: number }[])[0]?.n);
-    };
-    const waiting = async () => {
-      const [rows] = await db.conn.query(
-        "SELECT x.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE x.trx_state = 'LOCK WAIT' AND p.DB = ?",
-        [db.name],
-      );
-      return (rows as { id: number }[]).map((r) => r.id);
-    };
 
     // A alone owns both partitions and applies the creates.
     const serviceA = spawnService(t, env);
@@ -83,14 +71,14 @@ test(
     await locker.query("START TRANSACTION");
     await locker.query("SELECT * FROM users FOR UPDATE");
     await send("user.updated", "first", T);
-    await waitFor("A's two batches waiting on the lock", async () => (await waiting()).length === 2, 30000);
-    const ofA = await waiting();
+    await waitFor("A's two batches waiting on the lock", async () => (await lockWaits(db)).length === 2, 30000);
+    const ofA = await lockWaits(db);
     await send("user.updated", "second", T);
 
     // B joins and is given one of the partitions: it reads it from the commit and waits on the lock too.
     const a = serviceA;
     spawnService(t, env);
-    await waitFor("B waiting on the lock too", async () => (await waiting()).length === 3, 60000);
+    await waitFor("B waiting on the lock too", async () => (await lockWaits(db)).length === 3, 60000);
     // A's statements fail (an outage: A waits and retries); the lock goes, B writes both twins of its user.
     for (const id of ofA) await db.conn.query(`KILL QUERY ${id}`);
     await locker.query("ROLLBACK");
@@ -102,7 +90,7 @@ test(
       async () => a.log().includes("partitions moved while their events were in hand"),
       60000,
     );
-    await waitFor("no transaction open", async () => (await openTransactions()) === 0, 30000);
+    await waitFor("no transaction open", async () => (await openTransactions(db)) === 0, 30000);
     assert.deepEqual(await names(), ["second", "second"], "each partition's last event stands");
   },
 );

@@ -120,6 +120,24 @@ export async function testDatabase(t: TestContext, port = stack.mysqlPort): Prom
   };
 }
 
+/** The server's connection ids of the transactions on `db` waiting for a row lock. */
+export async function lockWaits(db: TestDatabase): Promise<number[]> {
+  const rows = await db.query<{ id: number }>(
+    "SELECT x.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE x.trx_state = 'LOCK WAIT' AND p.DB = ?",
+    [db.name],
+  );
+  return rows.map((r) => Number(r.id));
+}
+
+/** How many transactions are open on `db`, the asking connection's own left out. */
+export async function openTransactions(db: TestDatabase): Promise<number> {
+  const [row] = await db.query<{ n: number | string }>(
+    "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id WHERE p.DB = ? AND p.ID <> CONNECTION_ID()",
+    [db.name],
+  );
+  return Number(row?.n);
+}
+
 /** The service's own pool (session settings included) on the test's database; ended after the test. */
 export function testPool(t: TestContext, db: { name: string }, port = stack.mysqlPort): mysql.Pool {
   const pool = createPool({
