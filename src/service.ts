@@ -10,7 +10,7 @@ import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { isExpected, messageOf } from "./errors.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/client-options.ts";
-import { explainKafkaFailure } from "./kafka/kafka-errors.ts";
+import { explainKafkaFailure, explainRejoinFailure } from "./kafka/kafka-errors.ts";
 import { checkTopics, explainStreamFailure, prefixed } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
@@ -18,6 +18,7 @@ import { databaseAnswers, isMember, notReadyReasons } from "./observability/read
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps, type PipelineOptions } from "./pipeline/pipeline.ts";
 import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
+import { committingAsMember } from "./read/client-fixes/member-commit.ts";
 import {
   type GroupDatabase,
   type GroupSettlingState,
@@ -111,7 +112,7 @@ export async function startService(
     const groupErrors = rejoinOnGroupErrors(
       group,
       (why) => pipeline?.rejoin(why),
-      (err) => explainKafkaFailure(err, config),
+      (err) => explainRejoinFailure(err, config),
       log,
     );
     closers.add(async () => groupErrors.flushWarnings());
@@ -217,22 +218,24 @@ function groupConsumer(
   onFetched: () => void,
 ): Consumer {
   const consumer = correctingFetches(
-    new Consumer({
-      ...kafkaBaseOptions(config, "consumer"),
-      groupId: config.kafkaGroupId,
-      protocolsMetadata: () => membershipData(database),
-      autocommit: false,
-      sessionTimeout: config.kafkaSessionTimeoutMs,
-      // The client refuses a rebalance timeout shorter than the session timeout, and its own is
-      // 102 s: a longer KAFKA_SESSION_TIMEOUT_MS, which the configuration allows, failed the start.
-      // Never shorter, too, for the membership lease: a member that does not rejoin a rebalance is
-      // dropped after the rebalance timeout, which must not end before its lease does.
-      rebalanceTimeout: Math.max(CLIENT_REBALANCE_TIMEOUT_MS, config.kafkaSessionTimeoutMs),
-      heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
-      retries: 5,
-      retryDelay: 500,
-      ...CONSUME_TUNING,
-    }),
+    committingAsMember(
+      new Consumer({
+        ...kafkaBaseOptions(config, "consumer"),
+        groupId: config.kafkaGroupId,
+        protocolsMetadata: () => membershipData(database),
+        autocommit: false,
+        sessionTimeout: config.kafkaSessionTimeoutMs,
+        // The client refuses a rebalance timeout shorter than the session timeout, and its own is
+        // 102 s: a longer KAFKA_SESSION_TIMEOUT_MS, which the configuration allows, failed the start.
+        // Never shorter, too, for the membership lease: a member that does not rejoin a rebalance is
+        // dropped after the rebalance timeout, which must not end before its lease does.
+        rebalanceTimeout: Math.max(CLIENT_REBALANCE_TIMEOUT_MS, config.kafkaSessionTimeoutMs),
+        heartbeatInterval: Math.min(3000, Math.floor(config.kafkaSessionTimeoutMs / 3)),
+        retries: 5,
+        retryDelay: 500,
+        ...CONSUME_TUNING,
+      }),
+    ),
     onFetched,
     (found) => void warnOutOfRange(consumer, found, config.kafkaAutoOffsetReset, log),
   );

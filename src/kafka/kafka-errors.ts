@@ -124,6 +124,17 @@ function explainUnreached(all: Leaf[], err: unknown, brokers: string, security: 
   return `no answer from the brokers ${brokers} (${leaf}); start Kafka or set KAFKA_BOOTSTRAP_SERVERS — if they listen with TLS or SASL, a mismatch looks like this: check KAFKA_SSL and KAFKA_SASL_MECHANISM (${security})`;
 }
 
+/**
+ * Why the group could not be joined again. The member was in the group: the brokers answer these
+ * settings. A connection a broker accepted and then closed, with no broker refusing or unresolved,
+ * is not "no answer" (nor a TLS or SASL mismatch, which the join before would have met): the
+ * broker dropped it. A broker that stopped refuses the next attempt, and is said as such.
+ */
+export function explainRejoinFailure(err: unknown, config: KafkaSecurity): string {
+  if (!flatten(err).some((e) => e.message === CLOSED) || brokersUnreached(err)) return explainKafkaFailure(err, config);
+  return `a broker of ${config.kafkaBrokers.join(",")} closed a connection it had accepted, as it does on a request it can't read or while it shuts down: its server log says which`;
+}
+
 /** Network failures under which no broker was reached, or a connection was lost. */
 const UNREACHED = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE"]);
 
