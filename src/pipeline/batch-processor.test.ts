@@ -287,6 +287,28 @@ test("a group is not committed while the group's coordinator has not confirmed t
   assert.deepEqual([...h.marks.keys()], ["u:0"]);
 });
 
+test("shutdown during the wait for the member's confirmation abandons the batch: not dropped as moved, nothing marked", async () => {
+  const stop = new AbortController();
+  const { log, lines } = capturingLogger("debug");
+  const h = harness({
+    log,
+    membership: {
+      holds: () => false,
+      confirm: async (s) => {
+        stop.abort();
+        return !s.aborted;
+      },
+    },
+    apply: async (items, _signal, owned) => {
+      if (!owned.held() || !(await owned.confirmed())) throw new PartitionMovedError();
+      return { outcomes: items as Outcome[], rows: new Map() };
+    },
+  });
+  await assert.rejects(h.processor.process([message("u", 0, 5)], [APPLIED], stop.signal), AbandonedError);
+  assert.equal(h.marks.size, 0);
+  assert.equal(lines.filter((l) => String(l.msg).includes("moved away")).length, 0);
+});
+
 test("dead letters go out only while the member is confirmed in the group and owns their partitions; the others are left unmarked", async () => {
   let member = false;
   let ownsU0 = true;

@@ -192,7 +192,12 @@ export class BatchProcessor<M extends BatchMessage> {
         const held = () => current() && group.every(([key]) => this.#d.owns(key));
         const owned: Ownership = {
           held,
-          confirmed: async () => (await this.#d.membership.confirm(signal)) && held(),
+          confirmed: async () => {
+            const confirmed = await this.#d.membership.confirm(signal);
+            // A wait for the lease that shutdown ended is a batch abandoned, not one that moved.
+            if (signal.aborted) throw new AbandonedError();
+            return confirmed && held();
+          },
           confirmedNow: () => this.#d.membership.holds() && held(),
         };
         let result: BatchResult;

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
 import { ConcurrentChangeError, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { defineTable, type UpsertOp } from "../plan/ops.ts";
-import { PartitionMovedError } from "../retry.ts";
+import { AbandonedError, PartitionMovedError } from "../retry.ts";
 import { applyBatch } from "./transaction.ts";
 
 // A deadlock victim is run again and counted, not reported as an outage; one that keeps coming
@@ -254,4 +254,22 @@ test("a transaction whose lease is not confirmed again is rolled back and droppe
   assert.equal(confirms, 2, "run again once, and its wait for the lease said no");
   assert.equal(log.includes("COMMIT"), false);
   assert.equal(log.filter((q) => q === "ROLLBACK").length, 1);
+});
+
+test("shutdown during the wait for the lease abandons the batch: no transaction, not an outage", async () => {
+  const { pool: p, log } = pool(0);
+  await assert.rejects(
+    applyBatch(p, [op], {
+      maxAllowedPacket: 1 << 20,
+      owned: {
+        held: () => true,
+        confirmed: async () => {
+          throw new AbandonedError();
+        },
+        confirmedNow: () => true,
+      },
+    }),
+    (err: unknown) => err instanceof AbandonedError,
+  );
+  assert.deepEqual(log, []);
 });

@@ -14,7 +14,7 @@ import {
 } from "../errors.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
 import { plan } from "../plan/plan.ts";
-import { MembershipUnconfirmedError, PartitionMovedError } from "../retry.ts";
+import { AbandonedError, MembershipUnconfirmedError, PartitionMovedError } from "../retry.ts";
 import { StatementTooLargeError, tooLarge } from "./row-size.ts";
 import { executePlan, loadState, type RowCounts } from "./store.ts";
 
@@ -251,8 +251,9 @@ async function rollback(conn: PoolConnection): Promise<boolean> {
 }
 
 /** What a database error means for the service: an outage to wait out, unless a grant is missing (that stops it). */
-function unavailable(err: unknown): DatabaseUnavailableError | ConfigError | PartitionMovedError {
-  if (err instanceof PartitionMovedError) return err;
+function unavailable(err: unknown): DatabaseUnavailableError | ConfigError | PartitionMovedError | AbandonedError {
+  // Neither is the database's: the batch moved away, or shutdown ended the wait for the lease.
+  if (err instanceof PartitionMovedError || err instanceof AbandonedError) return err;
   if (isRightRefused(err)) return rightsError(err);
   if (err instanceof DatabaseUnavailableError) return err;
   return new DatabaseUnavailableError(`MySQL: ${messageOf(err)}${outageAdvice(err)}`, err);
