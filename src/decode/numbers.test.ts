@@ -118,3 +118,18 @@ test("holdsMoreValues counts containers and their values, and stops at the limit
   assert.equal(holdsMoreValues(7, 1), false);
   assert.equal(holdsMoreValues(Array(1e6).fill([]), 10), true);
 });
+
+test("holdsMoreValues reads no more of a list than the values it may count", () => {
+  // A list read through a proxy that counts the items read: the walk stops at the limit, not at
+  // the end of the list (a 1 MiB list of 0s was read whole before any of it was counted).
+  let reads = 0;
+  const list = new Proxy(Array(1e6).fill(0), {
+    get(target, key, receiver) {
+      if (typeof key === "string" && /^\d+$/.test(key)) reads++;
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  assert.equal(holdsMoreValues({ list }, 100), true);
+  assert.ok(reads <= 100, `${reads} items read`);
+  assert.equal(holdsMoreValues(Array(1e6).fill([]), 100), true);
+});

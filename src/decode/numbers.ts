@@ -29,16 +29,29 @@ export class InexactNumberFound extends Error {}
  */
 export const MAX_VALUES_TO_REPARSE = 100_000;
 
-/** Whether `root` holds more than `max` values, containers and keys' values alike; stops there. */
+/**
+ * Whether `root` holds more than `max` values, containers and keys' values alike; stops there.
+ * Each value is counted where it is found, and only containers are stacked: stacking every item
+ * and counting it when popped read a whole list before counting any of it, and a 1 MiB list of
+ * `0`s (500,000 items) took longer to count than to parse.
+ */
 export function holdsMoreValues(root: unknown, max: number): boolean {
-  const nodes = [root];
-  let count = 0;
-  while (nodes.length > 0) {
-    const node = nodes.pop();
+  let count = 1;
+  if (count > max) return true;
+  const containers: object[] = [];
+  const found = (value: unknown): boolean => {
     if (++count > max) return true;
-    if (node === null || typeof node !== "object") continue;
-    if (Array.isArray(node)) for (const item of node) nodes.push(item);
-    else for (const key in node) nodes.push((node as Record<string, unknown>)[key]);
+    if (value !== null && typeof value === "object") containers.push(value);
+    return false;
+  };
+  if (root !== null && typeof root === "object") containers.push(root);
+  while (containers.length > 0) {
+    const node = containers.pop() as object;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) if (found(node[i])) return true;
+    } else {
+      for (const key in node) if (found((node as Record<string, unknown>)[key])) return true;
+    }
   }
   return false;
 }
