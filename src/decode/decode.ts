@@ -3,8 +3,14 @@ import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
 import type { Op, Outcome, Row } from "../plan/ops.ts";
 import { unreadableBatchReason } from "../read/client-fixes/batch-markers.ts";
-import { type ParsedEvent, parseEnvelope } from "./envelope.ts";
-import { InexactNumberFound } from "./numbers.ts";
+import {
+  type ParsedEvent,
+  type ParsedValue,
+  parseEnvelopeKeepingNumbers,
+  parseValue,
+  readEnvelope,
+} from "./envelope.ts";
+import { InexactNumberFound, reparseRefused } from "./numbers.ts";
 import { datetimeMs } from "./timestamp.ts";
 
 // Decoding: bytes of one Kafka record in, what it asks of the database out. Pure, and total: it
@@ -133,7 +139,8 @@ export function decode(record: SourceRecord, limits: DecodeLimits, routes = ROUT
   if (value === null || value === undefined) return { op: { kind: "skipped", reason: "null_value" }, unknownEnums: [] };
   // The rare event whose JSON columns hold a number a double can't (numbers.ts) is parsed again.
   const attempt = { record, value, limits, routes, nowMs };
-  return decodeValue(attempt, false) ?? decodeValue(attempt, true);
+  const plain = decodeValue(attempt);
+  return "reparse" in plain ? decodeValue(attempt, plain.reparse) : plain;
 }
 
 /** One record to decode, and what decoding it depends on. */
@@ -145,14 +152,27 @@ interface Attempt {
   nowMs: number;
 }
 
-/** Undefined when a JSON column holds an inexact number and `exactNumbers` was not asked for. */
-function decodeValue(attempt: Attempt, exactNumbers: true): Decoded;
-function decodeValue(attempt: Attempt, exactNumbers: false): Decoded | undefined;
-function decodeValue({ record, value, limits, routes, nowMs }: Attempt, exactNumbers: boolean): Decoded | undefined {
+/** The plain attempt found a JSON column holding an inexact number: the value's text, to parse again. */
+interface Reparse {
+  reparse: string;
+}
+
+/**
+ * Without `reparse`, parses the value plainly: a JSON column holding an inexact number makes it
+ * a Reparse. With it, parses that text again noting the source of such numbers.
+ */
+function decodeValue(attempt: Attempt): Decoded | Reparse;
+function decodeValue(attempt: Attempt, reparse: string): Decoded;
+function decodeValue({ record, value, limits, routes, nowMs }: Attempt, reparse?: string): Decoded | Reparse {
   const unknownEnums: UnknownEnumValue[] = [];
   let eventType: string | undefined;
+  let plain: ParsedValue | undefined;
   try {
-    const event = parseEnvelope(value, limits.maxMessageBytes, exactNumbers);
+    let event: ParsedEvent;
+    if (reparse === undefined) {
+      plain = parseValue(value, limits.maxMessageBytes);
+      event = readEnvelope(plain.parsed);
+    } else event = parseEnvelopeKeepingNumbers(reparse);
     eventType = event.type;
     const route = routes.get(event.type);
     if (!route) return { op: { kind: "skipped", reason: "unknown_type" }, eventType, unknownEnums };
@@ -165,7 +185,12 @@ function decodeValue({ record, value, limits, routes, nowMs }: Attempt, exactNum
     return decoded;
   } catch (err) {
     if (err instanceof BadEventError) return { op: { kind: "rejected", error: err }, eventType, unknownEnums };
-    if (err instanceof InexactNumberFound && !exactNumbers) return undefined;
+    if (err instanceof InexactNumberFound && plain !== undefined) {
+      // Counted on this parse, which is then let go: the text is parsed once more, not twice. A
+      // refusal names no event type and no enum, as when the count came before the envelope.
+      const refused = reparseRefused(plain.parsed);
+      return refused ? { op: { kind: "rejected", error: refused }, unknownEnums: [] } : { reparse: plain.text };
+    }
     // Named by class only: a message may quote the event, and a letter's text must not.
     const name = err instanceof Error ? err.name : typeof err;
     const error = new BadEventError(

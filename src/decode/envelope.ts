@@ -60,12 +60,17 @@ function wellFormed(root: unknown): boolean {
   return true;
 }
 
+/** A message value parsed, and checked as a whole: its text, and the object it holds. */
+export interface ParsedValue {
+  text: string;
+  parsed: object;
+}
+
 /**
- * Parses and checks a message value; throws BadEventError naming what is wrong. With
- * `exactNumbers`, parses more slowly and notes the text of the numbers a double can't hold, for
- * the JSON columns to keep (decode asks again for the rare event that has one).
+ * Parses a message value and checks it as a whole (its size, UTF-8, JSON, an object, no lone
+ * surrogate); throws BadEventError naming what is wrong.
  */
-export function parseEnvelope(value: Buffer, maxBytes: number, exactNumbers = false): ParsedEvent {
+export function parseValue(value: Buffer, maxBytes: number): ParsedValue {
   if (value.length > maxBytes) {
     throw new BadEventError(
       BadEventReasons.TOO_LARGE,
@@ -75,12 +80,9 @@ export function parseEnvelope(value: Buffer, maxBytes: number, exactNumbers = fa
   if (!isUtf8(value)) throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid UTF-8");
   const text = value.toString("utf8");
   let parsed: unknown;
-  let numberSources: NumberSources | undefined;
   try {
-    if (exactNumbers) ({ parsed, sources: numberSources } = parseKeepingNumbers(text));
-    else parsed = JSON.parse(text);
-  } catch (err) {
-    if (err instanceof BadEventError) throw err;
+    parsed = JSON.parse(text);
+  } catch {
     // The parser's own message quotes the input, which may hold a secret: say only what failed.
     throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
   }
@@ -94,6 +96,33 @@ export function parseEnvelope(value: Buffer, maxBytes: number, exactNumbers = fa
       "value holds a string with a lone surrogate (\\ud800–\\udfff unpaired): not Unicode text a utf8mb4 column can store",
     );
   }
+  return { text, parsed };
+}
+
+/** Parses and checks a message value; throws BadEventError naming what is wrong. */
+export function parseEnvelope(value: Buffer, maxBytes: number): ParsedEvent {
+  return readEnvelope(parseValue(value, maxBytes).parsed);
+}
+
+/**
+ * Parses again, more slowly, the text of a value that passed parseValue and whose plain parse
+ * passed reparseRefused, noting the text of the numbers a double can't hold for the JSON columns
+ * to keep (decode asks for the rare event that has one).
+ */
+export function parseEnvelopeKeepingNumbers(text: string): ParsedEvent {
+  let parsed: unknown;
+  let numberSources: NumberSources;
+  try {
+    ({ parsed, sources: numberSources } = parseKeepingNumbers(text));
+  } catch (err) {
+    if (err instanceof BadEventError) throw err;
+    throw new BadEventError(BadEventReasons.NOT_JSON, "value is not valid JSON");
+  }
+  return readEnvelope(parsed as object, numberSources);
+}
+
+/** The envelope of a parsed value; throws BadEventError naming what is wrong. */
+export function readEnvelope(parsed: object, numberSources?: NumberSources): ParsedEvent {
   let env: Envelope;
   try {
     env = envelope.parse(parsed, "");

@@ -112,6 +112,25 @@ test("a document of more than MAX_VALUES_TO_REPARSE values, or too deep to repar
   assert.match(deep.op.error.message, /^value is nested too deep to keep the numbers a double can't hold as written/);
 });
 
+test("an event holding an inexact number is parsed twice, plainly then with the reviver, and counted on the first", (t) => {
+  const one = post("[1e400]");
+  const tooMany = post(`[${Array(MAX_VALUES_TO_REPARSE).fill(0).join(",")},1e400]`);
+  // Counted on a parse of its own, the value was parsed three times, the first two alike.
+  const parse = t.mock.method(JSON, "parse");
+  const d = decode(one, LIMITS, ROUTES, NOW);
+  assert.ok(d.op.kind === "upsert" && String(d.op.row.media_json).includes('"extra":[1e400]'));
+  assert.deepEqual(
+    parse.mock.calls.map((c) => typeof c.arguments[1]),
+    ["undefined", "function"],
+  );
+  parse.mock.resetCalls();
+  const refused = decode(tooMany, LIMITS, ROUTES, NOW);
+  assert.ok(refused.op.kind === "rejected");
+  assert.match(refused.op.error.message, /too many to parse again/);
+  assert.equal(refused.eventType, undefined);
+  assert.equal(parse.mock.callCount(), 1);
+});
+
 test("holdsMoreValues counts containers and their values, and stops at the limit", () => {
   assert.equal(holdsMoreValues({ a: [1, 2], b: null }, 5), false); // the object, a, 1, 2, b
   assert.equal(holdsMoreValues({ a: [1, 2], b: null }, 4), true);

@@ -57,19 +57,26 @@ export function holdsMoreValues(root: unknown, max: number): boolean {
 }
 
 /**
+ * Why a document can't be parsed again for its inexact numbers (MAX_VALUES_TO_REPARSE), counted
+ * on its plain parse, the one that found the number: counting on a parse of its own parsed the
+ * text three times. Undefined when it can.
+ */
+export function reparseRefused(plain: unknown): BadEventError | undefined {
+  if (!holdsMoreValues(plain, MAX_VALUES_TO_REPARSE)) return undefined;
+  return new BadEventError(
+    BadEventReasons.BAD_FIELD,
+    `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
+  );
+}
+
+/**
  * JSON.parse that also notes the source text of every inexact number (the reviver's
- * `context.source`). The reviver walks the tree recursively, as the plain parse does not: a
- * document nested thousands of levels deep (legal where the schema ignores a field) overflows the
- * stack here. Both are bad fields, named as such, never a crash and never rounded in silence; so
- * is a document too large to parse again (MAX_VALUES_TO_REPARSE), counted on a plain parse first.
+ * `context.source`), for a text whose plain parse reparseRefused let through. The reviver walks
+ * the tree recursively, as the plain parse does not: a document nested thousands of levels deep
+ * (legal where the schema ignores a field) overflows the stack here. That is a bad field, as is a
+ * document too large to parse again: named as such, never a crash and never rounded in silence.
  */
 export function parseKeepingNumbers(text: string): { parsed: unknown; sources: NumberSources } {
-  if (holdsMoreValues(JSON.parse(text), MAX_VALUES_TO_REPARSE)) {
-    throw new BadEventError(
-      BadEventReasons.BAD_FIELD,
-      `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
-    );
-  }
   const sources: NumberSources = new WeakMap();
   let parsed: unknown;
   try {
