@@ -1,14 +1,41 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { describeDefault } from "../../src/config/declare.ts";
+import type { Pool } from "mysql2/promise";
+import { type AnyVar, describeDefault, fileVariable, readConfigBytes } from "../../src/config/declare.ts";
 import { serviceDeclaration } from "../../src/config/index.ts";
+import { BadEventReasons } from "../../src/errors.ts";
+import { createLogger } from "../../src/log.ts";
+import { Metrics } from "../../src/observability/metrics.ts";
+import { notReadyReasons } from "../../src/observability/readiness.ts";
+import type { Outage } from "../../src/retry.ts";
 import { configTable, markedBlock, OPERATIONS_DOC } from "../../tools/docs/config-table.ts";
+import { stackDeclaration } from "../../tools/stack/config.ts";
 
-// The README and docs/operations.md are documentation users act on: their commands and
-// configuration tables must match the code.
+// The README and docs/ are documentation users act on: their commands, configuration, metrics,
+// codes and quoted lines must match the code.
 
 const README = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const OPERATIONS = readFileSync(OPERATIONS_DOC, "utf8");
+const DOCS = new Map(
+  [
+    "README.md",
+    ...readdirSync(new URL("../../docs/", import.meta.url)).flatMap((f) => (f.endsWith(".md") ? [`docs/${f}`] : [])),
+  ].map((f) => [f, readFileSync(new URL(`../../${f}`, import.meta.url), "utf8")]),
+);
+/** The cells of the markdown table rows of `page` whose first cell is `` `name` ``, by that name. */
+function tableRows(page: string): Map<string, string[]> {
+  const rows = new Map<string, string[]>();
+  for (const line of page.split("\n")) {
+    const cells = /^\| `([^`]+)` \|(.*)\|$/.exec(line);
+    if (cells)
+      rows.set(
+        cells[1] as string,
+        (cells[2] as string).split(" | ").map((c) => c.trim()),
+      );
+  }
+  return rows;
+}
 
 test("the README opens with exactly two commands: run the service, run the tests", () => {
   const firstBlock = /```sh\n([\s\S]*?)```/.exec(README)?.[1] ?? "";
@@ -21,7 +48,7 @@ test("the README opens with exactly two commands: run the service, run the tests
 });
 
 test("docs/operations.md holds the configuration table generated from the declarations", () => {
-  const block = markedBlock(readFileSync(OPERATIONS_DOC, "utf8"));
+  const block = markedBlock(OPERATIONS);
   assert.ok(block !== null, "docs/operations.md has no <!-- config:start --> ... <!-- config:end --> block");
   assert.equal(block, configTable(), "the table differs from the code: run `npm run docs:config -- --write`");
 });
@@ -97,4 +124,94 @@ test("every relative link and anchor in the README and docs/ leads somewhere", (
     }
   }
   assert.deepEqual(broken, []);
+});
+
+test("the configuration table says what each variable accepts: ranges, values, a secret's file", () => {
+  const rows = tableRows(markedBlock(OPERATIONS) ?? "");
+  const wrong: string[] = [];
+  const expect = (v: AnyVar, cell: string | undefined, wanted: string) => {
+    if (!cell?.includes(wanted)) wrong.push(`${v.env}: "${cell}" lacks "${wanted}"`);
+  };
+  for (const v of [...Object.values(serviceDeclaration), ...Object.values(stackDeclaration)] as AnyVar[]) {
+    const accepts = rows.get(v.env)?.[1];
+    if (v.kind === "int") expect(v, accepts, `${v.min}–${v.max}`);
+    if (v.kind === "enum") for (const value of v.values) expect(v, accepts, value);
+    if (v.secret) expect(v, accepts, `\`${fileVariable(v)}\``);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test("every /readyz reason is listed in docs/operations.md", async () => {
+  const waiting = { active: true } as unknown as Outage;
+  const reasons = await notReadyReasons(
+    { getConnection: () => Promise.reject(new Error("down")) },
+    { database: waiting, kafka: waiting, group: waiting },
+    null,
+    { since: Date.now() },
+  );
+  assert.ok(reasons.length >= 6, `every reason is produced: ${reasons.join("; ")}`);
+  assert.deepEqual(
+    reasons.filter((r) => !OPERATIONS.includes(`\`${r}\``)),
+    [],
+  );
+});
+
+test("every analytics_* series is in the metrics table of docs/operations.md, with its labels", () => {
+  const rows = tableRows(OPERATIONS);
+  const metrics = new Metrics(createLogger("silent"), {} as Pool);
+  const series = metrics.registry.getMetricsAsArray() as unknown as { name: string; labelNames: string[] }[];
+  const wrong = series
+    .filter((m) => m.name.startsWith("analytics_"))
+    .flatMap((m) => {
+      const labels = rows.get(m.name)?.[0];
+      if (labels === undefined) return [`${m.name}: no row`];
+      const shown = [...labels.matchAll(/`([^`]+)`/g)].map((l) => l[1]);
+      return shown.join(",") === m.labelNames.join(",")
+        ? []
+        : [`${m.name}: labels ${shown} in the docs, ${m.labelNames}`];
+    });
+  assert.deepEqual(wrong, []);
+});
+
+test("every dead-letter code is in the codes table of docs/operations.md", () => {
+  const rows = tableRows(OPERATIONS);
+  assert.deepEqual(
+    Object.values(BadEventReasons).filter((code) => !rows.has(code)),
+    [],
+  );
+});
+
+test("every npm script is named in the README or docs/", () => {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  const text = [...DOCS.values()].join("\n");
+  const named = (script: string) =>
+    text.includes(`npm run ${script}`) || (["start", "test"].includes(script) && text.includes(`npm ${script}`));
+  assert.deepEqual(
+    Object.keys(pkg.scripts).filter((s) => !named(s)),
+    [],
+  );
+});
+
+// An operator greps the log for the line the docs show: it must be the one the service prints.
+test("the docs quote a file the service can't read as the service says it", () => {
+  const wrong: string[] = [];
+  let checked = 0;
+  for (const [file, text] of DOCS) {
+    for (const m of text.matchAll(/`([A-Z][A-Z0-9_]+): can(?:not|'t) read ([^\s`:(]+)[^`]*`/g)) {
+      const [quoted, variable = "", path = ""] = [m[0].slice(1, -1).replace(/\s+/g, " "), m[1], m[2]];
+      if (existsSync(path)) continue;
+      checked++;
+      const said = (() => {
+        try {
+          readConfigBytes(variable, path);
+          return "(read)";
+        } catch (err) {
+          return (err as Error).message;
+        }
+      })();
+      if (quoted !== said) wrong.push(`${file}: ${quoted} (the service says: ${said})`);
+    }
+  }
+  assert.ok(checked > 0, "the docs show no such line: the pattern no longer finds them");
+  assert.deepEqual(wrong, []);
 });

@@ -4,7 +4,7 @@
 // test/integration/readme.test.ts checks that the page holds exactly this output.
 import { readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
-import { type AnyVar, type Declaration, describeDefault } from "../../src/config/declare.ts";
+import { type AnyVar, type Declaration, describeDefault, fileVariable } from "../../src/config/declare.ts";
 import { serviceDeclaration } from "../../src/config/index.ts";
 import { PROJECT_ROOT, stackDeclaration } from "../stack/config.ts";
 
@@ -24,16 +24,40 @@ function shownDefault(v: AnyVar): string {
 
 const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
 
-/** One row per variable: `| \`NAME\` | \`default\` | description |`. */
+/**
+ * What parsing takes (src/config/declare.ts): a value outside it stops the start, so the page
+ * says it rather than leave the operator to find out. A secret's file form is named here too.
+ */
+function accepted(v: AnyVar): string {
+  switch (v.kind) {
+    case "int":
+      return `${v.min}–${v.max}`;
+    case "enum":
+      return v.values.join(", ");
+    case "bool":
+      return "true, false (or 1, 0, yes, no, on, off)";
+    case "list":
+      return "comma-separated";
+    case "string": {
+      // Empty stays empty where that is not the default anyway (a password set empty).
+      const text = v.allowEmpty && v.default !== "" ? "text, or empty" : "text";
+      return v.secret ? `${text}; or \`${fileVariable(v)}\`: a file holding it` : text;
+    }
+  }
+}
+
+/** One row per variable: `| \`NAME\` | \`default\` | accepted | description |`. */
 export function configRows(decl: Declaration): string[] {
-  return Object.values(decl).map((v) => `| \`${v.env}\` | \`${cell(shownDefault(v))}\` | ${cell(v.description)} |`);
+  return Object.values(decl).map(
+    (v) => `| \`${v.env}\` | \`${cell(shownDefault(v))}\` | ${cell(accepted(v))} | ${cell(v.description)} |`,
+  );
 }
 
 /** The whole table, the service's variables first (in declaration order), then the local stack's; ends with a newline. */
 export function configTable(): string {
   const lines = [
-    "| variable | default | meaning |",
-    "|---|---|---|",
+    "| variable | default | accepts | meaning |",
+    "|---|---|---|---|",
     ...configRows(serviceDeclaration),
     ...configRows(stackDeclaration),
   ];
