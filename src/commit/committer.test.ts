@@ -178,4 +178,19 @@ describe("OffsetCommitter", () => {
     requests[2]?.answer();
     await c.flush();
   });
+
+  test("forget drops what is marked, and a commit in flight then puts nothing back when it fails", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const { c, requests } = committer();
+    c.mark("t:0", at(0, 5));
+    c.mark("t:1", at(1, 6));
+    // The member is dropped by the group: its commit in flight fails, and it joins again.
+    c.forget();
+    await failThenWait(t, requests[0], 60_000, "UNKNOWN_MEMBER_ID");
+    assert.equal(requests.length, 1, "neither the pending mark nor the failed one is committed");
+    c.mark("t:2", at(2, 9));
+    assert.deepEqual(offsets(requests[1]), ["2@9"], "only what is marked after");
+    requests[1]?.answer();
+    await c.flush();
+  });
 });

@@ -29,6 +29,8 @@ export class OffsetCommitter {
   /** Set while waiting to retry a failed commit: marks wait for it rather than hammer a broker that failed. */
   #retry: NodeJS.Timeout | null = null;
   #failures = 0;
+  /** Counts forget(): a commit in flight when it was called puts nothing back if it fails. */
+  #era = 0;
 
   constructor(deps: CommitterDeps) {
     this.#d = deps;
@@ -38,6 +40,17 @@ export class OffsetCommitter {
   mark(key: string, offset: CommitOffset): void {
     this.#pending.set(key, offset);
     this.#kick();
+  }
+
+  /**
+   * Drops what is marked and not yet committed: the group dropped this member, and another may
+   * have committed further on its partitions since (a rejoin that gets them back would otherwise
+   * move their committed offsets back), as Kafka Connect drops a lost partition's offsets. What
+   * they cover is read again from the group's committed offsets.
+   */
+  forget(): void {
+    this.#pending.clear();
+    this.#era++;
   }
 
   /**
@@ -84,13 +97,14 @@ export class OffsetCommitter {
     const batch = [...this.#pending].filter(([key]) => this.#d.owns(key));
     this.#pending.clear();
     if (batch.length === 0) return true;
+    const era = this.#era;
     try {
       await this.#d.commit(batch.map(([, offset]) => offset));
       return true;
     } catch (err) {
-      // An offset marked meanwhile is newer and takes the failed one's place.
+      // An offset marked meanwhile is newer and takes the failed one's place; after forget(), none does.
       for (const [key, offset] of batch) {
-        if (!this.#pending.has(key) && this.#d.owns(key)) this.#pending.set(key, offset);
+        if (era === this.#era && !this.#pending.has(key) && this.#d.owns(key)) this.#pending.set(key, offset);
       }
       this.#d.log.warn(
         { err: messageOf(err), partitions: batch.length },

@@ -98,6 +98,7 @@ export class Pipeline {
     // meanwhile: nothing read before is written, and it reads again from the committed offsets.
     this.#lease = new MembershipLease(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
       deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
+      this.#committer.forget();
       this.#readAgain(this.#source.number, why);
     });
     this.#batches = new BatchProcessor({
