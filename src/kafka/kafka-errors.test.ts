@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MultipleErrors, NetworkError } from "@platformatic/kafka";
+import { PLAINTEXT_KAFKA } from "../testing/config.ts";
 import { explainRejoinFailure } from "./kafka-errors.ts";
 
-const config = {
-  kafkaBrokers: ["127.0.0.1:9092"],
-  kafkaSsl: false,
-  kafkaSslCa: "",
-  kafkaSslCert: "",
-  kafkaSaslMechanism: "none",
-  kafkaSaslUsername: "",
-} as const;
+const config = PLAINTEXT_KAFKA;
 
 /** What the client's rejoin reports after six attempts, each failing with `each`. */
 const sixTimes = (each: () => Error) =>

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
+import { PLAINTEXT_KAFKA } from "../testing/config.ts";
 import { explainKafkaFailure } from "./kafka-errors.ts";
 import { asOutage } from "./topics.ts";
 
@@ -20,15 +21,7 @@ test("a Kafka client's error at start is an outage to wait out; the service's ow
 test("a topic deleted meanwhile is said as such, not as brokers that do not answer", () => {
   // What the client's failed rejoin emits when a source topic was deleted (it names another).
   const err = Object.assign(new Error("Unknown topic t.user."), { code: "PLT_KFK_USER" });
-  const config = {
-    kafkaBrokers: ["127.0.0.1:9092"],
-    kafkaSsl: false,
-    kafkaSslCa: "",
-    kafkaSslCert: "",
-    kafkaSaslMechanism: "none",
-    kafkaSaslUsername: "",
-  } as const;
-  const line = explainKafkaFailure(err, config);
+  const line = explainKafkaFailure(err, PLAINTEXT_KAFKA);
   assert.doesNotMatch(line, /no answer|start Kafka|KAFKA_SSL|t\.user/);
   assert.match(line, /a source topic deleted meanwhile/);
 });

@@ -20,3 +20,13 @@ export function assertConfigError(env: NodeJS.ProcessEnv, variable: string, deta
   if (detail) assert.match(caught.message, detail);
   return caught;
 }
+
+/** What the Kafka failure lines read of the configuration: one plaintext broker on loopback. */
+export const PLAINTEXT_KAFKA = {
+  kafkaBrokers: ["127.0.0.1:9092"],
+  kafkaSsl: false,
+  kafkaSslCa: "",
+  kafkaSslCert: "",
+  kafkaSaslMechanism: "none",
+  kafkaSaslUsername: "",
+} as const;
