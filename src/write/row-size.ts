@@ -70,12 +70,18 @@ export function tooLarge(op: Op, maxAllowedPacket: number): string | undefined {
   }
 }
 
+/**
+ * A statement's packet beside its text: the command byte and, to a server that takes query
+ * attributes (MySQL 8.0.23 and later; mysql2 asks for them), their two counts, each a byte (as
+ * mysql2's packets/query.js frames it). Counted on MariaDB too: two bytes of a limit of megabytes.
+ */
+const BESIDE_TEXT = 3;
+
 /** Why `statement`, written out, does not fit under max_allowed_packet, if it doesn't. */
 function measured(table: TableSpec, statement: Statement, maxAllowedPacket: number): string | undefined {
-  // Write statements carry their values in their text; the command byte goes before it. The
-  // server takes strictly fewer bytes than max_allowed_packet: a packet of exactly that many is
-  // refused like a larger one.
-  const bytes = Buffer.byteLength(statement.sql) + 1;
+  // Write statements carry their values in their text. The server takes strictly fewer bytes
+  // than max_allowed_packet: a packet of exactly that many is refused like a larger one.
+  const bytes = Buffer.byteLength(statement.sql) + BESIDE_TEXT;
   if (bytes < maxAllowedPacket) return undefined;
   return `row for ${table.name} is ${bytes.toLocaleString("en-US")} bytes; the server's max_allowed_packet is ${maxAllowedPacket.toLocaleString("en-US")}`;
 }
@@ -95,8 +101,8 @@ export function withinPacket(conn: SqlRunner, maxAllowedPacket: number): SqlRunn
     query(sql, values) {
       // Write statements carry their values in their text. Measured only when its length could
       // reach the limit: at most 3 UTF-8 bytes a UTF-16 unit.
-      if (values === undefined && sql.length * 3 + 1 >= maxAllowedPacket) {
-        const bytes = Buffer.byteLength(sql) + 1;
+      if (values === undefined && sql.length * 3 + BESIDE_TEXT >= maxAllowedPacket) {
+        const bytes = Buffer.byteLength(sql) + BESIDE_TEXT;
         if (bytes >= maxAllowedPacket) {
           return Promise.reject(
             new StatementTooLargeError(

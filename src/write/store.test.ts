@@ -6,7 +6,8 @@ import { type Children, defineTable, type Op, type UpsertOp } from "../plan/ops.
 import type { Plan, Write } from "../plan/plan.ts";
 import { inList, insertedRows } from "../testing/sql-values.ts";
 import { NAMED_CHILDREN_AT_ONCE, STORED_CHILDREN_AT_ONCE } from "./children.ts";
-import { tooLarge } from "./row-size.ts";
+import { StatementTooLargeError, tooLarge, withinPacket } from "./row-size.ts";
+import { run } from "./sql-runner.ts";
 import { MAX_PARENTS_PER_STATEMENT, STATEMENT_TEXT_BYTES, upsertRows } from "./statements.ts";
 import { executePlan, loadState, type SqlRunner } from "./store.ts";
 
@@ -488,8 +489,11 @@ describe("tooLarge: a row that no statement can carry", () => {
       update: ["content"],
     },
   });
-  /** Bytes of the parent's statement around its label. */
-  const around = Buffer.byteLength(upsertRows(boxes, [{ box_id: "b1", label: "" }], ["label"]).sql) + 1;
+  /**
+   * Bytes of the parent's packet around its label, as mysql2 frames it for MySQL 8.0 (query
+   * attributes): the command byte and the attributes' two counts before the text.
+   */
+  const around = Buffer.byteLength(upsertRows(boxes, [{ box_id: "b1", label: "" }], ["label"]).sql) + 3;
 
   test("a statement one byte under max_allowed_packet fits; one of exactly that many is refused (the server refuses it), naming the sizes", () => {
     assert.equal(tooLarge(op("a".repeat(MAX - around - 1)), MAX), undefined);
@@ -497,6 +501,24 @@ describe("tooLarge: a row that no statement can carry", () => {
       tooLarge(op("a".repeat(MAX - around)), MAX),
       "row for boxes is 65,536 bytes; the server's max_allowed_packet is 65,536",
     );
+  });
+
+  test("a write statement is refused before it is sent at the same size: its packet of max_allowed_packet bytes", async () => {
+    const sent: number[] = [];
+    const conn = withinPacket(
+      {
+        query: async (sql) => {
+          // What a MySQL 8.0 server reads: the text after the command byte and the attributes' counts.
+          sent.push(Buffer.byteLength(sql) + 3);
+          return [[], []];
+        },
+      },
+      MAX,
+    );
+    const statement = (label: string) => upsertRows(boxes, [{ box_id: "b1", label }], ["label"]);
+    await run(conn, statement("a".repeat(MAX - around - 1)));
+    await assert.rejects(run(conn, statement("a".repeat(MAX - around))), StatementTooLargeError);
+    assert.deepEqual(sent, [MAX - 1]);
   });
 
   test("escapes count: a quote is two bytes", () => {
