@@ -309,6 +309,25 @@ test("shutdown during the wait for the member's confirmation abandons the batch:
   assert.equal(lines.filter((l) => String(l.msg).includes("moved away")).length, 0);
 });
 
+test("shutdown during the wait for the member's confirmation before dead letters abandons them: not sent, not marked, not read as moved", async () => {
+  const stop = new AbortController();
+  const { log, lines } = capturingLogger("debug");
+  const h = harness({
+    log,
+    membership: {
+      holds: () => false,
+      confirm: async (s) => {
+        stop.abort();
+        return !s.aborted;
+      },
+    },
+  });
+  await assert.rejects(h.processor.process([message("u", 0, 5)], [rejected("bad_field")], stop.signal), AbandonedError);
+  assert.deepEqual(h.letters, []);
+  assert.equal(h.marks.size, 0);
+  assert.equal(lines.filter((l) => String(l.msg).includes("may no longer own")).length, 0);
+});
+
 test("dead letters go out only while the member is confirmed in the group and owns their partitions; the others are left unmarked", async () => {
   let member = false;
   let ownsU0 = true;

@@ -261,12 +261,17 @@ export class BatchProcessor<M extends BatchMessage> {
       if (!member || !this.#d.owns(key)) lost.add(key);
     }
     if (lost.size === 0) return;
+    applied.letters = applied.letters.filter((l) => !lost.has(partitionKey(l.topic, l.partition)));
+    for (const key of lost) applied.done.delete(key);
+    // A wait for the lease that shutdown ended: the letters abandoned, as #sendLetters abandons them.
+    if (signal.aborted) {
+      applied.abandoned = true;
+      return;
+    }
     this.#d.log.debug(
       { partitions: [...lost] },
       "held back the dead letters of partitions this member may no longer own",
     );
-    applied.letters = applied.letters.filter((l) => !lost.has(partitionKey(l.topic, l.partition)));
-    for (const key of lost) applied.done.delete(key);
     applied.moved = true;
   }
 
