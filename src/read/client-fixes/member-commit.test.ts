@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Consumer, findErrorBy, ProtocolError } from "@platformatic/kafka";
-import { committingAsMember, NotInGroupError } from "./member-commit.ts";
+import { committingAsMember, getApiSymbol, NotInGroupError } from "./member-commit.ts";
 
 // What the consumer's commit meets, without a broker: the client's own getApi is replaced by one
 // that hands a recording OffsetCommit, and the fix is put around it as the service puts it.
@@ -12,8 +12,7 @@ type Send = (...args: unknown[]) => void;
 /** A consumer whose OffsetCommit answers as `answer` says, and the calls that reached it. */
 function consumerAnswering(answer: (done: Done) => void) {
   const consumer = new Consumer({ clientId: "member-commit-test", bootstrapBrokers: ["127.0.0.1:1"], groupId: "g" });
-  const base = Object.getPrototypeOf(Consumer.prototype) as object;
-  const kGetApi = Object.getOwnPropertySymbols(base).find((s) => s.description === "plt.kafka.base.getApi") as symbol;
+  const kGetApi = getApiSymbol();
   const sent: unknown[][] = [];
   const send: Send = (...args) => {
     sent.push(args.slice(0, -1));

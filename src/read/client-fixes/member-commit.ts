@@ -41,7 +41,7 @@ export class NotInGroupError extends GenericError {
 }
 
 /** The client's getApi, found by its symbol's description: a new client version without it fails the start. */
-function getApiSymbol(): symbol {
+export function getApiSymbol(): symbol {
   const base = Object.getPrototypeOf(Consumer.prototype) as object;
   const symbol = Object.getOwnPropertySymbols(base).find((s) => s.description === "plt.kafka.base.getApi");
   if (symbol === undefined) {
