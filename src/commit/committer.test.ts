@@ -147,6 +147,25 @@ describe("OffsetCommitter", () => {
     await c.flush();
   });
 
+  test("a failed commit says how many of its offsets go with the next commit and how many are dropped", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const owned = new Set(["t:0", "t:1"]);
+    const { c, requests, lines } = committer((key) => owned.has(key));
+    c.mark("t:0", at(0, 4));
+    c.mark("t:0", at(0, 5));
+    c.mark("t:1", at(1, 6));
+    requests[0]?.answer();
+    await settled();
+    assert.deepEqual(offsets(requests[1]), ["0@5", "1@6"]);
+    // The commit fails because of the rebalance that takes partition 1 away.
+    owned.delete("t:1");
+    await failThenWait(t, requests[1], 1000, "REBALANCE_IN_PROGRESS");
+    assert.match(String(lines[0]), /1 of its 2 offsets go with the next commit, 1 are dropped/);
+    assert.deepEqual(offsets(requests[2]), ["0@5"]);
+    requests[2]?.answer();
+    await c.flush();
+  });
+
   test("a failed commit of a partition that has moved away is not retried", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
     const owned = new Set(["t:0", "t:1"]);
@@ -181,13 +200,20 @@ describe("OffsetCommitter", () => {
 
   test("forget drops what is marked, and a commit in flight then puts nothing back when it fails", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
-    const { c, requests } = committer();
+    const { c, requests, lines } = committer();
     c.mark("t:0", at(0, 5));
     c.mark("t:1", at(1, 6));
     // The member is dropped by the group: its commit in flight fails, and it joins again.
     c.forget();
     await failThenWait(t, requests[0], 60_000, "UNKNOWN_MEMBER_ID");
     assert.equal(requests.length, 1, "neither the pending mark nor the failed one is committed");
+    const line = JSON.parse(lines[0] as string) as { msg: string; dropped: number };
+    assert.equal(
+      line.msg,
+      "offset commit failed; its offsets are dropped, not retried (their partitions moved away or the group dropped this member): their events are read again from the group's committed offsets",
+      "not that they go with the next commit",
+    );
+    assert.equal(line.dropped, 1);
     c.mark("t:2", at(2, 9));
     assert.deepEqual(offsets(requests[1]), ["2@9"], "only what is marked after");
     requests[1]?.answer();

@@ -103,14 +103,32 @@ export class OffsetCommitter {
       return true;
     } catch (err) {
       // An offset marked meanwhile is newer and takes the failed one's place; after forget(), none does.
+      let dropped = 0;
       for (const [key, offset] of batch) {
-        if (era === this.#era && !this.#pending.has(key) && this.#d.owns(key)) this.#pending.set(key, offset);
+        if (era !== this.#era || !this.#d.owns(key)) dropped++;
+        else if (!this.#pending.has(key)) this.#pending.set(key, offset);
       }
       this.#d.log.warn(
-        { err: messageOf(err), partitions: batch.length },
-        "offset commit failed; its offsets go with the next commit (a restart before then reads their events again)",
+        { err: messageOf(err), partitions: batch.length, dropped },
+        failedCommitLine(batch.length, dropped),
       );
       return false;
     }
   }
+}
+
+/**
+ * What became of a failed commit's offsets. Those of partitions no longer this member's, or marked
+ * before the group dropped it (forget), are not tried again: saying they go with the next commit
+ * would have an operator wait for a commit that never comes.
+ */
+function failedCommitLine(partitions: number, dropped: number): string {
+  const readAgain = "their events are read again from the group's committed offsets";
+  if (dropped === 0) {
+    return "offset commit failed; its offsets go with the next commit (a restart before then reads their events again)";
+  }
+  if (dropped === partitions) {
+    return `offset commit failed; its offsets are dropped, not retried (their partitions moved away or the group dropped this member): ${readAgain}`;
+  }
+  return `offset commit failed; ${partitions - dropped} of its ${partitions} offsets go with the next commit, ${dropped} are dropped (their partitions moved away): ${readAgain}`;
 }
