@@ -14,7 +14,7 @@ const at = (partition: number, offset: number): CommitOffset => ({
   leaderEpoch: 0,
 });
 
-function committer(owned: (key: string) => boolean = () => true) {
+function committer(owned: (key: string) => boolean = () => true, since?: (key: string) => number | undefined) {
   const requests: { offsets: CommitOffset[]; answer: (err?: Error) => void }[] = [];
   const lines: string[] = [];
   const out = new PassThrough();
@@ -25,6 +25,7 @@ function committer(owned: (key: string) => boolean = () => true) {
         requests.push({ offsets, answer: (err) => (err ? reject(err) : resolve()) });
       }),
     owns: owned,
+    since,
     retryDelayMs: (failures) => 1000 * 2 ** failures,
     log: createLogger("warn", out),
   });
@@ -217,6 +218,31 @@ describe("OffsetCommitter", () => {
     c.mark("t:2", at(2, 9));
     assert.deepEqual(offsets(requests[1]), ["2@9"], "only what is marked after");
     requests[1]?.answer();
+    await c.flush();
+  });
+
+  test("an offset marked before its partition moved away and came back is neither committed nor retried", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const tenure = new Map([
+      ["t:0", 1],
+      ["t:1", 1],
+    ]);
+    const { c, requests } = committer(
+      (key) => tenure.has(key),
+      (key) => tenure.get(key),
+    );
+    c.mark("t:0", at(0, 5));
+    c.mark("t:1", at(1, 6));
+    c.mark("t:0", at(0, 7));
+    // t:0 taken away and handed back: another member owned it in between, and may have committed past 7.
+    tenure.set("t:0", 3);
+    await failThenWait(t, requests[0], 60_000, "REBALANCE_IN_PROGRESS");
+    assert.deepEqual(offsets(requests[1]), ["1@6"], "the failed 0@5 is not retried, nor the pending 0@7 sent");
+    requests[1]?.answer();
+    await settled();
+    c.mark("t:0", at(0, 12));
+    assert.deepEqual(offsets(requests[2]), ["0@12"], "marked in the new tenure");
+    requests[2]?.answer();
     await c.flush();
   });
 });

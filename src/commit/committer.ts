@@ -17,6 +17,11 @@ export interface CommitterDeps {
   commit: (offsets: CommitOffset[]) => Promise<void>;
   /** Whether this member still owns the partition; a partition that moved is the new owner's to commit. */
   owns: (key: string) => boolean;
+  /**
+   * The partition's tenure (read/owned-partitions.ts): an offset marked in one is not committed in
+   * another, as the partition was another member's in between, which may have committed further.
+   */
+  since?: (key: string) => number | undefined;
   /** How long to wait before the next attempt after `failures` failed commits in a row. */
   retryDelayMs: (failures: number) => number;
   log: Logger;
@@ -24,7 +29,7 @@ export interface CommitterDeps {
 
 export class OffsetCommitter {
   readonly #d: CommitterDeps;
-  readonly #pending = new Map<string, CommitOffset>();
+  readonly #pending = new Map<string, Marked>();
   #running: Promise<void> | null = null;
   /** Set while waiting to retry a failed commit: marks wait for it rather than hammer a broker that failed. */
   #retry: NodeJS.Timeout | null = null;
@@ -38,7 +43,7 @@ export class OffsetCommitter {
 
   /** Marks `offset` (the next one to read) of the partition `key` for the next commit. */
   mark(key: string, offset: CommitOffset): void {
-    this.#pending.set(key, offset);
+    this.#pending.set(key, { offset, since: this.#d.since?.(key) });
     this.#kick();
   }
 
@@ -94,19 +99,19 @@ export class OffsetCommitter {
 
   /** Commits what is pending; false if the commit failed, its offsets back in pending unless overtaken. */
   async #commitPending(): Promise<boolean> {
-    const batch = [...this.#pending].filter(([key]) => this.#d.owns(key));
+    const batch = [...this.#pending].filter(([key, marked]) => this.#stillHeld(key, marked));
     this.#pending.clear();
     if (batch.length === 0) return true;
     const era = this.#era;
     try {
-      await this.#d.commit(batch.map(([, offset]) => offset));
+      await this.#d.commit(batch.map(([, marked]) => marked.offset));
       return true;
     } catch (err) {
       // An offset marked meanwhile is newer and takes the failed one's place; after forget(), none does.
       let dropped = 0;
-      for (const [key, offset] of batch) {
-        if (era !== this.#era || !this.#d.owns(key)) dropped++;
-        else if (!this.#pending.has(key)) this.#pending.set(key, offset);
+      for (const [key, marked] of batch) {
+        if (era !== this.#era || !this.#stillHeld(key, marked)) dropped++;
+        else if (!this.#pending.has(key)) this.#pending.set(key, marked);
       }
       this.#d.log.warn(
         { err: messageOf(err), partitions: batch.length, dropped },
@@ -115,6 +120,17 @@ export class OffsetCommitter {
       return false;
     }
   }
+
+  /** Owned, and never lost since the offset was marked. */
+  #stillHeld(key: string, marked: Marked): boolean {
+    return this.#d.owns(key) && this.#d.since?.(key) === marked.since;
+  }
+}
+
+interface Marked {
+  offset: CommitOffset;
+  /** The partition's tenure when the offset was marked. */
+  since: number | undefined;
 }
 
 /**

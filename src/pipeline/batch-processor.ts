@@ -116,14 +116,17 @@ export class BatchProcessor<M extends BatchMessage> {
   /**
    * Applies and dead-letters a batch and marks its offsets. Returns true when it dropped events
    * of partitions no longer owned (they are the new owner's; the caller reads again from the
-   * committed offsets). `current`: whether what the batch was read from is still to be written
-   * (the pipeline's stream). Throws what stops the service; AbandonedError on shutdown.
+   * committed offsets). `current`: whether the batch's events of a partition are still to be
+   * written (the pipeline's stream, and the partition this member's throughout since they were
+   * read); a partition that is not has nothing marked, even once written: it was another
+   * member's meanwhile, which may have committed further. Throws what stops the service;
+   * AbandonedError on shutdown.
    */
   async process(
     batch: readonly M[],
     decoded: readonly Decoded[],
     signal: AbortSignal,
-    current: () => boolean = () => true,
+    current: (key: string) => boolean = () => true,
   ): Promise<boolean> {
     const started = performance.now();
     const { slices, dropped } = this.#slice(batch, decoded);
@@ -131,6 +134,7 @@ export class BatchProcessor<M extends BatchMessage> {
     await this.#keepLettersOfOwnPartitions(applied, signal, current);
     if (!(await this.#sendLetters(applied, signal))) applied.abandoned = true;
     for (const [key, m] of applied.done) {
+      if (!current(key) || !this.#d.owns(key)) continue;
       this.#d.mark(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch });
     }
     this.#d.onBatch?.({ events: applied.events, rows: applied.rows, seconds: (performance.now() - started) / 1000 });
@@ -175,7 +179,11 @@ export class BatchProcessor<M extends BatchMessage> {
    * Whole partitions go into as many transactions as the pool has connections: each commit costs
    * a log flush, so fewer, larger transactions; partitions never split between them.
    */
-  async #applyGroups(slices: Map<string, Slice<M>>, signal: AbortSignal, current: () => boolean): Promise<Applied<M>> {
+  async #applyGroups(
+    slices: Map<string, Slice<M>>,
+    signal: AbortSignal,
+    current: (key: string) => boolean,
+  ): Promise<Applied<M>> {
     const out: Applied<M> = {
       events: [],
       rows: new Map(),
@@ -189,7 +197,7 @@ export class BatchProcessor<M extends BatchMessage> {
       groupSlices([...slices], this.#d.transactions).map(async (group) => {
         const messages = group.flatMap(([, slice]) => slice.messages);
         const decoded = group.flatMap(([, slice]) => slice.decoded);
-        const held = () => current() && group.every(([key]) => this.#d.owns(key));
+        const held = () => group.every(([key]) => current(key) && this.#d.owns(key));
         const owned: Ownership = {
           held,
           confirmed: async () => {
@@ -252,13 +260,13 @@ export class BatchProcessor<M extends BatchMessage> {
    * commit asked). The partitions whose letters are held back are not marked: the new owner, or
    * this member once back, reads them again.
    */
-  async #keepLettersOfOwnPartitions(applied: Applied<M>, signal: AbortSignal, current: () => boolean) {
+  async #keepLettersOfOwnPartitions(applied: Applied<M>, signal: AbortSignal, current: (key: string) => boolean) {
     if (applied.letters.length === 0) return;
-    const member = (await this.#d.membership.confirm(signal)) && current();
+    const member = await this.#d.membership.confirm(signal);
     const lost = new Set<string>();
     for (const l of applied.letters) {
       const key = partitionKey(l.topic, l.partition);
-      if (!member || !this.#d.owns(key)) lost.add(key);
+      if (!member || !current(key) || !this.#d.owns(key)) lost.add(key);
     }
     if (lost.size === 0) return;
     applied.letters = applied.letters.filter((l) => !lost.has(partitionKey(l.topic, l.partition)));

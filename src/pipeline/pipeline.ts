@@ -77,6 +77,7 @@ export class Pipeline {
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
+  readonly #observeAssignments = () => this.#owned.observe();
   /** Whether the idle positions are being checked (#commitIdlePositions). */
   #idleBusy = false;
   /** The partitions this member owns, as the consumer's assignments say. */
@@ -91,6 +92,7 @@ export class Pipeline {
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
       owns,
+      since: (key) => this.#owned.since(key),
       retryDelayMs: (failures) => kafkaRetryMs(failures, deps.options.retryMaxBackoffMs),
       log: deps.log,
     });
@@ -99,6 +101,7 @@ export class Pipeline {
     this.#lease = new MembershipLease(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
       deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
       this.#committer.forget();
+      this.#owned.endTenures();
       this.#readAgain(this.#source.number, why);
     });
     this.#batches = new BatchProcessor({
@@ -107,6 +110,10 @@ export class Pipeline {
       membership: this.#lease,
       mark: (key, offset) => this.#committer.mark(key, offset),
     });
+    // Every list of assignments seen, so that a partition taken away and handed back between two
+    // questions is known to have been another member's meanwhile (read/owned-partitions.ts).
+    deps.consumer.on("consumer:group:join", this.#observeAssignments);
+    deps.consumer.on("consumer:group:leave", this.#observeAssignments);
     this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log);
     this.#scheduler = new PartitionScheduler(() => this.#source.reader?.poke());
   }
@@ -164,6 +171,8 @@ export class Pipeline {
     this.#batches.flushWarnings();
     await this.#source.close();
     this.#lease.close();
+    this.#d.consumer.off("consumer:group:join", this.#observeAssignments);
+    this.#d.consumer.off("consumer:group:leave", this.#observeAssignments);
     signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
@@ -216,6 +225,8 @@ export class Pipeline {
   #start(batch: KafkaMessage[], stream: number) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
+    // Each partition's tenure as the batch is read: written and marked only within it.
+    const since = new Map([...new Set(keys)].map((key) => [key, this.#owned.since(key)]));
     const held = { events: batch.length, bytes: batch.reduce((n, m) => n + m.bytes, 0) };
     this.#inHand.events += held.events;
     this.#inHand.bytes += held.bytes;
@@ -228,7 +239,7 @@ export class Pipeline {
           batch,
           decoded,
           this.#halt.signal,
-          () => stream > this.#staleThrough,
+          (key) => stream > this.#staleThrough && this.#owned.since(key) === since.get(key),
         );
         if (droppedEventsOfMovedPartitions) this.#readAgain(stream, "partitions moved while their events were in hand");
       } catch (error) {

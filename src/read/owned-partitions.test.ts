@@ -43,3 +43,22 @@ test("a new list of assignments (a rebalance) is read again; none (not joined) o
   current = [];
   assert.equal(owned.owns("user:0"), false);
 });
+
+test("a partition taken away and handed back has a new tenure; one kept throughout keeps its own", () => {
+  let current: Assignment[] | null = [{ topic: "user", partitions: [0, 1] }];
+  const owned = new OwnedPartitions(() => current);
+  const first = owned.since("user:0");
+  const kept = owned.since("user:1");
+  current = [{ topic: "user", partitions: [1] }];
+  // Seen at the join, though nothing asked about the partitions meanwhile.
+  owned.observe();
+  current = [{ topic: "user", partitions: [0, 1] }];
+  assert.equal(owned.owns("user:0"), true);
+  assert.notEqual(owned.since("user:0"), first);
+  assert.equal(owned.since("user:1"), kept);
+  assert.equal(owned.since("user:2"), undefined);
+  owned.endTenures();
+  assert.notEqual(owned.since("user:1"), kept, "a member dropped by the group is handed its partitions anew");
+  current = null;
+  assert.equal(owned.since("user:1"), undefined);
+});
