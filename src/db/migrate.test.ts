@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MigrationError } from "../errors.ts";
+import { ConfigError, MigrationError } from "../errors.ts";
 import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate } from "./migrate.ts";
 import type { Pool } from "./pool.ts";
 import { RUN_PRIVILEGES } from "./rights.ts";
@@ -54,13 +54,16 @@ test("nothing pending: schema_migrations and the tables read, no lock, nothing c
   assert.equal(f.released(), 1);
 });
 
+/** The server's answer to a table not listed: `refusal` (its errno and message) for the table named. */
+const probed = (errno: number, message: (table: string) => string) => (sql: string) => {
+  const table = /^SELECT 1 FROM `(\w+)` LIMIT 0$/.exec(sql)?.[1];
+  return table === undefined ? new Error(sql) : sqlError(errno, message(table));
+};
+
 test("nothing pending but a table the migrations made is gone: one line naming it, not 'up to date'", async () => {
+  const gone = probed(1146, (table) => `Table 'analytics.${table}' doesn't exist`);
   const f = fakePool((sql) =>
-    sql.startsWith("SELECT version")
-      ? [recorded(1), recorded(2)]
-      : sql === TABLES_READ
-        ? [{ name: "a" }]
-        : new Error(sql),
+    sql.startsWith("SELECT version") ? [recorded(1), recorded(2)] : sql === TABLES_READ ? [{ name: "a" }] : gone(sql),
   );
   await assert.rejects(
     migrate(f.pool, MIGRATIONS),
@@ -70,6 +73,33 @@ test("nothing pending but a table the migrations made is gone: one line naming i
         "tables b, c are missing, though migration 2 is recorded as applied: they were dropped by hand",
       ),
   );
+});
+
+test("nothing pending and tables not listed because the account may not use them: a grant to make, not 'dropped by hand'", async () => {
+  // information_schema lists an account only the tables it has a right on: granted table by
+  // table, it sees some. The server refuses the others (1142), whether or not they exist.
+  const refused = probed(
+    1142,
+    (table) => `SELECT command denied to user 'svc'@'localhost' for table \`analytics\`.\`${table}\``,
+  );
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version")
+      ? [recorded(1), recorded(2)]
+      : sql === TABLES_READ
+        ? [{ name: "a" }]
+        : refused(sql),
+  );
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.doesNotMatch(err.message, /dropped by hand|drop the database/);
+    assert.equal(
+      err.message,
+      "user 'svc'@'localhost' may not use tables b, c of database analytics, so it can't tell whether they are there: " +
+        "grant its rights on `analytics`.* as a whole, not table by table (SELECT, INSERT, UPDATE, DELETE for MYSQL_USER; " +
+        "docs/operations.md#database-rights), then run it again",
+    );
+    return true;
+  });
 });
 
 test("one pending: read, lock, read again, create the bookkeeping table, apply, record, unlock", async () => {

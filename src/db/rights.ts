@@ -1,7 +1,6 @@
 import type mysql from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { ConfigError } from "../errors.ts";
-import type { Connection } from "./pool.ts";
 import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
@@ -27,7 +26,9 @@ export function isDenied(err: unknown): boolean {
 }
 
 /** The account as the server matched it ('svc'@'localhost') and the database: reading them needs no privilege. */
-export async function whoAndWhere(conn: Connection): Promise<{ account: string; database: string }> {
+export async function whoAndWhere(conn: {
+  query: mysql.Connection["query"];
+}): Promise<{ account: string; database: string }> {
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT CURRENT_USER() AS account, DATABASE() AS db");
     const account = String(rows[0]?.account ?? "");

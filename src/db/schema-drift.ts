@@ -1,5 +1,6 @@
 import type mysql from "mysql2/promise";
-import { MigrationError } from "../errors.ts";
+import { ConfigError, MigrationError } from "../errors.ts";
+import { isRightRefused, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
 import { errnoOf } from "./server-errors.ts";
 
 // What the service's database can be that waiting alone won't end: its tables changed by hand
@@ -24,6 +25,8 @@ export function tablesOf(statements: readonly string[]): string[] {
   return [...left];
 }
 
+const NO_SUCH_TABLE = 1146;
+
 /**
  * Refuses a database whose migrations are all recorded but that lacks a table or view they made:
  * it was dropped by hand, and `migrate` would otherwise call the schema up to date.
@@ -37,7 +40,29 @@ export async function checkTablesPresent(
     "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
   );
   const present = new Set(rows.map((r) => String(r.name)));
-  const missing = expected.filter((t) => !present.has(t));
+  const unlisted = expected.filter((t) => !present.has(t));
+  if (unlisted.length === 0) return;
+  // information_schema lists only the tables the account has a right on: one granted table by
+  // table sees some of them. Called dropped, the line sent the operator to drop a sound database.
+  const missing: string[] = [];
+  const hidden: string[] = [];
+  for (const table of unlisted) {
+    try {
+      await conn.query(`SELECT 1 FROM \`${table}\` LIMIT 0`);
+    } catch (err) {
+      // A table the account may not use is refused whether it exists or not; only a table
+      // refused as not existing is known to be gone.
+      if (errnoOf(err) === NO_SUCH_TABLE) missing.push(table);
+      else if (isRightRefused(err)) hidden.push(table);
+      else throw err;
+    }
+  }
+  if (hidden.length > 0) {
+    const who = await whoAndWhere(conn);
+    throw new ConfigError(
+      `user ${who.account} may not use ${hidden.length > 1 ? "tables" : "table"} ${hidden.join(", ")} of database ${who.database}, so it can't tell whether they are there: grant its rights on \`${who.database}\`.* as a whole, not table by table (${RUN_PRIVILEGES.join(", ")} for MYSQL_USER; docs/operations.md#database-rights), then run it again`,
+    );
+  }
   if (missing.length === 0) return;
   const [what, it] =
     missing.length > 1 ? [`tables ${missing.join(", ")} are`, "they were"] : [`table ${missing[0]} is`, "it was"];

@@ -116,6 +116,33 @@ test("on a migrated database, a user without one of the rights `run` needs is st
   }
 });
 
+test("a user granted table by table, missing some tables: one line asking for the grant, not 'dropped by hand, drop the database'", async (t) => {
+  const db = await testDatabase(t);
+  await migrate(testPool(t, db));
+  // information_schema lists an account only the tables it has a right on.
+  const { user, password } = await testUser(t, db, null);
+  for (const table of ["schema_migrations", "users"]) {
+    await db.conn.query(`GRANT ${RUN_PRIVILEGES.join(", ")} ON \`${db.name}\`.\`${table}\` TO ?@'127.0.0.1'`, [user]);
+  }
+  const env = testEnv(db, unusedTopics(), { MYSQL_USER: user, MYSQL_PASSWORD: password });
+  for (const command of ["migrate", "run", "report"]) {
+    const r = cli([command], env);
+    assert.equal(r.status, 1, `${command}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${command}: ${r.stderr}`);
+    assert.doesNotMatch(lines[0] ?? "", /dropped by hand|drop the database/, command);
+    assert.match(
+      lines[0] ?? "",
+      new RegExp(
+        `^analytics-service: user '${user}'@'127\\.0\\.0\\.1' may not use tables suppliers, products, .* of database ${db.name}, ` +
+          `so it can't tell whether they are there: grant its rights on \`${db.name}\`\\.\\* as a whole, not table by table`,
+      ),
+      command,
+    );
+  }
+  assert.ok((await tables(db)).includes("suppliers"), "the tables were there all along");
+});
+
 test("on an unmigrated database the same user gets one line naming the user, the right and the grant", async (t) => {
   const db = await testDatabase(t);
   const user = await userWith(t, db, RUN_PRIVILEGES);
