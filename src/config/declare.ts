@@ -168,6 +168,16 @@ export function readConfigFile(variable: string, path: string): string {
   return readConfigBytes(variable, path).toString("utf8");
 }
 
+/**
+ * Refuses an encrypted PEM key: the service has no passphrase variable, so it could never be used,
+ * and parsed, OpenSSL says only "interrupted or cancelled" (its word for the passphrase it could not ask for).
+ */
+export function refuseEncryptedKey(variable: string, path: string, pem: string): void {
+  if (/BEGIN ENCRYPTED|Proc-Type: 4,ENCRYPTED/.test(pem)) {
+    throw new ConfigError(`${variable}: ${path} is encrypted; give the key unencrypted.`);
+  }
+}
+
 /** readConfigFile's bytes; a pipe may keep it waiting `pipeWaitMs` for its first bytes. */
 export function readConfigBytes(variable: string, path: string, pipeWaitMs = PIPE_WAIT_MS): Buffer {
   // The file's content given where its path goes (a PEM key or certificate kept in an environment

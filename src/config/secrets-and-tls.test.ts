@@ -144,6 +144,33 @@ describe("secrets from files (<NAME>_FILE)", () => {
     assert.ok(!err.message.includes("MIIE"), err.message);
   });
 
+  test("an encrypted client key for Kafka is one line saying so, in either PEM form", (t) => {
+    // MYSQL_SSL_KEY's twin is in src/db/tls.test.ts; both go through refuseEncryptedKey.
+    const dir = mkdtempSync(join(tmpdir(), "kafka-key-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const cert = join(dir, "c.pem");
+    const plainKey = join(dir, "plain.key");
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+        ...["-keyout", plainKey, "-out", cert, "-days", "1", "-subj", "/CN=analytics test"],
+      ],
+      { stdio: "ignore" },
+    );
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const forms = {
+      pkcs8: privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "s3cret" }),
+      traditional: privateKey.export({ type: "sec1", format: "pem", cipher: "aes-256-cbc", passphrase: "s3cret" }),
+    };
+    for (const [form, pem] of Object.entries(forms)) {
+      const key = join(dir, `${form}.key`);
+      writeFileSync(key, pem);
+      const err = assertConfigError({ KAFKA_SSL: "true", KAFKA_SSL_CERT: cert, KAFKA_SSL_KEY: key }, "KAFKA_SSL_KEY");
+      assert.equal(err.message, `KAFKA_SSL_KEY: ${key} is encrypted; give the key unencrypted.`, form);
+    }
+  });
+
   test("a secret or key given where its path goes, in any form, is refused without repeating it", () => {
     // The PEM armor is one form; a key kept as one line of base64 (`base64 -w0 client.key`, as
     // Kubernetes Secrets hold them), its armor dropped, or a password set in MYSQL_PASSWORD_FILE

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import mysql from "mysql2/promise";
-import { readConfigFile } from "../config/declare.ts";
+import { readConfigFile, refuseEncryptedKey } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { type AppError, afterOutcome, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { errnoOf } from "./server-errors.ts";
@@ -90,6 +90,7 @@ function socketFor(host: string, port: number): () => Socket {
 /** A PEM file, parsed once here so that a bad one fails at start and not inside a handshake. */
 function readPem(variable: string, path: string, parse: (pem: string) => unknown): string {
   const pem = readConfigFile(variable, path);
+  refuseEncryptedKey(variable, path, pem);
   try {
     parse(pem);
   } catch (err) {

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BaseOptions } from "@platformatic/kafka";
-import { readConfigBytes } from "../config/declare.ts";
+import { readConfigBytes, refuseEncryptedKey } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { ConfigError, messageOf } from "../errors.ts";
 
@@ -98,9 +98,7 @@ function parsed<T>(variable: string, path: string, parse: (pem: Buffer) => T): {
   // Node's TLS takes PEM only: a DER file would parse here and fail at every connection.
   if (!pem.includes("-----BEGIN ")) throw new ConfigError(`${variable}: ${path} is not PEM (no -----BEGIN line).`);
   const what = variable === "KAFKA_SSL_KEY" ? "private key" : "certificate";
-  // The service has no passphrase variable: an encrypted key could never be used.
-  if (/BEGIN ENCRYPTED|Proc-Type: 4,ENCRYPTED/.test(pem.toString("latin1")))
-    throw new ConfigError(`${variable}: ${path} is encrypted; give the key unencrypted.`);
+  refuseEncryptedKey(variable, path, pem.toString("latin1"));
   try {
     return { pem, value: parse(pem) };
   } catch (err) {
