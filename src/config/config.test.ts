@@ -185,6 +185,32 @@ describe("bad values stop the service with one line naming the variable", () => 
     assert.equal(loadConfig({ MYSQL_HOST: "::1" }).mysqlHost, "::1");
   });
 
+  test("a host given with its port, or an IPv6 address in brackets, says where each goes", () => {
+    // Accepted, each went on to "can't be resolved" or "not an address of this machine".
+    for (const [variable, port] of [
+      ["MYSQL_HOST", "MYSQL_PORT"],
+      ["METRICS_HOST", "METRICS_PORT"],
+    ] as const) {
+      const err = assertConfigError({ [variable]: "127.0.0.1:3306" }, variable);
+      assert.equal(
+        err.message,
+        `${variable}: "127.0.0.1:3306" holds a port; give the host alone (127.0.0.1) and the port in ${port}.`,
+      );
+      assertConfigError({ [variable]: "db.internal:" }, variable, /holds a port; give the host alone \(db\.internal\)/);
+      for (const bracketed of ["[::1]", "[::1]:3306"]) {
+        const b = assertConfigError({ [variable]: bracketed }, variable);
+        assert.equal(
+          b.message,
+          `${variable}: "${bracketed}" is an address in brackets; give it without them (::1), its port in ${port}.`,
+        );
+      }
+      assertConfigError({ [variable]: "db[1]" }, variable, /is not a host name or address/);
+      for (const fine of ["::1", "fe80::1:2", "::", "db.internal", "10.0.0.7"]) {
+        assert.doesNotThrow(() => loadConfig({ [variable]: fine }), `${variable}=${fine}`);
+      }
+    }
+  });
+
   test("a broker list that is not host:port", () => {
     assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "localhost" }, "KAFKA_BOOTSTRAP_SERVERS", /host:port/);
     assertConfigError({ KAFKA_BOOTSTRAP_SERVERS: "a:9092,b:port" }, "KAFKA_BOOTSTRAP_SERVERS", /"b:port"/);
@@ -252,11 +278,14 @@ describe("secrets", () => {
     const text = lines.join("\n");
     assert.ok(!text.includes("analytics123"));
     assert.match(
-      lines.find((l) => l.includes("MYSQL_PASSWORD")) ?? "",
+      lines.find((l) => l.trimStart().startsWith("MYSQL_PASSWORD")) ?? "",
       /MYSQL_PASSWORD\s+\(secret\)\s+MySQL password;/,
     );
-    assert.match(lines.find((l) => l.includes("KAFKA_SASL_PASSWORD")) ?? "", /KAFKA_SASL_PASSWORD\s+\(empty\)/);
-    assert.match(lines.find((l) => l.includes("MYSQL_PORT")) ?? "", /MYSQL_PORT\s+3306\s+MySQL port\./);
+    assert.match(
+      lines.find((l) => l.trimStart().startsWith("KAFKA_SASL_PASSWORD")) ?? "",
+      /KAFKA_SASL_PASSWORD\s+\(empty\)/,
+    );
+    assert.match(lines.find((l) => l.trimStart().startsWith("MYSQL_PORT")) ?? "", /MYSQL_PORT\s+3306\s+MySQL port\./);
     assert.match(lines.find((l) => l.includes("KAFKA_BOOTSTRAP_SERVERS")) ?? "", /localhost:9092/);
   });
 

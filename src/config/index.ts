@@ -2,6 +2,7 @@ import { ConfigError } from "../errors.ts";
 import { kafkaTls } from "../kafka/client-options.ts";
 import { DEFAULT_DLQ_TOPIC, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { bool, type ConfigOf, int, list, oneOf, parseDeclaration, str } from "./declare.ts";
+import { checkBrokers, checkHostAlone } from "./hosts.ts";
 
 // docs/operations.md#configuration names and defaults first, then what this service adds.
 export const serviceDeclaration = {
@@ -25,7 +26,11 @@ export const serviceDeclaration = {
     DEFAULT_DLQ_TOPIC,
     "Dead-letter topic for events that can't be applied; never one of the source topics.",
   ),
-  mysqlHost: str("MYSQL_HOST", "localhost", "MySQL host."),
+  mysqlHost: str(
+    "MYSQL_HOST",
+    "localhost",
+    "MySQL host alone: a name or an address, an IPv6 one without brackets; its port goes in MYSQL_PORT.",
+  ),
   mysqlPort: int("MYSQL_PORT", 3306, "MySQL port.", 1, 65535),
   mysqlUser: str("MYSQL_USER", "analytics", "MySQL user."),
   mysqlPassword: str(
@@ -156,7 +161,7 @@ export const serviceDeclaration = {
   metricsHost: str(
     "METRICS_HOST",
     "127.0.0.1",
-    "Address /metrics, /healthz and /readyz listen on; 0.0.0.0 for every interface (the image sets it).",
+    "Address /metrics, /healthz and /readyz listen on, without a port or brackets; 0.0.0.0 for every interface (the image sets it).",
   ),
   metricsPort: int(
     "METRICS_PORT",
@@ -190,36 +195,14 @@ export function isExternallyConfigured(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.KAFKA_BOOTSTRAP_SERVERS || env.MYSQL_HOST);
 }
 
-/**
- * A host setting given as a URL (`mysql://svc:pw@db:3306`) may carry a password: a line that
- * quotes it shows what precedes an `@` as `…`.
- */
-function hidingCredentials(value: string): string {
-  const at = value.lastIndexOf("@");
-  if (at < 0) return value;
-  const scheme = /^[a-z][\w+.-]*:\/\//i.exec(value)?.[0] ?? "";
-  return `${scheme}…${value.slice(at)}`;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Config = Object.freeze({
     ...parseDeclaration(serviceDeclaration, env),
     localStack: !isExternallyConfigured(env),
   });
-  for (const broker of config.kafkaBrokers) {
-    // No `@` or `/`: no host name holds one, and what precedes an `@` is a credential.
-    const port = /^(?:[^\s:[\]@/]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
-      throw new ConfigError(
-        `KAFKA_BOOTSTRAP_SERVERS: "${hidingCredentials(broker)}" is not host:port. Kafka brokers, comma-separated host:port.`,
-      );
-    }
-  }
-  if (/[/@\s]/.test(config.mysqlHost)) {
-    throw new ConfigError(
-      `MYSQL_HOST: "${hidingCredentials(config.mysqlHost)}" is not a host name or address; give the host alone (its port in MYSQL_PORT, the account in MYSQL_USER and MYSQL_PASSWORD).`,
-    );
-  }
+  checkBrokers(config.kafkaBrokers);
+  checkHostAlone("MYSQL_HOST", config.mysqlHost, "MYSQL_PORT", ", the account in MYSQL_USER and MYSQL_PASSWORD");
+  checkHostAlone("METRICS_HOST", config.metricsHost, "METRICS_PORT");
   if (config.kafkaSaslMechanism !== "none" && config.kafkaSaslUsername === "") {
     throw new ConfigError(
       `KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_MECHANISM is ${config.kafkaSaslMechanism}.`,
