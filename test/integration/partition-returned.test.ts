@@ -11,6 +11,7 @@ import {
   capturingLogger,
   hexId,
   rowCount,
+  tableLockWaits,
   testConfig,
   testDatabase,
   testPool,
@@ -56,13 +57,7 @@ test("a partition that moved away and came back while its batch was in hand keep
   t.after(() => service.stop());
   const joins = () => lines.filter((l) => String(l.msg).startsWith("joined the consumer group")).length;
   await waitFor("the users rows written", async () => (await rowCount(db.conn, "users")) === N, 30000);
-  await waitFor("the products transactions waiting on the lock", async () => {
-    const [rows] = await db.conn.query(
-      "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%'",
-      [db.name],
-    );
-    return Number((rows as { n: number }[])[0]?.n) > 0;
-  });
+  await waitFor("the products transactions waiting on the lock", async () => (await tableLockWaits(db)) > 0);
 
   // Another member takes one of the users partitions, writes later events there and commits them.
   const other = new Consumer({

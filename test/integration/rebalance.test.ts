@@ -13,6 +13,7 @@ import {
   hexId,
   produce,
   rowCount,
+  tableLockWaits,
   testConfig,
   testDatabase,
   testPool,
@@ -53,13 +54,7 @@ test("a partition handed back after its events were dropped is read again from i
   const service = await startService(config, log);
   t.after(() => service.stop());
   const said = (text: string) => lines.filter((l) => String(l.msg).startsWith(text)).length;
-  await waitFor("the first batch waiting on the lock", async () => {
-    const [rows] = await locker.query(
-      "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%'",
-      [db.name],
-    );
-    return Number((rows as { n: number }[])[0]?.n) > 0;
-  });
+  await waitFor("the first batch waiting on the lock", async () => (await tableLockWaits(db)) > 0);
 
   // A second member takes some of the partitions (it never fetches or commits), and leaves again
   // once the service has dropped their events.

@@ -129,6 +129,15 @@ export async function lockWaits(db: TestDatabase): Promise<number[]> {
   return rows.map((r) => Number(r.id));
 }
 
+/** How many sessions on `db` wait for a table lock (another session's LOCK TABLES). */
+export async function tableLockWaits(db: TestDatabase): Promise<number> {
+  const [row] = await db.query<{ n: number | string }>(
+    "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%'",
+    [db.name],
+  );
+  return Number(row?.n);
+}
+
 /** How many transactions are open on `db`, the asking connection's own left out. */
 export async function openTransactions(db: TestDatabase): Promise<number> {
   const [row] = await db.query<{ n: number | string }>(
