@@ -92,5 +92,5 @@ const ADVICE = new Map<number, string>([
 export function outageAdvice(err: unknown): string {
   const errno = errnoOf(err);
   const advice = errno === undefined ? undefined : ADVICE.get(errno);
-  return advice === undefined ? "" : ` (${advice}; the service goes on by itself once that is put right)`;
+  return advice === undefined ? "" : ` (${advice})`;
 }
