@@ -114,7 +114,9 @@ export class Pipeline {
     // questions is known to have been another member's meanwhile (read/owned-partitions.ts).
     deps.consumer.on("consumer:group:join", this.#observeAssignments);
     deps.consumer.on("consumer:group:leave", this.#observeAssignments);
-    this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log);
+    this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log, (key) =>
+      this.#owned.since(key),
+    );
     this.#scheduler = new PartitionScheduler(() => this.#source.reader?.poke());
   }
 
@@ -225,8 +227,14 @@ export class Pipeline {
   #start(batch: KafkaMessage[], stream: number) {
     const decoding = decodeBatch(batch, this.#d.decode);
     const keys = batch.map((m) => partitionKey(m.topic, m.partition));
-    // Each partition's tenure as the batch is read: written and marked only within it.
-    const since = new Map([...new Set(keys)].map((key) => [key, this.#owned.since(key)]));
+    // Each partition's tenure as its events were read, its first event's (the reader may have held
+    // it since before a rebalance took the partition away and the next handed it back): the
+    // batch's events of the partition are written and marked only within that tenure.
+    const since = new Map<string, number | undefined>();
+    batch.forEach((m, i) => {
+      const key = keys[i] as string;
+      if (!since.has(key)) since.set(key, m.tenure);
+    });
     const held = { events: batch.length, bytes: batch.reduce((n, m) => n + m.bytes, 0) };
     this.#inHand.events += held.events;
     this.#inHand.bytes += held.bytes;

@@ -33,6 +33,7 @@ test("a record without headers is kept without a header map; its size is the rec
     "leaderEpoch",
     "offset",
     "partition",
+    "tenure",
     "timestamp",
     "topic",
     "value",

@@ -27,12 +27,21 @@ export interface KafkaMessage {
   headersUnread: number | undefined;
   /** What it holds in memory (client-fixes/record-headers.ts heldBytes): the reader's and the batches' byte bounds count this. */
   bytes: number;
+  /**
+   * Its partition's tenure when it reached the reader (read/owned-partitions.ts), undefined when
+   * the partition was not this member's: a message read ahead before its partition was taken away
+   * and handed back belongs to the tenure that ended, however late a batch takes it.
+   */
+  tenure: number | undefined;
 }
 
 type ClientMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
-/** What the pipeline keeps of the client's message. */
-export function keptOf(delivered: unknown): KafkaMessage {
+/** What the pipeline keeps of the client's message; `tenure`: its partition's, by key, as it arrives. */
+export function keptOf(
+  delivered: unknown,
+  tenure: (key: string) => number | undefined = () => undefined,
+): KafkaMessage {
   const m = delivered as ClientMessage;
   const entries = m.headerEntries as RecordHeaders;
   const unread = unreadHeaders(entries);
@@ -48,6 +57,7 @@ export function keptOf(delivered: unknown): KafkaMessage {
     headers,
     headersUnread: unread?.count,
     bytes: 0,
+    tenure: tenure(partitionKey(m.topic, m.partition)),
   };
   kept.bytes = heldBytes({ key: m.key, value: m.value, headers: entries });
   return kept;
@@ -77,6 +87,7 @@ export class SourceStream {
   readonly #topics: () => Promise<readonly string[]>;
   readonly #options: SourceStreamOptions;
   readonly #log: Logger;
+  readonly #tenure: (key: string) => number | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   #reader: BatchReader<KafkaMessage> | null = null;
   /** The topics the open (or last) stream reads. */
@@ -91,11 +102,14 @@ export class SourceStream {
     topics: () => Promise<readonly string[]>,
     options: SourceStreamOptions,
     log: Logger,
+    /** Each partition's tenure (OwnedPartitions.since), stamped on its messages as they arrive. */
+    tenure: (key: string) => number | undefined = () => undefined,
   ) {
     this.#consumer = consumer;
     this.#topics = topics;
     this.#options = options;
     this.#log = log;
+    this.#tenure = tenure;
   }
 
   /** The open stream's reader, if a stream is open. */
@@ -134,7 +148,7 @@ export class SourceStream {
       READER_BUFFER_BATCHES * batchMaxEvents,
       READER_BUFFER_BATCHES * batchMaxBytes,
       (m) => m.bytes,
-      keptOf,
+      (delivered) => keptOf(delivered, this.#tenure),
     );
     return this.#reader;
   }
