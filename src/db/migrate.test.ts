@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, MigrationError } from "../errors.ts";
+import { ConfigError, isRetryable, MigrationError } from "../errors.ts";
 import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate } from "./migrate.ts";
 import type { Pool } from "./pool.ts";
 import { RUN_PRIVILEGES } from "./rights.ts";
@@ -19,13 +19,13 @@ type Answer = (sql: string) => unknown[] | Error;
 const sqlError = (errno: number, sqlMessage: string) => Object.assign(new Error(sqlMessage), { errno, sqlMessage });
 
 /** A pool whose one connection records each statement and answers it with `answer`. */
-function fakePool(answer: Answer) {
+function fakePool(answer: Answer, lockGot: number | null = 1) {
   const statements: string[] = [];
   let released = 0;
   const conn = {
     async query(sql: string) {
       statements.push(sql.replace(/\s+/g, " ").trim());
-      if (/^SELECT GET_LOCK/.test(sql)) return [[{ got: 1 }], []];
+      if (/^SELECT GET_LOCK/.test(sql)) return [[{ got: lockGot }], []];
       if (/^SELECT RELEASE_LOCK/.test(sql)) return [[{}], []];
       if (/^SELECT CURRENT_USER/.test(sql)) return [[{ account: "svc@localhost", db: "analytics" }], []];
       const rows = answer(sql);
@@ -116,6 +116,20 @@ test("one pending: read, lock, read again, create the bookkeeping table, apply, 
   ];
   assert.equal(f.statements.length, expected.length, f.statements.join("\n"));
   for (const [i, re] of expected.entries()) assert.match(f.statements[i] ?? "", re);
+});
+
+test("a wait for the lock cut short (GET_LOCK gives NULL to a KILL QUERY) is an outage to wait out, not a lock held 120 s", async () => {
+  const f = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1)] : []), null);
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(isRetryable(err), String(err));
+    assert.equal((err as Error).message, "MySQL: the wait for the migration lock was interrupted");
+    return true;
+  });
+  assert.equal(f.statements.filter((s) => s.startsWith("CREATE TABLE c")).length, 0, "nothing applied");
+  assert.equal(f.released(), 1);
+  // A timeout (0) still says another instance held it.
+  const timedOut = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1)] : []), 0);
+  await assert.rejects(migrate(timedOut.pool, MIGRATIONS), /held the migration lock for 120 s/);
 });
 
 test("schema_migrations missing and CREATE refused: one MigrationError line naming user, right and grant", async () => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
-import { afterOutcome, isExpected, MigrationError } from "../errors.ts";
+import { afterOutcome, DatabaseUnavailableError, isExpected, MigrationError } from "../errors.ts";
 import {
   type Account,
   type Connection,
@@ -148,6 +148,11 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
     }
     // Several instances may start at once: one migrates, the others wait and then verify.
     const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 120) AS got", [LOCK]);
+    // NULL is not a timeout: the wait was cut short (a KILL QUERY, as pt-kill sends to long
+    // statements; an error on the server), so nothing says another instance holds the lock.
+    // Waited out as an outage; taken for the timeout, it stopped the start with a false line.
+    if (lock[0]?.got == null)
+      throw new DatabaseUnavailableError("MySQL: the wait for the migration lock was interrupted");
     if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
