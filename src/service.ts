@@ -1,7 +1,7 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
-import { migrateDatabase } from "./db/migrate.ts";
+import { migrateDatabase, sentSoFar } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { checkRunRights } from "./db/rights.ts";
@@ -188,7 +188,10 @@ async function prepareDatabase(
       signal,
     );
   const tls = await waiting(() => checkDatabase(pool));
-  const migrated = await waiting(() => migrateDatabase(config, pool));
+  // One record across the retries: a migration cut off by a lost connection is run again knowing
+  // which of its statements were sent.
+  const sent = sentSoFar();
+  const migrated = await waiting(() => migrateDatabase(config, pool, sent));
   await waiting(() => checkRunRights(pool, [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }]));
   log.info(
     {

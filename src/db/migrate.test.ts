@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, isRetryable, MigrationError } from "../errors.ts";
-import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate } from "./migrate.ts";
+import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate, sentSoFar } from "./migrate.ts";
 import type { Pool } from "./pool.ts";
 import { RUN_PRIVILEGES } from "./rights.ts";
 
@@ -168,6 +168,31 @@ test("a refusal in the middle of a migration says which statements of it stay ap
     assert.match(err.message, /\(001_a\.sql stopped after 1 of its 2 statements, which stay applied\)$/);
     return true;
   });
+});
+
+test("a connection lost part way through a migration: the retry runs it again, and the tables it sent are its own", async () => {
+  const tables = new Set<string>();
+  let lost = false;
+  const f = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [];
+    const made = /^CREATE TABLE (?!IF NOT EXISTS)(\w+)/.exec(sql)?.[1];
+    if (made === undefined) return [];
+    if (tables.has(made)) return sqlError(1050, `Table '${made}' already exists`);
+    tables.add(made);
+    if (made !== "b" || lost) return [];
+    // The server created b, and the connection went before its answer came: an outage, retried.
+    lost = true;
+    return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
+  });
+  const sent = sentSoFar();
+  await assert.rejects(migrate(f.pool, MIGRATIONS, sent), /Connection lost/);
+  assert.deepEqual(await migrate(f.pool, MIGRATIONS, sent), { applied: ["001_a.sql", "002_b.sql"], current: 2 });
+  assert.deepEqual([...tables].sort(), ["a", "b", "c"]);
+  // A table of the name that no attempt of this run sent is still refused.
+  await assert.rejects(
+    migrate(f.pool, MIGRATIONS, sentSoFar()),
+    /stopped at statement 1 of 2 \(MySQL: Table 'a' already exists\)/,
+  );
 });
 
 test("deniedError: a refusal of the whole database names no right; the lists are the documented grants", () => {

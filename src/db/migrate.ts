@@ -91,10 +91,10 @@ const NO_SUCH_TABLE = 1146;
  * connection of its own when set (the pool's MYSQL_USER then needs only RUN_PRIVILEGES), else
  * MYSQL_USER, through `pool` when given. A failure is one line.
  */
-export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<MigrateResult> {
+export async function migrateDatabase(config: DbConfig, pool?: Pool, sent = sentSoFar()): Promise<MigrateResult> {
   const explained = (err: unknown, account?: Account) => (isExpected(err) ? err : explainDbError(err, config, account));
   if (!config.mysqlMigrateUser && pool !== undefined) {
-    return migrate(pool).catch((err: unknown) => Promise.reject(explained(err)));
+    return migrate(pool, readMigrations(), sent).catch((err: unknown) => Promise.reject(explained(err)));
   }
   const account: Account = config.mysqlMigrateUser
     ? {
@@ -105,7 +105,7 @@ export async function migrateDatabase(config: DbConfig, pool?: Pool): Promise<Mi
     : serviceAccount(config);
   const conn = await openConnection(config, account).catch((err: unknown) => Promise.reject(explained(err, account)));
   try {
-    return await migrate(conn).catch((err: unknown) => Promise.reject(explained(err, account)));
+    return await migrate(conn, readMigrations(), sent).catch((err: unknown) => Promise.reject(explained(err, account)));
   } finally {
     await afterOutcome("closing the migration's connection", conn.end());
   }
@@ -133,7 +133,11 @@ function stoppedError(err: unknown, progress: Progress): MigrationError {
  * works with only RUN_PRIVILEGES once the schema is current; a user that may not apply what is
  * pending gets one line naming the account, the right refused and the grant to use instead.
  */
-export async function migrate(db: Pool | Connection, migrations = readMigrations()): Promise<MigrateResult> {
+export async function migrate(
+  db: Pool | Connection,
+  migrations = readMigrations(),
+  sent = sentSoFar(),
+): Promise<MigrateResult> {
   const current = migrations.at(-1)?.version ?? 0;
   const pooled = "getConnection" in db;
   const conn = pooled ? await db.getConnection() : db;
@@ -157,7 +161,7 @@ export async function migrate(db: Pool | Connection, migrations = readMigrations
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
       pending = (await pendingMigrations(conn, migrations)).pending;
-      return { applied: await applyPending(conn, pending, progress), current };
+      return { applied: await applyPending(conn, pending, progress, sent), current };
     } finally {
       await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
     }
@@ -222,7 +226,27 @@ export interface Progress {
   created: string[];
 }
 
-async function applyPending(conn: Connection, pending: Migration[], progress: Progress): Promise<string[]> {
+/**
+ * How far the attempts so far sent the migration they were applying when one lost its connection
+ * (the server restarted, the session was killed): a retry runs the migration again from its first
+ * statement (004's user variables and prepared statements live in one session), and a statement
+ * an earlier attempt sent may then find its own work done.
+ */
+export interface Sent {
+  migration: string | null;
+  statements: number;
+}
+
+/** For one run of `migrate` and each retry of it. */
+export const sentSoFar = (): Sent => ({ migration: null, statements: 0 });
+
+/**
+ * What a statement that took effect gives when sent again: ER_TABLE_EXISTS_ERROR (CREATE TABLE),
+ * ER_DUP_ENTRY (INSERT), ER_DUP_FIELDNAME and ER_DUP_KEYNAME (ALTER TABLE … ADD a column or an index).
+ */
+const DONE_BEFORE = new Set([1050, 1062, 1060, 1061]);
+
+async function applyPending(conn: Connection, pending: Migration[], progress: Progress, sent: Sent): Promise<string[]> {
   if (pending.length === 0) return [];
   await conn.query(
     `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -236,8 +260,16 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
   for (const m of pending) {
     const statements = splitStatements(m.sql);
     Object.assign(progress, { migration: m.name, statements: 0, of: statements.length, created: [] });
-    for (const statement of statements) {
-      await conn.query(statement);
+    const before = sent.migration === m.name ? sent.statements : 0;
+    for (const [i, statement] of statements.entries()) {
+      Object.assign(sent, { migration: m.name, statements: Math.max(before, i + 1) });
+      try {
+        await conn.query(statement);
+      } catch (err) {
+        // Sent before a lost connection, it took effect though its answer was lost: refused as
+        // already done, it stopped the start for good at a table of the migration's own.
+        if (i >= before || !DONE_BEFORE.has(errnoOf(err) ?? 0)) throw err;
+      }
       progress.statements++;
       const made = createdBy(statement);
       if (made !== undefined) progress.created.push(made);
