@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { endIfAnswering, Outage } from "./retry.ts";
+import { endIfAnswering, Outage, retrying } from "./retry.ts";
 import { capturingLogger } from "./testing/support.ts";
 
 test("an outage is logged when it begins, when its cause changes (up to five causes), and when it ends", () => {
@@ -38,4 +38,43 @@ test("endIfAnswering: an outage left by work that gave up ends only when the dep
   assert.equal(outage.active, true, "still down");
   await endIfAnswering(outage, async () => true);
   assert.equal(outage.active, false, "back");
+});
+
+test("retrying: an attempt left unanswered past its silence enters the outage while it goes on, and ends it when answered", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log, lines } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  let answer = () => {};
+  const result = retrying(
+    () =>
+      new Promise<string>((resolve) => {
+        answer = () => resolve("sent");
+      }),
+    outage,
+    1000,
+    new AbortController().signal,
+    { afterMs: 30, cause: () => new Error("no answer") },
+  );
+  t.mock.timers.tick(29);
+  assert.equal(outage.active, false, "not before its silence");
+  t.mock.timers.tick(1);
+  assert.equal(outage.active, true, "a send the broker does not answer is an outage");
+  answer();
+  assert.equal(await result, "sent");
+  assert.equal(outage.active, false);
+  assert.deepEqual(
+    lines.map((l) => String(l.msg).replace(/after [\d.]+ s/, "after N s")),
+    ["Kafka unavailable, pausing and retrying with backoff: no answer", "Kafka is back after N s, resuming"],
+  );
+});
+
+test("retrying: an attempt answered within its silence says nothing, and leaves no timer behind", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log, lines } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  const signal = new AbortController().signal;
+  assert.equal(await retrying(async () => 1, outage, 1000, signal, { afterMs: 30, cause: () => "x" }), 1);
+  t.mock.timers.tick(1000);
+  assert.equal(outage.active, false);
+  assert.deepEqual(lines, []);
 });

@@ -114,19 +114,37 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs `fn` until it succeeds; retryable failures wait (the outage is logged once). Others throw. */
+/**
+ * An attempt that has had no answer for `afterMs`: a dependency that stops answering without
+ * refusing (a paused broker, a network that drops packets) fails a request only after the
+ * client's own timeouts and retries, minutes later; until then the outage is entered with `cause`.
+ */
+export interface Silence {
+  afterMs: number;
+  cause: () => unknown;
+}
+
+/**
+ * Runs `fn` until it succeeds; retryable failures wait (the outage is logged once). Others throw.
+ * With `silence`, an attempt still unanswered after its time enters the outage while it goes on.
+ */
 export async function retrying<T>(
   fn: () => Promise<T>,
   outage: Outage,
   capMs: number,
   signal: AbortSignal,
+  silence?: Silence,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
+    const quiet = silence && setTimeout(() => outage.enter(silence.cause()), silence.afterMs);
+    quiet?.unref();
     try {
       const result = await fn();
+      clearTimeout(quiet);
       outage.recover();
       return result;
     } catch (err) {
+      clearTimeout(quiet);
       if (!isRetryable(err)) throw err;
       outage.enter(err);
       const wait = Math.max(50, backoffMs(attempt, capMs));

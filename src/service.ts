@@ -5,7 +5,13 @@ import { migrateDatabase, sentSoFar } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool, explainDbError } from "./db/pool.ts";
 import { checkRunRights } from "./db/rights.ts";
-import { deadLetterFailure, deadLetterProducer, sendDeadLetters } from "./dead-letter/publish.ts";
+import {
+  DLQ_SILENCE_MS,
+  deadLetterFailure,
+  deadLetterProducer,
+  deadLetterSilence,
+  sendDeadLetters,
+} from "./dead-letter/publish.ts";
 import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { isExpected, messageOf } from "./errors.ts";
@@ -302,6 +308,9 @@ function batchDeps(
         d.outages.kafka,
         config.retryMaxBackoffMs,
         signal,
+        // A broker that stops answering fails a send only after the client's timeouts and
+        // retries (30 s a request, six tries): said as the outage it is long before then.
+        { afterMs: DLQ_SILENCE_MS, cause: () => deadLetterSilence(dlq) },
       ),
     transactions: config.mysqlPoolSize,
     maxUnexpectedErrors: config.maxUnexpectedErrors,

@@ -187,3 +187,17 @@ export function deadLetterFailure(topic: string, err: unknown): KafkaUnavailable
       : messageOf(err);
   return new KafkaUnavailableError(`dead-letter topic ${topic}: ${why}`, err);
 }
+
+/** How long a send of dead letters goes unanswered before it is said as an outage (deadLetterSilence). */
+export const DLQ_SILENCE_MS = 10_000;
+
+/**
+ * A send of dead letters the brokers have not answered for DLQ_SILENCE_MS: a broker that is
+ * paused, hung or cut off by the network keeps its connections open and answers nothing, so the
+ * send fails only minutes later. The letters wait for it, their partitions unmarked.
+ */
+export function deadLetterSilence(topic: string): KafkaUnavailableError {
+  return new KafkaUnavailableError(
+    `dead-letter topic ${topic}: no answer from the brokers for ${DLQ_SILENCE_MS / 1000} s (a broker paused, hung or cut off by the network); the letters wait for it`,
+  );
+}
