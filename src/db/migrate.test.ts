@@ -195,6 +195,38 @@ test("a connection lost part way through a migration: the retry runs it again, a
   );
 });
 
+test("a connection lost during ALTER TABLE … ADD UNIQUE KEY: the retry's duplicate entry is the rows, not the key added", async () => {
+  const unique = [
+    ...MIGRATIONS,
+    m(3, "003_uq.sql", "ALTER TABLE a ADD UNIQUE KEY uq_a_v (v);\nINSERT INTO c VALUES (1);\n"),
+  ];
+  let lost = 0;
+  const f = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [recorded(1), recorded(2)];
+    // Cut off while it waited (a metadata lock, a long rebuild): rolled back, no key added.
+    if (sql.startsWith("ALTER TABLE a") && lost++ === 0)
+      return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
+    if (sql.startsWith("ALTER TABLE a")) return sqlError(1062, "Duplicate entry 'x' for key 'uq_a_v'");
+    return [];
+  });
+  const sent = sentSoFar();
+  await assert.rejects(migrate(f.pool, unique, sent), /Connection lost/);
+  await assert.rejects(migrate(f.pool, unique, sent), /stopped at statement 1 of 2 \(MySQL: Duplicate entry 'x'/);
+  assert.equal(f.statements.filter((s) => s.startsWith("INSERT INTO schema_migrations")).length, 0, "not recorded");
+  // An INSERT's duplicate entry is still its own row: taken as done.
+  let inserted = 0;
+  const rows = fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [recorded(1), recorded(2)];
+    if (sql.startsWith("INSERT INTO c") && inserted++ === 0)
+      return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
+    if (sql.startsWith("INSERT INTO c")) return sqlError(1062, "Duplicate entry '1' for key 'PRIMARY'");
+    return [];
+  });
+  const again = sentSoFar();
+  await assert.rejects(migrate(rows.pool, unique, again), /Connection lost/);
+  assert.deepEqual(await migrate(rows.pool, unique, again), { applied: ["003_uq.sql"], current: 3 });
+});
+
 test("deniedError: a refusal of the whole database names no right; the lists are the documented grants", () => {
   const err = deniedError(
     sqlError(1044, "Access denied for user 'svc'@'%' to database 'analytics'"),

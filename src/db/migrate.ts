@@ -241,10 +241,20 @@ export interface Sent {
 export const sentSoFar = (): Sent => ({ migration: null, statements: 0 });
 
 /**
- * What a statement that took effect gives when sent again: ER_TABLE_EXISTS_ERROR (CREATE TABLE),
- * ER_DUP_ENTRY (INSERT), ER_DUP_FIELDNAME and ER_DUP_KEYNAME (ALTER TABLE … ADD a column or an index).
+ * What a statement that took effect gives when sent again, by the statement that gives it:
+ * ER_TABLE_EXISTS_ERROR (CREATE TABLE), ER_DUP_ENTRY (INSERT), ER_DUP_FIELDNAME and ER_DUP_KEYNAME
+ * (ALTER TABLE … ADD a column or an index, CREATE INDEX). Only by it: ER_DUP_ENTRY from ALTER TABLE
+ * … ADD UNIQUE KEY is rows the key refuses, and such an ALTER cut off by the lost connection was
+ * rolled back; taken as done, the migration was recorded without its key.
  */
-const DONE_BEFORE = new Set([1050, 1062, 1060, 1061]);
+const DONE_BEFORE: [RegExp, Set<number>][] = [
+  [/^CREATE\s+TABLE\b/i, new Set([1050])],
+  [/^INSERT\b/i, new Set([1062])],
+  [/^(?:ALTER\s+TABLE|CREATE\s+(?:UNIQUE\s+)?INDEX)\b/i, new Set([1060, 1061])],
+];
+
+const doneBefore = (statement: string, err: unknown) =>
+  DONE_BEFORE.some(([kind, errnos]) => kind.test(statement) && errnos.has(errnoOf(err) ?? 0));
 
 async function applyPending(conn: Connection, pending: Migration[], progress: Progress, sent: Sent): Promise<string[]> {
   if (pending.length === 0) return [];
@@ -268,7 +278,7 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
       } catch (err) {
         // Sent before a lost connection, it took effect though its answer was lost: refused as
         // already done, it stopped the start for good at a table of the migration's own.
-        if (i >= before || !DONE_BEFORE.has(errnoOf(err) ?? 0)) throw err;
+        if (i >= before || !doneBefore(statement, err)) throw err;
       }
       progress.statements++;
       const made = createdBy(statement);
