@@ -151,7 +151,14 @@ export async function migrate(
       return recorded.ahead.length > 0 ? { applied: [], current, ahead: recorded.ahead } : { applied: [], current };
     }
     // Several instances may start at once: one migrates, the others wait and then verify.
-    const [lock] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 120) AS got", [LOCK]);
+    // The wait is the lock's 120 s, not a limit on statements' time: MariaDB's max_statement_time
+    // (or an account's MAX_STATEMENT_TIME) cut it short with NULL at every try while another
+    // instance held the lock, an outage waited out for ever that never said the lock was held.
+    // MySQL reads the /*M! ... */ as a comment.
+    const [lock] = await conn.query<mysql.RowDataPacket[]>(
+      "/*M!100108 SET STATEMENT max_statement_time = 0 FOR */ SELECT GET_LOCK(?, 120) AS got",
+      [LOCK],
+    );
     // NULL is not a timeout: the wait was cut short (a KILL QUERY, as pt-kill sends to long
     // statements; an error on the server), so nothing says another instance holds the lock.
     // Waited out as an outage; taken for the timeout, it stopped the start with a false line.
