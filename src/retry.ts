@@ -118,6 +118,8 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
  * An attempt that has had no answer for `afterMs`: a dependency that stops answering without
  * refusing (a paused broker, a network that drops packets) fails a request only after the
  * client's own timeouts and retries, minutes later; until then the outage is entered with `cause`.
+ * An attempt of many requests says each answer (`answered`), which starts the silence again: a
+ * long send whose requests are all answered is no outage.
  */
 export interface Silence {
   afterMs: number;
@@ -129,21 +131,31 @@ export interface Silence {
  * With `silence`, an attempt still unanswered after its time enters the outage while it goes on.
  */
 export async function retrying<T>(
-  fn: () => Promise<T>,
+  fn: (answered: () => void) => Promise<T>,
   outage: Outage,
   capMs: number,
   signal: AbortSignal,
   silence?: Silence,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const quiet = silence && setTimeout(() => outage.enter(silence.cause()), silence.afterMs);
+  let quiet: ReturnType<typeof setTimeout> | undefined;
+  // Started again by each answer (cleared and set, which mock timers follow as they do not refresh()).
+  const listen = () => {
+    clearTimeout(quiet);
+    quiet = silence && setTimeout(() => outage.enter(silence.cause()), silence.afterMs);
     quiet?.unref();
+  };
+  for (let attempt = 0; ; attempt++) {
+    listen();
+    // An answer heard after the attempt ended starts no timer: nothing would clear it.
+    let open = true;
     try {
-      const result = await fn();
+      const result = await fn(() => open && listen());
+      open = false;
       clearTimeout(quiet);
       outage.recover();
       return result;
     } catch (err) {
+      open = false;
       clearTimeout(quiet);
       if (!isRetryable(err)) throw err;
       outage.enter(err);

@@ -301,15 +301,17 @@ function batchDeps(
     },
     deadLetter: (letters, signal) =>
       retrying(
-        () =>
-          sendDeadLetters(d.producer, dlq, letters).catch((err: unknown) => {
+        (answered) =>
+          sendDeadLetters(d.producer, dlq, letters, undefined, answered).catch((err: unknown) => {
             throw deadLetterFailure(dlq, err);
           }),
         d.outages.kafka,
         config.retryMaxBackoffMs,
         signal,
         // A broker that stops answering fails a send only after the client's timeouts and
-        // retries (30 s a request, six tries): said as the outage it is long before then.
+        // retries (30 s a request, six tries): said as the outage it is long before then. Counted
+        // from the last request answered: 8 MiB of letters go in 16 requests one after the other,
+        // which a slow but answering cluster (a quota, acks=all waiting on replicas) takes past 10 s.
         { afterMs: DLQ_SILENCE_MS, cause: () => deadLetterSilence(dlq) },
       ),
     transactions: config.mysqlPoolSize,

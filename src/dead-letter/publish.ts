@@ -57,12 +57,15 @@ async function sendInRequests<T extends Sendable>(
   messages: readonly T[],
   maxBytes: number,
   refused: (chunk: T[], refusal: unknown) => Promise<void>,
+  answered = () => {},
 ): Promise<void> {
   for (const chunk of chunkByBytes(messages, maxBytes)) {
     try {
       await producer.send({ messages: chunk, acks: ProduceAcks.ALL });
+      answered();
     } catch (err) {
       if (!refusedForSize(err)) throw err;
+      answered();
       await refused(chunk, err);
     }
   }
@@ -116,24 +119,35 @@ export function deadLetterProducer(config: Parameters<typeof kafkaBaseOptions>[0
  * nothing is left to cut: a letter never blocks its partition by size. Letters of a refused
  * request that other partitions took may be written twice, as after any retried send: replay
  * sends a source message once. Other failures are thrown, for the caller to retry as an outage.
+ * `answered` hears each request the brokers answer (deadLetterSilence counts from the last).
  */
 export async function sendDeadLetters(
   producer: Producer,
   dlqTopic: string,
   letters: readonly DeadLetter[],
   maxBytes = topicLimits.get(producer) ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES,
+  answered = () => {},
 ): Promise<void> {
   const now = new Date();
   const letterOf = new Map<DlqMessage, DeadLetter>();
   for (const d of letters) letterOf.set(toDlqMessage(dlqTopic, d, now, maxBytes), d);
   const requestBytes = Math.min(MAX_REQUEST_BYTES, maxBytes - BATCH_OVERHEAD);
-  await sendInRequests(producer, [...letterOf.keys()], requestBytes, async (chunk, refusal) => {
-    // One letter refused alone: its next try is half its size. Several may have been refused
-    // together only: each goes alone first as it was built.
-    const [only] = chunk;
-    const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
-    for (const m of chunk) await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, refusal);
-  });
+  await sendInRequests(
+    producer,
+    [...letterOf.keys()],
+    requestBytes,
+    async (chunk, refusal) => {
+      // One letter refused alone: its next try is half its size. Several may have been refused
+      // together only: each goes alone first as it was built.
+      const [only] = chunk;
+      const start = chunk.length === 1 && only ? Math.floor((recordBytes(only) + BATCH_OVERHEAD) / 2) : maxBytes;
+      for (const m of chunk) {
+        await sendShrinking(producer, dlqTopic, letterOf.get(m) as DeadLetter, now, start, refusal);
+        answered();
+      }
+    },
+    answered,
+  );
 }
 
 /**
@@ -188,7 +202,7 @@ export function deadLetterFailure(topic: string, err: unknown): KafkaUnavailable
   return new KafkaUnavailableError(`dead-letter topic ${topic}: ${why}`, err);
 }
 
-/** How long a send of dead letters goes unanswered before it is said as an outage (deadLetterSilence). */
+/** How long a send of dead letters goes without an answer to any of its requests before it is said as an outage (deadLetterSilence). */
 export const DLQ_SILENCE_MS = 10_000;
 
 /**
