@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, isRetryable, MigrationError } from "../errors.ts";
-import { deniedError, MIGRATE_PRIVILEGES, type Migration, migrate, sentSoFar } from "./migrate.ts";
+import { deniedError, MIGRATE_PRIVILEGES, migrate, sentSoFar } from "./migrate.ts";
+import type { Migration } from "./migration-files.ts";
 import type { Pool } from "./pool.ts";
 import { RUN_PRIVILEGES } from "./rights.ts";
 

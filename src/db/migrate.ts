@@ -1,9 +1,6 @@
-import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type mysql from "mysql2/promise";
 import { afterOutcome, DatabaseUnavailableError, isExpected, MigrationError } from "../errors.ts";
+import { type Migration, readMigrations, splitStatements } from "./migration-files.ts";
 import {
   type Account,
   type Connection,
@@ -21,36 +18,7 @@ import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 // text. A file that changes after it was applied stops the service: the schema it describes is
 // no longer the schema the database has.
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations", import.meta.url));
 const LOCK = "mysql_analytics_service_migrations";
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-  checksum: string;
-}
-
-export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
-    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
-    .sort()
-    .map((name) => {
-      const sql = readFileSync(join(dir, name), "utf8");
-      return { version: Number(name.slice(0, 3)), name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
-    });
-}
-
-/** Splits a migration into statements: each ends with `;` at the end of a line. Comments are dropped. */
-export function splitStatements(sql: string): string[] {
-  return sql
-    .split("\n")
-    .filter((line) => !line.trimStart().startsWith("--"))
-    .join("\n")
-    .split(/;\s*$/m)
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
 
 export interface MigrateResult {
   applied: string[];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { readMigrations, splitStatements } from "./migrate.ts";
+import { readMigrations, splitStatements } from "./migration-files.ts";
 import { createdBy, outageAdvice, tablesOf } from "./schema-drift.ts";
 
 test("the tables and views the migrations leave: every one created, none dropped after", () => {

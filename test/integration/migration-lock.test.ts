@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Migration, migrate } from "../../src/db/migrate.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import type { Migration } from "../../src/db/migration-files.ts";
 import { testDatabase } from "../support/helpers.ts";
 
 // The migration lock's wait against a real server: what ends it early and what it then says.

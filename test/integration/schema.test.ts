@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { migrate, readMigrations, splitStatements } from "../../src/db/migrate.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { readMigrations, splitStatements } from "../../src/db/migration-files.ts";
 import { MigrationError } from "../../src/errors.ts";
 import { testDatabase, testPool } from "../support/helpers.ts";
 
