@@ -1,7 +1,7 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
-import { errnoOf, sqlMessageOf } from "../db/server-errors.ts";
+import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "../db/server-errors.ts";
 import { ordersTable } from "../domains/orders/table.ts";
 import { postsTable } from "../domains/posts/table.ts";
 import { productsTable } from "../domains/products/table.ts";
@@ -216,7 +216,7 @@ export async function runRepair(
 function explainRepairError(e: unknown, config: Config): unknown {
   if (isExpected(e)) return e;
   const errno = errnoOf(e);
-  if (errno === 1146) {
+  if (errno === NO_SUCH_TABLE) {
     return new ConfigError(
       `repair: ${sqlMessageOf(e).replace(/\.$/, "")}: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand`,
     );

@@ -12,7 +12,7 @@ import {
 } from "./pool.ts";
 import { isDenied, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
 import { checkTablesPresent, createdBy, tablesOf } from "./schema-drift.ts";
-import { errnoOf, sqlMessageOf } from "./server-errors.ts";
+import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
 // text. A file that changes after it was applied stops the service: the schema it describes is
@@ -51,8 +51,6 @@ export const MIGRATE_PRIVILEGES = [
   "REFERENCES",
   "CREATE VIEW",
 ] as const;
-
-const NO_SUCH_TABLE = 1146;
 
 /**
  * Applies the pending migrations as the migrating account: MYSQL_MIGRATE_USER on a short-lived

@@ -1,7 +1,7 @@
 import type mysql from "mysql2/promise";
 import { ConfigError, MigrationError } from "../errors.ts";
 import { isRightRefused, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
-import { errnoOf } from "./server-errors.ts";
+import { errnoOf, NO_SUCH_TABLE } from "./server-errors.ts";
 
 // What the service's database can be that waiting alone won't end: its tables changed by hand
 // since the migrations made them, a server that takes no writes (a replica, a failover), a lock
@@ -24,8 +24,6 @@ export function tablesOf(statements: readonly string[]): string[] {
   }
   return [...left];
 }
-
-const NO_SUCH_TABLE = 1146;
 
 /**
  * Refuses a database whose migrations are all recorded but that lacks a table or view they made:

@@ -2,6 +2,9 @@
 // server refuses (the event is dead-lettered) or the connection that is gone (the batch is tried
 // again on another), and the server's complaint said without the value it quotes.
 
+/** ER_NO_SUCH_TABLE: a table or view the statement names is not in the database. */
+export const NO_SUCH_TABLE = 1146;
+
 /** The MySQL error number the driver put on `err`, if it is one of the server's errors. */
 export function errnoOf(err: unknown): number | undefined {
   const errno = (err as { errno?: unknown } | null | undefined)?.errno;
