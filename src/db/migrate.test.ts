@@ -171,6 +171,20 @@ test("a refusal in the middle of a migration says which statements of it stay ap
   });
 });
 
+/** What mysql2 throws when the server goes before its answer comes: an outage, retried. */
+const connectionLost = () =>
+  Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
+
+/** Migrations 1 and 2 recorded; the first statement starting `prefix` loses the connection, later ones get `again`. */
+function lostOnceThen(prefix: string, again: Error) {
+  let sent = 0;
+  return fakePool((sql) => {
+    if (sql.startsWith("SELECT version")) return [recorded(1), recorded(2)];
+    if (!sql.startsWith(prefix)) return [];
+    return sent++ === 0 ? connectionLost() : again;
+  });
+}
+
 test("a connection lost part way through a migration: the retry runs it again, and the tables it sent are its own", async () => {
   const tables = new Set<string>();
   let lost = false;
@@ -183,7 +197,7 @@ test("a connection lost part way through a migration: the retry runs it again, a
     if (made !== "b" || lost) return [];
     // The server created b, and the connection went before its answer came: an outage, retried.
     lost = true;
-    return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
+    return connectionLost();
   });
   const sent = sentSoFar();
   await assert.rejects(migrate(f.pool, MIGRATIONS, sent), /Connection lost/);
@@ -201,28 +215,14 @@ test("a connection lost during ALTER TABLE … ADD UNIQUE KEY: the retry's dupli
     ...MIGRATIONS,
     m(3, "003_uq.sql", "ALTER TABLE a ADD UNIQUE KEY uq_a_v (v);\nINSERT INTO c VALUES (1);\n"),
   ];
-  let lost = 0;
-  const f = fakePool((sql) => {
-    if (sql.startsWith("SELECT version")) return [recorded(1), recorded(2)];
-    // Cut off while it waited (a metadata lock, a long rebuild): rolled back, no key added.
-    if (sql.startsWith("ALTER TABLE a") && lost++ === 0)
-      return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
-    if (sql.startsWith("ALTER TABLE a")) return sqlError(1062, "Duplicate entry 'x' for key 'uq_a_v'");
-    return [];
-  });
+  // Cut off while it waited (a metadata lock, a long rebuild): rolled back, no key added.
+  const f = lostOnceThen("ALTER TABLE a", sqlError(1062, "Duplicate entry 'x' for key 'uq_a_v'"));
   const sent = sentSoFar();
   await assert.rejects(migrate(f.pool, unique, sent), /Connection lost/);
   await assert.rejects(migrate(f.pool, unique, sent), /stopped at statement 1 of 2 \(MySQL: Duplicate entry 'x'/);
   assert.equal(f.statements.filter((s) => s.startsWith("INSERT INTO schema_migrations")).length, 0, "not recorded");
   // An INSERT's duplicate entry is still its own row: taken as done.
-  let inserted = 0;
-  const rows = fakePool((sql) => {
-    if (sql.startsWith("SELECT version")) return [recorded(1), recorded(2)];
-    if (sql.startsWith("INSERT INTO c") && inserted++ === 0)
-      return Object.assign(new Error("Connection lost: The server closed the connection."), { fatal: true });
-    if (sql.startsWith("INSERT INTO c")) return sqlError(1062, "Duplicate entry '1' for key 'PRIMARY'");
-    return [];
-  });
+  const rows = lostOnceThen("INSERT INTO c", sqlError(1062, "Duplicate entry '1' for key 'PRIMARY'"));
   const again = sentSoFar();
   await assert.rejects(migrate(rows.pool, unique, again), /Connection lost/);
   assert.deepEqual(await migrate(rows.pool, unique, again), { applied: ["003_uq.sql"], current: 3 });
