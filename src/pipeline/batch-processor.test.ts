@@ -287,18 +287,21 @@ test("a group is not committed while the group's coordinator has not confirmed t
   assert.deepEqual([...h.marks.keys()], ["u:0"]);
 });
 
+/** A lease that has run out, whose confirmation shutdown (`stop`) cuts short. */
+const stoppedWhileConfirming = (stop: AbortController): BatchDeps["membership"] => ({
+  holds: () => false,
+  confirm: async (s) => {
+    stop.abort();
+    return !s.aborted;
+  },
+});
+
 test("shutdown during the wait for the member's confirmation abandons the batch: not dropped as moved, nothing marked", async () => {
   const stop = new AbortController();
   const { log, lines } = capturingLogger("debug");
   const h = harness({
     log,
-    membership: {
-      holds: () => false,
-      confirm: async (s) => {
-        stop.abort();
-        return !s.aborted;
-      },
-    },
+    membership: stoppedWhileConfirming(stop),
     apply: async (items, _signal, owned) => {
       if (!owned.held() || !(await owned.confirmed())) throw new PartitionMovedError();
       return { outcomes: items as Outcome[], rows: new Map() };
@@ -314,13 +317,7 @@ test("shutdown during the wait for the member's confirmation before dead letters
   const { log, lines } = capturingLogger("debug");
   const h = harness({
     log,
-    membership: {
-      holds: () => false,
-      confirm: async (s) => {
-        stop.abort();
-        return !s.aborted;
-      },
-    },
+    membership: stoppedWhileConfirming(stop),
   });
   await assert.rejects(h.processor.process([message("u", 0, 5)], [rejected("bad_field")], stop.signal), AbandonedError);
   assert.deepEqual(h.letters, []);
