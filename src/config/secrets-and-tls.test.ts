@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { stackDeclaration } from "../../tools/stack/config.ts";
+import { tlsPlan } from "../db/tls.ts";
 import { ConfigError } from "../errors.ts";
 import { assertConfigError } from "../testing/config.ts";
 import { helpLines, MAX_CONFIG_FILE_BYTES, parseDeclaration, readConfigBytes, str } from "./declare.ts";
@@ -144,9 +145,8 @@ describe("secrets from files (<NAME>_FILE)", () => {
     assert.ok(!err.message.includes("MIIE"), err.message);
   });
 
-  test("an encrypted client key for Kafka is one line saying so, in either PEM form", (t) => {
-    // MYSQL_SSL_KEY's twin is in src/db/tls.test.ts; both go through refuseEncryptedKey.
-    const dir = mkdtempSync(join(tmpdir(), "kafka-key-"));
+  test("an encrypted client key, for Kafka or MySQL, is one line saying so in either PEM form, not OpenSSL's 'interrupted or cancelled'", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "client-key-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const cert = join(dir, "c.pem");
     const plainKey = join(dir, "plain.key");
@@ -168,6 +168,14 @@ describe("secrets from files (<NAME>_FILE)", () => {
       writeFileSync(key, pem);
       const err = assertConfigError({ KAFKA_SSL: "true", KAFKA_SSL_CERT: cert, KAFKA_SSL_KEY: key }, "KAFKA_SSL_KEY");
       assert.equal(err.message, `KAFKA_SSL_KEY: ${key} is encrypted; give the key unencrypted.`, form);
+      // MySQL's files are read when its pool is planned (db/tls.ts), by the same check.
+      const mysql = loadConfig({ MYSQL_SSL_MODE: "required", MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: key });
+      assert.throws(
+        () => tlsPlan(mysql),
+        (e: unknown) =>
+          e instanceof ConfigError && e.message === `MYSQL_SSL_KEY: ${key} is encrypted; give the key unencrypted.`,
+        form,
+      );
     }
   });
 

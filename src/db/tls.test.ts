@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,26 +60,6 @@ describe("tlsPlan", () => {
     );
     assert.equal(tlsPlan(cfg({ mysqlSslMode: "disabled", mysqlSslCa: junk })).ssl, undefined, "disabled reads none");
   });
-});
-
-test("an encrypted key is one line saying so, not OpenSSL's 'interrupted or cancelled'", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "tls-test-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [cert, key] = [join(dir, "c.pem"), join(dir, "c.key")];
-  // PKCS#8 (BEGIN ENCRYPTED PRIVATE KEY), as `openssl req` writes it without -nodes.
-  execFileSync(
-    "openssl",
-    [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-passout", "pass:s3cret"],
-      ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=analytics test"],
-    ],
-    { stdio: "ignore" },
-  );
-  assert.throws(
-    () => tlsPlan(cfg({ mysqlSslMode: "required", mysqlSslCert: cert, mysqlSslKey: key })),
-    (err: unknown) =>
-      err instanceof ConfigError && err.message === `MYSQL_SSL_KEY: ${key} is encrypted; give the key unencrypted.`,
-  );
 });
 
 describe("afterFailure", () => {
