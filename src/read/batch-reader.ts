@@ -63,16 +63,17 @@ export class BatchReader<T extends PartitionMessage> {
     highWater: number,
     highWaterBytes = Number.POSITIVE_INFINITY,
     sizeOf: (m: T) => number = () => 0,
-    /** What is kept of each message the stream delivers (by default the message itself). */
-    adapt: (delivered: unknown) => T = (delivered) => delivered as T,
+    /** What is kept of each message the stream delivers (by default the message itself), given its partition's key. */
+    adapt: (delivered: unknown, key: string) => T = (delivered) => delivered as T,
   ) {
     this.#stream = stream;
     this.#highWater = highWater;
     this.#highWaterBytes = highWaterBytes;
     this.#sizeOf = sizeOf;
     stream.on("data", (delivered: unknown) => {
-      const m = adapt(delivered);
-      const key = partitionKey(m.topic, m.partition);
+      const { topic, partition } = delivered as { topic: string; partition: number };
+      const key = partitionKey(topic, partition);
+      const m = adapt(delivered, key);
       let queue = this.#queues.get(key);
       if (!queue) {
         queue = { messages: [], bytes: 0, since: Date.now() };

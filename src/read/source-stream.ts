@@ -37,11 +37,8 @@ export interface KafkaMessage {
 
 type ClientMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
-/** What the pipeline keeps of the client's message; `tenure`: its partition's, by key, as it arrives. */
-export function keptOf(
-  delivered: unknown,
-  tenure: (key: string) => number | undefined = () => undefined,
-): KafkaMessage {
+/** What the pipeline keeps of the client's message; `tenure`: its partition's as it arrives. */
+export function keptOf(delivered: unknown, tenure?: number): KafkaMessage {
   const m = delivered as ClientMessage;
   const entries = m.headerEntries as RecordHeaders;
   const unread = unreadHeaders(entries);
@@ -57,7 +54,7 @@ export function keptOf(
     headers,
     headersUnread: unread?.count,
     bytes: 0,
-    tenure: tenure(partitionKey(m.topic, m.partition)),
+    tenure,
   };
   kept.bytes = heldBytes({ key: m.key, value: m.value, headers: entries });
   return kept;
@@ -148,7 +145,7 @@ export class SourceStream {
       READER_BUFFER_BATCHES * batchMaxEvents,
       READER_BUFFER_BATCHES * batchMaxBytes,
       (m) => m.bytes,
-      (delivered) => keptOf(delivered, this.#tenure),
+      (delivered, key) => keptOf(delivered, this.#tenure(key)),
     );
     return this.#reader;
   }
