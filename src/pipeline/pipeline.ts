@@ -2,14 +2,13 @@ import type { Consumer } from "@platformatic/kafka";
 import { OffsetCommitter } from "../commit/committer.ts";
 import type { Decoded, SourceRecord } from "../decode/decode.ts";
 import { decodeBatch } from "../decode/decode-batch.ts";
-import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { partitionKey } from "../read/batch-reader.ts";
-import { MembershipLease } from "../read/membership-lease.ts";
-import { OwnedPartitions } from "../read/owned-partitions.ts";
 import { type KafkaMessage, SourceStream } from "../read/source-stream.ts";
 import { AbandonedError, abortableDelay, backoffMs, type Outage } from "../retry.ts";
 import { type BatchDeps, BatchProcessor } from "./batch-processor.ts";
+import { IdlePositionCommits } from "./idle-positions.ts";
+import { Membership } from "./membership.ts";
 import { PartitionScheduler } from "./scheduler.ts";
 
 // The pipeline, top to bottom (docs/architecture.md):
@@ -53,9 +52,6 @@ export interface PipelineDeps {
   options: PipelineOptions;
 }
 
-/** How often the positions of partitions without events yet are committed (SourceStream.idlePositions). */
-const IDLE_COMMIT_MS = 5_000;
-
 /** The pause before trying Kafka again: at least 100 ms, so a broker that fails at once is not hammered. */
 const kafkaRetryMs = (failures: number, capMs: number) => Math.max(100, backoffMs(failures, capMs));
 
@@ -77,47 +73,38 @@ export class Pipeline {
   /** Aborted on shutdown and on the first failure: nothing more is read or started. */
   readonly #halt = new AbortController();
   #stop: { error: unknown } | "abandoned" | null = null;
-  readonly #observeAssignments = () => this.#owned.observe();
-  /** Whether the idle positions are being checked (#commitIdlePositions). */
-  #idleBusy = false;
-  /** The partitions this member owns, as the consumer's assignments say. */
-  readonly #owned: OwnedPartitions;
-  /** Whether the group still counts this member in, as its coordinator last answered. */
-  readonly #lease: MembershipLease;
+  /** The partitions this member owns and since when, and whether the group still counts it in. */
+  readonly #member: Membership;
+  readonly #idlePositions: IdlePositionCommits;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
-    this.#owned = new OwnedPartitions(() => deps.consumer.assignments);
-    const owns = (key: string) => this.#owned.owns(key);
+    // Dropped and joined again, the member may find its partitions read and written by another
+    // meanwhile: nothing read before is written, and it reads again from the committed offsets.
+    this.#member = new Membership(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
+      deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
+      this.#committer.forget();
+      this.#readAgain(this.#source.number, why);
+    });
+    const owns = (key: string) => this.#member.owns(key);
+    const since = (key: string) => this.#member.since(key);
     this.#committer = new OffsetCommitter({
       commit: (offsets) => deps.consumer.commit({ offsets }),
       owns,
-      since: (key) => this.#owned.since(key),
+      since,
       retryDelayMs: (failures) => kafkaRetryMs(failures, deps.options.retryMaxBackoffMs),
       log: deps.log,
-    });
-    // Dropped and joined again, the member may find its partitions read and written by another
-    // meanwhile: nothing read before is written, and it reads again from the committed offsets.
-    this.#lease = new MembershipLease(deps.consumer, deps.options.sessionTimeoutMs, (why) => {
-      deps.log.warn(`${why}: the events in hand are not written but read again from the committed offsets`);
-      this.#committer.forget();
-      this.#owned.endTenures();
-      this.#readAgain(this.#source.number, why);
     });
     this.#batches = new BatchProcessor({
       ...deps.batch,
       owns,
-      membership: this.#lease,
+      membership: this.#member.lease,
       mark: (key, offset) => this.#committer.mark(key, offset),
     });
-    // Every list of assignments seen, so that a partition taken away and handed back between two
-    // questions is known to have been another member's meanwhile (read/owned-partitions.ts).
-    deps.consumer.on("consumer:group:join", this.#observeAssignments);
-    deps.consumer.on("consumer:group:leave", this.#observeAssignments);
-    this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log, (key) =>
-      this.#owned.since(key),
-    );
+    this.#source = new SourceStream(deps.consumer, deps.topics, deps.options, deps.log, since);
     this.#scheduler = new PartitionScheduler(() => this.#source.reader?.poke());
+    const paused = () => this.#reopen !== null || this.#halt.signal.aborted;
+    this.#idlePositions = new IdlePositionCommits(this.#source, this.#committer, paused, deps.log);
   }
 
   /**
@@ -131,7 +118,7 @@ export class Pipeline {
     const onAbort = () => this.#halt.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
-    const idle = setInterval(() => void this.#commitIdlePositions(), IDLE_COMMIT_MS);
+    this.#idlePositions.start();
     let failures = 0;
     while (!halt.aborted) {
       if (this.#mustWait()) {
@@ -168,13 +155,11 @@ export class Pipeline {
       log.debug({ events: read.batch.length }, "batch read");
       this.#start(read.batch, read.stream);
     }
-    clearInterval(idle);
+    this.#idlePositions.stop();
     await this.#settle();
     this.#batches.flushWarnings();
     await this.#source.close();
-    this.#lease.close();
-    this.#d.consumer.off("consumer:group:join", this.#observeAssignments);
-    this.#d.consumer.off("consumer:group:leave", this.#observeAssignments);
+    this.#member.close();
     signal.removeEventListener("abort", onAbort);
     if (this.#stop !== null && this.#stop !== "abandoned") throw this.#stop.error;
     log.debug("pipeline stopped");
@@ -247,7 +232,7 @@ export class Pipeline {
           batch,
           decoded,
           this.#halt.signal,
-          (key) => stream > this.#staleThrough && this.#owned.since(key) === since.get(key),
+          (key) => stream > this.#staleThrough && this.#member.since(key) === since.get(key),
         );
         if (droppedEventsOfMovedPartitions) this.#readAgain(stream, "partitions moved while their events were in hand");
       } catch (error) {
@@ -307,28 +292,6 @@ export class Pipeline {
     if (error instanceof AbandonedError) this.#stop ??= "abandoned";
     else if (this.#stop === null || this.#stop === "abandoned") this.#stop = { error };
     this.#halt.abort();
-  }
-
-  /**
-   * Commits where the stream stands on the partitions it has delivered no event of and the group
-   * has committed nothing for, once per stream and offset (SourceStream.idlePositions): as a Kafka
-   * consumer commits its position, so that a partition started at `latest` keeps its place over a
-   * restart before its first event. One check at a time; a failed one is tried at the next tick.
-   */
-  async #commitIdlePositions() {
-    if (this.#idleBusy || this.#reopen !== null || this.#halt.signal.aborted) return;
-    this.#idleBusy = true;
-    try {
-      const stream = this.#source.number;
-      const positions = await this.#source.idlePositions();
-      if (this.#reopen !== null || this.#halt.signal.aborted || stream !== this.#source.number) return;
-      for (const position of positions)
-        this.#committer.mark(partitionKey(position.topic, position.partition), position);
-    } catch (err) {
-      this.#d.log.debug({ err: messageOf(err) }, "reading the group's offsets for idle partitions failed");
-    } finally {
-      this.#idleBusy = false;
-    }
   }
 
   /** Waits for every batch in hand to finish and for the offsets they marked to be committed. */
