@@ -11,7 +11,7 @@ import {
   serviceAccount,
 } from "./pool.ts";
 import { isDenied, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
-import { checkTablesPresent, createdBy, tablesOf } from "./schema-drift.ts";
+import { checkTablesPresent, createdBy, refuseForeignTables, tablesOf } from "./schema-drift.ts";
 import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
@@ -134,6 +134,10 @@ export async function migrate(
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
       pending = (await pendingMigrations(conn, migrations)).pending;
+      // None recorded yet: the tables the migrations make must not be there. After an attempt of
+      // this start lost its connection part way, those found are its own.
+      if (pending.length === migrations.length && sent.migration === null)
+        await refuseForeignTables(conn, tablesOf(pending.flatMap((m) => splitStatements(m.sql))));
       return { applied: await applyPending(conn, pending, progress, sent), current };
     } finally {
       await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);

@@ -26,6 +26,25 @@ export function tablesOf(statements: readonly string[]): string[] {
 }
 
 /**
+ * Refuses to start a schema in a database that already holds tables of the migrations' names while
+ * it records none of them: another application's database (MYSQL_DATABASE set wrong), or this
+ * service's with schema_migrations dropped or its first migration cut off part way by another start. Refused at its first CREATE TABLE instead, the first
+ * migration left an empty schema_migrations behind and a line that said only "fix the cause".
+ */
+export async function refuseForeignTables(conn: { query: mysql.Connection["query"] }, made: readonly string[]) {
+  if (made.length === 0) return;
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT TABLE_NAME AS name, DATABASE() AS db FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)",
+    [made],
+  );
+  if (rows.length === 0) return;
+  const names = rows.map((r) => String(r.name)).sort();
+  throw new MigrationError(
+    `database ${rows[0]?.db} already holds ${names.join(", ")} but records no migration of this service: nothing was created. If they are this service's (its first migration cut off part way, or schema_migrations dropped), drop them and run migrate again; else MYSQL_DATABASE names another application's database: point it at an empty database or this service's own`,
+  );
+}
+
+/**
  * Refuses a database whose migrations are all recorded but that lacks a table or view they made:
  * it was dropped by hand, and `migrate` would otherwise call the schema up to date.
  */

@@ -108,6 +108,27 @@ test("a table dropped by hand: migrate and the start say which, instead of 'up t
   await assert.rejects(startService(config, capturingLogger().log), missing);
 });
 
+test("a database holding another application's tables of the same names: migrate refuses in one line and creates nothing", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const config = testConfig(db, topics);
+  await db.conn.query("CREATE TABLE users (login VARCHAR(40) PRIMARY KEY)");
+  await db.conn.query("CREATE TABLE orders (n INT PRIMARY KEY)");
+  await db.conn.query("CREATE TABLE invoices (n INT PRIMARY KEY)");
+  const foreign = new RegExp(
+    `database ${db.name} already holds orders, users but records no migration of this service: nothing was created\\. ` +
+      "If they are this service's .*drop them and run migrate again; else MYSQL_DATABASE names another application's database",
+  );
+  // Twice: the first refusal must leave nothing (an empty schema_migrations) that changes the second.
+  await assert.rejects(migrateDatabase(config), foreign);
+  await assert.rejects(startService(config, capturingLogger().log), foreign);
+  const tables = await db.query(
+    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+    [db.name],
+  );
+  assert.deepEqual(tables, [{ t: "invoices" }, { t: "orders" }, { t: "users" }]);
+});
+
 test("the pool's sessions wait 50 s for a table lock another session holds, not the server's day", async (t) => {
   const db = await testDatabase(t);
   const pool = testPool(t, db);
