@@ -23,21 +23,32 @@ const sqlError = (errno: number, sqlMessage: string) => Object.assign(new Error(
 function fakePool(answer: Answer, lockGot: number | null = 1) {
   const statements: string[] = [];
   let released = 0;
+  // As mysql2's: a connection that lost its server refuses every later command.
+  let closed = false;
   const conn = {
     async query(sql: string) {
+      if (closed) throw new Error("Can't add new command when connection is in closed state");
       statements.push(sql.replace(/\s+/g, " ").trim());
       if (/SELECT GET_LOCK/.test(sql)) return [[{ got: lockGot }], []];
       if (/^SELECT RELEASE_LOCK/.test(sql)) return [[{}], []];
       if (/^SELECT CURRENT_USER/.test(sql)) return [[{ account: "svc@localhost", db: "analytics" }], []];
       const rows = answer(sql);
-      if (rows instanceof Error) throw rows;
+      if (rows instanceof Error) {
+        closed ||= (rows as { fatal?: boolean }).fatal === true;
+        throw rows;
+      }
       return [rows, []];
     },
     release() {
       released++;
     },
   };
-  const pool = { getConnection: async () => conn } as unknown as Pool;
+  const pool = {
+    getConnection: async () => {
+      closed = false; // a new connection
+      return conn;
+    },
+  } as unknown as Pool;
   return { pool, statements, released: () => released };
 }
 

@@ -131,6 +131,7 @@ export async function migrate(
     if (lock[0]?.got == null)
       throw new DatabaseUnavailableError("MySQL: the wait for the migration lock was interrupted");
     if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
+    let failed = false;
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
       pending = (await pendingMigrations(conn, migrations)).pending;
@@ -139,8 +140,15 @@ export async function migrate(
       if (pending.length === migrations.length && sent.migration === null)
         await refuseForeignTables(conn, tablesOf(pending.flatMap((m) => splitStatements(m.sql))));
       return { applied: await applyPending(conn, pending, progress, sent), current };
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
-      await conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
+      // After a failure, the release must not replace its cause: on a lost connection it fails
+      // too ("connection is in closed state"), and the lock went with the session.
+      const release = conn.query("SELECT RELEASE_LOCK(?)", [LOCK]);
+      if (failed) await afterOutcome("releasing the migration lock", release);
+      else await release;
     }
   } catch (err) {
     if (isDenied(err)) throw deniedError(err, await whoAndWhere(conn), pending, progress);
