@@ -36,7 +36,8 @@ commands:
   dlq list [--json] [--limit N]
             the newest N letters (1000 unless given, at most 100000) in the dead-letter topic
             (KAFKA_DLQ_TOPIC): when, source topic/partition@offset, event type, error code and
-            reason; the last line counts them all by code
+            reason; the last line counts them, and all of them by code when --limit left
+            some out
   dlq replay [--since ISO-time] [--reason code] [--restamp] [--dry-run]
             re-publish the chosen letters' original key, value and headers to their source
             topic and partition, once the cause is fixed; --since keeps letters that failed at

@@ -97,6 +97,13 @@ export function listOptions(args: readonly string[]): ListOptions {
   return { json: raw.json === true, limit };
 }
 
+/**
+ * The table's last line: how many letters the topic holds and, when `--limit` left some out, how
+ * many of each code (`shown`, NewestLetters.summary()).
+ */
+export const listFooter = (total: number, topic: string, shown: string) =>
+  `${total} dead letter(s) in ${topic}${shown === "" ? "" : `; listed: ${shown} (--limit)`}\n`;
+
 export async function runDlqList(
   config: Config,
   options: ListOptions,
@@ -112,9 +119,7 @@ export async function runDlqList(
     if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (--limit)\n`);
   } else {
     out.write(formatLetters(letters));
-    out.write(
-      `${newest.total} dead letter(s) in ${config.kafkaDlqTopic}${shown === "" ? "" : `; listed: ${shown} (--limit)`}\n`,
-    );
+    out.write(listFooter(newest.total, config.kafkaDlqTopic, shown));
   }
   return 0;
 }

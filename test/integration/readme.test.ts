@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import type { Pool } from "mysql2/promise";
+import { listFooter } from "../../src/commands/dlq-list.ts";
 import { type AnyVar, describeDefault, fileVariable, readConfigBytes } from "../../src/config/declare.ts";
 import { serviceDeclaration } from "../../src/config/index.ts";
+import type { DeadLetterEntry } from "../../src/dead-letter/letter.ts";
+import { NewestLetters } from "../../src/dead-letter/topic-reader.ts";
 import { BadEventReasons } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
@@ -11,6 +14,7 @@ import { notReadyReasons } from "../../src/observability/readiness.ts";
 import type { Outage } from "../../src/retry.ts";
 import { configTable, markedBlock, OPERATIONS_DOC } from "../../tools/docs/config-table.ts";
 import { stackDeclaration } from "../../tools/stack/config.ts";
+import { runCliSync } from "../support/helpers.ts";
 
 // The README and docs/ are documentation users act on: their commands, configuration, metrics,
 // codes and quoted lines must match the code.
@@ -214,4 +218,55 @@ test("the docs quote a file the service can't read as the service says it", () =
   }
   assert.ok(checked > 0, "the docs show no such line: the pattern no longer finds them");
   assert.deepEqual(wrong, []);
+});
+
+/** A letter of `code`, as `dlq list` counts it. */
+const letterOf = (code: string, n: number): DeadLetterEntry => ({
+  dlqPartition: 0,
+  dlqOffset: BigInt(n),
+  failedAt: "2026-03-01T10:00:00.000Z",
+  sourceTopic: "user",
+  sourcePartition: 0,
+  sourceOffset: BigInt(n),
+  sourceTimestamp: null,
+  eventType: null,
+  code,
+  reason: "a reason",
+  key: null,
+  keyTruncated: false,
+  value: null,
+  valueBytes: 0,
+  truncated: false,
+  originalBytes: 0,
+  originalHeaders: [],
+});
+
+// An operator reads the count of a dead-letter topic off the list's last line: the docs must say
+// what it holds, and when it counts the letters by code, as the command makes it.
+test("the docs and --help describe dlq list's last line as the command prints it", () => {
+  const quoted = [...OPERATIONS.matchAll(/`([^`]*dead\s+letter\(s\)\s+in\s[^`]*)`/g)].map((m) =>
+    (m[1] as string).replace(/\s+/g, " "),
+  );
+  const form = /^(\d+) dead letter\(s\) in (\S+?)(?:; listed: the newest (\d+) of \d+ \(([^)]*)\) \(--limit\))?$/;
+  const checked = quoted.map((line) => {
+    const m = form.exec(line);
+    assert.ok(m, `docs/operations.md quotes a last line dlq list does not print: ${line}`);
+    const [, total = "0", topic = "", limit, codes] = m;
+    const counts =
+      codes === undefined
+        ? [["bad_field", Number(total)] as const]
+        : codes.split(", ").map((c) => {
+            const [code = "", n = "0"] = c.split(" ");
+            return [code, Number(n)] as const;
+          });
+    const newest = new NewestLetters(limit === undefined ? Number(total) : Number(limit));
+    let offset = 0;
+    for (const [code, n] of counts) for (let i = 0; i < n; i++) newest.add(letterOf(code, offset++));
+    assert.equal(listFooter(newest.total, topic, newest.summary()), `${line}\n`, "as the command prints it");
+    return codes !== undefined;
+  });
+  assert.ok(checked.includes(false), "docs/operations.md quotes the last line of a list that holds every letter");
+  assert.ok(checked.includes(true), "docs/operations.md quotes the last line of a list --limit cut short");
+  const help = runCliSync(["--help"], {}).stdout.replace(/\s+/g, " ");
+  assert.match(help, /the last line counts them, and all of them by code when --limit left some out/);
 });
