@@ -251,6 +251,9 @@ test("every dependency the service waits for is named where the docs describe an
   const dependencies = [...service.matchAll(/\boutage\("([^"]+)"\)/g)].map((m) => m[1] ?? "");
   assert.ok(dependencies.length >= 3, "src/service.ts names its outages");
   for (const d of dependencies) assert.ok(row.includes(`\`${d}\``), `analytics_outage's row names ${d}`);
+  // The alert fires on analytics_outage == 1 whatever the dependency: its row says for which.
+  const alert = /^\| `AnalyticsDependencyOutage` \|.*$/m.exec(doc)?.[0] ?? "";
+  for (const d of dependencies) assert.ok(alert.includes(`\`${d}\``), `AnalyticsDependencyOutage's row names ${d}`);
   const runbook = /^#### AnalyticsDependencyOutage$([\s\S]*?)^#### /m.exec(doc)?.[1] ?? "";
   for (const d of dependencies)
     assert.ok(runbook.includes(d), `the runbook of AnalyticsDependencyOutage says what ${d} means`);
