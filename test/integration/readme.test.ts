@@ -12,6 +12,8 @@ import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { notReadyReasons } from "../../src/observability/readiness.ts";
 import type { Outage } from "../../src/retry.ts";
+import { decodeValue } from "../../src/testing/domain-helpers.ts";
+import { loadFixtures } from "../../src/testing/fixtures.ts";
 import { configTable, markedBlock, OPERATIONS_DOC } from "../../tools/docs/config-table.ts";
 import { stackDeclaration } from "../../tools/stack/config.ts";
 import { runCliSync } from "../support/helpers.ts";
@@ -269,4 +271,21 @@ test("the docs and --help describe dlq list's last line as the command prints it
   assert.ok(checked.includes(true), "docs/operations.md quotes the last line of a list --limit cut short");
   const help = runCliSync(["--help"], {}).stdout.replace(/\s+/g, " ");
   assert.match(help, /the last line counts them, and all of them by code when --limit left some out/);
+});
+
+// A child table's rows count as the operation of its mode (src/write/store.ts): replace for a
+// set the document replaces, upsert for children merged in. The docs say which table is which.
+test("the metrics table says under which operation each child table's rows are counted", () => {
+  const row = tableRows(OPERATIONS).get("analytics_rows_total")?.[1] ?? "";
+  const said = (operation: string) => new RegExp(`\`${operation}\` \\(([^)]*)\\)`).exec(row)?.[1] ?? "";
+  const children = new Map<string, string>();
+  for (const e of loadFixtures()) {
+    const { op } = decodeValue(Buffer.from(JSON.stringify(e.value)));
+    if ("kind" in op && op.kind === "upsert" && op.children) children.set(op.children.table.name, op.children.mode);
+  }
+  assert.deepEqual([...children.values()].sort(), ["merge", "replace"], "the fixtures hold both modes");
+  for (const [table, mode] of children) {
+    const operation = mode === "replace" ? "replace" : "upsert";
+    assert.ok(said(operation).includes(`\`${table}\``), `${table}'s rows count as ${operation}: "${row}"`);
+  }
 });
