@@ -87,6 +87,18 @@ test("the README's minimal configuration table names declared variables with the
   }
 });
 
+// --help and the tables show a secret's default as (secret); the default itself, the platform
+// contract's, must still be written down for whoever runs the service without setting it.
+test("a secret's default that is not empty is said in the README and docs/operations.md", () => {
+  const secrets = Object.values(serviceDeclaration).filter((v: AnyVar) => v.secret && v.default !== "");
+  assert.ok(secrets.length > 0, "MYSQL_PASSWORD has a default");
+  for (const v of secrets as AnyVar[]) {
+    const readmeRow = README.split("\n").find((l) => l.startsWith(`| \`${v.env}\` |`)) ?? "";
+    assert.ok(readmeRow.includes(`\`${v.default}\``), `the README's row of ${v.env} says its default`);
+    assert.ok(OPERATIONS.includes(`\`${v.env}\`'s is \`${v.default}\``), `docs/operations.md says ${v.env}'s default`);
+  }
+});
+
 /** GitHub's anchors for the headings of a markdown text: lower case, punctuation dropped, spaces as '-', repeats numbered. */
 function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
@@ -288,4 +300,17 @@ test("the metrics table says under which operation each child table's rows are c
     const operation = mode === "replace" ? "replace" : "upsert";
     assert.ok(said(operation).includes(`\`${table}\``), `${table}'s rows count as ${operation}: "${row}"`);
   }
+});
+
+// docs/architecture.md gives each stage its folder and each file its job: a file it does not name
+// is one a newcomer can't place. The domains' files, the generator's and the unit-test helpers
+// are named by folder.
+test("docs/architecture.md names every source file of the service", () => {
+  const architecture = DOCS.get("docs/architecture.md") ?? "";
+  const root = new URL("../../src/", import.meta.url);
+  const byFolder = /^(domains\/[^/]+|generate|testing)\//;
+  const unnamed = (readdirSync(root, { recursive: true }) as string[])
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !byFolder.test(f))
+    .filter((f) => !architecture.includes(f.split("/").at(-1) as string));
+  assert.deepEqual(unnamed, []);
 });
