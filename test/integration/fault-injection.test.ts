@@ -162,12 +162,7 @@ test(
   { timeout: 600_000 },
   async (t) => {
     const s = await scenario(t, 99, Math.min(EVENTS, 10000));
-    // One instance decodes on its own thread (DECODE_THREAD), so that path is run end to end too.
-    const instances = [
-      spawnService(t, { ...s.env, DECODE_THREAD: "true" }),
-      spawnService(t, s.env),
-      spawnService(t, s.env),
-    ];
+    const instances = [spawnService(t, s.env), spawnService(t, s.env), spawnService(t, s.env)];
     await waitFor("progress", async () => (await committedTotal(group(s), s.sources, PARTITIONS)) > 0n, SLOW);
     assert.equal(await instances[1]?.kill("SIGKILL"), null);
     await drained(s);
