@@ -78,3 +78,30 @@ test("retrying: an attempt answered within its silence says nothing, and leaves 
   assert.equal(outage.active, false);
   assert.deepEqual(lines, []);
 });
+
+test("retrying: a silence holds the outage, which other work that succeeds meanwhile does not end", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log, lines } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  let answer = () => {};
+  const result = retrying(
+    (answered) =>
+      new Promise<string>((resolve) => {
+        answer = () => {
+          answered();
+          resolve("sent");
+        };
+      }),
+    outage,
+    1000,
+    new AbortController().signal,
+    { afterMs: 30, cause: () => new Error("no answer") },
+  );
+  t.mock.timers.tick(30);
+  outage.recover(); // a batch read from what the reader had buffered
+  assert.equal(outage.active, true, "the send still hangs");
+  answer();
+  assert.equal(await result, "sent");
+  assert.equal(outage.active, false);
+  assert.equal(lines.length, 2);
+});

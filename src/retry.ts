@@ -43,6 +43,8 @@ const CAUSES_LOGGED = 5;
 export class Outage {
   #since: number | null = null;
   readonly #causes = new Set<string>();
+  /** Attempts left unanswered past their silence (`hold`): the outage lasts while one is. */
+  readonly #held = new Set<object>();
   #log: Logger;
   #hooks: OutageHooks;
   readonly name: string;
@@ -72,8 +74,22 @@ export class Outage {
     this.#log.debug({ dependency: this.name, attempt, waitMs }, `${this.name} retry ${attempt} in ${waitMs} ms`);
     this.#hooks.onRetry?.();
   }
+  /**
+   * Enters the outage for an attempt that has had no answer for its silence (retrying's
+   * `silence`), until `release(attempt)`: while one is held, `recover` ends nothing. Work that
+   * succeeds meanwhile (a batch read from what the reader had buffered before a broker paused) is
+   * no answer to the attempt that still hangs.
+   */
+  hold(attempt: object, err: unknown): void {
+    this.#held.add(attempt);
+    this.enter(err);
+  }
+  /** The held attempt was answered, or ended: the outage goes on until something recovers it. */
+  release(attempt: object): void {
+    this.#held.delete(attempt);
+  }
   recover(): void {
-    if (this.#since === null) return;
+    if (this.#since === null || this.#held.size > 0) return;
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
     this.#since = null;
     this.#causes.clear();
@@ -128,7 +144,8 @@ export interface Silence {
 
 /**
  * Runs `fn` until it succeeds; retryable failures wait (the outage is logged once). Others throw.
- * With `silence`, an attempt still unanswered after its time enters the outage while it goes on.
+ * With `silence`, an attempt still unanswered after its time enters the outage while it goes on,
+ * and holds it: nothing else ends it before the attempt is answered or ends.
  */
 export async function retrying<T>(
   fn: (answered: () => void) => Promise<T>,
@@ -138,10 +155,16 @@ export async function retrying<T>(
   silence?: Silence,
 ): Promise<T> {
   let quiet: ReturnType<typeof setTimeout> | undefined;
+  // A silence holds the outage (Outage.hold) until the attempt is answered or ends.
+  const held = {};
+  const hush = () => {
+    clearTimeout(quiet);
+    outage.release(held);
+  };
   // Started again by each answer (cleared and set, which mock timers follow as they do not refresh()).
   const listen = () => {
-    clearTimeout(quiet);
-    quiet = silence && setTimeout(() => outage.enter(silence.cause()), silence.afterMs);
+    hush();
+    quiet = silence && setTimeout(() => outage.hold(held, silence.cause()), silence.afterMs);
     quiet?.unref();
   };
   for (let attempt = 0; ; attempt++) {
@@ -151,12 +174,12 @@ export async function retrying<T>(
     try {
       const result = await fn(() => open && listen());
       open = false;
-      clearTimeout(quiet);
+      hush();
       outage.recover();
       return result;
     } catch (err) {
       open = false;
-      clearTimeout(quiet);
+      hush();
       if (!isRetryable(err)) throw err;
       outage.enter(err);
       const wait = Math.max(50, backoffMs(attempt, capMs));
