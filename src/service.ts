@@ -15,6 +15,7 @@ import {
 import { decode, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
 import { isExpected, messageOf } from "./errors.ts";
+import { BrokerSilence } from "./kafka/broker-silence.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/client-options.ts";
 import { explainKafkaFailure, explainRejoinFailure } from "./kafka/kafka-errors.ts";
 import { checkTopics, explainStreamFailure, prefixed } from "./kafka/topics.ts";
@@ -98,6 +99,9 @@ export async function startService(
       onRetry: () => metrics.retries.inc({ dependency }),
     });
   const outages = { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
+  // Every request of the running service's clients, timed: a broker that stops answering is an outage.
+  const silence = new BrokerSilence(outages.kafka);
+  closers.add(async () => silence.close());
   let consumer: Consumer | null = null;
   const groupSettling: GroupSettlingState = { since: null };
   try {
@@ -123,15 +127,14 @@ export async function startService(
     );
     closers.add(async () => groupErrors.flushWarnings());
     metrics.watchMembership(() => isMember(group));
+    silence.watch(group);
     closers.add(() => group.close());
-    const sourceTopics = new SourceTopics(
-      new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 }),
-      topics,
-      log,
-      (err) => explainKafkaFailure(err, config),
-    );
+    const topicsAdmin = new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 });
+    silence.watch(topicsAdmin);
+    const sourceTopics = new SourceTopics(topicsAdmin, topics, log, (err) => explainKafkaFailure(err, config));
     closers.add(() => sourceTopics.close());
     const producer = deadLetterProducer(config, dlqMaxBytes);
+    silence.watch(producer);
     closers.add(() => producer.close());
     pipeline = new Pipeline({
       consumer: group,

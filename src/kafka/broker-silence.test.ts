@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { channel } from "node:diagnostics_channel";
+import { EventEmitter } from "node:events";
+import { test } from "node:test";
+import { Outage } from "../retry.ts";
+import { capturingLogger } from "../testing/support.ts";
+import { BrokerSilence } from "./broker-silence.ts";
+
+const sent = channel("tracing:plt:kafka:connections:api:start");
+const answered = channel("tracing:plt:kafka:connections:api:asyncStart");
+
+/** A connection of client `ownerId` to 10.0.0.1:`port`, up. */
+const connection = (ownerId: number, port = 9092) =>
+  Object.assign(new EventEmitter(), { ownerId, host: "10.0.0.1", port, status: "connected" });
+
+function setup(t: { after: (fn: () => void) => void }) {
+  const { log, lines } = capturingLogger();
+  const outage = new Outage("Kafka", log);
+  let now = 0;
+  const silence = new BrokerSilence(outage, 10_000, () => now, 60_000);
+  t.after(() => silence.close());
+  silence.watch({ instanceId: 7 });
+  const msgs = () => lines.map((l) => String(l.msg).replace(/after [\d.]+ s/, "after N s"));
+  const at = (ms: number) => {
+    now = ms;
+  };
+  return { outage, silence, msgs, at };
+}
+
+test("a request unanswered for 10 s is an outage naming its broker, until the broker answers", (t) => {
+  const { outage, silence, msgs, at } = setup(t);
+  const c = connection(7);
+  const fetch = { connection: c, apiKey: 1 };
+  sent.publish(fetch);
+  at(9_999);
+  silence.check();
+  assert.equal(outage.active, false);
+  at(10_000);
+  silence.check();
+  assert.equal(outage.active, true);
+  outage.recover(); // a batch read from the reader's buffer is no answer
+  assert.equal(outage.active, true);
+  answered.publish(fetch);
+  assert.equal(outage.active, false);
+  assert.deepEqual(msgs(), [
+    "Kafka unavailable, pausing and retrying with backoff: no answer from broker 10.0.0.1:9092 for 10 s (paused, hung or cut off by the network; its connections stay open): what it leads and coordinates waits for it",
+    "Kafka is back after N s, resuming",
+  ]);
+});
+
+test("JoinGroup and SyncGroup, other clients' requests and those on a connection that is not up are not timed", (t) => {
+  const { outage, silence, at } = setup(t);
+  sent.publish({ connection: connection(7), apiKey: 11 });
+  sent.publish({ connection: connection(7), apiKey: 14 });
+  sent.publish({ connection: connection(8), apiKey: 1 });
+  sent.publish({ connection: { ...connection(7), status: "closed" }, apiKey: 1 });
+  at(60_000);
+  silence.check();
+  assert.equal(outage.active, false);
+});
+
+test("a closed connection's requests are no longer waited for; a silent broker nobody asks any more is let go, unanswered", (t) => {
+  const { outage, silence, at } = setup(t);
+  const c = connection(7);
+  sent.publish({ connection: c, apiKey: 12 });
+  c.emit("close");
+  at(20_000);
+  silence.check();
+  assert.equal(outage.active, false, "a request that failed with its connection");
+
+  const d = connection(7, 9093);
+  sent.publish({ connection: d, apiKey: 8 });
+  at(30_000);
+  silence.check();
+  assert.equal(outage.active, true);
+  d.emit("close"); // the request timed out: the client retries, or gives up and says so
+  at(35_000);
+  silence.check();
+  outage.recover();
+  assert.equal(outage.active, true, "held while the broker may still be asked");
+  at(45_000);
+  silence.check();
+  outage.recover();
+  assert.equal(outage.active, false, "nothing asked of it for 10 s: no longer held");
+});
+
+test("time the service itself did not run is not counted as the broker's silence", (t) => {
+  const { log } = capturingLogger();
+  const outage = new Outage("Kafka", log);
+  let now = 0;
+  const silence = new BrokerSilence(outage, 10_000, () => now, 1000);
+  t.after(() => silence.close());
+  silence.watch({ instanceId: 7 });
+  sent.publish({ connection: connection(7), apiKey: 12 });
+  now = 900;
+  silence.check();
+  now = 60_000; // stopped (SIGSTOP) for a minute, the heartbeat's answer unread in its socket
+  silence.check();
+  assert.equal(outage.active, false);
+  for (now = 61_000; now < 69_000; now += 1000) silence.check();
+  assert.equal(outage.active, false);
+  now = 70_000;
+  silence.check();
+  assert.equal(outage.active, true, "10 s of its own running without an answer");
+});
+
+test("what follows a JoinGroup on its connection waits on the group, and is timed once it is answered", (t) => {
+  const { outage, silence, at } = setup(t);
+  const c = connection(7);
+  const join = { connection: c, apiKey: 11 };
+  sent.publish(join);
+  sent.publish({ connection: c, apiKey: 8 }); // a commit, behind it at the broker
+  at(60_000);
+  silence.check();
+  assert.equal(outage.active, false, "a rebalance held by a slow member");
+  answered.publish(join);
+  at(69_999);
+  silence.check();
+  assert.equal(outage.active, false);
+  at(70_000);
+  silence.check();
+  assert.equal(outage.active, true, "10 s after the broker could read it");
+});

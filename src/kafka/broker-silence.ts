@@ -1,0 +1,192 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { getOrCreate } from "../collections.ts";
+import { KafkaUnavailableError } from "../errors.ts";
+import type { Outage } from "../retry.ts";
+
+// A broker that stops answering without closing its connections (SIGSTOP, a hung JVM, a network
+// that drops packets) fails nothing for a long time: each request waits for the client's request
+// timeout (30 s), then is retried on a new connection, which the kernel of the silent host still
+// accepts, six times. A fetch, a commit or a heartbeat to it simply waited, with no line, /readyz
+// ready and no outage counted, while the partitions it leads stood still: minutes for a stream
+// to fail, and for ever on a member whose stream was paused. As the dead-letter send does
+// (DLQ_SILENCE_MS), every request the service's clients send is timed on its connection, and one
+// left unanswered for SILENCE_MS is said as the outage it is, naming the broker; the outage lasts
+// until that broker answers again.
+//
+// A JoinGroup and a SyncGroup wait by design for the group's other members (up to the rebalance
+// timeout): they are not timed, nor is what is sent after them on their connection, which a
+// broker reads only once it has answered the one before (a commit, the lag's offsets, behind a
+// JoinGroup that a slow member holds). Every other request is answered at once or within its
+// own wait (fetches 200 ms, produce acknowledgements 5 s).
+
+/** How long a request goes unanswered before its broker is said to be silent. */
+export const SILENCE_MS = 10_000;
+
+/** How often the requests in flight are looked at. */
+const TICK_MS = 1000;
+
+/** The client's tracing channel of each request on a connection (docs/diagnostic.md of @platformatic/kafka). */
+const REQUESTS = "tracing:plt:kafka:connections:api";
+
+/** JoinGroup and SyncGroup: their answers wait for the other members. */
+const GROUP_WAITS = new Set([11, 14]);
+
+/** A connection of @platformatic/kafka, as much of it as is read here. */
+interface Connection {
+  ownerId: number;
+  host: string | undefined;
+  port: number | undefined;
+  status: string;
+  once(event: "close", listener: () => void): unknown;
+}
+
+interface Request {
+  connection?: Connection;
+  apiKey?: number;
+}
+
+/** A connection's status in which the client sends a request (it fails the request in any other). */
+const SENDING = new Set(["connected", "authenticating", "reauthenticating"]);
+
+interface Broker {
+  /** The requests in flight to it: when each was sent. */
+  pending: Map<Request, number>;
+  /** Since when no request has been in flight, once it was said silent. */
+  idleSince: number | null;
+  /** It was said silent and has not answered since. */
+  silent: boolean;
+}
+
+export class BrokerSilence {
+  readonly #outage: Outage;
+  readonly #afterMs: number;
+  readonly #now: () => number;
+  /** The clients watched, by instance id (a connection's ownerId). */
+  readonly #clients = new Set<number>();
+  readonly #brokers = new Map<string, Broker>();
+  readonly #seen = new WeakSet<Connection>();
+  /** The JoinGroup and SyncGroup requests in flight, per connection: what follows them waits on the group. */
+  readonly #groupWaits = new Map<Connection, Set<Request>>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #tickMs: number;
+  /** When the requests were last looked at. */
+  #checked: number;
+  readonly #onStart = (message: unknown) => this.#sent(message as Request);
+  readonly #onAnswer = (message: unknown) => this.#answered(message as Request);
+
+  constructor(outage: Outage, afterMs = SILENCE_MS, now: () => number = () => performance.now(), tickMs = TICK_MS) {
+    this.#outage = outage;
+    this.#afterMs = afterMs;
+    this.#now = now;
+    this.#tickMs = tickMs;
+    this.#checked = now();
+    subscribe(`${REQUESTS}:start`, this.#onStart);
+    subscribe(`${REQUESTS}:asyncStart`, this.#onAnswer);
+    this.#timer = setInterval(() => this.check(), tickMs);
+    this.#timer.unref();
+  }
+
+  /** Times the requests of `client` (a Consumer, Producer or Admin of @platformatic/kafka). */
+  watch(client: { instanceId: number }): void {
+    this.#clients.add(client.instanceId);
+  }
+
+  /** Says each broker silent past its time, and frees those nobody waits on any more. */
+  check(): void {
+    const now = this.#now();
+    // Time this process did not run (stopped, a VM paused, a loop held) is no silence of the
+    // brokers': their answers wait, unread, in its sockets.
+    const stalled = now - this.#checked - this.#tickMs;
+    this.#checked = now;
+    for (const [address, broker] of this.#brokers) {
+      if (stalled > 0) {
+        for (const [r, sent] of broker.pending) broker.pending.set(r, Math.min(now, sent + stalled));
+        if (broker.idleSince !== null) broker.idleSince = Math.min(now, broker.idleSince + stalled);
+      }
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const [r, sent] of broker.pending) {
+        if (!this.#groupWaits.has(r.connection as Connection)) oldest = Math.min(oldest, sent);
+      }
+      if (now - oldest >= this.#afterMs) {
+        broker.silent = true;
+        broker.idleSince = null;
+        this.#outage.hold(broker, silentBroker(address, this.#afterMs));
+      } else if (broker.silent && broker.pending.size === 0) {
+        // Nothing asked of it for as long: removed from the cluster, or the clients gave up on
+        // it and their failures say so. Not an answer: the outage goes on until one comes.
+        broker.idleSince ??= now;
+        if (now - broker.idleSince >= this.#afterMs) this.#outage.release(broker);
+      } else broker.idleSince = null;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    unsubscribe(`${REQUESTS}:start`, this.#onStart);
+    unsubscribe(`${REQUESTS}:asyncStart`, this.#onAnswer);
+    for (const broker of this.#brokers.values()) this.#outage.release(broker);
+  }
+
+  #sent(request: Request) {
+    const { connection, apiKey } = request;
+    if (!connection || !this.#clients.has(connection.ownerId)) return;
+    // The client fails at once, unsent, a request on a connection that is not up.
+    if (!SENDING.has(connection.status)) return;
+    const broker = this.#broker(connection);
+    if (!broker) return;
+    this.#follow(connection, broker);
+    if (GROUP_WAITS.has(apiKey ?? -1)) getOrCreate(this.#groupWaits, connection, () => new Set()).add(request);
+    else broker.pending.set(request, this.#now());
+  }
+
+  /** Once per connection: a request that timed out closes it, failing every other one in flight on it. */
+  #follow(connection: Connection, broker: Broker) {
+    if (this.#seen.has(connection)) return;
+    this.#seen.add(connection);
+    connection.once("close", () => {
+      this.#groupWaits.delete(connection);
+      for (const r of broker.pending.keys()) if (r.connection === connection) broker.pending.delete(r);
+    });
+  }
+
+  #answered(request: Request) {
+    const { connection } = request;
+    if (!connection || !this.#clients.has(connection.ownerId)) return;
+    const broker = this.#broker(connection);
+    if (!broker) return;
+    const waits = this.#groupWaits.get(connection);
+    if (waits?.delete(request)) {
+      if (waits.size > 0) return;
+      // What was sent after it on the connection is read by the broker from now on.
+      this.#groupWaits.delete(connection);
+      const now = this.#now();
+      for (const r of broker.pending.keys()) if (r.connection === connection) broker.pending.set(r, now);
+    }
+    if (!broker.pending.delete(request) || !broker.silent) return;
+    // It answers again: what it still has in hand starts a silence of its own from now.
+    const now = this.#now();
+    for (const r of broker.pending.keys()) broker.pending.set(r, now);
+    broker.silent = false;
+    broker.idleSince = null;
+    this.#outage.release(broker);
+    this.#outage.recover();
+  }
+
+  #broker(connection: Connection): Broker | undefined {
+    if (connection.host === undefined || connection.port === undefined) return undefined;
+    const address = `${connection.host}:${connection.port}`;
+    let broker = this.#brokers.get(address);
+    if (!broker) {
+      broker = { pending: new Map(), idleSince: null, silent: false };
+      this.#brokers.set(address, broker);
+    }
+    return broker;
+  }
+}
+
+/** The outage's cause: the broker that does not answer. */
+export function silentBroker(address: string, afterMs = SILENCE_MS): KafkaUnavailableError {
+  return new KafkaUnavailableError(
+    `no answer from broker ${address} for ${afterMs / 1000} s (paused, hung or cut off by the network; its connections stay open): what it leads and coordinates waits for it`,
+  );
+}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parseDeclaration } from "../../src/config/declare.ts";
+import { emit } from "../../src/generate/emit.ts";
+import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
+import { startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts";
+import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "../../tools/stack/kafka.ts";
+import {
+  capturingLogger,
+  caughtUp,
+  hexId,
+  onPrivatePorts,
+  privatePort,
+  produce,
+  testConfig,
+  testDatabase,
+  testProducer,
+  waitFor,
+} from "../support/helpers.ts";
+
+// A broker of the test's own stops answering without closing its connections (SIGSTOP: a hung
+// JVM, a paused VM, a network that drops packets). The fetch in flight waited for the client's
+// 30 s request timeout, then for each of its retries, with no line, /readyz ready and no outage
+// counted. It is an outage within seconds, naming the broker, and over once it answers again.
+
+test(
+  "a broker that stops answering is an outage within seconds, naming it; over when it answers",
+  { timeout: 240_000 },
+  async (t) => {
+    const stack = await onPrivatePorts(2, async (kafkaPort) => {
+      const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
+      const attempt: StackConfig = parseDeclaration(stackDeclaration, {
+        STACK_DIR: dir,
+        STACK_KAFKA_PORT: String(kafkaPort),
+        STACK_KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
+        STACK_KAFKA_HEAP_MB: "256",
+      });
+      t.after(async () => {
+        // Woken first, whatever happened: a stopped broker does not stop.
+        const { pid } = await kafkaStatus(attempt);
+        if (pid !== undefined) process.kill(pid, "SIGCONT");
+        await kafkaDown(attempt).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await kafkaUp(attempt);
+      return attempt;
+    });
+    const broker = `127.0.0.1:${stack.kafkaPort}`;
+    const pid = (await kafkaStatus(stack)).pid as number;
+    await ensureTopics(broker, 2, [...SOURCE_TOPICS, "analytics-dlq"]);
+    const db = await testDatabase(t);
+    const port = await privatePort();
+    const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+    const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: broker, METRICS_PORT: String(port) });
+    const { log, lines } = capturingLogger();
+    const service = await startService(config, log);
+    t.after(() => service.stop());
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    const kafkaOutage = async () => /analytics_outage\{dependency="Kafka"\} 1/.test((await get("/metrics")).body);
+    const doc = fixture("user.created").value.data as Record<string, unknown>;
+    const wave = (version: number) =>
+      Array.from({ length: 20 }, (_, i) =>
+        emit("user.updated", hexId(i, "5e"), { ...doc, version } as never, {
+          timestamp: `2026-07-01T00:00:0${version}+00:00`,
+        }),
+      );
+    const sources = [...SOURCE_TOPICS];
+    const producer = await testProducer(t, broker);
+    await produce(producer, "", wave(1));
+    await waitFor("wave 1", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 60000);
+    assert.deepEqual(await get("/readyz"), { status: 200, body: "ready\n" });
+
+    // The service fetches (200 ms a fetch), heartbeats and commits: each waits on the stopped broker.
+    process.kill(pid, "SIGSTOP");
+    const stopped = Date.now();
+    const outageLines = () => lines.filter((l) => /^Kafka (unavailable|is back)/.test(String(l.msg))).map((l) => l.msg);
+    await waitFor("the silence said", async () => outageLines().length === 1, 20000);
+    assert.ok(Date.now() - stopped < 15000, `said ${Date.now() - stopped} ms after the broker stopped`);
+    assert.equal(
+      outageLines()[0],
+      `Kafka unavailable, pausing and retrying with backoff: no answer from broker ${broker} for 10 s (paused, hung or cut off by the network; its connections stay open): what it leads and coordinates waits for it`,
+    );
+    const ready = await get("/readyz");
+    assert.equal(ready.status, 503);
+    assert.match(ready.body, /paused: waiting for Kafka/);
+    assert.equal(await kafkaOutage(), true);
+
+    process.kill(pid, "SIGCONT");
+    await waitFor("the outage over", async () => outageLines().length === 2, 60000);
+    assert.match(String(outageLines()[1]), /^Kafka is back after/);
+    assert.equal(await kafkaOutage(), false);
+    await produce(producer, "", wave(2));
+    await waitFor("wave 2", () => caughtUp(config.kafkaGroupId, sources, 2, broker), 120000);
+    await waitFor("ready again", async () => (await get("/readyz")).status === 200, 30000);
+    assert.deepEqual(await db.query("SELECT version, COUNT(*) AS n FROM users GROUP BY version"), [
+      { version: 2, n: "20" },
+    ]);
+    assert.equal(outageLines().length, 2, "one outage, said once");
+  },
+);
