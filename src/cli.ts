@@ -73,6 +73,15 @@ configuration (environment variables, with defaults):
 ${helpLines(serviceDeclaration).join("\n")}
 `;
 
+/**
+ * Set by `run`: once the service has stopped (or failed), every connection closed or given up on,
+ * the process ends, rather than wait on what the Kafka client may still hold: a rejoin that fails
+ * after the consumer closed arms a timer of the rebalance timeout (102 s), and a consumer whose
+ * LeaveGroup got no answer keeps its connection (read/leave-group.ts); either held the process
+ * until SHUTDOWN_TIMEOUT_MS forced exit 1.
+ */
+let exitOnceDone = false;
+
 async function main(argv: string[]): Promise<number> {
   const command = argv.find((a) => !a.startsWith("-")) ?? "run";
   if (argv.includes("--help") || argv.includes("-h") || command === "help") {
@@ -92,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
     // Neither takes an option: one given (`migrate --dry-run`) is refused, not silently run.
     case "run":
       parseOptions("run", rest, {});
+      exitOnceDone = true;
       return runService(loadConfig());
     case "migrate":
       parseOptions("migrate", rest, {});
@@ -142,23 +152,28 @@ function onOutputError(command: string) {
   };
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    // A message may quote what the user typed or set, line breaks and terminal escapes included.
-    if (err instanceof UsageError) {
-      process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (isExpected(err)) {
-      process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
-    } else {
-      process.stderr.write(`analytics-service: unexpected error: ${messageOf(err)}\n`);
-      console.error(err);
-    }
-    process.exitCode = 1;
-  },
-);
+main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      // A message may quote what the user typed or set, line breaks and terminal escapes included.
+      if (err instanceof UsageError) {
+        process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (isExpected(err)) {
+        process.stderr.write(`analytics-service: ${oneLine(err.message)}\n`);
+      } else {
+        process.stderr.write(`analytics-service: unexpected error: ${messageOf(err)}\n`);
+        console.error(err);
+      }
+      process.exitCode = 1;
+    },
+  )
+  .finally(() => {
+    // Once what was written has reached standard output (a pipe is written asynchronously on macOS).
+    if (exitOnceDone) process.stdout.write("", () => process.exit());
+  });

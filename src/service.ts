@@ -33,6 +33,7 @@ import {
   readGroupDatabase,
   waitForGroupDatabase,
 } from "./read/group-database.ts";
+import { closeConsumer } from "./read/leave-group.ts";
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
@@ -128,7 +129,7 @@ export async function startService(
     closers.add(async () => groupErrors.flushWarnings());
     metrics.watchMembership(() => isMember(group));
     silence.watch(group);
-    closers.add(() => group.close());
+    closers.add(() => closeConsumer(group, config.kafkaSessionTimeoutMs, log));
     const topicsAdmin = new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 });
     silence.watch(topicsAdmin);
     const sourceTopics = new SourceTopics(topicsAdmin, topics, log, (err) => explainKafkaFailure(err, config));
