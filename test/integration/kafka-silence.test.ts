@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
-import { parseDeclaration } from "../../src/config/declare.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
-import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts";
-import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "../../tools/stack/kafka.ts";
 import {
   capturingLogger,
   caughtUp,
   hexId,
-  onPrivatePorts,
   privatePort,
   produce,
   testConfig,
   testDatabase,
+  testKafkaBroker,
   testProducer,
   waitFor,
 } from "../support/helpers.ts";
@@ -32,27 +26,9 @@ test(
   "a broker that stops answering is an outage within seconds, naming it; over when it answers",
   { timeout: 240_000 },
   async (t) => {
-    const stack = await onPrivatePorts(2, async (kafkaPort) => {
-      const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
-      const attempt: StackConfig = parseDeclaration(stackDeclaration, {
-        STACK_DIR: dir,
-        STACK_KAFKA_PORT: String(kafkaPort),
-        STACK_KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
-        STACK_KAFKA_HEAP_MB: "256",
-      });
-      t.after(async () => {
-        // Woken first, whatever happened: a stopped broker does not stop.
-        const { pid } = await kafkaStatus(attempt);
-        if (pid !== undefined) process.kill(pid, "SIGCONT");
-        await kafkaDown(attempt).catch(() => undefined);
-        rmSync(dir, { recursive: true, force: true });
-      });
-      await kafkaUp(attempt);
-      return attempt;
-    });
-    const broker = `127.0.0.1:${stack.kafkaPort}`;
-    const pid = (await kafkaStatus(stack)).pid as number;
-    await ensureTopics(broker, 2, [...SOURCE_TOPICS, "analytics-dlq"]);
+    const kafka = await testKafkaBroker(t);
+    const broker = kafka.broker;
+    const pid = await kafka.pid();
     const db = await testDatabase(t);
     const port = await privatePort();
     const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import { Admin } from "@platformatic/kafka";
@@ -17,12 +14,11 @@ import { explainKafkaFailure } from "../../src/kafka/kafka-errors.ts";
 
 export { capturingLogger, waitFor } from "../../src/testing/support.ts";
 export * from "./kafka.ts";
+export * from "./private-servers.ts";
 
 import { createLogger } from "../../src/log.ts";
 import { type RunningService, type ServiceHooks, startService } from "../../src/service.ts";
 import { procStats } from "../../tools/bench/procfs.ts";
-import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
-import { isPortOpen } from "../../tools/stack/process.ts";
 import { BROKER, randomName, stack, type TestTopics } from "./kafka.ts";
 
 // Each test file gets its own database and its own topics (a random prefix) on the shared local
@@ -247,49 +243,6 @@ export async function testService(t: TestContext, config: Config, hooks: Service
   const service = await startService(config, createLogger(config.logLevel), hooks);
   t.after(() => service.stop());
   return service;
-}
-
-/** A MariaDB server of the test's own (own datadir and port), so the test may stop and start it. */
-export async function testMariaServer(t: TestContext, bufferPoolMb?: number): Promise<PrivateServer> {
-  const server: PrivateServer = { dir: mkdtempSync(join(tmpdir(), "analytics-mariadb-")), port: 0, bufferPoolMb };
-  t.after(async () => {
-    await stopPrivateServer(server, { kill: true }).catch(() => undefined);
-    rmSync(server.dir, { recursive: true, force: true });
-  });
-  await onPrivatePorts(1, async (port) => {
-    server.port = port;
-    await startPrivateServer(server);
-  });
-  return server;
-}
-
-/**
- * The first of `count` consecutive ports nothing listens on, below Linux's ephemeral range
- * (32768 and up).
- */
-export async function privatePort(count = 1): Promise<number> {
-  for (;;) {
-    const first = 20000 + Math.floor(Math.random() * (12000 - count));
-    const ports = Array.from({ length: count }, (_, i) => first + i);
-    if (!(await Promise.all(ports.map((p) => isPortOpen(p)))).includes(true)) return first;
-  }
-}
-
-/**
- * Starts a server of the test's own on private ports. They lie below the ephemeral range, where
- * listen(0) and the client sockets of this machine take theirs; a port another test takes all
- * the same between the check and the bind makes the start be tried again on new ports.
- */
-export async function onPrivatePorts<T>(count: number, start: (first: number) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start(await privatePort(count));
-    } catch (err) {
-      if (attempt === 3 || !/Address already in use|was taken by another program/.test((err as Error).message)) {
-        throw err;
-      }
-    }
-  }
 }
 
 /** A logger whose lines the test can read, at `level`. */
