@@ -34,7 +34,7 @@ test(
     const pid = await kafka.pid();
     const db = await testDatabase(t);
     await migrate(testPool(t, db));
-    const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+    const topics = kafka.topics;
     // Two batches in hand at once; a lease (0.9 of the session) that outlasts the test's pause.
     const config = testConfig(db, topics, {
       KAFKA_BOOTSTRAP_SERVERS: broker,

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { emit } from "../../src/generate/emit.ts";
 import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import { kafkaDown, kafkaUp } from "../../tools/stack/kafka.ts";
 import {
   capturingLogger,
   caughtUp,
-  hexId,
   produce,
   testConfig,
   testDatabase,
   testKafkaBroker,
   testProducer,
+  userUpdates,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -21,21 +19,14 @@ import {
 // is stopped and started again under a running service: it reconnects, loses nothing, commits on.
 
 test("a Kafka broker restart is survived: nothing lost, the service carries on", { timeout: 240_000 }, async (t) => {
-  const { stack, broker } = await testKafkaBroker(t);
+  const { stack, broker, topics } = await testKafkaBroker(t);
 
   const db = await testDatabase(t);
-  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
   const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: broker, RETRY_MAX_BACKOFF_MS: "1000" });
   const { log, lines } = capturingLogger();
   const service = await startService(config, log);
   t.after(() => service.stop());
-  const doc = fixture("user.created").value.data as Record<string, unknown>;
-  const wave = (version: number) =>
-    Array.from({ length: 50 }, (_, i) =>
-      emit("user.updated", hexId(i, "ab"), { ...doc, version } as never, {
-        timestamp: `2026-07-01T00:00:0${version}+00:00`,
-      }),
-    );
+  const wave = (version: number) => userUpdates(50, "ab", version);
   const sources = [...SOURCE_TOPICS];
 
   const first = await testProducer(t, broker);

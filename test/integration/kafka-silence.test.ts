@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { emit } from "../../src/generate/emit.ts";
 import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   capturingLogger,
   caughtUp,
-  hexId,
   privatePort,
   produce,
   testConfig,
   testDatabase,
   testKafkaBroker,
   testProducer,
+  userUpdates,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -31,8 +29,7 @@ test(
     const pid = await kafka.pid();
     const db = await testDatabase(t);
     const port = await privatePort();
-    const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
-    const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: broker, METRICS_PORT: String(port) });
+    const config = testConfig(db, kafka.topics, { KAFKA_BOOTSTRAP_SERVERS: broker, METRICS_PORT: String(port) });
     const { log, lines } = capturingLogger();
     const service = await startService(config, log);
     t.after(() => service.stop());
@@ -41,13 +38,7 @@ test(
       return { status: res.status, body: await res.text() };
     };
     const kafkaOutage = async () => /analytics_outage\{dependency="Kafka"\} 1/.test((await get("/metrics")).body);
-    const doc = fixture("user.created").value.data as Record<string, unknown>;
-    const wave = (version: number) =>
-      Array.from({ length: 20 }, (_, i) =>
-        emit("user.updated", hexId(i, "5e"), { ...doc, version } as never, {
-          timestamp: `2026-07-01T00:00:0${version}+00:00`,
-        }),
-      );
+    const wave = (version: number) => userUpdates(20, "5e", version);
     const sources = [...SOURCE_TOPICS];
     const producer = await testProducer(t, broker);
     await produce(producer, "", wave(1));

@@ -9,6 +9,7 @@ import { SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { type Config, loadConfig } from "../../src/config/index.ts";
 import { createPool } from "../../src/db/pool.ts";
 import { TOPICS } from "../../src/domains/registry.ts";
+import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { kafkaBaseOptions } from "../../src/kafka/client-options.ts";
 import { explainKafkaFailure } from "../../src/kafka/kafka-errors.ts";
 
@@ -18,6 +19,7 @@ export * from "./private-servers.ts";
 
 import { createLogger } from "../../src/log.ts";
 import { type RunningService, type ServiceHooks, startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
 import { procStats } from "../../tools/bench/procfs.ts";
 import { BROKER, randomName, stack, type TestTopics } from "./kafka.ts";
 
@@ -27,6 +29,16 @@ import { BROKER, randomName, stack, type TestTopics } from "./kafka.ts";
 
 /** A 24-hex-digit id (an ObjectId's shape): `tag` followed by `n` in hex, so tests can tell their entities apart. */
 export const hexId = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
+
+/** `count` user.updated events of users `tag`0…, each at `version` (its timestamp's second). */
+export function userUpdates(count: number, tag: string, version: number): EmittedEvent[] {
+  const doc = fixture("user.created").value.data as Record<string, unknown>;
+  return Array.from({ length: count }, (_, i) =>
+    emit("user.updated", hexId(i, tag), { ...doc, version } as never, {
+      timestamp: `2026-07-01T00:00:0${version}+00:00`,
+    }),
+  );
+}
 
 /** An admin connection to the server or to one database: DATETIME(6) and BIGINT read as text. */
 export function adminConnection(database?: string, port = stack.mysqlPort) {

@@ -8,6 +8,7 @@ import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts"
 import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "../../tools/stack/kafka.ts";
 import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
 import { isPortOpen } from "../../tools/stack/process.ts";
+import type { TestTopics } from "./kafka.ts";
 
 // Servers of a test's own (own data folder and ports), for a test that stops, pauses or
 // reconfigures one: the shared stack is never disturbed. Each is removed after the test.
@@ -60,6 +61,8 @@ export interface PrivateKafka {
   stack: StackConfig;
   /** `host:port`, for KAFKA_BOOTSTRAP_SERVERS. */
   broker: string;
+  /** Its topics: the five source topics without a prefix, and `analytics-dlq`. */
+  topics: TestTopics;
   /** The broker's process id while it runs (to SIGSTOP it, say). */
   pid(): Promise<number>;
 }
@@ -93,5 +96,6 @@ export async function testKafkaBroker(t: TestContext, partitions = 2): Promise<P
     if (pid === undefined) throw new Error("the test's broker is not running");
     return pid;
   };
-  return { stack, broker, pid };
+  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+  return { stack, broker, topics, pid };
 }
