@@ -1,10 +1,8 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
-import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "./config/index.ts";
-import { migrateDatabase, sentSoFar } from "./db/migrate.ts";
 import type { Pool } from "./db/pool.ts";
-import { createPool, explainDbError } from "./db/pool.ts";
-import { checkRunRights } from "./db/rights.ts";
+import { createPool } from "./db/pool.ts";
+import { prepareDatabase } from "./db/prepare.ts";
 import {
   DLQ_SILENCE_MS,
   deadLetterFailure,
@@ -13,8 +11,8 @@ import {
   sendDeadLetters,
 } from "./dead-letter/publish.ts";
 import { decode, type SourceRecord } from "./decode/decode.ts";
-import { type ROUTES, TABLES, TOPICS } from "./domains/registry.ts";
-import { isExpected, messageOf } from "./errors.ts";
+import { type ROUTES, TOPICS } from "./domains/registry.ts";
+import { messageOf } from "./errors.ts";
 import { BrokerSilence } from "./kafka/broker-silence.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/client-options.ts";
 import { explainKafkaFailure, explainRejoinFailure } from "./kafka/kafka-errors.ts";
@@ -30,7 +28,6 @@ import {
   type GroupDatabase,
   type GroupSettlingState,
   membershipData,
-  readGroupDatabase,
   waitForGroupDatabase,
 } from "./read/group-database.ts";
 import { closeConsumer } from "./read/leave-group.ts";
@@ -38,7 +35,6 @@ import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
 import { endIfAnswering, Outage, PartitionMovedError, retrying } from "./retry.ts";
-import { TOMBSTONES_TABLE } from "./write/statements.ts";
 import { applyBatch } from "./write/transaction.ts";
 
 // Wiring: configuration in, running pipeline out. Waits for MySQL and Kafka rather than failing
@@ -177,48 +173,6 @@ function pipelineOptions(config: Config): PipelineOptions {
   };
 }
 
-/**
- * Waits for MySQL, then applies pending migrations (as MYSQL_MIGRATE_USER on a connection of its
- * own when set). The line says whether TLS is in use: under preferred only the server decides.
- */
-async function prepareDatabase(
-  config: Config,
-  pool: Pool,
-  outage: Outage,
-  log: Logger,
-  signal: AbortSignal,
-): Promise<GroupDatabase> {
-  // Each step waits out what an outage does to it (a server starting, full, read-only, failing
-  // over); a refused right, a failed migration or a dropped table stops the start with its line.
-  const waiting = <T>(step: () => Promise<T>) =>
-    retrying(
-      () => step().catch((err: unknown) => Promise.reject(isExpected(err) ? err : explainDbError(err, config))),
-      outage,
-      config.retryMaxBackoffMs,
-      signal,
-    );
-  const tls = await waiting(() => checkDatabase(pool));
-  // One record across the retries: a migration cut off by a lost connection is run again knowing
-  // which of its statements were sent.
-  const sent = sentSoFar();
-  const migrated = await waiting(() => migrateDatabase(config, pool, sent));
-  await waiting(() => checkRunRights(pool, [...TABLES, { name: TOMBSTONES_TABLE, key: "entity_id" }]));
-  log.info(
-    {
-      host: config.mysqlHost,
-      port: config.mysqlPort,
-      database: config.mysqlDatabase,
-      tls,
-      applied: migrated.applied,
-      migratedAs: migrated.applied.length > 0 ? config.mysqlMigrateUser || config.mysqlUser : undefined,
-      ahead: migrated.ahead,
-    },
-    `connected to MySQL ${config.mysqlHost}:${config.mysqlPort}/${config.mysqlDatabase} ${tls === "" ? "without TLS" : `over ${tls}`}, schema at migration ${migrated.current}${migrated.ahead ? ` and ${migrated.ahead.join(", ")} of a newer release` : ""}`,
-  );
-  const at = { host: config.mysqlHost, port: config.mysqlPort, database: config.mysqlDatabase };
-  return waiting(() => readGroupDatabase(pool, at));
-}
-
 /** @platformatic/kafka's default rebalance timeout. */
 const CLIENT_REBALANCE_TIMEOUT_MS = 102_000;
 
@@ -326,10 +280,4 @@ function batchDeps(
       d.hooks.onBatch?.(report);
     },
   };
-}
-
-/** The session's TLS version ("" without TLS), which also proves that MySQL answers. */
-async function checkDatabase(pool: Pool): Promise<string> {
-  const [rows] = await pool.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Ssl_version'");
-  return String(rows[0]?.Value ?? "");
 }
