@@ -105,3 +105,35 @@ test("retrying: a silence holds the outage, which other work that succeeds meanw
   assert.equal(outage.active, false);
   assert.equal(lines.length, 2);
 });
+
+test("retrying: a silence is counted from the end of the wait the dependency said (a quota's throttle)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  // When the dependency's throttle ends, in ms from the start (another attempt's answer may say a later one).
+  let throttleEnd = 20;
+  let now = 0;
+  const tick = (ms: number) => {
+    now += ms;
+    t.mock.timers.tick(ms);
+  };
+  let answer = () => {};
+  const result = retrying(
+    () =>
+      new Promise<string>((resolve) => {
+        answer = () => resolve("sent");
+      }),
+    outage,
+    1000,
+    new AbortController().signal,
+    { afterMs: 30, cause: () => new Error("no answer"), deferMs: () => throttleEnd + 30 - now },
+  );
+  tick(10);
+  throttleEnd = 40;
+  tick(59);
+  assert.equal(outage.active, false, "throttled until 40 ms, then 29 ms of silence");
+  tick(1);
+  assert.equal(outage.active, true);
+  answer();
+  assert.equal(await result, "sent");
+});

@@ -140,6 +140,12 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 export interface Silence {
   afterMs: number;
   cause: () => unknown;
+  /**
+   * Asked when `afterMs` has passed: how much longer the silence must last to count, for a
+   * dependency that said it would not read the attempt's next request for a while (a Kafka quota's
+   * throttle, maybe another attempt's): the silence is counted from the end of that wait.
+   */
+  deferMs?: () => number;
 }
 
 /**
@@ -161,11 +167,19 @@ export async function retrying<T>(
     clearTimeout(quiet);
     outage.release(held);
   };
+  // The silence's end, put off for as long as the dependency said it would not read (deferMs).
+  const expire = (s: Silence, ms: number) => {
+    quiet = setTimeout(() => {
+      const more = s.deferMs?.() ?? 0;
+      if (more > 0) expire(s, more);
+      else outage.hold(held, s.cause());
+    }, ms);
+    quiet.unref();
+  };
   // Started again by each answer (cleared and set, which mock timers follow as they do not refresh()).
   const listen = () => {
     hush();
-    quiet = silence && setTimeout(() => outage.hold(held, silence.cause()), silence.afterMs);
-    quiet?.unref();
+    if (silence) expire(silence, silence.afterMs);
   };
   for (let attempt = 0; ; attempt++) {
     listen();

@@ -137,7 +137,7 @@ export async function startService(
       consumer: group,
       topics: () => sourceTopics.forStream(),
       decode: decoderFor(config, hooks),
-      batch: batchDeps(config, { pool, producer, outages, metrics, log, hooks }),
+      batch: batchDeps(config, { pool, producer, outages, silence, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
       explainStreamFailure: (err) => explainStreamFailure(err, config, () => sourceTopics.list()),
       log,
@@ -236,6 +236,7 @@ function batchDeps(
     pool: Pool;
     producer: Producer;
     outages: { database: Outage; kafka: Outage };
+    silence: BrokerSilence;
     metrics: Metrics;
     log: Logger;
     hooks: ServiceHooks;
@@ -269,8 +270,13 @@ function batchDeps(
         // A broker that stops answering fails a send only after the client's timeouts and
         // retries (30 s a request, six tries): said as the outage it is long before then. Counted
         // from the last request answered: 8 MiB of letters go in 16 requests one after the other,
-        // which a slow but answering cluster (a quota, acks=all waiting on replicas) takes past 10 s.
-        { afterMs: DLQ_SILENCE_MS, cause: () => deadLetterSilence(dlq) },
+        // which a slow but answering cluster (a quota, acks=all waiting on replicas) takes past 10 s;
+        // and from the end of the throttle a broker said (a quota), before which it reads nothing.
+        {
+          afterMs: DLQ_SILENCE_MS,
+          cause: () => deadLetterSilence(dlq),
+          deferMs: () => DLQ_SILENCE_MS + d.silence.throttleEndsInMs(d.producer),
+        },
       ),
     transactions: config.mysqlPoolSize,
     maxUnexpectedErrors: config.maxUnexpectedErrors,

@@ -121,3 +121,30 @@ test("what follows a JoinGroup on its connection waits on the group, and is time
   silence.check();
   assert.equal(outage.active, true, "10 s after the broker could read it");
 });
+
+test("a throttled connection (a quota) is timed from the end of the throttle its broker said", (t) => {
+  const { outage, silence, at } = setup(t);
+  const c = connection(7);
+  const first = { connection: c, apiKey: 0, result: { throttleTimeMs: 18_000 } };
+  const queued = { connection: c, apiKey: 0 }; // sent before the answer: read once the throttle ends
+  sent.publish(first);
+  sent.publish(queued);
+  at(100);
+  answered.publish(first);
+  assert.equal(silence.throttleEndsInMs({ instanceId: 7 }), 18_000);
+  assert.equal(
+    silence.throttleEndsInMs({ instanceId: 8 }),
+    Number.NEGATIVE_INFINITY,
+    "another client's are not throttled",
+  );
+  at(5_000);
+  const later = { connection: c, apiKey: 3 };
+  sent.publish(later);
+  at(28_099);
+  silence.check();
+  assert.equal(outage.active, false, "the broker reads nothing on the connection until 18 100");
+  assert.equal(silence.throttleEndsInMs({ instanceId: 7 }), -9_999, "ended that long ago");
+  at(28_100);
+  silence.check();
+  assert.equal(outage.active, true, "10 s after the throttle ended, unanswered");
+});

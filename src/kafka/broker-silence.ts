@@ -18,6 +18,12 @@ import type { Outage } from "../retry.ts";
 // broker reads only once it has answered the one before (a commit, the lag's offsets, behind a
 // JoinGroup that a slow member holds). Every other request is answered at once or within its
 // own wait (fetches 200 ms, produce acknowledgements 5 s).
+//
+// A client over its quota (producer_byte_rate, consumer_byte_rate, request_percentage) is answered
+// at once, with throttle_time_ms, and the broker then reads nothing more on that connection for
+// that long (KIP-219); this client sends on regardless, so its next request waits out the throttle
+// (up to 10 s for fetches, 20 s and more for a flood of dead letters under a producer quota). A
+// request on a throttled connection is timed from the end of the throttle.
 
 /** How long a request goes unanswered before its broker is said to be silent. */
 export const SILENCE_MS = 10_000;
@@ -43,6 +49,8 @@ interface Connection {
 interface Request {
   connection?: Connection;
   apiKey?: number;
+  /** The response, once answered. */
+  result?: { throttleTimeMs?: number };
 }
 
 /** A connection's status in which the client sends a request (it fails the request in any other). */
@@ -67,6 +75,8 @@ export class BrokerSilence {
   readonly #seen = new WeakSet<Connection>();
   /** The JoinGroup and SyncGroup requests in flight, per connection: what follows them waits on the group. */
   readonly #groupWaits = new Map<Connection, Set<Request>>();
+  /** Until when the broker reads nothing on a connection: the throttle its last answer said (KIP-219). */
+  readonly #throttled = new Map<Connection, number>();
   readonly #timer: NodeJS.Timeout;
   readonly #tickMs: number;
   /** When the requests were last looked at. */
@@ -100,7 +110,8 @@ export class BrokerSilence {
     this.#checked = now;
     for (const [address, broker] of this.#brokers) {
       if (stalled > 0) {
-        for (const [r, sent] of broker.pending) broker.pending.set(r, Math.min(now, sent + stalled));
+        // Not before its own time: a throttle's end, still to come, stays where it is.
+        for (const [r, sent] of broker.pending) broker.pending.set(r, Math.max(sent, Math.min(now, sent + stalled)));
         if (broker.idleSince !== null) broker.idleSince = Math.min(now, broker.idleSince + stalled);
       }
       let oldest = Number.POSITIVE_INFINITY;
@@ -120,6 +131,16 @@ export class BrokerSilence {
     }
   }
 
+  /**
+   * In how many ms the latest throttle of `client`'s open connections (a quota's) ends: negative
+   * once it has ended, that long ago; -Infinity when none was throttled.
+   */
+  throttleEndsInMs(client: { instanceId: number }): number {
+    let end = Number.NEGATIVE_INFINITY;
+    for (const [c, until] of this.#throttled) if (c.ownerId === client.instanceId) end = Math.max(end, until);
+    return end - this.#now();
+  }
+
   close(): void {
     clearInterval(this.#timer);
     unsubscribe(`${REQUESTS}:start`, this.#onStart);
@@ -136,7 +157,12 @@ export class BrokerSilence {
     if (!broker) return;
     this.#follow(connection, broker);
     if (GROUP_WAITS.has(apiKey ?? -1)) getOrCreate(this.#groupWaits, connection, () => new Set()).add(request);
-    else broker.pending.set(request, this.#now());
+    else broker.pending.set(request, this.#from(connection, this.#now()));
+  }
+
+  /** When a request sent or read at `now` on `connection` starts to wait on its broker: once its throttle ends. */
+  #from(connection: Connection, now: number): number {
+    return Math.max(now, this.#throttled.get(connection) ?? now);
   }
 
   /** Once per connection: a request that timed out closes it, failing every other one in flight on it. */
@@ -145,6 +171,7 @@ export class BrokerSilence {
     this.#seen.add(connection);
     connection.once("close", () => {
       this.#groupWaits.delete(connection);
+      this.#throttled.delete(connection);
       for (const r of broker.pending.keys()) if (r.connection === connection) broker.pending.delete(r);
     });
   }
@@ -154,18 +181,27 @@ export class BrokerSilence {
     if (!connection || !this.#clients.has(connection.ownerId)) return;
     const broker = this.#broker(connection);
     if (!broker) return;
+    const throttleMs = request.result?.throttleTimeMs ?? 0;
+    if (throttleMs > 0) {
+      // What was sent after it on the connection is read once the throttle ends.
+      const end = this.#now() + throttleMs;
+      this.#throttled.set(connection, end);
+      for (const [r, sent] of broker.pending)
+        if (r.connection === connection) broker.pending.set(r, Math.max(sent, end));
+    }
     const waits = this.#groupWaits.get(connection);
     if (waits?.delete(request)) {
       if (waits.size > 0) return;
       // What was sent after it on the connection is read by the broker from now on.
       this.#groupWaits.delete(connection);
       const now = this.#now();
-      for (const r of broker.pending.keys()) if (r.connection === connection) broker.pending.set(r, now);
+      for (const r of broker.pending.keys())
+        if (r.connection === connection) broker.pending.set(r, this.#from(connection, now));
     }
     if (!broker.pending.delete(request) || !broker.silent) return;
     // It answers again: what it still has in hand starts a silence of its own from now.
     const now = this.#now();
-    for (const r of broker.pending.keys()) broker.pending.set(r, now);
+    for (const r of broker.pending.keys()) broker.pending.set(r, this.#from(r.connection as Connection, now));
     broker.silent = false;
     broker.idleSince = null;
     this.#outage.release(broker);
