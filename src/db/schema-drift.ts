@@ -28,8 +28,9 @@ export function tablesOf(statements: readonly string[]): string[] {
 /**
  * Refuses to start a schema in a database that already holds tables of the migrations' names while
  * it records none of them: another application's database (MYSQL_DATABASE set wrong), or this
- * service's with schema_migrations dropped or its first migration cut off part way by another start. Refused at its first CREATE TABLE instead, the first
- * migration left an empty schema_migrations behind and a line that said only "fix the cause".
+ * service's with schema_migrations dropped or its first migration cut off part way by another
+ * start. Refused at its first CREATE TABLE instead, the first migration left an empty
+ * schema_migrations behind and a line that said only "fix the cause".
  */
 export async function refuseForeignTables(conn: { query: mysql.Connection["query"] }, made: readonly string[]) {
   if (made.length === 0) return;

@@ -15,16 +15,16 @@ export interface GroupMember extends GroupEvents {
  * has no tenure left: whatever it is handed next is handed anew, and `onLapse` says why.
  */
 export class Membership {
-  readonly owned: OwnedPartitions;
+  readonly #owned: OwnedPartitions;
   readonly lease: MembershipLease;
   readonly #consumer: GroupMember;
-  readonly #observe = () => this.owned.observe();
+  readonly #observe = () => this.#owned.observe();
 
   constructor(consumer: GroupMember, sessionTimeoutMs: number, onLapse: (why: string) => void) {
     this.#consumer = consumer;
-    this.owned = new OwnedPartitions(() => consumer.assignments);
+    this.#owned = new OwnedPartitions(() => consumer.assignments);
     this.lease = new MembershipLease(consumer, sessionTimeoutMs, (why) => {
-      this.owned.endTenures();
+      this.#owned.endTenures();
       onLapse(why);
     });
     consumer.on("consumer:group:join", this.#observe);
@@ -32,11 +32,11 @@ export class Membership {
   }
 
   owns(key: string): boolean {
-    return this.owned.owns(key);
+    return this.#owned.owns(key);
   }
 
   since(key: string): number | undefined {
-    return this.owned.since(key);
+    return this.#owned.since(key);
   }
 
   close(): void {
