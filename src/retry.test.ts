@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { KafkaUnavailableError } from "./errors.ts";
 import { endIfAnswering, Outage, retrying } from "./retry.ts";
 import { capturingLogger } from "./testing/support.ts";
 
@@ -136,4 +137,82 @@ test("retrying: a silence is counted from the end of the wait the dependency sai
   assert.equal(outage.active, true);
   answer();
   assert.equal(await result, "sent");
+});
+
+test("a success while an attempt is held ends the outage when the hold goes, unless something failed or hung since", () => {
+  const { log, lines } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  const silent = {};
+  outage.hold(silent, new Error("no answer from broker b2"));
+  outage.release(silent);
+  assert.equal(outage.active, true, "let go unanswered, with nothing succeeding: still down");
+
+  outage.hold(silent, new Error("no answer from broker b2"));
+  outage.recover(); // fetches from the partitions' new leader
+  outage.hold(silent, new Error("no answer from broker b2")); // said again at the next look
+  assert.equal(outage.active, true, "held");
+  outage.release(silent); // nothing asks the silent broker any more
+  assert.equal(outage.active, false, "over: what it led is served by another");
+
+  outage.hold(silent, new Error("no answer from broker b2"));
+  outage.recover();
+  outage.enter(new Error("the fetch failed"));
+  outage.release(silent);
+  assert.equal(outage.active, true, "a failure after the success");
+
+  const other = {};
+  outage.hold(silent, new Error("no answer from broker b2"));
+  outage.recover();
+  outage.hold(other, new Error("no answer from broker b3"));
+  outage.release(silent);
+  outage.release(other);
+  assert.equal(outage.active, true, "another attempt hung after the success");
+  assert.deepEqual(
+    lines.map((l) => String(l.msg).replace(/after [\d.]+ s/, "after N s")),
+    [
+      "Kafka unavailable, pausing and retrying with backoff: no answer from broker b2",
+      "Kafka is back after N s, resuming",
+      "Kafka unavailable, pausing and retrying with backoff: no answer from broker b2",
+      "Kafka still unavailable, now: the fetch failed",
+      "Kafka still unavailable, now: no answer from broker b3",
+    ],
+  );
+});
+
+test("retrying: an attempt that fails after its silence is said before its hold goes, so a success meanwhile does not end the outage", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { log, lines } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  const signal = new AbortController();
+  let fail = () => {};
+  let attempts = 0;
+  const result = retrying(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        attempts++;
+        if (attempts > 1) return resolve("sent");
+        fail = () => reject(new KafkaUnavailableError("request timed out"));
+      }),
+    outage,
+    1000,
+    signal.signal,
+    { afterMs: 30, cause: () => new Error("no answer") },
+  );
+  t.mock.timers.tick(30);
+  outage.recover(); // a batch read from what the reader had buffered
+  fail();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(outage.active, true, "the send failed: still down");
+  assert.equal(lines.length, 2);
+  t.mock.timers.tick(1000);
+  assert.equal(await result, "sent");
+  assert.equal(outage.active, false);
+  assert.deepEqual(
+    lines.map((l) => String(l.msg).replace(/after [\d.]+ s/, "after N s")),
+    [
+      "Kafka unavailable, pausing and retrying with backoff: no answer",
+      "Kafka still unavailable, now: request timed out",
+      "Kafka is back after N s, resuming",
+    ],
+  );
 });

@@ -45,6 +45,13 @@ export class Outage {
   readonly #causes = new Set<string>();
   /** Attempts left unanswered past their silence (`hold`): the outage lasts while one is. */
   readonly #held = new Set<object>();
+  /**
+   * Work succeeded (`recover`) while an attempt was held, and nothing failed since: the outage
+   * ends when the last hold goes. A broker that stopped answering whose partitions moved to
+   * another is asked nothing more; the fetches from the new leader, the only sign that Kafka
+   * serves again, came while it was held, and on a quiet group no other comes after.
+   */
+  #recoveredWhileHeld = false;
   #log: Logger;
   #hooks: OutageHooks;
   readonly name: string;
@@ -57,6 +64,10 @@ export class Outage {
     return this.#since !== null;
   }
   enter(err: unknown): void {
+    this.#recoveredWhileHeld = false;
+    this.#begin(err);
+  }
+  #begin(err: unknown): void {
     const cause = messageOf(err);
     if (this.#since !== null) {
       if (this.#causes.has(cause) || this.#causes.size >= CAUSES_LOGGED) return;
@@ -81,15 +92,27 @@ export class Outage {
    * no answer to the attempt that still hangs.
    */
   hold(attempt: object, err: unknown): void {
+    // Something new hangs, after whatever succeeded while another was held.
+    if (!this.#held.has(attempt)) this.#recoveredWhileHeld = false;
     this.#held.add(attempt);
-    this.enter(err);
+    // Said again at each look while it hangs: the same failure, not a new one after a success.
+    this.#begin(err);
   }
-  /** The held attempt was answered, or ended: the outage goes on until something recovers it. */
+  /**
+   * The held attempt was answered, or ended: the outage goes on until something recovers it, or
+   * ends now if something did while it was held and nothing failed since.
+   */
   release(attempt: object): void {
-    this.#held.delete(attempt);
+    if (!this.#held.delete(attempt) || this.#held.size > 0 || !this.#recoveredWhileHeld) return;
+    this.recover();
   }
   recover(): void {
-    if (this.#since === null || this.#held.size > 0) return;
+    if (this.#since === null) return;
+    if (this.#held.size > 0) {
+      this.#recoveredWhileHeld = true;
+      return;
+    }
+    this.#recoveredWhileHeld = false;
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
     this.#since = null;
     this.#causes.clear();
@@ -193,9 +216,10 @@ export async function retrying<T>(
       return result;
     } catch (err) {
       open = false;
+      // Said before its hold goes: a failure, which a success while it hung must not outlast.
+      if (isRetryable(err)) outage.enter(err);
       hush();
       if (!isRetryable(err)) throw err;
-      outage.enter(err);
       const wait = Math.max(50, backoffMs(attempt, capMs));
       outage.retrying(attempt + 1, wait);
       await abortableDelay(wait, signal);

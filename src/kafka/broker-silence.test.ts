@@ -76,12 +76,47 @@ test("a closed connection's requests are no longer waited for; a silent broker n
   d.emit("close"); // the request timed out: the client retries, or gives up and says so
   at(35_000);
   silence.check();
-  outage.recover();
   assert.equal(outage.active, true, "held while the broker may still be asked");
   at(45_000);
   silence.check();
+  assert.equal(outage.active, true, "let go, unanswered: nothing said Kafka serves again");
   outage.recover();
   assert.equal(outage.active, false, "nothing asked of it for 10 s: no longer held");
+});
+
+test("a silent broker whose partitions moved: the fetches from the new leader, while it was held, end the outage once nobody asks it", (t) => {
+  const { outage, silence, msgs, at } = setup(t);
+  const old = connection(7, 9093);
+  sent.publish({ connection: old, apiKey: 1 });
+  at(10_000);
+  silence.check();
+  assert.equal(outage.active, true);
+  old.emit("close"); // the fetch timed out; the client reads the new leader's metadata
+  const leader = connection(7, 9092);
+  const fetch = { connection: leader, apiKey: 1 };
+  sent.publish(fetch);
+  answered.publish(fetch);
+  outage.recover(); // the stream reads again: on a quiet group, no event comes to say so again
+  at(11_000);
+  silence.check();
+  at(20_999);
+  silence.check();
+  assert.equal(outage.active, true, "the old leader may still be asked");
+  at(21_000);
+  silence.check();
+  assert.equal(outage.active, false);
+  assert.deepEqual(msgs().slice(1), ["Kafka is back after N s, resuming"]);
+});
+
+test("closed at shutdown while a broker is silent: it is not said to be back", (t) => {
+  const { outage, silence, msgs, at } = setup(t);
+  sent.publish({ connection: connection(7), apiKey: 1 });
+  at(10_000);
+  silence.check();
+  outage.recover();
+  silence.close();
+  assert.equal(outage.active, true);
+  assert.equal(msgs().length, 1);
 });
 
 test("time the service itself did not run is not counted as the broker's silence", (t) => {

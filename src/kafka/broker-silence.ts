@@ -124,7 +124,8 @@ export class BrokerSilence {
         this.#outage.hold(broker, silentBroker(address, this.#afterMs));
       } else if (broker.silent && broker.pending.size === 0) {
         // Nothing asked of it for as long: removed from the cluster, or the clients gave up on
-        // it and their failures say so. Not an answer: the outage goes on until one comes.
+        // it and their failures say so. Not an answer: the outage goes on until something
+        // succeeds, or ends now if something did meanwhile (partitions read from their new leader).
         broker.idleSince ??= now;
         if (now - broker.idleSince >= this.#afterMs) this.#outage.release(broker);
       } else broker.idleSince = null;
@@ -145,7 +146,7 @@ export class BrokerSilence {
     clearInterval(this.#timer);
     unsubscribe(`${REQUESTS}:start`, this.#onStart);
     unsubscribe(`${REQUESTS}:asyncStart`, this.#onAnswer);
-    for (const broker of this.#brokers.values()) this.#outage.release(broker);
+    // The holds stay: at shutdown, a broker that never answered is not back.
   }
 
   #sent(request: Request) {
