@@ -30,6 +30,7 @@ import {
   membershipData,
   waitForGroupDatabase,
 } from "./read/group-database.ts";
+import type { Lag } from "./read/lag.ts";
 import { closeConsumer } from "./read/leave-group.ts";
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
@@ -112,7 +113,7 @@ export async function startService(
     await waitForGroupDatabase(config, database, outages, log, signal, groupSettling);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
-    const group = groupConsumer(config, topics, database, { metrics, log, hooks }, () => pipeline?.fetched());
+    const group = groupConsumer(config, topics, database, { log, hooks }, () => pipeline?.fetched());
     consumer = group;
     // Heard from the group's creation; the count of its lines left out (one a minute) is logged at
     // shutdown after the group is closed (closers run in reverse), as the batches' is by the pipeline.
@@ -143,8 +144,17 @@ export async function startService(
       log,
       options: pipelineOptions(config),
     });
-    rejoinOnPartitionChanges(group, new PartitionWatch(partitions, ids), (why) => pipeline.rejoin(why), log);
-    const stopWatching = watchSourceTopics(sourceTopics, group, pipeline, log);
+    const onPartitionChanges = rejoinOnPartitionChanges(
+      group,
+      new PartitionWatch(partitions, ids),
+      (why) => pipeline.rejoin(why),
+      log,
+    );
+    const onLag = (report: Lag) => {
+      metrics.observeLag(report.lag);
+      void onPartitionChanges(report);
+    };
+    const stopWatching = watchSourceTopics(sourceTopics, pipeline, onLag, log);
     closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());
     return {
@@ -176,12 +186,12 @@ function pipelineOptions(config: Config): PipelineOptions {
 /** @platformatic/kafka's default rebalance timeout. */
 const CLIENT_REBALANCE_TIMEOUT_MS = 102_000;
 
-/** The group's consumer: commits by hand, reports lag, logs joins and rebalances. */
+/** The group's consumer: commits by hand, logs joins and rebalances. */
 function groupConsumer(
   config: Config,
   topics: string[],
   database: GroupDatabase,
-  { metrics, log, hooks }: { metrics: Metrics; log: Logger; hooks: ServiceHooks },
+  { log, hooks }: { log: Logger; hooks: ServiceHooks },
   onFetched: () => void,
 ): Consumer {
   const consumer = correctingFetches(
@@ -206,7 +216,6 @@ function groupConsumer(
     onFetched,
     (found) => void warnOutOfRange(consumer, found, config.kafkaAutoOffsetReset, log),
   );
-  consumer.on("consumer:lag", (lag) => metrics.observeLag(lag));
   consumer.on("consumer:group:join", (p) => {
     log.info({ group: config.kafkaGroupId, memberId: p.memberId }, "joined the consumer group");
     hooks.onReady?.();

@@ -261,6 +261,11 @@ export class Pipeline {
     return this.#source.reads(topic);
   }
 
+  /** The offsets the open stream's partitions have committed, by `topic:partition` (for their lag). */
+  committed(): ReadonlyMap<string, bigint> {
+    return this.#source.committed();
+  }
+
   /**
    * Joins the group again once the batches in hand are done, from the committed offsets: the
    * source topics gained partitions (read/partition-watch.ts), or a source topic the stream

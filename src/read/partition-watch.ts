@@ -1,13 +1,13 @@
 import type { Consumer } from "@platformatic/kafka";
 import { messageOf } from "../errors.ts";
-import { topicIds } from "../kafka/topics.ts";
 import type { Logger } from "../log.ts";
 import { RateLimitedWarnings } from "../observability/bounded.ts";
+import type { Lag } from "./lag.ts";
 
 // A partition added to a source topic while the service runs must be read. Under the classic
 // group protocol nothing tells the group: the Java client's leader notices it in its metadata and
 // rebalances; this client does not. The lag monitor already lists every partition of each source
-// topic every few seconds, so the watch compares those counts with the ones known when the group
+// topic every few seconds (read/lag.ts), so the watch compares those counts with the ones known when the group
 // was joined, and the pipeline rejoins on growth: the group's leader, which runs the same watch,
 // then assigns the new partitions.
 
@@ -54,35 +54,27 @@ export class PartitionWatch {
 }
 
 /**
- * Hears each lag report of `group` (consumer:lag) and, when the watch finds a source topic grown
- * or created again, has the pipeline join the group again. The topics' ids come from the client's
- * cached metadata, which the lag was just read with; before the rejoin it is refreshed, as the
- * leader assigns from it and may still hold the topic as it was (the one deleted, or fewer
- * partitions).
+ * What to do with each lag report (read/lag.ts): when the watch finds a source topic grown or
+ * created again, the pipeline joins the group again. Before the rejoin the group's metadata is
+ * refreshed, as the leader assigns from it and may still hold the topic as it was (the one
+ * deleted, or fewer partitions).
  */
 export function rejoinOnPartitionChanges(
-  group: Pick<Consumer, "on" | "metadata">,
+  group: Pick<Consumer, "metadata">,
   watch: PartitionWatch,
   rejoin: (why: string) => void,
   log: Logger,
-): void {
-  group.on("consumer:lag", async (lag: Map<string, readonly unknown[]>) => {
-    const topics = [...lag.keys()];
-    let changed: string[];
-    try {
-      changed = watch.grown(lag, topicIds((await group.metadata({ topics })).topics));
-    } catch (err) {
-      log.debug({ err: messageOf(err) }, "the source topics' ids could not be read this time");
-      return;
-    }
+): (report: Lag) => Promise<void> {
+  return async ({ lag, ids }) => {
+    const changed = watch.grown(lag, ids);
     if (changed.length === 0) return;
     try {
-      await group.metadata({ topics, forceUpdate: true });
+      await group.metadata({ topics: [...lag.keys()], forceUpdate: true });
     } catch (err) {
       log.debug({ err: messageOf(err) }, "refreshing the source topics' metadata");
     }
     rejoin(`source topics changed: ${changed.join(", ")}`);
-  });
+  };
 }
 
 /**

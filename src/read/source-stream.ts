@@ -119,6 +119,11 @@ export class SourceStream {
     return this.#opened === 0 || this.#reading.includes(topic);
   }
 
+  /** The offsets the open stream's partitions have committed (at the join, and since), by `topic:partition`. */
+  committed(): ReadonlyMap<string, bigint> {
+    return this.#stream?.offsetsCommitted ?? new Map();
+  }
+
   /** The number of the open (or last) stream. */
   get number(): number {
     return this.#opened;

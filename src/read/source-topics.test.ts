@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { KafkaUnavailableError } from "../errors.ts";
 import { capturingLogger } from "../testing/support.ts";
+import type { Lag } from "./lag.ts";
 import { SourceTopics, watchSourceTopics } from "./source-topics.ts";
 
 const ALL = ["user", "supplier", "product", "order", "post"];
@@ -16,6 +17,17 @@ function fakeAdmin(listed: string[]) {
       if (admin.failing) throw new Error("Connection refused");
       return admin.listed;
     },
+    /** The topics whose metadata and end offsets were asked for, in each turn. */
+    asked: [] as string[][],
+    metadata: async ({ topics }: { topics: string[] }) => {
+      admin.asked.push(topics);
+      return { topics: new Map(topics.map((t) => [t, { id: `id-${t}`, partitionsCount: 2 }])) };
+    },
+    listOffsets: async ({ topics }: { topics: { name: string; partitions: { partitionIndex: number }[] }[] }) =>
+      topics.map(({ name, partitions }) => ({
+        name,
+        partitions: partitions.map(({ partitionIndex }) => ({ partitionIndex, offset: 10n })),
+      })),
     close: async () => {
       admin.closed = true;
     },
@@ -75,38 +87,54 @@ test("one topic missing is named alone; none existing, or no answer, is an outag
   await assert.rejects(explained.forStream(), { message: "no answer (Connection refused)" });
 });
 
-test("the watch rejoins for a topic the stream does not read, and asks for the lag of those that exist", async (t) => {
+test("the watch rejoins for a topic the stream does not read, and reads the lag of those that exist", async (t) => {
   mock.timers.enable({ apis: ["setInterval"] });
   t.after(() => mock.timers.reset());
   const admin = fakeAdmin(["user", "order"]);
   const { log, lines } = capturingLogger("debug");
-  const asked: string[][] = [];
-  const consumer = {
-    getLag: async (options: { topics: string[] }) => {
-      asked.push(options.topics);
-      return new Map();
-    },
-  };
   const rejoins: string[] = [];
   const reading = new Set(["user", "order"]);
-  const pipeline = { reads: (topic: string) => reading.has(topic), rejoin: (why: string) => rejoins.push(why) };
-  const stop = watchSourceTopics(new SourceTopics(admin as never, ALL, log), consumer as never, pipeline, log, 1000);
+  const pipeline = {
+    reads: (topic: string) => reading.has(topic),
+    rejoin: (why: string) => rejoins.push(why),
+    committed: () => new Map([["user:1", 4n]]),
+  };
+  const reports: Lag[] = [];
+  const stop = watchSourceTopics(
+    new SourceTopics(admin as never, ALL, log),
+    pipeline,
+    (r) => reports.push(r),
+    log,
+    1000,
+  );
   const turn = async () => {
     mock.timers.tick(1000);
     for (let i = 0; i < 10; i++) await Promise.resolve();
   };
   await turn();
   assert.deepEqual(rejoins, []);
-  assert.deepEqual(asked, [["user", "order"]]);
+  assert.deepEqual(admin.asked, [["user", "order"]]);
+  assert.deepEqual(reports, [
+    {
+      lag: new Map([
+        ["user", [-1n, 6n]],
+        ["order", [-1n, -1n]],
+      ]),
+      ids: new Map([
+        ["user", "id-user"],
+        ["order", "id-order"],
+      ]),
+    },
+  ]);
   admin.listed = ["user", "order", "post", "supplier"];
   await turn();
   assert.deepEqual(rejoins, ["source topics supplier, post exist now"]);
   admin.failing = true;
   await turn();
-  assert.equal(asked.length, 2, "no lag asked for while the broker does not answer");
+  assert.equal(admin.asked.length, 2, "no lag asked for while the broker does not answer");
   assert.ok(lines.some((l) => l.msg === "the source topics and their lag could not be read this time"));
   stop();
   admin.failing = false;
   await turn();
-  assert.equal(asked.length, 2, "stopped");
+  assert.equal(admin.asked.length, 2, "stopped");
 });

@@ -1,7 +1,8 @@
-import type { Admin, Consumer } from "@platformatic/kafka";
+import type { Admin } from "@platformatic/kafka";
 import { afterOutcome, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { listedTopics } from "../kafka/topics.ts";
 import type { Logger } from "../log.ts";
+import { type Lag, readLag } from "./lag.ts";
 
 // Which source topics the group's stream reads: those that exist. A topic not created yet (an
 // upstream that has not produced its first event) or deleted under the service must not hold
@@ -10,7 +11,7 @@ import type { Logger } from "../log.ts";
 
 export class SourceTopics {
   readonly #all: readonly string[];
-  readonly #admin: Pick<Admin, "listTopics" | "close">;
+  readonly #admin: Pick<Admin, "listTopics" | "metadata" | "listOffsets" | "close">;
   readonly #log: Logger;
   readonly #explain: (err: unknown) => string;
   /** The missing topics last logged, so a change is said once. */
@@ -18,7 +19,7 @@ export class SourceTopics {
 
   /** `admin`: a client of its own, closed with this; `explain`: a failure to reach Kafka as one line. */
   constructor(
-    admin: Pick<Admin, "listTopics" | "close">,
+    admin: Pick<Admin, "listTopics" | "metadata" | "listOffsets" | "close">,
     all: readonly string[],
     log: Logger,
     explain: (err: unknown) => string = messageOf,
@@ -60,6 +61,11 @@ export class SourceTopics {
     }
   }
 
+  /** The lag of `topics` (existing ones) against `committed`, asked once of their leaders (read/lag.ts). */
+  lag(topics: readonly string[], committed: ReadonlyMap<string, bigint>): Promise<Lag> {
+    return readLag(this.#admin, topics, committed);
+  }
+
   close(): Promise<void> {
     return afterOutcome("closing the source topics' admin client", this.#admin.close());
   }
@@ -67,14 +73,19 @@ export class SourceTopics {
 
 /**
  * Every `intervalMs`, until stopped: a source topic that exists but that the stream does not read
- * makes the group join again (`rejoin`), and the lag of the topics that exist is asked for, which
- * the consumer emits as `consumer:lag` (the metrics and the partition watch hear it). A failure
- * is left to the stream to report as an outage; here it only waits for the next turn.
+ * makes the group join again (`rejoin`), and the lag of the topics that exist is read and handed
+ * to `onLag` (the metrics and the partition watch). A failure is left to the stream to report as
+ * an outage; here it only waits for the next turn.
  */
 export function watchSourceTopics(
   topics: SourceTopics,
-  consumer: Pick<Consumer, "getLag">,
-  pipeline: { reads(topic: string): boolean; rejoin(why: string): void },
+  pipeline: {
+    reads(topic: string): boolean;
+    rejoin(why: string): void;
+    /** The offsets the open stream's partitions have committed, by `topic:partition`. */
+    committed(): ReadonlyMap<string, bigint>;
+  },
+  onLag: (lag: Lag) => void,
   log: Logger,
   intervalMs = 5000,
 ): () => void {
@@ -89,7 +100,7 @@ export function watchSourceTopics(
         const [what, verb] = unread.length > 1 ? ["topics", "exist"] : ["topic", "exists"];
         pipeline.rejoin(`source ${what} ${unread.join(", ")} ${verb} now`);
       }
-      if (existing.length > 0) await consumer.getLag({ topics: existing });
+      if (existing.length > 0) onLag(await topics.lag(existing, pipeline.committed()));
     } catch (err) {
       log.debug({ err: messageOf(err) }, "the source topics and their lag could not be read this time");
     } finally {

@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { Admin } from "@platformatic/kafka";
 import { parseDeclaration } from "../../src/config/declare.ts";
 import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { type StackConfig, stackDeclaration } from "../../tools/stack/config.ts";
 import { ensureTopics, kafkaDown, kafkaStatus, kafkaUp } from "../../tools/stack/kafka.ts";
+import { type KafkaCluster, kafkaClusterDown, kafkaClusterUp } from "../../tools/stack/kafka-cluster.ts";
 import { type PrivateServer, startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
 import { isPortOpen } from "../../tools/stack/process.ts";
-import type { TestTopics } from "./kafka.ts";
+import { stack as sharedStack, type TestTopics } from "./kafka.ts";
 
 // Servers of a test's own (own data folder and ports), for a test that stops, pauses or
 // reconfigures one: the shared stack is never disturbed. Each is removed after the test.
@@ -98,4 +100,32 @@ export async function testKafkaBroker(t: TestContext, partitions = 2): Promise<P
   };
   const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
   return { stack, broker, topics, pid };
+}
+
+/**
+ * A cluster of two brokers of the test's own (tools/stack/kafka-cluster.ts), holding the five
+ * source topics and `analytics-dlq`, each with two partitions on both brokers: partition 0 led
+ * by node 1, partition 1 by node 2. Stopped after the test.
+ */
+export async function testKafkaCluster(t: TestContext): Promise<KafkaCluster & { topics: TestTopics }> {
+  const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
+  let nodes: KafkaCluster["nodes"] | undefined;
+  t.after(async () => {
+    if (nodes) await kafkaClusterDown(nodes).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cluster = await onPrivatePorts(3, (firstPort) => kafkaClusterUp(sharedStack, { dir, firstPort }));
+  nodes = cluster.nodes;
+  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+  const admin = new Admin({ clientId: "analytics-test", bootstrapBrokers: [cluster.nodes[0].address] });
+  try {
+    const assignments = [
+      { partition: 0, brokers: [1, 2] },
+      { partition: 1, brokers: [2, 1] },
+    ];
+    await admin.createTopics({ topics: topics.all.map((topic) => ({ topic, assignments })) });
+  } finally {
+    await admin.close();
+  }
+  return { ...cluster, topics };
 }

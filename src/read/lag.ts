@@ -1,0 +1,54 @@
+import type { Admin } from "@platformatic/kafka";
+import { topicIds } from "../kafka/topics.ts";
+
+// The lag of the source topics, read every few seconds for the metrics and the partition watch.
+// The group consumer's own getLag asks each partition's leader as its metadata last said, and
+// retries the same broker six times at 30 s each: after a broker stopped answering and its
+// partitions moved, it kept asking the silent one for three minutes, which held the Kafka outage
+// (kafka/broker-silence.ts) long after the stream read from the new leaders. Here each turn asks
+// once, from fresh metadata, on a client without retries; a turn that fails leaves the next to try.
+
+export interface Lag {
+  /** Per topic, each partition's lag: its end offset less the committed one; -1 when not this member's. */
+  lag: Map<string, bigint[]>;
+  /** Each topic's id, as the metadata the lag was read with says. */
+  ids: Map<string, string>;
+}
+
+/** The end offsets of `topics`' partitions, as `listOffsets` answers, less what `committed` (by `topic:partition`) holds. */
+export function lagOf(
+  ends: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
+  committed: ReadonlyMap<string, bigint>,
+): Map<string, bigint[]> {
+  const lag = new Map<string, bigint[]>();
+  for (const { name, partitions } of ends) {
+    const figures: bigint[] = [];
+    for (const { partitionIndex, offset } of partitions) {
+      const at = committed.get(`${name}:${partitionIndex}`);
+      figures[partitionIndex] = at === undefined ? -1n : offset - at;
+    }
+    lag.set(
+      name,
+      Array.from(figures, (f) => f ?? -1n),
+    );
+  }
+  return lag;
+}
+
+/** The lag of every partition of `topics`, asked of their leaders once (`admin` makes no retries). */
+export async function readLag(
+  admin: Pick<Admin, "metadata" | "listOffsets">,
+  topics: readonly string[],
+  committed: ReadonlyMap<string, bigint>,
+): Promise<Lag> {
+  const metadata = await admin.metadata({ topics: [...topics], forceUpdate: true });
+  const requests = [...topics].map((name) => ({
+    name,
+    partitions: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, partitionIndex) => ({
+      partitionIndex,
+      timestamp: -1n,
+    })),
+  }));
+  const ends = await admin.listOffsets({ topics: requests.filter((r) => r.partitions.length > 0) });
+  return { lag: lagOf(ends, committed), ids: topicIds(metadata.topics) };
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SOURCE_TOPICS } from "../../src/kafka/topics.ts";
+import { startService } from "../../src/service.ts";
+import {
+  capturingLogger,
+  caughtUp,
+  privatePort,
+  produce,
+  testConfig,
+  testDatabase,
+  testKafkaCluster,
+  testProducer,
+  userUpdates,
+  waitFor,
+} from "../support/helpers.ts";
+
+// One broker of two stops answering (SIGSTOP) and stays stopped; the controller moves what it
+// led, partitions and the group's coordinator, to the other. Once the service reads from the new
+// leaders and asks the silent broker nothing more, the outage is over, /readyz ready, with no event
+// to say so: it once stayed on for as long as no event came (for ever on a quiet stream), and the
+// lag check, asking the old leader again and again, held /readyz at "paused" for minutes more.
+
+test(
+  "a silent broker whose partitions move to another: the outage ends once they are read there, with no event",
+  { timeout: 300_000 },
+  async (t) => {
+    const cluster = await testKafkaCluster(t);
+    const [leader, silent] = cluster.nodes;
+    const db = await testDatabase(t);
+    const port = await privatePort();
+    const config = testConfig(db, cluster.topics, {
+      KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrap,
+      METRICS_PORT: String(port),
+    });
+    const { log, lines } = capturingLogger();
+    const service = await startService(config, log);
+    t.after(() => service.stop());
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    const sources = [...SOURCE_TOPICS];
+    await produce(await testProducer(t, leader.address), "", userUpdates(20, "5f", 1));
+    await waitFor("wave 1", () => caughtUp(config.kafkaGroupId, sources, 2, leader.address), 60000);
+    await waitFor("ready", async () => (await get("/readyz")).status === 200, 30000);
+
+    process.kill(silent.pid, "SIGSTOP");
+    const stopped = Date.now();
+    const outageLines = () => lines.filter((l) => /^Kafka (unavailable|is back)/.test(String(l.msg))).map((l) => l.msg);
+    await waitFor("the silence said", async () => outageLines().length >= 1, 30000);
+    assert.match(String(outageLines()[0]), new RegExp(`no answer from broker ${silent.address} for 10 s`));
+
+    // No event is produced: the fetches from the new leaders are all that says Kafka serves again.
+    await waitFor("the outage over, the broker still stopped", async () => outageLines().length === 2, 90000);
+    assert.match(String(outageLines()[1]), /^Kafka is back after/);
+    await waitFor("ready, the broker still stopped", async () => (await get("/readyz")).status === 200, 60000);
+    const readyAfter = Date.now() - stopped;
+    assert.match((await get("/metrics")).body, /analytics_outage\{dependency="Kafka"\} 0/);
+
+    // And the moved partitions are read: both of each topic, led by the broker that answers.
+    await produce(await testProducer(t, leader.address), "", userUpdates(20, "5f", 2));
+    await waitFor("wave 2", () => caughtUp(config.kafkaGroupId, sources, 2, leader.address), 120000);
+    assert.deepEqual(await db.query("SELECT version, COUNT(*) AS n FROM users GROUP BY version"), [
+      { version: 2, n: "20" },
+    ]);
+    assert.equal(outageLines().length, 2, "one outage, said once");
+    t.diagnostic(`ready again ${readyAfter} ms after the broker stopped`);
+  },
+);

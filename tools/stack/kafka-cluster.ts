@@ -1,0 +1,162 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { StackError } from "../../src/errors.ts";
+import type { StackConfig } from "./config.ts";
+import { kafkaAnswers, kafkaClasspath } from "./kafka.ts";
+import { lastLines, ownedPid, removeFile, requireCommand, spawnDetached, stopPid, waitUntil } from "./process.ts";
+
+// A cluster of two brokers of a test's own, for a test that stops one and watches its partitions
+// and the group's coordinator move to the other: node 1 is broker and the cluster's only
+// controller (so the cluster keeps its controller while node 2 is stopped), node 2 a broker only.
+// The controller fences a broker whose heartbeats stop for 3 s, not the default 9 s, so the
+// leaders move within seconds.
+
+export interface KafkaNode {
+  dir: string;
+  /** `127.0.0.1:port` of its client listener. */
+  address: string;
+  pid: number;
+}
+
+export interface KafkaCluster {
+  nodes: [KafkaNode, KafkaNode];
+  /** Both brokers' addresses, for KAFKA_BOOTSTRAP_SERVERS. */
+  bootstrap: string;
+}
+
+function properties(id: 1 | 2, dir: string, ports: { controller: number; brokers: [number, number] }): string {
+  const listener = `PLAINTEXT://127.0.0.1:${ports.brokers[id - 1]}`;
+  const controls = id === 1;
+  return [
+    `process.roles=${controls ? "broker,controller" : "broker"}`,
+    `node.id=${id}`,
+    `controller.quorum.voters=1@127.0.0.1:${ports.controller}`,
+    `listeners=${listener}${controls ? `,CONTROLLER://127.0.0.1:${ports.controller}` : ""}`,
+    `advertised.listeners=${listener}`,
+    "controller.listener.names=CONTROLLER",
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name=PLAINTEXT",
+    `log.dirs=${join(dir, "data")}`,
+    "broker.session.timeout.ms=3000",
+    "broker.heartbeat.interval.ms=500",
+    "default.replication.factor=2",
+    "min.insync.replicas=1",
+    "offsets.topic.replication.factor=2",
+    "offsets.topic.num.partitions=2",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "auto.create.topics.enable=false",
+    "group.initial.rebalance.delay.ms=0",
+    "",
+  ].join("\n");
+}
+
+function writeLog4j(dir: string): string {
+  const file = join(dir, "log4j2.properties");
+  writeFileSync(
+    file,
+    [
+      "status = warn",
+      "appender.file.type = File",
+      "appender.file.name = file",
+      `appender.file.fileName = ${join(dir, "server.log")}`,
+      "appender.file.layout.type = PatternLayout",
+      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+      "rootLogger.level = WARN",
+      "rootLogger.appenderRef.file.ref = file",
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+/** Writes a node's files and formats its storage for the cluster `clusterId`; returns how to start it. */
+function prepareNode(
+  id: 1 | 2,
+  dir: string,
+  ports: { controller: number; brokers: [number, number] },
+  clusterId: string,
+  classpath: string,
+) {
+  mkdirSync(dir, { recursive: true });
+  const props = join(dir, "server.properties");
+  writeFileSync(props, properties(id, dir, ports));
+  const log4j = writeLog4j(dir);
+  const r = spawnSync(
+    "java",
+    [`-Dlog4j2.configurationFile=${log4j}`, "-cp", classpath, "kafka.tools.StorageTool", "format"].concat([
+      "-t",
+      clusterId,
+      "-c",
+      props,
+    ]),
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new StackError(`formatting node ${id}'s storage failed: ${(r.stderr || r.stdout).trim()}`);
+  return { props, log4j };
+}
+
+/**
+ * Starts the two brokers on three consecutive ports from `firstPort` (the controller, node 1's
+ * and node 2's client listeners), with their data under `dir`.
+ */
+export async function kafkaClusterUp(
+  stack: StackConfig,
+  opts: { dir: string; firstPort: number },
+): Promise<KafkaCluster> {
+  requireCommand("java", "-version", "install a Java runtime 17 or newer (apt-get install default-jre-headless)");
+  const p = opts.firstPort;
+  const ports = { controller: p, brokers: [p + 1, p + 2] as [number, number] };
+  const classpath = kafkaClasspath(stack);
+  let clusterId = randomBytes(16).toString("base64url");
+  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
+  const nodes: KafkaNode[] = [];
+  try {
+    for (const id of [1, 2] as const) {
+      const dir = join(opts.dir, `node-${id}`);
+      const { props, log4j } = prepareNode(id, dir, ports, clusterId, classpath);
+      const pid = spawnDetached(
+        "java",
+        ["-Xms256m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"].concat([
+          `-Dlog4j2.configurationFile=${log4j}`,
+          "-cp",
+          classpath,
+          "kafka.Kafka",
+          props,
+        ]),
+        join(dir, "server.log"),
+        join(dir, "kafka.pid"),
+      );
+      nodes.push({ dir, address: `127.0.0.1:${ports.brokers[id - 1]}`, pid });
+    }
+    for (const node of nodes) {
+      await waitUntil(() => kafkaAnswers(node.address, 2000), {
+        timeoutMs: 90000,
+        what: `the cluster's broker on ${node.address}`,
+        alive: () => ownedPid(join(node.dir, "kafka.pid"), join(node.dir, "server.properties")) !== null,
+      }).catch((err: Error) => {
+        throw new StackError(`${err.message}; last lines of its log:\n${lastLines(join(node.dir, "server.log"))}`);
+      });
+    }
+  } catch (err) {
+    await kafkaClusterDown(nodes);
+    throw err;
+  }
+  const pair = nodes as [KafkaNode, KafkaNode];
+  return { nodes: pair, bootstrap: pair.map((n) => n.address).join(",") };
+}
+
+/** Stops the brokers that still run, each woken first (a stopped JVM does not stop). */
+export async function kafkaClusterDown(nodes: readonly KafkaNode[]): Promise<void> {
+  for (const node of nodes) {
+    const pidFile = join(node.dir, "kafka.pid");
+    if (ownedPid(pidFile, join(node.dir, "server.properties")) === null) continue;
+    process.kill(node.pid, "SIGCONT");
+    await stopPid(node.pid, 30000);
+    removeFile(pidFile);
+  }
+}
