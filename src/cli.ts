@@ -82,8 +82,16 @@ ${helpLines(serviceDeclaration).join("\n")}
  */
 let exitOnceDone = false;
 
+/** The commands `main` knows. */
+const COMMANDS = new Set(["run", "migrate", "generate", "report", "dlq", "repair", "rewind", "help"]);
+
 async function main(argv: string[]): Promise<number> {
   const command = argv.find((a) => !a.startsWith("-")) ?? "run";
+  // Before the help: `bogus --help` printing it and exiting 0 hid the typo from a script.
+  if (!COMMANDS.has(command)) {
+    process.stderr.write(`analytics-service: ${oneLine(`unknown command "${command}"; try --help`)}\n`);
+    return 2;
+  }
   if (argv.includes("--help") || argv.includes("-h") || command === "help") {
     process.stdout.write(USAGE);
     return 0;
@@ -135,8 +143,7 @@ async function main(argv: string[]): Promise<number> {
       return runRewind(loadConfig(), options);
     }
     default:
-      process.stderr.write(`analytics-service: ${oneLine(`unknown command "${command}"; try --help`)}\n`);
-      return 2;
+      throw new Error(`command "${command}" is listed but not handled`);
   }
 }
 

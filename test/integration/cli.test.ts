@@ -34,10 +34,13 @@ test("a bad variable stops the service with one line naming it", () => {
   assert.match(lines[0] ?? "", /^analytics-service: MYSQL_PORT/);
 });
 
-test("an unknown command says so", () => {
-  const r = run(["frobnicate"]);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /unknown command "frobnicate"/);
+test("an unknown command says so, with --help too", () => {
+  for (const args of [["frobnicate"], ["frobnicate", "--help"], ["-h", "frobnicate"]]) {
+    const r = run(args);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+  }
 });
 
 test("a value with a line break or a terminal escape is quoted on the error's one line, escaped", () => {
