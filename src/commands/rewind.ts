@@ -250,9 +250,14 @@ export async function runRewind(
     if (!options.dryRun && moved.length > 0) {
       await setOffsets(admin, config, moved);
     }
-    out.write(`${summarise(plans, groupId, options.dryRun)}\n`);
+    // A dry run of a group that never committed: "already there" would read as a group in place.
+    const summary =
+      uncommitted === null
+        ? summarise(plans, groupId, options.dryRun)
+        : `dry run: a rewind would be refused: ${uncommitted.replace(/^rewind: /, "")}`;
+    out.write(`${summary}\n`);
     const absent = missing.length > 0 ? notFound(missing) : null;
-    for (const note of [refusal, uncommitted, absent]) {
+    for (const note of [refusal, absent]) {
       if (note !== null) out.write(`note: ${note.replace(/^rewind: /, "")}\n`);
     }
     return 0;

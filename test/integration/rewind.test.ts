@@ -190,6 +190,13 @@ test("rewind of a group that never committed (a mistyped KAFKA_GROUP_ID) is refu
   await produce(producer, s.topics.prefix, [
     emit("user.created", hexId(1, "c1"), fixture("user.created").value.data as never),
   ]);
+  const dry = await runCli(["rewind", "--to", "2026-01-01", "--dry-run"], s.env);
+  assert.match(
+    dry.stdout,
+    new RegExp(
+      `never committed: starts at KAFKA_AUTO_OFFSET_RESET\n[^]*\ndry run: a rewind would be refused: group ${s.group} has no committed offsets on the source topics, so nothing to read again: check KAFKA_GROUP_ID \\(a group that never committed starts at KAFKA_AUTO_OFFSET_RESET=earliest\\)\n$`,
+    ),
+  );
   const refused = await cliFails(["rewind", "--to", "2026-01-01"], s.env);
   assert.equal(refused.code, 1);
   assert.match(
