@@ -216,3 +216,17 @@ test("retrying: an attempt that fails after its silence is said before its hold 
     ],
   );
 });
+
+test("heard: an answer while an attempt is held ends the outage once the hold goes; without a hold it ends nothing", () => {
+  const { log } = capturingLogger("info");
+  const outage = new Outage("Kafka", log);
+  outage.enter(new Error("the stream failed"));
+  outage.heard();
+  assert.equal(outage.active, true, "other failures are not known to be over");
+  const silent = {};
+  outage.hold(silent, new Error("no answer from broker b2"));
+  outage.heard(); // a fetch answered by the partitions' new leader
+  assert.equal(outage.active, true, "held");
+  outage.release(silent);
+  assert.equal(outage.active, false);
+});

@@ -106,10 +106,18 @@ export class Outage {
     if (!this.#held.delete(attempt) || this.#held.size > 0 || !this.#recoveredWhileHeld) return;
     this.recover();
   }
+  /**
+   * The dependency answered something, not the held attempts: while one is held, the outage ends
+   * when the last hold goes (as after `recover`); otherwise nothing, as other failures it may have
+   * are not known to be over.
+   */
+  heard(): void {
+    if (this.#since !== null && this.#held.size > 0) this.#recoveredWhileHeld = true;
+  }
   recover(): void {
     if (this.#since === null) return;
     if (this.#held.size > 0) {
-      this.#recoveredWhileHeld = true;
+      this.heard();
       return;
     }
     this.#recoveredWhileHeld = false;

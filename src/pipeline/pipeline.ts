@@ -251,7 +251,9 @@ export class Pipeline {
    * service.ts) for every fetch, events or none.
    */
   fetched() {
-    if (!this.#streamFailed) return;
+    // A fetch answered while a silent broker holds the outage (kafka/broker-silence.ts): read
+    // from the partitions' new leaders, with no event to say so on a quiet group.
+    if (!this.#streamFailed) return this.#d.kafkaOutage.heard();
     this.#streamFailed = false;
     this.#d.kafkaOutage.recover();
   }
