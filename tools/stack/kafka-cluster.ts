@@ -1,10 +1,15 @@
-import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
-import { kafkaAnswers, kafkaClasspath } from "./kafka.ts";
+import {
+  clusterSettings,
+  formatKafkaStorage,
+  kafkaAnswers,
+  kafkaClasspath,
+  newClusterId,
+  writeBrokerLog4j,
+} from "./kafka.ts";
 import { lastLines, ownedPid, removeFile, requireCommand, spawnDetached, stopPid, waitUntil } from "./process.ts";
 
 // A cluster of two brokers of a test's own, for a test that stops one and watches its partitions
@@ -41,37 +46,10 @@ function properties(id: 1 | 2, dir: string, ports: { controller: number; brokers
     `log.dirs=${join(dir, "data")}`,
     "broker.session.timeout.ms=3000",
     "broker.heartbeat.interval.ms=500",
-    "default.replication.factor=2",
     "min.insync.replicas=1",
-    "offsets.topic.replication.factor=2",
-    "offsets.topic.num.partitions=2",
-    "transaction.state.log.replication.factor=1",
-    "transaction.state.log.min.isr=1",
-    "share.coordinator.state.topic.replication.factor=1",
-    "share.coordinator.state.topic.min.isr=1",
-    "auto.create.topics.enable=false",
-    "group.initial.rebalance.delay.ms=0",
+    ...clusterSettings(2, 2, 2),
     "",
   ].join("\n");
-}
-
-function writeLog4j(dir: string): string {
-  const file = join(dir, "log4j2.properties");
-  writeFileSync(
-    file,
-    [
-      "status = warn",
-      "appender.file.type = File",
-      "appender.file.name = file",
-      `appender.file.fileName = ${join(dir, "server.log")}`,
-      "appender.file.layout.type = PatternLayout",
-      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-      "rootLogger.level = WARN",
-      "rootLogger.appenderRef.file.ref = file",
-      "",
-    ].join("\n"),
-  );
-  return file;
 }
 
 /** Writes a node's files and formats its storage for the cluster `clusterId`; returns how to start it. */
@@ -85,18 +63,8 @@ function prepareNode(
   mkdirSync(dir, { recursive: true });
   const props = join(dir, "server.properties");
   writeFileSync(props, properties(id, dir, ports));
-  const log4j = writeLog4j(dir);
-  const r = spawnSync(
-    "java",
-    [`-Dlog4j2.configurationFile=${log4j}`, "-cp", classpath, "kafka.tools.StorageTool", "format"].concat([
-      "-t",
-      clusterId,
-      "-c",
-      props,
-    ]),
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new StackError(`formatting node ${id}'s storage failed: ${(r.stderr || r.stdout).trim()}`);
+  const log4j = writeBrokerLog4j(dir);
+  formatKafkaStorage({ classpath, log4j, props, clusterId, what: `node ${id}'s storage` });
   return { props, log4j };
 }
 
@@ -112,8 +80,7 @@ export async function kafkaClusterUp(
   const p = opts.firstPort;
   const ports = { controller: p, brokers: [p + 1, p + 2] as [number, number] };
   const classpath = kafkaClasspath(stack);
-  let clusterId = randomBytes(16).toString("base64url");
-  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
+  const clusterId = newClusterId();
   const nodes: KafkaNode[] = [];
   try {
     for (const id of [1, 2] as const) {

@@ -100,9 +100,15 @@ function resolveClasspath(c: StackConfig): string {
 
 /** What a broker that is its own cluster of one needs, whatever its listeners. */
 export function singleNodeSettings(partitions: number, offsetsPartitions: number): string[] {
+  return clusterSettings(partitions, offsetsPartitions, 1);
+}
+
+/** A cluster's settings whatever its listeners; its internal topics with `replicas` copies each. */
+export function clusterSettings(partitions: number, offsetsPartitions: number, replicas: number): string[] {
   return [
     `num.partitions=${partitions}`,
-    "offsets.topic.replication.factor=1",
+    `default.replication.factor=${replicas}`,
+    `offsets.topic.replication.factor=${replicas}`,
     `offsets.topic.num.partitions=${offsetsPartitions}`,
     "transaction.state.log.replication.factor=1",
     "transaction.state.log.min.isr=1",
@@ -112,6 +118,44 @@ export function singleNodeSettings(partitions: number, offsetsPartitions: number
     "auto.create.topics.enable=false",
     "group.initial.rebalance.delay.ms=0",
   ];
+}
+
+/**
+ * A broker's log4j2.properties in `dir`, logging warnings (and `loggers`' own levels, as
+ * `name=LEVEL`) to `server.log` there; returns its path.
+ */
+export function writeBrokerLog4j(dir: string, loggers: Record<string, string> = {}): string {
+  const file = join(dir, "log4j2.properties");
+  const named = Object.entries(loggers).flatMap(([name, level], i) => [
+    `logger.l${i}.name = ${name}`,
+    `logger.l${i}.level = ${level}`,
+  ]);
+  writeFileSync(
+    file,
+    [
+      "status = warn",
+      "appender.file.type = File",
+      "appender.file.name = file",
+      `appender.file.fileName = ${join(dir, "server.log")}`,
+      "appender.file.layout.type = PatternLayout",
+      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+      "rootLogger.level = WARN",
+      "rootLogger.appenderRef.file.ref = file",
+      ...named,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+/**
+ * A new cluster id: 16 random bytes in base64url, never starting with "-", which the storage
+ * tool's argument parser would read as an option.
+ */
+export function newClusterId(): string {
+  let clusterId = randomBytes(16).toString("base64url");
+  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
+  return clusterId;
 }
 
 function writeConfigFiles(c: StackConfig): void {
@@ -132,47 +176,36 @@ function writeConfigFiles(c: StackConfig): void {
       "",
     ].join("\n"),
   );
-  writeFileSync(
-    p.log4j,
-    [
-      "status = warn",
-      "appender.file.type = File",
-      "appender.file.name = file",
-      `appender.file.fileName = ${p.log}`,
-      "appender.file.layout.type = PatternLayout",
-      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-      "rootLogger.level = WARN",
-      "rootLogger.appenderRef.file.ref = file",
-      "logger.server.name = kafka.server.KafkaRaftServer",
-      "logger.server.level = INFO",
-      "",
-    ].join("\n"),
-  );
+  writeBrokerLog4j(p.dir, { "kafka.server.KafkaRaftServer": "INFO" });
 }
 
 function formatStorage(c: StackConfig, classpath: string): void {
   const p = paths(c);
   if (existsSync(join(p.data, "meta.properties"))) return;
-  // A cluster id is 16 random bytes in base64url; one starting with "-" would be read as an
-  // option by the storage tool's argument parser, so the first character is kept alphanumeric.
-  let clusterId = randomBytes(16).toString("base64url");
-  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
+  formatKafkaStorage({ classpath, log4j: p.log4j, props: p.props, clusterId: newClusterId(), what: "Kafka's storage" });
+}
+
+/** Formats the storage a broker's `props` names for cluster `clusterId` (`extra`: the tool's other arguments). */
+export function formatKafkaStorage(f: {
+  classpath: string;
+  log4j: string;
+  props: string;
+  clusterId: string;
+  extra?: string[];
+  what: string;
+}): void {
   const r = spawnSync(
     "java",
-    [
-      `-Dlog4j2.configurationFile=${p.log4j}`,
-      "-cp",
-      classpath,
-      "kafka.tools.StorageTool",
-      "format",
+    [`-Dlog4j2.configurationFile=${f.log4j}`, "-cp", f.classpath, "kafka.tools.StorageTool", "format"].concat([
       "-t",
-      clusterId,
+      f.clusterId,
       "-c",
-      p.props,
-    ],
+      f.props,
+      ...(f.extra ?? []),
+    ]),
     { encoding: "utf8" },
   );
-  if (r.status !== 0) throw new StackError(`formatting Kafka's storage failed: ${(r.stderr || r.stdout).trim()}`);
+  if (r.status !== 0) throw new StackError(`formatting ${f.what} failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
 /** Starts the broker unless one already answers on the port; returns how it is running. */

@@ -1,10 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
-import { kafkaAnswers, kafkaClasspath, singleNodeSettings } from "./kafka.ts";
+import {
+  formatKafkaStorage,
+  kafkaAnswers,
+  kafkaClasspath,
+  newClusterId,
+  singleNodeSettings,
+  writeBrokerLog4j,
+} from "./kafka.ts";
 import { lastLines, ownedPid, removeFile, requireCommand, spawnDetached, stopPid, waitUntil } from "./process.ts";
 
 // A broker of a test's own, secured the way production clusters are: a private CA, an SSL
@@ -140,50 +146,20 @@ function brokerProperties(l: Layout): string {
   ].join("\n");
 }
 
-function writeLog4j(dir: string): string {
-  const file = join(dir, "log4j2.properties");
-  writeFileSync(
-    file,
-    [
-      "status = warn",
-      "appender.file.type = File",
-      "appender.file.name = file",
-      `appender.file.fileName = ${join(dir, "server.log")}`,
-      "appender.file.layout.type = PatternLayout",
-      "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-      "rootLogger.level = WARN",
-      "rootLogger.appenderRef.file.ref = file",
-      // Failed authentications are logged at INFO: the test's log then shows what the broker saw.
-      "logger.auth.name = org.apache.kafka.common.network.Selector",
-      "logger.auth.level = INFO",
-      "",
-    ].join("\n"),
-  );
-  return file;
-}
-
 /** Formats the storage with the SCRAM credentials: KRaft stores users in its metadata log. */
 function formatStorage(l: Layout, classpath: string, log4j: string, props: string): void {
-  let clusterId = randomBytes(16).toString("base64url");
-  while (!/^[A-Za-z0-9]/.test(clusterId)) clusterId = randomBytes(16).toString("base64url");
   const scram = (mechanism: string) => [
     "--add-scram",
     `${mechanism}=[name=${l.user.name},password=${l.user.password}]`,
   ];
-  const r = spawnSync(
-    "java",
-    [`-Dlog4j2.configurationFile=${log4j}`, "-cp", classpath, "kafka.tools.StorageTool", "format"].concat([
-      "-t",
-      clusterId,
-      "-c",
-      props,
-      ...scram("SCRAM-SHA-256"),
-      ...scram("SCRAM-SHA-512"),
-    ]),
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0)
-    throw new StackError(`formatting the secured broker's storage failed: ${(r.stderr || r.stdout).trim()}`);
+  formatKafkaStorage({
+    classpath,
+    log4j,
+    props,
+    clusterId: newClusterId(),
+    extra: [...scram("SCRAM-SHA-256"), ...scram("SCRAM-SHA-512")],
+    what: "the secured broker's storage",
+  });
 }
 
 /**
@@ -205,7 +181,8 @@ export async function secureKafkaUp(
   const classpath = kafkaClasspath(stack);
   const props = join(opts.dir, "server.properties");
   writeFileSync(props, brokerProperties(layout));
-  const log4j = writeLog4j(opts.dir);
+  // Failed authentications are logged at INFO: the test's log then shows what the broker saw.
+  const log4j = writeBrokerLog4j(opts.dir, { "org.apache.kafka.common.network.Selector": "INFO" });
   formatStorage(layout, classpath, log4j, props);
   const heap = opts.heapMb ?? 256;
   const log = join(opts.dir, "server.log");
