@@ -259,6 +259,38 @@ describe("unique keys", () => {
     }
   });
 
+  test("an existing row's event keeps the value its update leaves out: another row's value there is neither checked nor written", () => {
+    // `code` is not among UPDATE: b keeps C2. Refused only when a had taken C1 first, b's event
+    // was applied or dead-lettered by the order in which two partitions were read, and a replay
+    // of b's event after a's dead-lettered what the first run had applied.
+    const owned = db({
+      rows: [
+        ["a", T(1)],
+        ["b", T(1)],
+      ],
+      owners: [
+        ["C1", "a"],
+        ["C2", "b"],
+      ],
+    });
+    const p = plan([upsert("b", T(2), { code: "C1", name: "shipped" })], owned);
+    assert.deepEqual(p.outcomes, [APPLIED]);
+    const [write] = p.rounds.flat();
+    assert.ok(write?.kind === "upsert" && !write.absent && !write.update.includes("code"));
+    const free = db({ rows: [["b", T(1)]], owners: [["C2", "b"]] });
+    assert.deepEqual(plan([upsert("b", T(2), { code: "C1", name: "shipped" })], free).outcomes, [APPLIED]);
+  });
+
+  test("a row created in the batch keeps the value it was inserted with, whatever its later events name", () => {
+    const p = plan(
+      [upsert("b", T(1), { code: "C2" }), upsert("b", T(2), { code: "C1", name: "shipped" })],
+      db({ rows: [["a", T(1)]], owners: [["C1", "a"]] }),
+    );
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    const written = p.rounds.flat().map((w) => (w.kind === "upsert" ? [w.id, w.absent, w.row.code, w.row.name] : []));
+    assert.deepEqual(written, [["b", true, "C2", "shipped"]]);
+  });
+
   test("values that differ in case or a trailing space are different values, each with its owner", () => {
     const p = plan(
       [

@@ -137,9 +137,14 @@ export function plan(ops: readonly (Op | Outcome)[], db: DbState): Plan {
 function planUpsert(batch: Batch, op: UpsertOp): Outcome {
   const e = batch.entity(op.table, op.id);
   if (e.exists ? op.ts < e.ts : op.ts < (batch.tombstoneOf(e) ?? "")) return skipped("stale");
+  const absent = !e.exists;
   for (const column of op.table.unique) {
     const value = op.row[column];
-    if (typeof value !== "string") continue;
+    // Only a value that is written is checked: a row that exists keeps the columns its update
+    // leaves out (an order keeps the number it was created with), whatever the event says. Checked
+    // all the same, the event was applied or refused by whether another entity's event, on
+    // another partition, had taken that value yet: a replay decided otherwise than the first run.
+    if (typeof value !== "string" || !(absent || op.update.includes(column))) continue;
     const owner = batch.owners.get(uniqueKey(op.table.name, column, value));
     if (owner !== undefined && owner !== op.id) {
       return {
@@ -151,11 +156,9 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
       };
     }
   }
-  const absent = !e.exists;
   for (const column of op.table.unique) {
     const value = op.row[column];
-    // Only a value that is written takes its owner: a row that exists keeps the columns its
-    // update leaves out (an order keeps the number it was created with).
+    // Only a value that is written takes its owner, as above.
     if (typeof value === "string" && (absent || op.update.includes(column))) {
       batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
     }
