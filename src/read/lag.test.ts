@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { lagOf } from "./lag.ts";
+import { FetchIsolationLevels } from "@platformatic/kafka";
+import { lagOf, readLag } from "./lag.ts";
 
 test("a partition's lag is its end offset less its committed one; -1 where this member has none", () => {
   const ends = [
@@ -27,4 +28,20 @@ test("a partition's lag is its end offset less its committed one; -1 where this 
       ["order", [-1n, 0n]],
     ]),
   );
+});
+
+test("the end offsets are read as the stream reads, READ_COMMITTED: an open transaction's records are no lag yet", async () => {
+  const asked: unknown[] = [];
+  const admin = {
+    metadata: async () => ({ topics: new Map([["user", { id: "u", partitionsCount: 1 }]]) }),
+    listOffsets: async (options: { topics: { name: string }[]; isolationLevel?: number }) => {
+      asked.push(options.isolationLevel);
+      // The broker's answers while a transaction of 5 records is open after one committed record.
+      const offset = options.isolationLevel === FetchIsolationLevels.READ_COMMITTED ? 1n : 6n;
+      return options.topics.map(({ name }) => ({ name, partitions: [{ partitionIndex: 0, offset }] }));
+    },
+  };
+  const { lag } = await readLag(admin as never, ["user"], new Map([["user:0", 1n]]));
+  assert.deepEqual(asked, [FetchIsolationLevels.READ_COMMITTED]);
+  assert.deepEqual(lag, new Map([["user", [0n]]]));
 });

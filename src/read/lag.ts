@@ -1,4 +1,4 @@
-import type { Admin } from "@platformatic/kafka";
+import { type Admin, FetchIsolationLevels } from "@platformatic/kafka";
 import { topicIds } from "../kafka/topics.ts";
 
 // The lag of the source topics, read every few seconds for the metrics and the partition watch.
@@ -7,6 +7,9 @@ import { topicIds } from "../kafka/topics.ts";
 // partitions moved, it kept asking the silent one for three minutes, which held the Kafka outage
 // (kafka/broker-silence.ts) long after the stream read from the new leaders. Here each turn asks
 // once, from fresh metadata, on a client without retries; a turn that fails leaves the next to try.
+// The end offsets are the last stable ones (READ_COMMITTED), as the group consumer's were and as
+// the stream reads: the records of a transaction still open are not readable yet, and counting
+// them showed lag on a caught-up instance for as long as an upstream transaction stayed open.
 
 export interface Lag {
   /** Per topic, each partition's lag: its end offset less the committed one; -1 when not this member's. */
@@ -49,6 +52,9 @@ export async function readLag(
       timestamp: -1n,
     })),
   }));
-  const ends = await admin.listOffsets({ topics: requests.filter((r) => r.partitions.length > 0) });
+  const ends = await admin.listOffsets({
+    topics: requests.filter((r) => r.partitions.length > 0),
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+  });
   return { lag: lagOf(ends, committed), ids: topicIds(metadata.topics) };
 }
