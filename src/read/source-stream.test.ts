@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { recordBytes } from "../kafka/records.ts";
+import { capturingLogger } from "../testing/support.ts";
 import { HEADER_HEAP_BYTES } from "./client-fixes/record-headers.ts";
-import { keptOf } from "./source-stream.ts";
+import { keptOf, SourceStream } from "./source-stream.ts";
 
 // What the pipeline keeps of the client's message: the fields a batch, a decode and a letter read,
 // no empty header map, and the record's size read once.
@@ -57,4 +59,24 @@ test("a record's headers are kept in their order, a name given twice kept twice,
   const wire = recordBytes({ key: kept.key, value: kept.value, headers });
   assert.equal(kept.bytes, wire + 4 * HEADER_HEAP_BYTES);
   assert.ok(kept.bytes > keptOf(delivered([])).bytes);
+});
+
+test("a dead stream's committed offsets are no longer this member's: the lag counts none of its partitions", async () => {
+  const stream = Object.assign(new PassThrough({ objectMode: true }), {
+    offsetsCommitted: new Map([["user:0", 5n]]),
+  });
+  const consumer = { consume: async () => stream };
+  const source = new SourceStream(
+    consumer as never,
+    async () => ["user"],
+    { autoOffsetReset: "earliest", batchMaxEvents: 10, batchMaxBytes: 1000 },
+    capturingLogger().log,
+  );
+  await source.open();
+  assert.deepEqual(source.committed(), new Map([["user:0", 5n]]));
+  // The fetch failed: the stream is destroyed, and no longer hears of the group's rebalances;
+  // the pipeline closes it once the batches in hand are done, which a MySQL outage can hold up.
+  stream.destroy(new Error("fetch failed"));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(source.committed(), new Map());
 });

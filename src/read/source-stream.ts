@@ -119,9 +119,15 @@ export class SourceStream {
     return this.#opened === 0 || this.#reading.includes(topic);
   }
 
-  /** The offsets the open stream's partitions have committed (at the join, and since), by `topic:partition`. */
+  /**
+   * The offsets the open stream's partitions have committed (at the join, and since), by
+   * `topic:partition`; none once it failed: a dead stream no longer hears of rebalances, and its
+   * partitions, taken away meanwhile, would be counted here and by their new owner. As the client's
+   * getLag did, which left dead streams out.
+   */
   committed(): ReadonlyMap<string, bigint> {
-    return this.#stream?.offsetsCommitted ?? new Map();
+    const stream = this.#stream;
+    return stream && !stream.destroyed && !stream.closed ? stream.offsetsCommitted : new Map();
   }
 
   /** The number of the open (or last) stream. */
