@@ -8,6 +8,7 @@ import { BrokerSilence } from "./broker-silence.ts";
 
 const sent = channel("tracing:plt:kafka:connections:api:start");
 const answered = channel("tracing:plt:kafka:connections:api:asyncStart");
+const connects = channel("tracing:plt:kafka:connections:connects:start");
 
 /** A connection of client `ownerId` to 10.0.0.1:`port`, up. */
 const connection = (ownerId: number, port = 9092) =>
@@ -104,6 +105,40 @@ test("a silent broker whose partitions moved: the fetches from the new leader, w
   assert.equal(outage.active, true, "the old leader may still be asked");
   at(21_000);
   silence.check();
+  assert.equal(outage.active, false);
+  assert.deepEqual(msgs().slice(1), ["Kafka is back after N s, resuming"]);
+});
+
+test("a silent broker the clients still try to reach (a network that drops packets: no request is ever sent) is not let go", (t) => {
+  const { outage, silence, msgs, at } = setup(t);
+  const old = connection(7, 9093);
+  sent.publish({ connection: old, apiKey: 1 });
+  at(10_000);
+  silence.check();
+  assert.equal(outage.active, true);
+  outage.recover(); // a batch of the partitions another broker leads
+  at(30_000);
+  old.emit("close"); // the fetch timed out: the client connects again, and again
+  // Each attempt waits out the connect timeout (5 s), its SYNs unanswered, then fails.
+  const attempt = () => {
+    // Where to is said with the attempt: the connection itself knows it only once under way.
+    const c = Object.assign(new EventEmitter(), { ownerId: 7, status: "connecting", socket: { destroyed: false } });
+    connects.publish({ connection: c, host: "10.0.0.1", port: 9093 });
+    return c;
+  };
+  let trying = attempt();
+  for (let ms = 30_000; ms <= 120_000; ms += 1000) {
+    if (ms % 6000 === 5000) trying.socket.destroyed = true; // timed out: its status stays "connecting"
+    if (ms % 6000 === 0 && ms > 30_000) trying = attempt();
+    at(ms);
+    silence.check();
+  }
+  assert.equal(outage.active, true, "the broker still leads what the clients try to reach it for");
+  trying.socket.destroyed = true; // the last attempt; nothing asks it any more (its partitions moved)
+  for (let ms = 121_000; ms <= 132_000; ms += 1000) {
+    at(ms);
+    silence.check();
+  }
   assert.equal(outage.active, false);
   assert.deepEqual(msgs().slice(1), ["Kafka is back after N s, resuming"]);
 });

@@ -24,6 +24,11 @@ import type { Outage } from "../retry.ts";
 // that long (KIP-219); this client sends on regardless, so its next request waits out the throttle
 // (up to 10 s for fetches, 20 s and more for a flood of dead letters under a producer quota). A
 // request on a throttled connection is timed from the end of the throttle.
+//
+// A silent broker is let go once nothing has asked it anything for SILENCE_MS: its partitions
+// moved to another. A connection to it that the clients still try to open counts as asking: a
+// network that drops packets answers no SYN, each attempt waits out the connect timeout and no
+// request is ever sent, which looked like nobody asking while the broker still led its partitions.
 
 /** How long a request goes unanswered before its broker is said to be silent. */
 export const SILENCE_MS = 10_000;
@@ -43,7 +48,19 @@ interface Connection {
   host: string | undefined;
   port: number | undefined;
   status: string;
+  /** Its socket; destroyed when an attempt to connect timed out (the status stays "connecting"). */
+  socket?: { destroyed: boolean } | null;
   once(event: "close", listener: () => void): unknown;
+}
+
+/** The client's tracing channel of each attempt to open a connection. */
+const CONNECTS = "tracing:plt:kafka:connections:connects";
+
+interface ConnectAttempt {
+  connection?: Connection;
+  /** Where to: the connection itself knows only once it is under way. */
+  host?: string;
+  port?: number;
 }
 
 interface Request {
@@ -63,6 +80,8 @@ interface Broker {
   idleSince: number | null;
   /** It was said silent and has not answered since. */
   silent: boolean;
+  /** The connections to it being opened. */
+  connecting: Set<Connection>;
 }
 
 export class BrokerSilence {
@@ -83,6 +102,7 @@ export class BrokerSilence {
   #checked: number;
   readonly #onStart = (message: unknown) => this.#sent(message as Request);
   readonly #onAnswer = (message: unknown) => this.#answered(message as Request);
+  readonly #onConnect = (message: unknown) => this.#connecting(message as ConnectAttempt);
 
   constructor(outage: Outage, afterMs = SILENCE_MS, now: () => number = () => performance.now(), tickMs = TICK_MS) {
     this.#outage = outage;
@@ -92,6 +112,7 @@ export class BrokerSilence {
     this.#checked = now();
     subscribe(`${REQUESTS}:start`, this.#onStart);
     subscribe(`${REQUESTS}:asyncStart`, this.#onAnswer);
+    subscribe(`${CONNECTS}:start`, this.#onConnect);
     this.#timer = setInterval(() => this.check(), tickMs);
     this.#timer.unref();
   }
@@ -114,6 +135,7 @@ export class BrokerSilence {
         for (const [r, sent] of broker.pending) broker.pending.set(r, Math.max(sent, Math.min(now, sent + stalled)));
         if (broker.idleSince !== null) broker.idleSince = Math.min(now, broker.idleSince + stalled);
       }
+      const connecting = stillConnecting(broker);
       let oldest = Number.POSITIVE_INFINITY;
       for (const [r, sent] of broker.pending) {
         if (!this.#groupWaits.has(r.connection as Connection)) oldest = Math.min(oldest, sent);
@@ -122,7 +144,7 @@ export class BrokerSilence {
         broker.silent = true;
         broker.idleSince = null;
         this.#outage.hold(broker, silentBroker(address, this.#afterMs));
-      } else if (broker.silent && broker.pending.size === 0) {
+      } else if (broker.silent && broker.pending.size === 0 && !connecting) {
         // Nothing asked of it for as long: removed from the cluster, or the clients gave up on
         // it and their failures say so. Not an answer: the outage goes on until something
         // succeeds, or ends now if something did meanwhile (partitions read from their new leader).
@@ -146,7 +168,14 @@ export class BrokerSilence {
     clearInterval(this.#timer);
     unsubscribe(`${REQUESTS}:start`, this.#onStart);
     unsubscribe(`${REQUESTS}:asyncStart`, this.#onAnswer);
+    unsubscribe(`${CONNECTS}:start`, this.#onConnect);
     // The holds stay: at shutdown, a broker that never answered is not back.
+  }
+
+  /** An attempt to open a connection: the broker is asked, until the attempt ends. */
+  #connecting({ connection, host, port }: ConnectAttempt) {
+    if (!connection || !this.#clients.has(connection.ownerId) || host === undefined || port === undefined) return;
+    this.#brokerAt(`${host}:${port}`).connecting.add(connection);
   }
 
   #sent(request: Request) {
@@ -211,14 +240,28 @@ export class BrokerSilence {
 
   #broker(connection: Connection): Broker | undefined {
     if (connection.host === undefined || connection.port === undefined) return undefined;
-    const address = `${connection.host}:${connection.port}`;
+    return this.#brokerAt(`${connection.host}:${connection.port}`);
+  }
+
+  #brokerAt(address: string): Broker {
     let broker = this.#brokers.get(address);
     if (!broker) {
-      broker = { pending: new Map(), idleSince: null, silent: false };
+      broker = { pending: new Map(), idleSince: null, silent: false, connecting: new Set() };
       this.#brokers.set(address, broker);
     }
     return broker;
   }
+}
+
+/**
+ * Whether a connection to `broker` is still being opened; those that opened or failed are
+ * forgotten (one that timed out keeps its status, its socket destroyed).
+ */
+function stillConnecting(broker: Broker): boolean {
+  for (const c of broker.connecting) {
+    if (c.status !== "connecting" || c.socket?.destroyed === true) broker.connecting.delete(c);
+  }
+  return broker.connecting.size > 0;
 }
 
 /** The outage's cause: the broker that does not answer. */
