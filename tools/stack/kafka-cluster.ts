@@ -70,7 +70,9 @@ function prepareNode(
 
 /**
  * Starts the two brokers on three consecutive ports from `firstPort` (the controller, node 1's
- * and node 2's client listeners), with their data under `dir`.
+ * and node 2's client listeners), with their data under `dir`, in a folder of those ports': a
+ * start that met a taken port is tried again on others (onPrivatePorts), and a storage formatted
+ * for the cluster that failed can't be formatted again for the next.
  */
 export async function kafkaClusterUp(
   stack: StackConfig,
@@ -84,7 +86,7 @@ export async function kafkaClusterUp(
   const nodes: KafkaNode[] = [];
   try {
     for (const id of [1, 2] as const) {
-      const dir = join(opts.dir, `node-${id}`);
+      const dir = join(opts.dir, `ports-${p}`, `node-${id}`);
       const { props, log4j } = prepareNode(id, dir, ports, clusterId, classpath);
       const pid = spawnDetached(
         "java",
@@ -117,9 +119,13 @@ export async function kafkaClusterUp(
   return { nodes: pair, bootstrap: pair.map((n) => n.address).join(",") };
 }
 
-/** Stops the brokers that still run, each woken first (a stopped JVM does not stop). */
+/**
+ * Stops the brokers that still run, each woken first (a stopped JVM does not stop). Node 2 before
+ * node 1, the controller: a broker's controlled shutdown waits for the controller's consent (up to
+ * five minutes), and without one it waited out the whole grace to be killed.
+ */
 export async function kafkaClusterDown(nodes: readonly KafkaNode[]): Promise<void> {
-  for (const node of nodes) {
+  for (const node of [...nodes].reverse()) {
     const pidFile = join(node.dir, "kafka.pid");
     if (ownedPid(pidFile, join(node.dir, "server.properties")) === null) continue;
     process.kill(node.pid, "SIGCONT");
