@@ -109,10 +109,20 @@ export async function testDatabase(t: TestContext, port = stack.mysqlPort): Prom
     return c;
   };
   const conn = await connect();
-  t.after(async () => {
-    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
+  // DROP DATABASE waits for the metadata lock of every transaction open on the database, a year by
+  // default: a test that failed while a connection of its own held rows locked on purpose, rolled
+  // back by a hook of the test's that runs after this one, hung the whole run. The drop waits
+  // 10 s, and is tried again once the test's other hooks have run.
+  const drop = async (last: boolean) => {
+    try {
+      await conn.query("SET SESSION lock_wait_timeout = 10");
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    } catch (err) {
+      if (!last && (err as { errno?: number }).errno === 1205) return t.after(() => drop(true));
+    }
     await conn.end().catch(() => undefined);
-  });
+  };
+  t.after(() => drop(false));
   return {
     name,
     conn,
