@@ -25,7 +25,16 @@ function setup(t: { after: (fn: () => void) => void }) {
   const at = (ms: number) => {
     now = ms;
   };
-  return { outage, silence, msgs, at };
+  /** A fetch to 10.0.0.1:`port` unanswered for 10 s (at 10 s): the broker said silent; its connection. */
+  const silentAt = (port: number) => {
+    const c = connection(7, port);
+    sent.publish({ connection: c, apiKey: 1 });
+    at(10_000);
+    silence.check();
+    assert.equal(outage.active, true);
+    return c;
+  };
+  return { outage, silence, msgs, at, silentAt };
 }
 
 test("a request unanswered for 10 s is an outage naming its broker, until the broker answers", (t) => {
@@ -86,12 +95,8 @@ test("a closed connection's requests are no longer waited for; a silent broker n
 });
 
 test("a silent broker whose partitions moved: the fetches from the new leader, while it was held, end the outage once nobody asks it", (t) => {
-  const { outage, silence, msgs, at } = setup(t);
-  const old = connection(7, 9093);
-  sent.publish({ connection: old, apiKey: 1 });
-  at(10_000);
-  silence.check();
-  assert.equal(outage.active, true);
+  const { outage, silence, msgs, at, silentAt } = setup(t);
+  const old = silentAt(9093);
   old.emit("close"); // the fetch timed out; the client reads the new leader's metadata
   const leader = connection(7, 9092);
   const fetch = { connection: leader, apiKey: 1 };
@@ -110,12 +115,8 @@ test("a silent broker whose partitions moved: the fetches from the new leader, w
 });
 
 test("a silent broker the clients still try to reach (a network that drops packets: no request is ever sent) is not let go", (t) => {
-  const { outage, silence, msgs, at } = setup(t);
-  const old = connection(7, 9093);
-  sent.publish({ connection: old, apiKey: 1 });
-  at(10_000);
-  silence.check();
-  assert.equal(outage.active, true);
+  const { outage, silence, msgs, at, silentAt } = setup(t);
+  const old = silentAt(9093);
   outage.recover(); // a batch of the partitions another broker leads
   at(30_000);
   old.emit("close"); // the fetch timed out: the client connects again, and again

@@ -6,6 +6,7 @@ import { startService } from "../../src/service.ts";
 import {
   capturingLogger,
   caughtUp,
+  httpProbe,
   privatePort,
   produce,
   randomName,
@@ -42,10 +43,7 @@ test(
     const { log, lines } = capturingLogger();
     const service = await startService(config, log);
     t.after(() => service.stop());
-    const get = async (path: string) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`);
-      return { status: res.status, body: await res.text() };
-    };
+    const get = httpProbe(port);
     const sources = [...SOURCE_TOPICS];
     await produce(await testProducer(t, leader.address), "", userUpdates(20, "5f", 1));
     await waitFor("wave 1", () => caughtUp(config.kafkaGroupId, sources, 2, leader.address), 60000);

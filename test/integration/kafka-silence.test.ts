@@ -5,6 +5,7 @@ import { startService } from "../../src/service.ts";
 import {
   capturingLogger,
   caughtUp,
+  httpProbe,
   privatePort,
   produce,
   testConfig,
@@ -33,10 +34,7 @@ test(
     const { log, lines } = capturingLogger();
     const service = await startService(config, log);
     t.after(() => service.stop());
-    const get = async (path: string) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`);
-      return { status: res.status, body: await res.text() };
-    };
+    const get = httpProbe(port);
     const kafkaOutage = async () => /analytics_outage\{dependency="Kafka"\} 1/.test((await get("/metrics")).body);
     const wave = (version: number) => userUpdates(20, "5e", version);
     const sources = [...SOURCE_TOPICS];

@@ -5,6 +5,7 @@ import { fixture, loadFixtures } from "../../src/testing/fixtures.ts";
 import { startPrivateServer, stopPrivateServer } from "../../tools/stack/mariadb-server.ts";
 import {
   caughtUp,
+  httpProbe,
   privatePort,
   produce,
   testConfig,
@@ -29,10 +30,7 @@ test("metrics for each series, health, and readiness that follows the database",
     METRICS_PORT: String(port),
     RETRY_MAX_BACKOFF_MS: "300",
   });
-  const get = async (path: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return { status: res.status, body: await res.text() };
-  };
+  const get = httpProbe(port);
   await testService(t, config);
   assert.deepEqual(await get("/healthz"), { status: 200, body: "ok\n" });
   // METRICS_HOST (127.0.0.1 by default) only: another loopback address is refused.

@@ -261,6 +261,14 @@ export function spawnService(t: TestContext, env: Record<string, string>, logLev
 }
 
 /** Runs the service in this process; stopped after the test. */
+/** Asks the service's metrics server on `port` for `path`: its status and body. */
+export function httpProbe(port: number) {
+  return async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: res.status, body: await res.text() };
+  };
+}
+
 export async function testService(t: TestContext, config: Config, hooks: ServiceHooks = {}): Promise<RunningService> {
   const service = await startService(config, createLogger(config.logLevel), hooks);
   t.after(() => service.stop());
