@@ -224,10 +224,13 @@ export async function retrying<T>(
       return result;
     } catch (err) {
       open = false;
+      if (!isRetryable(err)) {
+        hush();
+        throw err;
+      }
       // Said before its hold goes: a failure, which a success while it hung must not outlast.
-      if (isRetryable(err)) outage.enter(err);
+      outage.enter(err);
       hush();
-      if (!isRetryable(err)) throw err;
       const wait = Math.max(50, backoffMs(attempt, capMs));
       outage.retrying(attempt + 1, wait);
       await abortableDelay(wait, signal);

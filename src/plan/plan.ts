@@ -134,17 +134,25 @@ export function plan(ops: readonly (Op | Outcome)[], db: DbState): Plan {
   return { outcomes, rounds, tombstones: [...batch.tombstones.values()] };
 }
 
+/**
+ * The value of unique `column` that `op` writes, checked against its holder and then held by
+ * `op`'s row: none when the row exists and its update leaves the column out (an order keeps the
+ * number it was created with), whatever the event says. Checked all the same, the event was
+ * applied or refused by whether another entity's event, on another partition, had taken that
+ * value yet: a replay decided otherwise than the first run.
+ */
+function writtenUnique(op: UpsertOp, absent: boolean, column: string): string | undefined {
+  const value = op.row[column];
+  return typeof value === "string" && (absent || op.update.includes(column)) ? value : undefined;
+}
+
 function planUpsert(batch: Batch, op: UpsertOp): Outcome {
   const e = batch.entity(op.table, op.id);
   if (e.exists ? op.ts < e.ts : op.ts < (batch.tombstoneOf(e) ?? "")) return skipped("stale");
   const absent = !e.exists;
   for (const column of op.table.unique) {
-    const value = op.row[column];
-    // Only a value that is written is checked: a row that exists keeps the columns its update
-    // leaves out (an order keeps the number it was created with), whatever the event says. Checked
-    // all the same, the event was applied or refused by whether another entity's event, on
-    // another partition, had taken that value yet: a replay decided otherwise than the first run.
-    if (typeof value !== "string" || !(absent || op.update.includes(column))) continue;
+    const value = writtenUnique(op, absent, column);
+    if (value === undefined) continue;
     const owner = batch.owners.get(uniqueKey(op.table.name, column, value));
     if (owner !== undefined && owner !== op.id) {
       return {
@@ -157,11 +165,8 @@ function planUpsert(batch: Batch, op: UpsertOp): Outcome {
     }
   }
   for (const column of op.table.unique) {
-    const value = op.row[column];
-    // Only a value that is written takes its owner, as above.
-    if (typeof value === "string" && (absent || op.update.includes(column))) {
-      batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
-    }
+    const value = writtenUnique(op, absent, column);
+    if (value !== undefined) batch.owners.set(uniqueKey(op.table.name, column, value), op.id);
   }
   e.exists = true;
   e.ts = op.ts;

@@ -7,9 +7,9 @@ import type { Lag } from "./lag.ts";
 // A partition added to a source topic while the service runs must be read. Under the classic
 // group protocol nothing tells the group: the Java client's leader notices it in its metadata and
 // rebalances; this client does not. The lag monitor already lists every partition of each source
-// topic every few seconds (read/lag.ts), so the watch compares those counts with the ones known when the group
-// was joined, and the pipeline rejoins on growth: the group's leader, which runs the same watch,
-// then assigns the new partitions.
+// topic every few seconds (read/lag.ts), so the watch compares those counts with the ones known
+// when the group was joined, and the pipeline rejoins on growth: the group's leader, which runs
+// the same watch, then assigns the new partitions.
 
 /** Partition counts per topic, as first known and as seen since. */
 export class PartitionWatch {
