@@ -1,8 +1,27 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KafkaUnavailableError } from "./errors.ts";
-import { endIfAnswering, Outage, retrying } from "./retry.ts";
+import { endIfAnswering, Outage, retrying, type Silence } from "./retry.ts";
 import { capturingLogger } from "./testing/support.ts";
+
+/** An attempt under `retrying` that hangs until `answer()`, which says its answer and succeeds. */
+function hangingAttempt(outage: Outage, silence: Silence) {
+  let answer = () => {};
+  const result = retrying(
+    (answered) =>
+      new Promise<string>((resolve) => {
+        answer = () => {
+          answered();
+          resolve("sent");
+        };
+      }),
+    outage,
+    1000,
+    new AbortController().signal,
+    silence,
+  );
+  return { result, answer: () => answer() };
+}
 
 test("an outage is logged when it begins, when its cause changes (up to five causes), and when it ends", () => {
   const { log, lines } = capturingLogger();
@@ -45,17 +64,7 @@ test("retrying: an attempt left unanswered past its silence enters the outage wh
   t.mock.timers.enable({ apis: ["setTimeout"] });
   const { log, lines } = capturingLogger("info");
   const outage = new Outage("Kafka", log);
-  let answer = () => {};
-  const result = retrying(
-    () =>
-      new Promise<string>((resolve) => {
-        answer = () => resolve("sent");
-      }),
-    outage,
-    1000,
-    new AbortController().signal,
-    { afterMs: 30, cause: () => new Error("no answer") },
-  );
+  const { result, answer } = hangingAttempt(outage, { afterMs: 30, cause: () => new Error("no answer") });
   t.mock.timers.tick(29);
   assert.equal(outage.active, false, "not before its silence");
   t.mock.timers.tick(1);
@@ -84,20 +93,7 @@ test("retrying: a silence holds the outage, which other work that succeeds meanw
   t.mock.timers.enable({ apis: ["setTimeout"] });
   const { log, lines } = capturingLogger("info");
   const outage = new Outage("Kafka", log);
-  let answer = () => {};
-  const result = retrying(
-    (answered) =>
-      new Promise<string>((resolve) => {
-        answer = () => {
-          answered();
-          resolve("sent");
-        };
-      }),
-    outage,
-    1000,
-    new AbortController().signal,
-    { afterMs: 30, cause: () => new Error("no answer") },
-  );
+  const { result, answer } = hangingAttempt(outage, { afterMs: 30, cause: () => new Error("no answer") });
   t.mock.timers.tick(30);
   outage.recover(); // a batch read from what the reader had buffered
   assert.equal(outage.active, true, "the send still hangs");
@@ -118,17 +114,11 @@ test("retrying: a silence is counted from the end of the wait the dependency sai
     now += ms;
     t.mock.timers.tick(ms);
   };
-  let answer = () => {};
-  const result = retrying(
-    () =>
-      new Promise<string>((resolve) => {
-        answer = () => resolve("sent");
-      }),
-    outage,
-    1000,
-    new AbortController().signal,
-    { afterMs: 30, cause: () => new Error("no answer"), deferMs: () => throttleEnd + 30 - now },
-  );
+  const { result, answer } = hangingAttempt(outage, {
+    afterMs: 30,
+    cause: () => new Error("no answer"),
+    deferMs: () => throttleEnd + 30 - now,
+  });
   tick(10);
   throttleEnd = 40;
   tick(59);

@@ -260,7 +260,6 @@ export function spawnService(t: TestContext, env: Record<string, string>, logLev
   return { child, exited, kill, log: () => output };
 }
 
-/** Runs the service in this process; stopped after the test. */
 /** Asks the service's metrics server on `port` for `path`: its status and body. */
 export function httpProbe(port: number) {
   return async (path: string) => {
@@ -269,6 +268,7 @@ export function httpProbe(port: number) {
   };
 }
 
+/** Runs the service in this process; stopped after the test. */
 export async function testService(t: TestContext, config: Config, hooks: ServiceHooks = {}): Promise<RunningService> {
   const service = await startService(config, createLogger(config.logLevel), hooks);
   t.after(() => service.stop());

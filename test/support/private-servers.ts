@@ -58,6 +58,11 @@ export async function onPrivatePorts<T>(count: number, start: (first: number) =>
   }
 }
 
+/** The topics on a broker of the test's own: the five source topics without a prefix, and `analytics-dlq`. */
+function privateTopics(): TestTopics {
+  return { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+}
+
 /** A Kafka broker of the test's own, and how to reach it. */
 export interface PrivateKafka {
   stack: StackConfig;
@@ -98,8 +103,7 @@ export async function testKafkaBroker(t: TestContext, partitions = 2): Promise<P
     if (pid === undefined) throw new Error("the test's broker is not running");
     return pid;
   };
-  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
-  return { stack, broker, topics, pid };
+  return { stack, broker, topics: privateTopics(), pid };
 }
 
 /**
@@ -116,7 +120,7 @@ export async function testKafkaCluster(t: TestContext): Promise<KafkaCluster & {
   });
   const cluster = await onPrivatePorts(3, (firstPort) => kafkaClusterUp(sharedStack, { dir, firstPort }));
   nodes = cluster.nodes;
-  const topics = { prefix: "", dlq: "analytics-dlq", all: [...SOURCE_TOPICS, "analytics-dlq"] };
+  const topics = privateTopics();
   const admin = new Admin({ clientId: "analytics-test", bootstrapBrokers: [cluster.nodes[0].address] });
   try {
     const assignments = [
