@@ -180,8 +180,10 @@ test("each bad input of docs/events.md#bad-input is isolated; its neighbours are
       assert.equal(letter.headers.get(DLQ_HEADERS.valueTruncated), undefined, `${c.name}: a whole copy`);
       assert.equal(letter.headers.get(DLQ_HEADERS.valueOriginalBytes), undefined, `${c.name}: a whole copy`);
     }
+    // Without the test's topic names: their random hex can hold the 4-digit "4821" (a CI run failed on it).
+    const reason = (letter.headers.get(DLQ_HEADERS.reason) ?? "").replaceAll(topics.prefix, "");
     for (const secret of ["$2b$12$", "4821", "Example Bank"]) {
-      assert.ok(!(letter.headers.get(DLQ_HEADERS.reason) ?? "").includes(secret), `${c.name}: no secret in the reason`);
+      assert.ok(!reason.includes(secret), `${c.name}: no secret in the reason`);
     }
   });
 
