@@ -109,8 +109,11 @@ export async function startService(
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
     const database = await prepareDatabase(config, pool, outages.database, log, signal);
-    const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, outages.kafka, log, signal);
-    await waitForGroupDatabase(config, database, outages, log, signal, groupSettling);
+    // The start's admin clients too: a broker that does not answer is asked last (kafka/answering-first.ts).
+    const watch = (client: Admin) => silence.watch(client);
+    const kafka = { outage: outages.kafka, watch };
+    const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, kafka, log, signal);
+    await waitForGroupDatabase(config, database, outages, log, signal, watch, groupSettling);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { log, hooks }, () => pipeline?.fetched());

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { Admin } from "@platformatic/kafka";
 import { Outage } from "../retry.ts";
 import { capturingLogger } from "../testing/support.ts";
 import { BrokerSilence } from "./broker-silence.ts";
@@ -9,6 +10,11 @@ import { BrokerSilence } from "./broker-silence.ts";
 const sent = channel("tracing:plt:kafka:connections:api:start");
 const answered = channel("tracing:plt:kafka:connections:api:asyncStart");
 const connects = channel("tracing:plt:kafka:connections:connects:start");
+
+/** The client watched: never connected, its connections' traces made up. */
+const client = new Admin({ clientId: "broker-silence-test", bootstrapBrokers: ["10.0.0.1:9092"] });
+after(() => client.close());
+const ID = client.instanceId;
 
 /** A connection of client `ownerId` to 10.0.0.1:`port`, up. */
 const connection = (ownerId: number, port = 9092) =>
@@ -20,14 +26,14 @@ function setup(t: { after: (fn: () => void) => void }) {
   let now = 0;
   const silence = new BrokerSilence(outage, 10_000, () => now, 60_000);
   t.after(() => silence.close());
-  silence.watch({ instanceId: 7 });
+  silence.watch(client);
   const msgs = () => lines.map((l) => String(l.msg).replace(/after [\d.]+ s/, "after N s"));
   const at = (ms: number) => {
     now = ms;
   };
   /** A fetch to 10.0.0.1:`port` unanswered for 10 s (at 10 s): the broker said silent; its connection. */
   const silentAt = (port: number) => {
-    const c = connection(7, port);
+    const c = connection(ID, port);
     sent.publish({ connection: c, apiKey: 1 });
     at(10_000);
     silence.check();
@@ -39,7 +45,7 @@ function setup(t: { after: (fn: () => void) => void }) {
 
 test("a request unanswered for 10 s is an outage naming its broker, until the broker answers", (t) => {
   const { outage, silence, msgs, at } = setup(t);
-  const c = connection(7);
+  const c = connection(ID);
   const fetch = { connection: c, apiKey: 1 };
   sent.publish(fetch);
   at(9_999);
@@ -60,10 +66,10 @@ test("a request unanswered for 10 s is an outage naming its broker, until the br
 
 test("JoinGroup and SyncGroup, other clients' requests and those on a connection that is not up are not timed", (t) => {
   const { outage, silence, at } = setup(t);
-  sent.publish({ connection: connection(7), apiKey: 11 });
-  sent.publish({ connection: connection(7), apiKey: 14 });
+  sent.publish({ connection: connection(ID), apiKey: 11 });
+  sent.publish({ connection: connection(ID), apiKey: 14 });
   sent.publish({ connection: connection(8), apiKey: 1 });
-  sent.publish({ connection: { ...connection(7), status: "closed" }, apiKey: 1 });
+  sent.publish({ connection: { ...connection(ID), status: "closed" }, apiKey: 1 });
   at(60_000);
   silence.check();
   assert.equal(outage.active, false);
@@ -71,14 +77,14 @@ test("JoinGroup and SyncGroup, other clients' requests and those on a connection
 
 test("a closed connection's requests are no longer waited for; a silent broker nobody asks any more is let go, unanswered", (t) => {
   const { outage, silence, at } = setup(t);
-  const c = connection(7);
+  const c = connection(ID);
   sent.publish({ connection: c, apiKey: 12 });
   c.emit("close");
   at(20_000);
   silence.check();
   assert.equal(outage.active, false, "a request that failed with its connection");
 
-  const d = connection(7, 9093);
+  const d = connection(ID, 9093);
   sent.publish({ connection: d, apiKey: 8 });
   at(30_000);
   silence.check();
@@ -98,7 +104,7 @@ test("a silent broker whose partitions moved: the fetches from the new leader, w
   const { outage, silence, msgs, at, silentAt } = setup(t);
   const old = silentAt(9093);
   old.emit("close"); // the fetch timed out; the client reads the new leader's metadata
-  const leader = connection(7, 9092);
+  const leader = connection(ID, 9092);
   const fetch = { connection: leader, apiKey: 1 };
   sent.publish(fetch);
   answered.publish(fetch);
@@ -123,7 +129,7 @@ test("a silent broker the clients still try to reach (a network that drops packe
   // Each attempt waits out the connect timeout (5 s), its SYNs unanswered, then fails.
   const attempt = () => {
     // Where to is said with the attempt: the connection itself knows it only once under way.
-    const c = Object.assign(new EventEmitter(), { ownerId: 7, status: "connecting", socket: { destroyed: false } });
+    const c = Object.assign(new EventEmitter(), { ownerId: ID, status: "connecting", socket: { destroyed: false } });
     connects.publish({ connection: c, host: "10.0.0.1", port: 9093 });
     return c;
   };
@@ -146,7 +152,7 @@ test("a silent broker the clients still try to reach (a network that drops packe
 
 test("closed at shutdown while a broker is silent: it is not said to be back", (t) => {
   const { outage, silence, msgs, at } = setup(t);
-  sent.publish({ connection: connection(7), apiKey: 1 });
+  sent.publish({ connection: connection(ID), apiKey: 1 });
   at(10_000);
   silence.check();
   outage.recover();
@@ -161,8 +167,8 @@ test("time the service itself did not run is not counted as the broker's silence
   let now = 0;
   const silence = new BrokerSilence(outage, 10_000, () => now, 1000);
   t.after(() => silence.close());
-  silence.watch({ instanceId: 7 });
-  sent.publish({ connection: connection(7), apiKey: 12 });
+  silence.watch(client);
+  sent.publish({ connection: connection(ID), apiKey: 12 });
   now = 900;
   silence.check();
   now = 60_000; // stopped (SIGSTOP) for a minute, the heartbeat's answer unread in its socket
@@ -177,7 +183,7 @@ test("time the service itself did not run is not counted as the broker's silence
 
 test("what follows a JoinGroup on its connection waits on the group, and is timed once it is answered", (t) => {
   const { outage, silence, at } = setup(t);
-  const c = connection(7);
+  const c = connection(ID);
   const join = { connection: c, apiKey: 11 };
   sent.publish(join);
   sent.publish({ connection: c, apiKey: 8 }); // a commit, behind it at the broker
@@ -195,14 +201,14 @@ test("what follows a JoinGroup on its connection waits on the group, and is time
 
 test("a throttled connection (a quota) is timed from the end of the throttle its broker said", (t) => {
   const { outage, silence, at } = setup(t);
-  const c = connection(7);
+  const c = connection(ID);
   const first = { connection: c, apiKey: 0, result: { throttleTimeMs: 18_000 } };
   const queued = { connection: c, apiKey: 0 }; // sent before the answer: read once the throttle ends
   sent.publish(first);
   sent.publish(queued);
   at(100);
   answered.publish(first);
-  assert.equal(silence.throttleEndsInMs({ instanceId: 7 }), 18_000);
+  assert.equal(silence.throttleEndsInMs(client), 18_000);
   assert.equal(
     silence.throttleEndsInMs({ instanceId: 8 }),
     Number.NEGATIVE_INFINITY,
@@ -214,7 +220,7 @@ test("a throttled connection (a quota) is timed from the end of the throttle its
   at(28_099);
   silence.check();
   assert.equal(outage.active, false, "the broker reads nothing on the connection until 18 100");
-  assert.equal(silence.throttleEndsInMs({ instanceId: 7 }), -9_999, "ended that long ago");
+  assert.equal(silence.throttleEndsInMs(client), -9_999, "ended that long ago");
   at(28_100);
   silence.check();
   assert.equal(outage.active, true, "10 s after the throttle ended, unanswered");

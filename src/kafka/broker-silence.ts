@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { getOrCreate } from "../collections.ts";
 import { KafkaUnavailableError } from "../errors.ts";
 import type { Outage } from "../retry.ts";
+import { askAnsweringFirst } from "./answering-first.ts";
 
 // A broker that stops answering without closing its connections (SIGSTOP, a hung JVM, a network
 // that drops packets) fails nothing for a long time: each request waits for the client's request
@@ -117,9 +118,13 @@ export class BrokerSilence {
     this.#timer.unref();
   }
 
-  /** Times the requests of `client` (a Consumer, Producer or Admin of @platformatic/kafka). */
+  /**
+   * Times the requests of `client` (a Consumer, Producer or Admin of @platformatic/kafka), and has
+   * it ask what any broker can answer of those not said silent first (kafka/answering-first.ts).
+   */
   watch(client: { instanceId: number }): void {
     this.#clients.add(client.instanceId);
+    askAnsweringFirst(client, (address) => this.#brokers.get(address)?.silent === true);
   }
 
   /** Says each broker silent past its time, and frees those nobody waits on any more. */

@@ -158,13 +158,20 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
  * mistake waiting would hide, so it stops the start with one line; its limit is what every dead
  * letter is built to fit.
  */
-export async function checkTopics(config: Config, topics: string[], outage: Outage, log: Logger, signal: AbortSignal) {
+export async function checkTopics(
+  config: Config,
+  topics: string[],
+  kafka: { outage: Outage; watch: (client: Admin) => void },
+  log: Logger,
+  signal: AbortSignal,
+) {
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  kafka.watch(admin);
   /** Each step waits out an outage, its failures explained in one line. */
   const step = <T>(work: () => Promise<T>) =>
     retrying(
       () => work().catch((err) => Promise.reject(explainKafka(asOutage(err), config))),
-      outage,
+      kafka.outage,
       config.retryMaxBackoffMs,
       signal,
     );

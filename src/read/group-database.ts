@@ -96,9 +96,11 @@ export async function waitForGroupDatabase(
   outages: { group: Outage; kafka: Outage },
   log: Logger,
   signal: AbortSignal,
+  watch: (client: Admin) => void,
   settling: GroupSettlingState = { since: null },
 ): Promise<void> {
   const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
+  watch(admin);
   const pool = new ConnectionPool(`${config.kafkaClientId}-admin`, kafkaBaseOptions(config, "admin"));
   let warned = false;
   try {

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { channel } from "node:diagnostics_channel";
+import { EventEmitter } from "node:events";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import { Outage } from "../retry.ts";
+import { capturingLogger } from "../testing/support.ts";
+import { answeringFirst, askAnsweringFirst, connectionPoolOf } from "./answering-first.ts";
+import { BrokerSilence } from "./broker-silence.ts";
+
+const at = (port: number) => ({ host: "127.0.0.1", port });
+
+test("brokers said silent go last, the others keep their order", () => {
+  const brokers = [at(1), at(2), at(3), at(4)];
+  const silent = new Set(["127.0.0.1:1", "127.0.0.1:3"]);
+  assert.deepEqual(
+    answeringFirst(brokers, (a) => silent.has(a)),
+    [at(2), at(4), at(1), at(3)],
+  );
+  assert.deepEqual(
+    answeringFirst(brokers, () => false),
+    brokers,
+  );
+  assert.deepEqual(
+    answeringFirst(brokers, () => true),
+    brokers,
+    "all silent: all tried, in order",
+  );
+  assert.deepEqual(
+    answeringFirst([], () => true),
+    [],
+  );
+});
+
+/** The addresses `client` tried, in order, for a request any broker can answer (nothing listens at ports 1 and 2). */
+async function triedFor(client: Admin): Promise<string[]> {
+  const failed = await connectionPoolOf(client)
+    .getFirstAvailable([at(1), at(2)])
+    .then(
+      () => assert.fail("nothing listens there"),
+      (err: { errors: Error[] }) => err.errors,
+    );
+  return failed.map((e) => /127\.0\.0\.1:\d+/.exec(String(e.message))?.[0] ?? e.message);
+}
+
+test("a client the broker watch times asks a silent broker last, and first again once it answers", async (t) => {
+  const client = new Admin({ clientId: "answering-first-test", bootstrapBrokers: ["127.0.0.1:1"] });
+  t.after(() => client.close());
+  let now = 0;
+  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => now, 60_000);
+  t.after(() => silence.close());
+  silence.watch(client);
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"]);
+
+  const first = Object.assign(new EventEmitter(), { ownerId: client.instanceId, ...at(1), status: "connected" });
+  const request = { connection: first, apiKey: 3 };
+  channel("tracing:plt:kafka:connections:api:start").publish(request);
+  now = 10_000;
+  silence.check();
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:2", "127.0.0.1:1"], "said silent: asked last");
+
+  channel("tracing:plt:kafka:connections:api:asyncStart").publish(request);
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"], "it answers again");
+});
+
+test("a client without the connection pool looked for is refused, not left unsteered", () => {
+  assert.throws(() => askAnsweringFirst({ instanceId: 1 }, () => false), /needs a look/);
+});

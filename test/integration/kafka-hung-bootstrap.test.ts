@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import { test } from "node:test";
+import { Admin } from "@platformatic/kafka";
+import { emit } from "../../src/generate/emit.ts";
+import { startService } from "../../src/service.ts";
+import { fixture } from "../../src/testing/fixtures.ts";
+import {
+  BROKER,
+  capturingLogger,
+  hexId,
+  privatePort,
+  testConfig,
+  testDatabase,
+  testProducer,
+  testTopics,
+  topicsReady,
+  waitFor,
+} from "../support/helpers.ts";
+
+// An address listed first in KAFKA_BOOTSTRAP_SERVERS that takes connections and never answers (a
+// hung broker: its kernel still accepts): what any broker can answer went there first and waited
+// the client's 30 s request timeout; the admin's retries did not move on, and the service had not
+// started after 10 minutes. It starts, says the silent address as an outage that ends, and its
+// lag and partition watch (an admin without retries) still hear the brokers that answer.
+
+/** A server that takes connections and reads nothing; closed after the test. */
+async function hungServer(t: { after: (fn: () => void) => void }): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const port = await privatePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return `127.0.0.1:${port}`;
+}
+
+test(
+  "a bootstrap address that never answers, listed first: the service starts, and its silence ends",
+  { timeout: 300_000 },
+  async (t) => {
+    const hung = await hungServer(t);
+    const topics = await testTopics(t, 1);
+    const db = await testDatabase(t);
+    const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: `${hung},${BROKER}` });
+    const { log, lines } = capturingLogger();
+    const service = await startService(config, log);
+    t.after(() => service.stop());
+    const outageLines = () => lines.filter((l) => /^Kafka (unavailable|is back)/.test(String(l.msg))).map((l) => l.msg);
+    // A producer of its own per event: a producer's metadata would not know a new partition yet.
+    const send = async (n: number, partition: number) => {
+      const e = emit("user.created", hexId(n, "b7"), fixture("user.created").value.data as never);
+      const producer = await testProducer(t);
+      await producer.send({
+        messages: [
+          {
+            topic: `${topics.prefix}user`,
+            partition,
+            key: Buffer.from(e.key),
+            value: Buffer.from(JSON.stringify(e.value)),
+          },
+        ],
+      });
+    };
+    const applied = async (n: number) =>
+      (await db.query("SELECT user_id FROM users WHERE user_id = ?", [hexId(n, "b7")])).length === 1;
+    await send(1, 0);
+    await waitFor("the first event applied", () => applied(1), 60_000);
+    await waitFor("the outage over", async () => outageLines().length === 2, 60_000);
+    assert.equal(
+      outageLines()[0],
+      `Kafka unavailable, pausing and retrying with backoff: no answer from broker ${hung} for 10 s (paused, hung or cut off by the network; its connections stay open): what it leads and coordinates waits for it`,
+    );
+    assert.match(String(outageLines()[1]), /^Kafka is back after/);
+
+    // Heard by the partition watch (the lag's turn, on an admin that does not retry), and read
+    // by a stream opened again on the topics that admin lists.
+    const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+    t.after(() => admin.close());
+    await admin.createPartitions({ topics: [{ name: `${topics.prefix}user`, count: 2 }] });
+    await topicsReady(admin, [`${topics.prefix}user`], 2);
+    await send(2, 1);
+    await waitFor("the event of the new partition applied", () => applied(2), 60_000);
+    assert.equal(outageLines().length, 2, `one outage: ${outageLines().join(" | ")}`);
+  },
+);
