@@ -66,3 +66,30 @@ test("a client the broker watch times asks a silent broker last, and first again
 test("a client without the connection pool looked for is refused, not left unsteered", () => {
   assert.throws(() => askAnsweringFirst({ instanceId: 1 }, () => false), /needs a look/);
 });
+
+test("a broker whose connection timed out (a network that drops SYNs) is asked last until one opens", async (t) => {
+  const client = new Admin({ clientId: "answering-first-test", bootstrapBrokers: ["127.0.0.1:1"] });
+  t.after(() => client.close());
+  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => 0, 60_000);
+  t.after(() => silence.close());
+  silence.watch(client);
+  const attempt = () =>
+    Object.assign(new EventEmitter(), {
+      ownerId: client.instanceId,
+      ...at(1),
+      status: "connecting",
+      socket: { destroyed: false },
+    });
+  const connects = channel("tracing:plt:kafka:connections:connects:start");
+  const timedOut = attempt();
+  connects.publish({ connection: timedOut, ...at(1) });
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"], "still being opened");
+  timedOut.socket.destroyed = true; // as the client does when the connect timeout fires
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:2", "127.0.0.1:1"], "timed out: asked last");
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:2", "127.0.0.1:1"], "refused since: still last");
+
+  const opened = attempt();
+  connects.publish({ connection: opened, ...at(1) });
+  opened.status = "connected";
+  assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"], "a connection opened: first again");
+});

@@ -83,6 +83,8 @@ interface Broker {
   silent: boolean;
   /** The connections to it being opened. */
   connecting: Set<Connection>;
+  /** Its last connection to open timed out (no answer to the SYN): asked last until one opens. */
+  unreached: boolean;
 }
 
 export class BrokerSilence {
@@ -120,11 +122,17 @@ export class BrokerSilence {
 
   /**
    * Times the requests of `client` (a Consumer, Producer or Admin of @platformatic/kafka), and has
-   * it ask what any broker can answer of those not said silent first (kafka/answering-first.ts).
+   * it ask what any broker can answer of those not said silent, nor whose last connection timed
+   * out, first (kafka/answering-first.ts).
    */
   watch(client: { instanceId: number }): void {
     this.#clients.add(client.instanceId);
-    askAnsweringFirst(client, (address) => this.#brokers.get(address)?.silent === true);
+    askAnsweringFirst(client, (address) => {
+      const broker = this.#brokers.get(address);
+      if (broker === undefined) return false;
+      stillConnecting(broker); // brings `unreached` up to date
+      return broker.silent || broker.unreached;
+    });
   }
 
   /** Says each broker silent past its time, and frees those nobody waits on any more. */
@@ -251,7 +259,7 @@ export class BrokerSilence {
   #brokerAt(address: string): Broker {
     let broker = this.#brokers.get(address);
     if (!broker) {
-      broker = { pending: new Map(), idleSince: null, silent: false, connecting: new Set() };
+      broker = { pending: new Map(), idleSince: null, silent: false, connecting: new Set(), unreached: false };
       this.#brokers.set(address, broker);
     }
     return broker;
@@ -260,11 +268,16 @@ export class BrokerSilence {
 
 /**
  * Whether a connection to `broker` is still being opened; those that opened or failed are
- * forgotten (one that timed out keeps its status, its socket destroyed).
+ * forgotten (one that timed out keeps its status, its socket destroyed), and say whether the
+ * broker was reached. A refused one says nothing: the client moves on at once.
  */
 function stillConnecting(broker: Broker): boolean {
   for (const c of broker.connecting) {
-    if (c.status !== "connecting" || c.socket?.destroyed === true) broker.connecting.delete(c);
+    const timedOut = c.status === "connecting" && c.socket?.destroyed === true;
+    if (c.status === "connecting" && !timedOut) continue;
+    broker.connecting.delete(c);
+    if (timedOut) broker.unreached = true;
+    else if (SENDING.has(c.status)) broker.unreached = false;
   }
   return broker.connecting.size > 0;
 }
