@@ -199,6 +199,23 @@ describe("OffsetCommitter", () => {
     await c.flush();
   });
 
+  test("the last flush (shutdown) that fails says its events are read again at the next start", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const { c, requests, lines } = committer();
+    c.mark("t:0", at(0, 7));
+    requests[0]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await settled();
+    const flushing = c.flush({ last: true });
+    await settled();
+    requests[1]?.answer(new Error("COORDINATOR_NOT_AVAILABLE"));
+    await flushing;
+    const said = lines.map((l) => (JSON.parse(l as string) as { msg: string }).msg);
+    assert.deepEqual(said, [
+      "offset commit failed; its offsets go with the next commit (a restart before then reads their events again)",
+      "offset commit failed at shutdown; their events are read again at the next start, from the group's committed offsets",
+    ]);
+  });
+
   test("forget drops what is marked, and a commit in flight then puts nothing back when it fails", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
     const { c, requests, lines } = committer();

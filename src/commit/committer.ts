@@ -61,13 +61,14 @@ export class OffsetCommitter {
   /**
    * Resolves once everything marked so far has been committed, or its commit has failed: a retry
    * that is waiting is tried at once, and only once, so shutdown never hangs on a broker that is away.
+   * `last` (shutdown): no commit comes after, and a failure says so.
    */
-  async flush(): Promise<void> {
+  async flush({ last = false } = {}): Promise<void> {
     while (this.#running) await this.#running;
     if (this.#retry === null) return;
     clearTimeout(this.#retry);
     this.#retry = null;
-    await this.#attempt(false);
+    await this.#attempt(false, last);
     while (this.#running) await this.#running;
   }
 
@@ -76,8 +77,8 @@ export class OffsetCommitter {
     this.#attempt(true);
   }
 
-  #attempt(retryOnFailure: boolean): Promise<void> {
-    this.#running = this.#commitPending().then((committed) => {
+  #attempt(retryOnFailure: boolean, last = false): Promise<void> {
+    this.#running = this.#commitPending(last).then((committed) => {
       this.#running = null;
       if (committed) {
         this.#failures = 0;
@@ -98,7 +99,7 @@ export class OffsetCommitter {
   }
 
   /** Commits what is pending; false if the commit failed, its offsets back in pending unless overtaken. */
-  async #commitPending(): Promise<boolean> {
+  async #commitPending(last: boolean): Promise<boolean> {
     const batch = [...this.#pending].filter(([key, marked]) => this.#stillHeld(key, marked));
     this.#pending.clear();
     if (batch.length === 0) return true;
@@ -115,7 +116,7 @@ export class OffsetCommitter {
       }
       this.#d.log.warn(
         { err: messageOf(err), partitions: batch.length, dropped },
-        failedCommitLine(batch.length, dropped),
+        last ? LAST_COMMIT_FAILED : failedCommitLine(batch.length, dropped),
       );
       return false;
     }
@@ -132,6 +133,9 @@ interface Marked {
   /** The partition's tenure when the offset was marked. */
   since: number | undefined;
 }
+
+const LAST_COMMIT_FAILED =
+  "offset commit failed at shutdown; their events are read again at the next start, from the group's committed offsets";
 
 /**
  * What became of a failed commit's offsets. Those of partitions no longer this member's, or marked

@@ -156,7 +156,7 @@ export class Pipeline {
       this.#start(read.batch, read.stream);
     }
     this.#idlePositions.stop();
-    await this.#settle();
+    await this.#settle({ last: true });
     this.#batches.flushWarnings();
     await this.#source.close();
     this.#member.close();
@@ -302,9 +302,9 @@ export class Pipeline {
   }
 
   /** Waits for every batch in hand to finish and for the offsets they marked to be committed. */
-  async #settle() {
+  async #settle(flush: { last?: boolean } = {}) {
     await this.#scheduler.settle();
-    await this.#committer.flush();
+    await this.#committer.flush(flush);
   }
 
   async #restartStream() {
