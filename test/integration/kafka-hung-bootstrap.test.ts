@@ -2,21 +2,17 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
-import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   capturingLogger,
-  hexId,
   privatePort,
   testConfig,
   testDatabase,
-  testProducer,
   testTopics,
-  topicsReady,
   waitFor,
 } from "../support/helpers.ts";
+import { addPartitions, usersOnPartitions } from "../support/partition-users.ts";
 
 // An address listed first in KAFKA_BOOTSTRAP_SERVERS that takes connections and never answers (a
 // hung broker: its kernel still accepts): what any broker can answer went there first and waited
@@ -52,23 +48,7 @@ test(
     const service = await startService(config, log);
     t.after(() => service.stop());
     const outageLines = () => lines.filter((l) => /^Kafka (unavailable|is back)/.test(String(l.msg))).map((l) => l.msg);
-    // A producer of its own per event: a producer's metadata would not know a new partition yet.
-    const send = async (n: number, partition: number) => {
-      const e = emit("user.created", hexId(n, "b7"), fixture("user.created").value.data as never);
-      const producer = await testProducer(t);
-      await producer.send({
-        messages: [
-          {
-            topic: `${topics.prefix}user`,
-            partition,
-            key: Buffer.from(e.key),
-            value: Buffer.from(JSON.stringify(e.value)),
-          },
-        ],
-      });
-    };
-    const applied = async (n: number) =>
-      (await db.query("SELECT user_id FROM users WHERE user_id = ?", [hexId(n, "b7")])).length === 1;
+    const { send, applied } = usersOnPartitions(t, db, `${topics.prefix}user`, "b7");
     await send(1, 0);
     await waitFor("the first event applied", () => applied(1), 60_000);
     await waitFor("the outage over", async () => outageLines().length === 2, 60_000);
@@ -82,8 +62,7 @@ test(
     // by a stream opened again on the topics that admin lists.
     const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
     t.after(() => admin.close());
-    await admin.createPartitions({ topics: [{ name: `${topics.prefix}user`, count: 2 }] });
-    await topicsReady(admin, [`${topics.prefix}user`], 2);
+    await addPartitions(admin, `${topics.prefix}user`, 2);
     await send(2, 1);
     await waitFor("the event of the new partition applied", () => applied(2), 60_000);
     assert.equal(outageLines().length, 2, `one outage: ${outageLines().join(" | ")}`);

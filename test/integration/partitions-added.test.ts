@@ -14,6 +14,7 @@ import {
   topicsReady,
   waitFor,
 } from "../support/helpers.ts";
+import { addPartitions, usersOnPartitions } from "../support/partition-users.ts";
 
 // A partition added to a source topic while the service runs is read without a restart: the
 // client does not rejoin the group for it by itself (src/read/partition-watch.ts).
@@ -21,26 +22,7 @@ import {
 test("a partition added to a source topic while the service runs is assigned and its events applied", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
-  const user = (n: number) => emit("user.created", hexId(n, "f1"), fixture("user.created").value.data as never);
-  // A producer of its own per event: a producer's metadata would not know the new partition yet.
-  const send = async (n: number, partition: number) => {
-    const e = user(n);
-    const producer = await testProducer(t);
-    const sent = await producer.send({
-      messages: [
-        {
-          topic: `${topics.prefix}user`,
-          partition,
-          key: Buffer.from(e.key),
-          value: Buffer.from(JSON.stringify(e.value)),
-        },
-      ],
-    });
-    assert.equal(sent.offsets?.[0]?.partition, partition);
-  };
-  const applied = async (n: number) =>
-    (await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM users WHERE user_id = ?", [hexId(n, "f1")]))[0]?.n ===
-    "1";
+  const { send, applied } = usersOnPartitions(t, db, `${topics.prefix}user`, "f1");
 
   await testService(t, testConfig(db, topics));
   await send(1, 0);
@@ -48,8 +30,7 @@ test("a partition added to a source topic while the service runs is assigned and
 
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
-  await admin.createPartitions({ topics: [{ name: `${topics.prefix}user`, count: 2 }] });
-  await topicsReady(admin, [`${topics.prefix}user`], 2);
+  await addPartitions(admin, `${topics.prefix}user`, 2);
   await send(2, 1);
   await waitFor("the event of the new partition applied", () => applied(2), 60_000);
   assert.deepEqual(await db.query("SELECT COUNT(*) AS n FROM users"), [{ n: "2" }]);

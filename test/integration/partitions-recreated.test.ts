@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
-import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   capturingLogger,
-  hexId,
   testConfig,
   testDatabase,
-  testProducer,
   testTopics,
   topicsReady,
   waitFor,
 } from "../support/helpers.ts";
+import { addPartitions, usersOnPartitions } from "../support/partition-users.ts";
 
 // A source topic deleted and created again with fewer partitions, then given more: the partition
 // watch must compare with the new topic's count, not the old one's (src/read/partition-watch.ts).
@@ -23,19 +20,7 @@ test("a source topic created again with fewer partitions and then grown has its 
   const db = await testDatabase(t);
   const topics = await testTopics(t, 2);
   const topic = `${topics.prefix}user`;
-  const user = (n: number) => emit("user.created", hexId(n, "f4"), fixture("user.created").value.data as never);
-  // A producer of its own per event: a producer's metadata would not know the new partitions yet.
-  const send = async (n: number, partition: number) => {
-    const e = user(n);
-    const producer = await testProducer(t);
-    const sent = await producer.send({
-      messages: [{ topic, partition, key: Buffer.from(e.key), value: Buffer.from(JSON.stringify(e.value)) }],
-    });
-    assert.equal(sent.offsets?.[0]?.partition, partition);
-  };
-  const applied = async (n: number) =>
-    (await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM users WHERE user_id = ?", [hexId(n, "f4")]))[0]?.n ===
-    "1";
+  const { send, applied } = usersOnPartitions(t, db, topic, "f4");
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
 
@@ -52,8 +37,7 @@ test("a source topic created again with fewer partitions and then grown has its 
   await send(2, 0);
   await waitFor("the event of the topic created again applied", () => applied(2), 60_000);
 
-  await admin.createPartitions({ topics: [{ name: topic, count: 2 }] });
-  await topicsReady(admin, [topic], 2);
+  await addPartitions(admin, topic, 2);
   await send(3, 1);
   await waitFor("the event of the partition added to it applied", () => applied(3), 60_000);
   // The outage it caused is said as what happened to the topic, not as the client's failure.
