@@ -5,6 +5,7 @@ import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
 import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/topic-reader.ts";
 import { afterOutcome, BadEventReasons, ConfigError } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { steered } from "../kafka/command-clients.ts";
 import { recordBytes } from "../kafka/records.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
@@ -177,7 +178,7 @@ export async function runDlqReplay(
   const topics = new Set<string>();
   let chunk: DeadLetterEntry[] = [];
   let chunkBytes = 0;
-  const producer = options.dryRun ? null : reliableProducer(config, "dlq-replay");
+  const producer = options.dryRun ? null : steered(reliableProducer(config, "dlq-replay"));
   const send = async () => {
     if (!producer || chunk.length === 0) return;
     unsure = chunk.length;
@@ -274,7 +275,7 @@ function replaySummary(r: {
 
 /** The source topics that exist, with their partition counts. */
 async function sourcePartitions(config: Config): Promise<Map<string, number>> {
-  const admin = new Admin({ ...kafkaBaseOptions(config, "dlq-replay"), retries: 2 });
+  const admin = steered(new Admin({ ...kafkaBaseOptions(config, "dlq-replay"), retries: 2 }));
   try {
     return await partitionCounts(admin, prefixed(config.kafkaTopicPrefix, SOURCE_TOPICS));
   } catch (err) {

@@ -2,6 +2,7 @@ import { Admin, type Group } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, afterOutcome, ConfigError, KafkaUnavailableError, oneLine } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
+import { steered } from "../kafka/command-clients.ts";
 import { explainKafkaFailure } from "../kafka/kafka-errors.ts";
 import { partitionCounts, prefixed, SOURCE_TOPICS } from "../kafka/topics.ts";
 import { parseIsoTime, parseOptions, UsageError } from "./args.ts";
@@ -236,7 +237,7 @@ export async function runRewind(
   options: RewindOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const admin = new Admin({ ...kafkaBaseOptions(config, "rewind"), retries: 2 });
+  const admin = steered(new Admin({ ...kafkaBaseOptions(config, "rewind"), retries: 2 }));
   const groupId = config.kafkaGroupId;
   try {
     const refusal = liveMembers(await describeGroup(admin, config), groupId);

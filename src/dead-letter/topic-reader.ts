@@ -3,6 +3,7 @@ import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/client-options.ts";
+import { steered } from "../kafka/command-clients.ts";
 import { brokerErrors, explainKafkaFailure } from "../kafka/kafka-errors.ts";
 import type { RecordHeaders } from "../kafka/records.ts";
 import { BatchReader } from "../read/batch-reader.ts";
@@ -66,7 +67,7 @@ export async function* deadLetters(config: Config, stallMs = 60000): AsyncGenera
   // Per partition, the last offset a fetch has gone past, with batches no letter comes of (a
   // transaction's commit or abort marker, an aborted transaction's records) included.
   const fetchedThrough = new Map<number, bigint>();
-  const consumer = readerConsumer(config, fetchedThrough);
+  const consumer = steered(readerConsumer(config, fetchedThrough));
   // The client emits 'error' when a rejoin of its own fails (read/partition-watch.ts rejoinOnGroupErrors);
   // unheard, it throws past every catch. The read fails with it, in one line.
   let groupError: unknown;

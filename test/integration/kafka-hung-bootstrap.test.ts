@@ -7,8 +7,10 @@ import {
   BROKER,
   capturingLogger,
   privatePort,
+  runCli,
   testConfig,
   testDatabase,
+  testEnv,
   testTopics,
   waitFor,
 } from "../support/helpers.ts";
@@ -18,7 +20,8 @@ import { addPartitions, usersOnPartitions } from "../support/partition-users.ts"
 // hung broker: its kernel still accepts): what any broker can answer went there first and waited
 // the client's 30 s request timeout; the admin's retries did not move on, and the service had not
 // started after 10 minutes. It starts, says the silent address as an outage that ends, and its
-// lag and partition watch (an admin without retries) still hear the brokers that answer.
+// lag and partition watch (an admin without retries) still hear the brokers that answer. The
+// `rewind` command failed after its retries, each sent there.
 
 /** A server that takes connections and reads nothing; closed after the test. */
 async function hungServer(t: { after: (fn: () => void) => void }): Promise<string> {
@@ -68,3 +71,14 @@ test(
     assert.equal(outageLines().length, 2, `one outage: ${outageLines().join(" | ")}`);
   },
 );
+
+test("a command with that address listed first asks the brokers that answer", { timeout: 120_000 }, async (t) => {
+  const hung = await hungServer(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv({ name: "unused" }, topics, { KAFKA_BOOTSTRAP_SERVERS: `${hung},${BROKER}` });
+  // Its first request waits out the client's 30 s request timeout there; the retry goes elsewhere.
+  const { stdout, stderr } = await runCli(["rewind", "--to", "earliest", "--dry-run"], env);
+  assert.match(stdout, new RegExp(`^${topics.prefix}user +0 +- +- +0 +-$`, "m"));
+  assert.match(stdout, /^dry run: a rewind would be refused: group \S+ has no committed offsets/m);
+  assert.equal(stderr, "");
+});
