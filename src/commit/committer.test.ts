@@ -212,7 +212,7 @@ describe("OffsetCommitter", () => {
     const said = lines.map((l) => (JSON.parse(l as string) as { msg: string }).msg);
     assert.deepEqual(said, [
       "offset commit failed; its offsets go with the next commit (a restart before then reads their events again)",
-      "offset commit failed at shutdown; their events are read again at the next start, from the group's committed offsets",
+      "offset commit failed at shutdown; their events are read again from the group's committed offsets, at the next start or by their partitions' new owner",
     ]);
   });
 

@@ -135,7 +135,7 @@ interface Marked {
 }
 
 const LAST_COMMIT_FAILED =
-  "offset commit failed at shutdown; their events are read again at the next start, from the group's committed offsets";
+  "offset commit failed at shutdown; their events are read again from the group's committed offsets, at the next start or by their partitions' new owner";
 
 /**
  * What became of a failed commit's offsets. Those of partitions no longer this member's, or marked

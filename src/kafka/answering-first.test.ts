@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
+import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { Outage } from "../retry.ts";
@@ -32,12 +33,15 @@ test("brokers said silent go last, the others keep their order", () => {
   );
 });
 
-/** The addresses `client` tried, in order, for a request any broker can answer (nothing listens at ports 1 and 2). */
-async function triedFor(client: Admin): Promise<string[]> {
+/**
+ * The addresses `client` tried, in order, for a request any broker can answer, none of `brokers`
+ * answering (nothing listens at ports 1 and 2).
+ */
+async function triedFor(client: Admin, brokers = [at(1), at(2)]): Promise<string[]> {
   const failed = await connectionPoolOf(client)
-    .getFirstAvailable([at(1), at(2)])
+    .getFirstAvailable(brokers)
     .then(
-      () => assert.fail("nothing listens there"),
+      () => assert.fail("nothing answers there"),
       (err: { errors: Error[] }) => err.errors,
     );
   return failed.map((e) => /127\.0\.0\.1:\d+/.exec(String(e.message))?.[0] ?? e.message);
@@ -92,4 +96,43 @@ test("a broker whose connection timed out (a network that drops SYNs) is asked l
   connects.publish({ connection: opened, ...at(1) });
   opened.status = "connected";
   assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"], "a connection opened: first again");
+});
+
+test("under SASL, a broker that takes connections and never answers their authentication is asked last too", async (t) => {
+  // A hung broker's kernel takes the connection; the client then waits for the answer to its SASL
+  // exchange until the connect timeout closes the connection (status "authenticating", then "closed").
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  const hung = at((server.address() as { port: number }).port);
+  const client = new Admin({
+    clientId: "answering-first-test",
+    bootstrapBrokers: [`${hung.host}:${hung.port}`],
+    connectTimeout: 300,
+    sasl: { mechanism: "PLAIN", username: "u", password: "p" },
+  });
+  t.after(() => client.close());
+  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => 0, 60_000);
+  t.after(() => silence.close());
+  silence.watch(client);
+  const tried = () => triedFor(client, [hung, at(1)]);
+  const address = `${hung.host}:${hung.port}`;
+  // The connection to it, whose close (the connect timeout's) can come after the refusal at port 1.
+  const connects = channel("tracing:plt:kafka:connections:connects:start");
+  const closed = new Promise((resolve) => {
+    const onConnect = (m: unknown) => {
+      const { connection, port } = m as { connection: EventEmitter; port: number };
+      if (port !== hung.port) return;
+      connects.unsubscribe(onConnect);
+      connection.once("close", resolve);
+    };
+    connects.subscribe(onConnect);
+  });
+  assert.deepEqual(await tried(), [address, "127.0.0.1:1"]);
+  await closed;
+  assert.deepEqual(await tried(), ["127.0.0.1:1", address], "its authentication went unanswered: asked last");
 });

@@ -51,7 +51,7 @@ interface Connection {
   status: string;
   /** Its socket; destroyed when an attempt to connect timed out (the status stays "connecting"). */
   socket?: { destroyed: boolean } | null;
-  once(event: "close", listener: () => void): unknown;
+  once(event: "close" | "connect" | "closing" | "error", listener: () => void): unknown;
 }
 
 /** The client's tracing channel of each attempt to open a connection. */
@@ -83,7 +83,7 @@ interface Broker {
   silent: boolean;
   /** The connections to it being opened. */
   connecting: Set<Connection>;
-  /** Its last connection to open timed out (no answer to the SYN): asked last until one opens. */
+  /** Its last connection to open timed out (no answer to the SYN, or to its SASL authentication): asked last until one opens. */
   unreached: boolean;
 }
 
@@ -188,7 +188,21 @@ export class BrokerSilence {
   /** An attempt to open a connection: the broker is asked, until the attempt ends. */
   #connecting({ connection, host, port }: ConnectAttempt) {
     if (!connection || !this.#clients.has(connection.ownerId) || host === undefined || port === undefined) return;
-    this.#brokerAt(`${host}:${port}`).connecting.add(connection);
+    const broker = this.#brokerAt(`${host}:${port}`);
+    broker.connecting.add(connection);
+    // Under SASL the socket opens before the broker has said anything: a broker whose kernel takes
+    // the connection and that never answers its authentication is cut off by the connect timeout,
+    // which closes the connection unopened and with no error (a refused login has one).
+    let ended = false;
+    const end = () => {
+      ended = true;
+    };
+    connection.once("connect", end);
+    connection.once("error", end);
+    connection.once("closing", end); // closed by its client
+    connection.once("close", () => {
+      if (!ended) broker.unreached = true;
+    });
   }
 
   #sent(request: Request) {
@@ -274,7 +288,8 @@ export class BrokerSilence {
 function stillConnecting(broker: Broker): boolean {
   for (const c of broker.connecting) {
     const timedOut = c.status === "connecting" && c.socket?.destroyed === true;
-    if (c.status === "connecting" && !timedOut) continue;
+    // Authenticating (SASL) is still being opened: the broker has yet to answer.
+    if ((c.status === "connecting" && !timedOut) || c.status === "authenticating") continue;
     broker.connecting.delete(c);
     if (timedOut) broker.unreached = true;
     else if (SENDING.has(c.status)) broker.unreached = false;
