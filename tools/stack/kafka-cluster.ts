@@ -27,8 +27,6 @@ export interface KafkaNode {
 
 export interface KafkaCluster {
   nodes: [KafkaNode, KafkaNode];
-  /** Both brokers' addresses, for KAFKA_BOOTSTRAP_SERVERS. */
-  bootstrap: string;
 }
 
 function properties(id: 1 | 2, dir: string, ports: { controller: number; brokers: [number, number] }): string {
@@ -115,8 +113,7 @@ export async function kafkaClusterUp(
     await kafkaClusterDown(nodes);
     throw err;
   }
-  const pair = nodes as [KafkaNode, KafkaNode];
-  return { nodes: pair, bootstrap: pair.map((n) => n.address).join(",") };
+  return { nodes: nodes as [KafkaNode, KafkaNode] };
 }
 
 /**
