@@ -10,7 +10,7 @@ import {
   deadLetterSilence,
   sendDeadLetters,
 } from "./dead-letter/publish.ts";
-import { decode, type SourceRecord } from "./decode/decode.ts";
+import { decode, decodeLimitsOf, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TOPICS } from "./domains/registry.ts";
 import { messageOf } from "./errors.ts";
 import { BrokerSilence } from "./kafka/broker-silence.ts";
@@ -137,10 +137,11 @@ export async function startService(
     const producer = deadLetterProducer(config, dlqMaxBytes);
     silence.watch(producer);
     closers.add(() => producer.close());
+    const limits = decodeLimitsOf(config);
     pipeline = new Pipeline({
       consumer: group,
       topics: () => sourceTopics.forStream(),
-      decode: decoderFor(config, hooks),
+      decode: (record: SourceRecord) => decode(record, limits, hooks.routes),
       batch: batchDeps(config, { pool, producer, outages, silence, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
       explainStreamFailure: (err) => explainStreamFailure(err, config, () => sourceTopics.list()),
@@ -229,16 +230,6 @@ function groupConsumer(
     `connected to Kafka ${config.kafkaBrokers.join(",")}, consuming ${topics.join(", ")} as group ${config.kafkaGroupId}`,
   );
   return consumer;
-}
-
-function decoderFor(config: Config, hooks: ServiceHooks) {
-  const limits = {
-    maxMessageBytes: config.maxMessageBytes,
-    maxClockSkewMs: config.maxClockSkewMs,
-    maxJsonDepth: config.maxJsonDepth,
-    topicPrefix: config.kafkaTopicPrefix,
-  };
-  return (record: SourceRecord) => decode(record, limits, hooks.routes);
 }
 
 /** What a batch needs from MySQL and Kafka, each waiting out its outage. */

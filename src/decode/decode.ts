@@ -1,3 +1,4 @@
+import type { Config } from "../config/index.ts";
 import type { UnknownEnumValue } from "../domains/domain.ts";
 import { ROUTES, type Route } from "../domains/registry.ts";
 import { BadEventError, BadEventReasons } from "../errors.ts";
@@ -26,6 +27,16 @@ export interface DecodeLimits {
   maxJsonDepth: number;
   /** KAFKA_TOPIC_PREFIX: the record's topic less this is the source topic (`user`, `order`, ...). */
   topicPrefix: string;
+}
+
+/** The configuration's decoding limits. */
+export function decodeLimitsOf(config: Config): DecodeLimits {
+  return {
+    maxMessageBytes: config.maxMessageBytes,
+    maxClockSkewMs: config.maxClockSkewMs,
+    maxJsonDepth: config.maxJsonDepth,
+    topicPrefix: config.kafkaTopicPrefix,
+  };
 }
 
 /** The parts of a Kafka record decoding reads. */
