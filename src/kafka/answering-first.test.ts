@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { channel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
-import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { Outage } from "../retry.ts";
-import { capturingLogger } from "../testing/support.ts";
+import { capturingLogger, hungServer } from "../testing/support.ts";
 import { answeringFirst, askAnsweringFirst, connectionPoolOf } from "./answering-first.ts";
 import { BrokerSilence } from "./broker-silence.ts";
 
@@ -47,13 +46,23 @@ async function triedFor(client: Admin, brokers = [at(1), at(2)]): Promise<string
   return failed.map((e) => /127\.0\.0\.1:\d+/.exec(String(e.message))?.[0] ?? e.message);
 }
 
-test("a client the broker watch times asks a silent broker last, and first again once it answers", async (t) => {
-  const client = new Admin({ clientId: "answering-first-test", bootstrapBrokers: ["127.0.0.1:1"] });
+/** An Admin of the test's own, `options` over the defaults, watched by a broker watch whose clock is `now`; both closed after. */
+function watchedClient(
+  t: { after: (fn: () => unknown) => void },
+  options: Partial<ConstructorParameters<typeof Admin>[0]> = {},
+  now = () => 0,
+) {
+  const client = new Admin({ clientId: "answering-first-test", bootstrapBrokers: ["127.0.0.1:1"], ...options });
   t.after(() => client.close());
-  let now = 0;
-  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => now, 60_000);
+  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, now, 60_000);
   t.after(() => silence.close());
   silence.watch(client);
+  return { client, silence };
+}
+
+test("a client the broker watch times asks a silent broker last, and first again once it answers", async (t) => {
+  let now = 0;
+  const { client, silence } = watchedClient(t, {}, () => now);
   assert.deepEqual(await triedFor(client), ["127.0.0.1:1", "127.0.0.1:2"]);
 
   const first = Object.assign(new EventEmitter(), { ownerId: client.instanceId, ...at(1), status: "connected" });
@@ -72,11 +81,7 @@ test("a client without the connection pool looked for is refused, not left unste
 });
 
 test("a broker whose connection timed out (a network that drops SYNs) is asked last until one opens", async (t) => {
-  const client = new Admin({ clientId: "answering-first-test", bootstrapBrokers: ["127.0.0.1:1"] });
-  t.after(() => client.close());
-  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => 0, 60_000);
-  t.after(() => silence.close());
-  silence.watch(client);
+  const { client } = watchedClient(t);
   const attempt = () =>
     Object.assign(new EventEmitter(), {
       ownerId: client.instanceId,
@@ -101,24 +106,12 @@ test("a broker whose connection timed out (a network that drops SYNs) is asked l
 test("under SASL, a broker that takes connections and never answers their authentication is asked last too", async (t) => {
   // A hung broker's kernel takes the connection; the client then waits for the answer to its SASL
   // exchange until the connect timeout closes the connection (status "authenticating", then "closed").
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  const hung = at((server.address() as { port: number }).port);
-  const client = new Admin({
-    clientId: "answering-first-test",
+  const hung = await hungServer(t);
+  const { client } = watchedClient(t, {
     bootstrapBrokers: [`${hung.host}:${hung.port}`],
     connectTimeout: 300,
     sasl: { mechanism: "PLAIN", username: "u", password: "p" },
   });
-  t.after(() => client.close());
-  const silence = new BrokerSilence(new Outage("Kafka", capturingLogger().log), 10_000, () => 0, 60_000);
-  t.after(() => silence.close());
-  silence.watch(client);
   const tried = () => triedFor(client, [hung, at(1)]);
   const address = `${hung.host}:${hung.port}`;
   // The connection to it, whose close (the connect timeout's) can come after the refusal at port 1.

@@ -1,3 +1,4 @@
+import { createServer, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { createLogger } from "../log.ts";
 
@@ -35,4 +36,22 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A server on 127.0.0.1 that takes connections and never reads nor answers them (a hung broker,
+ * whose kernel still takes them); closed after the test, with what it took.
+ */
+export async function hungServer(t: { after: (fn: () => void) => void }): Promise<{ host: string; port: number }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return { host: "127.0.0.1", port: (server.address() as { port: number }).port };
 }

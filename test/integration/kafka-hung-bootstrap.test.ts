@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { startService } from "../../src/service.ts";
 import {
   BROKER,
   capturingLogger,
-  privatePort,
+  hungServer,
   runCli,
   testConfig,
   testDatabase,
@@ -23,27 +22,17 @@ import { addPartitions, usersOnPartitions } from "../support/partition-users.ts"
 // lag and partition watch (an admin without retries) still hear the brokers that answer. The
 // `rewind` command failed after its retries, each sent there.
 
-/** A server that takes connections and reads nothing; closed after the test. */
-async function hungServer(t: { after: (fn: () => void) => void }): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  const port = await privatePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return `127.0.0.1:${port}`;
-}
+/** The address of a server that takes connections and never answers. */
+const hungAddress = async (t: { after: (fn: () => void) => void }) => {
+  const { host, port } = await hungServer(t);
+  return `${host}:${port}`;
+};
 
 test(
   "a bootstrap address that never answers, listed first: the service starts, and its silence ends",
   { timeout: 300_000 },
   async (t) => {
-    const hung = await hungServer(t);
+    const hung = await hungAddress(t);
     const topics = await testTopics(t, 1);
     const db = await testDatabase(t);
     const config = testConfig(db, topics, { KAFKA_BOOTSTRAP_SERVERS: `${hung},${BROKER}` });
@@ -73,7 +62,7 @@ test(
 );
 
 test("a command with that address listed first asks the brokers that answer", { timeout: 120_000 }, async (t) => {
-  const hung = await hungServer(t);
+  const hung = await hungAddress(t);
   const topics = await testTopics(t, 1);
   const env = testEnv({ name: "unused" }, topics, { KAFKA_BOOTSTRAP_SERVERS: `${hung},${BROKER}` });
   // Its first request waits out the client's 30 s request timeout there; the retry goes elsewhere.

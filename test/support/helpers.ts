@@ -13,7 +13,7 @@ import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { kafkaBaseOptions } from "../../src/kafka/client-options.ts";
 import { explainKafkaFailure } from "../../src/kafka/kafka-errors.ts";
 
-export { capturingLogger, waitFor } from "../../src/testing/support.ts";
+export { capturingLogger, hungServer, waitFor } from "../../src/testing/support.ts";
 export * from "./kafka.ts";
 export * from "./private-servers.ts";
 
