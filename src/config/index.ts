@@ -7,7 +7,11 @@ import { checkBrokers, checkHostAlone } from "./hosts.ts";
 // docs/operations.md#configuration names and defaults first, then what this service adds.
 export const serviceDeclaration = {
   kafkaBrokers: list("KAFKA_BOOTSTRAP_SERVERS", ["localhost:9092"], "Kafka brokers, comma-separated host:port."),
-  kafkaClientId: str("KAFKA_CLIENT_ID", "mysql-service", "Client id the service shows the brokers."),
+  kafkaClientId: str(
+    "KAFKA_CLIENT_ID",
+    "mysql-service",
+    "Prefix of the client ids the service shows the brokers: `<id>-consumer`, `<id>-dlq`, ... (docs/operations.md#kafka-security).",
+  ),
   kafkaGroupId: str("KAFKA_GROUP_ID", "mysql-analytics-service", "Consumer group; offsets are committed under it."),
   kafkaAutoOffsetReset: oneOf(
     "KAFKA_AUTO_OFFSET_RESET",

@@ -8,7 +8,7 @@ import { serviceDeclaration } from "../../src/config/index.ts";
 import type { DeadLetterEntry } from "../../src/dead-letter/letter.ts";
 import { NewestLetters } from "../../src/dead-letter/topic-reader.ts";
 import { BadEventReasons } from "../../src/errors.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, prettyLine } from "../../src/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { notReadyReasons } from "../../src/observability/readiness.ts";
 import type { Outage } from "../../src/retry.ts";
@@ -313,4 +313,38 @@ test("docs/architecture.md names every source file of the service", () => {
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !byFolder.test(f))
     .filter((f) => !architecture.includes(f.split("/").at(-1) as string));
   assert.deepEqual(unnamed, []);
+});
+
+// KAFKA_CLIENT_ID is a prefix (src/kafka/client-options.ts): client-id quotas and the brokers' logs
+// see `<id>-<role>`, never the variable's value alone, so the docs must name every role.
+test("the docs name every client id the service's Kafka clients show the brokers", () => {
+  const roles = new Set<string>();
+  const walk = (dir: URL): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(new URL(`${entry.name}/`, dir));
+      else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) {
+        const text = readFileSync(new URL(entry.name, dir), "utf8");
+        for (const m of text.matchAll(/(?:kafkaBaseOptions|reliableProducer)\(config, "([a-z-]+)"\)/g))
+          roles.add(m[1] as string);
+      }
+    }
+  };
+  walk(new URL("../../src/", import.meta.url));
+  assert.ok(roles.has("consumer") && roles.has("dlq"), `roles found: ${[...roles].join(", ")}`);
+  assert.match(
+    serviceDeclaration.kafkaClientId.description,
+    /^Prefix\b/,
+    "KAFKA_CLIENT_ID's description says it is a prefix",
+  );
+  const section = OPERATIONS.slice(OPERATIONS.indexOf("**Client ids.**"));
+  assert.ok(OPERATIONS.includes("**Client ids.**"), "docs/operations.md has a Client ids paragraph");
+  for (const role of roles)
+    assert.ok(section.includes(`-${role}\``), `docs/operations.md names the client id suffix -${role}`);
+});
+
+// On a terminal the log is not JSON (src/log.ts prettyLine): the docs say so, quoting the form.
+test("docs/operations.md shows the log line a terminal gets, as src/log.ts writes it", () => {
+  const json = JSON.stringify({ level: 30, time: "2026-02-11T10:30:40.518Z", msg: "message", key: "value" });
+  const line = prettyLine(json).trimEnd();
+  assert.ok(OPERATIONS.includes(`\`${line}\``), `docs/operations.md quotes a terminal's log line: ${line}`);
 });
