@@ -46,7 +46,12 @@ export function addPatch(e: EntityWrites, w: Extract<Write, { kind: "patch" }>) 
 export function addDelete(e: EntityWrites, w: Extract<Write, { kind: "delete" }>) {
   // Whatever was to be written since the last delete is deleted again: skip writing it.
   while (e.writes.length > 0 && e.writes.at(-1)?.kind !== "delete") e.writes.pop();
-  if (e.writes.length === 0) e.writes.push(w);
+  // A row the batch found absent has nothing to delete once its writes are dropped. A DELETE by
+  // key sent anyway holds no lock from the batch's read (there was no row to lock): it would
+  // remove a row another partition's transaction inserted meanwhile, however much newer than
+  // this delete. The tombstone is written all the same, and one older than the delete is found
+  // again and deleted (write/store.ts, recheckRows).
+  if (e.writes.length === 0 && e.stored) e.writes.push(w);
 }
 
 /**

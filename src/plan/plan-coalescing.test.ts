@@ -186,6 +186,13 @@ describe("coalescing one entity's writes", () => {
     assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }]]);
   });
 
+  test("upsert then delete of an entity the batch found without a row: nothing to write, the tombstone only", () => {
+    const p = plan([upsert("a", T(2)), del("a", T(3))], db());
+    assert.deepEqual(p.outcomes, [APPLIED, APPLIED]);
+    assert.deepEqual(p.rounds, []);
+    assert.deepEqual(p.tombstones, [{ table: things, id: "a", ts: T(3), eventId: `e@${T(3)}`, absent: true }]);
+  });
+
   test("delete, restore, delete: one delete", () => {
     const p = plan([del("a", T(2)), upsert("a", T(3)), del("a", T(4))], db({ rows: [["a", T(1)]] }));
     assert.deepEqual(p.rounds, [[{ kind: "delete", table: things, id: "a" }]]);

@@ -51,6 +51,37 @@ async function lateWriteFails(
   }
 }
 
+/**
+ * `pool`, but `other` is applied and committed right before the first statement that matches
+ * `before` (after the batch's reads); `starts` counts the transactions begun through it.
+ */
+function racingPool(pool: Pool, other: EmittedEvent[], before: RegExp) {
+  let starts = 0;
+  let injected = false;
+  const racing = {
+    getConnection: async () => {
+      const conn = await pool.getConnection();
+      return new Proxy(conn, {
+        get(target, prop) {
+          if (prop !== "query") {
+            const value = Reflect.get(target, prop);
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return async (sql: string, values?: unknown) => {
+            if (sql === "START TRANSACTION") starts++;
+            if (!injected && before.test(sql)) {
+              injected = true;
+              await applyBatch(pool, ops(other), { maxAllowedPacket: LIMIT });
+            }
+            return target.query(sql, values as never);
+          };
+        },
+      });
+    },
+  } as unknown as Pool;
+  return { pool: racing, starts: () => starts };
+}
+
 async function setup(t: import("node:test").TestContext) {
   const db = await testDatabase(t);
   const pool = testPool(t, db);
@@ -123,32 +154,10 @@ test("a batch that meets a row another transaction inserted meanwhile is run onc
   (newcomer.value.data as { items: unknown[] }).items = [];
   const other = order("65a1f0c2e4b0a1b2c3d4e5a3", "ORD-RACE-2", "pending", 10);
   // The other order commits right before the batch's first write to orders, after its reads.
-  let starts = 0;
-  let injected = false;
-  const racing = {
-    getConnection: async () => {
-      const conn = await pool.getConnection();
-      return new Proxy(conn, {
-        get(target, prop) {
-          if (prop !== "query") {
-            const value = Reflect.get(target, prop);
-            return typeof value === "function" ? value.bind(target) : value;
-          }
-          return async (sql: string, values?: unknown) => {
-            if (sql === "START TRANSACTION") starts++;
-            if (!injected && sql.startsWith("INSERT INTO `orders`")) {
-              injected = true;
-              await applyBatch(pool, ops([other]), { maxAllowedPacket: LIMIT });
-            }
-            return target.query(sql, values as never);
-          };
-        },
-      });
-    },
-  } as unknown as Pool;
-  const { outcomes } = await applyBatch(racing, ops([...users, newcomer]), { maxAllowedPacket: LIMIT });
+  const racing = racingPool(pool, [other], /^INSERT INTO `orders`/);
+  const { outcomes } = await applyBatch(racing.pool, ops([...users, newcomer]), { maxAllowedPacket: LIMIT });
   assert.deepEqual(kinds(outcomes), ["applied", "applied", "applied", "rejected"]);
-  assert.equal(starts, 2, "the batch, then the batch again");
+  assert.equal(racing.starts(), 2, "the batch, then the batch again");
   assert.deepEqual(await db.query("SELECT order_id FROM orders"), [{ order_id: "65a1f0c2e4b0a1b2c3d4e5a3" }]);
   assert.equal((await db.query("SELECT user_id FROM users")).length, 3);
 });
@@ -197,4 +206,60 @@ test("a row left older than its tombstone (a delete lost that way before) is del
   // An event as new as the delete brings the entity back.
   assert.deepEqual(kinds((await applyBatch(pool, ops([supplier(lost, "supplier.updated", 5)]))).outcomes), ["applied"]);
   assert.equal((await db.query("SELECT supplier_id FROM suppliers")).length, 2);
+});
+
+// A create and a delete of an entity with no row fold into nothing to write. A DELETE sent for it
+// anyway, by key and with no lock from the batch's read (there was no row to lock), removed a row
+// another partition's transaction committed meanwhile, however much newer.
+const FIRST_WRITE = /^(INSERT|DELETE|UPDATE)\b/;
+
+const product = (id: string, type: "product.created" | "product.updated", name: string, hour: number) =>
+  emit(type, id, { ...(fixture("product.created").value.data as object), id, name } as never, { timestamp: at(hour) });
+
+test("a product created and deleted in one batch while it has no row leaves alone the newer row another transaction commits meanwhile", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5c1";
+  const batch = [product(id, "product.created", "first", 10), emit("product.deleted", id, {}, { timestamp: at(11) })];
+  const racing = racingPool(pool, [product(id, "product.updated", "newer", 12)], FIRST_WRITE);
+  const { outcomes } = await applyBatch(racing.pool, ops(batch), { maxAllowedPacket: LIMIT });
+  assert.deepEqual(kinds(outcomes), ["applied", "applied"]);
+  assert.deepEqual(await db.query("SELECT name, event_timestamp FROM products"), [
+    { name: "newer", event_timestamp: "2026-05-01 12:00:00.000000" },
+  ]);
+  assert.equal((await db.query("SELECT id FROM product_variants")).length, 2);
+});
+
+test("a product created and deleted in one batch while it has no row still deletes the older row another transaction commits meanwhile", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5c3";
+  const batch = [product(id, "product.created", "first", 10), emit("product.deleted", id, {}, { timestamp: at(11) })];
+  const racing = racingPool(pool, [product(id, "product.updated", "older", 5)], FIRST_WRITE);
+  assert.deepEqual(kinds((await applyBatch(racing.pool, ops(batch), { maxAllowedPacket: LIMIT })).outcomes), [
+    "applied",
+    "applied",
+  ]);
+  assert.deepEqual(await db.query("SELECT product_id FROM products"), []);
+  assert.deepEqual(await db.query("SELECT id FROM product_variants"), []);
+});
+
+test("a supplier created, deleted and created again in one batch while it has no row does not replace the newer row another transaction commits meanwhile", async (t) => {
+  const { db, pool } = await setup(t);
+  const id = "65a1f0c2e4b0a1b2c3d4e5c2";
+  const supplier = (type: "supplier.created" | "supplier.updated", legal: string, hour: number) => {
+    const data = structuredClone(fixture("supplier.created").value.data) as { company_info: { legal_name: string } };
+    data.company_info.legal_name = legal;
+    return emit(type, id, data as never, { timestamp: at(hour) });
+  };
+  const batch = [
+    supplier("supplier.created", "first", 10),
+    emit("supplier.deleted", id, {}, { timestamp: at(11) }),
+    supplier("supplier.updated", "older", 13),
+  ];
+  const racing = racingPool(pool, [supplier("supplier.updated", "newer", 20)], FIRST_WRITE);
+  const { outcomes } = await applyBatch(racing.pool, ops(batch), { maxAllowedPacket: LIMIT });
+  // Run again against the other's row (a duplicate key), the batch's events are all older than it.
+  assert.deepEqual(kinds(outcomes), ["skipped:stale", "skipped:stale", "skipped:stale"]);
+  assert.deepEqual(await db.query("SELECT legal_name, event_timestamp FROM suppliers"), [
+    { legal_name: "newer", event_timestamp: "2026-05-01 20:00:00.000000" },
+  ]);
 });
