@@ -3,6 +3,7 @@ import { chunksBySize } from "../collections.ts";
 import { KafkaUnavailableError, messageOf } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import { brokerErrors } from "../kafka/kafka-errors.ts";
+import { installVarlongWriter } from "../kafka/record-timestamps.ts";
 import { BATCH_OVERHEAD, KAFKA_DEFAULT_MAX_MESSAGE_BYTES, recordBytes, type Sized } from "../kafka/records.ts";
 import { type DeadLetter, type DlqMessage, MIN_DEAD_LETTER_BYTES, toDlqMessage } from "./letter.ts";
 
@@ -17,6 +18,8 @@ import { type DeadLetter, type DlqMessage, MIN_DEAD_LETTER_BYTES, toDlqMessage }
  * poison would otherwise cost the dead-letter topic many times its own size (docs/operations.md).
  */
 export function reliableProducer(config: Parameters<typeof kafkaBaseOptions>[0], clientSuffix: string): Producer {
+  // Replays send their letters' record times, which the client writes wrong further apart than 24.8 days.
+  installVarlongWriter();
   return new Producer({
     ...kafkaBaseOptions(config, clientSuffix),
     acks: ProduceAcks.ALL,

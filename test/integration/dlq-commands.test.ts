@@ -391,6 +391,51 @@ test("dlq replay refused by a source topic for the letters' record times: one li
   assert.equal(restamped.stdout, `2 of 2 dead letter(s) chosen; 2 sent to ${userTopic}\n`);
 });
 
+test("dlq replay gives each letter its own record time, however far apart those of one source partition lie", async (t) => {
+  const topics = await testTopics(t, 1);
+  const producer = await testProducer(t);
+  const env = testEnv({ name: "analytics_unused" }, topics);
+  const userTopic = `${topics.prefix}user`;
+  const day = 86_400_000;
+  const now = Date.now();
+  // One partition's letters go back in one record batch, each time a delta from the first's: 26
+  // and 30 days (past 2^31 ms), 60 days (past 2^32) later, and 30 days earlier.
+  const times = [now - 60 * day, now - 34 * day, now - 30 * day, now - 90 * day, now];
+  await producer.send({
+    messages: times.map((time, i) => ({
+      topic: topics.dlq,
+      key: Buffer.from(`key-${i}`),
+      value: Buffer.from(JSON.stringify({ letter: i })),
+      headers: new Map(
+        Object.entries({
+          [DLQ_HEADERS.topic]: userTopic,
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.offset]: String(i),
+          [DLQ_HEADERS.timestamp]: String(time),
+          [DLQ_HEADERS.code]: "bad_field",
+          [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
+        }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
+      ),
+    })),
+  });
+
+  const r = runCliSync(["dlq", "replay"], env);
+  assert.equal(r.stderr, "");
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, `5 of 5 dead letter(s) chosen; 5 sent to ${userTopic}\n`);
+  const consumer = new Consumer({ clientId: "tests-times", bootstrapBrokers: [BROKER], groupId: randomName("times-") });
+  t.after(() => consumer.close(true));
+  const stream = await consumer.consume({ topics: [userTopic], mode: "earliest", autocommit: false });
+  const got = new Map<string, number>();
+  stream.on("data", (m) => got.set(String(m.key), Number(m.timestamp)));
+  await waitFor("the replayed events", async () => got.size >= times.length, 20000);
+  await stream.close();
+  assert.deepEqual(
+    [...got].sort(),
+    times.map((time, i) => [`key-${i}`, time]),
+  );
+});
+
 test("dlq replay sends letters that each fit their source topic, however small its max.message.bytes, in requests it accepts", async (t) => {
   const topics = await testTopics(t, 1);
   const producer = await testProducer(t);
