@@ -7,16 +7,23 @@ import { ConfigError } from "../errors.ts";
 
 /** KAFKA_BOOTSTRAP_SERVERS: each entry host:port, an IPv6 address in brackets. */
 export function checkBrokers(brokers: readonly string[]): void {
+  // A password holding a comma splits a URL in two (`sasl://svc:pa,ss@kafka:9093`): the entry
+  // before the one with the `@` holds the user name and the password's first part.
+  const credentials = brokers.some((b) => b.includes("@"));
   for (const broker of brokers) {
     // No `@` or `/`: no host name holds one, and what precedes an `@` is a credential.
     const port = /^(?:[^\s:[\]@/]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(broker)?.[1];
     if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
+      const shown = credentials && !broker.includes("@") ? `${schemeOf(broker)}…` : hidingCredentials(broker);
       throw new ConfigError(
-        `KAFKA_BOOTSTRAP_SERVERS: "${hidingCredentials(broker)}" is not host:port. Kafka brokers, comma-separated host:port.`,
+        `KAFKA_BOOTSTRAP_SERVERS: "${shown}" is not host:port. Kafka brokers, comma-separated host:port.`,
       );
     }
   }
 }
+
+/** A URL's scheme with its `://` (`sasl://`), or "". */
+const schemeOf = (value: string) => /^[a-z][\w+.-]*:\/\//i.exec(value)?.[0] ?? "";
 
 /**
  * A host setting that takes the host alone, its port in `portVariable`: a name or an address, an
@@ -49,6 +56,5 @@ export function checkHostAlone(variable: string, host: string, portVariable: str
 function hidingCredentials(value: string): string {
   const at = value.lastIndexOf("@");
   if (at < 0) return value;
-  const scheme = /^[a-z][\w+.-]*:\/\//i.exec(value)?.[0] ?? "";
-  return `${scheme}…${value.slice(at)}`;
+  return `${schemeOf(value)}…${value.slice(at)}`;
 }
