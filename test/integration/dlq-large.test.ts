@@ -178,3 +178,46 @@ test("dlq list and replay read to the end of a topic a transactional writer wrot
   assert.match(dry.stdout, /^dry run: 1 of 1 dead letter\(s\) chosen; nothing sent$/m);
   assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });
+
+test("dlq list and replay read every letter's headers, though one fetch brings more letters than it reads headers of", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv(db, topics);
+  const producer = await testProducer(t);
+  // Eight headers a letter, as the service writes them, compressed: a fetch of 1 MiB brings more
+  // than the 50,000 headers it is read with, and the letters past those came without theirs.
+  const count = 20_000;
+  for (let i = 0; i < count; i += 2000) {
+    await producer.send({
+      messages: Array.from({ length: 2000 }, (_, j) => ({
+        topic: topics.dlq,
+        partition: 0,
+        key: Buffer.from((i + j).toString(16).padStart(24, "0")),
+        value: Buffer.from("{"),
+        headers: new Map(
+          [
+            [DLQ_HEADERS.topic, `${topics.prefix}user`],
+            [DLQ_HEADERS.partition, "0"],
+            [DLQ_HEADERS.offset, String(i + j)],
+            [DLQ_HEADERS.timestamp, String(Date.UTC(2026, 2, 1) + i + j)],
+            [DLQ_HEADERS.code, "not_json"],
+            [DLQ_HEADERS.reason, "value is not valid JSON"],
+            [DLQ_HEADERS.eventType, "user.updated"],
+            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + i + j).toISOString()],
+          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
+        ),
+      })),
+    });
+  }
+  // Counted by code: a letter read without its headers counts as "other".
+  const list = runCliSync(["dlq", "list", "--limit", "10"], env);
+  assert.equal(list.status, 0, list.stderr);
+  assert.equal(
+    list.stdout.trimEnd().split("\n").at(-1),
+    `${count} dead letter(s) in ${topics.dlq}; listed: the newest 10 of ${count} (not_json ${count}) (--limit)`,
+  );
+  const dry = runCliSync(["dlq", "replay", "--dry-run"], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`^dry run: ${count} of ${count} dead letter\\(s\\) chosen, listed: `, "m"));
+  assert.doesNotMatch(dry.stdout, /skipped/);
+});
