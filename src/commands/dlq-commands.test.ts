@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type DeadLetterEntry, decodeLetter } from "../dead-letter/letter.ts";
-import { sortLetters } from "../dead-letter/topic-reader.ts";
+import { sortLetters } from "../dead-letter/newest-letters.ts";
 import { UsageError } from "./args.ts";
 import { formatLetters, letterJson, lettersJson, listOptions } from "./dlq-list.ts";
 import { REMEMBERED, replayChooser, replayMessage, replayOptions } from "./dlq-replay.ts";

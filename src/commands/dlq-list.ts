@@ -1,11 +1,11 @@
 import { isUtf8 } from "node:buffer";
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
-import { readDeadLetters } from "../dead-letter/topic-reader.ts";
+import { LIST_BYTES, readDeadLetters } from "../dead-letter/newest-letters.ts";
 import { utf8Boundary } from "../dead-letter/utf8-cut.ts";
 import { terminalSafeJson } from "../errors.ts";
 import { parseOptions, UsageError } from "./args.ts";
-import { formatTable } from "./text-table.ts";
+import { tableLines } from "./text-table.ts";
 
 // `analytics-service dlq list`: what is in the dead-letter topic, as a table or JSON.
 
@@ -51,13 +51,36 @@ export function letterJson(e: DeadLetterEntry) {
  * int64 as its source offset; as a JavaScript number, one past 2^53 would print as another.
  */
 export function lettersJson(letters: readonly DeadLetterEntry[]): string {
+  return [...lettersJsonParts(letters)].join("");
+}
+
+/**
+ * lettersJson's text a letter at a time (the same text, indented as JSON.stringify indents an
+ * array), so a long list is never held as text whole: escaped, a letter's capped texts take up
+ * to six times their bytes.
+ */
+export function* lettersJsonParts(letters: readonly DeadLetterEntry[]): Generator<string> {
+  if (letters.length === 0) {
+    yield "[]";
+    return;
+  }
   const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
   const exact = (_: string, v: unknown) => (typeof v === "bigint" ? rawJSON(String(v)) : v);
-  return terminalSafeJson(JSON.stringify(letters.map(letterJson), exact, 2));
+  yield "[\n";
+  for (const [i, e] of letters.entries()) {
+    const json = terminalSafeJson(JSON.stringify(letterJson(e), exact, 2)).replace(/\n/g, "\n  ");
+    yield `  ${json}${i < letters.length - 1 ? ",\n" : "\n"}`;
+  }
+  yield "]";
 }
 
 export function formatLetters(letters: readonly DeadLetterEntry[]): string {
-  return formatTable(
+  return [...letterLines(letters)].join("");
+}
+
+/** formatLetters' lines, one at a time. */
+export function letterLines(letters: readonly DeadLetterEntry[]): Generator<string> {
+  return tableLines(
     [
       { key: "time" },
       { key: "source" },
@@ -101,8 +124,11 @@ export function listOptions(args: readonly string[]): ListOptions {
  * The table's last line: how many letters the topic holds and, when `--limit` left some out, how
  * many of each code (`shown`, NewestLetters.summary()).
  */
-export const listFooter = (total: number, topic: string, shown: string) =>
-  `${total} dead letter(s) in ${topic}${shown === "" ? "" : `; listed: ${shown} (--limit)`}\n`;
+export const listFooter = (total: number, topic: string, shown: string, cutForMemory = false) =>
+  `${total} dead letter(s) in ${topic}${shown === "" ? "" : `; listed: ${shown} (${cutForMemory ? MEMORY_CUT : "--limit"})`}\n`;
+
+/** Why a list holds fewer than --limit letters: their texts and keys fill what a list keeps (LIST_BYTES). */
+const MEMORY_CUT = `--limit, and the ${LIST_BYTES / 1024 / 1024} MiB of texts and keys a list keeps`;
 
 export async function runDlqList(
   config: Config,
@@ -113,13 +139,15 @@ export async function runDlqList(
   const newest = await readDeadLetters(config, options.limit);
   const letters = newest.letters();
   const shown = newest.summary();
+  const why = newest.cutForMemory ? MEMORY_CUT : "--limit";
   if (options.json) {
-    out.write(`${lettersJson(letters)}\n`);
+    for (const part of lettersJsonParts(letters)) out.write(part);
+    out.write("\n");
     // The array stays what it was (letters); that it is not all of them goes beside it.
-    if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (--limit)\n`);
+    if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (${why})\n`);
   } else {
-    out.write(formatLetters(letters));
-    out.write(listFooter(newest.total, config.kafkaDlqTopic, shown));
+    for (const line of letterLines(letters)) out.write(line);
+    out.write(listFooter(newest.total, config.kafkaDlqTopic, shown, newest.cutForMemory));
   }
   return 0;
 }

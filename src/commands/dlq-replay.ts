@@ -1,8 +1,9 @@
 import { Admin } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
 import type { DeadLetterEntry } from "../dead-letter/letter.ts";
+import { NewestLetters } from "../dead-letter/newest-letters.ts";
 import { reliableProducer, sendAll } from "../dead-letter/publish.ts";
-import { CHUNK, deadLetters, kafkaError, NewestLetters } from "../dead-letter/topic-reader.ts";
+import { CHUNK, deadLetters, kafkaError } from "../dead-letter/topic-reader.ts";
 import { afterOutcome, BadEventReasons, ConfigError } from "../errors.ts";
 import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import { steered } from "../kafka/command-clients.ts";

@@ -39,6 +39,14 @@ function pad(text: string, width: number, align: "left" | "right"): string {
 
 /** The table as lines of text, each ending in a newline; `(no rows)` under the header when empty. */
 export function formatTable(columns: readonly (Column | string)[], rows: readonly Row[]): string {
+  return [...tableLines(columns, rows)].join("");
+}
+
+/**
+ * formatTable's lines, one at a time: the cells are made once to measure the columns and again
+ * as each line is given, so a long table (`dlq list --limit 100000`) is never held as text whole.
+ */
+export function* tableLines(columns: readonly (Column | string)[], rows: readonly Row[]): Generator<string> {
   const cols = columns.map((c) => (typeof c === "string" ? { key: c } : c));
   const aligns = cols.map((c) => {
     if (c.align) return c.align;
@@ -46,19 +54,21 @@ export function formatTable(columns: readonly (Column | string)[], rows: readonl
     return values.length > 0 && values.every((v) => typeof v === "number" || typeof v === "bigint") ? "right" : "left";
   });
   const header = cols.map((c) => c.title ?? c.key);
-  const cells = rows.map((r) => cols.map((c) => cellText(r[c.key])));
+  const cells = (r: Row) => cols.map((c) => cellText(r[c.key]));
   // A loop, not Math.max(...): spread over a hundred thousand rows overflows the stack.
-  const widths = cols.map((_, i) => {
-    let width = displayWidth(header[i] ?? "");
-    for (const line of cells) width = Math.max(width, displayWidth(line[i] ?? ""));
-    return width;
-  });
+  const widths = header.map((h) => displayWidth(h));
+  for (const r of rows) {
+    cells(r).forEach((text, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, displayWidth(text));
+    });
+  }
   const line = (values: string[]) =>
-    values
+    `${values
       .map((v, i) => pad(v, widths[i] ?? 0, aligns[i] ?? "left"))
       .join("  ")
-      .trimEnd();
-  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)];
-  if (rows.length === 0) out.push("(no rows)");
-  return `${out.join("\n")}\n`;
+      .trimEnd()}\n`;
+  yield line(header);
+  yield `${widths.map((w) => "-".repeat(w)).join("  ")}\n`;
+  for (const r of rows) yield line(cells(r));
+  if (rows.length === 0) yield "(no rows)\n";
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Consumer, type Message } from "@platformatic/kafka";
 import type { Config } from "../config/index.ts";
-import { AppError, afterOutcome, BadEventReasons, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
+import { AppError, afterOutcome, ConfigError, KafkaUnavailableError, messageOf } from "../errors.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "../kafka/client-options.ts";
 import { steered } from "../kafka/command-clients.ts";
 import { brokerErrors, explainKafkaFailure } from "../kafka/kafka-errors.ts";
@@ -12,7 +12,6 @@ import { correctingFetches } from "../read/client-fixes/corrected-fetch.ts";
 import { heldBytes, unreadHeaders } from "../read/client-fixes/record-headers.ts";
 import { type DeadLetterEntry, decodeLetter, type RawMessage } from "./letter.ts";
 import { refusedForSize } from "./publish.ts";
-import { capUtf8, utf8Boundary } from "./utf8-cut.ts";
 
 // Reading the dead-letter topic back, for `dlq list` and `dlq replay`: every letter from the
 // beginning up to the end it had when asked, with bounded memory however many there are.
@@ -255,98 +254,4 @@ function rawLetter(delivered: unknown): ReadLetter {
   const { topic, partition, offset, key, value } = m;
   const headers = m.headerEntries as RecordHeaders;
   return { topic, partition, offset, key, value, headers, bytes: heldBytes({ key, value, headers }) };
-}
-
-/**
- * The most a listed letter keeps of each dlq.* text (the service writes a reason of at most 512
- * bytes) and of its key (an entity id is 24 characters). A letter from another writer may carry
- * a megabyte in each: kept whole, a thousand of them ran `dlq list` out of heap, and would print
- * a megabyte a line.
- */
-export const LISTED_TEXT_BYTES = 512;
-export const LISTED_KEY_BYTES = 1024;
-
-const listedText = (text: string | null) => (text === null ? null : capUtf8(text, LISTED_TEXT_BYTES));
-
-/**
- * A letter without its value and original headers, for a list of them all, its texts capped (an
- * ellipsis says where) and its key too, between two characters if it is text (keyTruncated says
- * it: the key's bytes stay a prefix of the original's, base64 or not). The key is copied: the
- * client's buffers are views of whole fetch responses, which a view kept would keep.
- */
-export const listed = (e: DeadLetterEntry): DeadLetterEntry => ({
-  ...e,
-  failedAt: listedText(e.failedAt),
-  sourceTopic: listedText(e.sourceTopic),
-  eventType: listedText(e.eventType),
-  code: listedText(e.code),
-  reason: listedText(e.reason),
-  // Only a key too long is cut: a whole key ending in what looks like a character's first bytes
-  // is binary, and must stay whole, else it would list as another key, not said to be cut.
-  key:
-    e.key === null
-      ? null
-      : Buffer.from(
-          e.key.length <= LISTED_KEY_BYTES ? e.key : e.key.subarray(0, utf8Boundary(e.key, LISTED_KEY_BYTES)),
-        ),
-  keyTruncated: e.keyTruncated || (e.key !== null && e.key.length > LISTED_KEY_BYTES),
-  value: null,
-  originalHeaders: [],
-});
-
-/** The newest `limit` letters, in the order they failed, and how many the topic holds by code: for `list`. */
-export async function readDeadLetters(config: Config, limit: number): Promise<NewestLetters> {
-  const newest = new NewestLetters(limit);
-  for await (const e of deadLetters(config)) newest.add(e);
-  return newest;
-}
-
-const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(BadEventReasons));
-
-const byFailure = (a: DeadLetterEntry, b: DeadLetterEntry) =>
-  (a.failedAt ?? "").localeCompare(b.failedAt ?? "") ||
-  a.dlqPartition - b.dlqPartition ||
-  (a.dlqOffset < b.dlqOffset ? -1 : a.dlqOffset > b.dlqOffset ? 1 : 0);
-
-/** Letters in the order they failed (the topic's partitions interleaved by time). */
-export function sortLetters(letters: DeadLetterEntry[]): DeadLetterEntry[] {
-  return letters.sort(byFailure);
-}
-
-/**
- * The newest `limit` of the letters added (as `listed` keeps them), and a count of all of them by
- * code: a topic of millions of letters is listed in memory for `limit`, not for the topic.
- */
-export class NewestLetters {
-  readonly #limit: number;
-  #kept: DeadLetterEntry[] = [];
-  readonly byCode = new Map<string, number>();
-  total = 0;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  add(e: DeadLetterEntry): void {
-    this.total++;
-    // A letter's code is whatever its writer put there: only the service's own are counted apart.
-    const code = KNOWN_CODES.has(e.code ?? "") ? (e.code as string) : "other";
-    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
-    this.#kept.push(listed(e));
-    // Trimmed in bulk when twice the limit: sorting then costs a log factor per letter, not a pass.
-    if (this.#kept.length >= 2 * this.#limit) this.#kept = sortLetters(this.#kept).slice(-this.#limit);
-  }
-
-  /** The newest `limit`, oldest first. */
-  letters(): DeadLetterEntry[] {
-    this.#kept = sortLetters(this.#kept).slice(-this.#limit);
-    return this.#kept;
-  }
-
-  /** "the newest 1000 of 130000 (bad_field 129000, not_json 1000)", or "" when all are kept. */
-  summary(): string {
-    if (this.total <= this.#limit) return "";
-    const codes = [...this.byCode].map(([code, n]) => `${code} ${n}`).join(", ");
-    return `the newest ${this.#limit} of ${this.total} (${codes})`;
-  }
 }

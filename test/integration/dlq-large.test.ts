@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import {
@@ -220,4 +220,54 @@ test("dlq list and replay read every letter's headers, though one fetch brings m
   assert.equal(dry.status, 0, dry.stderr);
   assert.match(dry.stdout, new RegExp(`^dry run: ${count} of ${count} dead letter\\(s\\) chosen, listed: `, "m"));
   assert.doesNotMatch(dry.stdout, /skipped/);
+});
+
+test("dlq list --limit 100000 stays within the heap when other writers' letters fill every text and the key to its cap", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const env = testEnv(db, topics);
+  const producer = await testProducer(t);
+  // Each letter keeps about 3.6 KB listed (five texts of 512 bytes, a key of 1 KiB): 40,000 of
+  // them, all kept below twice the limit, took 144 MB and ran the 256 MB heap out.
+  const count = 45_000;
+  const text = (c: string, i: number) => `${i} ${c.repeat(600)}`;
+  for (let i = 0; i < count; i += 1000) {
+    await producer.send({
+      messages: Array.from({ length: 1000 }, (_, j) => ({
+        topic: topics.dlq,
+        partition: 0,
+        key: Buffer.from(text("k", i + j).repeat(2)),
+        value: Buffer.from("{"),
+        headers: new Map(
+          [
+            [DLQ_HEADERS.topic, text("t", i + j)],
+            [DLQ_HEADERS.partition, "0"],
+            [DLQ_HEADERS.code, text("c", i + j)],
+            [DLQ_HEADERS.reason, text("r", i + j)],
+            [DLQ_HEADERS.eventType, text("e", i + j)],
+            [DLQ_HEADERS.failedAt, `${new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()}${text("f", 0)}`],
+          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
+        ),
+      })),
+    });
+  }
+  const footer = new RegExp(
+    `^${count} dead letter\\(s\\) in ${topics.dlq.replace(/\./g, "\\.")}; listed: the newest (\\d+) of ${count} \\(other ${count}\\) \\(--limit, and the 64 MiB of texts and keys a list keeps\\)$`,
+  );
+  const list = spawnSync(process.execPath, cliArgs(["dlq", "list", "--limit", "100000"]), {
+    env: cliEnv(env),
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  assert.equal(list.status, 0, list.stderr.slice(0, 500));
+  const shown = Number(footer.exec(list.stdout.trimEnd().split("\n").at(-1) ?? "")?.[1]);
+  assert.ok(shown > 10_000 && shown < count, list.stdout.slice(-300));
+  assert.equal(list.stdout.trimEnd().split("\n").length, 2 + shown + 1);
+  const json = spawnSync(process.execPath, cliArgs(["dlq", "list", "--json", "--limit", "100000"]), {
+    env: cliEnv(env),
+    encoding: "utf8",
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  assert.equal(json.status, 0, json.stderr.slice(0, 500));
+  assert.equal(JSON.parse(json.stdout).length, shown);
 });

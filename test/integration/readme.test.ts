@@ -6,7 +6,7 @@ import { listFooter } from "../../src/commands/dlq-list.ts";
 import { type AnyVar, describeDefault, fileVariable, readConfigBytes } from "../../src/config/declare.ts";
 import { serviceDeclaration } from "../../src/config/index.ts";
 import type { DeadLetterEntry } from "../../src/dead-letter/letter.ts";
-import { NewestLetters } from "../../src/dead-letter/topic-reader.ts";
+import { NewestLetters } from "../../src/dead-letter/newest-letters.ts";
 import { BadEventReasons } from "../../src/errors.ts";
 import { createLogger, prettyLine } from "../../src/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";

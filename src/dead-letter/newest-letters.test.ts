@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DeadLetterEntry } from "./letter.ts";
-import { LISTED_KEY_BYTES, LISTED_TEXT_BYTES, listed, NewestLetters } from "./topic-reader.ts";
+import { LISTED_KEY_BYTES, LISTED_TEXT_BYTES, listed, NewestLetters } from "./newest-letters.ts";
 
 const letter = (i: number, code: string | null = "bad_field"): DeadLetterEntry => ({
   failedAt: new Date(Date.UTC(2026, 2, 1) + i * 1000).toISOString(),
@@ -104,4 +104,20 @@ test("a listed key that fits is kept whole, even ending in what looks like a cha
   // At the limit exactly, still whole.
   const full = Buffer.concat([Buffer.alloc(LISTED_KEY_BYTES - 1, 0x61), Buffer.from([0xe2])]);
   assert.deepEqual(listed({ ...letter(1), key: full }).key, full);
+});
+
+test("NewestLetters keeps at most its bytes of texts and keys, the newest first, and says when they cut the list", () => {
+  const newest = new NewestLetters(1000, 100_000);
+  const long = (i: number) => ({ ...letter(i), reason: `${i} ${"r".repeat(600)}`, key: Buffer.alloc(2000, 107) });
+  for (let i = 0; i < 5000; i++) newest.add(long(i));
+  const kept = newest.letters();
+  // Each keeps a 1 KiB key and a reason cut to 512 bytes, held as two bytes a character: about 2 KB.
+  assert.ok(kept.length > 30 && kept.length < 60, `${kept.length} kept`);
+  assert.equal(kept.at(-1)?.dlqOffset, 4999n);
+  assert.equal(newest.cutForMemory, true);
+  assert.equal(newest.summary(), `the newest ${kept.length} of 5000 (bad_field 5000)`);
+  const small = new NewestLetters(1000, 100_000);
+  for (let i = 0; i < 5000; i++) small.add(letter(i));
+  assert.equal(small.letters().length, 1000);
+  assert.equal(small.cutForMemory, false);
 });
