@@ -1,19 +1,12 @@
 import { crc32c } from "@platformatic/kafka";
+import { varlongBytes } from "../kafka/record-timestamps.ts";
 import { xxh32 } from "../read/client-fixes/xxh32.ts";
 
 // Record batches written byte by byte, as a producer may send them: for the tests of what the
 // service reads of batches the broker accepts (src/read/client-fixes/batch-framing.ts).
 
-export function varint(n: number): Buffer {
-  let v = BigInt.asUintN(64, (BigInt(n) << 1n) ^ (BigInt(n) >> 63n));
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Buffer.from(out);
-}
+/** `n` as Kafka writes a varint or varlong. */
+export const varint = (n: number): Buffer => varlongBytes(BigInt(n));
 
 export interface RawRecord {
   offsetDelta: number;

@@ -8,6 +8,7 @@ import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   caughtUp,
+  headerMap,
   produce,
   randomName,
   readTopic,
@@ -253,15 +254,13 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
     partition: i % 2,
     key: Buffer.from(`key-${i}`),
     value: Buffer.from(JSON.stringify({ letter: i })),
-    headers: new Map(
-      Object.entries({
-        [DLQ_HEADERS.topic]: userTopic,
-        [DLQ_HEADERS.partition]: String(i % 2),
-        [DLQ_HEADERS.offset]: String(i % 1000),
-        [DLQ_HEADERS.code]: "bad_field",
-        [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
-      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: userTopic,
+      [DLQ_HEADERS.partition]: String(i % 2),
+      [DLQ_HEADERS.offset]: String(i % 1000),
+      [DLQ_HEADERS.code]: "bad_field",
+      [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
+    }),
   }));
   // A dlq.* header without a value (Kafka allows one) is read as empty, not thrown on.
   letters[0]?.headers.set(Buffer.from(DLQ_HEADERS.reason), undefined as never);
@@ -276,14 +275,12 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
     partition: 0,
     key: Buffer.from(name as string),
     value: Buffer.from(JSON.stringify({ crafted: name })),
-    headers: new Map(
-      Object.entries({
-        [DLQ_HEADERS.topic]: topic as string,
-        [DLQ_HEADERS.partition]: partition as string,
-        [DLQ_HEADERS.offset]: "5000",
-        [DLQ_HEADERS.code]: "bad_field",
-      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: topic as string,
+      [DLQ_HEADERS.partition]: partition as string,
+      [DLQ_HEADERS.offset]: "5000",
+      [DLQ_HEADERS.code]: "bad_field",
+    }),
   }));
   for (let i = 0; i < letters.length; i += 400) await producer.send({ messages: letters.slice(i, i + 400) });
   await producer.send({ messages: crafted });
@@ -326,16 +323,14 @@ test("dlq replay: a letter from another writer whose record time is past int64 d
     topic: topics.dlq,
     key: Buffer.from(`key-${offset}`),
     value: Buffer.from(JSON.stringify({ letter: offset })),
-    headers: new Map(
-      Object.entries({
-        [DLQ_HEADERS.topic]: userTopic,
-        [DLQ_HEADERS.partition]: "0",
-        [DLQ_HEADERS.offset]: String(offset),
-        [DLQ_HEADERS.timestamp]: timestamp,
-        [DLQ_HEADERS.code]: "bad_field",
-        [DLQ_HEADERS.failedAt]: new Date().toISOString(),
-      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: userTopic,
+      [DLQ_HEADERS.partition]: "0",
+      [DLQ_HEADERS.offset]: String(offset),
+      [DLQ_HEADERS.timestamp]: timestamp,
+      [DLQ_HEADERS.code]: "bad_field",
+      [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+    }),
   });
   await producer.send({ messages: [letter(0, String(Date.now())), letter(1, "99999999999999999999")] });
   const r = runCliSync(["dlq", "replay"], env);
@@ -359,16 +354,14 @@ test("dlq replay refused by a source topic for the letters' record times: one li
     partition,
     key: Buffer.from(`key-${partition}`),
     value: Buffer.from(JSON.stringify({ letter: partition })),
-    headers: new Map(
-      Object.entries({
-        [DLQ_HEADERS.topic]: userTopic,
-        [DLQ_HEADERS.partition]: String(partition),
-        [DLQ_HEADERS.offset]: "0",
-        [DLQ_HEADERS.timestamp]: String(timestamp),
-        [DLQ_HEADERS.code]: "bad_field",
-        [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
-      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: userTopic,
+      [DLQ_HEADERS.partition]: String(partition),
+      [DLQ_HEADERS.offset]: "0",
+      [DLQ_HEADERS.timestamp]: String(timestamp),
+      [DLQ_HEADERS.code]: "bad_field",
+      [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
+    }),
   });
   // Partition 0's letter is recent; partition 1's is two days old, older than the topic takes.
   await producer.send({ messages: [letter(0, now), letter(1, now - 2 * 86_400_000)] });
@@ -406,16 +399,14 @@ test("dlq replay gives each letter its own record time, however far apart those 
       topic: topics.dlq,
       key: Buffer.from(`key-${i}`),
       value: Buffer.from(JSON.stringify({ letter: i })),
-      headers: new Map(
-        Object.entries({
-          [DLQ_HEADERS.topic]: userTopic,
-          [DLQ_HEADERS.partition]: "0",
-          [DLQ_HEADERS.offset]: String(i),
-          [DLQ_HEADERS.timestamp]: String(time),
-          [DLQ_HEADERS.code]: "bad_field",
-          [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
-        }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-      ),
+      headers: headerMap({
+        [DLQ_HEADERS.topic]: userTopic,
+        [DLQ_HEADERS.partition]: "0",
+        [DLQ_HEADERS.offset]: String(i),
+        [DLQ_HEADERS.timestamp]: String(time),
+        [DLQ_HEADERS.code]: "bad_field",
+        [DLQ_HEADERS.failedAt]: new Date(now).toISOString(),
+      }),
     })),
   });
 
@@ -452,15 +443,13 @@ test("dlq replay sends letters that each fit their source topic, however small i
     partition: 0,
     key: Buffer.from(`key-${i}`),
     value: Buffer.from(JSON.stringify({ letter: i, noise: randomBytes(15_000).toString("base64") })),
-    headers: new Map(
-      Object.entries({
-        [DLQ_HEADERS.topic]: userTopic,
-        [DLQ_HEADERS.partition]: "0",
-        [DLQ_HEADERS.offset]: String(i),
-        [DLQ_HEADERS.code]: "bad_field",
-        [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
-      }).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: userTopic,
+      [DLQ_HEADERS.partition]: "0",
+      [DLQ_HEADERS.offset]: String(i),
+      [DLQ_HEADERS.code]: "bad_field",
+      [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1, 0, 0, i)).toISOString(),
+    }),
   }));
   for (const letter of letters) await producer.send({ messages: [letter] });
 

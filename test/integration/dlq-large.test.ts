@@ -5,6 +5,7 @@ import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import {
   cliArgs,
   cliEnv,
+  headerMap,
   runCli,
   runCliSync,
   testDatabase,
@@ -30,16 +31,14 @@ test("dlq list shows the newest --limit letters, counts all, and ends quietly wh
         topic: topics.dlq,
         key: Buffer.from(`key-${i + j}`),
         value: Buffer.from("{"),
-        headers: new Map(
-          [
-            [DLQ_HEADERS.topic, `${topics.prefix}user`],
-            [DLQ_HEADERS.partition, "0"],
-            [DLQ_HEADERS.offset, String(i + j)],
-            [DLQ_HEADERS.code, "not_json"],
-            [DLQ_HEADERS.reason, "value is not valid JSON"],
-            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()],
-          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
-        ),
+        headers: headerMap({
+          [DLQ_HEADERS.topic]: `${topics.prefix}user`,
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.offset]: String(i + j),
+          [DLQ_HEADERS.code]: "not_json",
+          [DLQ_HEADERS.reason]: "value is not valid JSON",
+          [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString(),
+        }),
       })),
     });
   }
@@ -114,16 +113,14 @@ test("dlq list and replay --dry-run stay within the heap when other writers' let
         partition: 0,
         key: Buffer.from(`${j % 2 === 0 ? big : ""}key-${i + j}`),
         value: Buffer.from("{}"),
-        headers: new Map(
-          [
-            [DLQ_HEADERS.topic, `${topics.prefix}user`],
-            [DLQ_HEADERS.partition, "0"],
-            [DLQ_HEADERS.offset, String(i + j)],
-            [DLQ_HEADERS.code, "bad_field"],
-            [DLQ_HEADERS.reason, j % 2 === 1 ? big : "short"],
-            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()],
-          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
-        ),
+        headers: headerMap({
+          [DLQ_HEADERS.topic]: `${topics.prefix}user`,
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.offset]: String(i + j),
+          [DLQ_HEADERS.code]: "bad_field",
+          [DLQ_HEADERS.reason]: j % 2 === 1 ? big : "short",
+          [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString(),
+        }),
       })),
     });
   }
@@ -148,15 +145,13 @@ test("dlq list and replay read to the end of a topic a transactional writer wrot
     partition: 0,
     key: Buffer.from(`key-${offset}`),
     value: Buffer.from("{"),
-    headers: new Map(
-      [
-        [DLQ_HEADERS.topic, `${topics.prefix}user`],
-        [DLQ_HEADERS.partition, "0"],
-        [DLQ_HEADERS.offset, String(offset)],
-        [DLQ_HEADERS.code, "not_json"],
-        [DLQ_HEADERS.failedAt, new Date().toISOString()],
-      ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
-    ),
+    headers: headerMap({
+      [DLQ_HEADERS.topic]: `${topics.prefix}user`,
+      [DLQ_HEADERS.partition]: "0",
+      [DLQ_HEADERS.offset]: String(offset),
+      [DLQ_HEADERS.code]: "not_json",
+      [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+    }),
   });
   // One committed letter, then an aborted one: the topic ends in the abort marker.
   const committed = await producer.beginTransaction();
@@ -194,18 +189,16 @@ test("dlq list and replay read every letter's headers, though one fetch brings m
         partition: 0,
         key: Buffer.from((i + j).toString(16).padStart(24, "0")),
         value: Buffer.from("{"),
-        headers: new Map(
-          [
-            [DLQ_HEADERS.topic, `${topics.prefix}user`],
-            [DLQ_HEADERS.partition, "0"],
-            [DLQ_HEADERS.offset, String(i + j)],
-            [DLQ_HEADERS.timestamp, String(Date.UTC(2026, 2, 1) + i + j)],
-            [DLQ_HEADERS.code, "not_json"],
-            [DLQ_HEADERS.reason, "value is not valid JSON"],
-            [DLQ_HEADERS.eventType, "user.updated"],
-            [DLQ_HEADERS.failedAt, new Date(Date.UTC(2026, 2, 1) + i + j).toISOString()],
-          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
-        ),
+        headers: headerMap({
+          [DLQ_HEADERS.topic]: `${topics.prefix}user`,
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.offset]: String(i + j),
+          [DLQ_HEADERS.timestamp]: String(Date.UTC(2026, 2, 1) + i + j),
+          [DLQ_HEADERS.code]: "not_json",
+          [DLQ_HEADERS.reason]: "value is not valid JSON",
+          [DLQ_HEADERS.eventType]: "user.updated",
+          [DLQ_HEADERS.failedAt]: new Date(Date.UTC(2026, 2, 1) + i + j).toISOString(),
+        }),
       })),
     });
   }
@@ -238,16 +231,14 @@ test("dlq list --limit 100000 stays within the heap when other writers' letters 
         partition: 0,
         key: Buffer.from(text("k", i + j).repeat(2)),
         value: Buffer.from("{"),
-        headers: new Map(
-          [
-            [DLQ_HEADERS.topic, text("t", i + j)],
-            [DLQ_HEADERS.partition, "0"],
-            [DLQ_HEADERS.code, text("c", i + j)],
-            [DLQ_HEADERS.reason, text("r", i + j)],
-            [DLQ_HEADERS.eventType, text("e", i + j)],
-            [DLQ_HEADERS.failedAt, `${new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()}${text("f", 0)}`],
-          ].map(([k, v]) => [Buffer.from(k as string), Buffer.from(v as string)]),
-        ),
+        headers: headerMap({
+          [DLQ_HEADERS.topic]: text("t", i + j),
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.code]: text("c", i + j),
+          [DLQ_HEADERS.reason]: text("r", i + j),
+          [DLQ_HEADERS.eventType]: text("e", i + j),
+          [DLQ_HEADERS.failedAt]: `${new Date(Date.UTC(2026, 2, 1) + (i + j) * 1000).toISOString()}${text("f", 0)}`,
+        }),
       })),
     });
   }

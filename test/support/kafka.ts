@@ -227,3 +227,11 @@ export async function readTopic(topic: string, expected: number, timeoutMs = 200
   }
   return out;
 }
+
+/** Record headers as a producer sends them, from names and texts (a name may come twice in a list). */
+export function headerMap(
+  fields: Record<string, string> | readonly (readonly [string, string])[],
+): Map<Buffer, Buffer> {
+  const entries = Array.isArray(fields) ? fields : Object.entries(fields);
+  return new Map(entries.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+}
