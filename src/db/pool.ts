@@ -31,6 +31,10 @@ export const serviceAccount = (config: DbConfig): Account => ({
 // fixed so NOW() and friends agree with the UTC strings we store; without gap locks, batches of
 // different partitions (disjoint entities) don't block each other.
 const SESSION_SETTINGS = [
+  // The character set the driver sends and reads, again: a server's init_connect (a legacy my.cnf's
+  // "SET NAMES utf8", run for every account without SUPER after the handshake) turned it to
+  // utf8mb3, and every emoji was stored as six bytes of surrogate halves, without an error.
+  "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
   "SET time_zone = '+00:00'",
   "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
@@ -38,6 +42,12 @@ const SESSION_SETTINGS = [
   // ALTER) is waited for 50 s, as a row lock is, not the server's default of a day: the wait then
   // fails, and is retried as an outage whose line names the lock, not waited out unseen.
   "SET SESSION lock_wait_timeout = 50",
+  // A server whose autocommit is off (SET GLOBAL autocommit = 0, or autocommit=0 in its my.cnf)
+  // opens a transaction with a session's first statement and rolls it back when the session ends:
+  // `migrate` lost the record of its last migration (and 005's database id) that way, and every
+  // start after refused on "Table 'service_database' already exists". Batches say START
+  // TRANSACTION and COMMIT themselves; every other statement commits as it goes.
+  "SET SESSION autocommit = 1",
 ];
 
 /**
