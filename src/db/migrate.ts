@@ -11,7 +11,7 @@ import {
   serviceAccount,
 } from "./pool.ts";
 import { isDenied, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
-import { checkTablesPresent, createdBy, refuseForeignTables, tablesOf } from "./schema-drift.ts";
+import { checkTableDefinitions, checkTablesPresent, createdBy, refuseForeignTables, tablesOf } from "./schema-drift.ts";
 import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
@@ -113,7 +113,9 @@ export async function migrate(
     const recorded = await pendingMigrations(conn, migrations);
     pending = recorded.pending;
     if (pending.length === 0) {
-      await checkTablesPresent(conn, tablesOf(migrations.flatMap((m) => splitStatements(m.sql))), current);
+      const made = tablesOf(migrations.flatMap((m) => splitStatements(m.sql)));
+      await checkTablesPresent(conn, made, current);
+      await checkTableDefinitions(conn, made);
       return recorded.ahead.length > 0 ? { applied: [], current, ahead: recorded.ahead } : { applied: [], current };
     }
     // Several instances may start at once: one migrates, the others wait and then verify.

@@ -89,6 +89,64 @@ export async function checkTablesPresent(
   );
 }
 
+/**
+ * The columns migration 004 makes compare exactly (a NO PAD binary collation), by table: every id
+ * column, the order number, item id and variant key, and the tombstones' entity type.
+ */
+export const EXACT_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  users: ["user_id"],
+  suppliers: ["supplier_id"],
+  products: ["product_id", "supplier_id"],
+  product_variants: ["product_id", "variant_key"],
+  orders: ["order_id", "order_number", "customer_user_id"],
+  order_items: ["order_id", "item_id", "product_id", "supplier_id"],
+  posts: ["post_id", "author_user_id"],
+  entity_tombstones: ["entity_type", "entity_id"],
+};
+export const EXACT_COLLATIONS: ReadonlySet<string> = new Set(["utf8mb4_nopad_bin", "utf8mb4_0900_bin"]);
+
+/**
+ * Refuses tables a hand changed in what the server does not refuse, but writes wrongly: an engine
+ * other than InnoDB (MyISAM has no transactions and no row locks, which every batch relies on),
+ * a text column in another character set than utf8mb4 (utf8mb3 or latin1 refuse emoji
+ * and other scripts: every such event was dead-lettered), a key column under a collation that is
+ * not exact (utf8mb4_general_ci or _bin: "A-1" and "a-1", or "A-1 " and "A-1", were one key: the
+ * second's events were dead-lettered as ER_DUP_ENTRY). A DBA's `ALTER TABLE … CONVERT
+ * TO CHARACTER SET` does all of this without an error, and the service started "schema at
+ * migration 5" as if nothing had happened. One line names each change (the first few).
+ */
+export async function checkTableDefinitions(
+  conn: { query: mysql.Connection["query"] },
+  tables: readonly string[],
+): Promise<void> {
+  if (tables.length === 0) return;
+  const [engines] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT TABLE_NAME AS t, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME IN (?) ORDER BY TABLE_NAME",
+    [tables],
+  );
+  const [columns] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT TABLE_NAME AS t, COLUMN_NAME AS c, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) AND CHARACTER_SET_NAME IS NOT NULL ORDER BY TABLE_NAME, ORDINAL_POSITION",
+    [tables],
+  );
+  // Views' columns (003's reports) are the tables' own, said once, for the table.
+  const base = new Set(engines.map((r) => String(r.t)));
+  const changes: string[] = [];
+  for (const r of engines) {
+    if (String(r.engine).toLowerCase() !== "innodb") changes.push(`${r.t} is ${r.engine}, not InnoDB`);
+  }
+  for (const r of columns.filter((x) => base.has(String(x.t)))) {
+    const [t, c, cs, co] = [String(r.t), String(r.c), String(r.cs), String(r.co)];
+    if (cs !== "utf8mb4") changes.push(`${t}.${c} is ${cs}, not utf8mb4`);
+    else if (EXACT_KEY_COLUMNS[t]?.includes(c) && !EXACT_COLLATIONS.has(co))
+      changes.push(`key ${t}.${c} compares as ${co}, not exactly`);
+  }
+  if (changes.length === 0) return;
+  const shown = changes.slice(0, 4).join("; ") + (changes.length > 4 ? `; and ${changes.length - 4} more` : "");
+  throw new MigrationError(
+    `the analytics tables were changed by hand (${shown}): nothing was written. Put back what the migrations made (InnoDB, utf8mb4, keys in utf8mb4_nopad_bin on MariaDB or utf8mb4_0900_bin on MySQL; docs/events.md#exact-keys), then run it again`,
+  );
+}
+
 // 1146 ER_NO_SUCH_TABLE, 1054 ER_BAD_FIELD_ERROR, 1364 ER_NO_DEFAULT_FOR_FIELD; 1290
 // ER_OPTION_PREVENTS_STATEMENT (read_only), 1792 a read-only transaction, 1836 ER_READ_ONLY_MODE;
 // 1205 ER_LOCK_WAIT_TIMEOUT (the session waits 50 s: src/db/pool.ts).

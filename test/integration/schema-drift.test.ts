@@ -135,3 +135,39 @@ test("the pool's sessions wait 50 s for a table lock another session holds, not 
   const [rows] = await pool.query("SELECT @@SESSION.lock_wait_timeout AS s");
   assert.deepEqual(rows, [{ s: "50" }]);
 });
+
+test("tables converted by hand (key collations, utf8mb3, MyISAM): migrate and the start name each change and write nothing", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const config = testConfig(db, topics);
+  await migrateDatabase(config);
+  // What a DBA "tidying collations" does without an error: "A-1" and "a-1", or "A-1 " and "A-1",
+  // become one key, and emoji no longer fit.
+  await db.conn.query(
+    "ALTER TABLE users MODIFY user_id VARCHAR(24) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL",
+  );
+  await db.conn.query(
+    "ALTER TABLE orders MODIFY order_number VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+  );
+  await db.conn.query("ALTER TABLE posts CONVERT TO CHARACTER SET utf8mb3, ENGINE = MyISAM");
+  const changed =
+    /the analytics tables were changed by hand \(posts is MyISAM, not InnoDB; key orders\.order_number compares as utf8mb4_bin, not exactly; posts\.post_id is utf8mb3, not utf8mb4; posts\.post_type is utf8mb3, not utf8mb4; and \d+ more\): nothing was written\. Put back what the migrations made/;
+  await assert.rejects(migrateDatabase(config), changed);
+  await assert.rejects(startService(config, capturingLogger().log), changed);
+
+  await db.conn.query("ALTER TABLE posts CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, ENGINE = InnoDB");
+  await db.conn.query(
+    "ALTER TABLE posts MODIFY post_id VARCHAR(24) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL, MODIFY author_user_id VARCHAR(24) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL",
+  );
+  await db.conn.query(
+    "ALTER TABLE orders MODIFY order_number VARCHAR(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL",
+  );
+  await assert.rejects(
+    migrateDatabase(config),
+    /the analytics tables were changed by hand \(key users\.user_id compares as utf8mb4_general_ci, not exactly\)/,
+  );
+  await db.conn.query(
+    "ALTER TABLE users MODIFY user_id VARCHAR(24) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL",
+  );
+  assert.deepEqual(await migrateDatabase(config), { applied: [], current: 5 });
+});

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { readMigrations, splitStatements } from "../../src/db/migration-files.ts";
+import { EXACT_COLLATIONS, EXACT_KEY_COLUMNS as EXACT_KEY_COLUMNS_BY_TABLE } from "../../src/db/schema-drift.ts";
 import { MigrationError } from "../../src/errors.ts";
 import { testDatabase, testPool } from "../support/helpers.ts";
 
@@ -122,26 +123,8 @@ test("a migration changed after it was applied stops the service with one clear 
 
 // docs/events.md#bad-input: keys compare exactly. Every key column, and every column compared with one, has the
 // NO PAD binary collation after 004 (MariaDB and MySQL name it differently).
-const EXACT_KEY_COLUMNS = [
-  "users.user_id",
-  "suppliers.supplier_id",
-  "products.product_id",
-  "products.supplier_id",
-  "product_variants.product_id",
-  "product_variants.variant_key",
-  "orders.order_id",
-  "orders.order_number",
-  "orders.customer_user_id",
-  "order_items.order_id",
-  "order_items.item_id",
-  "order_items.product_id",
-  "order_items.supplier_id",
-  "posts.post_id",
-  "posts.author_user_id",
-  "entity_tombstones.entity_type",
-  "entity_tombstones.entity_id",
-];
-const NO_PAD_BINARY = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
+const EXACT_KEY_COLUMNS = Object.entries(EXACT_KEY_COLUMNS_BY_TABLE).flatMap(([t, cs]) => cs.map((c) => `${t}.${c}`));
+const NO_PAD_BINARY = [...EXACT_COLLATIONS];
 
 test("004 keeps the rows made before it and makes every key column compare exactly", async (t) => {
   const db = await testDatabase(t);
@@ -239,7 +222,14 @@ test("004 keeps the rows made before it and makes every key column compare exact
   for (const c of EXACT_KEY_COLUMNS) {
     assert.match(columns.find((x) => x.c === c)?.type ?? "", /^varchar\(\d+\) NOT NULL$/, c);
   }
-  // Only the key columns changed.
+  // Only the key columns changed: the columns schema-drift.ts checks are those 004 makes exact.
+  assert.deepEqual(
+    columns
+      .filter((x) => x.collation === exact)
+      .map((x) => x.c)
+      .sort(),
+    [...EXACT_KEY_COLUMNS].sort(),
+  );
   assert.equal(collation.get("users.email"), "utf8mb4_unicode_ci");
   assert.equal(collation.get("orders.status"), "utf8mb4_unicode_ci");
 
