@@ -23,6 +23,9 @@ test("an error waiting alone won't end says what to put right; any other says no
     /read_only: a replica, or a failover under way\): point MYSQL_HOST at the primary/,
   );
   assert.match(outageAdvice(err(1205)), /FLUSH TABLES WITH READ LOCK/);
+  for (const expired of [1820, 1862]) {
+    assert.match(outageAdvice(err(expired)), /password of the service's MySQL account has expired: .*MYSQL_PASSWORD/);
+  }
   assert.equal(outageAdvice(err(2013)), "");
   assert.equal(outageAdvice(new Error("no errno")), "");
 });

@@ -149,8 +149,14 @@ export async function checkTableDefinitions(
 
 // 1146 ER_NO_SUCH_TABLE, 1054 ER_BAD_FIELD_ERROR, 1364 ER_NO_DEFAULT_FOR_FIELD; 1290
 // ER_OPTION_PREVENTS_STATEMENT (read_only), 1792 a read-only transaction, 1836 ER_READ_ONLY_MODE;
-// 1205 ER_LOCK_WAIT_TIMEOUT (the session waits 50 s: src/db/pool.ts).
+// 1205 ER_LOCK_WAIT_TIMEOUT (the session waits 50 s: src/db/pool.ts); 1820 ER_MUST_CHANGE_PASSWORD
+// (MariaDB, and MySQL's sandbox: the login is taken, every statement refused), 1862
+// ER_MUST_CHANGE_PASSWORD_LOGIN (MySQL refuses the login): the account's password expired.
 const CHANGED_BY_HAND = "the analytics tables were changed by hand: put back what the migrations made";
+// The server's own line ("You must SET PASSWORD before executing this statement") names neither
+// the account nor that the service can't do it.
+const EXPIRED =
+  "the password of the service's MySQL account has expired: set a new one (ALTER USER … IDENTIFIED BY) and put it in MYSQL_PASSWORD (MYSQL_MIGRATE_PASSWORD for MYSQL_MIGRATE_USER), or ALTER USER … PASSWORD EXPIRE NEVER";
 const ADVICE = new Map<number, string>([
   [1146, CHANGED_BY_HAND],
   [1054, CHANGED_BY_HAND],
@@ -158,6 +164,8 @@ const ADVICE = new Map<number, string>([
   [1290, "the server takes no writes (read_only: a replica, or a failover under way): point MYSQL_HOST at the primary"],
   [1792, "the server takes no writes (a read-only transaction): point MYSQL_HOST at the primary"],
   [1836, "the server takes no writes (read-only mode): point MYSQL_HOST at the primary"],
+  [1820, EXPIRED],
+  [1862, EXPIRED],
   [
     1205,
     "another session holds a lock on the analytics tables: a backup's FLUSH TABLES WITH READ LOCK, LOCK TABLES or a long ALTER",

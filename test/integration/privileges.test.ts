@@ -233,3 +233,17 @@ test("the start's rights check passes under sql_safe_updates, and passes over a 
   await checkRunRights(pool, tables);
   await locker.query("UNLOCK TABLES");
 });
+
+test("a user whose password expired: migrate says so in one line naming the variable, not only the server's 'You must SET PASSWORD'", async (t) => {
+  const db = await testDatabase(t);
+  const user = await userWith(t, db, MIGRATE_PRIVILEGES);
+  await db.conn.query("ALTER USER ?@'127.0.0.1' PASSWORD EXPIRE", [user.MYSQL_USER]);
+  const r = cli(["migrate"], testEnv(db, unusedTopics(), user));
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(
+    lines[0] ?? "",
+    /^analytics-service: MySQL: .* \(the password of the service's MySQL account has expired: set a new one .* MYSQL_PASSWORD .*PASSWORD EXPIRE NEVER\)$/,
+  );
+});
