@@ -193,15 +193,17 @@ async function sendShrinking(
  * A Kafka failure while dead-lettering, as the outage it is: waited out, the letters sent once
  * the cause is gone. The line names what the brokers answered, and the one refusal an operator
  * makes by changing the topic: made compacted (checked at start only), it refuses the letters of
- * events that came without a key.
+ * events that came without a key; deleted, it is to be created again.
  */
 export function deadLetterFailure(topic: string, err: unknown): KafkaUnavailableError {
   const refused = brokerErrors(err);
   const why = refused.includes("INVALID_RECORD")
     ? `the broker refuses the letters as invalid records (INVALID_RECORD): a compacted topic refuses a record without a key, as the letter of an event that came without one is; set cleanup.policy=delete on ${topic}`
-    : refused.length > 0
-      ? `${messageOf(err)} (${refused.join(", ")})`
-      : messageOf(err);
+    : refused.includes("UNKNOWN_TOPIC_OR_PARTITION") || /^Unknown topic /.test(messageOf(err))
+      ? `the topic does not exist (deleted while the service ran?): create it again (not compacted, max.message.bytes of at least ${MIN_DEAD_LETTER_BYTES}); the letters wait for it`
+      : refused.length > 0
+        ? `${messageOf(err)} (${refused.join(", ")})`
+        : messageOf(err);
   return new KafkaUnavailableError(`dead-letter topic ${topic}: ${why}`, err);
 }
 

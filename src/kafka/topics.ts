@@ -82,6 +82,9 @@ export async function waitForTopics(
   }
 }
 
+/** Less than this (retention.ms) on the dead-letter topic is warned of at start: letters should be kept days, not hours. */
+export const DLQ_MIN_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /**
  * Checks that the dead-letter topic exists and returns its effective max.message.bytes, which
  * every dead letter is built to fit. Unlike a source topic, a missing dead-letter topic is not
@@ -104,18 +107,20 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
   }
   let value: string | null | undefined;
   let cleanupPolicy: string | null | undefined;
+  let retentionMs: string | null | undefined;
   try {
     const [description] = await admin.describeConfigs({
       resources: [
         {
           resourceType: ConfigResourceTypes.TOPIC,
           resourceName: topic,
-          configurationKeys: ["max.message.bytes", "cleanup.policy"],
+          configurationKeys: ["max.message.bytes", "cleanup.policy", "retention.ms"],
         },
       ],
     });
     value = description?.configs.find((c) => c.name === "max.message.bytes")?.value;
     cleanupPolicy = description?.configs.find((c) => c.name === "cleanup.policy")?.value;
+    retentionMs = description?.configs.find((c) => c.name === "retention.ms")?.value;
   } catch (err) {
     // The broker answered, but no: go on with the default. No answer at all is an outage.
     if (!findErrorBy(err instanceof Error ? err : undefined, "code", "PLT_KFK_PROTOCOL")) {
@@ -132,6 +137,14 @@ export async function deadLetterTopicLimit(admin: Admin, topic: string, log: Log
     // has none: it would be sent again for ever. Compaction would also keep one letter per key.
     throw new ConfigError(
       `KAFKA_DLQ_TOPIC: the dead-letter topic ${topic} is compacted (cleanup.policy=${cleanupPolicy}): it refuses the letters of events without a key and keeps one letter per key; set its cleanup.policy to delete`,
+    );
+  }
+  const keeps = Number(retentionMs);
+  if (retentionMs != null && Number.isSafeInteger(keeps) && keeps >= 0 && keeps < DLQ_MIN_RETENTION_MS) {
+    // Letters are what is left of the events they hold: deleted before anyone looks, they are lost.
+    log.warn(
+      { topic, retentionMs: keeps },
+      `KAFKA_DLQ_TOPIC: the dead-letter topic ${topic} keeps letters ${keeps} ms (retention.ms), less than a day: a letter may be deleted before anyone can list or replay it, and its event is then lost; set retention.ms to days (604800000 is 7 days) or -1`,
     );
   }
   const bytes = Number(value);

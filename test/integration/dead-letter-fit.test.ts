@@ -7,6 +7,7 @@ import { sendDeadLetters } from "../../src/dead-letter/publish.ts";
 import { BadEventError, ConfigError, KafkaUnavailableError } from "../../src/errors.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { BATCH_OVERHEAD, recordBytes } from "../../src/kafka/records.ts";
+import { deadLetterTopicLimit } from "../../src/kafka/topics.ts";
 import { createLogger } from "../../src/log.ts";
 import { startService } from "../../src/service.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
@@ -318,4 +319,51 @@ test("a dead-letter topic made compacted while the service runs: one line names 
   assert.equal(letter?.headers.get(DLQ_HEADERS.code), "not_json");
   const [row] = await db.query("SELECT bio FROM users WHERE user_id = ?", [USER]);
   assert.deepEqual(row, { bio: "after the keyless one" });
+});
+
+test("a dead-letter topic deleted while the service runs: one line says so and to create it; created again, the letter goes", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const dlq = await smallDlq(t, topics, 1_048_588, [], "dlq-deleted");
+  const producer = await testProducer(t);
+  const config = testConfig(db, topics, { KAFKA_DLQ_TOPIC: dlq });
+  const { log, lines } = capturingLogger();
+  await produce(producer, topics.prefix, [emit("user.created", USER, userDoc() as never, { timestamp: ts(1) })]);
+  const service = await startService(config, log);
+  t.after(() => service.stop());
+  await waitFor("the first event applied", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
+
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  await admin.deleteTopics({ topics: [dlq] });
+  await produce(producer, topics.prefix, [{ topic: "user", key: USER, value: Buffer.from("not json") }]);
+  const said = await waitFor("the outage logged", async () =>
+    lines.find((l) => String(l.msg).startsWith("Kafka unavailable") && String(l.msg).includes(dlq)),
+  );
+  assert.equal(
+    said.msg,
+    `Kafka unavailable, pausing and retrying with backoff: dead-letter topic ${dlq}: the topic does not exist (deleted while the service ran?): create it again (not compacted, max.message.bytes of at least 4096); the letters wait for it`,
+  );
+
+  await admin.createTopics({ topics: [dlq], partitions: 1, replicas: 1 });
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
+  const [letter] = await readTopic(dlq, 1);
+  assert.equal(letter?.headers.get(DLQ_HEADERS.code), "not_json");
+});
+
+test("a dead-letter topic that keeps letters less than a day is warned of at start, in one line; one that keeps them a week is not", async (t) => {
+  const topics = await testTopics(t, 1);
+  const hour = await smallDlq(t, topics, 1_048_588, [{ name: "retention.ms", value: "3600000" }], "dlq-hour");
+  const week = await smallDlq(t, topics, 1_048_588, [{ name: "retention.ms", value: "604800000" }], "dlq-week");
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  const warnings = async (dlq: string) => {
+    const { log, lines } = capturingLogger();
+    assert.equal(await deadLetterTopicLimit(admin, dlq, log), 1_048_588);
+    return lines.filter((l) => l.level === 40).map((l) => l.msg);
+  };
+  assert.deepEqual(await warnings(hour), [
+    `KAFKA_DLQ_TOPIC: the dead-letter topic ${hour} keeps letters 3600000 ms (retention.ms), less than a day: a letter may be deleted before anyone can list or replay it, and its event is then lost; set retention.ms to days (604800000 is 7 days) or -1`,
+  ]);
+  assert.deepEqual(await warnings(week), []);
 });
