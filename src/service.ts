@@ -32,6 +32,7 @@ import {
 } from "./read/group-database.ts";
 import type { Lag } from "./read/lag.ts";
 import { closeConsumer } from "./read/leave-group.ts";
+import { warnLostOffsets } from "./read/lost-offsets.ts";
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
@@ -114,6 +115,7 @@ export async function startService(
     const kafka = { outage: outages.kafka, watch };
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, kafka, log, signal);
     await waitForGroupDatabase(config, database, outages, log, signal, watch, groupSettling);
+    await warnLostOffsets(config, pool, partitions, log, watch);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { log, hooks }, () => pipeline?.fetched());
