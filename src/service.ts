@@ -33,6 +33,7 @@ import {
 import type { Lag } from "./read/lag.ts";
 import { closeConsumer } from "./read/leave-group.ts";
 import { warnLostOffsets } from "./read/lost-offsets.ts";
+import { OpenTransactionWatch } from "./read/open-transactions.ts";
 import { warnOutOfRange } from "./read/out-of-range.ts";
 import { PartitionWatch, rejoinOnGroupErrors, rejoinOnPartitionChanges } from "./read/partition-watch.ts";
 import { SourceTopics, watchSourceTopics } from "./read/source-topics.ts";
@@ -54,6 +55,8 @@ export interface ServiceHooks {
   onReady?: () => void;
   /** Replaces the event types' routes and handlers: tests use a handler that fails on cue. */
   routes?: typeof ROUTES;
+  /** How long an open upstream transaction holds a partition back before it is said (read/open-transactions.ts). */
+  openTransactionWarnMs?: number;
 }
 
 /** Connections the service holds, closed in the reverse order they were opened. */
@@ -156,8 +159,10 @@ export async function startService(
       (why) => pipeline.rejoin(why),
       log,
     );
+    const openTransactions = new OpenTransactionWatch(log, hooks.openTransactionWarnMs);
     const onLag = (report: Lag) => {
       metrics.observeLag(report.lag);
+      openTransactions.observe(report.held);
       void onPartitionChanges(report);
     };
     const stopWatching = watchSourceTopics(sourceTopics, pipeline, onLag, log);

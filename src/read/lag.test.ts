@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FetchIsolationLevels } from "@platformatic/kafka";
-import { lagOf, readLag } from "./lag.ts";
+import { heldOf, lagOf, readLag } from "./lag.ts";
 
 test("a partition's lag is its end offset less its committed one; -1 where this member has none", () => {
   const ends = [
@@ -41,7 +41,24 @@ test("the end offsets are read as the stream reads, READ_COMMITTED: an open tran
       return options.topics.map(({ name }) => ({ name, partitions: [{ partitionIndex: 0, offset }] }));
     },
   };
-  const { lag } = await readLag(admin as never, ["user"], new Map([["user:0", 1n]]));
-  assert.deepEqual(asked, [FetchIsolationLevels.READ_COMMITTED]);
+  const { lag, held } = await readLag(admin as never, ["user"], new Map([["user:0", 1n]]));
+  assert.deepEqual(asked, [FetchIsolationLevels.READ_COMMITTED, FetchIsolationLevels.READ_UNCOMMITTED]);
   assert.deepEqual(lag, new Map([["user", [0n]]]));
+  // The open transaction's records are said as held back, not as lag.
+  assert.deepEqual(held, [{ topic: "user", partition: 0, stable: 1n, end: 6n }]);
+});
+
+test("a partition is held back where this member committed up to the last stable offset and records lie past it", () => {
+  const at = (offsets: Record<number, bigint>) => [
+    { name: "user", partitions: Object.entries(offsets).map(([p, offset]) => ({ partitionIndex: Number(p), offset })) },
+  ];
+  const committed = new Map([
+    ["user:0", 4n], // at the stable offset, records past it: held
+    ["user:1", 2n], // behind the stable offset: lag, not held (yet)
+    ["user:2", 9n], // stable offset at the end: nothing held
+  ]);
+  // user:3 is not this member's.
+  assert.deepEqual(heldOf(at({ 0: 4n, 1: 4n, 2: 9n, 3: 1n }), at({ 0: 7n, 1: 7n, 2: 9n, 3: 5n }), committed), [
+    { topic: "user", partition: 0, stable: 4n, end: 7n },
+  ]);
 });

@@ -16,6 +16,35 @@ export interface Lag {
   lag: Map<string, bigint[]>;
   /** Each topic's id, as the metadata the lag was read with says. */
   ids: Map<string, string>;
+  /**
+   * This member's partitions read up to their last stable offset behind which later records
+   * wait: an open transaction (read/open-transactions.ts). `stable` is the last stable offset,
+   * `end` the high watermark.
+   */
+  held: { topic: string; partition: number; stable: bigint; end: bigint }[];
+}
+
+/** Owned partitions whose committed offset is at the last stable offset, below the high watermark. */
+export function heldOf(
+  stable: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
+  ends: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
+  committed: ReadonlyMap<string, bigint>,
+): Lag["held"] {
+  const high = new Map<string, bigint>();
+  for (const { name, partitions } of ends)
+    for (const p of partitions) high.set(`${name}:${p.partitionIndex}`, p.offset);
+  const held: Lag["held"] = [];
+  for (const { name, partitions } of stable) {
+    for (const { partitionIndex, offset } of partitions) {
+      const key = `${name}:${partitionIndex}`;
+      const end = high.get(key);
+      const at = committed.get(key);
+      if (end !== undefined && at !== undefined && at >= offset && end > offset) {
+        held.push({ topic: name, partition: partitionIndex, stable: offset, end });
+      }
+    }
+  }
+  return held;
 }
 
 /** The end offsets of `topics`' partitions, as `listOffsets` answers, less what `committed` (by `topic:partition`) holds. */
@@ -52,9 +81,9 @@ export async function readLag(
       timestamp: -1n,
     })),
   }));
-  const ends = await admin.listOffsets({
-    topics: requests.filter((r) => r.partitions.length > 0),
-    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-  });
-  return { lag: lagOf(ends, committed), ids: topicIds(metadata.topics) };
+  const asked = requests.filter((r) => r.partitions.length > 0);
+  const ends = await admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_COMMITTED });
+  // The high watermarks too: past the last stable offset, records an open transaction holds back.
+  const highs = await admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED });
+  return { lag: lagOf(ends, committed), ids: topicIds(metadata.topics), held: heldOf(ends, highs, committed) };
 }

@@ -124,6 +124,7 @@ test("the watch rejoins for a topic the stream does not read, and reads the lag 
         ["user", "id-user"],
         ["order", "id-order"],
       ]),
+      held: [],
     },
   ]);
   admin.listed = ["user", "order", "post", "supplier"];
