@@ -149,7 +149,13 @@ export async function startService(
       decode: (record: SourceRecord) => decode(record, limits, hooks.routes),
       batch: batchDeps(config, { pool, producer, outages, silence, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
-      explainStreamFailure: (err) => explainStreamFailure(err, config, () => sourceTopics.list()),
+      explainStreamFailure: (err) =>
+        explainStreamFailure(
+          err,
+          config,
+          () => sourceTopics.list(),
+          () => sourceTopics.ids(),
+        ),
       log,
       options: pipelineOptions(config),
     });

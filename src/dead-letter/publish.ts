@@ -199,11 +199,13 @@ export function deadLetterFailure(topic: string, err: unknown): KafkaUnavailable
   const refused = brokerErrors(err);
   const why = refused.includes("INVALID_RECORD")
     ? `the broker refuses the letters as invalid records (INVALID_RECORD): a compacted topic refuses a record without a key, as the letter of an event that came without one is; set cleanup.policy=delete on ${topic}`
-    : refused.includes("UNKNOWN_TOPIC_OR_PARTITION") || /^Unknown topic /.test(messageOf(err))
-      ? `the topic does not exist (deleted while the service ran?): create it again (not compacted, max.message.bytes of at least ${MIN_DEAD_LETTER_BYTES}); the letters wait for it`
-      : refused.length > 0
-        ? `${messageOf(err)} (${refused.join(", ")})`
-        : messageOf(err);
+    : refused.includes("TOPIC_AUTHORIZATION_FAILED")
+      ? `the brokers refuse the service's Kafka user Write on it (TOPIC_AUTHORIZATION_FAILED): grant it Write and Describe on ${topic} (docs/operations.md#kafka-security); the letters wait for it`
+      : refused.includes("UNKNOWN_TOPIC_OR_PARTITION") || /^Unknown topic /.test(messageOf(err))
+        ? `the topic does not exist (deleted while the service ran?): create it again (not compacted, max.message.bytes of at least ${MIN_DEAD_LETTER_BYTES}); the letters wait for it`
+        : refused.length > 0
+          ? `${messageOf(err)} (${refused.join(", ")})`
+          : messageOf(err);
   return new KafkaUnavailableError(`dead-letter topic ${topic}: ${why}`, err);
 }
 

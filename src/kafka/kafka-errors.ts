@@ -148,3 +148,31 @@ export function brokerErrors(err: unknown): string[] {
   const names = flatten(err).flatMap((e) => (e.apiId && e.apiId !== "UNKNOWN_SERVER_ERROR" ? [e.apiId] : []));
   return [...new Set(names)];
 }
+
+/** Kafka's error code for a topic the principal may not use so (TOPIC_AUTHORIZATION_FAILED). */
+const TOPIC_AUTHORIZATION_FAILED = 29;
+
+/**
+ * The topics (by id, or by name for requests older than topic ids) that a response in `err`'s tree
+ * refused for their authorization: the client's error names none of them.
+ */
+export function topicsRefusedAuthorization(err: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (e: unknown, depth: number) => {
+    if (e === null || typeof e !== "object" || depth > 20) return;
+    const { response, errors, cause } = e as { response?: unknown; errors?: unknown; cause?: unknown };
+    const responses = (response as { responses?: unknown } | undefined)?.responses;
+    if (Array.isArray(responses)) {
+      for (const r of responses as { topicId?: string; topic?: string; partitions?: { errorCode?: number }[] }[]) {
+        if (r.partitions?.some((p) => p.errorCode === TOPIC_AUTHORIZATION_FAILED)) {
+          const name = r.topic ?? r.topicId;
+          if (name) found.add(name);
+        }
+      }
+    }
+    if (Array.isArray(errors)) for (const inner of errors) walk(inner, depth + 1);
+    walk(cause, depth + 1);
+  };
+  walk(err, 0);
+  return [...found];
+}

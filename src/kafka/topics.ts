@@ -5,7 +5,13 @@ import { AppError, ConfigError, KafkaUnavailableError, messageOf } from "../erro
 import type { Logger } from "../log.ts";
 import { abortableDelay, type Outage, retrying } from "../retry.ts";
 import { kafkaBaseOptions } from "./client-options.ts";
-import { brokersUnreached, explainKafkaFailure, loginRefused } from "./kafka-errors.ts";
+import {
+  brokerErrors,
+  brokersUnreached,
+  explainKafkaFailure,
+  loginRefused,
+  topicsRefusedAuthorization,
+} from "./kafka-errors.ts";
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES } from "./records.ts";
 
 /** The five source topics of docs/events.md#topics-and-event-types; an event type is `<topic>.<action>`. */
@@ -222,14 +228,43 @@ function explainKafka(err: unknown, config: Config): unknown {
  * "Unknown topic" and, past the first, names the wrong one: the source topics are listed by
  * `listSources` (the service's SourceTopics, whose admin client is already open), and the missing
  * ones named; the outage is short, as the stream is opened again on the topics that exist.
- * Brokers not reached are said as the start says them, with what to do; any other failure is
- * itself.
+ * Brokers not reached are said as the start says them, with what to do; a right the brokers
+ * refuse (Read on the group, or on a source topic the user may describe: the fetch then fails for
+ * every topic) is named with what to grant; any other failure is itself.
  */
 export async function explainStreamFailure(
   err: unknown,
   config: Config,
   listSources: () => Promise<{ missing: readonly string[] }>,
+  topicIds: () => Promise<ReadonlyMap<string, string>> = async () => new Map(),
 ): Promise<unknown> {
+  const who =
+    config.kafkaSaslMechanism !== "none"
+      ? `KAFKA_SASL_USERNAME=${config.kafkaSaslUsername}`
+      : "the service's principal";
+  if (brokerErrors(err).includes("GROUP_AUTHORIZATION_FAILED")) {
+    return new KafkaUnavailableError(
+      `the brokers refuse ${who} Read on the consumer group KAFKA_GROUP_ID=${config.kafkaGroupId} (GROUP_AUTHORIZATION_FAILED): grant it Read on the group (docs/operations.md#kafka-security); until then no topic is read`,
+      err,
+    );
+  }
+  const refused = topicsRefusedAuthorization(err);
+  if (refused.length > 0 || brokerErrors(err).includes("TOPIC_AUTHORIZATION_FAILED")) {
+    // A topic this Kafka user may describe but not read: the fetch fails whole, every topic with it.
+    // The response names topics by id; their names are asked, and if that fails too, the ids stand.
+    const names = await topicIds().then(
+      (ids) => new Map([...ids].map(([topic, id]) => [id, topic])),
+      (asking: unknown) =>
+        new Map(refused.map((id) => [id, `${id} (a topic id: its name could not be asked, ${messageOf(asking)})`])),
+    );
+    const topics = refused.map((t) => names.get(t) ?? t);
+    const what =
+      topics.length === 0 ? "a source topic" : `source ${topics.length > 1 ? "topics" : "topic"} ${topics.join(", ")}`;
+    return new KafkaUnavailableError(
+      `the brokers refuse ${who} Read on ${what} (TOPIC_AUTHORIZATION_FAILED): grant it Read on the source topics (docs/operations.md#kafka-security); until then no topic is read`,
+      err,
+    );
+  }
   if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) {
     return brokersUnreached(err) ? new KafkaUnavailableError(explainKafkaFailure(err, config), err) : err;
   }

@@ -1,6 +1,6 @@
 import type { Admin } from "@platformatic/kafka";
 import { afterOutcome, KafkaUnavailableError, messageOf } from "../errors.ts";
-import { listedTopics } from "../kafka/topics.ts";
+import { listedTopics, topicIds } from "../kafka/topics.ts";
 import type { Logger } from "../log.ts";
 import { type Lag, readLag } from "./lag.ts";
 
@@ -59,6 +59,13 @@ export class SourceTopics {
     } catch (err) {
       throw new KafkaUnavailableError(this.#explain(err), err);
     }
+  }
+
+  /** Each existing source topic's id, by name. */
+  async ids(): Promise<Map<string, string>> {
+    const { existing } = await this.list();
+    if (existing.length === 0) return new Map();
+    return topicIds((await this.#admin.metadata({ topics: [...existing] })).topics);
   }
 
   /** The lag of `topics` (existing ones) against `committed`, asked once of their leaders (read/lag.ts). */

@@ -168,7 +168,14 @@ function formatStorage(l: Layout, classpath: string, log4j: string, props: strin
  */
 export async function secureKafkaUp(
   stack: StackConfig,
-  opts: { dir: string; firstPort: number; user: { name: string; password: string }; heapMb?: number },
+  opts: {
+    dir: string;
+    firstPort: number;
+    user: { name: string; password: string };
+    heapMb?: number;
+    /** More lines for the broker's server.properties (an authorizer, say). */
+    extra?: string[];
+  },
 ): Promise<SecureKafka> {
   requireCommand("java", "-version", "install a Java runtime 17 or newer (apt-get install default-jre-headless)");
   const p = opts.firstPort;
@@ -180,7 +187,7 @@ export async function secureKafkaUp(
   };
   const classpath = kafkaClasspath(stack);
   const props = join(opts.dir, "server.properties");
-  writeFileSync(props, brokerProperties(layout));
+  writeFileSync(props, [brokerProperties(layout), ...(opts.extra ?? []), ""].join("\n"));
   // Failed authentications are logged at INFO: the test's log then shows what the broker saw.
   const log4j = writeBrokerLog4j(opts.dir, { "org.apache.kafka.common.network.Selector": "INFO" });
   formatStorage(layout, classpath, log4j, props);
