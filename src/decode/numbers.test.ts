@@ -6,7 +6,7 @@ import type { Row } from "../plan/ops.ts";
 import { LIMITS } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import { decode } from "./decode.ts";
-import { holdsMoreValues, MAX_VALUES_TO_REPARSE } from "./numbers.ts";
+import { holdsMoreValues, MAX_DEPTH_TO_REPARSE, MAX_VALUES_TO_REPARSE, nestsDeeperThan } from "./numbers.ts";
 
 // A JSON column keeps the numbers of the event as the event wrote them, even those a double can't
 // hold: an int64 id past 2^53 was stored rounded, a literal past the double range as null.
@@ -110,6 +110,31 @@ test("a document of more than MAX_VALUES_TO_REPARSE values, or too deep to repar
   assert.ok(deep.op.kind === "rejected");
   assert.equal(deep.op.error.reason, "bad_field");
   assert.match(deep.op.error.message, /^value is nested too deep to keep the numbers a double can't hold as written/);
+});
+
+test("an event nested too deep to parse again is refused alike whatever the stack it is decoded on", () => {
+  // 1,500 levels in a field the schema ignores, and an inexact number in media: the reviver's walk
+  // ran out of stack at about 2,300 levels from a shallow stack and 1,950 from 1,500 frames deeper,
+  // so the same record was applied or dead-lettered by where decode was called from.
+  const value = structuredClone(fixture("post.created").value) as unknown as { data: Record<string, unknown> };
+  value.data.ignored = "IGNORED";
+  const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+  const withNumber = (text: string) => text.replace('"size_bytes":', '"extra":1e400,"size_bytes":');
+  const text = withNumber(JSON.stringify(value).replace('"IGNORED"', nested(1500)));
+  const record = { ...post("0"), value: Buffer.from(text) };
+  const deeper = (frames: number): ReturnType<typeof decode> =>
+    frames === 0 ? decode(record, LIMITS, ROUTES, NOW) : { ...deeper(frames - 1) };
+  for (const d of [decode(record, LIMITS, ROUTES, NOW), deeper(1500)]) {
+    assert.ok(d.op.kind === "rejected", d.op.kind);
+    assert.equal(d.op.error.reason, "bad_field");
+    assert.match(d.op.error.message, /nested too deep to keep the numbers a double can't hold/);
+  }
+  // At the bound (the value, data and the field are three of its levels) it is parsed again, and the number kept.
+  const atBound = withNumber(JSON.stringify(value).replace('"IGNORED"', nested(MAX_DEPTH_TO_REPARSE - 2)));
+  assert.ok(stored({ ...record, value: Buffer.from(atBound) }).includes('"extra":1e400'));
+  assert.equal(nestsDeeperThan([[[]]], 3), false);
+  assert.equal(nestsDeeperThan([[[[]]]], 3), true);
+  assert.equal(nestsDeeperThan(7, 0), false);
 });
 
 test("an event holding an inexact number is parsed twice, plainly then with the reviver, and counted on the first", (t) => {

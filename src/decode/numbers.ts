@@ -57,15 +57,53 @@ export function holdsMoreValues(root: unknown, max: number): boolean {
 }
 
 /**
- * Why a document can't be parsed again for its inexact numbers (MAX_VALUES_TO_REPARSE), counted
- * on its plain parse, the one that found the number: counting on a parse of its own parsed the
- * text three times. Undefined when it can.
+ * Levels of arrays and objects a document may nest to be parsed again for its inexact numbers.
+ * The reviver's walk recurses, and where it runs out of stack depends on the stack it is called
+ * on (about 2,300 levels from a shallow one, fewer from a deeper one): a bound of its own, well
+ * under that, makes every reading of the record decide alike.
+ */
+export const MAX_DEPTH_TO_REPARSE = 1000;
+
+/** Whether `root` nests more than `max` levels of arrays and objects (the root is level 1); stops there. */
+export function nestsDeeperThan(root: unknown, max: number): boolean {
+  if (root === null || typeof root !== "object") return false;
+  const containers: object[] = [root];
+  const depths: number[] = [1];
+  while (containers.length > 0) {
+    const node = containers.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > max) return true;
+    const found = (value: unknown) => {
+      if (value !== null && typeof value === "object") {
+        containers.push(value);
+        depths.push(depth + 1);
+      }
+    };
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) found(node[i]);
+    } else {
+      for (const key in node) found((node as Record<string, unknown>)[key]);
+    }
+  }
+  return false;
+}
+
+/**
+ * Why a document can't be parsed again for its inexact numbers (MAX_VALUES_TO_REPARSE,
+ * MAX_DEPTH_TO_REPARSE), counted on its plain parse, the one that found the number: counting on a
+ * parse of its own parsed the text three times. Undefined when it can.
  */
 export function reparseRefused(plain: unknown): BadEventError | undefined {
-  if (!holdsMoreValues(plain, MAX_VALUES_TO_REPARSE)) return undefined;
+  if (holdsMoreValues(plain, MAX_VALUES_TO_REPARSE)) {
+    return new BadEventError(
+      BadEventReasons.BAD_FIELD,
+      `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
+    );
+  }
+  if (!nestsDeeperThan(plain, MAX_DEPTH_TO_REPARSE)) return undefined;
   return new BadEventError(
     BadEventReasons.BAD_FIELD,
-    `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
+    `value is nested too deep to keep the numbers a double can't hold as written (more than ${MAX_DEPTH_TO_REPARSE} levels, in a field the schema ignores)`,
   );
 }
 
