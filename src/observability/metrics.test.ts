@@ -187,3 +187,11 @@ test("values from the data reach /metrics and the log as one line that reads as 
   assert.doesNotMatch(String(warned[0]?.msg), unsafe);
   assert.doesNotMatch(String(warned[0]?.value), unsafe);
 });
+
+test("every dead-letter reason is exported at 0 from the start, so a reason's first burst is seen by increase()", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  const text = await metrics.registry.metrics();
+  for (const reason of ["not_json", "bad_field", "rejected_by_database", "unexpected_error"]) {
+    assert.match(text, new RegExp(`^analytics_dead_letters_total\\{reason="${reason}"\\} 0$`, "m"), reason);
+  }
+});

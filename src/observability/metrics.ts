@@ -2,7 +2,7 @@ import type { Pool } from "mysql2/promise";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { getOrCreate } from "../collections.ts";
 import { ROUTES } from "../domains/registry.ts";
-import { oneLine } from "../errors.ts";
+import { BadEventReasons, oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BatchReport } from "../pipeline/pipeline.ts";
 import { BoundedLabels, OTHER } from "./bounded.ts";
@@ -113,6 +113,9 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     this.outage.set({ dependency: "MySQL" }, 0);
     this.outage.set({ dependency: "Kafka" }, 0);
+    // Every reason from the start, at 0: a series born with its first burst has no earlier sample,
+    // so increase() and rate() (the dashboard's dead-letter panels) would not see that burst.
+    for (const reason of Object.values(BadEventReasons)) this.deadLetters.inc({ reason }, 0);
     const metrics = this;
     new Gauge({
       name: "analytics_freshness_seconds",
