@@ -149,13 +149,7 @@ export async function startService(
       decode: (record: SourceRecord) => decode(record, limits, hooks.routes),
       batch: batchDeps(config, { pool, producer, outages, silence, metrics, log, hooks }),
       kafkaOutage: outages.kafka,
-      explainStreamFailure: (err) =>
-        explainStreamFailure(
-          err,
-          config,
-          () => sourceTopics.list(),
-          () => sourceTopics.ids(),
-        ),
+      explainStreamFailure: (err) => explainStreamFailure(err, config, sourceTopics),
       log,
       options: pipelineOptions(config),
     });

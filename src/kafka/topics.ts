@@ -223,54 +223,29 @@ function explainKafka(err: unknown, config: Config): unknown {
   return loginRefused(err.cause) ? new ConfigError(`Kafka: ${line}`) : new KafkaUnavailableError(line, err);
 }
 
+/** What explainStreamFailure asks of the source topics (the service's SourceTopics, whose admin client is open). */
+export interface SourceTopicNames {
+  list(): Promise<{ missing: readonly string[] }>;
+  /** Each existing source topic's id, by name. */
+  ids(): Promise<ReadonlyMap<string, string>>;
+}
+
 /**
  * A failed stream's cause as the outage line should say it. The client calls a deleted topic
- * "Unknown topic" and, past the first, names the wrong one: the source topics are listed by
- * `listSources` (the service's SourceTopics, whose admin client is already open), and the missing
- * ones named; the outage is short, as the stream is opened again on the topics that exist.
- * Brokers not reached are said as the start says them, with what to do; a right the brokers
- * refuse (Read on the group, or on a source topic the user may describe: the fetch then fails for
- * every topic) is named with what to grant; any other failure is itself.
+ * "Unknown topic" and, past the first, names the wrong one: the source topics are listed, and the
+ * missing ones named; the outage is short, as the stream is opened again on the topics that
+ * exist. Brokers not reached are said as the start says them, with what to do; a right the
+ * brokers refuse is named with what to grant (refusedRight); any other failure is itself.
  */
-export async function explainStreamFailure(
-  err: unknown,
-  config: Config,
-  listSources: () => Promise<{ missing: readonly string[] }>,
-  topicIds: () => Promise<ReadonlyMap<string, string>> = async () => new Map(),
-): Promise<unknown> {
-  const who =
-    config.kafkaSaslMechanism !== "none"
-      ? `KAFKA_SASL_USERNAME=${config.kafkaSaslUsername}`
-      : "the service's principal";
-  if (brokerErrors(err).includes("GROUP_AUTHORIZATION_FAILED")) {
-    return new KafkaUnavailableError(
-      `the brokers refuse ${who} Read on the consumer group KAFKA_GROUP_ID=${config.kafkaGroupId} (GROUP_AUTHORIZATION_FAILED): grant it Read on the group (docs/operations.md#kafka-security); until then no topic is read`,
-      err,
-    );
-  }
-  const refused = topicsRefusedAuthorization(err);
-  if (refused.length > 0 || brokerErrors(err).includes("TOPIC_AUTHORIZATION_FAILED")) {
-    // A topic this Kafka user may describe but not read: the fetch fails whole, every topic with it.
-    // The response names topics by id; their names are asked, and if that fails too, the ids stand.
-    const names = await topicIds().then(
-      (ids) => new Map([...ids].map(([topic, id]) => [id, topic])),
-      (asking: unknown) =>
-        new Map(refused.map((id) => [id, `${id} (a topic id: its name could not be asked, ${messageOf(asking)})`])),
-    );
-    const topics = refused.map((t) => names.get(t) ?? t);
-    const what =
-      topics.length === 0 ? "a source topic" : `source ${topics.length > 1 ? "topics" : "topic"} ${topics.join(", ")}`;
-    return new KafkaUnavailableError(
-      `the brokers refuse ${who} Read on ${what} (TOPIC_AUTHORIZATION_FAILED): grant it Read on the source topics (docs/operations.md#kafka-security); until then no topic is read`,
-      err,
-    );
-  }
+export async function explainStreamFailure(err: unknown, config: Config, sources: SourceTopicNames): Promise<unknown> {
+  const refusal = await refusedRight(err, config, sources);
+  if (refusal !== undefined) return refusal;
   if (findErrorBy(err as Error, "apiCode", 3) === null && !/Unknown topic/.test(messageOf(err))) {
     return brokersUnreached(err) ? new KafkaUnavailableError(explainKafkaFailure(err, config), err) : err;
   }
   let missing: readonly string[];
   try {
-    ({ missing } = await listSources());
+    ({ missing } = await sources.list());
   } catch {
     return err; // the broker can't be asked: its own failure says more than a guess would
   }
@@ -283,4 +258,36 @@ export async function explainStreamFailure(
   const what = missing.length > 1 ? "topics" : "topic";
   // What happens next is said by the stream opened without it (source-topics.ts).
   return new KafkaUnavailableError(`source ${what} ${missing.join(", ")} not found (deleted?)`, err);
+}
+
+/**
+ * A right the brokers refuse the service's Kafka user, named with what to grant: Read on the
+ * group, or Read on a source topic it may describe (the fetch then fails for every topic).
+ */
+async function refusedRight(err: unknown, config: Config, sources: SourceTopicNames) {
+  const who =
+    config.kafkaSaslMechanism !== "none"
+      ? `KAFKA_SASL_USERNAME=${config.kafkaSaslUsername}`
+      : "the service's principal";
+  if (brokerErrors(err).includes("GROUP_AUTHORIZATION_FAILED")) {
+    return new KafkaUnavailableError(
+      `the brokers refuse ${who} Read on the consumer group KAFKA_GROUP_ID=${config.kafkaGroupId} (GROUP_AUTHORIZATION_FAILED): grant it Read on the group (docs/operations.md#kafka-security); until then no topic is read`,
+      err,
+    );
+  }
+  const refused = topicsRefusedAuthorization(err);
+  if (refused.length === 0 && !brokerErrors(err).includes("TOPIC_AUTHORIZATION_FAILED")) return undefined;
+  // The response names topics by id; their names are asked, and if that fails too, the ids stand.
+  const names = await sources.ids().then(
+    (ids) => new Map([...ids].map(([topic, id]) => [id, topic])),
+    (asking: unknown) =>
+      new Map(refused.map((id) => [id, `${id} (a topic id: its name could not be asked, ${messageOf(asking)})`])),
+  );
+  const topics = refused.map((t) => names.get(t) ?? t);
+  const what =
+    topics.length === 0 ? "a source topic" : `source ${topics.length > 1 ? "topics" : "topic"} ${topics.join(", ")}`;
+  return new KafkaUnavailableError(
+    `the brokers refuse ${who} Read on ${what} (TOPIC_AUTHORIZATION_FAILED): grant it Read on the source topics (docs/operations.md#kafka-security); until then no topic is read`,
+    err,
+  );
 }
