@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { Admin, ProduceAcks, Producer } from "@platformatic/kafka";
 import { loadConfig } from "../../src/config/index.ts";
 import { type DeadLetter, DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
@@ -285,10 +285,11 @@ test("a missing dead-letter topic, one too small for a letter, or a compacted on
   );
 });
 
-test("a dead-letter topic made compacted while the service runs: one line names the refusal and the setting; undone, the letter goes and the partition moves on", async (t) => {
+/** The service running on a dead-letter topic of its own (`name`), its first event applied. */
+async function runningOnItsOwnDlq(t: TestContext, name: string) {
   const db = await testDatabase(t);
   const topics = await testTopics(t, 1);
-  const dlq = await smallDlq(t, topics, 1_048_588, [], "dlq-compacted");
+  const dlq = await smallDlq(t, topics, 1_048_588, [], name);
   const producer = await testProducer(t);
   const config = testConfig(db, topics, { KAFKA_DLQ_TOPIC: dlq });
   const { log, lines } = capturingLogger();
@@ -296,9 +297,13 @@ test("a dead-letter topic made compacted while the service runs: one line names 
   const service = await startService(config, log);
   t.after(() => service.stop());
   await waitFor("the first event applied", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
-
   const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
   t.after(() => admin.close());
+  return { db, topics, dlq, producer, config, lines, admin };
+}
+
+test("a dead-letter topic made compacted while the service runs: one line names the refusal and the setting; undone, the letter goes and the partition moves on", async (t) => {
+  const { db, topics, dlq, producer, config, lines, admin } = await runningOnItsOwnDlq(t, "dlq-compacted");
   const cleanupPolicy = (value: string) => setTopicConfig(admin, dlq, "cleanup.policy", value);
   await cleanupPolicy("compact");
   // An event without a key, not JSON: its letter has no key either, which a compacted topic refuses.
@@ -322,19 +327,7 @@ test("a dead-letter topic made compacted while the service runs: one line names 
 });
 
 test("a dead-letter topic deleted while the service runs: one line says so and to create it; created again, the letter goes", async (t) => {
-  const db = await testDatabase(t);
-  const topics = await testTopics(t, 1);
-  const dlq = await smallDlq(t, topics, 1_048_588, [], "dlq-deleted");
-  const producer = await testProducer(t);
-  const config = testConfig(db, topics, { KAFKA_DLQ_TOPIC: dlq });
-  const { log, lines } = capturingLogger();
-  await produce(producer, topics.prefix, [emit("user.created", USER, userDoc() as never, { timestamp: ts(1) })]);
-  const service = await startService(config, log);
-  t.after(() => service.stop());
-  await waitFor("the first event applied", () => caughtUp(config.kafkaGroupId, sources(topics), 1));
-
-  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
-  t.after(() => admin.close());
+  const { topics, dlq, producer, config, lines, admin } = await runningOnItsOwnDlq(t, "dlq-deleted");
   await admin.deleteTopics({ topics: [dlq] });
   await produce(producer, topics.prefix, [{ topic: "user", key: USER, value: Buffer.from("not json") }]);
   const said = await waitFor("the outage logged", async () =>
