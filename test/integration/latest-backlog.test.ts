@@ -2,15 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { migrate } from "../../src/db/migrate.ts";
-import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   adminConnection,
   BROKER,
   capturingLogger,
   caughtUp,
-  hexId,
   produce,
   rowCount,
   testConfig,
@@ -18,6 +15,7 @@ import {
   testPool,
   testProducer,
   testTopics,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -37,8 +35,7 @@ test("under latest, a backlog waiting on MySQL does not hold back the commit of 
   t.after(() => admin.close());
   const partitionOffsets = [0, 1].map((partition) => ({ partition, offset: 0n }));
   await admin.alterConsumerGroupOffsets({ groupId: config.kafkaGroupId, topics: [{ name: users, partitionOffsets }] });
-  const user = (n: number) =>
-    emit("user.created", hexId(n, "1b"), { ...(fixture("user.created").value.data as object) } as never);
+  const user = (n: number) => userCreated(n, "1b");
   await produce(
     await testProducer(t),
     topics.prefix,

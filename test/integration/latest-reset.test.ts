@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin, Consumer } from "@platformatic/kafka";
-import { emit } from "../../src/generate/emit.ts";
 import { SourceStream } from "../../src/read/source-stream.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   capturingLogger,
@@ -16,6 +14,7 @@ import {
   testDatabase,
   testProducer,
   testTopics,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -24,8 +23,7 @@ import {
 // what came while the service was down: those events were never read. The service now commits
 // where it stands on such partitions, as a Kafka consumer commits its position.
 
-const user = (n: number) =>
-  emit("user.created", hexId(n, "1a"), { ...(fixture("user.created").value.data as object) } as never);
+const user = (n: number) => userCreated(n, "1a");
 
 test("under latest, an event that comes while the service is down, before any other, is read after the restart", async (t) => {
   const db = await testDatabase(t);

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
-import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   capturingLogger,
   caughtUp,
-  hexId,
   produce,
   testConfig,
   testDatabase,
   testProducer,
   testTopics,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -22,8 +20,7 @@ import {
 // KAFKA_GROUP_ID) starts at the end: the events that came meanwhile are never read. That is
 // Kafka's rule, but nothing said it; the start now warns when the database was written before.
 
-const user = (n: number) =>
-  emit("user.created", hexId(n, "2b"), structuredClone(fixture("user.created").value.data) as never);
+const user = (n: number) => userCreated(n, "2b");
 
 test("a group whose offsets were deleted while the service was stopped is said at the next start under latest", async (t) => {
   const db = await testDatabase(t);

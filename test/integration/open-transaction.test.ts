@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProduceAcks, Producer } from "@platformatic/kafka";
-import { emit } from "../../src/generate/emit.ts";
 import { startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
   capturingLogger,
-  hexId,
   produce,
   randomName,
   testConfig,
   testDatabase,
   testProducer,
   testTopics,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -22,8 +20,7 @@ import {
 // lag, /readyz said ready and the log said nothing while its events waited (up to the producer's
 // transaction.timeout.ms; a hanging transaction, for ever). One line now says it.
 
-const user = (n: number) =>
-  emit("user.created", hexId(n, "7a"), structuredClone(fixture("user.created").value.data) as never);
+const user = (n: number) => userCreated(n, "7a");
 
 test("records held back by an upstream transaction left open are said in one line, and read once it commits", async (t) => {
   const db = await testDatabase(t);

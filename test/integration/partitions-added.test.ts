@@ -12,6 +12,7 @@ import {
   testService,
   testTopics,
   topicsReady,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 import { addPartitions, usersOnPartitions } from "../support/partition-users.ts";
@@ -48,7 +49,7 @@ test("two instances in one group: a source topic created while they run is assig
   await testService(t, config);
   await testService(t, config);
   const producer = await testProducer(t);
-  const user = (n: number) => emit("user.created", hexId(n, "f2"), fixture("user.created").value.data as never);
+  const user = (n: number) => userCreated(n, "f2");
   await producer.send({
     messages: [0, 1].map((partition) => {
       const e = user(partition);

@@ -3,13 +3,10 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Config } from "../../src/config/index.ts";
 import { migrateDatabase } from "../../src/db/migrate.ts";
-import { emit } from "../../src/generate/emit.ts";
 import { type RunningService, startService } from "../../src/service.ts";
-import { fixture } from "../../src/testing/fixtures.ts";
 import {
   capturingLogger,
   caughtUp,
-  hexId,
   produce,
   randomName,
   type TestDatabase,
@@ -20,6 +17,7 @@ import {
   testPool,
   testProducer,
   testTopics,
+  userCreated,
   waitFor,
 } from "../support/helpers.ts";
 
@@ -27,8 +25,7 @@ import {
 // service waits, with a line that says what to put right, and goes on by itself once it is; a
 // table dropped by hand stops the start (and `migrate`) with a line naming it.
 
-const user = (n: number) =>
-  emit("user.created", hexId(n, "5d"), { ...(fixture("user.created").value.data as object) } as never);
+const user = (n: number) => userCreated(n, "5d");
 const outageLines = (lines: Record<string, unknown>[]) =>
   lines.filter((l) => String(l.msg).startsWith("MySQL unavailable")).map((l) => String(l.msg));
 

@@ -30,6 +30,10 @@ import { BROKER, randomName, stack, type TestTopics } from "./kafka.ts";
 /** A 24-hex-digit id (an ObjectId's shape): `tag` followed by `n` in hex, so tests can tell their entities apart. */
 export const hexId = (n: number, tag: string) => `${tag}${n.toString(16).padStart(24 - tag.length, "0")}`;
 
+/** The fixture's user.created for user `hexId(n, tag)`. */
+export const userCreated = (n: number, tag: string): EmittedEvent =>
+  emit("user.created", hexId(n, tag), structuredClone(fixture("user.created").value.data) as never);
+
 /** `count` user.updated events of users `tag`0…, each at `version` (its timestamp's second). */
 export function userUpdates(count: number, tag: string, version: number): EmittedEvent[] {
   const doc = fixture("user.created").value.data as Record<string, unknown>;
