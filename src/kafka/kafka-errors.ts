@@ -16,16 +16,19 @@ interface Leaf {
   code?: string;
   /** The broker's error name, for errors it answered with (e.g. SASL_AUTHENTICATION_FAILED). */
   apiId?: string;
+  /** The response the error came with, for a request the broker answered with errors. */
+  response?: unknown;
 }
 
 /** Every error in the tree under `err`: itself, its `errors` (AggregateError) and its causes. */
 function flatten(err: unknown, out: Leaf[] = [], depth = 0): Leaf[] {
   if (err === null || err === undefined || depth > 20) return out;
-  const e = err as { code?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown };
+  const e = err as { code?: unknown; apiId?: unknown; response?: unknown; errors?: unknown; cause?: unknown };
   out.push({
     message: messageOf(err),
     ...(typeof e.code === "string" ? { code: e.code } : {}),
     ...(typeof e.apiId === "string" ? { apiId: e.apiId } : {}),
+    ...(e.response !== undefined ? { response: e.response } : {}),
   });
   if (Array.isArray(e.errors)) for (const inner of e.errors) flatten(inner, out, depth + 1);
   flatten(e.cause, out, depth + 1);
@@ -158,21 +161,13 @@ const TOPIC_AUTHORIZATION_FAILED = 29;
  */
 export function topicsRefusedAuthorization(err: unknown): string[] {
   const found = new Set<string>();
-  const walk = (e: unknown, depth: number) => {
-    if (e === null || typeof e !== "object" || depth > 20) return;
-    const { response, errors, cause } = e as { response?: unknown; errors?: unknown; cause?: unknown };
+  for (const { response } of flatten(err)) {
     const responses = (response as { responses?: unknown } | undefined)?.responses;
-    if (Array.isArray(responses)) {
-      for (const r of responses as { topicId?: string; topic?: string; partitions?: { errorCode?: number }[] }[]) {
-        if (r.partitions?.some((p) => p.errorCode === TOPIC_AUTHORIZATION_FAILED)) {
-          const name = r.topic ?? r.topicId;
-          if (name) found.add(name);
-        }
-      }
+    if (!Array.isArray(responses)) continue;
+    for (const r of responses as { topicId?: string; topic?: string; partitions?: { errorCode?: number }[] }[]) {
+      const name = r.topic ?? r.topicId;
+      if (name && r.partitions?.some((p) => p.errorCode === TOPIC_AUTHORIZATION_FAILED)) found.add(name);
     }
-    if (Array.isArray(errors)) for (const inner of errors) walk(inner, depth + 1);
-    walk(cause, depth + 1);
-  };
-  walk(err, 0);
+  }
   return [...found];
 }
