@@ -118,7 +118,6 @@ export async function startService(
     const kafka = { outage: outages.kafka, watch };
     const { dlqMaxBytes, partitions, ids } = await checkTopics(config, topics, kafka, log, signal);
     await waitForGroupDatabase(config, database, outages, log, signal, watch, groupSettling);
-    await warnLostOffsets(config, pool, partitions, log, watch);
     // The pipeline hears of each fetch that succeeds (the end of a Kafka outage on a quiet group).
     let pipeline: Pipeline | null = null;
     const group = groupConsumer(config, topics, database, { log, hooks }, () => pipeline?.fetched());
@@ -135,6 +134,7 @@ export async function startService(
     metrics.watchMembership(() => isMember(group));
     silence.watch(group);
     closers.add(() => closeConsumer(group, config.kafkaSessionTimeoutMs, log));
+    await warnLostOffsets(config, pool, partitions, group, log);
     const topicsAdmin = new Admin({ ...kafkaBaseOptions(config, "topics"), retries: 0 });
     silence.watch(topicsAdmin);
     const sourceTopics = new SourceTopics(topicsAdmin, topics, log, (err) => explainKafkaFailure(err, config));

@@ -1,8 +1,7 @@
-import { Admin } from "@platformatic/kafka";
+import type { Consumer } from "@platformatic/kafka";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { messageOf, oneLine } from "../errors.ts";
-import { kafkaBaseOptions } from "../kafka/client-options.ts";
 import type { Logger } from "../log.ts";
 
 // A group without a single committed offset starts at KAFKA_AUTO_OFFSET_RESET. Under `latest`
@@ -17,30 +16,23 @@ const WRITTEN = ["users", "suppliers", "products", "orders", "posts", "entity_to
 
 /**
  * Warns, once at start under `latest`, when the group has no committed offset on any partition of
- * the source topics (`partitions`, by topic) while the database holds rows. Advisory: a failure to
- * ask is one warning line, and the start goes on.
+ * the source topics (`partitions`, by topic) while the database holds rows. Asked through the
+ * group's own consumer, before it joins. Advisory: a failure to ask is one warning line, and the
+ * start goes on.
  */
 export async function warnLostOffsets(
   config: Config,
   pool: Pool,
   partitions: ReadonlyMap<string, number>,
+  consumer: Pick<Consumer, "listCommittedOffsets">,
   log: Logger,
-  watch: (client: Admin) => void = () => {},
 ): Promise<void> {
   if (config.kafkaAutoOffsetReset !== "latest" || partitions.size === 0) return;
-  const admin = new Admin({ ...kafkaBaseOptions(config, "admin"), retries: 2 });
-  watch(admin);
   try {
-    const [group] = await admin.listConsumerGroupOffsets({
-      groups: [
-        {
-          groupId: config.kafkaGroupId,
-          topics: [...partitions].map(([name, n]) => ({ name, partitionIndexes: [...Array(n).keys()] })),
-        },
-      ],
+    const offsets = await consumer.listCommittedOffsets({
+      topics: [...partitions].map(([topic, n]) => ({ topic, partitions: [...Array(n).keys()] })),
     });
-    const committed = (group?.topics ?? []).some((t) => t.partitions.some((p) => p.committedOffset >= 0n));
-    if (committed) return;
+    if ([...offsets.values()].some((committed) => committed.some((offset) => offset >= 0n))) return;
     const exists = WRITTEN.map((t) => `EXISTS(SELECT 1 FROM \`${t}\`)`).join(" OR ");
     const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${exists} AS written`);
     if (Number(rows[0]?.written) !== 1) return;
@@ -53,7 +45,5 @@ export async function warnLostOffsets(
       { err: messageOf(err) },
       "could not tell whether the group lost its committed offsets (KAFKA_AUTO_OFFSET_RESET=latest skips what came while it had none)",
     );
-  } finally {
-    await admin.close().catch((err: unknown) => log.debug({ err: messageOf(err) }, "closing the admin client"));
   }
 }
