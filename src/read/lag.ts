@@ -24,10 +24,13 @@ export interface Lag {
   held: { topic: string; partition: number; stable: bigint; end: bigint }[];
 }
 
+/** The end offsets of each topic's partitions, as `listOffsets` answers. */
+type ListedOffsets = readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[];
+
 /** Owned partitions whose committed offset is at the last stable offset, below the high watermark. */
 export function heldOf(
-  stable: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
-  ends: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
+  stable: ListedOffsets,
+  ends: ListedOffsets,
   committed: ReadonlyMap<string, bigint>,
 ): Lag["held"] {
   const high = new Map<string, bigint>();
@@ -48,10 +51,7 @@ export function heldOf(
 }
 
 /** The end offsets of `topics`' partitions, as `listOffsets` answers, less what `committed` (by `topic:partition`) holds. */
-export function lagOf(
-  ends: readonly { name: string; partitions: readonly { partitionIndex: number; offset: bigint }[] }[],
-  committed: ReadonlyMap<string, bigint>,
-): Map<string, bigint[]> {
+export function lagOf(ends: ListedOffsets, committed: ReadonlyMap<string, bigint>): Map<string, bigint[]> {
   const lag = new Map<string, bigint[]>();
   for (const { name, partitions } of ends) {
     const figures: bigint[] = [];
@@ -82,8 +82,10 @@ export async function readLag(
     })),
   }));
   const asked = requests.filter((r) => r.partitions.length > 0);
-  const ends = await admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_COMMITTED });
   // The high watermarks too: past the last stable offset, records an open transaction holds back.
-  const highs = await admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED });
+  const [ends, highs] = await Promise.all([
+    admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_COMMITTED }),
+    admin.listOffsets({ topics: asked, isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED }),
+  ]);
   return { lag: lagOf(ends, committed), ids: topicIds(metadata.topics), held: heldOf(ends, highs, committed) };
 }
