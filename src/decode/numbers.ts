@@ -30,33 +30,6 @@ export class InexactNumberFound extends Error {}
 export const MAX_VALUES_TO_REPARSE = 100_000;
 
 /**
- * Whether `root` holds more than `max` values, containers and keys' values alike; stops there.
- * Each value is counted where it is found, and only containers are stacked: stacking every item
- * and counting it when popped read a whole list before counting any of it, and a 1 MiB list of
- * `0`s (500,000 items) took longer to count than to parse.
- */
-export function holdsMoreValues(root: unknown, max: number): boolean {
-  let count = 1;
-  if (count > max) return true;
-  const containers: object[] = [];
-  const found = (value: unknown): boolean => {
-    if (++count > max) return true;
-    if (value !== null && typeof value === "object") containers.push(value);
-    return false;
-  };
-  if (root !== null && typeof root === "object") containers.push(root);
-  while (containers.length > 0) {
-    const node = containers.pop() as object;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) if (found(node[i])) return true;
-    } else {
-      for (const key in node) if (found((node as Record<string, unknown>)[key])) return true;
-    }
-  }
-  return false;
-}
-
-/**
  * Levels of arrays and objects a document may nest to be parsed again for its inexact numbers.
  * The reviver's walk recurses, and where it runs out of stack depends on the stack it is called
  * on (about 2,300 levels from a shallow one, fewer from a deeper one): a bound of its own, well
@@ -64,29 +37,51 @@ export function holdsMoreValues(root: unknown, max: number): boolean {
  */
 export const MAX_DEPTH_TO_REPARSE = 1000;
 
-/** Whether `root` nests more than `max` levels of arrays and objects (the root is level 1); stops there. */
-export function nestsDeeperThan(root: unknown, max: number): boolean {
-  if (root === null || typeof root !== "object") return false;
-  const containers: object[] = [root];
-  const depths: number[] = [1];
+/**
+ * Which bound `root` passes: more than `maxValues` values, containers and keys' values alike
+ * (then the walk stops, and this is said whatever the depth), else more than `maxDepth` levels of
+ * arrays and objects (the root is level 1). Each value is counted where it is found, and only
+ * containers are stacked: stacking every item and counting it when popped read a whole list
+ * before counting any of it, and a 1 MiB list of `0`s (500,000 items) took longer to count than
+ * to parse.
+ */
+function boundPassed(root: unknown, maxValues: number, maxDepth: number): "values" | "depth" | undefined {
+  let count = 1;
+  if (count > maxValues) return "values";
+  let deep = false;
+  const containers: object[] = [];
+  const depths: number[] = [];
+  let depth = 0;
+  const found = (value: unknown): boolean => {
+    if (++count > maxValues) return true;
+    if (value !== null && typeof value === "object") {
+      containers.push(value);
+      depths.push(depth + 1);
+    }
+    return false;
+  };
+  if (root !== null && typeof root === "object") {
+    containers.push(root);
+    depths.push(1);
+  }
   while (containers.length > 0) {
     const node = containers.pop() as object;
-    const depth = depths.pop() as number;
-    if (depth > max) return true;
-    const found = (value: unknown) => {
-      if (value !== null && typeof value === "object") {
-        containers.push(value);
-        depths.push(depth + 1);
-      }
-    };
+    depth = depths.pop() as number;
+    if (depth > maxDepth) deep = true;
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) found(node[i]);
+      for (let i = 0; i < node.length; i++) if (found(node[i])) return "values";
     } else {
-      for (const key in node) found((node as Record<string, unknown>)[key]);
+      for (const key in node) if (found((node as Record<string, unknown>)[key])) return "values";
     }
   }
-  return false;
+  return deep ? "depth" : undefined;
 }
+
+/** Whether `root` holds more than `max` values, containers and keys' values alike; stops there. */
+export const holdsMoreValues = (root: unknown, max: number) => boundPassed(root, max, Infinity) === "values";
+
+/** Whether `root` nests more than `max` levels of arrays and objects (the root is level 1). */
+export const nestsDeeperThan = (root: unknown, max: number) => boundPassed(root, Infinity, max) === "depth";
 
 /**
  * Why a document can't be parsed again for its inexact numbers (MAX_VALUES_TO_REPARSE,
@@ -94,16 +89,13 @@ export function nestsDeeperThan(root: unknown, max: number): boolean {
  * parse of its own parsed the text three times. Undefined when it can.
  */
 export function reparseRefused(plain: unknown): BadEventError | undefined {
-  if (holdsMoreValues(plain, MAX_VALUES_TO_REPARSE)) {
-    return new BadEventError(
-      BadEventReasons.BAD_FIELD,
-      `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`,
-    );
-  }
-  if (!nestsDeeperThan(plain, MAX_DEPTH_TO_REPARSE)) return undefined;
+  const passed = boundPassed(plain, MAX_VALUES_TO_REPARSE, MAX_DEPTH_TO_REPARSE);
+  if (passed === undefined) return undefined;
   return new BadEventError(
     BadEventReasons.BAD_FIELD,
-    `value is nested too deep to keep the numbers a double can't hold as written (more than ${MAX_DEPTH_TO_REPARSE} levels, in a field the schema ignores)`,
+    passed === "values"
+      ? `value holds a number a double can't hold (an integer past 2^53, a literal past its range) and more than ${MAX_VALUES_TO_REPARSE} values in all: too many to parse again to keep it as written`
+      : `value is nested too deep to keep the numbers a double can't hold as written (more than ${MAX_DEPTH_TO_REPARSE} levels, in a field the schema ignores)`,
   );
 }
 
