@@ -125,10 +125,11 @@ export function listOptions(args: readonly string[]): ListOptions {
  * many of each code (`shown`, NewestLetters.summary()).
  */
 export const listFooter = (total: number, topic: string, shown: string, cutForMemory = false) =>
-  `${total} dead letter(s) in ${topic}${shown === "" ? "" : `; listed: ${shown} (${cutForMemory ? MEMORY_CUT : "--limit"})`}\n`;
+  `${total} dead letter(s) in ${topic}${shown === "" ? "" : `; listed: ${shown} (${listedBecause(cutForMemory)})`}\n`;
 
-/** Why a list holds fewer than --limit letters: their texts and keys fill what a list keeps (LIST_BYTES). */
-const MEMORY_CUT = `--limit, and the ${LIST_BYTES / 1024 / 1024} MiB of texts and keys a list keeps`;
+/** Why a list holds fewer letters than the topic: --limit, and when they fill it, what a list keeps (LIST_BYTES). */
+const listedBecause = (cutForMemory: boolean) =>
+  cutForMemory ? `--limit, and the ${LIST_BYTES / 1024 / 1024} MiB of texts and keys a list keeps` : "--limit";
 
 export async function runDlqList(
   config: Config,
@@ -139,15 +140,15 @@ export async function runDlqList(
   const newest = await readDeadLetters(config, options.limit);
   const letters = newest.letters();
   const shown = newest.summary();
-  const why = newest.cutForMemory ? MEMORY_CUT : "--limit";
+  const cutForMemory = newest.cutForMemory;
   if (options.json) {
     for (const part of lettersJsonParts(letters)) out.write(part);
     out.write("\n");
     // The array stays what it was (letters); that it is not all of them goes beside it.
-    if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (${why})\n`);
+    if (shown !== "") err.write(`analytics-service: dlq list: listed ${shown} (${listedBecause(cutForMemory)})\n`);
   } else {
     for (const line of letterLines(letters)) out.write(line);
-    out.write(listFooter(newest.total, config.kafkaDlqTopic, shown, newest.cutForMemory));
+    out.write(listFooter(newest.total, config.kafkaDlqTopic, shown, cutForMemory));
   }
   return 0;
 }
