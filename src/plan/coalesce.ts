@@ -19,8 +19,9 @@ export function addUpsert(e: EntityWrites, w: Extract<Write, { kind: "upsert" }>
     // Deleted and created again in one batch (a product restored): written as one overwrite of
     // the stored row and its children, not a delete and an insert. Deleted child keys linger in
     // the unique index until purged, and inserting them again locks past them into other parents'
-    // entries, where concurrent transactions deadlocked (write/key-order.ts).
-    e.writes[e.writes.length - 1] = e.stored ? overwrite(w) : w;
+    // entries, where concurrent transactions deadlocked (write/key-order.ts). A delete is written
+    // only for a stored row (addDelete), so this one has a row to overwrite.
+    e.writes[e.writes.length - 1] = overwrite(w);
     return;
   }
   // A patch the upsert overwrites entirely changes nothing the upsert doesn't.
