@@ -11,6 +11,8 @@ import { BadEventReasons } from "../../src/errors.ts";
 import { createLogger, prettyLine } from "../../src/log.ts";
 import { Metrics } from "../../src/observability/metrics.ts";
 import { notReadyReasons } from "../../src/observability/readiness.ts";
+import type { Op } from "../../src/plan/ops.ts";
+import { plan, uniqueKey } from "../../src/plan/plan.ts";
 import type { Outage } from "../../src/retry.ts";
 import { decodeValue } from "../../src/testing/domain-helpers.ts";
 import { loadFixtures } from "../../src/testing/fixtures.ts";
@@ -347,4 +349,25 @@ test("docs/operations.md shows the log line a terminal gets, as src/log.ts write
   const json = JSON.stringify({ level: 30, time: "2026-02-11T10:30:40.518Z", msg: "message", key: "value" });
   const line = prettyLine(json).trimEnd();
   assert.ok(OPERATIONS.includes(`\`${line}\``), `docs/operations.md quotes a terminal's log line: ${line}`);
+});
+
+// An operator looks for the dead letters of an order whose number another order holds by the
+// reason the docs quote: it must be the one the planner gives (it finds the holder before
+// anything is written, so the server's duplicate-key error is not what the letter says).
+test("docs/operations.md quotes the reason of an order number held by another order as the planner gives it", () => {
+  const created = loadFixtures().find((e) => e.value.event_type === "order.created");
+  assert.ok(created, "the fixtures hold an order.created");
+  const op = decodeValue(Buffer.from(JSON.stringify(created.value))).op as Op;
+  const number = (created.value.data as { order_number: string }).order_number;
+  const holder = "65a1f0c2e4b0a1b2c3d4e500";
+  const db = {
+    rows: new Map(),
+    tombstones: new Map(),
+    owners: new Map([[uniqueKey("orders", "order_number", number), holder]]),
+  };
+  const [outcome] = plan([op], db).outcomes;
+  assert.equal(outcome?.kind, "rejected");
+  const reason = outcome?.kind === "rejected" ? outcome.error.message.replace(holder, "<holder>") : "";
+  const section = OPERATIONS.slice(OPERATIONS.indexOf("### An order number held by another order"));
+  assert.ok(section.includes(`\`${reason}\``), `docs/operations.md quotes the reason: ${reason}`);
 });
