@@ -74,6 +74,8 @@ export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string
     const ca = config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa;
     return `the brokers' certificate at ${brokers} is not signed by a CA the service trusts (${unknownCa.code}): set KAFKA_SSL_CA to the PEM file of the CA that signed it (now KAFKA_SSL_CA=${ca})`;
   }
+  const certificate = explainCertificate(all, config, brokers);
+  if (certificate !== undefined) return certificate;
   if (has((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))) {
     return `the brokers' TLS certificate at ${brokers} was not trusted: ${all.find((e) => /certificate|self[- ]signed|unable to verify/i.test(e.message))?.message} (${security})`;
   }
@@ -84,6 +86,27 @@ export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string
     return `the brokers ${brokers} no longer know a topic asked for, likely a source topic deleted meanwhile`;
   }
   return explainAfterConnect(all, config, brokers, security) ?? explainUnreached(all, err, brokers, security);
+}
+
+/**
+ * A broker certificate signed by a trusted CA that Node still refuses: out of its validity, or not
+ * issued for the host connected to (a bootstrap address, or one the brokers advertise). Said with
+ * what to change, as the MySQL side says it (db/tls.ts).
+ */
+function explainCertificate(all: Leaf[], config: KafkaSecurity, brokers: string): string | undefined {
+  const ca = `KAFKA_SSL_CA=${config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa}`;
+  if (all.some((e) => e.code === "CERT_HAS_EXPIRED")) {
+    return `a certificate of the brokers at ${brokers} has expired (CERT_HAS_EXPIRED): renew the brokers' certificate, or the CA in KAFKA_SSL_CA if that is the one expired (now ${ca})`;
+  }
+  if (all.some((e) => e.code === "CERT_NOT_YET_VALID")) {
+    return `a certificate of the brokers at ${brokers} is not valid yet (CERT_NOT_YET_VALID): check this machine's clock, or issue the brokers' certificate to start earlier (now ${ca})`;
+  }
+  const altname = all.find((e) => e.code === "ERR_TLS_CERT_ALTNAME_INVALID");
+  if (altname !== undefined) {
+    const why = altname.message.replace(/^.*?altnames: /, "");
+    return `the brokers' certificate at ${brokers} is not issued for the host the service connected to (${why}): set KAFKA_BOOTSTRAP_SERVERS to names or addresses the certificate lists, and have the brokers advertise such names (advertised.listeners)`;
+  }
+  return undefined;
 }
 
 /** Mismatches the broker shows once the connection (and TLS) is up: SASL, client certificates. */
