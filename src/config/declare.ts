@@ -178,6 +178,32 @@ export function refuseEncryptedKey(variable: string, path: string, pem: string):
   }
 }
 
+/** How far ahead of this machine's clock a client certificate's start may lie: the server's clock may be ahead. */
+export const CERTIFICATE_START_SKEW_MS = 5 * 60_000;
+
+/**
+ * Refuses a client certificate out of its validity: the server would refuse it at every
+ * connection, and the file is read only at start, so waiting could never help. A Kafka broker says
+ * no more than that it closed the connection; the certificate's own dates say why.
+ */
+export function refuseOutOfDate(
+  variable: string,
+  path: string,
+  validity: { validFromDate: Date; validToDate: Date },
+  now = Date.now(),
+): void {
+  if (now > validity.validToDate.getTime()) {
+    throw new ConfigError(
+      `${variable}: the certificate in ${path} expired on ${validity.validToDate.toISOString()}; renew it (servers refuse it)`,
+    );
+  }
+  if (now + CERTIFICATE_START_SKEW_MS < validity.validFromDate.getTime()) {
+    throw new ConfigError(
+      `${variable}: the certificate in ${path} is valid only from ${validity.validFromDate.toISOString()}; check this machine's clock, or use one valid now (servers refuse it)`,
+    );
+  }
+}
+
 /** readConfigFile's bytes; a pipe may keep it waiting `pipeWaitMs` for its first bytes. */
 export function readConfigBytes(variable: string, path: string, pipeWaitMs = PIPE_WAIT_MS): Buffer {
   // The file's content given where its path goes (a PEM key or certificate kept in an environment

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -176,6 +176,51 @@ describe("secrets from files (<NAME>_FILE)", () => {
           e instanceof ConfigError && e.message === `MYSQL_SSL_KEY: ${key} is encrypted; give the key unencrypted.`,
         form,
       );
+    }
+  });
+
+  test("an expired or not yet valid client certificate, for Kafka or MySQL, is one line giving its date", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "client-cert-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const [cert, key] = [join(dir, "c.pem"), join(dir, "c.key")];
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+        ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=analytics test"],
+      ],
+      { stdio: "ignore" },
+    );
+    const { validFromDate: from, validToDate: to } = new X509Certificate(readFileSync(cert));
+    const kafka = { KAFKA_SSL: "true", KAFKA_SSL_CERT: cert, KAFKA_SSL_KEY: key };
+    const mysql = { MYSQL_SSL_MODE: "required", MYSQL_SSL_CERT: cert, MYSQL_SSL_KEY: key };
+    const refused = (now: number, why: string) => {
+      t.mock.timers.enable({ apis: ["Date"], now });
+      try {
+        assert.equal(
+          assertConfigError(kafka, "KAFKA_SSL_CERT").message,
+          `KAFKA_SSL_CERT: the certificate in ${cert} ${why}`,
+        );
+        assert.throws(
+          () => tlsPlan(loadConfig(mysql)),
+          (e: unknown) => e instanceof ConfigError && e.message === `MYSQL_SSL_CERT: the certificate in ${cert} ${why}`,
+        );
+      } finally {
+        t.mock.timers.reset();
+      }
+    };
+    refused(to.getTime() + 1000, `expired on ${to.toISOString()}; renew it (servers refuse it)`);
+    refused(
+      from.getTime() - 3600_000,
+      `is valid only from ${from.toISOString()}; check this machine's clock, or use one valid now (servers refuse it)`,
+    );
+    // Minutes ahead of this clock is the server's clock being ahead, not a certificate to refuse.
+    t.mock.timers.enable({ apis: ["Date"], now: from.getTime() - 60_000 });
+    try {
+      assert.ok(loadConfig(kafka).kafkaSsl);
+      assert.ok(tlsPlan(loadConfig(mysql)).ssl?.cert);
+    } finally {
+      t.mock.timers.reset();
     }
   });
 

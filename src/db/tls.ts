@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import mysql from "mysql2/promise";
-import { readConfigFile, refuseEncryptedKey } from "../config/declare.ts";
+import { readConfigFile, refuseEncryptedKey, refuseOutOfDate } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { type AppError, afterOutcome, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { errnoOf } from "./server-errors.ts";
@@ -57,6 +57,8 @@ function makePlan(config: TlsConfig): TlsPlan {
   if (config.mysqlSslCa) ssl.ca = readPem("MYSQL_SSL_CA", config.mysqlSslCa, certificates);
   if (config.mysqlSslCert && config.mysqlSslKey) {
     const cert = readPem("MYSQL_SSL_CERT", config.mysqlSslCert, certificates);
+    // The first certificate of the file is the client's own; the rest, if any, its chain.
+    refuseOutOfDate("MYSQL_SSL_CERT", config.mysqlSslCert, new X509Certificate(cert));
     const key = readPem("MYSQL_SSL_KEY", config.mysqlSslKey, (pem) => createPrivateKey(pem));
     try {
       createSecureContext({ cert, key });

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BaseOptions } from "@platformatic/kafka";
-import { readConfigBytes, refuseEncryptedKey } from "../config/declare.ts";
+import { readConfigBytes, refuseEncryptedKey, refuseOutOfDate } from "../config/declare.ts";
 import type { Config } from "../config/index.ts";
 import { ConfigError, messageOf } from "../errors.ts";
 
@@ -81,6 +81,7 @@ export function kafkaTls(config: TlsFiles): ConnectionOptions | undefined {
   if (ca !== "") tls.ca = parsed("KAFKA_SSL_CA", ca, (pem) => new X509Certificate(pem)).pem;
   if (cert !== "") {
     const certificate = parsed("KAFKA_SSL_CERT", cert, (pem) => new X509Certificate(pem));
+    refuseOutOfDate("KAFKA_SSL_CERT", cert, certificate.value);
     const privateKey = parsed("KAFKA_SSL_KEY", key, (pem) => createPrivateKey(pem));
     if (!certificate.value.checkPrivateKey(privateKey.value)) {
       throw new ConfigError(`KAFKA_SSL_KEY: ${key} is not the key of the certificate in KAFKA_SSL_CERT (${cert}).`);
