@@ -98,9 +98,11 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stdout.on("error", onOutputError(command));
   // A misspelled variable leaves its default in force: said before anything connects.
-  for (const { name, meant } of misspelled(serviceDeclaration, process.env)) {
+  for (const { name, meant, noFileForm } of misspelled(serviceDeclaration, process.env)) {
     process.stderr.write(
-      `analytics-service: warning: ${oneLine(name)} is not a variable of the service, so it is ignored; did you mean ${meant}?\n`,
+      noFileForm
+        ? `analytics-service: warning: ${oneLine(name)} is not a variable of the service, so it is ignored: only the passwords may come from a file (MYSQL_PASSWORD_FILE, ...); set ${meant}${/_SSL_(CA|CERT|KEY)$/.test(meant) ? " to the file's path" : " itself"}\n`
+        : `analytics-service: warning: ${oneLine(name)} is not a variable of the service, so it is ignored; did you mean ${meant}?\n`,
     );
   }
   const at = argv.indexOf(command);

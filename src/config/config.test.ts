@@ -373,6 +373,23 @@ describe("topic names", () => {
   });
 });
 
+test("misspelled: the _FILE form of a variable that has none is named, as images that read every variable from a file take it", () => {
+  const env = {
+    MYSQL_DATABASE_FILE: "/run/secrets/db",
+    mysql_user_file: "/run/secrets/user",
+    KAFKA_SASL_USERNAME_FILE: "/run/secrets/kafka-user",
+    MYSQL_SSL_CA_FILE: "/etc/mysql/ca.pem",
+    MYSQL_PASSWORD_FILE: "/run/secrets/pw",
+    MYSQL_ROOT_PASSWORD_FILE: "/run/secrets/root",
+  };
+  assert.deepEqual(misspelled(serviceDeclaration, env), [
+    { name: "MYSQL_DATABASE_FILE", meant: "MYSQL_DATABASE", noFileForm: true },
+    { name: "mysql_user_file", meant: "MYSQL_USER", noFileForm: true },
+    { name: "KAFKA_SASL_USERNAME_FILE", meant: "KAFKA_SASL_USERNAME", noFileForm: true },
+    { name: "MYSQL_SSL_CA_FILE", meant: "MYSQL_SSL_CA", noFileForm: true },
+  ]);
+});
+
 test("misspelled: a variable one typo from a declared one is named with what was meant; others are let be", () => {
   const env = {
     KAFKA_TOPIC_PREFX: "prod.",

@@ -311,14 +311,26 @@ export function helpLines(decl: Declaration): string[] {
  * form included; two typos for long names, where a swap of two letters counts two; case aside): `KAFKA_TOPIC_PREFX=prod.` would otherwise
  * leave the default in force without a word, and the service read the unprefixed topics, another
  * group or another database. Only near misses: the environment holds many variables of others.
+ * Also `<NAME>_FILE` of a variable that has no file form (noFileForm): it too leaves the default.
  */
-export function misspelled(decl: Declaration, env: NodeJS.ProcessEnv): { name: string; meant: string }[] {
+export function misspelled(
+  decl: Declaration,
+  env: NodeJS.ProcessEnv,
+): { name: string; meant: string; noFileForm?: true }[] {
   const names = Object.values(decl).flatMap((v) => (v.secret ? [v.env, fileVariable(v)] : [v.env]));
   const known = new Set(names);
-  const out: { name: string; meant: string }[] = [];
+  // `<NAME>_FILE` of a variable that is not a secret: images that read secrets from files often
+  // take every variable so (MYSQL_DATABASE_FILE, MYSQL_USER_FILE), and this service does not.
+  const plain = new Set(Object.values(decl).flatMap((v) => (v.secret ? [] : [v.env])));
+  const out: { name: string; meant: string; noFileForm?: true }[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || known.has(name)) continue;
     const upper = name.toUpperCase();
+    const base = upper.replace(/_FILE$/, "");
+    if (base !== upper && plain.has(base)) {
+      out.push({ name, meant: base, noFileForm: true });
+      continue;
+    }
     const meant = names.find((n) => distance(upper, n) <= (n.length < 12 ? 1 : 2));
     if (meant !== undefined) out.push({ name, meant });
   }

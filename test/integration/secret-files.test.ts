@@ -158,3 +158,20 @@ test("both forms, a missing file, a wrong password from a file: one line naming 
     assert.ok(!`${r.stdout}${r.stderr}`.includes(wrong), "the value is never printed");
   }
 });
+
+test("a _FILE form of a variable that has none (MYSQL_DATABASE_FILE, ...) is warned of, not silently left for the default", (t) => {
+  const file = secretFiles(t);
+  const r = runCliSync(["migrate"], {
+    KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: "1",
+    MYSQL_DATABASE_FILE: file("database", "analytics_prod\n"),
+    MYSQL_SSL_CA_FILE: file("ca", "not read"),
+  });
+  assert.equal(r.status, 1, r.stderr);
+  const warnings = r.stderr.split("\n").filter((l) => l.includes("warning"));
+  assert.deepEqual(warnings, [
+    "analytics-service: warning: MYSQL_DATABASE_FILE is not a variable of the service, so it is ignored: only the passwords may come from a file (MYSQL_PASSWORD_FILE, ...); set MYSQL_DATABASE itself",
+    "analytics-service: warning: MYSQL_SSL_CA_FILE is not a variable of the service, so it is ignored: only the passwords may come from a file (MYSQL_PASSWORD_FILE, ...); set MYSQL_SSL_CA to the file's path",
+  ]);
+});
