@@ -145,7 +145,7 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
   let why = e.message ?? String(err);
   if (e.code === "ECONNREFUSED") why = `nothing is listening at ${where}; start MySQL or set MYSQL_HOST/MYSQL_PORT`;
   else if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR")
-    why = `user ${account.user} was refused at ${where}; check ${account.variables}`;
+    why = `user ${account.user} was refused at ${where}; check ${account.variables}${certificateHint(config, account)}`;
   else if (e.code === "ER_DBACCESS_DENIED_ERROR")
     why = `user ${account.user} has no rights on database ${config.mysqlDatabase} at ${where}; grant them or check MYSQL_DATABASE`;
   else if (e.code === "ER_BAD_DB_ERROR")
@@ -158,6 +158,16 @@ export function explainDbError(err: unknown, config: DbConfig, account = service
   // Wrong credentials or database won't fix themselves; anything else may be a server still starting.
   if (e.code !== undefined && REFUSED_FOR_GOOD.has(e.code)) return new ConfigError(`MySQL: ${why}`);
   return new DatabaseUnavailableError(`MySQL: ${why}${outageAdvice(err)}`, err);
+}
+
+/**
+ * An account created REQUIRE X509 (or SUBJECT, ISSUER), usually without a password, is refused
+ * without a client certificate by the same "access denied" as a wrong password: the server tells
+ * the client no more. Named when it may be the cause: no password, no certificate, TLS in use.
+ */
+function certificateHint(config: DbConfig, account: Account): string {
+  if (account.password !== "" || config.mysqlSslCert || config.mysqlSslMode === "disabled") return "";
+  return "; an account without a password may instead require a client certificate (REQUIRE X509): set MYSQL_SSL_CERT and MYSQL_SSL_KEY";
 }
 
 /**

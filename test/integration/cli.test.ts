@@ -79,7 +79,7 @@ test("run: an unknown user with an empty password, or a database name the server
     // With an empty password MySQL answers ER_ACCESS_DENIED_NO_PASSWORD_ERROR, not ER_ACCESS_DENIED_ERROR.
     [
       { MYSQL_USER: "nobody_here", MYSQL_PASSWORD: "" },
-      /user nobody_here was refused .*check MYSQL_USER and MYSQL_PASSWORD$/,
+      /user nobody_here was refused .*check MYSQL_USER and MYSQL_PASSWORD; an account without a password may instead require a client certificate \(REQUIRE X509\): set MYSQL_SSL_CERT and MYSQL_SSL_KEY$/,
     ],
     [
       { MYSQL_DATABASE: "x".repeat(65) },

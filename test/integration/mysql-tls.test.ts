@@ -200,6 +200,17 @@ test("MySQL over TLS: verify-identity, client certificates, and one line for eac
         `MySQL: TLS: the server at ${where} rejected the client certificate in MYSQL_SSL_CERT (${certs.rogue.cert}): tlsv1 alert unknown ca; use a valid one signed by a CA the server trusts (its ssl_ca)`,
       );
     }
+    // A REQUIRE X509 account without its certificate: MariaDB says only "access denied".
+    assertOneLine(
+      env({
+        ...asX509,
+        MYSQL_SSL_CERT: "",
+        MYSQL_SSL_KEY: "",
+        MYSQL_SSL_MODE: "verify-identity",
+        MYSQL_SSL_CA: certs.ca,
+      }),
+      `MySQL: user x509 was refused at ${where}; check MYSQL_USER and MYSQL_PASSWORD; an account without a password may instead require a client certificate (REQUIRE X509): set MYSQL_SSL_CERT and MYSQL_SSL_KEY`,
+    );
     const missing = join(server.dir, "certs", "missing.pem");
     assertOneLine(
       env({ ...asSvc, MYSQL_SSL_MODE: "verify-ca", MYSQL_SSL_CA: missing }),
