@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MultipleErrors, NetworkError } from "@platformatic/kafka";
+import { AuthenticationError, MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
 import { PLAINTEXT_KAFKA } from "../testing/config.ts";
-import { explainRejoinFailure } from "./kafka-errors.ts";
+import { explainKafkaFailure, explainRejoinFailure } from "./kafka-errors.ts";
 
 const config = PLAINTEXT_KAFKA;
 
@@ -34,5 +34,22 @@ test("a rejoin that found no broker listening still says so", () => {
   assert.equal(
     explainRejoinFailure(closedThenRefused, config),
     "nothing is listening at 127.0.0.1:9092; start Kafka or set KAFKA_BOOTSTRAP_SERVERS",
+  );
+});
+
+test("a SASL mechanism the listener does not take is named, with the ones the brokers offer", () => {
+  // The tree the client reports, as met against a SASL_SSL listener with only SCRAM-SHA-512 enabled.
+  const refusal = new ResponseError(17, 1, { "/": [33, null] }, { errorCode: 33, mechanisms: ["SCRAM-SHA-512"] });
+  const err = new MultipleErrors("Listing topics failed.", [
+    new MultipleErrors("Cannot connect to any broker.", [
+      new NetworkError("Connection to 127.0.0.1:9093 failed.", {
+        cause: new AuthenticationError("Cannot find a suitable SASL mechanism.", { cause: refusal }),
+      }),
+    ]),
+  ]);
+  const sasl = { ...config, kafkaSsl: true, kafkaSaslMechanism: "PLAIN", kafkaSaslUsername: "analytics" } as const;
+  assert.equal(
+    explainKafkaFailure(err, sasl),
+    "the brokers 127.0.0.1:9092 do not take SASL PLAIN on this listener; they offer SCRAM-SHA-512: set KAFKA_SASL_MECHANISM to one the brokers offer (the service speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512) (now KAFKA_SSL=true, KAFKA_SASL_MECHANISM=PLAIN)",
   );
 });

@@ -119,6 +119,15 @@ function explainAfterConnect(all: Leaf[], config: KafkaSecurity, brokers: string
   if (has((e) => e.apiId === "ILLEGAL_SASL_STATE")) {
     return `the brokers ${brokers} do not expect SASL on this port: set KAFKA_SASL_MECHANISM=none or use their SASL listener (${security})`;
   }
+  // The brokers list the mechanisms their listener takes in the refusal of ours.
+  const unsupported = all.find((e) => e.apiId === "UNSUPPORTED_SASL_MECHANISM");
+  if (unsupported !== undefined) {
+    const offered = all
+      .map((e) => (e.response as { mechanisms?: unknown } | undefined)?.mechanisms)
+      .find((m): m is string[] => Array.isArray(m) && m.every((x) => typeof x === "string"));
+    const list = offered === undefined || offered.length === 0 ? "" : `; they offer ${offered.join(", ")}`;
+    return `the brokers ${brokers} do not take SASL ${mechanism} on this listener${list}: set KAFKA_SASL_MECHANISM to one the brokers offer (the service speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512) (${security})`;
+  }
   if (has((e) => e.code === "PLT_KFK_AUTHENTICATION" || /SASL/i.test(e.message))) {
     return `SASL authentication with the brokers ${brokers} failed: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD, and that the listener expects SASL (${security})`;
   }
