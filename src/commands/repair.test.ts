@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { productsTable } from "../domains/products/table.ts";
+import { DOMAINS } from "../domains/registry.ts";
 import { usersTable } from "../domains/users/table.ts";
 import { UsageError } from "./args.ts";
 import {
@@ -27,7 +28,22 @@ test("repairOptions: <table> <id>, with --dry-run anywhere", () => {
   });
   assert.deepEqual(repairOptions(["--dry-run", "products", ID.toUpperCase()]).id, ID.toUpperCase());
   assert.equal(repairOptions(["users", ID, "--force"]).force, true);
-  assert.deepEqual([...REPAIRABLE_TABLES.keys()], ["users", "suppliers", "products", "orders", "posts"]);
+});
+
+test("REPAIRABLE_TABLES: each domain's entity table (the registry's), none of the child tables", () => {
+  for (const domain of DOMAINS) {
+    for (const table of domain.tables) {
+      const child = table.rowId !== undefined;
+      assert.equal(REPAIRABLE_TABLES.get(table.name), child ? undefined : table, `${domain.topic}: ${table.name}`);
+    }
+  }
+  assert.deepEqual(
+    [...REPAIRABLE_TABLES.keys()],
+    DOMAINS.flatMap((d) => d.tables.filter((t) => t.rowId === undefined).map((t) => t.name)),
+  );
+  for (const name of ["users", "suppliers", "products", "orders", "posts"])
+    assert.ok(REPAIRABLE_TABLES.has(name), name);
+  assert.ok(!REPAIRABLE_TABLES.has("product_variants") && !REPAIRABLE_TABLES.has("order_items"));
 });
 
 test("repairOptions: each mistake is one UsageError line", () => {
@@ -40,7 +56,7 @@ test("repairOptions: each mistake is one UsageError line", () => {
     ],
     [
       ["user", ID],
-      /^repair: unknown table "user" \(did you mean users\?\); one of users, suppliers, products, orders, posts$/,
+      /^repair: unknown table "user" \(did you mean users\?\); one of users, suppliers, products, orders, posts(, |$)/,
     ],
     [["product_variants", ID], /^repair: unknown table "product_variants"; one of users, /],
     [["users", ID, "--force", "--force"], /^repair: --force given twice; try --help$/],

@@ -2,11 +2,7 @@ import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
 import { createPool, explainDbError } from "../db/pool.ts";
 import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "../db/server-errors.ts";
-import { ordersTable } from "../domains/orders/table.ts";
-import { postsTable } from "../domains/posts/table.ts";
-import { productsTable } from "../domains/products/table.ts";
-import { suppliersTable } from "../domains/suppliers/table.ts";
-import { usersTable } from "../domains/users/table.ts";
+import { ENTITY_TABLES } from "../domains/registry.ts";
 import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
 import type { TableSpec } from "../plan/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
@@ -20,10 +16,8 @@ import { parseCommandLine, UsageError } from "./args.ts";
 // entity's tombstone, so the next event of the entity applies, and a replay of its history
 // rebuilds it. The row keeps its columns (and the event_id that froze it) until then.
 
-/** The tables whose rows carry a version (event_timestamp): one per domain. */
-export const REPAIRABLE_TABLES: ReadonlyMap<string, TableSpec> = new Map(
-  [usersTable, suppliersTable, productsTable, ordersTable, postsTable].map((t) => [t.name, t]),
-);
+/** The tables whose rows carry a version (event_timestamp): each domain's entity table (domains/registry.ts). */
+export const REPAIRABLE_TABLES: ReadonlyMap<string, TableSpec> = new Map(ENTITY_TABLES.map((t) => [t.name, t]));
 
 /** An entity id as events carry it (envelope `entity_id`): a MongoDB ObjectId, 24 hex digits. */
 const ENTITY_ID = /^[0-9a-fA-F]{24}$/;

@@ -28,3 +28,9 @@ export const TOPICS: readonly string[] = DOMAINS.map((d) => d.topic);
 
 /** Every table the domains write. */
 export const TABLES: readonly TableSpec[] = DOMAINS.flatMap((d) => d.tables);
+
+/**
+ * The table of each domain's entities: a row per entity_id, versioned by its event_timestamp (what
+ * `repair` unfreezes, what a written database holds). Child tables, keyed by a surrogate row id, are not.
+ */
+export const ENTITY_TABLES: readonly TableSpec[] = TABLES.filter((t) => t.rowId === undefined);

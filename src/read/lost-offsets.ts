@@ -1,8 +1,10 @@
 import type { Consumer } from "@platformatic/kafka";
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
+import { ENTITY_TABLES } from "../domains/registry.ts";
 import { messageOf, oneLine } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { TOMBSTONES_TABLE } from "../write/statements.ts";
 
 // A group without a single committed offset starts at KAFKA_AUTO_OFFSET_RESET. Under `latest`
 // that skips everything before the start: right for a new deployment, a silent loss for a
@@ -11,8 +13,8 @@ import type { Logger } from "../log.ts";
 // default, of a group stopped that long) or whose KAFKA_GROUP_ID was changed. The events that
 // came while it was stopped were never read, and nothing said so. One line says it now.
 
-/** The tables an applied event leaves a row in. */
-const WRITTEN = ["users", "suppliers", "products", "orders", "posts", "entity_tombstones"];
+/** The tables an applied event leaves a row in: every domain's entity table, and the tombstones. */
+export const WRITTEN: readonly string[] = [...ENTITY_TABLES.map((t) => t.name), TOMBSTONES_TABLE];
 
 /**
  * Warns, once at start under `latest`, when the group has no committed offset on any partition of
