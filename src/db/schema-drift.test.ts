@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { TABLES } from "../domains/registry.ts";
+import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { readMigrations, splitStatements } from "./migration-files.ts";
-import { createdBy, outageAdvice, tablesOf } from "./schema-drift.ts";
+import { createdBy, EXACT_KEY_COLUMNS, outageAdvice, tablesOf } from "./schema-drift.ts";
 
 test("the tables and views the migrations leave: every one created, none dropped after", () => {
   const all = tablesOf(readMigrations().flatMap((m) => splitStatements(m.sql)));
+  // Every table a domain writes (domains/registry.ts): a new domain without its migration fails here.
+  for (const t of [...TABLES.map((t) => t.name), TOMBSTONES_TABLE]) {
+    assert.ok(all.includes(t), `table ${t} is written by a domain but no migration creates it`);
+  }
   for (const t of ["users", "suppliers", "products", "product_variants", "orders", "order_items", "posts"]) {
     assert.ok(all.includes(t), t);
   }
@@ -13,6 +19,23 @@ test("the tables and views the migrations leave: every one created, none dropped
     ["v"],
   );
   assert.equal(createdBy("ALTER TABLE a ADD x INT"), undefined);
+});
+
+test("every key of every table a domain writes compares exactly, and is checked for drift", () => {
+  // A key column under utf8mb4_unicode_ci makes "A-1" and "a-1" one row: one entity's events overwrite
+  // another's. Migration 004 makes the keys exact; a new table's migration must too, and list them here.
+  for (const t of TABLES) {
+    const exact = EXACT_KEY_COLUMNS[t.name];
+    assert.ok(exact, `${t.name} (domains/registry.ts) is missing from EXACT_KEY_COLUMNS (db/schema-drift.ts)`);
+    for (const c of [t.key, ...t.unique]) assert.ok(exact.includes(c), `${t.name}.${c} is not in EXACT_KEY_COLUMNS`);
+  }
+  assert.deepEqual(EXACT_KEY_COLUMNS[TOMBSTONES_TABLE], ["entity_type", "entity_id"]);
+});
+
+test("a hard-deleting table's name fits the tombstones' entity_type, VARCHAR(20) (migration 002)", () => {
+  // Longer, and the server would refuse every tombstone: each of the table's deletes dead-lettered.
+  for (const t of TABLES.filter((t) => t.tombstones)) assert.ok(t.name.length <= 20, t.name);
+  assert.match(readMigrations().find((m) => m.version === 2)?.sql ?? "", /entity_type VARCHAR\(20\) NOT NULL/);
 });
 
 test("an error waiting alone won't end says what to put right; any other says nothing more", () => {

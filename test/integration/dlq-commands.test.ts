@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { Admin, Consumer } from "@platformatic/kafka";
 import { DLQ_HEADERS } from "../../src/dead-letter/letter.ts";
 import { emit } from "../../src/generate/emit.ts";
+import { prefixed, SOURCE_TOPICS } from "../../src/kafka/topics.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   BROKER,
@@ -289,7 +290,7 @@ test("dlq replay reads and sends a topic of many letters chunk by chunk, each so
   const lettersBefore = await endOffsets(topics.dlq);
   const { stdout } = await runCli(["dlq", "replay"], env);
   assert.deepEqual(await endOffsets(topics.dlq), lettersBefore, "nothing written back into the dead-letter topic");
-  const sources = ["user", "supplier", "product", "order", "post"].map((s) => `${topics.prefix}${s}`).join(", ");
+  const sources = prefixed(topics.prefix, SOURCE_TOPICS).join(", ");
   assert.equal(
     stdout,
     `skipped 3 letter(s) naming a topic or partition other than the source topics' (${sources})\n` +

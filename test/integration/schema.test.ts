@@ -176,9 +176,19 @@ test("004 keeps the rows made before it and makes every key column compare exact
   ];
   for (const [sql, values] of inserts) await db.query(sql, values);
   const tables = [...new Set(EXACT_KEY_COLUMNS.map((c) => c.split(".")[0] as string))];
+  // The tables 004 found (a later migration's table is not there yet), whose rows it must keep.
+  const existing = new Set(
+    (
+      await db.query<{ t: string }>(
+        "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+      )
+    ).map((r) => r.t),
+  );
   const snapshot = async () => {
     const out: Record<string, unknown[]> = {};
-    for (const table of tables) out[table] = await db.query(`SELECT * FROM \`${table}\` ORDER BY 1, 2`);
+    for (const table of tables.filter((t) => existing.has(t))) {
+      out[table] = await db.query(`SELECT * FROM \`${table}\` ORDER BY 1, 2`);
+    }
     return out;
   };
   const before = await snapshot();
@@ -204,7 +214,11 @@ test("004 keeps the rows made before it and makes every key column compare exact
     ),
     [],
   );
-  assert.deepEqual((await migrate(pool)).applied, ["004_exact_keys.sql", "005_database_id.sql"]);
+  assert.deepEqual(
+    (await migrate(pool)).applied,
+    all.filter((m) => m.version >= 4).map((m) => m.name),
+    "004 and every migration after it",
+  );
 
   assert.deepEqual(await snapshot(), before, "every row is kept as it was");
   assert.deepEqual(await reports(), reportsBefore, "the report views read the same");
