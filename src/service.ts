@@ -1,4 +1,5 @@
 import { Admin, Consumer, type Producer } from "@platformatic/kafka";
+import { Closers } from "./closers.ts";
 import type { Config } from "./config/index.ts";
 import type { Pool } from "./db/pool.ts";
 import { createPool } from "./db/pool.ts";
@@ -12,7 +13,6 @@ import {
 } from "./dead-letter/publish.ts";
 import { decode, decodeLimitsOf, type SourceRecord } from "./decode/decode.ts";
 import { type ROUTES, TOPICS } from "./domains/registry.ts";
-import { messageOf } from "./errors.ts";
 import { BrokerSilence } from "./kafka/broker-silence.ts";
 import { CONSUME_TUNING, kafkaBaseOptions } from "./kafka/client-options.ts";
 import { explainKafkaFailure, explainRejoinFailure } from "./kafka/kafka-errors.ts";
@@ -59,27 +59,6 @@ export interface ServiceHooks {
   openTransactionWarnMs?: number;
 }
 
-/** Connections the service holds, closed in the reverse order they were opened. */
-class Closers {
-  readonly #closers: (() => Promise<unknown>)[] = [];
-  readonly #log: Logger;
-  constructor(log: Logger) {
-    this.#log = log;
-  }
-  add(close: () => Promise<unknown>): void {
-    this.#closers.push(close);
-  }
-  async closeAll(): Promise<void> {
-    for (const close of this.#closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        this.#log.warn({ err: messageOf(err) }, "error while closing a connection");
-      }
-    }
-  }
-}
-
 /** `cancel` aborts the start (waiting for MySQL or Kafka) with AbandonedError. */
 export async function startService(
   config: Config,
@@ -95,12 +74,7 @@ export async function startService(
   const closers = new Closers(log);
   closers.add(() => pool.end());
   const metrics = new Metrics(log, pool);
-  const outage = (dependency: string) =>
-    new Outage(dependency, log, {
-      onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
-      onRetry: () => metrics.retries.inc({ dependency }),
-    });
-  const outages = { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
+  const outages = serviceOutages(metrics, log);
   // Every request of the running service's clients, timed: a broker that stops answering is an outage.
   const silence = new BrokerSilence(outages.kafka);
   closers.add(async () => silence.close());
@@ -153,19 +127,7 @@ export async function startService(
       log,
       options: pipelineOptions(config),
     });
-    const onPartitionChanges = rejoinOnPartitionChanges(
-      group,
-      new PartitionWatch(partitions, ids),
-      (why) => pipeline.rejoin(why),
-      log,
-    );
-    const openTransactions = new OpenTransactionWatch(log, hooks.openTransactionWarnMs);
-    const onLag = (report: Lag) => {
-      metrics.observeLag(report.lag);
-      openTransactions.observe(report.held);
-      void onPartitionChanges(report);
-    };
-    const stopWatching = watchSourceTopics(sourceTopics, pipeline, onLag, log);
+    const stopWatching = watchLag(pipeline, { group, sourceTopics, partitions, ids, metrics, hooks, log });
     closers.add(async () => stopWatching());
     const done = pipeline.run(signal).finally(() => closers.closeAll());
     return {
@@ -179,6 +141,47 @@ export async function startService(
     await closers.closeAll();
     throw err;
   }
+}
+
+/** The outages the service waits out, each exported as `analytics_outage` and its retries counted. */
+function serviceOutages(metrics: Metrics, log: Logger) {
+  const outage = (dependency: string) =>
+    new Outage(dependency, log, {
+      onChange: (active: boolean) => metrics.outage.set({ dependency }, active ? 1 : 0),
+      onRetry: () => metrics.retries.inc({ dependency }),
+    });
+  return { database: outage("MySQL"), kafka: outage("Kafka"), group: outage("Kafka group") };
+}
+
+/**
+ * The source topics' lag, read every few seconds, exported, and watched for partitions added or
+ * recreated (a rejoin) and for upstream transactions held open. Returns what stops it.
+ */
+function watchLag(
+  pipeline: Pipeline,
+  d: {
+    group: Consumer;
+    sourceTopics: SourceTopics;
+    partitions: ConstructorParameters<typeof PartitionWatch>[0];
+    ids: ConstructorParameters<typeof PartitionWatch>[1];
+    metrics: Metrics;
+    hooks: ServiceHooks;
+    log: Logger;
+  },
+): () => void {
+  const onPartitionChanges = rejoinOnPartitionChanges(
+    d.group,
+    new PartitionWatch(d.partitions, d.ids),
+    (why) => pipeline.rejoin(why),
+    d.log,
+  );
+  const openTransactions = new OpenTransactionWatch(d.log, d.hooks.openTransactionWarnMs);
+  const onLag = (report: Lag) => {
+    d.metrics.observeLag(report.lag);
+    openTransactions.observe(report.held);
+    void onPartitionChanges(report);
+  };
+  return watchSourceTopics(d.sourceTopics, pipeline, onLag, d.log);
 }
 
 /** The pipeline's part of the configuration. */
