@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { TOPICS } from "../domains/registry.ts";
 import { ConfigError, KafkaUnavailableError } from "../errors.ts";
 import { PLAINTEXT_KAFKA } from "../testing/config.ts";
 import { explainKafkaFailure } from "./kafka-errors.ts";
-import { asOutage } from "./topics.ts";
+import { asOutage, SOURCE_TOPICS } from "./topics.ts";
 
 test("a Kafka client's error at start is an outage to wait out; the service's own errors stay as they are", () => {
   const unknown = Object.assign(new Error("Unknown topic t.order."), { code: "PLT_KFK_USER" });
@@ -24,4 +25,8 @@ test("a topic deleted meanwhile is said as such, not as brokers that do not answ
   const line = explainKafkaFailure(err, PLAINTEXT_KAFKA);
   assert.doesNotMatch(line, /no answer|start Kafka|KAFKA_SSL|t\.user/);
   assert.match(line, /a source topic deleted meanwhile/);
+});
+
+test("SOURCE_TOPICS are the registry's topics, one domain each: a topic without a domain would be produced to and rewound, never read", () => {
+  assert.deepEqual([...SOURCE_TOPICS], [...TOPICS]);
 });
