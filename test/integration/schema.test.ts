@@ -29,7 +29,8 @@ const TABLES_OF_THE_CONTRACT: Record<string, string> = {
     "post_id varchar(24) NOT NULL, post_type varchar(20) NOT NULL, author_user_id varchar(24) NOT NULL, author_display_name varchar(200), author_avatar text, author_type varchar(20), text_content text, media_json json, link_url text, link_title varchar(200), link_description varchar(500), link_image text, link_site_name varchar(200), view_count int DEFAULT 0, like_count int DEFAULT 0, comment_count int DEFAULT 0, share_count int DEFAULT 0, save_count int DEFAULT 0, engagement_rate double DEFAULT 0, last_comment_at datetime(6), deleted_at datetime(6), published_at datetime(6), created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL, event_id varchar(36), event_timestamp datetime(6)",
 };
 
-// Keys: primary, unique and secondary indexes (name-independent), and the two cascading foreign keys.
+// Keys: primary, unique and secondary indexes (name-independent; the five indexes docs/events.md
+// names are checked by name below), and the two cascading foreign keys.
 const KEYS_OF_THE_CONTRACT: Record<string, string[]> = {
   users: ["PRIMARY(user_id)", "INDEX(created_at)", "INDEX(email)"],
   suppliers: ["PRIMARY(supplier_id)", "INDEX(country,state,city)", "INDEX(email)", "INDEX(legal_name)"],
@@ -82,6 +83,25 @@ test("migrations create the seven tables of docs/events.md#documents-and-tables 
       table,
     );
   }
+
+  // docs/events.md names five of the indexes: queries and hints written against the platform's
+  // reference schema (`FORCE INDEX (idx_users_email)`) name them, so the names are part of the contract.
+  const named = await db.query<{ t: string; k: string }>(
+    `SELECT TABLE_NAME AS t, CONCAT(INDEX_NAME, '(', GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX), ')') AS k
+     FROM information_schema.STATISTICS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('users', 'suppliers') AND INDEX_NAME <> 'PRIMARY'
+     GROUP BY TABLE_NAME, INDEX_NAME ORDER BY t, k`,
+  );
+  assert.deepEqual(
+    named.map((r) => `${r.t}.${r.k}`),
+    [
+      "suppliers.idx_suppliers_country(country,state,city)",
+      "suppliers.idx_suppliers_email(email)",
+      "suppliers.idx_suppliers_legal_name(legal_name)",
+      "users.idx_users_created(created_at)",
+      "users.idx_users_email(email)",
+    ],
+  );
 
   const fks = await db.query(
     `SELECT k.TABLE_NAME AS t, k.COLUMN_NAME AS c, k.REFERENCED_TABLE_NAME AS rt, k.REFERENCED_COLUMN_NAME AS rc, r.DELETE_RULE AS d
