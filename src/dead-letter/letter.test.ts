@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MultipleErrors, NetworkError, ResponseError } from "@platformatic/kafka";
 import { BadEventError } from "../errors.ts";
-import { BATCH_OVERHEAD, MAX_HEADERS_PER_RECORD, recordBytes } from "../kafka/records.ts";
+import { BATCH_OVERHEAD, MAX_HEADERS_PER_RECORD, type RecordHeaders, recordBytes } from "../kafka/records.ts";
+import { checkRecordOffsets, unreadableBatchReason } from "../read/client-fixes/batch-markers.ts";
 import { decodeValue } from "../testing/domain-helpers.ts";
 import { fixture } from "../testing/fixtures.ts";
 import {
@@ -69,6 +70,23 @@ describe("toDlqMessage", () => {
 
   test("goes to the source partition (the client takes it modulo the topic's partitions), never a hash of the key", () => {
     assert.equal(toDlqMessage("analytics-dlq", letter({ partition: 7, key: Buffer.alloc(300_000) }), NOW).partition, 7);
+  });
+
+  test("a marker's header is the service's own, never sent on: no letter tells producers its name", () => {
+    // A batch whose record lies outside its offsets is read as a marker (batch-markers.ts).
+    const batch = { firstOffset: 40n, lastOffsetDelta: 0, records: [{ offsetDelta: 5 }] };
+    checkRecordOffsets(batch);
+    const headers = (batch.records[0] as unknown as { headers: RecordHeaders }).headers;
+    const reason = unreadableBatchReason(headers);
+    assert.ok(reason);
+    const error = new BadEventError("unreadable_batch", reason);
+    const m = toDlqMessage("analytics-dlq", letter({ key: undefined, value: undefined, headers, error }), NOW);
+    assert.deepEqual(
+      [...m.headers.keys()].map(String).filter((name) => !name.startsWith("dlq.")),
+      [],
+      "only the letter's own headers",
+    );
+    assert.equal(headerText(m.headers)[DLQ_HEADERS.code], "unreadable_batch");
   });
 
   test("a header without a value (Kafka allows one) is sized, kept empty in the letter, and read back", () => {

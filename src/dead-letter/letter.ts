@@ -7,6 +7,7 @@ import {
   RECORD_OVERHEAD,
   type RecordHeaders,
 } from "../kafka/records.ts";
+import { isMarkerKey } from "../read/client-fixes/batch-markers.ts";
 import { capUtf8 } from "./utf8-cut.ts";
 
 // A dead letter keeps the original key and value and says, in headers, where it came from and
@@ -124,13 +125,15 @@ const ownName = (name: Buffer | undefined): Buffer => Buffer.from(name ?? EMPTY)
 /**
  * The record's own headers, as a letter can carry them: a header whose key or value is null
  * (Kafka allows it; the client gives undefined) is kept with an empty one, and a header named
- * like the letter's own (`dlq.`) is left out, so no upstream header can pass for one of them.
+ * like the letter's own (`dlq.`) is left out, so no upstream header can pass for one of them. The
+ * header of a marker (a record standing for a batch that can't be read) is the service's, not
+ * the record's: its name must stay unknown to producers (batch-markers.ts), and is left out too.
  */
 function originalHeaders(headers: RecordHeaders | undefined): Header[] {
   const out: Header[] = [];
   for (const [k, v] of headers ?? []) {
     const name = ownName(k);
-    if (name.subarray(0, 4).toString() === "dlq.") continue;
+    if (name.subarray(0, 4).toString() === "dlq." || isMarkerKey(name)) continue;
     out.push([name, v ?? EMPTY]);
   }
   return out;

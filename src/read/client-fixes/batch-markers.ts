@@ -16,6 +16,13 @@ export const MAX_MARKED_RECORDS = 100_000;
 /** A header key no producer can know: it marks the records that stand for an unreadable batch. */
 const MARKER_KEY = Buffer.from(`analytics-service.unreadable-batch.${randomBytes(12).toString("hex")}`);
 
+/**
+ * Whether a header's name is the markers' key: the service's own, never a record's header, so a
+ * letter never carries it on (in the dead-letter topic it told every reader the key, with which
+ * any producer could make a valid event a dead letter of a reason of its own writing).
+ */
+export const isMarkerKey = (name: Buffer): boolean => name.equals(MARKER_KEY);
+
 /** Why the batch a marker stands for could not be read, or undefined when `headers` are not a marker's. */
 export function unreadableBatchReason(
   headers: readonly (readonly [unknown, unknown])[] | undefined,
