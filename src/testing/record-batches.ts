@@ -49,7 +49,10 @@ export function batchBytes(records: RawRecord[], opts: BatchOptions = {}): Buffe
   const ts = opts.timestamp ?? 1_700_000_000_000n;
   const tail = Buffer.alloc(40);
   tail.writeInt16BE(opts.codec ?? 0, 0);
-  tail.writeInt32BE(Math.max(0, ...records.map((r) => r.offsetDelta)), 2);
+  tail.writeInt32BE(
+    records.reduce((last, r) => Math.max(last, r.offsetDelta), 0),
+    2,
+  );
   tail.writeBigInt64BE(ts, 6);
   tail.writeBigInt64BE(ts, 14);
   tail.writeBigInt64BE(-1n, 22); // no producer id

@@ -1,20 +1,24 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import zlib from "node:zlib";
+import { Admin } from "@platformatic/kafka";
 import { emit } from "../../src/generate/emit.ts";
 import { MAX_MARKED_RECORDS } from "../../src/read/client-fixes/batch-markers.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { batchBytes } from "../../src/testing/record-batches.ts";
 import {
   adminConnection,
+  BROKER,
   caughtUp,
   hexId,
   spawnService,
   testDatabase,
   testEnv,
   testTopics,
+  topicSize,
   waitFor,
 } from "../support/helpers.ts";
+import { setTopicConfig } from "../support/kafka.ts";
 import { produceRaw } from "../support/raw-produce.ts";
 
 // Records of a few bytes each (no key, no value), 100,000 to a zstd batch: 80 KB on the wire. The
@@ -66,4 +70,47 @@ test("a backlog of compressed batches of 100,000 tiny records each: every offset
     [id],
   );
   running();
+});
+
+test("an uncompressed batch of 450,000 tiny records, on a topic raised for 4 MiB events: read as markers, dead letters, the service's heap holds", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const topic = `${topics.prefix}user`;
+  const admin = new Admin({ clientId: "tests", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  // A topic that takes events of MAX_MESSAGE_BYTES at its largest, uncompressed.
+  await setTopicConfig(admin, topic, "max.message.bytes", String(8 * 1024 * 1024));
+  const timestamp = BigInt(Date.now());
+  const tiny = Array.from({ length: 450_000 }, (_, i) => ({ offsetDelta: i, value: null }));
+  const batch = batchBytes(tiny, { timestamp });
+  // 4 MB: the client made all 450,000 records of it at once, and the 256 MB heap ran out at every start.
+  assert.ok(batch.length < 4.5 * 1024 * 1024, `${batch.length} bytes`);
+  await produceRaw(topic, 0, batch);
+  const id = hexId(2, "e9");
+  const e = emit("user.created", id, { ...(fixture("user.created").value.data as object), id } as never);
+  await produceRaw(
+    topic,
+    0,
+    batchBytes([{ offsetDelta: 0, key: Buffer.from(id), value: Buffer.from(JSON.stringify(e.value)) }], { timestamp }),
+  );
+
+  const env = testEnv(db, topics);
+  const service = spawnService(t, env);
+  const exited = () => service.child.exitCode !== null || service.child.signalCode !== null;
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor(
+    "every offset committed",
+    async () => exited() || caughtUp(env.KAFKA_GROUP_ID as string, sources, 1),
+    180_000,
+  );
+  assert.ok(!exited(), `the service exited:\n${service.log().slice(-2000)}`);
+  const conn = await adminConnection(db.name);
+  t.after(() => conn.end());
+  const [rows] = await conn.query("SELECT user_id FROM users");
+  assert.deepEqual(
+    (rows as { user_id: string }[]).map((r) => r.user_id),
+    [id],
+  );
+  // One letter per marker: as many as a batch is read with.
+  await waitFor("the letters written", async () => (await topicSize(topics.dlq)) === MAX_MARKED_RECORDS, 30_000);
 });

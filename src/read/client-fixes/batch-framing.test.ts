@@ -176,7 +176,27 @@ test("a compressed batch holding more records than a batch is read with is read 
   assert.equal(batch.records.at(-1)?.offsetDelta, MAX_MARKED_RECORDS + 4, "the last marker at the batch's last offset");
   assert.equal(
     unreadableBatchReason(headersOf(batch.records[0] as never)),
-    `the record batch at offsets 10–${10 + MAX_MARKED_RECORDS + 4} can't be read: it holds ${MAX_MARKED_RECORDS + 5} records, more than the ${MAX_MARKED_RECORDS} a compressed batch is read with`,
+    `the record batch at offsets 10–${10 + MAX_MARKED_RECORDS + 4} can't be read: it holds ${MAX_MARKED_RECORDS + 5} records, more than the ${MAX_MARKED_RECORDS} a batch is read with`,
+  );
+});
+
+test("an uncompressed batch holding more records than a batch is read with is read as that many markers too; the next batch as written", () => {
+  // 100,005 records of a few bytes: under 1 MB. At 450,000 (4 MB, which a topic raised for
+  // 4 MiB events takes) the client made every record at once and ran the service's heap out.
+  const many = Array.from({ length: MAX_MARKED_RECORDS + 5 }, (_, i) => ({ offsetDelta: i, value: null }));
+  const after = batchBytes([{ offsetDelta: 0, value: event }], { firstOffset: 10n + BigInt(MAX_MARKED_RECORDS + 5) });
+  const reader = Reader.from(Buffer.concat([batchBytes(many, { firstOffset: 10n }), after]));
+  const batch = readRecordsBatch(reader);
+  assert.equal(batch.records.length, MAX_MARKED_RECORDS);
+  assert.equal(batch.records.at(-1)?.offsetDelta, MAX_MARKED_RECORDS + 4, "the last marker at the batch's last offset");
+  assert.match(
+    unreadableBatchReason(headersOf(batch.records[0] as never)) ?? "",
+    new RegExp(`can't be read: it holds ${MAX_MARKED_RECORDS + 5} records, more than the ${MAX_MARKED_RECORDS}`),
+  );
+  assert.deepEqual(
+    readRecordsBatch(reader).records.map((r) => r.value),
+    [event],
+    "the reader moved past the whole batch",
   );
 });
 

@@ -20,7 +20,10 @@ import { boundHeaderReads } from "./record-headers.ts";
 // A compressed batch that can't be read, or would decompress past MAX_DECOMPRESSED_BATCH_BYTES,
 // is read instead as one marker record per record it holds (at most MAX_MARKED_RECORDS,
 // batch-markers.ts), each dead-lettered `unreadable_batch`: its offsets end like any bad event's,
-// and the partition moves on. A fetch response's batches are parsed only until they have decompressed to
+// and the partition moves on. So is any batch of more than MAX_MARKED_RECORDS records, compressed
+// or not: an uncompressed one of 450,000 records of a few bytes (4 MB, on a topic whose
+// max.message.bytes allows MAX_MESSAGE_BYTES's 4 MiB) made the client build every record at
+// once and ran the 256 MB heap out, at every restart. A fetch response's batches are parsed only until they have decompressed to
 // MAX_DECOMPRESSED_PER_FETCH together or made MAX_HEADERS_PER_FETCH headers, each partition's first
 // to twice that (fetch-budget.ts); the rest is fetched again. How many of a record's headers are made: record-headers.ts.
 
@@ -40,6 +43,14 @@ const lastInt64At: [unknown, number][] = [
   [null, 0],
   [null, 0],
 ];
+/**
+ * A codec's bits, given to the attributes of an uncompressed batch of more than MAX_MARKED_RECORDS
+ * records: the client then hands its records' bytes to that codec's decompressor, which, with
+ * `claimed` set, makes the markers instead, and moves past the batch.
+ */
+const STAND_IN_CODEC = 1;
+/** Whether the batch whose attributes were read last is uncompressed and read as STAND_IN_CODEC's (until its record count is read). */
+let standingIn = false;
 /** The record count of the batch being read, when it claimed more than MAX_MARKED_RECORDS. */
 let claimed: number | undefined;
 /** Where a batch's record count lies from its start, and its attributes. */
@@ -78,6 +89,7 @@ type ReaderMethods = {
     buffer: { slice(a: number, b: number): Buffer };
     position: number;
   }): Buffer | null;
+  readInt16(this: Self, ...args: unknown[]): number;
   readInt32(this: Self, ...args: unknown[]): number;
   readInt64(this: Self, ...args: unknown[]): bigint;
   peekInt32(this: Self, ...args: unknown[]): number;
@@ -111,8 +123,7 @@ function patchReader(): void {
     const remaining = this.length - this.position;
     if (remaining >= RECORDS_COUNT_AT + 4 && length <= remaining - BATCH_LENGTH_AT - 4) {
       const records = this.buffer.readInt32BE(this.position + RECORDS_COUNT_AT);
-      const compressed = (this.buffer.readInt16BE(this.position + ATTRIBUTES_AT) & 0x07) !== 0;
-      if (!takeRecords(Math.max(0, compressed ? Math.min(records, MAX_MARKED_RECORDS) : records))) return waits(first);
+      if (!takeRecords(Math.max(0, Math.min(records, MAX_MARKED_RECORDS)))) return waits(first);
     }
     return length;
   };
@@ -127,16 +138,30 @@ function waits(firstOfPartition: boolean): number {
   return 0x7fffffff;
 }
 
-/** Keeps the batch header values the client reads last, and clamps a compressed batch's record count. */
+/** Keeps the batch header values the client reads last, and clamps a batch's record count. */
 function watchBatchHeaders(reader: ReaderMethods): void {
+  const readInt16 = reader.readInt16;
+  reader.readInt16 = function (this: Self, ...args: unknown[]) {
+    const at = this.position;
+    const n = readInt16.apply(this, args);
+    // A batch's attributes, read right after its first offset (the last int64 read): an
+    // uncompressed batch of too many records is read as if compressed, so as markers.
+    const [batchReader, start] = lastInt64At[3] as [unknown, number];
+    if (batchReader !== this || at !== start + ATTRIBUTES_AT) return n;
+    standingIn = (n & 0x07) === 0 && this.buffer.readInt32BE(start + RECORDS_COUNT_AT) > MAX_MARKED_RECORDS;
+    return standingIn ? n | STAND_IN_CODEC : n;
+  };
   const readInt32 = reader.readInt32;
   reader.readInt32 = function (this: Self, ...args: unknown[]) {
     const at = this.position;
     let n = readInt32.apply(this, args);
     const [batchReader, start] = lastInt64At[0] as [unknown, number];
-    // A compressed batch's record count, read right before its records are decompressed.
-    if (batchReader === this && at === start + RECORDS_COUNT_AT && n > MAX_MARKED_RECORDS) {
-      if ((this.buffer.readInt16BE(start + ATTRIBUTES_AT) & 0x07) !== 0) {
+    // A batch's record count, read right before its records are decompressed (an uncompressed
+    // one of more than MAX_MARKED_RECORDS is read as compressed: readInt16 above).
+    if (batchReader === this && at === start + RECORDS_COUNT_AT) {
+      const compressed = standingIn || (this.buffer.readInt16BE(start + ATTRIBUTES_AT) & 0x07) !== 0;
+      standingIn = false;
+      if (compressed && n > MAX_MARKED_RECORDS) {
         claimed = n;
         n = MAX_MARKED_RECORDS;
       }
@@ -178,7 +203,7 @@ function patchDecompressors(): void {
       const more = claimed;
       claimed = undefined;
       if (more !== undefined) {
-        const why = `it holds ${more} records, more than the ${MAX_MARKED_RECORDS} a compressed batch is read with`;
+        const why = `it holds ${more} records, more than the ${MAX_MARKED_RECORDS} a batch is read with`;
         return markersFor(records, lastOffsetDelta, firstOffset, why);
       }
       try {

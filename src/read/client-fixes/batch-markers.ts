@@ -8,9 +8,10 @@ import { createRecord, type MessageRecord } from "@platformatic/kafka";
 // the batch's offsets end like any bad event's and the partition moves on.
 
 /**
- * The most records a compressed batch is read with: one claiming more is read as this many
- * markers (the client makes an object of every record, and a few bytes each, packed by the
- * thousand, would make gigabytes of them from a batch well under the byte bound).
+ * The most records a batch is read with: one claiming more is read as this many markers (the
+ * client makes an object of every record, and a few bytes each, packed by the thousand, would
+ * make gigabytes of them from a batch well under the byte bound; uncompressed, hundreds of MB
+ * from one of 4 MB).
  */
 export const MAX_MARKED_RECORDS = 100_000;
 /** A header key no producer can know: it marks the records that stand for an unreadable batch. */
