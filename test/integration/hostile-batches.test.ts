@@ -111,3 +111,39 @@ test("an LZ4 checksum Kafka ignores, a decompression bomb, a negative key length
   // Kafka's reading: the key null, the value the hidden record's bytes, kept in the letter.
   assert.deepEqual(letters[1]?.value, hidden);
 });
+
+test("zstd batches of two frames, or behind a skippable frame, which Kafka reads whole: every event applied, the partition moves on", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t, 1);
+  const config = testConfig(db, topics);
+  const topic = `${topics.prefix}user`;
+  const timestamp = BigInt(Date.now());
+  const events = [10, 11, 12, 13, 14, 15].map(userEvent);
+  const records = (from: number, to: number) =>
+    events.slice(from, to).map((e, i) => ({ offsetDelta: i, key: e.key, value: e.value }));
+  const frame = (rs: ReturnType<typeof records>) => zlib.zstdCompressSync(Buffer.concat(rs.map(recordBytes)));
+  // Node's decoder read the first frame only: the client then read past it, and every fetch of
+  // the partition failed, said as Kafka being down.
+  const split = records(0, 4);
+  const two = Buffer.concat([frame(split.slice(0, 2)), frame(split.slice(2))]);
+  await produceRaw(topic, 0, batchBytes(split, { codec: 4, compress: () => two, timestamp }));
+  const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 0, 0, 0, 0]);
+  const behind = records(4, 5);
+  await produceRaw(
+    topic,
+    0,
+    batchBytes(behind, { codec: 4, compress: (b) => Buffer.concat([skippable, zlib.zstdCompressSync(b)]), timestamp }),
+  );
+  await produceRaw(topic, 0, batchBytes(records(5, 6), { timestamp }));
+
+  await testService(t, config);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor("every offset committed", () => caughtUp(config.kafkaGroupId, sources, 1), 60_000);
+  const conn = await adminConnection(db.name);
+  t.after(() => conn.end());
+  const [rows] = await conn.query("SELECT user_id FROM users ORDER BY user_id");
+  assert.deepEqual(
+    (rows as { user_id: string }[]).map((r) => r.user_id),
+    events.map((e) => e.id).sort(),
+  );
+});

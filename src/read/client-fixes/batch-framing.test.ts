@@ -150,6 +150,30 @@ test("thousands of LZ4 frames with wrong checksums leave the decoder whole for t
   assert.deepEqual(read(batchBytes(records, { codec: 3, compress: () => frame })).records[0]?.value, event);
 });
 
+test("a zstd batch of several frames, or behind a skippable frame, is read whole, as Kafka reads it", () => {
+  const records = [0, 1, 2].map((i) => ({ offsetDelta: i, key: Buffer.from(`k${i}`), value: event }));
+  const frame = (from: number, to: number) =>
+    zlib.zstdCompressSync(Buffer.concat(records.slice(from, to).map(recordBytes)));
+  const skippable = Buffer.from([0x5e, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+  for (const [what, data] of [
+    ["two frames", Buffer.concat([frame(0, 1), frame(1, 3)])],
+    ["a skippable frame first", Buffer.concat([skippable, frame(0, 3)])],
+    ["a skippable frame between", Buffer.concat([frame(0, 2), skippable, frame(2, 3)])],
+  ] as const) {
+    const batch = read(batchBytes(records, { codec: 4, compress: () => data }));
+    assert.deepEqual(
+      batch.records.map((r) => [r.offsetDelta, r.key?.toString(), r.value]),
+      records.map((r) => [r.offsetDelta, r.key.toString(), r.value]),
+      what,
+    );
+  }
+  // Bytes after the frames that are no frame: Kafka refuses such a batch; read, it is markers.
+  const trailing = read(
+    batchBytes(records, { codec: 4, compress: () => Buffer.concat([frame(0, 3), Buffer.from("garbage")]) }),
+  );
+  assert.match(unreadableBatchReason(headersOf(trailing.records[0] as never)) ?? "", /zstd data is not a zstd frame/);
+});
+
 test("a small compressed batch's records keep no more than the batch's own bytes alive", () => {
   for (const [bitmask, compress] of [
     [1, (b: Buffer) => zlib.gzipSync(b)],

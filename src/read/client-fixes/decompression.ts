@@ -65,6 +65,70 @@ export function snappyBound(data: Buffer): number {
   return total;
 }
 
+/** A zstd frame's magic number, and a skippable frame's (its last four bits free). */
+const ZSTD_MAGIC = 0xfd2fb528;
+const ZSTD_SKIPPABLE = 0x184d2a50;
+
+/**
+ * The zstd frames of a batch's data, as Kafka reads them: one after another, skippable frames
+ * skipped (zstd-jni's stream, which Kafka reads batches with, does so). Node's decoder reads the
+ * first frame only: a batch of two frames, or one behind a skippable frame, read short, and the
+ * client, reading the records the batch counts past the end, failed every fetch of the partition
+ * (and of the partitions fetched with it), said as Kafka being down. Throws on what is not frames.
+ */
+export function zstdFrames(data: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < data.length; ) {
+    if (at + 8 <= data.length && (data.readUInt32LE(at) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) {
+      at += 8 + data.readUInt32LE(at + 4);
+      if (at > data.length) throw new Error("zstd skippable frame cut short");
+      continue;
+    }
+    if (at + 5 > data.length || data.readUInt32LE(at) !== ZSTD_MAGIC) throw new Error("zstd data is not a zstd frame");
+    const end = zstdFrameEnd(data, at);
+    frames.push(data.subarray(at, end));
+    at = end;
+  }
+  return frames;
+}
+
+/** Where the zstd frame at `start` ends, read from its header and its blocks' headers. */
+function zstdFrameEnd(data: Buffer, start: number): number {
+  const descriptor = data[start + 4] as number;
+  const singleSegment = (descriptor >> 5) & 1;
+  const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6] as number;
+  let at = start + 5 + (singleSegment ? 0 : 1) + ([0, 1, 2, 4][descriptor & 3] as number) + contentSizeBytes;
+  for (let last = 0; !last; ) {
+    if (at + 3 > data.length) throw new Error("zstd frame cut short");
+    const header = data.readUIntLE(at, 3);
+    const type = (header >> 1) & 3;
+    if (type === 3) throw new Error("zstd frame with a reserved block type");
+    last = header & 1;
+    // An RLE block holds one byte, repeated its size times.
+    at += 3 + (type === 1 ? 1 : header >>> 3);
+  }
+  at += descriptor & 0x04 ? 4 : 0;
+  if (at > data.length) throw new Error("zstd frame cut short");
+  return at;
+}
+
+/** zstd data decompressed as Kafka reads it (zstdFrames), to at most `max` bytes. */
+function zstdDecompress(data: Buffer, max: number): Buffer {
+  const frames = zstdFrames(data);
+  if (frames.length === 1 && frames[0]?.length === data.length) {
+    return ownBuffer(zlib.zstdDecompressSync(data, { maxOutputLength: max }));
+  }
+  const out: Buffer[] = [];
+  let total = 0;
+  for (const frame of frames) {
+    const part = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, max - total) });
+    total += part.length;
+    if (total > max) throw new Error(`zstd batch decompresses to more than ${max} bytes`);
+    out.push(part);
+  }
+  return Buffer.concat(out, total);
+}
+
 export type Decompress = (data: Buffer) => Buffer;
 
 /** The codecs by the bits of a batch's attributes that name them. */
@@ -86,7 +150,7 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
       checked(frame.bound, "LZ4");
       return (original[3] as Decompress)(frame.asKafkaReads);
     },
-    4: (data) => ownBuffer(zlib.zstdDecompressSync(data, { maxOutputLength: max })),
+    4: (data) => zstdDecompress(data, max),
   };
 }
 
