@@ -174,6 +174,23 @@ test("a zstd batch of several frames, or behind a skippable frame, is read whole
   assert.match(unreadableBatchReason(headersOf(trailing.records[0] as never)) ?? "", /zstd data is not a zstd frame/);
 });
 
+test("a snappy batch of xerial streams one after another is read whole, as Kafka reads it", () => {
+  const records = [0, 1, 2].map((i) => ({ offsetDelta: i, key: Buffer.from(`k${i}`), value: event }));
+  const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const xerial = (rs: typeof records) => {
+    const chunk = codec(2).compressSync(Buffer.concat(rs.map(recordBytes)));
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(chunk.length);
+    return Buffer.concat([header, length, chunk]);
+  };
+  const data = Buffer.concat([xerial(records.slice(0, 1)), xerial(records.slice(1))]);
+  const batch = read(batchBytes(records, { codec: 2, compress: () => data }));
+  assert.deepEqual(
+    batch.records.map((r) => [r.offsetDelta, r.key?.toString(), r.value]),
+    records.map((r) => [r.offsetDelta, r.key.toString(), r.value]),
+  );
+});
+
 test("a small compressed batch's records keep no more than the batch's own bytes alive", () => {
   for (const [bitmask, compress] of [
     [1, (b: Buffer) => zlib.gzipSync(b)],

@@ -129,6 +129,37 @@ function zstdDecompress(data: Buffer, max: number): Buffer {
   return Buffer.concat(out, total);
 }
 
+/** The first four bytes of Kafka's xerial framing of snappy, read as a chunk's length. */
+const XERIAL_HEAD = 0x82534e41;
+const XERIAL_HEADER_BYTES = 16;
+
+/**
+ * Xerial-framed snappy data as one stream, as Kafka reads it: snappy-java, which Kafka reads
+ * batches with, reads xerial streams written one after another (a header where a chunk's length
+ * would be starts the next); the client's decoder read that header as a chunk's length and
+ * refused the batch, whose events Kafka delivers: each became a dead letter without its event.
+ * Data that is not xerial-framed is returned as it is.
+ */
+export function xerialAsOneStream(data: Buffer): Buffer {
+  if (data.length < XERIAL_HEADER_BYTES || data.readUInt32BE(0) !== XERIAL_HEAD) return data;
+  const parts: Buffer[] = [data.subarray(0, XERIAL_HEADER_BYTES)];
+  let joined = false;
+  let at = XERIAL_HEADER_BYTES;
+  for (; at + 4 <= data.length; ) {
+    const size = data.readUInt32BE(at);
+    if (size === XERIAL_HEAD) {
+      joined = true;
+      at += XERIAL_HEADER_BYTES;
+      continue;
+    }
+    parts.push(data.subarray(at, at + 4 + size));
+    at += 4 + size;
+  }
+  // A few bytes too few for a chunk's length stay, for the decoder to refuse.
+  if (at < data.length) parts.push(data.subarray(at));
+  return joined ? Buffer.concat(parts) : data;
+}
+
 export type Decompress = (data: Buffer) => Buffer;
 
 /** The codecs by the bits of a batch's attributes that name them. */
@@ -142,8 +173,9 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
   return {
     1: (data) => ownBuffer(zlib.gunzipSync(data, { maxOutputLength: max })),
     2: (data) => {
-      checked(snappyBound(data), "snappy");
-      return (original[2] as Decompress)(data);
+      const stream = xerialAsOneStream(data);
+      checked(snappyBound(stream), "snappy");
+      return (original[2] as Decompress)(stream);
     },
     3: (data) => {
       const frame = readLz4Frame(data);
