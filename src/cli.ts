@@ -96,7 +96,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  process.stdout.on("error", onOutputError(command));
+  const at = argv.indexOf(command);
+  const rest = argv.filter((_, i) => i !== at);
+  process.stdout.on("error", onOutputError(command, CHANGING.has(command === "dlq" ? `dlq ${rest[0]}` : command)));
   // A misspelled variable leaves its default in force: said before anything connects.
   for (const { name, meant, noFileForm } of misspelled(serviceDeclaration, process.env)) {
     process.stderr.write(
@@ -105,8 +107,6 @@ async function main(argv: string[]): Promise<number> {
         : `analytics-service: warning: ${oneLine(name)} is not a variable of the service, so it is ignored; did you mean ${meant}?\n`,
     );
   }
-  const at = argv.indexOf(command);
-  const rest = argv.filter((_, i) => i !== at);
   switch (command) {
     // Neither takes an option: one given (`migrate --dry-run`) is refused, not silently run.
     case "run":
@@ -150,13 +150,31 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * `dlq list | head`: the reader went away, which ends a command quietly, as it would any Unix
- * tool. For `run`, whose log is its output, or any other failure, one line, and exit status 1.
+ * The commands that change something (topics, offsets, rows, the schema): the output is a report
+ * of the work, and a reader that goes away must not cut the work short. `rewind | true` exited 0
+ * with no offset moved, and `generate … | head -1` (its first line repeats the run) stopped at the
+ * first progress line, both silently.
  */
-function onOutputError(command: string) {
+const CHANGING = new Set(["generate", "rewind", "repair", "migrate", "dlq replay"]);
+
+/** Set when standard output failed other than by its reader leaving, under a command that went on. */
+let outputFailed = false;
+
+/**
+ * `dlq list | head`: the reader went away, which ends a command that only reads quietly, as it
+ * would any Unix tool; a command that changes something finishes its work, the rest of its output
+ * dropped. For `run`, whose log is its output, or any other failure, one line, and exit status 1
+ * (once the work is done, for a command that changes something).
+ */
+function onOutputError(command: string, changing: boolean) {
   return (err: NodeJS.ErrnoException) => {
     const quiet = err.code === "EPIPE" && command !== "run";
     if (!quiet) process.stderr.write(`analytics-service: writing to standard output failed: ${err.message}\n`);
+    if (changing) {
+      // The stream is destroyed: what the command writes from now on goes nowhere, without error.
+      if (!quiet) outputFailed = true;
+      return;
+    }
     process.exit(quiet ? 0 : 1);
   };
 }
@@ -164,7 +182,7 @@ function onOutputError(command: string) {
 main(process.argv.slice(2))
   .then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = outputFailed && code === 0 ? 1 : code;
     },
     (err: unknown) => {
       // A message may quote what the user typed or set, line breaks and terminal escapes included.

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { generateStream, MAX_STEP_MICROS } from "../../src/generate/stream.ts";
 import {
   BROKER,
   CLI,
+  cliArgs,
+  cliEnv,
   deleteTopicsThatExist,
   randomName,
   readTopic,
@@ -87,4 +89,29 @@ test("generate against topics that don't exist fails at once: one line naming th
     `analytics-service: generate: topics missing on ${BROKER}: ${missing}; the broker does not create topics on first write: create them, or unset KAFKA_TOPIC_PREFIX (now ${prefix}) to use the default ones, which \`npm run stack:up\` creates\n`,
   );
   assert.ok(seconds < 15, `took ${seconds} s`);
+});
+
+test("generate whose reader has gone (generate … | head -1 after its first line) still writes every event, and exits 0", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const env = testEnv(db, topics);
+  // The reader leaves before the first line: every write of the run fails with EPIPE.
+  const child = spawn(process.execPath, cliArgs(["generate", "--events", "300"]), {
+    env: cliEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+  const sizes = await Promise.all(topics.all.filter((x) => x !== topics.dlq).map((x) => topicSize(x)));
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    300,
+    "exit 0 means the stream was written",
+  );
 });

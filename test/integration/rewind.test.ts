@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Admin, Consumer } from "@platformatic/kafka";
@@ -10,6 +11,8 @@ import { TABLE_KEYS } from "../support/compare.ts";
 import {
   BROKER,
   caughtUp,
+  cliArgs,
+  cliEnv,
   hexId,
   produce,
   runCli,
@@ -277,4 +280,44 @@ test("rewind with a source topic not created yet moves the others, as run reads 
   // Every partition the group had read is back at its start (one never committed stays so).
   const zero = Object.fromEntries(Object.entries(before).map(([k, o]) => [k, o === "-1" ? "-1" : "0"]));
   assert.deepEqual(await committed(s.group, others), zero, "the four topics back at their start");
+});
+
+test("rewind whose reader has gone (rewind | true) still moves the offsets it plans, and exits 0", async (t) => {
+  const s = await setup(t);
+  const producer = await testProducer(t);
+  await produce(producer, s.topics.prefix, generateStream({ seed: 22, events: 200, poisonRate: 0 }));
+  // A group that read everything and stopped: its offsets committed at the ends, no member.
+  const end = await ends(s.sources);
+  const admin = new Admin({ clientId: "tests-rewind", bootstrapBrokers: [BROKER] });
+  try {
+    await admin.alterConsumerGroupOffsets({
+      groupId: s.group,
+      topics: s.sources.map((name) => ({
+        name,
+        partitionOffsets: [...Array(PARTITIONS).keys()].map((partition) => ({
+          partition,
+          offset: BigInt(end[`${name}/${partition}`] ?? "0"),
+        })),
+      })),
+    });
+  } finally {
+    await admin.close();
+  }
+  assert.deepEqual(await committed(s.group, s.sources), end);
+
+  // The reader is gone before the plan is printed: the table's write fails with EPIPE.
+  const child = spawn(process.execPath, cliArgs(["rewind", "--to", "earliest"]), {
+    env: cliEnv(s.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+  const zero = Object.fromEntries(Object.keys(end).map((k) => [k, "0"]));
+  assert.deepEqual(await committed(s.group, s.sources), zero, "exit 0 means the rewind was done");
 });
