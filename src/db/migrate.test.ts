@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, isRetryable, MigrationError } from "../errors.ts";
-import { deniedError, MIGRATE_PRIVILEGES, migrate, sentSoFar } from "./migrate.ts";
+import { migrate, sentSoFar } from "./migrate.ts";
 import type { Migration } from "./migration-files.ts";
 import type { Pool } from "./pool.ts";
-import { RUN_PRIVILEGES } from "./rights.ts";
+import { deniedError, MIGRATE_PRIVILEGES, RUN_PRIVILEGES } from "./rights.ts";
 
 // migrate() against a recording double of the pool: which statements a schema that is current,
 // missing or half-applied leads to, and the one line a refused user gets. The real servers'
@@ -153,6 +153,26 @@ test("a wait for the lock cut short (GET_LOCK gives NULL to a KILL QUERY) is an 
   // A timeout (0) still says another instance held it.
   const timedOut = fakePool((sql) => (sql.startsWith("SELECT version") ? [recorded(1)] : []), 0);
   await assert.rejects(migrate(timedOut.pool, MIGRATIONS), /held the migration lock for 120 s/);
+});
+
+test("a schema_migrations of another tool: one MigrationError line naming the database, nothing locked or created", async () => {
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version") ? sqlError(1054, "Unknown column 'name' in 'SELECT'") : [],
+  );
+  await assert.rejects(migrate(f.pool, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.equal(isRetryable(err), false, "not waited out as an outage");
+    assert.match(
+      err.message,
+      /^database analytics holds a schema_migrations table that is not this service's \(MySQL: Unknown column 'name' in 'SELECT'\): .*point MYSQL_DATABASE at the service's own database, or at an empty one$/,
+    );
+    return true;
+  });
+  assert.deepEqual(f.statements, [
+    "SELECT version, name, checksum FROM schema_migrations",
+    "SELECT CURRENT_USER() AS account, DATABASE() AS db",
+  ]);
+  assert.equal(f.released(), 1);
 });
 
 test("schema_migrations missing and CREATE refused: one MigrationError line naming user, right and grant", async () => {

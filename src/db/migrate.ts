@@ -10,7 +10,7 @@ import {
   type Pool,
   serviceAccount,
 } from "./pool.ts";
-import { isDenied, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
+import { deniedError, isDenied, whoAndWhere } from "./rights.ts";
 import { checkTableDefinitions, checkTablesPresent, createdBy, refuseForeignTables, tablesOf } from "./schema-drift.ts";
 import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
 
@@ -26,31 +26,6 @@ export interface MigrateResult {
   /** Recorded past this release's last migration, by a newer release: a rollback runs on its schema. */
   ahead?: string[];
 }
-
-/**
- * Rights `migrate` needs on the database, on MySQL 8.0 and MariaDB 10.11, beyond RUN_PRIVILEGES
- * (schema_migrations is read and written; MySQL's ALTER TABLE also wants CREATE and INSERT):
- * - CREATE: the tables of 001, 002 and 005, schema_migrations;
- * - REFERENCES: the foreign keys 001 creates and 004 drops and adds again (MySQL 5.7+ checks it on
- *   the parent table; MariaDB does not);
- * - CREATE VIEW, and DROP: 003's `CREATE OR REPLACE VIEW` asks for DROP even when the view does
- *   not exist yet;
- * - ALTER: 004 changes key columns' collation, drops and adds foreign keys, in place;
- * - INDEX: CREATE INDEX / DROP INDEX statements. No migration up to 004 uses one (their keys come
- *   with CREATE/ALTER TABLE), but an index of its own is the likeliest next migration, and the
- *   local stack's user, which migrates, should not need a new grant for it.
- * PREPARE/EXECUTE, user variables and information_schema reads (004) need no privilege. The stack
- * grants exactly this list, and a refused migration names it.
- */
-export const MIGRATE_PRIVILEGES = [
-  ...RUN_PRIVILEGES,
-  "CREATE",
-  "DROP",
-  "ALTER",
-  "INDEX",
-  "REFERENCES",
-  "CREATE VIEW",
-] as const;
 
 /**
  * Applies the pending migrations as the migrating account: MYSQL_MIGRATE_USER on a short-lived
@@ -174,6 +149,11 @@ async function pendingMigrations(
     [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version, name, checksum FROM schema_migrations");
   } catch (err) {
     if (errnoOf(err) === NO_SUCH_TABLE) return { pending: migrations, ahead: [] };
+    // ER_BAD_FIELD_ERROR: a schema_migrations of another tool (Rails, golang-migrate, dbmate and
+    // Ecto name theirs so, with a version column only): MYSQL_DATABASE names another application's
+    // database. Taken for tables changed by hand, it was waited out for ever, the line asking to
+    // put back what the migrations made.
+    if (errnoOf(err) === BAD_FIELD) throw foreignMigrations(err, (await whoAndWhere(conn)).database);
     throw err;
   }
   const applied = new Map(rows.map((r) => [Number(r.version), r]));
@@ -200,6 +180,16 @@ async function pendingMigrations(
     }
   }
   return { pending: migrations.filter((m) => !applied.has(m.version)), ahead };
+}
+
+/** ER_BAD_FIELD_ERROR: a column the statement names is not in its table. */
+const BAD_FIELD = 1054;
+
+/** The line for a database whose schema_migrations is another tool's: nothing was read or changed. */
+export function foreignMigrations(err: unknown, database: string): MigrationError {
+  return new MigrationError(
+    `database ${database} holds a schema_migrations table that is not this service's (MySQL: ${sqlMessageOf(err)}): another tool's migrations (Rails, golang-migrate, ...) record themselves there, so MYSQL_DATABASE names another application's database; nothing was changed: point MYSQL_DATABASE at the service's own database, or at an empty one`,
+  );
 }
 
 /** How far the migration being applied got: DDL commits as it goes, so a refusal mid-file leaves its first statements applied. */
@@ -279,36 +269,4 @@ async function applyPending(conn: Connection, pending: Migration[], progress: Pr
     progress.applied.push(m.name);
   }
   return done;
-}
-
-/**
- * One line for a refused migration: who was refused what, which migrations wait, and the grant
- * that lets `analytics-service migrate` apply them. The right comes from the server's message
- * ("CREATE command denied to user ..."); a refusal of the whole database names none.
- */
-export function deniedError(
-  err: unknown,
-  who: { account: string; database: string },
-  pending: readonly Migration[],
-  progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] },
-): MigrationError {
-  const message = sqlMessageOf(err);
-  const right = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
-  const refused = right ? `may not ${right}` : "was refused";
-  const left = pending.filter((m) => !progress.applied.includes(m.name));
-  const names = left.map((m) => m.name).join(", ");
-  const waiting =
-    left.length === 0
-      ? "the schema can't be read"
-      : left.length === 1
-        ? `migration ${names} is pending`
-        : `migrations ${names} are pending`;
-  // Said only when it matters: the retry will find what those statements created.
-  const partly =
-    progress.migration !== null && progress.statements > 0
-      ? ` (${progress.migration} stopped after ${progress.statements} of its ${progress.of} statements, which stay applied)`
-      : "";
-  return new MigrationError(
-    `user ${who.account} ${refused} on database ${who.database} and ${waiting}: run \`analytics-service migrate\` as a user with ${MIGRATE_PRIVILEGES.join(", ")} rights on ${who.database}, named by MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD (the service itself needs only ${RUN_PRIVILEGES.join(", ")} once the schema is current)${partly}`,
-  );
 }

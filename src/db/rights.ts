@@ -1,6 +1,8 @@
 import type mysql from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, MigrationError } from "../errors.ts";
+import type { Progress } from "./migrate.ts";
+import type { Migration } from "./migration-files.ts";
 import { errnoOf, sqlMessageOf } from "./server-errors.ts";
 
 // The service's account needs RUN_PRIVILEGES on its tables. Without them it would connect, join
@@ -100,5 +102,62 @@ export function rightsError(err: unknown, who?: { account: string; database: str
     : "on the MYSQL_DATABASE database to the MYSQL_USER account";
   return new ConfigError(
     `MySQL: ${message.replace(/\.$/, "")}; grant ${RUN_PRIVILEGES.join(", ")} ${to}, then start the service again`,
+  );
+}
+
+/**
+ * Rights `migrate` needs on the database, on MySQL 8.0 and MariaDB 10.11, beyond RUN_PRIVILEGES
+ * (schema_migrations is read and written; MySQL's ALTER TABLE also wants CREATE and INSERT):
+ * - CREATE: the tables of 001, 002 and 005, schema_migrations;
+ * - REFERENCES: the foreign keys 001 creates and 004 drops and adds again (MySQL 5.7+ checks it on
+ *   the parent table; MariaDB does not);
+ * - CREATE VIEW, and DROP: 003's `CREATE OR REPLACE VIEW` asks for DROP even when the view does
+ *   not exist yet;
+ * - ALTER: 004 changes key columns' collation, drops and adds foreign keys, in place;
+ * - INDEX: CREATE INDEX / DROP INDEX statements. No migration up to 004 uses one (their keys come
+ *   with CREATE/ALTER TABLE), but an index of its own is the likeliest next migration, and the
+ *   local stack's user, which migrates, should not need a new grant for it.
+ * PREPARE/EXECUTE, user variables and information_schema reads (004) need no privilege. The stack
+ * grants exactly this list, and a refused migration names it.
+ */
+export const MIGRATE_PRIVILEGES = [
+  ...RUN_PRIVILEGES,
+  "CREATE",
+  "DROP",
+  "ALTER",
+  "INDEX",
+  "REFERENCES",
+  "CREATE VIEW",
+] as const;
+
+/**
+ * One line for a refused migration: who was refused what, which migrations wait, and the grant
+ * that lets `analytics-service migrate` apply them. The right comes from the server's message
+ * ("CREATE command denied to user ..."); a refusal of the whole database names none.
+ */
+export function deniedError(
+  err: unknown,
+  who: { account: string; database: string },
+  pending: readonly Migration[],
+  progress: Progress = { applied: [], migration: null, statements: 0, of: 0, created: [] },
+): MigrationError {
+  const message = sqlMessageOf(err);
+  const right = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
+  const refused = right ? `may not ${right}` : "was refused";
+  const left = pending.filter((m) => !progress.applied.includes(m.name));
+  const names = left.map((m) => m.name).join(", ");
+  const waiting =
+    left.length === 0
+      ? "the schema can't be read"
+      : left.length === 1
+        ? `migration ${names} is pending`
+        : `migrations ${names} are pending`;
+  // Said only when it matters: the retry will find what those statements created.
+  const partly =
+    progress.migration !== null && progress.statements > 0
+      ? ` (${progress.migration} stopped after ${progress.statements} of its ${progress.of} statements, which stay applied)`
+      : "";
+  return new MigrationError(
+    `user ${who.account} ${refused} on database ${who.database} and ${waiting}: run \`analytics-service migrate\` as a user with ${MIGRATE_PRIVILEGES.join(", ")} rights on ${who.database}, named by MYSQL_MIGRATE_USER and MYSQL_MIGRATE_PASSWORD (the service itself needs only ${RUN_PRIVILEGES.join(", ")} once the schema is current)${partly}`,
   );
 }

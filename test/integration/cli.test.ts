@@ -113,6 +113,42 @@ test("migrate applies the schema once, then reports it up to date", async (t) =>
   assert.match(second.stdout, /^schema up to date at migration \d+/);
 });
 
+test("a database whose schema_migrations is another tool's (MYSQL_DATABASE set wrong): one line, exit 1, for run too, nothing changed", async (t) => {
+  const db = await testDatabase(t);
+  // golang-migrate's table; Rails' and dbmate's have the version column alone.
+  await db.query("CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty TINYINT(1) NOT NULL)");
+  await db.query("INSERT INTO schema_migrations VALUES (20240101000000, 0)");
+  await db.query("CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))");
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+    KAFKA_BOOTSTRAP_SERVERS: BROKER,
+    METRICS_PORT: "0",
+    LOG_LEVEL: "error",
+  };
+  const line = new RegExp(
+    `^analytics-service: database ${db.name} holds a schema_migrations table that is not this service's \\(MySQL: Unknown column 'name' in [^)]*\\): another tool's migrations [^\\n]*: point MYSQL_DATABASE at the service's own database, or at an empty one\\n$`,
+  );
+  for (const args of [["migrate"], ["report"], ["run"]]) {
+    // Taken for tables changed by hand, `run` waited it out for ever (here: the spawn's timeout).
+    const r = run(args, env);
+    assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, line, args[0]);
+  }
+  const tables = await db.query<{ name: string }>(
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+    [db.name],
+  );
+  assert.deepEqual(
+    tables.map((r) => r.name),
+    ["schema_migrations", "users"],
+    "nothing created",
+  );
+});
+
 test("an unreachable database is waited for, logged once, and SIGTERM still exits 0", async () => {
   const child = spawn(process.execPath, [CLI, "run"], {
     env: {

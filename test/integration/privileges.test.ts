@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { type TestContext, test } from "node:test";
-import { MIGRATE_PRIVILEGES, migrate } from "../../src/db/migrate.ts";
+import { migrate } from "../../src/db/migrate.ts";
 import { readMigrations } from "../../src/db/migration-files.ts";
-import { checkRunRights, RUN_PRIVILEGES } from "../../src/db/rights.ts";
+import { checkRunRights, MIGRATE_PRIVILEGES, RUN_PRIVILEGES } from "../../src/db/rights.ts";
 import { TABLES, TOPICS } from "../../src/domains/registry.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import { TOMBSTONES_TABLE } from "../../src/write/statements.ts";

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { MIGRATE_PRIVILEGES } from "../../src/db/migrate.ts";
 import { readMigrations } from "../../src/db/migration-files.ts";
-import { RUN_PRIVILEGES } from "../../src/db/rights.ts";
+import { MIGRATE_PRIVILEGES, RUN_PRIVILEGES } from "../../src/db/rights.ts";
 import { fixture } from "../../src/testing/fixtures.ts";
 import {
   caughtUp,

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import type { Config } from "../../src/config/index.ts";
-import { MIGRATE_PRIVILEGES } from "../../src/db/migrate.ts";
+import { MIGRATE_PRIVILEGES } from "../../src/db/rights.ts";
 import { StackError } from "../../src/errors.ts";
 import type { StackConfig } from "./config.ts";
 import { privateServerPid, startPrivateServer, stopPrivateServer } from "./mariadb-server.ts";
