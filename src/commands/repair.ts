@@ -1,7 +1,7 @@
 import type { RowDataPacket } from "mysql2/promise";
 import type { Config } from "../config/index.ts";
-import { createPool, explainDbError } from "../db/pool.ts";
-import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "../db/server-errors.ts";
+import { createPool, explainDbError, type Pool } from "../db/pool.ts";
+import { BAD_FIELD, errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "../db/server-errors.ts";
 import { ENTITY_TABLES } from "../domains/registry.ts";
 import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
 import type { TableSpec } from "../plan/ops.ts";
@@ -200,16 +200,39 @@ export async function runRepair(
       conn.release();
     }
   } catch (e) {
-    throw explainRepairError(e, config);
+    throw await explainRepairError(e, config, pool);
   } finally {
     await pool.end();
   }
 }
 
-/** One line for what an operator can fix: a table not there (not migrated, or dropped), a user without the rights. */
-function explainRepairError(e: unknown, config: Config): unknown {
+/**
+ * Whether the database records this service's migrations (its schema_migrations has a checksum,
+ * which other tools' tables of that name have not), or shows its report views to an account that
+ * may read only them: one that does neither is another application's, or one never migrated.
+ */
+async function holdsServiceTables(pool: { query: Pool["query"] }): Promise<boolean> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+       AND ((TABLE_NAME = 'schema_migrations' AND COLUMN_NAME = 'checksum') OR TABLE_NAME = 'report_users_active_deleted')`,
+  );
+  return Number(rows[0]?.n) > 0;
+}
+
+/**
+ * One line for what an operator can fix: a database that is not the service's (MYSQL_DATABASE set
+ * wrong: "run migrate" would make the schema there, "put back what the migrations made" would alter
+ * another application's users table), a table not there (not migrated, or dropped), a user without
+ * the rights.
+ */
+async function explainRepairError(e: unknown, config: Config, pool: { query: Pool["query"] }): Promise<unknown> {
   if (isExpected(e)) return e;
   const errno = errnoOf(e);
+  if ((errno === NO_SUCH_TABLE || errno === BAD_FIELD) && !(await holdsServiceTables(pool).catch(() => true))) {
+    return new ConfigError(
+      `repair: database ${config.mysqlDatabase} at ${config.mysqlHost}:${config.mysqlPort} holds none of the service's tables (MySQL: ${sqlMessageOf(e)}); nothing was changed: point MYSQL_DATABASE at the database the service writes, or run \`analytics-service migrate\` there first`,
+    );
+  }
   if (errno === NO_SUCH_TABLE) {
     return new ConfigError(
       `repair: ${sqlMessageOf(e).replace(/\.$/, "")}: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand`,

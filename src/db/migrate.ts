@@ -12,7 +12,7 @@ import {
 } from "./pool.ts";
 import { deniedError, isDenied, whoAndWhere } from "./rights.ts";
 import { checkTableDefinitions, checkTablesPresent, createdBy, refuseForeignTables, tablesOf } from "./schema-drift.ts";
-import { errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
+import { BAD_FIELD, errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors.ts";
 
 // Versioned SQL migrations: NNN_name.sql applied in order, each recorded with the SHA-256 of its
 // text. A file that changes after it was applied stops the service: the schema it describes is
@@ -181,9 +181,6 @@ async function pendingMigrations(
   }
   return { pending: migrations.filter((m) => !applied.has(m.version)), ahead };
 }
-
-/** ER_BAD_FIELD_ERROR: a column the statement names is not in its table. */
-const BAD_FIELD = 1054;
 
 /** The line for a database whose schema_migrations is another tool's: nothing was read or changed. */
 export function foreignMigrations(err: unknown, database: string): MigrationError {

@@ -4,6 +4,8 @@
 
 /** ER_NO_SUCH_TABLE: a table or view the statement names is not in the database. */
 export const NO_SUCH_TABLE = 1146;
+/** ER_BAD_FIELD_ERROR: the table has no column of the name a statement uses. */
+export const BAD_FIELD = 1054;
 
 /** The MySQL error number the driver put on `err`, if it is one of the server's errors. */
 export function errnoOf(err: unknown): number | undefined {

@@ -224,7 +224,7 @@ test("repair: a bad command line is one line and exit status 2, before any conne
   }
 });
 
-test("repair: nothing to repair, or no schema yet, is one line and exit status 1", async (t) => {
+test("repair: nothing to repair, no schema yet, another application's database or a table dropped is one line and exit status 1", async (t) => {
   const db = await testDatabase(t);
   const env = {
     MYSQL_HOST: "127.0.0.1",
@@ -237,9 +237,28 @@ test("repair: nothing to repair, or no schema yet, is one line and exit status 1
   assert.equal(unmigrated.status, 1);
   assert.equal(
     unmigrated.stderr,
-    `analytics-service: repair: Table '${db.name}.users' doesn't exist: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand\n`,
+    `analytics-service: repair: database ${db.name} at 127.0.0.1:${stack.mysqlPort} holds none of the service's tables (MySQL: Table '${db.name}.users' doesn't exist); nothing was changed: point MYSQL_DATABASE at the database the service writes, or run \`analytics-service migrate\` there first\n`,
   );
+  // Another application's database (MYSQL_DATABASE set wrong) with a users table of its own:
+  // "the analytics tables were changed by hand: put back what the migrations made" sent the
+  // operator to alter that application's table.
+  await db.query("CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))");
+  const foreign = run(["repair", "users", "65a1f0c2e4b0a1b2c3d4e5f6"], env);
+  assert.equal(foreign.status, 1);
+  assert.equal(
+    foreign.stderr,
+    `analytics-service: repair: database ${db.name} at 127.0.0.1:${stack.mysqlPort} holds none of the service's tables (MySQL: Unknown column 'user_id' in 'SELECT'); nothing was changed: point MYSQL_DATABASE at the database the service writes, or run \`analytics-service migrate\` there first\n`,
+  );
+  await db.query("DROP TABLE users");
+  // A table of the service's dropped by hand, in its database: migrate names it.
   assert.equal(run(["migrate"], env).status, 0);
+  await db.query("DROP TABLE suppliers");
+  const dropped = run(["repair", "suppliers", "65a1f0c2e4b0a1b2c3d4e5f6"], env);
+  assert.equal(dropped.status, 1);
+  assert.equal(
+    dropped.stderr,
+    `analytics-service: repair: Table '${db.name}.suppliers' doesn't exist: run \`analytics-service migrate\`, which applies what is pending or names the tables dropped by hand\n`,
+  );
   const nothing = run(["repair", "posts", "65a1f0c2e4b0a1b2c3d4e5fa", "--dry-run"], env);
   assert.equal(nothing.status, 1);
   assert.equal(
