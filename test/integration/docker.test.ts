@@ -97,7 +97,11 @@ describe("Dockerfile", () => {
     assert.deepEqual(entry?.slice(1, -1), SERVICE_NODE_FLAGS);
     assert.equal(entry?.at(-1), "bin/analytics-service.js");
     const start = JSON.parse(readRepo("package.json")).scripts.start as string;
-    assert.equal(start, "node bin/analytics-service.js run", "npm start goes through the launcher, which adds them");
+    assert.equal(
+      start,
+      "exec node bin/analytics-service.js run",
+      "npm start goes through the launcher, which adds them; exec: npm signals the service itself, not a shell",
+    );
   });
 
   test("is based on node:24-slim", () => {

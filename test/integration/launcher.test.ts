@@ -132,3 +132,63 @@ test("from a Node that can't run TypeScript, the service is a child in its own g
     }
   });
 });
+
+/** The pids below `pid`, children first, then theirs. */
+async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const line of (await childrenOf(pid)).split("\n")) {
+    const child = Number(line.trim().split(/\s+/)[0]);
+    if (child > 0) out.push(child, ...(await descendants(child)));
+  }
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw err;
+  }
+};
+
+test("npm start signalled alone (SIGTERM to npm's pid, as a supervisor sends it) stops the service gracefully, leaving nothing running", async (t) => {
+  const port = await privatePort();
+  const npm = spawn("npm", ["start"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    env: {
+      PATH: process.env.PATH ?? "",
+      MYSQL_HOST: "127.0.0.1",
+      MYSQL_PORT: String(port),
+      KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
+      METRICS_PORT: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  const collect = (b: Buffer) => {
+    log += b;
+  };
+  npm.stdout.on("data", collect);
+  npm.stderr.on("data", collect);
+  const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
+  t.after(() => {
+    try {
+      process.kill(-(npm.pid as number), "SIGKILL");
+    } catch (err) {
+      // Gone already, as it should be.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  });
+  await waitFor("waiting for MySQL", async () => log.includes("MySQL"), 15_000);
+  const below = await descendants(npm.pid as number);
+  assert.ok(below.length > 0, "npm runs the service");
+  npm.kill("SIGTERM");
+  await exited;
+  // Through `sh -c`, which passes no signal on, the service was left running, orphaned: still
+  // consuming, still a member of the group (so `rewind` was refused), never stopped.
+  await waitFor("npm's processes gone", async () => below.every((pid) => !alive(pid)) || undefined, 15_000);
+  assert.match(log, /SIGTERM: finishing the batches/);
+});
