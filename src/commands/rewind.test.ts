@@ -9,7 +9,7 @@ import {
   type RewindTarget,
   rewindOptions,
   summarise,
-} from "./rewind.ts";
+} from "./rewind-plan.ts";
 
 const EARLIEST: RewindTarget = { kind: "earliest" };
 const AT: RewindTarget = { kind: "time", ms: Date.parse("2026-02-11T09:30:00Z"), text: "2026-02-11T09:30:00Z" };

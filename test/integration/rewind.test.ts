@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Admin, Consumer } from "@platformatic/kafka";
+import { runRewind } from "../../src/commands/rewind.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { emit } from "../../src/generate/emit.ts";
 import { generateStream } from "../../src/generate/stream.ts";
@@ -320,4 +321,56 @@ test("rewind whose reader has gone (rewind | true) still moves the offsets it pl
   assert.equal(code, 0);
   const zero = Object.fromEntries(Object.keys(end).map((k) => [k, "0"]));
   assert.deepEqual(await committed(s.group, s.sources), zero, "exit 0 means the rewind was done");
+});
+
+test("a rewind the broker refuses for some partitions only (a topic deleted meanwhile) says which moved and which did not", async (t) => {
+  const s = await setup(t);
+  const producer = await testProducer(t);
+  await produce(producer, s.topics.prefix, generateStream({ seed: 23, events: 200, poisonRate: 0 }));
+  // A group that read everything and stopped: its offsets committed at the ends, no member.
+  const end = await ends(s.sources);
+  const admin = new Admin({ clientId: "tests-rewind", bootstrapBrokers: [BROKER] });
+  t.after(() => admin.close());
+  const partitionOffsets = (name: string) =>
+    [...Array(PARTITIONS).keys()].map((partition) => ({
+      partition,
+      offset: BigInt(end[`${name}/${partition}`] ?? "0"),
+    }));
+  await admin.alterConsumerGroupOffsets({
+    groupId: s.group,
+    topics: s.sources.map((name) => ({ name, partitionOffsets: partitionOffsets(name) })),
+  });
+  // The post topic deleted between the plan and the commit: the broker refuses its partitions
+  // (UNKNOWN_TOPIC_OR_PARTITION) and commits the others'.
+  const post = s.sources.find((x) => x.endsWith(".post")) as string;
+  const alter = Admin.prototype.alterConsumerGroupOffsets;
+  t.mock.method(Admin.prototype, "alterConsumerGroupOffsets", async function (this: Admin, ...args: unknown[]) {
+    await admin.deleteTopics({ topics: [post] });
+    await waitFor("the post topic gone", async () => !(await admin.listTopics()).includes(post), SLOW);
+    return (alter as (...a: unknown[]) => Promise<void>).apply(this, args);
+  });
+  let printed = "";
+  const out = {
+    write: (text: string) => {
+      printed += text;
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream;
+  // Every partition that holds a record moves (an empty one is already at its start).
+  const moving = Object.values(end).filter((o) => o !== "0").length;
+  const movingPost = Object.entries(end).filter(([k, o]) => k.startsWith(`${post}/`) && o !== "0");
+  assert.ok(movingPost.length > 0, "the post topic has records to move");
+  await assert.rejects(runRewind(s.config, { to: { kind: "earliest" }, dryRun: false }, out), (err: Error) => {
+    assert.match(
+      err.message,
+      new RegExp(
+        `^rewind: only ${moving - movingPost.length} of ${moving} partition\\(s\\) of group ${s.group} moved; ${post.replaceAll(".", "\\.")} ${movingPost.map(([k]) => k.split("/")[1]).join(", ")} did not \\(the broker refused UNKNOWN_TOPIC_OR_PARTITION\\): .*then run rewind again, which moves only what is not there yet$`,
+      ),
+    );
+    return true;
+  });
+  assert.match(printed, /^topic\s+partition\s+before\s+after\s+end\s+note$/m, "the plan was printed");
+  const others = s.sources.filter((x) => x !== post);
+  const zero = Object.fromEntries(Object.keys(await committed(s.group, others)).map((k) => [k, "0"]));
+  assert.deepEqual(await committed(s.group, others), zero, "the other four topics moved, as the line says");
 });
