@@ -223,9 +223,13 @@ export async function runGenerate(
       out.write(`${progressLine(sent, options.events, elapsed)}\n`);
     }
   };
+  /** Events of the request under way: the broker may have written them when a signal stops the run. */
+  let sending = 0;
   const flush = async () => {
+    sending = chunk.length;
     await producer.send({ messages: chunk });
     sent += chunk.length;
+    sending = 0;
     chunk = [];
     if (options.rate > 0) {
       // Pace to the rate: wait until the events sent so far are due.
@@ -240,6 +244,18 @@ export async function runGenerate(
     poisonRate: options.poisonRate,
     startMicros,
   });
+  // Ctrl-C (or a supervisor's stop) ends the run where it is: said, with how far it got, rather
+  // than leaving the topics half-filled without a word (off a terminal the last progress line is
+  // up to 5 s old). What was written stays.
+  const stop = (name: NodeJS.Signals) => {
+    const maybe = sending > 0 ? `, and up to ${sending} more may have been written` : "";
+    out.write(
+      `${tty ? "\n" : ""}stopped by ${name}: ${sent} of ${options.events} event(s) written${maybe}; they stay in the topics\n`,
+    );
+    process.exit(128 + (name === "SIGINT" ? 2 : name === "SIGTERM" ? 15 : 1));
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const name of signals) process.once(name, stop);
   try {
     for (const g of stream) {
       chunk.push({
@@ -254,6 +270,7 @@ export async function runGenerate(
     if (chunk.length > 0) await flush();
     report(true);
   } finally {
+    for (const name of signals) process.removeListener(name, stop);
     await producer.close();
   }
   return 0;

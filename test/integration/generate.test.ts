@@ -15,6 +15,7 @@ import {
   testEnv,
   testTopics,
   topicSize,
+  waitFor,
 } from "../support/helpers.ts";
 
 // `analytics-service generate` writes the seeded stream, byte for byte, into the configured topics,
@@ -114,4 +115,36 @@ test("generate whose reader has gone (generate … | head -1 after its first lin
     300,
     "exit 0 means the stream was written",
   );
+});
+
+test("generate stopped by Ctrl-C says how many events it wrote, and exits 130", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const env = testEnv(db, topics);
+  const child = spawn(process.execPath, cliArgs(["generate", "--events", "100000", "--rate", "1000"]), {
+    env: cliEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => child.kill("SIGKILL"));
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  const inTopics = async () => (await Promise.all(sources.map((x) => topicSize(x)))).reduce((a, b) => a + b, 0);
+  // Stopped part way: once some events are in the topics.
+  await waitFor("some events written", async () => (await inTopics()) > 0, 30000);
+  child.kill("SIGINT");
+  assert.equal(await exited, 130);
+  // Off a terminal the last progress line was printed at 5 s: without this one, nothing said how far it got.
+  const m =
+    /\nstopped by SIGINT: (\d+) of 100000 event\(s\) written(?:, and up to (\d+) more may have been written)?; they stay in the topics\n$/.exec(
+      stdout,
+    );
+  assert.ok(m, stdout);
+  const written = Number(m[1]);
+  const total = await inTopics();
+  assert.ok(written > 0 && total >= written && total <= written + Number(m[2] ?? 0), `${total} in the topics`);
 });
