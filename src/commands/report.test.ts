@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { UsageError } from "./args.ts";
-import { formatReport, REPORT_SECTIONS, reportOptions, toReportRow } from "./report.ts";
+import { formatReport, MAX_REPORT_ROWS, REPORT_SECTIONS, reportOptions, toReportRow } from "./report.ts";
 
 test("every section reads a view of migration 003, with the view's columns", () => {
   const migration = readFileSync(new URL("../db/migrations/003_report_views.sql", import.meta.url), "utf8");
@@ -36,4 +36,15 @@ test("reportOptions: --json or nothing", () => {
   assert.deepEqual(reportOptions([]), { json: false });
   assert.deepEqual(reportOptions(["--json"]), { json: true });
   assert.throws(() => reportOptions(["--csv"]), UsageError);
+});
+
+test("formatReport: a section cut at MAX_REPORT_ROWS says how many rows it left out", () => {
+  const out = formatReport(
+    { products_by_category_status: [{ category: "a", status: "active", products: 9 }] },
+    {
+      products_by_category_status: 7,
+    },
+  );
+  assert.ok(out.includes(`     9\n… and 7 more row(s) not listed (the first ${MAX_REPORT_ROWS} are)\n`), out);
+  assert.equal(out.match(/more row\(s\) not listed/g)?.length, 1);
 });

@@ -65,7 +65,7 @@ export const REPORT_SECTIONS: readonly ReportSection[] = [
     key: "products_by_category_status",
     title: "Products by category and status",
     sql: `SELECT category, status, products FROM report_products_by_category_status
-          ORDER BY category, status`,
+          ORDER BY products DESC, category, status`,
     columns: [s("category"), s("status"), n("products")],
   },
   {
@@ -94,6 +94,16 @@ export const REPORT_SECTIONS: readonly ReportSection[] = [
 export type Report = Record<string, Row[]>;
 
 /**
+ * The most rows a section lists. Categories, countries and post types are stored as events send
+ * them, so a producer can make a million of each: listed whole, the command held them all in
+ * memory. A section's order puts the largest first; what is cut is counted and said.
+ */
+export const MAX_REPORT_ROWS = 1000;
+
+/** Rows of each section that were not listed (MAX_REPORT_ROWS), by section key; only those cut. */
+export type NotShown = Record<string, number>;
+
+/**
  * The driver returns COUNT/SUM/DECIMAL values as strings (the pool keeps big numbers exact);
  * the report's numbers are small enough to be JSON numbers.
  */
@@ -106,13 +116,18 @@ export function toReportRow(section: ReportSection, raw: Row): Row {
   return row;
 }
 
-/** The report for people: each section's title, underlined, and its table. */
-export function formatReport(report: Report, sections: readonly ReportSection[] = REPORT_SECTIONS): string {
+/** The report for people: each section's title, underlined, its table, and what it left out. */
+export function formatReport(
+  report: Report,
+  notShown: NotShown = {},
+  sections: readonly ReportSection[] = REPORT_SECTIONS,
+): string {
   return sections
-    .map(
-      (section) =>
-        `${section.title}\n${"=".repeat(section.title.length)}\n${formatTable(section.columns, report[section.key] ?? [])}`,
-    )
+    .map((section) => {
+      const cut = notShown[section.key];
+      const more = cut === undefined ? "" : `… and ${cut} more row(s) not listed (the first ${MAX_REPORT_ROWS} are)\n`;
+      return `${section.title}\n${"=".repeat(section.title.length)}\n${formatTable(section.columns, report[section.key] ?? [])}${more}`;
+    })
     .join("\n");
 }
 
@@ -150,7 +165,7 @@ async function refuseForeignDatabase(pool: Pool, config: Config): Promise<void> 
 }
 
 /** Migrates (so the views exist; as MYSQL_MIGRATE_USER when set) and queries every section. */
-export async function buildReport(config: Config): Promise<Report> {
+export async function buildReport(config: Config): Promise<{ report: Report; notShown: NotShown }> {
   const pool = createPool(config);
   try {
     await refuseForeignDatabase(pool, config);
@@ -158,13 +173,23 @@ export async function buildReport(config: Config): Promise<Report> {
     // Logged in: a refusal from here on is the views', whose definer is the migrating account.
     await pool.query("SELECT 1");
     const report: Report = {};
-    for (const section of REPORT_SECTIONS) {
-      const [rows] = await pool.query<RowDataPacket[]>(section.sql).catch((err: unknown) => {
+    const notShown: NotShown = {};
+    const query = (sql: string) =>
+      pool.query<RowDataPacket[]>(sql).catch((err: unknown) => {
         throw definerGone(err, config) ?? err;
       });
+    for (const section of REPORT_SECTIONS) {
+      const [rows] = await query(
+        /\bLIMIT\b/.test(section.sql) ? section.sql : `${section.sql} LIMIT ${MAX_REPORT_ROWS + 1}`,
+      );
+      if (rows.length > MAX_REPORT_ROWS) {
+        rows.length = MAX_REPORT_ROWS;
+        const [count] = await query(`SELECT COUNT(*) AS n FROM (${section.sql}) AS listed`);
+        notShown[section.key] = Number(count[0]?.n) - MAX_REPORT_ROWS;
+      }
       report[section.key] = rows.map((r) => toReportRow(section, r));
     }
-    return report;
+    return { report, notShown };
   } catch (err) {
     throw isExpected(err) ? err : explainDbError(err, config);
   } finally {
@@ -186,7 +211,8 @@ export async function runReport(
   options: ReportOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const report = await buildReport(config);
-  out.write(options.json ? `${terminalSafeJson(JSON.stringify(report, null, 2))}\n` : formatReport(report));
+  const { report, notShown } = await buildReport(config);
+  const json = Object.keys(notShown).length > 0 ? { ...report, rows_not_shown: notShown } : report;
+  out.write(options.json ? `${terminalSafeJson(JSON.stringify(json, null, 2))}\n` : formatReport(report, notShown));
   return 0;
 }

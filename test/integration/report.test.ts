@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { REPORT_SECTIONS } from "../../src/commands/report.ts";
+import { MAX_REPORT_ROWS, REPORT_SECTIONS } from "../../src/commands/report.ts";
 import { type EmittedEvent, emit } from "../../src/generate/emit.ts";
 import { fixture, loadFixtures } from "../../src/testing/fixtures.ts";
 import {
@@ -292,4 +292,37 @@ test("report over a view whose definer is gone names the definer, not the passwo
     );
     return true;
   });
+});
+
+test("report lists at most MAX_REPORT_ROWS rows a section, the largest first, and says how many it left out", async (t) => {
+  // Categories are stored as events send them: a producer can make as many as it likes, and the
+  // report held every one in memory.
+  const db = await testDatabase(t);
+  const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
+  await runCli(["migrate"], env);
+  const many = MAX_REPORT_ROWS + 5;
+  const rows = Array.from({ length: many }, (_, i) => [
+    hexId(i, "66c0"),
+    `crafted-${String(i).padStart(5, "0")}`,
+  ]);
+  // One category with two products, which must be listed first whatever its name.
+  rows.push([hexId(many, "66c0"), "zz-real"], [hexId(many + 1, "66c0"), "zz-real"]);
+  await db.query(
+    `INSERT INTO products (product_id, supplier_id, name, category, unit_type, base_price_cents, status, created_at, updated_at)
+     VALUES ${rows.map(() => "(?, 's', 'n', ?, 'piece', 1, 'active', NOW(6), NOW(6))").join(", ")}`,
+    rows.flat(),
+  );
+  const { stdout } = await runCli(["report", "--json"], env);
+  const report = JSON.parse(stdout) as Record<string, unknown>;
+  const listed = report.products_by_category_status as { category: string; products: number }[];
+  assert.equal(listed.length, MAX_REPORT_ROWS);
+  assert.deepEqual(listed[0], { category: "zz-real", status: "active", products: 2 });
+  assert.deepEqual(report.rows_not_shown, { products_by_category_status: many + 1 - MAX_REPORT_ROWS });
+  const { stdout: human } = await runCli(["report"], env);
+  assert.match(
+    human,
+    new RegExp(
+      `\\n… and ${many + 1 - MAX_REPORT_ROWS} more row\\(s\\) not listed \\(the first ${MAX_REPORT_ROWS} are\\)\\n`,
+    ),
+  );
 });
