@@ -411,3 +411,19 @@ test("misspelled: a variable one typo from a declared one is named with what was
     { name: "MYSQL_PASSWORD_FIEL", meant: "MYSQL_PASSWORD_FILE" },
   ]);
 });
+
+test("a group or client id longer than a Kafka request's string is one line", () => {
+  assert.equal(loadConfig({ KAFKA_GROUP_ID: "g".repeat(32767) }).kafkaGroupId.length, 32767);
+  for (const [variable, value, bytes] of [
+    ["KAFKA_GROUP_ID", "g".repeat(40_000), 40_000],
+    ["KAFKA_GROUP_ID", "ü".repeat(16_384), 32_768],
+    ["KAFKA_CLIENT_ID", "c".repeat(32_760), 32_776],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [variable]: value }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message === `${variable}: ${bytes} bytes, more than the 32767 a Kafka request can carry; use a shorter one.`,
+    );
+  }
+});

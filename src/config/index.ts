@@ -221,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   checkTopicNames(config);
+  checkRequestStrings(config);
   checkMysqlTls(config);
   checkMysqlAccounts(config);
   // The KAFKA_SSL_* files are read and checked now (and kept), so a bad one stops every command
@@ -253,6 +254,30 @@ function checkTopicNames(config: Config): void {
     throw new ConfigError(
       `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is the source topic of ${source} events; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
     );
+  }
+}
+
+/** The longest string a Kafka request carries (a length of 16 bits). */
+const KAFKA_STRING_BYTES = 32767;
+
+/**
+ * The group id and client ids go into every request as Kafka strings: one past the bound made
+ * requests the client could not write, said as the brokers not answering.
+ */
+function checkRequestStrings(config: Config): void {
+  if (config.kafkaGroupId === "")
+    throw new ConfigError("KAFKA_GROUP_ID: must not be empty; it names the consumer group.");
+  for (const [variable, value] of [
+    ["KAFKA_GROUP_ID", config.kafkaGroupId],
+    // The longest client id made of it (kafka/client-options.ts).
+    ["KAFKA_CLIENT_ID", `${config.kafkaClientId}-generator-check`],
+  ] as const) {
+    const bytes = Buffer.byteLength(value);
+    if (bytes > KAFKA_STRING_BYTES) {
+      throw new ConfigError(
+        `${variable}: ${bytes} bytes, more than the ${KAFKA_STRING_BYTES} a Kafka request can carry; use a shorter one.`,
+      );
+    }
   }
 }
 
