@@ -40,6 +40,10 @@ test("parseIsoTime: dates and date-times, UTC when it has no offset", () => {
   assert.equal(parseIsoTime("2026-02-11T09:38:25.123456+00:00"), Date.UTC(2026, 1, 11, 9, 38, 25, 123));
   assert.equal(parseIsoTime("2026-02-11T11:38:25+02:00"), Date.UTC(2026, 1, 11, 9, 38, 25));
   assert.equal(parseIsoTime("2026-02-11 09:38:25-0130"), Date.UTC(2026, 1, 11, 11, 8, 25));
+  // Whole hours, as ISO 8601 allows (and `date --iso-8601=hours` writes).
+  assert.equal(parseIsoTime("2026-02-11T11:38+02"), Date.UTC(2026, 1, 11, 9, 38));
+  assert.equal(parseIsoTime("2026-02-11T09:38:25-05"), Date.UTC(2026, 1, 11, 14, 38, 25));
+  assert.equal(parseIsoTime("2026-02-11T09:38:25+2"), undefined);
 });
 
 test("parseIsoTime: anything else is undefined", () => {

@@ -90,6 +90,8 @@ export function parseIsoTime(text: string): number | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?(.*))?$/.exec(text.trim());
   if (!m) return undefined;
   const [, date, hhmm = "00:00", seconds = ":00", zone = ""] = m;
-  const datetime = toUtcDatetime6(`${date}T${hhmm}${seconds}${zone}`);
+  // ISO 8601 lets an offset be whole hours (`+02`); events always carry the minutes too.
+  const offset = /^[+-]\d{2}$/.test(zone) ? `${zone}:00` : zone;
+  const datetime = toUtcDatetime6(`${date}T${hhmm}${seconds}${offset}`);
   return datetime === null ? undefined : datetimeMs(datetime);
 }
