@@ -301,10 +301,7 @@ test("report lists at most MAX_REPORT_ROWS rows a section, the largest first, an
   const env = testEnv(db, { prefix: "unused.", dlq: "unused.dlq", all: [] });
   await runCli(["migrate"], env);
   const many = MAX_REPORT_ROWS + 5;
-  const rows = Array.from({ length: many }, (_, i) => [
-    hexId(i, "66c0"),
-    `crafted-${String(i).padStart(5, "0")}`,
-  ]);
+  const rows = Array.from({ length: many }, (_, i) => [hexId(i, "66c0"), `crafted-${String(i).padStart(5, "0")}`]);
   // One category with two products, which must be listed first whatever its name.
   rows.push([hexId(many, "66c0"), "zz-real"], [hexId(many + 1, "66c0"), "zz-real"]);
   await db.query(
