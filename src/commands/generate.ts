@@ -252,6 +252,10 @@ export async function runGenerate(
     out.write(
       `${tty ? "\n" : ""}stopped by ${name}: ${sent} of ${options.events} event(s) written${maybe}; they stay in the topics\n`,
     );
+    // Ended by the signal itself, not exit(130): a shell running the command (a script, a loop)
+    // takes a child that exited to have handled the signal, and goes on with its next command.
+    for (const s of signals) process.removeListener(s, stop);
+    process.kill(process.pid, name);
     process.exit(128 + (name === "SIGINT" ? 2 : name === "SIGTERM" ? 15 : 1));
   };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;

@@ -117,7 +117,7 @@ test("generate whose reader has gone (generate … | head -1 after its first lin
   );
 });
 
-test("generate stopped by Ctrl-C says how many events it wrote, and exits 130", async (t) => {
+test("generate stopped by Ctrl-C says how many events it wrote, and ends by the signal (130 to a shell)", async (t) => {
   const db = await testDatabase(t);
   const topics = await testTopics(t);
   const env = testEnv(db, topics);
@@ -130,14 +130,16 @@ test("generate stopped by Ctrl-C says how many events it wrote, and exits 130", 
   child.stdout.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on("exit", (code, signal) => resolve(signal ?? code)),
+  );
   await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
   const sources = topics.all.filter((x) => x !== topics.dlq);
   const inTopics = async () => (await Promise.all(sources.map((x) => topicSize(x)))).reduce((a, b) => a + b, 0);
   // Stopped part way: once some events are in the topics.
   await waitFor("some events written", async () => (await inTopics()) > 0, 30000);
   child.kill("SIGINT");
-  assert.equal(await exited, 130);
+  assert.equal(await exited, "SIGINT");
   // Off a terminal the last progress line was printed at 5 s: without this one, nothing said how far it got.
   const m =
     /\nstopped by SIGINT: (\d+) of 100000 event\(s\) written(?:, and up to (\d+) more may have been written)?; they stay in the topics\n$/.exec(
@@ -147,4 +149,42 @@ test("generate stopped by Ctrl-C says how many events it wrote, and exits 130", 
   const written = Number(m[1]);
   const total = await inTopics();
   assert.ok(written > 0 && total >= written && total <= written + Number(m[2] ?? 0), `${total} in the topics`);
+});
+
+test("generate stopped by Ctrl-C in a shell script stops the script too, as any interrupted command does", async (t) => {
+  const db = await testDatabase(t);
+  const topics = await testTopics(t);
+  const env = testEnv(db, topics);
+  // A script or loop running generate, in a process group of its own as a terminal's foreground
+  // job is: Ctrl-C signals the whole group. A child that exits (130) rather than dying of SIGINT
+  // tells bash the signal was handled, and the script goes on with its next command.
+  const script = `"$0" "$@"; echo "went on: $?"`;
+  const child = spawn(
+    "bash",
+    ["-c", script, process.execPath, ...cliArgs(["generate", "--events", "100000", "--rate", "1000"])],
+    { env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  t.after(() => {
+    try {
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+    } catch {}
+  });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on("exit", (code, signal) => resolve(signal ?? code)),
+  );
+  await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
+  const sources = topics.all.filter((x) => x !== topics.dlq);
+  await waitFor(
+    "some events written",
+    async () => (await Promise.all(sources.map((x) => topicSize(x)))).some((n) => n > 0),
+    30000,
+  );
+  process.kill(-(child.pid ?? 0), "SIGINT");
+  assert.equal(await exited, "SIGINT", stdout);
+  assert.match(stdout, /\nstopped by SIGINT: \d+ of 100000 event\(s\) written/);
+  assert.doesNotMatch(stdout, /went on/);
 });
