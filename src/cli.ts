@@ -173,7 +173,12 @@ function onOutputError(command: string, changing: boolean) {
     if (!quiet) process.stderr.write(`analytics-service: writing to standard output failed: ${err.message}\n`);
     if (changing) {
       // The stream is destroyed: what the command writes from now on goes nowhere, without error.
-      if (!quiet) outputFailed = true;
+      // The error may come after the command has returned (its last line failed, reported on a
+      // later tick than the work's end): the exit status is set here too, not only once it returns.
+      if (!quiet) {
+        outputFailed = true;
+        if (!process.exitCode) process.exitCode = 1;
+      }
       return;
     }
     process.exit(quiet ? 0 : 1);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { serviceDeclaration } from "../../src/config/index.ts";
 import { BadEventReasons } from "../../src/errors.ts";
-import { BROKER, CLI, stack, testDatabase, waitFor } from "../support/helpers.ts";
+import { BROKER, CLI, rowCount, stack, testDatabase, waitFor } from "../support/helpers.ts";
 
 // The CLI as a user meets it: help, one clear line for each mistake, a clean exit on signals.
 
@@ -111,6 +111,34 @@ test("migrate applies the schema once, then reports it up to date", async (t) =>
   );
   const second = run(["migrate"], env);
   assert.match(second.stdout, /^schema up to date at migration \d+/);
+});
+
+test("migrate whose output fails (a full disk) does the work, says so in one line, and exits 1", async (t) => {
+  const db = await testDatabase(t);
+  const env = {
+    MYSQL_HOST: "127.0.0.1",
+    MYSQL_PORT: String(stack.mysqlPort),
+    MYSQL_USER: stack.mysqlAdminUser,
+    MYSQL_PASSWORD: stack.mysqlAdminPassword,
+    MYSQL_DATABASE: db.name,
+  };
+  // Its one line, written last, fails: the error is reported after the command has returned.
+  const full = openSync("/dev/full", "w");
+  t.after(() => closeSync(full));
+  for (const round of ["first", "again"]) {
+    const r = spawnSync(process.execPath, [CLI, "migrate"], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", full, "pipe"],
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    assert.equal(
+      r.stderr,
+      "analytics-service: writing to standard output failed: ENOSPC: no space left on device, write\n",
+    );
+    assert.equal(r.status, 1, `${round}: exit 0 told a script the report was written`);
+  }
+  assert.ok((await rowCount(db.conn, "schema_migrations")) > 0, "the work was done");
 });
 
 test("a database whose schema_migrations is another tool's (MYSQL_DATABASE set wrong): one line, exit 1, for run too, nothing changed", async (t) => {
