@@ -417,13 +417,28 @@ test("a group or client id longer than a Kafka request's string is one line", ()
   for (const [variable, value, bytes] of [
     ["KAFKA_GROUP_ID", "g".repeat(40_000), 40_000],
     ["KAFKA_GROUP_ID", "ü".repeat(16_384), 32_768],
-    ["KAFKA_CLIENT_ID", "c".repeat(32_760), 32_776],
   ] as const) {
     assert.throws(
       () => loadConfig({ [variable]: value }),
       (e: unknown) =>
         e instanceof ConfigError &&
         e.message === `${variable}: ${bytes} bytes, more than the 32767 a Kafka request can carry; use a shorter one.`,
+    );
+  }
+  // The consumer's member id, <id>-consumer-<uuid>, is the longest string made of the client id:
+  // one of 32,749 bytes passed, and the broker failed every JoinGroup ("unexpected error").
+  assert.equal(loadConfig({ KAFKA_CLIENT_ID: "c".repeat(32_721) }).kafkaClientId.length, 32_721);
+  for (const [value, bytes] of [
+    ["c".repeat(32_722), 32_722],
+    ["c".repeat(32_749), 32_749],
+    ["ü".repeat(16_361), 32_722],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ KAFKA_CLIENT_ID: value }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message ===
+          `KAFKA_CLIENT_ID: ${bytes} bytes, more than the 32721 a Kafka request can carry once the consumer's member id is made of it (<id>-consumer-<uuid>); use a shorter one.`,
     );
   }
 });

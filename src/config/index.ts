@@ -267,19 +267,27 @@ const KAFKA_STRING_BYTES = 32767;
 function checkRequestStrings(config: Config): void {
   if (config.kafkaGroupId === "")
     throw new ConfigError("KAFKA_GROUP_ID: must not be empty; it names the consumer group.");
-  for (const [variable, value] of [
-    ["KAFKA_GROUP_ID", config.kafkaGroupId],
-    // The longest client id made of it (kafka/client-options.ts).
-    ["KAFKA_CLIENT_ID", `${config.kafkaClientId}-generator-check`],
-  ] as const) {
-    const bytes = Buffer.byteLength(value);
-    if (bytes > KAFKA_STRING_BYTES) {
-      throw new ConfigError(
-        `${variable}: ${bytes} bytes, more than the ${KAFKA_STRING_BYTES} a Kafka request can carry; use a shorter one.`,
-      );
-    }
+  const groupBytes = Buffer.byteLength(config.kafkaGroupId);
+  if (groupBytes > KAFKA_STRING_BYTES) {
+    throw new ConfigError(
+      `KAFKA_GROUP_ID: ${groupBytes} bytes, more than the ${KAFKA_STRING_BYTES} a Kafka request can carry; use a shorter one.`,
+    );
+  }
+  const clientBytes = Buffer.byteLength(config.kafkaClientId);
+  if (clientBytes > MAX_CLIENT_ID_BYTES) {
+    throw new ConfigError(
+      `KAFKA_CLIENT_ID: ${clientBytes} bytes, more than the ${MAX_CLIENT_ID_BYTES} a Kafka request can carry once the consumer's member id is made of it (<id>-consumer-<uuid>); use a shorter one.`,
+    );
   }
 }
+
+/**
+ * The longest KAFKA_CLIENT_ID: the longest string made of it is the consumer's member id, which the
+ * broker makes of its client id (`<id>-consumer`, kafka/client-options.ts), a dash and a UUID (36),
+ * and sends back in every JoinGroup answer; past the bound the broker fails the join ("unexpected
+ * error"). The other clients' ids (`<id>-generator-check`, the longest) are shorter.
+ */
+const MAX_CLIENT_ID_BYTES = KAFKA_STRING_BYTES - "-consumer".length - 1 - 36;
 
 /**
  * TLS settings that would not do what they seem to: a CA the mode never checks against (the
