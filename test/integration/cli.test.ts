@@ -17,6 +17,15 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     timeout: 30000,
   });
 
+/** The stack's MySQL as its admin account, on database `name`. */
+const adminEnv = (name: string) => ({
+  MYSQL_HOST: "127.0.0.1",
+  MYSQL_PORT: String(stack.mysqlPort),
+  MYSQL_USER: stack.mysqlAdminUser,
+  MYSQL_PASSWORD: stack.mysqlAdminPassword,
+  MYSQL_DATABASE: name,
+});
+
 test("--help lists every configuration variable with its default", () => {
   const r = run(["--help"]);
   assert.equal(r.status, 0);
@@ -96,13 +105,7 @@ test("run: an unknown user with an empty password, or a database name the server
 
 test("migrate applies the schema once, then reports it up to date", async (t) => {
   const db = await testDatabase(t);
-  const env = {
-    MYSQL_HOST: "127.0.0.1",
-    MYSQL_PORT: String(stack.mysqlPort),
-    MYSQL_USER: stack.mysqlAdminUser,
-    MYSQL_PASSWORD: stack.mysqlAdminPassword,
-    MYSQL_DATABASE: db.name,
-  };
+  const env = adminEnv(db.name);
   const first = run(["migrate"], env);
   assert.equal(first.status, 0, first.stderr);
   assert.match(
@@ -115,13 +118,7 @@ test("migrate applies the schema once, then reports it up to date", async (t) =>
 
 test("migrate whose output fails (a full disk) does the work, says so in one line, and exits 1", async (t) => {
   const db = await testDatabase(t);
-  const env = {
-    MYSQL_HOST: "127.0.0.1",
-    MYSQL_PORT: String(stack.mysqlPort),
-    MYSQL_USER: stack.mysqlAdminUser,
-    MYSQL_PASSWORD: stack.mysqlAdminPassword,
-    MYSQL_DATABASE: db.name,
-  };
+  const env = adminEnv(db.name);
   // Its one line, written last, fails: the error is reported after the command has returned.
   const full = openSync("/dev/full", "w");
   t.after(() => closeSync(full));
@@ -148,11 +145,7 @@ test("a database whose schema_migrations is another tool's (MYSQL_DATABASE set w
   await db.query("INSERT INTO schema_migrations VALUES (20240101000000, 0)");
   await db.query("CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100))");
   const env = {
-    MYSQL_HOST: "127.0.0.1",
-    MYSQL_PORT: String(stack.mysqlPort),
-    MYSQL_USER: stack.mysqlAdminUser,
-    MYSQL_PASSWORD: stack.mysqlAdminPassword,
-    MYSQL_DATABASE: db.name,
+    ...adminEnv(db.name),
     KAFKA_BOOTSTRAP_SERVERS: BROKER,
     METRICS_PORT: "0",
     LOG_LEVEL: "error",
@@ -254,13 +247,7 @@ test("repair: a bad command line is one line and exit status 2, before any conne
 
 test("repair: nothing to repair, no schema yet, another application's database or a table dropped is one line and exit status 1", async (t) => {
   const db = await testDatabase(t);
-  const env = {
-    MYSQL_HOST: "127.0.0.1",
-    MYSQL_PORT: String(stack.mysqlPort),
-    MYSQL_USER: stack.mysqlAdminUser,
-    MYSQL_PASSWORD: stack.mysqlAdminPassword,
-    MYSQL_DATABASE: db.name,
-  };
+  const env = adminEnv(db.name);
   const unmigrated = run(["repair", "users", "65a1f0c2e4b0a1b2c3d4e5f6"], env);
   assert.equal(unmigrated.status, 1);
   assert.equal(

@@ -3,7 +3,7 @@ import { execFile, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { promisify } from "node:util";
 import { MIN_NODE, SERVICE_NODE_FLAGS } from "../../bin/runtime.js";
 import { CLI, privatePort, waitFor } from "../support/helpers.ts";
@@ -54,10 +54,16 @@ test("without the project's Node and on a Node that can't run TypeScript: one li
 });
 
 /** `run` against a MySQL port nobody listens on waits for MySQL indefinitely: a long-lived service. */
-async function waitingService(node: string) {
+function waitingService(t: TestContext, node: string) {
+  return waiting(t, node, [CLI, "run"]);
+}
+
+/** `command` (the service's `run`, however started) waiting for MySQL on a port nobody listens on. */
+async function waiting(t: TestContext, command: string, args: string[], cwd?: string) {
   const port = await privatePort();
   // A process group of its own, as a terminal, `timeout` or systemd would signal it.
-  const launcher = spawn(node, [CLI, "run"], {
+  const launcher = spawn(command, args, {
+    cwd,
     env: {
       PATH: process.env.PATH ?? "",
       MYSQL_HOST: "127.0.0.1",
@@ -75,6 +81,14 @@ async function waitingService(node: string) {
   launcher.stdout.on("data", collect);
   launcher.stderr.on("data", collect);
   const exited = new Promise<number | null>((resolve) => launcher.on("exit", (code) => resolve(code)));
+  t.after(() => {
+    try {
+      process.kill(-(launcher.pid as number), "SIGKILL");
+    } catch (err) {
+      // Gone already, as it should be.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  });
   await waitFor("waiting for MySQL", async () => log.includes("MySQL"), 15_000);
   return { launcher, exited, log: () => log };
 }
@@ -88,7 +102,7 @@ const childrenOf = async (pid: number) => {
 const argsOf = async (pid: number) => (await execFileAsync("ps", ["-o", "args=", "-p", String(pid)])).stdout;
 
 test("on Node 24 without the flags the launcher becomes the service with them: one process, so a signal to its group stops it once, gracefully", async (t) => {
-  const s = await waitingService(process.execPath);
+  const s = await waitingService(t, process.execPath);
   t.after(() => s.launcher.kill("SIGKILL"));
   const pid = s.launcher.pid as number;
   const args = await argsOf(pid);
@@ -104,7 +118,7 @@ test("from a Node that can't run TypeScript, the service is a child in its own g
   const { stdout: version } = await execFileAsync(PATH_NODE, ["--version"]);
   const [major = 0] = version.trim().slice(1).split(".").map(Number);
   if (major >= MIN_NODE[0]) return t.skip(`the Node on PATH (${version.trim()}) runs TypeScript`);
-  const graceful = await waitingService(PATH_NODE);
+  const graceful = await waitingService(t, PATH_NODE);
   t.after(() => graceful.launcher.kill("SIGKILL"));
   const child = await waitFor(
     "the launcher's child",
@@ -115,7 +129,7 @@ test("from a Node that can't run TypeScript, the service is a child in its own g
   assert.equal(await graceful.exited, 0, graceful.log());
   assert.doesNotMatch(graceful.log(), /again/);
 
-  const killed = await waitingService(PATH_NODE);
+  const killed = await waitingService(t, PATH_NODE);
   t.after(() => killed.launcher.kill("SIGKILL"));
   const childPid = Number(
     (
@@ -154,35 +168,7 @@ const alive = (pid: number) => {
 };
 
 test("npm start signalled alone (SIGTERM to npm's pid, as a supervisor sends it) stops the service gracefully, leaving nothing running", async (t) => {
-  const port = await privatePort();
-  const npm = spawn("npm", ["start"], {
-    cwd: new URL("../..", import.meta.url).pathname,
-    env: {
-      PATH: process.env.PATH ?? "",
-      MYSQL_HOST: "127.0.0.1",
-      MYSQL_PORT: String(port),
-      KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
-      METRICS_PORT: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let log = "";
-  const collect = (b: Buffer) => {
-    log += b;
-  };
-  npm.stdout.on("data", collect);
-  npm.stderr.on("data", collect);
-  const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
-  t.after(() => {
-    try {
-      process.kill(-(npm.pid as number), "SIGKILL");
-    } catch (err) {
-      // Gone already, as it should be.
-      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
-    }
-  });
-  await waitFor("waiting for MySQL", async () => log.includes("MySQL"), 15_000);
+  const { launcher: npm, exited, log } = await waiting(t, "npm", ["start"], new URL("../..", import.meta.url).pathname);
   const below = await descendants(npm.pid as number);
   assert.ok(below.length > 0, "npm runs the service");
   npm.kill("SIGTERM");
@@ -190,5 +176,5 @@ test("npm start signalled alone (SIGTERM to npm's pid, as a supervisor sends it)
   // Through `sh -c`, which passes no signal on, the service was left running, orphaned: still
   // consuming, still a member of the group (so `rewind` was refused), never stopped.
   await waitFor("npm's processes gone", async () => below.every((pid) => !alive(pid)) || undefined, 15_000);
-  assert.match(log, /SIGTERM: finishing the batches/);
+  assert.match(log(), /SIGTERM: finishing the batches/);
 });
