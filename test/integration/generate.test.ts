@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { Admin } from "@platformatic/kafka";
 import { generateStream, MAX_STEP_MICROS } from "../../src/generate/stream.ts";
 import {
@@ -11,12 +11,14 @@ import {
   deleteTopicsThatExist,
   randomName,
   readTopic,
+  runCliWithoutReader,
   testDatabase,
   testEnv,
   testTopics,
   topicSize,
   waitFor,
 } from "../support/helpers.ts";
+import type { TestTopics } from "../support/kafka.ts";
 
 // `analytics-service generate` writes the seeded stream, byte for byte, into the configured topics,
 // stamped to end about when it is produced; it refuses topics that don't exist in one line.
@@ -97,16 +99,7 @@ test("generate whose reader has gone (generate … | head -1 after its first lin
   const topics = await testTopics(t);
   const env = testEnv(db, topics);
   // The reader leaves before the first line: every write of the run fails with EPIPE.
-  const child = spawn(process.execPath, cliArgs(["generate", "--events", "300"]), {
-    env: cliEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout.destroy();
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const { code, stderr } = await runCliWithoutReader(["generate", "--events", "300"], env);
   assert.equal(stderr, "");
   assert.equal(code, 0);
   const sizes = await Promise.all(topics.all.filter((x) => x !== topics.dlq).map((x) => topicSize(x)));
@@ -117,15 +110,26 @@ test("generate whose reader has gone (generate … | head -1 after its first lin
   );
 });
 
-test("generate stopped by Ctrl-C says how many events it wrote, and ends by the signal (130 to a shell)", async (t) => {
-  const db = await testDatabase(t);
-  const topics = await testTopics(t);
-  const env = testEnv(db, topics);
-  const child = spawn(process.execPath, cliArgs(["generate", "--events", "100000", "--rate", "1000"]), {
+/**
+ * `generate` of 100,000 events at 1,000/s, started as `command` (the CLI itself, or a shell
+ * running it) in a process group of its own as a terminal's foreground job is; resolves once its
+ * first line is out and some events are in the topics, so a signal stops it part way.
+ */
+async function generating(t: TestContext, topics: TestTopics, command: string, args: string[]) {
+  const env = testEnv(await testDatabase(t), topics);
+  const child = spawn(command, [...args, ...cliArgs(["generate", "--events", "100000", "--rate", "1000"])], {
     env: cliEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
-  t.after(() => child.kill("SIGKILL"));
+  t.after(() => {
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch (err) {
+      // Gone already, as it should be.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  });
   let stdout = "";
   child.stdout.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
@@ -133,13 +137,19 @@ test("generate stopped by Ctrl-C says how many events it wrote, and ends by the 
   const exited = new Promise<number | string | null>((resolve) =>
     child.on("exit", (code, signal) => resolve(signal ?? code)),
   );
-  await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
   const sources = topics.all.filter((x) => x !== topics.dlq);
   const inTopics = async () => (await Promise.all(sources.map((x) => topicSize(x)))).reduce((a, b) => a + b, 0);
-  // Stopped part way: once some events are in the topics.
+  await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
   await waitFor("some events written", async () => (await inTopics()) > 0, 30000);
+  return { child, exited, stdout: () => stdout, inTopics };
+}
+
+test("generate stopped by Ctrl-C says how many events it wrote, and ends by the signal (130 to a shell)", async (t) => {
+  const topics = await testTopics(t);
+  const { child, exited, stdout: out, inTopics } = await generating(t, topics, process.execPath, []);
   child.kill("SIGINT");
   assert.equal(await exited, "SIGINT");
+  const stdout = out();
   // Off a terminal the last progress line was printed at 5 s: without this one, nothing said how far it got.
   const m =
     /\nstopped by SIGINT: (\d+) of 100000 event\(s\) written(?:, and up to (\d+) more may have been written)?; they stay in the topics\n$/.exec(
@@ -152,39 +162,13 @@ test("generate stopped by Ctrl-C says how many events it wrote, and ends by the 
 });
 
 test("generate stopped by Ctrl-C in a shell script stops the script too, as any interrupted command does", async (t) => {
-  const db = await testDatabase(t);
   const topics = await testTopics(t);
-  const env = testEnv(db, topics);
-  // A script or loop running generate, in a process group of its own as a terminal's foreground
-  // job is: Ctrl-C signals the whole group. A child that exits (130) rather than dying of SIGINT
-  // tells bash the signal was handled, and the script goes on with its next command.
+  // A script or loop running generate: Ctrl-C signals the whole group. A child that exits (130)
+  // rather than dying of SIGINT tells bash the signal was handled, and the script goes on.
   const script = `"$0" "$@"; echo "went on: $?"`;
-  const child = spawn(
-    "bash",
-    ["-c", script, process.execPath, ...cliArgs(["generate", "--events", "100000", "--rate", "1000"])],
-    { env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
-  t.after(() => {
-    try {
-      process.kill(-(child.pid ?? 0), "SIGKILL");
-    } catch {}
-  });
-  let stdout = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  const exited = new Promise<number | string | null>((resolve) =>
-    child.on("exit", (code, signal) => resolve(signal ?? code)),
-  );
-  await waitFor("the first line", async () => stdout.startsWith("stamping from"), 30000);
-  const sources = topics.all.filter((x) => x !== topics.dlq);
-  await waitFor(
-    "some events written",
-    async () => (await Promise.all(sources.map((x) => topicSize(x)))).some((n) => n > 0),
-    30000,
-  );
-  process.kill(-(child.pid ?? 0), "SIGINT");
-  assert.equal(await exited, "SIGINT", stdout);
-  assert.match(stdout, /\nstopped by SIGINT: \d+ of 100000 event\(s\) written/);
-  assert.doesNotMatch(stdout, /went on/);
+  const { child, exited, stdout } = await generating(t, topics, "bash", ["-c", script, process.execPath]);
+  process.kill(-(child.pid as number), "SIGINT");
+  assert.equal(await exited, "SIGINT", stdout());
+  assert.match(stdout(), /\nstopped by SIGINT: \d+ of 100000 event\(s\) written/);
+  assert.doesNotMatch(stdout(), /went on/);
 });

@@ -236,6 +236,18 @@ export const cliArgs = (args: string[]) => [...SERVICE_NODE_FLAGS, CLI, ...args]
 /** Only PATH and `env`: nothing of the test runner's environment leaks into the command. */
 export const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", ...env });
 
+/** The CLI run with its standard output closed before its first write (`… | true`): its exit code and stderr. */
+export async function runCliWithoutReader(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, cliArgs(args), { env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  return { code, stderr };
+}
+
 /** Topics that are never created, for commands that stop before they reach Kafka. */
 export function unusedTopics(): TestTopics {
   const prefix = `${randomName("t")}.`;
