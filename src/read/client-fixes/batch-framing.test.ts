@@ -174,6 +174,63 @@ test("a zstd batch of several frames, or behind a skippable frame, is read whole
   assert.match(unreadableBatchReason(headersOf(trailing.records[0] as never)) ?? "", /zstd data is not a zstd frame/);
 });
 
+test("zstd frames of a byte each are read as markers at once; batches of hundreds of frames spend the fetch's budget", async () => {
+  await Promise.resolve();
+  // The broker takes a record written a byte a zstd frame (10 bytes each on the wire): one of
+  // 4 MB, decompressed frame by frame, held the event loop 25 s and took 2 GB.
+  const inFrames = (b: Buffer, n: number) => {
+    const step = Math.ceil(b.length / n);
+    return Buffer.concat(
+      Array.from({ length: Math.ceil(b.length / step) }, (_, i) =>
+        zlib.zstdCompressSync(b.subarray(i * step, (i + 1) * step)),
+      ),
+    );
+  };
+  const value = Buffer.alloc(20_000, 0x61);
+  const bytes = batchBytes([{ offsetDelta: 0, value }], { codec: 4, compress: (b) => inFrames(b, b.length) });
+  const started = performance.now();
+  const bytewise = read(bytes);
+  const took = performance.now() - started;
+  assert.match(
+    unreadableBatchReason(headersOf(bytewise.records[0] as never)) ?? "",
+    new RegExp(`zstd batch of more than ${MAX_DECOMPRESSED_BATCH_BYTES / (64 * 1024) + 1} frames`),
+  );
+  assert.ok(took < 300, `read in ${took} ms`);
+  await Promise.resolve();
+  const few = read(batchBytes([{ offsetDelta: 0, value }], { codec: 4, compress: (b) => inFrames(b, 300) }));
+  assert.deepEqual(few.records[0]?.value, value, "300 frames: read whole");
+
+  await Promise.resolve();
+  // Each batch of 300 frames counts as 300 × 64 KiB = 18.75 MiB against the fetch's 64 MiB.
+  const batches = Array.from({ length: 6 }, (_, i) =>
+    batchBytes([{ offsetDelta: 0, value }], { codec: 4, compress: (b) => inFrames(b, 300), firstOffset: BigInt(i) }),
+  );
+  const partition = () => readRecordsBatches(Reader.from(Buffer.concat(batches))).map((b) => b.firstOffset);
+  assert.deepEqual(partition(), [0n, 1n, 2n, 3n], "the flooded partition: to 75 MiB, the last begun under 64");
+  assert.deepEqual(partition(), [0n], "the next partition's first batch: to 94 MiB");
+  assert.deepEqual(partition(), [0n], "to 112 MiB");
+  assert.deepEqual(partition(), [0n], "begun under twice the budget: to 131 MiB");
+  assert.deepEqual(partition(), [], "past twice the budget, nothing");
+});
+
+test("zstd batches each a frame declaring a window of 128 MiB spend the fetch's budget by it", async () => {
+  await Promise.resolve();
+  // Batches of 79 bytes, each a frame declaring a window of 128 MiB (its decoder takes 1.25 ms to
+  // make room for it): 13,000 of them, a fetch of 1 MiB, held the event loop 32 s. Each counts
+  // as 1 MiB less the 64 KiB any batch is: the 69th passes 64 MiB, and the rest wait.
+  const bigWindow = (b: Buffer) => {
+    const block = Buffer.alloc(3);
+    block.writeUIntLE((b.length << 3) | 1, 0, 3);
+    return Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (27 - 10) << 3]), block, b]);
+  };
+  const windows = Array.from({ length: 2000 }, (_, i) =>
+    batchBytes([{ offsetDelta: 0, value: event }], { codec: 4, compress: bigWindow, firstOffset: BigInt(i) }),
+  );
+  const windowed = readRecordsBatches(Reader.from(Buffer.concat(windows)));
+  assert.deepEqual(windowed[0]?.records[0]?.value, event, "such a batch is read as written");
+  assert.equal(windowed.length, 69);
+});
+
 test("a snappy batch of xerial streams one after another is read whole, as Kafka reads it", () => {
   const records = [0, 1, 2].map((i) => ({ offsetDelta: i, key: Buffer.from(`k${i}`), value: event }));
   const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1]);

@@ -191,7 +191,10 @@ function patchDecompressors(): void {
     const codec = codecs[bitmask];
     if (codec) original[bitmask] = codec.decompressSync.bind(codec);
   }
-  const bounded = boundedDecompressors(original, MAX_DECOMPRESSED_BATCH_BYTES);
+  // A batch's cost beyond its output (each of several zstd frames: decompression.ts) counts against the fetch's budget too.
+  const bounded = boundedDecompressors(original, MAX_DECOMPRESSED_BATCH_BYTES, (bytes) => {
+    counted().decompressed += bytes;
+  });
   for (const bitmask of [1, 2, 3, 4]) {
     const codec = codecs[bitmask];
     const decompress = bounded[bitmask];

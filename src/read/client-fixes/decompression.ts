@@ -74,11 +74,12 @@ const ZSTD_SKIPPABLE = 0x184d2a50;
  * skipped (zstd-jni's stream, which Kafka reads batches with, does so). Node's decoder reads the
  * first frame only: a batch of two frames, or one behind a skippable frame, read short, and the
  * client, reading the records the batch counts past the end, failed every fetch of the partition
- * (and of the partitions fetched with it), said as Kafka being down. Throws on what is not frames.
+ * (and of the partitions fetched with it), said as Kafka being down. Throws on what is not frames, and past `maxFrames` frames.
  */
-export function zstdFrames(data: Buffer): Buffer[] {
+export function zstdFrames(data: Buffer, maxFrames = Number.POSITIVE_INFINITY): Buffer[] {
   const frames: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
+    if (frames.length === maxFrames) throw new Error(`zstd batch of more than ${maxFrames} frames`);
     if (at + 8 <= data.length && (data.readUInt32LE(at) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) {
       at += 8 + data.readUInt32LE(at + 4);
       if (at > data.length) throw new Error("zstd skippable frame cut short");
@@ -112,9 +113,50 @@ function zstdFrameEnd(data: Buffer, start: number): number {
   return at;
 }
 
-/** zstd data decompressed as Kafka reads it (zstdFrames), to at most `max` bytes. */
-function zstdDecompress(data: Buffer, max: number): Buffer {
-  const frames = zstdFrames(data);
+/**
+ * What a zstd frame counts as decompressed, at least, against the batch's bound and the fetch's
+ * (fetch-budget.ts), whatever it holds: each is decompressed on its own, by a decoder of its own
+ * that makes room for the window the frame declares, into a chunk of 64 KiB (about 60 µs a
+ * frame, and 1.25 ms for a window of 128 MiB, which Kafka's own zstd level 22 declares).
+ * Counted by their output alone, frames of a byte each, 10 bytes on the wire (the broker takes
+ * them), held the event loop 25 s and took 2 GB from one batch of 4 MB; batches of 79 bytes, each
+ * a frame declaring 128 MiB, held it 32 s from one fetch of 1 MiB.
+ */
+export const ZSTD_FRAME_BYTES = 64 * 1024;
+const ZSTD_WINDOW_SHARE = 128;
+
+/** What the zstd frame `frame` (its header whole: zstdFrames) counts as: ZSTD_FRAME_BYTES, or 1/128 of its window. */
+function zstdFrameCost(frame: Buffer): number {
+  const descriptor = frame[4] as number;
+  let window: number;
+  if ((descriptor >> 5) & 1) {
+    // A single segment's window is its content size.
+    const at = 5 + ([0, 1, 2, 4][descriptor & 3] as number);
+    const bytes = [1, 2, 4, 8][descriptor >> 6] as number;
+    window = bytes === 8 ? Number(frame.readBigUInt64LE(at)) : frame.readUIntLE(at, bytes) + (bytes === 2 ? 256 : 0);
+  } else {
+    const w = frame[5] as number;
+    window = 2 ** (10 + (w >> 3)) * (1 + (w & 7) / 8);
+  }
+  return Math.max(ZSTD_FRAME_BYTES, window / ZSTD_WINDOW_SHARE);
+}
+
+/**
+ * zstd data decompressed as Kafka reads it (zstdFrames), to at most `max` bytes. Its frames count
+ * as zstdFrameCost says, but for the first's ZSTD_FRAME_BYTES, which is any batch's (the records
+ * budget bounds those): `charge` is told what they count, and a batch counting more than `max` is
+ * not decompressed.
+ */
+function zstdDecompress(data: Buffer, max: number, charge: (bytes: number) => void): Buffer {
+  // Each frame counts at least ZSTD_FRAME_BYTES: past this many, the batch counts more than `max`.
+  const frames = zstdFrames(data, Math.floor(max / ZSTD_FRAME_BYTES) + 1);
+  const cost = frames.reduce((n, frame) => n + zstdFrameCost(frame), 0) - ZSTD_FRAME_BYTES;
+  charge(Math.max(0, cost));
+  if (cost > max) {
+    throw new Error(
+      `zstd batch's ${frames.length} frames count as more than ${max} bytes (each ${ZSTD_FRAME_BYTES} at least, or 1/${ZSTD_WINDOW_SHARE} of its window)`,
+    );
+  }
   if (frames.length === 1 && frames[0]?.length === data.length) {
     return ownBuffer(zlib.zstdDecompressSync(data, { maxOutputLength: max }));
   }
@@ -165,8 +207,15 @@ export type Decompress = (data: Buffer) => Buffer;
 /** The codecs by the bits of a batch's attributes that name them. */
 export const CODEC_NAMES: Readonly<Record<number, string>> = { 1: "gzip", 2: "snappy", 3: "LZ4", 4: "zstd" };
 
-/** Each codec's decompression, bounded by `max` bytes; throws past it or on bytes it can't read. */
-export function boundedDecompressors(original: Record<number, Decompress>, max: number): Record<number, Decompress> {
+/**
+ * Each codec's decompression, bounded by `max` bytes; throws past it or on bytes it can't read.
+ * `charge` is told what a batch costs beyond its output (zstd's frames: zstdFrameCost).
+ */
+export function boundedDecompressors(
+  original: Record<number, Decompress>,
+  max: number,
+  charge: (bytes: number) => void = () => {},
+): Record<number, Decompress> {
   const checked = (bound: number, codec: string) => {
     if (bound > max) throw new Error(`${codec} batch decompresses to more than ${max} bytes`);
   };
@@ -182,7 +231,7 @@ export function boundedDecompressors(original: Record<number, Decompress>, max: 
       checked(frame.bound, "LZ4");
       return (original[3] as Decompress)(frame.asKafkaReads);
     },
-    4: (data) => zstdDecompress(data, max),
+    4: (data) => zstdDecompress(data, max, charge),
   };
 }
 
