@@ -231,6 +231,34 @@ test("zstd batches each a frame declaring a window of 128 MiB spend the fetch's 
   assert.equal(windowed.length, 69);
 });
 
+test("zstd data that ends in a frame cut short, after whole ones, is read as Kafka reads it: to the cut", () => {
+  // zstd-jni reads the end of the data within a frame as the end, so the broker takes each of
+  // these batches (its records all in the whole frames), and Kafka's consumers read its events.
+  const records = [0, 1].map((i) => ({ offsetDelta: i, key: Buffer.from(`k${i}`), value: event }));
+  const frame = zlib.zstdCompressSync(Buffer.concat(records.map(recordBytes)));
+  const another = zlib.zstdCompressSync(Buffer.from("more than the batch's records"));
+  for (const [what, cut] of [
+    ["a byte of a skippable frame's magic", Buffer.from([0x50])],
+    ["three bytes of a frame's magic", another.subarray(0, 3)],
+    ["a frame's header and part of its block", another.subarray(0, 10)],
+    ["a skippable frame's magic alone", Buffer.from([0x50, 0x2a, 0x4d, 0x18])],
+    ["a skippable frame cut within its size", Buffer.from([0x50, 0x2a, 0x4d, 0x18, 9, 0])],
+    ["a skippable frame cut within its bytes", Buffer.from([0x50, 0x2a, 0x4d, 0x18, 9, 0, 0, 0, 1])],
+  ] as const) {
+    const batch = read(batchBytes(records, { codec: 4, compress: () => Buffer.concat([frame, cut]) }));
+    assert.deepEqual(
+      batch.records.map((r) => [r.offsetDelta, r.key?.toString(), r.value]),
+      records.map((r) => [r.offsetDelta, r.key.toString(), r.value]),
+      what,
+    );
+  }
+  // Bytes that begin no frame, and a frame cut short with none whole before it: Kafka refuses those.
+  for (const data of [Buffer.concat([frame, Buffer.from([0, 0])]), frame.subarray(0, frame.length - 1)]) {
+    const batch = read(batchBytes(records, { codec: 4, compress: () => data }));
+    assert.match(unreadableBatchReason(headersOf(batch.records[0] as never)) ?? "", /can't be read: zstd/);
+  }
+});
+
 test("a snappy batch of xerial streams one after another is read whole, as Kafka reads it", () => {
   const records = [0, 1, 2].map((i) => ({ offsetDelta: i, key: Buffer.from(`k${i}`), value: event }));
   const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0, 0, 0, 0, 1, 0, 0, 0, 1]);

@@ -74,33 +74,63 @@ const ZSTD_SKIPPABLE = 0x184d2a50;
  * skipped (zstd-jni's stream, which Kafka reads batches with, does so). Node's decoder reads the
  * first frame only: a batch of two frames, or one behind a skippable frame, read short, and the
  * client, reading the records the batch counts past the end, failed every fetch of the partition
- * (and of the partitions fetched with it), said as Kafka being down. Throws on what is not frames, and past `maxFrames` frames.
+ * (and of the partitions fetched with it), said as Kafka being down. A frame cut short by the end
+ * of the data, after a whole one, ends it: zstd-jni reads it as the end (the broker takes such a
+ * batch, its records all in the frames before). Throws on what is not frames, and past
+ * `maxFrames` frames.
  */
 export function zstdFrames(data: Buffer, maxFrames = Number.POSITIVE_INFINITY): Buffer[] {
   const frames: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
     if (frames.length === maxFrames) throw new Error(`zstd batch of more than ${maxFrames} frames`);
-    if (at + 8 <= data.length && (data.readUInt32LE(at) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) {
+    const end = zstdFrameEnd(data, at);
+    if (end === undefined) {
+      if (frames.length > 0) break;
+      throw new Error("zstd frame cut short");
+    }
+    if (end === SKIPPED) {
       at += 8 + data.readUInt32LE(at + 4);
-      if (at > data.length) throw new Error("zstd skippable frame cut short");
       continue;
     }
-    if (at + 5 > data.length || data.readUInt32LE(at) !== ZSTD_MAGIC) throw new Error("zstd data is not a zstd frame");
-    const end = zstdFrameEnd(data, at);
     frames.push(data.subarray(at, end));
     at = end;
   }
   return frames;
 }
 
-/** Where the zstd frame at `start` ends, read from its header and its blocks' headers. */
-function zstdFrameEnd(data: Buffer, start: number): number {
+/** The magic numbers' bytes, as they begin a frame. */
+const ZSTD_MAGIC_BYTES = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const ZSTD_SKIPPABLE_BYTES = Buffer.from([0x50, 0x2a, 0x4d, 0x18]);
+/** What zstdFrameEnd says of a skippable frame. */
+const SKIPPED = -1;
+
+/**
+ * Where the zstd frame at `start` ends, read from its header and its blocks' headers; SKIPPED for
+ * a skippable frame, undefined for a frame (or skippable frame) the data ends within.
+ */
+function zstdFrameEnd(data: Buffer, start: number): number | undefined {
+  const head = data.subarray(start, start + 4);
+  if (head.length < 4) {
+    const skippable = head.subarray(1).equals(ZSTD_SKIPPABLE_BYTES.subarray(1, head.length));
+    if (
+      head.equals(ZSTD_MAGIC_BYTES.subarray(0, head.length)) ||
+      (((head[0] as number) & 0xf0) === 0x50 && skippable)
+    ) {
+      return undefined;
+    }
+    throw new Error("zstd data is not a zstd frame");
+  }
+  if ((data.readUInt32LE(start) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) {
+    return start + 8 > data.length || start + 8 + data.readUInt32LE(start + 4) > data.length ? undefined : SKIPPED;
+  }
+  if (data.readUInt32LE(start) !== ZSTD_MAGIC) throw new Error("zstd data is not a zstd frame");
+  if (start + 5 > data.length) return undefined;
   const descriptor = data[start + 4] as number;
   const singleSegment = (descriptor >> 5) & 1;
   const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6] as number;
   let at = start + 5 + (singleSegment ? 0 : 1) + ([0, 1, 2, 4][descriptor & 3] as number) + contentSizeBytes;
   for (let last = 0; !last; ) {
-    if (at + 3 > data.length) throw new Error("zstd frame cut short");
+    if (at + 3 > data.length) return undefined;
     const header = data.readUIntLE(at, 3);
     const type = (header >> 1) & 3;
     if (type === 3) throw new Error("zstd frame with a reserved block type");
@@ -109,8 +139,7 @@ function zstdFrameEnd(data: Buffer, start: number): number {
     at += 3 + (type === 1 ? 1 : header >>> 3);
   }
   at += descriptor & 0x04 ? 4 : 0;
-  if (at > data.length) throw new Error("zstd frame cut short");
-  return at;
+  return at > data.length ? undefined : at;
 }
 
 /**
