@@ -274,6 +274,20 @@ test("a snappy batch of xerial streams one after another is read whole, as Kafka
     batch.records.map((r) => [r.offsetDelta, r.key?.toString(), r.value]),
     records.map((r) => [r.offsetDelta, r.key.toString(), r.value]),
   );
+  // One to three bytes after the last chunk, too few for a chunk's length: snappy-java reads them
+  // as the end, and the broker takes the batch; the client's decoder refused it.
+  for (const trailing of [[1], [1, 2], [1, 2, 3]]) {
+    for (const stream of [xerial(records), data]) {
+      const more = read(
+        batchBytes(records, { codec: 2, compress: () => Buffer.concat([stream, Buffer.from(trailing)]) }),
+      );
+      assert.deepEqual(
+        more.records.map((r) => r.value),
+        records.map((r) => r.value),
+        `${trailing.length} bytes after the chunks`,
+      );
+    }
+  }
 });
 
 test("a small compressed batch's records keep no more than the batch's own bytes alive", () => {

@@ -203,16 +203,19 @@ function zstdDecompress(data: Buffer, max: number, charge: (bytes: number) => vo
 /** The first four bytes of Kafka's xerial framing of snappy, read as a chunk's length. */
 const XERIAL_HEAD = 0x82534e41;
 const XERIAL_HEADER_BYTES = 16;
+/** The bytes that make data xerial-framed, to snappy-java and the client alike. */
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0]);
 
 /**
  * Xerial-framed snappy data as one stream, as Kafka reads it: snappy-java, which Kafka reads
  * batches with, reads xerial streams written one after another (a header where a chunk's length
  * would be starts the next); the client's decoder read that header as a chunk's length and
  * refused the batch, whose events Kafka delivers: each became a dead letter without its event.
- * Data that is not xerial-framed is returned as it is.
+ * Data that is not xerial-framed (snappy-java and the client look for the header's first 8 bytes)
+ * is returned as it is.
  */
 export function xerialAsOneStream(data: Buffer): Buffer {
-  if (data.length < XERIAL_HEADER_BYTES || data.readUInt32BE(0) !== XERIAL_HEAD) return data;
+  if (data.length < XERIAL_HEADER_BYTES || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return data;
   const parts: Buffer[] = [data.subarray(0, XERIAL_HEADER_BYTES)];
   let joined = false;
   let at = XERIAL_HEADER_BYTES;
@@ -226,9 +229,9 @@ export function xerialAsOneStream(data: Buffer): Buffer {
     parts.push(data.subarray(at, at + 4 + size));
     at += 4 + size;
   }
-  // A few bytes too few for a chunk's length stay, for the decoder to refuse.
-  if (at < data.length) parts.push(data.subarray(at));
-  return joined ? Buffer.concat(parts) : data;
+  // A few bytes too few for a chunk's length end the stream, as snappy-java reads them (the broker
+  // takes such a batch, its records all in the chunks before); the client's decoder refused them.
+  return joined || at < data.length ? Buffer.concat(parts) : data;
 }
 
 export type Decompress = (data: Buffer) => Buffer;
