@@ -52,6 +52,15 @@ export function snappyBound(data: Buffer): number {
   return snappyCount(data).bound;
 }
 
+/** The first four bytes of Kafka's xerial framing of snappy, read as a chunk's length. */
+const XERIAL_HEAD = 0x82534e41;
+const XERIAL_HEADER_BYTES = 16;
+/** The bytes that make data xerial-framed, to snappy-java and the client alike. */
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0]);
+
+/** Whether snappy data is xerial-framed, as snappy-java and the client's decoder tell it: by the header's first 8 bytes. */
+const isXerial = (data: Buffer) => data.length >= XERIAL_HEADER_BYTES && data.subarray(0, 8).equals(XERIAL_MAGIC);
+
 /**
  * What a chunk of xerial-framed snappy counts as decompressed, at least, against the batch's bound
  * and the fetch's (fetch-budget.ts): the client's decoder makes a WebAssembly call of each chunk
@@ -82,10 +91,10 @@ function snappyCount(data: Buffer): { bound: number; beyond: number } {
     }
     throw new Error("snappy preamble too long");
   };
-  if (data.length < 16 || data.readUInt32BE(0) !== 0x82534e41) return { bound: rawLength(0), beyond: 0 };
+  if (!isXerial(data)) return { bound: rawLength(0), beyond: 0 };
   let bound = 0;
   let short = 0;
-  for (let at = 16; at + 4 <= data.length; ) {
+  for (let at = XERIAL_HEADER_BYTES; at + 4 <= data.length; ) {
     const size = data.readUInt32BE(at);
     const raw = rawLength(at + 4);
     bound += raw;
@@ -109,7 +118,7 @@ const ZSTD_SKIPPABLE = 0x184d2a50;
  * batch, its records all in the frames before). Throws on what is not frames, and past
  * `maxFrames` frames.
  */
-export function zstdFrames(data: Buffer, maxFrames = Number.POSITIVE_INFINITY): Buffer[] {
+function zstdFrames(data: Buffer, maxFrames = Number.POSITIVE_INFINITY): Buffer[] {
   const frames: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
     if (frames.length === maxFrames) throw new Error(`zstd batch of more than ${maxFrames} frames`);
@@ -135,6 +144,32 @@ const ZSTD_SKIPPABLE_BYTES = Buffer.from([0x50, 0x2a, 0x4d, 0x18]);
 const SKIPPED = -1;
 
 /**
+ * The header of the zstd frame at `start` (its magic checked): where its first block begins, and
+ * the window it declares (a single segment's is its content size); undefined when the data ends
+ * within it.
+ */
+function zstdHeader(data: Buffer, start: number): { blocksAt: number; window: number } | undefined {
+  // The magic, the descriptor, and a window byte or a content size of at least one byte.
+  if (start + 6 > data.length) return undefined;
+  const descriptor = data[start + 4] as number;
+  const singleSegment = (descriptor >> 5) & 1;
+  const dictionaryBytes = [0, 1, 2, 4][descriptor & 3] as number;
+  const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6] as number;
+  const contentSizeAt = start + 5 + (singleSegment ? 0 : 1) + dictionaryBytes;
+  const blocksAt = contentSizeAt + contentSizeBytes;
+  if (blocksAt > data.length) return undefined;
+  if (!singleSegment) {
+    const w = data[start + 5] as number;
+    return { blocksAt, window: 2 ** (10 + (w >> 3)) * (1 + (w & 7) / 8) };
+  }
+  const window =
+    contentSizeBytes === 8
+      ? Number(data.readBigUInt64LE(contentSizeAt))
+      : data.readUIntLE(contentSizeAt, contentSizeBytes) + (contentSizeBytes === 2 ? 256 : 0);
+  return { blocksAt, window };
+}
+
+/**
  * Where the zstd frame at `start` ends, read from its header and its blocks' headers; SKIPPED for
  * a skippable frame, undefined for a frame (or skippable frame) the data ends within.
  */
@@ -154,21 +189,19 @@ function zstdFrameEnd(data: Buffer, start: number): number | undefined {
     return start + 8 > data.length || start + 8 + data.readUInt32LE(start + 4) > data.length ? undefined : SKIPPED;
   }
   if (data.readUInt32LE(start) !== ZSTD_MAGIC) throw new Error("zstd data is not a zstd frame");
-  if (start + 5 > data.length) return undefined;
-  const descriptor = data[start + 4] as number;
-  const singleSegment = (descriptor >> 5) & 1;
-  const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6] as number;
-  let at = start + 5 + (singleSegment ? 0 : 1) + ([0, 1, 2, 4][descriptor & 3] as number) + contentSizeBytes;
+  const header = zstdHeader(data, start);
+  if (header === undefined) return undefined;
+  let at = header.blocksAt;
   for (let last = 0; !last; ) {
     if (at + 3 > data.length) return undefined;
-    const header = data.readUIntLE(at, 3);
-    const type = (header >> 1) & 3;
+    const block = data.readUIntLE(at, 3);
+    const type = (block >> 1) & 3;
     if (type === 3) throw new Error("zstd frame with a reserved block type");
-    last = header & 1;
+    last = block & 1;
     // An RLE block holds one byte, repeated its size times.
-    at += 3 + (type === 1 ? 1 : header >>> 3);
+    at += 3 + (type === 1 ? 1 : block >>> 3);
   }
-  at += descriptor & 0x04 ? 4 : 0;
+  at += (data[start + 4] as number) & 0x04 ? 4 : 0;
   return at > data.length ? undefined : at;
 }
 
@@ -184,20 +217,9 @@ function zstdFrameEnd(data: Buffer, start: number): number | undefined {
 export const ZSTD_FRAME_BYTES = 64 * 1024;
 const ZSTD_WINDOW_SHARE = 128;
 
-/** What the zstd frame `frame` (its header whole: zstdFrames) counts as: ZSTD_FRAME_BYTES, or 1/128 of its window. */
+/** What the zstd frame `frame` (whole: zstdFrames) counts as: ZSTD_FRAME_BYTES, or 1/128 of its window. */
 function zstdFrameCost(frame: Buffer): number {
-  const descriptor = frame[4] as number;
-  let window: number;
-  if ((descriptor >> 5) & 1) {
-    // A single segment's window is its content size.
-    const at = 5 + ([0, 1, 2, 4][descriptor & 3] as number);
-    const bytes = [1, 2, 4, 8][descriptor >> 6] as number;
-    window = bytes === 8 ? Number(frame.readBigUInt64LE(at)) : frame.readUIntLE(at, bytes) + (bytes === 2 ? 256 : 0);
-  } else {
-    const w = frame[5] as number;
-    window = 2 ** (10 + (w >> 3)) * (1 + (w & 7) / 8);
-  }
-  return Math.max(ZSTD_FRAME_BYTES, window / ZSTD_WINDOW_SHARE);
+  return Math.max(ZSTD_FRAME_BYTES, (zstdHeader(frame, 0)?.window ?? 0) / ZSTD_WINDOW_SHARE);
 }
 
 /**
@@ -230,12 +252,6 @@ function zstdDecompress(data: Buffer, max: number, charge: (bytes: number) => vo
   return Buffer.concat(out, total);
 }
 
-/** The first four bytes of Kafka's xerial framing of snappy, read as a chunk's length. */
-const XERIAL_HEAD = 0x82534e41;
-const XERIAL_HEADER_BYTES = 16;
-/** The bytes that make data xerial-framed, to snappy-java and the client alike. */
-const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0]);
-
 /**
  * Xerial-framed snappy data as one stream, as Kafka reads it: snappy-java, which Kafka reads
  * batches with, reads xerial streams written one after another (a header where a chunk's length
@@ -245,8 +261,8 @@ const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0]);
  * is returned as it is. Throws past `maxChunks` chunks: each counts SNAPPY_CHUNK_BYTES at least, and
  * the walk stops as soon as they count past the batch's bound.
  */
-export function xerialAsOneStream(data: Buffer, maxChunks = Number.POSITIVE_INFINITY): Buffer {
-  if (data.length < XERIAL_HEADER_BYTES || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return data;
+function xerialAsOneStream(data: Buffer, maxChunks = Number.POSITIVE_INFINITY): Buffer {
+  if (!isXerial(data)) return data;
   const parts: Buffer[] = [data.subarray(0, XERIAL_HEADER_BYTES)];
   let joined = false;
   let at = XERIAL_HEADER_BYTES;
