@@ -158,9 +158,6 @@ async function main(argv: string[]): Promise<number> {
  */
 const CHANGING = new Set(["generate", "rewind", "repair", "migrate", "dlq replay"]);
 
-/** Set when standard output failed other than by its reader leaving, under a command that went on. */
-let outputFailed = false;
-
 /**
  * `dlq list | head`: the reader went away, which ends a command that only reads quietly, as it
  * would any Unix tool; a command that changes something finishes its work, the rest of its output
@@ -173,12 +170,9 @@ function onOutputError(command: string, changing: boolean) {
     if (!quiet) process.stderr.write(`analytics-service: writing to standard output failed: ${err.message}\n`);
     if (changing) {
       // The stream is destroyed: what the command writes from now on goes nowhere, without error.
-      // The error may come after the command has returned (its last line failed, reported on a
-      // later tick than the work's end): the exit status is set here too, not only once it returns.
-      if (!quiet) {
-        outputFailed = true;
-        if (!process.exitCode) process.exitCode = 1;
-      }
+      // The error may come before the command returns or after (its last line failed, reported on
+      // a later tick than the work's end): the status set here stands unless the command fails.
+      if (!quiet && !process.exitCode) process.exitCode = 1;
       return;
     }
     process.exit(quiet ? 0 : 1);
@@ -188,7 +182,8 @@ function onOutputError(command: string, changing: boolean) {
 main(process.argv.slice(2))
   .then(
     (code) => {
-      process.exitCode = outputFailed && code === 0 ? 1 : code;
+      // A failed output (onOutputError) is not undone by the command's own 0.
+      if (code !== 0 || !process.exitCode) process.exitCode = code;
     },
     (err: unknown) => {
       // A message may quote what the user typed or set, line breaks and terminal escapes included.
