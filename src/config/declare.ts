@@ -179,7 +179,7 @@ export function refuseEncryptedKey(variable: string, path: string, pem: string):
 }
 
 /** How far ahead of this machine's clock a client certificate's start may lie: the server's clock may be ahead. */
-export const CERTIFICATE_START_SKEW_MS = 5 * 60_000;
+const CERTIFICATE_START_SKEW_MS = 5 * 60_000;
 
 /**
  * Refuses a client certificate out of its validity: the server would refuse it at every

@@ -265,8 +265,6 @@ const KAFKA_STRING_BYTES = 32767;
  * requests the client could not write, said as the brokers not answering.
  */
 function checkRequestStrings(config: Config): void {
-  if (config.kafkaGroupId === "")
-    throw new ConfigError("KAFKA_GROUP_ID: must not be empty; it names the consumer group.");
   const groupBytes = Buffer.byteLength(config.kafkaGroupId);
   if (groupBytes > KAFKA_STRING_BYTES) {
     throw new ConfigError(

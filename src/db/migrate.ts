@@ -183,7 +183,7 @@ async function pendingMigrations(
 }
 
 /** The line for a database whose schema_migrations is another tool's: nothing was read or changed. */
-export function foreignMigrations(err: unknown, database: string): MigrationError {
+function foreignMigrations(err: unknown, database: string): MigrationError {
   return new MigrationError(
     `database ${database} holds a schema_migrations table that is not this service's (MySQL: ${sqlMessageOf(err)}): another tool's migrations (Rails, golang-migrate, ...) record themselves there, so MYSQL_DATABASE names another application's database; nothing was changed: point MYSQL_DATABASE at the service's own database, or at an empty one`,
   );
