@@ -71,8 +71,7 @@ export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string
   }
   const unknownCa = all.find((e) => e.code !== undefined && UNKNOWN_CA.has(e.code));
   if (unknownCa !== undefined) {
-    const ca = config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa;
-    return `the brokers' certificate at ${brokers} is not signed by a CA the service trusts (${unknownCa.code}): set KAFKA_SSL_CA to the PEM file of the CA that signed it (now KAFKA_SSL_CA=${ca})`;
+    return `the brokers' certificate at ${brokers} is not signed by a CA the service trusts (${unknownCa.code}): set KAFKA_SSL_CA to the PEM file of the CA that signed it (now ${caSetting(config)})`;
   }
   const certificate = explainCertificate(all, config, brokers);
   if (certificate !== undefined) return certificate;
@@ -88,13 +87,17 @@ export function explainKafkaFailure(err: unknown, config: KafkaSecurity): string
   return explainAfterConnect(all, config, brokers, security) ?? explainUnreached(all, err, brokers, security);
 }
 
+/** KAFKA_SSL_CA as a line says it: the file, or the CAs Node trusts without one. */
+const caSetting = (config: KafkaSecurity) =>
+  `KAFKA_SSL_CA=${config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa}`;
+
 /**
  * A broker certificate signed by a trusted CA that Node still refuses: out of its validity, or not
  * issued for the host connected to (a bootstrap address, or one the brokers advertise). Said with
  * what to change, as the MySQL side says it (db/tls.ts).
  */
 function explainCertificate(all: Leaf[], config: KafkaSecurity, brokers: string): string | undefined {
-  const ca = `KAFKA_SSL_CA=${config.kafkaSslCa === "" ? "unset: Node's public CAs" : config.kafkaSslCa}`;
+  const ca = caSetting(config);
   if (all.some((e) => e.code === "CERT_HAS_EXPIRED")) {
     return `a certificate of the brokers at ${brokers} has expired (CERT_HAS_EXPIRED): renew the brokers' certificate, or the CA in KAFKA_SSL_CA if that is the one expired (now ${ca})`;
   }
