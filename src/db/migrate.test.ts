@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, isRetryable, MigrationError } from "../errors.ts";
-import { migrate, sentSoFar } from "./migrate.ts";
+import { LOCK_STATEMENT, migrate, sentSoFar } from "./migrate.ts";
 import type { Migration } from "./migration-files.ts";
 import type { Pool } from "./pool.ts";
 import { deniedError, MIGRATE_PRIVILEGES, RUN_PRIVILEGES } from "./rights.ts";
@@ -29,7 +29,7 @@ function fakePool(answer: Answer, lockGot: number | null = 1) {
     async query(sql: string) {
       if (closed) throw new Error("Can't add new command when connection is in closed state");
       statements.push(sql.replace(/\s+/g, " ").trim());
-      if (/SELECT GET_LOCK/.test(sql)) return [[{ got: lockGot }], []];
+      if (/\bGET_LOCK\(/.test(sql)) return [[{ got: lockGot }], []];
       if (/^SELECT RELEASE_LOCK/.test(sql)) return [[{}], []];
       if (/^SELECT CURRENT_USER/.test(sql)) return [[{ account: "svc@localhost", db: "analytics" }], []];
       const rows = answer(sql);
@@ -130,7 +130,7 @@ test("one pending: read, lock, read again, create the bookkeeping table, apply, 
   assert.deepEqual(await migrate(f.pool, MIGRATIONS), { applied: ["002_b.sql"], current: 2 });
   const expected = [
     /^SELECT version, name, checksum FROM schema_migrations$/,
-    /SELECT GET_LOCK\(/,
+    /^\/\*M!\d+ SET STATEMENT max_statement_time = 0 FOR \*\/ SELECT \/\*\+ MAX_EXECUTION_TIME\(\d+\) \*\/ GET_LOCK\(/,
     /^SELECT version, name, checksum FROM schema_migrations$/,
     /^CREATE TABLE IF NOT EXISTS schema_migrations /,
     /^CREATE TABLE c /,
@@ -139,6 +139,22 @@ test("one pending: read, lock, read again, create the bookkeeping table, apply, 
   ];
   assert.equal(f.statements.length, expected.length, f.statements.join("\n"));
   for (const [i, re] of expected.entries()) assert.match(f.statements[i] ?? "", re);
+});
+
+// MySQL 8.0's max_execution_time times out every top-level SELECT, `SELECT GET_LOCK(…)` included,
+// and ignores MariaDB's /*M! prefix; a MAX_EXECUTION_TIME hint of 0 leaves the variable in force
+// (MySQL 8.0 manual, "Optimizer Hints": Statement Execution Time Optimizer Hints). Only a hint of
+// more than the lock's wait, right after SELECT, keeps a DBA's limit from cutting the wait short.
+// MariaDB's side is test/integration/migration-lock.test.ts.
+test("the lock's wait outlasts MySQL's max_execution_time too: a MAX_EXECUTION_TIME hint longer than GET_LOCK's timeout", () => {
+  const m =
+    /^\/\*M!\d+ SET STATEMENT max_statement_time = 0 FOR \*\/ SELECT \/\*\+ MAX_EXECUTION_TIME\((\d+)\) \*\/ GET_LOCK\(\?, (\d+)\) AS got$/.exec(
+      LOCK_STATEMENT,
+    );
+  assert.ok(m, LOCK_STATEMENT);
+  const [hintMs, waitS] = [Number(m[1]), Number(m[2])];
+  assert.equal(waitS, 120);
+  assert.ok(hintMs > waitS * 1000, `hint ${hintMs} ms must outlast the ${waitS} s wait`);
 });
 
 test("a wait for the lock cut short (GET_LOCK gives NULL to a KILL QUERY) is an outage to wait out, not a lock held 120 s", async () => {

@@ -19,6 +19,20 @@ import { BAD_FIELD, errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "./server-errors
 // no longer the schema the database has.
 
 const LOCK = "mysql_analytics_service_migrations";
+/** Seconds another instance's migrations are waited for. */
+const LOCK_WAIT_S = 120;
+
+// Takes the migration lock, waiting LOCK_WAIT_S for it. A limit on statements' time must not cut
+// that wait short: cut short, it gave NULL at every try while another instance held the lock, an
+// outage waited out for ever that never said the lock was held. MariaDB's
+// max_statement_time is lifted by the /*M! prefix, which MySQL reads as a comment. MySQL's
+// max_execution_time (a DBA's global, or an account's session) times out every top-level
+// SELECT, this one too (sql/sql_select.cc, is_timer_applicable_to_statement), and a
+// MAX_EXECUTION_TIME hint of 0 does not lift it: 0 means the variable applies (MySQL 8.0 manual,
+// "Optimizer Hints", Statement Execution Time Optimizer Hints). So the hint gives the statement a
+// limit longer than the wait. MariaDB 10.11 reads the /*+ hint as a comment; a server that knows
+// the hint applies the same longer limit.
+export const LOCK_STATEMENT = `/*M!100108 SET STATEMENT max_statement_time = 0 FOR */ SELECT /*+ MAX_EXECUTION_TIME(${(LOCK_WAIT_S + 10) * 1000}) */ GET_LOCK(?, ${LOCK_WAIT_S}) AS got`;
 
 export interface MigrateResult {
   applied: string[];
@@ -94,20 +108,14 @@ export async function migrate(
       return recorded.ahead.length > 0 ? { applied: [], current, ahead: recorded.ahead } : { applied: [], current };
     }
     // Several instances may start at once: one migrates, the others wait and then verify.
-    // The wait is the lock's 120 s, not a limit on statements' time: MariaDB's max_statement_time
-    // (or an account's MAX_STATEMENT_TIME) cut it short with NULL at every try while another
-    // instance held the lock, an outage waited out for ever that never said the lock was held.
-    // MySQL reads the /*M! ... */ as a comment.
-    const [lock] = await conn.query<mysql.RowDataPacket[]>(
-      "/*M!100108 SET STATEMENT max_statement_time = 0 FOR */ SELECT GET_LOCK(?, 120) AS got",
-      [LOCK],
-    );
+    const [lock] = await conn.query<mysql.RowDataPacket[]>(LOCK_STATEMENT, [LOCK]);
     // NULL is not a timeout: the wait was cut short (a KILL QUERY, as pt-kill sends to long
     // statements; an error on the server), so nothing says another instance holds the lock.
     // Waited out as an outage; taken for the timeout, it stopped the start with a false line.
     if (lock[0]?.got == null)
       throw new DatabaseUnavailableError("MySQL: the wait for the migration lock was interrupted");
-    if (lock[0]?.got !== 1) throw new MigrationError("another instance held the migration lock for 120 s; try again");
+    if (lock[0]?.got !== 1)
+      throw new MigrationError(`another instance held the migration lock for ${LOCK_WAIT_S} s; try again`);
     let failed = false;
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
