@@ -107,6 +107,21 @@ test("describeRepair: the current event_timestamp and tombstone time, marked whe
   ]);
 });
 
+test("describeRepair: a tombstone's event_id (the producer's text) is written escaped, on its one line", () => {
+  // ESC [1A ESC [2K erases the line above; OSC 52 sets the terminal's clipboard; U+009B is the 8-bit CSI.
+  const eventId = "\u001b[1A\u001b[2K\u001b]52;c;cm0gLXJmIH4=\u0007\u009b2J\n\u202e";
+  const [line] = describeRepair(
+    { table: productsTable, id: ID, dryRun: true, force: true },
+    { row: null, tombstone: { deletedAt: "2026-02-16 09:30:00.000000", eventId } },
+    NOW,
+  );
+  assert.equal(
+    line,
+    `products ${ID}: would delete its tombstone of 2026-02-16 09:30:00.000000, event ` +
+      "\\u001b[1A\\u001b[2K\\u001b]52;c;cm0gLXJmIH4=\\u0007\\u009b2J\\u000a\\u202e",
+  );
+});
+
 test("isFrozen: only a time further ahead of now than MAX_CLOCK_SKEW_MS freezes an entity", () => {
   const now = Date.parse("2026-03-01T00:00:00Z");
   const row = (eventTimestamp: string) => ({ row: { id: ID, eventTimestamp }, tombstone: null });

@@ -3,7 +3,7 @@ import type { Config } from "../config/index.ts";
 import { createPool, explainDbError, type Pool } from "../db/pool.ts";
 import { BAD_FIELD, errnoOf, NO_SUCH_TABLE, sqlMessageOf } from "../db/server-errors.ts";
 import { ENTITY_TABLES } from "../domains/registry.ts";
-import { afterOutcome, ConfigError, isExpected } from "../errors.ts";
+import { afterOutcome, ConfigError, isExpected, oneLine } from "../errors.ts";
 import type { TableSpec } from "../plan/ops.ts";
 import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { parseCommandLine, UsageError } from "./args.ts";
@@ -106,8 +106,10 @@ export function describeRepair(options: RepairOptions, state: RepairState, now =
     );
   }
   if (state.tombstone) {
+    // The event_id is the producer's text (any 36 characters): a terminal escape in it would run
+    // on the operator's terminal (rewrite the lines above, set the clipboard) unless escaped.
     lines.push(
-      `${entity}: ${verb("would delete", "deleted")} its tombstone of ${when(state.tombstone.deletedAt, now)}, event ${state.tombstone.eventId}`,
+      `${entity}: ${verb("would delete", "deleted")} its tombstone of ${when(state.tombstone.deletedAt, now)}, event ${oneLine(state.tombstone.eventId)}`,
     );
   }
   lines.push(
