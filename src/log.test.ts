@@ -57,3 +57,24 @@ test("the terminal format keeps a stack trace's frames on their own lines", () =
   const line = prettyLine(JSON.stringify({ level: 50, time: "2026-11-25T10:30:40.518Z", stack, msg: "unexpected" }));
   assert.equal(line, `10:30:40.518 ERROR unexpected  stack=${stack}\n`);
 });
+
+test("the JSON lines escape what JSON leaves as it is: C1 controls, line separators, bidi controls", () => {
+  const lines: string[] = [];
+  const out = new Writable({
+    write(chunk, _e, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  // An unknown event type as a producer may send it: U+009B is the 8-bit CSI (ESC [), U+0085 NEL,
+  // U+2028 a line separator, U+202E shows what follows reversed.
+  const eventType = "x\u009b2J\u0085\u2028\u001b[31m\u202egnp.exe";
+  createLogger("debug", out).debug({ eventType }, `event ${eventType}`);
+  assert.equal(lines.length, 1);
+  const line = lines[0] ?? "";
+  assert.doesNotMatch(line, /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069](?!$)/u, line);
+  assert.ok(line.endsWith("\n"));
+  const parsed = JSON.parse(line) as { eventType: string; msg: string };
+  assert.equal(parsed.eventType, eventType, "the same text once parsed");
+  assert.equal(parsed.msg, `event ${eventType}`);
+});

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { oneLine } from "./errors.ts";
+import { oneLine, terminalSafeJson } from "./errors.ts";
 import { SECRET_EVENT_FIELDS } from "./secrets.ts";
 
 export type Logger = pino.Logger;
@@ -50,6 +50,16 @@ function prettyTo(out: NodeJS.WritableStream): Writable {
   });
 }
 
+/**
+ * The JSON lines as written: pino, as JSON.stringify, escapes the C0 controls but leaves the C1
+ * ones (U+009B is the 8-bit CSI) and the bidirectional controls as they are, and a log is read on
+ * a terminal too (`kubectl logs`, `docker logs`). Text from the data (an unknown event type, an
+ * enum value, on the per-event debug lines) would run there; escaped, each line parses the same.
+ */
+function jsonTo(out: NodeJS.WritableStream): pino.DestinationStream {
+  return { write: (line: string) => out.write(terminalSafeJson(line)) };
+}
+
 /** JSON lines; on a terminal, readable lines instead (the same fields, already redacted). */
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
   const tty = destination === process.stdout && process.stdout.isTTY;
@@ -60,6 +70,6 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       redact: { paths: REDACT, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    (tty ? prettyTo(destination) : destination) as pino.DestinationStream,
+    tty ? (prettyTo(destination) as pino.DestinationStream) : jsonTo(destination),
   );
 }
