@@ -30,6 +30,18 @@ test("bidirectional controls are escaped too: a reason reads as it is written", 
   assert.equal(hebrew.message, "data.variants.\u05e9\u05dc\u200f\u061c must be");
 });
 
+test("what shows as nothing is escaped in a reason: a key with a zero-width character can't read as another key", () => {
+  // A zero-width space, a word joiner, a BOM, a soft hyphen, a Hangul filler and a tag character.
+  const err = new BadEventError(
+    BadEventReasons.BAD_FIELD,
+    "data.variants.red\u200b\u2060\ufeff\u00ad\u3164\u{e0041}.price_cents must be integer",
+  );
+  assert.equal(
+    err.message,
+    "data.variants.red\\u200b\\u2060\\ufeff\\u00ad\\u3164\\u{e0041}.price_cents must be integer",
+  );
+});
+
 test("a reason cut to MAX_REASON_CHARS never splits an emoji into a lone surrogate", () => {
   for (const pad of [MAX_REASON_CHARS - 3, MAX_REASON_CHARS - 2]) {
     const { message } = new BadEventError(BadEventReasons.BAD_FIELD, `${"a".repeat(pad)}😀😀😀`);

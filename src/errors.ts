@@ -96,8 +96,11 @@ export const MAX_REASON_CHARS = 300;
  */
 const UNSAFE_ON_ONE_LINE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
-/** A character as its `\uXXXX` escape (each of the characters escaped here is one UTF-16 unit). */
-const unicodeEscape = (c: string) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`;
+/** A character as its `\uXXXX` escape; one past U+FFFF (a tag character) as `\u{XXXXX}`. */
+const unicodeEscape = (c: string) => {
+  const code = c.codePointAt(0) ?? 0;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+};
 
 /**
  * Text from the event (a variant key, a map key, an enum value) may hold a line break, a terminal
@@ -105,6 +108,21 @@ const unicodeEscape = (c: string) => `\\u${(c.codePointAt(0) ?? 0).toString(16).
  * reason or a log line stays one line, in a header, a log and a terminal, and reads as it is.
  */
 export const oneLine = (text: string) => text.replace(UNSAFE_ON_ONE_LINE, unicodeEscape);
+
+/**
+ * What shows as nothing: Unicode's default-ignorable characters (zero-width space and joiners,
+ * word joiner, BOM, soft hyphen, variation selectors, tag characters, Hangul fillers), but the
+ * direction marks oneLine keeps.
+ */
+const INVISIBLE = /(?![\u200e\u200f\u061c])\p{Default_Ignorable_Code_Point}/gu;
+
+/**
+ * A name from the event (an event type, an enum value, a key in a reason) as oneLine writes it,
+ * and every character that shows as nothing escaped too: `supplier.deleted` followed by a
+ * zero-width space is another event type, and must not read as the known one in a metric's
+ * label, a warning or a dead letter's reason.
+ */
+export const visibleName = (text: string) => oneLine(text).replace(INVISIBLE, unicodeEscape);
 
 /**
  * JSON text as a terminal shows it, meaning what it means: JSON.stringify escapes the C0 controls
@@ -153,7 +171,7 @@ const isPathChar = (c: number) =>
 export class BadEventError extends AppError {
   readonly reason: BadEventReason;
   constructor(reason: BadEventReason, text: string) {
-    super(ErrorCodes.BAD_EVENT, shortened(oneLine(withoutSecretNames(text)), MAX_REASON_CHARS), {
+    super(ErrorCodes.BAD_EVENT, shortened(visibleName(withoutSecretNames(text)), MAX_REASON_CHARS), {
       expected: true,
       withStack: false,
     });

@@ -188,6 +188,33 @@ test("values from the data reach /metrics and the log as one line that reads as 
   assert.doesNotMatch(String(warned[0]?.value), unsafe);
 });
 
+test("a value from the data with a character that shows as nothing does not read as a known one", async () => {
+  const { log, lines } = capturingLogger("info");
+  const metrics = new Metrics(log, {} as Pool);
+  metrics.observeBatch(
+    report([
+      // Would read as supplier.deleted events skipped, and as a category that is in the list.
+      event({ eventType: "supplier.deleted\u200b", outcome: { kind: "skipped", reason: "unknown_type" } }),
+      event({
+        eventType: "product.created",
+        unknownEnums: [{ field: "products.category", value: "electronics\u2060" }],
+      }),
+    ]),
+  );
+  const text = await metrics.registry.metrics();
+  assert.match(
+    text,
+    /^analytics_events_total\{event_type="supplier\.deleted\\\\u200b",outcome="skipped_unknown_type"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^analytics_unknown_enum_values_total\{field="products\.category",value="electronics\\\\u2060"\} 1$/m,
+  );
+  const warned = lines.find((l) => String(l.msg).startsWith("new products.category"));
+  assert.equal(warned?.value, "electronics\\u2060");
+  assert.equal(warned?.msg, 'new products.category value "electronics\\u2060" applied as is (not in docs/events.md)');
+});
+
 test("every dead-letter reason is exported at 0 from the start, so a reason's first burst is seen by increase()", async () => {
   const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
   const text = await metrics.registry.metrics();

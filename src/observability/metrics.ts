@@ -2,7 +2,7 @@ import type { Pool } from "mysql2/promise";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { getOrCreate } from "../collections.ts";
 import { ROUTES } from "../domains/registry.ts";
-import { BadEventReasons, oneLine } from "../errors.ts";
+import { BadEventReasons, visibleName } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BatchReport } from "../pipeline/pipeline.ts";
 import { BoundedLabels, OTHER } from "./bounded.ts";
@@ -184,13 +184,15 @@ export class Metrics {
   #eventTypeLabel(eventType: string | undefined): string {
     if (eventType === undefined) return "unparsed";
     // Known types are a closed list; unknown ones come from the data and are bounded, and said
-    // as one line (a terminal showing the scrape must not run their escapes).
-    return ROUTES.has(eventType) ? eventType : this.#labels.label("event_type", oneLine(eventType)).label;
+    // as one line (a terminal showing the scrape must not run their escapes), with nothing
+    // invisible (a known type with a zero-width space after it must not read as the known one).
+    return ROUTES.has(eventType) ? eventType : this.#labels.label("event_type", visibleName(eventType)).label;
   }
 
   #unknownEnum(field: string, raw: string): void {
-    // From the data: a label and a log field that read as written (no escapes, no bidi overrides).
-    const value = oneLine(raw);
+    // From the data: a label and a log field that read as written (no escapes, no bidi overrides,
+    // nothing invisible: "electronics" and a zero-width space must not read as a known value).
+    const value = visibleName(raw);
     const { label, first } = this.#labels.label(field, value);
     this.unknownEnums.inc({ field, value: label });
     if (!first) return;
