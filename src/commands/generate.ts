@@ -184,6 +184,47 @@ export async function checkTopics(config: Config, topics: readonly string[]): Pr
   );
 }
 
+/** The progress line, redrawn in place on a terminal; elsewhere a line every 5 s and the last one. */
+function progressReporter(out: NodeJS.WriteStream, total: number, started: number) {
+  const tty = Boolean(out.isTTY);
+  let lastReport = 0;
+  return (sent: number, final = false) => {
+    const elapsed = (performance.now() - started) / 1000;
+    if (tty) out.write(`\r${progressLine(sent, total, elapsed)}${final ? "\n" : ""}`);
+    else if (final || elapsed - lastReport >= 5) {
+      lastReport = elapsed;
+      out.write(`${progressLine(sent, total, elapsed)}\n`);
+    }
+  };
+}
+
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Ctrl-C (or a supervisor's stop) ends the run where it is: said, with how far it got, rather
+ * than leaving the topics half-filled without a word (off a terminal the last progress line is
+ * up to 5 s old). What was written stays. `progress` says the events sent, and those of the
+ * request under way (the broker may have written them). Returns what removes the handlers.
+ */
+function stopOnSignals(out: NodeJS.WriteStream, total: number, progress: () => { sent: number; sending: number }) {
+  const stop = (name: NodeJS.Signals) => {
+    const { sent, sending } = progress();
+    const maybe = sending > 0 ? `, and up to ${sending} more may have been written` : "";
+    out.write(
+      `${out.isTTY ? "\n" : ""}stopped by ${name}: ${sent} of ${total} event(s) written${maybe}; they stay in the topics\n`,
+    );
+    // Ended by the signal itself, not exit(130): a shell running the command (a script, a loop)
+    // takes a child that exited to have handled the signal, and goes on with its next command.
+    for (const s of STOP_SIGNALS) process.removeListener(s, stop);
+    process.kill(process.pid, name);
+    process.exit(128 + (name === "SIGINT" ? 2 : name === "SIGTERM" ? 15 : 1));
+  };
+  for (const name of STOP_SIGNALS) process.once(name, stop);
+  return () => {
+    for (const name of STOP_SIGNALS) process.removeListener(name, stop);
+  };
+}
+
 export async function runGenerate(
   config: Config,
   options: GenerateOptions,
@@ -201,7 +242,6 @@ export async function runGenerate(
     // Keys land on the partitions the Java and Python clients would choose.
     partitioner: compatibilityPartitioner,
   });
-  const tty = Boolean(out.isTTY);
   // Taken before the pacing starts: production only runs later than the stamps allow for.
   const startMicros = options.startMicros ?? latestStartMicros(options.events, options.rate, now());
   const started = performance.now();
@@ -212,17 +252,9 @@ export async function runGenerate(
     `stamping from ${from}; the same stream again: --events ${options.events}${poison} --seed ${options.seed} --start ${from}\n`,
   );
   let sent = 0;
-  let lastReport = 0;
+  const report = progressReporter(out, options.events, started);
   const chunkSize = chunkSizeFor(options.rate);
   let chunk: { topic: string; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> }[] = [];
-  const report = (final = false) => {
-    const elapsed = (performance.now() - started) / 1000;
-    if (tty) out.write(`\r${progressLine(sent, options.events, elapsed)}${final ? "\n" : ""}`);
-    else if (final || elapsed - lastReport >= 5) {
-      lastReport = elapsed;
-      out.write(`${progressLine(sent, options.events, elapsed)}\n`);
-    }
-  };
   /** Events of the request under way: the broker may have written them when a signal stops the run. */
   let sending = 0;
   const flush = async () => {
@@ -236,7 +268,7 @@ export async function runGenerate(
       const due = (sent / options.rate) * 1000 - (performance.now() - started);
       if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     }
-    report();
+    report(sent);
   };
   const stream = generateEvents({
     seed: options.seed,
@@ -244,22 +276,7 @@ export async function runGenerate(
     poisonRate: options.poisonRate,
     startMicros,
   });
-  // Ctrl-C (or a supervisor's stop) ends the run where it is: said, with how far it got, rather
-  // than leaving the topics half-filled without a word (off a terminal the last progress line is
-  // up to 5 s old). What was written stays.
-  const stop = (name: NodeJS.Signals) => {
-    const maybe = sending > 0 ? `, and up to ${sending} more may have been written` : "";
-    out.write(
-      `${tty ? "\n" : ""}stopped by ${name}: ${sent} of ${options.events} event(s) written${maybe}; they stay in the topics\n`,
-    );
-    // Ended by the signal itself, not exit(130): a shell running the command (a script, a loop)
-    // takes a child that exited to have handled the signal, and goes on with its next command.
-    for (const s of signals) process.removeListener(s, stop);
-    process.kill(process.pid, name);
-    process.exit(128 + (name === "SIGINT" ? 2 : name === "SIGTERM" ? 15 : 1));
-  };
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-  for (const name of signals) process.once(name, stop);
+  const removeStopHandlers = stopOnSignals(out, options.events, () => ({ sent, sending }));
   try {
     for (const g of stream) {
       chunk.push({
@@ -272,9 +289,9 @@ export async function runGenerate(
       if (chunk.length >= chunkSize) await flush();
     }
     if (chunk.length > 0) await flush();
-    report(true);
+    report(sent, true);
   } finally {
-    for (const name of signals) process.removeListener(name, stop);
+    removeStopHandlers();
     await producer.close();
   }
   return 0;
