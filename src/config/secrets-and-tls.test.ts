@@ -9,7 +9,8 @@ import { stackDeclaration } from "../../tools/stack/config.ts";
 import { tlsPlan } from "../db/tls.ts";
 import { ConfigError } from "../errors.ts";
 import { assertConfigError } from "../testing/config.ts";
-import { helpLines, MAX_CONFIG_FILE_BYTES, parseDeclaration, readConfigBytes, str } from "./declare.ts";
+import { helpLines, parseDeclaration, str } from "./declare.ts";
+import { MAX_CONFIG_FILE_BYTES, readConfigBytes } from "./files.ts";
 import { loadConfig, serviceDeclaration } from "./index.ts";
 
 // Secrets given as files (<NAME>_FILE) and the MySQL TLS and migrating-account settings (issue

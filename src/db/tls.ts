@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { createSecureContext } from "node:tls";
 import mysql from "mysql2/promise";
-import { readConfigFile, refuseEncryptedKey, refuseOutOfDate } from "../config/declare.ts";
+import { readConfigFile, refuseEncryptedKey, refuseOutOfDate } from "../config/files.ts";
 import type { Config } from "../config/index.ts";
 import { type AppError, afterOutcome, ConfigError, DatabaseUnavailableError } from "../errors.ts";
 import { errnoOf } from "./server-errors.ts";

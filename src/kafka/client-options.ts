@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BaseOptions } from "@platformatic/kafka";
-import { readConfigBytes, refuseEncryptedKey, refuseOutOfDate } from "../config/declare.ts";
+import { readConfigBytes, refuseEncryptedKey, refuseOutOfDate } from "../config/files.ts";
 import type { Config } from "../config/index.ts";
 import { ConfigError, messageOf } from "../errors.ts";
 
