@@ -6,6 +6,9 @@ import { xxh32 } from "./xxh32.ts";
 // the service's limits apply. Also what Kafka reads of an LZ4 frame and the client's decoder
 // would refuse. batch-framing.ts puts these into the client.
 
+/** A refusal by the checks here: its words quote none of the batch's bytes (whyNotDecompressed says it as it is). */
+export class RefusedBatch extends Error {}
+
 /** The LZ4 frame's magic number, and the flags of what Kafka skips: content size and checksum, block checksums. */
 const LZ4_MAGIC = 0x184d2204;
 const KAFKA_SKIPS = 0x1c;
@@ -21,10 +24,10 @@ const KAFKA_SKIPS = 0x1c;
  * batch of 4 MiB before it was refused for its bound).
  */
 export function readLz4Frame(frame: Buffer, max = Number.POSITIVE_INFINITY): { bound: number; asKafkaReads: Buffer } {
-  if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new Error("not an LZ4 frame");
+  if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new RefusedBatch("LZ4 data is not an LZ4 frame");
   const flags = frame[4] as number;
   const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][((frame[5] as number) >> 4) & 7] as number;
-  if (blockMax === 0) throw new Error("LZ4 frame with an unknown block size");
+  if (blockMax === 0) throw new RefusedBatch("LZ4 frame with an unknown block size");
   const descriptorEnd = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0);
   /** Each block with its size, without its checksum; the last is the end mark. */
   const blocks: Buffer[] = [];
@@ -41,10 +44,10 @@ export function readLz4Frame(frame: Buffer, max = Number.POSITIVE_INFINITY): { b
       const check = Buffer.from([(xxh32(descriptor) >>> 8) & 0xff]);
       return { bound, asKafkaReads: Buffer.concat([frame.subarray(0, 4), descriptor, check, ...blocks]) };
     }
-    if (blocks.length * blockMax > max) throw new Error(`LZ4 batch decompresses to more than ${max} bytes`);
+    if (blocks.length * blockMax > max) throw new RefusedBatch(`LZ4 batch decompresses to more than ${max} bytes`);
     at += 4 + size + (flags & 0x10 ? 4 : 0);
   }
-  throw new Error("LZ4 frame without its end mark");
+  throw new RefusedBatch("LZ4 frame without its end mark");
 }
 
 /** What a snappy buffer (raw, or Kafka's xerial framing of raw chunks) says it decompresses to. */
@@ -85,11 +88,11 @@ function snappyCount(data: Buffer): { bound: number; beyond: number } {
     let n = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       const b = data[at++];
-      if (b === undefined) throw new Error("snappy preamble cut short");
+      if (b === undefined) throw new RefusedBatch("snappy preamble cut short");
       n += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) return n;
     }
-    throw new Error("snappy preamble too long");
+    throw new RefusedBatch("snappy preamble too long");
   };
   if (!isXerial(data)) return { bound: rawLength(0), beyond: 0 };
   let bound = 0;
@@ -121,11 +124,11 @@ const ZSTD_SKIPPABLE = 0x184d2a50;
 function zstdFrames(data: Buffer, maxFrames = Number.POSITIVE_INFINITY): Buffer[] {
   const frames: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
-    if (frames.length === maxFrames) throw new Error(`zstd batch of more than ${maxFrames} frames`);
+    if (frames.length === maxFrames) throw new RefusedBatch(`zstd batch of more than ${maxFrames} frames`);
     const end = zstdFrameEnd(data, at);
     if (end === undefined) {
       if (frames.length > 0) break;
-      throw new Error("zstd frame cut short");
+      throw new RefusedBatch("zstd frame cut short");
     }
     if (end === SKIPPED) {
       at += 8 + data.readUInt32LE(at + 4);
@@ -183,12 +186,12 @@ function zstdFrameEnd(data: Buffer, start: number): number | undefined {
     ) {
       return undefined;
     }
-    throw new Error("zstd data is not a zstd frame");
+    throw new RefusedBatch("zstd data is not a zstd frame");
   }
   if ((data.readUInt32LE(start) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) {
     return start + 8 > data.length || start + 8 + data.readUInt32LE(start + 4) > data.length ? undefined : SKIPPED;
   }
-  if (data.readUInt32LE(start) !== ZSTD_MAGIC) throw new Error("zstd data is not a zstd frame");
+  if (data.readUInt32LE(start) !== ZSTD_MAGIC) throw new RefusedBatch("zstd data is not a zstd frame");
   const header = zstdHeader(data, start);
   if (header === undefined) return undefined;
   let at = header.blocksAt;
@@ -196,7 +199,7 @@ function zstdFrameEnd(data: Buffer, start: number): number | undefined {
     if (at + 3 > data.length) return undefined;
     const block = data.readUIntLE(at, 3);
     const type = (block >> 1) & 3;
-    if (type === 3) throw new Error("zstd frame with a reserved block type");
+    if (type === 3) throw new RefusedBatch("zstd frame with a reserved block type");
     last = block & 1;
     // An RLE block holds one byte, repeated its size times.
     at += 3 + (type === 1 ? 1 : block >>> 3);
@@ -234,7 +237,7 @@ function zstdDecompress(data: Buffer, max: number, charge: (bytes: number) => vo
   const cost = frames.reduce((n, frame) => n + zstdFrameCost(frame), 0) - ZSTD_FRAME_BYTES;
   charge(Math.max(0, cost));
   if (cost > max) {
-    throw new Error(
+    throw new RefusedBatch(
       `zstd batch's ${frames.length} frames count as more than ${max} bytes (each ${ZSTD_FRAME_BYTES} at least, or 1/${ZSTD_WINDOW_SHARE} of its window)`,
     );
   }
@@ -246,7 +249,7 @@ function zstdDecompress(data: Buffer, max: number, charge: (bytes: number) => vo
   for (const frame of frames) {
     const part = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, max - total) });
     total += part.length;
-    if (total > max) throw new Error(`zstd batch decompresses to more than ${max} bytes`);
+    if (total > max) throw new RefusedBatch(`zstd batch decompresses to more than ${max} bytes`);
     out.push(part);
   }
   return Buffer.concat(out, total);
@@ -273,7 +276,7 @@ function xerialAsOneStream(data: Buffer, maxChunks = Number.POSITIVE_INFINITY): 
       at += XERIAL_HEADER_BYTES;
       continue;
     }
-    if (parts.length > maxChunks) throw new Error(`snappy batch of more than ${maxChunks} chunks`);
+    if (parts.length > maxChunks) throw new RefusedBatch(`snappy batch of more than ${maxChunks} chunks`);
     parts.push(data.subarray(at, at + 4 + size));
     at += 4 + size;
   }
@@ -298,7 +301,7 @@ export function boundedDecompressors(
   charge: (bytes: number) => void = () => {},
 ): Record<number, Decompress> {
   const checked = (bound: number, codec: string) => {
-    if (bound > max) throw new Error(`${codec} batch decompresses to more than ${max} bytes`);
+    if (bound > max) throw new RefusedBatch(`${codec} batch decompresses to more than ${max} bytes`);
   };
   return {
     1: (data) => ownBuffer(zlib.gunzipSync(data, { maxOutputLength: max })),
@@ -308,7 +311,9 @@ export function boundedDecompressors(
       const { bound, beyond } = snappyCount(stream);
       charge(beyond);
       if (beyond > 0 && bound + beyond > max) {
-        throw new Error(`snappy batch's chunks count as more than ${max} bytes (each ${SNAPPY_CHUNK_BYTES} at least)`);
+        throw new RefusedBatch(
+          `snappy batch's chunks count as more than ${max} bytes (each ${SNAPPY_CHUNK_BYTES} at least)`,
+        );
       }
       checked(bound, "snappy");
       return (original[2] as Decompress)(stream);
@@ -340,6 +345,7 @@ export function whyNotDecompressed(codec: string, err: unknown, max: number): st
   if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
     return `${codec} batch decompresses to more than ${max} bytes`;
   }
+  if (err instanceof RefusedBatch) return err.message;
   const message = err instanceof Error ? err.message : String(err);
-  return message.startsWith(codec) ? message : `${codec} data does not decompress (${message.slice(0, 80)})`;
+  return `${codec} data does not decompress (${message.slice(0, 80)})`;
 }
