@@ -1,5 +1,7 @@
 import type mysql from "mysql2/promise";
+import { TABLES } from "../domains/registry.ts";
 import { ConfigError, MigrationError } from "../errors.ts";
+import { TOMBSTONES_TABLE } from "../write/statements.ts";
 import { isRightRefused, RUN_PRIVILEGES, whoAndWhere } from "./rights.ts";
 import { errnoOf, NO_SUCH_TABLE } from "./server-errors.ts";
 
@@ -90,19 +92,14 @@ export async function checkTablesPresent(
 }
 
 /**
- * The columns migration 004 makes compare exactly (a NO PAD binary collation), by table: every id
- * column, the order number, item id and variant key, and the tombstones' entity type.
+ * The columns that compare exactly (a NO PAD binary collation), by table: each domain's table
+ * says its own (`exactColumns`: its keys, the ids and child keys it holds; migration 004 made
+ * those of the first tables so), and the tombstones' entity type and id.
  */
-export const EXACT_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
-  users: ["user_id"],
-  suppliers: ["supplier_id"],
-  products: ["product_id", "supplier_id"],
-  product_variants: ["product_id", "variant_key"],
-  orders: ["order_id", "order_number", "customer_user_id"],
-  order_items: ["order_id", "item_id", "product_id", "supplier_id"],
-  posts: ["post_id", "author_user_id"],
-  entity_tombstones: ["entity_type", "entity_id"],
-};
+export const EXACT_KEY_COLUMNS: Readonly<Record<string, readonly string[]>> = Object.fromEntries([
+  ...TABLES.map((t) => [t.name, t.exactColumns]),
+  [TOMBSTONES_TABLE, ["entity_type", "entity_id"]],
+]);
 export const EXACT_COLLATIONS: ReadonlySet<string> = new Set(["utf8mb4_nopad_bin", "utf8mb4_0900_bin"]);
 
 /**

@@ -9,8 +9,8 @@ import { users } from "./users/index.ts";
 
 /**
  * Every domain the service knows. Adding one is its folder, one line here, its topic in
- * SOURCE_TOPICS (kafka/topics.ts), a migration for its tables and their keys in EXACT_KEY_COLUMNS
- * (db/schema-drift.ts), among the steps of docs/architecture.md#how-to-add-a-domain.
+ * SOURCE_TOPICS (kafka/topics.ts) and a migration for its tables, among the steps of
+ * docs/architecture.md#how-to-add-a-domain.
  */
 export const DOMAINS = [users, suppliers, products, orders, posts] as const;
 

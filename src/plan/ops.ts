@@ -19,6 +19,11 @@ export interface TableSpec {
   json: readonly string[];
   /** A child table's surrogate AUTO_INCREMENT primary key (`id`), by which stored children are written. */
   rowId?: string;
+  /**
+   * The columns that compare exactly (a NO PAD binary collation, which the table's migration sets
+   * and the start checks: db/schema-drift.ts): `key`, `unique`, and the ids and child keys it holds.
+   */
+  exactColumns: readonly string[];
 }
 
 export interface Children {
@@ -68,15 +73,24 @@ export function defineTable<const C extends string>(
   name: string,
   key: C,
   columns: readonly C[],
-  options: { unique?: readonly C[]; tombstones?: boolean; rowId?: string; json?: readonly C[] } = {},
+  options: {
+    unique?: readonly C[];
+    tombstones?: boolean;
+    rowId?: string;
+    json?: readonly C[];
+    /** Columns besides the keys that must compare exactly: another entity's id, a child's key within its parent. */
+    exact?: readonly C[];
+  } = {},
 ): TableSpec {
+  const unique = options.unique ?? [];
   const table: TableSpec = {
     name,
     key,
     columns,
-    unique: options.unique ?? [],
+    unique,
     tombstones: options.tombstones ?? false,
     json: options.json ?? [],
+    exactColumns: [key, ...unique, ...(options.exact ?? [])],
   };
   if (options.rowId !== undefined) table.rowId = options.rowId;
   return table;

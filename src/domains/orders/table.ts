@@ -24,7 +24,7 @@ export const ordersTable = defineTable(
     "event_id",
     "event_timestamp",
   ],
-  { unique: ["order_number"] },
+  { unique: ["order_number"], exact: ["customer_user_id"] },
 );
 
 export const orderItemsTable = defineTable(
@@ -51,7 +51,7 @@ export const orderItemsTable = defineTable(
     "shipped_at",
     "delivered_at",
   ],
-  { rowId: "id", json: ["variant_attributes_json"] },
+  { rowId: "id", json: ["variant_attributes_json"], exact: ["item_id", "product_id", "supplier_id"] },
 );
 
 /** docs/events.md#what-each-event-does: on an existing order only these change. */

@@ -31,7 +31,7 @@ export const postsTable = defineTable(
     "event_id",
     "event_timestamp",
   ],
-  { json: ["media_json"] },
+  { json: ["media_json"], exact: ["author_user_id"] },
 );
 
 /** docs/events.md#what-each-event-does: every column but post_id, author_user_id, author_type, created_at replaced. */

@@ -25,7 +25,7 @@ export const productsTable = defineTable(
     "event_id",
     "event_timestamp",
   ],
-  { tombstones: true },
+  { tombstones: true, exact: ["supplier_id"] },
 );
 
 export const variantsTable = defineTable(
@@ -45,7 +45,7 @@ export const variantsTable = defineTable(
     "depth_cm",
     "image_url",
   ],
-  { rowId: "id", json: ["attributes_json"] },
+  { rowId: "id", json: ["attributes_json"], exact: ["variant_key"] },
 );
 
 /** A variant row kept across product events is updated in place (its surrogate id stays). */
