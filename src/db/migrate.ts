@@ -114,8 +114,13 @@ export async function migrate(
     // Waited out as an outage; taken for the timeout, it stopped the start with a false line.
     if (lock[0]?.got == null)
       throw new DatabaseUnavailableError("MySQL: the wait for the migration lock was interrupted");
+    // Held that long: another instance is still migrating (004 copies every table: minutes on tens
+    // of millions of rows). An outage, waited out by `run`: as a failure, every instance started
+    // with it stopped after 120 s, and a supervisor restarted them into the same wait.
     if (lock[0]?.got !== 1)
-      throw new MigrationError(`another instance held the migration lock for ${LOCK_WAIT_S} s; try again`);
+      throw new DatabaseUnavailableError(
+        `MySQL: another instance has held the migration lock for ${LOCK_WAIT_S} s: it is applying migrations (large tables take minutes), or its session hangs (SELECT IS_USED_LOCK('${LOCK}') names it)`,
+      );
     let failed = false;
     try {
       // Read again under the lock: the instance that held it may have applied them meanwhile.
