@@ -370,3 +370,40 @@ test("migrations a newer release applied: a release rolled back runs on its sche
     /^MigrationError: migration 001_other\.sql is recorded in schema_migrations but its file is missing/,
   );
 });
+
+test("a foreign key that can't be added back over rows whose parent an older release deleted meanwhile says which rows to delete", async () => {
+  // As 004: the key dropped, the tables changed, the key added back; an older instance deleted a
+  // product in between, and its variants stayed.
+  const fkAgain = m(
+    1,
+    "001_fk.sql",
+    "ALTER TABLE product_variants DROP FOREIGN KEY fk_variants_product;\nALTER TABLE product_variants ADD CONSTRAINT fk_variants_product FOREIGN KEY (product_id) REFERENCES products (product_id) ON DELETE CASCADE;\n",
+  );
+  const f = fakePool((sql) =>
+    sql.startsWith("SELECT version")
+      ? []
+      : sql.includes("ADD CONSTRAINT")
+        ? sqlError(
+            1452,
+            "Cannot add or update a child row: a foreign key constraint fails (`analytics`.`#sql-alter-edd-573`, CONSTRAINT `fk_variants_product` FOREIGN KEY (`product_id`) REFERENCES `products` (`product_id`) ON DELETE CASCADE)",
+          )
+        : [],
+  );
+  await assert.rejects(migrate(f.pool, [fkAgain]), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(
+      err.message,
+      /^migration 001_fk\.sql stopped at statement 2 of 2 \(MySQL: Cannot add or update a child row/,
+    );
+    assert.match(
+      err.message,
+      /rows of product_variants refer to products rows that are gone, deleted while the foreign key was off \(by an instance of an older release still running: stop those first\)/,
+    );
+    assert.match(
+      err.message,
+      /\(DELETE c FROM product_variants c LEFT JOIN products p ON p\.product_id = c\.product_id WHERE p\.product_id IS NULL\), then run migrate again$/,
+    );
+    assert.doesNotMatch(err.message, /undo them|restore the database/);
+    return true;
+  });
+});

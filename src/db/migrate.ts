@@ -1,6 +1,7 @@
 import type mysql from "mysql2/promise";
 import { afterOutcome, DatabaseUnavailableError, isExpected, MigrationError } from "../errors.ts";
 import { type Migration, readMigrations, splitStatements } from "./migration-files.ts";
+import { stoppedError } from "./migration-stopped.ts";
 import {
   type Account,
   type Connection,
@@ -67,23 +68,6 @@ export async function migrateDatabase(config: DbConfig, pool?: Pool, sent = sent
 }
 
 /**
- * A migration the server refused part way (a table of its name already there, say): DDL commits as
- * it goes, so what its first statements created stays, and the migration, not recorded, would
- * refuse again at its first statement. The line says where it stopped and what to undo.
- */
-function stoppedError(err: unknown, progress: Progress): MigrationError {
-  const message = sqlMessageOf(err);
-  const at = `migration ${progress.migration} stopped at statement ${progress.statements + 1} of ${progress.of} (MySQL: ${message})`;
-  if (progress.statements === 0) {
-    return new MigrationError(`${at}; nothing of it was applied: fix the cause, then run migrate again`);
-  }
-  const undo = progress.created.length > 0 ? `drop ${progress.created.join(", ")}` : "undo them";
-  return new MigrationError(
-    `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${undo} (or restore the database), fix the cause, then run migrate again`,
-  );
-}
-
-/**
  * Applies the pending migrations. Nothing is locked or created while none is pending, so `run`
  * works with only RUN_PRIVILEGES once the schema is current; a user that may not apply what is
  * pending gets one line naming the account, the right refused and the grant to use instead.
@@ -142,7 +126,7 @@ export async function migrate(
     }
   } catch (err) {
     if (isDenied(err)) throw deniedError(err, await whoAndWhere(conn), pending, progress);
-    if (progress.migration !== null && errnoOf(err) !== undefined) throw stoppedError(err, progress);
+    if (progress.migration !== null && errnoOf(err) !== undefined) throw stoppedError(err, progress, migrations);
     throw err;
   } finally {
     if (pooled) (conn as mysql.PoolConnection).release();

@@ -6,6 +6,8 @@
 export const NO_SUCH_TABLE = 1146;
 /** ER_BAD_FIELD_ERROR: the table has no column of the name a statement uses. */
 export const BAD_FIELD = 1054;
+/** ER_NO_REFERENCED_ROW_2: a foreign key added over child rows whose parent row is not there. */
+export const NO_REFERENCED_ROW = 1452;
 
 /** The MySQL error number the driver put on `err`, if it is one of the server's errors. */
 export function errnoOf(err: unknown): number | undefined {
