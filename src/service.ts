@@ -177,7 +177,7 @@ function watchLag(
   );
   const openTransactions = new OpenTransactionWatch(d.log, d.hooks.openTransactionWarnMs);
   const onLag = (report: Lag) => {
-    d.metrics.observeLag(report.lag);
+    d.metrics.observeLag(report.lag, report.ids);
     openTransactions.observe(report.held);
     void onPartitionChanges(report);
   };

@@ -165,6 +165,21 @@ test("lag: a topic no longer asked about (deleted) drops out, the others stay", 
   assert.ok(!text.includes('topic="post"'), text);
 });
 
+test("lag: a topic created again with fewer partitions between two reports keeps no series of the old ones", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  const lagSeries = async () =>
+    (await metrics.registry.metrics()).split("\n").filter((l) => l.startsWith("analytics_consumer_lag{"));
+  metrics.observeLag(new Map([["user", Array.from({ length: 50 }, () => 3n)]]), new Map([["user", "id-1"]]));
+  // A stale answer (same id, fewer partitions) keeps the others' figures.
+  metrics.observeLag(new Map([["user", [1n]]]), new Map([["user", "id-1"]]));
+  assert.equal((await lagSeries()).length, 50);
+  metrics.observeLag(new Map([["user", [0n, 1n]]]), new Map([["user", "id-2"]]));
+  assert.deepEqual(await lagSeries(), [
+    'analytics_consumer_lag{topic="user",partition="0"} 0',
+    'analytics_consumer_lag{topic="user",partition="1"} 1',
+  ]);
+});
+
 test("values from the data reach /metrics and the log as one line that reads as written: no terminal escapes, no bidi overrides", async () => {
   const { log, lines } = capturingLogger("info");
   const metrics = new Metrics(log, {} as Pool);

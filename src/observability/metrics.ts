@@ -31,6 +31,8 @@ export class Metrics {
   readonly #mismatchedTopics = new Set<string>();
   /** The partitions each topic had a lag figure for: its series, removed when the topic goes. */
   readonly #lagPartitions = new Map<string, number>();
+  /** Each topic's id as last reported: a topic created again under its name has a new one. */
+  readonly #lagIds = new Map<string, string>();
   /** DATETIME(6) text compares in time order, so the newest is kept as text and parsed on scrape. */
   #newestEventTs = "";
 
@@ -216,15 +218,26 @@ export class Metrics {
     );
   }
 
-  observeLag(lag: Map<string, bigint[]>): void {
+  /** `ids`: each topic's id, from the metadata the lag was read with (read/lag.ts). */
+  observeLag(lag: Map<string, bigint[]>, ids: ReadonlyMap<string, string> = new Map()): void {
     // A topic no longer asked about (deleted) keeps no figure either.
     for (const [topic, count] of this.#lagPartitions) {
       if (lag.has(topic)) continue;
-      for (let partition = 0; partition < count; partition++) this.lag.remove({ topic, partition: String(partition) });
+      this.#removeLag(topic, 0, count);
       this.#lagPartitions.delete(topic);
+      this.#lagIds.delete(topic);
     }
     for (const [topic, partitions] of lag) {
-      this.#lagPartitions.set(topic, Math.max(partitions.length, this.#lagPartitions.get(topic) ?? 0));
+      // A topic deleted and created again with fewer partitions between two reports: the old
+      // partitions past the new count are no one's, and their last figures would stay for good.
+      // A smaller count under the same id is a stale answer (Kafka never takes partitions away).
+      const id = ids.get(topic);
+      const was = this.#lagIds.get(topic);
+      if (id !== undefined) this.#lagIds.set(topic, id);
+      const known = this.#lagPartitions.get(topic) ?? 0;
+      const recreated = id !== undefined && was !== undefined && id !== was;
+      if (recreated) this.#removeLag(topic, partitions.length, known);
+      this.#lagPartitions.set(topic, recreated ? partitions.length : Math.max(partitions.length, known));
       partitions.forEach((n, partition) => {
         const labels = { topic, partition: String(partition) };
         // -1: the partition is not this instance's (any more): its old figure must not linger,
@@ -233,6 +246,10 @@ export class Metrics {
         else this.lag.remove(labels);
       });
     }
+  }
+
+  #removeLag(topic: string, from: number, to: number): void {
+    for (let partition = from; partition < to; partition++) this.lag.remove({ topic, partition: String(partition) });
   }
 }
 
