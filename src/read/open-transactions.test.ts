@@ -44,3 +44,22 @@ test("many partitions held at once are said in one line, ten named and the rest 
   assert.equal(lines.length, 1);
   assert.match(String(lines[0]?.msg), /user partition 9 at offset 1 \(1 records behind it\) and 15 more partitions: /);
 });
+
+test("many partitions moving on at once are said in one line, however many there are", () => {
+  const { log, lines } = capturingLogger();
+  let now = 0;
+  const watch = new OpenTransactionWatch(log, 1000, () => now);
+  const held = Array.from({ length: 300 }, (_, partition) => ({ topic: "user", partition, stable: 1n, end: 2n }));
+  watch.observe(held);
+  now = 1000;
+  watch.observe(held);
+  assert.equal(lines.length, 1);
+  assert.equal((lines[0]?.partitions as unknown[]).length, 10, "the warning's fields name ten, like its text");
+  now = 2000;
+  watch.observe([]);
+  assert.equal(lines.length, 2, "one line for the 300 partitions that moved on");
+  assert.match(
+    String(lines[1]?.msg),
+    /^no longer held back by an open transaction: user:0 \(held for 2 s\), .*user:9 \(held for 2 s\) and 290 more partitions$/,
+  );
+});

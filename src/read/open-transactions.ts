@@ -30,12 +30,13 @@ export class OpenTransactionWatch {
     const now = this.#now();
     const seen = new Set<string>();
     const due: Lag["held"] = [];
+    const ended: { key: string; ms: number }[] = [];
     for (const h of held) {
       const key = `${h.topic}:${h.partition}`;
       seen.add(key);
       const was = this.#held.get(key);
       if (was === undefined || was.stable !== h.stable) {
-        if (was?.said) this.#ended(key, now - was.since);
+        if (was?.said) ended.push({ key, ms: now - was.since });
         this.#held.set(key, { stable: h.stable, since: now, said: false });
         continue;
       }
@@ -46,24 +47,42 @@ export class OpenTransactionWatch {
     }
     for (const [key, was] of this.#held) {
       if (seen.has(key)) continue;
-      if (was.said) this.#ended(key, now - was.since);
+      if (was.said) ended.push({ key, ms: now - was.since });
       this.#held.delete(key);
     }
+    this.#ended(ended);
     if (due.length === 0) return;
     const named = due
       .slice(0, NAMED)
       .map((h) => `${h.topic} partition ${h.partition} at offset ${h.stable} (${h.end - h.stable} records behind it)`);
     const rest = due.length > NAMED ? ` and ${due.length - NAMED} more partitions` : "";
     this.#log.warn(
-      { partitions: due.map((h) => ({ ...h, stable: String(h.stable), end: String(h.end) })) },
+      {
+        partitions: due.slice(0, NAMED).map((h) => ({ ...h, stable: String(h.stable), end: String(h.end) })),
+        more: due.length - Math.min(due.length, NAMED),
+      },
       `an upstream transaction left open for ${Math.round(this.#afterMs / 1000)} s or more holds back ${named.join(", ")}${rest}: the group reads committed records only, so these wait (and show no lag) until its producer commits or aborts it, or the broker aborts it at the producer's transaction.timeout.ms; kafka-transactions.sh find-hanging lists hanging ones, abort ends one`,
     );
   }
 
-  #ended(key: string, ms: number): void {
+  /**
+   * One line for the partitions said held that moved on (or away) in this report: one transaction
+   * of a producer that writes every partition ends on all of them at once, and a line each made
+   * thousands.
+   */
+  #ended(ended: readonly { key: string; ms: number }[]): void {
+    if (ended.length === 0) return;
+    const secs = (ms: number) => Math.round(ms / 1000);
+    if (ended.length === 1) {
+      const [{ key, ms }] = ended as [{ key: string; ms: number }];
+      this.#log.info({ partition: key }, `${key}: no longer held back by an open transaction (held for ${secs(ms)} s)`);
+      return;
+    }
+    const named = ended.slice(0, NAMED).map(({ key, ms }) => `${key} (held for ${secs(ms)} s)`);
+    const rest = ended.length > NAMED ? ` and ${ended.length - NAMED} more partitions` : "";
     this.#log.info(
-      { partition: key },
-      `${key}: no longer held back by an open transaction (held for ${Math.round(ms / 1000)} s)`,
+      { partitions: ended.slice(0, NAMED).map(({ key }) => key), more: ended.length - named.length },
+      `no longer held back by an open transaction: ${named.join(", ")}${rest}`,
     );
   }
 }
