@@ -3,7 +3,8 @@ import { Writable } from "node:stream";
 import { test } from "node:test";
 import { createLogger, prettyLine } from "./log.ts";
 
-test("secrets are redacted from log lines", () => {
+/** A stream that keeps what is written to it, a chunk (a log line) each. */
+function capture() {
   const lines: string[] = [];
   const out = new Writable({
     write(chunk, _e, done) {
@@ -11,6 +12,11 @@ test("secrets are redacted from log lines", () => {
       done();
     },
   });
+  return { lines, out };
+}
+
+test("secrets are redacted from log lines", () => {
+  const { lines, out } = capture();
   const log = createLogger("info", out);
   log.info(
     { data: { password_hash: "$2b$12$abc", banking_info: { account_number_last4: "4821" } }, mysqlPassword: "pw" },
@@ -59,13 +65,7 @@ test("the terminal format keeps a stack trace's frames on their own lines", () =
 });
 
 test("the JSON lines escape what JSON leaves as it is: C1 controls, line separators, bidi controls", () => {
-  const lines: string[] = [];
-  const out = new Writable({
-    write(chunk, _e, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
+  const { lines, out } = capture();
   // An unknown event type as a producer may send it: U+009B is the 8-bit CSI (ESC [), U+0085 NEL,
   // U+2028 a line separator, U+202E shows what follows reversed.
   const eventType = "x\u009b2J\u0085\u2028\u001b[31m\u202egnp.exe";
