@@ -4,7 +4,7 @@ import type { Logger } from "./log.ts";
 /**
  * Thrown before a transaction of a batch whose partitions this member no longer owns: their
  * events are the new owner's, which may have written later ones already, so writing these now
- * (a retry after an outage, the next of a batch replayed one event at a time) could put an
+ * (a retry after an outage, the next half of a batch applied in halves) could put an
  * entity back (two events with one timestamp). The batch is dropped and read again, as one
  * dropped when it was sliced.
  */

@@ -64,7 +64,7 @@ const BAD_DATA_ERRNOS = new Set([
   AUTO_INCREMENT_USED_UP,
   // The statement is larger than max_allowed_packet: sent again it is refused again. Statements
   // are cut to fit before they are sent (write/store.ts), so this means the server's limit went down
-  // since it was read; replayed one event at a time, each then fits or is dead-lettered. (The
+  // since it was read; applied in halves down to single events, each then fits or is dead-lettered. (The
   // server may also just close the connection: that is a lost connection, retried, and the
   // retry reads the limit again.)
   PACKET_TOO_LARGE,

@@ -91,7 +91,7 @@ function measured(table: TableSpec, statement: Statement, maxAllowedPacket: numb
  * (tooLarge), but one entity's events written as one row (a create and its cancel, two item
  * states) can outgrow each of them. Sent, the statement is refused (1153) or the connection is
  * dropped, which looks like an outage and would be retried with the same batch for ever; thrown
- * instead, it makes the batch be applied event by event (transaction.ts).
+ * instead, it makes the batch be applied in halves, down to single events (transaction.ts).
  */
 export class StatementTooLargeError extends Error {}
 

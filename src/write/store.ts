@@ -171,7 +171,7 @@ async function writeUpserts(
   sortByKey(writes, (w) => w.id);
   // Rows read as absent are inserted plainly: should another transaction have inserted one
   // since (an entity sent on two partitions, an order number taken by another order), the
-  // server refuses it as a duplicate, and the batch is applied again event by event, each
+  // server refuses it as a duplicate, and the batch is applied again (transaction.ts), planned
   // against what it then finds. An upsert would have changed that other row. Stored rows are
   // written by the columns their writes change: one list per table, and every column for a row
   // deleted and created again in the batch (plan/plan.ts).

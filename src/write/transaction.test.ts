@@ -76,7 +76,7 @@ test("a change under the transaction that comes back at every run is the event's
   assert.ok(failed?.kind === "rejected" && failed.unexpected === undefined);
   assert.equal(failed.error.reason, "concurrent_change");
   assert.equal(failed.error.message, why);
-  assert.equal(log.filter((s) => s === "COMMIT").length, 12, "six runs of the batch, six of the event alone");
+  assert.equal(log.filter((s) => s === "COMMIT").length, 6, "six runs of the batch, the event alone: not six more");
 });
 
 test("an event the code fails on while writing is dead-lettered alone as unexpected_error; its neighbours apply", async () => {
@@ -91,8 +91,24 @@ test("an event the code fails on while writing is dead-lettered alone as unexpec
   assert.ok(failed?.kind === "rejected" && failed.unexpected instanceof TypeError);
   assert.equal(failed.error.reason, "unexpected_error");
   assert.equal(failed.error.message, "unexpected TypeError while writing the event");
-  assert.equal(log.filter((s) => s === "START").length, 4, "the batch, then each event alone");
+  // The batch, then its halves ([op, broken] and [u3]), the failing half's halves.
+  assert.equal(log.filter((s) => s === "START").length, 5);
   assert.equal(log.filter((s) => s === "COMMIT").length, 2, "the two good events");
+});
+
+test("one bad event in a large batch costs a few transactions, not one per event: the batch is halved down to it", async () => {
+  const { pool: p, log } = pool(0);
+  const events = Array.from({ length: 64 }, (_, i) => ({ ...op, id: `u${i}`, row: { ...op.row, user_id: `u${i}` } }));
+  events[41] = { ...op, id: "u41", row: { ...op.row, user_id: Symbol("u41") as never } };
+  const result = await applyBatch(p, events, { maxAllowedPacket: 1 << 20 });
+  assert.deepEqual(
+    result.outcomes.map((o) => o.kind),
+    events.map((_, i) => (i === 41 ? "rejected" : "applied")),
+  );
+  // The batch, then two halves on each of log2(64) levels: 13 transactions, where one per event made 65.
+  assert.equal(log.filter((s) => s === "START").length, 13);
+  // Each good event committed once, in as few transactions as the halving leaves.
+  assert.equal(log.filter((s) => s === "COMMIT").length, 6);
 });
 
 test("the driver's and the network's errors stay outages, whatever their class", async () => {
@@ -108,7 +124,7 @@ test("the driver's and the network's errors stay outages, whatever their class",
   }
 });
 
-test("in the event-by-event replay, a duplicate key is run once more (another transaction's row); one that comes back is dead-lettered", async () => {
+test("in the batch applied in halves, a duplicate key is run once more (another transaction's row); one that comes back is dead-lettered", async () => {
   const badData = Object.assign(new Error("Column 'x' cannot be null"), { errno: 1048 });
   const duplicate = Object.assign(new Error("Duplicate entry 'u1' for key 'PRIMARY'"), { errno: 1062 });
   /** A pool whose successive COMMITs fail as `failures` says (undefined: succeeds). */
@@ -126,11 +142,20 @@ test("in the event-by-event replay, a duplicate key is run once more (another tr
     };
     return { getConnection: async () => conn } as unknown as Pool;
   };
-  // The batch fails for another event; this one's own transaction meets a row inserted meanwhile, then applies.
-  const raced = await applyBatch(failing([badData, duplicate]), [op], { maxAllowedPacket: 1 << 20 });
-  assert.deepEqual(raced.outcomes, [{ kind: "applied" }]);
-  const twice = await applyBatch(failing([badData, duplicate, duplicate]), [op], { maxAllowedPacket: 1 << 20 });
-  assert.equal(twice.outcomes[0]?.kind === "rejected" && twice.outcomes[0].error.reason, "rejected_by_database");
+  const other: UpsertOp = { ...op, id: "u2", row: { ...op.row, user_id: "u2" } };
+  // The batch fails for the other event; this one's own transaction meets a row inserted meanwhile, then applies.
+  const raced = await applyBatch(failing([badData, duplicate, undefined, badData]), [op, other], {
+    maxAllowedPacket: 1 << 20,
+  });
+  assert.deepEqual(
+    raced.outcomes.map((o) => (o.kind === "rejected" ? o.error.reason : o.kind)),
+    ["applied", "rejected_by_database"],
+  );
+  const twice = await applyBatch(failing([badData, duplicate, duplicate]), [op, other], { maxAllowedPacket: 1 << 20 });
+  assert.deepEqual(
+    twice.outcomes.map((o) => (o.kind === "rejected" ? o.error.reason : o.kind)),
+    ["rejected_by_database", "applied"],
+  );
 });
 
 test("a write refused for want of a right (a grant revoked) stops the service in one line, not an outage waited out", async () => {
@@ -148,7 +173,7 @@ test("a write refused for want of a right (a grant revoked) stops the service in
   );
 });
 
-test("one entity's events written as one row too large for a statement: applied event by event, never sent whole", async () => {
+test("one entity's events written as one row too large for a statement: applied in halves down to single events, never sent whole", async () => {
   const limit = 64 * 1024;
   const wide = defineTable("users", "user_id", ["user_id", "a", "b", "event_timestamp"]);
   const event = (n: number, row: Record<string, string>): UpsertOp => ({

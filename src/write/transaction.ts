@@ -20,8 +20,8 @@ import { executePlan, loadState, type RowCounts } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // or the code that plans and writes it fails (a bug an event's content may reach), the batch is
-// replayed one event per transaction, so only the event that fails is dead-lettered and every
-// neighbour is applied. Any other database error is the database's problem, not the event's: it
+// applied again in halves, and a half that fails in halves again, so only the event that fails is
+// dead-lettered and every neighbour is applied. Any other database error is the database's problem, not the event's: it
 // is thrown as retryable and the caller waits it out.
 
 export interface BatchResult {
@@ -73,32 +73,37 @@ export async function applyBatch(
     const why = tooLarge(item, limit);
     return why === undefined ? item : { kind: "rejected", error: new BadEventError(BadEventReasons.TOO_LARGE, why) };
   });
+  // A duplicate key is first taken for a race (another partition's transaction inserted the row
+  // or took the unique value after this one read it): run again, the whole batch is planned
+  // against it. Halved at once, a race would cost transactions for nothing.
+  return await tried(checked, transaction);
+}
+
+type Transaction = (batch: readonly (Op | Outcome)[]) => Promise<BatchResult>;
+
+/**
+ * `items` in one transaction, or, when some event is to blame for its failure, in halves, each
+ * tried the same way in order: down to the one event to blame, whose outcome the failure gives,
+ * while its neighbours apply. One bad event costs a batch of n about 2·log2(n) transactions, not
+ * one per event (a producer sending one event the server refuses in each batch held the drain to
+ * a transaction per event); a batch of bad events at most twice as many as its events.
+ */
+async function tried(items: readonly (Op | Outcome)[], transaction: Transaction): Promise<BatchResult> {
+  const ops = items.filter(isOp).length;
+  if (ops === 0) return { outcomes: items as Outcome[], rows: new Map() };
   try {
-    // A duplicate key is first taken for a race (another partition's transaction inserted the row
-    // or took the unique value after this one read it): run again, the whole batch is planned
-    // against it. Replayed event by event at once, a race would cost a transaction per event.
-    return await onceMoreOnDuplicate(() => transaction(checked));
+    return await onceMoreOnDuplicate(() => transaction(items));
   } catch (err) {
-    if (blame(err) === undefined) throw unavailable(err);
+    const rejected = blame(err);
+    if (rejected === undefined) throw unavailable(err);
+    if (ops === 1) return { outcomes: items.map((item) => (isOp(item) ? rejected : item)), rows: new Map() };
   }
-  const outcomes: Outcome[] = [];
-  const rows: RowCounts = new Map();
-  for (const item of checked) {
-    if (!isOp(item)) {
-      outcomes.push(item);
-      continue;
-    }
-    try {
-      const one = await onceMoreOnDuplicate(() => transaction([item]));
-      outcomes.push(one.outcomes[0] as Outcome);
-      for (const [k, n] of one.rows) rows.set(k, (rows.get(k) ?? 0) + n);
-    } catch (err) {
-      const rejected = blame(err);
-      if (rejected === undefined) throw unavailable(err);
-      outcomes.push(rejected);
-    }
-  }
-  return { outcomes, rows };
+  const middle = Math.ceil(items.length / 2);
+  const first = await tried(items.slice(0, middle), transaction);
+  const second = await tried(items.slice(middle), transaction);
+  const rows: RowCounts = new Map(first.rows);
+  for (const [k, n] of second.rows) rows.set(k, (rows.get(k) ?? 0) + n);
+  return { outcomes: [...first.outcomes, ...second.outcomes], rows };
 }
 
 const isOp = (item: Op | Outcome): item is Op => "table" in item;
@@ -106,8 +111,8 @@ const isOp = (item: Op | Outcome): item is Op => "table" in item;
 /**
  * What an error gives the events of its transaction when they are to blame: the server refused
  * their data, a statement of theirs can't be sent, or this code failed on them. Undefined when it
- * is the database's trouble, not theirs: an outage to wait out. Said of a batch, its events are
- * tried one by one; of one event, it is that event's outcome.
+ * is the database's trouble, not theirs: an outage to wait out. Said of a batch, it is applied in
+ * halves; of one event, it is that event's outcome.
  */
 function blame(err: unknown): Outcome | undefined {
   if (isCodeFault(err)) return faulted(err);
