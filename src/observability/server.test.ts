@@ -81,6 +81,17 @@ test("a METRICS_HOST that is no address of this machine is one ConfigError line"
   );
 });
 
+test("a METRICS_HOST the system can't listen on (link-local without its interface, multicast) is one ConfigError line", async () => {
+  // Node's listen fails these with EINVAL (EAFNOSUPPORT without IPv6), which went on as an unexpected error with its stack.
+  for (const host of ["fe80::1", "ff02::1"]) {
+    await assert.rejects(
+      startHttpServer({ metricsHost: host, metricsPort: 0 }, metrics, ready, silent),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message.startsWith(`METRICS_HOST ${host} can't be listened on`),
+    );
+  }
+});
+
 test("a client that connects and sends nothing is disconnected after the headers timeout", async (t) => {
   const { port } = await start(t, "127.0.0.1");
   const socket = connect(port, "127.0.0.1");

@@ -110,7 +110,11 @@ export async function startHttpServer(
               ? new ConfigError(
                   `METRICS_HOST ${host} is not an address of this machine; set it to one (127.0.0.1, or 0.0.0.0 for every interface)`,
                 )
-              : err,
+              : err.code === "EINVAL" || err.code === "EAFNOSUPPORT"
+                ? new ConfigError(
+                    `METRICS_HOST ${host} can't be listened on (${err.code}): a multicast address, a link-local one without its interface (fe80::1%eth0), or IPv6 on a machine without it; set it to an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)`,
+                  )
+                : err,
       ),
     );
     server.listen(port, host, () => resolve());
