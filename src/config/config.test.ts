@@ -147,6 +147,17 @@ describe("bad values stop the service with one line naming the variable", () => 
     assertConfigError({ KAFKA_DLQ_TOPIC: "user" }, "KAFKA_DLQ_TOPIC", /source topic of user events/);
     assertConfigError({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "prod.order" }, "KAFKA_DLQ_TOPIC");
     assert.equal(loadConfig({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "order" }).kafkaDlqTopic, "order");
+    // Kafka refuses a topic whose name differs from an existing one's only by '.' against '_'.
+    assertConfigError(
+      { KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "prod_order" },
+      "KAFKA_DLQ_TOPIC",
+      /collides with the source topic prod\.order \(KAFKA_TOPIC_PREFIX "prod\."\)/,
+    );
+    assertConfigError({ KAFKA_TOPIC_PREFIX: "eu_", KAFKA_DLQ_TOPIC: "eu.user" }, "KAFKA_DLQ_TOPIC", /collides/);
+    assert.equal(
+      loadConfig({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "prod_orders" }).kafkaDlqTopic,
+      "prod_orders",
+    );
     // Over 4 MiB, one crafted value (a list of empty objects) runs the 256 MB heap out while it is parsed.
     assertConfigError({ MAX_MESSAGE_BYTES: "4194305" }, "MAX_MESSAGE_BYTES", /1024 to 4194304/);
     assert.equal(loadConfig({ MAX_MESSAGE_BYTES: "4194304" }).maxMessageBytes, 4194304);

@@ -28,7 +28,7 @@ export const serviceDeclaration = {
   kafkaDlqTopic: str(
     "KAFKA_DLQ_TOPIC",
     DEFAULT_DLQ_TOPIC,
-    "Dead-letter topic for events that can't be applied; never one of the source topics.",
+    "Dead-letter topic for events that can't be applied; never one of the source topics, nor one whose name differs from theirs only by `.` against `_` (Kafka refuses such a pair).",
   ),
   mysqlHost: str(
     "MYSQL_HOST",
@@ -253,6 +253,16 @@ function checkTopicNames(config: Config): void {
   if (source !== undefined) {
     throw new ConfigError(
       `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is the source topic of ${source} events; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
+    );
+  }
+  // Kafka takes '.' and '_' for one character in a topic name (its metrics would mix them up) and
+  // refuses a topic whose name collides so with one that exists: the dead-letter topic and that
+  // source topic can't both exist, so the start would stop for the one or wait for the other for ever.
+  const collides = (name: string) => name.replaceAll(".", "_");
+  const twin = SOURCE_TOPICS.find((t) => collides(`${config.kafkaTopicPrefix}${t}`) === collides(config.kafkaDlqTopic));
+  if (twin !== undefined) {
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" collides with the source topic ${config.kafkaTopicPrefix}${twin} (KAFKA_TOPIC_PREFIX "${config.kafkaTopicPrefix}"): Kafka takes '.' and '_' for the same character and refuses one of the two; name the dead-letter topic apart (default "${DEFAULT_DLQ_TOPIC}").`,
     );
   }
 }
