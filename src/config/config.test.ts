@@ -158,6 +158,9 @@ describe("bad values stop the service with one line naming the variable", () => 
       loadConfig({ KAFKA_TOPIC_PREFIX: "prod.", KAFKA_DLQ_TOPIC: "prod_orders" }).kafkaDlqTopic,
       "prod_orders",
     );
+    // An internal topic was said not to exist (the brokers list none), and takes no client's records.
+    assertConfigError({ KAFKA_DLQ_TOPIC: "__consumer_offsets" }, "KAFKA_DLQ_TOPIC", /Kafka's internal topics/);
+    assertConfigError({ KAFKA_DLQ_TOPIC: "__transaction_state" }, "KAFKA_DLQ_TOPIC", /Kafka's internal topics/);
     // Over 4 MiB, one crafted value (a list of empty objects) runs the 256 MB heap out while it is parsed.
     assertConfigError({ MAX_MESSAGE_BYTES: "4194305" }, "MAX_MESSAGE_BYTES", /1024 to 4194304/);
     assert.equal(loadConfig({ MAX_MESSAGE_BYTES: "4194304" }).maxMessageBytes, 4194304);

@@ -230,6 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
+/** The topics the brokers keep for themselves (Kafka's Topic.isInternal). */
+const KAFKA_INTERNAL_TOPICS = ["__consumer_offsets", "__transaction_state", "__share_group_state"];
+
 /** Kafka's own rule for a topic name: these characters, at most 249 of them. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -247,6 +250,13 @@ function checkTopicNames(config: Config): void {
   }
   if (!TOPIC_NAME.test(config.kafkaDlqTopic) || config.kafkaDlqTopic === "." || config.kafkaDlqTopic === "..") {
     throw new ConfigError(`KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is not a topic name Kafka takes; ${rule}.`);
+  }
+  // The brokers' own topics: they list none of them (the start said it did not exist, to be
+  // created), and refuse a client's records in them.
+  if (KAFKA_INTERNAL_TOPICS.includes(config.kafkaDlqTopic)) {
+    throw new ConfigError(
+      `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is one of Kafka's internal topics, which take no client's records; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
+    );
   }
   // Its letters would be read back as events, fail again and be dead-lettered again, for ever.
   const source = SOURCE_TOPICS.find((t) => `${config.kafkaTopicPrefix}${t}` === config.kafkaDlqTopic);
