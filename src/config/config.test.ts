@@ -142,6 +142,12 @@ describe("bad values stop the service with one line naming the variable", () => 
     assertConfigError({ MYSQL_PORT: "65536" }, "MYSQL_PORT", /1 to 65535/);
     assertConfigError({ MYSQL_PORT: "-1" }, "MYSQL_PORT");
     assertConfigError({ BATCH_MAX_EVENTS: "0" }, "BATCH_MAX_EVENTS");
+    // Over 20,000 events or 128 MiB, a backlog decoded in one batch runs the 256 MB heap out.
+    assertConfigError({ BATCH_MAX_EVENTS: "20001" }, "BATCH_MAX_EVENTS", /1 to 20000/);
+    assert.equal(loadConfig({ BATCH_MAX_EVENTS: "20000" }).batchMaxEvents, 20000);
+    assertConfigError({ BATCH_MAX_BYTES: "134217729" }, "BATCH_MAX_BYTES", /65536 to 134217728/);
+    assertConfigError({ BATCH_MAX_BYTES: "1073741824" }, "BATCH_MAX_BYTES");
+    assert.equal(loadConfig({ BATCH_MAX_BYTES: "134217728" }).batchMaxBytes, 134217728);
     assertConfigError({ MAX_MESSAGE_BYTES: "100" }, "MAX_MESSAGE_BYTES");
     // Letters in a source topic would be read back, fail again and be dead-lettered again for ever.
     assertConfigError({ KAFKA_DLQ_TOPIC: "user" }, "KAFKA_DLQ_TOPIC", /source topic of user events/);

@@ -100,16 +100,19 @@ export const serviceDeclaration = {
   batchMaxEvents: int(
     "BATCH_MAX_EVENTS",
     4000,
-    "Most events taken from Kafka into one batch (split per partition, one transaction each).",
+    "Most events taken from Kafka into one batch (split per partition, one transaction each). At most 20000: the batch's events, decoded, are in the 256 MB heap at once (docs/decisions.md).",
     1,
-    100000,
+    // More ran the heap out at a backlog, at every restart (measured: docs/decisions.md).
+    20000,
   ),
   batchMaxBytes: int(
     "BATCH_MAX_BYTES",
     8388608,
-    "Most bytes of event keys, values and headers taken from Kafka into one batch; a larger event goes alone. Bounds memory when the events are large.",
+    "Most bytes of event keys, values and headers taken from Kafka into one batch; a larger event goes alone. Bounds memory when the events are large. At most 128 MiB, for the same reason as BATCH_MAX_EVENTS'.",
     65536,
-    1073741824,
+    // A decoded event keeps about its own size in the heap: more ran it out at a backlog of large
+    // events, at every restart (docs/decisions.md).
+    134217728,
   ),
   batchLingerMs: int(
     "BATCH_LINGER_MS",
