@@ -209,3 +209,41 @@ test("a client that sends a request and never reads the answer is disconnected",
     setTimeout(() => socket.resume(), 6000).unref();
   });
 });
+
+test("scrapers asking at once, or back to back, share pages: at most one per interval, none older than its request", async (t) => {
+  let pages = 0;
+  let state = 0;
+  const counting = {
+    registry: {
+      metrics: async () => {
+        pages++;
+        return `state ${state}\n`;
+      },
+      contentType: "text/plain",
+    },
+  } as unknown as Metrics;
+  const server = await startHttpServer({ metricsHost: "127.0.0.1", metricsPort: 0 }, counting, ready, silent);
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as { port: number };
+  // 40 clients at once, each on its own socket: they once made 40 pages.
+  const answers = await Promise.all(Array.from({ length: 40 }, () => get("127.0.0.1", port, "/metrics")));
+  assert.ok(
+    answers.every((a) => a.status === 200),
+    "every scraper is answered",
+  );
+  assert.ok(pages <= 3, `${pages} pages for 40 scrapers asking at once`);
+  // Back to back for a second: one page per request, as fast as the loop went, before.
+  pages = 0;
+  const until = performance.now() + 1000;
+  let asked = 0;
+  while (performance.now() < until) {
+    state++;
+    const seen = state;
+    const { body } = await get("127.0.0.1", port, "/metrics");
+    asked++;
+    // Made after the request came: never a page of before.
+    assert.ok(Number(body.split(" ")[1]) >= seen, `page "${body.trim()}" older than the request (state ${seen})`);
+  }
+  const most = Math.ceil(1000 / HTTP_TIMEOUTS.metricsIntervalMs) + 1;
+  assert.ok(pages <= most, `${pages} pages for ${asked} back-to-back scrapes in 1 s (at most ${most})`);
+});
