@@ -225,13 +225,13 @@ test("scrapers asking at once, or back to back, share pages: at most one per int
   const server = await startHttpServer({ metricsHost: "127.0.0.1", metricsPort: 0 }, counting, ready, silent);
   t.after(() => new Promise((resolve) => server.close(resolve)));
   const { port } = server.address() as { port: number };
-  // 40 clients at once, each on its own socket: they once made 40 pages.
-  const answers = await Promise.all(Array.from({ length: 40 }, () => get("127.0.0.1", port, "/metrics")));
+  // 30 clients at once (within one address's share of connections), each on its own socket: they once made 30 pages.
+  const answers = await Promise.all(Array.from({ length: 30 }, () => get("127.0.0.1", port, "/metrics")));
   assert.ok(
     answers.every((a) => a.status === 200),
     "every scraper is answered",
   );
-  assert.ok(pages <= 3, `${pages} pages for 40 scrapers asking at once`);
+  assert.ok(pages <= 3, `${pages} pages for 30 scrapers asking at once`);
   // Back to back for a second: one page per request, as fast as the loop went, before.
   pages = 0;
   const until = performance.now() + 1000;
