@@ -167,6 +167,14 @@ describe("bad values stop the service with one line naming the variable", () => 
     // An internal topic was said not to exist (the brokers list none), and takes no client's records.
     assertConfigError({ KAFKA_DLQ_TOPIC: "__consumer_offsets" }, "KAFKA_DLQ_TOPIC", /Kafka's internal topics/);
     assertConfigError({ KAFKA_DLQ_TOPIC: "__transaction_state" }, "KAFKA_DLQ_TOPIC", /Kafka's internal topics/);
+    // KRaft's metadata log: listed by no broker, and its creation is refused.
+    assertConfigError({ KAFKA_DLQ_TOPIC: "__cluster_metadata" }, "KAFKA_DLQ_TOPIC", /is one of Kafka's internal/);
+    // A name colliding with an internal topic ('.' for '_') can't be created beside it.
+    assertConfigError(
+      { KAFKA_DLQ_TOPIC: "__consumer.offsets" },
+      "KAFKA_DLQ_TOPIC",
+      /collides with __consumer_offsets, one of Kafka's internal topics/,
+    );
     // Over 4 MiB, one crafted value (a list of empty objects) runs the 256 MB heap out while it is parsed.
     assertConfigError({ MAX_MESSAGE_BYTES: "4194305" }, "MAX_MESSAGE_BYTES", /1024 to 4194304/);
     assert.equal(loadConfig({ MAX_MESSAGE_BYTES: "4194304" }).maxMessageBytes, 4194304);

@@ -233,8 +233,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return config;
 }
 
-/** The topics the brokers keep for themselves (Kafka's Topic.isInternal). */
-const KAFKA_INTERNAL_TOPICS = ["__consumer_offsets", "__transaction_state", "__share_group_state"];
+/**
+ * The topics the brokers keep for themselves (Kafka's Topic.isInternal), and KRaft's metadata log,
+ * which no Metadata answer lists and CreateTopics refuses ("Creation of internal topic
+ * __cluster_metadata is prohibited").
+ */
+const KAFKA_INTERNAL_TOPICS = [
+  "__consumer_offsets",
+  "__transaction_state",
+  "__share_group_state",
+  "__cluster_metadata",
+];
+
+/** Kafka takes '.' and '_' for one character in a topic name, and refuses a topic that collides so with one that exists. */
+const collisionName = (name: string) => name.replaceAll(".", "_");
 
 /** Kafka's own rule for a topic name: these characters, at most 249 of them. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -255,10 +267,13 @@ function checkTopicNames(config: Config): void {
     throw new ConfigError(`KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is not a topic name Kafka takes; ${rule}.`);
   }
   // The brokers' own topics: they list none of them (the start said it did not exist, to be
-  // created), and refuse a client's records in them.
-  if (KAFKA_INTERNAL_TOPICS.includes(config.kafkaDlqTopic)) {
+  // created), and refuse a client's records in them; a name colliding with one ('__consumer.offsets')
+  // can't be created beside it.
+  const internal = KAFKA_INTERNAL_TOPICS.find((t) => t === collisionName(config.kafkaDlqTopic));
+  if (internal !== undefined) {
+    const which = internal === config.kafkaDlqTopic ? "is" : `collides with ${internal},`;
     throw new ConfigError(
-      `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" is one of Kafka's internal topics, which take no client's records; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
+      `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" ${which} one of Kafka's internal topics, which take no client's records; dead letters need a topic of their own (default "${DEFAULT_DLQ_TOPIC}").`,
     );
   }
   // Its letters would be read back as events, fail again and be dead-lettered again, for ever.
@@ -271,8 +286,9 @@ function checkTopicNames(config: Config): void {
   // Kafka takes '.' and '_' for one character in a topic name (its metrics would mix them up) and
   // refuses a topic whose name collides so with one that exists: the dead-letter topic and that
   // source topic can't both exist, so the start would stop for the one or wait for the other for ever.
-  const collides = (name: string) => name.replaceAll(".", "_");
-  const twin = SOURCE_TOPICS.find((t) => collides(`${config.kafkaTopicPrefix}${t}`) === collides(config.kafkaDlqTopic));
+  const twin = SOURCE_TOPICS.find(
+    (t) => collisionName(`${config.kafkaTopicPrefix}${t}`) === collisionName(config.kafkaDlqTopic),
+  );
   if (twin !== undefined) {
     throw new ConfigError(
       `KAFKA_DLQ_TOPIC: "${config.kafkaDlqTopic}" collides with the source topic ${config.kafkaTopicPrefix}${twin} (KAFKA_TOPIC_PREFIX "${config.kafkaTopicPrefix}"): Kafka takes '.' and '_' for the same character and refuses one of the two; name the dead-letter topic apart (default "${DEFAULT_DLQ_TOPIC}").`,
