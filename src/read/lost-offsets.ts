@@ -54,7 +54,7 @@ export async function warnLostOffsets(
     if (!(await readPastLogStart(consumer, offsets)) || (await databaseWritten(pool))) return;
     log.warn(
       { group: config.kafkaGroupId },
-      `KAFKA_GROUP_ID ${group} has read the source topics up to its committed offsets, but the database holds no row this service writes: a new or emptied database (MYSQL_DATABASE changed, dropped and migrated again, or restored from a backup older than the offsets) under a group that read before; the events before its offsets are not read again: to write them, stop the instances and run analytics-service rewind --to earliest`,
+      `KAFKA_GROUP_ID ${group} has read the source topics up to its committed offsets, but the database holds no row this service writes: a new or emptied database (MYSQL_DATABASE changed, dropped and migrated again, or restored from a backup older than the offsets) under a group that read before; the events before its offsets are not read again: to write them, stop the instances and run analytics-service rewind --to earliest (unless every event the group has read was dead-lettered or skipped, which leaves no row either: then nothing is missing)`,
     );
   } catch (err) {
     log.warn(
