@@ -25,9 +25,9 @@ test("a reason quoting a key with a line break or a terminal escape stays one li
 test("bidirectional controls are escaped too: a reason reads as it is written", () => {
   const err = new BadEventError(BadEventReasons.BAD_FIELD, "data.variants.\u202egnp.exe\u2066x\u2069 must be");
   assert.equal(err.message, "data.variants.\\u202egnp.exe\\u2066x\\u2069 must be");
-  // Direction marks belong to right-to-left text and stay as they are.
+  // Direction marks show as nothing, right-to-left text beside them or not: a key with one would read as a key without.
   const hebrew = new BadEventError(BadEventReasons.BAD_FIELD, "data.variants.\u05e9\u05dc\u200f\u061c must be");
-  assert.equal(hebrew.message, "data.variants.\u05e9\u05dc\u200f\u061c must be");
+  assert.equal(hebrew.message, "data.variants.\u05e9\u05dc\\u200f\\u061c must be");
 });
 
 test("what shows as nothing is escaped in a reason: a key with a zero-width character can't read as another key", () => {
@@ -40,6 +40,11 @@ test("what shows as nothing is escaped in a reason: a key with a zero-width char
     err.message,
     "data.variants.red\\u200b\\u2060\\ufeff\\u00ad\\u3164\\u{e0041}.price_cents must be integer",
   );
+});
+
+test("a direction mark in a reason is escaped: it shows as nothing", () => {
+  const err = new BadEventError(BadEventReasons.BAD_FIELD, "data.variants.red\u200e\u061c.price_cents must be integer");
+  assert.equal(err.message, "data.variants.red\\u200e\\u061c.price_cents must be integer");
 });
 
 test("a reason cut to MAX_REASON_CHARS never splits an emoji into a lone surrogate", () => {

@@ -112,9 +112,11 @@ export const oneLine = (text: string) => text.replace(UNSAFE_ON_ONE_LINE, unicod
 /**
  * What shows as nothing: Unicode's default-ignorable characters (zero-width space and joiners,
  * word joiner, BOM, soft hyphen, variation selectors, tag characters, Hangul fillers), but the
- * direction marks oneLine keeps.
+ * direction marks oneLine keeps too: in a name they hide as well as a zero-width space
+ * (`supplier.deleted` and a left-to-right mark read as the known type), even beside right-to-left
+ * text, where a key with a mark and one without would read alike.
  */
-const INVISIBLE = /(?![\u200e\u200f\u061c])\p{Default_Ignorable_Code_Point}/gu;
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 /**
  * A name from the event (an event type, an enum value, a key in a reason) as oneLine writes it,

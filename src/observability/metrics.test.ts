@@ -210,6 +210,8 @@ test("a value from the data with a character that shows as nothing does not read
     report([
       // Would read as supplier.deleted events skipped, and as a category that is in the list.
       event({ eventType: "supplier.deleted\u200b", outcome: { kind: "skipped", reason: "unknown_type" } }),
+      // A left-to-right mark shows as nothing too.
+      event({ eventType: "supplier.deleted\u200e", outcome: { kind: "skipped", reason: "unknown_type" } }),
       event({
         eventType: "product.created",
         unknownEnums: [{ field: "products.category", value: "electronics\u2060" }],
@@ -220,6 +222,10 @@ test("a value from the data with a character that shows as nothing does not read
   assert.match(
     text,
     /^analytics_events_total\{event_type="supplier\.deleted\\\\u200b",outcome="skipped_unknown_type"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^analytics_events_total\{event_type="supplier\.deleted\\\\u200e",outcome="skipped_unknown_type"\} 1$/m,
   );
   assert.match(
     text,
