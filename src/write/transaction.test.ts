@@ -124,6 +124,19 @@ test("the driver's and the network's errors stay outages, whatever their class",
   }
 });
 
+test("a batch is halved by its events, not its items: the outcomes among them cost no transaction", async () => {
+  const { pool: p, log } = pool(0);
+  const skipped = { kind: "skipped", reason: "unknown_type" } as const;
+  const broken: UpsertOp = { ...op, id: "u2", row: { ...op.row, user_id: Symbol("u2") as never } };
+  const result = await applyBatch(p, [...Array(10).fill(skipped), op, broken], { maxAllowedPacket: 1 << 20 });
+  assert.deepEqual(
+    result.outcomes.map((o) => o.kind),
+    [...Array(10).fill("skipped"), "applied", "rejected"],
+  );
+  // The batch, then its two events apart; halved by items, [op, broken] was tried twice more.
+  assert.equal(log.filter((s) => s === "START").length, 3);
+});
+
 test("in the batch applied in halves, a duplicate key is run once more (another transaction's row); one that comes back is dead-lettered", async () => {
   const badData = Object.assign(new Error("Column 'x' cannot be null"), { errno: 1048 });
   const duplicate = Object.assign(new Error("Duplicate entry 'u1' for key 'PRIMARY'"), { errno: 1062 });

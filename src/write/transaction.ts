@@ -86,7 +86,7 @@ type Transaction = (batch: readonly (Op | Outcome)[]) => Promise<BatchResult>;
  * tried the same way in order: down to the one event to blame, whose outcome the failure gives,
  * while its neighbours apply. One bad event costs a batch of n about 2·log2(n) transactions, not
  * one per event (a producer sending one event the server refuses in each batch held the drain to
- * a transaction per event); a batch of bad events at most twice as many as its events.
+ * a transaction per event); a batch of bad events about twice as many as its events.
  */
 async function tried(items: readonly (Op | Outcome)[], transaction: Transaction): Promise<BatchResult> {
   const ops = items.filter(isOp).length;
@@ -98,7 +98,9 @@ async function tried(items: readonly (Op | Outcome)[], transaction: Transaction)
     if (rejected === undefined) throw unavailable(err);
     if (ops === 1) return { outcomes: items.map((item) => (isOp(item) ? rejected : item)), rows: new Map() };
   }
-  const middle = Math.ceil(items.length / 2);
+  // Halved by events, not items: the outcomes among them (skipped, refused before sending) cost nothing.
+  let middle = 0;
+  for (let seen = 0; seen < Math.ceil(ops / 2); middle++) if (isOp(items[middle] as Op | Outcome)) seen++;
   const first = await tried(items.slice(0, middle), transaction);
   const second = await tried(items.slice(middle), transaction);
   const rows: RowCounts = new Map(first.rows);
