@@ -55,6 +55,16 @@ test("a reason cut to MAX_REASON_CHARS never splits an emoji into a lone surroga
   }
 });
 
+test("a reason cut to MAX_REASON_CHARS never ends inside the escape of a character", () => {
+  for (let pad = MAX_REASON_CHARS - 12; pad < MAX_REASON_CHARS; pad++) {
+    for (const hidden of ["\u200b", "\u{e0041}"]) {
+      const { message } = new BadEventError(BadEventReasons.BAD_FIELD, `${"a".repeat(pad)}${hidden.repeat(3)}`);
+      assert.ok(message.endsWith("…") && message.length <= MAX_REASON_CHARS);
+      assert.match(message, /(?:a|\\u200b|\\u\{e0041\})…$/, message.slice(-12));
+    }
+  }
+});
+
 test("any reason is one line of at most MAX_REASON_CHARS characters, well formed when its text is", () => {
   fc.assert(
     fc.property(fc.string({ unit: "binary", maxLength: 600 }), (text) => {
