@@ -178,7 +178,7 @@ function watchLag(
   const openTransactions = new OpenTransactionWatch(d.log, d.hooks.openTransactionWarnMs);
   const onLag = (report: Lag) => {
     d.metrics.observeLag(report.lag, report.ids);
-    openTransactions.observe(report.held);
+    openTransactions.observe(report.held, report.unread);
     void onPartitionChanges(report);
   };
   return watchSourceTopics(d.sourceTopics, pipeline, onLag, d.log);

@@ -151,6 +151,16 @@ test("lag is reported for the partitions this instance holds; one it gave up dro
   assert.ok(!text.includes('partition="1"'), "the partition given up in a rebalance is gone");
 });
 
+test("lag: a partition whose leader did not answer keeps its last figure; one given up meanwhile still drops out", async () => {
+  const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
+  metrics.observeLag(new Map([["user", [5n, 7n, 2n]]]));
+  metrics.observeLag(new Map([["user", [6n, undefined, -1n]]]));
+  const text = await metrics.registry.metrics();
+  assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="0"} 6'));
+  assert.ok(text.includes('analytics_consumer_lag{topic="user",partition="1"} 7'), text);
+  assert.ok(!text.includes('partition="2"'), "a partition no longer this instance's is gone, answered or not");
+});
+
 test("lag: a topic no longer asked about (deleted) drops out, the others stay", async () => {
   const metrics = new Metrics(capturingLogger("info").log, {} as Pool);
   metrics.observeLag(

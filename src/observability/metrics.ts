@@ -219,7 +219,10 @@ export class Metrics {
   }
 
   /** `ids`: each topic's id, from the metadata the lag was read with (read/lag.ts). */
-  observeLag(lag: Map<string, bigint[]>, ids: ReadonlyMap<string, string> = new Map()): void {
+  observeLag(
+    lag: ReadonlyMap<string, readonly (bigint | undefined)[]>,
+    ids: ReadonlyMap<string, string> = new Map(),
+  ): void {
     // A topic no longer asked about (deleted) keeps no figure either.
     for (const [topic, count] of this.#lagPartitions) {
       if (lag.has(topic)) continue;
@@ -241,7 +244,9 @@ export class Metrics {
       partitions.forEach((n, partition) => {
         const labels = { topic, partition: String(partition) };
         // -1: the partition is not this instance's (any more): its old figure must not linger,
-        // or lag summed over instances would count it twice.
+        // or lag summed over instances would count it twice. Undefined: its leader did not answer
+        // this turn (read/lag.ts), and its last figure stays (docs/operations.md).
+        if (n === undefined) return;
         if (n >= 0n) this.lag.set(labels, Number(n));
         else this.lag.remove(labels);
       });

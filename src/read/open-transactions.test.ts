@@ -63,3 +63,21 @@ test("many partitions moving on at once are said in one line, however many there
     /^no longer held back by an open transaction: user:0 \(held for 2 s\), .*user:9 \(held for 2 s\) and 290 more partitions$/,
   );
 });
+
+test("a held partition whose lag was not read this turn (its leader down) is neither said moved on nor restarted", () => {
+  const { log, lines } = capturingLogger();
+  let now = 0;
+  const watch = new OpenTransactionWatch(log, 60_000, () => now);
+  const held = [{ topic: "p.user", partition: 1, stable: 5n, end: 8n }];
+  watch.observe(held);
+  now = 30_000;
+  watch.observe([], new Set(["p.user:1"]));
+  assert.equal(lines.length, 0, "not said moved on: nothing is known of it this turn");
+  now = 60_000;
+  watch.observe(held);
+  assert.equal(lines.length, 1, "held since 0, said at the threshold");
+  assert.match(
+    String(lines[0]?.msg),
+    /^an upstream transaction left open for 60 s or more holds back p\.user partition 1/,
+  );
+});

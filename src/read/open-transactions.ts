@@ -26,7 +26,8 @@ export class OpenTransactionWatch {
     this.#now = now;
   }
 
-  observe(held: Lag["held"]): void {
+  /** `unread`: partitions whose lag was not read this turn (read/lag.ts): whether held or not, unknown. */
+  observe(held: Lag["held"], unread: ReadonlySet<string> = new Set()): void {
     const now = this.#now();
     const seen = new Set<string>();
     const due: Lag["held"] = [];
@@ -46,7 +47,7 @@ export class OpenTransactionWatch {
       }
     }
     for (const [key, was] of this.#held) {
-      if (seen.has(key)) continue;
+      if (seen.has(key) || unread.has(key)) continue;
       if (was.said) ended.push({ key, ms: now - was.since });
       this.#held.delete(key);
     }

@@ -21,7 +21,8 @@ function fakeAdmin(listed: string[]) {
     asked: [] as string[][],
     metadata: async ({ topics }: { topics: string[] }) => {
       admin.asked.push(topics);
-      return { topics: new Map(topics.map((t) => [t, { id: `id-${t}`, partitionsCount: 2 }])) };
+      const partitions = [{ leader: 1 }, { leader: 1 }];
+      return { topics: new Map(topics.map((t) => [t, { id: `id-${t}`, partitionsCount: 2, partitions }])) };
     },
     listOffsets: async ({ topics }: { topics: { name: string; partitions: { partitionIndex: number }[] }[] }) =>
       topics.map(({ name, partitions }) => ({
@@ -125,6 +126,8 @@ test("the watch rejoins for a topic the stream does not read, and reads the lag 
         ["order", "id-order"],
       ]),
       held: [],
+      unread: new Set(),
+      failures: [],
     },
   ]);
   admin.listed = ["user", "order", "post", "supplier"];

@@ -107,7 +107,14 @@ export function watchSourceTopics(
         const [what, verb] = unread.length > 1 ? ["topics", "exist"] : ["topic", "exists"];
         pipeline.rejoin(`source ${what} ${unread.join(", ")} ${verb} now`);
       }
-      if (existing.length > 0) onLag(await topics.lag(existing, pipeline.committed()));
+      if (existing.length > 0) {
+        const report = await topics.lag(existing, pipeline.committed());
+        if (report.failures.length > 0) {
+          const err = report.failures.map(messageOf).join("; ");
+          log.debug({ err, partitions: report.unread.size }, "the lag of some partitions could not be read this time");
+        }
+        onLag(report);
+      }
     } catch (err) {
       log.debug({ err: messageOf(err) }, "the source topics and their lag could not be read this time");
     } finally {
