@@ -19,7 +19,7 @@ import { explainKafkaFailure, explainRejoinFailure } from "./kafka/kafka-errors.
 import { checkTopics, explainStreamFailure, prefixed } from "./kafka/topics.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { databaseAnswers, isMember, notReadyReasons } from "./observability/readiness.ts";
+import { DatabaseProgress, databaseAnswers, isMember, notReadyReasons } from "./observability/readiness.ts";
 import { startHttpServer } from "./observability/server.ts";
 import { type BatchReport, Pipeline, type PipelineDeps, type PipelineOptions } from "./pipeline/pipeline.ts";
 import { correctingFetches } from "./read/client-fixes/corrected-fetch.ts";
@@ -80,9 +80,10 @@ export async function startService(
   closers.add(async () => silence.close());
   let consumer: Consumer | null = null;
   const groupSettling: GroupSettlingState = { since: null };
+  const progress = new DatabaseProgress();
   try {
     if (config.metricsPort > 0) {
-      const readiness = { check: () => notReadyReasons(pool, outages, consumer, groupSettling) };
+      const readiness = { check: () => notReadyReasons(pool, outages, consumer, groupSettling, progress) };
       const http = await startHttpServer(config, metrics, readiness, log);
       closers.add(() => new Promise((resolve) => http.close(resolve)));
     }
@@ -121,7 +122,7 @@ export async function startService(
       consumer: group,
       topics: () => sourceTopics.forStream(),
       decode: (record: SourceRecord) => decode(record, limits, hooks.routes),
-      batch: batchDeps(config, { pool, producer, outages, silence, metrics, log, hooks }),
+      batch: batchDeps(config, { pool, producer, outages, silence, metrics, progress, log, hooks }),
       kafkaOutage: outages.kafka,
       explainStreamFailure: (err) => explainStreamFailure(err, config, sourceTopics),
       log,
@@ -251,16 +252,19 @@ function batchDeps(
     outages: { database: Outage; kafka: Outage };
     silence: BrokerSilence;
     metrics: Metrics;
+    progress: DatabaseProgress;
     log: Logger;
     hooks: ServiceHooks;
   },
 ): PipelineDeps["batch"] {
   const dlq = config.kafkaDlqTopic;
+  // A commit is MySQL answering, for /readyz while every connection is held.
+  const onCommit = () => d.progress.answered();
   return {
     apply: async (items, signal, owned) => {
       try {
         return await retrying(
-          () => applyBatch(d.pool, items, { onDeadlock: () => d.metrics.deadlocks.inc(), owned }),
+          () => applyBatch(d.pool, items, { onDeadlock: () => d.metrics.deadlocks.inc(), owned, onCommit }),
           d.outages.database,
           config.retryMaxBackoffMs,
           signal,

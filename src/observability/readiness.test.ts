@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { databaseAnswers } from "./readiness.ts";
+import { DatabaseProgress, databaseAnswers } from "./readiness.ts";
 
 // /readyz asks the database with `SELECT 1`. Hostile or impatient probes must not queue one query
 // each in the pool while its connections are held (the pool's queue has no bound).
+// While the service's own transactions hold them and commit, MySQL answers.
 
 /** A pool handing out connections that run `query`, counting those destroyed and released. */
 function pooled(query: () => Promise<unknown>) {
@@ -75,4 +76,42 @@ test("a connection that holds the ping unanswered is destroyed, and the next pro
   assert.equal((pool as unknown as { counts: { destroyed: number } }).counts.destroyed, 1);
   assert.equal(await databaseAnswers(pool, 1000, 100), true);
   assert.equal(queries, 2);
+});
+
+/** A pool every connection of which is held: getConnection waits, counting the callers. */
+function busyPool() {
+  let asked = 0;
+  const pool = {
+    getConnection: () => {
+      asked++;
+      return new Promise(() => {});
+    },
+  };
+  return { pool: pool as typeof pool & never, asked: () => asked };
+}
+
+test("a ping waiting behind the service's own transactions answers if one committed lately", async () => {
+  const busy = busyPool();
+  const progress = new DatabaseProgress();
+  progress.answered();
+  assert.equal(await databaseAnswers(busy.pool, 20, 100, progress, 10000), true);
+  assert.equal(await databaseAnswers(busy.pool, 20, 100, progress, 10000), true);
+  // Still one ping in the pool's queue: the answer comes from the commits, not from more pings.
+  assert.equal(busy.asked(), 1);
+});
+
+test("a ping waiting with no commit lately, or none at all, does not answer", async () => {
+  const busy = busyPool();
+  const progress = new DatabaseProgress();
+  assert.equal(await databaseAnswers(busy.pool, 20, 100, progress, 10000), false, "no commit yet");
+  progress.answered();
+  // The wait outlasts how recent a commit must be: the server may have stopped answering since.
+  assert.equal(await databaseAnswers(busy.pool, 20, 100, progress, 10), false, "a commit too long ago");
+});
+
+test("a failed ping does not answer, however lately a transaction committed", async () => {
+  const pool = { getConnection: () => Promise.reject(new Error("connect ECONNREFUSED")) } as never;
+  const progress = new DatabaseProgress();
+  progress.answered();
+  assert.equal(await databaseAnswers(pool, 1000, 100, progress, 10000), false);
 });

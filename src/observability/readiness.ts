@@ -14,9 +14,10 @@ export async function notReadyReasons(
   outages: { database: Outage; kafka: Outage; group?: Outage },
   consumer: Consumer | null,
   groupSettling?: GroupSettlingState,
+  progress?: DatabaseProgress,
 ) {
   const reasons: string[] = [];
-  if (!(await databaseAnswers(pool))) reasons.push("MySQL does not answer");
+  if (!(await databaseAnswers(pool, undefined, undefined, progress))) reasons.push("MySQL does not answer");
   if (outages.database.active) reasons.push("paused: waiting for MySQL");
   if (outages.kafka.active) reasons.push("paused: waiting for Kafka");
   if (outages.group?.active) reasons.push("waiting: a member of the consumer group writes to another database");
@@ -43,15 +44,45 @@ const pings = new WeakMap<object, Promise<boolean>>();
  */
 export const DEAD_PING_MS = 10000;
 
-/** A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. */
+/**
+ * When MySQL last answered the service's own work (a batch's transaction committed). While the
+ * service drains a backlog every connection is held by its transactions, and the ping waits in
+ * the pool's queue behind them, past its second: the batches' answers say that MySQL answers.
+ */
+export class DatabaseProgress {
+  #at = Number.NEGATIVE_INFINITY;
+  answered(): void {
+    this.#at = performance.now();
+  }
+  /** Whether the last answer came within `ms`. */
+  within(ms: number): boolean {
+    return performance.now() - this.#at <= ms;
+  }
+}
+
+/**
+ * How recent the service's last answer must be to stand for a ping still waiting. Longer than
+ * a batch's transaction takes (up to seconds in a backlog), so that with every connection held
+ * one of them comes back within it; as long as a silent connection is given: a server that stops
+ * answering with every connection held is said not to answer this much later than at once.
+ */
+export const RECENT_ANSWER_MS = DEAD_PING_MS;
+
+/**
+ * A quick `SELECT 1` that gives up after a second rather than waiting on a dead server. A ping
+ * still waiting then (for a connection, or its answer) counts as answered if the service's own
+ * work was answered within `recentMs`; a ping that failed never does.
+ */
 export async function databaseAnswers(
   pool: Pick<Pool, "getConnection">,
   waitMs = 1000,
   deadMs = DEAD_PING_MS,
+  progress?: Pick<DatabaseProgress, "within">,
+  recentMs = RECENT_ANSWER_MS,
 ): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), waitMs);
+    timer = setTimeout(() => resolve(progress?.within(recentMs) ?? false), waitMs);
   });
   let ping = pings.get(pool);
   if (ping === undefined) {

@@ -40,9 +40,12 @@ function pool(deadlocks: number, failure: Error = deadlock) {
 test("a deadlock victim is run again and counted; the batch is applied", async () => {
   const { pool: p, log } = pool(2);
   let counted = 0;
-  const result = await applyBatch(p, [op], { maxAllowedPacket: 1 << 20, onDeadlock: () => counted++ });
+  let commits = 0;
+  const onCommit = () => commits++;
+  const result = await applyBatch(p, [op], { maxAllowedPacket: 1 << 20, onDeadlock: () => counted++, onCommit });
   assert.deepEqual(result.outcomes, [{ kind: "applied" }]);
   assert.equal(counted, 2);
+  assert.equal(commits, 1, "only the COMMIT MySQL took tells /readyz it answers");
   assert.equal(log.filter((s) => s === "ROLLBACK").length, 2);
   assert.equal(log.filter((s) => s === "COMMIT").length, 3);
 });

@@ -40,6 +40,8 @@ export interface ApplyOptions {
   onDeadlock?: () => void;
   /** Whether the batch's partitions are still this member's (PartitionMovedError when not). */
   owned?: Ownership;
+  /** Called for each transaction MySQL committed: /readyz takes it as MySQL answering. */
+  onCommit?: () => void;
 }
 
 /** Whether a batch's partitions are still this member's. */
@@ -66,7 +68,7 @@ export async function applyBatch(
   if (!items.some(isOp)) return { outcomes: items as Outcome[], rows: new Map() };
   const limit = options.maxAllowedPacket ?? (await packetLimit(pool));
   const transaction = (batch: readonly (Op | Outcome)[]) =>
-    rerunningWhenRolledBack(() => inTransaction(pool, batch, limit, options.owned), options.onDeadlock);
+    rerunningWhenRolledBack(() => inTransaction(pool, batch, limit, options), options.onDeadlock);
   // An event with a row no statement can carry is refused before anything is sent.
   const checked = items.map((item): Op | Outcome => {
     if (!isOp(item)) return item;
@@ -215,7 +217,7 @@ async function inTransaction(
   pool: Pool,
   items: readonly (Op | Outcome)[],
   limit: number,
-  owned: Ownership = ALWAYS_OWNED,
+  { owned = ALWAYS_OWNED, onCommit }: Pick<ApplyOptions, "owned" | "onCommit">,
 ): Promise<BatchResult> {
   // Asked before the transaction's waits (a connection, row locks), which may outlast a rebalance,
   // and again after them, before the commit: the new owner may have written the partition's later
@@ -232,6 +234,7 @@ async function inTransaction(
     if (!owned.confirmedNow()) throw owned.held() ? new MembershipUnconfirmedError() : new PartitionMovedError();
     await conn.query("COMMIT");
     healthy = true;
+    onCommit?.();
     return { outcomes: p.outcomes, rows };
   } catch (err) {
     // Whatever failed, the next batch reads the limit again: a server restarted with a smaller
