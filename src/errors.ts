@@ -142,8 +142,8 @@ function shortened(text: string, max: number): string {
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
   // Nor inside an escape made of a character (`\u20` of `\u200b`): cut before it.
-  const escape = /\\(?:u(?:\{[0-9a-f]*|[0-9a-f]{0,3}))?$/.exec(text.slice(Math.max(0, end - 10), end));
-  if (escape) end -= escape[0].length;
+  const partial = /\\(?:u(?:\{[0-9a-f]*|[0-9a-f]{0,3}))?$/.exec(text.slice(Math.max(0, end - 10), end));
+  if (partial) end -= partial[0].length;
   return `${text.slice(0, end)}…`;
 }
 

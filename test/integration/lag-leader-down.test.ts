@@ -1,27 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { Admin, Producer, stringSerializers } from "@platformatic/kafka";
 import { layoutOf, readLag } from "../../src/read/lag.ts";
-import { type KafkaCluster, kafkaClusterDown, kafkaClusterUp } from "../../tools/stack/kafka-cluster.ts";
 import { waitUntil } from "../../tools/stack/process.ts";
-import { stack } from "../support/kafka.ts";
-import { onPrivatePorts } from "../support/private-servers.ts";
+import { privateKafkaCluster } from "../support/private-servers.ts";
 
 // One broker of two killed: the lag of the partitions the other leads is still read, and
 // those the killed one led are not (its address refused, then no leader once the controller
 // fences it, in 3 s). Partitions added meanwhile are counted.
 test("the lag of the partitions a live broker leads is read while another broker is down", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
-  let nodes: KafkaCluster["nodes"] | undefined;
-  t.after(async () => {
-    if (nodes) await kafkaClusterDown(nodes).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const cluster = await onPrivatePorts(3, (firstPort) => kafkaClusterUp(stack, { dir, firstPort }));
-  nodes = cluster.nodes;
+  const cluster = await privateKafkaCluster(t);
   const [one, two] = cluster.nodes;
   const admin = new Admin({ clientId: "lg-lag", bootstrapBrokers: [one.address, two.address], retries: 0 });
   t.after(() => admin.close());

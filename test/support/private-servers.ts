@@ -106,12 +106,8 @@ export async function testKafkaBroker(t: TestContext, partitions = 2): Promise<P
   return { stack, broker, topics: privateTopics(), pid };
 }
 
-/**
- * A cluster of two brokers of the test's own (tools/stack/kafka-cluster.ts), holding the five
- * source topics and `analytics-dlq`, each with two partitions on both brokers: partition 0 led
- * by node 1, partition 1 by node 2. Stopped after the test.
- */
-export async function testKafkaCluster(t: TestContext): Promise<KafkaCluster & { topics: TestTopics }> {
+/** A cluster of two brokers of the test's own (tools/stack/kafka-cluster.ts), with no topic yet; stopped after the test. */
+export async function privateKafkaCluster(t: TestContext): Promise<KafkaCluster> {
   const dir = mkdtempSync(join(tmpdir(), "analytics-kafka-"));
   let nodes: KafkaCluster["nodes"] | undefined;
   t.after(async () => {
@@ -120,6 +116,16 @@ export async function testKafkaCluster(t: TestContext): Promise<KafkaCluster & {
   });
   const cluster = await onPrivatePorts(3, (firstPort) => kafkaClusterUp(sharedStack, { dir, firstPort }));
   nodes = cluster.nodes;
+  return cluster;
+}
+
+/**
+ * A cluster of two brokers of the test's own (tools/stack/kafka-cluster.ts), holding the five
+ * source topics and `analytics-dlq`, each with two partitions on both brokers: partition 0 led
+ * by node 1, partition 1 by node 2. Stopped after the test.
+ */
+export async function testKafkaCluster(t: TestContext): Promise<KafkaCluster & { topics: TestTopics }> {
+  const cluster = await privateKafkaCluster(t);
   const topics = privateTopics();
   const admin = new Admin({ clientId: "analytics-test", bootstrapBrokers: [cluster.nodes[0].address] });
   try {
