@@ -8,7 +8,7 @@ import { RateLimitedWarnings } from "../observability/bounded.ts";
 import type { Op, Outcome } from "../plan/ops.ts";
 import { partitionKey } from "../read/batch-reader.ts";
 import { AbandonedError, PartitionMovedError } from "../retry.ts";
-import type { RowCounts } from "../write/store.ts";
+import { addRowCounts, type RowCounts } from "../write/store.ts";
 import type { BatchResult, Ownership } from "../write/transaction.ts";
 import { UnexpectedErrorBreaker } from "./breaker.ts";
 
@@ -224,7 +224,7 @@ export class BatchProcessor<M extends BatchMessage> {
         result.outcomes.forEach((outcome, i) => {
           this.#record(out, messages[i] as M, decoded[i] as Decoded, outcome);
         });
-        for (const [k, n] of result.rows) out.rows.set(k, (out.rows.get(k) ?? 0) + n);
+        addRowCounts(out.rows, result.rows);
         for (const [key, slice] of group) out.done.set(key, slice.messages.at(-1) as M);
       }),
     );

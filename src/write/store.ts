@@ -29,6 +29,11 @@ export type { SqlRunner };
 /** Rows written, per table and operation, for metrics and the benchmark. */
 export type RowCounts = Map<string, number>;
 
+/** Adds `from`'s counts into `into`. */
+export function addRowCounts(into: RowCounts, from: RowCounts): void {
+  for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
+}
+
 /**
  * Locks and reads the rows, owners of unique keys and tombstones the ops touch. Ids are sent and
  * read back exactly as they are: the key columns compare every character (migration 004).

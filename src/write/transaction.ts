@@ -16,13 +16,13 @@ import type { Op, Outcome } from "../plan/ops.ts";
 import { plan } from "../plan/plan.ts";
 import { AbandonedError, MembershipUnconfirmedError, PartitionMovedError } from "../retry.ts";
 import { StatementTooLargeError, tooLarge } from "./row-size.ts";
-import { executePlan, loadState, type RowCounts } from "./store.ts";
+import { addRowCounts, executePlan, loadState, type RowCounts } from "./store.ts";
 
 // Applies one partition's batch: one transaction for all of it. If the server rejects the data,
 // or the code that plans and writes it fails (a bug an event's content may reach), the batch is
 // applied again in halves, and a half that fails in halves again, so only the event that fails is
-// dead-lettered and every neighbour is applied. Any other database error is the database's problem, not the event's: it
-// is thrown as retryable and the caller waits it out.
+// dead-lettered and every neighbour is applied. Any other database error is the database's
+// problem, not the event's: it is thrown as retryable and the caller waits it out.
 
 export interface BatchResult {
   outcomes: Outcome[];
@@ -106,7 +106,7 @@ async function tried(items: readonly (Op | Outcome)[], transaction: Transaction)
   const first = await tried(items.slice(0, middle), transaction);
   const second = await tried(items.slice(middle), transaction);
   const rows: RowCounts = new Map(first.rows);
-  for (const [k, n] of second.rows) rows.set(k, (rows.get(k) ?? 0) + n);
+  addRowCounts(rows, second.rows);
   return { outcomes: [...first.outcomes, ...second.outcomes], rows };
 }
 
