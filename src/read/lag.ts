@@ -1,6 +1,7 @@
 import { type Admin, FetchIsolationLevels, ResponseError } from "@platformatic/kafka";
 import { getOrCreate } from "../collections.ts";
 import { topicIds } from "../kafka/topics.ts";
+import { partitionKey } from "./batch-reader.ts";
 
 // The lag of the source topics, read every few seconds for the metrics and the partition watch.
 // The group consumer's own getLag asks each partition's leader as its metadata last said, and
@@ -51,11 +52,11 @@ export function heldOf(
 ): Lag["held"] {
   const high = new Map<string, bigint>();
   for (const { name, partitions } of ends)
-    for (const p of partitions) high.set(`${name}:${p.partitionIndex}`, p.offset);
+    for (const p of partitions) high.set(partitionKey(name, p.partitionIndex), p.offset);
   const held: Lag["held"] = [];
   for (const { name, partitions } of stable) {
     for (const { partitionIndex, offset } of partitions) {
-      const key = `${name}:${partitionIndex}`;
+      const key = partitionKey(name, partitionIndex);
       const end = high.get(key);
       const at = committed.get(key);
       if (end !== undefined && at !== undefined && at >= offset && end > offset) {
@@ -80,16 +81,16 @@ export function lagOf(
   const lengths = new Map(counts);
   for (const { name, partitions } of ends) {
     for (const { partitionIndex, offset } of partitions) {
-      listed.set(`${name}:${partitionIndex}`, offset);
+      listed.set(partitionKey(name, partitionIndex), offset);
       lengths.set(name, Math.max(lengths.get(name) ?? 0, partitionIndex + 1));
     }
   }
   const lag = new Map<string, LagFigure[]>();
   for (const [name, length] of lengths) {
     const figures = Array.from({ length }, (_, partition): LagFigure => {
-      const at = committed.get(`${name}:${partition}`);
+      const at = committed.get(partitionKey(name, partition));
       if (at === undefined) return -1n;
-      const end = listed.get(`${name}:${partition}`);
+      const end = listed.get(partitionKey(name, partition));
       return end === undefined ? undefined : end - at;
     });
     lag.set(name, figures);
@@ -181,7 +182,7 @@ export async function readLag(
   const asked: Map<string, number[]>[] = [];
   for (const [leader, partitions] of leaders) {
     if (leader >= 0) asked.push(partitions);
-    else for (const [name, ps] of partitions) for (const p of ps) unread.add(`${name}:${p}`);
+    else for (const [name, ps] of partitions) for (const p of ps) unread.add(partitionKey(name, p));
   }
   const answers = await Promise.allSettled(
     asked.map((partitions) => {
@@ -206,7 +207,7 @@ export async function readLag(
       return;
     }
     failures.push(answer.reason);
-    for (const [name, ps] of asked[i] ?? []) for (const p of ps) unread.add(`${name}:${p}`);
+    for (const [name, ps] of asked[i] ?? []) for (const p of ps) unread.add(partitionKey(name, p));
   });
   // No leader answered: as the one call failed before, the turn fails and the next tries again.
   if (failures.length > 0 && failures.length === asked.length) throw failures[0];

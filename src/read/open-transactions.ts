@@ -1,4 +1,5 @@
 import type { Logger } from "../log.ts";
+import { partitionKey } from "./batch-reader.ts";
 import type { Lag } from "./lag.ts";
 
 // The group reads committed records only (READ_COMMITTED), up to each partition's last stable
@@ -33,7 +34,7 @@ export class OpenTransactionWatch {
     const due: Lag["held"] = [];
     const ended: { key: string; ms: number }[] = [];
     for (const h of held) {
-      const key = `${h.topic}:${h.partition}`;
+      const key = partitionKey(h.topic, h.partition);
       seen.add(key);
       const was = this.#held.get(key);
       if (was === undefined || was.stable !== h.stable) {
