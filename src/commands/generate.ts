@@ -207,6 +207,9 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * request under way (the broker may have written them). Returns what removes the handlers.
  */
 function stopOnSignals(out: NodeJS.WriteStream, total: number, progress: () => { sent: number; sending: number }) {
+  const remove = () => {
+    for (const name of STOP_SIGNALS) process.removeListener(name, stop);
+  };
   const stop = (name: NodeJS.Signals) => {
     const { sent, sending } = progress();
     const maybe = sending > 0 ? `, and up to ${sending} more may have been written` : "";
@@ -215,14 +218,12 @@ function stopOnSignals(out: NodeJS.WriteStream, total: number, progress: () => {
     );
     // Ended by the signal itself, not exit(130): a shell running the command (a script, a loop)
     // takes a child that exited to have handled the signal, and goes on with its next command.
-    for (const s of STOP_SIGNALS) process.removeListener(s, stop);
+    remove();
     process.kill(process.pid, name);
     process.exit(128 + (name === "SIGINT" ? 2 : name === "SIGTERM" ? 15 : 1));
   };
   for (const name of STOP_SIGNALS) process.once(name, stop);
-  return () => {
-    for (const name of STOP_SIGNALS) process.removeListener(name, stop);
-  };
+  return remove;
 }
 
 export async function runGenerate(

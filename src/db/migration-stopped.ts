@@ -14,17 +14,13 @@ export function stoppedError(err: unknown, progress: Progress, migrations: reado
   const message = sqlMessageOf(err);
   const at = `migration ${progress.migration} stopped at statement ${progress.statements + 1} of ${progress.of} (MySQL: ${message})`;
   const orphans = errnoOf(err) === NO_REFERENCED_ROW ? orphansAdvice(message, migrations) : undefined;
-  if (orphans !== undefined) {
-    return new MigrationError(
-      `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${orphans}`,
-    );
-  }
-  if (progress.statements === 0) {
+  if (progress.statements === 0 && orphans === undefined) {
     return new MigrationError(`${at}; nothing of it was applied: fix the cause, then run migrate again`);
   }
   const undo = progress.created.length > 0 ? `drop ${progress.created.join(", ")}` : "undo them";
+  const todo = orphans ?? `${undo} (or restore the database), fix the cause, then run migrate again`;
   return new MigrationError(
-    `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${undo} (or restore the database), fix the cause, then run migrate again`,
+    `${at}; its first ${progress.statements} statement(s) stay applied and it is not recorded: ${todo}`,
   );
 }
 
